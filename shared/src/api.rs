@@ -1,0 +1,133 @@
+//! The server's HTTP and WebSocket API between `baton-host` and `baton-server`.
+//!
+//! | method + path        | auth   | body → answer                          |
+//! |----------------------|--------|----------------------------------------|
+//! | `GET  /v1/status`    | none   | → [`ServerInfo`]                       |
+//! | `POST /v1/devices`   | none   | [`RegisterDevice`] → [`DeviceRegistered`] |
+//! | `GET  /v1/devices/self` | bearer | → [`DeviceRecord`]                  |
+//! | `GET  /v1/push`      | bearer | WebSocket; server sends [`PushMessage`] |
+//!
+//! Errors are an HTTP status with an [`ApiError`] body.
+
+use serde::{Deserialize, Serialize};
+
+pub const PATH_STATUS: &str = "/v1/status";
+pub const PATH_DEVICES: &str = "/v1/devices";
+pub const PATH_DEVICE_SELF: &str = "/v1/devices/self";
+pub const PATH_PUSH: &str = "/v1/push";
+
+/// `service` value in [`ServerInfo`]: tells a Baton server from anything else on the port.
+pub const SERVICE_NAME: &str = "baton-server";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    pub service: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    Desktop,
+    Laptop,
+    Tablet,
+    Phone,
+    Other,
+}
+
+impl DeviceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Desktop => "desktop",
+            Self::Laptop => "laptop",
+            Self::Tablet => "tablet",
+            Self::Phone => "phone",
+            Self::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
+    }
+}
+
+/// Registers a new device (in a new account until pairing joins accounts).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegisterDevice {
+    pub name: String,
+    pub kind: DeviceKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceRegistered {
+    pub account_id: String,
+    pub device_id: String,
+    /// Bearer token for this device. Shown once; the server keeps only its hash.
+    pub device_token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceRecord {
+    pub account_id: String,
+    pub device_id: String,
+    pub name: String,
+    pub kind: DeviceKind,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    pub last_seen: i64,
+}
+
+/// Server → device messages on the push WebSocket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PushMessage {
+    /// First message after the socket opens.
+    Hello { device_id: String, server_version: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub code: String,
+    pub message: String,
+}
+
+/// Validates a device name the same way on every side.
+pub fn validate_device_name(name: &str) -> Result<&str, &'static str> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        return Err("device name is empty");
+    }
+    if trimmed.chars().count() > crate::limits::MAX_DEVICE_NAME {
+        return Err("device name is longer than 100 characters");
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err("device name contains control characters");
+    }
+    Ok(trimmed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_names() {
+        assert_eq!(validate_device_name("  Laptop "), Ok("Laptop"));
+        assert!(validate_device_name("").is_err());
+        assert!(validate_device_name("a\u{7}b").is_err());
+        assert!(validate_device_name(&"x".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn kinds() {
+        assert_eq!(DeviceKind::parse("laptop"), Some(DeviceKind::Laptop));
+        assert_eq!(DeviceKind::parse("toaster"), None);
+        assert_eq!(DeviceKind::Phone.as_str(), "phone");
+    }
+
+    #[test]
+    fn push_shape() {
+        let m = PushMessage::Hello { device_id: "d".into(), server_version: "1".into() };
+        assert_eq!(serde_json::to_string(&m).unwrap(), r#"{"type":"hello","device_id":"d","server_version":"1"}"#);
+    }
+}

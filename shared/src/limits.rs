@@ -1,0 +1,53 @@
+//! Every size and time limit of the protocol, in one place.
+
+/// Largest frame the host may write to the browser (Chrome's documented limit).
+pub const MAX_FRAME_TO_BROWSER: usize = 1024 * 1024;
+
+/// Largest frame the host accepts from the browser. Chrome allows up to 64 MiB;
+/// nothing Baton sends upward is near this, so larger frames are hostile or a bug.
+pub const MAX_FRAME_FROM_BROWSER: usize = 8 * 1024 * 1024;
+
+/// Raw bytes carried by one `chunk` frame. Base64 grows them by 4/3, which
+/// keeps a chunk frame (payload plus envelope) well under [`MAX_FRAME_TO_BROWSER`].
+pub const CHUNK_RAW_BYTES: usize = 700 * 1024;
+
+/// Largest message the host will split into chunks; beyond it the host refuses
+/// with `payload_too_large` instead of flooding the browser.
+pub const MAX_CHUNKED_MESSAGE: usize = 64 * 1024 * 1024;
+
+/// Largest JSON body the server accepts on its HTTP API.
+pub const MAX_HTTP_BODY: usize = 16 * 1024 * 1024;
+
+/// Longest device name accepted anywhere.
+pub const MAX_DEVICE_NAME: usize = 100;
+
+/// Reconnect backoff used by the extension (host) and the host (server), in ms.
+pub const BACKOFF_INITIAL_MS: u32 = 500;
+pub const BACKOFF_MAX_MS: u32 = 8_000;
+
+/// Backoff for attempt `n` (0-based): doubles from the initial delay, capped.
+pub fn backoff_ms(attempt: u32) -> u32 {
+    BACKOFF_INITIAL_MS
+        .saturating_mul(1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX))
+        .min(BACKOFF_MAX_MS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_then_caps() {
+        assert_eq!(backoff_ms(0), 500);
+        assert_eq!(backoff_ms(1), 1000);
+        assert_eq!(backoff_ms(3), 4000);
+        assert_eq!(backoff_ms(4), BACKOFF_MAX_MS);
+        assert_eq!(backoff_ms(u32::MAX), BACKOFF_MAX_MS);
+    }
+
+    #[test]
+    fn chunk_frames_fit() {
+        // base64 of CHUNK_RAW_BYTES plus a generous envelope.
+        assert!(CHUNK_RAW_BYTES.div_ceil(3) * 4 + 512 < MAX_FRAME_TO_BROWSER);
+    }
+}

@@ -1,0 +1,286 @@
+//! Native messaging: the messages between the extension and `baton-host`.
+//!
+//! Every message is a JSON object with a `"type"`. Requests carry an `"id"`
+//! (number or string) that the reply echoes. The host may also send events
+//! without an `id` (for example `status` when the server link changes).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::chunk::ChunkFrame;
+
+/// Typed error codes, shared by every side so the UI can react to them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Inbound frame longer than the host accepts.
+    FrameTooLarge,
+    /// Input ended in the middle of a frame.
+    TruncatedFrame,
+    InvalidUtf8,
+    InvalidJson,
+    /// The JSON value is not an object.
+    NotAnObject,
+    /// No `"type"`, or it is not a string.
+    MissingType,
+    /// A request without a usable `"id"` (number or string).
+    MissingId,
+    UnknownType,
+    /// Known type, but its fields are wrong.
+    InvalidRequest,
+    /// The caller is not an allowed extension.
+    ForbiddenOrigin,
+    /// An outbound message too large even for chunking.
+    PayloadTooLarge,
+    /// The server could not be reached.
+    ServerUnreachable,
+    /// The server answered with an error status.
+    ServerError,
+    /// The server answered something that is not Baton's protocol.
+    ServerGarbage,
+    /// The server refused our credentials.
+    ServerRejected,
+    /// Local storage failed.
+    Storage,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FrameTooLarge => "frame_too_large",
+            Self::TruncatedFrame => "truncated_frame",
+            Self::InvalidUtf8 => "invalid_utf8",
+            Self::InvalidJson => "invalid_json",
+            Self::NotAnObject => "not_an_object",
+            Self::MissingType => "missing_type",
+            Self::MissingId => "missing_id",
+            Self::UnknownType => "unknown_type",
+            Self::InvalidRequest => "invalid_request",
+            Self::ForbiddenOrigin => "forbidden_origin",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::ServerUnreachable => "server_unreachable",
+            Self::ServerError => "server_error",
+            Self::ServerGarbage => "server_garbage",
+            Self::ServerRejected => "server_rejected",
+            Self::Storage => "storage",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A request that failed to parse or to run: becomes an `error` frame.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ProtocolError {
+    /// The request's id when it could be read, else `null`.
+    pub id: Value,
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ProtocolError {
+    pub fn new(id: Value, code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { id, code, message: message.into() }
+    }
+
+    pub fn into_message(self) -> HostMessage {
+        HostMessage::Error { id: self.id, code: self.code, message: self.message }
+    }
+}
+
+/// Request types the host understands. Kept in one list so "unknown type" is
+/// decided before field validation.
+pub const REQUEST_TYPES: &[&str] = &["ping", "status", "set_device_name"];
+
+/// A validated request from the extension.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub id: Value,
+    pub body: RequestBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RequestBody {
+    Ping,
+    /// Ask for the current [`HostStatus`]; answered by a `status` message.
+    Status,
+    /// Rename this device (shown to the user's other devices).
+    SetDeviceName { name: String },
+}
+
+impl Request {
+    /// Parse one inbound frame payload, with a typed error for every way it can be wrong.
+    pub fn parse(payload: &[u8]) -> Result<Request, ProtocolError> {
+        let text = std::str::from_utf8(payload).map_err(|e| {
+            ProtocolError::new(Value::Null, ErrorCode::InvalidUtf8, format!("frame is not UTF-8: {e}"))
+        })?;
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            ProtocolError::new(Value::Null, ErrorCode::InvalidJson, format!("frame is not JSON: {e}"))
+        })?;
+        let Value::Object(obj) = &value else {
+            return Err(ProtocolError::new(Value::Null, ErrorCode::NotAnObject, "message must be a JSON object"));
+        };
+        let id = match obj.get("id") {
+            Some(id @ (Value::Number(_) | Value::String(_))) => Some(id.clone()),
+            _ => None,
+        };
+        let echo = id.clone().unwrap_or(Value::Null);
+        let Some(kind) = obj.get("type").and_then(Value::as_str) else {
+            return Err(ProtocolError::new(echo, ErrorCode::MissingType, "message has no string \"type\""));
+        };
+        if !REQUEST_TYPES.contains(&kind) {
+            return Err(ProtocolError::new(echo, ErrorCode::UnknownType, format!("unknown message type {kind:?}")));
+        }
+        let Some(id) = id else {
+            return Err(ProtocolError::new(
+                Value::Null,
+                ErrorCode::MissingId,
+                format!("request {kind:?} needs an \"id\" (number or string)"),
+            ));
+        };
+        let body = serde_json::from_value(value.clone()).map_err(|e| {
+            ProtocolError::new(id.clone(), ErrorCode::InvalidRequest, format!("invalid {kind:?} request: {e}"))
+        })?;
+        Ok(Request { id, body })
+    }
+}
+
+/// Every message the host sends to the extension.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum HostMessage {
+    Pong {
+        id: Value,
+        version: String,
+    },
+    /// Reply to `status` (with `id`) or an unsolicited update (without).
+    Status {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<Value>,
+        #[serde(flatten)]
+        status: HostStatus,
+    },
+    Error {
+        id: Value,
+        code: ErrorCode,
+        message: String,
+    },
+    /// One piece of a message too large for a single frame (see [`crate::chunk`]).
+    Chunk(ChunkFrame),
+}
+
+/// What the host knows about itself, its server link and this device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostStatus {
+    pub host: HostInfo,
+    pub server: ServerLink,
+    /// `None` until this device is registered with the server.
+    pub device: Option<DeviceInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostInfo {
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerLink {
+    pub url: String,
+    pub state: ServerState,
+    /// Why the link is not connected, in words for the user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<ErrorCode>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerState {
+    Connecting,
+    Connected,
+    /// Down, or answering something that is not Baton; retried with backoff.
+    Unreachable,
+    /// The server refused this device's credentials.
+    Rejected,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    pub id: String,
+    pub name: String,
+    pub kind: crate::api::DeviceKind,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn code(payload: &[u8]) -> ErrorCode {
+        Request::parse(payload).unwrap_err().code
+    }
+
+    #[test]
+    fn parses_ping() {
+        let r = Request::parse(br#"{"type":"ping","id":7}"#).unwrap();
+        assert_eq!(r, Request { id: json!(7), body: RequestBody::Ping });
+    }
+
+    #[test]
+    fn typed_errors() {
+        assert_eq!(code(b"\xff\xfe"), ErrorCode::InvalidUtf8);
+        assert_eq!(code(b"{nope"), ErrorCode::InvalidJson);
+        assert_eq!(code(b"[1]"), ErrorCode::NotAnObject);
+        assert_eq!(code(br#"{"id":1}"#), ErrorCode::MissingType);
+        assert_eq!(code(br#"{"type":"ping"}"#), ErrorCode::MissingId);
+        assert_eq!(code(br#"{"type":"ping","id":null}"#), ErrorCode::MissingId);
+        assert_eq!(code(br#"{"type":"launch_missiles","id":1}"#), ErrorCode::UnknownType);
+        assert_eq!(code(br#"{"type":"set_device_name","id":1}"#), ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn errors_echo_the_id_when_readable() {
+        let e = Request::parse(br#"{"type":"bogus","id":"abc"}"#).unwrap_err();
+        assert_eq!(e.id, json!("abc"));
+    }
+
+    #[test]
+    fn wire_shapes() {
+        let pong = HostMessage::Pong { id: json!(1), version: "1.0".into() };
+        assert_eq!(serde_json::to_value(&pong).unwrap(), json!({"type":"pong","id":1,"version":"1.0"}));
+        let err = ProtocolError::new(json!(2), ErrorCode::UnknownType, "x").into_message();
+        assert_eq!(
+            serde_json::to_value(&err).unwrap(),
+            json!({"type":"error","id":2,"code":"unknown_type","message":"x"})
+        );
+    }
+
+    #[test]
+    fn status_round_trips() {
+        let m = HostMessage::Status {
+            id: None,
+            status: HostStatus {
+                host: HostInfo { version: "1".into() },
+                server: ServerLink {
+                    url: "http://127.0.0.1:1".into(),
+                    state: ServerState::Connected,
+                    error: None,
+                    error_code: None,
+                },
+                device: None,
+            },
+        };
+        let v = serde_json::to_value(&m).unwrap();
+        assert_eq!(v["server"]["state"], "connected");
+        assert_eq!(serde_json::from_value::<HostMessage>(v).unwrap(), m);
+    }
+}
