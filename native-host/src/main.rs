@@ -1,1 +1,25 @@
-fn main() {}
+//! `baton-host`: started by the browser for native messaging, or run by a
+//! person for `install`, `uninstall` and `doctor`.
+//!
+//! The browser passes the caller's origin as the first argument
+//! (`chrome-extension://ID/` in Chromium-family browsers; the manifest path
+//! and then the extension id in Firefox), so anything that is not a known
+//! subcommand is treated as a native messaging launch.
+
+mod cli;
+mod config;
+mod doctor;
+mod install;
+mod manifests;
+mod paths;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if cli::is_command_line(&args) {
+        return cli::run(&args);
+    }
+    eprintln!("baton-host: native messaging mode is not built yet");
+    ExitCode::from(1)
+}
