@@ -1,1 +1,132 @@
-fn main() {}
+//! `baton-server`: device registration, sync, push and co-browse relay.
+//!
+//! Prints one line to stdout once listening (`baton-server listening on
+//! http://ADDR`) so callers can find a port picked with `--listen …:0`;
+//! everything else is logged to stderr. Stops cleanly on SIGTERM or SIGINT.
+
+mod clock;
+mod config;
+mod credentials;
+mod db;
+mod http;
+mod push;
+mod shutdown;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing_subscriber::EnvFilter;
+
+use config::Cli;
+use credentials::Generator;
+use db::{Db, DbError};
+use http::AppState;
+use push::PushRegistry;
+
+/// How long open connections get to finish after a stop signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+enum StartupError {
+    #[error(transparent)]
+    NoDataDir(#[from] config::NoDataDir),
+    #[error("cannot create database directory {}: {source}", path.display())]
+    CreateDir { path: PathBuf, source: std::io::Error },
+    #[error("cannot open database {}: {source}", path.display())]
+    OpenDb { path: PathBuf, source: DbError },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .init();
+
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("baton-server: error: cannot start async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("baton-server: error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), StartupError> {
+    let db_path = cli.db_path()?;
+    let db = open_db(db_path.clone()).await?;
+    tracing::info!(path = %db_path.display(), "database open");
+
+    let listener = TcpListener::bind(cli.listen)
+        .await
+        .map_err(|source| StartupError::Bind { addr: cli.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| StartupError::Bind { addr: cli.listen, source })?;
+    let signals = shutdown::Signals::install().map_err(StartupError::Signals)?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let state = AppState { db, ids: Generator::new(), push: PushRegistry::new(), shutdown: stop_rx.clone() };
+    let app = http::router(state);
+
+    announce(addr);
+
+    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+        signals.recv().await;
+        tracing::info!("stopping");
+        // Push sockets watch this and close themselves.
+        let _ = stop_tx.send(true);
+    });
+    let mut stopping = stop_rx;
+    tokio::select! {
+        result = serve => result.map_err(StartupError::Serve)?,
+        () = async {
+            let _ = stopping.wait_for(|stop| *stop).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; stopping anyway"),
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn open_db(path: PathBuf) -> Result<Db, StartupError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| StartupError::CreateDir { path: dir.to_owned(), source })?;
+    }
+    let opened = {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || Db::open(&path)).await
+    };
+    opened
+        .map_err(DbError::from)
+        .and_then(|r| r)
+        .map_err(|source| StartupError::OpenDb { path, source })
+}
+
+/// The one stdout line callers wait for.
+fn announce(addr: SocketAddr) {
+    let mut out = std::io::stdout().lock();
+    let written = writeln!(out, "baton-server listening on http://{addr}").and_then(|()| out.flush());
+    if let Err(err) = written {
+        // Nobody reading stdout is not a reason to stop serving.
+        tracing::warn!(%err, "cannot write listening address to stdout");
+    }
+    tracing::info!(%addr, "listening");
+}

@@ -1,0 +1,61 @@
+//! Command line and the settings derived from it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8917";
+
+/// Baton's server: device registration, sync, push and co-browse relay.
+#[derive(Debug, Parser)]
+#[command(name = "baton-server", version)]
+pub struct Cli {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+
+    /// SQLite database file [default: <data dir>/baton-server/server.sqlite3].
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("no --db given and no home directory to put the default database in")]
+pub struct NoDataDir;
+
+impl Cli {
+    /// The database path: `--db`, else the platform data directory
+    /// (`$XDG_DATA_HOME/baton-server/server.sqlite3` on Linux).
+    pub fn db_path(&self) -> Result<PathBuf, NoDataDir> {
+        if let Some(path) = &self.db {
+            return Ok(path.clone());
+        }
+        let base = directories::BaseDirs::new().ok_or(NoDataDir)?;
+        Ok(base.data_dir().join("baton-server").join("server.sqlite3"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let cli = Cli::try_parse_from(["baton-server"]).unwrap();
+        assert_eq!(cli.listen, DEFAULT_LISTEN.parse().unwrap());
+        assert!(cli.db.is_none());
+    }
+
+    #[test]
+    fn explicit_db_wins() {
+        let cli = Cli::try_parse_from(["baton-server", "--listen", "127.0.0.1:0", "--db", "/x/s.db"]).unwrap();
+        assert_eq!(cli.db_path().unwrap(), PathBuf::from("/x/s.db"));
+        assert_eq!(cli.listen.port(), 0);
+    }
+
+    #[test]
+    fn bad_listen_is_rejected() {
+        assert!(Cli::try_parse_from(["baton-server", "--listen", "nonsense"]).is_err());
+    }
+}

@@ -1,0 +1,85 @@
+//! Random identifiers, device tokens and the token hashes the store keeps.
+//!
+//! The server never stores a device token: only its SHA-256, so a copy of the
+//! database does not let anyone act as a device.
+
+use ring::digest;
+use ring::rand::{SecureRandom, SystemRandom};
+
+/// Bytes of randomness in a device token (shown to the device once, as hex).
+const TOKEN_BYTES: usize = 32;
+/// Bytes of randomness in an account or device id.
+const ID_BYTES: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+#[error("the system random number generator failed")]
+pub struct RandomError;
+
+/// SHA-256 of a bearer token, as stored and looked up.
+pub type TokenHash = [u8; 32];
+
+#[derive(Clone)]
+pub struct Generator {
+    rng: SystemRandom,
+}
+
+impl Generator {
+    pub fn new() -> Self {
+        Self { rng: SystemRandom::new() }
+    }
+
+    pub fn id(&self) -> Result<String, RandomError> {
+        self.random_hex::<ID_BYTES>()
+    }
+
+    pub fn device_token(&self) -> Result<String, RandomError> {
+        self.random_hex::<TOKEN_BYTES>()
+    }
+
+    fn random_hex<const N: usize>(&self) -> Result<String, RandomError> {
+        let mut bytes = [0u8; N];
+        self.rng.fill(&mut bytes).map_err(|_| RandomError)?;
+        Ok(hex(&bytes))
+    }
+}
+
+pub fn hash_token(token: &str) -> TokenHash {
+    let d = digest::digest(&digest::SHA256, token.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes() {
+        let g = Generator::new();
+        let id = g.id().unwrap();
+        let token = g.device_token().unwrap();
+        assert_eq!(id.len(), 32);
+        assert_eq!(token.len(), 64);
+        assert!(token.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert_ne!(g.device_token().unwrap(), token);
+    }
+
+    #[test]
+    fn sha256_known_answer() {
+        assert_eq!(
+            hex(&hash_token("abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

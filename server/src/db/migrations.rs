@@ -1,0 +1,84 @@
+//! Versioned schema. `PRAGMA user_version` counts the steps applied; each step
+//! runs in its own transaction together with the version bump, so a crash
+//! leaves the database at a whole version. Append steps; never edit one.
+
+use rusqlite::Connection;
+
+use super::DbError;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: accounts and their devices. Only the SHA-256 of a device token is kept.
+    "CREATE TABLE account (
+        id          TEXT PRIMARY KEY,
+        created_at  INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE device (
+        id          TEXT PRIMARY KEY,
+        account_id  TEXT NOT NULL REFERENCES account(id),
+        name        TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        token_hash  BLOB NOT NULL UNIQUE,
+        created_at  INTEGER NOT NULL,
+        last_seen   INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX device_account ON device(account_id);",
+];
+
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+pub fn apply(conn: &mut Connection) -> Result<(), DbError> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > latest_version() {
+        return Err(DbError::SchemaTooNew { found: current, known: latest_version() });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.commit()?;
+        tracing::info!(version = index + 1, "applied database migration");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(conn: &Connection) -> i64 {
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn fresh_database_reaches_latest_and_reapplying_is_a_no_op() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        apply(&mut conn).unwrap();
+        assert_eq!(version(&conn), latest_version());
+        apply(&mut conn).unwrap();
+        assert_eq!(version(&conn), latest_version());
+    }
+
+    #[test]
+    fn newer_schema_is_refused_and_left_alone() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        let err = apply(&mut conn).unwrap_err();
+        assert!(matches!(err, DbError::SchemaTooNew { found: 99, .. }), "{err}");
+        assert_eq!(version(&conn), 99);
+    }
+
+    #[test]
+    fn failed_step_leaves_version_unchanged() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        // A table the first step wants to create already exists: the step fails whole.
+        conn.execute_batch("CREATE TABLE device (x INTEGER)").unwrap();
+        assert!(apply(&mut conn).is_err());
+        assert_eq!(version(&conn), 0);
+        let accounts: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'account'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(accounts, 0);
+    }
+}

@@ -1,0 +1,91 @@
+//! Extractors: every request is authenticated and its body validated here,
+//! before a handler runs.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::Json;
+use baton_shared::api::{validate_device_name, DeviceRecord, RegisterDevice};
+use serde::de::DeserializeOwned;
+
+use super::error::{code, HttpError};
+use super::AppState;
+use crate::credentials::hash_token;
+use crate::db::devices;
+
+/// Longest bearer token looked up; real ones are 64 hex characters.
+const MAX_TOKEN_LEN: usize = 256;
+
+/// The device named by the request's `Authorization: Bearer <token>` header.
+pub struct AuthDevice(pub DeviceRecord);
+
+impl FromRequestParts<AppState> for AuthDevice {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, HttpError> {
+        let token = bearer_token(parts).ok_or_else(HttpError::unauthorized)?;
+        let hash = hash_token(token);
+        let device = state
+            .db
+            .call(move |conn| devices::by_token_hash(conn, &hash))
+            .await?
+            .ok_or_else(HttpError::unauthorized)?;
+        Ok(Self(device))
+    }
+}
+
+fn bearer_token(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    let plausible = scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.len() <= MAX_TOKEN_LEN;
+    plausible.then_some(token)
+}
+
+/// A request body that must be checked beyond its JSON shape.
+pub trait Validate: Sized {
+    /// Returns the value normalised, or a 400 naming what is wrong.
+    fn validate(self) -> Result<Self, HttpError>;
+}
+
+impl Validate for RegisterDevice {
+    fn validate(self) -> Result<Self, HttpError> {
+        let name = validate_device_name(&self.name).map_err(HttpError::invalid_request)?;
+        Ok(Self { name: name.to_owned(), ..self })
+    }
+}
+
+/// A JSON body that parsed and passed [`Validate`].
+pub struct ValidJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ValidJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Validate,
+{
+    type Rejection = HttpError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, HttpError> {
+        let Json(value) = Json::<T>::from_request(req, state).await.map_err(json_rejection)?;
+        Ok(Self(value.validate()?))
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> HttpError {
+    match rejection {
+        JsonRejection::JsonSyntaxError(e) => {
+            HttpError::new(StatusCode::BAD_REQUEST, code::INVALID_JSON, e.body_text())
+        }
+        JsonRejection::JsonDataError(e) => HttpError::invalid_request(e.body_text()),
+        JsonRejection::MissingJsonContentType(_) => {
+            HttpError::invalid_request("expected header Content-Type: application/json")
+        }
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => HttpError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            code::PAYLOAD_TOO_LARGE,
+            format!("request body is larger than {} bytes", baton_shared::limits::MAX_HTTP_BODY),
+        ),
+        other => HttpError::new(other.status(), code::INVALID_REQUEST, other.body_text()),
+    }
+}
