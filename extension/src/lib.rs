@@ -1,1 +1,43 @@
+//! Baton's extension logic. The JavaScript files in `static/` only load this
+//! module and call one entry point per context:
+//!
+//! - `start_service_worker` / `on_connect` — the background service worker:
+//!   holds the native messaging port to `baton-host` and serves the UI pages.
+//! - `start_popup` — the toolbar popup.
+//!
+//! The modules that touch browser APIs compile only for wasm32; the view
+//! model is plain Rust and tested on the host.
 
+pub mod view;
+
+#[cfg(target_arch = "wasm32")]
+mod chrome;
+#[cfg(target_arch = "wasm32")]
+mod popup;
+#[cfg(target_arch = "wasm32")]
+mod worker;
+
+#[cfg(target_arch = "wasm32")]
+pub use entry::*;
+
+#[cfg(target_arch = "wasm32")]
+mod entry {
+    use wasm_bindgen::prelude::*;
+
+    #[wasm_bindgen]
+    pub fn start_service_worker() {
+        crate::worker::start();
+    }
+
+    /// Called by the loader for every `chrome.runtime.onConnect`, including
+    /// ports that arrived before the module finished loading.
+    #[wasm_bindgen]
+    pub fn on_connect(port: JsValue) {
+        crate::worker::on_ui_connect(port.unchecked_into());
+    }
+
+    #[wasm_bindgen]
+    pub fn start_popup() {
+        crate::popup::start();
+    }
+}

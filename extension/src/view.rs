@@ -1,0 +1,114 @@
+//! What the service worker tells its UI pages: the state of the host link
+//! and the host's last status. Internal to the extension.
+
+use serde::{Deserialize, Serialize};
+
+use baton_shared::native::{HostStatus, ServerState};
+
+/// Name of the runtime port UI pages open to the service worker.
+pub const UI_PORT: &str = "baton-ui";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostState {
+    Connecting,
+    Connected,
+    Disconnected,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct View {
+    pub host: HostState,
+    /// Why the host is not connected, in words for the user.
+    pub host_error: Option<String>,
+    /// When disconnected: milliseconds until the next automatic attempt.
+    pub retry_in_ms: Option<u32>,
+    /// The host's last status; `None` while it is not connected.
+    pub status: Option<HostStatus>,
+}
+
+/// UI page → service worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum UiRequest {
+    /// Try to reach the host now instead of waiting for the backoff.
+    Reconnect,
+}
+
+/// The server line of the popup: a `data-state` value and a sentence.
+pub fn server_line(view: &View) -> (&'static str, String) {
+    let Some(status) = view.status.as_ref().filter(|_| view.host == HostState::Connected) else {
+        return ("unknown", "Unknown until the Baton app is connected".to_owned());
+    };
+    let server = &status.server;
+    let why = || server.error.clone().unwrap_or_default();
+    match server.state {
+        ServerState::Connecting => ("connecting", format!("Connecting to {}…", server.url)),
+        ServerState::Connected => ("connected", format!("Connected to {}", server.url)),
+        ServerState::Unreachable => ("unreachable", format!("Unreachable: {}", why())),
+        ServerState::Rejected => ("rejected", format!("Refused: {}", why())),
+    }
+}
+
+/// The host line of the popup.
+pub fn host_line(view: &View) -> (&'static str, String) {
+    match view.host {
+        HostState::Connecting => ("connecting", "Connecting to the Baton app…".to_owned()),
+        HostState::Connected => {
+            let version = view.status.as_ref().map(|s| s.host.version.as_str()).unwrap_or("?");
+            ("connected", format!("Connected (baton-host {version})"))
+        }
+        HostState::Disconnected => {
+            let mut text = format!(
+                "Disconnected: {}",
+                view.host_error.as_deref().unwrap_or("the Baton app is not running")
+            );
+            if let Some(ms) = view.retry_in_ms {
+                text.push_str(&format!(". Retrying in {} s", ms.div_ceil(1000)));
+            }
+            ("disconnected", text)
+        }
+    }
+}
+
+/// The device line: its name once the host has registered it.
+pub fn device_line(view: &View) -> Option<String> {
+    view.status.as_ref()?.device.as_ref().map(|d| d.name.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baton_shared::api::DeviceKind;
+    use baton_shared::native::{DeviceInfo, HostInfo, ServerLink};
+
+    fn connected() -> View {
+        View {
+            host: HostState::Connected,
+            host_error: None,
+            retry_in_ms: None,
+            status: Some(HostStatus {
+                host: HostInfo { version: "1.2".into() },
+                server: ServerLink {
+                    url: "http://s".into(),
+                    state: ServerState::Unreachable,
+                    error: Some("down".into()),
+                    error_code: None,
+                },
+                device: Some(DeviceInfo { id: "d".into(), name: "Laptop".into(), kind: DeviceKind::Laptop }),
+            }),
+        }
+    }
+
+    #[test]
+    fn lines() {
+        let v = connected();
+        assert_eq!(host_line(&v).0, "connected");
+        assert_eq!(server_line(&v), ("unreachable", "Unreachable: down".to_owned()));
+        assert_eq!(device_line(&v).as_deref(), Some("Laptop"));
+        let d = View { host: HostState::Disconnected, host_error: Some("gone".into()), retry_in_ms: Some(1500), status: None };
+        assert_eq!(host_line(&d), ("disconnected", "Disconnected: gone. Retrying in 2 s".to_owned()));
+        assert_eq!(server_line(&d).0, "unknown");
+        assert_eq!(device_line(&d), None);
+    }
+}
