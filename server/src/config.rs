@@ -49,7 +49,9 @@ mod tests {
 
     #[test]
     fn explicit_db_wins() {
-        let cli = Cli::try_parse_from(["baton-server", "--listen", "127.0.0.1:0", "--db", "/x/s.db"]).unwrap();
+        let cli =
+            Cli::try_parse_from(["baton-server", "--listen", "127.0.0.1:0", "--db", "/x/s.db"])
+                .unwrap();
         assert_eq!(cli.db_path().unwrap(), PathBuf::from("/x/s.db"));
         assert_eq!(cli.listen.port(), 0);
     }

@@ -25,7 +25,9 @@ pub struct Generator {
 
 impl Generator {
     pub fn new() -> Self {
-        Self { rng: SystemRandom::new() }
+        Self {
+            rng: SystemRandom::new(),
+        }
     }
 
     pub fn id(&self) -> Result<String, RandomError> {
@@ -71,7 +73,9 @@ mod tests {
         let token = g.device_token().unwrap();
         assert_eq!(id.len(), 32);
         assert_eq!(token.len(), 64);
-        assert!(token.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(token
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
         assert_ne!(g.device_token().unwrap(), token);
     }
 

@@ -12,7 +12,7 @@ mod http;
 mod push;
 mod shutdown;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,11 +37,17 @@ enum StartupError {
     #[error(transparent)]
     NoDataDir(#[from] config::NoDataDir),
     #[error("cannot create database directory {}: {source}", path.display())]
-    CreateDir { path: PathBuf, source: std::io::Error },
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot open database {}: {source}", path.display())]
     OpenDb { path: PathBuf, source: DbError },
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
     #[error("cannot install signal handlers: {0}")]
@@ -52,7 +58,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .init();
 
     let runtime = match tokio::runtime::Runtime::new() {
@@ -78,12 +87,23 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
 
     let listener = TcpListener::bind(cli.listen)
         .await
-        .map_err(|source| StartupError::Bind { addr: cli.listen, source })?;
-    let addr = listener.local_addr().map_err(|source| StartupError::Bind { addr: cli.listen, source })?;
+        .map_err(|source| StartupError::Bind {
+            addr: cli.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartupError::Bind {
+        addr: cli.listen,
+        source,
+    })?;
     let signals = shutdown::Signals::install().map_err(StartupError::Signals)?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let state = AppState { db, ids: Generator::new(), push: PushRegistry::new(), shutdown: stop_rx.clone() };
+    let state = AppState {
+        db,
+        ids: Generator::new(),
+        push: PushRegistry::new(),
+        shutdown: stop_rx.clone(),
+    };
     let app = http::router(state);
 
     announce(addr);
@@ -108,7 +128,10 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
 
 async fn open_db(path: PathBuf) -> Result<Db, StartupError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| StartupError::CreateDir { path: dir.to_owned(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| StartupError::CreateDir {
+            path: dir.to_owned(),
+            source,
+        })?;
     }
     let opened = {
         let path = path.clone();
@@ -123,7 +146,8 @@ async fn open_db(path: PathBuf) -> Result<Db, StartupError> {
 /// The one stdout line callers wait for.
 fn announce(addr: SocketAddr) {
     let mut out = std::io::stdout().lock();
-    let written = writeln!(out, "baton-server listening on http://{addr}").and_then(|()| out.flush());
+    let written =
+        writeln!(out, "baton-server listening on http://{addr}").and_then(|()| out.flush());
     if let Err(err) = written {
         // Nobody reading stdout is not a reason to stop serving.
         tracing::warn!(%err, "cannot write listening address to stdout");

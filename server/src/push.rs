@@ -38,8 +38,15 @@ impl PushRegistry {
     pub fn register(&self, device_id: &str) -> (Registration, mpsc::Receiver<PushMessage>) {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
-        self.lock().entry(device_id.to_owned()).or_default().insert(conn, tx);
-        let registration = Registration { registry: self.clone(), device_id: device_id.to_owned(), conn };
+        self.lock()
+            .entry(device_id.to_owned())
+            .or_default()
+            .insert(conn, tx);
+        let registration = Registration {
+            registry: self.clone(),
+            device_id: device_id.to_owned(),
+            conn,
+        };
         (registration, rx)
     }
 
@@ -48,7 +55,9 @@ impl PushRegistry {
     /// Queues `msg` on every socket of `device_id`; returns how many took it.
     pub fn send(&self, device_id: &str, msg: &PushMessage) -> usize {
         let sockets = self.lock();
-        let Some(conns) = sockets.get(device_id) else { return 0 };
+        let Some(conns) = sockets.get(device_id) else {
+            return 0;
+        };
         conns
             .values()
             .filter(|tx| match tx.try_send(msg.clone()) {
@@ -93,7 +102,10 @@ mod tests {
     use super::*;
 
     fn hello(id: &str) -> PushMessage {
-        PushMessage::Hello { device_id: id.into(), server_version: "t".into() }
+        PushMessage::Hello {
+            device_id: id.into(),
+            server_version: "t".into(),
+        }
     }
 
     #[tokio::test]

@@ -60,7 +60,9 @@ pub fn by_token_hash(conn: &Connection, hash: &TokenHash) -> Result<Option<Devic
 #[cfg(test)]
 pub fn by_id(conn: &Connection, device_id: &str) -> Result<Option<DeviceRecord>, DbError> {
     let sql = format!("SELECT {DEVICE_COLUMNS} FROM device WHERE id = ?1");
-    let row = conn.query_row(&sql, params![device_id], raw_device).optional()?;
+    let row = conn
+        .query_row(&sql, params![device_id], raw_device)
+        .optional()?;
     row.map(RawDevice::into_record).transpose()
 }
 
@@ -97,7 +99,10 @@ fn raw_device(row: &Row<'_>) -> rusqlite::Result<RawDevice> {
 impl RawDevice {
     fn into_record(self) -> Result<DeviceRecord, DbError> {
         let kind = DeviceKind::parse(&self.kind).ok_or_else(|| {
-            DbError::Corrupt(format!("device {} has unknown kind {:?}", self.device_id, self.kind))
+            DbError::Corrupt(format!(
+                "device {} has unknown kind {:?}",
+                self.device_id, self.kind
+            ))
         })?;
         Ok(DeviceRecord {
             account_id: self.account_id,
@@ -152,7 +157,9 @@ mod tests {
             let mut clash = new_device(2);
             clash.device_id = "dev1".into();
             assert!(register(conn, &clash).is_err());
-            let accounts: i64 = conn.query_row("SELECT count(*) FROM account", [], |r| r.get(0)).unwrap();
+            let accounts: i64 = conn
+                .query_row("SELECT count(*) FROM account", [], |r| r.get(0))
+                .unwrap();
             assert_eq!(accounts, 1);
         });
     }
@@ -183,7 +190,8 @@ mod tests {
     fn unknown_kind_is_reported_as_corrupt() {
         with_conn(|conn| {
             register(conn, &new_device(1)).unwrap();
-            conn.execute("UPDATE device SET kind = 'toaster'", []).unwrap();
+            conn.execute("UPDATE device SET kind = 'toaster'", [])
+                .unwrap();
             let err = by_id(conn, "dev1").unwrap_err();
             assert!(matches!(err, DbError::Corrupt(_)), "{err}");
         });
@@ -197,7 +205,10 @@ mod tests {
         db.call(|c| register(c, &new_device(1))).await.unwrap();
         drop(db);
         let db = Db::open(&path).unwrap();
-        let found = db.call(|c| by_token_hash(c, &hash_token("token1"))).await.unwrap();
+        let found = db
+            .call(|c| by_token_hash(c, &hash_token("token1")))
+            .await
+            .unwrap();
         assert_eq!(found.map(|d| d.device_id), Some("dev1".to_owned()));
         let mode: String = db
             .call(|c| Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?))

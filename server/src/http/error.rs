@@ -29,7 +29,11 @@ pub struct HttpError {
 
 impl HttpError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn invalid_request(message: impl Into<String>) -> Self {
@@ -37,7 +41,11 @@ impl HttpError {
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, code::UNAUTHORIZED, "missing or unknown device token")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            code::UNAUTHORIZED,
+            "missing or unknown device token",
+        )
     }
 
     pub fn not_found() -> Self {
@@ -45,11 +53,19 @@ impl HttpError {
     }
 
     pub fn method_not_allowed() -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, code::METHOD_NOT_ALLOWED, "method not allowed on this endpoint")
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            code::METHOD_NOT_ALLOWED,
+            "method not allowed on this endpoint",
+        )
     }
 
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, code::INTERNAL, "internal server error")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            code::INTERNAL,
+            "internal server error",
+        )
     }
 }
 
@@ -69,7 +85,10 @@ impl From<RandomError> for HttpError {
 
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
-        let body = ApiError { code: self.code.to_owned(), message: self.message };
+        let body = ApiError {
+            code: self.code.to_owned(),
+            message: self.message,
+        };
         let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response

@@ -39,7 +39,8 @@ fn bearer_token(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
-    let plausible = scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.len() <= MAX_TOKEN_LEN;
+    let plausible =
+        scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.len() <= MAX_TOKEN_LEN;
     plausible.then_some(token)
 }
 
@@ -52,7 +53,10 @@ pub trait Validate: Sized {
 impl Validate for RegisterDevice {
     fn validate(self) -> Result<Self, HttpError> {
         let name = validate_device_name(&self.name).map_err(HttpError::invalid_request)?;
-        Ok(Self { name: name.to_owned(), ..self })
+        Ok(Self {
+            name: name.to_owned(),
+            ..self
+        })
     }
 }
 
@@ -67,7 +71,9 @@ where
     type Rejection = HttpError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, HttpError> {
-        let Json(value) = Json::<T>::from_request(req, state).await.map_err(json_rejection)?;
+        let Json(value) = Json::<T>::from_request(req, state)
+            .await
+            .map_err(json_rejection)?;
         Ok(Self(value.validate()?))
     }
 }
@@ -84,7 +90,10 @@ fn json_rejection(rejection: JsonRejection) -> HttpError {
         other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => HttpError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             code::PAYLOAD_TOO_LARGE,
-            format!("request body is larger than {} bytes", baton_shared::limits::MAX_HTTP_BODY),
+            format!(
+                "request body is larger than {} bytes",
+                baton_shared::limits::MAX_HTTP_BODY
+            ),
         ),
         other => HttpError::new(other.status(), code::INVALID_REQUEST, other.body_text()),
     }

@@ -12,7 +12,10 @@ use crate::credentials::hash_token;
 use crate::db::devices::{self, NewDevice};
 
 pub async fn status() -> Json<ServerInfo> {
-    Json(ServerInfo { service: SERVICE_NAME.to_owned(), version: baton_shared::VERSION.to_owned() })
+    Json(ServerInfo {
+        service: SERVICE_NAME.to_owned(),
+        version: baton_shared::VERSION.to_owned(),
+    })
 }
 
 /// Creates a new account holding this one device and hands out its token.
@@ -29,7 +32,10 @@ pub async fn register_device(
         token_hash: hash_token(&device_token),
         now: now_ms(),
     };
-    let record = state.db.call(move |conn| devices::register(conn, &new)).await?;
+    let record = state
+        .db
+        .call(move |conn| devices::register(conn, &new))
+        .await?;
     tracing::info!(device_id = %record.device_id, account_id = %record.account_id, "registered device");
     Ok(Json(DeviceRegistered {
         account_id: record.account_id,

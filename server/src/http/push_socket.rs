@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
 use baton_shared::api::PushMessage;
 
-use super::error::HttpError;
+use super::error::{code, HttpError};
 use super::extract::AuthDevice;
 use super::AppState;
 use crate::clock::now_ms;
@@ -25,7 +25,11 @@ pub async fn upgrade(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, HttpError> {
     let ws = ws.map_err(|r| {
-        HttpError::new(r.status(), super::error::code::INVALID_REQUEST, format!("expected a WebSocket upgrade: {}", r.body_text()))
+        HttpError::new(
+            r.status(),
+            code::INVALID_REQUEST,
+            format!("expected a WebSocket upgrade: {}", r.body_text()),
+        )
     })?;
     Ok(ws
         .max_message_size(MAX_INCOMING_MESSAGE)
@@ -35,11 +39,20 @@ pub async fn upgrade(
 async fn session(mut socket: WebSocket, state: AppState, device_id: String) {
     let id = device_id.clone();
     let now = now_ms();
-    match state.db.call(move |conn| devices::touch(conn, &id, now)).await {
+    match state
+        .db
+        .call(move |conn| devices::touch(conn, &id, now))
+        .await
+    {
         Ok(true) => {}
         Ok(false) => {
             // Removed between authentication and upgrade.
-            close(&mut socket, close_code::POLICY, "device no longer registered").await;
+            close(
+                &mut socket,
+                close_code::POLICY,
+                "device no longer registered",
+            )
+            .await;
             return;
         }
         Err(err) => {
@@ -51,7 +64,10 @@ async fn session(mut socket: WebSocket, state: AppState, device_id: String) {
 
     let (_registration, mut outbox) = state.push.register(&device_id);
     tracing::info!(device_id, "push socket open");
-    let hello = PushMessage::Hello { device_id: device_id.clone(), server_version: baton_shared::VERSION.to_owned() };
+    let hello = PushMessage::Hello {
+        device_id: device_id.clone(),
+        server_version: baton_shared::VERSION.to_owned(),
+    };
     if send(&mut socket, &hello).await.is_err() {
         return;
     }
@@ -99,7 +115,10 @@ async fn send(socket: &mut WebSocket, msg: &PushMessage) -> Result<(), axum::Err
 }
 
 async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
-    let frame = CloseFrame { code, reason: reason.into() };
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
     // The peer may already be gone; nothing more to do then.
     let _ = socket.send(Message::Close(Some(frame))).await;
 }

@@ -1,0 +1,7 @@
+//! Tests against the real `baton-server` binary on 127.0.0.1, each with its
+//! own SQLite file in a temporary directory.
+
+mod api;
+mod common;
+mod lifecycle;
+mod push;
