@@ -1,1 +1,24 @@
+//! End-to-end harness for Baton: real headless Chromium with the real
+//! extension, the real `baton-host` started by Chromium over native
+//! messaging, and a real `baton-server` on 127.0.0.1.
+//!
+//! Every fixture owns its temporary directories and kills its processes on
+//! drop, so tests can run in parallel without sharing state.
 
+pub mod artifacts;
+pub mod browser;
+pub mod cdp;
+pub mod device;
+pub mod error;
+pub mod host;
+pub mod logs;
+pub mod popup;
+pub mod server;
+pub mod signal;
+
+pub use browser::{Browser, BrowserOptions};
+pub use cdp::{Cdp, CdpError, Event, Session, TargetInfo};
+pub use device::{Device, DeviceOptions, Diagnose, OrReport};
+pub use error::HarnessError;
+pub use popup::{Popup, PopupState};
+pub use server::ServerProcess;
