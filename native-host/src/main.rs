@@ -6,12 +6,19 @@
 //! and then the extension id in Firefox), so anything that is not a known
 //! subcommand is treated as a native messaging launch.
 
+mod caller;
 mod cli;
 mod config;
 mod doctor;
+mod framing;
 mod install;
+mod logging;
 mod manifests;
+mod messaging;
 mod paths;
+mod server_link;
+mod store;
+mod vault;
 
 use std::process::ExitCode;
 
@@ -20,6 +27,5 @@ fn main() -> ExitCode {
     if cli::is_command_line(&args) {
         return cli::run(&args);
     }
-    eprintln!("baton-host: native messaging mode is not built yet");
-    ExitCode::from(1)
+    messaging::run(&args)
 }

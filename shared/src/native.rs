@@ -97,7 +97,7 @@ impl ProtocolError {
 
 /// Request types the host understands. Kept in one list so "unknown type" is
 /// decided before field validation.
-pub const REQUEST_TYPES: &[&str] = &["ping", "status", "set_device_name"];
+pub const REQUEST_TYPES: &[&str] = &["ping", "status"];
 
 /// A validated request from the extension.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,8 +112,6 @@ pub enum RequestBody {
     Ping,
     /// Ask for the current [`HostStatus`]; answered by a `status` message.
     Status,
-    /// Rename this device (shown to the user's other devices).
-    SetDeviceName { name: String },
 }
 
 impl Request {
@@ -244,7 +242,6 @@ mod tests {
         assert_eq!(code(br#"{"type":"ping"}"#), ErrorCode::MissingId);
         assert_eq!(code(br#"{"type":"ping","id":null}"#), ErrorCode::MissingId);
         assert_eq!(code(br#"{"type":"launch_missiles","id":1}"#), ErrorCode::UnknownType);
-        assert_eq!(code(br#"{"type":"set_device_name","id":1}"#), ErrorCode::InvalidRequest);
     }
 
     #[test]

@@ -1,0 +1,307 @@
+//! The host's link to `baton-server`: register this device once, then hold
+//! the push WebSocket open, reconnecting with backoff. The link publishes its
+//! state on a watch channel; the messaging loop turns changes into `status`
+//! events for the extension.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
+
+use baton_shared::api::{self, DeviceKind, DeviceRegistered, PushMessage, RegisterDevice, ServerInfo};
+use baton_shared::limits::backoff_ms;
+use baton_shared::native::{DeviceInfo, ErrorCode, ServerLink, ServerState};
+
+use crate::store::{DeviceRow, Store};
+use crate::vault::Vault;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkState {
+    pub server: ServerLink,
+    pub device: Option<DeviceInfo>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("cannot reach the server at {url}: {detail}")]
+    Unreachable { url: String, detail: String },
+    #[error("{url} is not a Baton server: {detail}")]
+    Garbage { url: String, detail: String },
+    #[error("the server refused this device: {0}")]
+    Rejected(String),
+    #[error("the server failed: {0}")]
+    Server(String),
+    #[error("local storage failed: {0}")]
+    Local(String),
+}
+
+impl LinkError {
+    fn state(&self) -> (ServerState, ErrorCode) {
+        match self {
+            Self::Unreachable { .. } => (ServerState::Unreachable, ErrorCode::ServerUnreachable),
+            Self::Garbage { .. } => (ServerState::Unreachable, ErrorCode::ServerGarbage),
+            Self::Rejected(_) => (ServerState::Rejected, ErrorCode::ServerRejected),
+            Self::Server(_) => (ServerState::Unreachable, ErrorCode::ServerError),
+            Self::Local(_) => (ServerState::Unreachable, ErrorCode::Storage),
+        }
+    }
+}
+
+pub struct ServerLinkTask {
+    pub server_url: String,
+    pub device_name: String,
+    pub store: Arc<Mutex<Store>>,
+    pub vault: Arc<Vault>,
+    pub state: watch::Sender<LinkState>,
+}
+
+impl ServerLinkTask {
+    pub fn initial_state(server_url: &str, device: Option<DeviceInfo>) -> LinkState {
+        LinkState {
+            server: ServerLink { url: server_url.to_owned(), state: ServerState::Connecting, error: None, error_code: None },
+            device,
+        }
+    }
+
+    pub async fn run(self) {
+        let http = match reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(10))
+            .build()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                self.publish_error(&LinkError::Local(format!("cannot create an HTTP client: {e}")));
+                return;
+            }
+        };
+        let mut attempt = 0u32;
+        loop {
+            match self.connect_once(&http).await {
+                Ok(()) => {
+                    // We were connected: start the backoff over.
+                    attempt = 0;
+                    self.publish_error(&LinkError::Unreachable {
+                        url: self.server_url.clone(),
+                        detail: "the connection closed".into(),
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!("server link: {e}");
+                    self.publish_error(&e);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(backoff_ms(attempt).into())).await;
+            attempt = attempt.saturating_add(1);
+        }
+    }
+
+    /// Publishes a failure, waking the extension only when something changed.
+    fn publish_error(&self, e: &LinkError) {
+        let (state, code) = e.state();
+        let error = Some(e.to_string());
+        self.state.send_if_modified(|s| {
+            let changed = s.server.state != state || s.server.error != error;
+            s.server.state = state;
+            s.server.error = error;
+            s.server.error_code = Some(code);
+            changed
+        });
+    }
+
+    /// One connection: returns `Ok` when an established link closes.
+    async fn connect_once(&self, http: &reqwest::Client) -> Result<(), LinkError> {
+        self.check_server(http).await?;
+        let device = self.ensure_registered(http).await?;
+        let token = self.device_token(&device)?;
+
+        let mut request = push_url(&self.server_url)
+            .into_client_request()
+            .map_err(|e| LinkError::Local(format!("bad push URL: {e}")))?;
+        let bearer = format!("Bearer {token}")
+            .parse()
+            .map_err(|_| LinkError::Local("device token is not a valid header value".into()))?;
+        request.headers_mut().insert("authorization", bearer);
+        let (mut socket, _) = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::connect_async(request))
+            .await
+            .map_err(|_| self.unreachable("push connection timed out"))?
+            .map_err(|e| match e {
+                tungstenite::Error::Http(resp) if resp.status() == 401 || resp.status() == 403 => LinkError::Rejected(
+                    "the server no longer knows this device's credentials".into(),
+                ),
+                tungstenite::Error::Http(resp) => LinkError::Server(format!("push refused with HTTP {}", resp.status())),
+                other => self.unreachable(&other.to_string()),
+            })?;
+
+        let mut connected = false;
+        while let Some(frame) = socket.next().await {
+            let frame = frame.map_err(|e| self.unreachable(&e.to_string()))?;
+            match frame {
+                Message::Text(text) => match serde_json::from_str::<PushMessage>(&text) {
+                    Ok(PushMessage::Hello { device_id, .. }) => {
+                        if device_id != device.id {
+                            return Err(LinkError::Garbage {
+                                url: self.server_url.clone(),
+                                detail: "push greeting names another device".into(),
+                            });
+                        }
+                        connected = true;
+                        tracing::info!("connected to {} as device {}", self.server_url, device.id);
+                        self.state.send_modify(|s| {
+                            s.server.state = ServerState::Connected;
+                            s.server.error = None;
+                            s.server.error_code = None;
+                        });
+                    }
+                    Err(e) => tracing::warn!("ignoring an unknown push message: {e}"),
+                },
+                Message::Ping(payload) => {
+                    let _ = socket.send(Message::Pong(payload)).await;
+                }
+                Message::Close(_) => break,
+                _ => {}
+            }
+        }
+        if connected {
+            Ok(())
+        } else {
+            Err(self.unreachable("the push connection closed before the server greeted us"))
+        }
+    }
+
+    fn unreachable(&self, detail: &str) -> LinkError {
+        LinkError::Unreachable { url: self.server_url.clone(), detail: detail.to_owned() }
+    }
+
+    /// Confirms that the URL answers as a Baton server before sending it anything.
+    async fn check_server(&self, http: &reqwest::Client) -> Result<(), LinkError> {
+        let resp = http
+            .get(format!("{}{}", self.server_url, api::PATH_STATUS))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&describe(&e)))?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(|e| self.unreachable(&describe(&e)))?;
+        let garbage = |detail: String| LinkError::Garbage { url: self.server_url.clone(), detail };
+        if !status.is_success() {
+            return Err(garbage(format!("/v1/status answered HTTP {status}")));
+        }
+        let info: ServerInfo = serde_json::from_slice(&body)
+            .map_err(|e| garbage(format!("/v1/status answered something that is not Baton's protocol ({e})")))?;
+        if info.service != api::SERVICE_NAME {
+            return Err(garbage(format!("it calls itself {:?}", info.service)));
+        }
+        Ok(())
+    }
+
+    async fn ensure_registered(&self, http: &reqwest::Client) -> Result<DeviceRow, LinkError> {
+        let existing = self.lock_store()?.device(&self.server_url).map_err(|e| LinkError::Local(e.to_string()))?;
+        if let Some(device) = existing {
+            return Ok(device);
+        }
+        let body = RegisterDevice { name: self.device_name.clone(), kind: DeviceKind::Desktop };
+        let resp = http
+            .post(format!("{}{}", self.server_url, api::PATH_DEVICES))
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&describe(&e)))?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| self.unreachable(&describe(&e)))?;
+        if !status.is_success() {
+            let detail = serde_json::from_slice::<api::ApiError>(&bytes)
+                .map(|e| format!("{} ({})", e.message, e.code))
+                .unwrap_or_else(|_| format!("HTTP {status}"));
+            return Err(LinkError::Server(format!("registration failed: {detail}")));
+        }
+        let reg: DeviceRegistered = serde_json::from_slice(&bytes).map_err(|e| LinkError::Garbage {
+            url: self.server_url.clone(),
+            detail: format!("registration answer is not Baton's protocol ({e})"),
+        })?;
+        let sealed = self
+            .vault
+            .seal(reg.device_token.as_bytes(), &token_context(&self.server_url, &reg.device_id))
+            .map_err(|e| LinkError::Local(e.to_string()))?;
+        let row = DeviceRow {
+            server_url: self.server_url.clone(),
+            id: reg.device_id,
+            account_id: reg.account_id,
+            name: self.device_name.clone(),
+            kind: DeviceKind::Desktop,
+            token_sealed: sealed,
+            created_at: now_ms(),
+        };
+        self.lock_store()?.save_device(&row).map_err(|e| LinkError::Local(e.to_string()))?;
+        tracing::info!("registered with {} as device {}", self.server_url, row.id);
+        let info = device_info(&row);
+        self.state.send_modify(|s| s.device = Some(info));
+        Ok(row)
+    }
+
+    fn device_token(&self, device: &DeviceRow) -> Result<String, LinkError> {
+        let plain = self
+            .vault
+            .open(&device.token_sealed, &token_context(&device.server_url, &device.id))
+            .map_err(|e| LinkError::Local(e.to_string()))?;
+        String::from_utf8(plain).map_err(|_| LinkError::Local("stored device token is damaged".into()))
+    }
+
+    fn lock_store(&self) -> Result<std::sync::MutexGuard<'_, Store>, LinkError> {
+        self.store.lock().map_err(|_| LinkError::Local("store lock poisoned".into()))
+    }
+}
+
+pub fn device_info(row: &DeviceRow) -> DeviceInfo {
+    DeviceInfo { id: row.id.clone(), name: row.name.clone(), kind: row.kind }
+}
+
+fn token_context(server_url: &str, device_id: &str) -> Vec<u8> {
+    format!("device-token\0{server_url}\0{device_id}").into_bytes()
+}
+
+fn push_url(server_url: &str) -> String {
+    let ws = if let Some(rest) = server_url.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else {
+        format!("ws://{}", server_url.trim_start_matches("http://"))
+    };
+    format!("{ws}{}", api::PATH_PUSH)
+}
+
+/// reqwest's Display hides the cause ("error sending request for url …");
+/// the innermost error ("Connection refused") is what a person needs.
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "no answer within the timeout".to_owned();
+    }
+    let mut innermost: &dyn std::error::Error = e;
+    while let Some(source) = innermost.source() {
+        innermost = source;
+    }
+    let text = innermost.to_string();
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => text,
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_urls() {
+        assert_eq!(push_url("http://127.0.0.1:9"), "ws://127.0.0.1:9/v1/push");
+        assert_eq!(push_url("https://b.example"), "wss://b.example/v1/push");
+    }
+}
