@@ -1,1 +1,188 @@
-//! (being written)
+//! The command line a person uses: `install`, `uninstall`, `doctor`. Anything
+//! else on the command line is a browser launching the host.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+use crate::doctor::{self, DoctorOptions};
+use crate::install::{self, InstallError, Uninstalled};
+use crate::manifests::{Browser, Scope, UserDirs};
+use crate::paths::HostPaths;
+
+const COMMANDS: [&str; 8] = ["install", "uninstall", "doctor", "help", "--help", "-h", "--version", "-V"];
+
+/// Exit status for usage errors, as clap uses.
+const USAGE_ERROR: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "baton-host",
+    version,
+    about = "Baton's native messaging host.",
+    long_about = "Baton's native messaging host. The browser starts it for the Baton extension; \
+                  run it yourself to install, remove or check that registration.",
+    after_help = "The browser starts baton-host as `baton-host chrome-extension://ID/` \
+                  (Firefox: `baton-host MANIFEST ID`); there is nothing to run by hand for that."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Register this program with a browser (writes its native messaging host manifest).
+    Install {
+        #[arg(long, value_enum)]
+        browser: Browser,
+        #[command(flatten)]
+        target: Target,
+        /// Baton server to use, saved to config.json (http:// or https://).
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+    },
+    /// Remove the registration written by `install`.
+    Uninstall {
+        #[arg(long, value_enum)]
+        browser: Browser,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Check the registration, the data directory, the configuration and the server.
+    Doctor {
+        /// Browser(s) to check; default: every browser installed here.
+        #[arg(long, value_enum)]
+        browser: Vec<Browser>,
+        /// Check the manifest in this Chromium-family profile directory only.
+        #[arg(long, value_name = "DIR")]
+        user_data_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct Target {
+    /// Chromium-family profile directory (as passed to the browser's --user-data-dir).
+    #[arg(long, value_name = "DIR", conflicts_with = "system")]
+    user_data_dir: Option<PathBuf>,
+    /// Install for every user of this machine (needs root).
+    #[arg(long)]
+    system: bool,
+}
+
+impl Target {
+    fn scope(&self) -> Scope {
+        match (&self.user_data_dir, self.system) {
+            (Some(dir), _) => Scope::UserDataDir(dir.clone()),
+            (None, true) => Scope::System,
+            (None, false) => Scope::User,
+        }
+    }
+}
+
+/// True when `args` are a person's command line rather than a browser launch.
+pub fn is_command_line(args: &[String]) -> bool {
+    match args.get(1) {
+        None => true,
+        Some(first) => COMMANDS.contains(&first.as_str()),
+    }
+}
+
+pub fn run(args: &[String]) -> ExitCode {
+    if args.len() <= 1 {
+        let mut cmd = Cli::command();
+        // Printing help can only fail on a closed stdout; the exit code still says why.
+        let _ = cmd.print_help();
+        eprintln!("\nbaton-host: no command given. The browser starts this program itself; run `baton-host install --browser …` to register it.");
+        return ExitCode::from(USAGE_ERROR);
+    }
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(USAGE_ERROR));
+        }
+    };
+    let result = match cli.command {
+        Command::Install { browser, target, server } => run_install(browser, &target.scope(), server.as_deref()),
+        Command::Uninstall { browser, target } => run_uninstall(browser, &target.scope()),
+        Command::Doctor { browser, user_data_dir } => {
+            return run_doctor(&DoctorOptions { browsers: browser, user_data_dir });
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("baton-host: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_install(browser: Browser, scope: &Scope, server: Option<&str>) -> Result<(), InstallError> {
+    let user = UserDirs::from_env()?;
+    let host_paths = HostPaths::from_env()?;
+    let host_path = install::current_host_path()?;
+    let done = install::install(browser, scope, server, &host_path, &user, &host_paths.config_file())?;
+    println!("wrote {} ({browser}, {})", done.manifest.display(), scope.describe());
+    println!("  host path:  {}", done.host_path.display());
+    println!("  {}: {}", browser.allow_list_field(), browser.allowed_entry());
+    if let Some((url, config)) = &done.server_url {
+        println!("saved server_url {url} to {}", config.display());
+    }
+    Ok(())
+}
+
+fn run_uninstall(browser: Browser, scope: &Scope) -> Result<(), InstallError> {
+    let user = UserDirs::from_env()?;
+    match install::uninstall(browser, scope, &user)? {
+        Uninstalled::Removed(path) => println!("removed {}", path.display()),
+        Uninstalled::NothingToRemove(path) => println!("nothing to remove: {} does not exist", path.display()),
+    }
+    Ok(())
+}
+
+fn run_doctor(options: &DoctorOptions) -> ExitCode {
+    let results = doctor::run_checks(options);
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = doctor::print(&results, &mut out) {
+        eprintln!("baton-host: cannot print the report: {e}");
+        return ExitCode::FAILURE;
+    }
+    if doctor::all_ok(&results) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn browser_launches_are_not_commands() {
+        assert!(is_command_line(&args(&["baton-host"])));
+        assert!(is_command_line(&args(&["baton-host", "doctor"])));
+        assert!(is_command_line(&args(&["baton-host", "-V"])));
+        assert!(!is_command_line(&args(&["baton-host", "chrome-extension://abc/"])));
+        assert!(!is_command_line(&args(&["baton-host", "/x/org.baton.host.json", "baton@baton.invalid"])));
+    }
+
+    #[test]
+    fn parses_commands() {
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from(args(&["baton-host", "install", "--browser", "edge", "--system"])).unwrap();
+        assert!(
+            matches!(cli.command, Command::Install { browser: Browser::Edge, ref target, .. } if target.scope() == Scope::System)
+        );
+        let both = ["baton-host", "install", "--browser", "edge", "--system", "--user-data-dir", "/p"];
+        assert!(Cli::try_parse_from(args(&both)).is_err());
+        assert!(Cli::try_parse_from(args(&["baton-host", "install", "--browser", "opera"])).is_err());
+    }
+}
