@@ -33,10 +33,10 @@ pub async fn upgrade(
     })?;
     Ok(ws
         .max_message_size(MAX_INCOMING_MESSAGE)
-        .on_upgrade(move |socket| session(socket, state, device.device_id)))
+        .on_upgrade(move |socket| serve_socket(socket, state, device.device_id)))
 }
 
-async fn session(mut socket: WebSocket, state: AppState, device_id: String) {
+async fn serve_socket(mut socket: WebSocket, state: AppState, device_id: String) {
     let id = device_id.clone();
     let now = now_ms();
     match state

@@ -84,16 +84,21 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits for the process to exit.
-    pub async fn terminate(mut self) -> ExitStatus {
+    pub async fn terminate(self) -> ExitStatus {
+        self.signal("-TERM").await
+    }
+
+    /// Sends `signal` (as `kill` spells it, e.g. `-INT`) and waits for the process to exit.
+    pub async fn signal(mut self, signal: &str) -> ExitStatus {
         let pid = self.child.id().expect("server already exited");
         let killed = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
+            .args([signal, &pid.to_string()])
             .status()
             .unwrap();
         assert!(killed.success());
         tokio::time::timeout(Duration::from_secs(15), self.child.wait())
             .await
-            .expect("server did not exit after SIGTERM")
+            .expect("server did not exit after the signal")
             .unwrap()
     }
 }

@@ -67,6 +67,13 @@ async fn sigterm_exits_zero() {
 }
 
 #[tokio::test]
+async fn sigint_exits_zero() {
+    let server = Server::start().await;
+    let status = server.signal("-INT").await;
+    assert_eq!(status.code(), Some(0));
+}
+
+#[tokio::test]
 async fn taken_port_is_a_clear_error() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
