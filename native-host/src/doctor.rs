@@ -88,6 +88,7 @@ pub fn run_checks(options: &DoctorOptions) -> Vec<CheckResult> {
     let env = Environment::from_process();
     let mut results = manifest_checks(options, &env);
     results.extend(data_dir_check(&env));
+    results.extend(store_and_vault_checks(&env));
     results.extend(config_and_server_checks(&env, options));
     results
 }
@@ -348,6 +349,43 @@ fn data_dir_check(env: &Environment) -> Option<CheckResult> {
             ),
         ),
     })
+}
+
+/// The store must open (and migrate) and the vault key must be private; a
+/// missing store or key is fine: the host creates both on first start.
+fn store_and_vault_checks(env: &Environment) -> Vec<CheckResult> {
+    let Some(paths) = &env.host_paths else {
+        return Vec::new();
+    };
+    let mut results = Vec::new();
+    let db = paths.database();
+    if db.exists() {
+        results.push(match crate::store::Store::open(&db).and_then(|s| s.schema_version()) {
+            Ok(version) => CheckResult::ok("store", format!("{} opens (schema version {version})", db.display())),
+            Err(e) => CheckResult::fail(
+                "store",
+                e.to_string(),
+                format!(
+                    "move the damaged file aside (this device will register again): mv {0} {0}.broken",
+                    manifests::shell_quote(&db.display().to_string())
+                ),
+            ),
+        });
+    } else {
+        results.push(CheckResult::ok("store", format!("{} will be created on first start", db.display())));
+    }
+    let key = paths.vault_key();
+    if key.exists() {
+        results.push(match crate::vault::Vault::load_or_create(&key) {
+            Ok(_) => CheckResult::ok("vault key", format!("{} is private", key.display())),
+            Err(e) => CheckResult::fail(
+                "vault key",
+                e.to_string(),
+                format!("chmod 600 {}", manifests::shell_quote(&key.display().to_string())),
+            ),
+        });
+    }
+    results
 }
 
 fn config_and_server_checks(env: &Environment, options: &DoctorOptions) -> Vec<CheckResult> {

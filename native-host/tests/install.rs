@@ -291,3 +291,26 @@ fn uninstall_removes_and_then_has_nothing_to_remove() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains("nothing to remove"), "{run:?}");
 }
+
+#[cfg(unix)]
+#[test]
+fn doctor_reports_a_loose_vault_key_and_a_damaged_store() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    sb.install_profile();
+    let run = sb.doctor(&status_server());
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.line("store").starts_with("ok "), "{}", run.stdout);
+
+    let key = sb.path("config/baton/vault.key");
+    std::fs::create_dir_all(key.parent().unwrap()).unwrap();
+    std::fs::write(&key, [9u8; 32]).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let db = sb.path("data/baton/host.sqlite3");
+    std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+    std::fs::write(&db, vec![0x42u8; 4096]).unwrap();
+    let run = sb.doctor(&status_server());
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.line("vault key").starts_with("FAIL ") && run.stdout.contains("chmod 600"), "{}", run.stdout);
+    assert!(run.line("store").starts_with("FAIL ") && run.stdout.contains(".broken"), "{}", run.stdout);
+}
