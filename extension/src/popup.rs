@@ -44,11 +44,7 @@ fn render(doc: &Document, v: &View) {
     set(doc, "host-state", state, &text);
     let (state, text) = view::server_line(v);
     set(doc, "server-state", state, &text);
-    let name = view::device_line(v);
-    let (state, text) = match &name {
-        Some(name) => ("registered", name.clone()),
-        None => ("unregistered", "Not registered yet".to_owned()),
-    };
+    let (state, text) = view::device_line(v);
     set(doc, "device-name", state, &text);
     if let Some(button) = doc.get_element_by_id("retry") {
         toggle_hidden(&button, v.host != view::HostState::Disconnected);

@@ -59,10 +59,8 @@ pub fn host_line(view: &View) -> (&'static str, String) {
             ("connected", format!("Connected (baton-host {version})"))
         }
         HostState::Disconnected => {
-            let mut text = format!(
-                "Disconnected: {}",
-                view.host_error.as_deref().unwrap_or("the Baton app is not running")
-            );
+            let why = view.host_error.as_deref().unwrap_or("the Baton app is not running");
+            let mut text = format!("Disconnected: {}", why.trim_end_matches('.'));
             if let Some(ms) = view.retry_in_ms {
                 text.push_str(&format!(". Retrying in {} s", ms.div_ceil(1000)));
             }
@@ -71,9 +69,16 @@ pub fn host_line(view: &View) -> (&'static str, String) {
     }
 }
 
-/// The device line: its name once the host has registered it.
-pub fn device_line(view: &View) -> Option<String> {
-    view.status.as_ref()?.device.as_ref().map(|d| d.name.clone())
+/// The device line: a `data-state` value and the device's name once the
+/// host has registered it.
+pub fn device_line(view: &View) -> (&'static str, String) {
+    match view.status.as_ref().filter(|_| view.host == HostState::Connected) {
+        None => ("unknown", "Unknown until the Baton app is connected".to_owned()),
+        Some(status) => match &status.device {
+            Some(device) => ("registered", device.name.clone()),
+            None => ("unregistered", "Not registered yet".to_owned()),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -105,10 +110,15 @@ mod tests {
         let v = connected();
         assert_eq!(host_line(&v).0, "connected");
         assert_eq!(server_line(&v), ("unreachable", "Unreachable: down".to_owned()));
-        assert_eq!(device_line(&v).as_deref(), Some("Laptop"));
-        let d = View { host: HostState::Disconnected, host_error: Some("gone".into()), retry_in_ms: Some(1500), status: None };
+        assert_eq!(device_line(&v), ("registered", "Laptop".to_owned()));
+        let d = View {
+            host: HostState::Disconnected,
+            host_error: Some("gone.".into()),
+            retry_in_ms: Some(1500),
+            status: None,
+        };
         assert_eq!(host_line(&d), ("disconnected", "Disconnected: gone. Retrying in 2 s".to_owned()));
         assert_eq!(server_line(&d).0, "unknown");
-        assert_eq!(device_line(&d), None);
+        assert_eq!(device_line(&d).0, "unknown");
     }
 }
