@@ -1,0 +1,77 @@
+//! `cargo xtask build [--release]`: host and server binaries, the extension's
+//! Wasm, its wasm-bindgen glue, and the unpacked extension in dist/extension/.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::apt::Apt;
+use crate::bindgen;
+use crate::dist;
+use crate::error::Result;
+use crate::process;
+use crate::report::Report;
+use crate::ui;
+use crate::wasm_toolchain::{self, cargo};
+use crate::workspace::{relative, Workspace, EXTENSION_PACKAGE, HOST_PACKAGE, SERVER_PACKAGE};
+
+pub struct Built {
+    pub host: PathBuf,
+    pub server: PathBuf,
+    pub extension: PathBuf,
+}
+
+pub fn build(ws: &Workspace, apt: &mut Apt, release: bool, report: &mut Report) -> Result<Built> {
+    let profile = if release { "release" } else { "debug" };
+    report.time(&format!("build host + server ({profile})"), || {
+        ui::step(format!("building {HOST_PACKAGE} and {SERVER_PACKAGE} ({profile})"));
+        let mut cmd = Command::new(cargo());
+        cmd.args(["build", "--package", HOST_PACKAGE, "--package", SERVER_PACKAGE]).current_dir(&ws.root);
+        if release {
+            cmd.arg("--release");
+        }
+        process::run(&mut cmd)
+    })?;
+
+    let wasm = report.time("build extension (wasm32)", || wasm_toolchain::build_extension(ws, apt))?;
+
+    let cli = match bindgen::required_version(ws)? {
+        Some(version) => Some(report.time("wasm-bindgen CLI", || bindgen::ensure_cli(ws, &version))?),
+        None => {
+            ui::warn(format!(
+                "{EXTENSION_PACKAGE} does not depend on wasm-bindgen yet; dist/extension gets no wasm/ glue"
+            ));
+            report.skipped("wasm-bindgen CLI", "extension has no wasm-bindgen dependency");
+            None
+        }
+    };
+
+    let out = ws.dist_extension();
+    report.time("assemble dist/extension", || {
+        ui::step(format!("assembling {}", relative(ws, &out)));
+        dist::reset(&out)?;
+        let statics = ws.extension_static();
+        if statics.is_dir() {
+            let copied = dist::copy_tree(&statics, &out)?;
+            ui::note(format!("copied {copied} files from {}", relative(ws, &statics)));
+        } else {
+            ui::warn(format!("{} does not exist; no static files copied", relative(ws, &statics)));
+        }
+        if let Some(cli) = &cli {
+            bindgen::generate(cli, &wasm, &out.join("wasm"))?;
+            ui::note("generated wasm/baton_extension.js and wasm/baton_extension_bg.wasm");
+        }
+        if !out.join("manifest.json").is_file() {
+            ui::warn(format!(
+                "{} has no manifest.json yet, so the browser cannot load it",
+                relative(ws, &out)
+            ));
+        }
+        Ok(())
+    })?;
+
+    Ok(Built {
+        host: ws.bin(release, HOST_PACKAGE),
+        server: ws.bin(release, SERVER_PACKAGE),
+        extension: out,
+    })
+}
