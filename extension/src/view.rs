@@ -101,6 +101,7 @@ mod tests {
                     error_code: None,
                 },
                 device: Some(DeviceInfo { id: "d".into(), name: "Laptop".into(), kind: DeviceKind::Laptop }),
+                sync: Default::default(),
             }),
         }
     }

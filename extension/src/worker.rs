@@ -127,7 +127,7 @@ fn on_host_message(generation: u64, raw: JsValue) {
             HostMessage::Error { code, message, .. } => {
                 chrome::log(&format!("baton: request failed {code}: {message}"));
             }
-            HostMessage::Pong { .. } | HostMessage::Chunk(_) => {}
+            _ => {}
         }
     });
     broadcast();

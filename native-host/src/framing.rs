@@ -98,11 +98,7 @@ pub fn encode(message: &HostMessage, next_chunk_id: &mut u64) -> Vec<Vec<u8>> {
 }
 
 fn reply_id(message: &HostMessage) -> serde_json::Value {
-    match message {
-        HostMessage::Pong { id, .. } | HostMessage::Error { id, .. } => id.clone(),
-        HostMessage::Status { id, .. } => id.clone().unwrap_or_default(),
-        HostMessage::Chunk(_) => serde_json::Value::Null,
-    }
+    message.reply_id()
 }
 
 fn error_payload(id: serde_json::Value, code: ErrorCode, message: &str) -> Vec<u8> {

@@ -153,7 +153,20 @@ fn handle(request: Request, state: &LinkState) -> HostMessage {
     match request.body {
         RequestBody::Ping => HostMessage::Pong { id: request.id, version: VERSION.to_owned() },
         RequestBody::Status => HostMessage::Status { id: Some(request.id), status: status_of(state) },
+        other => ProtocolError::new(
+            request.id,
+            ErrorCode::Internal,
+            format!("{} is not available in this version of baton-host", request_type(&other)),
+        )
+        .into_message(),
     }
+}
+
+fn request_type(body: &RequestBody) -> String {
+    serde_json::to_value(body)
+        .ok()
+        .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_default()
 }
 
 fn status_of(state: &LinkState) -> HostStatus {
@@ -161,6 +174,7 @@ fn status_of(state: &LinkState) -> HostStatus {
         host: HostInfo { version: VERSION.to_owned() },
         server: state.server.clone(),
         device: state.device.clone(),
+        sync: Default::default(),
     }
 }
 

@@ -155,6 +155,7 @@ impl ServerLinkTask {
                             s.server.error_code = None;
                         });
                     }
+                    Ok(other) => tracing::debug!("push message not handled yet: {other:?}"),
                     Err(e) => tracing::warn!("ignoring an unknown push message: {e}"),
                 },
                 Message::Ping(payload) => {

@@ -83,6 +83,18 @@ pub struct DeviceRecord {
 pub enum PushMessage {
     /// First message after the socket opens.
     Hello { device_id: String, server_version: String },
+    /// Another device of the account uploaded to one of its collections.
+    Changed { owner: String, collection: crate::records::Collection, token: String },
+    /// A device joined, left or was renamed in the account.
+    DevicesChanged,
+    /// To the offering device: a device claimed its pairing code.
+    PairingClaimed { pairing_id: String, claim_public_key: String },
+    /// To the claiming device: the offerer wrapped the account key for it.
+    PairingCompleted { pairing_id: String, account_id: String },
+    /// To a target device: a tab was sent to it (body is ciphertext).
+    TabReceived { send_id: String, from_device: String, body: String, sent_ms: i64 },
+    /// To the sender: progress of a sent tab.
+    Delivery { send_id: String, state: crate::session::DeliveryState },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

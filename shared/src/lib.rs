@@ -10,6 +10,9 @@ pub mod chunk;
 pub mod ids;
 pub mod limits;
 pub mod native;
+pub mod records;
+pub mod session;
+pub mod sync;
 pub mod token;
 
 /// The version every Baton program reports (`pong.version`, `/v1/status`).

@@ -21,6 +21,36 @@ pub const MAX_HTTP_BODY: usize = 16 * 1024 * 1024;
 /// Longest device name accepted anywhere.
 pub const MAX_DEVICE_NAME: usize = 100;
 
+/// Tab history entries kept per tab (oldest dropped first).
+pub const MAX_HISTORY_ENTRIES: usize = 50;
+
+/// Characters of text kept for a scroll anchor.
+pub const MAX_ANCHOR_TEXT: usize = 80;
+
+/// Form fields captured per page, and characters kept per field value.
+pub const MAX_FIELDS_PER_PAGE: usize = 500;
+pub const MAX_FIELD_VALUE: usize = 64 * 1024;
+
+/// The extension waits this long after the last change before capturing, so
+/// a fast typist or a burst of tab events sends one update.
+pub const CAPTURE_DEBOUNCE_MS: u32 = 400;
+
+/// Hosts poll this often as a fallback when push is unavailable.
+pub const SYNC_POLL_MS: u64 = 60_000;
+
+/// Records per upload request (larger batches are split).
+pub const MAX_UPLOAD_CHANGES: usize = 1_000;
+
+/// Change-log entries the server keeps per collection; older readers reconcile.
+pub const CHANGE_LOG_ENTRIES: usize = 10_000;
+
+/// A pairing code is valid this long after it is shown.
+pub const PAIRING_TTL_MS: i64 = 10 * 60 * 1000;
+
+/// Failed pairing claims allowed per client per minute, and per code in all.
+pub const PAIRING_GUESSES_PER_CLIENT_PER_MINUTE: u32 = 10;
+pub const PAIRING_GUESSES_PER_CODE: u32 = 5;
+
 /// Reconnect backoff used by the extension (host) and the host (server), in ms.
 pub const BACKOFF_INITIAL_MS: u32 = 500;
 pub const BACKOFF_MAX_MS: u32 = 8_000;

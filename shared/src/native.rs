@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::chunk::ChunkFrame;
+use crate::session::{DeliveryState, PageState, RemoteDevice, TabHistory, TabState, WindowState};
 
 /// Typed error codes, shared by every side so the UI can react to them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +41,14 @@ pub enum ErrorCode {
     ServerGarbage,
     /// The server refused our credentials.
     ServerRejected,
+    /// A pairing code that is wrong, used or expired.
+    PairingFailed,
+    /// Too many attempts; wait and try again.
+    RateLimited,
+    /// The device named in a request is not in this account.
+    UnknownDevice,
+    /// A request that needs the server while it is unreachable.
+    Offline,
     /// Local storage failed.
     Storage,
     Internal,
@@ -63,6 +72,10 @@ impl ErrorCode {
             Self::ServerError => "server_error",
             Self::ServerGarbage => "server_garbage",
             Self::ServerRejected => "server_rejected",
+            Self::PairingFailed => "pairing_failed",
+            Self::RateLimited => "rate_limited",
+            Self::UnknownDevice => "unknown_device",
+            Self::Offline => "offline",
             Self::Storage => "storage",
             Self::Internal => "internal",
         }
@@ -97,7 +110,20 @@ impl ProtocolError {
 
 /// Request types the host understands. Kept in one list so "unknown type" is
 /// decided before field validation.
-pub const REQUEST_TYPES: &[&str] = &["ping", "status"];
+pub const REQUEST_TYPES: &[&str] = &[
+    "ping",
+    "status",
+    "session_snapshot",
+    "tab_history",
+    "page_state",
+    "list_devices",
+    "tab_details",
+    "send_tab",
+    "tab_opened",
+    "pair_start",
+    "pair_join",
+    "sync_now",
+];
 
 /// A validated request from the extension.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,6 +138,29 @@ pub enum RequestBody {
     Ping,
     /// Ask for the current [`HostStatus`]; answered by a `status` message.
     Status,
+    /// This browser's normal windows and tabs, complete; the host stores
+    /// what changed and syncs it. Answered by `ack`.
+    SessionSnapshot { windows: Vec<WindowState>, tabs: Vec<TabState> },
+    /// One tab's back/forward list. Answered by `ack`.
+    TabHistory { history: TabHistory },
+    /// One tab's form contents and scroll. Answered by `ack`.
+    PageState { page: PageState },
+    /// The account's other devices with their windows and tabs. Answered by `devices`.
+    ListDevices,
+    /// History and page state of another device's tab. Answered by `tab_details`.
+    TabDetails { device_id: String, tab_id: i64 },
+    /// Push a tab to another device. Answered by `tab_sent`; progress
+    /// arrives later as `delivery` events.
+    SendTab { device_id: String, url: String, title: String },
+    /// The extension opened a received tab. Answered by `ack`.
+    TabOpened { send_id: String },
+    /// Show a pairing code so another device can join. Answered by `pair_code`.
+    PairStart,
+    /// Join the account of the device showing `code`. Answered by `paired`
+    /// once the key has arrived, or an error (`pairing_failed`, `rate_limited`).
+    PairJoin { code: String },
+    /// Sync now instead of waiting. Answered by `ack`.
+    SyncNow,
 }
 
 impl Request {
@@ -173,6 +222,65 @@ pub enum HostMessage {
     },
     /// One piece of a message too large for a single frame (see [`crate::chunk`]).
     Chunk(ChunkFrame),
+    /// A request succeeded and has nothing else to say.
+    Ack {
+        id: Value,
+    },
+    Devices {
+        id: Value,
+        devices: Vec<RemoteDevice>,
+    },
+    TabDetails {
+        id: Value,
+        history: Option<TabHistory>,
+        page: Option<PageState>,
+    },
+    TabSent {
+        id: Value,
+        send_id: String,
+    },
+    PairCode {
+        id: Value,
+        /// `LOOKUP-SECRET`, to be typed on the other device.
+        code: String,
+        expires_ms: i64,
+    },
+    Paired {
+        id: Value,
+        account_id: String,
+    },
+    /// Event: another device's windows, tabs or pages changed.
+    RemoteChanged,
+    /// Event: a tab was sent to this device; open it, then send `tab_opened`.
+    TabReceived {
+        send_id: String,
+        from_device: String,
+        url: String,
+        title: String,
+    },
+    /// Event: progress of a tab this device sent.
+    Delivery {
+        send_id: String,
+        state: DeliveryState,
+    },
+}
+
+impl HostMessage {
+    /// The request id this message answers; `null` for events and chunks.
+    pub fn reply_id(&self) -> Value {
+        match self {
+            Self::Pong { id, .. }
+            | Self::Error { id, .. }
+            | Self::Ack { id }
+            | Self::Devices { id, .. }
+            | Self::TabDetails { id, .. }
+            | Self::TabSent { id, .. }
+            | Self::PairCode { id, .. }
+            | Self::Paired { id, .. } => id.clone(),
+            Self::Status { id, .. } => id.clone().unwrap_or_default(),
+            Self::Chunk(_) | Self::RemoteChanged | Self::TabReceived { .. } | Self::Delivery { .. } => Value::Null,
+        }
+    }
 }
 
 /// What the host knows about itself, its server link and this device.
@@ -182,6 +290,20 @@ pub struct HostStatus {
     pub server: ServerLink,
     /// `None` until this device is registered with the server.
     pub device: Option<DeviceInfo>,
+    #[serde(default)]
+    pub sync: SyncStatus,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SyncStatus {
+    /// Local changes not yet acknowledged by the server.
+    pub pending_changes: u64,
+    /// Unix ms of the last complete sync, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_ms: Option<i64>,
+    /// Devices in this account besides this one.
+    #[serde(default)]
+    pub other_devices: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -242,6 +364,8 @@ mod tests {
         assert_eq!(code(br#"{"type":"ping"}"#), ErrorCode::MissingId);
         assert_eq!(code(br#"{"type":"ping","id":null}"#), ErrorCode::MissingId);
         assert_eq!(code(br#"{"type":"launch_missiles","id":1}"#), ErrorCode::UnknownType);
+        assert_eq!(code(br#"{"type":"tab_opened","id":1}"#), ErrorCode::InvalidRequest);
+        assert_eq!(code(br#"{"type":"page_state","id":1,"page":{"tab_id":"x"}}"#), ErrorCode::InvalidRequest);
     }
 
     #[test]
@@ -274,6 +398,7 @@ mod tests {
                     error_code: None,
                 },
                 device: None,
+                sync: SyncStatus::default(),
             },
         };
         let v = serde_json::to_value(&m).unwrap();

@@ -1,0 +1,270 @@
+//! The server API for continuation: token delta sync, pairing, send-to-device.
+//!
+//! All routes need `Authorization: Bearer <device token>`; the caller's
+//! device and account come from it. Bodies are JSON; record bodies and sent
+//! tabs are ciphertext (base64), sealed by the host with the account key.
+//!
+//! ## Delta sync (after seed 004)
+//! Every record carries a token (see [`crate::token`]); a collection's token
+//! is computed over its `(id, token)` pairs — by hosts and by the server
+//! alike. The server keeps, per collection, a change log keyed by the
+//! collection token after each upload, so a reader that names the token it
+//! holds gets exactly the records changed since.
+//!
+//! * `POST /v1/sync/upload` [`UploadRequest`] → [`UploadResponse`], or 409
+//!   with [`UploadConflict`] when a change names a token the server no longer
+//!   has (the host reconciles and retries). Only the owner uploads.
+//! * `POST /v1/sync/pull` [`PullRequest`] → [`PullResponse`]: every
+//!   collection of the account's *other* devices whose token differs from
+//!   the one the caller holds; unchanged collections are skipped whole.
+//! * `POST /v1/sync/reconcile` [`ReconcileRequest`] → [`CollectionDelta`]:
+//!   the fallback when the caller's token is not in the log (or for the owner
+//!   after a conflict): the caller sends its `(id, token)` pairs, the server
+//!   answers what differs.
+//! * After each upload the server pushes [`crate::api::PushMessage::Changed`]
+//!   to the account's other connected devices.
+//!
+//! ## Pairing
+//! Device A shows a code `LOOKUP-SECRET`. The server sees only `LOOKUP`;
+//! `SECRET` is mixed into the key derivation so a server that swapped the
+//! X25519 keys could not open the wrapped account key.
+//! * `POST /v1/pairing/offer` [`PairingOffer`] → [`PairingOffered`] (A)
+//! * `POST /v1/pairing/claim` [`PairingClaim`] → [`PairingClaimed`] (B); 404
+//!   `pairing_code_invalid` when unknown or expired, 429 `rate_limited` after
+//!   too many guesses (per client and per code). The server pushes
+//!   `PairingClaimed` to A.
+//! * `POST /v1/pairing/{pairing_id}/complete` [`PairingComplete`] (A): the
+//!   wrapped account key; the server moves B into A's account and pushes
+//!   `PairingCompleted` to B.
+//! * `GET /v1/pairing/{pairing_id}` → [`PairingStatus`] (A or B; B's fallback
+//!   to the push).
+//!
+//! ## Send to device
+//! * `POST /v1/sendtab` [`SendTab`] → [`TabSent`]; pushed to the target as
+//!   `TabReceived` (or listed by `GET /v1/sendtab/pending` →
+//!   [`PendingTabs`] when it reconnects).
+//! * `POST /v1/sendtab/{send_id}/state` [`DeliveryUpdate`] (target) → 204;
+//!   pushed to the sender as `Delivery`.
+//! * `GET /v1/account/devices` → [`AccountDevices`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::DeviceKind;
+use crate::records::Collection;
+use crate::session::DeliveryState;
+
+pub const PATH_UPLOAD: &str = "/v1/sync/upload";
+pub const PATH_PULL: &str = "/v1/sync/pull";
+pub const PATH_RECONCILE: &str = "/v1/sync/reconcile";
+pub const PATH_PAIRING_OFFER: &str = "/v1/pairing/offer";
+pub const PATH_PAIRING_CLAIM: &str = "/v1/pairing/claim";
+/// Followed by `/{pairing_id}` and, to complete, `/complete`.
+pub const PATH_PAIRING: &str = "/v1/pairing";
+pub const PATH_SENDTAB: &str = "/v1/sendtab";
+pub const PATH_SENDTAB_PENDING: &str = "/v1/sendtab/pending";
+pub const PATH_ACCOUNT_DEVICES: &str = "/v1/account/devices";
+
+/// One record as stored on the server: id, keyed token, ciphertext.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRecord {
+    pub id: String,
+    pub token: String,
+    /// Base64 of nonce || AES-256-GCM ciphertext || tag.
+    pub body: String,
+}
+
+/// One change in an upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordChange {
+    pub id: String,
+    /// The token this change replaces; `None` when the record is new.
+    pub replaces: Option<String>,
+    /// The new record; `None` deletes it (a tombstone).
+    pub record: Option<SyncRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRequest {
+    pub collection: Collection,
+    /// Applied atomically, in order.
+    pub changes: Vec<RecordChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadResponse {
+    /// The collection's token after the upload.
+    pub token: String,
+}
+
+/// 409 body: which changes named a token the server does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadConflict {
+    pub code: String,
+    pub message: String,
+    pub conflicts: Vec<Conflict>,
+    pub token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conflict {
+    pub id: String,
+    /// What the server holds for this id (`None`: nothing).
+    pub server_token: Option<String>,
+}
+
+/// A collection as the caller holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CollectionRef {
+    pub owner: String,
+    pub collection: Collection,
+    pub token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullRequest {
+    /// Collections the caller already holds; anything absent is sent whole.
+    pub have: Vec<CollectionRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullResponse {
+    /// The account's other devices (so the caller can list them).
+    pub devices: Vec<AccountDevice>,
+    /// Only collections whose token differs from the caller's.
+    pub collections: Vec<CollectionDelta>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionDelta {
+    pub owner: String,
+    pub collection: Collection,
+    /// The collection's current token.
+    pub token: String,
+    #[serde(flatten)]
+    pub change: DeltaKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "delta", rename_all = "snake_case")]
+pub enum DeltaKind {
+    /// Records changed or added since the caller's token, and deleted ids.
+    Changes { changed: Vec<SyncRecord>, deleted: Vec<String> },
+    /// The caller's token is unknown to the log: call reconcile.
+    NeedPairs,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconcileRequest {
+    pub owner: String,
+    pub collection: Collection,
+    /// Every `(record id, token)` the caller holds for the collection.
+    pub pairs: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountDevice {
+    pub id: String,
+    pub name: String,
+    pub kind: DeviceKind,
+    pub last_seen_ms: i64,
+    pub online: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountDevices {
+    pub account_id: String,
+    pub devices: Vec<AccountDevice>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairingOffer {
+    /// Base64 of A's ephemeral X25519 public key.
+    pub public_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairingOffered {
+    pub pairing_id: String,
+    /// The part of the code the server knows.
+    pub lookup: String,
+    pub expires_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairingClaim {
+    pub lookup: String,
+    /// Base64 of B's ephemeral X25519 public key.
+    pub public_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairingClaimed {
+    pub pairing_id: String,
+    /// A's public key, for B's side of the agreement.
+    pub offer_public_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairingComplete {
+    /// Base64 of the account key sealed under the agreed wrapping key.
+    pub wrapped_account_key: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PairingState {
+    Offered,
+    Claimed,
+    Complete,
+    Expired,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairingStatus {
+    pub pairing_id: String,
+    pub state: PairingState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_public_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wrapped_account_key: Option<String>,
+    /// The account both devices share once complete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendTab {
+    pub target_device: String,
+    /// Base64 ciphertext of a [`SentTab`].
+    pub body: String,
+}
+
+/// The plaintext of a sent tab.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentTab {
+    pub url: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TabSent {
+    pub send_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingTab {
+    pub send_id: String,
+    pub from_device: String,
+    pub body: String,
+    pub sent_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingTabs {
+    pub tabs: Vec<PendingTab>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryUpdate {
+    pub state: DeliveryState,
+}
