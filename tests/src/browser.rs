@@ -17,6 +17,8 @@ use crate::signal;
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Lines of Chromium's output quoted in errors.
 const TAIL_LINES: usize = 40;
+/// Complaints about the missing D-Bus in containers; they bury real errors.
+const OUTPUT_NOISE: &[&str] = &[":ERROR:dbus/"];
 
 /// Flags that work headless as root in containers, and keep Chromium off
 /// the network (only 127.0.0.1 is reachable in tests).
@@ -92,7 +94,10 @@ impl Browser {
             .await
             .map_err(|e| HarnessError::Unexpected {
                 what: "Chromium".into(),
-                detail: format!("{e}\n{}", logs::tail(&log_path, TAIL_LINES)),
+                detail: format!(
+                    "{e}\n{}",
+                    logs::tail_without(&log_path, TAIL_LINES, OUTPUT_NOISE)
+                ),
             })?;
         let child = starting
             .child
@@ -126,9 +131,10 @@ impl Browser {
         &self.log_path
     }
 
-    /// The last lines Chromium printed.
+    /// The last lines Chromium (and the native host's stderr) printed,
+    /// without D-Bus noise.
     pub fn output_tail(&self, lines: usize) -> String {
-        logs::tail(&self.log_path, lines)
+        logs::tail_without(&self.log_path, lines, OUTPUT_NOISE)
     }
 }
 
@@ -156,7 +162,7 @@ impl Starting {
                     return Err(HarnessError::Exited {
                         what: "Chromium".into(),
                         status: status.to_string(),
-                        log_tail: logs::tail(&self.log_path, TAIL_LINES),
+                        log_tail: logs::tail_without(&self.log_path, TAIL_LINES, OUTPUT_NOISE),
                     });
                 }
             }
@@ -164,7 +170,7 @@ impl Starting {
                 return Err(HarnessError::Timeout {
                     what: format!("Chromium's DevTools endpoint ({})", port_file.display()),
                     after: STARTUP_TIMEOUT,
-                    log_tail: logs::tail(&self.log_path, TAIL_LINES),
+                    log_tail: logs::tail_without(&self.log_path, TAIL_LINES, OUTPUT_NOISE),
                 });
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

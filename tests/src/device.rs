@@ -161,8 +161,16 @@ impl Device {
     }
 }
 
+/// Set to keep a failed test's device directories (profile, host store,
+/// logs) for inspection.
+pub const KEEP_ENV: &str = "BATON_E2E_KEEP";
+
 impl Drop for Device {
     fn drop(&mut self) {
+        if std::thread::panicking() && std::env::var_os(KEEP_ENV).is_some() {
+            self.root.disable_cleanup(true);
+            eprintln!("kept {} ({KEEP_ENV} is set)", self.root.path().display());
+        }
         // Chromium starts hosts in their own process group, so killing the
         // browser's group does not reach them.
         let _ = host::kill(&self.data_home);

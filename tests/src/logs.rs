@@ -9,6 +9,11 @@ const TAIL_BYTES: u64 = 64 * 1024;
 /// The last `max_lines` lines of the file at `path`, or a note saying why
 /// there are none. Never fails: it is used while reporting other failures.
 pub fn tail(path: &Path, max_lines: usize) -> String {
+    tail_without(path, max_lines, &[])
+}
+
+/// Like [`tail`], leaving out lines that contain any of `noise`.
+pub fn tail_without(path: &Path, max_lines: usize, noise: &[&str]) -> String {
     let mut file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) => return format!("({}: {e})", path.display()),
@@ -23,7 +28,10 @@ pub fn tail(path: &Path, max_lines: usize) -> String {
         return format!("({}: {e})", path.display());
     }
     let text = String::from_utf8_lossy(&bytes);
-    let lines: Vec<&str> = text.lines().collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|line| !noise.iter().any(|n| line.contains(n)))
+        .collect();
     if lines.is_empty() {
         return format!("({} is empty)", path.display());
     }

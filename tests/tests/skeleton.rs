@@ -33,7 +33,7 @@ async fn device_registers_and_survives_losing_its_host() {
     let parts: [&dyn baton_e2e::Diagnose; 2] = [&device, &server];
 
     let popup = device.popup().await.or_report("open the popup", &parts);
-    popup
+    let state = popup
         .wait_until(
             "host and server connected, device registered",
             CONNECT_TIMEOUT,
@@ -41,6 +41,7 @@ async fn device_registers_and_survives_losing_its_host() {
         )
         .await
         .or_report("popup after start", &parts);
+    eprintln!("popup after start: {state}");
 
     let names =
         device_names(&device.host_db_path()).or_report("read the host's device table", &parts);
@@ -56,6 +57,7 @@ async fn device_registers_and_survives_losing_its_host() {
         .await
         .or_report("uninstall the host manifest", &parts);
     let killed = device.kill_host().or_report("kill the host", &parts);
+    eprintln!("killed baton-host {killed:?}");
     assert!(
         !killed.is_empty(),
         "a baton-host was running for the device\n{}",
