@@ -19,7 +19,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// How long a single command may take unless the caller says otherwise.
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(15);
-/// Pause between evaluations in the polling helpers.
+/// Pause between evaluations while polling.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// Longest rendering of a value kept in error reports.
 const MAX_REPORTED_VALUE: usize = 2000;
