@@ -44,6 +44,22 @@ pub const MAX_UPLOAD_CHANGES: usize = 1_000;
 /// Change-log entries the server keeps per collection; older readers reconcile.
 pub const CHANGE_LOG_ENTRIES: usize = 10_000;
 
+/// Longest record id (characters) the server accepts in an upload.
+pub const MAX_RECORD_ID: usize = 128;
+
+/// Longest record body the server accepts: the base64 text of the ciphertext.
+/// Hosts also keep an upload request under [`MAX_HTTP_BODY`] by splitting it.
+pub const MAX_RECORD_BODY: usize = 512 * 1024;
+
+/// Longest sent-tab body (base64 text of the ciphertext).
+pub const MAX_SENT_TAB_BODY: usize = 64 * 1024;
+
+/// Longest wrapped account key accepted when completing a pairing (base64 text).
+pub const MAX_WRAPPED_KEY: usize = 1024;
+
+/// A sent tab not yet delivered is dropped this long after it was sent.
+pub const SENT_TAB_TTL_MS: i64 = 30 * 24 * 60 * 60 * 1000;
+
 /// A pairing code is valid this long after it is shown.
 pub const PAIRING_TTL_MS: i64 = 10 * 60 * 1000;
 
