@@ -61,6 +61,16 @@ impl Port {
     }
 }
 
+impl Port {
+    pub fn clone_port(&self) -> Port {
+        JsValue::clone(self).unchecked_into()
+    }
+
+    pub fn is_same(&self, other: &Port) -> bool {
+        JsValue::from(self.clone_port()) == JsValue::from(other.clone_port())
+    }
+}
+
 /// Rust value → JS object, through JSON (the shape the wire already uses).
 pub fn to_js<T: Serialize>(value: &T) -> Option<JsValue> {
     let text = serde_json::to_string(value).ok()?;

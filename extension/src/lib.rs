@@ -15,6 +15,8 @@ mod chrome;
 #[cfg(target_arch = "wasm32")]
 mod popup;
 #[cfg(target_arch = "wasm32")]
+mod restore;
+#[cfg(target_arch = "wasm32")]
 mod worker;
 
 #[cfg(target_arch = "wasm32")]
@@ -33,7 +35,7 @@ mod entry {
     /// ports that arrived before the module finished loading.
     #[wasm_bindgen]
     pub fn on_connect(port: JsValue) {
-        crate::worker::on_ui_connect(port.unchecked_into());
+        crate::worker::ui::on_connect(port.unchecked_into());
     }
 
     #[wasm_bindgen]

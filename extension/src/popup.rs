@@ -5,7 +5,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{Document, Element};
 
 use crate::chrome::{self, Port};
-use crate::view::{self, UiRequest, View};
+use crate::view::{self, UiEvent, UiRequest, View};
 
 pub fn start() {
     let Some(document) = web_sys::window().and_then(|w| w.document()) else {
@@ -14,9 +14,10 @@ pub fn start() {
     let port = chrome::connect(&chrome::to_js(&serde_json::json!({"name": view::UI_PORT})).unwrap_or(JsValue::NULL));
 
     let doc = document.clone();
-    let on_view: Closure<dyn FnMut(JsValue)> = Closure::new(move |raw: JsValue| match chrome::from_js::<View>(&raw) {
-        Ok(v) => render(&doc, &v),
-        Err(e) => chrome::log(&format!("baton: malformed view: {e}")),
+    let on_view: Closure<dyn FnMut(JsValue)> = Closure::new(move |raw: JsValue| match chrome::from_js::<UiEvent>(&raw) {
+        Ok(UiEvent::View(v)) => render(&doc, &v),
+        Ok(_) => {}
+        Err(e) => chrome::log(&format!("baton: malformed message from the worker: {e}")),
     });
     port.on_message_fn(&on_view);
     on_view.forget();

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use baton_shared::native::{HostStatus, ServerState};
+use baton_shared::native::{HostMessage, HostStatus, RequestBody, ServerState};
 
 /// Name of the runtime port UI pages open to the service worker.
 pub const UI_PORT: &str = "baton-ui";
@@ -33,6 +33,35 @@ pub struct View {
 pub enum UiRequest {
     /// Try to reach the host now instead of waiting for the backoff.
     Reconnect,
+    /// Forward a request to the host; answered by [`UiEvent::HostReply`]
+    /// with the same `rid` (an `error` reply when it failed).
+    Host { rid: u64, request: RequestBody },
+    /// Something only the worker can do (open tabs, restore state);
+    /// answered by [`UiEvent::ActionDone`] with the same `rid`.
+    Action { rid: u64, action: Action },
+}
+
+/// Browser-side actions a page asks the worker to perform.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Open another device's tab here, then refill its forms and scroll.
+    OpenRemoteTab { device_id: String, tab_id: i64 },
+    /// Reopen another device's window here, tabs in order, each restored.
+    ContinueWindow { device_id: String, window_id: i64 },
+    /// Open a URL in a new tab (a history entry).
+    OpenUrl { url: String },
+}
+
+/// Service worker → UI page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum UiEvent {
+    View(View),
+    HostReply { rid: u64, reply: HostMessage },
+    /// An event from the host (`remote_changed`, `delivery`, …).
+    HostEvent(HostMessage),
+    ActionDone { rid: u64, error: Option<String> },
 }
 
 /// The server line of the popup: a `data-state` value and a sentence.

@@ -1,31 +1,54 @@
-//! The service worker: owns the native messaging port to `baton-host`,
-//! reconnects with backoff when it goes away, and keeps every open UI page
-//! told of the current [`View`].
+//! The native messaging port to `baton-host`.
+//!
+//! One port at a time. Requests get a fresh id; their replies resolve the
+//! matching future. Messages without a request id are events, handed to
+//! every subscriber. When the port drops, pending requests fail and a
+//! reconnect is scheduled with backoff.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 
+use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
 use baton_shared::chunk::Reassembler;
 use baton_shared::ids::HOST_NAME;
 use baton_shared::limits::backoff_ms;
-use baton_shared::native::HostMessage;
+use baton_shared::native::{ErrorCode, HostMessage, RequestBody};
 
 use crate::chrome::{self, Port};
-use crate::view::{HostState, UiRequest, View};
+use crate::view::{HostState, View};
 
 type Listener = Closure<dyn FnMut(JsValue)>;
+type Subscriber = fn(&HostMessage);
 
-struct Worker {
+/// Why a request to the host failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+struct Link {
     view: View,
-    host: Option<HostPort>,
+    port: Option<HostPort>,
     attempt: u32,
     retry_timer: Option<i32>,
     /// The host's last connection-level error (`id: null`), shown if it then exits.
     last_host_error: Option<String>,
     reassembler: Reassembler,
     next_request_id: u64,
-    ui_ports: Vec<Port>,
+    /// Request id → (resolve, reject) of the caller's promise.
+    pending: HashMap<u64, (js_sys::Function, js_sys::Function)>,
+    subscribers: Vec<Subscriber>,
+    /// Called whenever `view` changes.
+    on_view: Vec<fn(&View)>,
 }
 
 /// The port and the listeners attached to it, dropped together.
@@ -36,31 +59,98 @@ struct HostPort {
 }
 
 thread_local! {
-    static WORKER: RefCell<Worker> = RefCell::new(Worker {
+    static LINK: RefCell<Link> = RefCell::new(Link {
         view: View { host: HostState::Connecting, host_error: None, retry_in_ms: None, status: None },
-        host: None,
+        port: None,
         attempt: 0,
         retry_timer: None,
         last_host_error: None,
         reassembler: Reassembler::default(),
         next_request_id: 0,
-        ui_ports: Vec::new(),
+        pending: HashMap::new(),
+        subscribers: Vec::new(),
+        on_view: Vec::new(),
     });
     static GENERATION: RefCell<u64> = const { RefCell::new(0) };
     /// Kept alive for the worker's lifetime; rescheduled, never re-created.
-    static RETRY: Listener = Closure::new(|_: JsValue| connect_host());
+    static RETRY: Listener = Closure::new(|_: JsValue| connect());
 }
 
-pub fn start() {
-    chrome::log("baton: service worker started");
-    connect_host();
+fn with<R>(f: impl FnOnce(&mut Link) -> R) -> R {
+    LINK.with(|l| f(&mut l.borrow_mut()))
 }
 
-fn with<R>(f: impl FnOnce(&mut Worker) -> R) -> R {
-    WORKER.with(|w| f(&mut w.borrow_mut()))
+/// Receive every host event (messages that answer no request).
+pub fn subscribe(subscriber: Subscriber) {
+    with(|l| l.subscribers.push(subscriber));
 }
 
-fn connect_host() {
+/// Be told whenever the host link's [`View`] changes.
+pub fn on_view_change(f: fn(&View)) {
+    with(|l| l.on_view.push(f));
+}
+
+pub fn view() -> View {
+    with(|l| l.view.clone())
+}
+
+/// Sends a request and waits for its reply. A reply of type `error`
+/// becomes `Err`; so does losing the host before it answers.
+pub async fn request(body: RequestBody) -> Result<HostMessage, HostError> {
+    let not_connected = || HostError { code: ErrorCode::Internal, message: "the Baton app is not connected".into() };
+    let port = with(|l| l.port.as_ref().map(|p| p.port.clone_port())).ok_or_else(not_connected)?;
+    let id = with(|l| {
+        l.next_request_id += 1;
+        l.next_request_id
+    });
+    let mut message = serde_json::to_value(&body).map_err(|e| HostError { code: ErrorCode::Internal, message: e.to_string() })?;
+    message["id"] = Value::from(id);
+    let promise = js_sys::Promise::new(&mut |resolve, reject| {
+        with(|l| l.pending.insert(id, (resolve, reject)));
+    });
+    if !port.send(&message) {
+        with(|l| l.pending.remove(&id));
+        return Err(not_connected());
+    }
+    let reply = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(|e| HostError {
+        code: ErrorCode::Internal,
+        message: e.as_string().unwrap_or_else(|| "the Baton app went away".into()),
+    })?;
+    let reply: HostMessage =
+        chrome::from_js(&reply).map_err(|e| HostError { code: ErrorCode::Internal, message: e })?;
+    match reply {
+        HostMessage::Error { code, message, .. } => Err(HostError { code, message }),
+        other => Ok(other),
+    }
+}
+
+/// Sends a request whose reply nobody waits for (capture updates).
+pub fn notify(body: RequestBody) {
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Err(e) = request(body).await {
+            chrome::log(&format!("baton: host request failed: {e}"));
+        }
+    });
+}
+
+/// Connects now (also used by "Retry now"): resets the backoff.
+pub fn reconnect_now() {
+    let idle = with(|l| {
+        let idle = l.view.host == HostState::Disconnected;
+        if idle {
+            l.attempt = 0;
+            if let Some(t) = l.retry_timer.take() {
+                chrome::clear_timeout(t);
+            }
+        }
+        idle
+    });
+    if idle {
+        connect();
+    }
+}
+
+pub fn connect() {
     let generation = GENERATION.with(|g| {
         *g.borrow_mut() += 1;
         *g.borrow()
@@ -70,25 +160,21 @@ fn connect_host() {
     let on_disconnect: Listener = Closure::new(move |_: JsValue| on_host_disconnect(generation));
     port.on_message_fn(&on_message);
     port.on_disconnect_fn(&on_disconnect);
-    let id = with(|w| {
-        w.retry_timer = None;
-        w.next_request_id += 1;
-        w.last_host_error = None;
-        w.reassembler = Reassembler::default();
-        w.view = View { host: HostState::Connecting, host_error: None, retry_in_ms: None, status: None };
+    with(|l| {
+        l.retry_timer = None;
+        l.last_host_error = None;
+        l.reassembler = Reassembler::default();
+        l.view = View { host: HostState::Connecting, host_error: None, retry_in_ms: None, status: None };
         // Replacing the old port drops its listeners; it has already disconnected.
-        w.host = Some(HostPort { port: port.clone_port(), generation, _listeners: [on_message, on_disconnect] });
-        w.next_request_id
+        l.port = Some(HostPort { port, generation, _listeners: [on_message, on_disconnect] });
     });
-    send_to_host(&serde_json::json!({"type": "status", "id": id}));
-    broadcast();
-}
-
-fn send_to_host(message: &serde_json::Value) {
-    let port = with(|w| w.host.as_ref().map(|h| h.port.clone_port()));
-    if let Some(port) = port {
-        port.send(message);
-    }
+    view_changed();
+    wasm_bindgen_futures::spawn_local(async {
+        if let Ok(HostMessage::Status { status, .. }) = request(RequestBody::Status).await {
+            with(|l| l.view.status = Some(status));
+            view_changed();
+        }
+    });
 }
 
 fn on_host_message(generation: u64, raw: JsValue) {
@@ -97,13 +183,10 @@ fn on_host_message(generation: u64, raw: JsValue) {
     }
     let message: HostMessage = match chrome::from_js(&raw) {
         Ok(m) => m,
-        Err(e) => {
-            chrome::log(&format!("baton: ignoring a malformed message from the host: {e}"));
-            return;
-        }
+        Err(e) => return chrome::log(&format!("baton: ignoring a malformed message from the host: {e}")),
     };
     let message = match message {
-        HostMessage::Chunk(frame) => match with(|w| w.reassembler.push(frame)) {
+        HostMessage::Chunk(frame) => match with(|l| l.reassembler.push(frame)) {
             Ok(Some(text)) => match serde_json::from_str(&text) {
                 Ok(m) => m,
                 Err(e) => return chrome::log(&format!("baton: reassembled message is malformed: {e}")),
@@ -113,24 +196,41 @@ fn on_host_message(generation: u64, raw: JsValue) {
         },
         other => other,
     };
-    with(|w| {
-        // Any message proves the host is up and speaking our protocol.
-        w.attempt = 0;
-        w.view.host = HostState::Connected;
-        w.view.host_error = None;
-        match message {
-            HostMessage::Status { status, .. } => w.view.status = Some(status),
-            HostMessage::Error { id: serde_json::Value::Null, code, message } => {
-                chrome::log(&format!("baton: host error {code}: {message}"));
-                w.last_host_error = Some(message);
+    // Any message proves the host is up and speaking our protocol.
+    let was_connected = with(|l| {
+        let was = l.view.host == HostState::Connected;
+        l.attempt = 0;
+        l.view.host = HostState::Connected;
+        l.view.host_error = None;
+        was
+    });
+    let mut changed = !was_connected;
+
+    let reply_to = message.reply_id().as_u64();
+    if let Some(waiter) = reply_to.and_then(|id| with(|l| l.pending.remove(&id))) {
+        if let Some(value) = chrome::to_js(&message) {
+            let _ = waiter.0.call1(&JsValue::NULL, &value);
+        }
+    } else {
+        match &message {
+            HostMessage::Status { status, .. } => {
+                with(|l| l.view.status = Some(status.clone()));
+                changed = true;
             }
-            HostMessage::Error { code, message, .. } => {
-                chrome::log(&format!("baton: request failed {code}: {message}"));
+            HostMessage::Error { code, message: text, .. } => {
+                chrome::log(&format!("baton: host error {code}: {text}"));
+                with(|l| l.last_host_error = Some(text.clone()));
             }
             _ => {}
         }
-    });
-    broadcast();
+        let subscribers = with(|l| l.subscribers.clone());
+        for s in subscribers {
+            s(&message);
+        }
+    }
+    if changed {
+        view_changed();
+    }
 }
 
 fn on_host_disconnect(generation: u64) {
@@ -138,89 +238,41 @@ fn on_host_disconnect(generation: u64) {
     if !is_current(generation) {
         return;
     }
-    let delay = with(|w| {
-        let delay = backoff_ms(w.attempt);
-        w.attempt = w.attempt.saturating_add(1);
-        let why = w
+    let (delay, pending) = with(|l| {
+        let delay = backoff_ms(l.attempt);
+        l.attempt = l.attempt.saturating_add(1);
+        let why = l
             .last_host_error
             .take()
             .or(reason)
             .unwrap_or_else(|| "the Baton app closed the connection".to_owned());
         chrome::log(&format!("baton: host disconnected ({why}); retrying in {delay} ms"));
-        w.view = View { host: HostState::Disconnected, host_error: Some(why), retry_in_ms: Some(delay), status: None };
-        delay
+        l.view = View { host: HostState::Disconnected, host_error: Some(why), retry_in_ms: Some(delay), status: None };
+        (delay, std::mem::take(&mut l.pending))
     });
+    for (_, (_, reject)) in pending {
+        let _ = reject.call1(&JsValue::NULL, &JsValue::from_str("the Baton app went away before answering"));
+    }
     schedule_retry(delay);
-    broadcast();
+    view_changed();
 }
 
 fn schedule_retry(delay: u32) {
     let handle = RETRY.with(|f| chrome::set_timeout(f.as_ref().unchecked_ref(), delay as i32));
-    with(|w| {
-        if let Some(old) = w.retry_timer.replace(handle) {
+    with(|l| {
+        if let Some(old) = l.retry_timer.replace(handle) {
             chrome::clear_timeout(old);
         }
     });
 }
 
 fn is_current(generation: u64) -> bool {
-    with(|w| w.host.as_ref().map(|h| h.generation) == Some(generation))
+    with(|l| l.port.as_ref().map(|p| p.generation) == Some(generation))
 }
 
-/// A UI page connected: send it the view now and on every change.
-pub fn on_ui_connect(port: Port) {
-    if port.name() != crate::view::UI_PORT {
-        return;
-    }
-    let on_message: Listener = Closure::new(|msg: JsValue| on_ui_message(msg));
-    port.on_message_fn(&on_message);
-    on_message.forget(); // lives as long as the page; pages open rarely
-    let key = port.clone_port();
-    let on_disconnect: Listener = Closure::new(move |_: JsValue| {
-        let _ = chrome::last_error();
-        with(|w| w.ui_ports.retain(|p| !p.is_same(&key)));
-    });
-    port.on_disconnect_fn(&on_disconnect);
-    on_disconnect.forget();
-    let view = with(|w| w.view.clone());
-    port.send(&view);
-    with(|w| w.ui_ports.push(port));
-}
-
-fn on_ui_message(raw: JsValue) {
-    match chrome::from_js::<UiRequest>(&raw) {
-        Ok(UiRequest::Reconnect) => {
-            let disconnected = with(|w| {
-                let idle = w.view.host == HostState::Disconnected;
-                if idle {
-                    w.attempt = 0;
-                    if let Some(t) = w.retry_timer.take() {
-                        chrome::clear_timeout(t);
-                    }
-                }
-                idle
-            });
-            if disconnected {
-                connect_host();
-            }
-        }
-        Err(e) => chrome::log(&format!("baton: ignoring a malformed UI request: {e}")),
-    }
-}
-
-fn broadcast() {
-    let (view, ports) = with(|w| (w.view.clone(), w.ui_ports.iter().map(Port::clone_port).collect::<Vec<_>>()));
-    for port in ports {
-        port.send(&view);
-    }
-}
-
-impl Port {
-    fn clone_port(&self) -> Port {
-        JsValue::clone(self).unchecked_into()
-    }
-
-    fn is_same(&self, other: &Port) -> bool {
-        JsValue::from(self.clone_port()) == JsValue::from(other.clone_port())
+fn view_changed() {
+    let (view, listeners) = with(|l| (l.view.clone(), l.on_view.clone()));
+    for f in listeners {
+        f(&view);
     }
 }

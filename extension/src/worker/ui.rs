@@ -1,0 +1,88 @@
+//! Extension pages (popup, panel) talk to the worker over runtime ports
+//! named [`UI_PORT`]: they receive the [`View`] on every change and host
+//! events, and send [`UiRequest`]s.
+
+use std::cell::RefCell;
+
+use wasm_bindgen::prelude::*;
+
+use baton_shared::native::HostMessage;
+
+use crate::chrome::{self, Port};
+use crate::view::{UiEvent, UiRequest, View, UI_PORT};
+use crate::worker::host;
+
+type Listener = Closure<dyn FnMut(JsValue)>;
+
+thread_local! {
+    static PORTS: RefCell<Vec<Port>> = const { RefCell::new(Vec::new()) };
+    static REGISTERED: RefCell<bool> = const { RefCell::new(false) };
+}
+
+/// A page connected: send it the view now and on every change.
+pub fn on_connect(port: Port) {
+    if port.name() != UI_PORT {
+        return;
+    }
+    REGISTERED.with(|r| {
+        if !r.replace(true) {
+            host::on_view_change(broadcast_view);
+        }
+    });
+    let reply_port = port.clone_port();
+    let on_message: Listener = Closure::new(move |msg: JsValue| on_ui_message(&reply_port, msg));
+    port.on_message_fn(&on_message);
+    on_message.forget(); // lives as long as the page; pages open rarely
+    let key = port.clone_port();
+    let on_disconnect: Listener = Closure::new(move |_: JsValue| {
+        let _ = chrome::last_error();
+        PORTS.with(|p| p.borrow_mut().retain(|p| !p.is_same(&key)));
+    });
+    port.on_disconnect_fn(&on_disconnect);
+    on_disconnect.forget();
+    port.send(&UiEvent::View(host::view()));
+    PORTS.with(|p| p.borrow_mut().push(port));
+}
+
+fn on_ui_message(port: &Port, raw: JsValue) {
+    let request = match chrome::from_js::<UiRequest>(&raw) {
+        Ok(r) => r,
+        Err(e) => return chrome::log(&format!("baton: ignoring a malformed UI request: {e}")),
+    };
+    match request {
+        UiRequest::Reconnect => host::reconnect_now(),
+        UiRequest::Host { rid, request } => {
+            let port = port.clone_port();
+            wasm_bindgen_futures::spawn_local(async move {
+                let reply = match host::request(request).await {
+                    Ok(reply) => reply,
+                    Err(e) => HostMessage::Error { id: serde_json::Value::Null, code: e.code, message: e.message },
+                };
+                port.send(&UiEvent::HostReply { rid, reply });
+            });
+        }
+        UiRequest::Action { rid, action } => {
+            let port = port.clone_port();
+            wasm_bindgen_futures::spawn_local(async move {
+                let result = crate::restore::perform(action).await;
+                port.send(&UiEvent::ActionDone { rid, error: result.err() });
+            });
+        }
+    }
+}
+
+fn broadcast_view(view: &View) {
+    broadcast(&UiEvent::View(view.clone()));
+}
+
+/// Host events (remote changes, deliveries) go to every open page.
+pub fn forward_host_event(message: &HostMessage) {
+    broadcast(&UiEvent::HostEvent(message.clone()));
+}
+
+fn broadcast(event: &UiEvent) {
+    let ports = PORTS.with(|p| p.borrow().iter().map(Port::clone_port).collect::<Vec<_>>());
+    for port in ports {
+        port.send(event);
+    }
+}
