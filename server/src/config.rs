@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use baton_shared::limits::PAIRING_TTL_MS;
 use clap::Parser;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8917";
@@ -18,6 +19,17 @@ pub struct Cli {
     /// SQLite database file [default: <data dir>/baton-server/server.sqlite3].
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
+
+    /// How long a pairing code stays valid (tests shorten it).
+    #[arg(long, value_name = "MS", default_value_t = PAIRING_TTL_MS, hide = true,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    pub pairing_ttl_ms: i64,
+}
+
+/// Settings handlers read, derived from the command line.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub pairing_ttl_ms: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +37,12 @@ pub struct Cli {
 pub struct NoDataDir;
 
 impl Cli {
+    pub fn settings(&self) -> Settings {
+        Settings {
+            pairing_ttl_ms: self.pairing_ttl_ms,
+        }
+    }
+
     /// The database path: `--db`, else the platform data directory
     /// (`$XDG_DATA_HOME/baton-server/server.sqlite3` on Linux).
     pub fn db_path(&self) -> Result<PathBuf, NoDataDir> {
@@ -45,6 +63,7 @@ mod tests {
         let cli = Cli::try_parse_from(["baton-server"]).unwrap();
         assert_eq!(cli.listen, DEFAULT_LISTEN.parse().unwrap());
         assert!(cli.db.is_none());
+        assert_eq!(cli.settings().pairing_ttl_ms, PAIRING_TTL_MS);
     }
 
     #[test]

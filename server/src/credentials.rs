@@ -10,6 +10,26 @@ use ring::rand::{SecureRandom, SystemRandom};
 const TOKEN_BYTES: usize = 32;
 /// Bytes of randomness in an account or device id.
 const ID_BYTES: usize = 16;
+/// Characters in a pairing lookup (32^4 ≈ one million codes; guesses are rate-limited).
+pub const LOOKUP_LEN: usize = 4;
+/// Crockford's base32: no I, L, O or U, so a code read aloud or retyped survives.
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// Reads a lookup as typed: case-insensitive, O as 0, I and L as 1, and any
+/// hyphen or spaces around ignored. `None` if it cannot be a lookup.
+pub fn normalize_lookup(typed: &str) -> Option<String> {
+    let out: String = typed
+        .trim()
+        .chars()
+        .map(|c| match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            c => c,
+        })
+        .collect();
+    let valid = out.len() == LOOKUP_LEN && out.bytes().all(|b| CROCKFORD.contains(&b));
+    valid.then_some(out)
+}
 
 #[derive(Debug, thiserror::Error)]
 #[error("the system random number generator failed")]
@@ -36,6 +56,17 @@ impl Generator {
 
     pub fn device_token(&self) -> Result<String, RandomError> {
         self.random_hex::<TOKEN_BYTES>()
+    }
+
+    /// A pairing lookup: [`LOOKUP_LEN`] characters of Crockford base32.
+    pub fn lookup(&self) -> Result<String, RandomError> {
+        let mut bytes = [0u8; LOOKUP_LEN];
+        self.rng.fill(&mut bytes).map_err(|_| RandomError)?;
+        // 32 symbols divide 256 evenly, so masking keeps the choice uniform.
+        Ok(bytes
+            .iter()
+            .map(|b| char::from(CROCKFORD[usize::from(b & 31)]))
+            .collect())
     }
 
     fn random_hex<const N: usize>(&self) -> Result<String, RandomError> {
@@ -77,6 +108,18 @@ mod tests {
             .bytes()
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
         assert_ne!(g.device_token().unwrap(), token);
+    }
+
+    #[test]
+    fn lookups() {
+        let g = Generator::new();
+        let l = g.lookup().unwrap();
+        assert_eq!(normalize_lookup(&l), Some(l.clone()));
+        assert_eq!(normalize_lookup(" ab1o "), Some("AB10".into()));
+        assert_eq!(normalize_lookup("il00"), Some("1100".into()));
+        assert_eq!(normalize_lookup("ABCU"), None);
+        assert_eq!(normalize_lookup("ABC"), None);
+        assert_eq!(normalize_lookup("ÄBCD"), None);
     }
 
     #[test]

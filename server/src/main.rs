@@ -10,6 +10,7 @@ mod credentials;
 mod db;
 mod http;
 mod push;
+mod rate_limit;
 mod shutdown;
 
 use std::io::{IsTerminal, Write};
@@ -28,6 +29,7 @@ use credentials::Generator;
 use db::{Db, DbError};
 use http::AppState;
 use push::PushRegistry;
+use rate_limit::FailureWindow;
 
 /// How long open connections get to finish after a stop signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -103,11 +105,18 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
         ids: Generator::new(),
         push: PushRegistry::new(),
         shutdown: stop_rx.clone(),
+        settings: cli.settings(),
+        pairing_guesses: FailureWindow::new(
+            baton_shared::limits::PAIRING_GUESSES_PER_CLIENT_PER_MINUTE,
+            Duration::from_secs(60),
+        ),
     };
     let app = http::router(state);
 
     announce(addr);
 
+    // Client addresses feed the pairing-guess limit.
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
         signals.recv().await;
         tracing::info!("stopping");

@@ -50,8 +50,6 @@ impl PushRegistry {
         (registration, rx)
     }
 
-    // Called by sync and pairing as they land; the push socket only registers.
-    #[allow(dead_code)]
     /// Queues `msg` on every socket of `device_id`; returns how many took it.
     pub fn send(&self, device_id: &str, msg: &PushMessage) -> usize {
         let sockets = self.lock();
@@ -70,7 +68,6 @@ impl PushRegistry {
             .count()
     }
 
-    #[allow(dead_code)]
     pub fn is_connected(&self, device_id: &str) -> bool {
         self.lock().contains_key(device_id)
     }

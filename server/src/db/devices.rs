@@ -57,6 +57,18 @@ pub fn by_token_hash(conn: &Connection, hash: &TokenHash) -> Result<Option<Devic
     row.map(RawDevice::into_record).transpose()
 }
 
+/// Every device of the account, oldest first.
+pub fn in_account(conn: &Connection, account_id: &str) -> Result<Vec<DeviceRecord>, DbError> {
+    let sql = format!(
+        "SELECT {DEVICE_COLUMNS} FROM device WHERE account_id = ?1 ORDER BY created_at, id"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt
+        .query_map(params![account_id], raw_device)?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter().map(RawDevice::into_record).collect()
+}
+
 #[cfg(test)]
 pub fn by_id(conn: &Connection, device_id: &str) -> Result<Option<DeviceRecord>, DbError> {
     let sql = format!("SELECT {DEVICE_COLUMNS} FROM device WHERE id = ?1");
@@ -211,7 +223,7 @@ mod tests {
             .unwrap();
         assert_eq!(found.map(|d| d.device_id), Some("dev1".to_owned()));
         let mode: String = db
-            .call(|c| Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?))
+            .call(|c| Ok::<_, DbError>(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?))
             .await
             .unwrap();
         assert_eq!(mode, "wal");

@@ -22,6 +22,62 @@ const MIGRATIONS: &[&str] = &[
         last_seen   INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX device_account ON device(account_id);",
+    // 2: delta sync, pairing and sent tabs. Record bodies, keys and tabs are
+    // ciphertext from the hosts; the server sees ids and keyed tokens only.
+    "CREATE TABLE record (
+        owner_id    TEXT NOT NULL,
+        collection  TEXT NOT NULL,
+        id          TEXT NOT NULL,
+        account_id  TEXT NOT NULL,
+        token       TEXT NOT NULL,
+        body        TEXT NOT NULL,
+        deleted     INTEGER NOT NULL,
+        changed_seq INTEGER NOT NULL,
+        updated_ms  INTEGER NOT NULL,
+        PRIMARY KEY (owner_id, collection, id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX record_changed ON record(owner_id, collection, changed_seq);
+    CREATE TABLE collection_state (
+        owner_id    TEXT NOT NULL,
+        collection  TEXT NOT NULL,
+        account_id  TEXT NOT NULL,
+        seq         INTEGER NOT NULL,
+        token       TEXT NOT NULL,
+        PRIMARY KEY (owner_id, collection)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE change_log (
+        owner_id    TEXT NOT NULL,
+        collection  TEXT NOT NULL,
+        seq         INTEGER NOT NULL,
+        token       TEXT NOT NULL,
+        PRIMARY KEY (owner_id, collection, seq)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX change_log_token ON change_log(owner_id, collection, token);
+    CREATE TABLE pairing (
+        id                  TEXT PRIMARY KEY,
+        lookup              TEXT NOT NULL,
+        offerer_id          TEXT NOT NULL,
+        offer_public_key    TEXT NOT NULL,
+        claimer_id          TEXT,
+        claim_public_key    TEXT,
+        wrapped_account_key TEXT,
+        account_id          TEXT,
+        state               TEXT NOT NULL,
+        failed_claims       INTEGER NOT NULL,
+        created_ms          INTEGER NOT NULL,
+        expires_ms          INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX pairing_lookup ON pairing(lookup, expires_ms);
+    CREATE TABLE sent_tab (
+        id          TEXT PRIMARY KEY,
+        account_id  TEXT NOT NULL,
+        sender_id   TEXT NOT NULL,
+        target_id   TEXT NOT NULL,
+        body        TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        sent_ms     INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX sent_tab_target ON sent_tab(target_id, state, sent_ms);",
 ];
 
 pub fn latest_version() -> i64 {

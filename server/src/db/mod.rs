@@ -5,6 +5,9 @@
 
 pub mod devices;
 mod migrations;
+pub mod pairing;
+pub mod sent_tabs;
+pub mod sync;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -58,11 +61,13 @@ impl Db {
         })
     }
 
-    /// Runs `f` with the connection on the blocking pool.
-    pub async fn call<T, F>(&self, f: F) -> Result<T, DbError>
+    /// Runs `f` with the connection on the blocking pool. `E` lets a query
+    /// refuse with its own typed error besides failing with a [`DbError`].
+    pub async fn call<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
     {
         let conn = Arc::clone(&self.conn);
         tokio::task::spawn_blocking(move || {
@@ -71,6 +76,7 @@ impl Db {
             let mut guard = conn.lock().unwrap_or_else(PoisonError::into_inner);
             f(&mut guard)
         })
-        .await?
+        .await
+        .map_err(|e| E::from(DbError::from(e)))?
     }
 }

@@ -18,6 +18,15 @@ pub mod code {
     pub const NOT_FOUND: &str = "not_found";
     pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
     pub const INTERNAL: &str = "internal";
+    pub const CONFLICT: &str = "conflict";
+    pub const UNKNOWN_DEVICE: &str = "unknown_device";
+    pub const UNKNOWN_SEND: &str = "unknown_send";
+    pub const UNKNOWN_PAIRING: &str = "unknown_pairing";
+    pub const PAIRING_CODE_INVALID: &str = "pairing_code_invalid";
+    pub const PAIRING_EXPIRED: &str = "pairing_expired";
+    pub const PAIRING_STATE: &str = "pairing_state";
+    pub const RATE_LIMITED: &str = "rate_limited";
+    pub const UNAVAILABLE: &str = "unavailable";
 }
 
 #[derive(Debug)]
@@ -25,6 +34,8 @@ pub struct HttpError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// Seconds for a `Retry-After` header (429s).
+    retry_after: Option<u64>,
 }
 
 impl HttpError {
@@ -33,6 +44,15 @@ impl HttpError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn rate_limited(message: impl Into<String>, retry_after: std::time::Duration) -> Self {
+        Self {
+            // Round up so a client that waits exactly this long is let in.
+            retry_after: Some(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, code::RATE_LIMITED, message)
         }
     }
 
@@ -90,6 +110,11 @@ impl IntoResponse for HttpError {
             message: self.message,
         };
         let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

@@ -11,8 +11,12 @@ use serde::de::DeserializeOwned;
 
 use super::error::{code, HttpError};
 use super::AppState;
+use crate::clock::now_ms;
 use crate::credentials::hash_token;
 use crate::db::devices;
+
+/// `last_seen` is written at most this often per device, so reads stay reads.
+const LAST_SEEN_RESOLUTION_MS: i64 = 60_000;
 
 /// Longest bearer token looked up; real ones are 64 hex characters.
 const MAX_TOKEN_LEN: usize = 256;
@@ -31,6 +35,14 @@ impl FromRequestParts<AppState> for AuthDevice {
             .call(move |conn| devices::by_token_hash(conn, &hash))
             .await?
             .ok_or_else(HttpError::unauthorized)?;
+        let now = now_ms();
+        if now - device.last_seen >= LAST_SEEN_RESOLUTION_MS {
+            let id = device.device_id.clone();
+            state
+                .db
+                .call(move |conn| devices::touch(conn, &id, now))
+                .await?;
+        }
         Ok(Self(device))
     }
 }

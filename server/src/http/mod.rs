@@ -1,9 +1,13 @@
 //! The HTTP and WebSocket API (`baton_shared::api`).
 
+mod checks;
 mod error;
 mod extract;
 mod handlers;
+mod pairing;
 mod push_socket;
+mod sent_tabs;
+mod sync;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};
@@ -12,11 +16,17 @@ use axum::routing::{get, post};
 use axum::Router;
 use baton_shared::api::{PATH_DEVICES, PATH_DEVICE_SELF, PATH_PUSH, PATH_STATUS};
 use baton_shared::limits::MAX_HTTP_BODY;
+use baton_shared::sync::{
+    PATH_ACCOUNT_DEVICES, PATH_PAIRING_CLAIM, PATH_PAIRING_OFFER, PATH_PULL, PATH_RECONCILE,
+    PATH_SENDTAB, PATH_SENDTAB_PENDING, PATH_UPLOAD,
+};
 use tokio::sync::watch;
 
+use crate::config::Settings;
 use crate::credentials::Generator;
 use crate::db::Db;
 use crate::push::PushRegistry;
+use crate::rate_limit::FailureWindow;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -25,6 +35,9 @@ pub struct AppState {
     pub push: PushRegistry,
     /// Turns `true` when the server is stopping; open sockets close on it.
     pub shutdown: watch::Receiver<bool>,
+    pub settings: Settings,
+    /// Failed pairing claims per client address.
+    pub pairing_guesses: FailureWindow,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -33,6 +46,17 @@ pub fn router(state: AppState) -> Router {
         .route(PATH_DEVICES, post(handlers::register_device))
         .route(PATH_DEVICE_SELF, get(handlers::device_self))
         .route(PATH_PUSH, get(push_socket::upgrade))
+        .route(PATH_UPLOAD, post(sync::upload))
+        .route(PATH_PULL, post(sync::pull))
+        .route(PATH_RECONCILE, post(sync::reconcile))
+        .route(PATH_ACCOUNT_DEVICES, get(sync::account_devices))
+        .route(PATH_PAIRING_OFFER, post(pairing::offer))
+        .route(PATH_PAIRING_CLAIM, post(pairing::claim))
+        .route("/v1/pairing/{pairing_id}", get(pairing::status))
+        .route("/v1/pairing/{pairing_id}/complete", post(pairing::complete))
+        .route(PATH_SENDTAB, post(sent_tabs::send))
+        .route(PATH_SENDTAB_PENDING, get(sent_tabs::pending))
+        .route("/v1/sendtab/{send_id}/state", post(sent_tabs::set_state))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_HTTP_BODY))
