@@ -9,15 +9,23 @@
 mod caller;
 mod cli;
 mod config;
+mod context;
+mod crypto;
 mod doctor;
 mod framing;
+mod ingest;
 mod install;
 mod logging;
 mod manifests;
 mod messaging;
+mod pairing;
 mod paths;
+mod queries;
+mod send_tab;
+mod server_api;
 mod server_link;
 mod store;
+mod sync_engine;
 mod vault;
 
 use std::process::ExitCode;

@@ -11,19 +11,23 @@ use std::thread;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use baton_shared::limits::MAX_FRAME_FROM_BROWSER;
-use baton_shared::native::{ErrorCode, HostInfo, HostMessage, HostStatus, ProtocolError, Request, RequestBody};
+use baton_shared::native::{
+    ErrorCode, HostInfo, HostMessage, HostStatus, ProtocolError, Request, RequestBody, SyncStatus,
+};
 use baton_shared::VERSION;
 
 use crate::caller;
 use crate::config::Config;
+use crate::context::{EventSink, HostContext, RequestError};
 use crate::framing::{self, FrameError};
 use crate::paths::HostPaths;
 use crate::server_link::{device_info, LinkState, ServerLinkTask};
 use crate::store::Store;
 use crate::vault::Vault;
+use crate::{ingest, pairing, queries, send_tab, sync_engine};
 
 /// What the reader thread hands to the loop.
 enum Inbound {
@@ -34,15 +38,7 @@ enum Inbound {
 }
 
 /// Sends messages to the writer thread.
-#[derive(Clone)]
-struct Outbox(std_mpsc::Sender<HostMessage>);
-
-impl Outbox {
-    fn send(&self, message: HostMessage) {
-        // The writer only stops when stdout is gone; then nobody is listening.
-        let _ = self.0.send(message);
-    }
-}
+type Outbox = EventSink;
 
 pub fn run(args: &[String]) -> ExitCode {
     let (outbox, writer) = spawn_writer();
@@ -89,20 +85,42 @@ fn serve(args: &[String], outbox: &Outbox) -> Result<(), ProtocolError> {
         .build()
         .map_err(|e| fatal(ErrorCode::Internal, format!("cannot start the runtime: {e}")))?;
 
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| fatal(ErrorCode::Internal, format!("cannot create an HTTP client: {e}")))?;
     let (state_tx, state_rx) =
         watch::channel(ServerLinkTask::initial_state(&config.server_url, device.as_ref().map(device_info)));
+    let (push_tx, _) = broadcast::channel(256);
+    let store = Arc::new(Mutex::new(store));
+    let vault = Arc::new(vault);
     let link = ServerLinkTask {
         server_url: config.server_url.clone(),
         device_name: config.device_name.clone().unwrap_or_else(default_device_name),
-        store: Arc::new(Mutex::new(store)),
-        vault: Arc::new(vault),
+        store: store.clone(),
+        vault: vault.clone(),
         state: state_tx,
+        push: push_tx.clone(),
     };
+    let ctx = Arc::new(HostContext::new(
+        config.server_url.clone(),
+        store,
+        vault,
+        http,
+        outbox.clone(),
+        push_tx,
+        state_rx.clone(),
+    ));
     let inbound = spawn_reader();
     let result = runtime.block_on(async move {
-        let link_task = tokio::spawn(link.run());
-        let result = message_loop(inbound, state_rx, outbox).await;
-        link_task.abort();
+        let tasks = [
+            tokio::spawn(link.run()),
+            tokio::spawn(sync_engine::run(ctx.clone())),
+            tokio::spawn(sync_engine::route_push(ctx.clone())),
+        ];
+        let result = message_loop(inbound, state_rx, ctx, outbox).await;
+        tasks.iter().for_each(|t| t.abort());
         result
     });
     // Dropping the runtime cancels in-flight network calls; nothing there is unacknowledged.
@@ -113,20 +131,27 @@ fn serve(args: &[String], outbox: &Outbox) -> Result<(), ProtocolError> {
 async fn message_loop(
     mut inbound: mpsc::Receiver<Inbound>,
     mut state: watch::Receiver<LinkState>,
+    ctx: Arc<HostContext>,
     outbox: &Outbox,
 ) -> Result<(), ProtocolError> {
+    let mut sync = ctx.sync_status.subscribe();
     loop {
         tokio::select! {
             item = inbound.recv() => match item {
                 Some(Inbound::Frame(bytes)) => {
                     let reply = match Request::parse(&bytes) {
-                        Ok(request) => handle(request, &state.borrow()),
+                        Ok(request) => {
+                            let link = state.borrow().clone();
+                            handle(&ctx, request, &link, &sync.borrow())
+                        }
                         Err(e) => {
                             tracing::warn!("bad request: {e}");
-                            e.into_message()
+                            Some(e.into_message())
                         }
                     };
-                    outbox.send(reply);
+                    if let Some(reply) = reply {
+                        outbox.send(reply);
+                    }
                 }
                 Some(Inbound::Bad(e)) if e.is_recoverable() => {
                     tracing::warn!("{e}");
@@ -142,39 +167,103 @@ async fn message_loop(
                 if changed.is_err() {
                     continue;
                 }
-                let status = status_of(&state.borrow_and_update());
+                let status = status_of(&state.borrow_and_update(), &sync.borrow());
+                outbox.send(HostMessage::Status { id: None, status });
+            }
+            changed = sync.changed() => {
+                if changed.is_err() {
+                    continue;
+                }
+                let status = status_of(&state.borrow(), &sync.borrow_and_update());
                 outbox.send(HostMessage::Status { id: None, status });
             }
         }
     }
 }
 
-fn handle(request: Request, state: &LinkState) -> HostMessage {
+/// Answers a request. Local work (ingest, queries) is answered at once and in
+/// order; anything that waits on the server runs as its own task and replies
+/// when done (`None` here).
+fn handle(ctx: &Arc<HostContext>, request: Request, link: &LinkState, sync: &SyncStatus) -> Option<HostMessage> {
+    let id = request.id;
+    let local = |result: Result<HostMessage, RequestError>, id: Value| Some(result.unwrap_or_else(|e| e.reply(id)));
     match request.body {
-        RequestBody::Ping => HostMessage::Pong { id: request.id, version: VERSION.to_owned() },
-        RequestBody::Status => HostMessage::Status { id: Some(request.id), status: status_of(state) },
-        other => ProtocolError::new(
-            request.id,
-            ErrorCode::Internal,
-            format!("{} is not available in this version of baton-host", request_type(&other)),
-        )
-        .into_message(),
+        RequestBody::Ping => Some(HostMessage::Pong { id, version: VERSION.to_owned() }),
+        RequestBody::Status => Some(HostMessage::Status { id: Some(id), status: status_of(link, sync) }),
+        RequestBody::SessionSnapshot { windows, tabs } => {
+            local(ingest_with(ctx, |s, k| ingest::snapshot(s, k, windows, tabs)).map(|()| HostMessage::Ack { id: id.clone() }), id)
+        }
+        RequestBody::TabHistory { history } => {
+            local(ingest_with(ctx, |s, k| ingest::tab_history(s, k, history)).map(|()| HostMessage::Ack { id: id.clone() }), id)
+        }
+        RequestBody::PageState { page } => {
+            local(ingest_with(ctx, |s, k| ingest::page_state(s, k, page)).map(|()| HostMessage::Ack { id: id.clone() }), id)
+        }
+        RequestBody::ListDevices => {
+            let devices = ctx.store().and_then(|s| queries::list_devices(&s));
+            local(devices.map(|devices| HostMessage::Devices { id: id.clone(), devices }), id)
+        }
+        RequestBody::TabDetails { device_id, tab_id } => {
+            let details = ctx.store().and_then(|s| queries::tab_details(&s, &device_id, tab_id));
+            local(details.map(|(history, page)| HostMessage::TabDetails { id: id.clone(), history, page }), id)
+        }
+        RequestBody::SendTab { device_id, url, title } => spawn_reply(ctx, id, |ctx, id| async move {
+            let send_id = send_tab::send(&ctx, &device_id, url, title).await?;
+            Ok(HostMessage::TabSent { id, send_id })
+        }),
+        RequestBody::TabOpened { send_id } => spawn_reply(ctx, id, |ctx, id| async move {
+            send_tab::opened(&ctx, &send_id).await?;
+            Ok(HostMessage::Ack { id })
+        }),
+        RequestBody::PairStart => spawn_reply(ctx, id, |ctx, id| async move {
+            let (code, expires_ms) = pairing::start(ctx).await?;
+            Ok(HostMessage::PairCode { id, code, expires_ms })
+        }),
+        RequestBody::PairJoin { code } => spawn_reply(ctx, id, |ctx, id| async move {
+            let account_id = pairing::join(&ctx, &code).await?;
+            Ok(HostMessage::Paired { id, account_id })
+        }),
+        RequestBody::SyncNow => spawn_reply(ctx, id, |ctx, id| async move {
+            sync_engine::sync_once(&ctx).await?;
+            Ok(HostMessage::Ack { id })
+        }),
     }
 }
 
-fn request_type(body: &RequestBody) -> String {
-    serde_json::to_value(body)
-        .ok()
-        .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_owned))
-        .unwrap_or_default()
+/// Stores captured state; the reply (an ack) is only sent once it is durable.
+fn ingest_with(
+    ctx: &HostContext,
+    f: impl FnOnce(&mut Store, &crate::crypto::AccountKeys) -> Result<usize, ingest::IngestError>,
+) -> Result<(), RequestError> {
+    let keys = ctx.keys()?;
+    let changed = f(&mut *ctx.store()?, &keys).map_err(RequestError::storage)?;
+    if changed > 0 {
+        ctx.refresh_status();
+        ctx.sync_wake.notify_one();
+    }
+    Ok(())
 }
 
-fn status_of(state: &LinkState) -> HostStatus {
+fn spawn_reply<F, Fut>(ctx: &Arc<HostContext>, id: Value, f: F) -> Option<HostMessage>
+where
+    F: FnOnce(Arc<HostContext>, Value) -> Fut,
+    Fut: std::future::Future<Output = Result<HostMessage, RequestError>> + Send + 'static,
+{
+    let events = ctx.events.clone();
+    let fut = f(ctx.clone(), id.clone());
+    tokio::spawn(async move {
+        let reply = fut.await.unwrap_or_else(|e| e.reply(id));
+        events.send(reply);
+    });
+    None
+}
+
+fn status_of(state: &LinkState, sync: &SyncStatus) -> HostStatus {
     HostStatus {
         host: HostInfo { version: VERSION.to_owned() },
         server: state.server.clone(),
         device: state.device.clone(),
-        sync: Default::default(),
+        sync: sync.clone(),
     }
 }
 
@@ -217,7 +306,7 @@ fn spawn_writer() -> (Outbox, thread::JoinHandle<()>) {
             }
         }
     });
-    (Outbox(tx), handle)
+    (EventSink(tx), handle)
 }
 
 /// The machine's host name, which is how people tell their devices apart.

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
 
 use baton_shared::api::{self, DeviceKind, DeviceRegistered, PushMessage, RegisterDevice, ServerInfo};
@@ -55,6 +55,8 @@ pub struct ServerLinkTask {
     pub store: Arc<Mutex<Store>>,
     pub vault: Arc<Vault>,
     pub state: watch::Sender<LinkState>,
+    /// Every push message but the greeting, for the sync engine and pairing.
+    pub push: broadcast::Sender<PushMessage>,
 }
 
 impl ServerLinkTask {
@@ -155,7 +157,11 @@ impl ServerLinkTask {
                             s.server.error_code = None;
                         });
                     }
-                    Ok(other) => tracing::debug!("push message not handled yet: {other:?}"),
+                    Ok(other) => {
+                        tracing::debug!("push: {other:?}");
+                        // Nobody listening (no receivers yet) is fine.
+                        let _ = self.push.send(other);
+                    }
                     Err(e) => tracing::warn!("ignoring an unknown push message: {e}"),
                 },
                 Message::Ping(payload) => {
@@ -242,16 +248,20 @@ impl ServerLinkTask {
     }
 
     fn device_token(&self, device: &DeviceRow) -> Result<String, LinkError> {
-        let plain = self
-            .vault
-            .open(&device.token_sealed, &token_context(&device.server_url, &device.id))
-            .map_err(|e| LinkError::Local(e.to_string()))?;
-        String::from_utf8(plain).map_err(|_| LinkError::Local("stored device token is damaged".into()))
+        open_device_token(&self.vault, device)
     }
 
     fn lock_store(&self) -> Result<std::sync::MutexGuard<'_, Store>, LinkError> {
         self.store.lock().map_err(|_| LinkError::Local("store lock poisoned".into()))
     }
+}
+
+/// The device token, unsealed for one call to the server.
+pub fn open_device_token(vault: &Vault, device: &DeviceRow) -> Result<String, LinkError> {
+    let plain = vault
+        .open(&device.token_sealed, &token_context(&device.server_url, &device.id))
+        .map_err(|e| LinkError::Local(e.to_string()))?;
+    String::from_utf8(plain).map_err(|_| LinkError::Local("stored device token is damaged".into()))
 }
 
 pub fn device_info(row: &DeviceRow) -> DeviceInfo {
@@ -273,7 +283,7 @@ fn push_url(server_url: &str) -> String {
 
 /// reqwest's Display hides the cause ("error sending request for url …");
 /// the innermost error ("Connection refused") is what a person needs.
-fn describe(e: &reqwest::Error) -> String {
+pub fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         return "no answer within the timeout".to_owned();
     }

@@ -1,7 +1,14 @@
 //! The host's SQLite store. Every write is one transaction; WAL keeps readers
 //! and a crash-interrupted writer from ever seeing half a change.
 
+mod local;
+mod remote;
 mod schema;
+mod tabs;
+
+pub use local::LocalChange;
+pub use remote::RemoteDelta;
+pub use tabs::ReceivedTab;
 
 use std::path::Path;
 
@@ -93,6 +100,64 @@ impl Store {
                created_at = excluded.created_at",
             params![d.server_url, d.id, d.account_id, d.name, d.kind.as_str(), d.token_sealed, d.created_at],
         )?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+impl Store {
+    pub fn account_key_sealed(&self, server_url: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT key_sealed FROM account_key WHERE server_url = ?1", params![server_url], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn save_account_key(&mut self, server_url: &str, sealed: &[u8]) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO account_key (server_url, key_sealed) VALUES (?1, ?2)
+             ON CONFLICT(server_url) DO UPDATE SET key_sealed = excluded.key_sealed",
+            params![server_url, sealed],
+        )?;
+        Ok(())
+    }
+
+    /// This device joined another account (pairing): adopt its key, re-token
+    /// every local record, forget what the server held (it dropped this
+    /// device's old records) and queue everything again; forget the old
+    /// account's devices. One transaction.
+    pub fn join_account(
+        &mut self,
+        server_url: &str,
+        account_id: &str,
+        key_sealed: &[u8],
+        new_tokens: &[(baton_shared::records::Collection, String, String)],
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO account_key (server_url, key_sealed) VALUES (?1, ?2)
+             ON CONFLICT(server_url) DO UPDATE SET key_sealed = excluded.key_sealed",
+            params![server_url, key_sealed],
+        )?;
+        tx.execute("UPDATE device SET account_id = ?2 WHERE server_url = ?1", params![server_url, account_id])?;
+        {
+            let mut update = tx.prepare("UPDATE local_record SET token = ?3 WHERE collection = ?1 AND id = ?2")?;
+            for (coll, id, token) in new_tokens {
+                update.execute(params![coll.as_str(), id, token])?;
+            }
+        }
+        tx.execute("DELETE FROM local_record WHERE body IS NULL", [])?;
+        tx.execute("UPDATE local_record SET server_token = NULL", [])?;
+        tx.execute("DELETE FROM outbox", [])?;
+        tx.execute(
+            "INSERT INTO outbox (collection, id, token, body)
+             SELECT collection, id, token, body FROM local_record
+             ORDER BY CASE collection WHEN 'tabs' THEN 0 WHEN 'history' THEN 1 ELSE 2 END, id",
+            [],
+        )?;
+        for table in ["remote_record", "remote_collection", "account_device"] {
+            tx.execute(&format!("DELETE FROM {table}"), [])?;
+        }
         tx.commit()?;
         Ok(())
     }

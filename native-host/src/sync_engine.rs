@@ -1,0 +1,262 @@
+//! Token delta sync with the server.
+//!
+//! Upload: the outbox is sent oldest first, one collection run at a time,
+//! each change naming the token the server is known to hold (`replaces`).
+//! Only when the server has answered are the rows dropped and the server
+//! tokens advanced (one transaction), so a host killed at any point re-sends
+//! exactly what was not acknowledged. A 409 means the server holds something
+//! else: reconcile (send our view of the server's pairs), adopt the answer,
+//! retry.
+//!
+//! Pull: send the collection tokens held for the other devices; apply each
+//! answered delta in one transaction, decrypting on the way in.
+//!
+//! Woken by local commits, push `Changed`, (re)connection and a slow timer.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use baton_shared::api::PushMessage;
+use baton_shared::limits::{backoff_ms, MAX_UPLOAD_CHANGES, SYNC_POLL_MS};
+use baton_shared::native::{HostMessage, ServerState};
+use baton_shared::records::{Collection, RecordBody};
+use baton_shared::sync::{
+    CollectionDelta, DeltaKind, PullRequest, PullResponse, RecordChange, ReconcileRequest, SyncRecord, UploadRequest,
+    UploadResponse, PATH_PULL, PATH_RECONCILE, PATH_UPLOAD,
+};
+
+use crate::context::{HostContext, RequestError, LAST_SYNC_KEY};
+use crate::crypto::AccountKeys;
+use crate::send_tab;
+use crate::server_api::{CallError, ServerApi};
+use crate::server_link::now_ms;
+use crate::store::{DeviceRow, RemoteDelta};
+
+/// Conflicts in a row before an upload gives up until the next wake.
+const MAX_CONFLICT_RETRIES: u32 = 3;
+
+pub async fn run(ctx: Arc<HostContext>) {
+    let mut link = ctx.link.clone();
+    let mut attempt = 0u32;
+    ctx.refresh_status();
+    loop {
+        let delay = match sync_once(&ctx).await {
+            Ok(()) => {
+                attempt = 0;
+                Duration::from_millis(SYNC_POLL_MS)
+            }
+            Err(e) => {
+                if !matches!(e, CallError::NotRegistered) {
+                    tracing::warn!("sync: {e}");
+                }
+                attempt = attempt.saturating_add(1);
+                Duration::from_millis(backoff_ms(attempt).into())
+            }
+        };
+        tokio::select! {
+            _ = ctx.sync_wake.notified() => {}
+            _ = tokio::time::sleep(delay) => {}
+            changed = link.changed() => {
+                if changed.is_err() {
+                    // The link task is gone; keep syncing on the other wakes.
+                    tokio::time::sleep(delay).await;
+                } else if link.borrow_and_update().server.state == ServerState::Connected {
+                    attempt = 0;
+                    let ctx = ctx.clone();
+                    tokio::spawn(async move { send_tab::catch_up(&ctx).await });
+                }
+            }
+        }
+    }
+}
+
+/// Routes push messages: sync wakes, received tabs, delivery progress.
+/// Pairing listens on its own subscription.
+pub async fn route_push(ctx: Arc<HostContext>) {
+    let mut rx = ctx.push.subscribe();
+    loop {
+        match rx.recv().await {
+            Ok(PushMessage::Changed { .. } | PushMessage::DevicesChanged) => ctx.sync_wake.notify_one(),
+            Ok(PushMessage::TabReceived { send_id, from_device, body, sent_ms: _ }) => {
+                send_tab::receive(&ctx, &send_id, &from_device, &body).await;
+            }
+            Ok(PushMessage::Delivery { send_id, state }) => send_tab::delivery(&ctx, send_id, state),
+            Ok(_) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!("missed {n} push messages; syncing to catch up");
+                ctx.sync_wake.notify_one();
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Uploads everything queued, then pulls what changed elsewhere.
+pub async fn sync_once(ctx: &HostContext) -> Result<(), CallError> {
+    let _one_at_a_time = ctx.sync_lock.lock().await;
+    let (api, device) = ctx.api()?;
+    let keys = ctx.keys().map_err(local)?;
+    let result = async {
+        upload(ctx, &api, &device, &keys).await?;
+        pull(ctx, &api, &device, &keys).await
+    }
+    .await;
+    if result.is_ok() {
+        ctx.store().map_err(local)?.set_meta(LAST_SYNC_KEY, now_ms()).map_err(local)?;
+    }
+    ctx.refresh_status();
+    result
+}
+
+fn local(e: impl std::fmt::Display) -> CallError {
+    CallError::Local(e.to_string())
+}
+
+fn store_err(e: crate::store::StoreError) -> CallError {
+    CallError::Local(RequestError::storage(e).message)
+}
+
+async fn upload(ctx: &HostContext, api: &ServerApi, device: &DeviceRow, keys: &AccountKeys) -> Result<(), CallError> {
+    let mut conflicts = 0u32;
+    loop {
+        let (run, held) = {
+            let store = ctx.store().map_err(local)?;
+            let run = store.outbox_run(MAX_UPLOAD_CHANGES).map_err(store_err)?;
+            let Some(first) = run.first() else { return Ok(()) };
+            let held = store.server_tokens(first.collection).map_err(store_err)?;
+            (run, held)
+        };
+        let collection = run[0].collection;
+        let last_seq = run[run.len() - 1].seq;
+        // What the server will hold for each id once this batch is applied.
+        let mut expected: HashMap<String, Option<String>> =
+            run.iter().map(|r| (r.id.clone(), held.get(&r.id).cloned())).collect();
+        let mut changes = Vec::new();
+        for row in &run {
+            let now = expected.get(&row.id).cloned().flatten();
+            let next = row.state.as_ref().map(|(token, _)| token.clone());
+            if now == next {
+                continue; // The server holds this already.
+            }
+            let record = match &row.state {
+                Some((token, body)) => Some(SyncRecord {
+                    id: row.id.clone(),
+                    token: token.clone(),
+                    body: keys.seal_record(&device.id, collection, &row.id, body.as_bytes()).map_err(local)?,
+                }),
+                None => None,
+            };
+            changes.push(RecordChange { id: row.id.clone(), replaces: now, record });
+            expected.insert(row.id.clone(), next);
+        }
+        if !changes.is_empty() {
+            let request = UploadRequest { collection, changes };
+            match api.post::<_, UploadResponse>(PATH_UPLOAD, &request).await {
+                Ok(_) => {}
+                Err(CallError::Conflict(conflict)) if conflicts < MAX_CONFLICT_RETRIES => {
+                    conflicts += 1;
+                    tracing::info!("upload conflict on {} records of {}; reconciling", conflict.conflicts.len(), collection.as_str());
+                    reconcile_own(ctx, api, device, collection).await?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        ctx.store().map_err(local)?.ack_upload(collection, last_seq, &expected).map_err(store_err)?;
+        ctx.refresh_status();
+    }
+}
+
+/// Learns what the server really holds of our own collection.
+async fn reconcile_own(ctx: &HostContext, api: &ServerApi, device: &DeviceRow, collection: Collection) -> Result<(), CallError> {
+    let pairs: Vec<(String, String)> = {
+        let store = ctx.store().map_err(local)?;
+        let mut pairs: Vec<_> = store.server_tokens(collection).map_err(store_err)?.into_iter().collect();
+        pairs.sort();
+        pairs
+    };
+    let request = ReconcileRequest { owner: device.id.clone(), collection, pairs };
+    let delta: CollectionDelta = api.post(PATH_RECONCILE, &request).await?;
+    let DeltaKind::Changes { changed, deleted } = delta.change else {
+        return Err(CallError::Garbage("reconcile answered need_pairs".into()));
+    };
+    let mut held: HashMap<String, Option<String>> = changed.into_iter().map(|r| (r.id, Some(r.token))).collect();
+    held.extend(deleted.into_iter().map(|id| (id, None)));
+    ctx.store().map_err(local)?.adopt_server_view(collection, &held).map_err(store_err)
+}
+
+async fn pull(ctx: &HostContext, api: &ServerApi, device: &DeviceRow, keys: &AccountKeys) -> Result<(), CallError> {
+    let have = ctx.store().map_err(local)?.remote_have().map_err(store_err)?;
+    let response: PullResponse = api.post(PATH_PULL, &PullRequest { have }).await?;
+    let devices: Vec<_> = response.devices.into_iter().filter(|d| d.id != device.id).collect();
+    let mut changed = {
+        let mut store = ctx.store().map_err(local)?;
+        let before = store.account_devices().map_err(store_err)?;
+        store.set_account_devices(&devices).map_err(store_err)?;
+        let key = |d: &baton_shared::sync::AccountDevice| (d.id.clone(), d.name.clone(), d.kind.as_str());
+        let mut a: Vec<_> = before.iter().map(key).collect();
+        let mut b: Vec<_> = devices.iter().map(key).collect();
+        a.sort();
+        b.sort();
+        a != b
+    };
+    for delta in response.collections {
+        if delta.owner == device.id || !devices.iter().any(|d| d.id == delta.owner) {
+            continue;
+        }
+        let delta = match delta.change {
+            DeltaKind::Changes { .. } => delta,
+            DeltaKind::NeedPairs => {
+                let pairs = ctx.store().map_err(local)?.remote_pairs(&delta.owner, delta.collection).map_err(store_err)?;
+                let request = ReconcileRequest { owner: delta.owner.clone(), collection: delta.collection, pairs };
+                api.post::<_, CollectionDelta>(PATH_RECONCILE, &request).await?
+            }
+        };
+        let DeltaKind::Changes { changed: records, deleted } = delta.change else {
+            tracing::warn!("reconcile for {} {} answered need_pairs", delta.owner, delta.collection.as_str());
+            continue;
+        };
+        let decrypted = RemoteDelta {
+            changed: records
+                .into_iter()
+                .filter_map(|r| decrypt(keys, &delta.owner, delta.collection, r))
+                .collect(),
+            deleted,
+        };
+        ctx.store()
+            .map_err(local)?
+            .apply_remote(&delta.owner, delta.collection, &delta.token, &decrypted)
+            .map_err(store_err)?;
+        changed = true;
+    }
+    if changed {
+        ctx.events.send(HostMessage::RemoteChanged);
+    }
+    Ok(())
+}
+
+/// Opens one record; a record that does not open or does not say what its
+/// id says is skipped (and logged), never fatal.
+fn decrypt(keys: &AccountKeys, owner: &str, collection: Collection, r: SyncRecord) -> Option<(String, String, String)> {
+    let plain = match keys.open_record(owner, collection, &r.id, &r.body) {
+        Ok(plain) => plain,
+        Err(e) => {
+            tracing::warn!("skipping record {} of {owner}: {e}", r.id);
+            return None;
+        }
+    };
+    let body: RecordBody = match serde_json::from_slice(&plain) {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::warn!("skipping record {} of {owner}: not a record ({e})", r.id);
+            return None;
+        }
+    };
+    if body.record_id() != r.id || body.collection() != collection {
+        tracing::warn!("skipping record {} of {owner}: its body belongs elsewhere", r.id);
+        return None;
+    }
+    let json = String::from_utf8(plain).ok()?;
+    Some((r.id, r.token, json))
+}
