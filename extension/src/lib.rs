@@ -8,6 +8,7 @@
 //! The modules that touch browser APIs compile only for wasm32; the view
 //! model is plain Rust and tested on the host.
 
+pub mod panel;
 pub mod view;
 
 #[cfg(target_arch = "wasm32")]
