@@ -100,10 +100,11 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
     let signals = shutdown::Signals::install().map_err(StartupError::Signals)?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    let push = PushRegistry::new();
     let state = AppState {
         db,
         ids: Generator::new(),
-        push: PushRegistry::new(),
+        push: push.clone(),
         shutdown: stop_rx.clone(),
         settings: cli.settings(),
         pairing_guesses: FailureWindow::new(
@@ -125,7 +126,15 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
     });
     let mut stopping = stop_rx;
     tokio::select! {
-        result = serve => result.map_err(StartupError::Serve)?,
+        result = async {
+            serve.await?;
+            // Upgraded sockets are no longer the server's connections: wait
+            // for each to send its close frame before the runtime drops them.
+            while !push.is_empty() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Ok(())
+        } => result.map_err(StartupError::Serve)?,
         () = async {
             let _ = stopping.wait_for(|stop| *stop).await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;

@@ -68,6 +68,11 @@ impl PushRegistry {
             .count()
     }
 
+    /// Whether no socket is registered (every socket has finished).
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
     pub fn is_connected(&self, device_id: &str) -> bool {
         self.lock().contains_key(device_id)
     }

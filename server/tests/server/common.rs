@@ -4,10 +4,23 @@ use std::path::Path;
 use std::process::{ExitStatus, Output, Stdio};
 use std::time::Duration;
 
-use baton_shared::api::{DeviceKind, DeviceRegistered, RegisterDevice, PATH_DEVICES};
+use baton_shared::api::{
+    DeviceKind, DeviceRegistered, PushMessage, RegisterDevice, PATH_DEVICES, PATH_PUSH,
+};
+use baton_shared::sync::{
+    PairingClaim, PairingClaimed, PairingComplete, PairingOffer, PairingOffered, PATH_PAIRING,
+    PATH_PAIRING_CLAIM, PATH_PAIRING_OFFER,
+};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_baton-server");
 const STARTUP: Duration = Duration::from_secs(30);
@@ -29,11 +42,29 @@ impl Server {
         server
     }
 
+    /// A server on a fresh database with extra command-line arguments.
+    pub async fn start_with(args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = Self::spawn(&dir.path().join("server.sqlite3"), args).await;
+        server._dir = Some(dir);
+        server
+    }
+
+    /// The database file of a server from [`Server::start`].
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self._dir.as_ref().unwrap().path().join("server.sqlite3")
+    }
+
     /// A server on the given database file (for restarts).
     pub async fn start_at(db: &Path) -> Self {
+        Self::spawn(db, &[]).await
+    }
+
+    async fn spawn(db: &Path, args: &[&str]) -> Self {
         let mut child = Command::new(BIN)
             .args(["--listen", "127.0.0.1:0", "--db"])
             .arg(db)
+            .args(args)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -122,4 +153,130 @@ pub async fn run_to_exit(args: &[&str]) -> Output {
         .await
         .expect("server should have exited")
         .unwrap()
+}
+
+/// A registered device and how to call the API as it.
+#[derive(Clone)]
+pub struct Device {
+    pub id: String,
+    pub account_id: String,
+    pub token: String,
+}
+
+impl Device {
+    pub async fn register(server: &Server, name: &str) -> Self {
+        let r = server.register(name).await;
+        Self {
+            id: r.device_id,
+            account_id: r.account_id,
+            token: r.device_token,
+        }
+    }
+
+    pub async fn post<B: Serialize>(
+        &self,
+        server: &Server,
+        path: &str,
+        body: &B,
+    ) -> reqwest::Response {
+        client()
+            .post(server.url(path))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, server: &Server, path: &str) -> reqwest::Response {
+        client()
+            .get(server.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Opens the push socket and reads past its `Hello`.
+    pub async fn socket(&self, server: &Server) -> Socket {
+        let mut request = server.ws_url(PATH_PUSH).into_client_request().unwrap();
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", self.token).parse().unwrap(),
+        );
+        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        assert!(matches!(
+            next_push(&mut socket).await,
+            PushMessage::Hello { .. }
+        ));
+        socket
+    }
+}
+
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The next push message, skipping pings; panics after `PUSH_WAIT`.
+pub async fn next_push(socket: &mut Socket) -> PushMessage {
+    next_push_within(socket, PUSH_WAIT)
+        .await
+        .expect("no push message in time")
+}
+
+pub async fn next_push_within(socket: &mut Socket, wait: Duration) -> Option<PushMessage> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let msg = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .ok()?;
+        match msg.expect("socket ended").unwrap() {
+            Message::Text(text) => return Some(serde_json::from_str(&text).unwrap()),
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("unexpected socket message {other:?}"),
+        }
+    }
+}
+
+pub const PUSH_WAIT: Duration = Duration::from_secs(5);
+
+/// Parses a JSON answer after checking its status.
+pub async fn json<T: DeserializeOwned>(response: reqwest::Response, status: u16) -> T {
+    let got = response.status();
+    let text = response.text().await.unwrap();
+    assert_eq!(got, status, "{text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// A base64 X25519-sized public key (the server only checks its shape).
+pub fn public_key(fill: u8) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode([fill; 32])
+}
+
+/// Joins `claimer` to `offerer`'s account through the pairing routes.
+pub async fn pair(server: &Server, offerer: &Device, claimer: &mut Device) {
+    let offered: PairingOffered = json(
+        offerer
+            .post(
+                server,
+                PATH_PAIRING_OFFER,
+                &PairingOffer {
+                    public_key: public_key(1),
+                },
+            )
+            .await,
+        200,
+    )
+    .await;
+    let claim = PairingClaim {
+        lookup: offered.lookup,
+        public_key: public_key(2),
+    };
+    let _: PairingClaimed = json(claimer.post(server, PATH_PAIRING_CLAIM, &claim).await, 200).await;
+    let complete = PairingComplete {
+        wrapped_account_key: "d3JhcHBlZA==".into(),
+    };
+    let path = format!("{PATH_PAIRING}/{}/complete", offered.pairing_id);
+    let response = offerer.post(server, &path, &complete).await;
+    assert_eq!(response.status(), 204, "{}", response.text().await.unwrap());
+    claimer.account_id = offerer.account_id.clone();
 }

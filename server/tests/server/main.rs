@@ -4,4 +4,7 @@
 mod api;
 mod common;
 mod lifecycle;
+mod pairing;
 mod push;
+mod sent_tabs;
+mod sync;
