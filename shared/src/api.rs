@@ -6,8 +6,40 @@
 //! | `POST /v1/devices`   | none   | [`RegisterDevice`] → [`DeviceRegistered`] |
 //! | `GET  /v1/devices/self` | bearer | → [`DeviceRecord`]                  |
 //! | `GET  /v1/push`      | bearer | WebSocket; server sends [`PushMessage`] |
+//! | `POST /v1/sync/upload` | bearer | [`UploadRequest`] → [`UploadResponse`]; 409 [`UploadConflict`] |
+//! | `POST /v1/sync/pull` | bearer | [`PullRequest`] → [`PullResponse`]       |
+//! | `POST /v1/sync/reconcile` | bearer | [`ReconcileRequest`] → [`CollectionDelta`] |
+//! | `GET  /v1/account/devices` | bearer | → [`AccountDevices`]             |
+//! | `POST /v1/pairing/offer` | bearer | [`PairingOffer`] → [`PairingOffered`] |
+//! | `POST /v1/pairing/claim` | bearer | [`PairingClaim`] → [`PairingClaimed`] |
+//! | `POST /v1/pairing/{id}/complete` | bearer | [`PairingComplete`] → 204  |
+//! | `GET  /v1/pairing/{id}` | bearer | → [`PairingStatus`]                 |
+//! | `POST /v1/sendtab`   | bearer | [`SendTab`] → [`TabSent`]              |
+//! | `GET  /v1/sendtab/pending` | bearer | → [`PendingTabs`]                |
+//! | `POST /v1/sendtab/{id}/state` | bearer | [`DeliveryUpdate`] → 204      |
 //!
-//! Errors are an HTTP status with an [`ApiError`] body.
+//! See [`crate::sync`] for the sync, pairing and send-to-device flows.
+//! Errors are an HTTP status with an [`ApiError`] body (`code` is stable,
+//! `message` is for people); 429s carry `Retry-After`.
+//!
+//! [`UploadRequest`]: crate::sync::UploadRequest
+//! [`UploadResponse`]: crate::sync::UploadResponse
+//! [`UploadConflict`]: crate::sync::UploadConflict
+//! [`PullRequest`]: crate::sync::PullRequest
+//! [`PullResponse`]: crate::sync::PullResponse
+//! [`ReconcileRequest`]: crate::sync::ReconcileRequest
+//! [`CollectionDelta`]: crate::sync::CollectionDelta
+//! [`AccountDevices`]: crate::sync::AccountDevices
+//! [`PairingOffer`]: crate::sync::PairingOffer
+//! [`PairingOffered`]: crate::sync::PairingOffered
+//! [`PairingClaim`]: crate::sync::PairingClaim
+//! [`PairingClaimed`]: crate::sync::PairingClaimed
+//! [`PairingComplete`]: crate::sync::PairingComplete
+//! [`PairingStatus`]: crate::sync::PairingStatus
+//! [`SendTab`]: crate::sync::SendTab
+//! [`TabSent`]: crate::sync::TabSent
+//! [`PendingTabs`]: crate::sync::PendingTabs
+//! [`DeliveryUpdate`]: crate::sync::DeliveryUpdate
 
 use serde::{Deserialize, Serialize};
 

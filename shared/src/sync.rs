@@ -13,14 +13,22 @@
 //!
 //! * `POST /v1/sync/upload` [`UploadRequest`] → [`UploadResponse`], or 409
 //!   with [`UploadConflict`] when a change names a token the server no longer
-//!   has (the host reconciles and retries). Only the owner uploads.
+//!   has (the host reconciles and retries); then nothing was applied. Only the
+//!   owner uploads (the collection is the caller's). A change whose result is
+//!   already stored is a no-op whatever it `replaces`, so resending a batch
+//!   whose answer was lost is safe. Limits: [`crate::limits::MAX_UPLOAD_CHANGES`],
+//!   `MAX_RECORD_ID`, `MAX_RECORD_BODY` (400 `invalid_request` beyond).
 //! * `POST /v1/sync/pull` [`PullRequest`] → [`PullResponse`]: every
 //!   collection of the account's *other* devices whose token differs from
-//!   the one the caller holds; unchanged collections are skipped whole.
+//!   the one the caller holds; unchanged collections are skipped whole. A
+//!   collection the caller does not name comes whole (no `deleted`); one
+//!   whose token the log no longer has comes as `need_pairs`. Only
+//!   collections a device has uploaded to are listed.
 //! * `POST /v1/sync/reconcile` [`ReconcileRequest`] → [`CollectionDelta`]:
 //!   the fallback when the caller's token is not in the log (or for the owner
 //!   after a conflict): the caller sends its `(id, token)` pairs, the server
-//!   answers what differs.
+//!   answers what differs. 404 `unknown_device` when the owner is not a
+//!   device of the caller's account.
 //! * After each upload the server pushes [`crate::api::PushMessage::Changed`]
 //!   to the account's other connected devices.
 //!
@@ -28,23 +36,32 @@
 //! Device A shows a code `LOOKUP-SECRET`. The server sees only `LOOKUP`;
 //! `SECRET` is mixed into the key derivation so a server that swapped the
 //! X25519 keys could not open the wrapped account key.
-//! * `POST /v1/pairing/offer` [`PairingOffer`] → [`PairingOffered`] (A)
+//! * `POST /v1/pairing/offer` [`PairingOffer`] → [`PairingOffered`] (A).
+//!   A new offer cancels the device's earlier unclaimed ones. The lookup is
+//!   4 characters of Crockford base32; claims read it case-insensitively.
 //! * `POST /v1/pairing/claim` [`PairingClaim`] → [`PairingClaimed`] (B); 404
-//!   `pairing_code_invalid` when unknown or expired, 429 `rate_limited` after
-//!   too many guesses (per client and per code). The server pushes
-//!   `PairingClaimed` to A.
-//! * `POST /v1/pairing/{pairing_id}/complete` [`PairingComplete`] (A): the
-//!   wrapped account key; the server moves B into A's account and pushes
-//!   `PairingCompleted` to B.
-//! * `GET /v1/pairing/{pairing_id}` → [`PairingStatus`] (A or B; B's fallback
-//!   to the push).
+//!   `pairing_code_invalid` when unknown, expired or used, 429 `rate_limited`
+//!   (with `Retry-After`) after too many failed claims per client and minute
+//!   or per code; 400 when B claims its own code or is already in A's
+//!   account. Repeating a successful claim answers the same. The server
+//!   pushes `PairingClaimed` to A.
+//! * `POST /v1/pairing/{pairing_id}/complete` [`PairingComplete`] (A) → 204:
+//!   the wrapped account key; the server moves B into A's account, deletes
+//!   what B uploaded and was sent under its old key (B re-uploads), pushes
+//!   `PairingCompleted` to B and `DevicesChanged` to the account. 409
+//!   `pairing_state` before a claim, 410 `pairing_expired` after the TTL.
+//! * `GET /v1/pairing/{pairing_id}` → [`PairingStatus`] (A or B, else 404
+//!   `unknown_pairing`; B's fallback to the push).
 //!
 //! ## Send to device
 //! * `POST /v1/sendtab` [`SendTab`] → [`TabSent`]; pushed to the target as
 //!   `TabReceived` (or listed by `GET /v1/sendtab/pending` →
-//!   [`PendingTabs`] when it reconnects).
-//! * `POST /v1/sendtab/{send_id}/state` [`DeliveryUpdate`] (target) → 204;
-//!   pushed to the sender as `Delivery`.
+//!   [`PendingTabs`] until it reports `delivered`). 404 `unknown_device`
+//!   unless the target is another device of the account. Undelivered tabs
+//!   expire after `SENT_TAB_TTL_MS`.
+//! * `POST /v1/sendtab/{send_id}/state` [`DeliveryUpdate`] (target only, else
+//!   404 `unknown_send`) → 204; state only moves forward (a repeat is a
+//!   no-op); each step forward is pushed to the sender as `Delivery`.
 //! * `GET /v1/account/devices` → [`AccountDevices`].
 
 use serde::{Deserialize, Serialize};
