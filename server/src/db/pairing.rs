@@ -31,6 +31,11 @@ pub fn offer(
     candidates: &[String],
 ) -> Result<Option<String>, DbError> {
     let tx = conn.transaction()?;
+    // A device shows one code at a time: a new code cancels its unclaimed ones.
+    tx.execute(
+        "UPDATE pairing SET expires_ms = ?2 WHERE offerer_id = ?1 AND state = ?3 AND expires_ms > ?2",
+        params![new.offerer_id, new.now, OFFERED],
+    )?;
     for lookup in candidates {
         let taken = tx
             .query_row(

@@ -190,8 +190,16 @@ async fn wrong_own_and_malformed_codes_are_refused_clearly() {
     };
     let err: ApiError = json(a.post(&server, &path, &wrapped).await, 409).await;
     assert_eq!(err.code, "pairing_state");
-    // The real code still works after the misses.
+    // The real code still works after the misses...
     let _: PairingClaimed = json(claim(&server, &b, &offered.lookup).await, 200).await;
+    // ...and showing a new code cancels an unclaimed older one.
+    let older = offer(&server, &a).await;
+    let newer = offer(&server, &a).await;
+    let err: ApiError = json(claim(&server, &b, &older.lookup).await, 404).await;
+    assert_eq!(err.code, "pairing_code_invalid");
+    let st: PairingStatus = json(status(&server, &a, &older.pairing_id).await, 200).await;
+    assert_eq!(st.state, PairingState::Expired);
+    let _: PairingClaimed = json(claim(&server, &b, &newer.lookup).await, 200).await;
 }
 
 #[tokio::test]
