@@ -417,3 +417,19 @@ async fn bad_uploads_get_typed_400s() {
         .unwrap();
     assert_eq!(unauth.status(), 401);
 }
+
+#[tokio::test]
+async fn records_and_the_change_log_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.sqlite3");
+    let server = Server::start_at(&db).await;
+    let (a, b) = account(&server).await;
+    let t1 = upload_ok(&server, &a, vec![put("t:1", None, 1), put("t:2", None, 2)]).await;
+    assert!(server.terminate().await.success());
+
+    let server = Server::start_at(&db).await;
+    let t2 = upload_ok(&server, &a, vec![delete("t:1", 1)]).await;
+    let delta = pull(&server, &b, vec![held(&a, &t1)]).await;
+    assert_eq!(delta.collections[0].token, t2);
+    assert_eq!(changes(&delta.collections[0]), (vec![], vec!["t:1".into()]));
+}
