@@ -4,7 +4,7 @@
 pub const HOST_NAME: &str = "org.baton.host";
 
 /// The extension's id in Chromium-family browsers. It is fixed by the `"key"`
-/// in `extension/static/manifest.json` (see [`extension_id_from_key`]).
+/// in `extension/static/manifest.json` (see [`extension_id_from_sha256`]).
 pub const EXTENSION_ID: &str = "iclfinohpipjahhnkmeiddmpdphogdem";
 
 /// The extension's id in Firefox (`browser_specific_settings.gecko.id`).
