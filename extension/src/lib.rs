@@ -4,6 +4,7 @@
 //! - `start_service_worker` / `on_connect` — the background service worker:
 //!   holds the native messaging port to `baton-host` and serves the UI pages.
 //! - `start_popup` — the toolbar popup.
+//! - `start_panel` — the panel listing other devices' tabs (side panel or tab).
 //!
 //! The modules that touch browser APIs compile only for wasm32; the view
 //! model is plain Rust and tested on the host.
@@ -42,5 +43,10 @@ mod entry {
     #[wasm_bindgen]
     pub fn start_popup() {
         crate::popup::start();
+    }
+
+    #[wasm_bindgen]
+    pub fn start_panel() {
+        crate::panel::start();
     }
 }

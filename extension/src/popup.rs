@@ -1,40 +1,93 @@
 //! The toolbar popup: host link, server link and this device, kept live by
-//! the service worker's [`View`] updates.
+//! the service worker's [`View`] updates; plus the quick actions — open the
+//! panel, send this tab to another device, pair a device.
 
-use wasm_bindgen::prelude::*;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use baton_shared::native::{HostMessage, ServerState};
 use web_sys::{Document, Element};
 
-use crate::chrome::{self, Port};
-use crate::view::{self, UiEvent, UiRequest, View};
+use crate::panel::client::{self, PageEvent};
+use crate::panel::{pairing, send};
+use crate::view::{self, HostState, View};
 
 pub fn start() {
     let Some(document) = web_sys::window().and_then(|w| w.document()) else {
         return;
     };
-    let port = chrome::connect(&chrome::to_js(&serde_json::json!({"name": view::UI_PORT})).unwrap_or(JsValue::NULL));
+    // Filled in once the send control exists; events before that only carry the view.
+    let sender: Rc<RefCell<Option<Rc<send::SendControl>>>> = Rc::new(RefCell::new(None));
+    let linked = Rc::new(RefCell::new(false));
 
-    let doc = document.clone();
-    let on_view: Closure<dyn FnMut(JsValue)> = Closure::new(move |raw: JsValue| match chrome::from_js::<UiEvent>(&raw) {
-        Ok(UiEvent::View(v)) => render(&doc, &v),
-        Ok(_) => {}
-        Err(e) => chrome::log(&format!("baton: malformed message from the worker: {e}")),
+    let (doc, slot, was_linked) = (document.clone(), sender.clone(), linked.clone());
+    let client = client::connect(move |event| match event {
+        PageEvent::View(v) => {
+            render(&doc, &v);
+            // Newly able to reach the server: the device list may have changed.
+            let now_linked = v.host == HostState::Connected
+                && v.status.as_ref().is_some_and(|s| s.server.state == ServerState::Connected);
+            if now_linked && !was_linked.replace(now_linked) {
+                if let Some(s) = slot.borrow().as_ref() {
+                    s.refresh();
+                }
+            } else {
+                *was_linked.borrow_mut() = now_linked;
+            }
+        }
+        PageEvent::Host(HostMessage::Delivery { send_id, state }) => {
+            if let Some(s) = slot.borrow().as_ref() {
+                s.on_delivery(&send_id, state);
+            }
+        }
+        PageEvent::Host(HostMessage::RemoteChanged) => {
+            if let Some(s) = slot.borrow().as_ref() {
+                s.refresh();
+            }
+        }
+        PageEvent::Host(_) => {}
+        PageEvent::Lost => {
+            set(&doc, "host-state", "disconnected", "The Baton extension restarted; reopen this popup");
+        }
     });
-    port.on_message_fn(&on_view);
-    on_view.forget();
 
-    let doc = document.clone();
-    let on_gone: Closure<dyn FnMut(JsValue)> = Closure::new(move |_: JsValue| {
-        let _ = chrome::last_error();
-        set(&doc, "host-state", "disconnected", "The Baton extension restarted; reopen this popup");
-    });
-    port.on_disconnect_fn(&on_gone);
-    on_gone.forget();
-
-    if let Some(button) = document.get_element_by_id("retry") {
-        let port: Port = JsValue::from(port).unchecked_into();
-        let on_click: Closure<dyn FnMut(JsValue)> = Closure::new(move |_: JsValue| {
-            port.send(&UiRequest::Reconnect);
+    if let Some(container) = document.get_element_by_id("send") {
+        let control = send::mount(&document, &container, client.clone());
+        if *linked.borrow() {
+            control.refresh();
+        }
+        *sender.borrow_mut() = Some(control);
+    }
+    if let Some(container) = document.get_element_by_id("pairing") {
+        let slot = sender.clone();
+        pairing::mount(&document, &container, client.clone(), move || {
+            if let Some(s) = slot.borrow().as_ref() {
+                s.refresh();
+            }
         });
+    }
+    on_click(&document, "retry", {
+        let client = client.clone();
+        move || client.reconnect()
+    });
+    on_click(&document, "open-panel", || {
+        wasm_bindgen_futures::spawn_local(async {
+            match crate::panel::open_panel().await {
+                Ok(()) => {
+                    if let Some(w) = web_sys::window() {
+                        let _ = w.close();
+                    }
+                }
+                Err(e) => crate::chrome::log(&format!("baton: cannot open the panel: {e}")),
+            }
+        });
+    });
+}
+
+fn on_click(doc: &Document, id: &str, mut f: impl FnMut() + 'static) {
+    use wasm_bindgen::prelude::*;
+    if let Some(button) = doc.get_element_by_id(id) {
+        let on_click: Closure<dyn FnMut(JsValue)> = Closure::new(move |_: JsValue| f());
         let _ = button.add_event_listener_with_callback("click", on_click.as_ref().unchecked_ref());
         on_click.forget();
     }
