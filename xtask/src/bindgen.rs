@@ -63,9 +63,19 @@ fn parse_version(output: &str) -> Option<String> {
 
 /// Writes the ES-module glue and the processed module into `out_dir`.
 pub fn generate(cli: &Path, wasm: &Path, out_dir: &Path) -> Result<()> {
+    generate_target(cli, wasm, out_dir, "web")
+}
+
+/// Writes classic-script glue (a global `wasm_bindgen`) for content scripts,
+/// which cannot be ES modules, into `out_dir`.
+pub fn generate_classic(cli: &Path, wasm: &Path, out_dir: &Path) -> Result<()> {
+    generate_target(cli, wasm, out_dir, "no-modules")
+}
+
+fn generate_target(cli: &Path, wasm: &Path, out_dir: &Path, target: &str) -> Result<()> {
     process::run(
         Command::new(cli)
-            .args(["--target", "web", "--no-typescript", "--out-name", EXTENSION_ARTIFACT, "--out-dir"])
+            .args(["--target", target, "--no-typescript", "--out-name", EXTENSION_ARTIFACT, "--out-dir"])
             .arg(out_dir)
             .arg(wasm),
     )

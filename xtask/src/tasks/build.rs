@@ -58,7 +58,8 @@ pub fn build(ws: &Workspace, apt: &mut Apt, release: bool, report: &mut Report) 
         }
         if let Some(cli) = &cli {
             bindgen::generate(cli, &wasm, &out.join("wasm"))?;
-            ui::note("generated wasm/baton_extension.js and wasm/baton_extension_bg.wasm");
+            bindgen::generate_classic(cli, &wasm, &out.join("wasm").join("content"))?;
+            ui::note("generated wasm/baton_extension.js, wasm/content/baton_extension.js and their .wasm");
         }
         if !out.join("manifest.json").is_file() {
             ui::warn(format!(
