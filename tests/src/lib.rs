@@ -12,7 +12,9 @@ pub mod device;
 pub mod error;
 pub mod host;
 pub mod logs;
+pub mod native_client;
 pub mod popup;
+pub mod proxy;
 pub mod server;
 pub mod signal;
 
@@ -20,5 +22,7 @@ pub use browser::{Browser, BrowserOptions};
 pub use cdp::{Cdp, CdpError, Event, Session, TargetInfo};
 pub use device::{Device, DeviceOptions, Diagnose, OrReport};
 pub use error::HarnessError;
+pub use native_client::NativeHost;
 pub use popup::{Popup, PopupState};
+pub use proxy::{CountingProxy, Traffic};
 pub use server::ServerProcess;
