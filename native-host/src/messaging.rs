@@ -141,8 +141,10 @@ async fn message_loop(
                 Some(Inbound::Frame(bytes)) => {
                     let reply = match Request::parse(&bytes) {
                         Ok(request) => {
+                            // Clone, never hold a borrow: handlers publish to these channels.
                             let link = state.borrow().clone();
-                            handle(&ctx, request, &link, &sync.borrow())
+                            let sync_status = sync.borrow().clone();
+                            handle(&ctx, request, &link, &sync_status)
                         }
                         Err(e) => {
                             tracing::warn!("bad request: {e}");
