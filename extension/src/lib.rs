@@ -5,11 +5,16 @@
 //!   holds the native messaging port to `baton-host` and serves the UI pages.
 //! - `start_popup` — the toolbar popup.
 //! - `start_panel` — the panel listing other devices' tabs (side panel or tab).
+//! - `start_content_script` — the content script in web pages (loaded
+//!   through wasm-bindgen's classic-script glue).
+//! - `on_browser_event` — browser events the worker's loader queued.
 //!
 //! The modules that touch browser APIs compile only for wasm32; the view
 //! model is plain Rust and tested on the host.
 
 pub mod panel;
+pub mod capture;
+pub mod content;
 pub mod view;
 
 #[cfg(target_arch = "wasm32")]
@@ -48,5 +53,17 @@ mod entry {
     #[wasm_bindgen]
     pub fn start_panel() {
         crate::panel::start();
+    }
+
+    #[wasm_bindgen]
+    pub fn start_content_script() {
+        crate::content::start();
+    }
+
+    /// A browser event (`"tabs.onUpdated"`, …) with its listener arguments,
+    /// forwarded by the worker's loader.
+    #[wasm_bindgen]
+    pub fn on_browser_event(name: &str, args: js_sys::Array) {
+        crate::capture::events::dispatch(name, &args);
     }
 }

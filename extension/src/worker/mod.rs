@@ -14,5 +14,7 @@ pub mod ui;
 pub fn start() {
     crate::chrome::log("baton: service worker started");
     host::subscribe(ui::forward_host_event);
+    crate::capture::start();
+    crate::restore::start();
     host::connect();
 }

@@ -1,0 +1,171 @@
+//! Which form controls are captured, and as what. Fail-closed: anything not
+//! positively recognised as a harmless field kind is never captured.
+
+use baton_shared::session::{is_secret_autocomplete, FieldKind};
+
+/// What the content script reads off an element before deciding.
+#[derive(Debug, Clone, Default)]
+pub struct ElementFacts<'a> {
+    /// Lowercase tag name.
+    pub tag: &'a str,
+    /// The `type` attribute as written (inputs only).
+    pub input_type: Option<&'a str>,
+    pub multiple: bool,
+    pub autocomplete: Option<&'a str>,
+    pub id: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub disabled: bool,
+    /// The `hidden` attribute, or `aria-hidden="true"`.
+    pub hidden: bool,
+    /// Inside `[data-baton-private]` (or the check failed).
+    pub private: bool,
+    /// An editing host: contenteditable whose parent is not editable.
+    pub editing_host: bool,
+}
+
+/// The field kind to capture `facts` as, or `None` to leave it alone.
+pub fn classify(facts: &ElementFacts) -> Option<FieldKind> {
+    if facts.private || facts.disabled || facts.hidden {
+        return None;
+    }
+    if facts.autocomplete.is_some_and(is_secret_autocomplete) || looks_secret(facts.id, facts.name, facts.autocomplete) {
+        return None;
+    }
+    match facts.tag {
+        "input" => input_kind(facts.input_type.unwrap_or("")),
+        "textarea" => Some(FieldKind::Textarea),
+        "select" if facts.multiple => Some(FieldKind::SelectMultiple),
+        "select" => Some(FieldKind::Select),
+        // Contenteditable inside a form control or on `<input>` is meaningless.
+        _ if facts.editing_host => Some(FieldKind::Contenteditable),
+        _ => None,
+    }
+}
+
+/// Input types by their `type` attribute. A missing or empty type is text;
+/// an unknown one (which browsers also render as text) is not captured, and
+/// neither are password, hidden, file, and button-like types.
+fn input_kind(input_type: &str) -> Option<FieldKind> {
+    Some(match input_type.trim().to_ascii_lowercase().as_str() {
+        "" | "text" => FieldKind::Text,
+        "email" => FieldKind::Email,
+        "search" => FieldKind::Search,
+        "url" => FieldKind::Url,
+        "tel" => FieldKind::Tel,
+        "number" => FieldKind::Number,
+        "date" => FieldKind::Date,
+        "datetime-local" => FieldKind::DatetimeLocal,
+        "month" => FieldKind::Month,
+        "week" => FieldKind::Week,
+        "time" => FieldKind::Time,
+        "checkbox" => FieldKind::Checkbox,
+        "radio" => FieldKind::Radio,
+        _ => return None,
+    })
+}
+
+/// Words in an id, name or autocomplete that mark a credential or card
+/// field on pages that forgot the proper `type`/`autocomplete`.
+const SECRET_WORDS: &[&str] = &[
+    "password", "passwd", "passwort", "passcode", "pwd", "cvv", "cvc", "csc", "cardnumber", "ccnumber", "ccnum",
+    "cardnum", "securitycode", "onetimecode", "otp", "totp", "pin", "ssn", "iban",
+];
+
+/// Whether an identifier names a secret field. Separators are ignored
+/// (`card-number`, `card_number` and `cardNumber` are alike); short words
+/// (`pin`, `otp`, `pwd`, …) only count as whole words, so `spinner` is fine.
+pub fn looks_secret(id: Option<&str>, name: Option<&str>, autocomplete: Option<&str>) -> bool {
+    [id, name, autocomplete].into_iter().flatten().any(|ident| {
+        let words = split_words(ident);
+        let joined: String = words.concat();
+        SECRET_WORDS.iter().any(|w| {
+            if w.len() <= 4 {
+                words.iter().any(|word| word.trim_end_matches(|c: char| c.is_ascii_digit()) == *w)
+            } else {
+                joined.contains(w)
+            }
+        })
+    })
+}
+
+/// `userPassword_2` → `["user", "password", "2"]`.
+fn split_words(ident: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut prev_lower = false;
+    for c in ident.chars() {
+        if !c.is_alphanumeric() {
+            if !word.is_empty() {
+                words.push(std::mem::take(&mut word));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if c.is_uppercase() && prev_lower && !word.is_empty() {
+            words.push(std::mem::take(&mut word));
+        }
+        prev_lower = c.is_lowercase() || c.is_ascii_digit();
+        word.extend(c.to_lowercase());
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(t: &str) -> ElementFacts<'_> {
+        ElementFacts { tag: "input", input_type: Some(t), ..Default::default() }
+    }
+
+    #[test]
+    fn text_like_and_choice_inputs() {
+        for (t, kind) in [
+            ("", FieldKind::Text),
+            ("TEXT", FieldKind::Text),
+            ("email", FieldKind::Email),
+            ("datetime-local", FieldKind::DatetimeLocal),
+            ("checkbox", FieldKind::Checkbox),
+            ("radio", FieldKind::Radio),
+        ] {
+            assert_eq!(classify(&input(t)), Some(kind), "{t}");
+        }
+        let untyped = ElementFacts { tag: "input", ..Default::default() };
+        assert_eq!(classify(&untyped), Some(FieldKind::Text));
+        let multi = ElementFacts { tag: "select", multiple: true, ..Default::default() };
+        assert_eq!(classify(&multi), Some(FieldKind::SelectMultiple));
+        let host = ElementFacts { tag: "div", editing_host: true, ..Default::default() };
+        assert_eq!(classify(&host), Some(FieldKind::Contenteditable));
+        assert_eq!(classify(&ElementFacts { tag: "div", ..Default::default() }), None);
+    }
+
+    #[test]
+    fn never_captured() {
+        for t in ["password", " Password ", "hidden", "file", "submit", "image", "color", "range", "bogus"] {
+            assert_eq!(classify(&input(t)), None, "{t}");
+        }
+        for ac in ["cc-number", "billing cc-exp", "one-time-code", "new-password", "current-password"] {
+            let f = ElementFacts { autocomplete: Some(ac), ..input("text") };
+            assert_eq!(classify(&f), None, "{ac}");
+            let s = ElementFacts { tag: "select", autocomplete: Some(ac), ..Default::default() };
+            assert_eq!(classify(&s), None, "select {ac}");
+        }
+        assert_eq!(classify(&ElementFacts { private: true, ..input("text") }), None);
+        assert_eq!(classify(&ElementFacts { private: true, tag: "textarea", ..Default::default() }), None);
+        assert_eq!(classify(&ElementFacts { disabled: true, ..input("text") }), None);
+        assert_eq!(classify(&ElementFacts { hidden: true, ..input("text") }), None);
+    }
+
+    #[test]
+    fn secret_looking_names() {
+        for ident in ["password", "userPassword", "card-number", "card_number", "cardNumber", "cvv2", "otp", "user_pin", "PIN"] {
+            assert!(looks_secret(None, Some(ident), None), "{ident}");
+        }
+        for ident in ["first_name", "email", "spinner", "options", "shipping", "topic", "comment"] {
+            assert!(!looks_secret(Some(ident), Some(ident), None), "{ident}");
+        }
+    }
+}
