@@ -21,6 +21,16 @@ pub const MAX_HTTP_BODY: usize = 16 * 1024 * 1024;
 /// Longest device name accepted anywhere.
 pub const MAX_DEVICE_NAME: usize = 100;
 
+/// Longest tab title (characters) a host stores and syncs; longer ones are cut.
+pub const MAX_TAB_TITLE: usize = 1_024;
+
+/// Longest favicon URL a host syncs; longer ones (large `data:` icons) are dropped.
+pub const MAX_FAVICON_URL: usize = 8 * 1024;
+
+/// Longest tab or history URL a host syncs; a tab showing a longer one (a
+/// huge `data:` URL) is left out of sync.
+pub const MAX_TAB_URL: usize = 32 * 1024;
+
 /// Tab history entries kept per tab (oldest dropped first).
 pub const MAX_HISTORY_ENTRIES: usize = 50;
 
