@@ -4,7 +4,10 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use baton_shared::limits::{MAX_ANCHOR_TEXT, MAX_FIELDS_PER_PAGE, MAX_FIELD_VALUE, MAX_HISTORY_ENTRIES};
+use baton_shared::limits::{
+    MAX_ANCHOR_TEXT, MAX_FAVICON_URL, MAX_FIELDS_PER_PAGE, MAX_FIELD_VALUE, MAX_HISTORY_ENTRIES, MAX_RECORD_BODY,
+    MAX_TAB_TITLE, MAX_TAB_URL,
+};
 use baton_shared::records::{tab_record_ids, Collection, RecordBody};
 use baton_shared::session::{is_secret_autocomplete, FieldValue, PageState, TabHistory, TabState, WindowState};
 
@@ -17,7 +20,13 @@ pub enum IngestError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+    #[error("record {id} is {len} bytes; the most one record may hold is {MAX_RECORD_PLAINTEXT}")]
+    TooLarge { id: String, len: usize },
 }
+
+/// Largest record plaintext whose sealed, base64 form the server accepts
+/// (nonce and tag take 28 bytes).
+pub const MAX_RECORD_PLAINTEXT: usize = MAX_RECORD_BODY / 4 * 3 - 28;
 
 /// Stores a complete snapshot of this browser's windows and tabs. Returns
 /// how many changes were queued.
@@ -28,7 +37,8 @@ pub fn snapshot(
     tabs: Vec<TabState>,
 ) -> Result<usize, IngestError> {
     let mut desired: BTreeMap<String, RecordBody> = BTreeMap::new();
-    for body in windows.into_iter().map(RecordBody::Window).chain(tabs.into_iter().map(RecordBody::Tab)) {
+    let tabs = tabs.into_iter().filter_map(sanitize_tab);
+    for body in windows.into_iter().map(RecordBody::Window).chain(tabs.map(RecordBody::Tab)) {
         desired.insert(body.record_id(), body);
     }
     let stored = store.local_tokens(Collection::Tabs)?;
@@ -83,12 +93,39 @@ fn single(store: &mut Store, keys: &AccountKeys, body: RecordBody) -> Result<usi
 
 fn put(collection: Collection, id: String, token: String, body: &RecordBody) -> Result<LocalChange, IngestError> {
     let json = serde_json::to_string(body).map_err(|e| CryptoError::Encode(e.to_string()))?;
+    if json.len() > MAX_RECORD_PLAINTEXT {
+        return Err(IngestError::TooLarge { id, len: json.len() });
+    }
     Ok(LocalChange { collection, id, state: Some((token, json)) })
 }
 
-/// Keeps the newest entries; `current` keeps pointing at the same page.
+/// Cuts what a tab may carry; a tab whose URL is beyond any use elsewhere
+/// (a huge `data:` URL) is left out of sync.
+pub fn sanitize_tab(mut tab: TabState) -> Option<TabState> {
+    if tab.url.len() > MAX_TAB_URL {
+        tracing::warn!("tab {} is not synced: its URL is {} bytes long", tab.id, tab.url.len());
+        return None;
+    }
+    truncate_chars(&mut tab.title, MAX_TAB_TITLE);
+    if tab.fav_icon_url.as_ref().is_some_and(|u| u.len() > MAX_FAVICON_URL) {
+        tab.fav_icon_url = None;
+    }
+    Some(tab)
+}
+
+/// Keeps the newest entries that fit in one record; `current` keeps
+/// pointing at the same page.
 pub fn trim_history(mut history: TabHistory) -> TabHistory {
-    let excess = history.entries.len().saturating_sub(MAX_HISTORY_ENTRIES);
+    history.entries.retain(|e| e.url.len() <= MAX_TAB_URL);
+    for e in &mut history.entries {
+        truncate_chars(&mut e.title, MAX_TAB_TITLE);
+    }
+    let mut excess = history.entries.len().saturating_sub(MAX_HISTORY_ENTRIES);
+    let mut size: usize = history.entries[excess..].iter().map(|e| e.url.len() + e.title.len() + 64).sum();
+    while size > MAX_RECORD_PLAINTEXT - 1024 && excess < history.entries.len() {
+        size -= history.entries[excess].url.len() + history.entries[excess].title.len() + 64;
+        excess += 1;
+    }
     history.entries.drain(..excess);
     let last = history.entries.len().saturating_sub(1) as u32;
     history.current = history.current.saturating_sub(excess as u32).min(last);
@@ -113,7 +150,22 @@ pub fn sanitize_page(mut page: PageState) -> PageState {
     if let Some(anchor) = page.scroll.as_mut().and_then(|s| s.anchor.as_mut()) {
         truncate_chars(&mut anchor.text, MAX_ANCHOR_TEXT);
     }
+    // Keep the fields that fit in one record, in page order.
+    let fields = std::mem::take(&mut page.fields);
+    let mut size = json_len(&page) + MAX_TAB_URL.min(page.url.len()) + 1024;
+    for field in fields {
+        size += json_len(&field) + 1;
+        if size > MAX_RECORD_PLAINTEXT {
+            tracing::warn!("page state of tab {} is cut to {} fields to fit one record", page.tab_id, page.fields.len());
+            break;
+        }
+        page.fields.push(field);
+    }
     page
+}
+
+fn json_len<T: serde::Serialize>(value: &T) -> usize {
+    serde_json::to_vec(value).map(|v| v.len()).unwrap_or(usize::MAX / 2)
 }
 
 fn truncate_chars(s: &mut String, max: usize) {
@@ -162,6 +214,43 @@ mod tests {
         assert_eq!(snapshot(&mut s, &k, win, vec![tab(1, "https://a2")]).unwrap(), 3);
         assert!(s.local_tokens(Collection::History).unwrap().is_empty());
         assert_eq!(s.pending_changes().unwrap(), 7);
+    }
+
+    #[test]
+    fn oversized_input_is_cut_to_fit_one_record() {
+        let mut t = tab(1, &format!("data:text/plain,{}", "x".repeat(MAX_TAB_URL)));
+        assert!(sanitize_tab(t.clone()).is_none());
+        t.url = "https://a".into();
+        t.title = "t".repeat(5_000);
+        t.fav_icon_url = Some(format!("data:image/png;base64,{}", "A".repeat(MAX_FAVICON_URL)));
+        let t = sanitize_tab(t).unwrap();
+        assert_eq!((t.title.len(), t.fav_icon_url), (MAX_TAB_TITLE, None));
+
+        let field = |i: usize| FieldState {
+            key: FieldKey {
+                kind: FieldKind::Textarea,
+                id: Some(format!("f{i}")),
+                name: None,
+                autocomplete: None,
+                label: None,
+                form_action: None,
+                value_attr: None,
+                path: "body>textarea".into(),
+            },
+            value: FieldValue::Text("y".repeat(MAX_FIELD_VALUE)),
+        };
+        let page = PageState { tab_id: 1, url: "https://a".into(), fields: (0..20).map(field).collect(), scroll: None, captured_ms: 0 };
+        let page = sanitize_page(page);
+        assert!(!page.fields.is_empty() && page.fields.len() < 20);
+        assert!(json_len(&RecordBody::Page(page)) <= MAX_RECORD_PLAINTEXT);
+
+        let entries = (0..50)
+            .map(|i| HistoryEntry { url: format!("https://h/{i}/{}", "z".repeat(20_000)), title: String::new(), visited_ms: i })
+            .collect();
+        let h = trim_history(TabHistory { tab_id: 1, entries, current: 49 });
+        assert!(h.entries.len() < 50);
+        assert!(h.entries[h.current as usize].url.starts_with("https://h/49/"));
+        assert!(json_len(&RecordBody::History(h)) <= MAX_RECORD_PLAINTEXT);
     }
 
     #[test]

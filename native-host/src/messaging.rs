@@ -238,7 +238,11 @@ fn ingest_with(
     f: impl FnOnce(&mut Store, &crate::crypto::AccountKeys) -> Result<usize, ingest::IngestError>,
 ) -> Result<(), RequestError> {
     let keys = ctx.keys()?;
-    let changed = f(&mut *ctx.store()?, &keys).map_err(RequestError::storage)?;
+    let changed = f(&mut *ctx.store()?, &keys).map_err(|e| match e {
+        ingest::IngestError::TooLarge { .. } => RequestError::new(ErrorCode::InvalidRequest, e.to_string()),
+        ingest::IngestError::Crypto(_) => RequestError::new(ErrorCode::Internal, e.to_string()),
+        ingest::IngestError::Store(_) => RequestError::storage(e),
+    })?;
     if changed > 0 {
         ctx.refresh_status();
         ctx.sync_wake.notify_one();

@@ -1,6 +1,7 @@
 //! "Send to device": one tab, encrypted for the account, pushed by the server
 //! to the target, which opens it and reports delivered, then opened.
 
+use baton_shared::limits::MAX_SENT_TAB_BODY;
 use baton_shared::native::{ErrorCode, HostMessage};
 use baton_shared::session::DeliveryState;
 use baton_shared::sync::{DeliveryUpdate, PendingTabs, SendTab, SentTab, TabSent, PATH_SENDTAB, PATH_SENDTAB_PENDING};
@@ -22,6 +23,9 @@ pub async fn send(ctx: &HostContext, target: &str, url: String, title: String) -
     let body = keys
         .seal_sent_tab(&device.id, target, &plain)
         .map_err(|e| RequestError::new(ErrorCode::Internal, e.to_string()))?;
+    if body.len() > MAX_SENT_TAB_BODY {
+        return Err(RequestError::new(ErrorCode::InvalidRequest, "this tab's URL and title are too long to send"));
+    }
     let sent: TabSent = api.post(PATH_SENDTAB, &SendTab { target_device: target.to_owned(), body }).await?;
     ctx.store()?.record_sent_tab(&sent.send_id, target, &url, &title, now_ms()).map_err(RequestError::storage)?;
     Ok(sent.send_id)

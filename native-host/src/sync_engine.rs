@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use baton_shared::api::PushMessage;
-use baton_shared::limits::{backoff_ms, MAX_UPLOAD_CHANGES, SYNC_POLL_MS};
+use baton_shared::limits::{backoff_ms, MAX_HTTP_BODY, MAX_UPLOAD_CHANGES, SYNC_POLL_MS};
 use baton_shared::native::{HostMessage, ServerState};
 use baton_shared::records::{Collection, RecordBody};
 use baton_shared::sync::{
@@ -128,12 +128,18 @@ async fn upload(ctx: &HostContext, api: &ServerApi, device: &DeviceRow, keys: &A
             (run, held)
         };
         let collection = run[0].collection;
-        let last_seq = run[run.len() - 1].seq;
         // What the server will hold for each id once this batch is applied.
         let mut expected: HashMap<String, Option<String>> =
             run.iter().map(|r| (r.id.clone(), held.get(&r.id).cloned())).collect();
         let mut changes = Vec::new();
+        let mut bytes = 0usize;
+        let mut last_seq = run[0].seq;
         for row in &run {
+            // Keep one request well under the server's body limit.
+            if bytes > MAX_HTTP_BODY / 2 {
+                break;
+            }
+            last_seq = row.seq;
             let now = expected.get(&row.id).cloned().flatten();
             let next = row.state.as_ref().map(|(token, _)| token.clone());
             if now == next {
@@ -147,6 +153,7 @@ async fn upload(ctx: &HostContext, api: &ServerApi, device: &DeviceRow, keys: &A
                 }),
                 None => None,
             };
+            bytes += record.as_ref().map_or(0, |r| r.body.len()) + 200;
             changes.push(RecordChange { id: row.id.clone(), replaces: now, record });
             expected.insert(row.id.clone(), next);
         }
