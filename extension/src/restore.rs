@@ -82,7 +82,7 @@ pub async fn perform(action: Action) -> Result<(), String> {
                 park(new_id, page);
                 if tab.pinned || tab.active {
                     let update = serde_json::json!({ "pinned": tab.pinned, "active": tab.active });
-                    let _ = call("tabs.update", &[new_id.into(), js(&update)]).await;
+                    let _ = call("tabs.update", &[api::id(new_id), js(&update)]).await;
                 }
             }
             Ok(())
@@ -128,7 +128,7 @@ fn deliver(tab_id: i64, url: &str) {
     wasm_bindgen_futures::spawn_local(async move {
         let message = js(&ContentMessage::Restore { page });
         let options = js(&serde_json::json!({ "frameId": 0 }));
-        if call("tabs.sendMessage", &[tab_id.into(), message, options]).await.is_ok() {
+        if call("tabs.sendMessage", &[api::id(tab_id), message, options]).await.is_ok() {
             PENDING.with(|p| p.borrow_mut().remove(&tab_id));
         }
     });

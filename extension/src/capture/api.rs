@@ -77,3 +77,9 @@ pub async fn exclusions() -> super::exclude::Exclusions {
         Err(_) => Exclusions::Everything,
     }
 }
+
+/// A browser id (tab, window) as the number the APIs expect; `i64` would
+/// become a `BigInt`, which they reject.
+pub fn id(id: i64) -> JsValue {
+    JsValue::from_f64(id as f64)
+}

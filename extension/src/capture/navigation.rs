@@ -99,7 +99,7 @@ async fn run() {
 async fn handle(event: Event) -> Option<i64> {
     match event {
         Event::Committed(d, same_document) => {
-            let tab: BrowserTab = chrome::from_js(&call("tabs.get", &[d.tab_id.into()]).await.ok()?).ok()?;
+            let tab: BrowserTab = chrome::from_js(&call("tabs.get", &[api::id(d.tab_id)]).await.ok()?).ok()?;
             if tab.incognito {
                 return None;
             }
