@@ -257,3 +257,39 @@ fn five_thousand_tabs_sync_and_list_without_truncation() {
         device(d, &a_id).is_some_and(|a| urls(a).iter().any(|u| u == "https://changed.example/"))
     });
 }
+
+#[test]
+fn a_joining_device_brings_its_own_tabs_into_the_account() {
+    let (_dir, server) = server();
+    let mut a = Host::start(&server.url, "Laptop");
+    let mut b = Host::start(&server.url, "Desktop");
+    a.wait_connected();
+    let b_id = b.wait_connected();
+    // B uploads under its own account first; joining re-keys and re-sends.
+    assert_eq!(b.request(snapshot(vec![window(7, true)], vec![tab(70, 7, 0, "https://b-own.example/", "B's own")]))["type"], "ack");
+    b.wait_status("B uploaded", |s| s["sync"]["pending_changes"] == 0);
+    pair(&mut a, &mut b);
+    let devices = a.wait_devices("B's tabs on A", Duration::from_secs(5), |d| {
+        device(d, &b_id).is_some_and(|b| urls(b) == ["https://b-own.example/"])
+    });
+    assert_eq!(device(&devices, &b_id).map(|b| b["name"].clone()), Some(json!("Desktop")));
+}
+
+#[test]
+fn without_a_server_captures_are_kept_and_server_requests_say_offline() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    drop(listener);
+    let mut host = Host::start(&url, "Laptop");
+    assert_eq!(host.request(snapshot(vec![window(1, true)], vec![tab(1, 1, 0, "https://a.example/", "A")]))["type"], "ack");
+    assert_eq!(pending(&mut host), 2);
+    let code = host.request(json!({"type": "pair_start"}));
+    assert_eq!(code["code"], "offline", "{code}");
+    let join = host.request(json!({"type": "pair_join", "code": "ABCD-7KQ2M9"}));
+    assert_eq!(join["code"], "offline", "{join}");
+    let sync = host.request(json!({"type": "sync_now"}));
+    assert_eq!(sync["code"], "offline", "{sync}");
+    assert_eq!(host.request(json!({"type": "list_devices"}))["devices"], json!([]));
+    let bad = host.request(json!({"type": "page_state", "page": {"tab_id": 1}}));
+    assert_eq!(bad["code"], "invalid_request", "{bad}");
+}
