@@ -15,7 +15,7 @@ for (const name of [
   "tabs.onCreated", "tabs.onUpdated", "tabs.onRemoved", "tabs.onMoved", "tabs.onActivated",
   "tabs.onAttached", "tabs.onDetached", "windows.onCreated", "windows.onRemoved", "windows.onFocusChanged",
   "tabGroups.onUpdated", "tabGroups.onRemoved", "webNavigation.onCommitted",
-  "webNavigation.onHistoryStateUpdated", "webNavigation.onReferenceFragmentUpdated", "runtime.onMessage",
+  "webNavigation.onHistoryStateUpdated", "webNavigation.onReferenceFragmentUpdated", "runtime.onMessage", "storage.onChanged",
 ]) {
   const [api, event] = name.split(".");
   chrome[api]?.[event]?.addListener((...args) => {

@@ -72,7 +72,7 @@ async fn serve_pages() -> String {
                 let request = String::from_utf8_lossy(&buf[..n]);
                 let path = request.split_whitespace().nth(1).unwrap_or("/");
                 let (status, body) = match path {
-                    "/form" => ("200 OK", form_page(false)),
+                    "/form" | "/form?excluded" => ("200 OK", form_page(false)),
                     "/reordered" => ("200 OK", form_page(true)),
                     _ => ("404 Not Found", String::new()),
                 };
@@ -291,4 +291,24 @@ async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
     assert_eq!(state["message"], MESSAGE);
     assert_eq!(state["topic"], "bug");
     assert_eq!((&state["pw"], &state["payment"], &state["note"]), (&json!(""), &json!(""), &json!("")));
+
+    // Excluded sites: no tab, no history, no page state.
+    worker
+        .evaluate(r#"chrome.storage.local.set({ excludedSites: ["127.0.0.1"] }).then(() => true)"#)
+        .await
+        .or_report("exclude 127.0.0.1", &parts);
+    let excluded_url = format!("{base}/form?excluded");
+    let excluded = device.browser().cdp().open_page(&excluded_url).await.or_report("open an excluded page", &parts);
+    excluded.wait_for("document.readyState === 'complete'", LOAD_TIMEOUT).await.or_report("excluded page loaded", &parts);
+    for _ in 0..3 {
+        excluded.evaluate(&fill_js()).await.or_report("fill the excluded form", &parts);
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+    }
+    let records = host_records(&db).or_report("read the host's records", &parts);
+    let leaked: Vec<_> = records.iter().filter(|(_, _, b)| b.to_string().contains("?excluded")).collect();
+    assert!(leaked.is_empty(), "records of an excluded page: {leaked:?}");
+    assert!(
+        !records.iter().any(|(c, _, b)| c == "tabs" && b["kind"] == "tab" && b["url"].as_str().is_some_and(|u| u.starts_with(&base))),
+        "tabs on an excluded site leave the snapshot: {records:?}"
+    );
 }

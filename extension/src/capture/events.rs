@@ -37,6 +37,8 @@ pub fn dispatch(name: &str, args: &js_sys::Array) {
         "webNavigation.onCommitted" => nav(&arg(0), false),
         "webNavigation.onHistoryStateUpdated" | "webNavigation.onReferenceFragmentUpdated" => nav(&arg(0), true),
         "runtime.onMessage" => pages::on_message(&arg(0), &arg(1)),
+        // The excluded sites may have changed: the snapshot drops their tabs.
+        "storage.onChanged" if arg(1).as_string().as_deref() == Some("local") => tabs::changed(),
         _ => {}
     }
 }
