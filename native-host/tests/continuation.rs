@@ -293,3 +293,31 @@ fn without_a_server_captures_are_kept_and_server_requests_say_offline() {
     let bad = host.request(json!({"type": "page_state", "page": {"tab_id": 1}}));
     assert_eq!(bad["code"], "invalid_request", "{bad}");
 }
+
+/// Fault injection: the host's idea of what the server holds is wrong (as
+/// after restoring an old backup); the upload is refused, the host
+/// reconciles and the change still arrives.
+#[test]
+fn a_stale_upload_is_refused_then_reconciled() {
+    let (_dir, server) = server();
+    let mut a = Host::start(&server.url, "Laptop");
+    let mut b = Host::start(&server.url, "Desktop");
+    let a_id = a.wait_connected();
+    b.wait_connected();
+    pair(&mut a, &mut b);
+    let w = vec![window(1, true)];
+    assert_eq!(a.request(snapshot(w.clone(), vec![tab(1, 1, 0, "https://before.example/", "Before")]))["type"], "ack");
+    a.wait_status("uploaded", |s| s["sync"]["pending_changes"] == 0);
+    let home = a.kill();
+    let db = rusqlite::Connection::open(home.path().join("data/baton/host.sqlite3")).expect("host db");
+    db.execute("UPDATE local_record SET server_token = NULL", []).expect("forget server tokens");
+    drop(db);
+    let mut a = Host::start_in(home, &server.url, "Laptop");
+    assert_eq!(a.request(snapshot(w, vec![tab(1, 1, 0, "https://after.example/", "After")]))["type"], "ack");
+    b.wait_devices("the change after a conflict", Duration::from_secs(10), |d| {
+        device(d, &a_id).is_some_and(|a| urls(a) == ["https://after.example/"])
+    });
+    a.wait_status("outbox drained", |s| s["sync"]["pending_changes"] == 0);
+    let log = std::fs::read_to_string(a.data_dir().join("host.log")).unwrap_or_default();
+    assert!(log.contains("upload conflict"), "the upload was not refused: {log}");
+}
