@@ -75,7 +75,11 @@ pub async fn perform(action: Action) -> Result<(), String> {
                 pages.push(page_for(&device_id, tab).await);
             }
             let urls: Vec<&str> = tabs.iter().map(|t| t.url.as_str()).collect();
-            let created = call("windows.create", &[js(&serde_json::json!({ "url": urls, "focused": true }))]).await?;
+            let created = call(
+                "windows.create",
+                &[js(&serde_json::json!({ "url": urls, "focused": true }))],
+            )
+            .await?;
             let created: BrowserWindow = chrome::from_js(&created)?;
             for ((tab, page), new_tab) in tabs.iter().zip(pages).zip(&created.tabs) {
                 let Some(new_id) = new_tab.id else { continue };
@@ -122,14 +126,31 @@ fn park(tab_id: i64, page: Option<PageState>) {
 /// Hands the parked state to the tab if it shows the page the state is for.
 /// Kept parked while the tab is elsewhere (a redirect on the way) or its
 /// content script is not listening yet.
+/// Taken out while in flight, so the load and ready signals never deliver twice.
 fn deliver(tab_id: i64, url: &str) {
-    let page = PENDING.with(|p| p.borrow().get(&tab_id).filter(|pending| same_page(&pending.page.url, url)).map(|p| p.page.clone()));
-    let Some(page) = page else { return };
+    let pending = PENDING.with(|p| {
+        let mut p = p.borrow_mut();
+        let matches = p.get(&tab_id).is_some_and(|pending| same_page(&pending.page.url, url));
+        if matches {
+            p.remove(&tab_id)
+        } else {
+            None
+        }
+    });
+    let Some(pending) = pending else { return };
     wasm_bindgen_futures::spawn_local(async move {
-        let message = js(&ContentMessage::Restore { page });
+        let message = js(&ContentMessage::Restore {
+            page: pending.page.clone(),
+        });
         let options = js(&serde_json::json!({ "frameId": 0 }));
-        if call("tabs.sendMessage", &[api::id(tab_id), message, options]).await.is_ok() {
-            PENDING.with(|p| p.borrow_mut().remove(&tab_id));
+        let accepted = call("tabs.sendMessage", &[api::id(tab_id), message, options])
+            .await
+            .is_ok_and(|r| r.is_truthy());
+        if !accepted {
+            // Not listening yet: its ready message will come.
+            PENDING.with(|p| {
+                p.borrow_mut().entry(tab_id).or_insert(pending);
+            });
         }
     });
 }
@@ -145,7 +166,10 @@ async fn list_devices() -> Result<Vec<RemoteDevice>, String> {
 /// The remote tab's page state, if it belongs to the page the tab shows.
 /// A failure only loses the refill, not the tab.
 async fn page_for(device_id: &str, tab: &TabState) -> Option<PageState> {
-    let request = RequestBody::TabDetails { device_id: device_id.to_owned(), tab_id: tab.id };
+    let request = RequestBody::TabDetails {
+        device_id: device_id.to_owned(),
+        tab_id: tab.id,
+    };
     match host::request(request).await {
         Ok(HostMessage::TabDetails { page: Some(page), .. }) if same_page(&page.url, &tab.url) => Some(page),
         Ok(_) => None,
@@ -160,7 +184,11 @@ async fn open_tab(url: &str, active: bool) -> Result<i64, String> {
     if !is_web_url(url) {
         return Err("only web pages (http and https) can be opened".into());
     }
-    let tab = call("tabs.create", &[js(&serde_json::json!({ "url": url, "active": active }))]).await?;
+    let tab = call(
+        "tabs.create",
+        &[js(&serde_json::json!({ "url": url, "active": active }))],
+    )
+    .await?;
     let tab: BrowserTab = chrome::from_js(&tab)?;
     tab.id.ok_or_else(|| "the browser did not open the tab".to_owned())
 }

@@ -47,11 +47,26 @@ fn form_page(reordered: bool) -> String {
     let private = r#"<div data-baton-private><input name="note" type="text"></div>"#;
     let (fields, banner) = if reordered {
         (
-            [urgent, private, topic, card, hidden, "<div><div>", message, "</div></div>", password, name].concat(),
+            [
+                urgent,
+                private,
+                topic,
+                card,
+                hidden,
+                "<div><div>",
+                message,
+                "</div></div>",
+                password,
+                name,
+            ]
+            .concat(),
             r#"<div style="height:700px">Banner</div>"#,
         )
     } else {
-        ([name, message, topic, urgent, password, card, hidden, private].concat(), "")
+        (
+            [name, message, topic, urgent, password, card, hidden, private].concat(),
+            "",
+        )
     };
     format!(
         "<!doctype html><html><head><meta charset=utf-8><title>Support form</title></head><body>\n\
@@ -94,7 +109,11 @@ fn host_records(db: &Path) -> rusqlite::Result<Vec<(String, String, Value)>> {
     let rows = stmt
         .query_map([], |row| {
             let body: String = row.get(2)?;
-            Ok((row.get(0)?, row.get(1)?, serde_json::from_str(&body).unwrap_or(Value::Null)))
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                serde_json::from_str(&body).unwrap_or(Value::Null),
+            ))
         })?
         .collect();
     rows
@@ -109,13 +128,19 @@ fn page_record(db: &Path, url: &str) -> Option<Value> {
 }
 
 fn field<'a>(page: &'a Value, name: &str) -> Option<&'a Value> {
-    page["fields"].as_array()?.iter().find(|f| f["key"]["name"] == name).map(|f| &f["value"])
+    page["fields"]
+        .as_array()?
+        .iter()
+        .find(|f| f["key"]["name"] == name)
+        .map(|f| &f["value"])
 }
 
 /// Every byte under `dir`, searched for `needle`.
 fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
     let mut hits = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return hits };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return hits;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -157,7 +182,9 @@ fn fill_js() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = ServerProcess::start(dir.path().join("server.sqlite3")).await.expect("start baton-server");
+    let server = ServerProcess::start(dir.path().join("server.sqlite3"))
+        .await
+        .expect("start baton-server");
     let device = Device::start(DeviceOptions::new("E2E Capture", server.url()))
         .await
         .or_report("start the device", &[&server]);
@@ -172,8 +199,15 @@ async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
 
     let base = serve_pages().await;
     let form_url = format!("{base}/form");
-    let page = device.browser().cdp().open_page(&form_url).await.or_report("open the form", &parts);
-    page.wait_for("document.readyState === 'complete'", LOAD_TIMEOUT).await.or_report("form loaded", &parts);
+    let page = device
+        .browser()
+        .cdp()
+        .open_page(&form_url)
+        .await
+        .or_report("open the form", &parts);
+    page.wait_for("document.readyState === 'complete'", LOAD_TIMEOUT)
+        .await
+        .or_report("form loaded", &parts);
 
     // The content script loads asynchronously: type until the host has the
     // state (typing again is harmless).
@@ -183,7 +217,9 @@ async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
     let captured = loop {
         scrolled = page.evaluate(&fill_js()).await.or_report("fill the form", &parts);
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        if let Some(p) = page_record(&db, &form_url).filter(|p| field(p, "urgent").is_some() && p["scroll"]["anchor"].is_object()) {
+        if let Some(p) =
+            page_record(&db, &form_url).filter(|p| field(p, "urgent").is_some() && p["scroll"]["anchor"].is_object())
+        {
             break p;
         }
         if tokio::time::Instant::now() > deadline {
@@ -203,29 +239,47 @@ async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
     for never in ["pw", "payment", "token", "note"] {
         assert_eq!(field(&captured, never), None, "field {never} must not be captured");
     }
-    assert_eq!(captured["fields"].as_array().map(Vec::len), Some(4), "only the four ordinary fields");
+    assert_eq!(
+        captured["fields"].as_array().map(Vec::len),
+        Some(4),
+        "only the four ordinary fields"
+    );
     let label = captured["fields"][1]["key"]["label"].as_str().unwrap_or_default();
-    assert!(label.starts_with("Message"), "wrapping label becomes the textarea's label: {label:?}");
+    assert!(
+        label.starts_with("Message"),
+        "wrapping label becomes the textarea's label: {label:?}"
+    );
     let anchor = &captured["scroll"]["anchor"];
     assert!(
-        anchor["text"].as_str().is_some_and(|t| t.starts_with("Paragraph number")),
+        anchor["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Paragraph number")),
         "scroll anchor is article text: {anchor}"
     );
 
     // The tab and its history reached the host too.
     let records = host_records(&db).or_report("read the host's records", &parts);
     assert!(
-        records.iter().any(|(c, _, b)| c == "tabs" && b["kind"] == "tab" && b["url"] == form_url.as_str()),
+        records
+            .iter()
+            .any(|(c, _, b)| c == "tabs" && b["kind"] == "tab" && b["url"] == form_url.as_str()),
         "tab record for the form: {records:?}"
     );
     let history_has_form = || {
         host_records(&db).unwrap_or_default().iter().any(|(c, _, b)| {
-            c == "history" && b["entries"].as_array().is_some_and(|e| e.iter().any(|e| e["url"] == form_url.as_str()))
+            c == "history"
+                && b["entries"]
+                    .as_array()
+                    .is_some_and(|e| e.iter().any(|e| e["url"] == form_url.as_str()))
         })
     };
     let deadline = tokio::time::Instant::now() + CAPTURE_TIMEOUT;
     while !history_has_form() {
-        assert!(tokio::time::Instant::now() < deadline, "history record for the form: {:?}", host_records(&db));
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "history record for the form: {:?}",
+            host_records(&db)
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
@@ -257,16 +311,26 @@ async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
 }})()"#,
         url = json!(reordered_url)
     );
-    let tab_id = worker.evaluate(&open_js).await.or_report("open the reordered form and send it the state", &parts);
+    let tab_id = worker
+        .evaluate(&open_js)
+        .await
+        .or_report("open the reordered form and send it the state", &parts);
     assert!(tab_id.is_number(), "the content script accepted the restore: {tab_id}");
 
     let target = device
         .browser()
         .cdp()
-        .wait_for_target("reordered form tab", LOAD_TIMEOUT, |t| t.kind == "page" && t.url == reordered_url)
+        .wait_for_target("reordered form tab", LOAD_TIMEOUT, |t| {
+            t.kind == "page" && t.url == reordered_url
+        })
         .await
         .or_report("find the reordered tab", &parts);
-    let restored_page = device.browser().cdp().attach(&target.target_id).await.or_report("attach to it", &parts);
+    let restored_page = device
+        .browser()
+        .cdp()
+        .attach(&target.target_id)
+        .await
+        .or_report("attach to it", &parts);
     let expected_paragraph = scrolled["paragraph"].as_str().unwrap_or_default().to_owned();
     let state_js = format!(
         r#"(() => {{
@@ -290,7 +354,10 @@ async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
     eprintln!("restored: {state}");
     assert_eq!(state["message"], MESSAGE);
     assert_eq!(state["topic"], "bug");
-    assert_eq!((&state["pw"], &state["payment"], &state["note"]), (&json!(""), &json!(""), &json!("")));
+    assert_eq!(
+        (&state["pw"], &state["payment"], &state["note"]),
+        (&json!(""), &json!(""), &json!(""))
+    );
 
     // Excluded sites: no tab, no history, no page state.
     worker
@@ -298,17 +365,33 @@ async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
         .await
         .or_report("exclude 127.0.0.1", &parts);
     let excluded_url = format!("{base}/form?excluded");
-    let excluded = device.browser().cdp().open_page(&excluded_url).await.or_report("open an excluded page", &parts);
-    excluded.wait_for("document.readyState === 'complete'", LOAD_TIMEOUT).await.or_report("excluded page loaded", &parts);
+    let excluded = device
+        .browser()
+        .cdp()
+        .open_page(&excluded_url)
+        .await
+        .or_report("open an excluded page", &parts);
+    excluded
+        .wait_for("document.readyState === 'complete'", LOAD_TIMEOUT)
+        .await
+        .or_report("excluded page loaded", &parts);
     for _ in 0..3 {
-        excluded.evaluate(&fill_js()).await.or_report("fill the excluded form", &parts);
+        excluded
+            .evaluate(&fill_js())
+            .await
+            .or_report("fill the excluded form", &parts);
         tokio::time::sleep(Duration::from_millis(1000)).await;
     }
     let records = host_records(&db).or_report("read the host's records", &parts);
-    let leaked: Vec<_> = records.iter().filter(|(_, _, b)| b.to_string().contains("?excluded")).collect();
+    let leaked: Vec<_> = records
+        .iter()
+        .filter(|(_, _, b)| b.to_string().contains("?excluded"))
+        .collect();
     assert!(leaked.is_empty(), "records of an excluded page: {leaked:?}");
     assert!(
-        !records.iter().any(|(c, _, b)| c == "tabs" && b["kind"] == "tab" && b["url"].as_str().is_some_and(|u| u.starts_with(&base))),
+        !records.iter().any(|(c, _, b)| c == "tabs"
+            && b["kind"] == "tab"
+            && b["url"].as_str().is_some_and(|u| u.starts_with(&base))),
         "tabs on an excluded site leave the snapshot: {records:?}"
     );
 }

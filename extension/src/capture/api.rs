@@ -34,9 +34,12 @@ pub async fn call(path: &str, args: &[JsValue]) -> Result<JsValue, String> {
         .dyn_into()
         .map_err(|_| format!("chrome.{path} is not a function"))?;
     let args: js_sys::Array = args.iter().collect();
-    let result = js_sys::Reflect::apply(&function, &this, &args).map_err(|e| format!("chrome.{path}: {}", js_error(&e)))?;
+    let result =
+        js_sys::Reflect::apply(&function, &this, &args).map_err(|e| format!("chrome.{path}: {}", js_error(&e)))?;
     match result.dyn_into::<js_sys::Promise>() {
-        Ok(promise) => JsFuture::from(promise).await.map_err(|e| format!("chrome.{path}: {}", js_error(&e))),
+        Ok(promise) => JsFuture::from(promise)
+            .await
+            .map_err(|e| format!("chrome.{path}: {}", js_error(&e))),
         Err(value) => Ok(value),
     }
 }
@@ -65,7 +68,9 @@ pub async fn exclusions() -> super::exclude::Exclusions {
     let stored = match call("storage.local.get", &[STORAGE_KEY.into()]).await {
         Ok(items) => js_sys::Reflect::get(&items, &STORAGE_KEY.into()).unwrap_or(JsValue::NULL),
         Err(e) => {
-            chrome::log(&format!("baton: cannot read the excluded sites, capturing nothing: {e}"));
+            chrome::log(&format!(
+                "baton: cannot read the excluded sites, capturing nothing: {e}"
+            ));
             return Exclusions::Everything;
         }
     };

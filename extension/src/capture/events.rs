@@ -9,8 +9,15 @@ use crate::chrome;
 pub fn dispatch(name: &str, args: &js_sys::Array) {
     let arg = |i: u32| args.get(i);
     match name {
-        "tabs.onCreated" | "tabs.onMoved" | "tabs.onActivated" | "tabs.onAttached" | "tabs.onDetached"
-        | "windows.onCreated" | "windows.onRemoved" | "windows.onFocusChanged" | "tabGroups.onUpdated"
+        "tabs.onCreated"
+        | "tabs.onMoved"
+        | "tabs.onActivated"
+        | "tabs.onAttached"
+        | "tabs.onDetached"
+        | "windows.onCreated"
+        | "windows.onRemoved"
+        | "windows.onFocusChanged"
+        | "tabGroups.onUpdated"
         | "tabGroups.onRemoved" => tabs::changed(),
         "tabs.onRemoved" => {
             tabs::changed();
@@ -21,9 +28,11 @@ pub fn dispatch(name: &str, args: &js_sys::Array) {
         }
         "tabs.onUpdated" => {
             tabs::changed();
-            let (Some(tab_id), Ok(change), Ok(tab)) =
-                (arg(0).as_f64(), chrome::from_js::<TabChange>(&arg(1)), chrome::from_js::<BrowserTab>(&arg(2)))
-            else {
+            let (Some(tab_id), Ok(change), Ok(tab)) = (
+                arg(0).as_f64(),
+                chrome::from_js::<TabChange>(&arg(1)),
+                chrome::from_js::<BrowserTab>(&arg(2)),
+            ) else {
                 return;
             };
             let tab_id = tab_id as i64;

@@ -34,7 +34,9 @@ impl Exclusions {
         };
         let mut domains = Vec::with_capacity(items.len());
         for item in items {
-            let Some(pattern) = item.as_str() else { return Exclusions::Everything };
+            let Some(pattern) = item.as_str() else {
+                return Exclusions::Everything;
+            };
             if let Some(domain) = pattern_domain(pattern) {
                 domains.push(domain);
             }
@@ -47,7 +49,9 @@ impl Exclusions {
             Exclusions::Everything => true,
             Exclusions::Domains(domains) => {
                 let host = host.trim_end_matches('.').to_ascii_lowercase();
-                domains.iter().any(|d| host == *d || host.strip_suffix(d.as_str()).is_some_and(|rest| rest.ends_with('.')))
+                domains
+                    .iter()
+                    .any(|d| host == *d || host.strip_suffix(d.as_str()).is_some_and(|rest| rest.ends_with('.')))
             }
         }
     }
@@ -81,7 +85,11 @@ pub fn host_of(url: &str) -> Option<String> {
 /// `*.corp.example`, `corp.example`, `https://corp.example/x` → `corp.example`.
 fn pattern_domain(pattern: &str) -> Option<String> {
     let pattern = pattern.trim();
-    let host = if pattern.contains("://") { host_of(pattern)? } else { host_of(&format!("x://{pattern}"))? };
+    let host = if pattern.contains("://") {
+        host_of(pattern)?
+    } else {
+        host_of(&format!("x://{pattern}"))?
+    };
     let domain = host.trim_start_matches("*.").trim_start_matches('.').to_owned();
     (!domain.is_empty() && domain != "*").then_some(domain)
 }
@@ -117,7 +125,12 @@ mod tests {
 
     #[test]
     fn patterns_exclude_domain_and_subdomains() {
-        let ex = list(json!(["bank.example", "*.corp.example", "https://Mail.Example.org/inbox", "  "]));
+        let ex = list(json!([
+            "bank.example",
+            "*.corp.example",
+            "https://Mail.Example.org/inbox",
+            "  "
+        ]));
         for excluded in [
             "https://bank.example/",
             "https://www.bank.example/login",
@@ -128,7 +141,11 @@ mod tests {
         ] {
             assert!(!ex.allows(excluded), "{excluded}");
         }
-        for fine in ["https://notbank.example/", "https://bank.example.com/", "https://example.org/"] {
+        for fine in [
+            "https://notbank.example/",
+            "https://bank.example.com/",
+            "https://example.org/",
+        ] {
             assert!(ex.allows(fine), "{fine}");
         }
     }

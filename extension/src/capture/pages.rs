@@ -13,7 +13,9 @@ use crate::content::messages::ContentMessage;
 use crate::worker::host;
 
 pub fn on_message(message: &JsValue, sender: &JsValue) {
-    let Ok(sender) = chrome::from_js::<MessageSender>(sender) else { return };
+    let Ok(sender) = chrome::from_js::<MessageSender>(sender) else {
+        return;
+    };
     // Only this extension's own content scripts, in a tab's top frame.
     let own_id = js_sys::Reflect::get(&js_sys::global(), &"chrome".into())
         .and_then(|c| js_sys::Reflect::get(&c, &"runtime".into()))
@@ -23,9 +25,15 @@ pub fn on_message(message: &JsValue, sender: &JsValue) {
     if sender.id.is_none() || sender.id != own_id || sender.frame_id != Some(0) {
         return;
     }
-    let Some(tab) = sender.tab.filter(|t| !t.incognito) else { return };
-    let (Some(tab_id), Some(url)) = (tab.id, sender.url) else { return };
-    let Ok(message) = chrome::from_js::<ContentMessage>(message) else { return };
+    let Some(tab) = sender.tab.filter(|t| !t.incognito) else {
+        return;
+    };
+    let (Some(tab_id), Some(url)) = (tab.id, sender.url) else {
+        return;
+    };
+    let Ok(message) = chrome::from_js::<ContentMessage>(message) else {
+        return;
+    };
     match message {
         ContentMessage::Ready { .. } => crate::restore::content_ready(tab_id, &url),
         ContentMessage::PageState { mut page } => wasm_bindgen_futures::spawn_local(async move {

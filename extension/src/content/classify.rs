@@ -28,7 +28,8 @@ pub fn classify(facts: &ElementFacts) -> Option<FieldKind> {
     if facts.private || facts.disabled || facts.hidden {
         return None;
     }
-    if facts.autocomplete.is_some_and(is_secret_autocomplete) || looks_secret(facts.id, facts.name, facts.autocomplete) {
+    if facts.autocomplete.is_some_and(is_secret_autocomplete) || looks_secret(facts.id, facts.name, facts.autocomplete)
+    {
         return None;
     }
     match facts.tag {
@@ -67,8 +68,25 @@ fn input_kind(input_type: &str) -> Option<FieldKind> {
 /// Words in an id, name or autocomplete that mark a credential or card
 /// field on pages that forgot the proper `type`/`autocomplete`.
 const SECRET_WORDS: &[&str] = &[
-    "password", "passwd", "passwort", "passcode", "pwd", "cvv", "cvc", "csc", "cardnumber", "ccnumber", "ccnum",
-    "cardnum", "securitycode", "onetimecode", "otp", "totp", "pin", "ssn", "iban",
+    "password",
+    "passwd",
+    "passwort",
+    "passcode",
+    "pwd",
+    "cvv",
+    "cvc",
+    "csc",
+    "cardnumber",
+    "ccnumber",
+    "ccnum",
+    "cardnum",
+    "securitycode",
+    "onetimecode",
+    "otp",
+    "totp",
+    "pin",
+    "ssn",
+    "iban",
 ];
 
 /// Whether an identifier names a secret field. Separators are ignored
@@ -80,7 +98,9 @@ pub fn looks_secret(id: Option<&str>, name: Option<&str>, autocomplete: Option<&
         let joined: String = words.concat();
         SECRET_WORDS.iter().any(|w| {
             if w.len() <= 4 {
-                words.iter().any(|word| word.trim_end_matches(|c: char| c.is_ascii_digit()) == *w)
+                words
+                    .iter()
+                    .any(|word| word.trim_end_matches(|c: char| c.is_ascii_digit()) == *w)
             } else {
                 joined.contains(w)
             }
@@ -118,7 +138,11 @@ mod tests {
     use super::*;
 
     fn input(t: &str) -> ElementFacts<'_> {
-        ElementFacts { tag: "input", input_type: Some(t), ..Default::default() }
+        ElementFacts {
+            tag: "input",
+            input_type: Some(t),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -133,38 +157,121 @@ mod tests {
         ] {
             assert_eq!(classify(&input(t)), Some(kind), "{t}");
         }
-        let untyped = ElementFacts { tag: "input", ..Default::default() };
+        let untyped = ElementFacts {
+            tag: "input",
+            ..Default::default()
+        };
         assert_eq!(classify(&untyped), Some(FieldKind::Text));
-        let multi = ElementFacts { tag: "select", multiple: true, ..Default::default() };
+        let multi = ElementFacts {
+            tag: "select",
+            multiple: true,
+            ..Default::default()
+        };
         assert_eq!(classify(&multi), Some(FieldKind::SelectMultiple));
-        let host = ElementFacts { tag: "div", editing_host: true, ..Default::default() };
+        let host = ElementFacts {
+            tag: "div",
+            editing_host: true,
+            ..Default::default()
+        };
         assert_eq!(classify(&host), Some(FieldKind::Contenteditable));
-        assert_eq!(classify(&ElementFacts { tag: "div", ..Default::default() }), None);
+        assert_eq!(
+            classify(&ElementFacts {
+                tag: "div",
+                ..Default::default()
+            }),
+            None
+        );
     }
 
     #[test]
     fn never_captured() {
-        for t in ["password", " Password ", "hidden", "file", "submit", "image", "color", "range", "bogus"] {
+        for t in [
+            "password",
+            " Password ",
+            "hidden",
+            "file",
+            "submit",
+            "image",
+            "color",
+            "range",
+            "bogus",
+        ] {
             assert_eq!(classify(&input(t)), None, "{t}");
         }
-        for ac in ["cc-number", "billing cc-exp", "one-time-code", "new-password", "current-password"] {
-            let f = ElementFacts { autocomplete: Some(ac), ..input("text") };
+        for ac in [
+            "cc-number",
+            "billing cc-exp",
+            "one-time-code",
+            "new-password",
+            "current-password",
+        ] {
+            let f = ElementFacts {
+                autocomplete: Some(ac),
+                ..input("text")
+            };
             assert_eq!(classify(&f), None, "{ac}");
-            let s = ElementFacts { tag: "select", autocomplete: Some(ac), ..Default::default() };
+            let s = ElementFacts {
+                tag: "select",
+                autocomplete: Some(ac),
+                ..Default::default()
+            };
             assert_eq!(classify(&s), None, "select {ac}");
         }
-        assert_eq!(classify(&ElementFacts { private: true, ..input("text") }), None);
-        assert_eq!(classify(&ElementFacts { private: true, tag: "textarea", ..Default::default() }), None);
-        assert_eq!(classify(&ElementFacts { disabled: true, ..input("text") }), None);
-        assert_eq!(classify(&ElementFacts { hidden: true, ..input("text") }), None);
+        assert_eq!(
+            classify(&ElementFacts {
+                private: true,
+                ..input("text")
+            }),
+            None
+        );
+        assert_eq!(
+            classify(&ElementFacts {
+                private: true,
+                tag: "textarea",
+                ..Default::default()
+            }),
+            None
+        );
+        assert_eq!(
+            classify(&ElementFacts {
+                disabled: true,
+                ..input("text")
+            }),
+            None
+        );
+        assert_eq!(
+            classify(&ElementFacts {
+                hidden: true,
+                ..input("text")
+            }),
+            None
+        );
     }
 
     #[test]
     fn secret_looking_names() {
-        for ident in ["password", "userPassword", "card-number", "card_number", "cardNumber", "cvv2", "otp", "user_pin", "PIN"] {
+        for ident in [
+            "password",
+            "userPassword",
+            "card-number",
+            "card_number",
+            "cardNumber",
+            "cvv2",
+            "otp",
+            "user_pin",
+            "PIN",
+        ] {
             assert!(looks_secret(None, Some(ident), None), "{ident}");
         }
-        for ident in ["first_name", "email", "spinner", "options", "shipping", "topic", "comment"] {
+        for ident in [
+            "first_name",
+            "email",
+            "spinner",
+            "options",
+            "shipping",
+            "topic",
+            "comment",
+        ] {
             assert!(!looks_secret(Some(ident), Some(ident), None), "{ident}");
         }
     }

@@ -4,7 +4,9 @@
 //! "not captured".
 
 use wasm_bindgen::JsCast;
-use web_sys::{Document, Element, HtmlElement, HtmlInputElement, HtmlOptionElement, HtmlSelectElement, HtmlTextAreaElement};
+use web_sys::{
+    Document, Element, HtmlElement, HtmlInputElement, HtmlOptionElement, HtmlSelectElement, HtmlTextAreaElement,
+};
 
 use baton_shared::limits::{MAX_FIELDS_PER_PAGE, MAX_FIELD_VALUE};
 use baton_shared::session::{FieldKey, FieldKind, FieldValue};
@@ -27,10 +29,14 @@ pub struct Field {
 
 /// Every captured-kind field in the document, in document order.
 pub fn fields(doc: &Document) -> Vec<Field> {
-    let Ok(list) = doc.query_selector_all(SELECTOR) else { return Vec::new() };
+    let Ok(list) = doc.query_selector_all(SELECTOR) else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for i in 0..list.length().min(MAX_SCAN) {
-        let Some(element) = list.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else { continue };
+        let Some(element) = list.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else {
+            continue;
+        };
         if let Some(kind) = kind_of(&element) {
             let key = key_of(doc, &element, kind);
             out.push(Field { element, key });
@@ -50,7 +56,10 @@ pub fn kind_of(element: &Element) -> Option<FieldKind> {
     let editing_host = !matches!(tag.as_str(), "input" | "textarea" | "select")
         && element.dyn_ref::<HtmlElement>().is_some_and(|e| {
             e.is_content_editable()
-                && !e.parent_element().and_then(|p| p.dyn_into::<HtmlElement>().ok()).is_some_and(|p| p.is_content_editable())
+                && !e
+                    .parent_element()
+                    .and_then(|p| p.dyn_into::<HtmlElement>().ok())
+                    .is_some_and(|p| p.is_content_editable())
         });
     let facts = ElementFacts {
         tag: &tag,
@@ -81,7 +90,9 @@ fn key_of(doc: &Document, element: &Element, kind: FieldKind) -> FieldKey {
         name: attr("name"),
         autocomplete: attr("autocomplete").map(|a| a.to_ascii_lowercase()),
         label: label_of(doc, element),
-        form_action: form_of(element).and_then(|f| f.get_attribute("action")).and_then(|a| non_empty(&a, MAX_IDENT)),
+        form_action: form_of(element)
+            .and_then(|f| f.get_attribute("action"))
+            .and_then(|a| non_empty(&a, MAX_IDENT)),
         value_attr,
         path: path_of(element),
     }
@@ -93,10 +104,17 @@ fn label_of(doc: &Document, element: &Element) -> Option<String> {
     let labels = js_sys::Reflect::get(element, &"labels".into())
         .ok()
         .and_then(|l| l.dyn_into::<web_sys::NodeList>().ok());
-    if let Some(text) = labels.and_then(|l| l.item(0)).and_then(|l| l.text_content()).and_then(|t| non_empty(&t, MAX_LABEL)) {
+    if let Some(text) = labels
+        .and_then(|l| l.item(0))
+        .and_then(|l| l.text_content())
+        .and_then(|t| non_empty(&t, MAX_LABEL))
+    {
         return Some(text);
     }
-    if let Some(text) = element.get_attribute("aria-label").and_then(|t| non_empty(&t, MAX_LABEL)) {
+    if let Some(text) = element
+        .get_attribute("aria-label")
+        .and_then(|t| non_empty(&t, MAX_LABEL))
+    {
         return Some(text);
     }
     if let Some(ids) = element.get_attribute("aria-labelledby") {
@@ -109,11 +127,15 @@ fn label_of(doc: &Document, element: &Element) -> Option<String> {
             return Some(text);
         }
     }
-    element.get_attribute("placeholder").and_then(|t| non_empty(&t, MAX_LABEL))
+    element
+        .get_attribute("placeholder")
+        .and_then(|t| non_empty(&t, MAX_LABEL))
 }
 
 fn form_of(element: &Element) -> Option<Element> {
-    let form = js_sys::Reflect::get(element, &"form".into()).ok().and_then(|f| f.dyn_into::<Element>().ok());
+    let form = js_sys::Reflect::get(element, &"form".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<Element>().ok());
     form.or_else(|| element.closest("form").ok().flatten())
 }
 
@@ -167,7 +189,9 @@ pub fn value_of(element: &Element, kind: FieldKind) -> Option<FieldValue> {
             let mut selected = Vec::new();
             let mut defaults = Vec::new();
             for i in 0..options.length().min(MAX_SCAN) {
-                let Some(option) = options.item(i).and_then(|o| o.dyn_into::<HtmlOptionElement>().ok()) else { continue };
+                let Some(option) = options.item(i).and_then(|o| o.dyn_into::<HtmlOptionElement>().ok()) else {
+                    continue;
+                };
                 if option.selected() {
                     selected.push(option.value());
                 }

@@ -2,7 +2,9 @@
 //! about it with the events typing would have produced.
 
 use wasm_bindgen::JsCast;
-use web_sys::{Element, Event, EventInit, HtmlElement, HtmlInputElement, HtmlOptionElement, HtmlSelectElement, HtmlTextAreaElement};
+use web_sys::{
+    Element, Event, EventInit, HtmlElement, HtmlInputElement, HtmlOptionElement, HtmlSelectElement, HtmlTextAreaElement,
+};
 
 use baton_shared::session::{FieldKind, FieldValue};
 
@@ -16,7 +18,9 @@ pub fn fill(element: &Element, kind: FieldKind, value: &FieldValue) -> bool {
         return false;
     }
     let filled = match (kind, value) {
-        (Checkbox | Radio, FieldValue::Checked(on)) => element.dyn_ref::<HtmlInputElement>().map(|i| i.set_checked(*on)),
+        (Checkbox | Radio, FieldValue::Checked(on)) => {
+            element.dyn_ref::<HtmlInputElement>().map(|i| i.set_checked(*on))
+        }
         (Textarea, FieldValue::Text(t)) => element.dyn_ref::<HtmlTextAreaElement>().map(|a| a.set_value(t)),
         (Select | SelectMultiple, FieldValue::Selected(values)) => element.dyn_ref::<HtmlSelectElement>().map(|s| {
             let options = s.options();
@@ -27,9 +31,10 @@ pub fn fill(element: &Element, kind: FieldKind, value: &FieldValue) -> bool {
             }
         }),
         (Contenteditable, FieldValue::Text(t)) => element.dyn_ref::<HtmlElement>().map(|e| e.set_inner_text(t)),
-        (Text | Email | Search | Url | Tel | Number | Date | DatetimeLocal | Month | Week | Time, FieldValue::Text(t)) => {
-            element.dyn_ref::<HtmlInputElement>().map(|i| i.set_value(t))
-        }
+        (
+            Text | Email | Search | Url | Tel | Number | Date | DatetimeLocal | Month | Week | Time,
+            FieldValue::Text(t),
+        ) => element.dyn_ref::<HtmlInputElement>().map(|i| i.set_value(t)),
         _ => None,
     };
     if filled.is_none() {

@@ -35,7 +35,12 @@ mod tests {
 
     #[test]
     fn wire_shape() {
-        let m = ContentMessage::Ready { url: "https://a/".into() };
-        assert_eq!(serde_json::to_value(&m).unwrap(), serde_json::json!({"baton": "ready", "url": "https://a/"}));
+        let m = ContentMessage::Ready {
+            url: "https://a/".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&m).unwrap(),
+            serde_json::json!({"baton": "ready", "url": "https://a/"})
+        );
     }
 }

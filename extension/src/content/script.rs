@@ -86,9 +86,20 @@ fn capture_now() {
     let Ok(url) = win.location().href() else { return };
     let fields = dom::fields(&doc)
         .into_iter()
-        .filter_map(|f| Some(FieldState { value: dom::value_of(&f.element, f.key.kind)?, key: f.key }))
+        .filter_map(|f| {
+            Some(FieldState {
+                value: dom::value_of(&f.element, f.key.kind)?,
+                key: f.key,
+            })
+        })
         .collect();
-    let mut page = PageState { tab_id: 0, url, fields, scroll: Some(scroll::capture(&win, &doc)), captured_ms: api::now_ms() };
+    let mut page = PageState {
+        tab_id: 0,
+        url,
+        fields,
+        scroll: Some(scroll::capture(&win, &doc)),
+        captured_ms: api::now_ms(),
+    };
     sanitize(&mut page);
     send(&ContentMessage::PageState { page });
 }
@@ -120,7 +131,9 @@ fn on_message(message: JsValue, sender: JsValue, send_response: JsValue) {
         .and_then(|r| js_sys::Reflect::get(&r, &"id".into()))
         .ok()
         .and_then(|id| id.as_string());
-    let sender_id = js_sys::Reflect::get(&sender, &"id".into()).ok().and_then(|id| id.as_string());
+    let sender_id = js_sys::Reflect::get(&sender, &"id".into())
+        .ok()
+        .and_then(|id| id.as_string());
     if own_id.is_none() || sender_id != own_id {
         return;
     }
@@ -176,5 +189,10 @@ fn fill_fields(doc: &Document, saved: Vec<FieldState>, filled: &mut Vec<Element>
             filled.push(candidate.element.clone());
         }
     }
-    saved.into_iter().zip(done).filter(|(_, d)| !d).map(|(f, _)| f).collect()
+    saved
+        .into_iter()
+        .zip(done)
+        .filter(|(_, d)| !d)
+        .map(|(f, _)| f)
+        .collect()
 }

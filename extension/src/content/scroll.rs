@@ -16,7 +16,8 @@ const MIN_ANCHOR_CHARS: usize = 8;
 /// Text nodes looked at when restoring.
 const MAX_NODES: u32 = 100_000;
 /// Never anchored on: their text is user input, hidden, or not prose.
-const NOT_ANCHORS: &str = "[data-baton-private], [contenteditable], input, textarea, select, option, script, style, noscript, template";
+const NOT_ANCHORS: &str =
+    "[data-baton-private], [contenteditable], input, textarea, select, option, script, style, noscript, template";
 const TEXT_NODE: u16 = 3;
 const SHOW_TEXT: u32 = 4;
 
@@ -44,8 +45,15 @@ fn find_anchor(win: &Window, doc: &Document) -> Option<ScrollAnchor> {
 
 /// The text node under a viewport point (`document.caretRangeFromPoint`).
 fn caret_node(doc: &Document, x: f64, y: f64) -> Option<Node> {
-    let f: js_sys::Function = js_sys::Reflect::get(doc, &"caretRangeFromPoint".into()).ok()?.dyn_into().ok()?;
-    let range: Range = f.call2(doc, &JsValue::from(x), &JsValue::from(y)).ok()?.dyn_into().ok()?;
+    let f: js_sys::Function = js_sys::Reflect::get(doc, &"caretRangeFromPoint".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let range: Range = f
+        .call2(doc, &JsValue::from(x), &JsValue::from(y))
+        .ok()?
+        .dyn_into()
+        .ok()?;
     let node = range.start_container().ok()?;
     (node.node_type() == TEXT_NODE).then_some(node)
 }
@@ -60,7 +68,10 @@ fn anchor_at(doc: &Document, node: &Node) -> Option<ScrollAnchor> {
         return None;
     }
     let top = node_top(doc, node)?;
-    Some(ScrollAnchor { text, offset_px: top.round() as i64 })
+    Some(ScrollAnchor {
+        text,
+        offset_px: top.round() as i64,
+    })
 }
 
 fn node_top(doc: &Document, node: &Node) -> Option<f64> {
