@@ -70,9 +70,11 @@ pub fn start() {
         let client = client.clone();
         move || client.reconnect()
     });
+    crate::panel::remember_window();
     on_click(&document, "open-panel", || {
-        wasm_bindgen_futures::spawn_local(async {
-            match crate::panel::open_panel().await {
+        let opening = crate::panel::open_panel();
+        wasm_bindgen_futures::spawn_local(async move {
+            match opening.await {
                 Ok(()) => {
                     if let Some(w) = web_sys::window() {
                         let _ = w.close();

@@ -27,27 +27,54 @@ pub async fn current_window_tabs() -> Result<Vec<BrowserTab>, String> {
     chrome::from_js(&tabs)
 }
 
-/// Opens the panel: in the side panel where the browser has one (this must
-/// run in a click handler), else in a new tab.
-pub async fn open_panel() -> Result<(), String> {
-    if let Some(open) = side_panel_open() {
-        let window = JsFuture::from(windows_get_current().map_err(describe)?).await.map_err(describe)?;
-        let id = js_sys::Reflect::get(&window, &"id".into()).unwrap_or(JsValue::UNDEFINED);
-        let options = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&options, &"windowId".into(), &id);
-        let side = js_sys::Reflect::get(&chrome_object()?, &"sidePanel".into()).map_err(describe)?;
-        match open.call1(&side, &options) {
-            Ok(promise) => {
-                if JsFuture::from(js_sys::Promise::resolve(&promise)).await.is_ok() {
-                    return Ok(());
-                }
+thread_local! {
+    /// The window this page belongs to, learnt ahead of time: `sidePanel.open`
+    /// must be called within the click's user gesture, before any await.
+    static WINDOW_ID: std::cell::Cell<Option<f64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Looks up this page's window id for [`open_panel`]; call when the page starts.
+pub fn remember_window() {
+    wasm_bindgen_futures::spawn_local(async {
+        let Ok(promise) = windows_get_current() else { return };
+        if let Ok(window) = JsFuture::from(promise).await {
+            let id = js_sys::Reflect::get(&window, &"id".into()).ok().and_then(|v| v.as_f64());
+            WINDOW_ID.with(|w| w.set(id));
+        }
+    });
+}
+
+/// Opens the panel: in the side panel where the browser has one, else in a
+/// new tab. Call it from the click handler itself: the side panel is asked
+/// for synchronously, inside the user gesture; only the outcome is awaited.
+pub fn open_panel() -> impl std::future::Future<Output = Result<(), String>> {
+    let side = request_side_panel();
+    async move {
+        if let Some(promise) = side {
+            match JsFuture::from(promise).await {
+                Ok(_) => return Ok(()),
+                Err(e) => chrome::log(&format!("baton: side panel refused: {}", describe(e))),
             }
-            Err(e) => chrome::log(&format!("baton: side panel unavailable: {}", describe(e))),
+        }
+        let properties = chrome::to_js(&serde_json::json!({ "url": "panel.html" })).unwrap_or(JsValue::NULL);
+        JsFuture::from(tabs_create(&properties).map_err(describe)?).await.map_err(describe)?;
+        Ok(())
+    }
+}
+
+fn request_side_panel() -> Option<js_sys::Promise> {
+    let open = side_panel_open()?;
+    let id = WINDOW_ID.with(|w| w.get())?;
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"windowId".into(), &JsValue::from_f64(id)).ok()?;
+    let side = js_sys::Reflect::get(&chrome_object().ok()?, &"sidePanel".into()).ok()?;
+    match open.call1(&side, &options) {
+        Ok(result) => Some(js_sys::Promise::resolve(&result)),
+        Err(e) => {
+            chrome::log(&format!("baton: side panel unavailable: {}", describe(e)));
+            None
         }
     }
-    let properties = chrome::to_js(&serde_json::json!({ "url": "panel.html" })).unwrap_or(JsValue::NULL);
-    JsFuture::from(tabs_create(&properties).map_err(describe)?).await.map_err(describe)?;
-    Ok(())
 }
 
 fn chrome_object() -> Result<JsValue, String> {

@@ -20,6 +20,6 @@ pub mod pairing;
 pub mod send;
 
 #[cfg(target_arch = "wasm32")]
-pub use browser::open_panel;
+pub use browser::{open_panel, remember_window};
 #[cfg(target_arch = "wasm32")]
 pub use page::start;
