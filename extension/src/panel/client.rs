@@ -84,7 +84,12 @@ pub fn connect(on_event: impl FnMut(PageEvent) + 'static) -> Client {
     let on_message: Listener = Closure::new(move |raw: JsValue| {
         let event = match chrome::from_js::<UiEvent>(&raw) {
             Ok(event) => event,
-            Err(e) => return chrome::log(&format!("baton: malformed message from the worker: {e}")),
+            // `UiEvent::HostEvent` wraps an enum tagged with the same "type"
+            // key, so on the wire the host event's own tag wins: read it as one.
+            Err(e) => match chrome::from_js::<HostMessage>(&raw) {
+                Ok(message) => UiEvent::HostEvent(message),
+                Err(_) => return chrome::log(&format!("baton: malformed message from the worker: {e}")),
+            },
         };
         match event {
             UiEvent::HostReply { rid, .. } | UiEvent::ActionDone { rid, .. } => {
