@@ -59,8 +59,9 @@ pub enum Action {
 pub enum UiEvent {
     View(View),
     HostReply { rid: u64, reply: HostMessage },
-    /// An event from the host (`remote_changed`, `delivery`, …).
-    HostEvent(HostMessage),
+    /// An event from the host (`remote_changed`, `delivery`, …). A struct
+    /// variant: the host message carries its own `type` key.
+    HostEvent { event: HostMessage },
     ActionDone { rid: u64, error: Option<String> },
 }
 
@@ -132,6 +133,20 @@ mod tests {
                 device: Some(DeviceInfo { id: "d".into(), name: "Laptop".into(), kind: DeviceKind::Laptop }),
                 sync: Default::default(),
             }),
+        }
+    }
+
+    #[test]
+    fn ui_events_round_trip() {
+        let events = [
+            UiEvent::HostEvent { event: HostMessage::RemoteChanged },
+            UiEvent::HostReply { rid: 3, reply: HostMessage::Ack { id: serde_json::json!(9) } },
+            UiEvent::ActionDone { rid: 4, error: Some("no".into()) },
+            UiEvent::View(connected()),
+        ];
+        for event in events {
+            let text = serde_json::to_string(&event).unwrap();
+            assert_eq!(serde_json::from_str::<UiEvent>(&text).unwrap(), event, "{text}");
         }
     }
 

@@ -224,6 +224,7 @@ async fn pull(ctx: &HostContext, api: &ServerApi, device: &DeviceRow, keys: &Acc
             tracing::warn!("reconcile for {} {} answered need_pairs", delta.owner, delta.collection.as_str());
             continue;
         };
+        let offered = records.len();
         let decrypted = RemoteDelta {
             changed: records
                 .into_iter()
@@ -231,9 +232,13 @@ async fn pull(ctx: &HostContext, api: &ServerApi, device: &DeviceRow, keys: &Acc
                 .collect(),
             deleted,
         };
+        // A record that did not open (e.g. pulled while this device was
+        // still adopting the account key) must be fetched again: keep the
+        // collection's old token so the next pull asks for it.
+        let complete = decrypted.changed.len() == offered;
         ctx.store()
             .map_err(local)?
-            .apply_remote(&delta.owner, delta.collection, &delta.token, &decrypted)
+            .apply_remote(&delta.owner, delta.collection, complete.then_some(delta.token.as_str()), &decrypted)
             .map_err(store_err)?;
         changed = true;
     }

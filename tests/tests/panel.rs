@@ -386,7 +386,6 @@ async fn another_devices_tabs_list_search_history_and_send() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the joining host cannot open records sealed before it joined (\"ciphertext does not open with this account's key\")"]
 async fn tabs_open_before_pairing_are_listed_after_joining() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = ServerProcess::start(dir.path().join("server.sqlite3")).await.expect("start baton-server");

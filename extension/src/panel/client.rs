@@ -84,12 +84,7 @@ pub fn connect(on_event: impl FnMut(PageEvent) + 'static) -> Client {
     let on_message: Listener = Closure::new(move |raw: JsValue| {
         let event = match chrome::from_js::<UiEvent>(&raw) {
             Ok(event) => event,
-            // `UiEvent::HostEvent` wraps an enum tagged with the same "type"
-            // key, so on the wire the host event's own tag wins: read it as one.
-            Err(e) => match chrome::from_js::<HostMessage>(&raw) {
-                Ok(message) => UiEvent::HostEvent(message),
-                Err(_) => return chrome::log(&format!("baton: malformed message from the worker: {e}")),
-            },
+            Err(e) => return chrome::log(&format!("baton: malformed message from the worker: {e}")),
         };
         match event {
             UiEvent::HostReply { rid, .. } | UiEvent::ActionDone { rid, .. } => {
@@ -99,7 +94,7 @@ pub fn connect(on_event: impl FnMut(PageEvent) + 'static) -> Client {
                 }
             }
             UiEvent::View(view) => (events.borrow_mut())(PageEvent::View(view)),
-            UiEvent::HostEvent(message) => (events.borrow_mut())(PageEvent::Host(message)),
+            UiEvent::HostEvent { event } => (events.borrow_mut())(PageEvent::Host(event)),
         }
     });
     inner.port.on_message_fn(&on_message);

@@ -77,7 +77,7 @@ fn broadcast_view(view: &View) {
 
 /// Host events (remote changes, deliveries) go to every open page.
 pub fn forward_host_event(message: &HostMessage) {
-    broadcast(&UiEvent::HostEvent(message.clone()));
+    broadcast(&UiEvent::HostEvent { event: message.clone() });
 }
 
 fn broadcast(event: &UiEvent) {

@@ -36,7 +36,7 @@ impl Store {
         &mut self,
         owner: &str,
         collection: Collection,
-        token: &str,
+        token: Option<&str>,
         delta: &RemoteDelta,
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
@@ -54,11 +54,15 @@ impl Store {
             for id in &delta.deleted {
                 delete.execute(params![owner, coll, id])?;
             }
-            tx.execute(
-                "INSERT INTO remote_collection (owner, collection, token) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(owner, collection) DO UPDATE SET token = excluded.token",
-                params![owner, coll, token],
-            )?;
+            // Without a token the collection keeps the one it had, so the
+            // next pull asks for the same changes again.
+            if let Some(token) = token {
+                tx.execute(
+                    "INSERT INTO remote_collection (owner, collection, token) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(owner, collection) DO UPDATE SET token = excluded.token",
+                    params![owner, coll, token],
+                )?;
+            }
         }
         tx.commit()?;
         Ok(())
@@ -154,11 +158,15 @@ mod tests {
         s.set_account_devices(&[device("a", 1), device("b", 2)]).unwrap();
         assert_eq!(s.account_devices().unwrap()[0].id, "b");
         let delta = RemoteDelta { changed: vec![("t:1".into(), "x".into(), "{}".into())], deleted: vec![] };
-        s.apply_remote("a", Collection::Tabs, "ct1", &delta).unwrap();
+        s.apply_remote("a", Collection::Tabs, Some("ct1"), &delta).unwrap();
         assert_eq!(s.remote_pairs("a", Collection::Tabs).unwrap(), [("t:1".to_owned(), "x".to_owned())]);
-        s.apply_remote("a", Collection::Tabs, "ct2", &RemoteDelta { changed: vec![], deleted: vec!["t:1".into()] })
+        s.apply_remote("a", Collection::Tabs, Some("ct2"), &RemoteDelta { changed: vec![], deleted: vec!["t:1".into()] })
             .unwrap();
         assert!(s.remote_bodies("a", Collection::Tabs).unwrap().is_empty());
+        assert_eq!(s.remote_have().unwrap()[0].token, "ct2");
+        // An incomplete delta keeps the old token, so the next pull asks again.
+        let partial = RemoteDelta { changed: vec![("t:2".into(), "y".into(), "{}".into())], deleted: vec![] };
+        s.apply_remote("a", Collection::Tabs, None, &partial).unwrap();
         assert_eq!(s.remote_have().unwrap()[0].token, "ct2");
         s.set_account_devices(&[device("b", 2)]).unwrap();
         assert!(s.remote_have().unwrap().is_empty());
