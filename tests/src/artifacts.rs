@@ -27,18 +27,18 @@ pub fn target_dir() -> PathBuf {
     }
 }
 
+/// The cargo profile whose binaries the harness drives: `debug` for tests,
+/// `release` for benchmarks (`BATON_BIN_PROFILE`, set by `cargo xtask bench`).
+fn bin_profile() -> String {
+    std::env::var("BATON_BIN_PROFILE").ok().filter(|p| !p.is_empty()).unwrap_or_else(|| "debug".to_owned())
+}
+
 pub fn host_binary() -> Result<PathBuf, HarnessError> {
-    existing(
-        "baton-host binary",
-        target_dir().join("debug").join("baton-host"),
-    )
+    existing("baton-host binary", target_dir().join(bin_profile()).join("baton-host"))
 }
 
 pub fn server_binary() -> Result<PathBuf, HarnessError> {
-    existing(
-        "baton-server binary",
-        target_dir().join("debug").join("baton-server"),
-    )
+    existing("baton-server binary", target_dir().join(bin_profile()).join("baton-server"))
 }
 
 /// The unpacked extension (`dist/extension/`, with its manifest.json).

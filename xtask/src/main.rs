@@ -47,10 +47,7 @@ fn run(args: impl IntoIterator<Item = String>) -> Result<()> {
         }
         Task::Run(options) => tasks::run::run(&ws, &mut apt, &options),
         Task::Test => tasks::test::test(&ws, &mut apt),
-        Task::Bench => {
-            println!("no benchmarks yet");
-            Ok(())
-        }
+        Task::Bench => tasks::bench::bench(&ws, &mut apt),
         Task::Help => {
             println!("{}", cli::USAGE);
             Ok(())

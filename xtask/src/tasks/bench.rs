@@ -1,0 +1,36 @@
+//! `cargo xtask bench`: release build, then the benchmarks in
+//! `tests/benches/`, which drive the release binaries.
+
+use std::process::Command;
+
+use crate::apt::Apt;
+use crate::error::Result;
+use crate::process;
+use crate::report::Report;
+use crate::tasks::build::build;
+use crate::ui;
+use crate::wasm_toolchain::cargo;
+use crate::workspace::Workspace;
+
+/// Benchmarks run, in order (each a `[[bench]]` of the `baton-e2e` crate).
+const BENCHES: &[&str] = &["continuation"];
+
+pub fn bench(ws: &Workspace, apt: &mut Apt) -> Result<()> {
+    let mut report = Report::default();
+    build(ws, apt, true, &mut report)?;
+    for name in BENCHES {
+        report.time(&format!("bench {name}"), || {
+            ui::step(format!("running the {name} benchmark"));
+            process::run(
+                Command::new(cargo())
+                    .args(["bench", "--package", "baton-e2e", "--bench", name])
+                    // The harness picks host and server binaries from this profile.
+                    .env("BATON_BIN_PROFILE", "release")
+                    .current_dir(&ws.root),
+            )
+        })?;
+    }
+    report.print("bench");
+    println!("results: {}", ws.root.join("target/bench").display());
+    Ok(())
+}
