@@ -229,6 +229,15 @@ fn handle(ctx: &Arc<HostContext>, request: Request, link: &LinkState, sync: &Syn
             sync_engine::sync_once(&ctx).await?;
             Ok(HostMessage::Ack { id })
         }),
+        RequestBody::ShareStart
+        | RequestBody::ShareRespond { .. }
+        | RequestBody::CobrowseSend { .. }
+        | RequestBody::CobrowseAudit { .. }
+        | RequestBody::CobrowseEnd { .. }
+        | RequestBody::OperatorJoin { .. }
+        | RequestBody::RecordingFetch { .. } => Some(
+            RequestError::new(ErrorCode::Internal, "co-browsing is not available in this version of baton-host").reply(id),
+        ),
     }
 }
 

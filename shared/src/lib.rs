@@ -7,6 +7,7 @@
 pub mod api;
 pub mod canonical;
 pub mod chunk;
+pub mod cobrowse;
 pub mod ids;
 pub mod limits;
 pub mod native;

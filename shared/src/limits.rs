@@ -77,6 +77,26 @@ pub const PAIRING_TTL_MS: i64 = 10 * 60 * 1000;
 pub const PAIRING_GUESSES_PER_CLIENT_PER_MINUTE: u32 = 10;
 pub const PAIRING_GUESSES_PER_CODE: u32 = 5;
 
+/// A co-browsing code is valid this long, once.
+pub const COBROWSE_CODE_TTL_MS: i64 = 10 * 60 * 1000;
+
+/// Failed co-browsing joins allowed per client per minute, and per code.
+pub const COBROWSE_GUESSES_PER_CLIENT_PER_MINUTE: u32 = 10;
+pub const COBROWSE_GUESSES_PER_CODE: u32 = 5;
+
+/// Largest relay message (one encrypted frame) the server forwards.
+pub const MAX_RELAY_MESSAGE: usize = 16 * 1024 * 1024;
+
+/// Frames a host queues for the relay while it reconnects; beyond this the
+/// oldest incremental frames are dropped and the console asks for a keyframe.
+pub const RELAY_QUEUE_FRAMES: usize = 10_000;
+
+/// The capture engine yields to the page after this much work in one task.
+pub const CAPTURE_SLICE_MS: f64 = 8.0;
+
+/// Pointer moves are coalesced to at most one frame per this interval.
+pub const POINTER_COALESCE_MS: u32 = 30;
+
 /// Reconnect backoff used by the extension (host) and the host (server), in ms.
 pub const BACKOFF_INITIAL_MS: u32 = 500;
 pub const BACKOFF_MAX_MS: u32 = 8_000;

@@ -123,6 +123,13 @@ pub const REQUEST_TYPES: &[&str] = &[
     "pair_start",
     "pair_join",
     "sync_now",
+    "share_start",
+    "share_respond",
+    "cobrowse_send",
+    "cobrowse_audit",
+    "cobrowse_end",
+    "operator_join",
+    "recording_fetch",
 ];
 
 /// A validated request from the extension.
@@ -161,6 +168,25 @@ pub enum RequestBody {
     PairJoin { code: String },
     /// Sync now instead of waiting. Answered by `ack`.
     SyncNow,
+    /// Visitor: start sharing a tab. Answered by `share_started` with the
+    /// code to read to the operator.
+    ShareStart,
+    /// Visitor: approve or refuse the operator who joined, and whether the
+    /// session may be recorded. Answered by `ack`.
+    ShareRespond { session_id: String, approve: bool, record: bool },
+    /// Either side: send a frame to the other side (encrypted by the host).
+    /// Answered by `ack` once it is on its way (or queued while the relay
+    /// reconnects).
+    CobrowseSend { session_id: String, frame: crate::cobrowse::Frame },
+    /// Either side: append to the session's audit log. Answered by `ack`.
+    CobrowseAudit { session_id: String, event: crate::cobrowse::AuditEvent },
+    /// Either side: end the session. Answered by `ack`.
+    CobrowseEnd { session_id: String },
+    /// Operator: join with the code the visitor read out. Answered by
+    /// `operator_joined`; frames follow once the visitor approves.
+    OperatorJoin { code: String },
+    /// Operator: a recorded session's frames, decrypted. Answered by `recording`.
+    RecordingFetch { session_id: String },
 }
 
 impl Request {
@@ -249,6 +275,28 @@ pub enum HostMessage {
         id: Value,
         account_id: String,
     },
+    ShareStarted {
+        id: Value,
+        session_id: String,
+        /// `LOOKUP-SECRET`, read to the operator.
+        code: String,
+        expires_ms: i64,
+    },
+    OperatorJoined {
+        id: Value,
+        session_id: String,
+        visitor_name: String,
+    },
+    Recording {
+        id: Value,
+        session_id: String,
+        frames: Vec<RecordedPlain>,
+    },
+    /// Event: something happened in a co-browsing session.
+    Cobrowse {
+        session_id: String,
+        event: CobrowseEvent,
+    },
     /// Event: another device's windows, tabs or pages changed.
     RemoteChanged,
     /// Event: a tab was sent to this device; open it, then send `tab_opened`.
@@ -276,11 +324,47 @@ impl HostMessage {
             | Self::TabDetails { id, .. }
             | Self::TabSent { id, .. }
             | Self::PairCode { id, .. }
-            | Self::Paired { id, .. } => id.clone(),
+            | Self::Paired { id, .. }
+            | Self::ShareStarted { id, .. }
+            | Self::OperatorJoined { id, .. }
+            | Self::Recording { id, .. } => id.clone(),
             Self::Status { id, .. } => id.clone().unwrap_or_default(),
-            Self::Chunk(_) | Self::RemoteChanged | Self::TabReceived { .. } | Self::Delivery { .. } => Value::Null,
+            Self::Chunk(_)
+            | Self::RemoteChanged
+            | Self::TabReceived { .. }
+            | Self::Delivery { .. }
+            | Self::Cobrowse { .. } => Value::Null,
         }
     }
+}
+
+/// A co-browsing event, host → extension.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "e", rename_all = "snake_case")]
+pub enum CobrowseEvent {
+    /// Visitor: an operator joined and waits for approval.
+    OperatorJoined { operator_name: String },
+    /// The session's state changed (e.g. the visitor approved).
+    State { state: crate::cobrowse::SessionState },
+    /// A frame from the other side, decrypted.
+    Frame { seq: u64, frame: crate::cobrowse::Frame },
+    /// The other side connected or dropped.
+    Peer { present: bool },
+    /// The relay connection came back after a drop: the operator side asks
+    /// for a keyframe.
+    Resumed,
+    Ended { reason: Option<String> },
+    /// A frame that could not be delivered or opened.
+    Error { message: String },
+}
+
+/// One frame of a recording, decrypted by the operator's host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedPlain {
+    pub seq: u64,
+    pub from: crate::cobrowse::Role,
+    pub at_ms: i64,
+    pub frame: crate::cobrowse::Frame,
 }
 
 /// What the host knows about itself, its server link and this device.

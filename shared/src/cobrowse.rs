@@ -1,0 +1,560 @@
+//! Co-browsing: a visitor shares one tab with an operator (after seeds 000
+//! and 002).
+//!
+//! ## Roles and path
+//! The visitor's content script captures the tab (masked at capture) →
+//! visitor's worker → visitor's host → the server's relay room → operator's
+//! host → operator's console (an extension page). Operator input flows back
+//! the same way. Hosts encrypt every [`Frame`] end to end; the relay sees
+//! [`RelayMessage`] envelopes with sequence numbers and ciphertext only.
+//!
+//! ## Start, code and key
+//! The visitor's host creates an ephemeral X25519 key and a session on the
+//! server ([`CreateSession`] → [`SessionCreated`]); the code shown to the
+//! visitor is `LOOKUP-SECRET`, of which the server only ever sees `LOOKUP`.
+//! The operator's host joins with the code ([`JoinSession`] →
+//! [`SessionJoined`]); both hosts derive the frame key with HKDF-SHA256 from
+//! the X25519 shared secret, salted with `SECRET`, info
+//! `"baton cobrowse v1" || session id || visitor pk || operator pk`. Codes
+//! are single use, valid [`crate::limits::COBROWSE_CODE_TTL_MS`], and
+//! guesses are rate-limited per client and per code.
+//!
+//! ## Server routes (bearer device token on all)
+//! * `POST /v1/cobrowse/sessions` [`CreateSession`] → [`SessionCreated`] (visitor)
+//! * `POST /v1/cobrowse/join` [`JoinSession`] → [`SessionJoined`] (operator);
+//!   404 `cobrowse_code_invalid`, 429 `rate_limited`.
+//! * `GET /v1/cobrowse/{session_id}/relay` — WebSocket; both sides exchange
+//!   [`RelayMessage`]s. Reconnecting to a live session resumes it (also
+//!   after a server restart: sessions are stored).
+//! * `GET /v1/cobrowse/{session_id}/audit` → [`AuditLog`] (devices of the
+//!   visitor's account; later: the organisation's admins).
+//! * `GET /v1/cobrowse/{session_id}/recording` → [`Recording`] (ciphertext;
+//!   the operator's host holds the key).
+//!
+//! ## Frames
+//! [`VisitorFrame`]s carry the page: a [`Snapshot`] (keyframe) with stable
+//! node ids, then incremental records. [`OperatorFrame`]s carry pointer,
+//! annotations, control requests and commands, and pushed apps. Any gap in
+//! sequence numbers, or a reconnect, makes the console send
+//! [`OperatorFrame::KeyframeRequest`].
+
+use serde::{Deserialize, Serialize};
+
+pub const PATH_SESSIONS: &str = "/v1/cobrowse/sessions";
+pub const PATH_JOIN: &str = "/v1/cobrowse/join";
+/// Followed by `/{session_id}/relay`, `/audit` or `/recording`.
+pub const PATH_SESSION: &str = "/v1/cobrowse";
+
+/// A node's id, stable for the node's life in the page. `0` is never a
+/// node; in scroll records it means the window.
+pub type NodeId = u32;
+
+pub const WINDOW: NodeId = 0;
+
+// ---- server API -------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateSession {
+    /// Base64 of the visitor's ephemeral X25519 public key.
+    pub visitor_public_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionCreated {
+    pub session_id: String,
+    /// The half of the code the server knows.
+    pub lookup: String,
+    pub expires_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinSession {
+    pub lookup: String,
+    /// Base64 of the operator's ephemeral X25519 public key.
+    pub operator_public_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionJoined {
+    pub session_id: String,
+    pub visitor_public_key: String,
+    /// The visitor device's name, for the console.
+    pub visitor_name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Visitor,
+    Operator,
+}
+
+/// What crosses the relay WebSocket, in both directions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum RelayMessage {
+    /// Server → client, first on every (re)connect.
+    Hello { session_id: String, role: Role, state: SessionState, peer_present: bool },
+    /// An encrypted [`Frame`]. Clients send it without `from`; the server
+    /// stamps the sender's role when forwarding. `seq` counts per sender
+    /// from 1 and is bound into the ciphertext (AES-GCM associated data).
+    Frame {
+        seq: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<Role>,
+        /// Base64 of nonce || ciphertext || tag of the deflated frame JSON.
+        ct: String,
+    },
+    /// Server → client: the operator has joined (to the visitor, with the
+    /// name the visitor's consent prompt shows).
+    OperatorJoined { operator_public_key: String, operator_name: String },
+    /// Server → client: the other side connected or dropped.
+    Peer { present: bool },
+    /// Client → server: a plaintext audit entry (metadata only; never page
+    /// content). The server stamps time and role and chains it.
+    Audit { event: AuditEvent },
+    /// Client → server: ends the session. Server → client: it ended.
+    End {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// Server → client: a message was refused (malformed, too large, wrong state).
+    Error { code: String, message: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionState {
+    /// Code shown, no operator yet.
+    Waiting,
+    /// Operator joined; the visitor has not approved yet.
+    AwaitingConsent,
+    Active,
+    Ended,
+}
+
+/// What the audit log records. Metadata only: which node, which scope,
+/// which kind of command — never typed text, URLs of the page or values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AuditEvent {
+    Started,
+    OperatorJoined { operator_name: String },
+    Consent { approved: bool },
+    RecordingConsent { approved: bool },
+    Granted { scopes: Vec<Scope> },
+    Revoked { scopes: Vec<Scope> },
+    Command { command: CommandKind, ok: bool },
+    Pushed { push: PushKind },
+    AppState { app_id: String, state: AppState },
+    Ended { by: Role },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub seq: u64,
+    pub at_ms: i64,
+    /// Who caused it; `None` for the server itself.
+    pub role: Option<Role>,
+    pub event: AuditEvent,
+    /// Lowercase hex SHA-256 over the previous entry's hash and this entry's
+    /// canonical encoding without `hash` (see [`audit_hash_input`]).
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditLog {
+    pub session_id: String,
+    pub entries: Vec<AuditEntry>,
+}
+
+/// The bytes an audit entry's hash covers: the previous hash (64 zeros for
+/// the first entry), a NUL, then the canonical encoding of
+/// `{seq, at_ms, role, event}`.
+pub fn audit_hash_input(prev_hash: &str, seq: u64, at_ms: i64, role: Option<Role>, event: &AuditEvent) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Covered<'a> {
+        seq: u64,
+        at_ms: i64,
+        role: Option<Role>,
+        event: &'a AuditEvent,
+    }
+    let mut out = prev_hash.as_bytes().to_vec();
+    out.push(0);
+    out.extend(crate::canonical::to_canonical(&Covered { seq, at_ms, role, event }).unwrap_or_default());
+    out
+}
+
+pub const AUDIT_GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedFrame {
+    pub seq: u64,
+    pub from: Role,
+    pub at_ms: i64,
+    pub ct: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recording {
+    pub session_id: String,
+    pub frames: Vec<RecordedFrame>,
+}
+
+// ---- end-to-end frames ------------------------------------------------------
+
+/// The plaintext inside a relay `Frame`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "dir", rename_all = "snake_case")]
+pub enum Frame {
+    Visitor { frame: VisitorFrame },
+    Operator { frame: OperatorFrame },
+}
+
+/// Visitor → operator: the page, and answers to the operator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "k", rename_all = "snake_case")]
+pub enum VisitorFrame {
+    /// A full keyframe. Node ids restart with each snapshot.
+    Snapshot(Snapshot),
+    /// Repeated assets (stylesheet text, data URLs), sent once per session
+    /// and referenced by hash.
+    Assets { assets: Vec<Asset> },
+    Mutations(Mutations),
+    Input(InputChange),
+    Scroll { id: NodeId, x: i32, y: i32 },
+    Pointer { x: i32, y: i32 },
+    Selection { ranges: Vec<SelectionRange> },
+    Viewport { w: u32, h: u32 },
+    /// The page navigated; a snapshot follows.
+    Navigated { url: String, title: String },
+    /// Scopes currently granted to the operator.
+    Grants { scopes: Vec<Scope> },
+    CommandResult { cmd_id: u64, ok: bool, #[serde(default, skip_serializing_if = "Option::is_none")] error: Option<String> },
+    /// The visitor accepted or refused a pushed URL or app.
+    PushAnswer { push_id: String, accepted: bool },
+    AppState { app_id: String, state: AppState },
+    /// An ordered event from a pushed app to the console.
+    AppEvent { app_id: String, seq: u64, event: serde_json::Value },
+}
+
+/// Operator → visitor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "k", rename_all = "snake_case")]
+pub enum OperatorFrame {
+    /// A gap, a reconnect or a fresh console: send a new snapshot.
+    KeyframeRequest,
+    /// The operator's pointer, in the visitor's viewport coordinates.
+    Pointer { x: i32, y: i32 },
+    /// A click ripple at a point (no effect on the page).
+    Ripple { x: i32, y: i32 },
+    /// Outline a node (`None` clears it).
+    Highlight { id: Option<NodeId> },
+    /// A freehand stroke in viewport coordinates; cleared on scroll or stop.
+    Annotation { points: Vec<(i32, i32)>, color: String },
+    ClearAnnotations,
+    /// Ask the visitor for control scopes.
+    ControlRequest { scopes: Vec<Scope> },
+    Command { cmd_id: u64, command: Command },
+    /// Offer a URL to open (the visitor is asked).
+    PushUrl { push_id: String, url: String },
+    /// Push an app into the page (configured on the operator side first).
+    PushApp { app_id: String, app: App },
+    HoldApp { app_id: String },
+    ResumeApp { app_id: String },
+    PullApp { app_id: String },
+    /// An ordered event from the console to a pushed app.
+    AppEvent { app_id: String, seq: u64, event: serde_json::Value },
+}
+
+/// Remote-control scopes, granted and revoked one by one by the visitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    Scroll,
+    Click,
+    Type,
+    Navigate,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 4] = [Scope::Scroll, Scope::Click, Scope::Type, Scope::Navigate];
+}
+
+/// Typed control commands, executed by the visitor's content script — never
+/// on masked or private nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "c", rename_all = "snake_case")]
+pub enum Command {
+    Click { id: NodeId },
+    TypeText { id: NodeId, text: String },
+    ScrollTo { id: NodeId, x: i32, y: i32 },
+    Navigate { url: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandKind {
+    Click,
+    TypeText,
+    ScrollTo,
+    Navigate,
+}
+
+impl Command {
+    pub fn kind(&self) -> CommandKind {
+        match self {
+            Self::Click { .. } => CommandKind::Click,
+            Self::TypeText { .. } => CommandKind::TypeText,
+            Self::ScrollTo { .. } => CommandKind::ScrollTo,
+            Self::Navigate { .. } => CommandKind::Navigate,
+        }
+    }
+
+    /// The scope a command needs.
+    pub fn scope(&self) -> Scope {
+        match self {
+            Self::Click { .. } => Scope::Click,
+            Self::TypeText { .. } => Scope::Type,
+            Self::ScrollTo { .. } => Scope::Scroll,
+            Self::Navigate { .. } => Scope::Navigate,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushKind {
+    Url,
+    Viewer,
+    Form,
+    Module,
+}
+
+/// An app pushed into the visitor's page, inside a sandboxed frame in a
+/// closed shadow root. It never sees the page's cookies or storage, nor the
+/// host's tokens; it talks to the console only through `AppEvent`s.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "app", rename_all = "snake_case")]
+pub enum App {
+    /// Built-in viewer for a document or an image (http(s) or data:image URL).
+    Viewer { url: String, title: String },
+    /// A form the operator prefilled; the visitor's answers come back as an event.
+    Form { title: String, fields: Vec<AppField> },
+    /// A module from an origin on the allowlist, loaded in a sandboxed frame.
+    Module { url: String },
+}
+
+impl App {
+    pub fn kind(&self) -> PushKind {
+        match self {
+            Self::Viewer { .. } => PushKind::Viewer,
+            Self::Form { .. } => PushKind::Form,
+            Self::Module { .. } => PushKind::Module,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppField {
+    pub name: String,
+    pub label: String,
+    pub value: String,
+}
+
+/// configure (operator only) → pushed ↔ held → pulled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppState {
+    Configure,
+    Pushed,
+    Held,
+    Pulled,
+}
+
+// ---- the page, as captured --------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub url: String,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doctype: Option<String>,
+    /// The document element.
+    pub root: Node,
+    pub viewport: (u32, u32),
+    /// Window scroll and scrolled elements, as `(node, x, y)`.
+    pub scroll: Vec<(NodeId, i32, i32)>,
+}
+
+/// A node. Field names are one letter: snapshots of big pages are large.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "t")]
+pub enum Node {
+    /// Element.
+    #[serde(rename = "e")]
+    Element {
+        i: NodeId,
+        /// Tag name, lowercase; SVG and MathML children keep their case.
+        n: String,
+        /// Attributes after masking (values of masked fields replaced).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        a: Vec<(String, String)>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        c: Vec<Node>,
+        /// Shadow root children (open or closed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        s: Option<Vec<Node>>,
+        /// Adopted stylesheets (of the shadow root, or of the document on
+        /// the root element), as asset hashes.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        y: Vec<String>,
+        /// For `<style>`/`<link rel=stylesheet>`: the sheet's CSS as an asset hash
+        /// (CSSOM rules included).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        css: Option<String>,
+        /// A same-origin iframe's document element.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        f: Option<Box<Node>>,
+        /// Masked: a same-size placeholder `(width, height)` in CSS px; no
+        /// children or text were captured.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        m: Option<(u32, u32)>,
+    },
+    #[serde(rename = "x")]
+    Text { i: NodeId, v: String },
+    #[serde(rename = "c")]
+    Comment { i: NodeId },
+}
+
+impl Node {
+    pub fn id(&self) -> NodeId {
+        match self {
+            Self::Element { i, .. } | Self::Text { i, .. } | Self::Comment { i } => *i,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Asset {
+    /// Lowercase hex SHA-1 of `data`.
+    pub hash: String,
+    /// `text/css`, or the MIME type of a data URL's payload.
+    pub mime: String,
+    pub data: String,
+}
+
+/// One batch of DOM changes, applied in this order: removes, adds, attrs, texts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Mutations {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removes: Vec<NodeId>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adds: Vec<AddedNode>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attrs: Vec<AttrChange>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub texts: Vec<(NodeId, String)>,
+    /// A stylesheet's CSS changed (insertRule, replaceSync, …): owner node
+    /// (`<style>`, `<link>`, or the shadow host / root element for adopted
+    /// sheets) and the new asset hashes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub styles: Vec<(NodeId, Vec<String>)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddedNode {
+    pub parent: NodeId,
+    /// Insert before this sibling; `None` appends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<NodeId>,
+    /// Added to the parent's shadow root rather than its children.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shadow: bool,
+    pub node: Node,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttrChange {
+    pub id: NodeId,
+    pub name: String,
+    /// `None` removes the attribute.
+    pub value: Option<String>,
+}
+
+/// A form value changed. Masked fields carry a mask of the same length;
+/// password, `cc-*` and one-time-code fields never produce this at all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputChange {
+    pub id: NodeId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SelectionRange {
+    pub start: NodeId,
+    pub start_offset: u32,
+    pub end: NodeId,
+    pub end_offset: u32,
+}
+
+/// The character that replaces each character of a masked value or text.
+pub const MASK_CHAR: char = '•';
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn compact_node_shape() {
+        let n = Node::Element {
+            i: 1,
+            n: "p".into(),
+            a: vec![("class".into(), "x".into())],
+            c: vec![Node::Text { i: 2, v: "hi".into() }],
+            s: None,
+            y: vec![],
+            css: None,
+            f: None,
+            m: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&n).unwrap(),
+            json!({"t":"e","i":1,"n":"p","a":[["class","x"]],"c":[{"t":"x","i":2,"v":"hi"}]})
+        );
+    }
+
+    #[test]
+    fn frames_round_trip() {
+        let frames = [
+            Frame::Operator { frame: OperatorFrame::Command { cmd_id: 1, command: Command::Click { id: 5 } } },
+            Frame::Visitor { frame: VisitorFrame::Scroll { id: WINDOW, x: 0, y: 10 } },
+            Frame::Visitor { frame: VisitorFrame::Mutations(Mutations { removes: vec![3], ..Default::default() }) },
+            Frame::Operator { frame: OperatorFrame::PushApp { app_id: "a".into(), app: App::Viewer { url: "https://x/y.pdf".into(), title: "Y".into() } } },
+        ];
+        for f in frames {
+            let text = serde_json::to_string(&f).unwrap();
+            assert_eq!(serde_json::from_str::<Frame>(&text).unwrap(), f, "{text}");
+        }
+        let relay = RelayMessage::Frame { seq: 3, from: None, ct: "AA==".into() };
+        assert_eq!(serde_json::to_value(&relay).unwrap(), json!({"t":"frame","seq":3,"ct":"AA=="}));
+    }
+
+    #[test]
+    fn commands_name_their_scope() {
+        assert_eq!(Command::TypeText { id: 1, text: "x".into() }.scope(), Scope::Type);
+        assert_eq!(Command::Navigate { url: "https://a".into() }.kind(), CommandKind::Navigate);
+    }
+
+    #[test]
+    fn audit_hash_input_chains() {
+        let a = audit_hash_input(AUDIT_GENESIS, 1, 5, Some(Role::Visitor), &AuditEvent::Started);
+        assert!(a.starts_with(AUDIT_GENESIS.as_bytes()));
+        let b = audit_hash_input("ff", 1, 5, Some(Role::Visitor), &AuditEvent::Started);
+        assert_ne!(a, b);
+    }
+}
