@@ -14,6 +14,7 @@
 
 pub mod panel;
 pub mod capture;
+pub mod cobrowse;
 pub mod content;
 pub mod view;
 

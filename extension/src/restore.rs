@@ -91,6 +91,7 @@ pub async fn perform(action: Action) -> Result<(), String> {
             }
             Ok(())
         }
+        Action::ShareTab { .. } | Action::StopSharing { .. } => Err("not a restore action".into()),
     }
 }
 

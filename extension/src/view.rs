@@ -51,6 +51,11 @@ pub enum Action {
     ContinueWindow { device_id: String, window_id: i64 },
     /// Open a URL in a new tab (a history entry).
     OpenUrl { url: String },
+    /// Share this tab with an operator: starts a co-browsing session whose
+    /// code the page's "being viewed" bar and the popup show.
+    ShareTab { tab_id: i64 },
+    /// Stop sharing a tab.
+    StopSharing { tab_id: i64 },
 }
 
 /// Service worker → UI page.
