@@ -52,6 +52,11 @@ pub enum ErrorCode {
     /// Local storage failed.
     Storage,
     Internal,
+    /// A co-browsing code that is malformed, wrong, used or expired.
+    CobrowseCodeInvalid,
+    /// A co-browsing request for a session this host does not hold, or
+    /// that is not in a state to accept it (e.g. frames before consent).
+    CobrowseNotActive,
 }
 
 impl ErrorCode {
@@ -78,6 +83,8 @@ impl ErrorCode {
             Self::Offline => "offline",
             Self::Storage => "storage",
             Self::Internal => "internal",
+            Self::CobrowseCodeInvalid => "cobrowse_code_invalid",
+            Self::CobrowseNotActive => "cobrowse_not_active",
         }
     }
 }
