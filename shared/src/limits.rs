@@ -84,6 +84,10 @@ pub const COBROWSE_CODE_TTL_MS: i64 = 10 * 60 * 1000;
 pub const COBROWSE_GUESSES_PER_CLIENT_PER_MINUTE: u32 = 10;
 pub const COBROWSE_GUESSES_PER_CODE: u32 = 5;
 
+/// Largest audit event (its JSON) a client may append: audit entries are
+/// metadata, never page content.
+pub const MAX_AUDIT_EVENT: usize = 2 * 1024;
+
 /// Largest relay message (one encrypted frame) the server forwards.
 pub const MAX_RELAY_MESSAGE: usize = 16 * 1024 * 1024;
 
