@@ -110,6 +110,9 @@ pub enum RelayMessage {
     OperatorJoined { operator_public_key: String, operator_name: String },
     /// Server → client: the other side connected or dropped.
     Peer { present: bool },
+    /// Server → both clients: the session's state changed (e.g. the
+    /// visitor's consent made it `active`). `Hello` carries it on (re)connect.
+    State { state: SessionState },
     /// Client → server: a plaintext audit entry (metadata only; never page
     /// content). The server stamps time and role and chains it.
     Audit { event: AuditEvent },
