@@ -27,6 +27,12 @@ const PENDING_TTL_MS: i64 = 120_000;
 struct Pending {
     page: PageState,
     since_ms: i64,
+    /// A `tabs.sendMessage` with this state is on its way to the tab.
+    in_flight: bool,
+    /// A load or ready signal came while it was: if that attempt is refused,
+    /// try again (the ready signal may overtake the refusal of an attempt
+    /// made before the content script listened).
+    again: bool,
 }
 
 thread_local! {
@@ -119,39 +125,61 @@ fn park(tab_id: i64, page: Option<PageState>) {
         let mut p = p.borrow_mut();
         p.retain(|_, pending| now - pending.since_ms < PENDING_TTL_MS);
         if let Some(page) = page {
-            p.insert(tab_id, Pending { page, since_ms: now });
+            p.insert(
+                tab_id,
+                Pending {
+                    page,
+                    since_ms: now,
+                    in_flight: false,
+                    again: false,
+                },
+            );
         }
     });
 }
 
 /// Hands the parked state to the tab if it shows the page the state is for.
 /// Kept parked while the tab is elsewhere (a redirect on the way) or its
-/// content script is not listening yet.
-/// Taken out while in flight, so the load and ready signals never deliver twice.
+/// content script is not listening yet. One attempt at a time, so the load
+/// and ready signals never deliver twice; a signal that arrives during an
+/// attempt that is then refused starts another one, since the content script
+/// listens before it reports ready.
 fn deliver(tab_id: i64, url: &str) {
-    let pending = PENDING.with(|p| {
+    let page = PENDING.with(|p| {
         let mut p = p.borrow_mut();
-        let matches = p.get(&tab_id).is_some_and(|pending| same_page(&pending.page.url, url));
-        if matches {
-            p.remove(&tab_id)
-        } else {
-            None
+        let pending = p.get_mut(&tab_id).filter(|pending| same_page(&pending.page.url, url))?;
+        if pending.in_flight {
+            pending.again = true;
+            return None;
         }
+        pending.in_flight = true;
+        Some(pending.page.clone())
     });
-    let Some(pending) = pending else { return };
+    let Some(page) = page else { return };
     wasm_bindgen_futures::spawn_local(async move {
-        let message = js(&ContentMessage::Restore {
-            page: pending.page.clone(),
-        });
+        let url = page.url.clone();
+        let message = js(&ContentMessage::Restore { page });
         let options = js(&serde_json::json!({ "frameId": 0 }));
         let accepted = call("tabs.sendMessage", &[api::id(tab_id), message, options])
             .await
             .is_ok_and(|r| r.is_truthy());
-        if !accepted {
-            // Not listening yet: its ready message will come.
-            PENDING.with(|p| {
-                p.borrow_mut().entry(tab_id).or_insert(pending);
-            });
+        let retry = PENDING.with(|p| {
+            let mut p = p.borrow_mut();
+            if accepted {
+                p.remove(&tab_id);
+                return false;
+            }
+            // Refused: not listening yet; stays parked for its ready signal.
+            match p.get_mut(&tab_id) {
+                Some(pending) => {
+                    pending.in_flight = false;
+                    std::mem::take(&mut pending.again)
+                }
+                None => false,
+            }
+        });
+        if retry {
+            deliver(tab_id, &url);
         }
     });
 }
