@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use baton_shared::limits::PAIRING_TTL_MS;
+use baton_shared::limits::{COBROWSE_CODE_TTL_MS, PAIRING_TTL_MS};
 use clap::Parser;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8917";
@@ -24,12 +24,18 @@ pub struct Cli {
     #[arg(long, value_name = "MS", default_value_t = PAIRING_TTL_MS, hide = true,
           value_parser = clap::value_parser!(i64).range(1..))]
     pub pairing_ttl_ms: i64,
+
+    /// How long a co-browsing code stays valid (tests shorten it).
+    #[arg(long, value_name = "MS", default_value_t = COBROWSE_CODE_TTL_MS, hide = true,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    pub cobrowse_code_ttl_ms: i64,
 }
 
 /// Settings handlers read, derived from the command line.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
     pub pairing_ttl_ms: i64,
+    pub cobrowse_code_ttl_ms: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +46,7 @@ impl Cli {
     pub fn settings(&self) -> Settings {
         Settings {
             pairing_ttl_ms: self.pairing_ttl_ms,
+            cobrowse_code_ttl_ms: self.cobrowse_code_ttl_ms,
         }
     }
 
@@ -64,6 +71,7 @@ mod tests {
         assert_eq!(cli.listen, DEFAULT_LISTEN.parse().unwrap());
         assert!(cli.db.is_none());
         assert_eq!(cli.settings().pairing_ttl_ms, PAIRING_TTL_MS);
+        assert_eq!(cli.settings().cobrowse_code_ttl_ms, COBROWSE_CODE_TTL_MS);
     }
 
     #[test]

@@ -58,7 +58,7 @@ impl Generator {
         self.random_hex::<TOKEN_BYTES>()
     }
 
-    /// A pairing lookup: [`LOOKUP_LEN`] characters of Crockford base32.
+    /// A pairing or co-browsing lookup: [`LOOKUP_LEN`] characters of Crockford base32.
     pub fn lookup(&self) -> Result<String, RandomError> {
         let mut bytes = [0u8; LOOKUP_LEN];
         self.rng.fill(&mut bytes).map_err(|_| RandomError)?;
@@ -67,6 +67,11 @@ impl Generator {
             .iter()
             .map(|b| char::from(CROCKFORD[usize::from(b & 31)]))
             .collect())
+    }
+
+    /// `n` candidate lookups, for a store that takes the first one free.
+    pub fn lookups(&self, n: usize) -> Result<Vec<String>, RandomError> {
+        (0..n).map(|_| self.lookup()).collect()
     }
 
     fn random_hex<const N: usize>(&self) -> Result<String, RandomError> {
@@ -83,7 +88,7 @@ pub fn hash_token(token: &str) -> TokenHash {
     out
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {

@@ -11,6 +11,7 @@ mod db;
 mod http;
 mod push;
 mod rate_limit;
+mod relay;
 mod shutdown;
 
 use std::io::{IsTerminal, Write};
@@ -30,6 +31,7 @@ use db::{Db, DbError};
 use http::AppState;
 use push::PushRegistry;
 use rate_limit::FailureWindow;
+use relay::{Recorder, Relay};
 
 /// How long open connections get to finish after a stop signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -101,16 +103,28 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let push = PushRegistry::new();
+    let relay = Relay::new(Recorder::start(db.clone()));
+    let settings = cli.settings();
+    tokio::spawn(expire_codes(
+        db.clone(),
+        relay.clone(),
+        settings.cobrowse_code_ttl_ms,
+    ));
     let state = AppState {
         db,
         ids: Generator::new(),
         push: push.clone(),
         shutdown: stop_rx.clone(),
-        settings: cli.settings(),
+        settings,
         pairing_guesses: FailureWindow::new(
             baton_shared::limits::PAIRING_GUESSES_PER_CLIENT_PER_MINUTE,
             Duration::from_secs(60),
         ),
+        cobrowse_guesses: FailureWindow::new(
+            baton_shared::limits::COBROWSE_GUESSES_PER_CLIENT_PER_MINUTE,
+            Duration::from_secs(60),
+        ),
+        relay: relay.clone(),
     };
     let app = http::router(state);
 
@@ -121,7 +135,7 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
     let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
         signals.recv().await;
         tracing::info!("stopping");
-        // Push sockets watch this and close themselves.
+        // Push and relay sockets watch this and close themselves.
         let _ = stop_tx.send(true);
     });
     let mut stopping = stop_rx;
@@ -130,9 +144,11 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
             serve.await?;
             // Upgraded sockets are no longer the server's connections: wait
             // for each to send its close frame before the runtime drops them.
-            while !push.is_empty() {
+            while !push.is_empty() || !relay.is_idle() {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
+            // Recorded frames still queued reach the disk before exit.
+            relay.recorder.flush().await;
             Ok(())
         } => result.map_err(StartupError::Serve)?,
         () = async {
@@ -142,6 +158,30 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Ends co-browsing sessions whose code expired before an operator joined,
+/// telling a waiting visitor's socket.
+async fn expire_codes(db: Db, relay: Relay, ttl_ms: i64) {
+    let every = Duration::from_millis(u64::try_from(ttl_ms / 2).unwrap_or(0))
+        .clamp(Duration::from_millis(50), Duration::from_secs(5));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = clock::now_ms();
+        match db
+            .call(move |conn| db::cobrowse::expire_waiting(conn, now))
+            .await
+        {
+            Ok(ids) => {
+                for id in ids {
+                    relay.finish(&id, "the code expired before an operator joined");
+                }
+            }
+            Err(err) => tracing::error!(%err, "cannot expire co-browsing codes"),
+        }
+    }
 }
 
 async fn open_db(path: PathBuf) -> Result<Db, StartupError> {

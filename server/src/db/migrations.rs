@@ -78,6 +78,43 @@ const MIGRATIONS: &[&str] = &[
         sent_ms     INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX sent_tab_target ON sent_tab(target_id, state, sent_ms);",
+    // 3: co-browsing sessions, their hash-chained audit log and recorded
+    // frames (ciphertext from the hosts).
+    "CREATE TABLE cobrowse_session (
+        id                  TEXT PRIMARY KEY,
+        lookup              TEXT NOT NULL,
+        visitor_id          TEXT NOT NULL,
+        visitor_account     TEXT NOT NULL,
+        visitor_public_key  TEXT NOT NULL,
+        operator_id         TEXT,
+        operator_public_key TEXT,
+        operator_name       TEXT,
+        state               TEXT NOT NULL,
+        recording           INTEGER NOT NULL,
+        failed_joins        INTEGER NOT NULL,
+        created_ms          INTEGER NOT NULL,
+        expires_ms          INTEGER NOT NULL,
+        ended_ms            INTEGER
+    ) STRICT;
+    CREATE INDEX cobrowse_session_lookup ON cobrowse_session(lookup, expires_ms);
+    CREATE INDEX cobrowse_session_state ON cobrowse_session(state, expires_ms);
+    CREATE TABLE cobrowse_audit (
+        session_id  TEXT NOT NULL REFERENCES cobrowse_session(id),
+        seq         INTEGER NOT NULL,
+        at_ms       INTEGER NOT NULL,
+        role        TEXT,
+        event       TEXT NOT NULL,
+        hash        TEXT NOT NULL,
+        PRIMARY KEY (session_id, seq)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE cobrowse_frame (
+        session_id  TEXT NOT NULL REFERENCES cobrowse_session(id),
+        seq         INTEGER NOT NULL,
+        from_role   TEXT NOT NULL,
+        at_ms       INTEGER NOT NULL,
+        ct          TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX cobrowse_frame_session ON cobrowse_frame(session_id);",
 ];
 
 pub fn latest_version() -> i64 {

@@ -3,6 +3,7 @@
 //! Queries are plain functions over `&Connection` (see [`devices`]); [`Db::call`]
 //! runs them on the blocking pool so the async runtime never waits on disk.
 
+pub mod cobrowse;
 pub mod devices;
 mod migrations;
 pub mod pairing;

@@ -1,11 +1,13 @@
 //! The HTTP and WebSocket API (`baton_shared::api`).
 
 mod checks;
+mod cobrowse;
 mod error;
 mod extract;
 mod handlers;
 mod pairing;
 mod push_socket;
+mod relay_socket;
 mod sent_tabs;
 mod sync;
 
@@ -15,6 +17,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use baton_shared::api::{PATH_DEVICES, PATH_DEVICE_SELF, PATH_PUSH, PATH_STATUS};
+use baton_shared::cobrowse::{PATH_JOIN, PATH_SESSIONS};
 use baton_shared::limits::MAX_HTTP_BODY;
 use baton_shared::sync::{
     PATH_ACCOUNT_DEVICES, PATH_PAIRING_CLAIM, PATH_PAIRING_OFFER, PATH_PULL, PATH_RECONCILE,
@@ -27,6 +30,7 @@ use crate::credentials::Generator;
 use crate::db::Db;
 use crate::push::PushRegistry;
 use crate::rate_limit::FailureWindow;
+use crate::relay::Relay;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -38,6 +42,10 @@ pub struct AppState {
     pub settings: Settings,
     /// Failed pairing claims per client address.
     pub pairing_guesses: FailureWindow,
+    /// Failed co-browsing joins per client address.
+    pub cobrowse_guesses: FailureWindow,
+    /// Live co-browsing rooms and the recording writer.
+    pub relay: Relay,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -57,6 +65,17 @@ pub fn router(state: AppState) -> Router {
         .route(PATH_SENDTAB, post(sent_tabs::send))
         .route(PATH_SENDTAB_PENDING, get(sent_tabs::pending))
         .route("/v1/sendtab/{send_id}/state", post(sent_tabs::set_state))
+        .route(PATH_SESSIONS, post(cobrowse::create))
+        .route(PATH_JOIN, post(cobrowse::join))
+        .route(
+            "/v1/cobrowse/{session_id}/relay",
+            get(relay_socket::upgrade),
+        )
+        .route("/v1/cobrowse/{session_id}/audit", get(cobrowse::audit))
+        .route(
+            "/v1/cobrowse/{session_id}/recording",
+            get(cobrowse::recording),
+        )
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_HTTP_BODY))

@@ -61,9 +61,7 @@ pub async fn offer(
         now,
         expires_ms: now.saturating_add(state.settings.pairing_ttl_ms),
     };
-    let candidates = (0..LOOKUP_ATTEMPTS)
-        .map(|_| state.ids.lookup())
-        .collect::<Result<Vec<_>, _>>()?;
+    let candidates = state.ids.lookups(LOOKUP_ATTEMPTS)?;
     let (pairing_id, expires_ms) = (new.pairing_id.clone(), new.expires_ms);
     let lookup = state
         .db

@@ -1,0 +1,588 @@
+//! Co-browsing sessions, their audit log and recorded frames.
+//!
+//! The database is the authority on a session's state: every change is a
+//! check-and-set in one transaction together with its audit entry, so the
+//! relay's in-memory rooms only ever follow it. Audit entries are chained:
+//! each hash covers the previous one (`baton_shared::cobrowse::audit_hash_input`).
+
+use baton_shared::api::DeviceRecord;
+use baton_shared::cobrowse::{
+    audit_hash_input, AuditEntry, AuditEvent, RecordedFrame, Role, SessionState, AUDIT_GENESIS,
+};
+use baton_shared::limits::COBROWSE_GUESSES_PER_CODE;
+use ring::digest;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use super::DbError;
+use crate::credentials::hex;
+
+/// A session as the relay needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: String,
+    pub visitor_id: String,
+    pub visitor_account: String,
+    pub operator: Option<Operator>,
+    pub state: SessionState,
+    pub recording: bool,
+    pub expires_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator {
+    pub device_id: String,
+    pub public_key: String,
+    pub name: String,
+}
+
+impl Session {
+    /// The role `device_id` plays in this session, if any.
+    pub fn role_of(&self, device_id: &str) -> Option<Role> {
+        if self.visitor_id == device_id {
+            Some(Role::Visitor)
+        } else if self
+            .operator
+            .as_ref()
+            .is_some_and(|o| o.device_id == device_id)
+        {
+            Some(Role::Operator)
+        } else {
+            None
+        }
+    }
+
+    /// Whether `device` may read the audit log and the recording: the
+    /// operator device, or a device of the visitor's account.
+    pub fn readable_by(&self, device: &DeviceRecord) -> bool {
+        self.role_of(&device.device_id).is_some() || device.account_id == self.visitor_account
+    }
+}
+
+pub fn state_str(state: SessionState) -> &'static str {
+    match state {
+        SessionState::Waiting => "waiting",
+        SessionState::AwaitingConsent => "awaiting_consent",
+        SessionState::Active => "active",
+        SessionState::Ended => "ended",
+    }
+}
+
+fn parse_state(s: &str) -> Result<SessionState, DbError> {
+    Ok(match s {
+        "waiting" => SessionState::Waiting,
+        "awaiting_consent" => SessionState::AwaitingConsent,
+        "active" => SessionState::Active,
+        "ended" => SessionState::Ended,
+        other => return Err(DbError::Corrupt(format!("cobrowse state {other:?}"))),
+    })
+}
+
+pub fn role_str(role: Role) -> &'static str {
+    match role {
+        Role::Visitor => "visitor",
+        Role::Operator => "operator",
+    }
+}
+
+fn parse_role(s: &str) -> Result<Role, DbError> {
+    match s {
+        "visitor" => Ok(Role::Visitor),
+        "operator" => Ok(Role::Operator),
+        other => Err(DbError::Corrupt(format!("cobrowse role {other:?}"))),
+    }
+}
+
+#[derive(Debug)]
+pub struct NewSession {
+    pub session_id: String,
+    pub visitor: DeviceRecord,
+    pub visitor_public_key: String,
+    pub now: i64,
+    pub expires_ms: i64,
+}
+
+/// Stores the session under the first candidate lookup no live code uses,
+/// with its `Started` entry; `None` if every candidate is taken.
+pub fn create(
+    conn: &mut Connection,
+    new: &NewSession,
+    candidates: &[String],
+) -> Result<Option<String>, DbError> {
+    let tx = conn.transaction()?;
+    for lookup in candidates {
+        let taken = tx
+            .query_row(
+                "SELECT 1 FROM cobrowse_session WHERE lookup = ?1 AND expires_ms > ?2 AND state = 'waiting'",
+                params![lookup, new.now],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if taken {
+            continue;
+        }
+        tx.execute(
+            "INSERT INTO cobrowse_session (id, lookup, visitor_id, visitor_account, visitor_public_key,
+                 state, recording, failed_joins, created_ms, expires_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'waiting', 0, 0, ?6, ?7)",
+            params![
+                new.session_id,
+                lookup,
+                new.visitor.device_id,
+                new.visitor.account_id,
+                new.visitor_public_key,
+                new.now,
+                new.expires_ms
+            ],
+        )?;
+        append_audit(
+            &tx,
+            &new.session_id,
+            new.now,
+            Some(Role::Visitor),
+            &AuditEvent::Started,
+        )?;
+        tx.commit()?;
+        return Ok(Some(lookup.clone()));
+    }
+    Ok(None)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    /// No live code has this lookup, or it was used.
+    #[error("co-browsing code is unknown, expired or already used")]
+    Invalid,
+    /// The code has seen too many failed joins and is dead.
+    #[error("too many failed attempts for this co-browsing code")]
+    Exhausted,
+    #[error("a device cannot join its own co-browsing session")]
+    OwnSession,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<rusqlite::Error> for JoinError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Db(e.into())
+    }
+}
+
+#[derive(Debug)]
+pub struct Joined {
+    pub session: Session,
+    pub visitor_public_key: String,
+    pub visitor_name: String,
+}
+
+/// The operator takes the code. Joining again with the same device and key
+/// (a retry after a lost answer) answers the same; any other join of a used
+/// code counts against it.
+pub fn join(
+    conn: &mut Connection,
+    lookup: &str,
+    operator: &DeviceRecord,
+    public_key: &str,
+    now: i64,
+) -> Result<Joined, JoinError> {
+    let tx = conn.transaction()?;
+    let found = tx
+        .query_row(
+            "SELECT s.id, s.failed_joins, s.visitor_public_key, d.name
+             FROM cobrowse_session s JOIN device d ON d.id = s.visitor_id
+             WHERE s.lookup = ?1 AND s.expires_ms > ?2
+             ORDER BY s.created_ms DESC LIMIT 1",
+            params![lookup, now],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, u32>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((id, failed_joins, visitor_public_key, visitor_name)) = found else {
+        return Err(JoinError::Invalid);
+    };
+    if failed_joins >= COBROWSE_GUESSES_PER_CODE {
+        return Err(JoinError::Exhausted);
+    }
+    let session = load_in(&tx, &id)?.ok_or(JoinError::Invalid)?;
+    if session.visitor_id == operator.device_id {
+        return Err(JoinError::OwnSession);
+    }
+    let joined = |session| Joined {
+        session,
+        visitor_public_key: visitor_public_key.clone(),
+        visitor_name: visitor_name.clone(),
+    };
+    if let Some(op) = &session.operator {
+        if session.state != SessionState::Ended
+            && op.device_id == operator.device_id
+            && op.public_key == public_key
+        {
+            return Ok(joined(session));
+        }
+    }
+    if session.state != SessionState::Waiting {
+        tx.execute(
+            "UPDATE cobrowse_session SET failed_joins = failed_joins + 1 WHERE id = ?1",
+            params![id],
+        )?;
+        tx.commit()?;
+        return Err(JoinError::Invalid);
+    }
+    tx.execute(
+        "UPDATE cobrowse_session SET state = 'awaiting_consent', operator_id = ?2,
+             operator_public_key = ?3, operator_name = ?4
+         WHERE id = ?1",
+        params![id, operator.device_id, public_key, operator.name],
+    )?;
+    let event = AuditEvent::OperatorJoined {
+        operator_name: operator.name.clone(),
+    };
+    append_audit(&tx, &id, now, Some(Role::Operator), &event)?;
+    let session = load_in(&tx, &id)?.ok_or(JoinError::Invalid)?;
+    tx.commit()?;
+    Ok(joined(session))
+}
+
+/// The session, after ending it if its code expired unjoined.
+pub fn load(conn: &mut Connection, id: &str, now: i64) -> Result<Option<Session>, DbError> {
+    let tx = conn.transaction()?;
+    let Some(mut session) = load_in(&tx, id)? else {
+        return Ok(None);
+    };
+    if session.state == SessionState::Waiting && now >= session.expires_ms {
+        expire_in(&tx, id, now)?;
+        session.state = SessionState::Ended;
+    }
+    tx.commit()?;
+    Ok(Some(session))
+}
+
+fn load_in(tx: &Transaction<'_>, id: &str) -> Result<Option<Session>, DbError> {
+    let row = tx
+        .query_row(
+            "SELECT visitor_id, visitor_account, operator_id, operator_public_key, operator_name,
+                    state, recording, expires_ms
+             FROM cobrowse_session WHERE id = ?1",
+            params![id],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, bool>(6)?,
+                    r.get::<_, i64>(7)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((visitor_id, visitor_account, op_id, op_key, op_name, state, recording, expires_ms)) =
+        row
+    else {
+        return Ok(None);
+    };
+    let operator = match (op_id, op_key, op_name) {
+        (Some(device_id), Some(public_key), Some(name)) => Some(Operator {
+            device_id,
+            public_key,
+            name,
+        }),
+        (None, None, None) => None,
+        _ => {
+            return Err(DbError::Corrupt(format!(
+                "cobrowse session {id}: partial operator"
+            )))
+        }
+    };
+    Ok(Some(Session {
+        id: id.to_owned(),
+        visitor_id,
+        visitor_account,
+        operator,
+        state: parse_state(&state)?,
+        recording,
+        expires_ms,
+    }))
+}
+
+fn expire_in(tx: &Transaction<'_>, id: &str, now: i64) -> Result<(), DbError> {
+    tx.execute(
+        "UPDATE cobrowse_session SET state = 'ended', ended_ms = ?2 WHERE id = ?1",
+        params![id, now],
+    )?;
+    append_audit(tx, id, now, None, &AuditEvent::Expired)?;
+    Ok(())
+}
+
+/// Ends every session whose code expired before an operator joined; returns their ids.
+pub fn expire_waiting(conn: &mut Connection, now: i64) -> Result<Vec<String>, DbError> {
+    let tx = conn.transaction()?;
+    let ids = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT id FROM cobrowse_session WHERE state = 'waiting' AND expires_ms <= ?1",
+        )?;
+        let ids = stmt
+            .query_map(params![now], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        ids
+    };
+    for id in &ids {
+        expire_in(&tx, id, now)?;
+    }
+    tx.commit()?;
+    Ok(ids)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("the session is {}, not in a state for this entry", state_str(*.0))]
+    WrongState(SessionState),
+    #[error("no such session")]
+    NotFound,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<rusqlite::Error> for AuditError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Db(e.into())
+    }
+}
+
+/// A session's state and recording flag after an entry was appended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct After {
+    pub state: SessionState,
+    pub recording: bool,
+}
+
+/// Appends a client's entry after checking the session's state allows it,
+/// applying what it means: consent moves the session to `Active` (or ends
+/// it, with an `Ended` entry), recording consent sets the flag.
+pub fn client_audit(
+    conn: &mut Connection,
+    id: &str,
+    role: Role,
+    event: &AuditEvent,
+    now: i64,
+) -> Result<After, AuditError> {
+    use SessionState::{Active, AwaitingConsent};
+    let tx = conn.transaction()?;
+    let session = load_in(&tx, id)?.ok_or(AuditError::NotFound)?;
+    let allowed: &[SessionState] = match event {
+        AuditEvent::Consent { .. } => &[AwaitingConsent],
+        AuditEvent::RecordingConsent { .. } => &[AwaitingConsent, Active],
+        _ => &[Active],
+    };
+    if !allowed.contains(&session.state) {
+        return Err(AuditError::WrongState(session.state));
+    }
+    append_audit(&tx, id, now, Some(role), event)?;
+    let mut after = After {
+        state: session.state,
+        recording: session.recording,
+    };
+    match event {
+        AuditEvent::Consent { approved: true } => {
+            tx.execute(
+                "UPDATE cobrowse_session SET state = 'active' WHERE id = ?1",
+                params![id],
+            )?;
+            after.state = Active;
+        }
+        AuditEvent::Consent { approved: false } => {
+            end_in(&tx, id, role, now)?;
+            after.state = SessionState::Ended;
+        }
+        AuditEvent::RecordingConsent { approved } => {
+            tx.execute(
+                "UPDATE cobrowse_session SET recording = ?2 WHERE id = ?1",
+                params![id, approved],
+            )?;
+            after.recording = *approved;
+        }
+        _ => {}
+    }
+    tx.commit()?;
+    Ok(after)
+}
+
+/// Ends the session on `by`'s request; `false` if it had already ended.
+pub fn end(conn: &mut Connection, id: &str, by: Role, now: i64) -> Result<bool, DbError> {
+    let tx = conn.transaction()?;
+    let Some(session) = load_in(&tx, id)? else {
+        return Ok(false);
+    };
+    if session.state == SessionState::Ended {
+        return Ok(false);
+    }
+    end_in(&tx, id, by, now)?;
+    tx.commit()?;
+    Ok(true)
+}
+
+fn end_in(tx: &Transaction<'_>, id: &str, by: Role, now: i64) -> Result<(), DbError> {
+    tx.execute(
+        "UPDATE cobrowse_session SET state = 'ended', recording = 0, ended_ms = ?2 WHERE id = ?1",
+        params![id, now],
+    )?;
+    append_audit(tx, id, now, Some(by), &AuditEvent::Ended { by })?;
+    Ok(())
+}
+
+/// Appends one entry, chained to the session's last.
+fn append_audit(
+    tx: &Transaction<'_>,
+    id: &str,
+    at_ms: i64,
+    role: Option<Role>,
+    event: &AuditEvent,
+) -> Result<AuditEntry, DbError> {
+    let last = tx
+        .query_row(
+            "SELECT seq, hash FROM cobrowse_audit WHERE session_id = ?1 ORDER BY seq DESC LIMIT 1",
+            params![id],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+        )
+        .optional()?;
+    let (prev_seq, prev_hash) = last.unwrap_or((0, AUDIT_GENESIS.to_owned()));
+    let seq = u64::try_from(prev_seq + 1)
+        .map_err(|_| DbError::Corrupt(format!("audit seq {prev_seq}")))?;
+    let input = audit_hash_input(&prev_hash, seq, at_ms, role, event);
+    let hash = hex(digest::digest(&digest::SHA256, &input).as_ref());
+    let event_json =
+        serde_json::to_string(event).map_err(|e| DbError::Corrupt(format!("audit event: {e}")))?;
+    tx.execute(
+        "INSERT INTO cobrowse_audit (session_id, seq, at_ms, role, event, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            id,
+            prev_seq + 1,
+            at_ms,
+            role.map(role_str),
+            event_json,
+            hash
+        ],
+    )?;
+    Ok(AuditEntry {
+        seq,
+        at_ms,
+        role,
+        event: event.clone(),
+        hash,
+    })
+}
+
+/// The audit log in order, if `device` may read it.
+pub fn audit_log(
+    conn: &mut Connection,
+    id: &str,
+    device: &DeviceRecord,
+) -> Result<Option<Vec<AuditEntry>>, DbError> {
+    let tx = conn.transaction()?;
+    if !load_in(&tx, id)?.is_some_and(|s| s.readable_by(device)) {
+        return Ok(None);
+    }
+    let mut stmt = tx.prepare_cached(
+        "SELECT seq, at_ms, role, event, hash FROM cobrowse_audit WHERE session_id = ?1 ORDER BY seq",
+    )?;
+    let rows = stmt
+        .query_map(params![id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter()
+        .map(|(seq, at_ms, role, event, hash)| {
+            Ok(AuditEntry {
+                seq: u64::try_from(seq)
+                    .map_err(|_| DbError::Corrupt(format!("audit seq {seq}")))?,
+                at_ms,
+                role: role.as_deref().map(parse_role).transpose()?,
+                event: serde_json::from_str(&event)
+                    .map_err(|e| DbError::Corrupt(format!("audit event: {e}")))?,
+                hash,
+            })
+        })
+        .collect::<Result<Vec<_>, DbError>>()
+        .map(Some)
+}
+
+/// One frame to record.
+#[derive(Debug, Clone)]
+pub struct FrameRow {
+    pub session_id: String,
+    pub frame: RecordedFrame,
+}
+
+/// Stores a batch of recorded frames in one transaction.
+pub fn store_frames(conn: &mut Connection, rows: &[FrameRow]) -> Result<(), DbError> {
+    let tx = conn.transaction()?;
+    {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO cobrowse_frame (session_id, seq, from_role, at_ms, ct) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for row in rows {
+            let f = &row.frame;
+            let seq = i64::try_from(f.seq).unwrap_or(i64::MAX);
+            stmt.execute(params![
+                row.session_id,
+                seq,
+                role_str(f.from),
+                f.at_ms,
+                f.ct
+            ])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// The recorded frames in arrival order, if `device` may read them.
+pub fn recording(
+    conn: &mut Connection,
+    id: &str,
+    device: &DeviceRecord,
+) -> Result<Option<Vec<RecordedFrame>>, DbError> {
+    let tx = conn.transaction()?;
+    if !load_in(&tx, id)?.is_some_and(|s| s.readable_by(device)) {
+        return Ok(None);
+    }
+    let mut stmt = tx.prepare_cached(
+        "SELECT seq, from_role, at_ms, ct FROM cobrowse_frame WHERE session_id = ?1 ORDER BY rowid",
+    )?;
+    let rows = stmt
+        .query_map(params![id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter()
+        .map(|(seq, from, at_ms, ct)| {
+            Ok(RecordedFrame {
+                seq: u64::try_from(seq).unwrap_or(0),
+                from: parse_role(&from)?,
+                at_ms,
+                ct,
+            })
+        })
+        .collect::<Result<Vec<_>, DbError>>()
+        .map(Some)
+}

@@ -1,0 +1,177 @@
+//! Co-browsing routes: create a session (visitor), join it with the code
+//! (operator), read its audit log and recording (see `baton_shared::cobrowse`).
+//! The relay socket lives in `relay_socket`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use baton_shared::cobrowse::{
+    AuditLog, CreateSession, JoinSession, Recording, SessionCreated, SessionJoined,
+};
+use baton_shared::limits::COBROWSE_GUESSES_PER_CODE;
+
+use super::checks;
+use super::error::{code, HttpError};
+use super::extract::{AuthDevice, ValidJson, Validate};
+use super::AppState;
+use crate::clock::now_ms;
+use crate::credentials::normalize_lookup;
+use crate::db::cobrowse::{self, JoinError, NewSession};
+
+/// Lookups tried per session before giving up (only fails with ~a million live codes).
+const LOOKUP_ATTEMPTS: usize = 8;
+
+impl Validate for CreateSession {
+    fn validate(self) -> Result<Self, HttpError> {
+        checks::public_key(&self.visitor_public_key)?;
+        Ok(self)
+    }
+}
+
+impl Validate for JoinSession {
+    fn validate(self) -> Result<Self, HttpError> {
+        checks::public_key(&self.operator_public_key)?;
+        // A malformed lookup is answered like an unknown one (and counted), in the handler.
+        Ok(self)
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    AuthDevice(device): AuthDevice,
+    ValidJson(req): ValidJson<CreateSession>,
+) -> Result<Json<SessionCreated>, HttpError> {
+    let now = now_ms();
+    let new = NewSession {
+        session_id: state.ids.id()?,
+        visitor: device,
+        visitor_public_key: req.visitor_public_key,
+        now,
+        expires_ms: now.saturating_add(state.settings.cobrowse_code_ttl_ms),
+    };
+    let candidates = state.ids.lookups(LOOKUP_ATTEMPTS)?;
+    let (session_id, expires_ms) = (new.session_id.clone(), new.expires_ms);
+    let lookup = state
+        .db
+        .call(move |conn| cobrowse::create(conn, &new, &candidates))
+        .await?
+        .ok_or_else(|| {
+            HttpError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                code::UNAVAILABLE,
+                "no free co-browsing code right now; try again",
+            )
+        })?;
+    tracing::info!(session_id, "co-browsing session created");
+    Ok(Json(SessionCreated {
+        session_id,
+        lookup,
+        expires_ms,
+    }))
+}
+
+pub async fn join(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    AuthDevice(device): AuthDevice,
+    ValidJson(req): ValidJson<JoinSession>,
+) -> Result<Json<SessionJoined>, HttpError> {
+    let client = client.ip();
+    state.cobrowse_guesses.check(client).map_err(|wait| {
+        HttpError::rate_limited(
+            "too many wrong co-browsing codes from this address; wait and try again",
+            wait,
+        )
+    })?;
+    let Some(lookup) = normalize_lookup(&req.lookup) else {
+        state.cobrowse_guesses.record_failure(client);
+        return Err(invalid_code());
+    };
+    let operator = device.clone();
+    let public_key = req.operator_public_key;
+    let result = state
+        .db
+        .call(move |conn| cobrowse::join(conn, &lookup, &operator, &public_key, now_ms()))
+        .await;
+    let joined = match result {
+        Ok(joined) => joined,
+        Err(JoinError::Invalid) => {
+            state.cobrowse_guesses.record_failure(client);
+            return Err(invalid_code());
+        }
+        Err(JoinError::Exhausted) => {
+            state.cobrowse_guesses.record_failure(client);
+            return Err(HttpError::rate_limited(
+                format!(
+                    "this co-browsing code saw {COBROWSE_GUESSES_PER_CODE} wrong attempts and is blocked; \
+                     ask the visitor to share again for a new code"
+                ),
+                Duration::from_millis(u64::try_from(state.settings.cobrowse_code_ttl_ms).unwrap_or(0)),
+            ));
+        }
+        Err(e @ JoinError::OwnSession) => return Err(HttpError::invalid_request(e.to_string())),
+        Err(JoinError::Db(e)) => return Err(e.into()),
+    };
+    let session_id = joined.session.id.clone();
+    tracing::info!(session_id, operator = %device.device_id, "operator joined co-browsing session");
+    state.relay.operator_joined(joined.session);
+    Ok(Json(SessionJoined {
+        session_id,
+        visitor_public_key: joined.visitor_public_key,
+        visitor_name: joined.visitor_name,
+    }))
+}
+
+pub async fn audit(
+    State(state): State<AppState>,
+    Path(session_id): Path<String>,
+    AuthDevice(device): AuthDevice,
+) -> Result<Json<AuditLog>, HttpError> {
+    checks::id("session id", &session_id).map_err(|_| unknown_session())?;
+    let id = session_id.clone();
+    let entries = state
+        .db
+        .call(move |conn| cobrowse::audit_log(conn, &id, &device))
+        .await?
+        .ok_or_else(unknown_session)?;
+    Ok(Json(AuditLog {
+        session_id,
+        entries,
+    }))
+}
+
+pub async fn recording(
+    State(state): State<AppState>,
+    Path(session_id): Path<String>,
+    AuthDevice(device): AuthDevice,
+) -> Result<Json<Recording>, HttpError> {
+    checks::id("session id", &session_id).map_err(|_| unknown_session())?;
+    // Frames still on their way to the disk belong in the answer.
+    state.relay.recorder.flush().await;
+    let id = session_id.clone();
+    let frames = state
+        .db
+        .call(move |conn| cobrowse::recording(conn, &id, &device))
+        .await?
+        .ok_or_else(unknown_session)?;
+    Ok(Json(Recording { session_id, frames }))
+}
+
+fn invalid_code() -> HttpError {
+    HttpError::new(
+        StatusCode::NOT_FOUND,
+        code::COBROWSE_CODE_INVALID,
+        "that co-browsing code is wrong, expired or already used; check it or ask the visitor to share again",
+    )
+}
+
+pub fn unknown_session() -> HttpError {
+    HttpError::new(
+        StatusCode::NOT_FOUND,
+        code::UNKNOWN_COBROWSE_SESSION,
+        "no such co-browsing session for this device",
+    )
+}

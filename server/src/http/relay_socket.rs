@@ -1,0 +1,340 @@
+//! `GET /v1/cobrowse/{session_id}/relay`: the co-browsing relay WebSocket.
+//!
+//! Only the session's visitor and operator devices connect; the role follows
+//! from which one the bearer token names. Frames are forwarded to the other
+//! side with `from` stamped, and only while the session is active (the
+//! visitor consented). Bad messages get an `Error` and the socket stays open.
+
+use std::time::Duration;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::response::Response;
+use baton_shared::cobrowse::{AuditEvent, RecordedFrame, RelayMessage, Role, SessionState};
+use baton_shared::limits::{MAX_AUDIT_EVENT, MAX_RELAY_MESSAGE};
+
+use super::checks;
+use super::cobrowse::unknown_session;
+use super::error::{code, HttpError};
+use super::extract::AuthDevice;
+use super::AppState;
+use crate::clock::now_ms;
+use crate::db::cobrowse::{self, AuditError, FrameRow, Session};
+use crate::relay::rules::audit_permitted;
+use crate::relay::{Attached, Control};
+
+/// Messages up to this size are read and refused with an `Error` (the socket
+/// stays open); beyond it the socket itself gives up.
+const HARD_MESSAGE_LIMIT: usize = 2 * MAX_RELAY_MESSAGE;
+/// Server pings this often so dead peers are noticed and proxies keep the socket open.
+const KEEPALIVE: Duration = Duration::from_secs(30);
+/// Characters of a client's end reason passed on to the other side.
+const MAX_END_REASON: usize = 200;
+
+/// `RelayMessage::Error` codes.
+pub mod relay_code {
+    pub const MALFORMED: &str = "malformed";
+    pub const TOO_LARGE: &str = "too_large";
+    pub const NOT_CONSENTED: &str = "not_consented";
+    pub const FORBIDDEN: &str = "forbidden";
+    pub const WRONG_STATE: &str = "wrong_state";
+    pub const INTERNAL: &str = "internal";
+}
+
+pub async fn upgrade(
+    State(state): State<AppState>,
+    Path(session_id): Path<String>,
+    AuthDevice(device): AuthDevice,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, HttpError> {
+    checks::id("session id", &session_id).map_err(|_| unknown_session())?;
+    let session = state
+        .db
+        .call(move |conn| cobrowse::load(conn, &session_id, now_ms()))
+        .await?
+        .ok_or_else(unknown_session)?;
+    let role = session
+        .role_of(&device.device_id)
+        .ok_or_else(unknown_session)?;
+    let ws = ws.map_err(|r| {
+        HttpError::new(
+            r.status(),
+            code::INVALID_REQUEST,
+            format!("expected a WebSocket upgrade: {}", r.body_text()),
+        )
+    })?;
+    Ok(ws
+        .max_message_size(HARD_MESSAGE_LIMIT)
+        .max_frame_size(HARD_MESSAGE_LIMIT)
+        .on_upgrade(move |socket| serve_socket(socket, state, session, role)))
+}
+
+async fn serve_socket(mut socket: WebSocket, state: AppState, session: Session, role: Role) {
+    let _count = state.relay.count_socket();
+    let session_id = session.id.clone();
+    if session.state == SessionState::Ended {
+        // A room still in memory is stale (e.g. the code just expired).
+        state.relay.finish(&session_id, "the session has ended");
+    }
+    let Some((attached, mut inbox, greeting)) = state.relay.attach(session, role) else {
+        let hello = RelayMessage::Hello {
+            session_id,
+            role,
+            state: SessionState::Ended,
+            peer_present: false,
+        };
+        let end = RelayMessage::End {
+            reason: Some("the session has ended".into()),
+        };
+        if send(&mut socket, &hello).await.is_ok() && send(&mut socket, &end).await.is_ok() {
+            close(&mut socket, close_code::NORMAL, "session ended").await;
+        }
+        return;
+    };
+    tracing::debug!(session_id, ?role, "relay socket open");
+    let hello = RelayMessage::Hello {
+        session_id: session_id.clone(),
+        role,
+        state: greeting.state,
+        peer_present: greeting.peer_present,
+    };
+    if send(&mut socket, &hello).await.is_err() {
+        return;
+    }
+    if let Some(joined) = greeting.operator_joined {
+        if send(&mut socket, &joined).await.is_err() {
+            return;
+        }
+    }
+
+    let mut shutdown = state.shutdown.clone();
+    let mut keepalive = tokio::time::interval(KEEPALIVE);
+    keepalive.tick().await; // the first tick is immediate
+    loop {
+        tokio::select! {
+            biased;
+            // Fires on shutdown, and also if the sender is gone: either way,
+            // leave; the session stays live and the hosts reconnect.
+            _ = shutdown.changed() => {
+                close(&mut socket, close_code::AWAY, "server restarting").await;
+                break;
+            }
+            Some(control) = inbox.control.recv() => match control {
+                Control::Send(msg) => {
+                    if send(&mut socket, &msg).await.is_err() {
+                        break;
+                    }
+                }
+                Control::Close(code, reason) => {
+                    close(&mut socket, code, reason).await;
+                    break;
+                }
+            },
+            Some(text) = inbox.frames.recv() => {
+                inbox.queued.fetch_sub(text.len(), std::sync::atomic::Ordering::Relaxed);
+                if socket.send(Message::Text(text.into())).await.is_err() {
+                    break;
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                None | Some(Ok(Message::Close(_))) => break,
+                Some(Err(err)) => {
+                    tracing::debug!(%err, session_id, "relay socket read failed");
+                    break;
+                }
+                // The socket answers pings itself on the next read.
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Ok(Message::Binary(_))) => {
+                    let reply = error(relay_code::MALFORMED, "relay messages are JSON text");
+                    if send(&mut socket, &reply).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Ok(Message::Text(text))) => {
+                    if let Some(reply) = handle(&state, &attached, text.as_str()).await {
+                        if send(&mut socket, &reply).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            },
+            _ = keepalive.tick() => {
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    tracing::debug!(session_id, ?role, "relay socket closed");
+}
+
+/// Acts on one client message; returns the reply for the sender, if any.
+async fn handle(state: &AppState, at: &Attached, text: &str) -> Option<RelayMessage> {
+    if text.len() > MAX_RELAY_MESSAGE {
+        return Some(error(
+            relay_code::TOO_LARGE,
+            format!(
+                "relay message of {} bytes; at most {MAX_RELAY_MESSAGE}",
+                text.len()
+            ),
+        ));
+    }
+    let msg = match serde_json::from_str::<RelayMessage>(text) {
+        Ok(msg) => msg,
+        Err(e) => {
+            return Some(error(
+                relay_code::MALFORMED,
+                format!("not a relay message: {e}"),
+            ))
+        }
+    };
+    match msg {
+        RelayMessage::Frame { seq, ct, .. } => frame(state, at, seq, ct).await,
+        RelayMessage::Audit { event } => audit(state, at, event).await,
+        RelayMessage::End { reason } => {
+            end(state, at, reason).await;
+            None
+        }
+        RelayMessage::Hello { .. }
+        | RelayMessage::OperatorJoined { .. }
+        | RelayMessage::Peer { .. }
+        | RelayMessage::State { .. }
+        | RelayMessage::Error { .. } => Some(error(
+            relay_code::MALFORMED,
+            "only the server sends this message",
+        )),
+    }
+}
+
+async fn frame(state: &AppState, at: &Attached, seq: u64, ct: String) -> Option<RelayMessage> {
+    // Nothing of the page reaches the operator before the visitor consents.
+    if at.room.state() != SessionState::Active {
+        return Some(error(
+            relay_code::NOT_CONSENTED,
+            "frames flow only after the visitor approves the operator",
+        ));
+    }
+    let recorded = at.room.recording().then(|| ct.clone());
+    let out = RelayMessage::Frame {
+        seq,
+        from: Some(at.role),
+        ct,
+    };
+    match serde_json::to_string(&out) {
+        // A dropped frame shows as a sequence gap; the console asks for a keyframe.
+        Ok(text) => {
+            at.room.forward(at.role, text);
+        }
+        Err(e) => {
+            return Some(error(
+                relay_code::INTERNAL,
+                format!("cannot encode frame: {e}"),
+            ))
+        }
+    }
+    if let Some(ct) = recorded {
+        let row = FrameRow {
+            session_id: at.room.id.clone(),
+            frame: RecordedFrame {
+                seq,
+                from: at.role,
+                at_ms: now_ms(),
+                ct,
+            },
+        };
+        state.relay.recorder.record(row).await;
+    }
+    None
+}
+
+async fn audit(state: &AppState, at: &Attached, event: AuditEvent) -> Option<RelayMessage> {
+    if let Err(why) = audit_permitted(at.role, &event) {
+        return Some(error(relay_code::FORBIDDEN, why));
+    }
+    let size = serde_json::to_string(&event)
+        .map(|s| s.len())
+        .unwrap_or(usize::MAX);
+    if size > MAX_AUDIT_EVENT {
+        return Some(error(
+            relay_code::TOO_LARGE,
+            format!("audit event of {size} bytes; at most {MAX_AUDIT_EVENT} (metadata only)"),
+        ));
+    }
+    let (id, role) = (at.room.id.clone(), at.role);
+    let declined = event == AuditEvent::Consent { approved: false };
+    let is_consent = matches!(event, AuditEvent::Consent { .. });
+    let result = state
+        .db
+        .call(move |conn| cobrowse::client_audit(conn, &id, role, &event, now_ms()))
+        .await;
+    match result {
+        Ok(after) if after.state == SessionState::Ended => {
+            let reason = if declined {
+                "the visitor declined"
+            } else {
+                "the session ended"
+            };
+            state.relay.finish(&at.room.id, reason);
+            None
+        }
+        Ok(after) => {
+            state.relay.update(&at.room, after.state, after.recording);
+            None
+        }
+        Err(AuditError::WrongState(s))
+            if !is_consent && s != SessionState::Ended && s != SessionState::Active =>
+        {
+            Some(error(
+                relay_code::NOT_CONSENTED,
+                "the visitor has not approved the operator yet",
+            ))
+        }
+        Err(e @ AuditError::WrongState(_)) => Some(error(relay_code::WRONG_STATE, e.to_string())),
+        Err(AuditError::NotFound) => Some(error(relay_code::INTERNAL, "the session is gone")),
+        Err(AuditError::Db(err)) => {
+            tracing::error!(%err, "cannot append audit entry");
+            Some(error(relay_code::INTERNAL, "internal server error"))
+        }
+    }
+}
+
+async fn end(state: &AppState, at: &Attached, reason: Option<String>) {
+    let (id, by) = (at.room.id.clone(), at.role);
+    if let Err(err) = state
+        .db
+        .call(move |conn| cobrowse::end(conn, &id, by, now_ms()))
+        .await
+    {
+        tracing::error!(%err, "cannot end co-browsing session");
+    }
+    let reason = reason
+        .map(|r| r.chars().take(MAX_END_REASON).collect::<String>())
+        .filter(|r| !r.trim().is_empty())
+        .unwrap_or_else(|| match by {
+            Role::Visitor => "the visitor ended the session".into(),
+            Role::Operator => "the operator ended the session".into(),
+        });
+    state.relay.finish(&at.room.id, &reason);
+}
+
+fn error(code: &str, message: impl Into<String>) -> RelayMessage {
+    RelayMessage::Error {
+        code: code.to_owned(),
+        message: message.into(),
+    }
+}
+
+async fn send(socket: &mut WebSocket, msg: &RelayMessage) -> Result<(), axum::Error> {
+    let text = serde_json::to_string(msg).map_err(axum::Error::new)?;
+    socket.send(Message::Text(text.into())).await
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    // The peer may already be gone; nothing more to do then.
+    let _ = socket.send(Message::Close(Some(frame))).await;
+}

@@ -1,0 +1,368 @@
+//! The co-browsing relay: one in-memory room per session with live sockets,
+//! the visitor's and the operator's.
+//!
+//! Rooms follow the database (`db::cobrowse`), which decides every state
+//! change; a room is rebuilt from it when a socket connects after a restart.
+//! Frames are forwarded through a bounded queue per socket: when the peer is
+//! absent or too slow the frame is dropped, and the receiving console asks
+//! for a keyframe on the sequence gap. Control messages (state, peer, end)
+//! are few and never dropped.
+
+pub mod recorder;
+pub mod rules;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use baton_shared::cobrowse::{RelayMessage, Role, SessionState};
+use tokio::sync::mpsc;
+
+use crate::db::cobrowse::Session;
+pub use recorder::Recorder;
+
+/// Frames queued for one socket before newer ones are dropped.
+const FRAME_QUEUE: usize = 1024;
+/// Bytes of frames queued for one socket before newer ones are dropped.
+const FRAME_QUEUE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Something a socket's loop must do besides writing frames.
+#[derive(Debug)]
+pub enum Control {
+    Send(RelayMessage),
+    /// Close the socket with this close code and reason.
+    Close(u16, &'static str),
+}
+
+struct Peer {
+    conn: u64,
+    frames: mpsc::Sender<String>,
+    queued: Arc<AtomicUsize>,
+    control: mpsc::UnboundedSender<Control>,
+}
+
+impl Peer {
+    fn tell(&self, msg: RelayMessage) {
+        // A closed receiver means the socket is finishing; nothing to tell.
+        let _ = self.control.send(Control::Send(msg));
+    }
+
+    fn close(&self, code: u16, reason: &'static str) {
+        let _ = self.control.send(Control::Close(code, reason));
+    }
+}
+
+struct Inner {
+    session: Session,
+    visitor: Option<Peer>,
+    operator: Option<Peer>,
+}
+
+impl Inner {
+    fn slot(&mut self, role: Role) -> &mut Option<Peer> {
+        match role {
+            Role::Visitor => &mut self.visitor,
+            Role::Operator => &mut self.operator,
+        }
+    }
+
+    fn peers(&self) -> impl Iterator<Item = &Peer> {
+        self.visitor.iter().chain(self.operator.iter())
+    }
+
+    /// What the visitor is told, on every connect, once an operator joined.
+    fn operator_joined(&self) -> Option<RelayMessage> {
+        let op = self.session.operator.as_ref()?;
+        (self.session.state != SessionState::Ended).then(|| RelayMessage::OperatorJoined {
+            operator_public_key: op.public_key.clone(),
+            operator_name: op.name.clone(),
+        })
+    }
+}
+
+pub struct Room {
+    pub id: String,
+    inner: Mutex<Inner>,
+}
+
+impl Room {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Every update leaves the room consistent, so a poisoned lock is still usable.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn state(&self) -> SessionState {
+        self.lock().session.state
+    }
+
+    pub fn recording(&self) -> bool {
+        self.lock().session.recording
+    }
+
+    /// Queues an encoded frame for the peer of `from`; `false` if it was
+    /// dropped (no peer, or the peer's queue is full).
+    pub fn forward(&self, from: Role, text: String) -> bool {
+        let inner = self.lock();
+        let peer = match from {
+            Role::Visitor => inner.operator.as_ref(),
+            Role::Operator => inner.visitor.as_ref(),
+        };
+        let Some(peer) = peer else {
+            return false;
+        };
+        let len = text.len();
+        let queued = peer.queued.load(Ordering::Relaxed);
+        if queued > 0 && queued + len > FRAME_QUEUE_BYTES {
+            return false;
+        }
+        match peer.frames.try_send(text) {
+            Ok(()) => {
+                peer.queued.fetch_add(len, Ordering::Relaxed);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// The receiving ends of one attached socket.
+pub struct Inbox {
+    pub frames: mpsc::Receiver<String>,
+    /// Bytes waiting in `frames`; the socket subtracts what it takes.
+    pub queued: Arc<AtomicUsize>,
+    pub control: mpsc::UnboundedReceiver<Control>,
+}
+
+/// Keeps a socket attached to its room; dropping it detaches, however the
+/// socket ends.
+pub struct Attached {
+    relay: Relay,
+    pub room: Arc<Room>,
+    pub role: Role,
+    conn: u64,
+}
+
+impl Drop for Attached {
+    fn drop(&mut self) {
+        self.relay.detach(&self.room, self.role, self.conn);
+    }
+}
+
+/// What a socket sends first.
+pub struct Greeting {
+    pub state: SessionState,
+    pub peer_present: bool,
+    pub operator_joined: Option<RelayMessage>,
+}
+
+type Rooms = HashMap<String, Arc<Room>>;
+
+#[derive(Clone)]
+pub struct Relay {
+    rooms: Arc<Mutex<Rooms>>,
+    next_conn: Arc<AtomicU64>,
+    sockets: Arc<AtomicUsize>,
+    pub recorder: Recorder,
+}
+
+/// Counts one open relay socket while alive.
+pub struct SocketCount(Arc<AtomicUsize>);
+
+impl Drop for SocketCount {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Relay {
+    pub fn new(recorder: Recorder) -> Self {
+        Self {
+            rooms: Arc::default(),
+            next_conn: Arc::default(),
+            sockets: Arc::default(),
+            recorder,
+        }
+    }
+
+    pub fn count_socket(&self) -> SocketCount {
+        self.sockets.fetch_add(1, Ordering::Relaxed);
+        SocketCount(Arc::clone(&self.sockets))
+    }
+
+    /// Whether every relay socket has finished.
+    pub fn is_idle(&self) -> bool {
+        self.sockets.load(Ordering::Relaxed) == 0
+    }
+
+    /// Attaches a socket playing `role` to the session's room (built from
+    /// `loaded` unless it is live already). A socket already attached in the
+    /// same role (a reconnect racing the old socket's close) is closed.
+    /// `None` if the session has ended.
+    pub fn attach(&self, loaded: Session, role: Role) -> Option<(Attached, Inbox, Greeting)> {
+        let room = {
+            let mut rooms = self.lock();
+            Arc::clone(rooms.entry(loaded.id.clone()).or_insert_with(|| {
+                Arc::new(Room {
+                    id: loaded.id.clone(),
+                    inner: Mutex::new(Inner {
+                        session: loaded,
+                        visitor: None,
+                        operator: None,
+                    }),
+                })
+            }))
+        };
+        let mut inner = room.lock();
+        if inner.session.state == SessionState::Ended {
+            drop(inner);
+            self.forget_if_empty(&room);
+            return None;
+        }
+        let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let (frames_tx, frames_rx) = mpsc::channel(FRAME_QUEUE);
+        let (control_tx, control_rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let peer = Peer {
+            conn,
+            frames: frames_tx,
+            queued: Arc::clone(&queued),
+            control: control_tx,
+        };
+        if let Some(old) = inner.slot(role).replace(peer) {
+            old.close(
+                axum::extract::ws::close_code::POLICY,
+                "replaced by a newer connection",
+            );
+        }
+        let other = match role {
+            Role::Visitor => inner.operator.as_ref(),
+            Role::Operator => inner.visitor.as_ref(),
+        };
+        if let Some(other) = other {
+            other.tell(RelayMessage::Peer { present: true });
+        }
+        let greeting = Greeting {
+            state: inner.session.state,
+            peer_present: other.is_some(),
+            operator_joined: match role {
+                Role::Visitor => inner.operator_joined(),
+                Role::Operator => None,
+            },
+        };
+        drop(inner);
+        let attached = Attached {
+            relay: self.clone(),
+            room,
+            role,
+            conn,
+        };
+        let inbox = Inbox {
+            frames: frames_rx,
+            queued,
+            control: control_rx,
+        };
+        Some((attached, inbox, greeting))
+    }
+
+    fn detach(&self, room: &Arc<Room>, role: Role, conn: u64) {
+        let mut inner = room.lock();
+        let slot = inner.slot(role);
+        if slot.as_ref().is_some_and(|p| p.conn == conn) {
+            *slot = None;
+            let other = match role {
+                Role::Visitor => inner.operator.as_ref(),
+                Role::Operator => inner.visitor.as_ref(),
+            };
+            if let Some(other) = other {
+                other.tell(RelayMessage::Peer { present: false });
+            }
+        }
+        drop(inner);
+        self.forget_if_empty(room);
+    }
+
+    /// Drops the room from memory once no socket uses it; the next connect
+    /// rebuilds it from the database.
+    fn forget_if_empty(&self, room: &Arc<Room>) {
+        let mut rooms = self.lock();
+        let empty = room.lock().peers().next().is_none();
+        if empty && rooms.get(&room.id).is_some_and(|r| Arc::ptr_eq(r, room)) {
+            rooms.remove(&room.id);
+        }
+    }
+
+    /// An operator joined (committed): a live room takes the operator and
+    /// its visitor hears of it. The room is created if absent so that a
+    /// socket loading the session concurrently cannot keep an older copy.
+    pub fn operator_joined(&self, session: Session) {
+        let room = {
+            let mut rooms = self.lock();
+            Arc::clone(rooms.entry(session.id.clone()).or_insert_with(|| {
+                Arc::new(Room {
+                    id: session.id.clone(),
+                    inner: Mutex::new(Inner {
+                        session: session.clone(),
+                        visitor: None,
+                        operator: None,
+                    }),
+                })
+            }))
+        };
+        let mut inner = room.lock();
+        if inner.session.state == SessionState::Ended {
+            return;
+        }
+        let changed = inner.session.state != session.state;
+        inner.session.operator = session.operator;
+        inner.session.state = session.state;
+        if let Some(visitor) = &inner.visitor {
+            if let Some(msg) = inner.operator_joined() {
+                visitor.tell(msg);
+            }
+            if changed {
+                visitor.tell(RelayMessage::State {
+                    state: inner.session.state,
+                });
+            }
+        }
+    }
+
+    /// A committed state or recording change: both sockets hear of a new
+    /// state. An ended session goes through [`Relay::finish`] instead.
+    pub fn update(&self, room: &Room, state: SessionState, recording: bool) {
+        let mut inner = room.lock();
+        if inner.session.state == SessionState::Ended {
+            return;
+        }
+        inner.session.recording = recording;
+        if inner.session.state != state {
+            inner.session.state = state;
+            for peer in inner.peers() {
+                peer.tell(RelayMessage::State { state });
+            }
+        }
+    }
+
+    /// The session ended (committed): both sockets are told why and closed,
+    /// and the room is forgotten.
+    pub fn finish(&self, session_id: &str, reason: &str) {
+        let room = self.lock().remove(session_id);
+        let Some(room) = room else {
+            return;
+        };
+        let mut inner = room.lock();
+        inner.session.state = SessionState::Ended;
+        inner.session.recording = false;
+        for peer in inner.peers() {
+            peer.tell(RelayMessage::End {
+                reason: Some(reason.to_owned()),
+            });
+            peer.close(axum::extract::ws::close_code::NORMAL, "session ended");
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Rooms> {
+        // The map stays consistent across a panic: every update is a single insert or remove.
+        self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
