@@ -5,6 +5,7 @@
 //!   holds the native messaging port to `baton-host` and serves the UI pages.
 //! - `start_popup` — the toolbar popup.
 //! - `start_panel` — the panel listing other devices' tabs (side panel or tab).
+//! - `start_options` — the options page (settings, with those managed by policy locked).
 //! - `start_content_script` — the content script in web pages (loaded
 //!   through wasm-bindgen's classic-script glue).
 //! - `on_browser_event` — browser events the worker's loader queued.
@@ -15,7 +16,10 @@
 pub mod panel;
 pub mod capture;
 pub mod cobrowse;
+pub mod console;
 pub mod content;
+pub mod options;
+pub mod settings;
 pub mod view;
 
 #[cfg(target_arch = "wasm32")]
@@ -54,6 +58,11 @@ mod entry {
     #[wasm_bindgen]
     pub fn start_panel() {
         crate::panel::start();
+    }
+
+    #[wasm_bindgen]
+    pub fn start_options() {
+        crate::options::start();
     }
 
     #[wasm_bindgen]
