@@ -1,0 +1,339 @@
+//! Stylesheets and `style` attributes for the mirror. CSS cannot run script
+//! in Chromium, but it can fetch: every `url()` (however escaped) and every
+//! string inside `image-set()` is resolved against the page and checked with
+//! [`UrlUse::Css`]; `@import` rules are dropped (the capture inlines imported
+//! rules); legacy script hooks — `expression()`, `-moz-binding`,
+//! `behavior` — are neutralised.
+//!
+//! The pass is a small tokenizer that copies the text through unchanged
+//! except for the pieces it replaces, so comments, strings and escapes
+//! cannot hide a `url(` from it.
+
+use super::url::{safe_url, UrlUse};
+
+/// What a refused URL becomes: loads nothing, navigates nowhere.
+pub const BLOCKED_URL: &str = "url(\"about:invalid\")";
+
+/// The sanitised form of `css`, with URLs resolved against `base`.
+pub fn sanitize_css(base: &str, css: &str) -> String {
+    let chars: Vec<char> = css.chars().collect();
+    let mut out = String::with_capacity(css.len());
+    let mut i = 0;
+    // Depth of open `image-set(` functions: strings inside are URLs.
+    let mut fn_stack: Vec<bool> = Vec::new();
+    while i < chars.len() {
+        let c = chars[i];
+        // Comments.
+        if c == '/' && chars.get(i + 1) == Some(&'*') {
+            let end = find_seq(&chars, i + 2, &['*', '/']).map(|e| e + 2).unwrap_or(chars.len());
+            out.push_str("/**/");
+            i = end;
+            continue;
+        }
+        // Strings.
+        if c == '"' || c == '\'' {
+            let (value, end) = read_string(&chars, i);
+            if fn_stack.iter().any(|is_set| *is_set) {
+                push_url(&mut out, base, &value);
+            } else {
+                out.extend(&chars[i..end]);
+            }
+            i = end;
+            continue;
+        }
+        // At-rules.
+        if c == '@' {
+            let (name, end) = read_ident(&chars, i + 1);
+            if name == "import" {
+                // Drop up to and including the `;` (outside strings and parens).
+                i = skip_statement(&chars, end);
+                continue;
+            }
+            out.push('@');
+            out.extend(&chars[i + 1..end]);
+            i = end;
+            continue;
+        }
+        if starts_ident(&chars, i) {
+            let (name, end) = read_ident(&chars, i);
+            if chars.get(end) == Some(&'(') {
+                if name == "url" {
+                    let (value, close) = read_url_body(&chars, end + 1);
+                    push_url(&mut out, base, &value);
+                    i = close;
+                    continue;
+                }
+                if name.ends_with("expression") || name == "javascript" {
+                    out.push_str("none");
+                    i = skip_parens(&chars, end);
+                    continue;
+                }
+                fn_stack.push(name.ends_with("image-set"));
+                out.extend(&chars[i..=end]);
+                i = end + 1;
+                continue;
+            }
+            if name == "-moz-binding" || name == "behavior" || name == "-ms-behavior" {
+                out.push_str("-baton-blocked");
+            } else if name.starts_with("javascript") {
+                out.push_str("blocked");
+            } else {
+                out.extend(&chars[i..end]);
+            }
+            i = end;
+            continue;
+        }
+        if c == '(' {
+            fn_stack.push(false);
+        } else if c == ')' {
+            fn_stack.pop();
+        } else if c == '\\' {
+            // A lone escape outside an identifier: copy it and what it escapes.
+            out.push(c);
+            if let Some(n) = chars.get(i + 1) {
+                out.push(*n);
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+fn push_url(out: &mut String, base: &str, raw: &str) {
+    let trimmed = raw.trim();
+    // `url(#id)` refers to the mirror's own document (SVG paint servers, filters).
+    let local = trimmed.starts_with('#').then(|| trimmed.to_owned());
+    match local.or_else(|| safe_url(base, raw, UrlUse::Css)) {
+        Some(url) => {
+            out.push_str("url(\"");
+            for ch in url.chars() {
+                match ch {
+                    '"' | '\\' => out.push_str(&format!("\\{:x} ", ch as u32)),
+                    c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\{:x} ", c as u32)),
+                    c => out.push(c),
+                }
+            }
+            out.push_str("\")");
+        }
+        None => out.push_str(BLOCKED_URL),
+    }
+}
+
+fn find_seq(chars: &[char], from: usize, seq: &[char]) -> Option<usize> {
+    (from..chars.len()).find(|&k| chars[k..].starts_with(seq))
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_' || !c.is_ascii()
+}
+
+fn starts_ident(chars: &[char], i: usize) -> bool {
+    let c = chars[i];
+    c.is_ascii_alphabetic() || c == '_' || c == '-' || !c.is_ascii() || (c == '\\' && chars.get(i + 1).is_some_and(|n| *n != '\n'))
+}
+
+/// Reads one escape starting after the backslash at `i`; returns the
+/// character and the index after it.
+fn read_escape(chars: &[char], i: usize) -> (char, usize) {
+    let mut j = i;
+    let mut hex = String::new();
+    while j < chars.len() && hex.len() < 6 && chars[j].is_ascii_hexdigit() {
+        hex.push(chars[j]);
+        j += 1;
+    }
+    if !hex.is_empty() {
+        if chars.get(j).is_some_and(|c| c.is_whitespace()) {
+            j += 1;
+        }
+        let code = u32::from_str_radix(&hex, 16).unwrap_or(0xFFFD);
+        let ch = char::from_u32(code).filter(|c| *c != '\0').unwrap_or('\u{FFFD}');
+        return (ch, j);
+    }
+    match chars.get(i) {
+        Some(c) => (*c, i + 1),
+        None => ('\u{FFFD}', i),
+    }
+}
+
+/// An identifier's decoded, lowercase name and the index after it.
+fn read_ident(chars: &[char], mut i: usize) -> (String, usize) {
+    let mut name = String::new();
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\\' && chars.get(i + 1).is_some_and(|n| *n != '\n') {
+            let (ch, next) = read_escape(chars, i + 1);
+            name.push(ch);
+            i = next;
+        } else if is_name_char(c) {
+            name.push(c);
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    (name.to_lowercase(), i)
+}
+
+/// A quoted string starting at `i`: decoded value and the index after it.
+fn read_string(chars: &[char], i: usize) -> (String, usize) {
+    let quote = chars[i];
+    let mut j = i + 1;
+    let mut value = String::new();
+    while j < chars.len() {
+        let c = chars[j];
+        if c == quote {
+            return (value, j + 1);
+        }
+        if c == '\n' {
+            return (value, j);
+        }
+        if c == '\\' {
+            if chars.get(j + 1) == Some(&'\n') {
+                j += 2;
+                continue;
+            }
+            let (ch, next) = read_escape(chars, j + 1);
+            value.push(ch);
+            j = next;
+            continue;
+        }
+        value.push(c);
+        j += 1;
+    }
+    (value, j)
+}
+
+/// The body of `url(` starting after the paren: decoded value and the index
+/// after the closing paren.
+fn read_url_body(chars: &[char], mut i: usize) -> (String, usize) {
+    while i < chars.len() && chars[i].is_whitespace() {
+        i += 1;
+    }
+    if i < chars.len() && (chars[i] == '"' || chars[i] == '\'') {
+        let (value, end) = read_string(chars, i);
+        return (value, skip_parens_from_inside(chars, end));
+    }
+    let mut value = String::new();
+    while i < chars.len() {
+        let c = chars[i];
+        if c == ')' {
+            return (value.trim_end().to_owned(), i + 1);
+        }
+        if c == '\\' {
+            let (ch, next) = read_escape(chars, i + 1);
+            value.push(ch);
+            i = next;
+            continue;
+        }
+        value.push(c);
+        i += 1;
+    }
+    (value, i)
+}
+
+/// From inside a function (depth 1), the index after its closing paren.
+fn skip_parens_from_inside(chars: &[char], mut i: usize) -> usize {
+    let mut depth = 1;
+    while i < chars.len() {
+        match chars[i] {
+            '"' | '\'' => {
+                i = read_string(chars, i).1;
+                continue;
+            }
+            '\\' => i += 1,
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return i + 1;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    i
+}
+
+/// `i` at an opening paren: the index after its match.
+fn skip_parens(chars: &[char], i: usize) -> usize {
+    skip_parens_from_inside(chars, i + 1)
+}
+
+fn skip_statement(chars: &[char], mut i: usize) -> usize {
+    while i < chars.len() {
+        match chars[i] {
+            '"' | '\'' => {
+                i = read_string(chars, i).1;
+                continue;
+            }
+            '(' => {
+                i = skip_parens(chars, i);
+                continue;
+            }
+            ';' => return i + 1,
+            '{' => {
+                // `@import` has no block; a malformed one ends at its `{`.
+                return i;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "https://shop.example/css/";
+
+    #[test]
+    fn urls_are_resolved_or_blocked() {
+        assert_eq!(
+            sanitize_css(BASE, "a{background:url(bg.png)}"),
+            "a{background:url(\"https://shop.example/css/bg.png\")}"
+        );
+        assert_eq!(sanitize_css(BASE, "a{background:url( 'x.png' )}"), "a{background:url(\"https://shop.example/css/x.png\")}");
+        assert_eq!(sanitize_css(BASE, "a{background:url(javascript:alert(1))}"), format!("a{{background:{BLOCKED_URL})}}"));
+        assert_eq!(sanitize_css(BASE, "a{b:url(\"javascript:alert(1)\")}"), format!("a{{b:{BLOCKED_URL}}}"));
+        assert_eq!(sanitize_css(BASE, "a{b:\\75 rl(javascript:x)}"), format!("a{{b:{BLOCKED_URL}}}"));
+        assert_eq!(sanitize_css(BASE, "a{b:U\\52L(data:text/html,x)}"), format!("a{{b:{BLOCKED_URL}}}"));
+        assert_eq!(sanitize_css(BASE, "a{b:url(\"java\\73 cript:x\")}"), format!("a{{b:{BLOCKED_URL}}}"));
+        assert_eq!(
+            sanitize_css(BASE, "a{b:image-set(\"javascript:x\" 1x, 'ok.png' 2x)}"),
+            format!("a{{b:image-set({BLOCKED_URL} 1x, url(\"https://shop.example/css/ok.png\") 2x)}}")
+        );
+    }
+
+    #[test]
+    fn script_hooks_and_imports_are_removed() {
+        let out = sanitize_css(BASE, "@import url(evil.css); @IMPORT 'x.css' screen;a{width:expression(alert(1));-moz-binding:url(x.xml#y);behavior:url(x.htc)}");
+        assert!(!out.to_lowercase().contains("import"), "{out}");
+        assert!(!out.contains("expression"), "{out}");
+        assert!(!out.contains("alert"), "{out}");
+        assert!(!out.contains("-moz-binding:"), "{out}");
+        assert!(out.contains("a{width:none;"), "{out}");
+        let out = sanitize_css(BASE, "a{width:e\\78pression(alert(1))}");
+        assert!(!out.contains("alert"), "{out}");
+    }
+
+    #[test]
+    fn comments_and_strings_cannot_hide_urls() {
+        let out = sanitize_css(BASE, "a{content:\"url(javascript:x)\"}/* url(x) */b{c:url(javascript:y)}");
+        assert!(out.contains("\"url(javascript:x)\""), "strings stay text: {out}");
+        assert!(!out.contains("javascript:y"), "{out}");
+        assert!(out.contains("/**/"), "{out}");
+    }
+
+    #[test]
+    fn ordinary_css_passes_through() {
+        let css = "@media (max-width: 600px) { .a > b::before { content: \"→\"; color: rgb(1 2 3 / 50%); } }\n:root{--x:calc(1px + 2em)}";
+        assert_eq!(sanitize_css(BASE, css), css);
+    }
+}

@@ -1,0 +1,832 @@
+//! The mirror's node-id model: builds a snapshot through a [`Dom`] (the
+//! sandboxed frame in the console, a fake in tests), keeps `NodeId → node`,
+//! and applies mutations, input, scroll and style changes to the existing
+//! nodes — a mutation never re-renders the mirror.
+//!
+//! Every element and attribute goes through [`super::sanitize`] first.
+//! Inert elements (scripts, `base`, `meta`, …) are kept in the id map with a
+//! comment standing in for them, so later mutations that touch them or
+//! their subtree are understood and ignored; a mutation that names an id
+//! the mirror never saw is an error ([`ApplyError::UnknownNode`]) and the
+//! console asks for a keyframe.
+
+use std::collections::{HashMap, HashSet};
+
+use baton_shared::cobrowse::{Asset, InputChange, Mutations, Node, NodeId, Snapshot, WINDOW};
+
+use super::css::sanitize_css;
+use super::sanitize::{self, ElementPlan, Ns, PLACEHOLDER_STYLE};
+
+/// What the mirror needs from a document.
+pub trait Dom {
+    type N: Clone;
+    fn create_element(&mut self, ns: Ns, tag: &str) -> Option<Self::N>;
+    fn create_text(&mut self, text: &str) -> Self::N;
+    fn create_comment(&mut self, text: &str) -> Self::N;
+    fn set_attr(&mut self, node: &Self::N, name: &str, value: &str);
+    fn remove_attr(&mut self, node: &Self::N, name: &str);
+    /// A text node's data, or an element's text content (`<style>`).
+    fn set_text(&mut self, node: &Self::N, text: &str);
+    /// Inserts `child` into `parent`, before `before` (which may live in a
+    /// shadow root: insert into `before`'s own parent then).
+    fn insert(&mut self, parent: &Self::N, child: &Self::N, before: Option<&Self::N>);
+    fn detach(&mut self, node: &Self::N);
+    /// An open shadow root on `host` to put shadow children in.
+    fn attach_shadow(&mut self, host: &Self::N) -> Option<Self::N>;
+    /// Makes `root` the document element (replacing the previous one).
+    fn set_root(&mut self, root: &Self::N);
+    fn set_value(&mut self, node: &Self::N, value: Option<&str>, checked: Option<bool>);
+    /// `None` scrolls the window.
+    fn scroll(&mut self, node: Option<&Self::N>, x: i32, y: i32);
+    /// Remembers which id an element has, for hit tests.
+    fn register(&mut self, node: &Self::N, id: NodeId);
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplyError {
+    /// A record names a node the mirror does not know: ask for a keyframe.
+    UnknownNode(NodeId),
+    /// Incremental records before any snapshot.
+    NoSnapshot,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Element { ns: Ns, tag: String, password: bool, masked: Option<(u32, u32)>, style: bool, placeholder: bool },
+    /// A text node; `value` is kept for text inside `<style>`.
+    Text { value: String },
+    Comment,
+}
+
+struct Entry<N> {
+    /// `None` inside an inert subtree or a `<style>`.
+    node: Option<N>,
+    /// Inert: neither rendered nor followed.
+    inert: bool,
+    parent: Option<NodeId>,
+    children: Vec<NodeId>,
+    shadow: Option<N>,
+    /// `<style>` for adopted sheets (root element or shadow host).
+    adopted: Option<N>,
+    /// Asset hashes this style element's CSS comes from.
+    css: Vec<String>,
+    kind: Kind,
+}
+
+pub struct Mirror<D: Dom> {
+    pub dom: D,
+    base: String,
+    nodes: HashMap<NodeId, Entry<D::N>>,
+    assets: HashMap<String, Asset>,
+    root: Option<NodeId>,
+    /// Ids removed in the batch being applied (descendants included), so a
+    /// remove that repeats one is not mistaken for an unknown node.
+    removed: HashSet<NodeId>,
+}
+
+impl<D: Dom> Mirror<D> {
+    pub fn new(dom: D) -> Mirror<D> {
+        Mirror { dom, base: String::new(), nodes: HashMap::new(), assets: HashMap::new(), root: None, removed: HashSet::new() }
+    }
+
+    pub fn has_snapshot(&self) -> bool {
+        self.root.is_some()
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn node(&self, id: NodeId) -> Option<&D::N> {
+        self.nodes.get(&id).and_then(|e| e.node.as_ref())
+    }
+
+    /// Whether control commands may target `id`: a live, unmasked element.
+    pub fn is_actionable(&self, id: NodeId) -> bool {
+        let mut cur = Some(id);
+        while let Some(c) = cur {
+            let Some(e) = self.nodes.get(&c) else { return false };
+            if e.inert {
+                return false;
+            }
+            if let Kind::Element { masked: Some(_), .. } | Kind::Element { password: true, .. } = e.kind {
+                return false;
+            }
+            cur = e.parent;
+        }
+        true
+    }
+
+    pub fn add_assets(&mut self, assets: Vec<Asset>) {
+        let mut touched = Vec::new();
+        for asset in assets {
+            touched.push(asset.hash.clone());
+            self.assets.insert(asset.hash.clone(), asset);
+        }
+        // Styles that were waiting for these.
+        let waiting: Vec<NodeId> = self
+            .nodes
+            .iter()
+            .filter(|(_, e)| e.css.iter().any(|h| touched.contains(h)))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in waiting {
+            self.refresh_style(id);
+        }
+    }
+
+    /// Replaces the whole mirror with a snapshot.
+    pub fn snapshot(&mut self, snap: &Snapshot) {
+        self.nodes.clear();
+        self.base = snap.url.clone();
+        let root = self.build(&snap.root, None, Ns::Html, "", false);
+        let root_node = match root {
+            Some(n) => n,
+            None => {
+                // The document element itself was inert or unnamed: an empty page.
+                let Some(html) = self.dom.create_element(Ns::Html, "html") else { return };
+                html
+            }
+        };
+        self.dom.set_root(&root_node);
+        self.root = Some(snap.root.id());
+        for (id, x, y) in &snap.scroll {
+            self.scroll(*id, *x, *y);
+        }
+    }
+
+    /// Builds `node` (and its subtree) and returns its mirror node, if it
+    /// has one. `under_style` marks text that is CSS.
+    fn build(&mut self, node: &Node, parent: Option<NodeId>, parent_ns: Ns, parent_tag: &str, hidden: bool) -> Option<D::N> {
+        let id = node.id();
+        if let Some(p) = parent.and_then(|p| self.nodes.get_mut(&p)) {
+            p.children.push(id);
+        }
+        let parent_is_style = parent
+            .and_then(|p| self.nodes.get(&p))
+            .is_some_and(|e| matches!(e.kind, Kind::Element { style: true, .. }));
+        match node {
+            Node::Text { v, .. } => {
+                let dom_node = (!hidden && !parent_is_style).then(|| self.dom.create_text(v));
+                self.nodes.insert(id, entry(dom_node.clone(), hidden, parent, Kind::Text { value: v.clone() }));
+                dom_node
+            }
+            Node::Comment { .. } => {
+                let dom_node = (!hidden && !parent_is_style).then(|| self.dom.create_comment(""));
+                self.nodes.insert(id, entry(dom_node.clone(), hidden, parent, Kind::Comment));
+                dom_node
+            }
+            Node::Element { n, a, c, s, y, css, f, m, .. } => {
+                let ns = parent_ns.child(parent_tag, n);
+                let plan = if hidden || parent_is_style {
+                    ElementPlan::Inert
+                } else {
+                    sanitize::plan_element(ns, n, a, &self.base)
+                };
+                let lower = n.to_ascii_lowercase();
+                match plan {
+                    ElementPlan::Inert => {
+                        let stand_in = (!hidden && !parent_is_style).then(|| self.dom.create_comment(&format!("baton: {lower} removed")));
+                        let kind = Kind::Element { ns, tag: lower.clone(), password: false, masked: None, style: false, placeholder: false };
+                        self.nodes.insert(id, entry(stand_in.clone(), true, parent, kind));
+                        self.build_inert_children(id, c, s, f);
+                        stand_in
+                    }
+                    ElementPlan::Placeholder { label, attrs } => {
+                        let el = self.dom.create_element(Ns::Html, "div")?;
+                        for (k, v) in &attrs {
+                            self.dom.set_attr(&el, k, v);
+                        }
+                        let mut style = PLACEHOLDER_STYLE.to_owned();
+                        for (k, v) in &attrs {
+                            if k == "width" || k == "height" {
+                                let unit = if v.ends_with('%') { "" } else { "px" };
+                                style.push_str(&format!("{k}:{v}{unit};"));
+                            }
+                        }
+                        self.dom.set_attr(&el, "style", &style);
+                        self.dom.set_attr(&el, "data-baton-placeholder", &lower);
+                        let text = self.dom.create_text(&label);
+                        self.dom.insert(&el, &text, None);
+                        self.dom.register(&el, id);
+                        let kind = Kind::Element { ns, tag: lower, password: false, masked: None, style: false, placeholder: true };
+                        self.nodes.insert(id, entry(Some(el.clone()), false, parent, kind));
+                        // The frame's content is not shown; its ids are known.
+                        self.build_inert_children(id, c, s, f);
+                        Some(el)
+                    }
+                    ElementPlan::Keep { tag, attrs } => {
+                        let is_link_sheet = ns == Ns::Html && lower == "link" && css.is_some();
+                        let is_style = lower == "style" || is_link_sheet;
+                        let el = self.dom.create_element(ns, if is_link_sheet { "style" } else { &tag })?;
+                        let password = sanitize::is_password(&lower, a);
+                        for (k, v) in &attrs {
+                            if is_link_sheet && (k == "href" || k == "rel") {
+                                continue;
+                            }
+                            if m.is_some() && matches!(k.as_str(), "src" | "srcset" | "value" | "style") {
+                                continue;
+                            }
+                            self.dom.set_attr(&el, k, v);
+                        }
+                        if let Some(size) = m {
+                            let mut style = sanitize::attr(&attrs, "style").unwrap_or_default();
+                            style.push(';');
+                            style.push_str(&sanitize::masked_style(&lower, *size));
+                            self.dom.set_attr(&el, "style", &style);
+                            self.dom.set_attr(&el, "data-baton-masked", "");
+                        }
+                        self.dom.register(&el, id);
+                        let kind = Kind::Element { ns, tag: lower.clone(), password, masked: *m, style: is_style, placeholder: false };
+                        let mut e = entry(Some(el.clone()), false, parent, kind);
+                        if is_style {
+                            e.css = css.iter().cloned().collect();
+                        }
+                        self.nodes.insert(id, e);
+                        if m.is_none() {
+                            for child in c {
+                                if let Some(cn) = self.build(child, Some(id), ns, &lower, false) {
+                                    self.dom.insert(&el, &cn, None);
+                                }
+                            }
+                            if let Some(shadow_children) = s {
+                                let root = self.dom.attach_shadow(&el);
+                                let container = root.clone().unwrap_or_else(|| el.clone());
+                                if let Some(e) = self.nodes.get_mut(&id) {
+                                    e.shadow = root;
+                                }
+                                for child in shadow_children {
+                                    if let Some(cn) = self.build(child, Some(id), ns, &lower, false) {
+                                        self.dom.insert(&container, &cn, None);
+                                    }
+                                }
+                            }
+                            if let Some(doc) = f {
+                                // A same-origin frame's document: shown as text-free box.
+                                self.build(doc, Some(id), Ns::Html, "", true);
+                            }
+                        } else {
+                            self.build_inert_children(id, c, s, f);
+                        }
+                        if is_style {
+                            self.refresh_style(id);
+                        }
+                        if !y.is_empty() {
+                            self.set_adopted(id, y.clone());
+                        }
+                        Some(el)
+                    }
+                }
+            }
+        }
+    }
+
+    fn build_inert_children(&mut self, id: NodeId, c: &[Node], s: &Option<Vec<Node>>, f: &Option<Box<Node>>) {
+        for child in c.iter().chain(s.iter().flatten()).chain(f.iter().map(|b| b.as_ref())) {
+            self.build(child, Some(id), Ns::Html, "", true);
+        }
+    }
+
+    fn css_of(&self, hashes: &[String]) -> String {
+        hashes
+            .iter()
+            .filter_map(|h| self.assets.get(h))
+            .map(|a| sanitize_css(&self.base, &a.data))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Recomputes a `<style>`'s text from its asset or its text children.
+    fn refresh_style(&mut self, id: NodeId) {
+        let Some(e) = self.nodes.get(&id) else { return };
+        let Some(node) = e.node.clone() else { return };
+        if !matches!(e.kind, Kind::Element { style: true, .. }) {
+            // Adopted sheets of a host.
+            if let Some(adopted) = e.adopted.clone() {
+                let css = self.css_of(&e.css);
+                self.dom.set_text(&adopted, &css);
+            }
+            return;
+        }
+        let css = if !e.css.is_empty() {
+            self.css_of(&e.css)
+        } else {
+            let raw: String = e
+                .children
+                .iter()
+                .filter_map(|c| match &self.nodes.get(c)?.kind {
+                    Kind::Text { value } => Some(value.as_str()),
+                    _ => None,
+                })
+                .collect();
+            sanitize_css(&self.base, &raw)
+        };
+        self.dom.set_text(&node, &css);
+    }
+
+    fn set_adopted(&mut self, id: NodeId, hashes: Vec<String>) {
+        let Some(e) = self.nodes.get(&id) else { return };
+        let Some(node) = e.node.clone() else { return };
+        let adopted = match e.adopted.clone() {
+            Some(a) => a,
+            None => {
+                let Some(style) = self.dom.create_element(Ns::Html, "style") else { return };
+                self.dom.set_attr(&style, "data-baton-adopted", "");
+                let container = e.shadow.clone().unwrap_or(node);
+                self.dom.insert(&container, &style, None);
+                style
+            }
+        };
+        if let Some(e) = self.nodes.get_mut(&id) {
+            e.adopted = Some(adopted);
+            e.css = hashes;
+        }
+        self.refresh_style(id);
+    }
+
+    /// Applies one batch: removes, adds, attrs, texts, styles.
+    pub fn apply(&mut self, m: &Mutations) -> Result<(), ApplyError> {
+        if self.root.is_none() {
+            return Err(ApplyError::NoSnapshot);
+        }
+        self.removed.clear();
+        for id in &m.removes {
+            if self.removed.contains(id) {
+                continue;
+            }
+            if !self.nodes.contains_key(id) {
+                return Err(ApplyError::UnknownNode(*id));
+            }
+            self.remove(*id);
+        }
+        let mut styles_to_refresh = HashSet::new();
+        for add in &m.adds {
+            let Some(parent) = self.nodes.get(&add.parent) else {
+                return Err(ApplyError::UnknownNode(add.parent));
+            };
+            if let Some(b) = add.before {
+                if !self.nodes.contains_key(&b) {
+                    return Err(ApplyError::UnknownNode(b));
+                }
+            }
+            let (hidden, parent_ns, parent_tag, parent_style) = match &parent.kind {
+                Kind::Element { ns, tag, masked, style, placeholder, .. } => {
+                    (parent.inert || masked.is_some() || *placeholder, *ns, tag.clone(), *style)
+                }
+                _ => (true, Ns::Html, String::new(), false),
+            };
+            let container = if add.shadow { parent.shadow.clone().or(parent.node.clone()) } else { parent.node.clone() };
+            let before = add.before.and_then(|b| self.nodes.get(&b)).and_then(|e| e.node.clone());
+            if self.nodes.contains_key(&add.node.id()) {
+                // A move: the node comes back at its new place.
+                self.remove(add.node.id());
+            }
+            let built = self.build(&add.node, Some(add.parent), parent_ns, &parent_tag, hidden);
+            if let (Some(child), Some(container), false) = (built, container, hidden) {
+                self.dom.insert(&container, &child, before.as_ref());
+            }
+            if parent_style {
+                styles_to_refresh.insert(add.parent);
+            }
+        }
+        for change in &m.attrs {
+            self.set_attr(change.id, &change.name, change.value.as_deref())?;
+        }
+        for (id, text) in &m.texts {
+            let Some(e) = self.nodes.get_mut(id) else { return Err(ApplyError::UnknownNode(*id)) };
+            if let Kind::Text { value } = &mut e.kind {
+                value.clone_from(text);
+            }
+            let parent = e.parent;
+            if let Some(node) = e.node.clone() {
+                self.dom.set_text(&node, text);
+            } else if let Some(p) = parent {
+                styles_to_refresh.insert(p);
+            }
+        }
+        for (id, hashes) in &m.styles {
+            let Some(e) = self.nodes.get_mut(id) else { return Err(ApplyError::UnknownNode(*id)) };
+            if e.inert {
+                continue;
+            }
+            if matches!(e.kind, Kind::Element { style: true, .. }) {
+                e.css.clone_from(hashes);
+                styles_to_refresh.insert(*id);
+            } else {
+                self.set_adopted(*id, hashes.clone());
+            }
+        }
+        for id in styles_to_refresh {
+            self.refresh_style(id);
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, id: NodeId) {
+        let Some(e) = self.nodes.remove(&id) else { return };
+        self.removed.insert(id);
+        if let Some(node) = &e.node {
+            self.dom.detach(node);
+        }
+        if let Some(p) = e.parent.and_then(|p| self.nodes.get_mut(&p)) {
+            p.children.retain(|c| *c != id);
+        }
+        let mut stack = e.children;
+        while let Some(c) = stack.pop() {
+            if let Some(child) = self.nodes.remove(&c) {
+                self.removed.insert(c);
+                stack.extend(child.children);
+            }
+        }
+        if self.root == Some(id) {
+            self.root = None;
+        }
+    }
+
+    fn set_attr(&mut self, id: NodeId, name: &str, value: Option<&str>) -> Result<(), ApplyError> {
+        let Some(e) = self.nodes.get_mut(&id) else { return Err(ApplyError::UnknownNode(id)) };
+        if e.inert {
+            return Ok(());
+        }
+        let Some(node) = e.node.clone() else { return Ok(()) };
+        let Kind::Element { ns, tag, password, masked, placeholder, .. } = &mut e.kind else { return Ok(()) };
+        let lname = name.to_ascii_lowercase();
+        if *placeholder && !matches!(lname.as_str(), "class" | "id") {
+            return Ok(());
+        }
+        if tag == "input" && lname == "type" {
+            *password = value.is_some_and(|t| t.trim().eq_ignore_ascii_case("password"));
+            if *password {
+                self.dom.remove_attr(&node, "value");
+                self.dom.set_value(&node, Some(""), None);
+            }
+        }
+        let (ns, tag, password, masked) = (*ns, tag.clone(), *password, *masked);
+        if password && lname == "value" {
+            return Ok(());
+        }
+        if masked.is_some() && matches!(lname.as_str(), "src" | "srcset" | "value") {
+            return Ok(());
+        }
+        // The name the attribute has in the mirror, to remove the old value.
+        let mirror_name = match lname.as_str() {
+            "href" | "xlink:href" if ns == Ns::Html && (tag == "a" || tag == "area") || ns == Ns::Svg && tag == "a" => {
+                "data-baton-href".to_owned()
+            }
+            "xlink:href" => "href".to_owned(),
+            _ if ns == Ns::Html => lname.clone(),
+            _ => name.to_owned(),
+        };
+        let kept = value.and_then(|v| sanitize::sanitize_attr(ns, &tag, name, v, &self.base));
+        match kept {
+            Some((k, mut v)) => {
+                if let (Some(size), "style") = (masked, k.as_str()) {
+                    v.push(';');
+                    v.push_str(&sanitize::masked_style(&tag, size));
+                }
+                self.dom.set_attr(&node, &k, &v);
+            }
+            None => {
+                if masked.is_some() && lname == "style" {
+                    return Ok(());
+                }
+                self.dom.remove_attr(&node, &mirror_name);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn input(&mut self, change: &InputChange) -> Result<(), ApplyError> {
+        let Some(e) = self.nodes.get(&change.id) else { return Err(ApplyError::UnknownNode(change.id)) };
+        if e.inert {
+            return Ok(());
+        }
+        if let (Some(node), Kind::Element { password: false, masked: None, .. }) = (&e.node, &e.kind) {
+            let node = node.clone();
+            self.dom.set_value(&node, change.value.as_deref(), change.checked);
+        }
+        Ok(())
+    }
+
+    /// Scrolls the window (`WINDOW`) or an element; unknown ids are ignored
+    /// (scrolling is not worth a keyframe).
+    pub fn scroll(&mut self, id: NodeId, x: i32, y: i32) {
+        if id == WINDOW {
+            self.dom.scroll(None, x, y);
+        } else if let Some(node) = self.nodes.get(&id).and_then(|e| e.node.clone()) {
+            self.dom.scroll(Some(&node), x, y);
+        }
+    }
+}
+
+fn entry<N>(node: Option<N>, inert: bool, parent: Option<NodeId>, kind: Kind) -> Entry<N> {
+    Entry { node, inert, parent, children: Vec::new(), shadow: None, adopted: None, css: Vec::new(), kind }
+}
+
+#[cfg(test)]
+pub mod fake {
+    //! A document made of plain structs, serialised to HTML-ish text for assertions.
+    use super::*;
+
+    #[derive(Debug, Clone, Default)]
+    pub struct FakeNode {
+        pub tag: Option<String>,
+        pub text: String,
+        pub comment: bool,
+        pub attrs: Vec<(String, String)>,
+        pub children: Vec<usize>,
+        pub parent: Option<usize>,
+        pub value: Option<String>,
+        pub scroll: (i32, i32),
+        pub id: Option<NodeId>,
+    }
+
+    #[derive(Default)]
+    pub struct FakeDom {
+        pub nodes: Vec<FakeNode>,
+        pub root: Option<usize>,
+        pub window_scroll: (i32, i32),
+        pub created: usize,
+    }
+
+    impl FakeDom {
+        fn new_node(&mut self, n: FakeNode) -> usize {
+            self.created += 1;
+            self.nodes.push(n);
+            self.nodes.len() - 1
+        }
+
+        pub fn html(&self) -> String {
+            self.root.map(|r| self.render(r)).unwrap_or_default()
+        }
+
+        pub fn render(&self, i: usize) -> String {
+            let n = &self.nodes[i];
+            match &n.tag {
+                None if n.comment => format!("<!--{}-->", n.text),
+                None => n.text.clone(),
+                Some(tag) => {
+                    let attrs: String = n.attrs.iter().map(|(k, v)| format!(" {k}=\"{v}\"")).collect();
+                    let inner: String = n.children.iter().map(|c| self.render(*c)).collect();
+                    let text = if n.children.is_empty() { n.text.clone() } else { String::new() };
+                    format!("<{tag}{attrs}>{text}{inner}</{tag}>")
+                }
+            }
+        }
+
+        pub fn find_by_id(&self, id: NodeId) -> Option<&FakeNode> {
+            self.nodes.iter().find(|n| n.id == Some(id))
+        }
+    }
+
+    impl Dom for FakeDom {
+        type N = usize;
+        fn create_element(&mut self, _ns: Ns, tag: &str) -> Option<usize> {
+            Some(self.new_node(FakeNode { tag: Some(tag.to_owned()), ..Default::default() }))
+        }
+        fn create_text(&mut self, text: &str) -> usize {
+            self.new_node(FakeNode { text: text.to_owned(), ..Default::default() })
+        }
+        fn create_comment(&mut self, text: &str) -> usize {
+            self.new_node(FakeNode { text: text.to_owned(), comment: true, ..Default::default() })
+        }
+        fn set_attr(&mut self, node: &usize, name: &str, value: &str) {
+            let attrs = &mut self.nodes[*node].attrs;
+            match attrs.iter_mut().find(|(k, _)| k == name) {
+                Some(a) => a.1 = value.to_owned(),
+                None => attrs.push((name.to_owned(), value.to_owned())),
+            }
+        }
+        fn remove_attr(&mut self, node: &usize, name: &str) {
+            self.nodes[*node].attrs.retain(|(k, _)| k != name);
+        }
+        fn set_text(&mut self, node: &usize, text: &str) {
+            self.nodes[*node].text = text.to_owned();
+        }
+        fn insert(&mut self, parent: &usize, child: &usize, before: Option<&usize>) {
+            self.detach(child);
+            let parent = match before.and_then(|b| self.nodes[*b].parent) {
+                Some(p) => p,
+                None => *parent,
+            };
+            let pos = before
+                .and_then(|b| self.nodes[parent].children.iter().position(|c| c == b))
+                .unwrap_or(self.nodes[parent].children.len());
+            self.nodes[parent].children.insert(pos, *child);
+            self.nodes[*child].parent = Some(parent);
+        }
+        fn detach(&mut self, node: &usize) {
+            if let Some(p) = self.nodes[*node].parent.take() {
+                self.nodes[p].children.retain(|c| c != node);
+            }
+        }
+        fn attach_shadow(&mut self, host: &usize) -> Option<usize> {
+            let root = self.new_node(FakeNode { tag: Some("#shadow-root".into()), ..Default::default() });
+            self.insert(host, &root, None);
+            Some(root)
+        }
+        fn set_root(&mut self, root: &usize) {
+            self.root = Some(*root);
+        }
+        fn set_value(&mut self, node: &usize, value: Option<&str>, _checked: Option<bool>) {
+            if let Some(v) = value {
+                self.nodes[*node].value = Some(v.to_owned());
+            }
+        }
+        fn scroll(&mut self, node: Option<&usize>, x: i32, y: i32) {
+            match node {
+                Some(n) => self.nodes[*n].scroll = (x, y),
+                None => self.window_scroll = (x, y),
+            }
+        }
+        fn register(&mut self, node: &usize, id: NodeId) {
+            self.nodes[*node].id = Some(id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fake::FakeDom;
+    use super::*;
+    use baton_shared::cobrowse::{AddedNode, AttrChange};
+    use serde_json::json;
+
+    fn node(v: serde_json::Value) -> Node {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn snap(root: serde_json::Value) -> Snapshot {
+        Snapshot {
+            url: "https://shop.example/p/".into(),
+            title: "t".into(),
+            doctype: None,
+            root: node(root),
+            viewport: (800, 600),
+            scroll: vec![(0, 0, 40)],
+        }
+    }
+
+    fn page() -> Snapshot {
+        snap(json!({"t":"e","i":1,"n":"html","c":[
+            {"t":"e","i":2,"n":"head","c":[
+                {"t":"e","i":3,"n":"script","c":[{"t":"x","i":4,"v":"window.top.__pwned=1"}]},
+                {"t":"e","i":5,"n":"style","c":[{"t":"x","i":6,"v":"b{background:url(javascript:x)}"}]},
+                {"t":"e","i":7,"n":"base","a":[["href","https://evil.example/"]]},
+                {"t":"e","i":8,"n":"meta","a":[["http-equiv","refresh"],["content","0;url=javascript:x"]]}
+            ]},
+            {"t":"e","i":10,"n":"body","c":[
+                {"t":"e","i":11,"n":"p","a":[["onclick","x()"]],"c":[{"t":"x","i":12,"v":"Hello"}]},
+                {"t":"e","i":13,"n":"img","a":[["src","a.png"],["onerror","x()"]]},
+                {"t":"e","i":14,"n":"a","a":[["href","javascript:alert(1)"]],"c":[{"t":"x","i":15,"v":"link"}]},
+                {"t":"e","i":16,"n":"iframe","a":[["srcdoc","<script>x</script>"]]},
+                {"t":"e","i":17,"n":"input","a":[["type","password"],["value","secret"]]},
+                {"t":"e","i":18,"n":"span","m":[40,10],"c":[{"t":"x","i":19,"v":"private"}]},
+                {"t":"e","i":20,"n":"svg","c":[{"t":"e","i":21,"n":"script","c":[{"t":"x","i":22,"v":"alert(1)"}]}]},
+                {"t":"e","i":23,"n":"input","a":[["type","text"]]}
+            ]}
+        ]}))
+    }
+
+    fn mirror() -> Mirror<FakeDom> {
+        let mut m = Mirror::new(FakeDom::default());
+        m.snapshot(&page());
+        m
+    }
+
+    #[test]
+    fn snapshot_is_sanitised() {
+        let m = mirror();
+        let html = m.dom.html();
+        assert!(html.contains("Hello"), "{html}");
+        for bad in ["__pwned", "onclick", "onerror", "javascript:", "srcdoc", "evil.example", "refresh", "secret", "private", "alert"] {
+            assert!(!html.contains(bad), "{bad} in {html}");
+        }
+        assert!(html.contains("<img src=\"https://shop.example/p/a.png\">"), "{html}");
+        assert!(html.contains("data-baton-placeholder=\"iframe\""), "{html}");
+        assert!(html.contains("data-baton-masked"), "{html}");
+        assert!(html.contains("url(\"about:invalid\")"), "style text sanitised: {html}");
+        assert_eq!(m.dom.window_scroll, (0, 40));
+        assert!(m.is_actionable(23));
+        assert!(!m.is_actionable(17), "password");
+        assert!(!m.is_actionable(18), "masked");
+        assert!(!m.is_actionable(4), "inert");
+    }
+
+    #[test]
+    fn mutations_apply_in_place() {
+        let mut m = mirror();
+        let before = m.dom.created;
+        m.apply(&Mutations {
+            adds: vec![AddedNode {
+                parent: 10,
+                before: Some(13),
+                shadow: false,
+                node: node(json!({"t":"e","i":30,"n":"b","a":[["onmouseover","x"]],"c":[{"t":"x","i":31,"v":"New"}]})),
+            }],
+            texts: vec![(12, "Hi there".into())],
+            attrs: vec![
+                AttrChange { id: 13, name: "src".into(), value: Some("javascript:x".into()) },
+                AttrChange { id: 11, name: "class".into(), value: Some("big".into()) },
+                AttrChange { id: 14, name: "href".into(), value: Some("/ok".into()) },
+            ],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(m.dom.created - before, 2, "only the new nodes were created");
+        let html = m.dom.html();
+        assert!(html.contains("<b>New</b><img>"), "inserted before the image, whose unsafe src went: {html}");
+        assert!(html.contains("<p class=\"big\">Hi there</p>"), "{html}");
+        assert!(html.contains("data-baton-href=\"https://shop.example/ok\""), "{html}");
+
+        m.apply(&Mutations { removes: vec![30, 31], ..Default::default() }).unwrap();
+        assert!(!m.dom.html().contains("New"));
+        assert_eq!(m.apply(&Mutations { removes: vec![30], ..Default::default() }), Err(ApplyError::UnknownNode(30)));
+        assert_eq!(m.apply(&Mutations { texts: vec![(99, "x".into())], ..Default::default() }), Err(ApplyError::UnknownNode(99)));
+    }
+
+    #[test]
+    fn inert_subtrees_absorb_their_mutations() {
+        let mut m = mirror();
+        m.apply(&Mutations {
+            adds: vec![AddedNode { parent: 3, before: None, shadow: false, node: node(json!({"t":"x","i":40,"v":"more()"})) }],
+            texts: vec![(4, "window.top.__pwned=2".into())],
+            attrs: vec![AttrChange { id: 8, name: "content".into(), value: Some("1".into()) }],
+            ..Default::default()
+        })
+        .unwrap();
+        let html = m.dom.html();
+        assert!(!html.contains("pwned") && !html.contains("more()"), "{html}");
+        // A script added later is inert too.
+        m.apply(&Mutations {
+            adds: vec![AddedNode {
+                parent: 10,
+                before: None,
+                shadow: false,
+                node: node(json!({"t":"e","i":41,"n":"script","c":[{"t":"x","i":42,"v":"evil()"}]})),
+            }],
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(!m.dom.html().contains("evil"));
+    }
+
+    #[test]
+    fn style_text_changes_are_sanitised() {
+        let mut m = mirror();
+        m.apply(&Mutations { texts: vec![(6, "i{color:red;background:url(x.png)}".into())], ..Default::default() }).unwrap();
+        let html = m.dom.html();
+        assert!(html.contains("<style>i{color:red;background:url(\"https://shop.example/p/x.png\")}</style>"), "{html}");
+    }
+
+    #[test]
+    fn stylesheets_from_assets_wait_for_their_asset() {
+        let mut m = Mirror::new(FakeDom::default());
+        m.snapshot(&snap(json!({"t":"e","i":1,"n":"html","c":[
+            {"t":"e","i":2,"n":"link","a":[["rel","stylesheet"],["href","s.css"]],"css":"abc"}
+        ]})));
+        assert!(m.dom.html().contains("<style></style>"), "{}", m.dom.html());
+        m.add_assets(vec![Asset { hash: "abc".into(), mime: "text/css".into(), data: "p{color:blue}".into() }]);
+        assert!(m.dom.html().contains("<style>p{color:blue}</style>"), "{}", m.dom.html());
+    }
+
+    #[test]
+    fn input_values_are_shown_except_for_passwords() {
+        let mut m = mirror();
+        m.input(&InputChange { id: 23, value: Some("•••".into()), checked: None }).unwrap();
+        m.input(&InputChange { id: 17, value: Some("hunter2".into()), checked: None }).unwrap();
+        assert_eq!(m.dom.find_by_id(23).unwrap().value.as_deref(), Some("•••"));
+        assert_eq!(m.dom.find_by_id(17).unwrap().value, None);
+        // Turning a field into a password clears it.
+        m.apply(&Mutations { attrs: vec![AttrChange { id: 23, name: "type".into(), value: Some("password".into()) }], ..Default::default() })
+            .unwrap();
+        assert_eq!(m.dom.find_by_id(23).unwrap().value.as_deref(), Some(""));
+        assert!(m.input(&InputChange { id: 77, value: None, checked: Some(true) }).is_err());
+    }
+
+    #[test]
+    fn moves_and_shadow_roots() {
+        let mut m = Mirror::new(FakeDom::default());
+        m.snapshot(&snap(json!({"t":"e","i":1,"n":"html","c":[
+            {"t":"e","i":2,"n":"div","s":[{"t":"x","i":3,"v":"in shadow"}]},
+            {"t":"e","i":4,"n":"p","c":[{"t":"x","i":5,"v":"para"}]}
+        ]})));
+        assert!(m.dom.html().contains("<div><#shadow-root>in shadow</#shadow-root></div>"), "{}", m.dom.html());
+        m.apply(&Mutations {
+            adds: vec![AddedNode { parent: 2, before: None, shadow: true, node: node(json!({"t":"e","i":4,"n":"p","c":[{"t":"x","i":5,"v":"para"}]})) }],
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(m.dom.html().contains("<#shadow-root>in shadow<p>para</p></#shadow-root></div></html>"), "{}", m.dom.html());
+    }
+
+    #[test]
+    fn nothing_before_a_snapshot() {
+        let mut m = Mirror::new(FakeDom::default());
+        assert_eq!(m.apply(&Mutations::default()), Err(ApplyError::NoSnapshot));
+    }
+}

@@ -1,0 +1,438 @@
+//! The console's browser-free logic: session phases, granted scopes, the
+//! pushed apps' state machine, pointer coalescing, fitting the visitor's
+//! viewport into the console, and the operator's inputs (form fields,
+//! allowed module origins).
+
+use std::collections::BTreeSet;
+
+use baton_shared::cobrowse::{App, AppField, AppState, Scope, SessionState};
+
+use super::url::{resolve, safe_url, scheme, UrlUse};
+
+/// What `#console-state[data-state]` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// The join form.
+    Idle,
+    Joining,
+    /// Joined; the visitor has not approved yet.
+    AwaitingConsent,
+    /// Approved; the mirror waits for or shows the page.
+    Active,
+    Ended,
+    Replay,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Joining => "joining",
+            Self::AwaitingConsent => "awaiting-consent",
+            Self::Active => "active",
+            Self::Ended => "ended",
+            Self::Replay => "replay",
+        }
+    }
+
+    pub fn from_session(state: SessionState) -> Phase {
+        match state {
+            SessionState::Waiting | SessionState::AwaitingConsent => Self::AwaitingConsent,
+            SessionState::Active => Self::Active,
+            SessionState::Ended => Self::Ended,
+        }
+    }
+
+    pub fn label(self, visitor: &str) -> String {
+        match self {
+            Self::Idle => "Not connected".into(),
+            Self::Joining => "Joining…".into(),
+            Self::AwaitingConsent => format!("Waiting for {visitor} to approve"),
+            Self::Active => format!("Viewing {visitor}'s tab"),
+            Self::Ended => "The session ended".into(),
+            Self::Replay => "Replaying a recording".into(),
+        }
+    }
+}
+
+/// `data-scopes` of `#grants`: sorted, comma-separated.
+pub fn scopes_attr(scopes: &[Scope]) -> String {
+    let set: BTreeSet<&str> = scopes.iter().map(|s| scope_name(*s)).collect();
+    set.into_iter().collect::<Vec<_>>().join(",")
+}
+
+pub fn scope_name(s: Scope) -> &'static str {
+    match s {
+        Scope::Scroll => "scroll",
+        Scope::Click => "click",
+        Scope::Type => "type",
+        Scope::Navigate => "navigate",
+    }
+}
+
+pub fn scope_from_name(s: &str) -> Option<Scope> {
+    Scope::ALL.into_iter().find(|x| scope_name(*x) == s)
+}
+
+/// An app the operator configured or pushed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppEntry {
+    pub app_id: String,
+    pub app: App,
+    pub state: AppState,
+    /// The visitor refused it.
+    pub refused: bool,
+}
+
+/// An operator action on an app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppAction {
+    Push,
+    Hold,
+    Resume,
+    Pull,
+}
+
+/// The next state for `action` from `state`, if allowed:
+/// configure → pushed ↔ held → pulled.
+pub fn app_transition(state: AppState, action: AppAction) -> Option<AppState> {
+    match (state, action) {
+        (AppState::Configure, AppAction::Push) => Some(AppState::Pushed),
+        (AppState::Pushed, AppAction::Hold) => Some(AppState::Held),
+        (AppState::Held, AppAction::Resume) => Some(AppState::Pushed),
+        (AppState::Pushed | AppState::Held, AppAction::Pull) => Some(AppState::Pulled),
+        _ => None,
+    }
+}
+
+pub fn app_state_name(s: AppState) -> &'static str {
+    match s {
+        AppState::Configure => "configure",
+        AppState::Pushed => "pushed",
+        AppState::Held => "held",
+        AppState::Pulled => "pulled",
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Apps {
+    pub entries: Vec<AppEntry>,
+    next: u64,
+}
+
+impl Apps {
+    /// A new app in `configure`; returns its id.
+    pub fn configure(&mut self, app: App, now_ms: i64) -> String {
+        self.next += 1;
+        let app_id = format!("app-{now_ms:x}-{}", self.next);
+        self.entries.push(AppEntry { app_id: app_id.clone(), app, state: AppState::Configure, refused: false });
+        app_id
+    }
+
+    pub fn get(&self, app_id: &str) -> Option<&AppEntry> {
+        self.entries.iter().find(|e| e.app_id == app_id)
+    }
+
+    /// The operator acts: the new state if the action is allowed.
+    pub fn act(&mut self, app_id: &str, action: AppAction) -> Option<AppState> {
+        let e = self.entries.iter_mut().find(|e| e.app_id == app_id)?;
+        let next = app_transition(e.state, action)?;
+        e.state = next;
+        Some(next)
+    }
+
+    /// The visitor's side reports a state: it is authoritative.
+    pub fn visitor_state(&mut self, app_id: &str, state: AppState) -> bool {
+        match self.entries.iter_mut().find(|e| e.app_id == app_id) {
+            Some(e) => {
+                e.state = state;
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn answered(&mut self, push_id: &str, accepted: bool) -> bool {
+        match self.entries.iter_mut().find(|e| e.app_id == push_id) {
+            Some(e) => {
+                e.refused = !accepted;
+                if !accepted {
+                    e.state = AppState::Pulled;
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The app whose state `#app-state` shows: the latest one.
+    pub fn current(&self) -> Option<&AppEntry> {
+        self.entries.last()
+    }
+}
+
+/// Why an app cannot be pushed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppProblem {
+    BadUrl,
+    NotAllowedOrigin(String),
+    NoFields,
+    Empty,
+}
+
+impl std::fmt::Display for AppProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::BadUrl => f.write_str("Enter an http(s) address"),
+            Self::NotAllowedOrigin(o) => write!(f, "{o} is not on the list of allowed module origins"),
+            Self::NoFields => f.write_str("Add at least one field, one per line: Label = value"),
+            Self::Empty => f.write_str("Fill in the app first"),
+        }
+    }
+}
+
+/// `scheme://host[:port]` of an absolute http(s) URL, lowercase.
+pub fn origin_of(url: &str) -> Option<String> {
+    let s = scheme(url)?;
+    if s != "http" && s != "https" {
+        return None;
+    }
+    let rest = url[s.len() + 1..].strip_prefix("//")?;
+    let host = rest.split(['/', '?', '#']).next()?.to_ascii_lowercase();
+    if host.is_empty() || host.contains('@') {
+        return None;
+    }
+    Some(format!("{s}://{host}"))
+}
+
+/// Checks a viewer app: the document or image must be http(s) or a data: image.
+pub fn viewer_app(url: &str, title: &str) -> Result<App, AppProblem> {
+    let url = safe_url("about:blank", url.trim(), UrlUse::Image).ok_or(AppProblem::BadUrl)?;
+    Ok(App::Viewer { url, title: title.trim().to_owned() })
+}
+
+/// Checks a module app against the allowed origins.
+pub fn module_app(url: &str, allowed: &[String]) -> Result<App, AppProblem> {
+    let url = url.trim();
+    let origin = origin_of(url).ok_or(AppProblem::BadUrl)?;
+    if !allowed.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(&origin)) {
+        return Err(AppProblem::NotAllowedOrigin(origin));
+    }
+    Ok(App::Module { url: url.to_owned() })
+}
+
+/// Form fields from the operator's text, one per line: `Label = value`
+/// (`= value` optional). Names are derived from labels.
+pub fn form_app(title: &str, text: &str) -> Result<App, AppProblem> {
+    let mut fields: Vec<AppField> = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let (label, value) = match line.split_once('=') {
+            Some((l, v)) => (l.trim(), v.trim()),
+            None => (line, ""),
+        };
+        if label.is_empty() {
+            continue;
+        }
+        let mut name: String = label
+            .chars()
+            .map(|c| if c.is_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .collect::<String>()
+            .trim_matches('_')
+            .to_owned();
+        if name.is_empty() {
+            name = "field".into();
+        }
+        let base = name.clone();
+        let mut n = 2;
+        while fields.iter().any(|f| f.name == name) {
+            name = format!("{base}_{n}");
+            n += 1;
+        }
+        fields.push(AppField { name, label: label.to_owned(), value: value.to_owned() });
+    }
+    if fields.is_empty() {
+        return Err(AppProblem::NoFields);
+    }
+    Ok(App::Form { title: title.trim().to_owned(), fields })
+}
+
+/// A URL the operator typed for navigation or a push: absolute http(s)
+/// (a bare host gets `https://`).
+pub fn operator_url(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    let candidate = if scheme(raw).is_some() { raw.to_owned() } else { format!("https://{raw}") };
+    let url = resolve("about:blank", &candidate)?;
+    origin_of(&url).map(|_| url)
+}
+
+/// Sends the operator's pointer at most once per `interval_ms`, always
+/// ending with the last position.
+#[derive(Debug, Default)]
+pub struct Coalescer {
+    last_sent_ms: Option<i64>,
+    pending: Option<(i32, i32)>,
+    last_value: Option<(i32, i32)>,
+}
+
+pub const POINTER_INTERVAL_MS: i64 = 30;
+
+impl Coalescer {
+    /// A new position: `Some` to send now, else it waits for [`flush`](Self::flush).
+    pub fn push(&mut self, p: (i32, i32), now_ms: i64) -> Option<(i32, i32)> {
+        if self.last_value == Some(p) {
+            return None;
+        }
+        match self.last_sent_ms {
+            Some(t) if now_ms - t < POINTER_INTERVAL_MS => {
+                self.pending = Some(p);
+                None
+            }
+            _ => {
+                self.last_sent_ms = Some(now_ms);
+                self.pending = None;
+                self.last_value = Some(p);
+                Some(p)
+            }
+        }
+    }
+
+    /// Milliseconds until a pending position is due, if one waits.
+    pub fn due_in(&self, now_ms: i64) -> Option<i64> {
+        self.pending?;
+        Some((self.last_sent_ms.unwrap_or(now_ms) + POINTER_INTERVAL_MS - now_ms).max(0))
+    }
+
+    pub fn flush(&mut self, now_ms: i64) -> Option<(i32, i32)> {
+        let p = self.pending.take()?;
+        self.last_sent_ms = Some(now_ms);
+        self.last_value = Some(p);
+        Some(p)
+    }
+}
+
+/// The scale that fits a `viewport` into `stage` (never enlarging).
+pub fn fit_scale(viewport: (u32, u32), stage: (f64, f64)) -> f64 {
+    let (w, h) = (viewport.0.max(1) as f64, viewport.1.max(1) as f64);
+    let s = (stage.0 / w).min(stage.1 / h).min(1.0);
+    if s.is_finite() && s > 0.0 {
+        s
+    } else {
+        1.0
+    }
+}
+
+/// A point on the scaled stage → the visitor's viewport coordinates.
+pub fn to_viewport(x: f64, y: f64, scale: f64) -> (i32, i32) {
+    ((x / scale).round() as i32, (y / scale).round() as i32)
+}
+
+/// One line of the app event log.
+pub fn event_line(app_id: &str, seq: u64, event: &serde_json::Value) -> String {
+    let mut text = event.to_string();
+    if text.len() > 300 {
+        let mut cut = 300;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+    }
+    format!("{app_id} #{seq}: {text}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_are_listed_in_order() {
+        assert_eq!(scopes_attr(&[Scope::Type, Scope::Click, Scope::Click]), "click,type");
+        assert_eq!(scopes_attr(&[]), "");
+        assert_eq!(scope_from_name("navigate"), Some(Scope::Navigate));
+    }
+
+    #[test]
+    fn app_states_follow_the_machine() {
+        let mut apps = Apps::default();
+        let id = apps.configure(App::Viewer { url: "https://a/b.pdf".into(), title: "B".into() }, 5);
+        assert_eq!(apps.act(&id, AppAction::Hold), None, "not pushed yet");
+        assert_eq!(apps.act(&id, AppAction::Push), Some(AppState::Pushed));
+        assert_eq!(apps.act(&id, AppAction::Push), None);
+        assert_eq!(apps.act(&id, AppAction::Hold), Some(AppState::Held));
+        assert_eq!(apps.act(&id, AppAction::Resume), Some(AppState::Pushed));
+        assert_eq!(apps.act(&id, AppAction::Pull), Some(AppState::Pulled));
+        assert_eq!(apps.act(&id, AppAction::Resume), None, "pulled is final");
+        assert!(apps.visitor_state(&id, AppState::Held));
+        assert_eq!(apps.current().unwrap().state, AppState::Held);
+        assert!(apps.answered(&id, false));
+        assert_eq!(apps.current().unwrap().state, AppState::Pulled);
+        assert!(!apps.visitor_state("nope", AppState::Held));
+    }
+
+    #[test]
+    fn apps_are_checked() {
+        assert!(viewer_app("https://docs.example/a.pdf", " A ").is_ok());
+        assert!(viewer_app("data:image/png;base64,AA", "").is_ok());
+        assert_eq!(viewer_app("javascript:alert(1)", ""), Err(AppProblem::BadUrl));
+        assert_eq!(viewer_app("data:text/html,x", ""), Err(AppProblem::BadUrl));
+        let allowed = vec!["https://widgets.example".to_owned()];
+        assert!(module_app("https://widgets.example/calc.html", &allowed).is_ok());
+        assert_eq!(
+            module_app("https://evil.example/x", &allowed),
+            Err(AppProblem::NotAllowedOrigin("https://evil.example".into()))
+        );
+        assert_eq!(module_app("https://widgets.example@evil.example/", &allowed), Err(AppProblem::BadUrl));
+        match form_app("Claim", "Name = Ada\nPolicy number\n\nName = again").unwrap() {
+            App::Form { fields, .. } => {
+                assert_eq!(fields.len(), 3);
+                assert_eq!((fields[0].name.as_str(), fields[0].value.as_str()), ("name", "Ada"));
+                assert_eq!(fields[1].name, "policy_number");
+                assert_eq!(fields[2].name, "name_2");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(form_app("x", "  \n"), Err(AppProblem::NoFields));
+    }
+
+    #[test]
+    fn operator_urls() {
+        assert_eq!(operator_url("example.com/help").unwrap(), "https://example.com/help");
+        assert_eq!(operator_url("http://a.example").unwrap(), "http://a.example");
+        assert_eq!(operator_url("javascript:alert(1)"), None);
+        assert_eq!(operator_url(""), None);
+    }
+
+    #[test]
+    fn pointer_is_coalesced() {
+        let mut c = Coalescer::default();
+        assert_eq!(c.push((1, 1), 0), Some((1, 1)));
+        assert_eq!(c.push((2, 2), 10), None);
+        assert_eq!(c.push((3, 3), 20), None);
+        assert_eq!(c.due_in(20), Some(10));
+        assert_eq!(c.flush(30), Some((3, 3)));
+        assert_eq!(c.flush(31), None);
+        assert_eq!(c.push((3, 3), 100), None, "unchanged");
+        assert_eq!(c.push((4, 4), 100), Some((4, 4)));
+    }
+
+    #[test]
+    fn fitting() {
+        assert_eq!(fit_scale((1000, 500), (500.0, 500.0)), 0.5);
+        assert_eq!(fit_scale((100, 100), (500.0, 500.0)), 1.0);
+        assert_eq!(to_viewport(50.0, 25.0, 0.5), (100, 50));
+        assert!(event_line("a", 1, &serde_json::json!({"k": "x".repeat(400)})).ends_with('…'));
+    }
+
+    #[test]
+    fn phases() {
+        assert_eq!(Phase::from_session(SessionState::Active).as_str(), "active");
+        assert_eq!(Phase::from_session(SessionState::AwaitingConsent).as_str(), "awaiting-consent");
+    }
+}

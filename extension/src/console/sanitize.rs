@@ -1,0 +1,309 @@
+//! What of the visitor's page may exist in the mirror. The mirror frame is
+//! sandboxed without scripts (the first wall) inside an extension page whose
+//! CSP allows only the extension's own scripts (the third); this is the
+//! second wall, decided here in plain Rust and applied by the mirror:
+//!
+//! - Elements that run, load or navigate — `script`, `noscript`, `base`,
+//!   `meta`, `link` other than stylesheets, SVG animation elements (which can
+//!   rewrite `href`), `template`'s cousins `portal`/`fencedframe` — become
+//!   inert: no mirror node, their subtree ignored.
+//! - Embedded browsing contexts (`iframe`, `frame`, `object`, `embed`,
+//!   `applet`) become a same-size placeholder box.
+//! - Attributes: every `on*`, `srcdoc`, `action`, `formaction`, `target`,
+//!   `ping`, `http-equiv`, `autofocus`, `contenteditable` and `is` are
+//!   dropped; `href` of links moves to `data-baton-href`; URL attributes
+//!   keep only allowed URLs (see [`super::url`]); `style` and any value with
+//!   `url(` go through [`super::css`]; password fields keep no value.
+//! - Forms cannot submit: no `action`/`method`, and the frame's sandbox has
+//!   no `allow-forms`.
+
+use super::css::sanitize_css;
+use super::url::{safe_srcset, safe_url, UrlUse};
+
+/// Namespace of a mirror element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ns {
+    Html,
+    Svg,
+    MathMl,
+}
+
+impl Ns {
+    pub fn uri(self) -> &'static str {
+        match self {
+            Ns::Html => "http://www.w3.org/1999/xhtml",
+            Ns::Svg => "http://www.w3.org/2000/svg",
+            Ns::MathMl => "http://www.w3.org/1998/Math/MathML",
+        }
+    }
+
+    /// The namespace of a child named `tag` under a parent in `self`
+    /// (whose tag is `parent_tag`).
+    pub fn child(self, parent_tag: &str, tag: &str) -> Ns {
+        let lower = tag.to_ascii_lowercase();
+        match self {
+            Ns::Html if lower == "svg" => Ns::Svg,
+            Ns::Html if lower == "math" => Ns::MathMl,
+            Ns::Html => Ns::Html,
+            Ns::Svg if parent_tag.eq_ignore_ascii_case("foreignobject") => Ns::Html,
+            Ns::MathMl if parent_tag.eq_ignore_ascii_case("annotation-xml") => Ns::Html,
+            ns => ns,
+        }
+    }
+}
+
+/// What an element becomes in the mirror.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ElementPlan {
+    /// Rendered with these (sanitised) attributes.
+    Keep { tag: String, attrs: Vec<(String, String)> },
+    /// A grey box standing in for an embedded frame or plugin.
+    Placeholder { label: String, attrs: Vec<(String, String)> },
+    /// Not rendered at all; its subtree is ignored.
+    Inert,
+}
+
+const INERT: &[&str] = &[
+    "script", "noscript", "base", "meta", "portal", "fencedframe", "set", "animate", "animatemotion",
+    "animatetransform", "discard", "handler", "listener", "param", "xml-stylesheet",
+];
+
+const EMBEDS: &[&str] = &["iframe", "frame", "frameset", "object", "embed", "applet"];
+
+/// Attributes dropped on every element (besides every `on*`).
+const DROPPED_ATTRS: &[&str] = &[
+    "srcdoc", "action", "formaction", "target", "formtarget", "ping", "http-equiv", "autofocus",
+    "contenteditable", "is", "nonce", "integrity", "method", "formmethod", "enctype", "formenctype",
+    "download", "autoplay", "popovertarget", "popovertargetaction", "manifest", "codebase", "archive",
+    "classid", "data", "dynsrc", "lowsrc", "attributename", "xmlns", "xmlns:xlink", "xml:base", "xlink:actuate",
+    "xlink:show",
+];
+
+fn is_event_handler(name: &str) -> bool {
+    name.len() > 2 && name[..2].eq_ignore_ascii_case("on")
+}
+
+/// The plan for an element named `tag` (as captured) with `attrs`, in a
+/// page at `base`.
+pub fn plan_element(ns: Ns, tag: &str, attrs: &[(String, String)], base: &str) -> ElementPlan {
+    let lower = tag.to_ascii_lowercase();
+    if tag.is_empty() || !tag.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.')) {
+        return ElementPlan::Inert;
+    }
+    if INERT.contains(&lower.as_str()) {
+        return ElementPlan::Inert;
+    }
+    if ns == Ns::Html && EMBEDS.contains(&lower.as_str()) {
+        let size: Vec<(String, String)> = attrs
+            .iter()
+            .filter(|(n, _)| matches!(n.to_ascii_lowercase().as_str(), "width" | "height" | "class" | "id"))
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+            .filter(|(n, v)| !(n == "width" || n == "height") || v.chars().all(|c| c.is_ascii_digit() || c == '%'))
+            .collect();
+        return ElementPlan::Placeholder { label: format!("{lower} (not shown)"), attrs: size };
+    }
+    if ns == Ns::Html && lower == "link" {
+        let rel = attr(attrs, "rel").unwrap_or_default().to_ascii_lowercase();
+        if !rel.split_ascii_whitespace().any(|r| r == "stylesheet") {
+            return ElementPlan::Inert;
+        }
+    }
+    let tag = if ns == Ns::Html { lower.clone() } else { tag.to_owned() };
+    ElementPlan::Keep { attrs: sanitize_attrs(ns, &lower, attrs, base), tag }
+}
+
+pub fn attr(attrs: &[(String, String)], name: &str) -> Option<String> {
+    attrs.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+}
+
+/// Whether an input of this element is a password field (never shows a value).
+pub fn is_password(tag: &str, attrs: &[(String, String)]) -> bool {
+    tag.eq_ignore_ascii_case("input") && attr(attrs, "type").is_some_and(|t| t.trim().eq_ignore_ascii_case("password"))
+}
+
+/// Every attribute of an element, sanitised.
+pub fn sanitize_attrs(ns: Ns, lower_tag: &str, attrs: &[(String, String)], base: &str) -> Vec<(String, String)> {
+    let password = is_password(lower_tag, attrs);
+    let mut out = Vec::with_capacity(attrs.len());
+    for (name, value) in attrs {
+        if let Some(kept) = sanitize_attr(ns, lower_tag, name, value, base) {
+            if password && kept.0 == "value" {
+                continue;
+            }
+            out.push(kept);
+        }
+    }
+    out
+}
+
+/// One attribute: `None` drops it, otherwise the name and value to set.
+pub fn sanitize_attr(ns: Ns, lower_tag: &str, name: &str, value: &str, base: &str) -> Option<(String, String)> {
+    let mut lname = name.to_ascii_lowercase();
+    if name.is_empty()
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
+        || !name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    {
+        return None;
+    }
+    if is_event_handler(&lname) || DROPPED_ATTRS.contains(&lname.as_str()) || lname.starts_with("xmlns") {
+        return None;
+    }
+    if lname == "xlink:href" {
+        lname = "href".into();
+    }
+    // SVG keeps attribute case (viewBox); HTML is case-insensitive.
+    let out_name = if ns == Ns::Html || lname == "href" { lname.clone() } else { name.to_owned() };
+    let kept = |v: String| Some((out_name.clone(), v));
+    match lname.as_str() {
+        "style" => return kept(sanitize_css(base, value)),
+        "srcset" | "imagesrcset" => return safe_srcset(base, value).and_then(kept),
+        "poster" | "background" => return safe_url(base, value, UrlUse::Image).and_then(kept),
+        "src" => {
+            let data_image = value.trim_start().to_ascii_lowercase().starts_with("data:image/");
+            let use_ = match lower_tag {
+                "img" | "image" | "input" => UrlUse::Image,
+                "source" if data_image => UrlUse::Image,
+                _ => UrlUse::Resource,
+            };
+            return safe_url(base, value, use_).and_then(kept);
+        }
+        "href" => {
+            return match (ns, lower_tag) {
+                (Ns::Html, "a" | "area") => {
+                    safe_url(base, value, UrlUse::Link).map(|u| ("data-baton-href".to_owned(), u))
+                }
+                (Ns::Html, "link") => safe_url(base, value, UrlUse::Resource).and_then(kept),
+                // SVG: fragment references within the mirror, or images.
+                (Ns::Svg, "a") => safe_url(base, value, UrlUse::Link).map(|u| ("data-baton-href".to_owned(), u)),
+                (Ns::Svg, _) => {
+                    let v = value.trim();
+                    if v.starts_with('#') && !v.contains(['(', ':']) {
+                        kept(v.to_owned())
+                    } else {
+                        safe_url(base, value, UrlUse::Image).and_then(kept)
+                    }
+                }
+                _ => None,
+            };
+        }
+        "cite" | "longdesc" | "itemtype" | "itemid" => return safe_url(base, value, UrlUse::Link).and_then(kept),
+        _ => {}
+    }
+    // Any other attribute that could reach a URL through CSS (`fill="url(#g)"`).
+    if value.to_ascii_lowercase().contains("url(") || value.contains('\\') && ns == Ns::Svg {
+        return kept(sanitize_css(base, value));
+    }
+    if value.to_ascii_lowercase().contains("javascript:") && ns != Ns::Html {
+        return None;
+    }
+    kept(value.to_owned())
+}
+
+/// The inline style of a masked element: a grey box of the captured size.
+pub fn masked_style(lower_tag: &str, (w, h): (u32, u32)) -> String {
+    let inline = matches!(
+        lower_tag,
+        "span" | "a" | "b" | "i" | "em" | "strong" | "small" | "code" | "label" | "abbr" | "cite" | "q" | "s"
+            | "u" | "mark" | "time" | "var" | "kbd" | "samp" | "sub" | "sup" | "bdi" | "bdo" | "data" | "font"
+    );
+    format!(
+        "{}width:{w}px!important;height:{h}px!important;min-width:0!important;min-height:0!important;\
+         box-sizing:border-box!important;background:#c4c8cc!important;background-image:none!important;\
+         color:transparent!important;border-radius:3px!important;overflow:hidden!important;",
+        if inline { "display:inline-block!important;" } else { "" }
+    )
+}
+
+/// The inline style of an embed placeholder.
+pub const PLACEHOLDER_STYLE: &str = "display:inline-flex;align-items:center;justify-content:center;\
+    min-width:60px;min-height:30px;box-sizing:border-box;background:#e3e6e9;color:#57606a;\
+    border:1px dashed #8c959f;font:12px system-ui,sans-serif;overflow:hidden;";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "https://shop.example/p/index.html";
+
+    fn a(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+    }
+
+    fn keep(ns: Ns, tag: &str, attrs: &[(&str, &str)]) -> Vec<(String, String)> {
+        match plan_element(ns, tag, &a(attrs), BASE) {
+            ElementPlan::Keep { attrs, .. } => attrs,
+            other => panic!("{tag}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn running_and_navigating_elements_are_inert() {
+        for tag in ["script", "SCRIPT", "noscript", "base", "meta", "set", "animate"] {
+            assert_eq!(plan_element(Ns::Html, tag, &[], BASE), ElementPlan::Inert, "{tag}");
+        }
+        assert_eq!(plan_element(Ns::Svg, "script", &[], BASE), ElementPlan::Inert);
+        assert_eq!(plan_element(Ns::Html, "link", &a(&[("rel", "preload"), ("href", "x")]), BASE), ElementPlan::Inert);
+        assert_eq!(plan_element(Ns::Html, "img onerror=x", &[], BASE), ElementPlan::Inert);
+        assert!(matches!(plan_element(Ns::Html, "link", &a(&[("rel", "Stylesheet")]), BASE), ElementPlan::Keep { .. }));
+    }
+
+    #[test]
+    fn frames_and_plugins_become_placeholders() {
+        for tag in ["iframe", "object", "embed", "frame"] {
+            match plan_element(Ns::Html, tag, &a(&[("srcdoc", "<script>x</script>"), ("src", "https://x"), ("width", "300")]), BASE) {
+                ElementPlan::Placeholder { attrs, .. } => assert_eq!(attrs, a(&[("width", "300")])),
+                other => panic!("{tag}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn handlers_and_dangerous_attributes_are_dropped() {
+        let kept = keep(
+            Ns::Html,
+            "img",
+            &[("src", "javascript:alert(1)"), ("onerror", "alert(1)"), ("ONLOAD", "x"), ("alt", "pic"), ("srcdoc", "x")],
+        );
+        assert_eq!(kept, a(&[("alt", "pic")]));
+        let kept = keep(Ns::Html, "form", &[("action", "https://evil.example"), ("method", "post"), ("target", "_top"), ("class", "f")]);
+        assert_eq!(kept, a(&[("class", "f")]));
+        let kept = keep(Ns::Html, "button", &[("formaction", "javascript:x"), ("type", "submit")]);
+        assert_eq!(kept, a(&[("type", "submit")]));
+    }
+
+    #[test]
+    fn links_never_navigate() {
+        assert_eq!(keep(Ns::Html, "a", &[("href", "javascript:alert(1)")]), a(&[]));
+        assert_eq!(keep(Ns::Html, "a", &[("href", "next.html")]), a(&[("data-baton-href", "https://shop.example/p/next.html")]));
+        assert_eq!(keep(Ns::Svg, "a", &[("xlink:href", "javascript:alert(1)")]), a(&[]));
+        assert_eq!(keep(Ns::Svg, "use", &[("href", "#icon")]), a(&[("href", "#icon")]));
+        assert_eq!(keep(Ns::Svg, "image", &[("xlink:href", "data:text/html,x")]), a(&[]));
+    }
+
+    #[test]
+    fn urls_are_resolved_against_the_page() {
+        assert_eq!(keep(Ns::Html, "img", &[("src", "../i.png")]), a(&[("src", "https://shop.example/i.png")]));
+        assert_eq!(keep(Ns::Html, "img", &[("src", "data:image/svg+xml,<svg/>")]), a(&[("src", "data:image/svg+xml,<svg/>")]));
+        assert_eq!(keep(Ns::Html, "video", &[("src", "data:image/png,x")]), a(&[]));
+        assert_eq!(
+            keep(Ns::Html, "div", &[("style", "background:url(javascript:x)")]),
+            a(&[("style", "background:url(\"about:invalid\")")])
+        );
+        assert_eq!(keep(Ns::Svg, "rect", &[("fill", "url(#g)")]), a(&[("fill", "url(\"#g\")")]));
+    }
+
+    #[test]
+    fn password_fields_keep_no_value() {
+        assert_eq!(keep(Ns::Html, "input", &[("type", "password"), ("value", "hunter2")]), a(&[("type", "password")]));
+        assert_eq!(keep(Ns::Html, "input", &[("type", "text"), ("value", "•••")]), a(&[("type", "text"), ("value", "•••")]));
+    }
+
+    #[test]
+    fn namespaces() {
+        assert_eq!(Ns::Html.child("div", "svg"), Ns::Svg);
+        assert_eq!(Ns::Svg.child("svg", "foreignObject"), Ns::Svg);
+        assert_eq!(Ns::Svg.child("foreignObject", "div"), Ns::Html);
+        assert_eq!(Ns::Svg.child("g", "path"), Ns::Svg);
+        assert_eq!(keep(Ns::Svg, "svg", &[("viewBox", "0 0 1 1")]), a(&[("viewBox", "0 0 1 1")]));
+    }
+}
