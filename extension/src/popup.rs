@@ -16,6 +16,8 @@ pub fn start() {
     let Some(document) = web_sys::window().and_then(|w| w.document()) else {
         return;
     };
+    // What the organisation turned off disappears; managed settings say so.
+    crate::settings::marks::watch_popup(&document);
     // Filled in once the send control exists; events before that only carry the view.
     let sender: Rc<RefCell<Option<Rc<send::SendControl>>>> = Rc::new(RefCell::new(None));
     let linked = Rc::new(RefCell::new(false));

@@ -62,24 +62,18 @@ pub async fn sleep(ms: u32) {
     let _ = JsFuture::from(promise).await;
 }
 
-/// The excluded-sites list from `chrome.storage.local`; unreadable → everything excluded.
+/// Which pages continuation may capture, from the merged settings
+/// (`crate::settings`: policy over the person's values): nothing when
+/// continuation is off or the settings cannot be read; else the site lists.
 pub async fn exclusions() -> super::exclude::Exclusions {
-    use super::exclude::{Exclusions, STORAGE_KEY};
-    let stored = match call("storage.local.get", &[STORAGE_KEY.into()]).await {
-        Ok(items) => js_sys::Reflect::get(&items, &STORAGE_KEY.into()).unwrap_or(JsValue::NULL),
+    use super::exclude::Exclusions;
+    match crate::settings::load().await {
+        Ok(e) if !e.settings.continuation_enabled => Exclusions::Everything,
+        Ok(e) => Exclusions::from_sites(&e.settings.allowed_sites, &e.settings.excluded_sites),
         Err(e) => {
-            chrome::log(&format!(
-                "baton: cannot read the excluded sites, capturing nothing: {e}"
-            ));
-            return Exclusions::Everything;
+            chrome::log(&format!("baton: {e}; capturing nothing"));
+            Exclusions::Everything
         }
-    };
-    if stored.is_undefined() || stored.is_null() {
-        return Exclusions::Domains(Vec::new());
-    }
-    match chrome::from_js::<serde_json::Value>(&stored) {
-        Ok(value) => Exclusions::from_stored(&value),
-        Err(_) => Exclusions::Everything,
     }
 }
 

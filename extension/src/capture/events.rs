@@ -46,8 +46,12 @@ pub fn dispatch(name: &str, args: &js_sys::Array) {
         "webNavigation.onCommitted" => nav(&arg(0), false),
         "webNavigation.onHistoryStateUpdated" | "webNavigation.onReferenceFragmentUpdated" => nav(&arg(0), true),
         "runtime.onMessage" => pages::on_message(&arg(0), &arg(1)),
-        // The excluded sites may have changed: the snapshot drops their tabs.
-        "storage.onChanged" if arg(1).as_string().as_deref() == Some("local") => tabs::changed(),
+        // The settings (site lists, continuation on/off; the person's or the
+        // policy's) may have changed: the snapshot drops what is no longer captured.
+        "storage.onChanged" if matches!(arg(1).as_string().as_deref(), Some("local" | "managed")) => {
+            crate::settings::store::changed();
+            tabs::changed();
+        }
         _ => {}
     }
 }

@@ -8,7 +8,13 @@
 //! of host patterns. `bank.example` and `*.bank.example` both exclude the
 //! domain and every subdomain (fail-closed: a wildcard never narrows what is
 //! excluded). A pattern written as a URL (`https://bank.example/login`)
-//! counts by its host. A list that cannot be read excludes everything.
+//! counts by its host. When the settings cannot be read at all, nothing is
+//! captured; entries that are not host names are left out with a warning
+//! (`crate::settings::validate`).
+//!
+//! The lists come from the merged settings (`crate::settings`): an
+//! organisation's policy may set them (and lock them), and may also set
+//! `allowedSites` — when that is not empty, only those sites are captured.
 
 use serde_json::Value;
 
@@ -21,6 +27,8 @@ pub enum Exclusions {
     Domains(Vec<String>),
     /// The list was unreadable: capture nothing.
     Everything,
+    /// Only the `allowed` domains (with subdomains), minus the `excluded` ones.
+    Only { allowed: Vec<String>, excluded: Vec<String> },
 }
 
 impl Exclusions {
@@ -44,15 +52,25 @@ impl Exclusions {
         Exclusions::Domains(domains)
     }
 
+    /// From the settings' site lists (patterns as `from_stored` reads them).
+    pub fn from_sites(allowed: &[String], excluded: &[String]) -> Exclusions {
+        let domains = |list: &[String]| list.iter().filter_map(|p| pattern_domain(p)).collect::<Vec<_>>();
+        let excluded = domains(excluded);
+        if allowed.is_empty() {
+            return Exclusions::Domains(excluded);
+        }
+        match domains(allowed) {
+            // An allow-list with no usable entry allows nothing (fail-closed).
+            allowed if allowed.is_empty() => Exclusions::Everything,
+            allowed => Exclusions::Only { allowed, excluded },
+        }
+    }
+
     pub fn excludes_host(&self, host: &str) -> bool {
         match self {
             Exclusions::Everything => true,
-            Exclusions::Domains(domains) => {
-                let host = host.trim_end_matches('.').to_ascii_lowercase();
-                domains
-                    .iter()
-                    .any(|d| host == *d || host.strip_suffix(d.as_str()).is_some_and(|rest| rest.ends_with('.')))
-            }
+            Exclusions::Domains(domains) => covers(domains, host),
+            Exclusions::Only { allowed, excluded } => !covers(allowed, host) || covers(excluded, host),
         }
     }
 
@@ -60,6 +78,12 @@ impl Exclusions {
     pub fn allows(&self, url: &str) -> bool {
         is_web_url(url) && host_of(url).is_some_and(|host| !self.excludes_host(&host))
     }
+}
+
+/// Whether `host` is one of `domains` or a subdomain of one.
+fn covers(domains: &[String], host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    domains.iter().any(|d| host == *d || host.strip_suffix(d.as_str()).is_some_and(|rest| rest.ends_with('.')))
 }
 
 /// `http:` or `https:` (case-insensitive).
@@ -155,6 +179,18 @@ mod tests {
         assert_eq!(list(json!("bank.example")), Exclusions::Everything);
         assert_eq!(list(json!([1])), Exclusions::Everything);
         assert!(!list(json!({})).allows("https://example.com/"));
+    }
+
+    #[test]
+    fn allow_lists_capture_only_their_sites() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let ex = Exclusions::from_sites(&s(&["corp.example", "*.intranet.example"]), &s(&["hr.corp.example"]));
+        assert!(ex.allows("https://corp.example/"));
+        assert!(ex.allows("https://wiki.intranet.example/page"));
+        assert!(!ex.allows("https://hr.corp.example/payroll"));
+        assert!(!ex.allows("https://example.com/"));
+        assert_eq!(Exclusions::from_sites(&[], &s(&["a.example"])), Exclusions::Domains(s(&["a.example"])));
+        assert_eq!(Exclusions::from_sites(&s(&["*"]), &[]), Exclusions::Everything);
     }
 
     #[test]

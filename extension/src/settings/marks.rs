@@ -13,7 +13,9 @@ use super::merge::Effective;
 use super::MANAGED_LABEL;
 
 const STYLE_ID: &str = "baton-settings-marks";
-const STYLE: &str = "body[data-cobrowsing=\"off\"] #share-tab { display: none !important; }";
+const STYLE: &str = "body[data-cobrowsing=\"off\"] #share-tab { display: none !important; }\n\
+    .managed-notice p { margin: 8px 0 0; padding: 6px 8px; border-radius: 6px; background: #eef2f9; color: #26406b; }\n\
+    .settings-warnings { margin: 8px 0 0; padding: 6px 8px 6px 22px; background: #fff4e5; color: #6b3d00; }";
 
 /// Keeps the popup in line with the settings from now on.
 pub fn watch_popup(doc: &Document) {
