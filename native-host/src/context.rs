@@ -74,6 +74,8 @@ pub struct HostContext {
     pub sync_status: watch::Sender<SyncStatus>,
     pub push: broadcast::Sender<PushMessage>,
     pub link: watch::Receiver<LinkState>,
+    /// Live co-browsing sessions (in memory only).
+    pub cobrowse: crate::cobrowse::Sessions,
     keys: Mutex<Option<Arc<AccountKeys>>>,
 }
 
@@ -99,6 +101,7 @@ impl HostContext {
             sync_status: watch::channel(SyncStatus::default()).0,
             push,
             link,
+            cobrowse: Default::default(),
             keys: Mutex::new(None),
         }
     }

@@ -114,7 +114,7 @@ fn derive(ikm: &[u8], salt: &[u8], info: &[&[u8]]) -> Result<[u8; 32], CryptoErr
     Ok(out)
 }
 
-fn seal(key: &LessSafeKey, rng: &SystemRandom, aad: &[u8], plain: &[u8]) -> Result<String, CryptoError> {
+pub(crate) fn seal(key: &LessSafeKey, rng: &SystemRandom, aad: &[u8], plain: &[u8]) -> Result<String, CryptoError> {
     let mut nonce = [0u8; NONCE_LEN];
     rng.fill(&mut nonce).map_err(|_| CryptoError::Random)?;
     let mut buf = plain.to_vec();
@@ -125,7 +125,7 @@ fn seal(key: &LessSafeKey, rng: &SystemRandom, aad: &[u8], plain: &[u8]) -> Resu
     Ok(B64.encode(out))
 }
 
-fn open(key: &LessSafeKey, aad: &[u8], sealed: &str) -> Result<Vec<u8>, CryptoError> {
+pub(crate) fn open(key: &LessSafeKey, aad: &[u8], sealed: &str) -> Result<Vec<u8>, CryptoError> {
     let bytes = B64.decode(sealed).map_err(|_| CryptoError::Base64)?;
     if bytes.len() < NONCE_LEN {
         return Err(CryptoError::Open);
@@ -155,19 +155,29 @@ impl PairingKey {
         B64.encode(&self.public)
     }
 
+    /// The raw public key (32 bytes).
+    pub fn public(&self) -> &[u8] {
+        &self.public
+    }
+
     /// Derives the key that wraps the account key:
     /// HKDF-SHA-256(ikm = X25519 secret, salt = the code's secret part,
     /// info = "baton pairing v1" || offer public key || claim public key).
     pub fn wrap_key(self, peer_b64: &str, secret: &str, i_am_offer: bool) -> Result<WrapKey, CryptoError> {
         let peer = B64.decode(peer_b64).map_err(|_| CryptoError::Base64)?;
-        let (offer_pk, claim_pk) = if i_am_offer { (&self.public, &peer) } else { (&peer, &self.public) };
-        let info: [&[u8]; 3] = [PAIRING_INFO, offer_pk, claim_pk];
-        let key = agreement::agree_ephemeral(self.private, &UnparsedPublicKey::new(&X25519, &peer), |shared| {
-            derive(shared, secret.as_bytes(), &info)
-        })
-        .map_err(|_| CryptoError::Agreement)??;
+        let (offer_pk, claim_pk) = if i_am_offer { (self.public.clone(), peer.clone()) } else { (peer.clone(), self.public.clone()) };
+        let key = self.agree(&peer, secret.as_bytes(), &[PAIRING_INFO, &offer_pk, &claim_pk])?;
         let key = UnboundKey::new(&AES_256_GCM, &key).map_err(|_| CryptoError::KeyLength)?;
         Ok(WrapKey(LessSafeKey::new(key)))
+    }
+
+    /// HKDF-SHA-256 over the X25519 secret shared with `peer` (raw public
+    /// key). Consumes the key: ring's ephemeral keys are single-use.
+    pub fn agree(self, peer: &[u8], salt: &[u8], info: &[&[u8]]) -> Result<[u8; 32], CryptoError> {
+        agreement::agree_ephemeral(self.private, &UnparsedPublicKey::new(&X25519, peer), |shared| {
+            derive(shared, salt, info)
+        })
+        .map_err(|_| CryptoError::Agreement)?
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod caller;
 mod cli;
+mod cobrowse;
 mod config;
 mod context;
 mod crypto;

@@ -27,7 +27,7 @@ use crate::paths::HostPaths;
 use crate::server_link::{device_info, LinkState, ServerLinkTask};
 use crate::store::Store;
 use crate::vault::Vault;
-use crate::{ingest, pairing, queries, send_tab, sync_engine};
+use crate::{cobrowse, ingest, pairing, queries, send_tab, sync_engine};
 
 /// What the reader thread hands to the loop.
 enum Inbound {
@@ -229,15 +229,32 @@ fn handle(ctx: &Arc<HostContext>, request: Request, link: &LinkState, sync: &Syn
             sync_engine::sync_once(&ctx).await?;
             Ok(HostMessage::Ack { id })
         }),
-        RequestBody::ShareStart
-        | RequestBody::ShareRespond { .. }
-        | RequestBody::CobrowseSend { .. }
-        | RequestBody::CobrowseAudit { .. }
-        | RequestBody::CobrowseEnd { .. }
-        | RequestBody::OperatorJoin { .. }
-        | RequestBody::RecordingFetch { .. } => Some(
-            RequestError::new(ErrorCode::Internal, "co-browsing is not available in this version of baton-host").reply(id),
+        RequestBody::ShareStart => spawn_reply(ctx, id, |ctx, id| async move {
+            let (session_id, code, expires_ms) = cobrowse::share_start(ctx).await?;
+            Ok(HostMessage::ShareStarted { id, session_id, code, expires_ms })
+        }),
+        RequestBody::OperatorJoin { code } => spawn_reply(ctx, id, |ctx, id| async move {
+            let (session_id, visitor_name) = cobrowse::operator_join(ctx, &code).await?;
+            Ok(HostMessage::OperatorJoined { id, session_id, visitor_name })
+        }),
+        // The frame path: queued (encryption and the network happen elsewhere), then acknowledged.
+        RequestBody::CobrowseSend { session_id, frame } => {
+            local(cobrowse::send(ctx, &session_id, frame).map(|()| HostMessage::Ack { id: id.clone() }), id)
+        }
+        RequestBody::ShareRespond { session_id, approve, record } => local(
+            cobrowse::respond(ctx, &session_id, approve, record).map(|()| HostMessage::Ack { id: id.clone() }),
+            id,
         ),
+        RequestBody::CobrowseAudit { session_id, event } => {
+            local(cobrowse::audit(ctx, &session_id, event).map(|()| HostMessage::Ack { id: id.clone() }), id)
+        }
+        RequestBody::CobrowseEnd { session_id } => {
+            local(cobrowse::end(ctx, &session_id).map(|()| HostMessage::Ack { id: id.clone() }), id)
+        }
+        RequestBody::RecordingFetch { session_id } => spawn_reply(ctx, id, |ctx, id| async move {
+            let frames = cobrowse::recording(ctx, &session_id).await?;
+            Ok(HostMessage::Recording { id, session_id, frames })
+        }),
     }
 }
 

@@ -112,13 +112,20 @@ async fn finish_offer(
 /// Splits and normalises a typed code: case-insensitive, and the letters
 /// people confuse with digits are read as those digits.
 pub fn parse_code(code: &str) -> Result<(String, String), RequestError> {
-    let shape = "A pairing code looks like ABCD-7KQ2M9 (as shown on the other device)";
+    split_code(code).map_err(|problem| {
+        failed(format!("A pairing code looks like ABCD-7KQ2M9 (as shown on the other device); {problem}"))
+    })
+}
+
+/// `LOOKUP-SECRET` → `(LOOKUP, SECRET)`, normalised; the error says what is
+/// wrong with the code, in words (shared by pairing and co-browsing codes).
+pub fn split_code(code: &str) -> Result<(String, String), String> {
     let code = code.trim().to_ascii_uppercase();
     let Some((lookup, secret)) = code.rsplit_once('-') else {
-        return Err(failed(format!("{shape}; this one has no dash")));
+        return Err("this one has no dash".into());
     };
     if lookup.is_empty() || !lookup.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return Err(failed(format!("{shape}; the part before the dash is not valid")));
+        return Err("the part before the dash is not valid".into());
     }
     let secret: String = secret
         .chars()
@@ -129,12 +136,12 @@ pub fn parse_code(code: &str) -> Result<(String, String), RequestError> {
         })
         .collect();
     if secret.len() != SECRET_LEN || !secret.bytes().all(|b| CROCKFORD.contains(&b)) {
-        return Err(failed(format!("{shape}; the part after the dash must be {SECRET_LEN} letters or digits")));
+        return Err(format!("the part after the dash must be {SECRET_LEN} letters or digits"));
     }
     Ok((lookup.to_owned(), secret))
 }
 
-fn random_secret() -> Result<String, RequestError> {
+pub fn random_secret() -> Result<String, RequestError> {
     let mut bytes = [0u8; SECRET_LEN];
     SystemRandom::new()
         .fill(&mut bytes)

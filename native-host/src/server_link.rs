@@ -273,12 +273,17 @@ fn token_context(server_url: &str, device_id: &str) -> Vec<u8> {
 }
 
 fn push_url(server_url: &str) -> String {
+    ws_url(server_url, api::PATH_PUSH)
+}
+
+/// The WebSocket URL of `path` on the server (`http` → `ws`, `https` → `wss`).
+pub fn ws_url(server_url: &str, path: &str) -> String {
     let ws = if let Some(rest) = server_url.strip_prefix("https://") {
         format!("wss://{rest}")
     } else {
         format!("ws://{}", server_url.trim_start_matches("http://"))
     };
-    format!("{ws}{}", api::PATH_PUSH)
+    format!("{ws}{path}")
 }
 
 /// reqwest's Display hides the cause ("error sending request for url …");

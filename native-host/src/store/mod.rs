@@ -1,6 +1,7 @@
 //! The host's SQLite store. Every write is one transaction; WAL keeps readers
 //! and a crash-interrupted writer from ever seeing half a change.
 
+mod cobrowse;
 mod local;
 mod remote;
 mod schema;

@@ -84,6 +84,16 @@ const MIGRATIONS: &[&str] = &[
         state     TEXT NOT NULL,
         sent_ms   INTEGER NOT NULL
     ) STRICT;",
+    // 3: co-browsing frame keys, sealed by the vault, kept so a recorded
+    // session can be replayed after the live session (and this host) ended.
+    "CREATE TABLE cobrowse_key (
+        server_url TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        role       TEXT NOT NULL,
+        key_sealed BLOB NOT NULL,
+        created_ms INTEGER NOT NULL,
+        PRIMARY KEY (server_url, session_id)
+    ) STRICT;",
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -1,0 +1,263 @@
+//! The relay connection of one session: a WebSocket to the server's room,
+//! reconnecting with backoff (also across a server restart), sending the
+//! session's queue in order and turning what arrives into events.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, protocol::WebSocketConfig, Message};
+
+use baton_shared::cobrowse::{Frame, RelayMessage, Role, SessionState, PATH_SESSION};
+use baton_shared::limits::{backoff_ms, MAX_RELAY_MESSAGE};
+use baton_shared::native::CobrowseEvent;
+
+use super::frames::{self, HEAVY_CT};
+use super::keys::FrameKey;
+use super::session::{Arrival, Session};
+use crate::context::HostContext;
+use crate::server_link;
+
+/// Reconnect attempts spent delivering our own `End` before giving up.
+const CLOSING_ATTEMPTS: u32 = 4;
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+enum ConnectError {
+    /// The session is gone or this device was refused: stop for good.
+    Fatal(String),
+    /// Down or failing: try again later.
+    Transient(String),
+}
+
+/// Runs until the session ends.
+pub async fn run(ctx: Arc<HostContext>, session: Arc<Session>) {
+    let mut attempt = 0u32;
+    let mut greeted_before = false;
+    loop {
+        if session.is_ended() && !session.is_closing() {
+            break;
+        }
+        match connect(&ctx, &session).await {
+            Ok(socket) => {
+                attempt = 0;
+                match connection(&ctx, &session, socket, &mut greeted_before).await {
+                    Ok(()) => break,
+                    Err(e) => tracing::info!("co-browsing {}: relay connection lost: {e}", session.id),
+                }
+            }
+            Err(ConnectError::Fatal(reason)) => {
+                tracing::warn!("co-browsing {}: {reason}", session.id);
+                session.finish(Some(reason), false);
+                break;
+            }
+            Err(ConnectError::Transient(e)) => tracing::info!("co-browsing {}: relay unreachable: {e}", session.id),
+        }
+        if session.is_closing() && attempt >= CLOSING_ATTEMPTS {
+            tracing::warn!("co-browsing {}: could not tell the relay the session ended", session.id);
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(backoff_ms(attempt).into())) => {}
+            _ = session.stop.notified() => break,
+        }
+        attempt = attempt.saturating_add(1);
+    }
+    ctx.cobrowse.remove(&session.id);
+}
+
+async fn connect(ctx: &HostContext, session: &Session) -> Result<Socket, ConnectError> {
+    let (api, _) = ctx.api().map_err(|e| ConnectError::Transient(e.to_string()))?;
+    let url = server_link::ws_url(&ctx.server_url, &format!("{PATH_SESSION}/{}/relay", session.id));
+    let mut request = url
+        .into_client_request()
+        .map_err(|e| ConnectError::Fatal(format!("bad relay URL: {e}")))?;
+    let bearer = format!("Bearer {}", api.token)
+        .parse()
+        .map_err(|_| ConnectError::Fatal("device token is not a valid header value".into()))?;
+    request.headers_mut().insert("authorization", bearer);
+    // Room for the envelope around the largest frame.
+    let limit = MAX_RELAY_MESSAGE + 64 * 1024;
+    let config = WebSocketConfig::default().max_message_size(Some(limit)).max_frame_size(Some(limit));
+    // No Nagle: small frames (pointer, mutations) must leave at once.
+    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
+    let (socket, _) = tokio::time::timeout(Duration::from_secs(10), connecting)
+        .await
+        .map_err(|_| ConnectError::Transient("relay connection timed out".into()))?
+        .map_err(|e| match e {
+            tungstenite::Error::Http(resp) => match resp.status().as_u16() {
+                401 | 403 => ConnectError::Fatal("the server refused this device for the session".into()),
+                404 | 410 => ConnectError::Fatal("the session has ended on the server".into()),
+                status => ConnectError::Transient(format!("relay refused with HTTP {status}")),
+            },
+            other => ConnectError::Transient(other.to_string()),
+        })?;
+    Ok(socket)
+}
+
+/// One connection: `Ok` when the session is over, `Err` when the connection dropped.
+async fn connection(
+    ctx: &HostContext,
+    session: &Arc<Session>,
+    socket: Socket,
+    greeted_before: &mut bool,
+) -> Result<(), String> {
+    let (mut write, mut read) = socket.split();
+    loop {
+        while let Some(item) = session.out.pop() {
+            if let Err(e) = write.send(Message::Text(item.text.clone())).await {
+                session.out.push_front(item);
+                return Err(e.to_string());
+            }
+        }
+        if session.is_closing() {
+            let _ = write.send(Message::Close(None)).await;
+            return Ok(());
+        }
+        tokio::select! {
+            biased;
+            _ = session.stop.notified() => {
+                let _ = write.send(Message::Close(None)).await;
+                return Ok(());
+            }
+            message = read.next() => match message {
+                None => return Err("the relay closed the connection".into()),
+                Some(Err(e)) => return Err(e.to_string()),
+                Some(Ok(Message::Text(text))) => {
+                    if incoming(ctx, session, text.as_str(), greeted_before).await {
+                        let _ = write.send(Message::Close(None)).await;
+                        return Ok(());
+                    }
+                }
+                Some(Ok(Message::Close(_))) => return Err("the relay closed the connection".into()),
+                Some(Ok(_)) => {}
+            },
+            _ = session.out.ready.notified() => {}
+        }
+    }
+}
+
+/// Handles one relay message; true when the session is over.
+async fn incoming(ctx: &HostContext, session: &Arc<Session>, text: &str, greeted_before: &mut bool) -> bool {
+    let message = match serde_json::from_str::<RelayMessage>(text) {
+        Ok(m) => m,
+        Err(e) => {
+            session.emit(CobrowseEvent::Error { message: format!("the relay sent something unreadable: {e}") });
+            return false;
+        }
+    };
+    match message {
+        RelayMessage::Hello { state, peer_present, .. } => {
+            session.emit(CobrowseEvent::State { state });
+            session.emit(CobrowseEvent::Peer { present: peer_present });
+            if *greeted_before && session.role == Role::Operator {
+                // Frames may have been lost while away: the console asks for a keyframe.
+                session.emit(CobrowseEvent::Resumed);
+            }
+            *greeted_before = true;
+            if state == SessionState::Ended {
+                session.finish(Some("the session has ended".into()), false);
+                return true;
+            }
+        }
+        RelayMessage::State { state } => {
+            session.emit(CobrowseEvent::State { state });
+            if state == SessionState::Ended {
+                session.finish(None, false);
+                return true;
+            }
+        }
+        RelayMessage::Peer { present } => session.emit(CobrowseEvent::Peer { present }),
+        RelayMessage::OperatorJoined { operator_public_key, operator_name } => {
+            operator_joined(ctx, session, &operator_public_key, operator_name);
+        }
+        RelayMessage::Frame { seq, from, ct } => frame(session, seq, from, ct).await,
+        RelayMessage::End { reason } => {
+            session.finish(reason, false);
+            return true;
+        }
+        RelayMessage::Error { code, message } => {
+            session.emit(CobrowseEvent::Error { message: format!("the relay refused a message: {message} ({code})") });
+        }
+        RelayMessage::Audit { .. } => {}
+    }
+    false
+}
+
+/// Visitor: the operator's key arrived; agree on the frame key and ask the
+/// visitor for consent.
+fn operator_joined(ctx: &HostContext, session: &Session, operator_public_key: &str, operator_name: String) {
+    if session.role != Role::Visitor {
+        return;
+    }
+    let Ok(mut known) = session.operator_key.lock() else { return };
+    match known.as_deref() {
+        // Told again after a reconnect: ask again only if still unanswered.
+        Some(pk) if pk == operator_public_key => {
+            drop(known);
+            if !session.approved.load(std::sync::atomic::Ordering::SeqCst) {
+                session.emit(CobrowseEvent::OperatorJoined { operator_name });
+            }
+            return;
+        }
+        Some(_) => {
+            session.emit(CobrowseEvent::Error { message: "the relay named a second operator; ignored".into() });
+            return;
+        }
+        None => {}
+    }
+    let Some(agreement) = session.agreement.lock().ok().and_then(|mut a| a.take()) else { return };
+    match FrameKey::agree(agreement, Role::Visitor, operator_public_key, &session.secret, &session.id) {
+        Ok(key) => {
+            super::remember_key(ctx, &session.id, Role::Visitor, &key);
+            session.set_key(key);
+            *known = Some(operator_public_key.to_owned());
+            drop(known);
+            session.emit(CobrowseEvent::OperatorJoined { operator_name });
+        }
+        Err(e) => session.emit(CobrowseEvent::Error { message: format!("the operator's key is not usable: {e}") }),
+    }
+}
+
+async fn frame(session: &Arc<Session>, seq: u64, from: Option<Role>, ct: String) {
+    let from = from.unwrap_or(session.peer_role());
+    if from == session.role {
+        session.emit(CobrowseEvent::Error { message: format!("frame {seq} claims to come from this side; dropped") });
+        return;
+    }
+    let Some(key) = session.key() else {
+        session.emit(CobrowseEvent::Error { message: format!("frame {seq} arrived before the session key was agreed") });
+        return;
+    };
+    let decoded = if ct.len() > HEAVY_CT {
+        let id = session.id.clone();
+        tokio::task::spawn_blocking(move || frames::decode(&key, &id, from, seq, &ct))
+            .await
+            .map_err(|e| e.to_string())
+    } else {
+        Ok(frames::decode(&key, &session.id, from, seq, &ct))
+    };
+    let frame = match decoded {
+        Ok(Ok(frame)) => frame,
+        Ok(Err(e)) => return session.emit(CobrowseEvent::Error { message: e.to_string() }),
+        Err(e) => return session.emit(CobrowseEvent::Error { message: format!("frame {seq}: {e}") }),
+    };
+    let direction_ok = matches!(
+        (&frame, from),
+        (Frame::Visitor { .. }, Role::Visitor) | (Frame::Operator { .. }, Role::Operator)
+    );
+    if !direction_ok {
+        session.emit(CobrowseEvent::Error { message: format!("frame {seq} goes the wrong way; dropped") });
+        return;
+    }
+    let arrival = match session.incoming.lock() {
+        Ok(mut incoming) => incoming.accept(seq),
+        Err(_) => return,
+    };
+    match arrival {
+        Arrival::InOrder => {}
+        Arrival::AfterGap => session.emit(CobrowseEvent::Resumed),
+        Arrival::Duplicate => return,
+    }
+    session.emit(CobrowseEvent::Frame { seq, frame });
+}

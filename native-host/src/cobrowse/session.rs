@@ -1,0 +1,309 @@
+//! One live co-browsing session as this host holds it: role, key, sequence
+//! numbers, and the queue of messages waiting for the relay.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use tokio::sync::{mpsc, Notify};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use baton_shared::cobrowse::{Frame, RelayMessage, Role};
+use baton_shared::limits::RELAY_QUEUE_FRAMES;
+use baton_shared::native::{CobrowseEvent, HostMessage};
+
+use super::keys::FrameKey;
+use crate::context::EventSink;
+use crate::crypto::PairingKey;
+
+/// A frame waiting to be encoded, with its number.
+pub type EncodeJob = (u64, Frame);
+
+pub struct Session {
+    pub id: String,
+    pub role: Role,
+    /// The code's secret half: salts the key derivation.
+    pub secret: String,
+    /// Visitor: the ephemeral key, until the operator's public key arrives.
+    pub agreement: Mutex<Option<PairingKey>>,
+    /// Visitor: the public key of the operator the key was agreed with.
+    pub operator_key: Mutex<Option<String>>,
+    key: OnceLock<Arc<FrameKey>>,
+    /// The last sequence number given to an outgoing frame.
+    last_out: AtomicU64,
+    /// Visitor: consent given, so frames may leave.
+    pub approved: AtomicBool,
+    /// No more events for this session (ended here or by the other side).
+    ended: AtomicBool,
+    /// Flush the queue (its last message is `End`), then close.
+    closing: AtomicBool,
+    /// Stops the relay connection at once.
+    pub stop: Notify,
+    pub out: OutQueue,
+    pub incoming: Mutex<IncomingSeq>,
+    encode: Mutex<Option<mpsc::UnboundedSender<EncodeJob>>>,
+    events: EventSink,
+}
+
+impl Session {
+    pub fn new(
+        id: String,
+        role: Role,
+        secret: String,
+        events: EventSink,
+    ) -> (Arc<Session>, mpsc::UnboundedReceiver<EncodeJob>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let session = Session {
+            id,
+            role,
+            secret,
+            agreement: Mutex::new(None),
+            operator_key: Mutex::new(None),
+            key: OnceLock::new(),
+            last_out: AtomicU64::new(0),
+            approved: AtomicBool::new(false),
+            ended: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+            stop: Notify::new(),
+            out: OutQueue::default(),
+            incoming: Mutex::new(IncomingSeq::default()),
+            encode: Mutex::new(Some(tx)),
+            events,
+        };
+        (Arc::new(session), rx)
+    }
+
+    pub fn peer_role(&self) -> Role {
+        match self.role {
+            Role::Visitor => Role::Operator,
+            Role::Operator => Role::Visitor,
+        }
+    }
+
+    pub fn key(&self) -> Option<Arc<FrameKey>> {
+        self.key.get().cloned()
+    }
+
+    pub fn set_key(&self, key: FrameKey) {
+        let _ = self.key.set(Arc::new(key));
+    }
+
+    /// Numbers a frame and hands it to the encoder; false once the session ended.
+    pub fn submit(&self, frame: Frame) -> bool {
+        let Ok(encode) = self.encode.lock() else { return false };
+        let Some(tx) = encode.as_ref() else { return false };
+        let seq = self.last_out.fetch_add(1, Ordering::SeqCst) + 1;
+        tx.send((seq, frame)).is_ok()
+    }
+
+    /// Queues a control message (audit, end) for the relay.
+    pub fn queue(&self, message: &RelayMessage) {
+        if let Ok(text) = serde_json::to_string(message) {
+            self.out.push(Outgoing { text: text.into(), kind: OutKind::Control });
+        }
+    }
+
+    pub fn emit(&self, event: CobrowseEvent) {
+        if !self.is_ended() {
+            self.emit_always(event);
+        }
+    }
+
+    fn emit_always(&self, event: CobrowseEvent) {
+        self.events.send(HostMessage::Cobrowse { session_id: self.id.clone(), event });
+    }
+
+    pub fn is_ended(&self) -> bool {
+        self.ended.load(Ordering::SeqCst)
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
+    }
+
+    /// Ends the session for this host: one `Ended` event, no more frames.
+    /// `flush` keeps the relay connection until the queue (ending with our
+    /// `End`) has gone out; otherwise it stops at once.
+    pub fn finish(&self, reason: Option<String>, flush: bool) {
+        if self.ended.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if let Ok(mut encode) = self.encode.lock() {
+            encode.take();
+        }
+        self.emit_always(CobrowseEvent::Ended { reason });
+        if flush {
+            self.closing.store(true, Ordering::SeqCst);
+            self.out.ready.notify_one();
+        } else {
+            self.stop.notify_one();
+        }
+    }
+}
+
+/// The sessions this host holds, by id.
+#[derive(Default)]
+pub struct Sessions(Mutex<HashMap<String, Arc<Session>>>);
+
+impl Sessions {
+    pub fn get(&self, id: &str) -> Option<Arc<Session>> {
+        self.0.lock().ok()?.get(id).cloned()
+    }
+
+    pub fn insert(&self, session: Arc<Session>) {
+        if let Ok(mut map) = self.0.lock() {
+            map.insert(session.id.clone(), session);
+        }
+    }
+
+    pub fn remove(&self, id: &str) {
+        if let Ok(mut map) = self.0.lock() {
+            map.remove(id);
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutKind {
+    /// An incremental frame: dropped first when the queue overflows.
+    Frame,
+    /// A snapshot: dropped only if nothing else can be.
+    Keyframe,
+    /// Audit and end: never dropped.
+    Control,
+}
+
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub text: Utf8Bytes,
+    pub kind: OutKind,
+}
+
+/// Messages waiting for the relay, in order. While the relay is down it
+/// holds up to [`RELAY_QUEUE_FRAMES`]; beyond that the oldest frames go (the
+/// receiver sees the gap in sequence numbers and asks for a keyframe).
+#[derive(Default)]
+pub struct OutQueue {
+    items: Mutex<VecDeque<Outgoing>>,
+    /// Wakes the relay connection when something was queued.
+    pub ready: Notify,
+}
+
+impl OutQueue {
+    /// Queues a message; returns how many older frames were dropped for it.
+    pub fn push(&self, item: Outgoing) -> usize {
+        let mut dropped = 0;
+        if let Ok(mut items) = self.items.lock() {
+            items.push_back(item);
+            while items.len() > RELAY_QUEUE_FRAMES {
+                let victim = items
+                    .iter()
+                    .position(|o| o.kind == OutKind::Frame)
+                    .or_else(|| items.iter().position(|o| o.kind == OutKind::Keyframe));
+                match victim {
+                    Some(i) => {
+                        items.remove(i);
+                        dropped += 1;
+                    }
+                    None => break,
+                }
+            }
+        }
+        self.ready.notify_one();
+        dropped
+    }
+
+    pub fn pop(&self) -> Option<Outgoing> {
+        self.items.lock().ok()?.pop_front()
+    }
+
+    /// Puts back a message whose sending failed, to go first on reconnect.
+    pub fn push_front(&self, item: Outgoing) {
+        if let Ok(mut items) = self.items.lock() {
+            items.push_front(item);
+        }
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.items.lock().map(|i| i.len()).unwrap_or(0)
+    }
+}
+
+/// Sequence numbers of the frames received from the other side.
+#[derive(Debug, Default)]
+pub struct IncomingSeq {
+    last: u64,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Arrival {
+    /// The next frame.
+    InOrder,
+    /// Frames were lost before this one: the console needs a keyframe.
+    AfterGap,
+    /// Seen already (resent after a reconnect): drop it.
+    Duplicate,
+}
+
+impl IncomingSeq {
+    pub fn accept(&mut self, seq: u64) -> Arrival {
+        if seq <= self.last {
+            return Arrival::Duplicate;
+        }
+        let gap = seq != self.last + 1;
+        self.last = seq;
+        if gap {
+            Arrival::AfterGap
+        } else {
+            Arrival::InOrder
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn out(n: usize, kind: OutKind) -> Outgoing {
+        Outgoing { text: n.to_string().into(), kind }
+    }
+
+    #[test]
+    fn overflow_drops_the_oldest_incremental_frames_first() {
+        let q = OutQueue::default();
+        q.push(out(0, OutKind::Control));
+        q.push(out(1, OutKind::Keyframe));
+        for i in 2..RELAY_QUEUE_FRAMES {
+            assert_eq!(q.push(out(i, OutKind::Frame)), 0);
+        }
+        assert_eq!(q.push(out(99_999, OutKind::Frame)), 1);
+        assert_eq!(q.len(), RELAY_QUEUE_FRAMES);
+        assert_eq!(q.pop().unwrap().text.as_str(), "0");
+        assert_eq!(q.pop().unwrap().text.as_str(), "1");
+        // Frame 2 was the victim.
+        assert_eq!(q.pop().unwrap().text.as_str(), "3");
+    }
+
+    #[test]
+    fn control_messages_are_never_dropped() {
+        let q = OutQueue::default();
+        for i in 0..RELAY_QUEUE_FRAMES + 5 {
+            assert_eq!(q.push(out(i, OutKind::Control)), 0);
+        }
+        assert_eq!(q.len(), RELAY_QUEUE_FRAMES + 5);
+    }
+
+    #[test]
+    fn gaps_and_duplicates_are_told_apart() {
+        let mut s = IncomingSeq::default();
+        assert_eq!(s.accept(1), Arrival::InOrder);
+        assert_eq!(s.accept(2), Arrival::InOrder);
+        assert_eq!(s.accept(2), Arrival::Duplicate);
+        assert_eq!(s.accept(5), Arrival::AfterGap);
+        assert_eq!(s.accept(3), Arrival::Duplicate);
+        assert_eq!(s.accept(6), Arrival::InOrder);
+        let mut late = IncomingSeq::default();
+        assert_eq!(late.accept(4), Arrival::AfterGap);
+    }
+}
