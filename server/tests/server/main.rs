@@ -2,6 +2,7 @@
 //! own SQLite file in a temporary directory.
 
 mod api;
+mod cobrowse;
 mod common;
 mod lifecycle;
 mod pairing;

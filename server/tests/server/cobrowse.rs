@@ -1,0 +1,898 @@
+//! Co-browsing: sessions, the relay socket, consent, audit chain, recording.
+
+use std::time::{Duration, Instant};
+
+use baton_shared::api::ApiError;
+use baton_shared::cobrowse::{
+    audit_hash_input, AuditEvent, AuditLog, CommandKind, CreateSession, JoinSession, PushKind,
+    Recording, RelayMessage, Role, Scope, SessionCreated, SessionJoined, SessionState,
+    AUDIT_GENESIS, PATH_JOIN, PATH_SESSION, PATH_SESSIONS,
+};
+use baton_shared::limits::{
+    COBROWSE_GUESSES_PER_CLIENT_PER_MINUTE, COBROWSE_GUESSES_PER_CODE, MAX_RELAY_MESSAGE,
+};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::common::{json, public_key, Device, Server, Socket};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+async fn create(server: &Server, visitor: &Device) -> SessionCreated {
+    let body = CreateSession {
+        visitor_public_key: public_key(7),
+    };
+    json(visitor.post(server, PATH_SESSIONS, &body).await, 200).await
+}
+
+async fn join(server: &Server, operator: &Device, lookup: &str) -> reqwest::Response {
+    let body = JoinSession {
+        lookup: lookup.to_owned(),
+        operator_public_key: public_key(8),
+    };
+    operator.post(server, PATH_JOIN, &body).await
+}
+
+fn path(session_id: &str, what: &str) -> String {
+    format!("{PATH_SESSION}/{session_id}/{what}")
+}
+
+async fn connect_raw(
+    server: &Server,
+    device: &Device,
+    session_id: &str,
+) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+    let mut request = server
+        .ws_url(&path(session_id, "relay"))
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", device.token).parse().unwrap(),
+    );
+    tokio_tungstenite::connect_async(request)
+        .await
+        .map(|(socket, _)| socket)
+}
+
+/// Opens the relay socket and reads its `Hello`.
+async fn connect(server: &Server, device: &Device, session_id: &str) -> (Socket, RelayMessage) {
+    let mut socket = connect_raw(server, device, session_id).await.unwrap();
+    let hello = next(&mut socket).await;
+    assert!(matches!(hello, RelayMessage::Hello { .. }), "{hello:?}");
+    (socket, hello)
+}
+
+/// The next relay message, skipping pings; panics after [`WAIT`].
+async fn next(socket: &mut Socket) -> RelayMessage {
+    next_within(socket, WAIT)
+        .await
+        .expect("no relay message in time")
+}
+
+async fn next_within(socket: &mut Socket, wait: Duration) -> Option<RelayMessage> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let msg = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .ok()?;
+        match msg.expect("socket ended").unwrap() {
+            Message::Text(text) => return Some(serde_json::from_str(&text).unwrap()),
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("unexpected socket message {other:?}"),
+        }
+    }
+}
+
+/// Waits for the server's close frame (or the end of the stream).
+async fn closed(socket: &mut Socket) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match tokio::time::timeout_at(deadline, socket.next()).await {
+            Err(_) => panic!("socket not closed in time"),
+            Ok(None | Some(Ok(Message::Close(_))) | Some(Err(_))) => return,
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
+            Ok(Some(Ok(other))) => panic!("expected a close, got {other:?}"),
+        }
+    }
+}
+
+async fn send(socket: &mut Socket, msg: &RelayMessage) {
+    let text = serde_json::to_string(msg).unwrap();
+    socket.send(Message::Text(text.into())).await.unwrap();
+}
+
+fn frame(seq: u64, ct: &str) -> RelayMessage {
+    RelayMessage::Frame {
+        seq,
+        from: None,
+        ct: ct.to_owned(),
+    }
+}
+
+async fn audit(socket: &mut Socket, event: AuditEvent) {
+    send(socket, &RelayMessage::Audit { event }).await;
+}
+
+fn error_code(msg: &RelayMessage) -> &str {
+    match msg {
+        RelayMessage::Error { code, .. } => code,
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+/// A visitor, an operator named "Support desk" and a live session between
+/// them, both sockets open, before consent.
+struct Pair {
+    visitor: Device,
+    operator: Device,
+    session_id: String,
+    v: Socket,
+    o: Socket,
+}
+
+async fn joined_pair(server: &Server) -> Pair {
+    let visitor = Device::register(server, "Visitor laptop").await;
+    let operator = Device::register(server, "Support desk").await;
+    let created = create(server, &visitor).await;
+    let (v, _) = connect(server, &visitor, &created.session_id).await;
+    let _: SessionJoined = json(join(server, &operator, &created.lookup).await, 200).await;
+    let (o, _) = connect(server, &operator, &created.session_id).await;
+    Pair {
+        visitor,
+        operator,
+        session_id: created.session_id,
+        v,
+        o,
+    }
+}
+
+async fn active_pair(server: &Server) -> Pair {
+    let mut p = joined_pair(server).await;
+    drain_until_peer(&mut p.v).await;
+    audit(&mut p.v, AuditEvent::Consent { approved: true }).await;
+    assert_eq!(
+        next(&mut p.v).await,
+        RelayMessage::State {
+            state: SessionState::Active
+        }
+    );
+    assert_eq!(
+        next(&mut p.o).await,
+        RelayMessage::State {
+            state: SessionState::Active
+        }
+    );
+    p
+}
+
+/// Reads the visitor's messages up to the operator's arrival.
+async fn drain_until_peer(v: &mut Socket) {
+    loop {
+        if next(v).await == (RelayMessage::Peer { present: true }) {
+            return;
+        }
+    }
+}
+
+fn hash(prev: &str, entry: &baton_shared::cobrowse::AuditEntry) -> String {
+    let input = audit_hash_input(prev, entry.seq, entry.at_ms, entry.role, &entry.event);
+    ring::digest::digest(&ring::digest::SHA256, &input)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test]
+async fn visitor_and_operator_meet_and_frames_flow_both_ways_after_consent() {
+    let server = Server::start().await;
+    let visitor = Device::register(&server, "Visitor laptop").await;
+    let operator = Device::register(&server, "Support desk").await;
+    let created = create(&server, &visitor).await;
+    assert_eq!(created.lookup.len(), 4);
+
+    let (mut v, hello) = connect(&server, &visitor, &created.session_id).await;
+    assert_eq!(
+        hello,
+        RelayMessage::Hello {
+            session_id: created.session_id.clone(),
+            role: Role::Visitor,
+            state: SessionState::Waiting,
+            peer_present: false
+        }
+    );
+    // Typed in lower case: still the same code.
+    let joined: SessionJoined = json(
+        join(&server, &operator, &created.lookup.to_lowercase()).await,
+        200,
+    )
+    .await;
+    assert_eq!(joined.session_id, created.session_id);
+    assert_eq!(joined.visitor_public_key, public_key(7));
+    assert_eq!(joined.visitor_name, "Visitor laptop");
+    assert_eq!(
+        next(&mut v).await,
+        RelayMessage::OperatorJoined {
+            operator_public_key: public_key(8),
+            operator_name: "Support desk".into()
+        }
+    );
+    assert_eq!(
+        next(&mut v).await,
+        RelayMessage::State {
+            state: SessionState::AwaitingConsent
+        }
+    );
+
+    let (mut o, hello) = connect(&server, &operator, &created.session_id).await;
+    assert_eq!(
+        hello,
+        RelayMessage::Hello {
+            session_id: created.session_id.clone(),
+            role: Role::Operator,
+            state: SessionState::AwaitingConsent,
+            peer_present: true
+        }
+    );
+    assert_eq!(next(&mut v).await, RelayMessage::Peer { present: true });
+
+    // Before consent nothing flows, either way.
+    send(&mut v, &frame(1, "cGFnZQ==")).await;
+    assert_eq!(error_code(&next(&mut v).await), "not_consented");
+    send(&mut o, &frame(1, "a2V5")).await;
+    assert_eq!(error_code(&next(&mut o).await), "not_consented");
+    // Only the visitor consents.
+    audit(&mut o, AuditEvent::Consent { approved: true }).await;
+    assert_eq!(error_code(&next(&mut o).await), "forbidden");
+    assert!(next_within(&mut o, Duration::from_millis(200))
+        .await
+        .is_none());
+
+    audit(&mut v, AuditEvent::Consent { approved: true }).await;
+    assert_eq!(
+        next(&mut v).await,
+        RelayMessage::State {
+            state: SessionState::Active
+        }
+    );
+    assert_eq!(
+        next(&mut o).await,
+        RelayMessage::State {
+            state: SessionState::Active
+        }
+    );
+
+    send(&mut o, &frame(1, "a2V5ZnJhbWU=")).await;
+    assert_eq!(
+        next(&mut v).await,
+        RelayMessage::Frame {
+            seq: 1,
+            from: Some(Role::Operator),
+            ct: "a2V5ZnJhbWU=".into()
+        }
+    );
+    send(&mut v, &frame(1, "c25hcHNob3Q=")).await;
+    send(&mut v, &frame(2, "bXV0YXRpb24=")).await;
+    assert_eq!(
+        next(&mut o).await,
+        RelayMessage::Frame {
+            seq: 1,
+            from: Some(Role::Visitor),
+            ct: "c25hcHNob3Q=".into()
+        }
+    );
+    // A client claiming to be the other side is stamped with what it is.
+    send(
+        &mut v,
+        &RelayMessage::Frame {
+            seq: 3,
+            from: Some(Role::Operator),
+            ct: "eA==".into(),
+        },
+    )
+    .await;
+    assert_eq!(
+        next(&mut o).await,
+        RelayMessage::Frame {
+            seq: 2,
+            from: Some(Role::Visitor),
+            ct: "bXV0YXRpb24=".into()
+        }
+    );
+    assert_eq!(
+        next(&mut o).await,
+        RelayMessage::Frame {
+            seq: 3,
+            from: Some(Role::Visitor),
+            ct: "eA==".into()
+        }
+    );
+
+    // The operator drops: the visitor hears it; frames to nobody are dropped.
+    drop(o);
+    assert_eq!(next(&mut v).await, RelayMessage::Peer { present: false });
+    send(&mut v, &frame(4, "bG9zdA==")).await;
+    // On reconnect the visitor still learns who the operator is.
+    drop(v);
+    let (mut v, hello) = connect(&server, &visitor, &created.session_id).await;
+    assert!(matches!(
+        hello,
+        RelayMessage::Hello {
+            state: SessionState::Active,
+            peer_present: false,
+            ..
+        }
+    ));
+    assert!(matches!(
+        next(&mut v).await,
+        RelayMessage::OperatorJoined { .. }
+    ));
+    let (mut o, _) = connect(&server, &operator, &created.session_id).await;
+    assert_eq!(next(&mut v).await, RelayMessage::Peer { present: true });
+    send(&mut v, &frame(5, "YWdhaW4=")).await;
+    assert_eq!(
+        next(&mut o).await,
+        RelayMessage::Frame {
+            seq: 5,
+            from: Some(Role::Visitor),
+            ct: "YWdhaW4=".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn only_the_sessions_two_devices_reach_its_relay() {
+    let server = Server::start().await;
+    let p = joined_pair(&server).await;
+    let stranger = Device::register(&server, "Stranger").await;
+    for (device, id) in [
+        (&stranger, p.session_id.as_str()),
+        (&p.visitor, "nosuchsession"),
+        (&p.visitor, "bad.id"),
+    ] {
+        let response = stranger_get(&server, device, &path(id, "relay")).await;
+        let err: ApiError = json(response, 404).await;
+        assert_eq!(err.code, "unknown_cobrowse_session");
+    }
+    let err = connect_raw(&server, &stranger, &p.session_id)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("404"), "{err}");
+    drop(p.operator);
+}
+
+/// A plain GET (no upgrade) of a relay path.
+async fn stranger_get(server: &Server, device: &Device, path: &str) -> reqwest::Response {
+    device.get(server, path).await
+}
+
+#[tokio::test]
+async fn wrong_used_and_own_codes_are_refused() {
+    let server = Server::start().await;
+    let visitor = Device::register(&server, "V").await;
+    let operator = Device::register(&server, "O").await;
+    let other = Device::register(&server, "O2").await;
+    let created = create(&server, &visitor).await;
+
+    let wrong = if created.lookup == "ZZZZ" {
+        "YYYY"
+    } else {
+        "ZZZZ"
+    };
+    let err: ApiError = json(join(&server, &operator, wrong).await, 404).await;
+    assert_eq!(err.code, "cobrowse_code_invalid");
+    assert!(
+        err.message.contains("wrong, expired or already used"),
+        "{}",
+        err.message
+    );
+    let err: ApiError = json(join(&server, &operator, "not a code").await, 404).await;
+    assert_eq!(err.code, "cobrowse_code_invalid");
+
+    let err: ApiError = json(join(&server, &visitor, &created.lookup).await, 400).await;
+    assert!(err.message.contains("own"), "{}", err.message);
+
+    let first: SessionJoined = json(join(&server, &operator, &created.lookup).await, 200).await;
+    // A retry after a lost answer gets the same answer; anyone else finds the code used.
+    let again: SessionJoined = json(join(&server, &operator, &created.lookup).await, 200).await;
+    assert_eq!(again, first);
+    let err: ApiError = json(join(&server, &other, &created.lookup).await, 404).await;
+    assert_eq!(err.code, "cobrowse_code_invalid");
+
+    // Bad public keys are refused before anything else.
+    let bad = JoinSession {
+        lookup: created.lookup.clone(),
+        operator_public_key: "AAAA".into(),
+    };
+    let err: ApiError = json(other.post(&server, PATH_JOIN, &bad).await, 400).await;
+    assert_eq!(err.code, "invalid_request");
+    let bad = CreateSession {
+        visitor_public_key: "nope".into(),
+    };
+    assert_eq!(
+        visitor.post(&server, PATH_SESSIONS, &bad).await.status(),
+        400
+    );
+}
+
+#[tokio::test]
+async fn an_unjoined_code_expires_and_ends_the_session() {
+    let server = Server::start_with(&["--cobrowse-code-ttl-ms", "400"]).await;
+    let visitor = Device::register(&server, "V").await;
+    let operator = Device::register(&server, "O").await;
+    let created = create(&server, &visitor).await;
+    let (mut v, _) = connect(&server, &visitor, &created.session_id).await;
+    assert!(matches!(
+        next(&mut v).await,
+        RelayMessage::End { reason: Some(_) }
+    ));
+    closed(&mut v).await;
+
+    let err: ApiError = json(join(&server, &operator, &created.lookup).await, 404).await;
+    assert_eq!(err.code, "cobrowse_code_invalid");
+    // Reconnecting finds it ended.
+    let (mut v, hello) = connect(&server, &visitor, &created.session_id).await;
+    assert!(matches!(
+        hello,
+        RelayMessage::Hello {
+            state: SessionState::Ended,
+            ..
+        }
+    ));
+    assert!(matches!(next(&mut v).await, RelayMessage::End { .. }));
+    let log: AuditLog = json(
+        visitor
+            .get(&server, &path(&created.session_id, "audit"))
+            .await,
+        200,
+    )
+    .await;
+    let events: Vec<_> = log.entries.iter().map(|e| e.event.clone()).collect();
+    assert_eq!(events, vec![AuditEvent::Started, AuditEvent::Expired]);
+}
+
+#[tokio::test]
+async fn guessing_codes_is_rate_limited_per_client() {
+    let server = Server::start().await;
+    let visitor = Device::register(&server, "V").await;
+    let guesser = Device::register(&server, "G").await;
+    let created = create(&server, &visitor).await;
+    let wrong = if created.lookup == "ZZZZ" {
+        "YYYY"
+    } else {
+        "ZZZZ"
+    };
+    for _ in 0..COBROWSE_GUESSES_PER_CLIENT_PER_MINUTE {
+        assert_eq!(join(&server, &guesser, wrong).await.status(), 404);
+    }
+    // Now even the right code waits.
+    let response = join(&server, &guesser, &created.lookup).await;
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    let err: ApiError = json(response, 429).await;
+    assert_eq!(err.code, "rate_limited");
+}
+
+#[tokio::test]
+async fn guessing_a_used_code_blocks_it() {
+    let server = Server::start().await;
+    let visitor = Device::register(&server, "V").await;
+    let operator = Device::register(&server, "O").await;
+    let created = create(&server, &visitor).await;
+    let _: SessionJoined = json(join(&server, &operator, &created.lookup).await, 200).await;
+    for i in 0..COBROWSE_GUESSES_PER_CODE {
+        let guesser = Device::register(&server, &format!("G{i}")).await;
+        assert_eq!(join(&server, &guesser, &created.lookup).await.status(), 404);
+    }
+    let late = Device::register(&server, "late").await;
+    let response = join(&server, &late, &created.lookup).await;
+    assert!(response.headers().contains_key("retry-after"));
+    let err: ApiError = json(response, 429).await;
+    assert_eq!(err.code, "rate_limited");
+    assert!(
+        err.message.contains("this co-browsing code"),
+        "{}",
+        err.message
+    );
+}
+
+#[tokio::test]
+async fn the_audit_log_is_a_verifiable_chain_of_the_whole_session() {
+    let server = Server::start().await;
+    let mut p = active_pair(&server).await;
+    let stranger = Device::register(&server, "Stranger").await;
+
+    // Before grants: control entries from the wrong side are refused.
+    audit(
+        &mut p.o,
+        AuditEvent::Granted {
+            scopes: vec![Scope::Click],
+        },
+    )
+    .await;
+    assert_eq!(error_code(&next(&mut p.o).await), "forbidden");
+    audit(&mut p.v, AuditEvent::Started).await;
+    assert_eq!(error_code(&next(&mut p.v).await), "forbidden");
+    audit(&mut p.v, AuditEvent::Consent { approved: true }).await;
+    assert_eq!(error_code(&next(&mut p.v).await), "wrong_state");
+    let huge = AuditEvent::AppState {
+        app_id: "a".repeat(4096),
+        state: baton_shared::cobrowse::AppState::Pushed,
+    };
+    audit(&mut p.v, huge).await;
+    assert_eq!(error_code(&next(&mut p.v).await), "too_large");
+
+    audit(
+        &mut p.v,
+        AuditEvent::Granted {
+            scopes: vec![Scope::Click, Scope::Scroll],
+        },
+    )
+    .await;
+    audit(
+        &mut p.o,
+        AuditEvent::Command {
+            command: CommandKind::Click,
+            ok: true,
+        },
+    )
+    .await;
+    audit(
+        &mut p.o,
+        AuditEvent::Pushed {
+            push: PushKind::Viewer,
+        },
+    )
+    .await;
+    audit(
+        &mut p.v,
+        AuditEvent::Revoked {
+            scopes: vec![Scope::Click],
+        },
+    )
+    .await;
+    // Entries are appended in order per socket; a frame round trip orders the two.
+    send(&mut p.v, &frame(1, "eA==")).await;
+    assert!(matches!(next(&mut p.o).await, RelayMessage::Frame { .. }));
+    send(
+        &mut p.o,
+        &RelayMessage::End {
+            reason: Some("done".into()),
+        },
+    )
+    .await;
+    assert_eq!(
+        next(&mut p.v).await,
+        RelayMessage::End {
+            reason: Some("done".into())
+        }
+    );
+
+    let url = path(&p.session_id, "audit");
+    let err: ApiError = json(stranger.get(&server, &url).await, 404).await;
+    assert_eq!(err.code, "unknown_cobrowse_session");
+    let log: AuditLog = json(p.operator.get(&server, &url).await, 200).await;
+    let from_visitor: AuditLog = json(p.visitor.get(&server, &url).await, 200).await;
+    assert_eq!(log, from_visitor);
+    assert_eq!(log.session_id, p.session_id);
+
+    let got: Vec<_> = log
+        .entries
+        .iter()
+        .map(|e| (e.role, e.event.clone()))
+        .collect();
+    let want = vec![
+        (Some(Role::Visitor), AuditEvent::Started),
+        (
+            Some(Role::Operator),
+            AuditEvent::OperatorJoined {
+                operator_name: "Support desk".into(),
+            },
+        ),
+        (Some(Role::Visitor), AuditEvent::Consent { approved: true }),
+        (
+            Some(Role::Visitor),
+            AuditEvent::Granted {
+                scopes: vec![Scope::Click, Scope::Scroll],
+            },
+        ),
+        (
+            Some(Role::Operator),
+            AuditEvent::Command {
+                command: CommandKind::Click,
+                ok: true,
+            },
+        ),
+        (
+            Some(Role::Operator),
+            AuditEvent::Pushed {
+                push: PushKind::Viewer,
+            },
+        ),
+        (
+            Some(Role::Visitor),
+            AuditEvent::Revoked {
+                scopes: vec![Scope::Click],
+            },
+        ),
+        (
+            Some(Role::Operator),
+            AuditEvent::Ended { by: Role::Operator },
+        ),
+    ];
+    // The two sockets' entries interleave; compare each side's order and the set.
+    for role in [Role::Visitor, Role::Operator] {
+        let side = |v: &Vec<(Option<Role>, AuditEvent)>| {
+            v.iter()
+                .filter(|(r, _)| *r == Some(role))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(side(&got), side(&want), "{role:?}");
+    }
+    assert_eq!(got.len(), want.len());
+
+    let mut prev = AUDIT_GENESIS.to_owned();
+    for (i, entry) in log.entries.iter().enumerate() {
+        assert_eq!(entry.seq, i as u64 + 1);
+        assert_eq!(entry.hash, hash(&prev, entry), "entry {}", entry.seq);
+        prev = entry.hash.clone();
+    }
+    // Tampering with any entry breaks the chain from there on.
+    let mut forged = log.entries[4].clone();
+    forged.event = AuditEvent::Command {
+        command: CommandKind::Navigate,
+        ok: true,
+    };
+    assert_ne!(hash(&log.entries[3].hash, &forged), log.entries[4].hash);
+}
+
+#[tokio::test]
+async fn refused_consent_ends_the_session() {
+    let server = Server::start().await;
+    let mut p = joined_pair(&server).await;
+    drain_until_peer(&mut p.v).await;
+    audit(&mut p.v, AuditEvent::Consent { approved: false }).await;
+    assert_eq!(
+        next(&mut p.o).await,
+        RelayMessage::End {
+            reason: Some("the visitor declined".into())
+        }
+    );
+    assert!(matches!(next(&mut p.v).await, RelayMessage::End { .. }));
+    closed(&mut p.o).await;
+    closed(&mut p.v).await;
+    let log: AuditLog = json(
+        p.visitor.get(&server, &path(&p.session_id, "audit")).await,
+        200,
+    )
+    .await;
+    let last: Vec<_> = log
+        .entries
+        .iter()
+        .rev()
+        .take(2)
+        .map(|e| e.event.clone())
+        .collect();
+    assert_eq!(
+        last,
+        vec![
+            AuditEvent::Ended { by: Role::Visitor },
+            AuditEvent::Consent { approved: false }
+        ]
+    );
+}
+
+#[tokio::test]
+async fn frames_are_recorded_only_after_recording_consent_and_the_operator_reads_them() {
+    let server = Server::start().await;
+    let mut p = active_pair(&server).await;
+    let stranger = Device::register(&server, "Stranger").await;
+    send(&mut p.v, &frame(1, "bm90IHJlY29yZGVk")).await;
+    assert!(matches!(
+        next(&mut p.o).await,
+        RelayMessage::Frame { seq: 1, .. }
+    ));
+
+    audit(&mut p.o, AuditEvent::RecordingConsent { approved: true }).await;
+    assert_eq!(error_code(&next(&mut p.o).await), "forbidden");
+    audit(&mut p.v, AuditEvent::RecordingConsent { approved: true }).await;
+    send(&mut p.v, &frame(2, "cmVjb3JkZWQ=")).await;
+    assert!(matches!(
+        next(&mut p.o).await,
+        RelayMessage::Frame { seq: 2, .. }
+    ));
+    send(&mut p.o, &frame(1, "b3BlcmF0b3I=")).await;
+    assert!(matches!(
+        next(&mut p.v).await,
+        RelayMessage::Frame { seq: 1, .. }
+    ));
+    audit(&mut p.v, AuditEvent::RecordingConsent { approved: false }).await;
+    send(&mut p.v, &frame(3, "b2ZmIGFnYWlu")).await;
+    assert!(matches!(
+        next(&mut p.o).await,
+        RelayMessage::Frame { seq: 3, .. }
+    ));
+
+    let url = path(&p.session_id, "recording");
+    let rec: Recording = json(p.operator.get(&server, &url).await, 200).await;
+    assert_eq!(rec.session_id, p.session_id);
+    let got: Vec<_> = rec
+        .frames
+        .iter()
+        .map(|f| (f.seq, f.from, f.ct.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (2, Role::Visitor, "cmVjb3JkZWQ="),
+            (1, Role::Operator, "b3BlcmF0b3I=")
+        ]
+    );
+    assert!(rec.frames.iter().all(|f| f.at_ms > 0));
+    let err: ApiError = json(stranger.get(&server, &url).await, 404).await;
+    assert_eq!(err.code, "unknown_cobrowse_session");
+    let from_visitor: Recording = json(p.visitor.get(&server, &url).await, 200).await;
+    assert_eq!(from_visitor, rec);
+}
+
+#[tokio::test]
+async fn end_from_either_side_closes_both_sockets() {
+    let server = Server::start().await;
+    let mut p = active_pair(&server).await;
+    send(&mut p.v, &RelayMessage::End { reason: None }).await;
+    assert_eq!(
+        next(&mut p.o).await,
+        RelayMessage::End {
+            reason: Some("the visitor ended the session".into())
+        }
+    );
+    assert!(matches!(next(&mut p.v).await, RelayMessage::End { .. }));
+    closed(&mut p.o).await;
+    closed(&mut p.v).await;
+    // Coming back finds it over.
+    let (mut o, hello) = connect(&server, &p.operator, &p.session_id).await;
+    assert!(matches!(
+        hello,
+        RelayMessage::Hello {
+            state: SessionState::Ended,
+            ..
+        }
+    ));
+    assert!(matches!(next(&mut o).await, RelayMessage::End { .. }));
+    closed(&mut o).await;
+}
+
+#[tokio::test]
+async fn a_live_session_survives_a_server_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.sqlite3");
+    let server = Server::start_at(&db).await;
+    let mut p = active_pair(&server).await;
+    audit(&mut p.v, AuditEvent::RecordingConsent { approved: true }).await;
+    send(&mut p.v, &frame(1, "YmVmb3Jl")).await;
+    assert!(matches!(
+        next(&mut p.o).await,
+        RelayMessage::Frame { seq: 1, .. }
+    ));
+
+    assert!(server.terminate().await.success());
+    closed(&mut p.v).await;
+    closed(&mut p.o).await;
+
+    let server = Server::start_at(&db).await;
+    let (mut v, hello) = connect(&server, &p.visitor, &p.session_id).await;
+    assert!(matches!(
+        hello,
+        RelayMessage::Hello {
+            state: SessionState::Active,
+            peer_present: false,
+            ..
+        }
+    ));
+    assert!(matches!(
+        next(&mut v).await,
+        RelayMessage::OperatorJoined { .. }
+    ));
+    let (mut o, hello) = connect(&server, &p.operator, &p.session_id).await;
+    assert!(matches!(
+        hello,
+        RelayMessage::Hello {
+            state: SessionState::Active,
+            peer_present: true,
+            ..
+        }
+    ));
+    assert_eq!(next(&mut v).await, RelayMessage::Peer { present: true });
+    // The console asks for a keyframe; the visitor sends one.
+    send(&mut o, &frame(1, "a2V5ZnJhbWUgcGxlYXNl")).await;
+    assert!(matches!(
+        next(&mut v).await,
+        RelayMessage::Frame {
+            seq: 1,
+            from: Some(Role::Operator),
+            ..
+        }
+    ));
+    send(&mut v, &frame(2, "YWZ0ZXI=")).await;
+    assert_eq!(
+        next(&mut o).await,
+        RelayMessage::Frame {
+            seq: 2,
+            from: Some(Role::Visitor),
+            ct: "YWZ0ZXI=".into()
+        }
+    );
+    // Recording carried on across the restart.
+    let rec: Recording = json(
+        p.operator
+            .get(&server, &path(&p.session_id, "recording"))
+            .await,
+        200,
+    )
+    .await;
+    let seqs: Vec<_> = rec.frames.iter().map(|f| (f.from, f.seq)).collect();
+    assert_eq!(
+        seqs,
+        vec![(Role::Visitor, 1), (Role::Operator, 1), (Role::Visitor, 2)]
+    );
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_messages_get_errors_and_the_socket_stays_open() {
+    let server = Server::start().await;
+    let mut p = active_pair(&server).await;
+    for bad in [
+        "not json",
+        "{\"t\":\"nonsense\"}",
+        "{\"t\":\"frame\",\"seq\":-1,\"ct\":\"x\"}",
+        "[]",
+    ] {
+        p.v.send(Message::Text(bad.into())).await.unwrap();
+        assert_eq!(error_code(&next(&mut p.v).await), "malformed", "{bad}");
+    }
+    p.v.send(Message::Binary(vec![1, 2, 3].into()))
+        .await
+        .unwrap();
+    assert_eq!(error_code(&next(&mut p.v).await), "malformed");
+    send(&mut p.v, &RelayMessage::Peer { present: true }).await;
+    assert_eq!(error_code(&next(&mut p.v).await), "malformed");
+    send(&mut p.v, &frame(1, &"A".repeat(MAX_RELAY_MESSAGE))).await;
+    assert_eq!(error_code(&next(&mut p.v).await), "too_large");
+    // Nothing of the above reached the operator; the socket still works.
+    send(&mut p.v, &frame(2, "c3RpbGwgb3Blbg==")).await;
+    assert_eq!(
+        next(&mut p.o).await,
+        RelayMessage::Frame {
+            seq: 2,
+            from: Some(Role::Visitor),
+            ct: "c3RpbGwgb3Blbg==".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn forwarding_a_frame_takes_well_under_ten_milliseconds() {
+    let server = Server::start().await;
+    let mut p = active_pair(&server).await;
+    let ct = "A".repeat(200);
+    let mut took = Vec::with_capacity(1000);
+    for seq in 1..=1000 {
+        let start = Instant::now();
+        send(&mut p.v, &frame(seq, &ct)).await;
+        let got = next(&mut p.o).await;
+        took.push(start.elapsed());
+        assert!(matches!(got, RelayMessage::Frame { seq: s, .. } if s == seq));
+    }
+    took.sort();
+    let (p50, p99) = (took[499], took[989]);
+    eprintln!("relay forwarding on loopback: p50 {p50:?}, p99 {p99:?}");
+    // A regression guard, not a benchmark: debug build, shared CPU.
+    assert!(p99 < Duration::from_millis(10), "p99 {p99:?}");
+}
