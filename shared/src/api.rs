@@ -17,8 +17,14 @@
 //! | `POST /v1/sendtab`   | bearer | [`SendTab`] → [`TabSent`]              |
 //! | `GET  /v1/sendtab/pending` | bearer | → [`PendingTabs`]                |
 //! | `POST /v1/sendtab/{id}/state` | bearer | [`DeliveryUpdate`] → 204      |
+//! | `POST /v1/cobrowse/sessions` | bearer | [`CreateSession`] → [`SessionCreated`] (visitor) |
+//! | `POST /v1/cobrowse/join` | bearer | [`JoinSession`] → [`SessionJoined`] (operator); 404 `cobrowse_code_invalid`, 429 `rate_limited` |
+//! | `GET  /v1/cobrowse/{id}/relay` | bearer | WebSocket of [`RelayMessage`]s (the session's visitor or operator device) |
+//! | `GET  /v1/cobrowse/{id}/audit` | bearer | → [`AuditLog`]; 404 `unknown_cobrowse_session` |
+//! | `GET  /v1/cobrowse/{id}/recording` | bearer | → [`Recording`]; 404 `unknown_cobrowse_session` |
 //!
-//! See [`crate::sync`] for the sync, pairing and send-to-device flows.
+//! See [`crate::sync`] for the sync, pairing and send-to-device flows, and
+//! [`crate::cobrowse`] for co-browsing.
 //! Errors are an HTTP status with an [`ApiError`] body (`code` is stable,
 //! `message` is for people); 429s carry `Retry-After`.
 //!
@@ -40,6 +46,13 @@
 //! [`TabSent`]: crate::sync::TabSent
 //! [`PendingTabs`]: crate::sync::PendingTabs
 //! [`DeliveryUpdate`]: crate::sync::DeliveryUpdate
+//! [`CreateSession`]: crate::cobrowse::CreateSession
+//! [`SessionCreated`]: crate::cobrowse::SessionCreated
+//! [`JoinSession`]: crate::cobrowse::JoinSession
+//! [`SessionJoined`]: crate::cobrowse::SessionJoined
+//! [`RelayMessage`]: crate::cobrowse::RelayMessage
+//! [`AuditLog`]: crate::cobrowse::AuditLog
+//! [`Recording`]: crate::cobrowse::Recording
 
 use serde::{Deserialize, Serialize};
 

@@ -125,6 +125,24 @@ pub enum RelayMessage {
     Error { code: String, message: String },
 }
 
+/// `code` values of [`RelayMessage::Error`]. The socket stays open after each.
+pub mod relay_error {
+    /// Not JSON text, not a relay message, or a message only the server sends.
+    pub const MALFORMED: &str = "malformed";
+    /// Over [`crate::limits::MAX_RELAY_MESSAGE`], or an audit event over
+    /// [`crate::limits::MAX_AUDIT_EVENT`].
+    pub const TOO_LARGE: &str = "too_large";
+    /// A frame (or a control entry) before the visitor approved the operator.
+    pub const NOT_CONSENTED: &str = "not_consented";
+    /// An audit entry this side may not write: consent, recording consent,
+    /// grants and revokes are the visitor's; pushes the operator's;
+    /// `started`, `operator_joined`, `ended` and `expired` the server's.
+    pub const FORBIDDEN: &str = "forbidden";
+    /// An entry the session's state does not allow (e.g. consent twice).
+    pub const WRONG_STATE: &str = "wrong_state";
+    pub const INTERNAL: &str = "internal";
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionState {
