@@ -11,7 +11,9 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::response::Response;
-use baton_shared::cobrowse::{AuditEvent, RecordedFrame, RelayMessage, Role, SessionState};
+use baton_shared::cobrowse::{
+    relay_error as relay_code, AuditEvent, RecordedFrame, RelayMessage, Role, SessionState,
+};
 use baton_shared::limits::{MAX_AUDIT_EVENT, MAX_RELAY_MESSAGE};
 
 use super::checks;
@@ -31,16 +33,6 @@ const HARD_MESSAGE_LIMIT: usize = 2 * MAX_RELAY_MESSAGE;
 const KEEPALIVE: Duration = Duration::from_secs(30);
 /// Characters of a client's end reason passed on to the other side.
 const MAX_END_REASON: usize = 200;
-
-/// `RelayMessage::Error` codes.
-pub mod relay_code {
-    pub const MALFORMED: &str = "malformed";
-    pub const TOO_LARGE: &str = "too_large";
-    pub const NOT_CONSENTED: &str = "not_consented";
-    pub const FORBIDDEN: &str = "forbidden";
-    pub const WRONG_STATE: &str = "wrong_state";
-    pub const INTERNAL: &str = "internal";
-}
 
 pub async fn upgrade(
     State(state): State<AppState>,

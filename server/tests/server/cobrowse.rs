@@ -580,6 +580,11 @@ async fn the_audit_log_is_a_verifiable_chain_of_the_whole_session() {
     let log: AuditLog = json(p.operator.get(&server, &url).await, 200).await;
     let from_visitor: AuditLog = json(p.visitor.get(&server, &url).await, 200).await;
     assert_eq!(log, from_visitor);
+    // Another device of the visitor's account reads it too.
+    let mut visitors_phone = Device::register(&server, "Visitor phone").await;
+    crate::common::pair(&server, &p.visitor, &mut visitors_phone).await;
+    let from_phone: AuditLog = json(visitors_phone.get(&server, &url).await, 200).await;
+    assert_eq!(from_phone, log);
     assert_eq!(log.session_id, p.session_id);
 
     let got: Vec<_> = log
