@@ -6,6 +6,7 @@
 //! - `start_popup` — the toolbar popup.
 //! - `start_panel` — the panel listing other devices' tabs (side panel or tab).
 //! - `start_options` — the options page (settings, with those managed by policy locked).
+//! - `start_app` — a pushed app's sandboxed frame (`app.html`).
 //! - `start_content_script` — the content script in web pages (loaded
 //!   through wasm-bindgen's classic-script glue).
 //! - `on_browser_event` — browser events the worker's loader queued.
@@ -63,6 +64,12 @@ mod entry {
     #[wasm_bindgen]
     pub fn start_options() {
         crate::options::start();
+    }
+
+    /// A pushed app's frame (`app.html`): the built-in viewer and form.
+    #[wasm_bindgen]
+    pub fn start_app() {
+        crate::cobrowse::visitor::app_frame::start();
     }
 
     #[wasm_bindgen]

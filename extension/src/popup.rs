@@ -68,6 +68,7 @@ pub fn start() {
             }
         });
     }
+    crate::cobrowse::visitor::share_ui::mount(&document, client.clone());
     on_click(&document, "retry", {
         let client = client.clone();
         move || client.reconnect()

@@ -45,6 +45,7 @@ pub fn on_message(message: &JsValue, sender: &JsValue) {
             sanitize(&mut page);
             host::notify(RequestBody::PageState { page });
         }),
-        ContentMessage::Restore { .. } => {}
+        ContentMessage::CobrowseFromPage { m } => crate::cobrowse::visitor::worker::on_page(tab_id, &url, m),
+        ContentMessage::Restore { .. } | ContentMessage::CobrowseToPage { .. } => {}
     }
 }

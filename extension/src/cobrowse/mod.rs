@@ -12,3 +12,4 @@
 
 #[cfg(target_arch = "wasm32")]
 pub mod capture;
+pub mod visitor;

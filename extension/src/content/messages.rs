@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use baton_shared::session::PageState;
 
+use crate::cobrowse::visitor::protocol::{FromPage, ToPage};
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "baton", rename_all = "snake_case")]
 pub enum ContentMessage {
@@ -15,6 +17,10 @@ pub enum ContentMessage {
     PageState { page: PageState },
     /// Worker → content script: refill and scroll to this state.
     Restore { page: PageState },
+    /// Worker → content script: co-browsing (the tab is shared).
+    CobrowseToPage { m: ToPage },
+    /// Content script → worker: co-browsing.
+    CobrowseFromPage { m: FromPage },
 }
 
 /// Whether saved state belongs on `url`: the same page, fragment aside.

@@ -27,6 +27,9 @@ thread_local! {
 }
 
 pub fn start() {
+    // Co-browsing listens on every page: a shared tab works on sites that
+    // continuation leaves alone.
+    crate::cobrowse::visitor::page::start();
     wasm_bindgen_futures::spawn_local(async {
         let Some(win) = web_sys::window() else { return };
         let Ok(href) = win.location().href() else { return };

@@ -16,5 +16,6 @@ pub fn start() {
     host::subscribe(ui::forward_host_event);
     crate::capture::start();
     crate::restore::start();
+    crate::cobrowse::visitor::worker::start();
     host::connect();
 }

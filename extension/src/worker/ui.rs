@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 use baton_shared::native::HostMessage;
 
 use crate::chrome::{self, Port};
-use crate::view::{UiEvent, UiRequest, View, UI_PORT};
+use crate::view::{Action, UiEvent, UiRequest, View, UI_PORT};
 use crate::worker::host;
 
 type Listener = Closure<dyn FnMut(JsValue)>;
@@ -64,7 +64,12 @@ fn on_ui_message(port: &Port, raw: JsValue) {
         UiRequest::Action { rid, action } => {
             let port = port.clone_port();
             wasm_bindgen_futures::spawn_local(async move {
-                let result = crate::restore::perform(action).await;
+                let result = match action {
+                    a @ (Action::ShareTab { .. } | Action::StopSharing { .. }) => {
+                        crate::cobrowse::visitor::worker::perform(a).await
+                    }
+                    other => crate::restore::perform(other).await,
+                };
                 port.send(&UiEvent::ActionDone { rid, error: result.err() });
             });
         }

@@ -1,0 +1,625 @@
+//! The visitor's rules, without a browser: which scopes the operator holds,
+//! whether a command may run, which URLs may open or load, the life of a
+//! pushed app, and the ordering of app events. Everything the operator sends
+//! is outside input and is checked here before the page is touched.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use baton_shared::cobrowse::{App, AppState, Command, NodeId, Scope, SessionState, WINDOW};
+
+/// Origins a pushed module may be loaded from. Managed policy may add more
+/// later (`chrome.storage.managed`); nothing else ever loads.
+pub const MODULE_ALLOWLIST: &[&str] = &["https://apps.baton.invalid"];
+
+/// The longest text a `type_text` command may type.
+pub const MAX_TYPED_CHARS: usize = 10_000;
+
+/// The largest app event (serialised JSON) passed either way.
+pub const MAX_APP_EVENT_BYTES: usize = 64 * 1024;
+
+/// Out-of-order app events held while an earlier one is missing.
+pub const MAX_APP_EVENTS_WAITING: usize = 64;
+
+// ---- scopes -------------------------------------------------------------------
+
+/// The scopes the operator asked for and those the visitor granted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grants {
+    granted: BTreeSet<Scope>,
+}
+
+impl Grants {
+    pub fn from_scopes(scopes: &[Scope]) -> Grants {
+        Grants { granted: scopes.iter().copied().collect() }
+    }
+
+    pub fn allows(&self, scope: Scope) -> bool {
+        self.granted.contains(&scope)
+    }
+
+    /// Granted scopes in a fixed order (`Scope::ALL`'s).
+    pub fn scopes(&self) -> Vec<Scope> {
+        self.granted.iter().copied().collect()
+    }
+
+    /// Of a request, the scopes worth asking the visitor about (not granted yet),
+    /// without duplicates, in a fixed order.
+    pub fn to_ask(&self, requested: &[Scope]) -> Vec<Scope> {
+        let wanted: BTreeSet<Scope> = requested.iter().copied().collect();
+        wanted.difference(&self.granted).copied().collect()
+    }
+
+    /// Grants `scopes`; returns those newly granted.
+    pub fn grant(&mut self, scopes: &[Scope]) -> Vec<Scope> {
+        let mut added: Vec<Scope> = scopes.iter().copied().filter(|s| self.granted.insert(*s)).collect();
+        added.sort();
+        added
+    }
+
+    /// Revokes `scopes`; returns those that were granted.
+    pub fn revoke(&mut self, scopes: &[Scope]) -> Vec<Scope> {
+        let mut removed: Vec<Scope> = scopes.iter().copied().filter(|s| self.granted.remove(s)).collect();
+        removed.sort();
+        removed
+    }
+
+    pub fn revoke_all(&mut self) -> Vec<Scope> {
+        std::mem::take(&mut self.granted).into_iter().collect()
+    }
+}
+
+pub fn scope_name(scope: Scope) -> &'static str {
+    match scope {
+        Scope::Scroll => "scroll",
+        Scope::Click => "click",
+        Scope::Type => "type",
+        Scope::Navigate => "navigate",
+    }
+}
+
+/// What the visitor reads next to a scope's toggle.
+pub fn scope_label(scope: Scope) -> &'static str {
+    match scope {
+        Scope::Scroll => "Scroll the page",
+        Scope::Click => "Click on the page",
+        Scope::Type => "Type into fields",
+        Scope::Navigate => "Go to other pages",
+    }
+}
+
+// ---- commands -----------------------------------------------------------------
+
+/// Why a command was refused; the text goes back in `CommandResult.error`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    NotGranted(Scope),
+    Protected,
+    NoSuchNode,
+    BadUrl,
+    TooLong,
+    NotEditable,
+    NotActive,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotGranted(s) => write!(f, "scope {} not granted", scope_name(*s)),
+            Self::Protected => f.write_str("the element is private or masked"),
+            Self::NoSuchNode => f.write_str("no such element"),
+            Self::BadUrl => f.write_str("only http and https addresses may be opened"),
+            Self::TooLong => f.write_str("text too long"),
+            Self::NotEditable => f.write_str("the element does not take text"),
+            Self::NotActive => f.write_str("the session is not active"),
+        }
+    }
+}
+
+/// The checks that need no DOM, in order: the scope is granted now, the
+/// target is not protected, the arguments are acceptable. `protected` says
+/// whether a node id is masked, private or unknown (fail-closed).
+pub fn check_command(command: &Command, grants: &Grants, protected: impl Fn(NodeId) -> bool) -> Result<(), Refusal> {
+    let scope = command.scope();
+    if !grants.allows(scope) {
+        return Err(Refusal::NotGranted(scope));
+    }
+    match command {
+        Command::Click { id } => node_ok(*id, &protected),
+        Command::TypeText { id, text } => {
+            node_ok(*id, &protected)?;
+            if text.chars().count() > MAX_TYPED_CHARS {
+                return Err(Refusal::TooLong);
+            }
+            Ok(())
+        }
+        Command::ScrollTo { id, .. } if *id == WINDOW => Ok(()),
+        Command::ScrollTo { id, .. } => node_ok(*id, &protected),
+        Command::Navigate { url } => web_url(url).map(|_| ()).ok_or(Refusal::BadUrl),
+    }
+}
+
+fn node_ok(id: NodeId, protected: &impl Fn(NodeId) -> bool) -> Result<(), Refusal> {
+    if id == WINDOW {
+        return Err(Refusal::NoSuchNode);
+    }
+    if protected(id) {
+        return Err(Refusal::Protected);
+    }
+    Ok(())
+}
+
+// ---- URLs ---------------------------------------------------------------------
+
+/// `url` trimmed if it is an absolute `http(s)` URL with a host and nothing
+/// a browser would reinterpret (controls, whitespace, backslashes).
+pub fn web_url(url: &str) -> Option<String> {
+    let url = url.trim();
+    if url.len() > 8192 || url.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\') {
+        return None;
+    }
+    let lower = url.to_ascii_lowercase();
+    let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    if host.is_empty() || host.starts_with(':') {
+        return None;
+    }
+    Some(url.to_owned())
+}
+
+/// `scheme://host[:port]` of an http(s) URL, lowercase.
+pub fn origin_of(url: &str) -> Option<String> {
+    let url = web_url(url)?.to_ascii_lowercase();
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if authority.contains('@') {
+        return None;
+    }
+    let default_port = if scheme == "https" { ":443" } else { ":80" };
+    let authority = authority.strip_suffix(default_port).unwrap_or(authority);
+    Some(format!("{scheme}://{authority}"))
+}
+
+/// A module URL loads only from an allowlisted origin, over https.
+pub fn module_allowed(url: &str, allowlist: &[&str]) -> bool {
+    match origin_of(url) {
+        Some(origin) => origin.starts_with("https://") && allowlist.iter().any(|a| a.eq_ignore_ascii_case(&origin)),
+        None => false,
+    }
+}
+
+/// What a viewer may show: a web document or image, or an inline raster
+/// image (never SVG or HTML data, which can carry script).
+pub fn viewer_url_ok(url: &str) -> bool {
+    if web_url(url).is_some() {
+        return true;
+    }
+    let lower = url.trim().to_ascii_lowercase();
+    ["data:image/png;", "data:image/jpeg;", "data:image/gif;", "data:image/webp;"]
+        .iter()
+        .any(|p| lower.starts_with(p))
+}
+
+/// Whether a viewer URL is shown as an image rather than a document.
+pub fn viewer_shows_image(url: &str) -> bool {
+    let lower = url.trim().to_ascii_lowercase();
+    if lower.starts_with("data:image/") {
+        return true;
+    }
+    let path = lower.split(['?', '#']).next().unwrap_or("");
+    [".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif", ".bmp"].iter().any(|e| path.ends_with(e))
+}
+
+/// Checks a pushed app before anything is created for it.
+pub fn app_ok(app: &App) -> Result<(), String> {
+    match app {
+        App::Viewer { url, title } if viewer_url_ok(url) && title.len() <= 500 => Ok(()),
+        App::Viewer { .. } => Err("the viewer's address is not a web document or image".into()),
+        App::Form { title, fields } if title.len() <= 500 && fields.len() <= 100 => {
+            if fields.iter().all(|f| f.name.len() <= 200 && f.label.len() <= 500 && f.value.len() <= 10_000) {
+                Ok(())
+            } else {
+                Err("a form field is too large".into())
+            }
+        }
+        App::Form { .. } => Err("the form is too large".into()),
+        App::Module { url } if module_allowed(url, MODULE_ALLOWLIST) => Ok(()),
+        App::Module { .. } => Err("the module's origin is not allowed".into()),
+    }
+}
+
+// ---- pushed apps --------------------------------------------------------------
+
+/// The visitor's side of each app's life: `pushed ↔ held → pulled`
+/// (`configure` happens only on the operator's side).
+#[derive(Debug, Clone, Default)]
+pub struct Apps {
+    states: HashMap<String, AppState>,
+}
+
+impl Apps {
+    pub fn state(&self, app_id: &str) -> Option<AppState> {
+        self.states.get(app_id).copied()
+    }
+
+    /// The apps currently in the page (pushed or held).
+    pub fn live(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .states
+            .iter()
+            .filter(|(_, s)| matches!(s, AppState::Pushed | AppState::Held))
+            .map(|(id, _)| id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// A push: new ids (or pulled ones, pushed again) become `pushed`.
+    pub fn push(&mut self, app_id: &str) -> Result<AppState, String> {
+        if app_id.is_empty() || app_id.len() > 100 {
+            return Err("bad app id".into());
+        }
+        match self.state(app_id) {
+            None | Some(AppState::Pulled) | Some(AppState::Configure) => Ok(self.set(app_id, AppState::Pushed)),
+            Some(s) => Err(format!("app {app_id} is already {s:?}")),
+        }
+    }
+
+    pub fn hold(&mut self, app_id: &str) -> Result<AppState, String> {
+        match self.state(app_id) {
+            Some(AppState::Pushed) => Ok(self.set(app_id, AppState::Held)),
+            s => Err(format!("cannot hold app {app_id} ({s:?})")),
+        }
+    }
+
+    pub fn resume(&mut self, app_id: &str) -> Result<AppState, String> {
+        match self.state(app_id) {
+            Some(AppState::Held) => Ok(self.set(app_id, AppState::Pushed)),
+            s => Err(format!("cannot resume app {app_id} ({s:?})")),
+        }
+    }
+
+    pub fn pull(&mut self, app_id: &str) -> Result<AppState, String> {
+        match self.state(app_id) {
+            Some(AppState::Pushed | AppState::Held) => Ok(self.set(app_id, AppState::Pulled)),
+            s => Err(format!("cannot pull app {app_id} ({s:?})")),
+        }
+    }
+
+    /// Everything live becomes pulled (stop, navigation); returns those ids.
+    pub fn pull_all(&mut self) -> Vec<String> {
+        let live = self.live();
+        for id in &live {
+            self.set(id, AppState::Pulled);
+        }
+        live
+    }
+
+    fn set(&mut self, app_id: &str, state: AppState) -> AppState {
+        self.states.insert(app_id.to_owned(), state);
+        state
+    }
+}
+
+/// Numbers outgoing events 1, 2, 3…
+#[derive(Debug, Clone, Default)]
+pub struct Sequencer {
+    last: u64,
+}
+
+impl Sequencer {
+    pub fn next(&mut self) -> u64 {
+        self.last += 1;
+        self.last
+    }
+}
+
+/// Delivers incoming events in sequence order exactly once: early ones wait
+/// (a bounded number), duplicates and stale ones are dropped.
+#[derive(Debug, Clone)]
+pub struct InOrder {
+    expected: u64,
+    waiting: BTreeMap<u64, Value>,
+}
+
+impl Default for InOrder {
+    fn default() -> Self {
+        InOrder { expected: 1, waiting: BTreeMap::new() }
+    }
+}
+
+impl InOrder {
+    /// Accepts event `seq`; returns the events now deliverable, in order.
+    pub fn accept(&mut self, seq: u64, event: Value) -> Vec<Value> {
+        if seq < self.expected || self.waiting.contains_key(&seq) {
+            return Vec::new();
+        }
+        if seq > self.expected {
+            if self.waiting.len() < MAX_APP_EVENTS_WAITING {
+                self.waiting.insert(seq, event);
+            }
+            return Vec::new();
+        }
+        let mut out = vec![event];
+        self.expected += 1;
+        while let Some(next) = self.waiting.remove(&self.expected) {
+            out.push(next);
+            self.expected += 1;
+        }
+        out
+    }
+}
+
+// ---- the app frame's channel -----------------------------------------------------
+
+/// What passes between the content script and an app's frame. The first
+/// message goes through `postMessage` with the frame's secret token (from
+/// its URL fragment, which the page cannot read) and hands over a
+/// `MessagePort`; everything else uses that port.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "baton_app", rename_all = "snake_case")]
+pub enum AppChannel {
+    /// Content script → frame, once.
+    Init { token: String, app_id: String, app: App },
+    /// Either way: an ordered event.
+    Event { seq: u64, event: Value },
+    /// Content script → frame: the app's state changed.
+    State { state: AppState },
+    /// Frame → content script, on the port: the init arrived.
+    Ready,
+}
+
+impl AppChannel {
+    /// Parses and checks a message that claims to be from the channel.
+    pub fn parse(raw: &Value) -> Option<AppChannel> {
+        let text = raw.to_string();
+        if text.len() > MAX_APP_EVENT_BYTES {
+            return None;
+        }
+        let message: AppChannel = serde_json::from_value(raw.clone()).ok()?;
+        match &message {
+            AppChannel::Event { seq, .. } if *seq == 0 => None,
+            _ => Some(message),
+        }
+    }
+}
+
+/// A stroke colour the overlay accepts: `#rgb`, `#rrggbb` or `#rrggbbaa`.
+pub fn stroke_color(color: &str) -> &str {
+    let hex = color.strip_prefix('#').unwrap_or("");
+    if matches!(hex.len(), 3 | 6 | 8) && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        color
+    } else {
+        "#e63946"
+    }
+}
+
+/// The most points of one annotation stroke drawn.
+pub const MAX_STROKE_POINTS: usize = 2_000;
+
+/// A stroke as an SVG `points` attribute (numbers only), capped.
+pub fn svg_points(points: &[(i32, i32)]) -> String {
+    points.iter().take(MAX_STROKE_POINTS).map(|(x, y)| format!("{x},{y}")).collect::<Vec<_>>().join(" ")
+}
+
+/// A random-looking token for an app frame's URL fragment, from caller-given entropy.
+pub fn token_from(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+// ---- the session as the page shows it -----------------------------------------
+
+/// The words of the "being viewed" bar.
+pub fn bar_text(state: SessionState, code: &str, operator: Option<&str>) -> String {
+    match (state, operator) {
+        (SessionState::Waiting, _) => format!("Sharing this tab. Read this code to the operator: {code}"),
+        (SessionState::AwaitingConsent, Some(op)) => format!("{op} asks to view this tab"),
+        (SessionState::AwaitingConsent, None) => "An operator asks to view this tab".to_owned(),
+        (SessionState::Active, Some(op)) => format!("{op} is viewing this tab"),
+        (SessionState::Active, None) => "An operator is viewing this tab".to_owned(),
+        (SessionState::Ended, _) => "Sharing has ended".to_owned(),
+    }
+}
+
+pub fn state_name(state: SessionState) -> &'static str {
+    match state {
+        SessionState::Waiting => "waiting",
+        SessionState::AwaitingConsent => "awaiting_consent",
+        SessionState::Active => "active",
+        SessionState::Ended => "ended",
+    }
+}
+
+pub fn app_state_name(state: AppState) -> &'static str {
+    match state {
+        AppState::Configure => "configure",
+        AppState::Pushed => "pushed",
+        AppState::Held => "held",
+        AppState::Pulled => "pulled",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baton_shared::cobrowse::AppField;
+    use serde_json::json;
+
+    #[test]
+    fn scopes_grant_and_revoke_one_by_one() {
+        let mut g = Grants::default();
+        assert_eq!(g.to_ask(&[Scope::Click, Scope::Scroll, Scope::Click]), vec![Scope::Scroll, Scope::Click]);
+        assert_eq!(g.grant(&[Scope::Click]), vec![Scope::Click]);
+        assert_eq!(g.grant(&[Scope::Click]), Vec::<Scope>::new());
+        assert_eq!(g.to_ask(&[Scope::Click, Scope::Type]), vec![Scope::Type]);
+        assert!(g.allows(Scope::Click) && !g.allows(Scope::Type));
+        assert_eq!(g.revoke(&[Scope::Type, Scope::Click]), vec![Scope::Click]);
+        assert!(!g.allows(Scope::Click));
+        g.grant(&[Scope::Navigate, Scope::Scroll]);
+        assert_eq!(g.scopes(), vec![Scope::Scroll, Scope::Navigate]);
+        assert_eq!(g.revoke_all(), vec![Scope::Scroll, Scope::Navigate]);
+        assert!(g.scopes().is_empty());
+    }
+
+    #[test]
+    fn commands_need_their_scope_at_the_time_they_run() {
+        let click = Command::Click { id: 7 };
+        let open = |_: NodeId| false;
+        let mut g = Grants::default();
+        assert_eq!(check_command(&click, &g, open), Err(Refusal::NotGranted(Scope::Click)));
+        g.grant(&[Scope::Click]);
+        assert_eq!(check_command(&click, &g, open), Ok(()));
+        g.revoke(&[Scope::Click]);
+        assert_eq!(check_command(&click, &g, open), Err(Refusal::NotGranted(Scope::Click)));
+    }
+
+    #[test]
+    fn commands_never_touch_protected_nodes() {
+        let g = Grants::from_scopes(&Scope::ALL);
+        let protected = |id: NodeId| id == 9;
+        assert_eq!(check_command(&Command::Click { id: 9 }, &g, protected), Err(Refusal::Protected));
+        assert_eq!(
+            check_command(&Command::TypeText { id: 9, text: "x".into() }, &g, protected),
+            Err(Refusal::Protected)
+        );
+        assert_eq!(check_command(&Command::ScrollTo { id: 9, x: 0, y: 1 }, &g, protected), Err(Refusal::Protected));
+        assert_eq!(check_command(&Command::ScrollTo { id: WINDOW, x: 0, y: 1 }, &g, protected), Ok(()));
+        assert_eq!(check_command(&Command::Click { id: WINDOW }, &g, protected), Err(Refusal::NoSuchNode));
+        let long = "a".repeat(MAX_TYPED_CHARS + 1);
+        assert_eq!(check_command(&Command::TypeText { id: 3, text: long }, &g, protected), Err(Refusal::TooLong));
+    }
+
+    #[test]
+    fn navigation_only_to_web_urls() {
+        let g = Grants::from_scopes(&[Scope::Navigate]);
+        let nav = |u: &str| check_command(&Command::Navigate { url: u.into() }, &g, |_| true);
+        assert_eq!(nav("https://example.com/a?b#c"), Ok(()));
+        assert_eq!(nav("http://127.0.0.1:8080/"), Ok(()));
+        for bad in [
+            "javascript:alert(1)",
+            "JAVASCRIPT:alert(1)",
+            " javascript:alert(1)",
+            "data:text/html,<script>",
+            "file:///etc/passwd",
+            "https://",
+            "https:///x",
+            "http://a b/",
+            "https://a\\b",
+            "chrome://settings",
+            "//example.com",
+        ] {
+            assert_eq!(nav(bad), Err(Refusal::BadUrl), "{bad}");
+        }
+        let none = Grants::default();
+        assert_eq!(
+            check_command(&Command::Navigate { url: "https://a".into() }, &none, |_| false),
+            Err(Refusal::NotGranted(Scope::Navigate))
+        );
+    }
+
+    #[test]
+    fn modules_only_from_the_allowlist() {
+        let list = MODULE_ALLOWLIST;
+        assert!(module_allowed("https://apps.baton.invalid/widget/index.html", list));
+        assert!(module_allowed("https://APPS.baton.invalid:443/x", list));
+        assert!(!module_allowed("http://apps.baton.invalid/x", list));
+        assert!(!module_allowed("https://apps.baton.invalid.evil.example/x", list));
+        assert!(!module_allowed("https://apps.baton.invalid@evil.example/x", list));
+        assert!(!module_allowed("https://evil.example/?https://apps.baton.invalid", list));
+        assert!(!module_allowed("javascript:alert(1)", list));
+        assert_eq!(origin_of("http://a.example:80/x").as_deref(), Some("http://a.example"));
+        assert_eq!(origin_of("https://a.example:8443/x").as_deref(), Some("https://a.example:8443"));
+    }
+
+    #[test]
+    fn viewers_show_web_documents_and_raster_images() {
+        assert!(viewer_url_ok("https://example.com/manual.pdf"));
+        assert!(viewer_url_ok("data:image/png;base64,AAAA"));
+        assert!(!viewer_url_ok("data:image/svg+xml;base64,AAAA"));
+        assert!(!viewer_url_ok("data:text/html,hi"));
+        assert!(!viewer_url_ok("javascript:1"));
+        assert!(viewer_shows_image("https://x/a.PNG?v=1"));
+        assert!(!viewer_shows_image("https://x/a.pdf"));
+        let form = App::Form {
+            title: "T".into(),
+            fields: vec![AppField { name: "n".into(), label: "L".into(), value: "v".into() }],
+        };
+        assert!(app_ok(&form).is_ok());
+        assert!(app_ok(&App::Module { url: "https://evil.example/m".into() }).is_err());
+    }
+
+    #[test]
+    fn apps_go_pushed_held_pulled() {
+        let mut apps = Apps::default();
+        assert!(apps.hold("a").is_err());
+        assert_eq!(apps.push("a"), Ok(AppState::Pushed));
+        assert!(apps.push("a").is_err(), "a live app is not pushed twice");
+        assert!(apps.resume("a").is_err());
+        assert_eq!(apps.hold("a"), Ok(AppState::Held));
+        assert!(apps.hold("a").is_err());
+        assert_eq!(apps.resume("a"), Ok(AppState::Pushed));
+        assert_eq!(apps.hold("a"), Ok(AppState::Held));
+        assert_eq!(apps.pull("a"), Ok(AppState::Pulled));
+        assert!(apps.pull("a").is_err());
+        assert_eq!(apps.push("a"), Ok(AppState::Pushed), "pushed again after a pull");
+        apps.push("b").unwrap();
+        assert_eq!(apps.live(), vec!["a".to_owned(), "b".to_owned()]);
+        assert_eq!(apps.pull_all(), vec!["a".to_owned(), "b".to_owned()]);
+        assert!(apps.live().is_empty());
+        assert!(apps.push("").is_err());
+    }
+
+    #[test]
+    fn app_events_arrive_in_order_once() {
+        let mut seq = Sequencer::default();
+        assert_eq!((seq.next(), seq.next()), (1, 2));
+        let mut inbox = InOrder::default();
+        assert!(inbox.accept(2, json!("b")).is_empty());
+        assert!(inbox.accept(3, json!("c")).is_empty());
+        assert_eq!(inbox.accept(1, json!("a")), vec![json!("a"), json!("b"), json!("c")]);
+        assert!(inbox.accept(2, json!("b again")).is_empty());
+        assert_eq!(inbox.accept(4, json!("d")), vec![json!("d")]);
+        for s in 6..200 {
+            inbox.accept(s, json!(s));
+        }
+        let flushed = inbox.accept(5, json!(5));
+        assert_eq!(flushed.len(), 1 + MAX_APP_EVENTS_WAITING, "bounded wait");
+    }
+
+    #[test]
+    fn app_channel_shapes() {
+        let init = AppChannel::Init {
+            token: "t".into(),
+            app_id: "a".into(),
+            app: App::Viewer { url: "https://x/y.png".into(), title: "Y".into() },
+        };
+        let v = serde_json::to_value(&init).unwrap();
+        assert_eq!(v["baton_app"], "init");
+        assert_eq!(AppChannel::parse(&v), Some(init));
+        let ev = json!({"baton_app": "event", "seq": 1, "event": {"type": "submitted"}});
+        assert!(matches!(AppChannel::parse(&ev), Some(AppChannel::Event { seq: 1, .. })));
+        assert_eq!(AppChannel::parse(&json!({"baton_app": "event", "seq": 0, "event": 1})), None);
+        assert_eq!(AppChannel::parse(&json!({"baton_app": "evil"})), None);
+        assert_eq!(AppChannel::parse(&json!("x")), None);
+        let big = json!({"baton_app": "event", "seq": 1, "event": "x".repeat(MAX_APP_EVENT_BYTES)});
+        assert_eq!(AppChannel::parse(&big), None);
+        assert_eq!(token_from(&[0, 255, 16]), "00ff10");
+    }
+
+    #[test]
+    fn strokes_are_numbers_and_colours() {
+        assert_eq!(stroke_color("#0af"), "#0af");
+        assert_eq!(stroke_color("red;background:url(x)"), "#e63946");
+        assert_eq!(svg_points(&[(1, 2), (3, -4)]), "1,2 3,-4");
+        assert_eq!(svg_points(&vec![(0, 0); MAX_STROKE_POINTS + 5]).split(' ').count(), MAX_STROKE_POINTS);
+    }
+
+    #[test]
+    fn bar_words() {
+        assert!(bar_text(SessionState::Waiting, "AB-CD", None).contains("AB-CD"));
+        assert_eq!(bar_text(SessionState::Active, "", Some("Sam")), "Sam is viewing this tab");
+    }
+}

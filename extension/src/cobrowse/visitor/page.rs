@@ -1,0 +1,371 @@
+//! The shared tab's content script: drives one co-browsing session in the
+//! page. The worker says the tab is shared (on start, and to every new page
+//! of the tab); the visitor approves; the recorder captures; operator frames
+//! are applied; Stop or the end of the session removes everything.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use baton_shared::cobrowse::{
+    App, AppState, AuditEvent, Command, OperatorFrame, PushKind, Scope, SessionState, VisitorFrame,
+};
+
+use super::control;
+use super::model::{self, app_ok, check_command, web_url, Apps, Grants, InOrder, Refusal, Sequencer};
+use super::overlay::{Overlay, UiAct};
+use super::protocol::{FromPage, ShareView, ToPage};
+use crate::chrome;
+use crate::cobrowse::capture::{MaskPolicy, Recorder};
+use crate::content::messages::ContentMessage;
+
+struct Driver {
+    share: ShareView,
+    grants: Grants,
+    overlay: Rc<Overlay>,
+    recorder: Option<Rc<Recorder>>,
+    apps: Apps,
+    /// Console → app events, per app, in order.
+    app_in: HashMap<String, InOrder>,
+    /// App → console events, per app.
+    app_out: HashMap<String, Sequencer>,
+    /// The page loaded while the session was already active: the console
+    /// learns of the navigation before the snapshot.
+    navigated: bool,
+}
+
+thread_local! {
+    static DRIVER: RefCell<Option<Driver>> = const { RefCell::new(None) };
+}
+
+/// Listens for the worker and says hello: on any page, excluded from
+/// continuation or not (a shared tab works everywhere).
+pub fn start() {
+    let on_message = Closure::<dyn FnMut(JsValue, JsValue)>::new(on_message);
+    let added = (|| -> Result<(), JsValue> {
+        let runtime = runtime()?;
+        let event = js_sys::Reflect::get(&runtime, &"onMessage".into())?;
+        let add: js_sys::Function = js_sys::Reflect::get(&event, &"addListener".into())?.dyn_into()?;
+        add.call1(&event, on_message.as_ref())?;
+        Ok(())
+    })();
+    on_message.forget();
+    if added.is_ok() {
+        send(FromPage::Hello);
+    }
+    // Leaving the page: its apps go with it.
+    let leaving = Closure::<dyn FnMut(web_sys::Event)>::new(|_: web_sys::Event| pull_all_apps());
+    if let Some(w) = web_sys::window() {
+        let _ = w.add_event_listener_with_callback("pagehide", leaving.as_ref().unchecked_ref());
+    }
+    leaving.forget();
+}
+
+fn runtime() -> Result<JsValue, JsValue> {
+    js_sys::Reflect::get(&js_sys::global(), &"chrome".into()).and_then(|c| js_sys::Reflect::get(&c, &"runtime".into()))
+}
+
+fn on_message(message: JsValue, sender: JsValue) {
+    let own_id = runtime().and_then(|r| js_sys::Reflect::get(&r, &"id".into())).ok().and_then(|v| v.as_string());
+    let sender_id = js_sys::Reflect::get(&sender, &"id".into()).ok().and_then(|v| v.as_string());
+    // Only the worker: messages from a tab carry `tab`.
+    let from_tab = js_sys::Reflect::get(&sender, &"tab".into()).is_ok_and(|t| !t.is_undefined());
+    if own_id.is_none() || sender_id != own_id || from_tab {
+        return;
+    }
+    let Ok(ContentMessage::CobrowseToPage { m }) = chrome::from_js::<ContentMessage>(&message) else { return };
+    match m {
+        ToPage::Shared { share } => shared(share),
+        ToPage::Frame { frame } => apply(frame),
+        ToPage::Ended => teardown(),
+    }
+}
+
+/// `chrome.runtime.sendMessage`, fire and forget.
+fn send(m: FromPage) {
+    thread_local! {
+        static IGNORE: Closure<dyn FnMut(JsValue)> = Closure::new(|_: JsValue| {});
+    }
+    let Some(message) = chrome::to_js(&ContentMessage::CobrowseFromPage { m }) else { return };
+    let result = (|| -> Result<JsValue, JsValue> {
+        let runtime = runtime()?;
+        let f: js_sys::Function = js_sys::Reflect::get(&runtime, &"sendMessage".into())?.dyn_into()?;
+        f.call1(&runtime, &message)
+    })();
+    if let Ok(promise) = result.and_then(|r| r.dyn_into::<js_sys::Promise>().map_err(|_| JsValue::NULL)) {
+        IGNORE.with(|ignore| {
+            let _ = promise.catch(ignore);
+        });
+    }
+}
+
+fn frame(frame: VisitorFrame) {
+    send(FromPage::Frame { frame });
+}
+
+fn audit(event: AuditEvent) {
+    send(FromPage::Audit { event });
+}
+
+fn with<R>(f: impl FnOnce(&mut Driver) -> R) -> Option<R> {
+    DRIVER.with(|d| d.borrow_mut().as_mut().map(f))
+}
+
+fn shared(share: ShareView) {
+    let exists = DRIVER.with(|d| d.borrow().is_some());
+    if !exists {
+        let on_act: Rc<dyn Fn(UiAct)> = Rc::new(on_act);
+        let app_events: super::overlay::AppEvents = Rc::new(on_app_event);
+        let Some(overlay) = Overlay::mount(on_act, app_events) else { return };
+        let navigated = share.state == SessionState::Active;
+        DRIVER.with(|d| {
+            *d.borrow_mut() = Some(Driver {
+                grants: Grants::from_scopes(&share.scopes),
+                share: share.clone(),
+                overlay,
+                recorder: None,
+                apps: Apps::default(),
+                app_in: HashMap::new(),
+                app_out: HashMap::new(),
+                navigated,
+            })
+        });
+    }
+    let (overlay, start_capture, navigated) = match with(|d| {
+        d.share = share.clone();
+        let start = share.state == SessionState::Active && d.recorder.is_none();
+        (d.overlay.clone(), start, std::mem::take(&mut d.navigated))
+    }) {
+        Some(v) => v,
+        None => return,
+    };
+    let scopes = with(|d| d.grants.scopes()).unwrap_or_default();
+    overlay.show_state(share.state, &share.code, share.operator.as_deref(), &scopes);
+    match share.state {
+        SessionState::AwaitingConsent => overlay.ask_consent(share.operator.as_deref().unwrap_or("An operator")),
+        SessionState::Ended => return teardown(),
+        _ => {}
+    }
+    if start_capture {
+        if navigated {
+            let (url, title) = web_sys::window()
+                .and_then(|w| Some((w.location().href().ok()?, w.document()?.title())))
+                .unwrap_or_default();
+            frame(VisitorFrame::Navigated { url, title });
+            if !scopes.is_empty() {
+                frame(VisitorFrame::Grants { scopes });
+            }
+        }
+        let sink: crate::cobrowse::capture::Sink = Rc::new(frame);
+        match Recorder::start(MaskPolicy::default(), sink) {
+            Ok(recorder) => {
+                recorder.set_outlines(true);
+                with(|d| d.recorder = Some(Rc::new(recorder)));
+            }
+            Err(e) => chrome::log(&format!("baton: cannot capture this page: {e:?}")),
+        }
+    }
+}
+
+fn operator() -> String {
+    with(|d| d.share.operator.clone()).flatten().unwrap_or_else(|| "The operator".to_owned())
+}
+
+/// Applies one operator frame.
+fn apply(f: OperatorFrame) {
+    let Some((overlay, recorder)) = with(|d| (d.overlay.clone(), d.recorder.clone())) else { return };
+    if with(|d| d.share.state) != Some(SessionState::Active) {
+        return;
+    }
+    match f {
+        OperatorFrame::KeyframeRequest => {
+            if let Some(r) = recorder {
+                r.keyframe();
+            }
+        }
+        OperatorFrame::Pointer { x, y } => overlay.pointer(x, y),
+        OperatorFrame::Ripple { x, y } => overlay.ripple(x, y),
+        OperatorFrame::Highlight { id } => overlay.highlight(id.and_then(|id| recorder.as_ref()?.node(id))),
+        OperatorFrame::Annotation { points, color } => overlay.annotate(&points, &color),
+        OperatorFrame::ClearAnnotations => overlay.clear_annotations(),
+        OperatorFrame::ControlRequest { scopes } => {
+            let ask = with(|d| d.grants.to_ask(&scopes)).unwrap_or_default();
+            if ask.is_empty() {
+                send_grants();
+            } else {
+                overlay.ask_control(&operator(), &ask);
+            }
+        }
+        OperatorFrame::Command { cmd_id, command } => run_command(cmd_id, &command, recorder.as_deref()),
+        OperatorFrame::PushUrl { push_id, url } => {
+            if web_url(&url).is_none() || push_id.len() > 100 {
+                frame(VisitorFrame::PushAnswer { push_id, accepted: false });
+                audit(AuditEvent::Pushed { push: PushKind::Url });
+            } else {
+                overlay.ask_push_url(&operator(), &push_id, &url);
+            }
+        }
+        OperatorFrame::PushApp { app_id, app } => push_app(&overlay, app_id, app),
+        OperatorFrame::HoldApp { app_id } => app_transition(&overlay, &app_id, Apps::hold),
+        OperatorFrame::ResumeApp { app_id } => app_transition(&overlay, &app_id, Apps::resume),
+        OperatorFrame::PullApp { app_id } => app_transition(&overlay, &app_id, Apps::pull),
+        OperatorFrame::AppEvent { app_id, seq, event } => {
+            let live = with(|d| d.apps.state(&app_id) == Some(AppState::Pushed)).unwrap_or(false);
+            if !live || event.to_string().len() > model::MAX_APP_EVENT_BYTES {
+                return;
+            }
+            let events = with(|d| d.app_in.entry(app_id.clone()).or_default().accept(seq, event)).unwrap_or_default();
+            for event in events {
+                overlay.to_app(&app_id, event);
+            }
+        }
+    }
+}
+
+fn run_command(cmd_id: u64, command: &Command, recorder: Option<&Recorder>) {
+    // Checked now, at execution time, against the grants of this moment.
+    let result = match (with(|d| d.grants.clone()), recorder) {
+        (Some(grants), Some(r)) => check_command(command, &grants, |id| r.is_protected(id)).and_then(|()| {
+            let node = match command {
+                Command::Click { id } | Command::TypeText { id, .. } | Command::ScrollTo { id, .. } => r.node(*id),
+                Command::Navigate { .. } => None,
+            };
+            control::run(command, node)
+        }),
+        _ => Err(Refusal::NotActive),
+    };
+    let ok = result.is_ok();
+    frame(VisitorFrame::CommandResult { cmd_id, ok, error: result.err().map(|e| e.to_string()) });
+    audit(AuditEvent::Command { command: command.kind(), ok });
+}
+
+fn push_app(overlay: &Rc<Overlay>, app_id: String, app: App) {
+    let checked = app_ok(&app).and_then(|()| with(|d| d.apps.push(&app_id)).unwrap_or(Err("no session".into())));
+    audit(AuditEvent::Pushed { push: app.kind() });
+    match checked {
+        Ok(state) => {
+            let (src, title) = match &app {
+                App::Viewer { title, .. } => (extension_url("app.html"), title.clone()),
+                App::Form { title, .. } => (extension_url("app.html"), title.clone()),
+                App::Module { url } => (url.split('#').next().unwrap_or("").to_owned(), "App".to_owned()),
+            };
+            overlay.add_app(&app_id, &app, &src, &title);
+            frame(VisitorFrame::AppState { app_id: app_id.clone(), state });
+            audit(AuditEvent::AppState { app_id, state });
+        }
+        Err(e) => {
+            chrome::log(&format!("baton: refused a pushed app: {e}"));
+            frame(VisitorFrame::PushAnswer { push_id: app_id, accepted: false });
+        }
+    }
+}
+
+fn app_transition(overlay: &Rc<Overlay>, app_id: &str, f: fn(&mut Apps, &str) -> Result<AppState, String>) {
+    match with(|d| f(&mut d.apps, app_id)) {
+        Some(Ok(state)) => {
+            overlay.set_app_state(app_id, state);
+            if state == AppState::Pulled {
+                with(|d| {
+                    d.app_in.remove(app_id);
+                    d.app_out.remove(app_id);
+                });
+            }
+            frame(VisitorFrame::AppState { app_id: app_id.to_owned(), state });
+            audit(AuditEvent::AppState { app_id: app_id.to_owned(), state });
+        }
+        Some(Err(e)) => chrome::log(&format!("baton: {e}")),
+        None => {}
+    }
+}
+
+/// An event from an app's frame, already in order: on to the console.
+fn on_app_event(app_id: String, event: serde_json::Value) {
+    let Some(Some(seq)) = with(|d| {
+        (d.apps.state(&app_id) == Some(AppState::Pushed)).then(|| d.app_out.entry(app_id.clone()).or_default().next())
+    }) else {
+        return;
+    };
+    frame(VisitorFrame::AppEvent { app_id, seq, event });
+}
+
+fn pull_all_apps() {
+    let pulled = with(|d| d.apps.pull_all()).unwrap_or_default();
+    for app_id in pulled {
+        frame(VisitorFrame::AppState { app_id: app_id.clone(), state: AppState::Pulled });
+        audit(AuditEvent::AppState { app_id, state: AppState::Pulled });
+    }
+}
+
+fn send_grants() {
+    let scopes = with(|d| d.grants.scopes()).unwrap_or_default();
+    frame(VisitorFrame::Grants { scopes: scopes.clone() });
+    send(FromPage::Scopes { scopes: scopes.clone() });
+    if let Some((overlay, share)) = with(|d| (d.overlay.clone(), d.share.clone())) {
+        overlay.show_state(share.state, &share.code, share.operator.as_deref(), &scopes);
+    }
+}
+
+fn on_act(act: UiAct) {
+    match act {
+        UiAct::Stop => {
+            send(FromPage::Stop);
+            teardown();
+        }
+        UiAct::Consent { approve, record } => {
+            send(FromPage::Consent { approve, record });
+            if !approve {
+                teardown();
+            }
+        }
+        UiAct::Grant(scopes) => {
+            let added = with(|d| d.grants.grant(&scopes)).unwrap_or_default();
+            if !added.is_empty() {
+                audit(AuditEvent::Granted { scopes: added });
+            }
+            send_grants();
+        }
+        UiAct::DeclineControl => send_grants(),
+        UiAct::Revoke(scope) => revoke(&[scope]),
+        UiAct::PushAnswer { push_id, accepted } => {
+            if accepted {
+                send(FromPage::OpenPushed { push_id: push_id.clone() });
+            }
+            frame(VisitorFrame::PushAnswer { push_id, accepted });
+            audit(AuditEvent::Pushed { push: PushKind::Url });
+        }
+    }
+}
+
+fn revoke(scopes: &[Scope]) {
+    let removed = with(|d| d.grants.revoke(scopes)).unwrap_or_default();
+    if !removed.is_empty() {
+        audit(AuditEvent::Revoked { scopes: removed });
+    }
+    send_grants();
+}
+
+/// Removes everything Baton put in the page and forgets the session.
+fn teardown() {
+    let Some(driver) = DRIVER.with(|d| d.borrow_mut().take()) else { return };
+    if let Some(recorder) = driver.recorder {
+        match Rc::try_unwrap(recorder) {
+            Ok(r) => r.stop(),
+            Err(r) => r.set_outlines(false),
+        }
+    }
+    driver.overlay.remove();
+}
+
+fn extension_url(path: &str) -> String {
+    runtime()
+        .and_then(|r| {
+            let f: js_sys::Function = js_sys::Reflect::get(&r, &"getURL".into())?.dyn_into()?;
+            f.call1(&r, &path.into())
+        })
+        .ok()
+        .and_then(|v| v.as_string())
+        .unwrap_or_default()
+}

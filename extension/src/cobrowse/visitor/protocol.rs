@@ -1,0 +1,125 @@
+//! What the worker and a shared tab's content script tell each other (inside
+//! [`crate::content::messages::ContentMessage`]), and what the worker
+//! publishes for the popup.
+
+use serde::{Deserialize, Serialize};
+
+use baton_shared::cobrowse::{AuditEvent, OperatorFrame, Scope, SessionState, VisitorFrame};
+
+/// `chrome.storage.session` key under which the worker keeps the shared
+/// tabs (`{"<tab id>": ShareView}`); the popup reads and watches it.
+pub const SHARES_KEY: &str = "cobrowseShares";
+
+/// One shared tab, as the popup and the page show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShareView {
+    pub session_id: String,
+    pub code: String,
+    pub expires_ms: i64,
+    pub state: SessionState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
+    /// Scopes the visitor granted (kept across navigations of the tab).
+    #[serde(default)]
+    pub scopes: Vec<Scope>,
+}
+
+/// Worker → the shared tab's content script.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "k", rename_all = "snake_case")]
+pub enum ToPage {
+    /// This tab is shared: show (or update) the bar; when `active`, capture.
+    Shared { share: ShareView },
+    /// An operator frame to apply.
+    Frame { frame: OperatorFrame },
+    /// Sharing ended: remove everything.
+    Ended,
+}
+
+/// The shared tab's content script → worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "k", rename_all = "snake_case")]
+pub enum FromPage {
+    /// Loaded (any page, excluded or not): is this tab shared?
+    Hello,
+    /// The visitor's answer to the consent prompt.
+    Consent { approve: bool, record: bool },
+    /// A frame for the operator (only sent while active).
+    Frame { frame: VisitorFrame },
+    /// An audit entry (grants, commands, pushes, app states).
+    Audit { event: AuditEvent },
+    /// The scopes granted now (kept by the worker for the next page).
+    Scopes { scopes: Vec<Scope> },
+    /// The visitor accepted a pushed URL: open it in a new tab.
+    OpenPushed { push_id: String },
+    /// The visitor pressed Stop.
+    Stop,
+}
+
+/// The audit events a page may ask the worker to append; consent, start
+/// and end are the worker's own.
+pub fn page_may_audit(event: &AuditEvent) -> bool {
+    matches!(
+        event,
+        AuditEvent::Granted { .. }
+            | AuditEvent::Revoked { .. }
+            | AuditEvent::Command { .. }
+            | AuditEvent::Pushed { .. }
+            | AuditEvent::AppState { .. }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baton_shared::cobrowse::{CommandKind, Node, Snapshot};
+
+    #[test]
+    fn round_trips() {
+        let share = ShareView {
+            session_id: "s".into(),
+            code: "AB-CD".into(),
+            expires_ms: 5,
+            state: SessionState::Active,
+            operator: Some("Sam".into()),
+            scopes: vec![Scope::Click],
+        };
+        let to = [
+            ToPage::Shared { share },
+            ToPage::Frame { frame: OperatorFrame::Ripple { x: 1, y: 2 } },
+            ToPage::Ended,
+        ];
+        for m in to {
+            let text = serde_json::to_string(&m).unwrap();
+            assert_eq!(serde_json::from_str::<ToPage>(&text).unwrap(), m, "{text}");
+        }
+        let snapshot = Snapshot {
+            url: "https://a/".into(),
+            title: "A".into(),
+            doctype: None,
+            root: Node::Comment { i: 1 },
+            viewport: (1, 2),
+            scroll: vec![],
+        };
+        let from = [
+            FromPage::Hello,
+            FromPage::Consent { approve: true, record: false },
+            FromPage::Frame { frame: VisitorFrame::Snapshot(snapshot) },
+            FromPage::Audit { event: AuditEvent::Command { command: CommandKind::Click, ok: false } },
+            FromPage::Scopes { scopes: vec![Scope::Type] },
+            FromPage::OpenPushed { push_id: "p".into() },
+            FromPage::Stop,
+        ];
+        for m in from {
+            let text = serde_json::to_string(&m).unwrap();
+            assert_eq!(serde_json::from_str::<FromPage>(&text).unwrap(), m, "{text}");
+        }
+    }
+
+    #[test]
+    fn pages_cannot_forge_consent_or_end() {
+        assert!(!page_may_audit(&AuditEvent::Consent { approved: true }));
+        assert!(!page_may_audit(&AuditEvent::Started));
+        assert!(page_may_audit(&AuditEvent::Granted { scopes: vec![Scope::Click] }));
+    }
+}

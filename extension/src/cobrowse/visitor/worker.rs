@@ -1,0 +1,283 @@
+//! The visitor's sessions in the service worker: one per shared tab.
+//!
+//! `Action::ShareTab` asks the host for a session (`share_start`), keeps
+//! session ↔ tab, and tells the tab's content script to show the bar with
+//! the code. Host `cobrowse` events for the session go to that tab; the
+//! tab's frames, answers and audit entries go to the host. A page loading
+//! in a shared tab says hello and is told it is shared. Stop (the page's
+//! bar, the popup, the operator, the tab closing) ends the session once.
+//! The shared tabs are mirrored into `chrome.storage.session` for the popup.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use wasm_bindgen::prelude::*;
+
+use baton_shared::cobrowse::{AuditEvent, Frame, OperatorFrame, Role, SessionState};
+use baton_shared::native::{CobrowseEvent, HostMessage, RequestBody};
+
+use super::model::web_url;
+use super::protocol::{page_may_audit, FromPage, ShareView, ToPage, SHARES_KEY};
+use crate::capture::api::{self, call, js};
+use crate::chrome;
+use crate::content::messages::ContentMessage;
+use crate::view::Action;
+use crate::worker::host;
+
+struct Share {
+    view: ShareView,
+    /// URLs the operator offered, by push id, until answered.
+    pushes: HashMap<String, String>,
+}
+
+thread_local! {
+    /// Tab id → its share.
+    static SHARES: RefCell<HashMap<i64, Share>> = RefCell::new(HashMap::new());
+    /// Tabs whose `share_start` is on its way.
+    static STARTING: RefCell<Vec<i64>> = const { RefCell::new(Vec::new()) };
+}
+
+pub fn start() {
+    host::subscribe(on_host_event);
+    // A closed tab ends its share. (The worker stays alive while the host
+    // port is open, so a listener added now is enough.)
+    let on_removed = Closure::<dyn FnMut(JsValue)>::new(|tab_id: JsValue| {
+        if let Some(tab_id) = tab_id.as_f64() {
+            end(tab_id as i64, Some(Role::Visitor));
+        }
+    });
+    if let Ok(event) = event_of("tabs", "onRemoved") {
+        add_listener(&event, on_removed.as_ref());
+    }
+    on_removed.forget();
+    publish();
+}
+
+/// `Action::ShareTab` / `Action::StopSharing`.
+pub async fn perform(action: Action) -> Result<(), String> {
+    match action {
+        Action::ShareTab { tab_id } => share(tab_id).await,
+        Action::StopSharing { tab_id } => {
+            if !end(tab_id, Some(Role::Visitor)) {
+                return Err("this tab is not shared".into());
+            }
+            Ok(())
+        }
+        _ => Err("not a sharing action".into()),
+    }
+}
+
+async fn share(tab_id: i64) -> Result<(), String> {
+    if let Some(view) = with_share(tab_id, |s| s.view.clone()) {
+        to_page(tab_id, ToPage::Shared { share: view });
+        return Ok(());
+    }
+    if STARTING.with(|s| s.borrow().contains(&tab_id)) {
+        return Ok(());
+    }
+    let tab = call("tabs.get", &[api::id(tab_id)]).await?;
+    let tab: crate::capture::browser_types::BrowserTab = chrome::from_js(&tab)?;
+    if web_url(tab.url()).is_none() || tab.incognito {
+        return Err("only web pages (http and https) can be shared".into());
+    }
+    STARTING.with(|s| s.borrow_mut().push(tab_id));
+    let reply = host::request(RequestBody::ShareStart).await;
+    STARTING.with(|s| s.borrow_mut().retain(|t| *t != tab_id));
+    let (session_id, code, expires_ms) = match reply {
+        Ok(HostMessage::ShareStarted { session_id, code, expires_ms, .. }) => (session_id, code, expires_ms),
+        Ok(other) => return Err(format!("unexpected answer from the Baton app: {other:?}")),
+        Err(e) => return Err(e.message),
+    };
+    let view = ShareView { session_id: session_id.clone(), code, expires_ms, state: SessionState::Waiting, operator: None, scopes: Vec::new() };
+    SHARES.with(|s| s.borrow_mut().insert(tab_id, Share { view: view.clone(), pushes: HashMap::new() }));
+    audit(&session_id, AuditEvent::Started);
+    to_page(tab_id, ToPage::Shared { share: view });
+    publish();
+    Ok(())
+}
+
+/// Ends the share of `tab_id` (if any): tells the host unless the other side
+/// ended it, clears the page, forgets the session. `by` is who ended it
+/// (`None`: the server).
+fn end(tab_id: i64, by: Option<Role>) -> bool {
+    let Some(share) = SHARES.with(|s| s.borrow_mut().remove(&tab_id)) else {
+        return false;
+    };
+    let session_id = share.view.session_id;
+    if by == Some(Role::Visitor) {
+        audit(&session_id, AuditEvent::Ended { by: Role::Visitor });
+        host::notify(RequestBody::CobrowseEnd { session_id });
+    }
+    to_page(tab_id, ToPage::Ended);
+    publish();
+    true
+}
+
+fn tab_of(session_id: &str) -> Option<i64> {
+    SHARES.with(|s| s.borrow().iter().find(|(_, share)| share.view.session_id == session_id).map(|(t, _)| *t))
+}
+
+fn with_share<R>(tab_id: i64, f: impl FnOnce(&mut Share) -> R) -> Option<R> {
+    SHARES.with(|s| s.borrow_mut().get_mut(&tab_id).map(f))
+}
+
+fn on_host_event(message: &HostMessage) {
+    let HostMessage::Cobrowse { session_id, event } = message else { return };
+    let Some(tab_id) = tab_of(session_id) else { return };
+    match event {
+        CobrowseEvent::OperatorJoined { operator_name } => {
+            let view = with_share(tab_id, |s| {
+                s.view.state = SessionState::AwaitingConsent;
+                s.view.operator = Some(operator_name.clone());
+                s.view.clone()
+            });
+            if let Some(share) = view {
+                to_page(tab_id, ToPage::Shared { share });
+                publish();
+            }
+        }
+        CobrowseEvent::State { state: SessionState::Ended } | CobrowseEvent::Ended { .. } => {
+            end(tab_id, None);
+        }
+        CobrowseEvent::State { state } => {
+            // The host's word on the state; the visitor's own consent moves
+            // it to active first, so never go back from active to waiting.
+            let view = with_share(tab_id, |s| {
+                if s.view.state != SessionState::Active || *state == SessionState::Active {
+                    s.view.state = *state;
+                }
+                s.view.clone()
+            });
+            if let Some(share) = view {
+                to_page(tab_id, ToPage::Shared { share });
+                publish();
+            }
+        }
+        CobrowseEvent::Frame { frame: Frame::Operator { frame }, .. } => {
+            let active = with_share(tab_id, |s| {
+                if let OperatorFrame::PushUrl { push_id, url } = frame {
+                    if s.pushes.len() < 50 {
+                        s.pushes.insert(push_id.clone(), url.clone());
+                    }
+                }
+                s.view.state == SessionState::Active
+            });
+            if active == Some(true) {
+                to_page(tab_id, ToPage::Frame { frame: frame.clone() });
+            }
+        }
+        CobrowseEvent::Resumed => to_page(tab_id, ToPage::Frame { frame: OperatorFrame::KeyframeRequest }),
+        CobrowseEvent::Frame { .. } | CobrowseEvent::Peer { .. } => {}
+        CobrowseEvent::Error { message } => chrome::log(&format!("baton: co-browsing: {message}")),
+    }
+}
+
+/// A message from a tab's content script (already checked to be ours, top frame).
+pub fn on_page(tab_id: i64, _url: &str, message: FromPage) {
+    let Some((session_id, state)) = with_share(tab_id, |s| (s.view.session_id.clone(), s.view.state)) else {
+        return;
+    };
+    match message {
+        FromPage::Hello => {
+            if let Some(share) = with_share(tab_id, |s| s.view.clone()) {
+                to_page(tab_id, ToPage::Shared { share });
+            }
+        }
+        FromPage::Consent { approve, record } => {
+            if state != SessionState::AwaitingConsent {
+                return;
+            }
+            audit(&session_id, AuditEvent::Consent { approved: approve });
+            if approve {
+                audit(&session_id, AuditEvent::RecordingConsent { approved: record });
+            }
+            let respond = RequestBody::ShareRespond { session_id: session_id.clone(), approve, record: approve && record };
+            if approve {
+                let share = with_share(tab_id, |s| {
+                    s.view.state = SessionState::Active;
+                    s.view.clone()
+                });
+                host::notify(respond);
+                if let Some(share) = share {
+                    to_page(tab_id, ToPage::Shared { share });
+                }
+                publish();
+            } else {
+                wasm_bindgen_futures::spawn_local(async move {
+                    let _ = host::request(respond).await;
+                    end(tab_id, Some(Role::Visitor));
+                });
+            }
+        }
+        FromPage::Frame { frame } => {
+            if state == SessionState::Active {
+                host::notify(RequestBody::CobrowseSend { session_id, frame: Frame::Visitor { frame } });
+            }
+        }
+        FromPage::Audit { event } => {
+            if state == SessionState::Active && page_may_audit(&event) {
+                audit(&session_id, event);
+            }
+        }
+        FromPage::Scopes { scopes } => {
+            with_share(tab_id, |s| s.view.scopes = scopes);
+            publish();
+        }
+        FromPage::OpenPushed { push_id } => {
+            let url = with_share(tab_id, |s| s.pushes.remove(&push_id)).flatten();
+            if let Some(url) = url.as_deref().and_then(web_url) {
+                wasm_bindgen_futures::spawn_local(async move {
+                    let created = call("tabs.create", &[js(&serde_json::json!({ "url": url, "active": true }))]).await;
+                    if let Err(e) = created {
+                        chrome::log(&format!("baton: cannot open the pushed page: {e}"));
+                    }
+                });
+            }
+        }
+        FromPage::Stop => {
+            end(tab_id, Some(Role::Visitor));
+        }
+    }
+}
+
+fn audit(session_id: &str, event: AuditEvent) {
+    host::notify(RequestBody::CobrowseAudit { session_id: session_id.to_owned(), event });
+}
+
+fn to_page(tab_id: i64, m: ToPage) {
+    let message = js(&ContentMessage::CobrowseToPage { m });
+    wasm_bindgen_futures::spawn_local(async move {
+        let options = js(&serde_json::json!({ "frameId": 0 }));
+        // A tab between pages has no listener; its next page says hello.
+        let _ = call("tabs.sendMessage", &[api::id(tab_id), message, options]).await;
+    });
+}
+
+/// Mirrors the shares into `chrome.storage.session` for the popup.
+fn publish() {
+    let shares: serde_json::Map<String, serde_json::Value> = SHARES.with(|s| {
+        s.borrow()
+            .iter()
+            .filter_map(|(tab, share)| Some((tab.to_string(), serde_json::to_value(&share.view).ok()?)))
+            .collect()
+    });
+    let items = serde_json::json!({ SHARES_KEY: shares });
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Err(e) = call("storage.session.set", &[js(&items)]).await {
+            chrome::log(&format!("baton: cannot publish the shared tabs: {e}"));
+        }
+    });
+}
+
+fn event_of(api_name: &str, event: &str) -> Result<JsValue, JsValue> {
+    let chrome = js_sys::Reflect::get(&js_sys::global(), &"chrome".into())?;
+    let api = js_sys::Reflect::get(&chrome, &api_name.into())?;
+    js_sys::Reflect::get(&api, &event.into())
+}
+
+fn add_listener(event: &JsValue, f: &JsValue) {
+    use wasm_bindgen::JsCast;
+    if let Ok(add) = js_sys::Reflect::get(event, &"addListener".into()).and_then(|f| f.dyn_into::<js_sys::Function>()) {
+        let _ = add.call1(event, f);
+    }
+}
