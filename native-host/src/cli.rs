@@ -8,10 +8,11 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::doctor::{self, DoctorOptions};
 use crate::install::{self, InstallError, Uninstalled};
-use crate::manifests::{Browser, Scope, UserDirs};
+use crate::manifests::{self, Browser, Scope, UserDirs};
 use crate::paths::HostPaths;
 
-const COMMANDS: [&str; 8] = ["install", "uninstall", "doctor", "help", "--help", "-h", "--version", "-V"];
+const COMMANDS: [&str; 9] =
+    ["install", "uninstall", "doctor", "registry-file", "help", "--help", "-h", "--version", "-V"];
 
 /// Exit status for usage errors, as clap uses.
 const USAGE_ERROR: u8 = 2;
@@ -34,19 +35,21 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Register this program with a browser (writes its native messaging host manifest).
+    /// With --system and no --browser: every supported browser's system location.
     Install {
-        #[arg(long, value_enum)]
-        browser: Browser,
+        /// Browser(s) to register with; may be repeated.
+        #[arg(long, value_enum, required_unless_present = "system")]
+        browser: Vec<Browser>,
         #[command(flatten)]
         target: Target,
         /// Baton server to use, saved to config.json (http:// or https://).
         #[arg(long, value_name = "URL")]
         server: Option<String>,
     },
-    /// Remove the registration written by `install`.
+    /// Remove the registration written by `install` (--system without --browser: every browser).
     Uninstall {
-        #[arg(long, value_enum)]
-        browser: Browser,
+        #[arg(long, value_enum, required_unless_present = "system")]
+        browser: Vec<Browser>,
         #[command(flatten)]
         target: Target,
     },
@@ -58,6 +61,18 @@ enum Command {
         /// Check the manifest in this Chromium-family profile directory only.
         #[arg(long, value_name = "DIR")]
         user_data_dir: Option<PathBuf>,
+    },
+    /// Print the Windows .reg file that registers the host with every browser.
+    RegistryFile {
+        /// HKEY_LOCAL_MACHINE (every user) instead of HKEY_CURRENT_USER.
+        #[arg(long)]
+        system: bool,
+        /// Full Windows path of the Chromium-family manifest.
+        #[arg(long, value_name = "PATH", default_value = r"C:\Program Files\Baton\org.baton.host.json")]
+        manifest: String,
+        /// Full Windows path of the Firefox manifest.
+        #[arg(long, value_name = "PATH", default_value = r"C:\Program Files\Baton\org.baton.host.firefox.json")]
+        firefox_manifest: String,
     },
 }
 
@@ -105,8 +120,14 @@ pub fn run(args: &[String]) -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Install { browser, target, server } => run_install(browser, &target.scope(), server.as_deref()),
-        Command::Uninstall { browser, target } => run_uninstall(browser, &target.scope()),
+        Command::Install { browser, target, server } => {
+            run_install(&browsers(browser, &target), &target.scope(), server.as_deref())
+        }
+        Command::Uninstall { browser, target } => run_uninstall(&browsers(browser, &target), &target.scope()),
+        Command::RegistryFile { system, manifest, firefox_manifest } => {
+            print!("{}", manifests::registry_file(system, &manifest, &firefox_manifest));
+            return ExitCode::SUCCESS;
+        }
         Command::Doctor { browser, user_data_dir } => {
             return run_doctor(&DoctorOptions { browsers: browser, user_data_dir });
         }
@@ -120,25 +141,46 @@ pub fn run(args: &[String]) -> ExitCode {
     }
 }
 
-fn run_install(browser: Browser, scope: &Scope, server: Option<&str>) -> Result<(), InstallError> {
+/// The browsers named, or with `--system` and none named, every one.
+fn browsers(named: Vec<Browser>, target: &Target) -> Vec<Browser> {
+    if named.is_empty() && target.system {
+        Browser::ALL.to_vec()
+    } else {
+        named
+    }
+}
+
+fn run_install(browsers: &[Browser], scope: &Scope, server: Option<&str>) -> Result<(), InstallError> {
     let user = UserDirs::from_env()?;
     let host_paths = HostPaths::from_env()?;
     let host_path = install::current_host_path()?;
-    let done = install::install(browser, scope, server, &host_path, &user, &host_paths.config_file())?;
-    println!("wrote {} ({browser}, {})", done.manifest.display(), scope.describe());
-    println!("  host path:  {}", done.host_path.display());
-    println!("  {}: {}", browser.allow_list_field(), browser.allowed_entry());
-    if let Some((url, config)) = &done.server_url {
-        println!("saved server_url {url} to {}", config.display());
+    let mut written = Vec::new();
+    for (i, &browser) in browsers.iter().enumerate() {
+        // The server URL is saved once, with the first manifest.
+        let server = if i == 0 { server } else { None };
+        let done = install::install(browser, scope, server, &host_path, &user, &host_paths.config_file())?;
+        if written.contains(&done.manifest) {
+            println!("{browser} reads {} too", done.manifest.display());
+            continue;
+        }
+        println!("wrote {} ({browser}, {})", done.manifest.display(), scope.describe());
+        println!("  host path:  {}", done.host_path.display());
+        println!("  {}: {}", browser.allow_list_field(), browser.allowed_entry());
+        if let Some((url, config)) = &done.server_url {
+            println!("saved server_url {url} to {}", config.display());
+        }
+        written.push(done.manifest);
     }
     Ok(())
 }
 
-fn run_uninstall(browser: Browser, scope: &Scope) -> Result<(), InstallError> {
+fn run_uninstall(browsers: &[Browser], scope: &Scope) -> Result<(), InstallError> {
     let user = UserDirs::from_env()?;
-    match install::uninstall(browser, scope, &user)? {
-        Uninstalled::Removed(path) => println!("removed {}", path.display()),
-        Uninstalled::NothingToRemove(path) => println!("nothing to remove: {} does not exist", path.display()),
+    for &browser in browsers {
+        match install::uninstall(browser, scope, &user)? {
+            Uninstalled::Removed(path) => println!("removed {}", path.display()),
+            Uninstalled::NothingToRemove(path) => println!("nothing to remove: {} does not exist", path.display()),
+        }
     }
     Ok(())
 }
@@ -178,9 +220,13 @@ mod tests {
     fn parses_commands() {
         Cli::command().debug_assert();
         let cli = Cli::try_parse_from(args(&["baton-host", "install", "--browser", "edge", "--system"])).unwrap();
-        assert!(
-            matches!(cli.command, Command::Install { browser: Browser::Edge, ref target, .. } if target.scope() == Scope::System)
-        );
+        assert!(matches!(cli.command, Command::Install { ref browser, ref target, .. }
+            if browser == &[Browser::Edge] && target.scope() == Scope::System));
+        let all = Cli::try_parse_from(args(&["baton-host", "install", "--system"])).unwrap();
+        let Command::Install { browser, target, .. } = all.command else { panic!("not install") };
+        assert_eq!(browsers(browser, &target), Browser::ALL.to_vec());
+        assert!(Cli::try_parse_from(args(&["baton-host", "install"])).is_err(), "--browser or --system");
+        assert!(Cli::try_parse_from(args(&["baton-host", "registry-file", "--system"])).is_ok());
         let both = ["baton-host", "install", "--browser", "edge", "--system", "--user-data-dir", "/p"];
         assert!(Cli::try_parse_from(args(&both)).is_err());
         assert!(Cli::try_parse_from(args(&["baton-host", "install", "--browser", "opera"])).is_err());

@@ -2,6 +2,7 @@
 //! the host can work, as a list of results; printing is separate so other
 //! checks (store, vault, policy) can be appended to the list.
 
+mod policy;
 mod status_probe;
 
 use std::io::Write;
@@ -87,6 +88,7 @@ impl Environment {
 pub fn run_checks(options: &DoctorOptions) -> Vec<CheckResult> {
     let env = Environment::from_process();
     let mut results = manifest_checks(options, &env);
+    results.extend(policy_checks(options, &env));
     results.extend(data_dir_check(&env));
     results.extend(store_and_vault_checks(&env));
     results.extend(config_and_server_checks(&env, options));
@@ -325,6 +327,37 @@ fn is_executable(meta: &std::fs::Metadata) -> bool {
 #[cfg(not(unix))]
 fn is_executable(_meta: &std::fs::Metadata) -> bool {
     true
+}
+
+// ---- browser policy ----------------------------------------------------------
+
+/// Policy problems of the browsers asked for (default: every browser with a
+/// managed-policy directory): blocked user-level hosts without a system
+/// manifest, a blocked host or extension; Baton's managed settings.
+fn policy_checks(options: &DoctorOptions, env: &Environment) -> Vec<CheckResult> {
+    let browsers = if options.browsers.is_empty() { Browser::ALL.to_vec() } else { options.browsers.clone() };
+    let mut results = Vec::new();
+    for browser in browsers {
+        let Some(dir) = policy::managed_dir(browser) else { continue };
+        // Brave on Linux without its own directory: nothing to read.
+        if !dir.is_dir() {
+            continue;
+        }
+        let found = policy::load(&dir);
+        if found.values.is_empty() && found.unreadable.is_empty() {
+            continue;
+        }
+        let exists = |scope: &Scope| {
+            env.user.as_ref().and_then(|u| manifests::manifest_path(browser, scope, u).ok()).is_some_and(|p| p.exists())
+        };
+        let user_scope = options.user_data_dir.clone().map(Scope::UserDataDir).unwrap_or(Scope::User);
+        let files: Vec<String> = found.files.iter().map(|f| f.display().to_string()).collect();
+        if !files.is_empty() {
+            results.push(CheckResult::ok(format!("{browser} policy"), files.join(", ")));
+        }
+        results.extend(policy::assess(browser, &found, exists(&user_scope), exists(&Scope::System)));
+    }
+    results
 }
 
 // ---- host data and configuration -------------------------------------------

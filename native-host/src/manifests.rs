@@ -241,8 +241,9 @@ fn system_dir(browser: Browser) -> Result<PathBuf, LocationError> {
     }))
 }
 
-#[cfg(windows)]
-fn registry_key(browser: Browser, hive: &str) -> String {
+/// The registry key under which Windows browsers look for the host: its
+/// default value is the manifest's full path. `hive` is `HKCU` or `HKLM`.
+pub fn registry_key(browser: Browser, hive: &str) -> String {
     let vendor = match browser {
         Browser::Chromium => "Chromium",
         Browser::Chrome | Browser::Brave => "Google\\Chrome",
@@ -250,6 +251,26 @@ fn registry_key(browser: Browser, hive: &str) -> String {
         Browser::Firefox => "Mozilla",
     };
     format!("{hive}\\Software\\{vendor}\\NativeMessagingHosts\\{}", ids::HOST_NAME)
+}
+
+/// A `.reg` file registering the manifests for every browser at once
+/// (`reg import FILE`): `chromium_manifest` for the Chromium family,
+/// `firefox_manifest` for Firefox. `system` picks `HKEY_LOCAL_MACHINE`.
+pub fn registry_file(system: bool, chromium_manifest: &str, firefox_manifest: &str) -> String {
+    let (hive, long) = if system { ("HKLM", "HKEY_LOCAL_MACHINE") } else { ("HKCU", "HKEY_CURRENT_USER") };
+    let mut out = String::from("Windows Registry Editor Version 5.00\r\n");
+    let mut seen = Vec::new();
+    for browser in Browser::ALL {
+        let key = registry_key(browser, hive).replacen(hive, long, 1);
+        if seen.contains(&key) {
+            continue;
+        }
+        let manifest = if browser.family() == Family::Firefox { firefox_manifest } else { chromium_manifest };
+        let value = manifest.replace('\\', "\\\\").replace('"', "\\\"");
+        out.push_str(&format!("\r\n[{key}]\r\n@=\"{value}\"\r\n"));
+        seen.push(key);
+    }
+    out
 }
 
 #[cfg(windows)]
@@ -388,6 +409,19 @@ mod tests {
             manifest_path(Browser::Chrome, &profile, &user).unwrap(),
             Path::new("/p/NativeMessagingHosts/org.baton.host.json")
         );
+    }
+
+    #[test]
+    fn windows_registry_file() {
+        let reg = registry_file(true, r"C:\Program Files\Baton\org.baton.host.json", r"C:\Program Files\Baton\firefox.json");
+        assert!(reg.starts_with("Windows Registry Editor Version 5.00\r\n"));
+        assert!(reg.contains(
+            "[HKEY_LOCAL_MACHINE\\Software\\Google\\Chrome\\NativeMessagingHosts\\org.baton.host]\r\n@=\"C:\\\\Program Files\\\\Baton\\\\org.baton.host.json\"\r\n"
+        ));
+        assert!(reg.contains("[HKEY_LOCAL_MACHINE\\Software\\Mozilla\\NativeMessagingHosts\\org.baton.host]\r\n@=\"C:\\\\Program Files\\\\Baton\\\\firefox.json\""));
+        // Brave shares Chrome's key: four keys, not five.
+        assert_eq!(reg.matches("\r\n[").count(), 4);
+        assert!(registry_file(false, "a", "b").contains("[HKEY_CURRENT_USER\\Software\\Chromium\\"));
     }
 
     #[test]
