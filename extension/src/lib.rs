@@ -5,6 +5,7 @@
 //!   holds the native messaging port to `baton-host` and serves the UI pages.
 //! - `start_popup` — the toolbar popup.
 //! - `start_panel` — the panel listing other devices' tabs (side panel or tab).
+//! - `start_console` — the operator's co-browsing console (`console.html`).
 //! - `start_options` — the options page (settings, with those managed by policy locked).
 //! - `start_app` — a pushed app's sandboxed frame (`app.html`).
 //! - `start_content_script` — the content script in web pages (loaded
@@ -59,6 +60,11 @@ mod entry {
     #[wasm_bindgen]
     pub fn start_panel() {
         crate::panel::start();
+    }
+
+    #[wasm_bindgen]
+    pub fn start_console() {
+        crate::console::start();
     }
 
     #[wasm_bindgen]

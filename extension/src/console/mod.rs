@@ -21,3 +21,13 @@ pub mod sequence;
 pub mod timeline;
 pub mod url;
 
+
+#[cfg(target_arch = "wasm32")]
+mod frame_dom;
+#[cfg(target_arch = "wasm32")]
+mod page;
+#[cfg(target_arch = "wasm32")]
+mod ui;
+
+#[cfg(target_arch = "wasm32")]
+pub use page::start;

@@ -211,11 +211,14 @@ pub fn viewer_app(url: &str, title: &str) -> Result<App, AppProblem> {
     Ok(App::Viewer { url, title: title.trim().to_owned() })
 }
 
-/// Checks a module app against the allowed origins.
-pub fn module_app(url: &str, allowed: &[String]) -> Result<App, AppProblem> {
+/// Origins a pushed module may come from (the visitor's side checks the same list).
+pub const MODULE_ORIGINS: &[&str] = &["https://apps.baton.invalid"];
+
+/// Checks a module app against the allowed origins (https only).
+pub fn module_app(url: &str, allowed: &[&str]) -> Result<App, AppProblem> {
     let url = url.trim();
     let origin = origin_of(url).ok_or(AppProblem::BadUrl)?;
-    if !allowed.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(&origin)) {
+    if !origin.starts_with("https://") || !allowed.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(&origin)) {
         return Err(AppProblem::NotAllowedOrigin(origin));
     }
     Ok(App::Module { url: url.to_owned() })
@@ -382,13 +385,13 @@ mod tests {
         assert!(viewer_app("data:image/png;base64,AA", "").is_ok());
         assert_eq!(viewer_app("javascript:alert(1)", ""), Err(AppProblem::BadUrl));
         assert_eq!(viewer_app("data:text/html,x", ""), Err(AppProblem::BadUrl));
-        let allowed = vec!["https://widgets.example".to_owned()];
-        assert!(module_app("https://widgets.example/calc.html", &allowed).is_ok());
+        let allowed = &["https://widgets.example"];
+        assert!(module_app("https://widgets.example/calc.html", allowed).is_ok());
         assert_eq!(
-            module_app("https://evil.example/x", &allowed),
+            module_app("https://evil.example/x", allowed),
             Err(AppProblem::NotAllowedOrigin("https://evil.example".into()))
         );
-        assert_eq!(module_app("https://widgets.example@evil.example/", &allowed), Err(AppProblem::BadUrl));
+        assert_eq!(module_app("https://widgets.example@evil.example/", allowed), Err(AppProblem::BadUrl));
         match form_app("Claim", "Name = Ada\nPolicy number\n\nName = again").unwrap() {
             App::Form { fields, .. } => {
                 assert_eq!(fields.len(), 3);
@@ -399,6 +402,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(form_app("x", "  \n"), Err(AppProblem::NoFields));
+        assert!(module_app("http://widgets.example/x", allowed).is_err(), "https only");
     }
 
     #[test]

@@ -1,0 +1,1015 @@
+//! The console page: join, the live mirror, the operator's tools, pushes,
+//! and replay. Browser glue only; decisions live in the plain-Rust modules.
+//!
+//! Test hooks: `#console-state[data-state]` (idle, joining,
+//! awaiting-consent, active, ended, replay), `#mirror` (the sandboxed
+//! frame), `#mirror-status[data-state]` (waiting, live, resyncing),
+//! `#last-seq` (text: last frame number; `data-requests`: keyframe requests
+//! sent; `data-applied-ms`: when the last frame was applied),
+//! `#visitor-pointer[data-x][data-y]`, `#grants[data-scopes]`,
+//! `#app-state[data-state]`, `#join-error[data-code]`, `#command-result[data-ok]`.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use wasm_bindgen::JsCast;
+use web_sys::{Document, Element, Event, HtmlIFrameElement, MouseEvent};
+
+use baton_shared::cobrowse::{
+    App, AuditEvent, Command, Frame, NodeId, OperatorFrame, PushKind, Scope, VisitorFrame, WINDOW,
+};
+use baton_shared::native::{CobrowseEvent, HostMessage, RequestBody};
+
+use crate::panel::client::{self, Client, PageEvent};
+
+use super::frame_dom::FrameDom;
+use super::mirror::{ApplyError, Mirror};
+use super::model::{self, AppAction, Apps, Coalescer, Phase};
+use super::sequence::Sequencer;
+use super::timeline::Timeline;
+use super::ui;
+
+const SVG_NS: &str = "http://www.w3.org/2000/svg";
+const INK_COLOR: &str = "#e5534b";
+const MAX_STROKE_POINTS: usize = 400;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Pointer,
+    Highlight,
+    Draw,
+}
+
+struct State {
+    phase: Phase,
+    session_id: Option<String>,
+    visitor: String,
+    mirror: Mirror<FrameDom>,
+    frame_ready: bool,
+    queued: Vec<(u64, VisitorFrame)>,
+    /// Events for a session id not known yet (while joining).
+    early: Vec<(String, CobrowseEvent)>,
+    seq: Sequencer,
+    grants: Vec<Scope>,
+    apps: Apps,
+    pointer: Coalescer,
+    pointer_timer: bool,
+    viewport: (u32, u32),
+    scale: f64,
+    mode: Mode,
+    stroke: Option<(Vec<(i32, i32)>, Element)>,
+    selected: Option<NodeId>,
+    next_cmd: u64,
+    /// Wheel target not sent yet.
+    wheel: Option<(i32, i32)>,
+    wheel_timer: bool,
+    replay: Option<Timeline>,
+    playing: bool,
+}
+
+struct Console {
+    doc: Document,
+    client: Client,
+    st: RefCell<State>,
+}
+
+pub fn start() {
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
+    let Some(frame) = ui::by_id(&doc, "mirror").and_then(|e| e.dyn_into::<HtmlIFrameElement>().ok()) else {
+        return;
+    };
+    let slot: Rc<RefCell<Option<Rc<Console>>>> = Rc::new(RefCell::new(None));
+    let events = slot.clone();
+    let client = client::connect(move |event| {
+        let console = events.borrow().clone();
+        if let Some(c) = console {
+            c.on_page_event(event);
+        }
+    });
+    let ready = frame
+        .content_document()
+        .is_some_and(|d| d.ready_state() == "complete" && d.url().is_ok_and(|u| u == "about:srcdoc"));
+    let console = Rc::new(Console {
+        doc: doc.clone(),
+        client,
+        st: RefCell::new(State {
+            phase: Phase::Idle,
+            session_id: None,
+            visitor: String::new(),
+            mirror: Mirror::new(FrameDom::new(frame.clone())),
+            frame_ready: ready,
+            queued: Vec::new(),
+            early: Vec::new(),
+            seq: Sequencer::default(),
+            grants: Vec::new(),
+            apps: Apps::default(),
+            pointer: Coalescer::default(),
+            pointer_timer: false,
+            viewport: (1280, 720),
+            scale: 1.0,
+            mode: Mode::Pointer,
+            stroke: None,
+            selected: None,
+            next_cmd: 1,
+            wheel: None,
+            wheel_timer: false,
+            replay: None,
+            playing: false,
+        }),
+    });
+    *slot.borrow_mut() = Some(console.clone());
+    if !ready {
+        let c = console.clone();
+        ui::on(&frame, "load", move |_| c.frame_loaded());
+    }
+    console.wire();
+    console.set_phase(Phase::Idle);
+    console.layout();
+    ui::set_text(&doc, "module-origins", &model::MODULE_ORIGINS.join(", "));
+    let c = console.clone();
+    ui::every(1000, move || c.tick());
+}
+
+impl Console {
+    // ---- plumbing -----------------------------------------------------------
+
+    fn frame_loaded(self: &Rc<Self>) {
+        let queued = {
+            let mut st = self.st.borrow_mut();
+            if st.frame_ready {
+                return;
+            }
+            st.frame_ready = true;
+            std::mem::take(&mut st.queued)
+        };
+        for (seq, frame) in queued {
+            self.on_frame(seq, frame);
+        }
+    }
+
+    fn session_id(&self) -> Option<String> {
+        self.st.borrow().session_id.clone()
+    }
+
+    /// Sends a frame to the visitor.
+    fn send(self: &Rc<Self>, frame: OperatorFrame) {
+        let Some(session_id) = self.session_id() else { return };
+        if self.st.borrow().phase != Phase::Active {
+            return;
+        }
+        let me = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let request = RequestBody::CobrowseSend { session_id, frame: Frame::Operator { frame } };
+            if let Err(e) = me.client.host(request).await {
+                me.error(&format!("Could not reach the visitor: {e}"));
+            }
+        });
+    }
+
+    fn audit(self: &Rc<Self>, event: AuditEvent) {
+        let Some(session_id) = self.session_id() else { return };
+        let me = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Err(e) = me.client.host(RequestBody::CobrowseAudit { session_id, event }).await {
+                me.error(&format!("Could not write the audit log: {e}"));
+            }
+        });
+    }
+
+    fn error(&self, text: &str) {
+        ui::show_message(&self.doc, "console-error", text);
+    }
+
+    fn set_phase(&self, phase: Phase) {
+        let visitor = {
+            let mut st = self.st.borrow_mut();
+            st.phase = phase;
+            st.visitor.clone()
+        };
+        let doc = &self.doc;
+        ui::set_state(doc, "console-state", phase.as_str(), &phase.label(if visitor.is_empty() { "the visitor" } else { &visitor }));
+        let in_session = matches!(phase, Phase::AwaitingConsent | Phase::Active | Phase::Ended | Phase::Replay);
+        ui::set_hidden(doc, "join-view", in_session);
+        ui::set_hidden(doc, "session-view", !in_session);
+        ui::set_hidden(doc, "end", !matches!(phase, Phase::AwaitingConsent | Phase::Active));
+        ui::set_hidden(doc, "leave-replay", phase != Phase::Replay);
+        ui::set_hidden(doc, "replay-controls", phase != Phase::Replay);
+        ui::set_hidden(doc, "tools", phase == Phase::Replay);
+        ui::set_disabled(doc, "join", phase == Phase::Joining);
+        if in_session {
+            self.layout();
+        }
+    }
+
+    // ---- host events ----------------------------------------------------------
+
+    fn on_page_event(self: &Rc<Self>, event: PageEvent) {
+        match event {
+            PageEvent::Host(HostMessage::Cobrowse { session_id, event }) => {
+                let mine = {
+                    let mut st = self.st.borrow_mut();
+                    match &st.session_id {
+                        Some(id) => *id == session_id,
+                        None => {
+                            if st.phase == Phase::Joining {
+                                st.early.push((session_id, event));
+                            }
+                            return;
+                        }
+                    }
+                };
+                if mine {
+                    self.on_cobrowse(event);
+                }
+            }
+            PageEvent::Lost => self.error("The Baton extension restarted; reopen this page"),
+            PageEvent::View(_) | PageEvent::Host(_) => {}
+        }
+    }
+
+    fn on_cobrowse(self: &Rc<Self>, event: CobrowseEvent) {
+        let doc = &self.doc;
+        match event {
+            CobrowseEvent::State { state } => {
+                let phase = Phase::from_session(state);
+                if self.st.borrow().phase == Phase::Replay {
+                    return;
+                }
+                self.set_phase(phase);
+                if phase == Phase::Active && !self.st.borrow().mirror.has_snapshot() {
+                    self.need_keyframe();
+                }
+            }
+            CobrowseEvent::Frame { seq, frame: Frame::Visitor { frame } } => self.on_frame(seq, frame),
+            CobrowseEvent::Frame { .. } | CobrowseEvent::OperatorJoined { .. } => {}
+            CobrowseEvent::Peer { present } => {
+                ui::set_state(doc, "peer-state", if present { "present" } else { "away" }, if present { "" } else { "Visitor disconnected — waiting…" });
+                if present && self.st.borrow().phase == Phase::Active {
+                    self.need_keyframe();
+                }
+            }
+            CobrowseEvent::Resumed => self.need_keyframe(),
+            CobrowseEvent::Ended { reason } => {
+                self.set_phase(Phase::Ended);
+                if let Some(r) = reason {
+                    self.error(&format!("The session ended: {r}"));
+                }
+            }
+            CobrowseEvent::Error { message } => self.error(&message),
+        }
+    }
+
+    fn need_keyframe(self: &Rc<Self>) {
+        let send = {
+            let mut st = self.st.borrow_mut();
+            let send = st.seq.need_keyframe(ui::now_ms());
+            self.render_seq(&st);
+            send
+        };
+        if send {
+            self.send(OperatorFrame::KeyframeRequest);
+        }
+    }
+
+    fn tick(self: &Rc<Self>) {
+        let send = {
+            let mut st = self.st.borrow_mut();
+            st.phase == Phase::Active && st.seq.tick(ui::now_ms())
+        };
+        if send {
+            self.send(OperatorFrame::KeyframeRequest);
+            self.render_seq(&self.st.borrow());
+        }
+    }
+
+    fn render_seq(&self, st: &State) {
+        let doc = &self.doc;
+        ui::set_text(doc, "last-seq", &st.seq.last_seq().unwrap_or(0).to_string());
+        ui::set_attr(doc, "last-seq", "data-requests", &st.seq.requests.to_string());
+        let (state, text) = if st.seq.awaiting_keyframe() && st.mirror.has_snapshot() {
+            ("resyncing", "Catching up…")
+        } else if st.mirror.has_snapshot() {
+            ("live", "Live")
+        } else {
+            ("waiting", "Waiting for the page…")
+        };
+        ui::set_state(doc, "mirror-status", state, text);
+    }
+
+    fn on_frame(self: &Rc<Self>, seq: u64, frame: VisitorFrame) {
+        let now = ui::now_ms();
+        let mut request = false;
+        {
+            let mut st = self.st.borrow_mut();
+            if !st.frame_ready {
+                st.queued.push((seq, frame));
+                return;
+            }
+            let decision = st.seq.on_frame(seq, &frame, now);
+            request |= decision.requests();
+            if decision.applies() {
+                if let Err(e) = self.apply(&mut st, frame) {
+                    crate::chrome::log(&format!("baton console: {e:?}; asking for a keyframe"));
+                    request |= st.seq.need_keyframe(now);
+                }
+            }
+            self.render_seq(&st);
+            ui::set_attr(&self.doc, "last-seq", "data-applied-ms", &ui::now_ms().to_string());
+        }
+        if request {
+            self.send(OperatorFrame::KeyframeRequest);
+        }
+    }
+
+    /// Applies one visitor frame to the mirror and the panels.
+    fn apply(&self, st: &mut State, frame: VisitorFrame) -> Result<(), ApplyError> {
+        let doc = &self.doc;
+        match frame {
+            VisitorFrame::Snapshot(snap) => {
+                st.mirror.snapshot(&snap);
+                ui::set_text(doc, "page-title", &snap.title);
+                ui::set_text(doc, "page-url", &snap.url);
+                st.selected = None;
+                self.show_selected(st);
+                self.clear_marks();
+                if st.viewport != snap.viewport {
+                    st.viewport = snap.viewport;
+                    self.layout_with(st);
+                }
+            }
+            VisitorFrame::Assets { assets } => st.mirror.add_assets(assets),
+            VisitorFrame::Mutations(m) => st.mirror.apply(&m)?,
+            VisitorFrame::Input(change) => st.mirror.input(&change)?,
+            VisitorFrame::Scroll { id, x, y } => {
+                if !st.mirror.has_snapshot() {
+                    return Err(ApplyError::NoSnapshot);
+                }
+                st.mirror.scroll(id, x, y);
+                if id == WINDOW {
+                    // Drawings belong to what was on screen.
+                    self.clear_marks();
+                }
+            }
+            VisitorFrame::Pointer { x, y } => {
+                if let Some(p) = ui::by_id(doc, "visitor-pointer") {
+                    let _ = p.set_attribute("style", &format!("transform:translate({x}px,{y}px)"));
+                    let _ = p.set_attribute("data-x", &x.to_string());
+                    let _ = p.set_attribute("data-y", &y.to_string());
+                    let _ = p.remove_attribute("hidden");
+                }
+            }
+            VisitorFrame::Selection { .. } => {}
+            VisitorFrame::Viewport { w, h } => {
+                st.viewport = (w, h);
+                self.layout_with(st);
+            }
+            VisitorFrame::Navigated { url, title } => {
+                ui::set_text(doc, "page-title", &title);
+                ui::set_text(doc, "page-url", &url);
+                self.clear_marks();
+            }
+            VisitorFrame::Grants { scopes } => {
+                st.grants = scopes;
+                self.show_grants(st);
+            }
+            VisitorFrame::CommandResult { cmd_id, ok, error } => {
+                let text = match (ok, error) {
+                    (true, _) => format!("Command {cmd_id} done"),
+                    (false, Some(e)) => format!("Command {cmd_id} failed: {e}"),
+                    (false, None) => format!("Command {cmd_id} failed"),
+                };
+                ui::set_state(doc, "command-result", "", &text);
+                ui::set_attr(doc, "command-result", "data-ok", if ok { "true" } else { "false" });
+            }
+            VisitorFrame::PushAnswer { push_id, accepted } => {
+                if st.apps.answered(&push_id, accepted) {
+                    self.show_app(st);
+                } else {
+                    ui::set_text(doc, "push-answer", if accepted { "The visitor opened the page" } else { "The visitor declined the page" });
+                    ui::set_attr(doc, "push-answer", "data-accepted", if accepted { "true" } else { "false" });
+                }
+            }
+            VisitorFrame::AppState { app_id, state } => {
+                if st.apps.visitor_state(&app_id, state) {
+                    self.show_app(st);
+                }
+            }
+            VisitorFrame::AppEvent { app_id, seq, event } => {
+                if let Some(list) = ui::by_id(doc, "app-events") {
+                    let li = ui::el(doc, "li", "");
+                    li.set_text_content(Some(&model::event_line(&app_id, seq, &event)));
+                    let _ = list.append_child(&li);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ---- layout and marks -----------------------------------------------------
+
+    fn layout(&self) {
+        let mut st = self.st.borrow_mut();
+        self.layout_with(&mut st);
+    }
+
+    fn layout_with(&self, st: &mut State) {
+        let doc = &self.doc;
+        let (w, h) = st.viewport;
+        let stage = ui::size(doc, "stage");
+        let scale = if stage.0 > 0.0 && stage.1 > 0.0 { model::fit_scale(st.viewport, stage) } else { 1.0 };
+        st.scale = scale;
+        ui::style(doc, "stage-inner", &format!("width:{w}px;height:{h}px;transform:scale({scale})"));
+        ui::style(doc, "stage-sizer", &format!("width:{}px;height:{}px", (w as f64 * scale).round(), (h as f64 * scale).round()));
+        ui::set_attr(doc, "ink", "viewBox", &format!("0 0 {w} {h}"));
+        ui::set_text(doc, "visitor-viewport", &format!("{w} × {h}"));
+        ui::set_attr(doc, "visitor-viewport", "data-w", &w.to_string());
+        ui::set_attr(doc, "visitor-viewport", "data-h", &h.to_string());
+    }
+
+    fn clear_marks(&self) {
+        if let Some(ink) = ui::by_id(&self.doc, "ink") {
+            ink.set_inner_html("");
+        }
+        ui::set_hidden(&self.doc, "highlight-box", true);
+    }
+
+    /// A point of the pointer event in the visitor's viewport.
+    fn point(&self, e: &Event) -> Option<(i32, i32)> {
+        let m = e.dyn_ref::<MouseEvent>()?;
+        let overlay = ui::by_id(&self.doc, "overlay")?;
+        let rect = overlay.get_bounding_client_rect();
+        let scale = self.st.borrow().scale;
+        Some(model::to_viewport(m.client_x() as f64 - rect.left(), m.client_y() as f64 - rect.top(), scale))
+    }
+
+    fn ripple(&self, (x, y): (i32, i32)) {
+        let Some(layer) = ui::by_id(&self.doc, "ripple-layer") else { return };
+        let r = ui::el(&self.doc, "div", "ripple");
+        let _ = r.set_attribute("style", &format!("left:{x}px;top:{y}px"));
+        let _ = layer.append_child(&r);
+        ui::after(700, move || r.remove());
+    }
+
+    fn show_highlight(&self, el: Option<&Element>) {
+        let Some(el) = el else {
+            ui::set_hidden(&self.doc, "highlight-box", true);
+            return;
+        };
+        let r = el.get_bounding_client_rect();
+        ui::style(
+            &self.doc,
+            "highlight-box",
+            &format!("left:{}px;top:{}px;width:{}px;height:{}px", r.left(), r.top(), r.width(), r.height()),
+        );
+        ui::set_hidden(&self.doc, "highlight-box", false);
+    }
+
+    fn show_grants(&self, st: &State) {
+        let doc = &self.doc;
+        let attr = model::scopes_attr(&st.grants);
+        ui::set_attr(doc, "grants", "data-scopes", &attr);
+        let shown = if attr.is_empty() { "nothing".to_owned() } else { attr.replace(',', ", ") };
+        ui::set_text(doc, "grants", &shown);
+        let has = |s| st.grants.contains(&s);
+        ui::set_disabled(doc, "type-send", !has(Scope::Type));
+        ui::set_disabled(doc, "nav-send", !has(Scope::Navigate));
+        ui::set_attr(doc, "overlay", "data-click", if has(Scope::Click) { "granted" } else { "" });
+    }
+
+    fn show_selected(&self, st: &State) {
+        let doc = &self.doc;
+        match st.selected {
+            Some(id) => {
+                let label = st
+                    .mirror
+                    .node(id)
+                    .and_then(|n| n.dyn_ref::<Element>().map(|e| e.tag_name().to_lowercase()))
+                    .unwrap_or_else(|| "node".into());
+                ui::set_text(doc, "selected-node", &format!("<{label}> #{id}"));
+                ui::set_attr(doc, "selected-node", "data-id", &id.to_string());
+            }
+            None => {
+                ui::set_text(doc, "selected-node", "nothing — click an element");
+                ui::set_attr(doc, "selected-node", "data-id", "");
+            }
+        }
+    }
+
+    fn show_app(&self, st: &State) {
+        let doc = &self.doc;
+        let Some(app) = st.apps.current() else {
+            ui::set_state(doc, "app-state", "none", "no app");
+            for id in ["app-push", "app-hold", "app-resume", "app-pull"] {
+                ui::set_disabled(doc, id, true);
+            }
+            return;
+        };
+        let name = model::app_state_name(app.state);
+        let kind = match &app.app {
+            App::Viewer { .. } => "Viewer",
+            App::Form { .. } => "Form",
+            App::Module { .. } => "Module",
+        };
+        let mut text = format!("{kind}: {name}");
+        if app.refused {
+            text.push_str(" (declined by the visitor)");
+        }
+        ui::set_state(doc, "app-state", name, &text);
+        ui::set_attr(doc, "app-state", "data-app-id", &app.app_id);
+        for (id, action) in
+            [("app-push", AppAction::Push), ("app-hold", AppAction::Hold), ("app-resume", AppAction::Resume), ("app-pull", AppAction::Pull)]
+        {
+            ui::set_disabled(doc, id, model::app_transition(app.state, action).is_none());
+        }
+    }
+
+    // ---- operator input -------------------------------------------------------
+
+    fn wire(self: &Rc<Self>) {
+        let doc = self.doc.clone();
+
+        let me = self.clone();
+        ui::on_id(&doc, "join-form", "submit", move |e| {
+            e.prevent_default();
+            me.join();
+        });
+        let me = self.clone();
+        ui::on_id(&doc, "end", "click", move |_| me.end());
+        let me = self.clone();
+        ui::on_id(&doc, "replay-load", "click", move |_| me.load_replay());
+        let me = self.clone();
+        ui::on_id(&doc, "leave-replay", "click", move |_| {
+            me.st.borrow_mut().playing = false;
+            me.st.borrow_mut().replay = None;
+            me.set_phase(Phase::Idle);
+        });
+        let me = self.clone();
+        ui::on_id(&doc, "replay-play", "click", move |_| me.toggle_play());
+        let me = self.clone();
+        ui::on_id(&doc, "replay-scrub", "input", move |_| {
+            let t: i64 = ui::value(&me.doc, "replay-scrub").parse().unwrap_or(0);
+            me.st.borrow_mut().playing = false;
+            ui::set_text(&me.doc, "replay-play", "Play");
+            me.replay_to(t);
+        });
+
+        for (id, mode) in [("mode-pointer", Mode::Pointer), ("mode-highlight", Mode::Highlight), ("mode-draw", Mode::Draw)] {
+            let me = self.clone();
+            ui::on_id(&doc, id, "change", move |_| {
+                me.st.borrow_mut().mode = mode;
+                let name = match mode {
+                    Mode::Pointer => "pointer",
+                    Mode::Highlight => "highlight",
+                    Mode::Draw => "draw",
+                };
+                ui::set_attr(&me.doc, "overlay", "data-mode", name);
+            });
+        }
+        let me = self.clone();
+        ui::on_id(&doc, "clear-annotations", "click", move |_| {
+            me.clear_marks();
+            me.send(OperatorFrame::ClearAnnotations);
+            me.send(OperatorFrame::Highlight { id: None });
+        });
+
+        if let Some(overlay) = ui::by_id(&doc, "overlay") {
+            let me = self.clone();
+            ui::on(&overlay, "pointermove", move |e| me.pointer_move(&e));
+            let me = self.clone();
+            ui::on(&overlay, "pointerdown", move |e| me.pointer_down(&e));
+            let me = self.clone();
+            ui::on(&overlay, "pointerup", move |e| me.pointer_up(&e));
+            let me = self.clone();
+            ui::on(&overlay, "pointerleave", move |e| me.pointer_up(&e));
+            let me = self.clone();
+            ui::on(&overlay, "click", move |e| me.click(&e));
+            let me = self.clone();
+            ui::on_active(&overlay, "wheel", move |e| me.wheel(&e));
+            // Nothing from the mirror's page may open a menu or start a drag.
+            ui::on(&overlay, "contextmenu", |e| e.prevent_default());
+            ui::on(&overlay, "dragstart", |e| e.prevent_default());
+        }
+
+        let me = self.clone();
+        ui::on_id(&doc, "request-control", "click", move |_| {
+            let scopes: Vec<Scope> = ["scroll", "click", "type", "navigate"]
+                .into_iter()
+                .filter(|s| ui::checked(&me.doc, &format!("scope-{s}")))
+                .filter_map(model::scope_from_name)
+                .collect();
+            if scopes.is_empty() {
+                ui::set_text(&me.doc, "command-result", "Tick what you need to do first");
+                return;
+            }
+            me.send(OperatorFrame::ControlRequest { scopes });
+            ui::set_text(&me.doc, "command-result", "Asked the visitor…");
+        });
+        let me = self.clone();
+        ui::on_id(&doc, "type-form", "submit", move |e| {
+            e.prevent_default();
+            me.type_text();
+        });
+        let me = self.clone();
+        ui::on_id(&doc, "nav-form", "submit", move |e| {
+            e.prevent_default();
+            match model::operator_url(&ui::value(&me.doc, "nav-url")) {
+                Some(url) => me.command(Command::Navigate { url }),
+                None => ui::set_text(&me.doc, "command-result", "Enter an http(s) address"),
+            }
+        });
+        let me = self.clone();
+        ui::on_id(&doc, "push-url-form", "submit", move |e| {
+            e.prevent_default();
+            me.push_url();
+        });
+
+        let me = self.clone();
+        ui::on_id(&doc, "app-kind", "change", move |_| {
+            let kind = ui::value(&me.doc, "app-kind");
+            ui::set_hidden(&me.doc, "app-viewer", kind != "viewer");
+            ui::set_hidden(&me.doc, "app-form", kind != "form");
+            ui::set_hidden(&me.doc, "app-module", kind != "module");
+        });
+        let me = self.clone();
+        ui::on_id(&doc, "app-configure", "click", move |_| me.configure_app());
+        for (id, action) in
+            [("app-push", AppAction::Push), ("app-hold", AppAction::Hold), ("app-resume", AppAction::Resume), ("app-pull", AppAction::Pull)]
+        {
+            let me = self.clone();
+            ui::on_id(&doc, id, "click", move |_| me.app_action(action));
+        }
+
+        if let Some(w) = web_sys::window() {
+            let me = self.clone();
+            ui::on(&w, "resize", move |_| me.layout());
+        }
+    }
+
+    fn join(self: &Rc<Self>) {
+        let code = ui::value(&self.doc, "join-code").trim().to_owned();
+        if code.is_empty() {
+            ui::show_message(&self.doc, "join-error", "Enter the code the visitor reads to you");
+            return;
+        }
+        ui::show_message(&self.doc, "join-error", "");
+        self.set_phase(Phase::Joining);
+        let me = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            match me.client.host(RequestBody::OperatorJoin { code }).await {
+                Ok(HostMessage::OperatorJoined { session_id, visitor_name, .. }) => {
+                    let early = {
+                        let mut st = me.st.borrow_mut();
+                        st.session_id = Some(session_id.clone());
+                        st.visitor = visitor_name;
+                        std::mem::take(&mut st.early)
+                    };
+                    me.set_phase(Phase::AwaitingConsent);
+                    for (id, event) in early {
+                        if id == session_id {
+                            me.on_cobrowse(event);
+                        }
+                    }
+                }
+                Ok(other) => {
+                    me.set_phase(Phase::Idle);
+                    ui::show_message(&me.doc, "join-error", &format!("Unexpected answer: {other:?}"));
+                }
+                Err(e) => {
+                    me.set_phase(Phase::Idle);
+                    let code = e.code().map(|c| c.as_str()).unwrap_or("");
+                    let text = if code == "cobrowse_code_invalid" {
+                        "That code did not work. Check it with the visitor: codes work once and expire.".to_owned()
+                    } else {
+                        e.to_string()
+                    };
+                    ui::show_message(&me.doc, "join-error", &text);
+                    ui::set_attr(&me.doc, "join-error", "data-code", code);
+                }
+            }
+        });
+    }
+
+    fn end(self: &Rc<Self>) {
+        let Some(session_id) = self.session_id() else { return };
+        let me = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Err(e) = me.client.host(RequestBody::CobrowseEnd { session_id }).await {
+                me.error(&format!("Could not end the session: {e}"));
+            }
+            me.set_phase(Phase::Ended);
+        });
+    }
+
+    fn pointer_move(self: &Rc<Self>, e: &Event) {
+        let Some(p) = self.point(e) else { return };
+        let now = ui::now_ms();
+        let (send, schedule) = {
+            let mut st = self.st.borrow_mut();
+            if let Some((points, line)) = st.stroke.as_mut() {
+                let far = points.last().is_none_or(|l| (l.0 - p.0).abs() + (l.1 - p.1).abs() >= 3);
+                if far && points.len() < MAX_STROKE_POINTS {
+                    points.push(p);
+                    let _ = line.set_attribute("points", &points_attr(points));
+                }
+            }
+            let send = st.pointer.push(p, now);
+            let schedule = match (send, st.pointer.due_in(now), st.pointer_timer) {
+                (None, Some(ms), false) => {
+                    st.pointer_timer = true;
+                    Some(ms)
+                }
+                _ => None,
+            };
+            (send, schedule)
+        };
+        if let Some((x, y)) = send {
+            self.send(OperatorFrame::Pointer { x, y });
+        }
+        if let Some(ms) = schedule {
+            let me = self.clone();
+            ui::after(ms as i32, move || {
+                let p = {
+                    let mut st = me.st.borrow_mut();
+                    st.pointer_timer = false;
+                    st.pointer.flush(ui::now_ms())
+                };
+                if let Some((x, y)) = p {
+                    me.send(OperatorFrame::Pointer { x, y });
+                }
+            });
+        }
+    }
+
+    fn pointer_down(self: &Rc<Self>, e: &Event) {
+        let Some(p) = self.point(e) else { return };
+        let mut st = self.st.borrow_mut();
+        if st.mode != Mode::Draw {
+            return;
+        }
+        e.prevent_default();
+        let Some(ink) = ui::by_id(&self.doc, "ink") else { return };
+        let Ok(line) = self.doc.create_element_ns(Some(SVG_NS), "polyline") else { return };
+        let _ = line.set_attribute("stroke", INK_COLOR);
+        let _ = line.set_attribute("points", &points_attr(&[p]));
+        let _ = ink.append_child(&line);
+        st.stroke = Some((vec![p], line));
+    }
+
+    fn pointer_up(self: &Rc<Self>, _e: &Event) {
+        let stroke = self.st.borrow_mut().stroke.take();
+        if let Some((points, _)) = stroke {
+            if points.len() > 1 {
+                self.send(OperatorFrame::Annotation { points, color: INK_COLOR.into() });
+            }
+        }
+    }
+
+    fn click(self: &Rc<Self>, e: &Event) {
+        e.prevent_default();
+        let Some((x, y)) = self.point(e) else { return };
+        let (mode, hit, click_granted, actionable) = {
+            let mut st = self.st.borrow_mut();
+            let hit = st.mirror.dom.id_at(x, y);
+            let actionable = hit.as_ref().is_some_and(|(id, _)| st.mirror.is_actionable(*id));
+            if st.mode == Mode::Pointer {
+                st.selected = hit.as_ref().map(|(id, _)| *id);
+                self.show_selected(&st);
+            }
+            (st.mode, hit, st.grants.contains(&Scope::Click), actionable)
+        };
+        match mode {
+            Mode::Pointer => {
+                self.ripple((x, y));
+                self.send(OperatorFrame::Ripple { x, y });
+                if click_granted {
+                    match hit {
+                        Some((id, _)) if actionable => self.command(Command::Click { id }),
+                        Some(_) => ui::set_text(&self.doc, "command-result", "That part of the page is private"),
+                        None => {}
+                    }
+                }
+            }
+            Mode::Highlight => {
+                self.show_highlight(hit.as_ref().map(|(_, el)| el));
+                self.send(OperatorFrame::Highlight { id: hit.map(|(id, _)| id) });
+            }
+            Mode::Draw => {}
+        }
+    }
+
+    fn wheel(self: &Rc<Self>, e: &Event) {
+        let Some(w) = e.dyn_ref::<web_sys::WheelEvent>() else { return };
+        e.prevent_default();
+        let schedule = {
+            let mut st = self.st.borrow_mut();
+            if !st.grants.contains(&Scope::Scroll) || st.phase != Phase::Active {
+                drop(st);
+                ui::set_text(&self.doc, "command-result", "Ask for the Scroll scope to scroll the visitor's page");
+                return;
+            }
+            let (sx, sy) = st.wheel.unwrap_or_else(|| st.mirror.dom.window_scroll());
+            let target = ((sx + w.delta_x() as i32).max(0), (sy + w.delta_y() as i32).max(0));
+            st.wheel = Some(target);
+            st.mirror.scroll(WINDOW, target.0, target.1);
+            !std::mem::replace(&mut st.wheel_timer, true)
+        };
+        if schedule {
+            let me = self.clone();
+            ui::after(60, move || {
+                let target = {
+                    let mut st = me.st.borrow_mut();
+                    st.wheel_timer = false;
+                    st.wheel.take()
+                };
+                if let Some((x, y)) = target {
+                    me.command(Command::ScrollTo { id: WINDOW, x, y });
+                }
+            });
+        }
+    }
+
+    fn command(self: &Rc<Self>, command: Command) {
+        let cmd_id = {
+            let mut st = self.st.borrow_mut();
+            if !st.grants.contains(&command.scope()) {
+                drop(st);
+                let scope = model::scope_name(command.scope());
+                ui::set_text(&self.doc, "command-result", &format!("Ask for the {scope} scope first"));
+                return;
+            }
+            st.next_cmd += 1;
+            st.next_cmd - 1
+        };
+        ui::set_attr(&self.doc, "command-result", "data-ok", "");
+        ui::set_text(&self.doc, "command-result", &format!("Command {cmd_id} sent…"));
+        self.send(OperatorFrame::Command { cmd_id, command });
+    }
+
+    fn type_text(self: &Rc<Self>) {
+        let text = ui::value(&self.doc, "type-text");
+        let target = {
+            let st = self.st.borrow();
+            st.selected.filter(|id| st.mirror.is_actionable(*id))
+        };
+        match target {
+            Some(id) if !text.is_empty() => {
+                self.command(Command::TypeText { id, text });
+                ui::set_value(&self.doc, "type-text", "");
+            }
+            Some(_) => ui::set_text(&self.doc, "command-result", "Enter the text to type"),
+            None => ui::set_text(&self.doc, "command-result", "Click a field in the page first (not a private one)"),
+        }
+    }
+
+    fn push_url(self: &Rc<Self>) {
+        let Some(url) = model::operator_url(&ui::value(&self.doc, "push-url")) else {
+            ui::set_text(&self.doc, "push-answer", "Enter an http(s) address");
+            return;
+        };
+        let push_id = format!("url-{:x}", ui::now_ms());
+        ui::set_text(&self.doc, "push-answer", &format!("Offered {url} — waiting for the visitor"));
+        ui::set_attr(&self.doc, "push-answer", "data-accepted", "");
+        self.send(OperatorFrame::PushUrl { push_id, url });
+        self.audit(AuditEvent::Pushed { push: PushKind::Url });
+    }
+
+    fn configure_app(self: &Rc<Self>) {
+        let doc = &self.doc;
+        let app = match ui::value(doc, "app-kind").as_str() {
+            "form" => model::form_app(&ui::value(doc, "app-form-title"), &ui::value(doc, "app-form-fields")),
+            "module" => model::module_app(&ui::value(doc, "app-module-url"), model::MODULE_ORIGINS),
+            _ => model::viewer_app(&ui::value(doc, "app-viewer-url"), &ui::value(doc, "app-viewer-title")),
+        };
+        match app {
+            Ok(app) => {
+                ui::show_message(doc, "app-error", "");
+                let mut st = self.st.borrow_mut();
+                st.apps.configure(app, ui::now_ms());
+                self.show_app(&st);
+            }
+            Err(problem) => ui::show_message(doc, "app-error", &problem.to_string()),
+        }
+    }
+
+    fn app_action(self: &Rc<Self>, action: AppAction) {
+        let (app_id, app, state) = {
+            let mut st = self.st.borrow_mut();
+            let Some(current) = st.apps.current().cloned() else { return };
+            let Some(state) = st.apps.act(&current.app_id, action) else { return };
+            self.show_app(&st);
+            (current.app_id, current.app, state)
+        };
+        match action {
+            AppAction::Push => {
+                let kind = app.kind();
+                self.send(OperatorFrame::PushApp { app_id: app_id.clone(), app });
+                self.audit(AuditEvent::Pushed { push: kind });
+            }
+            AppAction::Hold => self.send(OperatorFrame::HoldApp { app_id: app_id.clone() }),
+            AppAction::Resume => self.send(OperatorFrame::ResumeApp { app_id: app_id.clone() }),
+            AppAction::Pull => self.send(OperatorFrame::PullApp { app_id: app_id.clone() }),
+        }
+        if action != AppAction::Push {
+            self.audit(AuditEvent::AppState { app_id, state });
+        }
+    }
+
+    // ---- replay ---------------------------------------------------------------
+
+    fn load_replay(self: &Rc<Self>) {
+        let session_id = ui::value(&self.doc, "replay-session").trim().to_owned();
+        if session_id.is_empty() {
+            ui::show_message(&self.doc, "replay-error", "Enter a session id");
+            return;
+        }
+        ui::show_message(&self.doc, "replay-error", "");
+        let me = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            match me.client.host(RequestBody::RecordingFetch { session_id }).await {
+                Ok(HostMessage::Recording { frames, .. }) => {
+                    if frames.is_empty() {
+                        ui::show_message(&me.doc, "replay-error", "This session has no recording");
+                        return;
+                    }
+                    let timeline = Timeline::new(frames);
+                    let duration = timeline.duration_ms();
+                    me.st.borrow_mut().replay = Some(timeline);
+                    me.set_phase(Phase::Replay);
+                    ui::set_attr(&me.doc, "replay-scrub", "max", &duration.to_string());
+                    me.replay_to(0);
+                }
+                Ok(other) => ui::show_message(&me.doc, "replay-error", &format!("Unexpected answer: {other:?}")),
+                Err(e) => ui::show_message(&me.doc, "replay-error", &e.to_string()),
+            }
+        });
+    }
+
+    fn replay_to(self: &Rc<Self>, t_ms: i64) {
+        let mut st = self.st.borrow_mut();
+        let Some(mut timeline) = st.replay.take() else { return };
+        let (reset, range) = timeline.seek(t_ms);
+        let mut frames: Vec<VisitorFrame> = Vec::new();
+        if reset {
+            frames.extend(timeline.assets_before(range.start).filter_map(visitor_frame));
+        }
+        frames.extend(timeline.frames[range].iter().filter_map(visitor_frame));
+        for frame in frames {
+            let _ = self.apply(&mut st, frame);
+        }
+        let duration = timeline.duration_ms();
+        st.replay = Some(timeline);
+        drop(st);
+        ui::set_value(&self.doc, "replay-scrub", &t_ms.to_string());
+        ui::set_text(&self.doc, "replay-time", &format!("{} / {}", clock(t_ms), clock(duration)));
+        self.render_seq(&self.st.borrow());
+    }
+
+    fn toggle_play(self: &Rc<Self>) {
+        let playing = {
+            let mut st = self.st.borrow_mut();
+            st.playing = !st.playing;
+            st.playing
+        };
+        ui::set_text(&self.doc, "replay-play", if playing { "Pause" } else { "Play" });
+        if playing {
+            let start: i64 = ui::value(&self.doc, "replay-scrub").parse().unwrap_or(0);
+            let t0 = ui::now_ms() - start;
+            self.play_step(t0);
+        }
+    }
+
+    fn play_step(self: &Rc<Self>, t0: i64) {
+        let (playing, duration) = {
+            let st = self.st.borrow();
+            (st.playing, st.replay.as_ref().map(Timeline::duration_ms).unwrap_or(0))
+        };
+        if !playing {
+            return;
+        }
+        let t = (ui::now_ms() - t0).min(duration);
+        self.replay_to(t);
+        if t >= duration {
+            self.st.borrow_mut().playing = false;
+            ui::set_text(&self.doc, "replay-play", "Play");
+            return;
+        }
+        let me = self.clone();
+        ui::after(50, move || me.play_step(t0));
+    }
+}
+
+fn visitor_frame(f: &baton_shared::native::RecordedPlain) -> Option<VisitorFrame> {
+    match &f.frame {
+        Frame::Visitor { frame } => Some(frame.clone()),
+        Frame::Operator { .. } => None,
+    }
+}
+
+fn points_attr(points: &[(i32, i32)]) -> String {
+    points.iter().map(|(x, y)| format!("{x},{y}")).collect::<Vec<_>>().join(" ")
+}
+
+fn clock(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    format!("{}:{:02}", s / 60, s % 60)
+}
