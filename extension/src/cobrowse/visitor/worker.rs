@@ -68,6 +68,14 @@ pub async fn perform(action: Action) -> Result<(), String> {
 }
 
 async fn share(tab_id: i64) -> Result<(), String> {
+    // The organisation (or the person) may have turned co-browsing off.
+    let settings = crate::settings::store::load_or_default().await;
+    if !settings.settings.cobrowsing_enabled {
+        return Err(match settings.is_locked(crate::settings::Key::CobrowsingEnabled) {
+            true => "co-browsing is turned off by your organization".into(),
+            false => "co-browsing is turned off in Baton's settings".into(),
+        });
+    }
     if let Some(view) = with_share(tab_id, |s| s.view.clone()) {
         to_page(tab_id, ToPage::Shared { share: view });
         return Ok(());
