@@ -10,6 +10,7 @@
 //!
 //! The operator's console is its own page (`crate::console`).
 
-#[cfg(target_arch = "wasm32")]
+/// Pure rules (masking, encoding, batching) are tested natively; the DOM
+/// glue inside compiles only for wasm32.
 pub mod capture;
 pub mod visitor;

@@ -5,10 +5,43 @@
 //! `Snapshot`, and from then on incremental frames (mutations, input,
 //! scroll, pointer, selection, viewport) to the sink. Masking happens here,
 //! before anything reaches the sink.
+//!
+//! - [`mask`] — what is hidden and how (fail-closed), given element facts.
+//! - [`assets`] — SHA-1 addressed assets, each sent once.
+//! - [`batch`] — coalescing one batch of DOM changes.
+//! - `live` (wasm32) — the DOM glue: node ids in a `WeakMap`, the sliced
+//!   walk, the `MutationObserver`s, listeners and stylesheet polling.
+//!
+//! ## Stylesheets and the CSSOM
+//! Content scripts run in an isolated world, so wrapping
+//! `CSSStyleSheet.prototype.insertRule` here would not see the page's calls.
+//! Instead every `<style>`, `<link rel=stylesheet>` and adopted sheet the
+//! snapshot captured is watched: its total rule count is compared on every
+//! mutation batch and on a one-second poll, and a sheet whose count changed
+//! (`insertRule`, `deleteRule`, `replaceSync`, a new adopted sheet) is read
+//! again and sent as `Mutations.styles` if its text changed. A rule edited
+//! in place without changing the count is picked up with the next change
+//! to its owner or the next keyframe. Cross-origin sheets cannot be read
+//! (`SecurityError`); their `<link href>` is kept instead.
+//!
+//! ## Baton's own UI
+//! Any element with [`mask::UI_ATTR`] (`data-baton-ui`) is skipped with
+//! everything inside it, in the snapshot and in mutations.
+
+pub mod assets;
+pub mod batch;
+pub mod mask;
+
+#[cfg(target_arch = "wasm32")]
+mod debug;
+#[cfg(target_arch = "wasm32")]
+mod live;
 
 use std::rc::Rc;
 
 use baton_shared::cobrowse::{NodeId, VisitorFrame};
+
+pub use mask::{PRIVATE_ATTR, UI_ATTR};
 
 /// Site or policy masking rules on top of the built-in ones.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -31,37 +64,129 @@ pub type Sink = Rc<dyn Fn(VisitorFrame)>;
 
 /// A running capture of the current document.
 pub struct Recorder {
+    #[cfg(target_arch = "wasm32")]
+    inner: Rc<live::Shared>,
+    #[cfg(not(target_arch = "wasm32"))]
     _sink: Sink,
 }
 
 impl Recorder {
     /// Starts capturing: a snapshot (time-sliced), then incremental frames.
-    pub fn start(_policy: MaskPolicy, sink: Sink) -> Result<Recorder, CaptureError> {
-        Err(CaptureError::Unavailable(format!("capture engine not built yet ({})", Rc::strong_count(&sink))))
+    /// The sink may be called from any later task; it must not assume it
+    /// runs inside `start`.
+    pub fn start(policy: MaskPolicy, sink: Sink) -> Result<Recorder, CaptureError> {
+        #[cfg(target_arch = "wasm32")]
+        {
+            live::start(policy, sink).map(|inner| Recorder { inner })
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let _ = policy;
+            let _ = Recorder { _sink: sink };
+            Err(CaptureError::Unavailable("capture needs a browser".into()))
+        }
     }
 
     /// Sends a fresh snapshot (after a gap, a reconnect or a new console).
-    pub fn keyframe(&self) {}
+    /// Node ids restart, and assets are sent again.
+    pub fn keyframe(&self) {
+        #[cfg(target_arch = "wasm32")]
+        live::keyframe(&self.inner);
+    }
 
     /// The live node behind an id of the current snapshot.
-    pub fn node(&self, _id: NodeId) -> Option<web_sys::Node> {
-        None
+    pub fn node(&self, id: NodeId) -> Option<web_sys::Node> {
+        #[cfg(target_arch = "wasm32")]
+        {
+            live::node(&self.inner, id)
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let _ = id;
+            None
+        }
     }
 
     /// The id of a live node, if captured.
-    pub fn id_of(&self, _node: &web_sys::Node) -> Option<NodeId> {
-        None
+    pub fn id_of(&self, node: &web_sys::Node) -> Option<NodeId> {
+        #[cfg(target_arch = "wasm32")]
+        {
+            live::id_of(&self.inner, node)
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let _ = node;
+            None
+        }
     }
 
     /// Whether the node is masked, private or a never-captured field (or
-    /// inside one): control commands must refuse it.
-    pub fn is_protected(&self, _id: NodeId) -> bool {
-        true
+    /// inside one): control commands must refuse it. Unknown ids are
+    /// protected.
+    pub fn is_protected(&self, id: NodeId) -> bool {
+        #[cfg(target_arch = "wasm32")]
+        {
+            live::is_protected(&self.inner, id)
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let _ = id;
+            true
+        }
     }
 
     /// Shows or hides the visitor-side outline on everything hidden from the operator.
-    pub fn set_outlines(&self, _on: bool) {}
+    pub fn set_outlines(&self, on: bool) {
+        #[cfg(target_arch = "wasm32")]
+        live::set_outlines(&self.inner, on);
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = on;
+    }
 
     /// Stops observing and removes everything the recorder added to the page.
-    pub fn stop(self) {}
+    pub fn stop(self) {
+        #[cfg(target_arch = "wasm32")]
+        live::stop(&self.inner);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use baton_shared::cobrowse::{Node, Snapshot, VisitorFrame};
+
+    fn el(i: u32, n: &str, a: Vec<(String, String)>, c: Vec<Node>) -> Node {
+        Node::Element { i, n: n.into(), a, c, s: None, y: vec![], css: None, f: None, m: None }
+    }
+
+    /// A generated table like the benchmark's: the encoding stays compact.
+    #[test]
+    fn encoding_is_compact() {
+        let mut id = 10;
+        let mut rows = Vec::new();
+        for r in 0..1000 {
+            let mut cells = Vec::new();
+            for c in 0..4 {
+                id += 2;
+                cells.push(el(id, "td", vec![], vec![Node::Text { i: id + 1, v: format!("r{r}c{c}") }]));
+            }
+            id += 1;
+            rows.push(el(id, "tr", vec![], cells));
+        }
+        let nodes = 1000 * 9;
+        let table = el(3, "table", vec![("class".into(), "grid".into())], vec![el(4, "tbody", vec![], rows)]);
+        let snap = VisitorFrame::Snapshot(Snapshot {
+            url: "https://example.test/".into(),
+            title: "T".into(),
+            doctype: Some("html".into()),
+            root: el(1, "html", vec![], vec![el(2, "body", vec![], vec![table])]),
+            viewport: (1280, 720),
+            scroll: vec![],
+        });
+        let bytes = serde_json::to_string(&snap).unwrap().len();
+        let per_node = bytes as f64 / nodes as f64;
+        // {"t":"e","i":1234,"n":"td","c":[…]} and {"t":"x","i":1235,"v":"r1c1"}: ~33 bytes per
+        // node, where rrweb's {"type":2,"tagName":"td","attributes":{},"childNodes":[…],"id":1234}
+        // and {"type":3,"textContent":"r1c1","id":1235} take ~65.
+        assert!(per_node < 36.0, "{per_node:.1} bytes per node");
+    }
 }

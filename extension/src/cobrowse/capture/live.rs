@@ -1,0 +1,1418 @@
+//! The DOM glue of the capture engine (wasm32 only). Every page value goes
+//! through web-sys bindings, which in a content script's isolated world
+//! call the real DOM APIs: the page cannot override them. Failures mean
+//! "not captured" (or "masked"), never a panic.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::rc::{Rc, Weak};
+
+use js_sys::{Array, Function, Object, Promise, Reflect, WeakMap};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    AddEventListenerOptions, CssStyleSheet, Document, Element, Event, EventTarget, HtmlIFrameElement,
+    HtmlInputElement, HtmlLinkElement, HtmlSelectElement, HtmlStyleElement, HtmlTextAreaElement, MessageChannel,
+    MouseEvent, MutationObserver, MutationObserverInit, MutationRecord, Node as DomNode, ShadowRoot, Window,
+};
+
+use baton_shared::cobrowse::{
+    AddedNode, InputChange, Node, NodeId, SelectionRange, Snapshot, VisitorFrame, WINDOW,
+};
+use baton_shared::limits::{CAPTURE_SLICE_MS, POINTER_COALESCE_MS};
+
+use super::assets::{AssetStore, CSS};
+use super::batch::Batch;
+use super::mask::{self, FieldClass, FieldFacts, PRIVATE_ATTR, UI_ATTR};
+use super::{CaptureError, MaskPolicy, Sink};
+
+/// How often stylesheets are checked for CSSOM changes.
+const STYLE_POLL_MS: i32 = 1_000;
+/// Nodes handled between two looks at the clock.
+const CLOCK_EVERY: u32 = 32;
+/// Ancestors looked at before giving up (and answering "protected").
+const MAX_ANCESTORS: usize = 4_096;
+
+const ELEMENT: u16 = 1;
+const TEXT: u16 = 3;
+const CDATA: u16 = 4;
+const COMMENT: u16 = 8;
+const FRAGMENT: u16 = 11;
+const FOLLOWING: u16 = 4;
+
+/// Tags that may carry a shadow root (besides custom elements).
+const SHADOW_HOSTS: &[&str] = &[
+    "article", "aside", "blockquote", "body", "div", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "main",
+    "nav", "p", "section", "span",
+];
+
+/// Tags whose scroll offsets are not worth a look during the snapshot
+/// (their scrolling is still sent when it happens).
+const NO_SCROLL_READ: &[&str] = &[
+    "tr", "td", "th", "tbody", "thead", "tfoot", "table", "span", "a", "b", "i", "u", "s", "em", "strong", "small",
+    "code", "abbr", "sup", "sub", "option", "br", "img", "input", "label", "li", "button", "select", "svg", "path",
+    "script", "style", "link", "meta", "title", "head",
+];
+
+pub struct Shared {
+    st: RefCell<State>,
+}
+
+enum Watched {
+    /// `<style>` or `<link rel=stylesheet>`.
+    Owner(Element),
+    /// Adopted sheets of a document or shadow root.
+    Adopted(JsValue),
+}
+
+struct SheetWatch {
+    what: Watched,
+    counts: Vec<u32>,
+    hashes: Vec<String>,
+}
+
+struct Listener {
+    target: EventTarget,
+    name: &'static str,
+    f: Function,
+}
+
+struct State {
+    private_sel: Option<String>,
+    safe_sel: Option<String>,
+    sink: Sink,
+    ids: WeakMap,
+    next_id: NodeId,
+    nodes: HashMap<NodeId, DomNode>,
+    protected: HashSet<NodeId>,
+    placeholders: HashSet<NodeId>,
+    assets: AssetStore,
+    sheets: HashMap<NodeId, SheetWatch>,
+    generation: u32,
+    snapshotting: bool,
+    stopped: bool,
+    /// Records delivered while a snapshot was being taken.
+    held: Vec<MutationRecord>,
+    /// Scroll offsets met during the snapshot walk.
+    walk_scroll: Vec<(NodeId, i32, i32)>,
+    /// Ids removed while serializing (a node moved in from an unobserved place).
+    stale: Vec<NodeId>,
+    observer: Option<MutationObserver>,
+    observer_cb: Option<Closure<dyn FnMut(Array, MutationObserver)>>,
+    closures: Vec<Closure<dyn FnMut(Event)>>,
+    listeners: Vec<Listener>,
+    /// Functions of the per-root listeners (input, change, scroll, load).
+    root_fns: Vec<(&'static str, Function)>,
+    listened_roots: Vec<EventTarget>,
+    poll: Option<(i32, Closure<dyn FnMut()>)>,
+    tick: Option<Closure<dyn FnMut()>>,
+    tick_pending: bool,
+    pending_scroll: Vec<(NodeId, i32, i32)>,
+    pending_pointer: Option<(i32, i32)>,
+    pending_viewport: Option<(u32, u32)>,
+    pending_selection: bool,
+    last_selection: Option<Vec<SelectionRange>>,
+    last_input: Option<InputChange>,
+    outline: Option<Element>,
+    open_shadow: Option<(JsValue, Function)>,
+    document: Document,
+    window: Window,
+    started_ms: f64,
+    pub(super) snapshot_ms: f64,
+    pub(super) max_slice_ms: f64,
+}
+
+fn now() -> f64 {
+    thread_local! {
+        static PERF: Option<web_sys::Performance> = web_sys::window().and_then(|w| w.performance());
+    }
+    PERF.with(|p| p.as_ref().map(|p| p.now()).unwrap_or(0.0))
+}
+
+fn get(target: &JsValue, key: &str) -> Option<JsValue> {
+    Reflect::get(target, &JsValue::from_str(key)).ok().filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+// ---- public entry points ----------------------------------------------------
+
+pub fn start(policy: MaskPolicy, sink: Sink) -> Result<Rc<Shared>, CaptureError> {
+    let window = web_sys::window().ok_or(CaptureError::NoDocument)?;
+    let document = window.document().ok_or(CaptureError::NoDocument)?;
+    if document.document_element().is_none() {
+        return Err(CaptureError::NoDocument);
+    }
+    let open_shadow = get(&js_sys::global(), "chrome")
+        .and_then(|c| get(&c, "dom"))
+        .and_then(|dom| Some((dom.clone(), get(&dom, "openOrClosedShadowRoot")?.dyn_into::<Function>().ok()?)));
+    let shared = Rc::new(Shared {
+        st: RefCell::new(State {
+            private_sel: mask::join_selectors(&policy.private_selectors),
+            safe_sel: mask::join_selectors(&policy.safe_selectors),
+            sink,
+            ids: WeakMap::new(),
+            next_id: 1,
+            nodes: HashMap::new(),
+            protected: HashSet::new(),
+            placeholders: HashSet::new(),
+            assets: AssetStore::default(),
+            sheets: HashMap::new(),
+            generation: 0,
+            snapshotting: false,
+            stopped: false,
+            held: Vec::new(),
+            walk_scroll: Vec::new(),
+            stale: Vec::new(),
+            observer: None,
+            observer_cb: None,
+            closures: Vec::new(),
+            listeners: Vec::new(),
+            root_fns: Vec::new(),
+            listened_roots: Vec::new(),
+            poll: None,
+            tick: None,
+            tick_pending: false,
+            pending_scroll: Vec::new(),
+            pending_pointer: None,
+            pending_viewport: None,
+            pending_selection: false,
+            last_selection: None,
+            last_input: None,
+            outline: None,
+            open_shadow,
+            document,
+            window,
+            started_ms: 0.0,
+            snapshot_ms: 0.0,
+            max_slice_ms: 0.0,
+        }),
+    });
+    install(&shared).map_err(|e| CaptureError::Unavailable(format!("{e:?}")))?;
+    keyframe(&shared);
+    Ok(shared)
+}
+
+pub fn keyframe(shared: &Rc<Shared>) {
+    let generation = {
+        let Ok(mut st) = shared.st.try_borrow_mut() else { return };
+        if st.stopped {
+            return;
+        }
+        st.generation = st.generation.wrapping_add(1);
+        if let Some(o) = &st.observer {
+            let _ = o.take_records();
+        }
+        st.held.clear();
+        st.ids = WeakMap::new();
+        st.next_id = 1;
+        st.nodes.clear();
+        st.protected.clear();
+        st.placeholders.clear();
+        st.sheets.clear();
+        st.assets.reset();
+        st.walk_scroll.clear();
+        st.stale.clear();
+        st.last_selection = None;
+        st.last_input = None;
+        st.snapshotting = true;
+        st.started_ms = now();
+        st.max_slice_ms = 0.0;
+        st.generation
+    };
+    wasm_bindgen_futures::spawn_local(run_snapshot(shared.clone(), generation));
+}
+
+pub fn node(shared: &Rc<Shared>, id: NodeId) -> Option<DomNode> {
+    shared.st.try_borrow().ok()?.nodes.get(&id).cloned()
+}
+
+pub fn id_of(shared: &Rc<Shared>, node: &DomNode) -> Option<NodeId> {
+    shared.st.try_borrow().ok()?.id_of(node)
+}
+
+pub fn is_protected(shared: &Rc<Shared>, id: NodeId) -> bool {
+    let Ok(st) = shared.st.try_borrow() else { return true };
+    let Some(node) = st.nodes.get(&id) else { return true };
+    st.protected_node(node)
+}
+
+pub fn set_outlines(shared: &Rc<Shared>, on: bool) {
+    let Ok(mut st) = shared.st.try_borrow_mut() else { return };
+    if let Some(old) = st.outline.take() {
+        old.remove();
+    }
+    if !on || st.stopped {
+        return;
+    }
+    let Ok(style) = st.document.create_element("style") else { return };
+    let _ = style.set_attribute(UI_ATTR, "outline");
+    style.set_text_content(Some(&mask::outline_css(st.private_sel.as_deref())));
+    let parent: Option<Element> = st.document.query_selector("head").ok().flatten().or_else(|| st.document.document_element());
+    if let Some(parent) = parent {
+        if parent.append_child(&style).is_ok() {
+            st.outline = Some(style);
+        }
+    }
+}
+
+pub fn stop(shared: &Rc<Shared>) {
+    let Ok(mut st) = shared.st.try_borrow_mut() else { return };
+    if st.stopped {
+        return;
+    }
+    st.stopped = true;
+    st.generation = st.generation.wrapping_add(1);
+    if let Some(o) = st.observer.take() {
+        o.disconnect();
+    }
+    for l in std::mem::take(&mut st.listeners) {
+        let _ = l.target.remove_event_listener_with_callback_and_bool(l.name, &l.f, true);
+    }
+    let root_fns = std::mem::take(&mut st.root_fns);
+    for root in std::mem::take(&mut st.listened_roots) {
+        for (name, f) in &root_fns {
+            let _ = root.remove_event_listener_with_callback_and_bool(name, f, true);
+        }
+    }
+    if let Some((handle, _)) = &st.poll {
+        st.window.clear_interval_with_handle(*handle);
+    }
+    if let Some(old) = st.outline.take() {
+        old.remove();
+    }
+    st.held.clear();
+    st.nodes.clear();
+    // The closures may be on the stack right now (stop called from a
+    // frame's sink): drop them in a later task.
+    let holder = (
+        std::mem::take(&mut st.closures),
+        st.observer_cb.take(),
+        st.poll.take(),
+        st.tick.take(),
+    );
+    let later = Closure::once_into_js(move || drop(holder));
+    let _ = st
+        .window
+        .set_timeout_with_callback_and_timeout_and_arguments_0(later.unchecked_ref(), 0);
+}
+
+pub fn stats(shared: &Rc<Shared>) -> (f64, f64) {
+    shared.st.try_borrow().map(|st| (st.snapshot_ms, st.max_slice_ms)).unwrap_or((0.0, 0.0))
+}
+
+// ---- emitting ---------------------------------------------------------------
+
+fn emit(shared: &Rc<Shared>, frames: Vec<VisitorFrame>) {
+    if frames.is_empty() {
+        return;
+    }
+    let Ok(sink) = shared.st.try_borrow().map(|st| st.sink.clone()) else { return };
+    for f in frames {
+        sink(f);
+    }
+}
+
+/// Runs `f` on the state unless it is busy or stopped, then emits.
+fn with_state(weak: &Weak<Shared>, f: impl FnOnce(&mut State, &Rc<Shared>) -> Vec<VisitorFrame>) {
+    let Some(shared) = weak.upgrade() else { return };
+    let frames = {
+        let Ok(mut st) = shared.st.try_borrow_mut() else { return };
+        if st.stopped {
+            return;
+        }
+        f(&mut st, &shared)
+    };
+    emit(&shared, frames);
+}
+
+// ---- installing observers and listeners -------------------------------------
+
+fn install(shared: &Rc<Shared>) -> Result<(), JsValue> {
+    let weak = Rc::downgrade(shared);
+    let mut st = shared.st.borrow_mut();
+
+    let w = weak.clone();
+    let cb = Closure::<dyn FnMut(Array, MutationObserver)>::new(move |records: Array, _o: MutationObserver| {
+        with_state(&w, |st, _| {
+            let records: Vec<MutationRecord> = records.iter().map(|r| r.unchecked_into()).collect();
+            if st.snapshotting {
+                st.held.extend(records);
+                return Vec::new();
+            }
+            st.process(records)
+        });
+    });
+    let observer = MutationObserver::new(cb.as_ref().unchecked_ref())?;
+    st.observer = Some(observer);
+    st.observer_cb = Some(cb);
+
+    // Per-root listeners: documents (main and iframes) and shadow roots.
+    let w = weak.clone();
+    let input = Closure::<dyn FnMut(Event)>::new(move |ev: Event| with_state(&w, |st, _| st.on_input(&ev)));
+    let w = weak.clone();
+    let scroll = Closure::<dyn FnMut(Event)>::new(move |ev: Event| {
+        with_state(&w, |st, shared| {
+            st.on_scroll(&ev);
+            st.schedule_tick(shared);
+            Vec::new()
+        })
+    });
+    let w = weak.clone();
+    let load = Closure::<dyn FnMut(Event)>::new(move |ev: Event| with_state(&w, |st, _| st.on_load(&ev)));
+    st.root_fns = vec![
+        ("input", input.as_ref().unchecked_ref::<Function>().clone()),
+        ("change", input.as_ref().unchecked_ref::<Function>().clone()),
+        ("scroll", scroll.as_ref().unchecked_ref::<Function>().clone()),
+        ("load", load.as_ref().unchecked_ref::<Function>().clone()),
+    ];
+    st.closures.extend([input, scroll, load]);
+
+    // Window-wide: pointer, resize, selection.
+    let w = weak.clone();
+    let pointer = Closure::<dyn FnMut(Event)>::new(move |ev: Event| {
+        with_state(&w, |st, shared| {
+            if let Some(m) = ev.dyn_ref::<MouseEvent>() {
+                st.pending_pointer = Some((m.client_x(), m.client_y()));
+                st.schedule_tick(shared);
+            }
+            Vec::new()
+        })
+    });
+    let w = weak.clone();
+    let resize = Closure::<dyn FnMut(Event)>::new(move |_ev: Event| {
+        with_state(&w, |st, shared| {
+            st.pending_viewport = Some(st.viewport());
+            st.schedule_tick(shared);
+            Vec::new()
+        })
+    });
+    let w = weak.clone();
+    let selection = Closure::<dyn FnMut(Event)>::new(move |_ev: Event| {
+        with_state(&w, |st, shared| {
+            st.pending_selection = true;
+            st.schedule_tick(shared);
+            Vec::new()
+        })
+    });
+    let options = AddEventListenerOptions::new();
+    options.set_capture(true);
+    options.set_passive(true);
+    let win: EventTarget = st.window.clone().into();
+    let doc: EventTarget = st.document.clone().into();
+    for (target, name, f) in [
+        (&win, "pointermove", &pointer),
+        (&win, "resize", &resize),
+        (&doc, "selectionchange", &selection),
+    ] {
+        let f: &Function = f.as_ref().unchecked_ref();
+        target.add_event_listener_with_callback_and_add_event_listener_options(name, f, &options)?;
+        st.listeners.push(Listener { target: target.clone(), name, f: f.clone() });
+    }
+    st.closures.extend([pointer, resize, selection]);
+
+    let w = weak.clone();
+    let tick = Closure::<dyn FnMut()>::new(move || with_state(&w, |st, _| st.flush_tick()));
+    st.tick = Some(tick);
+
+    let w = weak;
+    let poll = Closure::<dyn FnMut()>::new(move || {
+        with_state(&w, |st, _| {
+            if st.snapshotting {
+                return Vec::new();
+            }
+            let mut batch = Batch::default();
+            st.poll_sheets(&mut batch, None);
+            st.frames_of(batch)
+        })
+    });
+    let handle = st
+        .window
+        .set_interval_with_callback_and_timeout_and_arguments_0(poll.as_ref().unchecked_ref(), STYLE_POLL_MS)?;
+    st.poll = Some((handle, poll));
+
+    let main: DomNode = st.document.clone().into();
+    st.watch_root(&main);
+    Ok(())
+}
+
+// ---- the sliced snapshot ----------------------------------------------------
+
+async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut root: Option<Node> = None;
+    let mut first = true;
+    loop {
+        {
+            let Ok(mut st) = shared.st.try_borrow_mut() else { return };
+            if st.generation != generation || st.stopped {
+                return;
+            }
+            let slice_start = now();
+            if first {
+                first = false;
+                let Some(html) = st.document.document_element() else { return };
+                match st.visit(html.as_ref(), false, 1) {
+                    Visit::Skip => {}
+                    Visit::Leaf(n) => root = Some(n),
+                    Visit::Frame(f) => stack.push(*f),
+                }
+            }
+            let mut n = 0u32;
+            while root.is_none() && !stack.is_empty() {
+                root = st.step(&mut stack, 1);
+                n += 1;
+                if n % CLOCK_EVERY == 0 && now() - slice_start >= CAPTURE_SLICE_MS {
+                    break;
+                }
+            }
+            let took = now() - slice_start;
+            if took > st.max_slice_ms {
+                st.max_slice_ms = took;
+            }
+            if root.is_some() || stack.is_empty() {
+                break;
+            }
+        }
+        yield_now().await;
+    }
+    let frames = {
+        let Ok(mut st) = shared.st.try_borrow_mut() else { return };
+        if st.generation != generation || st.stopped {
+            return;
+        }
+        let slice_start = now();
+        st.snapshotting = false;
+        let mut frames = Vec::new();
+        if let Some(root) = root {
+            let (wx, wy) = (
+                st.window.scroll_x().unwrap_or(0.0).round() as i32,
+                st.window.scroll_y().unwrap_or(0.0).round() as i32,
+            );
+            let mut scroll = Vec::new();
+            if wx != 0 || wy != 0 {
+                scroll.push((WINDOW, wx, wy));
+            }
+            scroll.append(&mut st.walk_scroll);
+            let snapshot = Snapshot {
+                url: st.document.url().unwrap_or_default(),
+                title: st.document.title(),
+                doctype: st.document.doctype().map(|d| d.name()),
+                root,
+                viewport: st.viewport(),
+                scroll,
+            };
+            let assets = st.assets.take_fresh();
+            if !assets.is_empty() {
+                frames.push(VisitorFrame::Assets { assets });
+            }
+            frames.push(VisitorFrame::Snapshot(snapshot));
+        }
+        // What changed while the walk was sliced.
+        let mut held = std::mem::take(&mut st.held);
+        if let Some(o) = &st.observer {
+            held.extend(o.take_records().iter().map(|r| r.unchecked_into::<MutationRecord>()));
+        }
+        frames.extend(st.process(held));
+        st.snapshot_ms = now() - st.started_ms;
+        let took = now() - slice_start;
+        if took > st.max_slice_ms {
+            st.max_slice_ms = took;
+        }
+        frames
+    };
+    emit(&shared, frames);
+}
+
+/// Gives the page its main thread back: `scheduler.yield()` where present,
+/// else a `MessageChannel` round trip (not clamped like nested timers).
+async fn yield_now() {
+    let global = js_sys::global();
+    let promise = get(&global, "scheduler")
+        .and_then(|s| {
+            let f = get(&s, "yield")?.dyn_into::<Function>().ok()?;
+            f.call0(&s).ok()?.dyn_into::<Promise>().ok()
+        })
+        .unwrap_or_else(|| {
+            Promise::new(&mut |resolve: Function, _reject: Function| {
+                let sent = MessageChannel::new().ok().is_some_and(|ch| {
+                    ch.port1().set_onmessage(Some(&resolve));
+                    ch.port2().post_message(&JsValue::NULL).is_ok()
+                });
+                if !sent {
+                    if let Some(w) = web_sys::window() {
+                        let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+                    }
+                }
+            })
+        });
+    let _ = JsFuture::from(promise).await;
+}
+
+// ---- walking ----------------------------------------------------------------
+
+/// An element whose children (then shadow root, then iframe document) are
+/// being visited.
+struct Frame {
+    node: Node,
+    stage: u8,
+    kids: Vec<DomNode>,
+    pos: usize,
+    out: Vec<Node>,
+    text_mask: bool,
+    shadow: Option<ShadowRoot>,
+    frame_doc: Option<Document>,
+}
+
+enum Visit {
+    Skip,
+    Leaf(Node),
+    Frame(Box<Frame>),
+}
+
+fn children(parent: &DomNode) -> Vec<DomNode> {
+    let mut out = Vec::new();
+    let mut cur = parent.first_child();
+    while let Some(c) = cur {
+        cur = c.next_sibling();
+        out.push(c);
+    }
+    out
+}
+
+fn sheet_text(sheet: &CssStyleSheet) -> Option<(String, u32)> {
+    let rules = sheet.css_rules().ok()?;
+    let n = rules.length();
+    let mut text = String::new();
+    for i in 0..n {
+        if let Some(r) = rules.item(i) {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&r.css_text());
+        }
+    }
+    Some((text, n))
+}
+
+fn owner_sheet(el: &Element) -> Option<CssStyleSheet> {
+    let sheet = match el.local_name().as_str() {
+        "style" => el.unchecked_ref::<HtmlStyleElement>().sheet(),
+        "link" => el.unchecked_ref::<HtmlLinkElement>().sheet(),
+        _ => None,
+    }?;
+    sheet.dyn_into::<CssStyleSheet>().ok()
+}
+
+fn adopted(target: &JsValue) -> Vec<CssStyleSheet> {
+    get(target, "adoptedStyleSheets")
+        .and_then(|v| v.dyn_into::<Array>().ok())
+        .map(|a| a.iter().filter_map(|s| s.dyn_into::<CssStyleSheet>().ok()).collect())
+        .unwrap_or_default()
+}
+
+fn shadow_host(fragment: &DomNode) -> Option<Element> {
+    get(fragment.as_ref(), "host").and_then(|h| h.dyn_into::<Element>().ok())
+}
+
+impl State {
+    fn id_of(&self, node: &DomNode) -> Option<NodeId> {
+        self.ids.get(node.unchecked_ref::<Object>()).as_f64().map(|f| f as NodeId)
+    }
+
+    fn assign(&mut self, node: &DomNode) -> NodeId {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        self.ids.set(node.unchecked_ref::<Object>(), &JsValue::from(id));
+        self.nodes.insert(id, node.clone());
+        id
+    }
+
+    /// Forgets the ids of a subtree that left the page (or is captured again).
+    fn unmap(&mut self, root: &DomNode) {
+        let mut stack = vec![root.clone()];
+        let mut guard = 0usize;
+        while let Some(n) = stack.pop() {
+            let Some(id) = self.id_of(&n) else { continue };
+            guard += 1;
+            if guard > 1_000_000 {
+                break;
+            }
+            self.ids.delete(n.unchecked_ref::<Object>());
+            self.nodes.remove(&id);
+            self.protected.remove(&id);
+            self.placeholders.remove(&id);
+            self.sheets.remove(&id);
+            stack.extend(children(&n));
+            if n.node_type() == ELEMENT {
+                if let Some(sr) = self.shadow_of(n.unchecked_ref()) {
+                    stack.extend(children(&sr.into()));
+                }
+            }
+        }
+    }
+
+    fn shadow_of(&self, el: &Element) -> Option<ShadowRoot> {
+        if let Some((dom, f)) = &self.open_shadow {
+            if let Ok(v) = f.call1(dom, el) {
+                return v.dyn_into::<ShadowRoot>().ok();
+            }
+        }
+        el.shadow_root()
+    }
+
+    fn viewport(&self) -> (u32, u32) {
+        let dim = |v: Result<JsValue, JsValue>| v.ok().and_then(|v| v.as_f64()).unwrap_or(0.0).max(0.0) as u32;
+        (dim(self.window.inner_width()), dim(self.window.inner_height()))
+    }
+
+    /// Observe a document or shadow root and listen for input, scroll and loads in it.
+    fn watch_root(&mut self, root: &DomNode) {
+        if let Some(o) = &self.observer {
+            let init = MutationObserverInit::new();
+            init.set_child_list(true);
+            init.set_attributes(true);
+            init.set_character_data(true);
+            init.set_subtree(true);
+            let _ = o.observe_with_options(root, &init);
+        }
+        let target: &EventTarget = root.unchecked_ref();
+        if self.listened_roots.iter().any(|t| t == target) {
+            return;
+        }
+        let options = AddEventListenerOptions::new();
+        options.set_capture(true);
+        options.set_passive(true);
+        for (name, f) in &self.root_fns {
+            let _ = target.add_event_listener_with_callback_and_add_event_listener_options(name, f, &options);
+        }
+        self.listened_roots.push(target.clone());
+    }
+
+    /// Visits one node. `floor` is the first id of the current pass: a node
+    /// with an id at or above it was already captured in this pass; one
+    /// below it came from elsewhere and is captured afresh.
+    fn visit(&mut self, node: &DomNode, text_mask: bool, floor: NodeId) -> Visit {
+        if let Some(old) = self.id_of(node) {
+            if old >= floor {
+                return Visit::Skip;
+            }
+            self.stale.push(old);
+            self.unmap(node);
+        }
+        match node.node_type() {
+            ELEMENT => self.open(node.unchecked_ref::<Element>(), text_mask),
+            TEXT | CDATA => {
+                let v = node.node_value().unwrap_or_default();
+                let id = self.assign(node);
+                let v = if text_mask {
+                    self.protected.insert(id);
+                    mask::mask(&v)
+                } else {
+                    v
+                };
+                Visit::Leaf(Node::Text { i: id, v })
+            }
+            COMMENT => Visit::Leaf(Node::Comment { i: self.assign(node) }),
+            _ => Visit::Skip,
+        }
+    }
+
+    fn is_private(&self, el: &Element, attrs: &[(String, String)]) -> bool {
+        attrs.iter().any(|(n, _)| n.eq_ignore_ascii_case(PRIVATE_ATTR))
+            || self.private_sel.as_ref().is_some_and(|sel| el.matches(sel).unwrap_or(true))
+    }
+
+    fn field_class(&self, el: &Element, tag: &str, attrs: &[(String, String)]) -> Option<FieldClass> {
+        if !matches!(tag, "input" | "textarea" | "select") {
+            return None;
+        }
+        let get = |n: &str| attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.as_str());
+        let safe = self.safe_sel.as_ref().is_some_and(|sel| el.matches(sel).unwrap_or(false));
+        mask::field_class(&FieldFacts {
+            tag,
+            input_type: get("type"),
+            autocomplete: get("autocomplete"),
+            id: get("id"),
+            name: get("name"),
+            safe,
+        })
+    }
+
+    fn attrs_of(el: &Element) -> Vec<(String, String)> {
+        let names = el.get_attribute_names();
+        let mut out = Vec::with_capacity(names.length() as usize);
+        for name in names.iter() {
+            if let Some(name) = name.as_string() {
+                let value = el.get_attribute(&name).unwrap_or_default();
+                out.push((name, value));
+            }
+        }
+        out
+    }
+
+    fn open(&mut self, el: &Element, text_mask: bool) -> Visit {
+        let tag = el.local_name();
+        let raw = Self::attrs_of(el);
+        if raw.iter().any(|(n, _)| n.eq_ignore_ascii_case(UI_ATTR)) {
+            return Visit::Skip;
+        }
+        let id = self.assign(el.as_ref());
+        if self.is_private(el, &raw) {
+            self.protected.insert(id);
+            self.placeholders.insert(id);
+            let r = el.get_bounding_client_rect();
+            let size = |v: f64| if v.is_finite() { v.max(0.0).ceil().min(u32::MAX as f64) as u32 } else { 0 };
+            let a = raw
+                .into_iter()
+                .filter_map(|(n, v)| mask::attr_out(&n, &v, None, true).map(|v| (n, v)))
+                .collect();
+            return Visit::Leaf(Node::Element {
+                i: id,
+                n: tag,
+                a,
+                c: vec![],
+                s: None,
+                y: vec![],
+                css: None,
+                f: None,
+                m: Some((size(r.width()), size(r.height()))),
+            });
+        }
+        let class = self.field_class(el, &tag, &raw);
+        let input_type = raw.iter().find(|(k, _)| k.eq_ignore_ascii_case("type")).map(|(_, v)| v.clone());
+        let editable = raw
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("contenteditable") && mask::is_editable(v));
+        if class.is_some_and(|c| c != FieldClass::Safe) || editable {
+            self.protected.insert(id);
+        }
+        let mut a: Vec<(String, String)> = Vec::with_capacity(raw.len());
+        for (n, v) in raw {
+            if let Some(v) = mask::attr_out(&n, &v, class, false) {
+                a.push((n, v));
+            }
+        }
+        if let Some(class) = class {
+            live_value(el, &tag, class, input_type.as_deref(), &mut a);
+        }
+
+        let mut css = None;
+        if tag == "style" || (tag == "link" && a.iter().any(|(k, v)| k == "rel" && v.to_ascii_lowercase().contains("stylesheet"))) {
+            if let Some(sheet) = owner_sheet(el) {
+                if let Some((text, count)) = sheet_text(&sheet) {
+                    let hash = self.assets.intern(CSS, text);
+                    self.sheets.insert(
+                        id,
+                        SheetWatch { what: Watched::Owner(el.clone()), counts: vec![count], hashes: vec![hash.clone()] },
+                    );
+                    css = Some(hash);
+                }
+            }
+        }
+
+        if !NO_SCROLL_READ.contains(&tag.as_str()) && self.snapshotting {
+            let (x, y) = (el.scroll_left(), el.scroll_top());
+            if x != 0 || y != 0 {
+                self.walk_scroll.push((id, x, y));
+            }
+        }
+
+        let shadow = if tag.contains('-') || SHADOW_HOSTS.contains(&tag.as_str()) { self.shadow_of(el) } else { None };
+        let mut y = Vec::new();
+        if let Some(sr) = &shadow {
+            y = self.adopted_hashes(id, sr.as_ref());
+            let root: DomNode = sr.clone().into();
+            self.watch_root(&root);
+        } else if tag == "html" {
+            if let Some(doc) = el.owner_document() {
+                if doc.document_element().is_some_and(|d| &d == el) {
+                    y = self.adopted_hashes(id, doc.as_ref());
+                }
+            }
+        }
+        let frame_doc = if tag == "iframe" || tag == "frame" {
+            el.unchecked_ref::<HtmlIFrameElement>().content_document()
+        } else {
+            None
+        };
+        if let Some(doc) = &frame_doc {
+            let root: DomNode = doc.clone().into();
+            self.watch_root(&root);
+        }
+        let kids = if mask::skips_children(&tag) || css.is_some() { Vec::new() } else { children(el.as_ref()) };
+        let node = Node::Element { i: id, n: tag, a, c: vec![], s: None, y, css, f: None, m: None };
+        if kids.is_empty() && shadow.is_none() && frame_doc.is_none() {
+            return Visit::Leaf(node);
+        }
+        Visit::Frame(Box::new(Frame {
+            node,
+            stage: 0,
+            kids,
+            pos: 0,
+            out: Vec::new(),
+            text_mask: text_mask || editable,
+            shadow,
+            frame_doc,
+        }))
+    }
+
+    fn adopted_hashes(&mut self, owner: NodeId, target: &JsValue) -> Vec<String> {
+        let sheets = adopted(target);
+        if sheets.is_empty() {
+            // Watched anyway: sheets may be adopted later.
+            self.sheets.insert(owner, SheetWatch { what: Watched::Adopted(target.clone()), counts: vec![], hashes: vec![] });
+            return Vec::new();
+        }
+        let mut counts = Vec::new();
+        let mut hashes = Vec::new();
+        for s in &sheets {
+            let (text, n) = sheet_text(s).unwrap_or_default();
+            counts.push(n);
+            hashes.push(self.assets.intern(CSS, text));
+        }
+        self.sheets
+            .insert(owner, SheetWatch { what: Watched::Adopted(target.clone()), counts, hashes: hashes.clone() });
+        hashes
+    }
+
+    /// One unit of walking work; the finished root when the stack empties.
+    fn step(&mut self, stack: &mut Vec<Frame>, floor: NodeId) -> Option<Node> {
+        let top = stack.last_mut()?;
+        if top.pos < top.kids.len() {
+            let kid = top.kids[top.pos].clone();
+            top.pos += 1;
+            let text_mask = top.text_mask;
+            match self.visit(&kid, text_mask, floor) {
+                Visit::Skip => {}
+                Visit::Leaf(n) => {
+                    if let Some(top) = stack.last_mut() {
+                        top.out.push(n);
+                    }
+                }
+                Visit::Frame(f) => stack.push(*f),
+            }
+            return None;
+        }
+        // The current stage is done: store it, then move on.
+        let out = std::mem::take(&mut top.out);
+        if let Node::Element { c, s, f, .. } = &mut top.node {
+            match top.stage {
+                0 => *c = out,
+                1 => *s = Some(out),
+                _ => *f = out.into_iter().next().map(Box::new),
+            }
+        }
+        if top.stage == 0 {
+            if let Some(sr) = top.shadow.take() {
+                top.stage = 1;
+                top.kids = children(sr.as_ref());
+                top.pos = 0;
+                return None;
+            }
+        }
+        if top.stage <= 1 {
+            if let Some(doc) = top.frame_doc.take() {
+                top.stage = 2;
+                top.kids = doc.document_element().map(|d| vec![d.into()]).unwrap_or_default();
+                top.pos = 0;
+                top.text_mask = false;
+                return None;
+            }
+        }
+        let done = stack.pop()?.node;
+        match stack.last_mut() {
+            Some(parent) => {
+                parent.out.push(done);
+                None
+            }
+            None => Some(done),
+        }
+    }
+
+    /// Captures a subtree at once (mutations are not sliced).
+    fn serialize(&mut self, node: &DomNode, text_mask: bool, floor: NodeId) -> Option<Node> {
+        match self.visit(node, text_mask, floor) {
+            Visit::Skip => None,
+            Visit::Leaf(n) => Some(n),
+            Visit::Frame(f) => {
+                let mut stack = vec![*f];
+                loop {
+                    if let Some(n) = self.step(&mut stack, floor) {
+                        return Some(n);
+                    }
+                    if stack.is_empty() {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether a node, or an ancestor, is masked or private; unknown
+    /// ancestry counts as protected.
+    fn protected_node(&self, node: &DomNode) -> bool {
+        let mut cur = Some(node.clone());
+        for _ in 0..MAX_ANCESTORS {
+            let Some(n) = cur else { return false };
+            if let Some(id) = self.id_of(&n) {
+                if self.protected.contains(&id) {
+                    return true;
+                }
+            }
+            cur = match n.parent_node() {
+                Some(p) if p.node_type() == FRAGMENT => shadow_host(&p).map(Into::into),
+                other => other,
+            };
+        }
+        true
+    }
+
+    fn in_editable(node: &DomNode) -> bool {
+        let el = if node.node_type() == ELEMENT {
+            Some(node.clone().unchecked_into::<Element>())
+        } else {
+            node.parent_element()
+        };
+        el.is_some_and(|e| !matches!(e.closest("[contenteditable]:not([contenteditable=false])"), Ok(None)))
+    }
+
+    // ---- mutations ----------------------------------------------------------
+
+    fn process(&mut self, records: Vec<MutationRecord>) -> Vec<VisitorFrame> {
+        let floor = self.next_id;
+        let mut batch = Batch::default();
+        let mut added: Vec<DomNode> = Vec::new();
+        let mut attrs: Vec<(Element, String)> = Vec::new();
+        let mut texts: Vec<DomNode> = Vec::new();
+        let mut restyle: Vec<NodeId> = Vec::new();
+        for r in records {
+            let Some(target) = r.target() else { continue };
+            match r.type_().as_str() {
+                "childList" => {
+                    let removed = r.removed_nodes();
+                    for i in 0..removed.length() {
+                        if let Some(n) = removed.item(i) {
+                            if let Some(id) = self.id_of(&n) {
+                                batch.remove(id);
+                                self.unmap(&n);
+                            }
+                        }
+                    }
+                    let adds = r.added_nodes();
+                    for i in 0..adds.length() {
+                        if let Some(n) = adds.item(i) {
+                            added.push(n);
+                        }
+                    }
+                    if let Some(id) = self.id_of(&target) {
+                        if self.sheets.contains_key(&id) {
+                            restyle.push(id);
+                        }
+                    }
+                }
+                "characterData" => {
+                    if let Some(parent) = target.parent_node() {
+                        if let Some(id) = self.id_of(&parent) {
+                            if self.sheets.contains_key(&id) {
+                                restyle.push(id);
+                            }
+                        }
+                    }
+                    texts.push(target);
+                }
+                "attributes" => {
+                    if let (Some(name), Some(el)) = (r.attribute_name(), target.dyn_ref::<Element>()) {
+                        attrs.push((el.clone(), name));
+                    }
+                }
+                _ => {}
+            }
+        }
+
+        // Elements whose masking may have changed are captured again.
+        let mut seen_reclass: Vec<Element> = Vec::new();
+        for (el, name) in &attrs {
+            let Some(id) = self.id_of(el.as_ref()) else { continue };
+            let was_private = self.placeholders.contains(&id);
+            let now_private = || self.private_sel.as_ref().is_some_and(|s| el.matches(s).unwrap_or(true));
+            let redo = mask::reclassifies(name) || (self.private_sel.is_some() && !was_private && now_private());
+            if redo && !seen_reclass.iter().any(|e| e == el) {
+                batch.remove(id);
+                self.unmap(el.as_ref());
+                seen_reclass.push(el.clone());
+                added.push(el.clone().into());
+            }
+        }
+
+        // Roots of what was added: connected, and not inside another added node.
+        let set = js_sys::Set::new(&JsValue::UNDEFINED);
+        let mut roots = Vec::new();
+        for n in added {
+            if !n.is_connected() || set.has(&n) {
+                continue;
+            }
+            if let Some(old) = self.id_of(&n) {
+                // Moved in from a place no removal was recorded for.
+                batch.remove(old);
+                self.unmap(&n);
+            }
+            set.add(&n);
+            roots.push(n);
+        }
+        let mut groups: Vec<(NodeId, bool, bool, Vec<DomNode>)> = Vec::new();
+        for n in roots {
+            let Some(parent) = n.parent_node() else { continue };
+            if set.has(&parent) {
+                continue;
+            }
+            let (pid, shadow, parent_el) = if parent.node_type() == FRAGMENT {
+                let Some(host) = shadow_host(&parent) else { continue };
+                (self.id_of(host.as_ref()), true, host)
+            } else if parent.node_type() == ELEMENT {
+                (self.id_of(&parent), false, parent.clone().unchecked_into::<Element>())
+            } else {
+                continue;
+            };
+            let Some(pid) = pid else { continue };
+            if self.placeholders.contains(&pid) || self.sheets.contains_key(&pid) && !shadow {
+                continue;
+            }
+            if !shadow && mask::skips_children(&parent_el.local_name()) {
+                continue;
+            }
+            match groups.iter_mut().find(|g| g.0 == pid && g.1 == shadow) {
+                Some(g) => g.3.push(n),
+                None => {
+                    let text_mask = !shadow && Self::in_editable(&parent);
+                    groups.push((pid, shadow, text_mask, vec![n]));
+                }
+            }
+        }
+        for (pid, shadow, text_mask, mut nodes) in groups {
+            if nodes.len() > 1 {
+                // Last in document order first, so each `before` exists.
+                nodes.sort_by(|a, b| {
+                    if a.compare_document_position(b) & FOLLOWING != 0 {
+                        std::cmp::Ordering::Greater
+                    } else {
+                        std::cmp::Ordering::Less
+                    }
+                });
+            }
+            for n in nodes {
+                if self.id_of(&n).is_some() {
+                    continue;
+                }
+                let Some(node) = self.serialize(&n, text_mask, floor) else { continue };
+                let mut before = None;
+                let mut sib = n.next_sibling();
+                while let Some(s) = sib {
+                    if let Some(id) = self.id_of(&s) {
+                        before = Some(id);
+                        break;
+                    }
+                    sib = s.next_sibling();
+                }
+                batch.add(AddedNode { parent: pid, before, shadow, node });
+            }
+        }
+        for id in std::mem::take(&mut self.stale) {
+            batch.remove(id);
+        }
+
+        for (el, name) in attrs {
+            let Some(id) = self.id_of(el.as_ref()) else { continue };
+            if id >= floor {
+                continue;
+            }
+            let value = el.get_attribute(&name);
+            let placeholder = self.placeholders.contains(&id);
+            let tag = el.local_name();
+            let class = if placeholder { None } else { self.field_class(&el, &tag, &Self::attrs_of(&el)) };
+            if class.is_some() && matches!(name.to_ascii_lowercase().as_str(), "value" | "checked" | "selected") {
+                // Default values change nothing the operator sees beyond
+                // what input events send; never risk a secret's.
+                if class != Some(FieldClass::Safe) {
+                    continue;
+                }
+            }
+            match value {
+                None => {
+                    if placeholder && mask::attr_out(&name, "", None, true).is_none() {
+                        continue;
+                    }
+                    batch.attr(id, name, None);
+                }
+                Some(v) => {
+                    if let Some(out) = mask::attr_out(&name, &v, class, placeholder) {
+                        batch.attr(id, name, Some(out));
+                    }
+                }
+            }
+        }
+
+        for t in texts {
+            let Some(id) = self.id_of(&t) else { continue };
+            if id >= floor {
+                continue;
+            }
+            let v = t.node_value().unwrap_or_default();
+            let v = if self.protected.contains(&id) { mask::mask(&v) } else { v };
+            batch.text(id, v);
+        }
+
+        self.poll_sheets(&mut batch, Some(&restyle));
+        self.frames_of(batch)
+    }
+
+    fn frames_of(&mut self, batch: Batch) -> Vec<VisitorFrame> {
+        let mut frames = Vec::new();
+        let assets = self.assets.take_fresh();
+        if !assets.is_empty() {
+            frames.push(VisitorFrame::Assets { assets });
+        }
+        if let Some(m) = batch.finish() {
+            frames.push(VisitorFrame::Mutations(m));
+        }
+        frames
+    }
+
+    /// Re-reads sheets whose rule counts changed (and those in `force`).
+    fn poll_sheets(&mut self, batch: &mut Batch, force: Option<&[NodeId]>) {
+        let mut changed = Vec::new();
+        for (id, w) in &self.sheets {
+            let forced = force.is_some_and(|f| f.contains(id));
+            let sheets: Vec<CssStyleSheet> = match &w.what {
+                Watched::Owner(el) => owner_sheet(el).into_iter().collect(),
+                Watched::Adopted(target) => adopted(target),
+            };
+            let counts: Vec<u32> = sheets.iter().map(|s| s.css_rules().map(|r| r.length()).unwrap_or(0)).collect();
+            if forced || counts != w.counts {
+                changed.push((*id, sheets, counts));
+            }
+        }
+        for (id, sheets, counts) in changed {
+            let hashes: Vec<String> = sheets
+                .iter()
+                .filter_map(sheet_text)
+                .map(|(text, _)| self.assets.intern(CSS, text))
+                .collect();
+            if let Some(w) = self.sheets.get_mut(&id) {
+                w.counts = counts;
+                if w.hashes != hashes {
+                    w.hashes = hashes.clone();
+                    batch.style(id, hashes);
+                }
+            }
+        }
+    }
+
+    // ---- events -------------------------------------------------------------
+
+    fn on_input(&mut self, ev: &Event) -> Vec<VisitorFrame> {
+        let Ok(el) = ev.composed_path().get(0).dyn_into::<Element>() else { return Vec::new() };
+        let Some(id) = self.id_of(el.as_ref()) else { return Vec::new() };
+        let tag = el.local_name();
+        let raw = Self::attrs_of(&el);
+        if self.is_private(&el, &raw) {
+            return Vec::new();
+        }
+        let Some(class) = self.field_class(&el, &tag, &raw) else { return Vec::new() };
+        let input_type = raw.iter().find(|(k, _)| k.eq_ignore_ascii_case("type")).map(|(_, v)| v.as_str());
+        let change = match class {
+            FieldClass::Secret => return Vec::new(),
+            _ if tag == "input" && mask::is_checkable(input_type) => {
+                if class != FieldClass::Safe {
+                    return Vec::new();
+                }
+                InputChange { id, value: None, checked: Some(el.unchecked_ref::<HtmlInputElement>().checked()) }
+            }
+            _ => {
+                let value = match tag.as_str() {
+                    "input" => el.unchecked_ref::<HtmlInputElement>().value(),
+                    "textarea" => el.unchecked_ref::<HtmlTextAreaElement>().value(),
+                    _ => el.unchecked_ref::<HtmlSelectElement>().value(),
+                };
+                InputChange { id, value: mask::field_value(class, &value), checked: None }
+            }
+        };
+        if self.last_input.as_ref() == Some(&change) {
+            return Vec::new();
+        }
+        self.last_input = Some(change.clone());
+        vec![VisitorFrame::Input(change)]
+    }
+
+    fn on_scroll(&mut self, ev: &Event) {
+        let target = ev.composed_path().get(0);
+        let entry = if let Some(doc) = target.dyn_ref::<Document>() {
+            if doc == &self.document {
+                let x = self.window.scroll_x().unwrap_or(0.0).round() as i32;
+                let y = self.window.scroll_y().unwrap_or(0.0).round() as i32;
+                Some((WINDOW, x, y))
+            } else {
+                // An iframe's window: sent as its root element's scroll.
+                let root = doc.document_element();
+                let win = doc.default_view();
+                match (root.and_then(|r| self.id_of(r.as_ref())), win) {
+                    (Some(id), Some(w)) => Some((
+                        id,
+                        w.scroll_x().unwrap_or(0.0).round() as i32,
+                        w.scroll_y().unwrap_or(0.0).round() as i32,
+                    )),
+                    _ => None,
+                }
+            }
+        } else if let Some(el) = target.dyn_ref::<Element>() {
+            self.id_of(el.as_ref()).map(|id| (id, el.scroll_left(), el.scroll_top()))
+        } else {
+            None
+        };
+        if let Some((id, x, y)) = entry {
+            self.pending_scroll.retain(|s| s.0 != id);
+            self.pending_scroll.push((id, x, y));
+        }
+    }
+
+    fn on_load(&mut self, ev: &Event) -> Vec<VisitorFrame> {
+        // A same-origin iframe got a new document: capture the frame again.
+        let Ok(el) = ev.composed_path().get(0).dyn_into::<Element>() else { return Vec::new() };
+        let tag = el.local_name();
+        if tag != "iframe" && tag != "frame" {
+            return Vec::new();
+        }
+        let Some(id) = self.id_of(el.as_ref()) else { return Vec::new() };
+        if self.snapshotting || self.placeholders.contains(&id) {
+            return Vec::new();
+        }
+        let mut batch = Batch::default();
+        let floor = self.next_id;
+        let Some(parent) = el.parent_node() else { return Vec::new() };
+        let (pid, shadow) = if parent.node_type() == FRAGMENT {
+            (shadow_host(&parent).and_then(|h| self.id_of(h.as_ref())), true)
+        } else {
+            (self.id_of(&parent), false)
+        };
+        let Some(pid) = pid else { return Vec::new() };
+        batch.remove(id);
+        self.unmap(el.as_ref());
+        let text_mask = Self::in_editable(&parent);
+        if let Some(node) = self.serialize(el.as_ref(), text_mask, floor) {
+            let mut before = None;
+            let mut sib = el.next_sibling();
+            while let Some(s) = sib {
+                if let Some(id) = self.id_of(&s) {
+                    before = Some(id);
+                    break;
+                }
+                sib = s.next_sibling();
+            }
+            batch.add(AddedNode { parent: pid, before, shadow, node });
+        }
+        for id in std::mem::take(&mut self.stale) {
+            batch.remove(id);
+        }
+        self.frames_of(batch)
+    }
+
+    fn schedule_tick(&mut self, _shared: &Rc<Shared>) {
+        if self.tick_pending {
+            return;
+        }
+        if let Some(tick) = &self.tick {
+            let ok = self
+                .window
+                .set_timeout_with_callback_and_timeout_and_arguments_0(
+                    tick.as_ref().unchecked_ref(),
+                    POINTER_COALESCE_MS as i32,
+                )
+                .is_ok();
+            self.tick_pending = ok;
+        }
+    }
+
+    fn flush_tick(&mut self) -> Vec<VisitorFrame> {
+        self.tick_pending = false;
+        let mut frames = Vec::new();
+        if let Some((w, h)) = self.pending_viewport.take() {
+            frames.push(VisitorFrame::Viewport { w, h });
+        }
+        for (id, x, y) in std::mem::take(&mut self.pending_scroll) {
+            frames.push(VisitorFrame::Scroll { id, x, y });
+        }
+        if let Some((x, y)) = self.pending_pointer.take() {
+            frames.push(VisitorFrame::Pointer { x, y });
+        }
+        if std::mem::take(&mut self.pending_selection) {
+            let ranges = self.selection();
+            if self.last_selection.as_ref() != Some(&ranges) {
+                self.last_selection = Some(ranges.clone());
+                frames.push(VisitorFrame::Selection { ranges });
+            }
+        }
+        frames
+    }
+
+    /// The selection's ranges; none when any end is uncaptured or protected.
+    fn selection(&self) -> Vec<SelectionRange> {
+        let Ok(Some(sel)) = self.document.get_selection() else { return Vec::new() };
+        let mut out = Vec::new();
+        for i in 0..sel.range_count() {
+            let Ok(r) = sel.get_range_at(i) else { return Vec::new() };
+            if r.collapsed() {
+                continue;
+            }
+            let (Ok(sc), Ok(ec)) = (r.start_container(), r.end_container()) else { return Vec::new() };
+            let (Some(start), Some(end)) = (self.id_of(&sc), self.id_of(&ec)) else { return Vec::new() };
+            if self.protected_node(&sc) || self.protected_node(&ec) {
+                return Vec::new();
+            }
+            out.push(SelectionRange {
+                start,
+                start_offset: r.start_offset().unwrap_or(0),
+                end,
+                end_offset: r.end_offset().unwrap_or(0),
+            });
+        }
+        out
+    }
+}
+
+/// Replaces a form control's `value`/`checked` attributes with its live
+/// state, as the class allows.
+fn live_value(el: &Element, tag: &str, class: FieldClass, input_type: Option<&str>, a: &mut Vec<(String, String)>) {
+    let had_value = a.iter().any(|(k, _)| k.eq_ignore_ascii_case("value"));
+    a.retain(|(k, _)| {
+        let k = k.to_ascii_lowercase();
+        k != "value" && k != "checked"
+    });
+    if class == FieldClass::Secret {
+        return;
+    }
+    let value = match tag {
+        "input" if mask::is_checkable(input_type) => {
+            if class == FieldClass::Safe && el.unchecked_ref::<HtmlInputElement>().checked() {
+                a.push(("checked".into(), String::new()));
+            }
+            if let Some(v) = el.get_attribute("value") {
+                // A checkbox's value is the page's, not the user's.
+                a.push(("value".into(), v));
+            }
+            return;
+        }
+        "input" => el.unchecked_ref::<HtmlInputElement>().value(),
+        "textarea" => el.unchecked_ref::<HtmlTextAreaElement>().value(),
+        "select" => {
+            if class == FieldClass::Safe {
+                a.push(("value".into(), el.unchecked_ref::<HtmlSelectElement>().value()));
+            }
+            return;
+        }
+        _ => return,
+    };
+    if let Some(v) = mask::field_value(class, &value) {
+        if !v.is_empty() || had_value {
+            a.push(("value".into(), v));
+        }
+    }
+}

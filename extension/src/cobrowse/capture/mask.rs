@@ -1,0 +1,246 @@
+//! Masking decisions, given facts read off an element. Fail-closed: a
+//! field is masked unless a safe selector names it, and a secret field
+//! (password, hidden, `cc-*`, one-time code, or a name that looks like
+//! one) never yields any value, not even its length.
+
+use baton_shared::cobrowse::MASK_CHAR;
+use baton_shared::session::is_secret_autocomplete;
+
+use crate::content::classify::looks_secret;
+
+/// Marks the element holding Baton's own UI; it and everything inside are
+/// never captured.
+pub const UI_ATTR: &str = "data-baton-ui";
+/// Marks a block whose text, values, attributes and images are hidden.
+pub const PRIVATE_ATTR: &str = "data-baton-private";
+
+/// How a form control's value is treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldClass {
+    /// Never sent in any form: no value, no length, no checked state.
+    Secret,
+    /// Sent as [`MASK_CHAR`]s of the same length; checked state withheld.
+    Masked,
+    /// A safe selector names it: sent as is.
+    Safe,
+}
+
+/// What is read off a form control before deciding.
+#[derive(Debug, Clone, Default)]
+pub struct FieldFacts<'a> {
+    /// Lowercase local name.
+    pub tag: &'a str,
+    pub input_type: Option<&'a str>,
+    pub autocomplete: Option<&'a str>,
+    pub id: Option<&'a str>,
+    pub name: Option<&'a str>,
+    /// Matched by a policy's safe selector (or the check failed: `false`).
+    pub safe: bool,
+}
+
+/// `None` for elements that hold no user-entered value (including buttons,
+/// whose `value` is the page's own label).
+pub fn field_class(f: &FieldFacts) -> Option<FieldClass> {
+    let input_type = f.input_type.map(|t| t.trim().to_ascii_lowercase()).unwrap_or_default();
+    match f.tag {
+        "input" | "textarea" | "select" => {}
+        _ => return None,
+    }
+    if f.tag == "input" && matches!(input_type.as_str(), "password" | "hidden") {
+        return Some(FieldClass::Secret);
+    }
+    if f.autocomplete.is_some_and(is_secret_autocomplete) || looks_secret(f.id, f.name, f.autocomplete) {
+        return Some(FieldClass::Secret);
+    }
+    if f.tag == "input" && matches!(input_type.as_str(), "submit" | "button" | "reset" | "image") {
+        return None;
+    }
+    Some(if f.safe { FieldClass::Safe } else { FieldClass::Masked })
+}
+
+/// Whether the input type carries its state in `checked` rather than `value`.
+pub fn is_checkable(input_type: Option<&str>) -> bool {
+    input_type.is_some_and(|t| {
+        let t = t.trim();
+        t.eq_ignore_ascii_case("checkbox") || t.eq_ignore_ascii_case("radio")
+    })
+}
+
+/// Same-length run of [`MASK_CHAR`].
+pub fn mask(value: &str) -> String {
+    std::iter::repeat_n(MASK_CHAR, value.chars().count()).collect()
+}
+
+/// A field's value as sent, or `None` when nothing may be sent.
+pub fn field_value(class: FieldClass, value: &str) -> Option<String> {
+    match class {
+        FieldClass::Secret => None,
+        FieldClass::Masked => Some(mask(value)),
+        FieldClass::Safe => Some(value.to_owned()),
+    }
+}
+
+/// Attributes a private placeholder keeps: the ones layout depends on.
+const LAYOUT_ATTRS: &[&str] = &[
+    "id", "class", "style", "hidden", "dir", "width", "height", "colspan", "rowspan", "role", PRIVATE_ATTR,
+];
+
+/// Attributes whose value the page's user may have typed or that state a
+/// field's value; handled from the live properties instead.
+const STATE_ATTRS: &[&str] = &["value", "checked", "selected"];
+
+/// An attribute as sent. `field` is the element's class if it is a form
+/// control; `placeholder` is set for a private element (kept only for
+/// layout). Event handlers are dropped: the mirror never runs page code.
+pub fn attr_out(name: &str, value: &str, field: Option<FieldClass>, placeholder: bool) -> Option<String> {
+    let lower = name.to_ascii_lowercase();
+    if placeholder {
+        return LAYOUT_ATTRS.contains(&lower.as_str()).then(|| value.to_owned());
+    }
+    if lower.starts_with("on") {
+        return None;
+    }
+    if let Some(class) = field {
+        if STATE_ATTRS.contains(&lower.as_str()) {
+            // The glue writes the live value instead; a secret field never
+            // shows one, a masked one never shows the default's text either.
+            return match class {
+                FieldClass::Secret => None,
+                FieldClass::Masked if lower == "value" => Some(mask(value)),
+                FieldClass::Masked => None,
+                FieldClass::Safe => Some(value.to_owned()),
+            };
+        }
+    }
+    Some(value.to_owned())
+}
+
+/// Whether an attribute change may change how an element is masked, so the
+/// element must be captured again rather than patched.
+pub fn reclassifies(name: &str) -> bool {
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "type" | "autocomplete" | "id" | "name" | "contenteditable" | PRIVATE_ATTR | UI_ATTR
+    )
+}
+
+/// `contenteditable` values that make an editing host.
+pub fn is_editable(value: &str) -> bool {
+    !value.trim().eq_ignore_ascii_case("false")
+}
+
+/// Tags whose children are never sent as text: scripts never run in the
+/// mirror; a textarea's value travels in its `value` attribute; a style's
+/// CSS travels as an asset.
+pub fn skips_children(tag: &str) -> bool {
+    matches!(tag, "script" | "noscript" | "textarea" | "template")
+}
+
+/// One selector list out of several (empty → `None`).
+pub fn join_selectors(selectors: &[String]) -> Option<String> {
+    let parts: Vec<&str> = selectors.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// CSS for the visitor-side outline on what the operator does not see.
+pub fn outline_css(private_selectors: Option<&str>) -> String {
+    let mut sel = format!("[{PRIVATE_ATTR}], input, textarea, select, [contenteditable]:not([contenteditable=false])");
+    if let Some(extra) = private_selectors {
+        sel.push_str(", ");
+        sel.push_str(extra);
+    }
+    format!(
+        ":is({sel}):not([{UI_ATTR}]) {{ outline: 2px dashed rgba(200, 60, 30, 0.85) !important; outline-offset: 1px !important; }}"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input<'a>(t: &'a str) -> FieldFacts<'a> {
+        FieldFacts { tag: "input", input_type: Some(t), ..Default::default() }
+    }
+
+    #[test]
+    fn secrets_stay_secret_even_when_marked_safe() {
+        for t in ["password", " PASSWORD ", "hidden"] {
+            let f = FieldFacts { safe: true, ..input(t) };
+            assert_eq!(field_class(&f), Some(FieldClass::Secret), "{t}");
+        }
+        for ac in ["cc-number", "section-x cc-csc", "one-time-code", "new-password", "current-password"] {
+            let f = FieldFacts { autocomplete: Some(ac), safe: true, ..input("text") };
+            assert_eq!(field_class(&f), Some(FieldClass::Secret), "{ac}");
+        }
+        let named = FieldFacts { name: Some("cardNumber"), safe: true, ..input("text") };
+        assert_eq!(field_class(&named), Some(FieldClass::Secret));
+        let textarea = FieldFacts { tag: "textarea", id: Some("otp"), ..Default::default() };
+        assert_eq!(field_class(&textarea), Some(FieldClass::Secret));
+    }
+
+    #[test]
+    fn fields_are_masked_unless_safe() {
+        for t in ["", "text", "email", "bogus", "checkbox", "search"] {
+            assert_eq!(field_class(&input(t)), Some(FieldClass::Masked), "{t}");
+        }
+        assert_eq!(field_class(&FieldFacts { input_type: None, ..input("") }), Some(FieldClass::Masked));
+        for tag in ["textarea", "select"] {
+            assert_eq!(field_class(&FieldFacts { tag, ..Default::default() }), Some(FieldClass::Masked));
+            assert_eq!(field_class(&FieldFacts { tag, safe: true, ..Default::default() }), Some(FieldClass::Safe));
+        }
+        assert_eq!(field_class(&FieldFacts { safe: true, ..input("email") }), Some(FieldClass::Safe));
+        assert_eq!(field_class(&input("submit")), None);
+        assert_eq!(field_class(&FieldFacts { tag: "div", ..Default::default() }), None);
+    }
+
+    #[test]
+    fn values_by_class() {
+        assert_eq!(field_value(FieldClass::Secret, "hunter2"), None);
+        assert_eq!(field_value(FieldClass::Masked, "héllo"), Some("•••••".into()));
+        assert_eq!(field_value(FieldClass::Safe, "ok"), Some("ok".into()));
+        assert_eq!(mask(""), "");
+    }
+
+    #[test]
+    fn attributes_follow_the_rules() {
+        // Secret: no value, no checked, not even a masked length.
+        assert_eq!(attr_out("value", "hunter2", Some(FieldClass::Secret), false), None);
+        assert_eq!(attr_out("checked", "", Some(FieldClass::Secret), false), None);
+        assert_eq!(attr_out("value", "abc", Some(FieldClass::Masked), false), Some("•••".into()));
+        assert_eq!(attr_out("checked", "", Some(FieldClass::Masked), false), None);
+        assert_eq!(attr_out("VALUE", "abc", Some(FieldClass::Safe), false), Some("abc".into()));
+        // Page-authored labels of ordinary elements stay.
+        assert_eq!(attr_out("title", "Help", None, false), Some("Help".into()));
+        assert_eq!(attr_out("placeholder", "Your name", Some(FieldClass::Masked), false), Some("Your name".into()));
+        assert_eq!(attr_out("value", "Send", None, false), Some("Send".into()));
+        // Handlers never travel.
+        assert_eq!(attr_out("onclick", "steal()", None, false), None);
+        // A placeholder keeps layout only.
+        for (name, kept) in [
+            ("class", true),
+            ("style", true),
+            ("id", true),
+            ("title", false),
+            ("alt", false),
+            ("aria-label", false),
+            ("placeholder", false),
+            ("value", false),
+            ("src", false),
+            ("href", false),
+        ] {
+            assert_eq!(attr_out(name, "v", None, true).is_some(), kept, "{name}");
+        }
+    }
+
+    #[test]
+    fn selectors_and_outline() {
+        assert_eq!(join_selectors(&[]), None);
+        assert_eq!(join_selectors(&[" ".into()]), None);
+        assert_eq!(join_selectors(&[".a".into(), " #b ".into()]), Some(".a, #b".into()));
+        let css = outline_css(Some(".a"));
+        assert!(css.contains("[data-baton-private]") && css.contains(".a") && css.contains(":not([data-baton-ui])"));
+        assert!(reclassifies("TYPE") && reclassifies("data-baton-private") && !reclassifies("class"));
+        assert!(is_editable("") && is_editable("true") && is_editable("plaintext-only") && !is_editable("False"));
+        assert!(is_checkable(Some("Radio")) && !is_checkable(Some("text")) && !is_checkable(None));
+    }
+}
