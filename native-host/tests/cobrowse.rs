@@ -1,0 +1,453 @@
+//! Co-browsing with real parts: one `baton-server`, a visitor's and an
+//! operator's `baton-host`, driven over pipes as their browsers would.
+//! Where a test needs to see exactly what crosses the relay, it plays the
+//! operator itself over HTTP and the relay WebSocket.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde_json::{json, Value};
+use support::{Host, Server};
+use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
+
+const PAGE_TEXT: &str = "Balance of account 7741-SECRET-PAGE-TEXT";
+const WAIT: Duration = Duration::from_secs(10);
+
+fn server() -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(&dir.path().join("server.sqlite3"), "127.0.0.1:0");
+    (dir, server)
+}
+
+fn is_cobrowse(m: &Value, session: &str, e: &str) -> bool {
+    m["type"] == "cobrowse" && m["session_id"] == session && m["event"]["e"] == e
+}
+
+/// A visitor frame: a snapshot of a page carrying `text`.
+fn snapshot(text: &str) -> Value {
+    json!({"dir": "visitor", "frame": {"k": "snapshot", "url": "https://bank.example/account", "title": "Account",
+        "root": {"t": "e", "i": 1, "n": "html", "c": [{"t": "e", "i": 2, "n": "body", "c": [{"t": "x", "i": 3, "v": text}]}]},
+        "viewport": [1280, 800], "scroll": []}})
+}
+
+fn text_change(text: &str) -> Value {
+    json!({"dir": "visitor", "frame": {"k": "mutations", "texts": [[3, text]]}})
+}
+
+fn pointer(x: i32) -> Value {
+    json!({"dir": "operator", "frame": {"k": "pointer", "x": x, "y": 5}})
+}
+
+fn send(host: &mut Host, session: &str, frame: Value) -> Value {
+    host.request(json!({"type": "cobrowse_send", "session_id": session, "frame": frame}))
+}
+
+/// The visitor shares, the operator joins with the code, the visitor
+/// approves (with recording as asked); returns the session id once both
+/// sides see it active.
+fn start_session(visitor: &mut Host, operator: &mut Host, record: bool) -> String {
+    let started = visitor.request(json!({"type": "share_start"}));
+    assert_eq!(started["type"], "share_started", "{started}");
+    let session = started["session_id"].as_str().expect("session id").to_owned();
+    let code = started["code"].as_str().expect("code").to_owned();
+    assert!(started["expires_ms"].as_i64().expect("expiry") > 0);
+
+    let joined = operator.request(json!({"type": "operator_join", "code": code.to_lowercase()}));
+    assert_eq!(joined["type"], "operator_joined", "{joined}");
+    assert_eq!(joined["session_id"], session.as_str());
+    assert_eq!(joined["visitor_name"], "Visitor laptop");
+
+    let asked = visitor.wait_event("operator joined", WAIT, |m| is_cobrowse(m, &session, "operator_joined"));
+    assert_eq!(asked["event"]["operator_name"], "Support desk");
+    let ack = visitor.request(json!({"type": "share_respond", "session_id": session, "approve": true, "record": record}));
+    assert_eq!(ack["type"], "ack", "{ack}");
+    for host in [visitor, operator] {
+        host.wait_event("state active", WAIT, |m| is_cobrowse(m, &session, "state") && m["event"]["state"] == "active");
+    }
+    session
+}
+
+fn hosts(server: &Server) -> (Host, Host) {
+    let mut visitor = Host::start(&server.url, "Visitor laptop");
+    let mut operator = Host::start(&server.url, "Support desk");
+    visitor.wait_connected();
+    operator.wait_connected();
+    (visitor, operator)
+}
+
+/// Every byte of the server's database files.
+fn server_bytes(server: &Server) -> Vec<u8> {
+    let mut all = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        let path = format!("{}{suffix}", server.db.display());
+        all.extend(std::fs::read(path).unwrap_or_default());
+    }
+    all
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn share_join_consent_frames_both_ways_recording_and_end_with_only_ciphertext_at_the_server() {
+    let (_dir, server) = server();
+    let (mut visitor, mut operator) = hosts(&server);
+
+    let started = visitor.request(json!({"type": "share_start"}));
+    let session = started["session_id"].as_str().expect("session id").to_owned();
+    let code = started["code"].as_str().expect("code").to_owned();
+    visitor.wait_event("waiting", WAIT, |m| is_cobrowse(m, &session, "state") && m["event"]["state"] == "waiting");
+    // Nothing can be sent before an operator joined and the visitor approved.
+    let early = send(&mut visitor, &session, snapshot(PAGE_TEXT));
+    assert_eq!(early["code"], "cobrowse_not_active", "{early}");
+
+    // Codes that are malformed or wrong are clear errors.
+    for bad in ["nonsense", "ZZZZ-00000"] {
+        let e = operator.request(json!({"type": "operator_join", "code": bad}));
+        assert_eq!(e["code"], "cobrowse_code_invalid", "{e}");
+        assert!(e["message"].as_str().unwrap_or_default().contains("ABCD-7KQ2M9"), "{e}");
+    }
+    let (lookup, _) = code.rsplit_once('-').expect("dash");
+    let wrong = operator.request(json!({"type": "operator_join", "code": format!("{lookup}X-7KQ2M9")}));
+    assert_eq!(wrong["code"], "cobrowse_code_invalid", "{wrong}");
+    assert!(wrong["message"].as_str().unwrap_or_default().contains("wrong or has expired"), "{wrong}");
+
+    let joined = operator.request(json!({"type": "operator_join", "code": code}));
+    assert_eq!(joined["type"], "operator_joined", "{joined}");
+    let asked = visitor.wait_event("operator joined", WAIT, |m| is_cobrowse(m, &session, "operator_joined"));
+    assert_eq!(asked["event"]["operator_name"], "Support desk");
+    // Still nothing before consent: the visitor's host refuses, and the
+    // relay refuses the operator's frames.
+    let early = send(&mut visitor, &session, snapshot(PAGE_TEXT));
+    assert_eq!(early["code"], "cobrowse_not_active", "{early}");
+    // The operator cannot answer for the visitor, nor send visitor frames.
+    let e = operator.request(json!({"type": "share_respond", "session_id": session, "approve": true, "record": true}));
+    assert_eq!(e["code"], "invalid_request", "{e}");
+    assert_eq!(send(&mut operator, &session, snapshot("x"))["code"], "invalid_request");
+
+    let ack = visitor.request(json!({"type": "share_respond", "session_id": session, "approve": true, "record": true}));
+    assert_eq!(ack["type"], "ack", "{ack}");
+    for host in [&mut visitor, &mut operator] {
+        host.wait_event("active", WAIT, |m| is_cobrowse(m, &session, "state") && m["event"]["state"] == "active");
+    }
+    assert!(!operator.events.iter().any(|m| is_cobrowse(m, &session, "frame")), "a frame before consent");
+
+    // Visitor → operator: the page text arrives within a second.
+    let sent = Instant::now();
+    assert_eq!(send(&mut visitor, &session, snapshot(PAGE_TEXT))["type"], "ack");
+    let got = operator.wait_event("snapshot", Duration::from_secs(1), |m| is_cobrowse(m, &session, "frame"));
+    assert!(sent.elapsed() < Duration::from_secs(1));
+    assert_eq!(got["event"]["seq"], 1);
+    assert_eq!(got["event"]["frame"], snapshot(PAGE_TEXT));
+    assert_eq!(send(&mut visitor, &session, text_change("second SECRET-PAGE-TEXT"))["type"], "ack");
+    let got = operator.wait_event("mutation", WAIT, |m| is_cobrowse(m, &session, "frame"));
+    assert_eq!(got["event"]["seq"], 2);
+
+    // Operator → visitor.
+    assert_eq!(send(&mut operator, &session, pointer(40))["type"], "ack");
+    let got = visitor.wait_event("pointer", WAIT, |m| is_cobrowse(m, &session, "frame"));
+    assert_eq!(got["event"]["frame"], pointer(40));
+    assert_eq!(got["event"]["seq"], 1);
+
+    let audit = json!({"kind": "granted", "scopes": ["scroll"]});
+    let ack = visitor.request(json!({"type": "cobrowse_audit", "session_id": session, "event": audit}));
+    assert_eq!(ack["type"], "ack", "{ack}");
+
+    // The recording replays, decrypted, in order.
+    let deadline = Instant::now() + WAIT;
+    let recording = loop {
+        let r = operator.request(json!({"type": "recording_fetch", "session_id": session}));
+        assert_eq!(r["type"], "recording", "{r}");
+        if r["frames"].as_array().map_or(0, Vec::len) >= 3 {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "recording incomplete: {r}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let frames = recording["frames"].as_array().expect("frames");
+    let seen: Vec<(String, u64)> =
+        frames.iter().map(|f| (f["from"].as_str().unwrap_or_default().to_owned(), f["seq"].as_u64().unwrap_or(0))).collect();
+    assert_eq!(seen, [("visitor".to_owned(), 1), ("visitor".to_owned(), 2), ("operator".to_owned(), 1)]);
+    assert_eq!(frames[0]["frame"], snapshot(PAGE_TEXT));
+
+    // The server stored the session, its audit log and its recording, but
+    // no page text.
+    let stored = server_bytes(&server);
+    assert!(!contains(&stored, "SECRET-PAGE-TEXT"), "page text in the server's database");
+    assert!(!contains(&stored, "bank.example"), "page URL in the server's database");
+
+    // The visitor ends; both sides hear it; nothing more is accepted.
+    assert_eq!(visitor.request(json!({"type": "cobrowse_end", "session_id": session}))["type"], "ack");
+    visitor.wait_event("ended here", WAIT, |m| is_cobrowse(m, &session, "ended"));
+    let ended = operator.wait_event("ended there", WAIT, |m| is_cobrowse(m, &session, "ended"));
+    assert!(ended["event"]["reason"].as_str().unwrap_or_default().contains("visitor"), "{ended}");
+    assert_eq!(send(&mut visitor, &session, text_change("late"))["code"], "cobrowse_not_active");
+    let deadline = Instant::now() + WAIT;
+    while !send(&mut operator, &session, pointer(1))["code"].is_string() {
+        assert!(Instant::now() < deadline, "the operator's session never ended");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // The key outlives the session (and the host): the recording still opens.
+    let home = operator.kill();
+    let mut operator = Host::start_in(home, &server.url, "Support desk");
+    operator.wait_connected();
+    let r = operator.request(json!({"type": "recording_fetch", "session_id": session}));
+    assert_eq!(r["frames"].as_array().map_or(0, Vec::len), 3, "{r}");
+    let e = operator.request(json!({"type": "recording_fetch", "session_id": "no-such-session"}));
+    assert_eq!(e["code"], "cobrowse_not_active", "{e}");
+    let e = operator.request(json!({"type": "recording_fetch", "session_id": "../v1/devices"}));
+    assert_eq!(e["code"], "invalid_request", "{e}");
+}
+
+#[test]
+fn the_operator_ends_and_a_declined_operator_sees_nothing() {
+    let (_dir, server) = server();
+    let (mut visitor, mut operator) = hosts(&server);
+    let session = start_session(&mut visitor, &mut operator, false);
+    assert_eq!(send(&mut visitor, &session, snapshot("hello"))["type"], "ack");
+    operator.wait_event("frame", WAIT, |m| is_cobrowse(m, &session, "frame"));
+    assert_eq!(operator.request(json!({"type": "cobrowse_end", "session_id": session}))["type"], "ack");
+    operator.wait_event("ended here", WAIT, |m| is_cobrowse(m, &session, "ended"));
+    let ended = visitor.wait_event("ended there", WAIT, |m| is_cobrowse(m, &session, "ended"));
+    assert!(ended["event"]["reason"].as_str().unwrap_or_default().contains("operator"), "{ended}");
+    // Not recorded: nothing to replay.
+    let r = operator.request(json!({"type": "recording_fetch", "session_id": session}));
+    assert!(r["frames"].as_array().map_or(true, Vec::is_empty), "{r}");
+
+    // A second session, declined.
+    let started = visitor.request(json!({"type": "share_start"}));
+    let session = started["session_id"].as_str().expect("id").to_owned();
+    let joined = operator.request(json!({"type": "operator_join", "code": started["code"]}));
+    assert_eq!(joined["type"], "operator_joined", "{joined}");
+    visitor.wait_event("asked", WAIT, |m| is_cobrowse(m, &session, "operator_joined"));
+    operator.wait_event("operator's relay", WAIT, |m| is_cobrowse(m, &session, "state"));
+    let ack = visitor.request(json!({"type": "share_respond", "session_id": session, "approve": false, "record": false}));
+    assert_eq!(ack["type"], "ack");
+    let ended = operator.wait_event("declined", WAIT, |m| is_cobrowse(m, &session, "ended"));
+    assert!(ended["event"]["reason"].as_str().unwrap_or_default().contains("declined"), "{ended}");
+    assert!(!operator.events.iter().any(|m| is_cobrowse(m, &session, "frame")));
+    // The code was single use.
+    let again = operator.request(json!({"type": "operator_join", "code": started["code"]}));
+    assert_eq!(again["code"], "cobrowse_code_invalid", "{again}");
+}
+
+#[test]
+fn a_sequence_gap_is_reported_as_resumed() {
+    let (_dir, server) = server();
+    let (mut visitor, mut operator) = hosts(&server);
+    let started = visitor.request(json!({"type": "share_start"}));
+    let session = started["session_id"].as_str().expect("id").to_owned();
+    operator.request(json!({"type": "operator_join", "code": started["code"]}));
+    visitor.wait_event("asked", WAIT, |m| is_cobrowse(m, &session, "operator_joined"));
+    // The operator's first frame goes before consent: the relay refuses it,
+    // so the visitor's first frame from the operator is number 2.
+    assert_eq!(send(&mut operator, &session, pointer(1))["type"], "ack");
+    let refused = operator.wait_event("refused", WAIT, |m| is_cobrowse(m, &session, "error"));
+    assert!(refused["event"]["message"].as_str().unwrap_or_default().contains("not_consented"), "{refused}");
+    visitor.request(json!({"type": "share_respond", "session_id": session, "approve": true, "record": false}));
+    operator.wait_event("active", WAIT, |m| is_cobrowse(m, &session, "state") && m["event"]["state"] == "active");
+    assert_eq!(send(&mut operator, &session, pointer(2))["type"], "ack");
+    visitor.wait_event("resumed", WAIT, |m| is_cobrowse(m, &session, "resumed"));
+    let got = visitor.wait_event("frame 2", WAIT, |m| is_cobrowse(m, &session, "frame"));
+    assert_eq!(got["event"]["seq"], 2);
+    // In order again: no further Resumed.
+    assert_eq!(send(&mut operator, &session, pointer(3))["type"], "ack");
+    let got = visitor.wait_event("frame 3", WAIT, |m| is_cobrowse(m, &session, "frame"));
+    assert_eq!(got["event"]["seq"], 3);
+    assert!(!visitor.events.iter().any(|m| is_cobrowse(m, &session, "resumed")));
+}
+
+#[test]
+fn a_server_restart_mid_session_resumes_with_sequence_numbers_continuing() {
+    let (_dir, mut server) = server();
+    let (mut visitor, mut operator) = hosts(&server);
+    let session = start_session(&mut visitor, &mut operator, false);
+    for i in 1..=3u64 {
+        assert_eq!(send(&mut visitor, &session, text_change(&format!("before {i}")))["type"], "ack");
+        let got = operator.wait_event("frame", WAIT, |m| is_cobrowse(m, &session, "frame"));
+        assert_eq!(got["event"]["seq"], i);
+    }
+
+    server.stop();
+    // Acknowledged at once while the relay is down: queued in the host.
+    for i in 0..5 {
+        let started = Instant::now();
+        assert_eq!(send(&mut visitor, &session, text_change(&format!("while down {i}")))["type"], "ack");
+        assert!(started.elapsed() < Duration::from_millis(500));
+    }
+    server.restart();
+    operator.wait_event("resumed", Duration::from_secs(20), |m| is_cobrowse(m, &session, "resumed"));
+    // Frames flow again, numbered after the ones before the restart.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut last = 3;
+    loop {
+        assert_eq!(send(&mut visitor, &session, text_change("after"))["type"], "ack");
+        let got = operator.wait_event("frame after restart", WAIT, |m| is_cobrowse(m, &session, "frame"));
+        let seq = got["event"]["seq"].as_u64().expect("seq");
+        assert!(seq > last, "seq {seq} after {last}");
+        last = seq;
+        if seq > 8 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "frames never flowed again");
+    }
+    assert_eq!(send(&mut operator, &session, pointer(9))["type"], "ack");
+    visitor.wait_event("operator frame", WAIT, |m| is_cobrowse(m, &session, "frame"));
+}
+
+#[test]
+fn guessing_codes_is_rate_limited() {
+    let (_dir, server) = server();
+    let (mut visitor, mut operator) = hosts(&server);
+    let started = visitor.request(json!({"type": "share_start"}));
+    assert_eq!(started["type"], "share_started");
+    let mut limited = None;
+    for i in 0..30 {
+        let e = operator.request(json!({"type": "operator_join", "code": format!("GUESS{i}-7KQ2M9")}));
+        if e["code"] == "rate_limited" {
+            limited = Some(i);
+            break;
+        }
+        assert_eq!(e["code"], "cobrowse_code_invalid", "{e}");
+    }
+    let limited = limited.expect("never rate-limited");
+    assert!(limited <= 10, "rate-limited only after {limited} guesses");
+    // Even the right code waits now.
+    let e = operator.request(json!({"type": "operator_join", "code": started["code"]}));
+    assert_eq!(e["code"], "rate_limited", "{e}");
+}
+
+#[test]
+fn small_frames_cross_in_about_a_millisecond() {
+    let (_dir, server) = server();
+    let (mut visitor, mut operator) = hosts(&server);
+    let session = start_session(&mut visitor, &mut operator, false);
+    let mut times = Vec::with_capacity(1000);
+    for i in 1..=1000u64 {
+        let started = Instant::now();
+        assert_eq!(send(&mut visitor, &session, text_change(&format!("tick {i}")))["type"], "ack");
+        let got = operator.wait_event("frame", WAIT, |m| is_cobrowse(m, &session, "frame"));
+        times.push(started.elapsed());
+        assert_eq!(got["event"]["seq"], i);
+    }
+    times.sort();
+    let (p50, p99) = (times[499], times[989]);
+    eprintln!("visitor request → operator event over the relay: p50 {p50:?}, p99 {p99:?}");
+    assert!(p99 < Duration::from_millis(20), "p50 {p50:?}, p99 {p99:?}");
+}
+
+// ---- the test as the operator, to see exactly what crosses the relay ----
+
+/// A minimal HTTP/1.1 JSON call (the test has no HTTP client of its own).
+fn http(server: &Server, method: &str, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+    let addr = server.url.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    let body = body.to_string();
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
+    let payload = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    (status, serde_json::from_str(payload).unwrap_or(Value::Null))
+}
+
+/// An operator key the visitor can agree with (the test never needs the secret half).
+fn x25519_public() -> Vec<u8> {
+    use ring::agreement::{EphemeralPrivateKey, X25519};
+    let key = EphemeralPrivateKey::generate(&X25519, &ring::rand::SystemRandom::new()).expect("key");
+    key.compute_public_key().expect("public key").as_ref().to_vec()
+}
+
+type RawSocket = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>;
+
+fn raw_relay(server: &Server, session: &str, token: &str) -> RawSocket {
+    let url = format!("ws://{}/v1/cobrowse/{session}/relay", server.url.trim_start_matches("http://"));
+    let mut request = url.into_client_request().expect("request");
+    request.headers_mut().insert("authorization", format!("Bearer {token}").parse().expect("header"));
+    let (socket, _) = tungstenite::connect(request).expect("relay socket");
+    if let tungstenite::stream::MaybeTlsStream::Plain(s) = socket.get_ref() {
+        s.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+    }
+    socket
+}
+
+/// Reads relay messages until `pred` holds, keeping every text seen.
+fn read_until(socket: &mut RawSocket, seen: &mut Vec<String>, pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        assert!(Instant::now() < deadline, "relay never sent what was expected; seen {seen:?}");
+        match socket.read() {
+            Ok(Message::Text(text)) => {
+                seen.push(text.to_string());
+                let v: Value = serde_json::from_str(text.as_str()).expect("relay JSON");
+                if pred(&v) {
+                    return v;
+                }
+            }
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e) => panic!("relay socket: {e}"),
+        }
+    }
+}
+
+#[test]
+fn the_relay_carries_only_ciphertext_and_bad_frames_are_errors_not_crashes() {
+    let (_dir, server) = server();
+    let mut visitor = Host::start(&server.url, "Visitor laptop");
+    visitor.wait_connected();
+    let (status, reg) = http(&server, "POST", "/v1/devices", None, &json!({"name": "Raw operator", "kind": "desktop"}));
+    assert_eq!(status, 200, "{reg}");
+    let token = reg["device_token"].as_str().expect("token").to_owned();
+
+    let started = visitor.request(json!({"type": "share_start"}));
+    let session = started["session_id"].as_str().expect("id").to_owned();
+    let code = started["code"].as_str().expect("code");
+    let (lookup, secret) = code.rsplit_once('-').expect("dash");
+    let (status, joined) = http(&server, "POST", "/v1/cobrowse/join", Some(&token),
+        &json!({"lookup": lookup, "operator_public_key": B64.encode(x25519_public())}));
+    assert_eq!(status, 200, "{joined}");
+    let mut socket = raw_relay(&server, &session, &token);
+    let mut seen = Vec::new();
+    read_until(&mut socket, &mut seen, |m| m["t"] == "hello");
+    visitor.wait_event("asked", WAIT, |m| is_cobrowse(m, &session, "operator_joined"));
+    visitor.request(json!({"type": "share_respond", "session_id": session, "approve": true, "record": true}));
+    read_until(&mut socket, &mut seen, |m| m["t"] == "state" && m["state"] == "active");
+
+    // What the visitor's page says never crosses the relay in the clear.
+    assert_eq!(send(&mut visitor, &session, snapshot(PAGE_TEXT))["type"], "ack");
+    let frame = read_until(&mut socket, &mut seen, |m| m["t"] == "frame");
+    assert_eq!(frame["seq"], 1);
+    assert_eq!(frame["from"], "visitor");
+    let all = seen.concat();
+    assert!(!all.contains("SECRET") && !all.contains("bank.example") && !all.contains(secret), "{all}");
+
+    // Frames that do not open, or are not frames, become error events.
+    for (seq, ct) in [(1, "%%% not base64".to_owned()), (2, B64.encode([0u8; 40])), (3, B64.encode([1u8; 5]))] {
+        let bad = json!({"t": "frame", "seq": seq, "ct": ct}).to_string();
+        socket.send(Message::Text(bad.into())).expect("send");
+        let e = visitor.wait_event("error event", WAIT, |m| is_cobrowse(m, &session, "error"));
+        assert!(e["event"]["message"].as_str().unwrap_or_default().contains("does not open"), "{e}");
+    }
+    assert!(!visitor.events.iter().any(|m| is_cobrowse(m, &session, "frame")));
+    // The visitor's host is fine and keeps sharing.
+    assert_eq!(visitor.request(json!({"type": "ping"}))["type"], "pong");
+    assert_eq!(send(&mut visitor, &session, text_change(PAGE_TEXT))["type"], "ack");
+    let frame = read_until(&mut socket, &mut seen, |m| m["t"] == "frame");
+    assert_eq!(frame["seq"], 2);
+    assert!(!seen.concat().contains("SECRET"));
+    let _ = joined;
+}
