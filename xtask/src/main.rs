@@ -1,4 +1,4 @@
-//! Baton's build tool: `cargo xtask build | run | test | bench`.
+//! Baton's build tool: `cargo xtask build | run | test | bench | package`.
 //! Plain std only, so it compiles in seconds on a fresh machine.
 
 mod apt;
@@ -6,6 +6,7 @@ mod bindgen;
 mod cli;
 mod dist;
 mod error;
+mod package;
 mod process;
 mod report;
 mod signals;
@@ -48,6 +49,7 @@ fn run(args: impl IntoIterator<Item = String>) -> Result<()> {
         Task::Run(options) => tasks::run::run(&ws, &mut apt, &options),
         Task::Test => tasks::test::test(&ws, &mut apt),
         Task::Bench => tasks::bench::bench(&ws, &mut apt),
+        Task::Package(options) => tasks::package::package(&ws, &mut apt, &options).map(|_| ()),
         Task::Help => {
             println!("{}", cli::USAGE);
             Ok(())

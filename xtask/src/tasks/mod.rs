@@ -2,5 +2,6 @@
 
 pub mod bench;
 pub mod build;
+pub mod package;
 pub mod run;
 pub mod test;
