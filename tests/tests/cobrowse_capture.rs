@@ -1,0 +1,398 @@
+//! The co-browsing capture engine in a real Chromium with the extension:
+//! the recorder runs in the content script (through its diagnostic entry
+//! points, called in the content script's isolated world over CDP) on pages
+//! served from 127.0.0.1. Checked: the page's text, shadow roots (open and
+//! closed), a same-origin iframe and CSSOM changes are captured; secrets
+//! (password, card number, hidden input, private block) appear nowhere in
+//! the frames, not even as a mask of their length; the private block is a
+//! placeholder of its size; DOM changes and typing arrive as incremental
+//! frames; a 10,000-node page is captured without a long task.
+
+use std::time::{Duration, Instant};
+
+use baton_e2e::cdp::Cdp;
+use baton_e2e::{artifacts, Browser, BrowserOptions, Session};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const LOAD_TIMEOUT: Duration = Duration::from_secs(15);
+const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+
+const PASSWORD: &str = "hunter2-PASSWORD-VALUE";
+const CARD: &str = "4111111111111111";
+const HIDDEN: &str = "HIDDEN-INPUT-VALUE";
+const PRIVATE_TEXT: &str = "PRIVATE-BLOCK-TEXT";
+const PRIVATE_ALT: &str = "PRIVATE-IMAGE-ALT";
+const PLAIN: &str = "plain typed words";
+const TABLE_ROWS: usize = 1_112; // 1 + 9 nodes per row → ~10,000 nodes
+
+fn secrets_page() -> String {
+    format!(
+        r#"<!doctype html><html><head><meta charset=utf-8><title>Capture test</title>
+<style id="st">body {{ margin: 8px }} .base-rule {{ color: red }}</style></head><body>
+<h1 title="Heading title">Visible heading PLAIN-TEXT-MARKER</h1>
+<form>
+  <input id="pw" type="password">
+  <input id="card" autocomplete="cc-number">
+  <input id="hid" type="hidden" value="{HIDDEN}">
+  <input id="plain" type="text" placeholder="Your words">
+</form>
+<div id="priv" data-baton-private title="PRIVATE-TITLE" style="width:300px;height:120px;overflow:hidden">{PRIVATE_TEXT}
+  <img alt="{PRIVATE_ALT}" width="10" height="10"></div>
+<div id="open-host"></div>
+<div id="closed-host"></div>
+<iframe id="fr" src="/child" style="width:300px;height:100px"></iframe>
+<ul id="list"><li>first item</li></ul>
+<script>
+  document.getElementById('open-host').attachShadow({{ mode: 'open' }}).innerHTML = '<p>OPEN-SHADOW-TEXT</p>';
+  document.getElementById('closed-host').attachShadow({{ mode: 'closed' }}).innerHTML = '<p>CLOSED-SHADOW-TEXT</p>';
+  document.getElementById('st').sheet.insertRule('.inserted-before-capture {{ color: blue }}', 0);
+</script>
+</body></html>"#
+    )
+}
+
+fn table_page() -> String {
+    let mut rows = String::with_capacity(TABLE_ROWS * 80);
+    for r in 0..TABLE_ROWS {
+        rows.push_str(&format!("<tr><td>r{r}c0</td><td>r{r}c1</td><td>r{r}c2</td><td>r{r}c3</td></tr>"));
+    }
+    format!(
+        "<!doctype html><html><head><meta charset=utf-8><title>Big table</title></head><body>\
+         <table id=\"t\"><tbody>{rows}</tbody></table></body></html>"
+    )
+}
+
+async fn serve_pages() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the page server");
+    let addr = listener.local_addr().expect("page server address");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let n = stream.read(&mut buf).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&buf[..n]);
+                let path = request.split_whitespace().nth(1).unwrap_or("/");
+                let (status, body) = match path {
+                    "/secrets" => ("200 OK", secrets_page()),
+                    "/child" => (
+                        "200 OK",
+                        "<!doctype html><html><body><p>IFRAME-TEXT</p></body></html>".to_owned(),
+                    ),
+                    "/table" => ("200 OK", table_page()),
+                    _ => ("404 Not Found", String::new()),
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://127.0.0.1:{}", addr.port())
+}
+
+async fn launch() -> (Browser, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let browser = Browser::launch(BrowserOptions {
+        extension_dir: Some(artifacts::extension_dir().expect("built extension (cargo xtask build)")),
+        env: vec![],
+        user_data_dir: dir.path().to_path_buf(),
+    })
+    .await
+    .expect("launch Chromium");
+    (browser, dir)
+}
+
+/// A page with the Baton content script's isolated world.
+struct Page {
+    session: Session,
+    context: i64,
+}
+
+impl Page {
+    async fn open(cdp: &Cdp, url: &str) -> Page {
+        let session = cdp.open_page("about:blank").await.expect("open a page");
+        let mut events = cdp.events();
+        session.call("Runtime.enable", json!({})).await.expect("Runtime.enable");
+        session.navigate(url, LOAD_TIMEOUT).await.expect("load the page");
+        let deadline = Instant::now() + LOAD_TIMEOUT;
+        let context = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let ev = Cdp::wait_event(&mut events, "Runtime.executionContextCreated", Some(session.id()), left)
+                .await
+                .expect("the content script's isolated world");
+            let ctx = &ev.params["context"];
+            let origin = ctx["origin"].as_str().unwrap_or("");
+            if ctx["auxData"]["type"] == "isolated"
+                && ctx["name"] == "Baton"
+                && ctx["auxData"]["frameId"] == session.target_id()
+                && !origin.is_empty()
+            {
+                break ctx["id"].as_i64().expect("context id");
+            }
+        };
+        let page = Page { session, context };
+        // The Wasm loads asynchronously after the script starts.
+        let deadline = Instant::now() + LOAD_TIMEOUT;
+        while page.eval("wasm_bindgen.debug_capture_stats()").await.is_err() {
+            assert!(Instant::now() < deadline, "the content script's Wasm never loaded");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        page
+    }
+
+    /// Evaluates in the content script's isolated world.
+    async fn eval(&self, expression: &str) -> Result<Value, String> {
+        let reply = self
+            .session
+            .call(
+                "Runtime.evaluate",
+                json!({
+                    "expression": expression,
+                    "contextId": self.context,
+                    "returnByValue": true,
+                    "awaitPromise": true,
+                }),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(details) = reply.get("exceptionDetails") {
+            return Err(details.to_string());
+        }
+        Ok(reply["result"]["value"].clone())
+    }
+
+    /// Evaluates in the page's own world.
+    async fn page_eval(&self, expression: &str) -> Value {
+        self.session.evaluate(expression).await.expect("evaluate in the page")
+    }
+
+    async fn take(&self) -> Vec<Value> {
+        let text = self.eval("wasm_bindgen.debug_capture_take()").await.expect("take frames");
+        let text = text.as_str().unwrap_or("[]");
+        let v: Value = serde_json::from_str(text).expect("frames JSON");
+        v.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Collects frames until `done` accepts the collection so far.
+    async fn frames_until(&self, all: &mut Vec<Value>, what: &str, done: impl Fn(&[Value]) -> bool) {
+        let deadline = Instant::now() + FRAME_TIMEOUT;
+        loop {
+            all.extend(self.take().await);
+            if done(all) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}; frames: {}", truncate(all));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn type_into(&self, selector: &str, text: &str) {
+        self.page_eval(&format!("document.querySelector({selector:?}).focus()")).await;
+        self.session.call("Input.insertText", json!({ "text": text })).await.expect("type");
+    }
+}
+
+fn truncate(frames: &[Value]) -> String {
+    let s = serde_json::to_string(frames).unwrap_or_default();
+    s.chars().take(4000).collect()
+}
+
+fn kinds(frames: &[Value]) -> Vec<String> {
+    frames.iter().map(|f| f["frame"]["k"].as_str().unwrap_or("?").to_owned()).collect()
+}
+
+fn has_kind(frames: &[Value], k: &str) -> bool {
+    frames.iter().any(|f| f["frame"]["k"] == k)
+}
+
+/// Every element node with attribute `name` = `value`, anywhere in `v`.
+fn find_elements<'a>(v: &'a Value, name: &str, value: &str, out: &mut Vec<&'a Value>) {
+    match v {
+        Value::Object(map) => {
+            if map.get("t").and_then(Value::as_str) == Some("e") {
+                let attrs = map.get("a").and_then(Value::as_array);
+                if attrs.is_some_and(|a| a.iter().any(|p| p[0] == name && p[1] == value)) {
+                    out.push(v);
+                }
+            }
+            for child in map.values() {
+                find_elements(child, name, value, out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| find_elements(i, name, value, out)),
+        _ => {}
+    }
+}
+
+/// Lengths of every run of mask characters in `text`.
+fn mask_runs(text: &str) -> Vec<usize> {
+    let mut runs = Vec::new();
+    let mut n = 0;
+    for c in text.chars() {
+        if c == baton_shared::cobrowse::MASK_CHAR {
+            n += 1;
+        } else if n > 0 {
+            runs.push(n);
+            n = 0;
+        }
+    }
+    if n > 0 {
+        runs.push(n);
+    }
+    runs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capture_masks_secrets_and_streams_changes() {
+    let base = serve_pages().await;
+    let (browser, _dir) = launch().await;
+    let page = Page::open(browser.cdp(), &format!("{base}/secrets")).await;
+    page.page_eval(
+        "new Promise(r => { const f = document.getElementById('fr'); \
+         if (f.contentDocument && f.contentDocument.readyState === 'complete' && f.contentDocument.body) r(true); \
+         else f.addEventListener('load', () => r(true)); })",
+    )
+    .await;
+    // Secrets typed before capture starts.
+    page.type_into("#pw", PASSWORD).await;
+    page.type_into("#card", CARD).await;
+
+    let started = Instant::now();
+    page.eval("wasm_bindgen.debug_capture_start('', '')").await.expect("start the recorder");
+    let mut frames = Vec::new();
+    page.frames_until(&mut frames, "the snapshot", |f| has_kind(f, "snapshot")).await;
+    let to_snapshot = started.elapsed();
+    eprintln!("snapshot after {to_snapshot:?}; frames {:?}", kinds(&frames));
+    assert!(to_snapshot < Duration::from_secs(1), "snapshot took {to_snapshot:?}");
+    let order = kinds(&frames);
+    let assets_at = order.iter().position(|k| k == "assets").expect("an assets frame");
+    let snapshot_at = order.iter().position(|k| k == "snapshot").expect("a snapshot frame");
+    assert!(assets_at < snapshot_at, "assets come before the snapshot: {order:?}");
+
+    // Incremental records: a DOM change, a CSSOM change, typing.
+    page.page_eval(
+        "const li = document.createElement('li'); li.textContent = 'DYNAMIC-ADDED-TEXT'; \
+         document.getElementById('list').appendChild(li); \
+         document.querySelector('h1').setAttribute('data-state', 'changed'); \
+         document.getElementById('st').sheet.insertRule('.inserted-after-capture { color: green }', 0); true",
+    )
+    .await;
+    page.type_into("#plain", PLAIN).await;
+    page.type_into("#pw", "-more").await;
+    page.frames_until(&mut frames, "mutations, styles and input", |f| {
+        let text = serde_json::to_string(f).unwrap_or_default();
+        text.contains("DYNAMIC-ADDED-TEXT")
+            && text.contains("inserted-after-capture")
+            && text.contains("\"styles\"")
+            && has_kind(f, "input")
+    })
+    .await;
+    let protected = |sel: &str| format!("wasm_bindgen.debug_capture_protected({sel:?})");
+    assert_eq!(page.eval(&protected("#pw")).await.unwrap(), json!(true), "password protected");
+    assert_eq!(page.eval(&protected("#plain")).await.unwrap(), json!(true), "masked input protected");
+    assert_eq!(page.eval(&protected("#priv")).await.unwrap(), json!(true), "private block protected");
+    assert_eq!(page.eval(&protected("h1")).await.unwrap(), json!(false), "heading not protected");
+    page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
+
+    let text = serde_json::to_string(&frames).expect("frames text");
+    for wanted in [
+        "PLAIN-TEXT-MARKER",
+        "Heading title",
+        "Your words",
+        "OPEN-SHADOW-TEXT",
+        "CLOSED-SHADOW-TEXT",
+        "IFRAME-TEXT",
+        "inserted-before-capture",
+        "base-rule",
+        "first item",
+        "\"data-state\"",
+    ] {
+        assert!(text.contains(wanted), "{wanted} captured; frames: {}", truncate(&frames));
+    }
+    for secret in [PASSWORD, "-more", CARD, "4111", HIDDEN, PRIVATE_TEXT, PRIVATE_ALT, "PRIVATE-TITLE", PLAIN] {
+        assert!(!text.contains(secret), "{secret} leaked into the frames");
+    }
+    let runs = mask_runs(&text);
+    for secret in [PASSWORD, CARD] {
+        let n = secret.chars().count();
+        assert!(!runs.contains(&n), "a mask as long as a secret ({n}) was sent: {runs:?}");
+    }
+    assert!(
+        !runs.contains(&(PASSWORD.len() + "-more".len())),
+        "a mask as long as the password was sent: {runs:?}"
+    );
+
+    // The plain input's typing arrives masked, same length.
+    let input = frames
+        .iter()
+        .map(|f| &f["frame"])
+        .filter(|f| f["k"] == "input")
+        .last()
+        .expect("an input frame")
+        .clone();
+    assert_eq!(input["value"], json!("•".repeat(PLAIN.chars().count())), "masked input: {input}");
+
+    // The private block: a placeholder of its size, nothing inside.
+    let snapshot = frames.iter().find(|f| f["frame"]["k"] == "snapshot").expect("snapshot");
+    let mut privs = Vec::new();
+    find_elements(&snapshot["frame"], "id", "priv", &mut privs);
+    let private = privs.first().expect("the private block in the snapshot");
+    assert_eq!(private["m"], json!([300, 120]), "placeholder size: {private}");
+    assert!(private.get("c").is_none(), "no children captured: {private}");
+    // Secret fields carry no value attribute at all.
+    for id in ["pw", "card", "hid"] {
+        let mut found = Vec::new();
+        find_elements(&snapshot["frame"], "id", id, &mut found);
+        let el = found.first().unwrap_or_else(|| panic!("#{id} in the snapshot"));
+        let attrs = el["a"].as_array().cloned().unwrap_or_default();
+        assert!(!attrs.iter().any(|p| p[0] == "value"), "#{id} has no value: {el}");
+    }
+    // Closed shadow content sits in the host's shadow children.
+    let mut hosts = Vec::new();
+    find_elements(&snapshot["frame"], "id", "closed-host", &mut hosts);
+    assert!(hosts.first().is_some_and(|h| h["s"].to_string().contains("CLOSED-SHADOW-TEXT")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_10000_node_page_is_captured_without_long_tasks() {
+    let base = serve_pages().await;
+    let (browser, _dir) = launch().await;
+    let page = Page::open(browser.cdp(), &format!("{base}/table")).await;
+    let nodes = page.page_eval("document.getElementsByTagName('*').length + document.querySelectorAll('td').length").await;
+    eprintln!("elements + text nodes: {nodes}");
+    assert!(nodes.as_u64().unwrap_or(0) >= 10_000, "{nodes} nodes");
+    // Let the load settle, then watch for long tasks.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    page.page_eval(
+        "window.__longtasks = []; \
+         new PerformanceObserver(l => l.getEntries().forEach(e => window.__longtasks.push(e.duration))) \
+           .observe({ type: 'longtask' }); true",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    page.eval("wasm_bindgen.debug_capture_start('', '')").await.expect("start the recorder");
+    let deadline = Instant::now() + FRAME_TIMEOUT;
+    let stats = loop {
+        let s = page.eval("wasm_bindgen.debug_capture_stats()").await.expect("stats");
+        let s: Value = serde_json::from_str(s.as_str().unwrap_or("{}")).expect("stats JSON");
+        if s["snapshot_ms"].as_f64().unwrap_or(0.0) > 0.0 {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "no snapshot: {s}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let long = page.page_eval("window.__longtasks").await;
+    eprintln!("stats {stats}; long tasks {long}");
+    let frames = page.take().await;
+    let snapshot = frames.iter().find(|f| f["frame"]["k"] == "snapshot").expect("a snapshot frame");
+    let text = snapshot["frame"].to_string();
+    eprintln!("snapshot bytes {}", text.len());
+    assert!(text.contains(&format!("r{}c3", TABLE_ROWS - 1)), "every row captured");
+    assert!(stats["max_slice_ms"].as_f64().unwrap_or(f64::MAX) <= 50.0, "slices: {stats}");
+    assert_eq!(long, json!([]), "long tasks during the capture");
+}
