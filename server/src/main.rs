@@ -181,6 +181,7 @@ async fn expire_codes(db: Db, relay: Relay, ttl_ms: i64) {
             }
             Err(err) => tracing::error!(%err, "cannot expire co-browsing codes"),
         }
+        relay.prune();
     }
 }
 

@@ -56,6 +56,8 @@ struct Inner {
     session: Session,
     visitor: Option<Peer>,
     operator: Option<Peer>,
+    /// Seen without sockets by the last [`Relay::prune`].
+    idle: bool,
 }
 
 impl Inner {
@@ -208,6 +210,7 @@ impl Relay {
                         session: loaded,
                         visitor: None,
                         operator: None,
+                        idle: false,
                     }),
                 })
             }))
@@ -218,6 +221,7 @@ impl Relay {
             self.forget_if_empty(&room);
             return None;
         }
+        inner.idle = false;
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let (frames_tx, frames_rx) = mpsc::channel(FRAME_QUEUE);
         let (control_tx, control_rx) = mpsc::unbounded_channel();
@@ -304,6 +308,7 @@ impl Relay {
                         session: session.clone(),
                         visitor: None,
                         operator: None,
+                        idle: false,
                     }),
                 })
             }))
@@ -361,8 +366,120 @@ impl Relay {
         }
     }
 
+    /// Forgets rooms nobody connected to since the previous call (made for
+    /// an operator whose sockets never came). Two rounds, so a room made
+    /// just now by [`Relay::operator_joined`] outlives a socket loading the
+    /// session at the same moment.
+    pub fn prune(&self) {
+        self.lock().retain(|_, room| {
+            let mut inner = room.lock();
+            if inner.peers().next().is_some() {
+                inner.idle = false;
+                return true;
+            }
+            let keep = !inner.idle;
+            inner.idle = true;
+            keep
+        });
+    }
+
     fn lock(&self) -> MutexGuard<'_, Rooms> {
         // The map stays consistent across a panic: every update is a single insert or remove.
         self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::cobrowse::Operator;
+    use crate::db::Db;
+
+    fn session(state: SessionState) -> Session {
+        Session {
+            id: "s1".into(),
+            visitor_id: "v".into(),
+            visitor_account: "a".into(),
+            operator: Some(Operator {
+                device_id: "o".into(),
+                public_key: "k".into(),
+                name: "Desk".into(),
+            }),
+            state,
+            recording: false,
+            expires_ms: 0,
+        }
+    }
+
+    fn relay() -> Relay {
+        Relay::new(Recorder::start(Db::open_in_memory().unwrap()))
+    }
+
+    #[tokio::test]
+    async fn frames_go_to_the_peer_only_and_a_full_queue_drops_them() {
+        let relay = relay();
+        let (v, _v_inbox, greeting) = relay
+            .attach(session(SessionState::Active), Role::Visitor)
+            .unwrap();
+        assert!(!greeting.peer_present);
+        assert!(matches!(
+            greeting.operator_joined,
+            Some(RelayMessage::OperatorJoined { .. })
+        ));
+        assert!(
+            !v.room.forward(Role::Visitor, "x".into()),
+            "no operator yet"
+        );
+        let (_o, mut o_inbox, greeting) = relay
+            .attach(session(SessionState::Active), Role::Operator)
+            .unwrap();
+        assert!(greeting.peer_present && greeting.operator_joined.is_none());
+        for _ in 0..FRAME_QUEUE {
+            assert!(v.room.forward(Role::Visitor, "x".into()));
+        }
+        assert!(!v.room.forward(Role::Visitor, "x".into()), "queue full");
+        assert_eq!(o_inbox.frames.recv().await.as_deref(), Some("x"));
+        assert_eq!(o_inbox.queued.load(Ordering::Relaxed), FRAME_QUEUE);
+    }
+
+    #[tokio::test]
+    async fn rooms_are_forgotten_when_empty_ended_or_never_used() {
+        let relay = relay();
+        let (v, mut v_inbox, _) = relay
+            .attach(session(SessionState::Active), Role::Visitor)
+            .unwrap();
+        let (o, _o_inbox, _) = relay
+            .attach(session(SessionState::Active), Role::Operator)
+            .unwrap();
+        assert!(matches!(
+            v_inbox.control.recv().await,
+            Some(Control::Send(RelayMessage::Peer { present: true }))
+        ));
+        drop(o);
+        assert!(matches!(
+            v_inbox.control.recv().await,
+            Some(Control::Send(RelayMessage::Peer { present: false }))
+        ));
+        relay.finish("s1", "bye");
+        assert!(matches!(
+            v_inbox.control.recv().await,
+            Some(Control::Send(RelayMessage::End { .. }))
+        ));
+        assert!(matches!(
+            v_inbox.control.recv().await,
+            Some(Control::Close(..))
+        ));
+        drop(v);
+        assert!(relay.lock().is_empty());
+        // Ended rooms refuse sockets.
+        assert!(relay
+            .attach(session(SessionState::Ended), Role::Visitor)
+            .is_none());
+
+        relay.operator_joined(session(SessionState::AwaitingConsent));
+        relay.prune();
+        assert_eq!(relay.lock().len(), 1, "kept for one round");
+        relay.prune();
+        assert!(relay.lock().is_empty());
     }
 }
