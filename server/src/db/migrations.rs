@@ -115,6 +115,26 @@ const MIGRATIONS: &[&str] = &[
         ct          TEXT NOT NULL
     ) STRICT;
     CREATE INDEX cobrowse_frame_session ON cobrowse_frame(session_id);",
+    // 4: organisations: accounts as admins, operators or members (one
+    // organisation per account), retention, and the operator allowlist.
+    "CREATE TABLE org (
+        id              TEXT PRIMARY KEY,
+        name            TEXT NOT NULL,
+        retention_days  INTEGER NOT NULL,
+        created_ms      INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE org_member (
+        org_id      TEXT NOT NULL REFERENCES org(id),
+        account_id  TEXT NOT NULL UNIQUE,
+        role        TEXT NOT NULL,
+        PRIMARY KEY (org_id, account_id)
+    ) STRICT;
+    CREATE TABLE org_operator_allow (
+        org_id      TEXT NOT NULL REFERENCES org(id),
+        account_id  TEXT NOT NULL,
+        PRIMARY KEY (org_id, account_id)
+    ) STRICT;
+    CREATE INDEX cobrowse_session_visitor_account ON cobrowse_session(visitor_account);",
 ];
 
 pub fn latest_version() -> i64 {

@@ -6,6 +6,7 @@
 pub mod cobrowse;
 pub mod devices;
 mod migrations;
+pub mod orgs;
 pub mod pairing;
 pub mod sent_tabs;
 pub mod sync;

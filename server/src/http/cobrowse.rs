@@ -90,6 +90,16 @@ pub async fn join(
         state.cobrowse_guesses.record_failure(client);
         return Err(invalid_code());
     };
+    // Organisations: only the visitor's organisation's (allowlisted) operators.
+    let (check_lookup, check_operator) = (lookup.clone(), device.clone());
+    let denied = state
+        .db
+        .call(move |conn| crate::db::orgs::join_denied(conn, &check_lookup, &check_operator, now_ms()))
+        .await?;
+    if let Some(denied) = denied {
+        tracing::info!(operator = %device.device_id, %denied, "co-browsing join refused");
+        return Err(HttpError::new(StatusCode::FORBIDDEN, code::FORBIDDEN, denied.to_string()));
+    }
     let operator = device.clone();
     let public_key = req.operator_public_key;
     let result = state

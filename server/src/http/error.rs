@@ -29,6 +29,8 @@ pub mod code {
     pub const COBROWSE_CODE_INVALID: &str = "cobrowse_code_invalid";
     pub const UNKNOWN_COBROWSE_SESSION: &str = "unknown_cobrowse_session";
     pub const UNAVAILABLE: &str = "unavailable";
+    /// The caller is known but may not do this (organisation roles).
+    pub const FORBIDDEN: &str = "forbidden";
 }
 
 #[derive(Debug)]

@@ -5,6 +5,7 @@ mod cobrowse;
 mod error;
 mod extract;
 mod handlers;
+mod orgs;
 mod pairing;
 mod push_socket;
 mod relay_socket;
@@ -14,7 +15,7 @@ mod sync;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use baton_shared::api::{PATH_DEVICES, PATH_DEVICE_SELF, PATH_PUSH, PATH_STATUS};
 use baton_shared::cobrowse::{PATH_JOIN, PATH_SESSIONS};
@@ -49,6 +50,7 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
+    orgs::start_retention(state.db.clone(), state.shutdown.clone());
     Router::new()
         .route(PATH_STATUS, get(handlers::status))
         .route(PATH_DEVICES, post(handlers::register_device))
@@ -76,6 +78,12 @@ pub fn router(state: AppState) -> Router {
             "/v1/cobrowse/{session_id}/recording",
             get(cobrowse::recording),
         )
+        .route("/v1/orgs", post(orgs::create))
+        .route("/v1/orgs/{org_id}/members/{account_id}", put(orgs::set_member))
+        .route("/v1/orgs/{org_id}/policy", put(orgs::set_policy))
+        .route("/v1/orgs/{org_id}/sessions", get(orgs::sessions))
+        .route("/v1/orgs/{org_id}/audit", get(orgs::audit))
+        .route("/v1/orgs/{org_id}/retention", post(orgs::run_retention))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_HTTP_BODY))
