@@ -11,7 +11,7 @@
 //! - `page` — in the shared tab's content script: the session's driver
 //!   (consent, capture through the recorder, operator frames).
 //! - `overlay` — everything drawn in the page, inside one closed shadow
-//!   root on a `data-baton-ui` host element that is put back if the page
+//!   root on a `data-baton-ui="visitor"` host element that is put back if the page
 //!   removes it: the "being viewed" bar with Stop, consent and control
 //!   prompts, the operator's pointer, ripples, highlight and annotations,
 //!   and pushed apps in sandboxed frames.
@@ -22,7 +22,7 @@
 //!
 //! Test hooks: the page cannot reach the closed shadow root; code running in
 //! the content script's world can, through
-//! `chrome.dom.openOrClosedShadowRoot(document.querySelector('[data-baton-ui]'))`.
+//! `chrome.dom.openOrClosedShadowRoot(document.querySelector('[data-baton-ui=visitor]'))`.
 //! Inside, actionable elements carry `data-baton-act` (`stop`, `allow`,
 //! `deny`, `record`, `grant`, `decline`, `revoke-<scope>`, `scope-<scope>`,
 //! `push-open`, `push-decline`), the bar is `[data-baton-part=bar]` with

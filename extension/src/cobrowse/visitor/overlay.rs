@@ -1,6 +1,6 @@
 //! Everything Baton draws in a shared page, in one closed shadow root.
 //!
-//! The host element (`<div data-baton-ui>`) is appended to the document
+//! The host element (`<div data-baton-ui="visitor">`) is appended to the document
 //! element; a mutation observer puts it back when the page removes it or
 //! touches its attributes, and `:host` rules marked `!important` win over
 //! the page's own (shadow context wins for important declarations). Events
@@ -19,6 +19,8 @@ use baton_shared::cobrowse::{App, AppState, Scope, SessionState};
 
 use super::model::{self, app_state_name, scope_label, scope_name, state_name, AppChannel, InOrder, Sequencer};
 
+/// The host element's `data-baton-ui` value (the recorder's own elements carry other values).
+pub const HOST_MARK: &str = "visitor";
 const SVG_NS: &str = "http://www.w3.org/2000/svg";
 /// How often (ms) and how many times an app frame is offered its channel.
 const APP_INIT_EVERY_MS: i32 = 150;
@@ -128,7 +130,7 @@ impl Overlay {
         let doc = win.document()?;
         let html = doc.document_element()?;
         let host = doc.create_element("div").ok()?;
-        let _ = host.set_attribute("data-baton-ui", "");
+        let _ = host.set_attribute("data-baton-ui", HOST_MARK);
         let init = web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Closed);
         let root = host.attach_shadow(&init).ok()?;
         let style = doc.create_element("style").ok()?;
@@ -656,8 +658,8 @@ fn reattach(host: &Element) {
             let _ = host.remove_attribute(&name);
         }
     }
-    if !host.has_attribute("data-baton-ui") {
-        let _ = host.set_attribute("data-baton-ui", "");
+    if host.get_attribute("data-baton-ui").as_deref() != Some(HOST_MARK) {
+        let _ = host.set_attribute("data-baton-ui", HOST_MARK);
     }
     let Some(html) = doc.document_element() else { return };
     let misplaced = host.parent_node().map(JsValue::from) != Some(JsValue::from(&html));

@@ -1,0 +1,296 @@
+//! Co-browsing, the visitor's side, with real parts: one Chromium visitor
+//! (the built extension and its own `baton-host`), a real `baton-server`,
+//! and the operator played by a `baton-host` driven over pipes.
+//!
+//! The visitor shares a page from the popup, the operator joins with the
+//! code, the visitor approves in the page's prompt (driven from the content
+//! script's world, the only place that reaches Baton's closed shadow root),
+//! frames reach the operator; control is refused before a grant and after a
+//! revoke, a granted click lands on the right element (a counter in the
+//! page); a pushed app appears, holds, resumes and disappears on pull; the
+//! operator's marks show and annotations clear on scroll; Stop removes
+//! everything Baton injected.
+
+use std::time::Duration;
+
+use baton_e2e::{Device, DeviceOptions, NativeHost, OrReport, ServerProcess, Session};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+const WAIT: Duration = Duration::from_secs(15);
+const OPERATOR: &str = "Sam Support";
+
+const PAGE: &str = r#"<!doctype html><html><head><meta charset=utf-8><title>Shop</title></head><body>
+<h1>Checkout</h1>
+<button id="target" onclick="window.clicks = (window.clicks || 0) + 1; document.querySelector('#count').textContent = String(window.clicks)">Pay</button>
+<button id="other" onclick="window.others = (window.others || 0) + 1">Other</button>
+<p>Clicks: <span id="count">0</span></p>
+<p><label>Name <input id="name" name="name" type="text"></label></p>
+<div data-baton-private><input id="secret" name="secret" type="text"></div>
+<div style="height: 3000px">Long content</div>
+</body></html>"#;
+
+async fn serve_page() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the page server");
+    let addr = listener.local_addr().expect("page server address");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let _ = stream.read(&mut buf).await;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{PAGE}",
+                    PAGE.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://127.0.0.1:{}/shop", addr.port())
+}
+
+/// Evaluates `expression` in the extension's content-script world of
+/// `page` (the newest one, after navigations), awaiting promises.
+async fn in_content_world(page: &Session, expression: &str) -> Result<Value, String> {
+    let mut events = page.cdp().events();
+    let _ = page.call("Runtime.disable", json!({})).await;
+    page.call("Runtime.enable", json!({})).await.map_err(|e| e.to_string())?;
+    let mut context = None;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(400);
+    while let Ok(Ok(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
+        let c = &event.params["context"];
+        if event.method == "Runtime.executionContextCreated"
+            && event.session_id.as_deref() == Some(page.id())
+            && c["auxData"]["type"] == "isolated"
+            && c["name"] == "Baton"
+        {
+            context = c["id"].as_i64().max(context);
+        }
+    }
+    let Some(context) = context else { return Err("no content-script world yet".into()) };
+    let reply = page
+        .call(
+            "Runtime.evaluate",
+            json!({"expression": expression, "contextId": context, "returnByValue": true, "awaitPromise": true}),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(details) = reply.get("exceptionDetails") {
+        return Err(details.to_string());
+    }
+    Ok(reply["result"]["value"].clone())
+}
+
+/// Polls [`in_content_world`] until `done` holds.
+async fn wait_content(page: &Session, what: &str, expression: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut last = String::new();
+    loop {
+        match in_content_world(page, expression).await {
+            Ok(v) if done(&v) => return v,
+            Ok(v) => last = v.to_string(),
+            Err(e) => last = e,
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}; last: {last}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A snapshot of Baton's UI in the page, read through the closed shadow root.
+const UI_JS: &str = r#"(() => {
+  const host = document.querySelector('[data-baton-ui=visitor]');
+  if (!host) return { mounted: false };
+  const ui = chrome.dom.openOrClosedShadowRoot(host);
+  const bar = ui.querySelector('[data-baton-part=bar]');
+  const q = (s) => ui.querySelector(s);
+  const apps = [...ui.querySelectorAll('[data-baton-app]')].map((a) => ({ id: a.dataset.batonApp, state: a.dataset.state,
+    sandbox: a.querySelector('iframe')?.getAttribute('sandbox'), src: a.querySelector('iframe')?.src ?? '' }));
+  return { mounted: true, state: bar?.dataset.state ?? null, scopes: bar?.dataset.scopes ?? '', text: bar?.textContent ?? '',
+    consent: !!q('[data-baton-part=dialog-consent]'), control: !!q('[data-baton-part=dialog-control]'),
+    pointer: !!q('[data-baton-part=pointer]:not([hidden])'), strokes: ui.querySelectorAll('polyline').length, apps };
+})()"#;
+
+/// Clicks an element of Baton's UI by its `data-baton-act`.
+fn click_js(act: &str) -> String {
+    format!(
+        r#"(() => {{ const ui = chrome.dom.openOrClosedShadowRoot(document.querySelector('[data-baton-ui=visitor]'));
+  const e = ui.querySelector('[data-baton-act="{act}"]'); if (!e) return false; e.click(); return true; }})()"#
+    )
+}
+
+fn frame_of(event: &Value) -> Option<&Value> {
+    (event["type"] == "cobrowse" && event["event"]["e"] == "frame" && event["event"]["frame"]["dir"] == "visitor")
+        .then(|| &event["event"]["frame"]["frame"])
+}
+
+/// The id of the element whose `id` attribute is `dom_id`, in a snapshot's tree.
+fn node_id(node: &Value, dom_id: &str) -> Option<u64> {
+    let attrs = node["a"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if attrs.iter().any(|a| a[0] == "id" && a[1] == dom_id) {
+        return node["i"].as_u64();
+    }
+    node["c"].as_array()?.iter().find_map(|c| node_id(c, dom_id))
+}
+
+async fn operator_send(op: &mut NativeHost, session: &str, frame: Value) {
+    let reply = op
+        .request(json!({"type": "cobrowse_send", "session_id": session, "frame": {"dir": "operator", "frame": frame}}))
+        .await
+        .expect("send an operator frame");
+    assert_eq!(reply["type"], "ack", "operator frame accepted: {reply}");
+}
+
+async fn next_visitor_frame(op: &mut NativeHost, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let event = op
+        .wait_event(what, WAIT, |e| frame_of(e).is_some_and(&pred))
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    frame_of(&event).cloned().unwrap_or_default()
+}
+
+async fn command(op: &mut NativeHost, session: &str, cmd_id: u64, command: Value) -> Value {
+    operator_send(op, session, json!({"k": "command", "cmd_id": cmd_id, "command": command})).await;
+    next_visitor_frame(op, &format!("result of command {cmd_id}"), |f| f["k"] == "command_result" && f["cmd_id"] == cmd_id).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visitor_shares_consents_controls_gets_apps_and_stops() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = ServerProcess::start(dir.path().join("server.sqlite3")).await.expect("start baton-server");
+    let device = Device::start(DeviceOptions::new("Visitor Laptop", server.url()))
+        .await
+        .or_report("start the visitor", &[&server]);
+    let parts: [&dyn baton_e2e::Diagnose; 2] = [&device, &server];
+    let mut op = NativeHost::start(&dir.path().join("operator"), server.url(), OPERATOR)
+        .await
+        .or_report("start the operator's host", &parts);
+    op.wait_status("operator registered", CONNECT_TIMEOUT, |s| s["server"]["state"] == "connected" && !s["device"].is_null())
+        .await
+        .or_report("operator registered", &parts);
+
+    let url = serve_page().await;
+    let page = device.browser().cdp().open_page(&url).await.or_report("open the page", &parts);
+    page.wait_for("document.readyState === 'complete'", WAIT).await.or_report("page loaded", &parts);
+    wait_content(&page, "the content script", "typeof chrome.runtime?.id === 'string'", |v| v == &json!(true)).await;
+
+    // Share from the popup (opened as a tab: "this tab" is the page, used last).
+    let popup = device.popup().await.or_report("open the popup", &parts);
+    popup
+        .wait_until("connected", CONNECT_TIMEOUT, |s| s.host_is("connected") && s.server_is("connected"))
+        .await
+        .or_report("popup connected", &parts);
+    let code = popup
+        .session()
+        .wait_until(
+            "a share code",
+            "(() => { const b = document.querySelector('#share-tab'); if (b && !window.__clicked) { window.__clicked = true; b.click(); }
+               return { state: document.querySelector('#share-state')?.dataset.state, code: document.querySelector('#share-code')?.textContent ?? '' }; })()",
+            WAIT,
+            |v| v["state"] == "waiting" && v["code"].as_str().is_some_and(|c| c.len() > 4),
+        )
+        .await
+        .or_report("share this tab", &parts)["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let ui = wait_content(&page, "the bar with the code", UI_JS, |v| v["state"] == "waiting").await;
+    assert!(ui["text"].as_str().is_some_and(|t| t.contains(&code)), "the bar shows the code: {ui}");
+
+    // The operator joins; the visitor is asked by name and approves (no recording).
+    let joined = op.call(json!({"type": "operator_join", "code": code})).await.or_report("operator joins", &parts);
+    let session = joined["session_id"].as_str().expect("session id").to_owned();
+    let ui = wait_content(&page, "the consent prompt", UI_JS, |v| v["consent"] == true).await;
+    assert!(ui["text"].as_str().is_some_and(|t| t.contains(OPERATOR)), "the prompt names the operator: {ui}");
+    assert_eq!(in_content_world(&page, &click_js("allow")).await, Ok(json!(true)));
+    wait_content(&page, "the active bar", UI_JS, |v| v["state"] == "active" && v["consent"] == false).await;
+    popup
+        .session()
+        .wait_until("popup active", "document.querySelector('#share-state')?.dataset.state", WAIT, |v| v == "active")
+        .await
+        .or_report("popup follows the session", &parts);
+
+    // Frames reach the operator: a snapshot with the page's elements.
+    let snapshot = next_visitor_frame(&mut op, "a snapshot", |f| f["k"] == "snapshot").await;
+    let target = node_id(&snapshot["root"], "target").expect("the button is in the snapshot");
+    let name = node_id(&snapshot["root"], "name").expect("the name field is in the snapshot");
+    let clicks = || page.evaluate("window.clicks || 0");
+
+    // Control: refused before a grant.
+    let result = command(&mut op, &session, 1, json!({"c": "click", "id": target})).await;
+    assert_eq!(result["ok"], false, "refused before a grant: {result}");
+    assert_eq!(clicks().await.or_report("read the counter", &parts), json!(0));
+
+    // The operator asks; the visitor grants click only.
+    operator_send(&mut op, &session, json!({"k": "control_request", "scopes": ["click", "type"]})).await;
+    wait_content(&page, "the control prompt", UI_JS, |v| v["control"] == true).await;
+    assert_eq!(in_content_world(&page, &click_js("scope-click")).await, Ok(json!(true)));
+    assert_eq!(in_content_world(&page, &click_js("grant")).await, Ok(json!(true)));
+    let grants = next_visitor_frame(&mut op, "grants", |f| f["k"] == "grants").await;
+    assert_eq!(grants["scopes"], json!(["click"]));
+
+    // A granted click lands on the right element; typing was not granted.
+    let result = command(&mut op, &session, 2, json!({"c": "click", "id": target})).await;
+    assert_eq!(result["ok"], true, "granted click: {result}");
+    assert_eq!(clicks().await.or_report("read the counter", &parts), json!(1));
+    assert_eq!(page.evaluate("window.others || 0").await.or_report("other button", &parts), json!(0));
+    let result = command(&mut op, &session, 3, json!({"c": "type_text", "id": name, "text": "x"})).await;
+    assert_eq!(result["ok"], false, "type scope not granted: {result}");
+
+    // Revoked from the bar: refused again.
+    assert_eq!(in_content_world(&page, &click_js("revoke-click")).await, Ok(json!(true)));
+    let grants = next_visitor_frame(&mut op, "grants after revoke", |f| f["k"] == "grants").await;
+    assert_eq!(grants["scopes"], json!([]));
+    let result = command(&mut op, &session, 4, json!({"c": "click", "id": target})).await;
+    assert_eq!(result["ok"], false, "refused after revoke: {result}");
+    assert_eq!(clicks().await.or_report("read the counter", &parts), json!(1));
+
+    // The operator's marks: pointer, an annotation that clears on scroll.
+    operator_send(&mut op, &session, json!({"k": "pointer", "x": 40, "y": 50})).await;
+    operator_send(&mut op, &session, json!({"k": "annotation", "points": [[1, 2], [30, 40]], "color": "#ff0000"})).await;
+    wait_content(&page, "pointer and stroke", UI_JS, |v| v["pointer"] == true && v["strokes"] == 1).await;
+    // Scroll events run with rendering, which a background tab does not do.
+    page.call("Page.bringToFront", json!({})).await.or_report("show the page", &parts);
+    page.evaluate("window.scrollTo(0, 400)").await.or_report("scroll", &parts);
+    wait_content(&page, "strokes cleared on scroll", UI_JS, |v| v["strokes"] == 0).await;
+
+    // A pushed app appears, holds, resumes and disappears on pull.
+    let form = json!({"app": "form", "title": "Address", "fields": [{"name": "city", "label": "City", "value": "Lyon"}]});
+    operator_send(&mut op, &session, json!({"k": "push_app", "app_id": "addr", "app": form})).await;
+    let state = next_visitor_frame(&mut op, "app pushed", |f| f["k"] == "app_state").await;
+    assert_eq!((state["app_id"].as_str(), state["state"].as_str()), (Some("addr"), Some("pushed")));
+    let ui = wait_content(&page, "the app in the page", UI_JS, |v| v["apps"][0]["state"] == "pushed").await;
+    assert_eq!(ui["apps"][0]["sandbox"], "allow-scripts allow-forms", "sandboxed without same-origin: {ui}");
+    assert!(ui["apps"][0]["src"].as_str().is_some_and(|s| s.starts_with("chrome-extension://")), "{ui}");
+    operator_send(&mut op, &session, json!({"k": "hold_app", "app_id": "addr"})).await;
+    let state = next_visitor_frame(&mut op, "app held", |f| f["k"] == "app_state").await;
+    assert_eq!(state["state"], "held");
+    wait_content(&page, "the app held", UI_JS, |v| v["apps"][0]["state"] == "held").await;
+    operator_send(&mut op, &session, json!({"k": "resume_app", "app_id": "addr"})).await;
+    let state = next_visitor_frame(&mut op, "app resumed", |f| f["k"] == "app_state").await;
+    assert_eq!(state["state"], "pushed");
+    operator_send(&mut op, &session, json!({"k": "pull_app", "app_id": "addr"})).await;
+    let state = next_visitor_frame(&mut op, "app pulled", |f| f["k"] == "app_state").await;
+    assert_eq!(state["state"], "pulled");
+    wait_content(&page, "the app gone", UI_JS, |v| v["apps"] == json!([])).await;
+
+    // Stop from the bar: the operator learns it ended, and nothing Baton
+    // injected is left in the page.
+    assert_eq!(in_content_world(&page, &click_js("stop")).await, Ok(json!(true)));
+    op.wait_event("the session ended", WAIT, |e| e["type"] == "cobrowse" && e["session_id"] == session.as_str() && e["event"]["e"] == "ended")
+        .await
+        .or_report("operator sees the end", &parts);
+    let left = page
+        .wait_until("no Baton UI left", "document.querySelectorAll('[data-baton-ui]').length", WAIT, |v| v == &json!(0))
+        .await
+        .or_report("injected UI removed", &parts);
+    assert_eq!(left, json!(0));
+    popup
+        .session()
+        .wait_until("popup off", "document.querySelector('#share-state')?.dataset.state", WAIT, |v| v == "off")
+        .await
+        .or_report("popup back to off", &parts);
+}
