@@ -5,6 +5,7 @@ mod api;
 mod cobrowse;
 mod common;
 mod lifecycle;
+mod orgs;
 mod pairing;
 mod push;
 mod sent_tabs;
