@@ -1,0 +1,349 @@
+//! Capture benchmark: Baton's recorder (content script, Wasm) against rrweb's
+//! `record()` (npm `rrweb`, injected into the page), in the same headless
+//! Chromium, on the same two pages: a generated 10,000-node table and a
+//! form-heavy page. Each run loads the page afresh.
+//!
+//! Figures per page and recorder:
+//! - snapshot time: rrweb's synchronous `record()` call; Baton's start to
+//!   the emitted snapshot (time-sliced, so wall time includes yields);
+//! - longest main-thread task (PerformanceObserver `longtask`, which only
+//!   reports tasks over 50 ms; Baton's own longest slice is reported too);
+//! - bytes: snapshot, then snapshot plus `BATON_BENCH_SECONDS` (default 60)
+//!   of scripted mutations and typing, as JSON and as deflated per frame
+//!   (the host deflates every frame before encrypting it).
+//!
+//! Run: `cargo bench -p baton-e2e --bench rrweb` after `cargo xtask build`
+//! (rrweb is installed from npm into `tests/bench-pages/node_modules` on
+//! first run). Results are printed and written to `target/bench/rrweb.json`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use baton_e2e::cdp::Cdp;
+use baton_e2e::{artifacts, Browser, BrowserOptions, Session};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn bench_pages() -> PathBuf {
+    artifacts::repo_root().join("tests").join("bench-pages")
+}
+
+fn rrweb_script() -> PathBuf {
+    bench_pages().join("node_modules/rrweb/dist/rrweb.min.js")
+}
+
+fn ensure_rrweb() {
+    if rrweb_script().is_file() {
+        return;
+    }
+    eprintln!("installing rrweb from npm into {}", bench_pages().display());
+    let status = Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund"])
+        .current_dir(bench_pages())
+        .status()
+        .expect("run npm");
+    assert!(status.success() && rrweb_script().is_file(), "npm install rrweb failed");
+}
+
+fn table_page() -> String {
+    let mut rows = String::new();
+    for r in 0..1_112 {
+        rows.push_str(&format!("<tr><td>r{r}c0</td><td>r{r}c1</td><td>r{r}c2</td><td>r{r}c3</td></tr>"));
+    }
+    page("Big table", &format!("<table><tbody>{rows}</tbody></table>"))
+}
+
+fn form_page() -> String {
+    let mut body = String::from("<form>");
+    for i in 0..150 {
+        body.push_str(&format!(
+            "<fieldset><legend>Section {i}</legend>\
+             <label>Name {i} <input type=text name=name{i} value=\"prefilled {i}\"></label>\
+             <label>Email <input type=email name=email{i}></label>\
+             <label>Topic <select name=topic{i}><option>Billing</option><option>Bug</option>\
+             <option>Account</option><option>Other</option></select></label>\
+             <label><input type=checkbox name=ok{i}> Agree</label>\
+             <textarea name=msg{i} rows=2>Message {i}</textarea></fieldset>"
+        ));
+    }
+    body.push_str("</form>");
+    page("Form-heavy", &body)
+}
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html><head><meta charset=utf-8><title>{title}</title>\
+         <style>body{{font:14px sans-serif}} td{{padding:2px}} fieldset{{margin:4px}}</style>\
+         <script src=\"/rrweb.min.js\"></script></head><body>{body}</body></html>"
+    )
+}
+
+async fn serve() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let rrweb = std::fs::read(rrweb_script()).expect("read rrweb");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let rrweb = rrweb.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let n = stream.read(&mut buf).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&buf[..n]);
+                let path = request.split_whitespace().nth(1).unwrap_or("/");
+                let (ctype, body) = match path {
+                    "/table" => ("text/html", table_page().into_bytes()),
+                    "/form" => ("text/html", form_page().into_bytes()),
+                    "/rrweb.min.js" => ("text/javascript", rrweb),
+                    _ => ("text/plain", Vec::new()),
+                };
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: {ctype}; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes()).await;
+                let _ = stream.write_all(&body).await;
+            });
+        }
+    });
+    format!("http://127.0.0.1:{}", addr.port())
+}
+
+/// Mutations and typing, the same for both recorders (seeded).
+const MUTATE: &str = r#"
+window.__mutate = (seconds) => {
+  let seed = 42;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const end = performance.now() + seconds * 1000;
+  const tick = () => {
+    const tds = document.getElementsByTagName('td');
+    for (let i = 0; i < 5 && tds.length; i++) tds[Math.floor(rnd() * tds.length)].textContent = 'v' + Math.floor(rnd() * 1e6);
+    const tb = document.querySelector('tbody');
+    if (tb) {
+      const tr = document.createElement('tr');
+      tr.innerHTML = '<td>new</td><td>row</td><td>' + Math.floor(rnd() * 1e6) + '</td><td>x</td>';
+      tb.appendChild(tr);
+      tb.removeChild(tb.firstElementChild);
+    }
+    const legends = document.getElementsByTagName('legend');
+    if (legends.length) legends[Math.floor(rnd() * legends.length)].textContent = 'Section ' + Math.floor(rnd() * 1e6);
+    const fields = document.querySelectorAll('input[type=text], input[type=email], textarea');
+    if (fields.length) {
+      const el = fields[Math.floor(rnd() * fields.length)];
+      el.value += 'ab';
+      el.dispatchEvent(new Event('input', { bubbles: true }));
+    }
+    document.body.classList.toggle('flip');
+    if (performance.now() < end) setTimeout(tick, 100);
+  };
+  tick();
+  return true;
+};
+window.__lt = [];
+new PerformanceObserver(l => l.getEntries().forEach(e => window.__lt.push(e.duration))).observe({ type: 'longtask' });
+true
+"#;
+
+struct Run {
+    snapshot_ms: f64,
+    longest_task_ms: f64,
+    own_longest_ms: Option<f64>,
+    snapshot_bytes: usize,
+    snapshot_deflated: usize,
+    total_bytes: usize,
+    total_deflated: usize,
+    frames: usize,
+}
+
+fn deflated(s: &str) -> usize {
+    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    let _ = e.write_all(s.as_bytes());
+    e.finish().map(|v| v.len()).unwrap_or(0)
+}
+
+async fn eval_in(session: &Session, context: Option<i64>, expr: &str) -> Value {
+    let mut params = json!({"expression": expr, "returnByValue": true, "awaitPromise": true});
+    if let Some(c) = context {
+        params["contextId"] = json!(c);
+    }
+    let reply = session.call("Runtime.evaluate", params).await.expect("evaluate");
+    assert!(reply.get("exceptionDetails").is_none(), "{expr}: {reply}");
+    reply["result"]["value"].clone()
+}
+
+async fn open(cdp: &Cdp, url: &str) -> (Session, i64) {
+    let session = cdp.open_page("about:blank").await.expect("page");
+    let mut events = cdp.events();
+    session.call("Runtime.enable", json!({})).await.expect("Runtime.enable");
+    session.navigate(url, WAIT).await.expect("load");
+    let context = loop {
+        let ev = Cdp::wait_event(&mut events, "Runtime.executionContextCreated", Some(session.id()), WAIT)
+            .await
+            .expect("isolated world");
+        let ctx = &ev.params["context"];
+        if ctx["auxData"]["type"] == "isolated" && ctx["name"] == "Baton" && ctx["auxData"]["frameId"] == session.target_id() {
+            break ctx["id"].as_i64().expect("id");
+        }
+    };
+    let started = Instant::now();
+    loop {
+        let reply = session
+            .call(
+                "Runtime.evaluate",
+                json!({"expression": "wasm_bindgen.debug_capture_stats()", "contextId": context, "returnByValue": true}),
+            )
+            .await
+            .expect("evaluate");
+        if reply.get("exceptionDetails").is_none() {
+            break;
+        }
+        assert!(started.elapsed() < WAIT, "content script Wasm not loaded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    (session, context)
+}
+
+fn longest(lt: &Value) -> f64 {
+    lt.as_array().into_iter().flatten().filter_map(Value::as_f64).fold(0.0, f64::max)
+}
+
+async fn run_rrweb(cdp: &Cdp, url: &str, seconds: u64) -> Run {
+    let (session, _) = open(cdp, url).await;
+    eval_in(&session, None, MUTATE).await;
+    let snapshot_ms = eval_in(
+        &session,
+        None,
+        "window.__events = []; const t0 = performance.now(); \
+         window.__stopRecord = rrweb.record({ emit(e) { window.__events.push(JSON.stringify(e)); }, maskAllInputs: true }); \
+         window.__snapCount = window.__events.length; performance.now() - t0",
+    )
+    .await
+    .as_f64()
+    .unwrap_or(0.0);
+    let snap: Vec<String> = serde_json::from_value(eval_in(&session, None, "window.__events.slice(0, window.__snapCount)").await)
+        .unwrap_or_default();
+    eval_in(&session, None, &format!("window.__mutate({seconds})")).await;
+    tokio::time::sleep(Duration::from_secs(seconds) + Duration::from_millis(500)).await;
+    let all: Vec<String> = serde_json::from_value(eval_in(&session, None, "window.__events").await).unwrap_or_default();
+    let lt = eval_in(&session, None, "window.__lt").await;
+    let _ = session.close().await;
+    Run {
+        snapshot_ms,
+        longest_task_ms: longest(&lt).max(snapshot_ms),
+        own_longest_ms: None,
+        snapshot_bytes: snap.iter().map(String::len).sum(),
+        snapshot_deflated: snap.iter().map(|s| deflated(s)).sum(),
+        total_bytes: all.iter().map(String::len).sum(),
+        total_deflated: all.iter().map(|s| deflated(s)).sum(),
+        frames: all.len(),
+    }
+}
+
+async fn run_baton(cdp: &Cdp, url: &str, seconds: u64) -> Run {
+    let (session, ctx) = open(cdp, url).await;
+    eval_in(&session, None, MUTATE).await;
+    eval_in(&session, Some(ctx), "wasm_bindgen.debug_capture_start('', '')").await;
+    let started = Instant::now();
+    let stats = loop {
+        let s = eval_in(&session, Some(ctx), "wasm_bindgen.debug_capture_stats()").await;
+        let s: Value = serde_json::from_str(s.as_str().unwrap_or("{}")).unwrap_or(Value::Null);
+        if s["snapshot_ms"].as_f64().unwrap_or(0.0) > 0.0 {
+            break s;
+        }
+        assert!(started.elapsed() < WAIT, "no snapshot");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let take = "wasm_bindgen.debug_capture_take()";
+    let frames_of = |v: Value| -> Vec<String> {
+        let v: Value = serde_json::from_str(v.as_str().unwrap_or("[]")).unwrap_or(Value::Null);
+        v.as_array().into_iter().flatten().map(|f| f["frame"].to_string()).collect()
+    };
+    let snap = frames_of(eval_in(&session, Some(ctx), take).await);
+    eval_in(&session, None, &format!("window.__mutate({seconds})")).await;
+    tokio::time::sleep(Duration::from_secs(seconds) + Duration::from_millis(500)).await;
+    let lt = eval_in(&session, None, "window.__lt").await;
+    let stats_after: Value = serde_json::from_str(
+        eval_in(&session, Some(ctx), "wasm_bindgen.debug_capture_stats()").await.as_str().unwrap_or("{}"),
+    )
+    .unwrap_or(Value::Null);
+    let rest = frames_of(eval_in(&session, Some(ctx), take).await);
+    let _ = session.close().await;
+    let all: Vec<&String> = snap.iter().chain(rest.iter()).collect();
+    Run {
+        snapshot_ms: stats["snapshot_ms"].as_f64().unwrap_or(0.0),
+        longest_task_ms: longest(&lt),
+        own_longest_ms: stats_after["max_slice_ms"].as_f64(),
+        snapshot_bytes: snap.iter().map(String::len).sum(),
+        snapshot_deflated: snap.iter().map(|s| deflated(s)).sum(),
+        total_bytes: all.iter().map(|s| s.len()).sum(),
+        total_deflated: all.iter().map(|s| deflated(s)).sum(),
+        frames: all.len(),
+    }
+}
+
+fn run_json(r: &Run) -> Value {
+    json!({
+        "snapshot_ms": r.snapshot_ms, "longest_task_ms": r.longest_task_ms, "own_longest_slice_ms": r.own_longest_ms,
+        "snapshot_bytes": r.snapshot_bytes, "snapshot_deflated": r.snapshot_deflated,
+        "total_bytes": r.total_bytes, "total_deflated": r.total_deflated, "frames": r.frames,
+    })
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    ensure_rrweb();
+    let seconds: u64 = std::env::var("BATON_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
+    let base = serve().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let browser = Browser::launch(BrowserOptions {
+        extension_dir: Some(artifacts::extension_dir().expect("cargo xtask build first")),
+        env: vec![],
+        user_data_dir: dir.path().to_path_buf(),
+    })
+    .await
+    .expect("Chromium");
+    let mut results = serde_json::Map::new();
+    println!("capture benchmark, {seconds} s of mutations per run (longest task: 0 = none over 50 ms)");
+    for name in ["table", "form"] {
+        let url = format!("{base}/{name}");
+        let rr = run_rrweb(browser.cdp(), &url, seconds).await;
+        let bt = run_baton(browser.cdp(), &url, seconds).await;
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+        println!("page {name}:");
+        for (who, r) in [("rrweb", &rr), ("baton", &bt)] {
+            println!(
+                "  {who:5}  snapshot {:7.1} ms  longest task {:6.1} ms{}  snapshot {:8} B ({:7} deflated)  total {:8} B ({:7} deflated) in {} frames",
+                r.snapshot_ms,
+                r.longest_task_ms,
+                r.own_longest_ms.map(|s| format!(" (own slices ≤ {s:.1} ms)")).unwrap_or_default(),
+                r.snapshot_bytes,
+                r.snapshot_deflated,
+                r.total_bytes,
+                r.total_deflated,
+                r.frames
+            );
+        }
+        let ratios = json!({
+            "snapshot_time": ratio(bt.snapshot_ms, rr.snapshot_ms),
+            "bytes": ratio(bt.total_bytes as f64, rr.total_bytes as f64),
+            "bytes_deflated": ratio(bt.total_deflated as f64, rr.total_deflated as f64),
+        });
+        println!(
+            "  ratios baton/rrweb: snapshot time {:.2} (target ≤ 0.67), bytes {:.2} (target ≤ 0.5), deflated bytes {:.2}",
+            ratios["snapshot_time"].as_f64().unwrap_or(f64::NAN),
+            ratios["bytes"].as_f64().unwrap_or(f64::NAN),
+            ratios["bytes_deflated"].as_f64().unwrap_or(f64::NAN)
+        );
+        results.insert(name.into(), json!({"rrweb": run_json(&rr), "baton": run_json(&bt), "ratios": ratios}));
+    }
+    let out = artifacts::target_dir().join("bench");
+    let _ = std::fs::create_dir_all(&out);
+    let path = out.join("rrweb.json");
+    let _ = std::fs::write(&path, serde_json::to_string_pretty(&Value::Object(results)).unwrap_or_default());
+    println!("results: {}", path.display());
+}
