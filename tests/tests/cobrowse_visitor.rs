@@ -8,7 +8,8 @@
 //! frames reach the operator; control is refused before a grant and after a
 //! revoke, a granted click lands on the right element (a counter in the
 //! page); a pushed app appears, holds, resumes and disappears on pull; the
-//! operator's marks show and annotations clear on scroll; Stop removes
+//! operator's marks show and annotations clear on scroll; the tab navigates
+//! and the session follows (navigated, then a new snapshot); Stop removes
 //! everything Baton injected.
 
 use std::time::Duration;
@@ -276,6 +277,15 @@ async fn visitor_shares_consents_controls_gets_apps_and_stops() {
     let state = next_visitor_frame(&mut op, "app pulled", |f| f["k"] == "app_state").await;
     assert_eq!(state["state"], "pulled");
     wait_content(&page, "the app gone", UI_JS, |v| v["apps"] == json!([])).await;
+
+    // The tab navigates while shared: the new page is told, the operator
+    // learns of the navigation, then gets a fresh snapshot.
+    let next = format!("{url}?page=2");
+    page.navigate(&next, WAIT).await.or_report("navigate the shared tab", &parts);
+    let navigated = next_visitor_frame(&mut op, "navigated", |f| f["k"] == "navigated").await;
+    assert_eq!(navigated["url"], next.as_str());
+    next_visitor_frame(&mut op, "the new page's snapshot", |f| f["k"] == "snapshot").await;
+    wait_content(&page, "the bar on the new page", UI_JS, |v| v["state"] == "active").await;
 
     // Stop from the bar: the operator learns it ended, and nothing Baton
     // injected is left in the page.
