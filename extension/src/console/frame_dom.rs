@@ -10,6 +10,17 @@ use baton_shared::cobrowse::NodeId;
 use super::mirror::Dom;
 use super::sanitize::Ns;
 
+/// Mirror nodes live in the frame's realm, where `instanceof` against this
+/// page's constructors is false: node types are told by `nodeType` and
+/// `localName` instead.
+pub fn as_element(node: &Node) -> Option<&Element> {
+    (node.node_type() == Node::ELEMENT_NODE).then(|| node.unchecked_ref::<Element>())
+}
+
+fn local_name(node: &Node) -> String {
+    as_element(node).map(|e| e.local_name()).unwrap_or_default()
+}
+
 pub struct FrameDom {
     pub frame: HtmlIFrameElement,
     /// mirror node → id, for hit tests.
@@ -33,11 +44,18 @@ impl FrameDom {
         while let Some(n) = node {
             let id = self.ids.get(n.unchecked_ref());
             if let Some(id) = id.as_f64() {
-                if let Ok(el) = n.clone().dyn_into::<Element>() {
-                    return Some((id as NodeId, el));
+                if let Some(el) = as_element(&n) {
+                    return Some((id as NodeId, el.clone()));
                 }
             }
-            node = n.parent_node().or_else(|| n.dyn_ref::<web_sys::ShadowRoot>().map(|s| s.host().into()));
+            node = n.parent_node().or_else(|| {
+                // A shadow root's parent is its host.
+                (n.node_type() == Node::DOCUMENT_FRAGMENT_NODE)
+                    .then(|| js_sys::Reflect::get(&n, &"host".into()).ok())
+                    .flatten()
+                    .filter(|h| h.is_object())
+                    .map(|h| h.unchecked_into::<Node>())
+            });
         }
         None
     }
@@ -77,13 +95,13 @@ impl Dom for FrameDom {
     }
 
     fn set_attr(&mut self, node: &Node, name: &str, value: &str) {
-        if let Some(el) = node.dyn_ref::<Element>() {
+        if let Some(el) = as_element(node) {
             let _ = el.set_attribute(name, value);
         }
     }
 
     fn remove_attr(&mut self, node: &Node, name: &str) {
-        if let Some(el) = node.dyn_ref::<Element>() {
+        if let Some(el) = as_element(node) {
             let _ = el.remove_attribute(name);
         }
     }
@@ -110,7 +128,7 @@ impl Dom for FrameDom {
     }
 
     fn attach_shadow(&mut self, host: &Node) -> Option<Node> {
-        let el = host.dyn_ref::<Element>()?;
+        let el = as_element(host)?;
         el.attach_shadow(&web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open)).ok().map(Into::into)
     }
 
@@ -127,21 +145,27 @@ impl Dom for FrameDom {
     }
 
     fn set_value(&mut self, node: &Node, value: Option<&str>, checked: Option<bool>) {
-        if let Some(input) = node.dyn_ref::<web_sys::HtmlInputElement>() {
-            if let Some(v) = value {
-                input.set_value(v);
+        match local_name(node).as_str() {
+            "input" => {
+                let input = node.unchecked_ref::<web_sys::HtmlInputElement>();
+                if let Some(v) = value {
+                    input.set_value(v);
+                }
+                if let Some(c) = checked {
+                    input.set_checked(c);
+                }
             }
-            if let Some(c) = checked {
-                input.set_checked(c);
+            "textarea" => {
+                if let Some(v) = value {
+                    node.unchecked_ref::<web_sys::HtmlTextAreaElement>().set_value(v);
+                }
             }
-        } else if let Some(area) = node.dyn_ref::<web_sys::HtmlTextAreaElement>() {
-            if let Some(v) = value {
-                area.set_value(v);
+            "select" => {
+                if let Some(v) = value {
+                    node.unchecked_ref::<web_sys::HtmlSelectElement>().set_value(v);
+                }
             }
-        } else if let Some(select) = node.dyn_ref::<web_sys::HtmlSelectElement>() {
-            if let Some(v) = value {
-                select.set_value(v);
-            }
+            _ => {}
         }
     }
 
@@ -153,7 +177,7 @@ impl Dom for FrameDom {
                 }
             }
             Some(n) => {
-                if let Some(el) = n.dyn_ref::<Element>() {
+                if let Some(el) = as_element(n) {
                     el.set_scroll_left(x);
                     el.set_scroll_top(y);
                 }

@@ -483,7 +483,7 @@ impl Console {
                 let label = st
                     .mirror
                     .node(id)
-                    .and_then(|n| n.dyn_ref::<Element>().map(|e| e.tag_name().to_lowercase()))
+                    .and_then(|n| super::frame_dom::as_element(n).map(|e| e.local_name()))
                     .unwrap_or_else(|| "node".into());
                 ui::set_text(doc, "selected-node", &format!("<{label}> #{id}"));
                 ui::set_attr(doc, "selected-node", "data-id", &id.to_string());

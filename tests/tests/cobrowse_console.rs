@@ -1,0 +1,396 @@
+//! The operator's console in a real browser, fed by a visitor played by a
+//! `baton-host` over pipes: the console joins through its own UI, the
+//! visitor approves and sends hand-written frames — a hostile page, then
+//! mutations, input and pointer records. What the console shows is read
+//! from its DOM; what it sends back is read at the visitor's host.
+//!
+//! The hostile page tries every way we know to run code or load things in
+//! the console: script elements, `onerror`/`onload` handlers, `javascript:`
+//! links, SVG `<script>`, `srcdoc`, meta refresh, `<base>`, form actions,
+//! `expression()` and `javascript:` in CSS. Each attempt would call a
+//! beacon on 127.0.0.1 or set `window.top.__pwned`; the test checks that
+//! the beacon heard nothing and nothing was set.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use baton_e2e::{Device, DeviceOptions, NativeHost, OrReport, ServerProcess, Session};
+use baton_shared::ids::EXTENSION_ID;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+const UI_TIMEOUT: Duration = Duration::from_secs(10);
+const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+const PAGE_URL: &str = "http://hostile.invalid/account/page.html";
+const BODY_TEXT: &str = "Hostile page body text 4417";
+const TYPED_MASK: &str = "•••••••";
+const PASSWORD: &str = "hunter2-PASSWORD-VALUE";
+
+/// Everything the tests look at in the console, read in one go.
+const SNAPSHOT_JS: &str = r#"(() => {
+  const q = (s) => document.querySelector(s);
+  const frame = q('#mirror');
+  const d = frame && frame.contentDocument;
+  const all = [];
+  const walk = (root) => {
+    for (const el of root.querySelectorAll('*')) {
+      all.push(el);
+      if (el.shadowRoot) walk(el.shadowRoot);
+    }
+  };
+  if (d) walk(d);
+  const attrs = all.flatMap((el) => [...el.attributes].map((a) => [el.localName, a.name, a.value]));
+  const inputs = all.filter((el) => el.localName === 'input');
+  return {
+    state: q('#console-state')?.dataset.state ?? null,
+    mirror_status: q('#mirror-status')?.dataset.state ?? null,
+    last_seq: Number(q('#last-seq')?.textContent ?? -1),
+    keyframe_requests: Number(q('#last-seq')?.dataset.requests ?? -1),
+    join_error: q('#join-error') && !q('#join-error').hidden ? q('#join-error').textContent : null,
+    grants: q('#grants')?.dataset.scopes ?? null,
+    pointer: q('#visitor-pointer') && !q('#visitor-pointer').hidden
+      ? [Number(q('#visitor-pointer').dataset.x), Number(q('#visitor-pointer').dataset.y)] : null,
+    app_state: q('#app-state')?.dataset.state ?? null,
+    sandbox: frame?.getAttribute('sandbox') ?? null,
+    mirror_text: d?.body?.innerText ?? '',
+    zz_mirror_html: d?.documentElement?.outerHTML ?? '',
+    scripts: d ? d.querySelectorAll('script').length + all.filter((e) => e.localName === 'script').length : -1,
+    handler_attrs: attrs.filter(([, n]) => n.toLowerCase().startsWith('on')).map((a) => a.join(' ')),
+    js_urls: attrs.filter(([, , v]) => /^\s*(javascript|vbscript|data:text)/i.test(v)).map((a) => a.join(' ')),
+    forbidden: all.filter((e) => ['base', 'meta', 'iframe', 'object', 'embed', 'frame'].includes(e.localName)).map((e) => e.localName),
+    srcdoc: attrs.filter(([, n]) => n === 'srcdoc' || n === 'action' || n === 'formaction').length,
+    input_values: inputs.map((i) => [i.getAttribute('name'), i.value]),
+    mirror_url: d?.URL ?? null,
+    pwned: window.__pwned ?? (frame?.contentWindow?.__pwned) ?? null,
+    title: document.title,
+    zz_console_html: document.documentElement.outerHTML,
+  };
+})()"#;
+
+fn console_url() -> String {
+    format!("chrome-extension://{EXTENSION_ID}/console.html")
+}
+
+/// A server on 127.0.0.1 that records the path of every request.
+async fn beacon() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the beacon");
+    let addr = listener.local_addr().expect("beacon address");
+    let hits = Arc::new(Mutex::new(Vec::new()));
+    let seen = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let n = stream.read(&mut buf).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&buf[..n]).to_string();
+                let path = request.split_whitespace().nth(1).unwrap_or("?").to_owned();
+                if let Ok(mut s) = seen.lock() {
+                    s.push(path);
+                }
+                let _ = stream
+                    .write_all(b"HTTP/1.1 204 No Content\r\nAccess-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    (format!("http://127.0.0.1:{}", addr.port()), hits)
+}
+
+fn el(i: u32, n: &str, a: Value, c: Value) -> Value {
+    json!({"t": "e", "i": i, "n": n, "a": a, "c": c})
+}
+
+fn text(i: u32, v: &str) -> Value {
+    json!({"t": "x", "i": i, "v": v})
+}
+
+/// A page that tries to run code and load things in every way we know.
+fn hostile_snapshot(b: &str) -> Value {
+    let pwn = |tag: &str| format!("window.top.__pwned='{tag}';fetch('{b}/{tag}')");
+    let head = el(2, "head", json!([]), json!([
+        el(3, "title", json!([]), json!([text(4, "Hostile page")])),
+        el(5, "script", json!([]), json!([text(6, &pwn("script"))])),
+        el(7, "meta", json!([["http-equiv", "refresh"], ["content", format!("0;url={b}/meta-refresh")]]), json!([])),
+        el(8, "base", json!([["href", format!("{b}/base/")]]), json!([])),
+        el(9, "style", json!([]), json!([text(10, &format!(
+            "body{{background:url(javascript:{})}} .x{{width:expression({})}} .y{{background:url(\"java\\73 cript:{}\")}} @import url({b}/import.css);",
+            pwn("css-url"), pwn("css-expr"), pwn("css-escaped")))])),
+        el(11, "link", json!([["rel", "prefetch"], ["href", format!("{b}/prefetch")]]), json!([])),
+        el(12, "link", json!([["rel", "stylesheet"], ["href", format!("javascript:{}", pwn("link-css"))]]), json!([])),
+    ]));
+    let body = el(20, "body", json!([["onload", pwn("body-onload")]]), json!([
+        el(21, "p", json!([["id", "intro"]]), json!([text(22, BODY_TEXT)])),
+        el(23, "img", json!([["src", "missing.png"], ["onerror", pwn("img-onerror")]]), json!([])),
+        el(24, "a", json!([["id", "jslink"], ["href", format!("javascript:{}", pwn("js-link"))]]), json!([text(25, "Click me")])),
+        el(26, "svg", json!([["width", "40"], ["height", "40"], ["onload", pwn("svg-onload")]]), json!([
+            el(27, "script", json!([]), json!([text(28, &pwn("svg-script"))])),
+            el(29, "a", json!([["xlink:href", format!("javascript:{}", pwn("svg-link"))]]), json!([
+                el(30, "text", json!([["x", "0"], ["y", "20"]]), json!([text(31, "svg link")])),
+            ])),
+            el(32, "set", json!([["attributeName", "href"], ["to", format!("javascript:{}", pwn("svg-set"))]]), json!([])),
+        ])),
+        el(33, "iframe", json!([["srcdoc", format!("<script>{}</script>", pwn("srcdoc"))], ["src", format!("{b}/iframe")]]), json!([])),
+        el(34, "object", json!([["data", format!("{b}/object")]]), json!([])),
+        el(35, "embed", json!([["src", format!("{b}/embed")]]), json!([])),
+        el(36, "form", json!([["action", format!("{b}/form")], ["method", "post"]]), json!([
+            el(37, "input", json!([["name", "plain"], ["type", "text"], ["autofocus", ""], ["onfocus", pwn("onfocus")]]), json!([])),
+            el(38, "input", json!([["name", "pw"], ["type", "password"], ["value", PASSWORD]]), json!([])),
+            el(39, "button", json!([["formaction", format!("javascript:{}", pwn("formaction"))]]), json!([text(40, "Send")])),
+        ])),
+        el(41, "div", json!([["style", format!("background-image:url(javascript:{})", pwn("style-attr"))]]), json!([text(42, "styled")])),
+        el(43, "details", json!([["open", ""], ["ontoggle", pwn("ontoggle")]]), json!([text(44, "details")])),
+        el(45, "noscript", json!([]), json!([text(46, "NOSCRIPT-CONTENT")])),
+    ]));
+    json!({"k": "snapshot", "url": PAGE_URL, "title": "Hostile page",
+           "root": el(1, "html", json!([]), json!([head, body])), "viewport": [1000, 700], "scroll": []})
+}
+
+struct Joined {
+    _dir: tempfile::TempDir,
+    server: ServerProcess,
+    device: Device,
+    visitor: NativeHost,
+    console: Session,
+    session: String,
+}
+
+impl Joined {
+    async fn state(&self) -> Value {
+        self.console.evaluate(SNAPSHOT_JS).await.unwrap_or(Value::Null)
+    }
+
+    async fn wait(&self, what: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
+        match self.console.wait_until(what, SNAPSHOT_JS, timeout, done).await {
+            Ok(v) => v,
+            Err(e) => panic!("{what}: {e}\nvisitor host log:\n{}", self.visitor.log_tail()),
+        }
+    }
+
+    async fn send(&mut self, frame: Value) {
+        let reply = self
+            .visitor
+            .call(json!({"type": "cobrowse_send", "session_id": self.session, "frame": {"dir": "visitor", "frame": frame}}))
+            .await
+            .or_report("visitor sends a frame", &[&self.device, &self.server]);
+        assert_eq!(reply["type"], "ack", "{reply}");
+    }
+
+    /// The next operator frame of kind `k` the visitor's host receives.
+    async fn operator_frame(&mut self, k: &str) -> Value {
+        let session = self.session.clone();
+        let event = self
+            .visitor
+            .wait_event(&format!("operator frame {k}"), FRAME_TIMEOUT, |m| {
+                m["type"] == "cobrowse"
+                    && m["session_id"] == session.as_str()
+                    && m["event"]["e"] == "frame"
+                    && m["event"]["frame"]["frame"]["k"] == k
+            })
+            .await
+            .or_report(&format!("operator frame {k}"), &[&self.device, &self.server]);
+        event["event"]["frame"]["frame"].clone()
+    }
+}
+
+/// Server, an operator browser with the console open, and a visitor host
+/// sharing; the console joins through its UI and the visitor approves.
+async fn join(name: &str) -> Joined {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = ServerProcess::start(dir.path().join("server.sqlite3")).await.expect("start baton-server");
+    let mut visitor = NativeHost::start(&dir.path().join("visitor"), server.url(), "E2E Visitor")
+        .await
+        .or_report("start the visitor's host", &[&server]);
+    let device = Device::start(DeviceOptions::new(name, server.url())).await.or_report("start the operator", &[&server]);
+    let parts: [&dyn baton_e2e::Diagnose; 2] = [&device, &server];
+    visitor
+        .wait_status("visitor registered", CONNECT_TIMEOUT, |s| s["server"]["state"] == "connected" && s["device"].is_object())
+        .await
+        .or_report("visitor registration", &parts);
+    let popup = device.popup().await.or_report("open the popup", &parts);
+    popup
+        .wait_until("operator registered", CONNECT_TIMEOUT, |s| s.server_is("connected") && s.device_is(name))
+        .await
+        .or_report("operator registration", &parts);
+
+    let started = visitor.call(json!({"type": "share_start"})).await.or_report("share_start", &parts);
+    let session = started["session_id"].as_str().expect("session id").to_owned();
+    let code = started["code"].as_str().expect("code").to_owned();
+
+    let console = device.browser().cdp().open_page(&console_url()).await.or_report("open the console", &parts);
+    console
+        .wait_until("the console is ready", SNAPSHOT_JS, UI_TIMEOUT, |v| v["state"] == "idle")
+        .await
+        .or_report("console start", &parts);
+    console
+        .evaluate(&format!(
+            "(() => {{ document.querySelector('#join-code').value = {}; document.querySelector('#join-form').requestSubmit(); }})()",
+            json!(code)
+        ))
+        .await
+        .or_report("join", &parts);
+    console
+        .wait_until("waiting for the visitor's approval", SNAPSHOT_JS, UI_TIMEOUT, |v| v["state"] == "awaiting-consent")
+        .await
+        .or_report("joined", &parts);
+    let s = session.clone();
+    visitor
+        .wait_event("operator joined", FRAME_TIMEOUT, |m| {
+            m["type"] == "cobrowse" && m["session_id"] == s.as_str() && m["event"]["e"] == "operator_joined"
+        })
+        .await
+        .or_report("visitor hears the operator", &parts);
+    visitor
+        .call(json!({"type": "share_respond", "session_id": session, "approve": true, "record": false}))
+        .await
+        .or_report("approve", &parts);
+    console
+        .wait_until("active", SNAPSHOT_JS, UI_TIMEOUT, |v| v["state"] == "active")
+        .await
+        .or_report("active", &parts);
+    let mut joined = Joined { _dir: dir, server, device, visitor, console, session };
+    // A fresh console asks for a keyframe.
+    joined.operator_frame("keyframe_request").await;
+    joined
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_page_runs_nothing_in_the_console_and_changes_show_masked() {
+    let (b, hits) = beacon().await;
+    let mut j = join("E2E Operator").await;
+
+    j.send(json!({"k": "viewport", "w": 1000, "h": 700})).await;
+    let sent = Instant::now();
+    j.send(hostile_snapshot(&b)).await;
+    let v = j.wait("the page text in the mirror", UI_TIMEOUT, |v| v["mirror_text"].as_str().unwrap_or("").contains(BODY_TEXT)).await;
+    let first_render = sent.elapsed();
+    assert!(first_render < Duration::from_secs(1), "the page showed after {first_render:?}");
+    assert_eq!(v["sandbox"], "allow-same-origin", "the mirror frame runs no script");
+    assert_eq!(v["mirror_status"], "live", "{v}");
+
+    // Give every trick time to fire.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let v = j.state().await;
+    assert_eq!(v["scripts"], 0, "no script elements: {}", v["zz_mirror_html"]);
+    assert_eq!(v["handler_attrs"], json!([]), "no event handler attributes");
+    assert_eq!(v["js_urls"], json!([]), "no javascript: or HTML data: URLs");
+    assert_eq!(v["forbidden"], json!([]), "no base, meta, frames or plugins: {}", v["zz_mirror_html"]);
+    assert_eq!(v["srcdoc"], 0, "no srcdoc, action or formaction");
+    assert!(v["pwned"].is_null(), "nothing ran: {}", v["pwned"]);
+    assert_eq!(v["title"], "Baton — operator console", "the console's title is its own");
+    assert_eq!(v["mirror_url"], "about:srcdoc", "the mirror never navigated");
+    assert_eq!(v["state"], "active", "the console never navigated");
+    let html = v["zz_mirror_html"].as_str().unwrap_or_default();
+    assert!(!html.contains("NOSCRIPT-CONTENT"), "noscript content is not shown");
+    assert!(!html.contains("__pwned"), "no trace of the page's code in the mirror");
+    assert!(html.contains("data-baton-placeholder=\"iframe\""), "frames are placeholders: {html}");
+    assert!(html.contains("http://hostile.invalid/account/missing.png"), "URLs resolved against the page, not <base>");
+    assert!(!v["zz_console_html"].as_str().unwrap_or_default().contains(PASSWORD), "the password never shows");
+
+    // Clicking the mirror's link directly goes nowhere either.
+    j.console
+        .evaluate("document.querySelector('#mirror').contentDocument.querySelector('#jslink')?.click()")
+        .await
+        .or_report("click the mirror's link", &[&j.device, &j.server]);
+
+    // A DOM change shows within a second, applied in place.
+    let sent = Instant::now();
+    j.send(json!({"k": "mutations",
+        "adds": [{"parent": 20, "before": 23, "node": el(50, "p", json!([["id", "later"], ["onclick", "x()"]]), json!([text(51, "Added later 9921")]))},
+                 {"parent": 20, "node": el(52, "script", json!([]), json!([text(53, "window.top.__pwned='late-script'")]))},
+                 {"parent": 20, "node": el(54, "img", json!([["src", "javascript:x"], ["onerror", "window.top.__pwned='late-img'"]]), json!([]))}],
+        "texts": [[22, "Changed text 5573"]],
+        "attrs": [{"id": 21, "name": "class", "value": "big"}, {"id": 24, "name": "onmouseover", "value": "window.top.__pwned='attr'"}]}))
+    .await;
+    let v = j
+        .wait("the mutation in the mirror", UI_TIMEOUT, |v| {
+            let t = v["mirror_text"].as_str().unwrap_or("");
+            t.contains("Added later 9921") && t.contains("Changed text 5573")
+        })
+        .await;
+    let latency = sent.elapsed();
+    assert!(latency < Duration::from_secs(1), "the change showed after {latency:?}");
+    assert_eq!(v["scripts"], 0, "{}", v["zz_mirror_html"]);
+    assert_eq!(v["handler_attrs"], json!([]));
+    assert_eq!(v["js_urls"], json!([]));
+
+    // Typing: a plain input's masked value is shown as given; a password never is.
+    j.send(json!({"k": "input", "id": 37, "value": TYPED_MASK})).await;
+    j.send(json!({"k": "input", "id": 38, "value": PASSWORD})).await;
+    j.send(json!({"k": "pointer", "x": 120, "y": 80})).await;
+    j.send(json!({"k": "grants", "scopes": ["scroll", "click"]})).await;
+    let v = j
+        .wait("input, pointer and grants shown", UI_TIMEOUT, |v| {
+            v["input_values"].as_array().is_some_and(|a| a.iter().any(|p| p[1] == TYPED_MASK))
+                && v["pointer"] == json!([120, 80])
+                && v["grants"] == "click,scroll"
+        })
+        .await;
+    assert!(
+        v["input_values"].as_array().unwrap().iter().any(|p| p[0] == "pw" && p[1] == ""),
+        "the password field stays empty: {}",
+        v["input_values"]
+    );
+    assert!(!v["zz_console_html"].as_str().unwrap_or_default().contains(PASSWORD));
+    assert!(!v["zz_mirror_html"].as_str().unwrap_or_default().contains(PASSWORD));
+
+    // The operator's pointer and clicks go to the visitor: a ripple, and with
+    // the click scope, a click command on the element under the pointer.
+    j.console
+        .evaluate(
+            "(() => { const o = document.querySelector('#overlay');
+                const d = document.querySelector('#mirror').contentDocument;
+                const r = d.querySelector('#later').getBoundingClientRect();
+                const s = o.getBoundingClientRect().width / 1000;
+                const box = o.getBoundingClientRect();
+                const x = box.left + (r.left + 5) * s, y = box.top + (r.top + 5) * s;
+                o.dispatchEvent(new PointerEvent('pointermove', {clientX: x, clientY: y, bubbles: true}));
+                o.dispatchEvent(new MouseEvent('click', {clientX: x, clientY: y, bubbles: true})); })()",
+        )
+        .await
+        .or_report("click in the mirror", &[&j.device, &j.server]);
+    let pointer = j.operator_frame("pointer").await;
+    assert!(pointer["x"].as_i64().is_some(), "{pointer}");
+    j.operator_frame("ripple").await;
+    let command = j.operator_frame("command").await;
+    assert_eq!(command["command"], json!({"c": "click", "id": 50}), "{command}");
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let v = j.state().await;
+    assert!(v["pwned"].is_null(), "nothing ran: {}", v["pwned"]);
+    let heard = hits.lock().map(|h| h.clone()).unwrap_or_default();
+    assert!(heard.is_empty(), "the hostile page reached the beacon: {heard:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_asks_for_a_keyframe_after_an_unknown_node_and_a_reconnect() {
+    let mut j = join("E2E Operator Two").await;
+    j.send(json!({"k": "snapshot", "url": "https://shop.example/", "title": "Shop",
+        "root": el(1, "html", json!([]), json!([el(2, "body", json!([]), json!([el(3, "p", json!([]), json!([text(4, "First")]))]))])),
+        "viewport": [800, 600], "scroll": []}))
+    .await;
+    j.wait("first snapshot", UI_TIMEOUT, |v| v["mirror_text"].as_str().unwrap_or("").contains("First")).await;
+
+    // A record naming a node the console never saw: it asks for a keyframe
+    // and ignores page records until the snapshot comes.
+    j.send(json!({"k": "mutations", "texts": [[999, "lost"]]})).await;
+    j.operator_frame("keyframe_request").await;
+    j.send(json!({"k": "mutations", "texts": [[4, "Not applied"]]})).await;
+    let v = j.wait("resyncing", UI_TIMEOUT, |v| v["mirror_status"] == "resyncing").await;
+    assert!(v["mirror_text"].as_str().unwrap_or("").contains("First"), "{}", v["mirror_text"]);
+    j.send(json!({"k": "snapshot", "url": "https://shop.example/", "title": "Shop",
+        "root": el(1, "html", json!([]), json!([el(2, "body", json!([]), json!([el(3, "p", json!([]), json!([text(4, "Second")]))]))])),
+        "viewport": [800, 600], "scroll": []}))
+    .await;
+    j.wait("second snapshot, live", UI_TIMEOUT, |v| {
+        v["mirror_text"].as_str().unwrap_or("").contains("Second") && v["mirror_status"] == "live"
+    })
+    .await;
+
+    // The relay drops (server restart): the console asks again when it is back.
+    j.server.restart().await.or_report("restart the server", &[&j.device]);
+    j.operator_frame("keyframe_request").await;
+}
+
