@@ -216,7 +216,18 @@ fn remember_key(ctx: &HostContext, session_id: &str, role: Role, key: &keys::Fra
 /// Encrypts frames in the order they were numbered; big ones off the
 /// runtime thread so the message loop keeps answering meanwhile.
 async fn encoder(session: Arc<Session>, mut jobs: mpsc::UnboundedReceiver<EncodeJob>) {
-    while let Some((seq, frame)) = jobs.recv().await {
+    while let Some(job) = jobs.recv().await {
+        let (seq, frame) = match job {
+            EncodeJob::Frame(seq, frame) => (seq, frame),
+            EncodeJob::Control(text) => {
+                session.out.push(Outgoing { text, kind: OutKind::Control });
+                continue;
+            }
+            EncodeJob::Close => {
+                session.close_after_queue();
+                continue;
+            }
+        };
         let Some(key) = session.key() else { continue };
         let kind = match frame {
             Frame::Visitor { frame: VisitorFrame::Snapshot(_) } => OutKind::Keyframe,

@@ -16,8 +16,16 @@ use super::keys::FrameKey;
 use crate::context::EventSink;
 use crate::crypto::PairingKey;
 
-/// A frame waiting to be encoded, with its number.
-pub type EncodeJob = (u64, Frame);
+/// Work for the session's encoder, done in order so that audits and the
+/// final `End` leave after the frames submitted before them.
+pub enum EncodeJob {
+    /// A frame to seal, with its number.
+    Frame(u64, Frame),
+    /// A control message, already encoded.
+    Control(Utf8Bytes),
+    /// Everything before this is queued: the relay may close once it is sent.
+    Close,
+}
 
 pub struct Session {
     pub id: String,
@@ -93,14 +101,24 @@ impl Session {
         let Ok(encode) = self.encode.lock() else { return false };
         let Some(tx) = encode.as_ref() else { return false };
         let seq = self.last_out.fetch_add(1, Ordering::SeqCst) + 1;
-        tx.send((seq, frame)).is_ok()
+        tx.send(EncodeJob::Frame(seq, frame)).is_ok()
     }
 
-    /// Queues a control message (audit, end) for the relay.
+    /// Queues a control message (audit, end) for the relay, behind the
+    /// frames submitted before it.
     pub fn queue(&self, message: &RelayMessage) {
-        if let Ok(text) = serde_json::to_string(message) {
-            self.out.push(Outgoing { text: text.into(), kind: OutKind::Control });
+        let Ok(text) = serde_json::to_string(message) else { return };
+        let text = Utf8Bytes::from(text);
+        let via_encoder = self.encode.lock().ok().and_then(|e| e.as_ref().map(|tx| tx.send(EncodeJob::Control(text.clone()))));
+        if !matches!(via_encoder, Some(Ok(()))) {
+            self.out.push(Outgoing { text, kind: OutKind::Control });
         }
+    }
+
+    /// Called by the encoder when it reaches [`EncodeJob::Close`].
+    pub fn close_after_queue(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        self.out.ready.notify_one();
     }
 
     pub fn emit(&self, event: CobrowseEvent) {
@@ -128,13 +146,13 @@ impl Session {
         if self.ended.swap(true, Ordering::SeqCst) {
             return;
         }
-        if let Ok(mut encode) = self.encode.lock() {
-            encode.take();
-        }
+        let encoder = self.encode.lock().ok().and_then(|mut e| e.take());
         self.emit_always(CobrowseEvent::Ended { reason });
         if flush {
-            self.closing.store(true, Ordering::SeqCst);
-            self.out.ready.notify_one();
+            // The encoder closes once it has queued everything before this.
+            if !encoder.is_some_and(|tx| tx.send(EncodeJob::Close).is_ok()) {
+                self.close_after_queue();
+            }
         } else {
             self.stop.notify_one();
         }
