@@ -218,7 +218,7 @@ fn remember_key(ctx: &HostContext, session_id: &str, role: Role, key: &keys::Fra
 async fn encoder(session: Arc<Session>, mut jobs: mpsc::UnboundedReceiver<EncodeJob>) {
     while let Some(job) = jobs.recv().await {
         let (seq, frame) = match job {
-            EncodeJob::Frame(seq, frame) => (seq, frame),
+            EncodeJob::Frame(seq, frame) => (seq, *frame),
             EncodeJob::Control(text) => {
                 session.out.push(Outgoing { text, kind: OutKind::Control });
                 continue;

@@ -20,7 +20,7 @@ use crate::crypto::PairingKey;
 /// final `End` leave after the frames submitted before them.
 pub enum EncodeJob {
     /// A frame to seal, with its number.
-    Frame(u64, Frame),
+    Frame(u64, Box<Frame>),
     /// A control message, already encoded.
     Control(Utf8Bytes),
     /// Everything before this is queued: the relay may close once it is sent.
@@ -101,7 +101,7 @@ impl Session {
         let Ok(encode) = self.encode.lock() else { return false };
         let Some(tx) = encode.as_ref() else { return false };
         let seq = self.last_out.fetch_add(1, Ordering::SeqCst) + 1;
-        tx.send(EncodeJob::Frame(seq, frame)).is_ok()
+        tx.send(EncodeJob::Frame(seq, Box::new(frame))).is_ok()
     }
 
     /// Queues a control message (audit, end) for the relay, behind the
@@ -109,8 +109,12 @@ impl Session {
     pub fn queue(&self, message: &RelayMessage) {
         let Ok(text) = serde_json::to_string(message) else { return };
         let text = Utf8Bytes::from(text);
-        let via_encoder = self.encode.lock().ok().and_then(|e| e.as_ref().map(|tx| tx.send(EncodeJob::Control(text.clone()))));
-        if !matches!(via_encoder, Some(Ok(()))) {
+        let via_encoder = self
+            .encode
+            .lock()
+            .ok()
+            .and_then(|e| e.as_ref().map(|tx| tx.send(EncodeJob::Control(text.clone())).is_ok()));
+        if via_encoder != Some(true) {
             self.out.push(Outgoing { text, kind: OutKind::Control });
         }
     }
@@ -150,7 +154,7 @@ impl Session {
         self.emit_always(CobrowseEvent::Ended { reason });
         if flush {
             // The encoder closes once it has queued everything before this.
-            if !encoder.is_some_and(|tx| tx.send(EncodeJob::Close).is_ok()) {
+            if encoder.is_none_or(|tx| tx.send(EncodeJob::Close).is_err()) {
                 self.close_after_queue();
             }
         } else {
