@@ -43,7 +43,7 @@ pub fn package(ws: &Workspace, apt: &mut Apt, options: &PackageOptions) -> Resul
     let result = report.time("assemble bundle", || assemble(ws, &built, &version, &bundle, options));
     report.print("package");
     result?;
-    let archive = bundle.with_extension("zip");
+    let archive = archive_path(&bundle);
     println!("bundle:    {}", bundle.display());
     println!("archive:   {}", archive.display());
     println!("checksums: {}", bundle.join("SHA256SUMS").display());
@@ -134,9 +134,16 @@ fn assemble(
     let all: Vec<(String, Vec<u8>)> =
         zip::collect(bundle)?.into_iter().map(|(name, bytes)| (format!("{top}/{name}"), bytes)).collect();
     let archive = zip::write(&all, |name| name.contains("/bin/"))?;
-    write(&bundle.with_extension("zip"), &archive)?;
+    write(&archive_path(bundle), &archive)?;
     ui::note(format!("{} files, {} bytes archived", files.len() + 1, archive.len()));
     Ok(())
+}
+
+/// `dist/baton-1.2.3.zip` next to `dist/baton-1.2.3/` (not `with_extension`,
+/// which would take `.3` for an extension).
+fn archive_path(bundle: &Path) -> PathBuf {
+    let name = bundle.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    bundle.with_file_name(format!("{name}.zip"))
 }
 
 /// `"version": "…"` from the extension's manifest.json.
@@ -179,6 +186,11 @@ fn set_executable(_path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn archive_keeps_the_whole_version() {
+        assert_eq!(archive_path(Path::new("/d/dist/baton-0.1.0")), Path::new("/d/dist/baton-0.1.0.zip"));
+    }
 
     #[test]
     fn version_from_manifest() {
