@@ -137,6 +137,7 @@ pub const REQUEST_TYPES: &[&str] = &[
     "cobrowse_end",
     "operator_join",
     "recording_fetch",
+    "configure",
 ];
 
 /// A validated request from the extension.
@@ -194,6 +195,16 @@ pub enum RequestBody {
     OperatorJoin { code: String },
     /// Operator: a recorded session's frames, decrypted. Answered by `recording`.
     RecordingFetch { session_id: String },
+    /// The extension's settings that concern the host, sent after
+    /// connecting and whenever they change. `server_url`: the server the
+    /// organisation's policy or the person chose; `None` (or absent) means
+    /// no preference, so the host's own configuration decides. A URL other
+    /// than the current one moves the server link there. Answered by `ack`,
+    /// or `invalid_request` for a URL that is not http(s).
+    Configure {
+        #[serde(default)]
+        server_url: Option<String>,
+    },
 }
 
 impl Request {
@@ -457,6 +468,19 @@ mod tests {
         assert_eq!(code(br#"{"type":"launch_missiles","id":1}"#), ErrorCode::UnknownType);
         assert_eq!(code(br#"{"type":"tab_opened","id":1}"#), ErrorCode::InvalidRequest);
         assert_eq!(code(br#"{"type":"page_state","id":1,"page":{"tab_id":"x"}}"#), ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn parses_configure() {
+        let r = Request::parse(br#"{"type":"configure","id":3,"server_url":"https://b.example"}"#).unwrap();
+        assert_eq!(r.body, RequestBody::Configure { server_url: Some("https://b.example".into()) });
+        let r = Request::parse(br#"{"type":"configure","id":4,"server_url":null}"#).unwrap();
+        assert_eq!(r.body, RequestBody::Configure { server_url: None });
+        let r = Request::parse(br#"{"type":"configure","id":5}"#).unwrap();
+        assert_eq!(r.body, RequestBody::Configure { server_url: None });
+        assert_eq!(code(br#"{"type":"configure","id":6,"server_url":7}"#), ErrorCode::InvalidRequest);
+        let wire = serde_json::to_value(RequestBody::Configure { server_url: Some("http://a:1".into()) }).unwrap();
+        assert_eq!(wire, json!({"type":"configure","server_url":"http://a:1"}));
     }
 
     #[test]
