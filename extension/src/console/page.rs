@@ -781,12 +781,12 @@ impl Console {
             Mode::Pointer => {
                 self.ripple((x, y));
                 self.send(OperatorFrame::Ripple { x, y });
-                if click_granted {
-                    match hit {
-                        Some((id, _)) if actionable => self.command(Command::Click { id }),
-                        Some(_) => ui::set_text(&self.doc, "command-result", "That part of the page is private"),
-                        None => {}
-                    }
+                // Without the click scope, `command` refuses it here and
+                // says so: the operator sees the click went nowhere.
+                match hit {
+                    Some((id, _)) if actionable => self.command(Command::Click { id }),
+                    Some(_) if click_granted => ui::set_text(&self.doc, "command-result", "That part of the page is private"),
+                    _ => {}
                 }
             }
             Mode::Highlight => {
@@ -835,6 +835,7 @@ impl Console {
                 drop(st);
                 let scope = model::scope_name(command.scope());
                 ui::set_text(&self.doc, "command-result", &format!("Ask for the {scope} scope first"));
+                ui::set_attr(&self.doc, "command-result", "data-ok", "false");
                 return;
             }
             st.next_cmd += 1;
