@@ -17,11 +17,19 @@ impl Timeline {
         Timeline { frames, applied: 0 }
     }
 
+    /// Where the replay starts: the first snapshot, since nothing before it
+    /// can be shown (a live session starts with the operator's keyframe
+    /// request, the visitor's viewport, …); the first frame if none.
     pub fn start_ms(&self) -> i64 {
-        self.frames.first().map(|f| f.at_ms).unwrap_or(0)
+        self.frames
+            .iter()
+            .find(|f| Self::is_snapshot(f))
+            .or(self.frames.first())
+            .map(|f| f.at_ms)
+            .unwrap_or(0)
     }
 
-    /// Length in ms from the first frame to the last.
+    /// Length in ms from the start to the last frame.
     pub fn duration_ms(&self) -> i64 {
         self.frames.last().map(|f| f.at_ms).unwrap_or(0) - self.start_ms()
     }
@@ -101,5 +109,17 @@ mod tests {
         assert_eq!(t.seek(700), (true, 1..3));
         assert_eq!(t.assets_before(1).count(), 1);
         assert_eq!(t.seek(1100), (false, 3..4));
+    }
+
+    #[test]
+    fn the_start_is_the_first_snapshot() {
+        let mut t = Timeline::new(vec![
+            at(1, 1000, VisitorFrame::Viewport { w: 1, h: 1 }),
+            at(2, 1300, VisitorFrame::Assets { assets: vec![] }),
+            at(3, 1350, snap()),
+            at(4, 2000, VisitorFrame::Mutations(Mutations::default())),
+        ]);
+        assert_eq!(t.duration_ms(), 650);
+        assert_eq!(t.seek(0), (false, 0..3), "position 0 shows the first snapshot");
     }
 }
