@@ -1,10 +1,12 @@
 //! A TCP proxy in front of `baton-server` that counts the bytes crossing it
 //! in each direction: how benchmarks measure what sync puts on the wire
-//! (HTTP and WebSocket alike, headers included).
+//! (HTTP and WebSocket alike, headers included). Started with
+//! [`CountingProxy::start_recording`], it also keeps every byte, for tests
+//! that check what never crossed the wire.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -15,6 +17,14 @@ use crate::error::HarnessError;
 struct Counters {
     to_server: AtomicU64,
     to_client: AtomicU64,
+    /// `Some` when recording: the bytes in each direction, concatenated.
+    kept: Option<Mutex<Kept>>,
+}
+
+#[derive(Debug, Default)]
+struct Kept {
+    to_server: Vec<u8>,
+    to_client: Vec<u8>,
 }
 
 pub struct CountingProxy {
@@ -38,13 +48,23 @@ impl Traffic {
 
 impl CountingProxy {
     pub async fn start(target: SocketAddr) -> Result<CountingProxy, HarnessError> {
+        Self::spawn(target, false).await
+    }
+
+    /// Like [`CountingProxy::start`], and keeps a copy of every byte
+    /// (see [`CountingProxy::recorded`]).
+    pub async fn start_recording(target: SocketAddr) -> Result<CountingProxy, HarnessError> {
+        Self::spawn(target, true).await
+    }
+
+    async fn spawn(target: SocketAddr, keep: bool) -> Result<CountingProxy, HarnessError> {
         let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
             .map_err(|source| HarnessError::Io { context: "bind the counting proxy".into(), source })?;
         let addr = listener
             .local_addr()
             .map_err(|source| HarnessError::Io { context: "proxy address".into(), source })?;
-        let counters = Arc::new(Counters::default());
+        let counters = Arc::new(Counters { kept: keep.then(Mutex::default), ..Counters::default() });
         let shared = counters.clone();
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
@@ -77,6 +97,17 @@ impl CountingProxy {
     }
 }
 
+impl CountingProxy {
+    /// The bytes kept so far, `(to_server, to_client)`, each direction
+    /// concatenated over all connections; empty unless recording.
+    pub fn recorded(&self) -> (Vec<u8>, Vec<u8>) {
+        match self.counters.kept.as_ref().map(|k| k.lock()) {
+            Some(Ok(k)) => (k.to_server.clone(), k.to_client.clone()),
+            _ => (Vec::new(), Vec::new()),
+        }
+    }
+}
+
 impl Drop for CountingProxy {
     fn drop(&mut self) {
         self.task.abort();
@@ -97,6 +128,10 @@ async fn pump(
         };
         let counter = if upstream { &counters.to_server } else { &counters.to_client };
         counter.fetch_add(n as u64, Ordering::SeqCst);
+        if let Some(Ok(mut kept)) = counters.kept.as_ref().map(|k| k.lock()) {
+            let into = if upstream { &mut kept.to_server } else { &mut kept.to_client };
+            into.extend_from_slice(&buf[..n]);
+        }
         if to.write_all(&buf[..n]).await.is_err() {
             break;
         }

@@ -1,0 +1,721 @@
+//! Co-browsing with real parts on both sides: a visitor profile and an
+//! operator profile, each a headless Chromium with the built extension and
+//! its own `baton-host`, and one `baton-server` behind a byte-recording
+//! proxy (every byte between the hosts and the server is kept).
+//!
+//! The visitor shares a page served from 127.0.0.1 with the popup, the
+//! operator joins from the console with the code, the visitor allows (with
+//! recording) in the page's prompt. Checked: the page's text in the console's
+//! mirror within a second of consent; a DOM change; a plain input shows
+//! masked and a password nowhere (console DOM, the decrypted recording, the
+//! bytes that crossed the proxy, the server's database files); the private
+//! block is a placeholder; control is refused before a grant and after a
+//! revoke, and a granted click lands on the right button; a form app is
+//! pushed, held and pulled from the console's panel; Stop in the visitor's
+//! bar ends the console's session and removes everything Baton injected;
+//! the console replays the recording; the server's audit log holds every
+//! step in a valid hash chain.
+//!
+//! A second test shares a hostile page from the real visitor browser, so the
+//! hostile markup goes through the real capture engine, and checks that the
+//! console runs and loads nothing of it.
+//!
+//! Code guessing is rate-limited per client and per code; the server's and
+//! the host's tests cover it (server/tests/server/cobrowse.rs,
+//! native-host/tests/cobrowse.rs), so it is not repeated here.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use baton_e2e::{CountingProxy, Device, DeviceOptions, Diagnose, OrReport, ServerProcess, Session};
+use baton_shared::cobrowse::{audit_hash_input, AuditEvent, Role, AUDIT_GENESIS};
+use baton_shared::ids::EXTENSION_ID;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+const WAIT: Duration = Duration::from_secs(10);
+const OPERATOR: &str = "Sam Support";
+const VISITOR: &str = "Visitor Laptop";
+
+const PAGE_TEXT: &str = "Order desk welcome 6021";
+const PRIVATE_TEXT: &str = "PRIVATE-BLOCK-TEXT-3310";
+const PLAIN_TYPED: &str = "plain words 4242";
+const PASSWORD: &str = "Tr0ub4dor-SECRET-7781";
+
+const PAGE: &str = r#"<!doctype html><html><head><meta charset=utf-8><title>Order desk</title></head><body>
+<h1>Order desk</h1>
+<p id="intro">Order desk welcome 6021</p>
+<button id="buy" onclick="window.clicks = (window.clicks || 0) + 1; document.querySelector('#count').textContent = String(window.clicks)">Buy now</button>
+<button id="other" onclick="window.others = (window.others || 0) + 1">Other</button>
+<p>Clicks: <span id="count">0</span></p>
+<p><label>Name <input id="name" name="name" type="text"></label></p>
+<p><label>Password <input id="pw" name="pw" type="password"></label></p>
+<div id="priv" data-baton-private style="width:240px;height:60px">PRIVATE-BLOCK-TEXT-3310</div>
+<ul id="list"><li>first item</li></ul>
+</body></html>"#;
+
+/// Serves `body` (with `headers`) for every request.
+async fn serve(body: String, headers: &'static str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the page server");
+    let addr = listener.local_addr().expect("page server address");
+    let body = Arc::new(body);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let _ = stream.read(&mut buf).await;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://127.0.0.1:{}/page", addr.port())
+}
+
+fn console_url() -> String {
+    format!("chrome-extension://{EXTENSION_ID}/console.html")
+}
+
+// ---- the visitor's page UI (closed shadow root, content-script world) -------
+
+/// Evaluates `expression` in the extension's content-script world of `page`.
+async fn in_content_world(page: &Session, expression: &str) -> Result<Value, String> {
+    let mut events = page.cdp().events();
+    let _ = page.call("Runtime.disable", json!({})).await;
+    page.call("Runtime.enable", json!({})).await.map_err(|e| e.to_string())?;
+    let mut context = None;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(400);
+    while let Ok(Ok(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
+        let c = &event.params["context"];
+        if event.method == "Runtime.executionContextCreated"
+            && event.session_id.as_deref() == Some(page.id())
+            && c["auxData"]["type"] == "isolated"
+            && c["name"] == "Baton"
+        {
+            context = c["id"].as_i64().max(context);
+        }
+    }
+    let Some(context) = context else { return Err("no content-script world yet".into()) };
+    let reply = page
+        .call(
+            "Runtime.evaluate",
+            json!({"expression": expression, "contextId": context, "returnByValue": true, "awaitPromise": true}),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(details) = reply.get("exceptionDetails") {
+        return Err(details.to_string());
+    }
+    Ok(reply["result"]["value"].clone())
+}
+
+/// Polls [`in_content_world`] until `done` holds.
+async fn wait_content(page: &Session, what: &str, expression: &str, parts: &[&dyn Diagnose], done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let last = match in_content_world(page, expression).await {
+            Ok(v) if done(&v) => return v,
+            Ok(v) => v.to_string(),
+            Err(e) => e,
+        };
+        if tokio::time::Instant::now() > deadline {
+            Err::<(), _>(format!("timed out; last: {last}")).or_report(&format!("waiting for {what}"), parts);
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+const UI_JS: &str = r#"(() => {
+  const host = document.querySelector('[data-baton-ui=visitor]');
+  if (!host) return { mounted: false };
+  const ui = chrome.dom.openOrClosedShadowRoot(host);
+  const bar = ui.querySelector('[data-baton-part=bar]');
+  const q = (s) => ui.querySelector(s);
+  const apps = [...ui.querySelectorAll('[data-baton-app]')].map((a) => ({ id: a.dataset.batonApp, state: a.dataset.state }));
+  return { mounted: true, state: bar?.dataset.state ?? null, scopes: bar?.dataset.scopes ?? '', text: bar?.textContent ?? '',
+    consent: !!q('[data-baton-part=dialog-consent]'), control: !!q('[data-baton-part=dialog-control]'), apps };
+})()"#;
+
+fn click_js(act: &str) -> String {
+    format!(
+        r#"(() => {{ const ui = chrome.dom.openOrClosedShadowRoot(document.querySelector('[data-baton-ui=visitor]'));
+  const e = ui.querySelector('[data-baton-act="{act}"]'); if (!e) return false; e.click(); return true; }})()"#
+    )
+}
+
+// ---- the console --------------------------------------------------------------
+
+/// Everything the tests look at in the console, read in one go.
+const CONSOLE_JS: &str = r#"(() => {
+  const q = (s) => document.querySelector(s);
+  const frame = q('#mirror');
+  const d = frame && frame.contentDocument;
+  const all = [];
+  const walk = (root) => { for (const el of root.querySelectorAll('*')) { all.push(el); if (el.shadowRoot) walk(el.shadowRoot); } };
+  if (d) walk(d);
+  const attrs = all.flatMap((el) => [...el.attributes].map((a) => [el.localName, a.name, a.value]));
+  const priv = d?.querySelector('#priv');
+  return {
+    state: q('#console-state')?.dataset.state ?? null,
+    mirror_status: q('#mirror-status')?.dataset.state ?? null,
+    console_error: q('#console-error') && !q('#console-error').hidden ? q('#console-error').textContent : null,
+    join_error: q('#join-error') && !q('#join-error').hidden ? [q('#join-error').dataset.code ?? '', q('#join-error').textContent] : null,
+    replay_error: q('#replay-error') && !q('#replay-error').hidden ? q('#replay-error').textContent : null,
+    grants: q('#grants')?.dataset.scopes ?? null,
+    command_ok: q('#command-result')?.dataset.ok ?? null,
+    command_text: q('#command-result')?.textContent ?? null,
+    app_state: q('#app-state')?.dataset.state ?? null,
+    mirror_text: d?.body?.innerText ?? '',
+    input_values: all.filter((e) => e.localName === 'input').map((i) => [i.getAttribute('name'), i.value]),
+    private_block: priv ? { placeholder: priv.dataset.batonPlaceholder ?? null, text: priv.textContent,
+      w: Math.round(priv.getBoundingClientRect().width), h: Math.round(priv.getBoundingClientRect().height) } : null,
+    scripts: all.filter((e) => e.localName === 'script').length,
+    handler_attrs: attrs.filter(([, n]) => n.toLowerCase().startsWith('on')).map((a) => a.join(' ')),
+    js_urls: attrs.filter(([, , v]) => /^\s*(javascript|vbscript|data:text)/i.test(v)).map((a) => a.join(' ')),
+    forbidden: all.filter((e) => ['base', 'meta', 'iframe', 'object', 'embed', 'frame'].includes(e.localName)).map((e) => e.localName),
+    srcdoc: attrs.filter(([, n]) => n === 'srcdoc' || n === 'action' || n === 'formaction').length,
+    mirror_url: d?.URL ?? null,
+    pwned: window.__pwned ?? (frame?.contentWindow?.__pwned) ?? null,
+    title: document.title,
+    zz_mirror_html: d?.documentElement?.outerHTML ?? '',
+    zz_console_html: document.documentElement.outerHTML,
+  };
+})()"#;
+
+/// Clicks, through the console's overlay, the middle of the mirror's
+/// element matching `selector` (the way the operator clicks the page).
+fn overlay_click_js(selector: &str) -> String {
+    format!(
+        r#"(() => {{ const o = document.querySelector('#overlay');
+  const d = document.querySelector('#mirror').contentDocument;
+  const el = d.querySelector({sel}); if (!el) return false;
+  const r = el.getBoundingClientRect();
+  const box = o.getBoundingClientRect();
+  const w = Number(document.querySelector('#visitor-viewport').dataset.w || box.width);
+  const s = box.width / w;
+  const x = box.left + (r.left + r.width / 2) * s, y = box.top + (r.top + r.height / 2) * s;
+  o.dispatchEvent(new PointerEvent('pointermove', {{clientX: x, clientY: y, bubbles: true}}));
+  o.dispatchEvent(new MouseEvent('click', {{clientX: x, clientY: y, bubbles: true}}));
+  return true; }})()"#,
+        sel = json!(selector)
+    )
+}
+
+/// Asks the host, over the console's own port to the worker, for the
+/// recording of `session` decrypted: what the visitor's frames carried in
+/// plaintext. Returns the host's reply as JSON text.
+fn recording_js(session: &str) -> String {
+    format!(
+        r#"new Promise((resolve, reject) => {{
+  const port = chrome.runtime.connect({{ name: 'baton-ui' }});
+  const rid = 990001;
+  port.onMessage.addListener((m) => {{
+    const v = typeof m === 'string' ? JSON.parse(m) : m;
+    if (v && v.type === 'host_reply' && v.rid === rid) {{ port.disconnect(); resolve(JSON.stringify(v.reply)); }}
+  }});
+  port.postMessage({{ type: 'host', rid, request: {{ type: 'recording_fetch', session_id: {id} }} }});
+  setTimeout(() => reject(new Error('no reply to recording_fetch')), 10000);
+}})"#,
+        id = json!(session)
+    )
+}
+
+struct Console<'a> {
+    session: Session,
+    parts: &'a [&'a dyn Diagnose],
+}
+
+impl Console<'_> {
+    async fn state(&self) -> Value {
+        self.session.evaluate(CONSOLE_JS).await.or_report("read the console", self.parts)
+    }
+
+    async fn wait(&self, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        self.session.wait_until(what, CONSOLE_JS, WAIT, done).await.or_report(&format!("console: {what}"), self.parts)
+    }
+
+    async fn run(&self, what: &str, js: &str) -> Value {
+        self.session.evaluate(js).await.or_report(what, self.parts)
+    }
+}
+
+fn text_of(v: &Value) -> &str {
+    v["mirror_text"].as_str().unwrap_or("")
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// The server's database files (main file, WAL), as bytes.
+fn server_db_bytes(server: &ServerProcess) -> Vec<u8> {
+    let mut all = Vec::new();
+    for suffix in ["", "-wal", "-journal"] {
+        let mut path = server.db_path().as_os_str().to_owned();
+        path.push(suffix);
+        if let Ok(bytes) = std::fs::read(&path) {
+            all.extend(bytes);
+        }
+    }
+    all
+}
+
+/// Two browsers, one server behind a recording proxy.
+struct World {
+    // Devices first: Chromium and hosts go before the server and the proxy.
+    visitor: Device,
+    operator: Device,
+    proxy: CountingProxy,
+    server: ServerProcess,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    async fn start(tag: &str) -> World {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let server = ServerProcess::start(dir.path().join("server.sqlite3")).await.expect("start baton-server");
+        let proxy = CountingProxy::start_recording(server.addr()).await.or_report("start the proxy", &[&server]);
+        let (visitor, operator) = tokio::join!(
+            Device::start(DeviceOptions::new(&format!("{VISITOR}{tag}"), &proxy.url())),
+            Device::start(DeviceOptions::new(&format!("{OPERATOR}{tag}"), &proxy.url())),
+        );
+        let visitor = visitor.or_report("start the visitor", &[&server]);
+        let operator = operator.or_report("start the operator", &[&server]);
+        World { visitor, operator, proxy, server, _dir: dir }
+    }
+
+    fn parts(&self) -> [&dyn Diagnose; 3] {
+        [&self.visitor, &self.operator, &self.server]
+    }
+}
+
+/// Opens `url` in the visitor's browser, shares it from the popup, opens
+/// the console, joins with the code and approves (recording as asked).
+/// Returns the visitor's page, the console and the session id.
+async fn share_and_join<'a>(w: &'a World, parts: &'a [&'a dyn Diagnose], url: &str, text: &str, record: bool) -> (Session, Console<'a>, String, Duration) {
+    let page = w.visitor.browser().cdp().open_page(url).await.or_report("open the page", parts);
+    page.wait_for("document.readyState === 'complete'", WAIT).await.or_report("page loaded", parts);
+    wait_content(&page, "the content script", "typeof chrome.runtime?.id === 'string'", parts, |v| v == &json!(true)).await;
+
+    // The operator's console, ready while the visitor shares.
+    let operator_popup = w.operator.popup().await.or_report("open the operator's popup", parts);
+    let console = Console {
+        session: w.operator.browser().cdp().open_page(&console_url()).await.or_report("open the console", parts),
+        parts,
+    };
+
+    // Share from the popup (opened as a tab: "this tab" is the page, used last).
+    let popup = w.visitor.popup().await.or_report("open the visitor's popup", parts);
+    popup
+        .wait_until("connected", CONNECT_TIMEOUT, |s| s.host_is("connected") && s.server_is("connected"))
+        .await
+        .or_report("visitor's popup connected", parts);
+    let code = popup
+        .session()
+        .wait_until(
+            "a share code",
+            "(() => { const b = document.querySelector('#share-tab'); if (b && !window.__clicked) { window.__clicked = true; b.click(); }
+               return { state: document.querySelector('#share-state')?.dataset.state, code: document.querySelector('#share-code')?.textContent ?? '' }; })()",
+            WAIT,
+            |v| v["state"] == "waiting" && v["code"].as_str().is_some_and(|c| c.len() > 4),
+        )
+        .await
+        .or_report("share this tab", parts)["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    popup.session().close().await.or_report("close the visitor's popup", parts);
+    wait_content(&page, "the bar with the code", UI_JS, parts, |v| v["state"] == "waiting").await;
+
+    operator_popup
+        .wait_until("operator connected", CONNECT_TIMEOUT, |s| s.host_is("connected") && s.server_is("connected"))
+        .await
+        .or_report("operator's popup connected", parts);
+    operator_popup.session().close().await.or_report("close the operator's popup", parts);
+    console.wait("the console is ready", |v| v["state"] == "idle").await;
+    console
+        .run(
+            "join",
+            &format!(
+                "(() => {{ document.querySelector('#join-code').value = {}; document.querySelector('#join-form').requestSubmit(); }})()",
+                json!(code)
+            ),
+        )
+        .await;
+    console.wait("awaiting the visitor's consent", |v| v["state"] == "awaiting-consent" || v["join_error"].is_array()).await;
+
+    // The visitor is asked by the operator's name, allows (with recording).
+    let ui = wait_content(&page, "the consent prompt", UI_JS, parts, |v| v["consent"] == true).await;
+    assert!(ui["text"].as_str().is_some_and(|t| t.contains(OPERATOR)), "the prompt names the operator: {ui}");
+    if record {
+        assert_eq!(in_content_world(&page, &click_js("record")).await, Ok(json!(true)), "tick recording");
+    }
+    let consented = Instant::now();
+    assert_eq!(in_content_world(&page, &click_js("allow")).await, Ok(json!(true)), "allow");
+    let v = console
+        .wait("the page's text in the mirror", |v| v["state"] == "active" && text_of(v).contains(text))
+        .await;
+    let first_render = consented.elapsed();
+    assert_eq!(v["mirror_status"], "live", "{}", v["mirror_status"]);
+
+    let session = {
+        let conn = rusqlite::Connection::open_with_flags(w.server.db_path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .or_report("open the server's database", parts);
+        conn.query_row("SELECT id FROM cobrowse_session ORDER BY created_ms DESC LIMIT 1", [], |r| r.get::<_, String>(0))
+            .or_report("the session's id", parts)
+    };
+    (page, console, session, first_render)
+}
+
+struct AuditRow {
+    seq: u64,
+    role: Option<Role>,
+    event: AuditEvent,
+}
+
+/// The session's audit log from the server's database, its hash chain checked.
+fn audit_chain(server: &ServerProcess, session: &str) -> Result<Vec<AuditRow>, String> {
+    let conn = rusqlite::Connection::open_with_flags(server.db_path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| e.to_string())?;
+    let mut stmt = conn
+        .prepare("SELECT seq, at_ms, role, event, hash FROM cobrowse_audit WHERE session_id = ?1 ORDER BY seq")
+        .map_err(|e| e.to_string())?;
+    let rows = stmt
+        .query_map([session], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?))
+        })
+        .map_err(|e| e.to_string())?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let mut prev = AUDIT_GENESIS.to_owned();
+    let mut out = Vec::new();
+    for (i, (seq, at_ms, role, event, hash)) in rows.into_iter().enumerate() {
+        let seq = seq as u64;
+        if seq != i as u64 + 1 {
+            return Err(format!("entry {i} has seq {seq}"));
+        }
+        let role = match role.as_deref() {
+            None => None,
+            Some("visitor") => Some(Role::Visitor),
+            Some("operator") => Some(Role::Operator),
+            Some(other) => return Err(format!("entry {seq}: role {other:?}")),
+        };
+        let event: AuditEvent = serde_json::from_str(&event).map_err(|e| format!("entry {seq}: {e}: {event}"))?;
+        let input = audit_hash_input(&prev, seq, at_ms, role, &event);
+        let want: String = ring::digest::digest(&ring::digest::SHA256, &input).as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        if want != hash {
+            return Err(format!("entry {seq} ({event:?}): hash {hash}, chain says {want}"));
+        }
+        prev = hash;
+        out.push(AuditRow { seq, role, event });
+    }
+    Ok(out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visitor_and_operator_browsers_share_mask_control_push_stop_and_replay() {
+    let w = World::start("").await;
+    let parts = w.parts();
+    let url = serve(PAGE.to_owned(), "").await;
+    let (page, console, session, first_render) = share_and_join(&w, &parts, &url, PAGE_TEXT, true).await;
+    assert!(first_render < Duration::from_secs(1), "the page's text showed {first_render:?} after consent");
+    // Input events need a focused, rendering page.
+    page.call("Page.bringToFront", json!({})).await.or_report("show the page", &parts);
+
+    // The private block is a placeholder of its size, without its text.
+    let v = console.state().await;
+    let block = &v["private_block"];
+    assert!(!block.is_null(), "the private block has a placeholder: {}", v["zz_mirror_html"]);
+    assert_eq!(block["text"], "", "no private text: {block}");
+    assert_eq!((block["w"].as_i64(), block["h"].as_i64()), (Some(240), Some(60)), "same size: {block}");
+    assert!(!v["zz_console_html"].as_str().unwrap_or("").contains(PRIVATE_TEXT));
+
+    // A DOM change on the visitor's side shows.
+    page.evaluate(
+        "document.querySelector('#list').insertAdjacentHTML('beforeend', '<li>Added later 5150</li>');
+         document.querySelector('#intro').textContent = 'Changed text 7730'",
+    )
+    .await
+    .or_report("change the page", &parts);
+    console
+        .wait("the DOM change", |v| text_of(v).contains("Added later 5150") && text_of(v).contains("Changed text 7730"))
+        .await;
+
+    // Typing: the plain input shows masked, the password nowhere.
+    for (id, typed) in [("#name", PLAIN_TYPED), ("#pw", PASSWORD)] {
+        page.evaluate(&format!("document.querySelector('{id}').focus()")).await.or_report("focus", &parts);
+        page.call("Input.insertText", json!({"text": typed})).await.or_report("type", &parts);
+    }
+    let typed_back = page
+        .evaluate("[document.querySelector('#name').value, document.querySelector('#pw').value]")
+        .await
+        .or_report("read the fields", &parts);
+    assert_eq!(typed_back, json!([PLAIN_TYPED, PASSWORD]), "typing reached the visitor's fields");
+    let mask: String = std::iter::repeat_n(baton_shared::cobrowse::MASK_CHAR, PLAIN_TYPED.chars().count()).collect();
+    let v = console
+        .wait("the masked input", |v| v["input_values"].as_array().is_some_and(|a| a.iter().any(|p| p[0] == "name" && p[1] == mask.as_str())))
+        .await;
+    assert!(v["input_values"].as_array().unwrap().iter().any(|p| p[0] == "pw" && p[1] == ""), "password field empty: {}", v["input_values"]);
+    // A later change proves everything typed before it was relayed.
+    page.evaluate("document.querySelector('#list').insertAdjacentHTML('beforeend', '<li>After typing 8841</li>')").await.or_report("change", &parts);
+    let v = console.wait("the change after typing", |v| text_of(v).contains("After typing 8841")).await;
+    for html in [&v["zz_console_html"], &v["zz_mirror_html"]] {
+        let html = html.as_str().unwrap_or("");
+        assert!(!html.contains(PASSWORD), "the password is not in the console");
+        assert!(!html.contains(PLAIN_TYPED), "the plain text is not in the console");
+    }
+
+    // Control, before any grant: refused, nothing clicked.
+    let clicks = || page.evaluate("[window.clicks || 0, window.others || 0]");
+    assert_eq!(console.run("click before a grant", &overlay_click_js("#buy")).await, json!(true));
+    let v = console.wait("refused before a grant", |v| v["command_ok"] == "false").await;
+    assert_eq!(clicks().await.or_report("counter", &parts), json!([0, 0]), "{}", v["command_text"]);
+
+    // The operator asks for the click scope; the visitor grants it in the page.
+    console
+        .run("ask for click", "document.querySelector('#scope-click').click(); document.querySelector('#request-control').click()")
+        .await;
+    wait_content(&page, "the control prompt", UI_JS, &parts, |v| v["control"] == true).await;
+    assert_eq!(in_content_world(&page, &click_js("scope-click")).await, Ok(json!(true)));
+    assert_eq!(in_content_world(&page, &click_js("grant")).await, Ok(json!(true)));
+    console.wait("the click grant", |v| v["grants"] == "click").await;
+    assert_eq!(console.run("granted click", &overlay_click_js("#buy")).await, json!(true));
+    let v = console.wait("the granted click's result", |v| v["command_ok"] == "true" || v["command_ok"] == "false").await;
+    assert_eq!(v["command_ok"], "true", "granted click: {}", v["command_text"]);
+    assert_eq!(clicks().await.or_report("counter", &parts), json!([1, 0]), "the click landed on the button");
+    console.wait("the counter in the mirror", |v| text_of(v).contains("Clicks: 1")).await;
+
+    // Revoked in the visitor's bar: refused again.
+    assert_eq!(in_content_world(&page, &click_js("revoke-click")).await, Ok(json!(true)));
+    console.wait("the grant revoked", |v| v["grants"] == "").await;
+    assert_eq!(console.run("click after the revoke", &overlay_click_js("#buy")).await, json!(true));
+    let v = console.wait("refused after the revoke", |v| v["command_ok"] == "false").await;
+    assert_eq!(clicks().await.or_report("counter", &parts), json!([1, 0]), "{}", v["command_text"]);
+
+    // A form app, configured and pushed from the console: appears, holds, goes.
+    console
+        .run(
+            "configure a form",
+            r#"(() => { const k = document.querySelector('#app-kind'); k.value = 'form'; k.dispatchEvent(new Event('change'));
+                document.querySelector('#app-form-title').value = 'Delivery address';
+                document.querySelector('#app-form-fields').value = 'City = Lyon\nPostcode = 69001';
+                document.querySelector('#app-configure').click(); })()"#,
+        )
+        .await;
+    console.wait("the app configured", |v| v["app_state"] == "configure").await;
+    console.run("push", "document.querySelector('#app-push').click()").await;
+    wait_content(&page, "the app in the page", UI_JS, &parts, |v| v["apps"][0]["state"] == "pushed").await;
+    console.wait("the app pushed", |v| v["app_state"] == "pushed").await;
+    console.run("hold", "document.querySelector('#app-hold').click()").await;
+    wait_content(&page, "the app held", UI_JS, &parts, |v| v["apps"][0]["state"] == "held").await;
+    console.wait("the app held", |v| v["app_state"] == "held").await;
+    console.run("pull", "document.querySelector('#app-pull').click()").await;
+    wait_content(&page, "the app gone", UI_JS, &parts, |v| v["apps"] == json!([])).await;
+    console.wait("the app pulled", |v| v["app_state"] == "pulled").await;
+
+    // Stop in the visitor's bar: the console shows the end; nothing injected is left.
+    assert_eq!(in_content_world(&page, &click_js("stop")).await, Ok(json!(true)));
+    let v = console.wait("the session ended", |v| v["state"] == "ended").await;
+    page.wait_until("no Baton UI left", "document.querySelectorAll('[data-baton-ui]').length", WAIT, |v| v == &json!(0))
+        .await
+        .or_report("injected UI removed", &parts);
+    let ended_error = v["console_error"].clone();
+
+    // What crossed the relay: never the password or the typed text (the
+    // frames are encrypted end to end; this guards against plaintext on the
+    // side, e.g. in audit entries), nor in the server's database files.
+    let (up, down) = w.proxy.recorded();
+    assert!(up.len() > 1000 && down.len() > 1000, "the proxy saw the traffic ({} / {} bytes)", up.len(), down.len());
+    for (what, bytes) in [("to the server", &up), ("from the server", &down), ("in the server's database", &server_db_bytes(&w.server))] {
+        for secret in [PASSWORD, PLAIN_TYPED, PRIVATE_TEXT, PAGE_TEXT] {
+            assert!(!contains(bytes, secret), "{secret:?} {what}");
+        }
+    }
+
+    // The plaintext of every recorded frame, as the operator's host decrypts
+    // it: the page is there, the password and the typed text are not.
+    let reply = console.run("fetch the recording", &recording_js(&session)).await;
+    let plain = reply.as_str().unwrap_or_default();
+    assert!(plain.contains("\"type\":\"recording\""), "a recording: {}", &plain[..plain.len().min(500)]);
+    assert!(plain.contains(PAGE_TEXT) && plain.contains("Added later 5150"), "the recording holds the page");
+    for secret in [PASSWORD, PLAIN_TYPED, PRIVATE_TEXT] {
+        assert!(!plain.contains(secret), "{secret:?} in the recorded frames");
+    }
+
+    // Replay in a fresh console: the recorded page text shows.
+    console.session.reload(WAIT).await.or_report("reload the console", &parts);
+    console.wait("the console is ready again", |v| v["state"] == "idle").await;
+    console
+        .run(
+            "open the replay",
+            &format!(
+                "(() => {{ document.querySelector('#replay-open').open = true; document.querySelector('#replay-session').value = {};
+                   document.querySelector('#replay-load').click(); }})()",
+                json!(session)
+            ),
+        )
+        .await;
+    console.wait("the replay's first page", |v| v["state"] == "replay" && text_of(v).contains(PAGE_TEXT) || v["replay_error"].is_string()).await;
+    console
+        .run(
+            "scrub to the end",
+            "(() => { const s = document.querySelector('#replay-scrub'); s.value = s.max; s.dispatchEvent(new Event('input')); })()",
+        )
+        .await;
+    let v = console
+        .wait("the replay's end", |v| text_of(v).contains("Clicks: 1") && text_of(v).contains("After typing 8841"))
+        .await;
+    assert!(!v["zz_console_html"].as_str().unwrap_or("").contains(PASSWORD), "no password in the replay");
+
+    // The audit log: every step, in a valid chain.
+    let entries = audit_chain(&w.server, &session).or_report("the audit chain", &parts);
+    let listed: Vec<String> = entries.iter().map(|e| format!("{} {:?} {:?}", e.seq, e.role, e.event)).collect();
+    let has = |what: &str, f: &dyn Fn(&AuditRow) -> bool| {
+        assert!(entries.iter().any(f), "audit has {what}: {listed:#?}");
+    };
+    has("started", &|e| e.event == AuditEvent::Started);
+    has("the operator's join", &|e| matches!(&e.event, AuditEvent::OperatorJoined { operator_name } if operator_name == OPERATOR));
+    has("consent", &|e| e.event == AuditEvent::Consent { approved: true } && e.role == Some(Role::Visitor));
+    has("recording consent", &|e| e.event == AuditEvent::RecordingConsent { approved: true });
+    has("the grant", &|e| matches!(&e.event, AuditEvent::Granted { scopes } if scopes == &[baton_shared::cobrowse::Scope::Click]));
+    has("the revoke", &|e| matches!(&e.event, AuditEvent::Revoked { .. }));
+    has("the click", &|e| matches!(&e.event, AuditEvent::Command { ok: true, .. }));
+    has("the push", &|e| matches!(&e.event, AuditEvent::Pushed { .. }) && e.role == Some(Role::Operator));
+    has("the end", &|e| e.event == AuditEvent::Ended { by: Role::Visitor });
+    let once = |what: &str, f: &dyn Fn(&AuditRow) -> bool| {
+        assert_eq!(entries.iter().filter(|e| f(e)).count(), 1, "audit has {what} once: {listed:#?}");
+    };
+    once("started", &|e| e.event == AuditEvent::Started);
+    once("consent", &|e| matches!(e.event, AuditEvent::Consent { .. }));
+    once("the push", &|e| matches!(e.event, AuditEvent::Pushed { .. }));
+    assert!(matches!(entries.last().map(|e| &e.event), Some(AuditEvent::Ended { .. })), "ended last: {listed:#?}");
+    assert!(
+        ended_error.as_str().is_some_and(|e| e.contains("the visitor ended")),
+        "the console says the visitor ended it, and nothing else went wrong: {ended_error}"
+    );
+}
+
+// ---- a hostile page, through the real capture engine ----------------------------
+
+/// A server on 127.0.0.1 that records every request it gets.
+async fn beacon() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the beacon");
+    let addr = listener.local_addr().expect("beacon address");
+    let hits = Arc::new(Mutex::new(Vec::new()));
+    let seen = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let n = stream.read(&mut buf).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&buf[..n]).to_string();
+                let head: Vec<&str> = request.lines().filter(|l| l.starts_with("GET") || l.starts_with("POST") || l.to_ascii_lowercase().starts_with("referer") || l.to_ascii_lowercase().starts_with("origin")).collect();
+                if let Ok(mut s) = seen.lock() {
+                    s.push(head.join(" | "));
+                }
+                let _ = stream
+                    .write_all(b"HTTP/1.1 204 No Content\r\nAccess-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    (format!("http://127.0.0.1:{}", addr.port()), hits)
+}
+
+const HOSTILE_TEXT: &str = "Hostile page body text 4417";
+
+/// The page tries every way we know to run code or load things; each
+/// attempt sets `window.top.__pwned` or calls the beacon.
+fn hostile_page(b: &str) -> String {
+    let pwn = |tag: &str| format!("window.top.__pwned='{tag}';fetch('{b}/{tag}')");
+    format!(
+        r#"<!doctype html><html><head><meta charset=utf-8><title>Hostile page</title>
+<script>{script}</script>
+<meta http-equiv="refresh" content="3600;url={b}/meta-refresh">
+<base href="{b}/base/">
+<style>body {{ background: url(javascript:{css_url}) }} .x {{ width: expression({css_expr}) }} @import url({b}/import.css);</style>
+<link rel="prefetch" href="{b}/prefetch">
+</head><body onload="{body_onload}">
+<p id="intro">{HOSTILE_TEXT}</p>
+<img src="missing.png" onerror="{img_onerror}">
+<a id="jslink" href="javascript:{js_link}">Click me</a>
+<svg width="40" height="40" onload="{svg_onload}"><script>{svg_script}</script>
+  <a href="javascript:{svg_link}"><text x="0" y="20">svg link</text></a>
+  <set attributeName="href" to="javascript:{svg_set}"/></svg>
+<iframe srcdoc="&lt;script&gt;{srcdoc}&lt;/script&gt;" src="{b}/iframe"></iframe>
+<object data="{b}/object"></object>
+<embed src="{b}/embed">
+<form action="{b}/form" method="post">
+  <input name="plain" type="text" onfocus="{onfocus}">
+  <button formaction="javascript:{formaction}">Send</button>
+</form>
+<div style="background-image:url(javascript:{style_attr})">styled</div>
+<details open ontoggle="{ontoggle}">details</details>
+<noscript>NOSCRIPT-CONTENT</noscript>
+<script>setTimeout(() => document.body.insertAdjacentHTML('beforeend',
+  '<p id="later">Added later 9921</p><img src="x:" onerror="{late_img}"><script>{late_script}<\/script>'), 300);</script>
+</body></html>"#,
+        script = pwn("script"),
+        css_url = pwn("css-url").replace('\'', "\\'"),
+        css_expr = pwn("css-expr"),
+        body_onload = pwn("body-onload"),
+        img_onerror = pwn("img-onerror"),
+        js_link = pwn("js-link"),
+        svg_onload = pwn("svg-onload"),
+        svg_script = pwn("svg-script"),
+        svg_link = pwn("svg-link"),
+        svg_set = pwn("svg-set"),
+        srcdoc = pwn("srcdoc"),
+        onfocus = pwn("onfocus"),
+        formaction = pwn("formaction"),
+        style_attr = pwn("style-attr"),
+        ontoggle = pwn("ontoggle"),
+        late_img = pwn("late-img").replace('\'', "\\'"),
+        late_script = pwn("late-script").replace('\'', "\\'"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_page_shared_by_a_real_visitor_runs_nothing_in_the_console() {
+    let (b, hits) = beacon().await;
+    let w = World::start(" H").await;
+    let parts = w.parts();
+    let url = serve(hostile_page(&b), "").await;
+    let page_origin = url.trim_end_matches("/page").to_owned();
+    let (page, console, _session, _) = share_and_join(&w, &parts, &url, HOSTILE_TEXT, false).await;
+    let v = console.wait("the late addition", |v| text_of(v).contains("Added later 9921")).await;
+
+    // Clicking the mirror's link directly goes nowhere either.
+    console.run("click the mirror's link", "document.querySelector('#mirror').contentDocument.querySelector('#jslink')?.click()").await;
+    // Give every trick time to fire.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let v2 = console.state().await;
+    for v in [&v, &v2] {
+        assert_eq!(v["scripts"], 0, "no script elements: {}", v["zz_mirror_html"]);
+        assert_eq!(v["handler_attrs"], json!([]), "no event handler attributes: {}", v["zz_mirror_html"]);
+        assert_eq!(v["js_urls"], json!([]), "no javascript: or HTML data: URLs");
+        assert_eq!(v["forbidden"], json!([]), "no base, meta, frames or plugins: {}", v["zz_mirror_html"]);
+        assert_eq!(v["srcdoc"], 0, "no srcdoc, action or formaction");
+        assert!(v["pwned"].is_null(), "nothing ran: {}", v["pwned"]);
+    }
+    assert_eq!(v2["title"], "Baton — operator console", "the console's title is its own");
+    assert_eq!(v2["mirror_url"], "about:srcdoc", "the mirror never navigated");
+    assert_eq!(v2["state"], "active", "the console never navigated");
+    let html = v2["zz_mirror_html"].as_str().unwrap_or_default();
+    assert!(!html.contains("NOSCRIPT-CONTENT"), "noscript content is not shown: {html}");
+    assert!(!html.contains("__pwned"), "no trace of the page's code in the mirror: {html}");
+    // The visitor's own tab runs its page and calls the beacon, with the
+    // page's origin as referrer; the console's mirror sends no referrer.
+    let heard = hits.lock().map(|h| h.clone()).unwrap_or_default();
+    let visitor_own = format!("Referer: {page_origin}/");
+    let from_console: Vec<&String> = heard.iter().filter(|h| !h.contains(&visitor_own)).collect();
+    assert!(heard.iter().any(|h| h.contains("/script")), "the visitor's tab ran its own page (sanity): {heard:#?}");
+    assert!(from_console.is_empty(), "the console reached the beacon: {from_console:#?}");
+}
