@@ -5,6 +5,7 @@
 //! only code that touches it), and a small tokio runtime for the server link
 //! and request handling. When stdin closes the host flushes and exits 0.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::thread;
@@ -20,7 +21,7 @@ use baton_shared::native::{
 use baton_shared::VERSION;
 
 use crate::caller;
-use crate::config::Config;
+use crate::config::{self, Config, ExtensionChoice};
 use crate::context::{EventSink, HostContext, RequestError};
 use crate::framing::{self, FrameError};
 use crate::paths::HostPaths;
@@ -76,9 +77,8 @@ fn serve(args: &[String], outbox: &Outbox) -> Result<(), ProtocolError> {
 
     let store = Store::open(&paths.database()).map_err(|e| fatal(ErrorCode::Storage, e.to_string()))?;
     let vault = Vault::load_or_create(&paths.vault_key()).map_err(|e| fatal(ErrorCode::Storage, e.to_string()))?;
-    let device = store
-        .device(&config.server_url)
-        .map_err(|e| fatal(ErrorCode::Storage, e.to_string()))?;
+    let choice_path = config::choice_file(&paths.config_file());
+    let chosen = ExtensionChoice::load(&choice_path).server_url;
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -90,37 +90,22 @@ fn serve(args: &[String], outbox: &Outbox) -> Result<(), ProtocolError> {
         .timeout(Duration::from_secs(30))
         .build()
         .map_err(|e| fatal(ErrorCode::Internal, format!("cannot create an HTTP client: {e}")))?;
-    let (state_tx, state_rx) =
-        watch::channel(ServerLinkTask::initial_state(&config.server_url, device.as_ref().map(device_info)));
-    let (push_tx, _) = broadcast::channel(256);
-    let store = Arc::new(Mutex::new(store));
-    let vault = Arc::new(vault);
-    let link = ServerLinkTask {
-        server_url: config.server_url.clone(),
+    let mut base = Base {
         device_name: config.device_name.clone().unwrap_or_else(default_device_name),
-        store: store.clone(),
-        vault: vault.clone(),
-        state: state_tx,
-        push: push_tx.clone(),
-    };
-    let ctx = Arc::new(HostContext::new(
-        config.server_url.clone(),
-        store,
-        vault,
+        configured_url: config.server_url.clone(),
+        choice_path,
+        chosen,
+        store: Arc::new(Mutex::new(store)),
+        vault: Arc::new(vault),
         http,
-        outbox.clone(),
-        push_tx,
-        state_rx.clone(),
-    ));
+        outbox: outbox.clone(),
+    };
     let inbound = spawn_reader();
     let result = runtime.block_on(async move {
-        let tasks = [
-            tokio::spawn(link.run()),
-            tokio::spawn(sync_engine::run(ctx.clone())),
-            tokio::spawn(sync_engine::route_push(ctx.clone())),
-        ];
-        let result = message_loop(inbound, state_rx, ctx, outbox).await;
-        tasks.iter().for_each(|t| t.abort());
+        let url = config::server_for(base.chosen.as_deref(), &base.configured_url);
+        let mut linked = base.link(url)?;
+        let result = message_loop(inbound, &mut base, &mut linked, outbox).await;
+        linked.stop();
         result
     });
     // Dropping the runtime cancels in-flight network calls; nothing there is unacknowledged.
@@ -128,23 +113,126 @@ fn serve(args: &[String], outbox: &Outbox) -> Result<(), ProtocolError> {
     result
 }
 
+/// What outlives a change of server: the local store and vault, the HTTP
+/// client, the way to the extension, and where the server came from.
+struct Base {
+    device_name: String,
+    /// The server from `BATON_SERVER_URL`, `config.json` or the default.
+    configured_url: String,
+    choice_path: PathBuf,
+    /// The extension's preference, as remembered.
+    chosen: Option<String>,
+    store: Arc<Mutex<Store>>,
+    vault: Arc<Vault>,
+    http: reqwest::Client,
+    outbox: Outbox,
+}
+
+/// Everything bound to one server: the link, the sync engine and the
+/// request context. Replaced whole when the server changes.
+struct Linked {
+    ctx: Arc<HostContext>,
+    state: watch::Receiver<LinkState>,
+    sync: watch::Receiver<SyncStatus>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Linked {
+    fn stop(&self) {
+        self.tasks.iter().for_each(|t| t.abort());
+    }
+}
+
+impl Base {
+    /// Starts the link to `server_url` (registering there if this device
+    /// is not yet known to it) and the sync engine. Needs the runtime.
+    fn link(&self, server_url: String) -> Result<Linked, ProtocolError> {
+        let device = lock(&self.store)?
+            .device(&server_url)
+            .map_err(|e| fatal(ErrorCode::Storage, e.to_string()))?;
+        let (state_tx, state_rx) =
+            watch::channel(ServerLinkTask::initial_state(&server_url, device.as_ref().map(device_info)));
+        let (push_tx, _) = broadcast::channel(256);
+        let link = ServerLinkTask {
+            server_url: server_url.clone(),
+            device_name: self.device_name.clone(),
+            store: self.store.clone(),
+            vault: self.vault.clone(),
+            state: state_tx,
+            push: push_tx.clone(),
+        };
+        let ctx = Arc::new(HostContext::new(
+            server_url,
+            self.store.clone(),
+            self.vault.clone(),
+            self.http.clone(),
+            self.outbox.clone(),
+            push_tx,
+            state_rx.clone(),
+        ));
+        let sync = ctx.sync_status.subscribe();
+        let tasks = vec![
+            tokio::spawn(link.run()),
+            tokio::spawn(sync_engine::run(ctx.clone())),
+            tokio::spawn(sync_engine::route_push(ctx.clone())),
+        ];
+        Ok(Linked { ctx, state: state_rx, sync, tasks })
+    }
+
+    /// `configure`: remembers the extension's preference and, when the
+    /// server in force changes, moves everything to the new one. Co-browsing
+    /// sessions already running keep their relay to the old server.
+    fn configure(&mut self, linked: &mut Linked, server_url: Option<&str>) -> Result<(), RequestError> {
+        let chosen = config::preference(server_url).map_err(|e| RequestError::new(ErrorCode::InvalidRequest, e.to_string()))?;
+        if chosen != self.chosen {
+            ExtensionChoice { server_url: chosen.clone() }.save(&self.choice_path).map_err(RequestError::storage)?;
+            self.chosen = chosen;
+        }
+        let target = config::server_for(self.chosen.as_deref(), &self.configured_url);
+        if target == linked.ctx.server_url {
+            return Ok(());
+        }
+        tracing::info!("the extension moves the server link from {} to {target}", linked.ctx.server_url);
+        let next = self.link(target).map_err(|e| RequestError::new(e.code, e.message))?;
+        linked.stop();
+        *linked = next;
+        Ok(())
+    }
+}
+
+fn lock(store: &Mutex<Store>) -> Result<std::sync::MutexGuard<'_, Store>, ProtocolError> {
+    store.lock().map_err(|_| fatal(ErrorCode::Internal, "store lock poisoned"))
+}
+
 async fn message_loop(
     mut inbound: mpsc::Receiver<Inbound>,
-    mut state: watch::Receiver<LinkState>,
-    ctx: Arc<HostContext>,
+    base: &mut Base,
+    linked: &mut Linked,
     outbox: &Outbox,
 ) -> Result<(), ProtocolError> {
-    let mut sync = ctx.sync_status.subscribe();
     loop {
         tokio::select! {
             item = inbound.recv() => match item {
                 Some(Inbound::Frame(bytes)) => {
                     let reply = match Request::parse(&bytes) {
+                        Ok(Request { id, body: RequestBody::Configure { server_url } }) => {
+                            let before = linked.ctx.server_url.clone();
+                            let reply = match base.configure(linked, server_url.as_deref()) {
+                                Ok(()) => HostMessage::Ack { id },
+                                Err(e) => e.reply(id),
+                            };
+                            if linked.ctx.server_url != before {
+                                // A new link: the extension hears of it now, then of its changes.
+                                let status = status_of(&linked.state.borrow_and_update(), &linked.sync.borrow_and_update());
+                                outbox.send(HostMessage::Status { id: None, status });
+                            }
+                            Some(reply)
+                        }
                         Ok(request) => {
                             // Clone, never hold a borrow: handlers publish to these channels.
-                            let link = state.borrow().clone();
-                            let sync_status = sync.borrow().clone();
-                            handle(&ctx, request, &link, &sync_status)
+                            let link = linked.state.borrow().clone();
+                            let sync_status = linked.sync.borrow().clone();
+                            handle(&linked.ctx, request, &link, &sync_status)
                         }
                         Err(e) => {
                             tracing::warn!("bad request: {e}");
@@ -165,18 +253,18 @@ async fn message_loop(
                     return Ok(());
                 }
             },
-            changed = state.changed() => {
+            changed = linked.state.changed() => {
                 if changed.is_err() {
                     continue;
                 }
-                let status = status_of(&state.borrow_and_update(), &sync.borrow());
+                let status = status_of(&linked.state.borrow_and_update(), &linked.sync.borrow());
                 outbox.send(HostMessage::Status { id: None, status });
             }
-            changed = sync.changed() => {
+            changed = linked.sync.changed() => {
                 if changed.is_err() {
                     continue;
                 }
-                let status = status_of(&state.borrow(), &sync.borrow_and_update());
+                let status = status_of(&linked.state.borrow(), &linked.sync.borrow_and_update());
                 outbox.send(HostMessage::Status { id: None, status });
             }
         }
@@ -255,6 +343,10 @@ fn handle(ctx: &Arc<HostContext>, request: Request, link: &LinkState, sync: &Syn
             let frames = cobrowse::recording(ctx, &session_id).await?;
             Ok(HostMessage::Recording { id, session_id, frames })
         }),
+        // Handled by the loop, which owns the link it may replace.
+        RequestBody::Configure { .. } => {
+            Some(RequestError::new(ErrorCode::Internal, "configure reached the request handlers").reply(id))
+        }
     }
 }
 
