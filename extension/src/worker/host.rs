@@ -4,6 +4,10 @@
 //! matching future. Messages without a request id are events, handed to
 //! every subscriber. When the port drops, pending requests fail and a
 //! reconnect is scheduled with backoff.
+//!
+//! The host is told the settings that concern it (`configure`: the server
+//! URL from policy or the person) after every connection and whenever the
+//! settings change.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -74,6 +78,50 @@ thread_local! {
     static GENERATION: RefCell<u64> = const { RefCell::new(0) };
     /// Kept alive for the worker's lifetime; rescheduled, never re-created.
     static RETRY: Listener = Closure::new(|_: JsValue| connect());
+    /// The server URL preference the current port was told (`None`: not yet).
+    static CONFIGURED: RefCell<Option<Option<String>>> = const { RefCell::new(None) };
+    /// Settings changes are followed once per worker.
+    static FOLLOWING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Tells the host the server URL the settings name (`None`: the host's own
+/// configuration decides), unless this port has already been told it.
+fn configure(server_url: Option<String>) {
+    let connected = with(|l| l.port.is_some());
+    let unchanged = CONFIGURED.with(|c| c.borrow().as_ref() == Some(&server_url));
+    if !connected || unchanged {
+        return;
+    }
+    CONFIGURED.with(|c| *c.borrow_mut() = Some(server_url.clone()));
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Err(e) = request(RequestBody::Configure { server_url: server_url.clone() }).await {
+            chrome::log(&format!("baton: the Baton app did not take the server URL {server_url:?}: {e}"));
+            // Told nothing: try again on the next connection or change.
+            CONFIGURED.with(|c| {
+                if c.borrow().as_ref() == Some(&server_url) {
+                    *c.borrow_mut() = None;
+                }
+            });
+        }
+    });
+}
+
+/// Reads the settings and configures the host; unreadable settings tell it
+/// nothing (it keeps the last preference it was given).
+fn configure_from_settings() {
+    wasm_bindgen_futures::spawn_local(async {
+        match crate::settings::load().await {
+            Ok(e) => configure(e.settings.server_url.clone()),
+            Err(e) => chrome::log(&format!("baton: {e}; the Baton app keeps its server")),
+        }
+    });
+}
+
+fn follow_settings() {
+    if FOLLOWING.with(|f| f.replace(true)) {
+        return;
+    }
+    crate::settings::watch(|e| configure(e.settings.server_url.clone()));
 }
 
 fn with<R>(f: impl FnOnce(&mut Link) -> R) -> R {
@@ -168,6 +216,10 @@ pub fn connect() {
         // Replacing the old port drops its listeners; it has already disconnected.
         l.port = Some(HostPort { port, generation, _listeners: [on_message, on_disconnect] });
     });
+    CONFIGURED.with(|c| *c.borrow_mut() = None);
+    // First, so the host links to the right server before anything else.
+    configure_from_settings();
+    follow_settings();
     view_changed();
     wasm_bindgen_futures::spawn_local(async {
         if let Ok(HostMessage::Status { status, .. }) = request(RequestBody::Status).await {
