@@ -13,7 +13,7 @@ use crate::wasm_toolchain::cargo;
 use crate::workspace::Workspace;
 
 /// Benchmarks run, in order (each a `[[bench]]` of the `baton-e2e` crate).
-const BENCHES: &[&str] = &["continuation", "rrweb"];
+const BENCHES: &[&str] = &["continuation", "rrweb", "cobrowse_latency"];
 
 pub fn bench(ws: &Workspace, apt: &mut Apt) -> Result<()> {
     let mut report = Report::default();
