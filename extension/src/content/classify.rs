@@ -17,7 +17,8 @@ pub struct ElementFacts<'a> {
     pub disabled: bool,
     /// The `hidden` attribute, or `aria-hidden="true"`.
     pub hidden: bool,
-    /// Inside `[data-baton-private]` (or the check failed).
+    /// Inside `[data-baton-private]` or an element matching the settings'
+    /// private selectors (or the check failed, or the settings are unknown).
     pub private: bool,
     /// An editing host: contenteditable whose parent is not editable.
     pub editing_host: bool,

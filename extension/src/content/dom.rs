@@ -27,17 +27,34 @@ pub struct Field {
     pub key: FieldKey,
 }
 
+/// The selector of private blocks: `[data-baton-private]` and the
+/// selectors the settings add (policy or the person). `None` when the
+/// settings have not been read here: then every field counts as private.
+fn private_selector() -> Option<String> {
+    crate::settings::current().map(|e| e.settings.private_selector())
+}
+
+/// Whether `element` is inside a private block. Fail-closed: no settings,
+/// or a selector the browser cannot parse, makes it private.
+fn is_private(element: &Element, selector: Option<&str>) -> bool {
+    match selector {
+        Some(selector) => !matches!(element.closest(selector), Ok(None)),
+        None => true,
+    }
+}
+
 /// Every captured-kind field in the document, in document order.
 pub fn fields(doc: &Document) -> Vec<Field> {
     let Ok(list) = doc.query_selector_all(SELECTOR) else {
         return Vec::new();
     };
+    let private = private_selector();
     let mut out = Vec::new();
     for i in 0..list.length().min(MAX_SCAN) {
         let Some(element) = list.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else {
             continue;
         };
-        if let Some(kind) = kind_of(&element) {
+        if let Some(kind) = kind_with(&element, private.as_deref()) {
             let key = key_of(doc, &element, kind);
             out.push(Field { element, key });
             if out.len() >= MAX_FIELDS_PER_PAGE {
@@ -50,6 +67,10 @@ pub fn fields(doc: &Document) -> Vec<Field> {
 
 /// The kind to capture `element` as, or `None` (see [`classify`]).
 pub fn kind_of(element: &Element) -> Option<FieldKind> {
+    kind_with(element, private_selector().as_deref())
+}
+
+fn kind_with(element: &Element, private_selector: Option<&str>) -> Option<FieldKind> {
     let tag = element.local_name().to_ascii_lowercase();
     let attr = |name: &str| element.get_attribute(name);
     let (input_type, autocomplete, id, name) = (attr("type"), attr("autocomplete"), attr("id"), attr("name"));
@@ -71,7 +92,7 @@ pub fn kind_of(element: &Element) -> Option<FieldKind> {
         // `:disabled` also covers disabled fieldsets; an error counts as disabled.
         disabled: element.matches(":disabled").unwrap_or(true),
         hidden: element.has_attribute("hidden") || attr("aria-hidden").as_deref() == Some("true"),
-        private: !matches!(element.closest("[data-baton-private]"), Ok(None)),
+        private: is_private(element, private_selector),
         editing_host,
     };
     classify(&facts)

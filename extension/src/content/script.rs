@@ -39,6 +39,8 @@ pub fn start() {
         if listen(&win).is_err() {
             return;
         }
+        // Keeps the settings read above (private selectors) current.
+        crate::settings::watch(|_| {});
         send(&ContentMessage::Ready { url: href });
     });
 }
