@@ -71,6 +71,93 @@ impl Grants {
     }
 }
 
+// ---- the organisation's settings ----------------------------------------------------
+
+/// What the settings (policy over the person's own) allow in a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionPolicy {
+    /// Scopes that may be offered and granted; others never are.
+    pub control_scopes: Vec<Scope>,
+    /// Whether the consent prompt offers recording at all.
+    pub recording_allowed: bool,
+    /// Selectors whose content the operator sees only as placeholders.
+    pub private_selectors: Vec<String>,
+    /// Capture waits until a frame from the operator has been opened with
+    /// the session key, which proves the operator derived it with the
+    /// code's secret half (the server never sees it).
+    pub require_key_confirmation: bool,
+    /// Empty: any operator.
+    pub operator_allowlist: Vec<String>,
+}
+
+/// The wording next to a scope the organisation does not allow.
+pub const NOT_ALLOWED: &str = "not allowed by your organization";
+
+impl SessionPolicy {
+    pub fn from_settings(s: &crate::settings::Settings) -> SessionPolicy {
+        SessionPolicy {
+            control_scopes: s.control_scopes.clone(),
+            recording_allowed: s.recording_allowed,
+            private_selectors: s.private_selectors.clone(),
+            require_key_confirmation: s.require_e2e_pairing,
+            operator_allowlist: s.operator_allowlist.clone(),
+        }
+    }
+
+    pub fn allows(&self, scope: Scope) -> bool {
+        self.control_scopes.contains(&scope)
+    }
+
+    /// Of `scopes`, those the organisation allows.
+    pub fn allowed(&self, scopes: &[Scope]) -> Vec<Scope> {
+        scopes.iter().copied().filter(|s| self.allows(*s)).collect()
+    }
+
+    /// A control request, split into the scopes to ask the visitor about
+    /// and those shown as not allowed (each without duplicates, in order).
+    pub fn split_request(&self, grants: &Grants, requested: &[Scope]) -> (Vec<Scope>, Vec<Scope>) {
+        let wanted = grants.to_ask(requested);
+        wanted.into_iter().partition(|s| self.allows(*s))
+    }
+
+    /// Granted scopes the organisation no longer allows.
+    pub fn disallowed_grants(&self, grants: &Grants) -> Vec<Scope> {
+        grants.scopes().into_iter().filter(|s| !self.allows(*s)).collect()
+    }
+
+    /// The recording answer sent: never `true` when recording is not allowed.
+    pub fn record(&self, approve: bool, asked: bool) -> bool {
+        approve && asked && self.recording_allowed
+    }
+
+    /// Whether capture may start in an active session.
+    pub fn may_capture(&self, state: SessionState, key_confirmed: bool) -> bool {
+        state == SessionState::Active && (key_confirmed || !self.require_key_confirmation)
+    }
+
+    /// `Err` with the sentence shown to the visitor when `operator` may not join.
+    pub fn admit(&self, operator: &str) -> Result<(), String> {
+        let name = operator.trim();
+        if self.operator_allowlist.is_empty() || self.operator_allowlist.iter().any(|o| o.trim().eq_ignore_ascii_case(name)) {
+            return Ok(());
+        }
+        Err(format!(
+            "Baton refused {}: your organization allows only the operators on its list to view your tabs.",
+            if name.is_empty() { "an operator" } else { name }
+        ))
+    }
+}
+
+/// A command's scope against the organisation's settings, at execution time.
+pub fn check_policy(command: &Command, policy: &SessionPolicy) -> Result<(), Refusal> {
+    let scope = command.scope();
+    if policy.allows(scope) {
+        Ok(())
+    } else {
+        Err(Refusal::NotAllowed(scope))
+    }
+}
+
 pub fn scope_name(scope: Scope) -> &'static str {
     match scope {
         Scope::Scroll => "scroll",
@@ -96,6 +183,8 @@ pub fn scope_label(scope: Scope) -> &'static str {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     NotGranted(Scope),
+    /// The organisation's settings do not allow the scope.
+    NotAllowed(Scope),
     Protected,
     NoSuchNode,
     BadUrl,
@@ -108,6 +197,7 @@ impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::NotGranted(s) => write!(f, "scope {} not granted", scope_name(*s)),
+            Self::NotAllowed(s) => write!(f, "scope {} {NOT_ALLOWED}", scope_name(*s)),
             Self::Protected => f.write_str("the element is private or masked"),
             Self::NoSuchNode => f.write_str("no such element"),
             Self::BadUrl => f.write_str("only http and https addresses may be opened"),
@@ -445,6 +535,53 @@ pub fn app_state_name(state: AppState) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn policy(scopes: &[Scope]) -> SessionPolicy {
+        let mut s = crate::settings::Settings::default();
+        s.control_scopes = scopes.to_vec();
+        SessionPolicy::from_settings(&s)
+    }
+
+    #[test]
+    fn control_scopes_outside_the_policy_are_never_offered_or_granted() {
+        let p = policy(&[Scope::Scroll, Scope::Click]);
+        let grants = Grants::from_scopes(&p.allowed(&[Scope::Click, Scope::Type]));
+        assert_eq!(grants.scopes(), vec![Scope::Click], "a remembered grant outside the policy is dropped");
+        let (ask, refused) = p.split_request(&grants, &[Scope::Type, Scope::Scroll, Scope::Click, Scope::Navigate, Scope::Type]);
+        assert_eq!(ask, vec![Scope::Scroll]);
+        assert_eq!(refused, vec![Scope::Type, Scope::Navigate]);
+        assert_eq!(p.allowed(&[Scope::Type, Scope::Scroll]), vec![Scope::Scroll]);
+        let typed = Command::TypeText { id: 3, text: "x".into() };
+        assert_eq!(check_policy(&typed, &p), Err(Refusal::NotAllowed(Scope::Type)));
+        assert_eq!(Refusal::NotAllowed(Scope::Type).to_string(), "scope type not allowed by your organization");
+        assert_eq!(check_policy(&Command::Click { id: 3 }, &p), Ok(()));
+        let narrower = policy(&[Scope::Scroll]);
+        assert_eq!(narrower.disallowed_grants(&Grants::from_scopes(&[Scope::Click, Scope::Scroll])), vec![Scope::Click]);
+        assert!(policy(&[]).split_request(&Grants::default(), &[Scope::Click]).0.is_empty());
+    }
+
+    #[test]
+    fn recording_operators_and_key_confirmation() {
+        let mut s = crate::settings::Settings::default();
+        let p = SessionPolicy::from_settings(&s);
+        assert!(!p.record(true, true), "recording is off by default");
+        s.recording_allowed = true;
+        let p = SessionPolicy::from_settings(&s);
+        assert!(p.record(true, true) && !p.record(true, false) && !p.record(false, true));
+        assert!(p.admit("anyone").is_ok());
+        assert!(p.may_capture(SessionState::Active, false));
+        assert!(!p.may_capture(SessionState::AwaitingConsent, true));
+
+        s.operator_allowlist = vec!["Ops@Corp.example".into()];
+        s.require_e2e_pairing = true;
+        let p = SessionPolicy::from_settings(&s);
+        assert!(p.admit(" ops@corp.example ").is_ok());
+        let refused = p.admit("eve@corp.example").unwrap_err();
+        assert!(refused.contains("eve@corp.example") && refused.contains("organization"), "{refused}");
+        assert!(p.admit("").is_err());
+        assert!(!p.may_capture(SessionState::Active, false), "waits for the operator's key");
+        assert!(p.may_capture(SessionState::Active, true));
+    }
     use baton_shared::cobrowse::AppField;
     use serde_json::json;
 

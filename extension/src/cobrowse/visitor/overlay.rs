@@ -82,6 +82,8 @@ pub enum UiAct {
     DeclineControl,
     Revoke(Scope),
     PushAnswer { push_id: String, accepted: bool },
+    /// The visitor closed a notice (e.g. an operator refused by policy).
+    Dismiss,
 }
 
 /// Where an app frame's events go: `(app id, event)`.
@@ -296,6 +298,10 @@ impl Overlay {
                 close();
                 UiAct::Grant(scopes)
             }
+            "notice-ok" => {
+                close();
+                UiAct::Dismiss
+            }
             "decline" => {
                 close();
                 UiAct::DeclineControl
@@ -337,7 +343,9 @@ impl Overlay {
         }
     }
 
-    pub fn ask_consent(&self, operator: &str) {
+    /// The consent prompt; without a recording checkbox when the settings
+    /// do not allow recording.
+    pub fn ask_consent(&self, operator: &str, offer_recording: bool) {
         if self.dialog("consent").is_some() {
             return;
         }
@@ -348,13 +356,15 @@ impl Overlay {
             "",
             "They will see this tab as you do, without passwords, card numbers or private fields. You can stop at any time.",
         ));
-        let label = self.el("label", "");
-        let record = self.el("input", "");
-        let _ = record.set_attribute("type", "checkbox");
-        act(&record, "record");
-        let _ = label.append_child(&record);
-        let _ = label.append_child(&self.doc.create_text_node(" Allow recording of this session"));
-        let _ = d.append_child(&label);
+        if offer_recording {
+            let label = self.el("label", "");
+            let record = self.el("input", "");
+            let _ = record.set_attribute("type", "checkbox");
+            act(&record, "record");
+            let _ = label.append_child(&record);
+            let _ = label.append_child(&self.doc.create_text_node(" Allow recording of this session"));
+            let _ = d.append_child(&label);
+        }
         let row = self.el("div", "row");
         let deny = self.text("button", "", "Deny");
         act(&deny, "deny");
@@ -365,7 +375,9 @@ impl Overlay {
         let _ = d.append_child(&row);
     }
 
-    pub fn ask_control(&self, operator: &str, scopes: &[Scope]) {
+    /// The control prompt: a toggle per scope the visitor may grant, and
+    /// the requested scopes the organisation does not allow, without one.
+    pub fn ask_control(&self, operator: &str, scopes: &[Scope], not_allowed: &[Scope]) {
         self.close_dialog("control");
         let d = self.new_dialog("control");
         let _ = d.append_child(&self.text("h2", "", &format!("{operator} asks to control this tab")));
@@ -379,6 +391,11 @@ impl Overlay {
             let _ = label.append_child(&self.doc.create_text_node(&format!(" {}", scope_label(*scope))));
             let _ = d.append_child(&label);
         }
+        for scope in not_allowed {
+            let line = self.text("p", "not-allowed", &format!("{} — {}", scope_label(*scope), model::NOT_ALLOWED));
+            let _ = line.set_attribute("data-baton-not-allowed", scope_name(*scope));
+            let _ = d.append_child(&line);
+        }
         let row = self.el("div", "row");
         let decline = self.text("button", "", "Decline");
         act(&decline, "decline");
@@ -386,6 +403,18 @@ impl Overlay {
         act(&grant, "grant");
         let _ = row.append_child(&decline);
         let _ = row.append_child(&grant);
+        let _ = d.append_child(&row);
+    }
+
+    /// A message the visitor closes with OK.
+    pub fn notice(&self, text: &str) {
+        self.close_dialog("notice");
+        let d = self.new_dialog("notice");
+        let _ = d.append_child(&self.text("p", "", text));
+        let row = self.el("div", "row");
+        let ok = self.text("button", "", "OK");
+        act(&ok, "notice-ok");
+        let _ = row.append_child(&ok);
         let _ = d.append_child(&row);
     }
 

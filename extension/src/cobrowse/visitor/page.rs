@@ -2,6 +2,13 @@
 //! page. The worker says the tab is shared (on start, and to every new page
 //! of the tab); the visitor approves; the recorder captures; operator frames
 //! are applied; Stop or the end of the session removes everything.
+//!
+//! The settings (policy over the person's own, [`SessionPolicy`]) are read
+//! before the first message from the worker is handled and followed after:
+//! private selectors become placeholders in capture, scopes outside
+//! `controlScopes` are never offered or granted (and revoked when the
+//! policy narrows), recording is offered only when allowed, and with
+//! `requireE2ePairing` capture waits for the operator's key to be confirmed.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -15,7 +22,9 @@ use baton_shared::cobrowse::{
 };
 
 use super::control;
-use super::model::{self, app_ok, check_command, web_url, Apps, Grants, InOrder, Refusal, Sequencer};
+use super::model::{
+    self, app_ok, check_command, check_policy, web_url, Apps, Grants, InOrder, Refusal, Sequencer, SessionPolicy,
+};
 use super::overlay::{Overlay, UiAct};
 use super::protocol::{FromPage, ShareView, ToPage};
 use crate::chrome;
@@ -39,6 +48,40 @@ struct Driver {
 
 thread_local! {
     static DRIVER: RefCell<Option<Driver>> = const { RefCell::new(None) };
+    /// The settings in force (`None` until first read).
+    static POLICY: RefCell<Option<SessionPolicy>> = const { RefCell::new(None) };
+    /// Messages from the worker that arrived before the settings were read.
+    static WAITING: RefCell<Vec<ToPage>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The settings in force; the defaults if they could not be read at all.
+fn policy() -> SessionPolicy {
+    POLICY.with(|p| p.borrow().clone())
+        .unwrap_or_else(|| SessionPolicy::from_settings(&crate::settings::Settings::default()))
+}
+
+/// The settings were read or changed.
+fn on_settings(e: &crate::settings::Effective) {
+    let next = SessionPolicy::from_settings(&e.settings);
+    let before = POLICY.with(|p| p.borrow_mut().replace(next.clone()));
+    let Some(before) = before else {
+        for m in WAITING.with(|w| std::mem::take(&mut *w.borrow_mut())) {
+            handle(m);
+        }
+        return;
+    };
+    // Grants the organisation no longer allows are taken back now.
+    let narrowed = with(|d| next.disallowed_grants(&d.grants)).unwrap_or_default();
+    if !narrowed.is_empty() {
+        revoke(&narrowed);
+    }
+    // New private selectors: capture again, from a fresh snapshot.
+    if before.private_selectors != next.private_selectors && with(|d| d.recorder.is_some()) == Some(true) {
+        if let Some(r) = with(|d| d.recorder.take()).flatten() {
+            stop_recorder(r);
+        }
+        start_recorder();
+    }
 }
 
 /// Listens for the worker and says hello: on any page, excluded from
@@ -56,6 +99,7 @@ pub fn start() {
     if added.is_ok() {
         send(FromPage::Hello);
     }
+    crate::settings::watch(on_settings);
     // Leaving the page: its apps go with it.
     let leaving = Closure::<dyn FnMut(web_sys::Event)>::new(|_: web_sys::Event| pull_all_apps());
     if let Some(w) = web_sys::window() {
@@ -77,11 +121,75 @@ fn on_message(message: JsValue, sender: JsValue) {
         return;
     }
     let Ok(ContentMessage::CobrowseToPage { m }) = chrome::from_js::<ContentMessage>(&message) else { return };
+    if POLICY.with(|p| p.borrow().is_none()) {
+        WAITING.with(|w| w.borrow_mut().push(m));
+        return;
+    }
+    handle(m);
+}
+
+fn handle(m: ToPage) {
     match m {
         ToPage::Shared { share } => shared(share),
         ToPage::Frame { frame } => apply(frame),
         ToPage::Ended => teardown(),
+        ToPage::Refused { message } => refused(&message),
     }
+}
+
+/// The settings refused the operator: the session is over; say why until
+/// the visitor closes the notice.
+fn refused(message: &str) {
+    if let Some(r) = with(|d| d.recorder.take()).flatten() {
+        stop_recorder(r);
+    }
+    let overlay = with(|d| {
+        d.share.state = SessionState::Ended;
+        d.overlay.clone()
+    });
+    let overlay = match overlay {
+        Some(o) => o,
+        None => {
+            let share = ShareView {
+                session_id: String::new(),
+                code: String::new(),
+                expires_ms: 0,
+                state: SessionState::Ended,
+                operator: None,
+                scopes: Vec::new(),
+                key_confirmed: false,
+            };
+            match mount(&share) {
+                Some(o) => o,
+                None => return,
+            }
+        }
+    };
+    overlay.show_state(SessionState::Ended, "", None, &[]);
+    overlay.close_dialog("consent");
+    overlay.notice(message);
+}
+
+/// Mounts Baton's UI and the driver for `share`.
+fn mount(share: &ShareView) -> Option<Rc<Overlay>> {
+    let on_act: Rc<dyn Fn(UiAct)> = Rc::new(on_act);
+    let app_events: super::overlay::AppEvents = Rc::new(on_app_event);
+    let overlay = Overlay::mount(on_act, app_events)?;
+    let navigated = share.state == SessionState::Active;
+    let grants = Grants::from_scopes(&policy().allowed(&share.scopes));
+    DRIVER.with(|d| {
+        *d.borrow_mut() = Some(Driver {
+            grants,
+            share: share.clone(),
+            overlay: overlay.clone(),
+            recorder: None,
+            apps: Apps::default(),
+            app_in: HashMap::new(),
+            app_out: HashMap::new(),
+            navigated,
+        })
+    });
+    Some(overlay)
 }
 
 /// `chrome.runtime.sendMessage`, fire and forget.
@@ -116,27 +224,13 @@ fn with<R>(f: impl FnOnce(&mut Driver) -> R) -> Option<R> {
 
 fn shared(share: ShareView) {
     let exists = DRIVER.with(|d| d.borrow().is_some());
-    if !exists {
-        let on_act: Rc<dyn Fn(UiAct)> = Rc::new(on_act);
-        let app_events: super::overlay::AppEvents = Rc::new(on_app_event);
-        let Some(overlay) = Overlay::mount(on_act, app_events) else { return };
-        let navigated = share.state == SessionState::Active;
-        DRIVER.with(|d| {
-            *d.borrow_mut() = Some(Driver {
-                grants: Grants::from_scopes(&share.scopes),
-                share: share.clone(),
-                overlay,
-                recorder: None,
-                apps: Apps::default(),
-                app_in: HashMap::new(),
-                app_out: HashMap::new(),
-                navigated,
-            })
-        });
+    if !exists && mount(&share).is_none() {
+        return;
     }
+    let policy = policy();
     let (overlay, start_capture, navigated) = match with(|d| {
         d.share = share.clone();
-        let start = share.state == SessionState::Active && d.recorder.is_none();
+        let start = policy.may_capture(share.state, share.key_confirmed) && d.recorder.is_none();
         (d.overlay.clone(), start, std::mem::take(&mut d.navigated))
     }) {
         Some(v) => v,
@@ -145,7 +239,9 @@ fn shared(share: ShareView) {
     let scopes = with(|d| d.grants.scopes()).unwrap_or_default();
     overlay.show_state(share.state, &share.code, share.operator.as_deref(), &scopes);
     match share.state {
-        SessionState::AwaitingConsent => overlay.ask_consent(share.operator.as_deref().unwrap_or("An operator")),
+        SessionState::AwaitingConsent => {
+            overlay.ask_consent(share.operator.as_deref().unwrap_or("An operator"), policy.recording_allowed)
+        }
         SessionState::Ended => return teardown(),
         _ => {}
     }
@@ -159,14 +255,27 @@ fn shared(share: ShareView) {
                 frame(VisitorFrame::Grants { scopes });
             }
         }
-        let sink: crate::cobrowse::capture::Sink = Rc::new(frame);
-        match Recorder::start(MaskPolicy::default(), sink) {
-            Ok(recorder) => {
-                recorder.set_outlines(true);
-                with(|d| d.recorder = Some(Rc::new(recorder)));
-            }
-            Err(e) => chrome::log(&format!("baton: cannot capture this page: {e:?}")),
+        start_recorder();
+    }
+}
+
+/// Starts capture with the settings' private selectors.
+fn start_recorder() {
+    let mask = MaskPolicy { private_selectors: policy().private_selectors, safe_selectors: Vec::new() };
+    let sink: crate::cobrowse::capture::Sink = Rc::new(frame);
+    match Recorder::start(mask, sink) {
+        Ok(recorder) => {
+            recorder.set_outlines(true);
+            with(|d| d.recorder = Some(Rc::new(recorder)));
         }
+        Err(e) => chrome::log(&format!("baton: cannot capture this page: {e:?}")),
+    }
+}
+
+fn stop_recorder(recorder: Rc<Recorder>) {
+    match Rc::try_unwrap(recorder) {
+        Ok(r) => r.stop(),
+        Err(r) => r.set_outlines(false),
     }
 }
 
@@ -192,11 +301,11 @@ fn apply(f: OperatorFrame) {
         OperatorFrame::Annotation { points, color } => overlay.annotate(&points, &color),
         OperatorFrame::ClearAnnotations => overlay.clear_annotations(),
         OperatorFrame::ControlRequest { scopes } => {
-            let ask = with(|d| d.grants.to_ask(&scopes)).unwrap_or_default();
-            if ask.is_empty() {
+            let (ask, not_allowed) = with(|d| policy().split_request(&d.grants, &scopes)).unwrap_or_default();
+            if ask.is_empty() && not_allowed.is_empty() {
                 send_grants();
             } else {
-                overlay.ask_control(&operator(), &ask);
+                overlay.ask_control(&operator(), &ask, &not_allowed);
             }
         }
         OperatorFrame::Command { cmd_id, command } => run_command(cmd_id, &command, recorder.as_deref()),
@@ -228,7 +337,9 @@ fn apply(f: OperatorFrame) {
 fn run_command(cmd_id: u64, command: &Command, recorder: Option<&Recorder>) {
     // Checked now, at execution time, against the grants of this moment.
     let result = match (with(|d| d.grants.clone()), recorder) {
-        (Some(grants), Some(r)) => check_command(command, &grants, |id| r.is_protected(id)).and_then(|()| {
+        (Some(grants), Some(r)) => check_policy(command, &policy())
+            .and_then(|()| check_command(command, &grants, |id| r.is_protected(id)))
+            .and_then(|()| {
             let node = match command {
                 Command::Click { id } | Command::TypeText { id, .. } | Command::ScrollTo { id, .. } => r.node(*id),
                 Command::Navigate { .. } => None,
@@ -321,6 +432,7 @@ fn on_act(act: UiAct) {
             }
         }
         UiAct::Grant(scopes) => {
+            let scopes = policy().allowed(&scopes);
             let added = with(|d| d.grants.grant(&scopes)).unwrap_or_default();
             if !added.is_empty() {
                 audit(AuditEvent::Granted { scopes: added });
@@ -328,6 +440,7 @@ fn on_act(act: UiAct) {
             send_grants();
         }
         UiAct::DeclineControl => send_grants(),
+        UiAct::Dismiss => teardown(),
         UiAct::Revoke(scope) => revoke(&[scope]),
         UiAct::PushAnswer { push_id, accepted } => {
             if accepted {
@@ -351,10 +464,7 @@ fn revoke(scopes: &[Scope]) {
 fn teardown() {
     let Some(driver) = DRIVER.with(|d| d.borrow_mut().take()) else { return };
     if let Some(recorder) = driver.recorder {
-        match Rc::try_unwrap(recorder) {
-            Ok(r) => r.stop(),
-            Err(r) => r.set_outlines(false),
-        }
+        stop_recorder(recorder);
     }
     driver.overlay.remove();
 }

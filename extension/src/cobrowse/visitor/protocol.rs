@@ -22,6 +22,10 @@ pub struct ShareView {
     /// Scopes the visitor granted (kept across navigations of the tab).
     #[serde(default)]
     pub scopes: Vec<Scope>,
+    /// A frame from the operator has been opened with the session key (the
+    /// operator derived it with the code's secret half).
+    #[serde(default)]
+    pub key_confirmed: bool,
 }
 
 /// Worker → the shared tab's content script.
@@ -34,6 +38,9 @@ pub enum ToPage {
     Frame { frame: OperatorFrame },
     /// Sharing ended: remove everything.
     Ended,
+    /// The settings refused the operator who joined; the session is over.
+    /// Show `message` until the visitor closes it, then remove everything.
+    Refused { message: String },
 }
 
 /// The shared tab's content script → worker.
@@ -83,11 +90,13 @@ mod tests {
             state: SessionState::Active,
             operator: Some("Sam".into()),
             scopes: vec![Scope::Click],
+            key_confirmed: true,
         };
         let to = [
             ToPage::Shared { share },
             ToPage::Frame { frame: OperatorFrame::Ripple { x: 1, y: 2 } },
             ToPage::Ended,
+            ToPage::Refused { message: "no".into() },
         ];
         for m in to {
             let text = serde_json::to_string(&m).unwrap();

@@ -16,7 +16,7 @@ use wasm_bindgen::prelude::*;
 use baton_shared::cobrowse::{AuditEvent, Frame, OperatorFrame, Role, SessionState};
 use baton_shared::native::{CobrowseEvent, HostMessage, RequestBody};
 
-use super::model::web_url;
+use super::model::{web_url, SessionPolicy};
 use super::protocol::{page_may_audit, FromPage, ShareView, ToPage, SHARES_KEY};
 use crate::capture::api::{self, call, js};
 use crate::chrome;
@@ -96,7 +96,7 @@ async fn share(tab_id: i64) -> Result<(), String> {
         Ok(other) => return Err(format!("unexpected answer from the Baton app: {other:?}")),
         Err(e) => return Err(e.message),
     };
-    let view = ShareView { session_id: session_id.clone(), code, expires_ms, state: SessionState::Waiting, operator: None, scopes: Vec::new() };
+    let view = ShareView { session_id: session_id.clone(), code, expires_ms, state: SessionState::Waiting, operator: None, scopes: Vec::new(), key_confirmed: false };
     SHARES.with(|s| s.borrow_mut().insert(tab_id, Share { view: view.clone(), pushes: HashMap::new() }));
     audit(&session_id, AuditEvent::Started);
     to_page(tab_id, ToPage::Shared { share: view });
@@ -134,15 +134,23 @@ fn on_host_event(message: &HostMessage) {
     let Some(tab_id) = tab_of(session_id) else { return };
     match event {
         CobrowseEvent::OperatorJoined { operator_name } => {
-            let view = with_share(tab_id, |s| {
-                s.view.state = SessionState::AwaitingConsent;
-                s.view.operator = Some(operator_name.clone());
-                s.view.clone()
+            let (session_id, operator_name) = (session_id.clone(), operator_name.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                // The operator allowlist (policy or the person's) decides before the visitor is asked.
+                let settings = crate::settings::store::load_or_default().await;
+                if let Err(message) = SessionPolicy::from_settings(&settings.settings).admit(&operator_name) {
+                    return refuse(tab_id, session_id, message).await;
+                }
+                let view = with_share(tab_id, |s| {
+                    s.view.state = SessionState::AwaitingConsent;
+                    s.view.operator = Some(operator_name.clone());
+                    s.view.clone()
+                });
+                if let Some(share) = view {
+                    to_page(tab_id, ToPage::Shared { share });
+                    publish();
+                }
             });
-            if let Some(share) = view {
-                to_page(tab_id, ToPage::Shared { share });
-                publish();
-            }
         }
         CobrowseEvent::State { state: SessionState::Ended } | CobrowseEvent::Ended { .. } => {
             end(tab_id, None);
@@ -162,15 +170,23 @@ fn on_host_event(message: &HostMessage) {
             }
         }
         CobrowseEvent::Frame { frame: Frame::Operator { frame }, .. } => {
-            let active = with_share(tab_id, |s| {
+            let seen = with_share(tab_id, |s| {
                 if let OperatorFrame::PushUrl { push_id, url } = frame {
                     if s.pushes.len() < 50 {
                         s.pushes.insert(push_id.clone(), url.clone());
                     }
                 }
-                s.view.state == SessionState::Active
+                let active = s.view.state == SessionState::Active;
+                // The host opened it with the session key: the operator holds it.
+                let confirmed_now = active && !std::mem::replace(&mut s.view.key_confirmed, true);
+                (active, confirmed_now.then(|| s.view.clone()))
             });
-            if active == Some(true) {
+            let Some((active, confirmed)) = seen else { return };
+            if let Some(share) = confirmed {
+                to_page(tab_id, ToPage::Shared { share });
+                publish();
+            }
+            if active {
                 to_page(tab_id, ToPage::Frame { frame: frame.clone() });
             }
         }
@@ -199,7 +215,10 @@ pub fn on_page(tab_id: i64, _url: &str, message: FromPage) {
             if approve {
                 audit(&session_id, AuditEvent::RecordingConsent { approved: record });
             }
-            let respond = RequestBody::ShareRespond { session_id: session_id.clone(), approve, record: approve && record };
+            // Never recorded when the settings do not allow it, whatever the page says.
+            let policy = crate::settings::current().map(|e| SessionPolicy::from_settings(&e.settings));
+            let record = policy.is_some_and(|p| p.record(approve, record));
+            let respond = RequestBody::ShareRespond { session_id: session_id.clone(), approve, record };
             if approve {
                 let share = with_share(tab_id, |s| {
                     s.view.state = SessionState::Active;
@@ -246,6 +265,20 @@ pub fn on_page(tab_id: i64, _url: &str, message: FromPage) {
             end(tab_id, Some(Role::Visitor));
         }
     }
+}
+
+/// The settings refused the operator who joined: deny at the host, forget
+/// the share, and tell the page why (it shows it until closed).
+async fn refuse(tab_id: i64, session_id: String, message: String) {
+    chrome::log(&format!("baton: co-browsing: {message}"));
+    audit(&session_id, AuditEvent::Consent { approved: false });
+    let respond = RequestBody::ShareRespond { session_id, approve: false, record: false };
+    if let Err(e) = host::request(respond).await {
+        chrome::log(&format!("baton: co-browsing: refusing the operator failed: {e}"));
+    }
+    SHARES.with(|s| s.borrow_mut().remove(&tab_id));
+    to_page(tab_id, ToPage::Refused { message });
+    publish();
 }
 
 fn audit(session_id: &str, event: AuditEvent) {
