@@ -11,7 +11,8 @@ pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Settings {
-    /// `None`: the host's own configuration decides.
+    /// `None`: the host's own configuration decides. Sent to the host
+    /// (`configure`), where it wins over `BATON_SERVER_URL` and `config.json`.
     pub server_url: Option<String>,
     /// Empty: every site not excluded may be captured.
     pub allowed_sites: Vec<String>,
@@ -24,6 +25,12 @@ pub struct Settings {
     pub retention_days: u32,
     /// Empty: any operator of the organisation.
     pub operator_allowlist: Vec<String>,
+    /// Co-browsing: the visitor's page captures nothing until a frame from
+    /// the operator has been opened with the session key, proving the
+    /// operator derived it with the code's secret half, which the server
+    /// never sees. Continuation is end-to-end encrypted by construction
+    /// (the account key moves only through pairing), so this adds nothing
+    /// there.
     #[serde(rename = "requireE2ePairing")]
     pub require_e2e_pairing: bool,
 }
