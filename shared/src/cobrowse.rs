@@ -411,12 +411,21 @@ pub struct Snapshot {
 }
 
 /// A node. Field names are one letter: snapshots of big pages are large.
+///
+/// ## Implicit ids
+/// `i` may be omitted (it reads as [`IMPLICIT`]) when it is the id of the
+/// node before it in document order plus one: an element, then its
+/// children `c`, then its shadow children `s`, then its iframe document
+/// `f`. The top node of a snapshot or of an added node always carries its
+/// id. Senders omit them with [`elide_ids`]; readers call [`resolve_ids`]
+/// before looking at ids.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "t")]
 pub enum Node {
     /// Element.
     #[serde(rename = "e")]
     Element {
+        #[serde(default, skip_serializing_if = "is_implicit")]
         i: NodeId,
         /// Tag name, lowercase; SVG and MathML children keep their case.
         n: String,
@@ -445,17 +454,101 @@ pub enum Node {
         m: Option<(u32, u32)>,
     },
     #[serde(rename = "x")]
-    Text { i: NodeId, v: String },
+    Text {
+        #[serde(default, skip_serializing_if = "is_implicit")]
+        i: NodeId,
+        v: String,
+    },
     #[serde(rename = "c")]
-    Comment { i: NodeId },
+    Comment {
+        #[serde(default, skip_serializing_if = "is_implicit")]
+        i: NodeId,
+    },
+}
+
+/// An omitted id (see [`Node`]): never a node's real id.
+pub const IMPLICIT: NodeId = 0;
+
+fn is_implicit(i: &NodeId) -> bool {
+    *i == IMPLICIT
 }
 
 impl Node {
+    /// The node's id ([`IMPLICIT`] if omitted and not resolved yet).
     pub fn id(&self) -> NodeId {
         match self {
             Self::Element { i, .. } | Self::Text { i, .. } | Self::Comment { i } => *i,
         }
     }
+
+    fn id_mut(&mut self) -> &mut NodeId {
+        match self {
+            Self::Element { i, .. } | Self::Text { i, .. } | Self::Comment { i } => i,
+        }
+    }
+
+    /// Children in document order: `c`, then `s`, then `f`.
+    fn each_child(&mut self, f: &mut impl FnMut(&mut Node)) {
+        if let Self::Element { c, s, f: frame, .. } = self {
+            c.iter_mut().for_each(&mut *f);
+            if let Some(s) = s {
+                s.iter_mut().for_each(&mut *f);
+            }
+            if let Some(d) = frame {
+                f(d);
+            }
+        }
+    }
+}
+
+/// Omits the ids below `top` that follow from document order (sender side).
+pub fn elide_ids(top: &mut Node) {
+    fn walk(n: &mut Node, prev: &mut NodeId) {
+        let id = n.id();
+        if id != IMPLICIT && id == prev.wrapping_add(1) {
+            *n.id_mut() = IMPLICIT;
+        }
+        if id != IMPLICIT {
+            *prev = id;
+        }
+        n.each_child(&mut |c| walk(c, prev));
+    }
+    let mut prev = top.id();
+    top.each_child(&mut |c| walk(c, &mut prev));
+}
+
+/// Fills in omitted ids (reader side). `false` when the top node has no id
+/// (nothing is changed then).
+pub fn resolve_ids(top: &mut Node) -> bool {
+    fn walk(n: &mut Node, prev: &mut NodeId) {
+        if n.id() == IMPLICIT {
+            *n.id_mut() = prev.wrapping_add(1);
+        }
+        *prev = n.id();
+        n.each_child(&mut |c| walk(c, prev));
+    }
+    if top.id() == IMPLICIT {
+        return false;
+    }
+    let mut prev = top.id();
+    top.each_child(&mut |c| walk(c, &mut prev));
+    true
+}
+
+/// Whether any node below `top` omits its id.
+pub fn has_implicit_ids(top: &Node) -> bool {
+    let mut stack = vec![top];
+    while let Some(n) = stack.pop() {
+        if let Node::Element { c, s, f, .. } = n {
+            for k in c.iter().chain(s.iter().flatten()).chain(f.iter().map(|b| &**b)) {
+                if k.id() == IMPLICIT {
+                    return true;
+                }
+                stack.push(k);
+            }
+        }
+    }
+    false
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -549,6 +642,36 @@ mod tests {
             serde_json::to_value(&n).unwrap(),
             json!({"t":"e","i":1,"n":"p","a":[["class","x"]],"c":[{"t":"x","i":2,"v":"hi"}]})
         );
+    }
+
+    #[test]
+    fn implicit_ids_round_trip() {
+        let el = |i, c| Node::Element { i, n: "p".into(), a: vec![], c, s: None, y: vec![], css: None, f: None, m: None };
+        let mut host = el(7, vec![Node::Text { i: 8, v: "a".into() }]);
+        if let Node::Element { s, f, .. } = &mut host {
+            *s = Some(vec![Node::Comment { i: 9 }, Node::Comment { i: 12 }]);
+            *f = Some(Box::new(el(13, vec![])));
+        }
+        let full = el(5, vec![Node::Text { i: 6, v: "x".into() }, host, el(20, vec![Node::Text { i: 21, v: "y".into() }])]);
+        let mut wire = full.clone();
+        elide_ids(&mut wire);
+        assert!(has_implicit_ids(&wire));
+        let text = serde_json::to_string(&wire).unwrap();
+        assert_eq!(
+            text,
+            r#"{"t":"e","i":5,"n":"p","c":[{"t":"x","v":"x"},{"t":"e","n":"p","c":[{"t":"x","v":"a"}],"s":[{"t":"c"},{"t":"c","i":12}],"f":{"t":"e","n":"p"}},{"t":"e","i":20,"n":"p","c":[{"t":"x","v":"y"}]}]}"#
+        );
+        let mut back: Node = serde_json::from_str(&text).unwrap();
+        assert!(resolve_ids(&mut back));
+        assert_eq!(back, full);
+        assert!(!has_implicit_ids(&back));
+        // Explicit ids everywhere (older senders) read the same.
+        let mut old = full.clone();
+        assert!(resolve_ids(&mut old));
+        assert_eq!(old, full);
+        // A top node without an id cannot be resolved.
+        let mut bad: Node = serde_json::from_str(r#"{"t":"x","v":"z"}"#).unwrap();
+        assert!(!resolve_ids(&mut bad));
     }
 
     #[test]
