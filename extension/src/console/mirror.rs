@@ -10,9 +10,12 @@
 //! the mirror never saw is an error ([`ApplyError::UnknownNode`]) and the
 //! console asks for a keyframe.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
-use baton_shared::cobrowse::{Asset, InputChange, Mutations, Node, NodeId, Snapshot, WINDOW};
+use baton_shared::cobrowse::{
+    has_implicit_ids, resolve_ids, Asset, InputChange, Mutations, Node, NodeId, Snapshot, IMPLICIT, WINDOW,
+};
 
 use super::css::sanitize_css;
 use super::sanitize::{self, ElementPlan, Ns, PLACEHOLDER_STYLE};
@@ -143,7 +146,8 @@ impl<D: Dom> Mirror<D> {
     pub fn snapshot(&mut self, snap: &Snapshot) {
         self.nodes.clear();
         self.base = snap.url.clone();
-        let root = self.build(&snap.root, None, Ns::Html, "", false);
+        let tree = with_ids(&snap.root);
+        let root = self.build(&tree, None, Ns::Html, "", false);
         let root_node = match root {
             Some(n) => n,
             None => {
@@ -379,13 +383,17 @@ impl<D: Dom> Mirror<D> {
                 }
                 _ => (true, Ns::Html, String::new(), false),
             };
+            if add.node.id() == IMPLICIT {
+                return Err(ApplyError::UnknownNode(IMPLICIT));
+            }
+            let node = with_ids(&add.node);
             let container = if add.shadow { parent.shadow.clone().or(parent.node.clone()) } else { parent.node.clone() };
             let before = add.before.and_then(|b| self.nodes.get(&b)).and_then(|e| e.node.clone());
-            if self.nodes.contains_key(&add.node.id()) {
+            if self.nodes.contains_key(&node.id()) {
                 // A move: the node comes back at its new place.
-                self.remove(add.node.id());
+                self.remove(node.id());
             }
-            let built = self.build(&add.node, Some(add.parent), parent_ns, &parent_tag, hidden);
+            let built = self.build(&node, Some(add.parent), parent_ns, &parent_tag, hidden);
             if let (Some(child), Some(container), false) = (built, container, hidden) {
                 self.dom.insert(&container, &child, before.as_ref());
             }
@@ -649,6 +657,17 @@ pub mod fake {
     }
 }
 
+/// A received subtree with the ids its sender left implicit filled in
+/// (borrowed as is when every id is there).
+fn with_ids(node: &Node) -> Cow<'_, Node> {
+    if !has_implicit_ids(node) {
+        return Cow::Borrowed(node);
+    }
+    let mut resolved = node.clone();
+    resolve_ids(&mut resolved);
+    Cow::Owned(resolved)
+}
+
 #[cfg(test)]
 mod tests {
     use super::fake::FakeDom;
@@ -715,6 +734,36 @@ mod tests {
         assert!(!m.is_actionable(17), "password");
         assert!(!m.is_actionable(18), "masked");
         assert!(!m.is_actionable(4), "inert");
+    }
+
+    #[test]
+    fn implicit_ids_are_read_in_document_order() {
+        let mut m = Mirror::new(FakeDom::default());
+        m.snapshot(&snap(json!({"t":"e","i":1,"n":"html","c":[
+            {"t":"e","n":"body","c":[
+                {"t":"e","n":"p","c":[{"t":"x","v":"one"}]},
+                {"t":"e","i":9,"n":"p","c":[{"t":"x","v":"two"}]}
+            ]}
+        ]})));
+        m.apply(&Mutations {
+            texts: vec![(4, "ONE".into()), (10, "TWO".into())],
+            adds: vec![AddedNode {
+                parent: 2,
+                before: None,
+                shadow: false,
+                node: node(json!({"t":"e","i":20,"n":"p","c":[{"t":"x","v":"three"}]})),
+            }],
+            ..Default::default()
+        })
+        .unwrap();
+        m.apply(&Mutations { texts: vec![(21, "THREE".into())], ..Default::default() }).unwrap();
+        let html = m.dom.html();
+        assert!(html.contains("<p>ONE</p><p>TWO</p><p>THREE</p>"), "{html}");
+        let bad = Mutations {
+            adds: vec![AddedNode { parent: 2, before: None, shadow: false, node: node(json!({"t":"x","v":"?"})) }],
+            ..Default::default()
+        };
+        assert_eq!(m.apply(&bad), Err(ApplyError::UnknownNode(IMPLICIT)));
     }
 
     #[test]
