@@ -129,12 +129,20 @@ fn frame_of(event: &Value) -> Option<&Value> {
 }
 
 /// The id of the element whose `id` attribute is `dom_id`, in a snapshot's tree.
+/// The node id of the element with this DOM id, with the ids the capture
+/// left implicit filled in (`baton_shared::cobrowse::resolve_ids`).
 fn node_id(node: &Value, dom_id: &str) -> Option<u64> {
+    let mut root: baton_shared::cobrowse::Node = serde_json::from_value(node.clone()).ok()?;
+    baton_shared::cobrowse::resolve_ids(&mut root);
+    find_id(&serde_json::to_value(&root).ok()?, dom_id)
+}
+
+fn find_id(node: &Value, dom_id: &str) -> Option<u64> {
     let attrs = node["a"].as_array().map(Vec::as_slice).unwrap_or_default();
     if attrs.iter().any(|a| a[0] == "id" && a[1] == dom_id) {
         return node["i"].as_u64();
     }
-    node["c"].as_array()?.iter().find_map(|c| node_id(c, dom_id))
+    node["c"].as_array()?.iter().find_map(|c| find_id(c, dom_id))
 }
 
 async fn operator_send(op: &mut NativeHost, session: &str, frame: Value) {

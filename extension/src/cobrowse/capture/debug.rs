@@ -46,12 +46,18 @@ pub fn debug_capture_take() -> String {
     format!("[{}]", taken.join(","))
 }
 
-/// `{"snapshot_ms": …, "max_slice_ms": …}` of the last snapshot.
+/// `{"snapshot_ms": …, "max_slice_ms": …, "work_ms": …, "slices": …}` of
+/// the last snapshot: wall time from start to the snapshot handed to the
+/// sink, the longest slice, the time spent working (wall time less the
+/// yields) and the number of slices.
 #[wasm_bindgen]
 pub fn debug_capture_stats() -> String {
     RECORDER.with(|r| {
-        let (snapshot_ms, max_slice_ms) = r.borrow().as_ref().map(|r| live::stats(&r.inner)).unwrap_or((0.0, 0.0));
-        format!("{{\"snapshot_ms\":{snapshot_ms},\"max_slice_ms\":{max_slice_ms}}}")
+        let (snapshot_ms, max_slice_ms, work_ms, slices) =
+            r.borrow().as_ref().map(|r| live::stats(&r.inner)).unwrap_or((0.0, 0.0, 0.0, 0));
+        format!(
+            "{{\"snapshot_ms\":{snapshot_ms},\"max_slice_ms\":{max_slice_ms},\"work_ms\":{work_ms},\"slices\":{slices}}}"
+        )
     })
 }
 

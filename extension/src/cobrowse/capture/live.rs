@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::{Rc, Weak};
 
-use js_sys::{Array, Function, Object, Promise, Reflect, WeakMap};
+use js_sys::{Array, Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -20,6 +20,7 @@ use web_sys::{
 use baton_shared::cobrowse::{
     AddedNode, InputChange, Node, NodeId, SelectionRange, Snapshot, VisitorFrame, WINDOW,
 };
+use baton_shared::cobrowse::elide_ids;
 use baton_shared::limits::{CAPTURE_SLICE_MS, POINTER_COALESCE_MS};
 
 use super::assets::{AssetStore, CSS};
@@ -27,6 +28,26 @@ use super::batch::Batch;
 use super::mask::{self, FieldClass, FieldFacts, PRIVATE_ATTR, UI_ATTR};
 use super::{CaptureError, MaskPolicy, Sink};
 
+#[wasm_bindgen]
+extern "C" {
+    /// A `WeakMap` from nodes to ids, bound so that ids cross as plain
+    /// numbers (no JS value is allocated per lookup or insertion).
+    #[wasm_bindgen(js_name = WeakMap)]
+    type IdMap;
+    #[wasm_bindgen(constructor, js_class = "WeakMap")]
+    fn new() -> IdMap;
+    #[wasm_bindgen(method, js_class = "WeakMap", js_name = get)]
+    fn get_id(this: &IdMap, key: &DomNode) -> Option<u32>;
+    #[wasm_bindgen(method, js_class = "WeakMap", js_name = set)]
+    fn set_id(this: &IdMap, key: &DomNode, id: u32);
+    #[wasm_bindgen(method, js_class = "WeakMap", js_name = delete)]
+    fn delete_id(this: &IdMap, key: &DomNode);
+}
+
+/// Slice budget while the page has no input waiting: well under the 50 ms
+/// of a long task, and few yields. With input pending the budget is
+/// `CAPTURE_SLICE_MS`.
+const IDLE_SLICE_MS: f64 = 20.0;
 /// How often stylesheets are checked for CSSOM changes.
 const STYLE_POLL_MS: i32 = 1_000;
 /// Nodes handled between two looks at the clock.
@@ -82,7 +103,7 @@ struct State {
     private_sel: Option<String>,
     safe_sel: Option<String>,
     sink: Sink,
-    ids: WeakMap,
+    ids: IdMap,
     next_id: NodeId,
     nodes: HashMap<NodeId, DomNode>,
     protected: HashSet<NodeId>,
@@ -94,8 +115,10 @@ struct State {
     stopped: bool,
     /// Records delivered while a snapshot was being taken.
     held: Vec<MutationRecord>,
-    /// Scroll offsets met during the snapshot walk.
-    walk_scroll: Vec<(NodeId, i32, i32)>,
+    /// Elements of the snapshot walk whose scroll offsets are read at its end.
+    scroll_candidates: Vec<NodeId>,
+    /// No DOM change was seen since the snapshot walk began.
+    unmoved: bool,
     /// Ids removed while serializing (a node moved in from an unobserved place).
     stale: Vec<NodeId>,
     observer: Option<MutationObserver>,
@@ -121,6 +144,9 @@ struct State {
     started_ms: f64,
     pub(super) snapshot_ms: f64,
     pub(super) max_slice_ms: f64,
+    /// Time spent working (not yielded) in the last snapshot, and its slices.
+    pub(super) work_ms: f64,
+    pub(super) slices: u32,
 }
 
 fn now() -> f64 {
@@ -150,7 +176,7 @@ pub fn start(policy: MaskPolicy, sink: Sink) -> Result<Rc<Shared>, CaptureError>
             private_sel: mask::join_selectors(&policy.private_selectors),
             safe_sel: mask::join_selectors(&policy.safe_selectors),
             sink,
-            ids: WeakMap::new(),
+            ids: IdMap::new(),
             next_id: 1,
             nodes: HashMap::new(),
             protected: HashSet::new(),
@@ -161,7 +187,8 @@ pub fn start(policy: MaskPolicy, sink: Sink) -> Result<Rc<Shared>, CaptureError>
             snapshotting: false,
             stopped: false,
             held: Vec::new(),
-            walk_scroll: Vec::new(),
+            scroll_candidates: Vec::new(),
+            unmoved: true,
             stale: Vec::new(),
             observer: None,
             observer_cb: None,
@@ -185,6 +212,8 @@ pub fn start(policy: MaskPolicy, sink: Sink) -> Result<Rc<Shared>, CaptureError>
             started_ms: 0.0,
             snapshot_ms: 0.0,
             max_slice_ms: 0.0,
+            work_ms: 0.0,
+            slices: 0,
         }),
     });
     install(&shared).map_err(|e| CaptureError::Unavailable(format!("{e:?}")))?;
@@ -203,20 +232,23 @@ pub fn keyframe(shared: &Rc<Shared>) {
             let _ = o.take_records();
         }
         st.held.clear();
-        st.ids = WeakMap::new();
+        st.ids = IdMap::new();
         st.next_id = 1;
         st.nodes.clear();
         st.protected.clear();
         st.placeholders.clear();
         st.sheets.clear();
         st.assets.reset();
-        st.walk_scroll.clear();
+        st.scroll_candidates.clear();
+        st.unmoved = true;
         st.stale.clear();
         st.last_selection = None;
         st.last_input = None;
         st.snapshotting = true;
         st.started_ms = now();
         st.max_slice_ms = 0.0;
+        st.work_ms = 0.0;
+        st.slices = 0;
         st.generation
     };
     wasm_bindgen_futures::spawn_local(run_snapshot(shared.clone(), generation));
@@ -296,18 +328,30 @@ pub fn stop(shared: &Rc<Shared>) {
         .set_timeout_with_callback_and_timeout_and_arguments_0(later.unchecked_ref(), 0);
 }
 
-pub fn stats(shared: &Rc<Shared>) -> (f64, f64) {
-    shared.st.try_borrow().map(|st| (st.snapshot_ms, st.max_slice_ms)).unwrap_or((0.0, 0.0))
+/// `(snapshot_ms, max_slice_ms, work_ms, slices)` of the last snapshot.
+pub fn stats(shared: &Rc<Shared>) -> (f64, f64, f64, u32) {
+    shared
+        .st
+        .try_borrow()
+        .map(|st| (st.snapshot_ms, st.max_slice_ms, st.work_ms, st.slices))
+        .unwrap_or((0.0, 0.0, 0.0, 0))
 }
 
 // ---- emitting ---------------------------------------------------------------
 
+/// Hands frames to the sink, with the ids that follow from document order
+/// left out (see `baton_shared::cobrowse::Node`).
 fn emit(shared: &Rc<Shared>, frames: Vec<VisitorFrame>) {
     if frames.is_empty() {
         return;
     }
     let Ok(sink) = shared.st.try_borrow().map(|st| st.sink.clone()) else { return };
-    for f in frames {
+    for mut f in frames {
+        match &mut f {
+            VisitorFrame::Snapshot(snap) => elide_ids(&mut snap.root),
+            VisitorFrame::Mutations(m) => m.adds.iter_mut().for_each(|a| elide_ids(&mut a.node)),
+            _ => {}
+        }
         sink(f);
     }
 }
@@ -336,6 +380,7 @@ fn install(shared: &Rc<Shared>) -> Result<(), JsValue> {
         with_state(&w, |st, _| {
             let records: Vec<MutationRecord> = records.iter().map(|r| r.unchecked_into()).collect();
             if st.snapshotting {
+                st.unmoved &= records.is_empty();
                 st.held.extend(records);
                 return Vec::new();
             }
@@ -441,17 +486,27 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
     let mut stack: Vec<Frame> = Vec::new();
     let mut root: Option<Node> = None;
     let mut first = true;
+    let input_pending = input_pending_fn();
+    // Work of the last walk slice when the end runs in the same task.
+    let mut carry = 0.0;
     loop {
-        {
+        let took = {
             let Ok(mut st) = shared.st.try_borrow_mut() else { return };
             if st.generation != generation || st.stopped {
                 return;
             }
             let slice_start = now();
+            if let Some(o) = &st.observer {
+                let records = o.take_records();
+                if records.length() > 0 {
+                    st.unmoved = false;
+                    st.held.extend(records.iter().map(|r| r.unchecked_into::<MutationRecord>()));
+                }
+            }
             if first {
                 first = false;
                 let Some(html) = st.document.document_element() else { return };
-                match st.visit(html.as_ref(), false, 1) {
+                match st.visit(html.into(), false, 1) {
                     Visit::Skip => {}
                     Visit::Leaf(n) => root = Some(n),
                     Visit::Frame(f) => stack.push(*f),
@@ -461,19 +516,30 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
             while root.is_none() && !stack.is_empty() {
                 root = st.step(&mut stack, 1);
                 n += 1;
-                if n % CLOCK_EVERY == 0 && now() - slice_start >= CAPTURE_SLICE_MS {
-                    break;
+                if n.is_multiple_of(CLOCK_EVERY) {
+                    let spent = now() - slice_start;
+                    if spent >= IDLE_SLICE_MS || spent >= CAPTURE_SLICE_MS && input_pending.as_ref().is_some_and(|f| f()) {
+                        break;
+                    }
                 }
             }
             let took = now() - slice_start;
-            if took > st.max_slice_ms {
-                st.max_slice_ms = took;
-            }
-            if root.is_some() || stack.is_empty() {
-                break;
-            }
+            st.max_slice_ms = st.max_slice_ms.max(took);
+            st.work_ms += took;
+            st.slices += 1;
+            took
+        };
+        let done = root.is_some() || stack.is_empty();
+        // The last part (scroll reads, serializing) gets a task of its own
+        // unless the walk left plenty of room in this one.
+        if done && took < IDLE_SLICE_MS / 4.0 {
+            carry = took;
+            break;
         }
         yield_now().await;
+        if done {
+            break;
+        }
     }
     let frames = {
         let Ok(mut st) = shared.st.try_borrow_mut() else { return };
@@ -492,7 +558,14 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
             if wx != 0 || wy != 0 {
                 scroll.push((WINDOW, wx, wy));
             }
-            scroll.append(&mut st.walk_scroll);
+            for id in std::mem::take(&mut st.scroll_candidates) {
+                if let Some(el) = st.nodes.get(&id).map(|n| n.unchecked_ref::<Element>()) {
+                    let (x, y) = (el.scroll_left(), el.scroll_top());
+                    if x != 0 || y != 0 {
+                        scroll.push((id, x, y));
+                    }
+                }
+            }
             let snapshot = Snapshot {
                 url: st.document.url().unwrap_or_default(),
                 title: st.document.title(),
@@ -513,14 +586,30 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
             held.extend(o.take_records().iter().map(|r| r.unchecked_into::<MutationRecord>()));
         }
         frames.extend(st.process(held));
-        st.snapshot_ms = now() - st.started_ms;
-        let took = now() - slice_start;
-        if took > st.max_slice_ms {
-            st.max_slice_ms = took;
-        }
-        frames
+        (frames, slice_start)
     };
+    let (frames, slice_start) = frames;
     emit(&shared, frames);
+    // The figures include handing the frames to the sink (which serializes
+    // them), like a synchronous recorder's would.
+    if let Ok(mut st) = shared.st.try_borrow_mut() {
+        if st.generation == generation {
+            let end = now();
+            st.snapshot_ms = end - st.started_ms;
+            st.max_slice_ms = st.max_slice_ms.max(end - slice_start + carry);
+            st.work_ms += end - slice_start;
+            if carry == 0.0 {
+                st.slices += 1;
+            }
+        }
+    }
+}
+
+/// `navigator.scheduling.isInputPending`, where the browser has it.
+fn input_pending_fn() -> Option<impl Fn() -> bool> {
+    let scheduling = get(&js_sys::global(), "navigator").and_then(|n| get(&n, "scheduling"))?;
+    let f = get(&scheduling, "isInputPending")?.dyn_into::<Function>().ok()?;
+    Some(move || f.call0(&scheduling).ok().and_then(|v| v.as_bool()).unwrap_or(false))
 }
 
 /// Gives the page its main thread back: `scheduler.yield()` where present,
@@ -555,8 +644,8 @@ async fn yield_now() {
 struct Frame {
     node: Node,
     stage: u8,
+    /// Children still to visit, last first.
     kids: Vec<DomNode>,
-    pos: usize,
     out: Vec<Node>,
     text_mask: bool,
     shadow: Option<ShadowRoot>,
@@ -616,14 +705,16 @@ fn shadow_host(fragment: &DomNode) -> Option<Element> {
 
 impl State {
     fn id_of(&self, node: &DomNode) -> Option<NodeId> {
-        self.ids.get(node.unchecked_ref::<Object>()).as_f64().map(|f| f as NodeId)
+        self.ids.get_id(node)
     }
 
-    fn assign(&mut self, node: &DomNode) -> NodeId {
+    /// Gives the node the next id and keeps it (moved, not cloned: one
+    /// boundary call less per node).
+    fn assign(&mut self, node: DomNode) -> NodeId {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1).max(1);
-        self.ids.set(node.unchecked_ref::<Object>(), &JsValue::from(id));
-        self.nodes.insert(id, node.clone());
+        self.ids.set_id(&node, id);
+        self.nodes.insert(id, node);
         id
     }
 
@@ -637,7 +728,7 @@ impl State {
             if guard > 1_000_000 {
                 break;
             }
-            self.ids.delete(n.unchecked_ref::<Object>());
+            self.ids.delete_id(&n);
             self.nodes.remove(&id);
             self.protected.remove(&id);
             self.placeholders.remove(&id);
@@ -691,16 +782,18 @@ impl State {
     /// Visits one node. `floor` is the first id of the current pass: a node
     /// with an id at or above it was already captured in this pass; one
     /// below it came from elsewhere and is captured afresh.
-    fn visit(&mut self, node: &DomNode, text_mask: bool, floor: NodeId) -> Visit {
-        if let Some(old) = self.id_of(node) {
+    fn visit(&mut self, node: DomNode, text_mask: bool, floor: NodeId) -> Visit {
+        // A snapshot walk that saw no DOM change yet meets every node once.
+        let fresh = self.snapshotting && self.unmoved;
+        if let Some(old) = if fresh { None } else { self.id_of(&node) } {
             if old >= floor {
                 return Visit::Skip;
             }
             self.stale.push(old);
-            self.unmap(node);
+            self.unmap(&node);
         }
         match node.node_type() {
-            ELEMENT => self.open(node.unchecked_ref::<Element>(), text_mask),
+            ELEMENT => self.open(node.unchecked_into::<Element>(), text_mask),
             TEXT | CDATA => {
                 let v = node.node_value().unwrap_or_default();
                 let id = self.assign(node);
@@ -739,6 +832,9 @@ impl State {
     }
 
     fn attrs_of(el: &Element) -> Vec<(String, String)> {
+        if !el.has_attributes() {
+            return Vec::new();
+        }
         let names = el.get_attribute_names();
         let mut out = Vec::with_capacity(names.length() as usize);
         for name in names.iter() {
@@ -750,13 +846,21 @@ impl State {
         out
     }
 
-    fn open(&mut self, el: &Element, text_mask: bool) -> Visit {
+    fn open(&mut self, el: Element, text_mask: bool) -> Visit {
         let tag = el.local_name();
-        let raw = Self::attrs_of(el);
+        let raw = Self::attrs_of(&el);
         if raw.iter().any(|(n, _)| n.eq_ignore_ascii_case(UI_ATTR)) {
             return Visit::Skip;
         }
-        let id = self.assign(el.as_ref());
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        self.ids.set_id(el.as_ref(), id);
+        let visit = self.open_element(&el, id, tag, raw, text_mask);
+        self.nodes.insert(id, el.into());
+        visit
+    }
+
+    fn open_element(&mut self, el: &Element, id: NodeId, tag: String, raw: Vec<(String, String)>, text_mask: bool) -> Visit {
         if self.is_private(el, &raw) {
             self.protected.insert(id);
             self.placeholders.insert(id);
@@ -811,10 +915,9 @@ impl State {
         }
 
         if !NO_SCROLL_READ.contains(&tag.as_str()) && self.snapshotting {
-            let (x, y) = (el.scroll_left(), el.scroll_top());
-            if x != 0 || y != 0 {
-                self.walk_scroll.push((id, x, y));
-            }
+            // Read once the walk is done: a read forces layout when the
+            // page changed since the last one, so at most once then.
+            self.scroll_candidates.push(id);
         }
 
         let shadow = if tag.contains('-') || SHADOW_HOSTS.contains(&tag.as_str()) { self.shadow_of(el) } else { None };
@@ -839,7 +942,8 @@ impl State {
             let root: DomNode = doc.clone().into();
             self.watch_root(&root);
         }
-        let kids = if mask::skips_children(&tag) || css.is_some() { Vec::new() } else { children(el.as_ref()) };
+        let mut kids = if mask::skips_children(&tag) || css.is_some() { Vec::new() } else { children(el.as_ref()) };
+        kids.reverse();
         let node = Node::Element { i: id, n: tag, a, c: vec![], s: None, y, css, f: None, m: None };
         if kids.is_empty() && shadow.is_none() && frame_doc.is_none() {
             return Visit::Leaf(node);
@@ -848,7 +952,6 @@ impl State {
             node,
             stage: 0,
             kids,
-            pos: 0,
             out: Vec::new(),
             text_mask: text_mask || editable,
             shadow,
@@ -878,11 +981,10 @@ impl State {
     /// One unit of walking work; the finished root when the stack empties.
     fn step(&mut self, stack: &mut Vec<Frame>, floor: NodeId) -> Option<Node> {
         let top = stack.last_mut()?;
-        if top.pos < top.kids.len() {
-            let kid = top.kids[top.pos].clone();
-            top.pos += 1;
+        if !top.kids.is_empty() {
+            let kid = top.kids.pop()?;
             let text_mask = top.text_mask;
-            match self.visit(&kid, text_mask, floor) {
+            match self.visit(kid, text_mask, floor) {
                 Visit::Skip => {}
                 Visit::Leaf(n) => {
                     if let Some(top) = stack.last_mut() {
@@ -906,7 +1008,7 @@ impl State {
             if let Some(sr) = top.shadow.take() {
                 top.stage = 1;
                 top.kids = children(sr.as_ref());
-                top.pos = 0;
+                top.kids.reverse();
                 return None;
             }
         }
@@ -914,7 +1016,6 @@ impl State {
             if let Some(doc) = top.frame_doc.take() {
                 top.stage = 2;
                 top.kids = doc.document_element().map(|d| vec![d.into()]).unwrap_or_default();
-                top.pos = 0;
                 top.text_mask = false;
                 return None;
             }
@@ -931,7 +1032,7 @@ impl State {
 
     /// Captures a subtree at once (mutations are not sliced).
     fn serialize(&mut self, node: &DomNode, text_mask: bool, floor: NodeId) -> Option<Node> {
-        match self.visit(node, text_mask, floor) {
+        match self.visit(node.clone(), text_mask, floor) {
             Visit::Skip => None,
             Visit::Leaf(n) => Some(n),
             Visit::Frame(f) => {
