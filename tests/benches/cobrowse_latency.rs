@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use baton_e2e::{Device, DeviceOptions, ServerProcess, Session};
+use baton_e2e::{Device, DeviceOptions, Diagnose, ServerProcess, Session};
 use baton_shared::ids::EXTENSION_ID;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -142,6 +142,12 @@ async fn run(n: usize) -> R<Value> {
     );
     let visitor = visitor.map_err(|e| format!("start the visitor: {e}"))?;
     let operator = operator.map_err(|e| format!("start the operator: {e}"))?;
+    measure(&visitor, &operator, n)
+        .await
+        .map_err(|e| format!("{e}\n\n{}\n\n{}\n\n{}", visitor.diagnostics(), operator.diagnostics(), server.diagnostics()))
+}
+
+async fn measure(visitor: &Device, operator: &Device, n: usize) -> R<Value> {
 
     let url = serve_page().await?;
     let page = visitor.browser().cdp().open_page(&url).await.map_err(e("open the page"))?;

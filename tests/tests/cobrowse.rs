@@ -316,6 +316,14 @@ async fn share_and_join<'a>(w: &'a World, parts: &'a [&'a dyn Diagnose], url: &s
         .wait_until("connected", CONNECT_TIMEOUT, |s| s.host_is("connected") && s.server_is("connected"))
         .await
         .or_report("visitor's popup connected", parts);
+    if record {
+        // Recording is off unless the settings allow it.
+        popup
+            .session()
+            .evaluate("chrome.storage.local.set({ recordingAllowed: true }).then(() => true)")
+            .await
+            .or_report("allow recording in the settings", parts);
+    }
     let code = popup
         .session()
         .wait_until(
