@@ -18,7 +18,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use baton_shared::cobrowse::{
-    App, AppState, AuditEvent, Command, OperatorFrame, PushKind, Scope, SessionState, VisitorFrame,
+    App, AppState, AuditEvent, Command, OperatorFrame, Scope, SessionState, VisitorFrame,
 };
 
 use super::control;
@@ -312,7 +312,6 @@ fn apply(f: OperatorFrame) {
         OperatorFrame::PushUrl { push_id, url } => {
             if web_url(&url).is_none() || push_id.len() > 100 {
                 frame(VisitorFrame::PushAnswer { push_id, accepted: false });
-                audit(AuditEvent::Pushed { push: PushKind::Url });
             } else {
                 overlay.ask_push_url(&operator(), &push_id, &url);
             }
@@ -354,8 +353,8 @@ fn run_command(cmd_id: u64, command: &Command, recorder: Option<&Recorder>) {
 }
 
 fn push_app(overlay: &Rc<Overlay>, app_id: String, app: App) {
+    // Pushes are audited by the operator's side, which makes them.
     let checked = app_ok(&app).and_then(|()| with(|d| d.apps.push(&app_id)).unwrap_or(Err("no session".into())));
-    audit(AuditEvent::Pushed { push: app.kind() });
     match checked {
         Ok(state) => {
             let (src, title) = match &app {
@@ -447,7 +446,6 @@ fn on_act(act: UiAct) {
                 send(FromPage::OpenPushed { push_id: push_id.clone() });
             }
             frame(VisitorFrame::PushAnswer { push_id, accepted });
-            audit(AuditEvent::Pushed { push: PushKind::Url });
         }
     }
 }

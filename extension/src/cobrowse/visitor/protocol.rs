@@ -63,16 +63,12 @@ pub enum FromPage {
     Stop,
 }
 
-/// The audit events a page may ask the worker to append; consent, start
-/// and end are the worker's own.
+/// The audit events a visitor's page may ask the worker to append. Start
+/// and end are the server's, consent the host's, pushes the operator's.
 pub fn page_may_audit(event: &AuditEvent) -> bool {
     matches!(
         event,
-        AuditEvent::Granted { .. }
-            | AuditEvent::Revoked { .. }
-            | AuditEvent::Command { .. }
-            | AuditEvent::Pushed { .. }
-            | AuditEvent::AppState { .. }
+        AuditEvent::Granted { .. } | AuditEvent::Revoked { .. } | AuditEvent::Command { .. } | AuditEvent::AppState { .. }
     )
 }
 
@@ -130,5 +126,6 @@ mod tests {
         assert!(!page_may_audit(&AuditEvent::Consent { approved: true }));
         assert!(!page_may_audit(&AuditEvent::Started));
         assert!(page_may_audit(&AuditEvent::Granted { scopes: vec![Scope::Click] }));
+        assert!(!page_may_audit(&AuditEvent::Pushed { push: baton_shared::cobrowse::PushKind::Url }));
     }
 }

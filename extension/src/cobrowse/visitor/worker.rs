@@ -97,8 +97,8 @@ async fn share(tab_id: i64) -> Result<(), String> {
         Err(e) => return Err(e.message),
     };
     let view = ShareView { session_id: session_id.clone(), code, expires_ms, state: SessionState::Waiting, operator: None, scopes: Vec::new(), key_confirmed: false };
+    // The server records the start itself.
     SHARES.with(|s| s.borrow_mut().insert(tab_id, Share { view: view.clone(), pushes: HashMap::new() }));
-    audit(&session_id, AuditEvent::Started);
     to_page(tab_id, ToPage::Shared { share: view });
     publish();
     Ok(())
@@ -112,8 +112,8 @@ fn end(tab_id: i64, by: Option<Role>) -> bool {
         return false;
     };
     let session_id = share.view.session_id;
+    // The server records the end itself.
     if by == Some(Role::Visitor) {
-        audit(&session_id, AuditEvent::Ended { by: Role::Visitor });
         host::notify(RequestBody::CobrowseEnd { session_id });
     }
     to_page(tab_id, ToPage::Ended);
@@ -211,10 +211,8 @@ pub fn on_page(tab_id: i64, _url: &str, message: FromPage) {
             if state != SessionState::AwaitingConsent {
                 return;
             }
-            audit(&session_id, AuditEvent::Consent { approved: approve });
-            if approve {
-                audit(&session_id, AuditEvent::RecordingConsent { approved: record });
-            }
+            // The host records consent (and recording consent, as finally
+            // decided below) when it answers the server.
             // Never recorded when the settings do not allow it, whatever the page says.
             let policy = crate::settings::current().map(|e| SessionPolicy::from_settings(&e.settings));
             let record = policy.is_some_and(|p| p.record(approve, record));
@@ -271,7 +269,6 @@ pub fn on_page(tab_id: i64, _url: &str, message: FromPage) {
 /// the share, and tell the page why (it shows it until closed).
 async fn refuse(tab_id: i64, session_id: String, message: String) {
     chrome::log(&format!("baton: co-browsing: {message}"));
-    audit(&session_id, AuditEvent::Consent { approved: false });
     let respond = RequestBody::ShareRespond { session_id, approve: false, record: false };
     if let Err(e) = host::request(respond).await {
         chrome::log(&format!("baton: co-browsing: refusing the operator failed: {e}"));
