@@ -290,16 +290,24 @@ impl Cdp {
         })
     }
 
-    /// Opens a new page target at `url` and attaches to it.
+    /// Opens a new page target, attaches to it, and navigates it to `url`.
+    /// Returns once the navigation has committed, so the session's document
+    /// is `url`'s (a target created with a URL starts on about:blank, whose
+    /// `readyState` is already "complete").
     pub async fn open_page(&self, url: &str) -> Result<Session, CdpError> {
         let reply = self
-            .call("Target.createTarget", json!({ "url": url }))
+            .call("Target.createTarget", json!({ "url": "about:blank" }))
             .await?;
         let target_id = reply
             .get("targetId")
             .and_then(Value::as_str)
             .ok_or_else(|| CdpError::Malformed(format!("Target.createTarget: {reply}")))?;
-        self.attach(target_id).await
+        let session = self.attach(target_id).await?;
+        let nav = session.call("Page.navigate", json!({ "url": url })).await?;
+        if let Some(error) = nav.get("errorText").and_then(Value::as_str) {
+            return Err(CdpError::Malformed(format!("Page.navigate to {url}: {error}")));
+        }
+        Ok(session)
     }
 
     /// Attaches to the service worker of extension `extension_id`, waiting

@@ -179,6 +179,11 @@ fn fill_js() -> String {
         .replace("HIDDEN", &json!(HIDDEN).to_string())
 }
 
+/// True once the page at `url` (not the initial about:blank) has loaded.
+fn loaded_js(url: &str) -> String {
+    format!("location.href === {} && document.readyState === 'complete'", serde_json::Value::from(url))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -205,7 +210,8 @@ async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
         .open_page(&form_url)
         .await
         .or_report("open the form", &parts);
-    page.wait_for("document.readyState === 'complete'", LOAD_TIMEOUT)
+    // The new target starts on about:blank, which is "complete" too.
+    page.wait_for(&loaded_js(&form_url), LOAD_TIMEOUT)
         .await
         .or_report("form loaded", &parts);
 
@@ -372,7 +378,7 @@ async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
         .await
         .or_report("open an excluded page", &parts);
     excluded
-        .wait_for("document.readyState === 'complete'", LOAD_TIMEOUT)
+        .wait_for(&loaded_js(&excluded_url), LOAD_TIMEOUT)
         .await
         .or_report("excluded page loaded", &parts);
     for _ in 0..3 {
