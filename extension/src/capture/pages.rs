@@ -35,7 +35,14 @@ pub fn on_message(message: &JsValue, sender: &JsValue) {
         return;
     };
     match message {
-        ContentMessage::Ready { .. } => crate::restore::content_ready(tab_id, &url),
+        ContentMessage::Ready { .. } => {
+            crate::cobrowse::visitor::worker::page_runs_baton(tab_id, true);
+            crate::restore::content_ready(tab_id, &url);
+        }
+        ContentMessage::Unavailable { reason } => {
+            chrome::log(&format!("baton: Baton cannot run in tab {tab_id} ({url}): {reason}"));
+            crate::cobrowse::visitor::worker::page_runs_baton(tab_id, false);
+        }
         ContentMessage::PageState { mut page } => wasm_bindgen_futures::spawn_local(async move {
             if !api::exclusions().await.allows(&url) {
                 return;

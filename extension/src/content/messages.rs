@@ -17,6 +17,10 @@ pub enum ContentMessage {
     PageState { page: PageState },
     /// Worker → content script: refill and scroll to this state.
     Restore { page: PageState },
+    /// Content script loader → worker: Baton's page code could not start on
+    /// this page (typically a Content-Security-Policy without
+    /// `'wasm-unsafe-eval'`, which also binds content scripts).
+    Unavailable { reason: String },
     /// Worker → content script: co-browsing (the tab is shared).
     CobrowseToPage { m: ToPage },
     /// Content script → worker: co-browsing.

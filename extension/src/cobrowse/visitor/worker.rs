@@ -35,6 +35,20 @@ thread_local! {
     static SHARES: RefCell<HashMap<i64, Share>> = RefCell::new(HashMap::new());
     /// Tabs whose `share_start` is on its way.
     static STARTING: RefCell<Vec<i64>> = const { RefCell::new(Vec::new()) };
+    /// Tabs whose page would not run Baton's content script.
+    static UNAVAILABLE: RefCell<Vec<i64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Whether Baton's content script runs in the tab's current page (it says
+/// so when it starts, or its loader reports that it could not).
+pub fn page_runs_baton(tab_id: i64, runs: bool) {
+    UNAVAILABLE.with(|u| {
+        let mut u = u.borrow_mut();
+        u.retain(|t| *t != tab_id);
+        if !runs {
+            u.push(tab_id);
+        }
+    });
 }
 
 pub fn start() {
@@ -79,6 +93,9 @@ async fn share(tab_id: i64) -> Result<(), String> {
     if let Some(view) = with_share(tab_id, |s| s.view.clone()) {
         to_page(tab_id, ToPage::Shared { share: view });
         return Ok(());
+    }
+    if UNAVAILABLE.with(|u| u.borrow().contains(&tab_id)) {
+        return Err("this page's security policy does not let Baton run in it, so it cannot be shared".into());
     }
     if STARTING.with(|s| s.borrow().contains(&tab_id)) {
         return Ok(());
