@@ -1,6 +1,12 @@
 //! The mirror's [`Dom`]: the document of the sandboxed `#mirror` frame.
 //! Nodes are created in that document (never parsed from markup), after
 //! [`super::sanitize`] has decided what may exist.
+//!
+//! A captured same-origin frame is an `<iframe sandbox="allow-same-origin">`
+//! the mirror created without `src` or `srcdoc`: its document is the empty
+//! one every such frame starts with, and the mirror's nodes, made in the
+//! mirror's document, are moved into it. Each frame has its own realm, so
+//! nothing here asks `instanceof`.
 
 use wasm_bindgen::JsCast;
 use web_sys::{Document, Element, HtmlIFrameElement, Node};
@@ -8,7 +14,7 @@ use web_sys::{Document, Element, HtmlIFrameElement, Node};
 use baton_shared::cobrowse::NodeId;
 
 use super::mirror::Dom;
-use super::sanitize::Ns;
+use super::sanitize::{Ns, FRAME_SANDBOX};
 
 /// Mirror nodes live in the frame's realm, where `instanceof` against this
 /// page's constructors is false: node types are told by `nodeType` and
@@ -21,15 +27,38 @@ fn local_name(node: &Node) -> String {
     as_element(node).map(|e| e.local_name()).unwrap_or_default()
 }
 
+/// The document inside a mirror frame: only an `<iframe>` that still has
+/// exactly the mirror's sandbox.
+fn frame_document(node: &Node) -> Option<Document> {
+    let el = as_element(node)?;
+    if el.local_name() != "iframe" || el.get_attribute("sandbox").as_deref() != Some(FRAME_SANDBOX) {
+        return None;
+    }
+    el.unchecked_ref::<HtmlIFrameElement>().content_document()
+}
+
+/// A node's length as a range boundary sees it: characters of text, or
+/// children.
+fn boundary_len(node: &Node) -> u32 {
+    match node.node_type() {
+        Node::TEXT_NODE | Node::COMMENT_NODE | Node::CDATA_SECTION_NODE | Node::PROCESSING_INSTRUCTION_NODE => {
+            node.node_value().map(|t| t.encode_utf16().count() as u32).unwrap_or(0)
+        }
+        _ => node.child_nodes().length(),
+    }
+}
+
 pub struct FrameDom {
     pub frame: HtmlIFrameElement,
     /// mirror node → id, for hit tests.
     ids: js_sys::WeakMap,
+    /// Documents whose selection [`Dom::select`] set last.
+    selected: Vec<Document>,
 }
 
 impl FrameDom {
     pub fn new(frame: HtmlIFrameElement) -> FrameDom {
-        FrameDom { frame, ids: js_sys::WeakMap::new() }
+        FrameDom { frame, ids: js_sys::WeakMap::new(), selected: Vec::new() }
     }
 
     pub fn doc(&self) -> Option<Document> {
@@ -39,8 +68,25 @@ impl FrameDom {
     /// The id of the element at a point of the visitor's viewport (or of its
     /// nearest captured ancestor).
     pub fn id_at(&self, x: i32, y: i32) -> Option<(NodeId, Element)> {
-        let doc = self.doc()?;
-        let mut node: Option<Node> = doc.element_from_point(x as f32, y as f32).map(Into::into);
+        let mut doc = self.doc()?;
+        let (mut x, mut y) = (x as f64, y as f64);
+        let mut hit = doc.element_from_point(x as f32, y as f32);
+        // Into the mirror's own frames, in their coordinates.
+        for _ in 0..16 {
+            let Some(el) = hit.clone() else { break };
+            let Some(inner) = frame_document(el.as_ref()) else { break };
+            let r = el.get_bounding_client_rect();
+            x -= r.left() + el.client_left() as f64;
+            y -= r.top() + el.client_top() as f64;
+            let inner_hit = inner.element_from_point(x as f32, y as f32);
+            if inner_hit.is_none() {
+                break;
+            }
+            doc = inner;
+            hit = inner_hit;
+        }
+        let _ = doc;
+        let mut node: Option<Node> = hit.map(Into::into);
         while let Some(n) = node {
             let id = self.ids.get(n.unchecked_ref());
             if let Some(id) = id.as_f64() {
@@ -58,6 +104,27 @@ impl FrameDom {
             });
         }
         None
+    }
+
+    /// An element's box in the top mirror document's viewport, through the
+    /// mirror frames it is in.
+    pub fn rect_in_mirror(&self, el: &Element) -> (f64, f64, f64, f64) {
+        let r = el.get_bounding_client_rect();
+        let (mut left, mut top) = (r.left(), r.top());
+        let top_doc = self.doc();
+        let mut doc = el.owner_document();
+        for _ in 0..16 {
+            let Some(d) = doc else { break };
+            if top_doc.as_ref() == Some(&d) {
+                break;
+            }
+            let Some(host) = d.default_view().and_then(|w| w.frame_element().ok().flatten()) else { break };
+            let hr = host.get_bounding_client_rect();
+            left += hr.left() + host.client_left() as f64;
+            top += hr.top() + host.client_top() as f64;
+            doc = host.owner_document();
+        }
+        (left, top, r.width(), r.height())
     }
 
     pub fn window_scroll(&self) -> (i32, i32) {
@@ -144,6 +211,41 @@ impl Dom for FrameDom {
         }
     }
 
+    fn fill_frame(&mut self, frame: &Node, root: &Node) -> bool {
+        let Some(doc) = frame_document(frame) else { return false };
+        match doc.document_element() {
+            Some(old) => doc.replace_child(root, &old).is_ok(),
+            None => doc.append_child(root).is_ok(),
+        }
+    }
+
+    fn select(&mut self, ranges: &[(Node, u32, Node, u32)]) {
+        for doc in self.selected.drain(..) {
+            if let Ok(Some(sel)) = doc.get_selection() {
+                let _ = sel.remove_all_ranges();
+            }
+        }
+        for (start, start_offset, end, end_offset) in ranges {
+            let (Some(doc), Some(end_doc)) = (start.owner_document(), end.owner_document()) else { continue };
+            if doc != end_doc {
+                continue;
+            }
+            let Ok(range) = doc.create_range() else { continue };
+            if range.set_start(start, (*start_offset).min(boundary_len(start))).is_err()
+                || range.set_end(end, (*end_offset).min(boundary_len(end))).is_err()
+            {
+                continue;
+            }
+            if let Ok(Some(sel)) = doc.get_selection() {
+                if !self.selected.contains(&doc) {
+                    let _ = sel.remove_all_ranges();
+                    self.selected.push(doc.clone());
+                }
+                let _ = sel.add_range(&range);
+            }
+        }
+    }
+
     fn set_value(&mut self, node: &Node, value: Option<&str>, checked: Option<bool>) {
         match local_name(node).as_str() {
             "input" => {
@@ -177,9 +279,18 @@ impl Dom for FrameDom {
                 }
             }
             Some(n) => {
-                if let Some(el) = as_element(n) {
-                    el.set_scroll_left(x);
-                    el.set_scroll_top(y);
+                let Some(el) = as_element(n) else { return };
+                // A frame's document element stands for the frame's window.
+                let window = el
+                    .owner_document()
+                    .filter(|d| d.document_element().as_ref() == Some(el))
+                    .and_then(|d| d.default_view());
+                match window {
+                    Some(w) => w.scroll_to_with_x_and_y(x as f64, y as f64),
+                    None => {
+                        el.set_scroll_left(x);
+                        el.set_scroll_top(y);
+                    }
                 }
             }
         }

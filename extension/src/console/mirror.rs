@@ -9,16 +9,23 @@
 //! their subtree are understood and ignored; a mutation that names an id
 //! the mirror never saw is an error ([`ApplyError::UnknownNode`]) and the
 //! console asks for a keyframe.
+//!
+//! A same-origin iframe whose document was captured (`f`) becomes an
+//! `<iframe sandbox="allow-same-origin">` of the mirror's own (no `src`, no
+//! `srcdoc`); its document's nodes are built like the rest, with their ids
+//! in the same map, and become that frame's document once the frame is in
+//! the mirror ([`Dom::fill_frame`]). Other frames are placeholders.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use baton_shared::cobrowse::{
-    has_implicit_ids, resolve_ids, Asset, InputChange, Mutations, Node, NodeId, Snapshot, IMPLICIT, WINDOW,
+    has_implicit_ids, resolve_ids, Asset, InputChange, Mutations, Node, NodeId, SelectionRange, Snapshot, IMPLICIT,
+    WINDOW,
 };
 
 use super::css::sanitize_css;
-use super::sanitize::{self, ElementPlan, Ns, PLACEHOLDER_STYLE};
+use super::sanitize::{self, ElementPlan, Ns, FRAME_ATTRS, FRAME_SANDBOX, PLACEHOLDER_STYLE};
 
 /// What the mirror needs from a document.
 pub trait Dom {
@@ -38,6 +45,14 @@ pub trait Dom {
     fn attach_shadow(&mut self, host: &Self::N) -> Option<Self::N>;
     /// Makes `root` the document element (replacing the previous one).
     fn set_root(&mut self, root: &Self::N);
+    /// Makes `root` the document element of the document inside `frame`, a
+    /// mirror `<iframe>` that is in the mirror by now. `false` when the
+    /// frame has no document (nothing is shown then).
+    fn fill_frame(&mut self, frame: &Self::N, root: &Self::N) -> bool;
+    /// Shows these ranges (start node, offset, end node, offset) as the
+    /// selection, replacing the one shown before; offsets past a node's end
+    /// are clamped.
+    fn select(&mut self, ranges: &[(Self::N, u32, Self::N, u32)]);
     fn set_value(&mut self, node: &Self::N, value: Option<&str>, checked: Option<bool>);
     /// `None` scrolls the window.
     fn scroll(&mut self, node: Option<&Self::N>, x: i32, y: i32);
@@ -55,7 +70,16 @@ pub enum ApplyError {
 
 #[derive(Debug, Clone)]
 enum Kind {
-    Element { ns: Ns, tag: String, password: bool, masked: Option<(u32, u32)>, style: bool, placeholder: bool },
+    Element {
+        ns: Ns,
+        tag: String,
+        password: bool,
+        masked: Option<(u32, u32)>,
+        style: bool,
+        placeholder: bool,
+        /// A mirror `<iframe>` showing a captured document.
+        frame: bool,
+    },
     /// A text node; `value` is kept for text inside `<style>`.
     Text { value: String },
     Comment,
@@ -85,11 +109,22 @@ pub struct Mirror<D: Dom> {
     /// Ids removed in the batch being applied (descendants included), so a
     /// remove that repeats one is not mistaken for an unknown node.
     removed: HashSet<NodeId>,
+    /// Frames built but not filled yet, with their document's root, in
+    /// build order (a frame inside a frame's document comes first).
+    pending_frames: Vec<(D::N, D::N)>,
 }
 
 impl<D: Dom> Mirror<D> {
     pub fn new(dom: D) -> Mirror<D> {
-        Mirror { dom, base: String::new(), nodes: HashMap::new(), assets: HashMap::new(), root: None, removed: HashSet::new() }
+        Mirror {
+            dom,
+            base: String::new(),
+            nodes: HashMap::new(),
+            assets: HashMap::new(),
+            root: None,
+            removed: HashSet::new(),
+            pending_frames: Vec::new(),
+        }
     }
 
     pub fn has_snapshot(&self) -> bool {
@@ -145,6 +180,7 @@ impl<D: Dom> Mirror<D> {
     /// Replaces the whole mirror with a snapshot.
     pub fn snapshot(&mut self, snap: &Snapshot) {
         self.nodes.clear();
+        self.pending_frames.clear();
         self.base = snap.url.clone();
         let tree = with_ids(&snap.root);
         let root = self.build(&tree, None, Ns::Html, "", false);
@@ -157,6 +193,7 @@ impl<D: Dom> Mirror<D> {
             }
         };
         self.dom.set_root(&root_node);
+        self.fill_frames();
         self.root = Some(snap.root.id());
         for (id, x, y) in &snap.scroll {
             self.scroll(*id, *x, *y);
@@ -186,16 +223,26 @@ impl<D: Dom> Mirror<D> {
             }
             Node::Element { n, a, c, s, y, css, f, m, .. } => {
                 let ns = parent_ns.child(parent_tag, n);
+                let lower = n.to_ascii_lowercase();
                 let plan = if hidden || parent_is_style {
                     ElementPlan::Inert
+                } else if ns == Ns::Html && lower == "iframe" && f.is_some() && m.is_none() {
+                    sanitize::plan_frame(a, &self.base)
                 } else {
                     sanitize::plan_element(ns, n, a, &self.base)
                 };
-                let lower = n.to_ascii_lowercase();
                 match plan {
                     ElementPlan::Inert => {
                         let stand_in = (!hidden && !parent_is_style).then(|| self.dom.create_comment(&format!("baton: {lower} removed")));
-                        let kind = Kind::Element { ns, tag: lower.clone(), password: false, masked: None, style: false, placeholder: false };
+                        let kind = Kind::Element {
+                            ns,
+                            tag: lower.clone(),
+                            password: false,
+                            masked: None,
+                            style: false,
+                            placeholder: false,
+                            frame: false,
+                        };
                         self.nodes.insert(id, entry(stand_in.clone(), true, parent, kind));
                         self.build_inert_children(id, c, s, f);
                         stand_in
@@ -217,10 +264,48 @@ impl<D: Dom> Mirror<D> {
                         let text = self.dom.create_text(&label);
                         self.dom.insert(&el, &text, None);
                         self.dom.register(&el, id);
-                        let kind = Kind::Element { ns, tag: lower, password: false, masked: None, style: false, placeholder: true };
+                        let kind = Kind::Element {
+                            ns,
+                            tag: lower,
+                            password: false,
+                            masked: None,
+                            style: false,
+                            placeholder: true,
+                            frame: false,
+                        };
                         self.nodes.insert(id, entry(Some(el.clone()), false, parent, kind));
                         // The frame's content is not shown; its ids are known.
                         self.build_inert_children(id, c, s, f);
+                        Some(el)
+                    }
+                    ElementPlan::Frame { attrs } => {
+                        let el = self.dom.create_element(Ns::Html, "iframe")?;
+                        // Sandboxed before it is ever in a document.
+                        self.dom.set_attr(&el, "sandbox", FRAME_SANDBOX);
+                        for (k, v) in &attrs {
+                            self.dom.set_attr(&el, k, v);
+                        }
+                        self.dom.set_attr(&el, "referrerpolicy", "no-referrer");
+                        self.dom.set_attr(&el, "tabindex", "-1");
+                        self.dom.set_attr(&el, "data-baton-frame", "");
+                        self.dom.register(&el, id);
+                        let kind = Kind::Element {
+                            ns,
+                            tag: lower,
+                            password: false,
+                            masked: None,
+                            style: false,
+                            placeholder: false,
+                            frame: true,
+                        };
+                        self.nodes.insert(id, entry(Some(el.clone()), false, parent, kind));
+                        // Fallback content is never shown; its ids are known.
+                        self.build_inert_children(id, c, s, &None);
+                        if let Some(doc) = f {
+                            if let Some(root) = self.build(doc, Some(id), Ns::Html, "", false) {
+                                self.pending_frames.push((el.clone(), root));
+                            }
+                        }
                         Some(el)
                     }
                     ElementPlan::Keep { tag, attrs } => {
@@ -245,7 +330,15 @@ impl<D: Dom> Mirror<D> {
                             self.dom.set_attr(&el, "data-baton-masked", "");
                         }
                         self.dom.register(&el, id);
-                        let kind = Kind::Element { ns, tag: lower.clone(), password, masked: *m, style: is_style, placeholder: false };
+                        let kind = Kind::Element {
+                            ns,
+                            tag: lower.clone(),
+                            password,
+                            masked: *m,
+                            style: is_style,
+                            placeholder: false,
+                            frame: false,
+                        };
                         let mut e = entry(Some(el.clone()), false, parent, kind);
                         if is_style {
                             e.css = css.iter().cloned().collect();
@@ -270,7 +363,7 @@ impl<D: Dom> Mirror<D> {
                                 }
                             }
                             if let Some(doc) = f {
-                                // A same-origin frame's document: shown as text-free box.
+                                // A frame document under anything but an iframe: not shown.
                                 self.build(doc, Some(id), Ns::Html, "", true);
                             }
                         } else {
@@ -352,8 +445,25 @@ impl<D: Dom> Mirror<D> {
         self.refresh_style(id);
     }
 
+    /// Gives each frame built since the last call its document (outer
+    /// frames first: an inner frame is in a document only once its outer
+    /// frame was filled).
+    fn fill_frames(&mut self) {
+        let pending = std::mem::take(&mut self.pending_frames);
+        for (frame, root) in pending.iter().rev() {
+            self.dom.fill_frame(frame, root);
+        }
+    }
+
     /// Applies one batch: removes, adds, attrs, texts, styles.
     pub fn apply(&mut self, m: &Mutations) -> Result<(), ApplyError> {
+        let result = self.apply_batch(m);
+        // Frames added before an error still get their documents.
+        self.fill_frames();
+        result
+    }
+
+    fn apply_batch(&mut self, m: &Mutations) -> Result<(), ApplyError> {
         if self.root.is_none() {
             return Err(ApplyError::NoSnapshot);
         }
@@ -378,8 +488,8 @@ impl<D: Dom> Mirror<D> {
                 }
             }
             let (hidden, parent_ns, parent_tag, parent_style) = match &parent.kind {
-                Kind::Element { ns, tag, masked, style, placeholder, .. } => {
-                    (parent.inert || masked.is_some() || *placeholder, *ns, tag.clone(), *style)
+                Kind::Element { ns, tag, masked, style, placeholder, frame, .. } => {
+                    (parent.inert || masked.is_some() || *placeholder || *frame, *ns, tag.clone(), *style)
                 }
                 _ => (true, Ns::Html, String::new(), false),
             };
@@ -461,9 +571,18 @@ impl<D: Dom> Mirror<D> {
             return Ok(());
         }
         let Some(node) = e.node.clone() else { return Ok(()) };
-        let Kind::Element { ns, tag, password, masked, placeholder, .. } = &mut e.kind else { return Ok(()) };
+        let Kind::Element { ns, tag, password, masked, placeholder, frame, .. } = &mut e.kind else { return Ok(()) };
         let lname = name.to_ascii_lowercase();
         if *placeholder && !matches!(lname.as_str(), "class" | "id") {
+            return Ok(());
+        }
+        if *frame {
+            // Never a source, a srcdoc or another sandbox: only size and style.
+            match value.and_then(|v| sanitize::frame_attr(name, v, &self.base)) {
+                Some((k, v)) => self.dom.set_attr(&node, &k, &v),
+                None if FRAME_ATTRS.contains(&lname.as_str()) => self.dom.remove_attr(&node, &lname),
+                None => {}
+            }
             return Ok(());
         }
         if tag == "input" && lname == "type" {
@@ -520,7 +639,18 @@ impl<D: Dom> Mirror<D> {
         Ok(())
     }
 
-    /// Scrolls the window (`WINDOW`) or an element; unknown ids are ignored
+    /// Shows the visitor's selection; ranges whose ends the mirror does not
+    /// show (unknown, inert, masked) are left out.
+    pub fn select(&mut self, ranges: &[SelectionRange]) {
+        let shown: Vec<_> = ranges
+            .iter()
+            .filter_map(|r| Some((self.node(r.start)?.clone(), r.start_offset, self.node(r.end)?.clone(), r.end_offset)))
+            .collect();
+        self.dom.select(&shown);
+    }
+
+    /// Scrolls the window (`WINDOW`) or an element (a frame's window by the
+    /// id of its document element); unknown ids are ignored
     /// (scrolling is not worth a keyframe).
     pub fn scroll(&mut self, id: NodeId, x: i32, y: i32) {
         if id == WINDOW {
@@ -559,6 +689,8 @@ pub mod fake {
         pub root: Option<usize>,
         pub window_scroll: (i32, i32),
         pub created: usize,
+        /// What [`Dom::select`] was last given.
+        pub selection: Vec<(usize, u32, usize, u32)>,
     }
 
     impl FakeDom {
@@ -640,6 +772,24 @@ pub mod fake {
         fn set_root(&mut self, root: &usize) {
             self.root = Some(*root);
         }
+        /// The frame's document is a `#document` child of the frame
+        /// element, once the frame is under the root.
+        fn fill_frame(&mut self, frame: &usize, root: &usize) -> bool {
+            let mut top = *frame;
+            while let Some(p) = self.nodes[top].parent {
+                top = p;
+            }
+            if self.root != Some(top) || self.nodes[*frame].tag.as_deref() != Some("iframe") {
+                return false;
+            }
+            let doc = self.new_node(FakeNode { tag: Some("#document".into()), ..Default::default() });
+            self.insert(frame, &doc, None);
+            self.insert(&doc, root, None);
+            true
+        }
+        fn select(&mut self, ranges: &[(usize, u32, usize, u32)]) {
+            self.selection = ranges.to_vec();
+        }
         fn set_value(&mut self, node: &usize, value: Option<&str>, _checked: Option<bool>) {
             if let Some(v) = value {
                 self.nodes[*node].value = Some(v.to_owned());
@@ -672,7 +822,7 @@ fn with_ids(node: &Node) -> Cow<'_, Node> {
 mod tests {
     use super::fake::FakeDom;
     use super::*;
-    use baton_shared::cobrowse::{AddedNode, AttrChange};
+    use baton_shared::cobrowse::{AddedNode, AttrChange, SelectionRange};
     use serde_json::json;
 
     fn node(v: serde_json::Value) -> Node {
@@ -871,6 +1021,159 @@ mod tests {
         })
         .unwrap();
         assert!(m.dom.html().contains("<#shadow-root>in shadow<p>para</p></#shadow-root></div></html>"), "{}", m.dom.html());
+    }
+
+    fn framed_page() -> Snapshot {
+        let deeper = json!({"t":"e","n":"iframe","f":{"t":"e","n":"html","c":[
+            {"t":"e","n":"body","c":[{"t":"x","v":"Deeper"}]}
+        ]}});
+        let body = json!({"t":"e","n":"body","a":[["onload","x()"]],"c":[
+            {"t":"e","i":10,"n":"p","c":[{"t":"x","v":"Inside the frame"}]},
+            {"t":"e","n":"img","a":[["src","pic.png"],["onerror","x()"]]},
+            deeper
+        ]});
+        let doc = json!({"t":"e","i":5,"n":"html","c":[
+            {"t":"e","n":"head","c":[{"t":"e","n":"script","c":[{"t":"x","v":"window.top.__pwned=1"}]}]},
+            body
+        ]});
+        let frame = json!({"t":"e","i":3,"n":"iframe","a":[
+            ["src","inner.html"],["srcdoc","<script>x()</script>"],["sandbox","allow-scripts"],
+            ["onload","x()"],["width","320"],["height","200"],["class","box"]
+        ],"c":[{"t":"x","i":4,"v":"fallback"}],"f":doc});
+        snap(json!({"t":"e","i":1,"n":"html","c":[
+            {"t":"e","i":2,"n":"body","c":[
+                frame,
+                {"t":"e","i":30,"n":"iframe","a":[["src","https://other.example/"],["width","100"]]}
+            ]}
+        ]}))
+    }
+
+    #[test]
+    fn same_origin_frames_are_built_into_sandboxed_frames() {
+        let mut m = Mirror::new(FakeDom::default());
+        m.snapshot(&framed_page());
+        let html = m.dom.html();
+        assert!(
+            html.contains("<iframe sandbox=\"allow-same-origin\" width=\"320\" height=\"200\" class=\"box\" referrerpolicy=\"no-referrer\" tabindex=\"-1\" data-baton-frame=\"\"><#document><html>"),
+            "{html}"
+        );
+        assert!(html.contains("<p>Inside the frame</p><img src=\"https://shop.example/p/pic.png\">"), "{html}");
+        assert!(html.contains("<iframe sandbox=\"allow-same-origin\" referrerpolicy=\"no-referrer\" tabindex=\"-1\" data-baton-frame=\"\"><#document><html><body>Deeper</body></html></#document></iframe>"), "{html}");
+        for bad in ["__pwned", "onload", "onerror", "srcdoc", "inner.html", "allow-scripts", "fallback", "other.example"] {
+            assert!(!html.contains(bad), "{bad} in {html}");
+        }
+        assert!(html.contains("data-baton-placeholder=\"iframe\""), "a cross-origin frame stays a placeholder: {html}");
+        // Implicit ids inside the frame's document were read in order.
+        assert!(m.dom.find_by_id(10).is_some());
+        assert_eq!(m.node_count(), 17);
+        assert!(m.is_actionable(10));
+    }
+
+    #[test]
+    fn records_inside_a_frame_apply() {
+        let mut m = Mirror::new(FakeDom::default());
+        m.snapshot(&framed_page());
+        m.apply(&Mutations {
+            adds: vec![AddedNode {
+                parent: 9,
+                before: Some(10),
+                shadow: false,
+                node: node(json!({"t":"e","i":40,"n":"b","a":[["onclick","x()"]],"c":[{"t":"x","i":41,"v":"Added inside"}]})),
+            }],
+            texts: vec![(11, "Changed inside".into())],
+            attrs: vec![
+                AttrChange { id: 3, name: "src".into(), value: Some("https://evil.example/".into()) },
+                AttrChange { id: 3, name: "srcdoc".into(), value: Some("<script>x()</script>".into()) },
+                AttrChange { id: 3, name: "sandbox".into(), value: Some("allow-scripts".into()) },
+                AttrChange { id: 3, name: "SANDBOX".into(), value: None },
+                AttrChange { id: 3, name: "width".into(), value: Some("640".into()) },
+                AttrChange { id: 3, name: "class".into(), value: None },
+            ],
+            ..Default::default()
+        })
+        .unwrap();
+        let html = m.dom.html();
+        assert!(html.contains("<body><b>Added inside</b><p>Changed inside</p>"), "{html}");
+        assert!(html.contains("<iframe sandbox=\"allow-same-origin\" width=\"640\" height=\"200\" referrerpolicy"), "{html}");
+        for bad in ["onclick", "evil.example", "srcdoc", "allow-scripts"] {
+            assert!(!html.contains(bad), "{bad} in {html}");
+        }
+        // Fallback content of the frame stays out of sight.
+        m.apply(&Mutations {
+            adds: vec![AddedNode { parent: 3, before: None, shadow: false, node: node(json!({"t":"x","i":42,"v":"more fallback"})) }],
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(!m.dom.html().contains("more fallback"));
+        // The frame's window scrolls by its document element's id.
+        m.scroll(5, 0, 120);
+        assert_eq!(m.dom.find_by_id(5).map(|n| n.scroll), Some((0, 120)));
+        assert_eq!(m.dom.window_scroll, (0, 40), "the top window stays");
+        // Input inside the frame.
+        m.apply(&Mutations {
+            adds: vec![AddedNode { parent: 9, before: None, shadow: false, node: node(json!({"t":"e","i":43,"n":"input","a":[["type","text"]]})) }],
+            ..Default::default()
+        })
+        .unwrap();
+        m.input(&InputChange { id: 43, value: Some("•••".into()), checked: None }).unwrap();
+        assert_eq!(m.dom.find_by_id(43).and_then(|n| n.value.clone()).as_deref(), Some("•••"));
+        // Removing the frame forgets its document's nodes.
+        m.apply(&Mutations { removes: vec![3], ..Default::default() }).unwrap();
+        assert!(!m.dom.html().contains("Inside the frame"));
+        assert_eq!(m.apply(&Mutations { texts: vec![(11, "x".into())], ..Default::default() }), Err(ApplyError::UnknownNode(11)));
+    }
+
+    #[test]
+    fn frames_added_later_get_their_document() {
+        let mut m = mirror();
+        m.apply(&Mutations {
+            adds: vec![AddedNode {
+                parent: 10,
+                before: None,
+                shadow: false,
+                node: node(json!({"t":"e","i":60,"n":"iframe","f":{"t":"e","n":"html","c":[
+                    {"t":"e","n":"body","c":[{"t":"e","n":"script","c":[{"t":"x","v":"evil()"}]},{"t":"x","v":"Late frame"}]}
+                ]}})),
+            }],
+            ..Default::default()
+        })
+        .unwrap();
+        // A text change in the same batch as a later add inside the new frame.
+        m.apply(&Mutations {
+            adds: vec![AddedNode { parent: 62, before: None, shadow: false, node: node(json!({"t":"x","i":70,"v":" and more"})) }],
+            ..Default::default()
+        })
+        .unwrap();
+        let html = m.dom.html();
+        assert!(html.contains("<iframe sandbox=\"allow-same-origin\""), "{html}");
+        assert!(html.contains("<#document><html><body><!--baton: script removed-->Late frame and more</body></html></#document>"), "{html}");
+        assert!(!html.contains("evil"), "{html}");
+        // A masked frame, or one under a placeholder, is not built.
+        m.apply(&Mutations {
+            adds: vec![AddedNode {
+                parent: 10,
+                before: None,
+                shadow: false,
+                node: node(json!({"t":"e","i":80,"n":"iframe","m":[10,10],"f":{"t":"e","n":"html","c":[{"t":"x","v":"Masked frame"}]}})),
+            }],
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(!m.dom.html().contains("Masked frame"), "{}", m.dom.html());
+    }
+
+    #[test]
+    fn the_selection_is_shown_where_the_mirror_has_its_nodes() {
+        let mut m = mirror();
+        m.select(&[
+            SelectionRange { start: 12, start_offset: 1, end: 15, end_offset: 2 },
+            SelectionRange { start: 19, start_offset: 0, end: 19, end_offset: 3 },
+            SelectionRange { start: 99, start_offset: 0, end: 12, end_offset: 1 },
+        ]);
+        let (p, l) = (*m.node(12).unwrap(), *m.node(15).unwrap());
+        assert_eq!(m.dom.selection, vec![(p, 1, l, 2)], "masked and unknown ends are left out");
+        m.select(&[]);
+        assert!(m.dom.selection.is_empty());
     }
 
     #[test]

@@ -358,7 +358,12 @@ impl Console {
                     let _ = p.remove_attribute("hidden");
                 }
             }
-            VisitorFrame::Selection { .. } => {}
+            VisitorFrame::Selection { ranges } => {
+                if !st.mirror.has_snapshot() {
+                    return Err(ApplyError::NoSnapshot);
+                }
+                st.mirror.select(&ranges);
+            }
             VisitorFrame::Viewport { w, h } => {
                 st.viewport = (w, h);
                 self.layout_with(st);
@@ -455,12 +460,8 @@ impl Console {
             ui::set_hidden(&self.doc, "highlight-box", true);
             return;
         };
-        let r = el.get_bounding_client_rect();
-        ui::style(
-            &self.doc,
-            "highlight-box",
-            &format!("left:{}px;top:{}px;width:{}px;height:{}px", r.left(), r.top(), r.width(), r.height()),
-        );
+        let (left, top, width, height) = self.st.borrow().mirror.dom.rect_in_mirror(el);
+        ui::style(&self.doc, "highlight-box", &format!("left:{left}px;top:{top}px;width:{width}px;height:{height}px"));
         ui::set_hidden(&self.doc, "highlight-box", false);
     }
 

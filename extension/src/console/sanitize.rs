@@ -8,7 +8,11 @@
 //!   rewrite `href`), `template`'s cousins `portal`/`fencedframe` — become
 //!   inert: no mirror node, their subtree ignored.
 //! - Embedded browsing contexts (`iframe`, `frame`, `object`, `embed`,
-//!   `applet`) become a same-size placeholder box.
+//!   `applet`) become a same-size placeholder box — except a same-origin
+//!   `iframe` whose document was captured ([`plan_frame`]): it becomes an
+//!   empty `<iframe sandbox="allow-same-origin">` of the mirror's own, with
+//!   no `src` or `srcdoc`, whose document the mirror builds node by node
+//!   through this same sanitiser. Only [`FRAME_ATTRS`] survive on it.
 //! - Attributes: every `on*`, `srcdoc`, `action`, `formaction`, `target`,
 //!   `ping`, `http-equiv`, `autofocus`, `contenteditable` and `is` are
 //!   dropped; `href` of links moves to `data-baton-href`; URL attributes
@@ -61,6 +65,36 @@ pub enum ElementPlan {
     Placeholder { label: String, attrs: Vec<(String, String)> },
     /// Not rendered at all; its subtree is ignored.
     Inert,
+    /// A same-origin iframe shown by the mirror: an `<iframe>` with
+    /// [`FRAME_SANDBOX`] and only these attributes (see [`plan_frame`]).
+    Frame { attrs: Vec<(String, String)> },
+}
+
+/// The sandbox of every frame the mirror creates: never scripts, forms,
+/// popups or top navigation.
+pub const FRAME_SANDBOX: &str = "allow-same-origin";
+
+/// The only attributes a mirror frame keeps from the page's iframe: its
+/// size, the names its styles select on, and a sanitised inline style.
+pub const FRAME_ATTRS: &[&str] = &["width", "height", "class", "id", "style", "title"];
+
+/// The plan for a captured same-origin `iframe` whose document the mirror
+/// builds itself (the node carries `f`). Anything else that may embed stays
+/// with [`plan_element`].
+pub fn plan_frame(attrs: &[(String, String)], base: &str) -> ElementPlan {
+    ElementPlan::Frame { attrs: attrs.iter().filter_map(|(n, v)| frame_attr(n, v, base)).collect() }
+}
+
+/// One attribute of a mirror frame: `None` drops it.
+pub fn frame_attr(name: &str, value: &str, base: &str) -> Option<(String, String)> {
+    let lname = name.to_ascii_lowercase();
+    if !FRAME_ATTRS.contains(&lname.as_str()) {
+        return None;
+    }
+    if (lname == "width" || lname == "height") && !value.trim().chars().all(|c| c.is_ascii_digit() || c == '%' || c == '.') {
+        return None;
+    }
+    sanitize_attr(Ns::Html, "iframe", &lname, value, base)
 }
 
 const INERT: &[&str] = &[
@@ -255,6 +289,32 @@ mod tests {
                 other => panic!("{tag}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn captured_frames_keep_only_their_size_and_style() {
+        let attrs = a(&[
+            ("src", "https://evil.example/"),
+            ("srcdoc", "<script>x</script>"),
+            ("sandbox", "allow-scripts allow-same-origin"),
+            ("allow", "camera"),
+            ("name", "target"),
+            ("onload", "x()"),
+            ("width", "300"),
+            ("height", "100%"),
+            ("class", "embed"),
+            ("style", "border:0;background:url(javascript:x)"),
+        ]);
+        match plan_frame(&attrs, BASE) {
+            ElementPlan::Frame { attrs } => assert_eq!(
+                attrs,
+                a(&[("width", "300"), ("height", "100%"), ("class", "embed"), ("style", "border:0;background:url(\"about:invalid\")")])
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(frame_attr("width", "1 onload=x", BASE), None);
+        assert_eq!(frame_attr("SANDBOX", "allow-scripts", BASE), None);
+        assert_eq!(frame_attr("Src", "about:blank", BASE), None);
     }
 
     #[test]
