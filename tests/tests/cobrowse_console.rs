@@ -434,3 +434,190 @@ async fn mutation_to_render_latency() {
     eprintln!("visitor mutation → console render: p50 {} ms, p99 {} ms, max {} ms", p(0.5), p(0.99), p(1.0));
     assert!(p(0.99) < 250, "p99 {} ms: {latencies:?}", p(0.99));
 }
+
+const FRAME_TEXT: &str = "Text inside the frame 6203";
+const NESTED_TEXT: &str = "Text two frames down 8815";
+
+/// The mirror's own frames and what is in them, read in one go.
+const FRAMES_JS: &str = r#"(() => {
+  const top = document.querySelector('#mirror');
+  const d = top && top.contentDocument;
+  const docs = [];
+  const all = [];
+  const walk = (root) => {
+    for (const el of root.querySelectorAll('*')) {
+      all.push(el);
+      if (el.shadowRoot) walk(el.shadowRoot);
+      if (el.localName === 'iframe' && el.contentDocument) {
+        docs.push(el.contentDocument);
+        walk(el.contentDocument);
+      }
+    }
+  };
+  if (d) { docs.push(d); walk(d); }
+  const frames = d ? [...d.querySelectorAll('iframe')] : [];
+  const inner = frames[0]?.contentDocument ?? null;
+  const nestedFrame = inner ? inner.querySelector('iframe') : null;
+  const nested = nestedFrame?.contentDocument ?? null;
+  const attrs = all.flatMap((el) => [...el.attributes].map((a) => [el.localName, a.name, a.value]));
+  const wins = [window, top?.contentWindow, frames[0]?.contentWindow, nestedFrame?.contentWindow];
+  return {
+    frames: frames.map((f) => Object.fromEntries([...f.attributes].map((a) => [a.name, a.value]))),
+    nested_frame: nestedFrame ? Object.fromEntries([...nestedFrame.attributes].map((a) => [a.name, a.value])) : null,
+    placeholders: d ? [...d.querySelectorAll('[data-baton-placeholder]')].map((e) => e.dataset.batonPlaceholder) : [],
+    mirror_text: d?.body?.innerText ?? '',
+    inner_text: inner?.body?.innerText ?? '',
+    inner_url: inner?.URL ?? null,
+    nested_text: nested?.body?.innerText ?? '',
+    inner_scroll: frames[0]?.contentWindow?.scrollY ?? -1,
+    top_scroll: top?.contentWindow?.scrollY ?? -1,
+    inner_selection: inner?.getSelection()?.toString() ?? null,
+    documents: docs.length,
+    scripts: docs.reduce((n, x) => n + x.querySelectorAll('script').length, 0) + all.filter((e) => e.localName === 'script').length,
+    handler_attrs: attrs.filter(([, n]) => n.toLowerCase().startsWith('on')).map((a) => a.join(' ')),
+    js_urls: attrs.filter(([, , v]) => /^\s*(javascript|vbscript|data:text)/i.test(v)).map((a) => a.join(' ')),
+    pwned: wins.map((w) => { try { return w?.__pwned ?? null; } catch (e) { return 'unreadable'; } }).find((p) => p !== null) ?? null,
+    mirror_url: d?.URL ?? null,
+    state: document.querySelector('#console-state')?.dataset.state ?? null,
+    zz_inner_html: inner?.documentElement?.outerHTML ?? '',
+  };
+})()"#;
+
+/// A page with a same-origin iframe (captured document, `f`) holding text,
+/// a hostile snippet and another same-origin iframe, next to a cross-origin
+/// iframe (no document captured).
+fn framed_snapshot() -> Value {
+    let pwn = |tag: &str| format!("window.top.__pwned='{tag}';fetch('http://127.0.0.1:9/{tag}')");
+    let nested_doc = el(30, "html", json!([]), json!([el(31, "body", json!([]), json!([text(32, NESTED_TEXT)]))]));
+    let mut nested = el(29, "iframe", json!([["srcdoc", format!("<script>{}</script>", pwn("nested-srcdoc"))]]), json!([]));
+    nested["f"] = nested_doc;
+    let frame_doc = el(10, "html", json!([]), json!([
+        el(11, "head", json!([]), json!([el(12, "script", json!([]), json!([text(13, &pwn("frame-script"))]))])),
+        el(14, "body", json!([["onload", pwn("frame-body-onload")]]), json!([
+            el(15, "p", json!([["id", "in-frame"]]), json!([text(16, FRAME_TEXT)])),
+            el(17, "img", json!([["src", "missing.png"], ["onerror", pwn("frame-img-onerror")]]), json!([])),
+            el(18, "a", json!([["href", format!("javascript:{}", pwn("frame-js-link"))]]), json!([text(19, "frame link")])),
+            el(20, "div", json!([["style", "height:2000px"]]), json!([text(21, "tall")])),
+            nested,
+        ])),
+    ]));
+    let mut frame = el(
+        4,
+        "iframe",
+        json!([
+            ["src", "http://127.0.0.1:9/frame-src"],
+            ["srcdoc", format!("<script>{}</script>", pwn("frame-srcdoc"))],
+            ["sandbox", "allow-scripts allow-same-origin"],
+            ["onload", pwn("frame-onload")],
+            ["width", "400"],
+            ["height", "300"],
+            ["class", "embedded"]
+        ]),
+        json!([text(5, "fallback content")]),
+    );
+    frame["f"] = frame_doc;
+    let body = el(2, "body", json!([]), json!([
+        el(3, "p", json!([]), json!([text(6, "Top of the page")])),
+        frame,
+        el(40, "iframe", json!([["src", "https://other.invalid/"], ["width", "200"], ["height", "100"]]), json!([])),
+    ]));
+    json!({"k": "snapshot", "url": PAGE_URL, "title": "Framed page",
+           "root": el(1, "html", json!([]), json!([body])), "viewport": [1000, 700], "scroll": []})
+}
+
+async fn wait_frames(console: &Session, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    match console.wait_until(what, FRAMES_JS, UI_TIMEOUT, done).await {
+        Ok(v) => v,
+        Err(e) => panic!("{what}: {e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_same_origin_frame_shows_in_a_nested_sandboxed_frame_and_runs_nothing() {
+    let mut j = join("E2E Operator Frames").await;
+    j.send(json!({"k": "viewport", "w": 1000, "h": 700})).await;
+    j.send(framed_snapshot()).await;
+    let v = wait_frames(&j.console, "the frame's text in a nested frame", |v| {
+        v["inner_text"].as_str().unwrap_or("").contains(FRAME_TEXT) && v["nested_text"].as_str().unwrap_or("").contains(NESTED_TEXT)
+    })
+    .await;
+    let frame = &v["frames"][0];
+    assert_eq!(frame["sandbox"], "allow-same-origin", "the nested frame runs no script: {frame}");
+    assert!(frame.get("src").is_none() && frame.get("srcdoc").is_none(), "no source from the page: {frame}");
+    assert_eq!((frame["width"].as_str(), frame["height"].as_str()), (Some("400"), Some("300")), "sized like the original");
+    assert_eq!(frame["class"], "embedded");
+    assert_eq!(v["nested_frame"]["sandbox"], "allow-same-origin", "{}", v["nested_frame"]);
+    assert!(v["nested_frame"].get("srcdoc").is_none(), "{}", v["nested_frame"]);
+    assert_eq!(v["placeholders"], json!(["iframe"]), "the cross-origin frame stays a placeholder");
+    assert_eq!(v["documents"], 3, "the mirror, the frame and the frame in it");
+    assert!(v["mirror_text"].as_str().unwrap_or("").contains("Top of the page"));
+    assert!(!v["mirror_text"].as_str().unwrap_or("").contains("fallback content"));
+    assert_eq!(v["inner_url"], "about:blank", "the frame's document is the mirror's own");
+
+    // Give every trick time to fire.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let v = j.console.evaluate(FRAMES_JS).await.unwrap_or(Value::Null);
+    assert_eq!(v["scripts"], 0, "no script elements in any document: {}", v["zz_inner_html"]);
+    assert_eq!(v["handler_attrs"], json!([]), "no event handler attributes");
+    assert_eq!(v["js_urls"], json!([]), "no javascript: or HTML data: URLs");
+    assert!(v["pwned"].is_null(), "nothing ran: {}", v["pwned"]);
+    assert_eq!(v["mirror_url"], "about:srcdoc", "the mirror never navigated");
+    assert_eq!(v["state"], "active", "the console never navigated");
+    assert!(!v["zz_inner_html"].as_str().unwrap_or("").contains("__pwned"), "{}", v["zz_inner_html"]);
+
+    // Records for nodes inside the frame apply there.
+    j.send(json!({"k": "mutations",
+        "adds": [{"parent": 14, "before": 15, "node": el(50, "p", json!([["onclick", "x()"]]), json!([text(51, "Added in the frame 3391")]))},
+                 {"parent": 14, "node": el(52, "script", json!([]), json!([text(53, "window.top.__pwned='frame-late-script'")]))}],
+        "texts": [[16, "Changed in the frame 7710"]],
+        "attrs": [{"id": 4, "name": "src", "value": "http://127.0.0.1:9/late-src"},
+                  {"id": 4, "name": "sandbox", "value": "allow-scripts"},
+                  {"id": 4, "name": "height", "value": "320"}]}))
+    .await;
+    let v = wait_frames(&j.console, "the mutation inside the frame", |v| {
+        let t = v["inner_text"].as_str().unwrap_or("");
+        t.contains("Added in the frame 3391") && t.contains("Changed in the frame 7710")
+    })
+    .await;
+    let frame = &v["frames"][0];
+    assert_eq!(frame["sandbox"], "allow-same-origin", "{frame}");
+    assert!(frame.get("src").is_none(), "{frame}");
+    assert_eq!(frame["height"], "320", "{frame}");
+    assert_eq!(v["scripts"], 0, "{}", v["zz_inner_html"]);
+    assert_eq!(v["handler_attrs"], json!([]));
+
+    // The frame's window scrolls by its document element's id; the
+    // visitor's selection inside it shows there.
+    j.send(json!({"k": "scroll", "id": 10, "x": 0, "y": 150})).await;
+    j.send(json!({"k": "selection", "ranges": [{"start": 16, "start_offset": 0, "end": 16, "end_offset": 7}]})).await;
+    let v = wait_frames(&j.console, "the frame scrolled and the selection shown", |v| v["inner_scroll"] == 150 && v["inner_selection"] == "Changed").await;
+    assert_eq!(v["top_scroll"], 0, "the mirror's own window did not scroll");
+
+    // The operator's click inside the frame names the node under it.
+    j.send(json!({"k": "scroll", "id": 10, "x": 0, "y": 0})).await;
+    j.send(json!({"k": "grants", "scopes": ["click"]})).await;
+    wait_frames(&j.console, "scrolled back", |v| v["inner_scroll"] == 0).await;
+    j.console
+        .wait_until("click granted", "document.querySelector('#grants')?.dataset.scopes ?? ''", UI_TIMEOUT, |v| v == "click")
+        .await
+        .or_report("grants shown", &[&j.device, &j.server]);
+    j.console
+        .evaluate(
+            "(() => { const o = document.querySelector('#overlay');
+                const f = document.querySelector('#mirror').contentDocument.querySelector('iframe');
+                const fr = f.getBoundingClientRect();
+                const r = f.contentDocument.querySelector('#in-frame').getBoundingClientRect();
+                const s = o.getBoundingClientRect().width / 1000;
+                const box = o.getBoundingClientRect();
+                const x = box.left + (fr.left + f.clientLeft + r.left + 5) * s;
+                const y = box.top + (fr.top + f.clientTop + r.top + 5) * s;
+                o.dispatchEvent(new MouseEvent('click', {clientX: x, clientY: y, bubbles: true})); })()",
+        )
+        .await
+        .or_report("click in the frame", &[&j.device, &j.server]);
+    let command = j.operator_frame("command").await;
+    assert_eq!(command["command"], json!({"c": "click", "id": 15}), "{command}");
+
+    let v = j.console.evaluate(FRAMES_JS).await.unwrap_or(Value::Null);
+    assert!(v["pwned"].is_null(), "nothing ran: {}", v["pwned"]);
+}
