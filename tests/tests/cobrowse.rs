@@ -157,7 +157,8 @@ const CONSOLE_JS: &str = r#"(() => {
   const frame = q('#mirror');
   const d = frame && frame.contentDocument;
   const all = [];
-  const walk = (root) => { for (const el of root.querySelectorAll('*')) { all.push(el); if (el.shadowRoot) walk(el.shadowRoot); } };
+  // Into shadow roots and the documents of the mirror's own frames.
+  const walk = (root) => { for (const el of root.querySelectorAll('*')) { all.push(el); if (el.shadowRoot) walk(el.shadowRoot); if (el.localName === 'iframe' && el.contentDocument) walk(el.contentDocument); } };
   if (d) walk(d);
   const attrs = all.flatMap((el) => [...el.attributes].map((a) => [el.localName, a.name, a.value]));
   const priv = d?.querySelector('#priv');
@@ -178,7 +179,10 @@ const CONSOLE_JS: &str = r#"(() => {
     scripts: all.filter((e) => e.localName === 'script').length,
     handler_attrs: attrs.filter(([, n]) => n.toLowerCase().startsWith('on')).map((a) => a.join(' ')),
     js_urls: attrs.filter(([, , v]) => /^\s*(javascript|vbscript|data:text)/i.test(v)).map((a) => a.join(' ')),
-    forbidden: all.filter((e) => ['base', 'meta', 'iframe', 'object', 'embed', 'frame'].includes(e.localName)).map((e) => e.localName),
+    // A frame the mirror made for a same-origin frame's document is fine: no source, no scripts.
+    forbidden: all.filter((e) => ['base', 'meta', 'iframe', 'object', 'embed', 'frame'].includes(e.localName)
+      && !(e.localName === 'iframe' && e.hasAttribute('data-baton-frame') && e.getAttribute('sandbox') === 'allow-same-origin'
+        && !e.hasAttribute('src') && !e.hasAttribute('srcdoc'))).map((e) => e.localName),
     srcdoc: attrs.filter(([, n]) => n === 'srcdoc' || n === 'action' || n === 'formaction').length,
     mirror_url: d?.URL ?? null,
     pwned: window.__pwned ?? (frame?.contentWindow?.__pwned) ?? null,
