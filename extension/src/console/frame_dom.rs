@@ -68,7 +68,7 @@ impl FrameDom {
     /// The id of the element at a point of the visitor's viewport (or of its
     /// nearest captured ancestor).
     pub fn id_at(&self, x: i32, y: i32) -> Option<(NodeId, Element)> {
-        let mut doc = self.doc()?;
+        let doc = self.doc()?;
         let (mut x, mut y) = (x as f64, y as f64);
         let mut hit = doc.element_from_point(x as f32, y as f32);
         // Into the mirror's own frames, in their coordinates.
@@ -82,10 +82,8 @@ impl FrameDom {
             if inner_hit.is_none() {
                 break;
             }
-            doc = inner;
             hit = inner_hit;
         }
-        let _ = doc;
         let mut node: Option<Node> = hit.map(Into::into);
         while let Some(n) = node {
             let id = self.ids.get(n.unchecked_ref());
