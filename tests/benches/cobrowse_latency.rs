@@ -15,11 +15,11 @@
 
 use std::time::Duration;
 
-use baton_e2e::{Device, DeviceOptions, Diagnose, ServerProcess, Session};
+use baton_e2e::{
+    click_visitor_ui, in_content_world, pages, wait_in_content_world, Device, DeviceOptions, Diagnose, ServerProcess, Session,
+};
 use baton_shared::ids::EXTENSION_ID;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 const WAIT: Duration = Duration::from_secs(30);
 const SPACING_MS: u64 = 50;
@@ -35,72 +35,12 @@ fn e<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> String {
 }
 
 async fn serve_page() -> R<String> {
-    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                let _ = stream.read(&mut buf).await;
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{PAGE}",
-                    PAGE.len()
-                );
-                let _ = stream.write_all(response.as_bytes()).await;
-            });
-        }
-    });
-    Ok(format!("http://127.0.0.1:{}/page", addr.port()))
-}
-
-/// Evaluates `expression` in the extension's content-script world of `page`.
-async fn in_content_world(page: &Session, expression: &str) -> R<Value> {
-    let mut events = page.cdp().events();
-    let _ = page.call("Runtime.disable", json!({})).await;
-    page.call("Runtime.enable", json!({})).await.map_err(|e| e.to_string())?;
-    let mut context = None;
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(400);
-    while let Ok(Ok(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
-        let c = &event.params["context"];
-        if event.method == "Runtime.executionContextCreated"
-            && event.session_id.as_deref() == Some(page.id())
-            && c["auxData"]["type"] == "isolated"
-            && c["name"] == "Baton"
-        {
-            context = c["id"].as_i64().max(context);
-        }
-    }
-    let Some(context) = context else { return Err("no content-script world yet".into()) };
-    let reply = page
-        .call("Runtime.evaluate", json!({"expression": expression, "contextId": context, "returnByValue": true, "awaitPromise": true}))
-        .await
-        .map_err(|e| e.to_string())?;
-    if let Some(details) = reply.get("exceptionDetails") {
-        return Err(details.to_string());
-    }
-    Ok(reply["result"]["value"].clone())
+    let origin = pages::serve_page(PAGE, &[]).await.map_err(|e| e.to_string())?;
+    Ok(format!("{origin}/page"))
 }
 
 async fn wait_content(page: &Session, what: &str, expression: &str, done: impl Fn(&Value) -> bool) -> R<Value> {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let last = match in_content_world(page, expression).await {
-            Ok(v) if done(&v) => return Ok(v),
-            Ok(v) => v.to_string(),
-            Err(e) => e,
-        };
-        if tokio::time::Instant::now() > deadline {
-            return Err(format!("timed out waiting for {what}; last: {last}"));
-        }
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
-}
-
-fn click_js(act: &str) -> String {
-    format!(
-        r#"(() => {{ const ui = chrome.dom.openOrClosedShadowRoot(document.querySelector('[data-baton-ui=visitor]'));
-  const e = ui.querySelector('[data-baton-act="{act}"]'); if (!e) return false; e.click(); return true; }})()"#
-    )
+    wait_in_content_world(page, what, expression, WAIT, done).await
 }
 
 const UI_JS: &str = r#"(() => { const h = document.querySelector('[data-baton-ui=visitor]'); if (!h) return {};
@@ -193,7 +133,7 @@ async fn measure(visitor: &Device, operator: &Device, n: usize) -> R<Value> {
         .await
         .map_err(e("join"))?;
     wait_content(&page, "the consent prompt", UI_JS, |v| v["consent"] == true).await?;
-    in_content_world(&page, &click_js("allow")).await?;
+    in_content_world(&page, &click_visitor_ui("allow")).await?;
     console
         .wait_until("the page in the mirror", MIRROR_TEXT, WAIT, |v| v["state"] == "active" && v["text"].as_str().unwrap_or("").contains("5521"))
         .await

@@ -29,10 +29,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use baton_e2e::cdp::Cdp;
-use baton_e2e::{artifacts, Browser, BrowserOptions, Session};
+use baton_e2e::{artifacts, pages, Browser, BrowserOptions, Reply, Session};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -91,33 +89,15 @@ fn page(title: &str, body: &str) -> String {
 }
 
 async fn serve() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
     let rrweb = std::fs::read(rrweb_script()).expect("read rrweb");
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let rrweb = rrweb.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                let n = stream.read(&mut buf).await.unwrap_or(0);
-                let request = String::from_utf8_lossy(&buf[..n]);
-                let path = request.split_whitespace().nth(1).unwrap_or("/");
-                let (ctype, body) = match path {
-                    "/table" => ("text/html", table_page().into_bytes()),
-                    "/form" => ("text/html", form_page().into_bytes()),
-                    "/rrweb.min.js" => ("text/javascript", rrweb),
-                    _ => ("text/plain", Vec::new()),
-                };
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: {ctype}; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = stream.write_all(head.as_bytes()).await;
-                let _ = stream.write_all(&body).await;
-            });
-        }
-    });
-    format!("http://127.0.0.1:{}", addr.port())
+    pages::serve(move |request| match request.path() {
+        "/table" => Reply::html(table_page()),
+        "/form" => Reply::html(form_page()),
+        "/rrweb.min.js" => Reply::ok("text/javascript", rrweb.clone()),
+        _ => Reply::ok("text/plain", Vec::new()),
+    })
+    .await
+    .expect("start the page server")
 }
 
 /// Mutations and typing, the same for both recorders (seeded).

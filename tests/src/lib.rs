@@ -8,21 +8,26 @@
 pub mod artifacts;
 pub mod browser;
 pub mod cdp;
+pub mod content_world;
 pub mod device;
 pub mod error;
 pub mod host;
 pub mod logs;
 pub mod native_client;
+pub mod pages;
 pub mod popup;
 pub mod proxy;
 pub mod server;
 pub mod signal;
+pub mod store;
 
 pub use browser::{Browser, BrowserOptions};
 pub use cdp::{Cdp, CdpError, Event, Session, TargetInfo};
+pub use content_world::{click_visitor_ui, in_content_world, wait_in_content_world};
 pub use device::{Device, DeviceOptions, Diagnose, OrReport};
 pub use error::HarnessError;
 pub use native_client::NativeHost;
+pub use pages::{Reply, Request};
 pub use popup::{Popup, PopupState};
 pub use proxy::{CountingProxy, Traffic};
 pub use server::ServerProcess;

@@ -8,12 +8,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use baton_e2e::{Device, DeviceOptions, OrReport, ServerProcess};
+use baton_e2e::store::{self, field, files_containing, local_records};
+use baton_e2e::{pages, Device, DeviceOptions, OrReport, Reply, ServerProcess};
 use baton_shared::ids::EXTENSION_ID;
-use rusqlite::{Connection, OpenFlags};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 const CAPTURE_TIMEOUT: Duration = Duration::from_secs(15);
@@ -75,83 +73,19 @@ fn form_page(reordered: bool) -> String {
     )
 }
 
-/// A tiny HTTP server for the two pages; every response closes the connection.
+/// The form, and its reordered copy.
 async fn serve_pages() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the page server");
-    let addr = listener.local_addr().expect("page server address");
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                let n = stream.read(&mut buf).await.unwrap_or(0);
-                let request = String::from_utf8_lossy(&buf[..n]);
-                let path = request.split_whitespace().nth(1).unwrap_or("/");
-                let (status, body) = match path {
-                    "/form" | "/form?excluded" => ("200 OK", form_page(false)),
-                    "/reordered" => ("200 OK", form_page(true)),
-                    _ => ("404 Not Found", String::new()),
-                };
-                let response = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(response.as_bytes()).await;
-            });
-        }
-    });
-    format!("http://127.0.0.1:{}", addr.port())
-}
-
-/// Live local records of the host: `(collection, id, body)`.
-fn host_records(db: &Path) -> rusqlite::Result<Vec<(String, String, Value)>> {
-    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let mut stmt = conn.prepare("SELECT collection, id, body FROM local_record WHERE body IS NOT NULL")?;
-    let rows = stmt
-        .query_map([], |row| {
-            let body: String = row.get(2)?;
-            Ok((
-                row.get(0)?,
-                row.get(1)?,
-                serde_json::from_str(&body).unwrap_or(Value::Null),
-            ))
-        })?
-        .collect();
-    rows
+    pages::serve(|request| match request.path() {
+        "/form" | "/form?excluded" => Reply::html(form_page(false)),
+        "/reordered" => Reply::html(form_page(true)),
+        _ => Reply::not_found(),
+    })
+    .await
+    .expect("start the page server")
 }
 
 fn page_record(db: &Path, url: &str) -> Option<Value> {
-    host_records(db)
-        .ok()?
-        .into_iter()
-        .find(|(c, _, body)| c == "pages" && body["url"] == url)
-        .map(|(_, _, body)| body)
-}
-
-fn field<'a>(page: &'a Value, name: &str) -> Option<&'a Value> {
-    page["fields"]
-        .as_array()?
-        .iter()
-        .find(|f| f["key"]["name"] == name)
-        .map(|f| &f["value"])
-}
-
-/// Every byte under `dir`, searched for `needle`.
-fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
-    let mut hits = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return hits;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            hits.extend(files_containing(&path, needle));
-        } else if let Ok(bytes) = std::fs::read(&path) {
-            if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-                hits.push(path.display().to_string());
-            }
-        }
-    }
-    hits
+    store::page_record(&local_records(db).ok()?, url).cloned()
 }
 
 const FILL_JS: &str = r#"(() => {
@@ -231,7 +165,7 @@ async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
         if tokio::time::Instant::now() > deadline {
             panic!(
                 "the host never stored the form's page state; records: {:?}\n{}",
-                host_records(&db),
+                local_records(&db),
                 baton_e2e::Diagnose::diagnostics(&device)
             );
         }
@@ -264,17 +198,17 @@ async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
     );
 
     // The tab and its history reached the host too.
-    let records = host_records(&db).or_report("read the host's records", &parts);
+    let records = local_records(&db).or_report("read the host's records", &parts);
     assert!(
         records
             .iter()
-            .any(|(c, _, b)| c == "tabs" && b["kind"] == "tab" && b["url"] == form_url.as_str()),
+            .any(|r| r.collection == "tabs" && r.body["kind"] == "tab" && r.body["url"] == form_url.as_str()),
         "tab record for the form: {records:?}"
     );
     let history_has_form = || {
-        host_records(&db).unwrap_or_default().iter().any(|(c, _, b)| {
-            c == "history"
-                && b["entries"]
+        local_records(&db).unwrap_or_default().iter().any(|r| {
+            r.collection == "history"
+                && r.body["entries"]
                     .as_array()
                     .is_some_and(|e| e.iter().any(|e| e["url"] == form_url.as_str()))
         })
@@ -284,7 +218,7 @@ async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
         assert!(
             tokio::time::Instant::now() < deadline,
             "history record for the form: {:?}",
-            host_records(&db)
+            local_records(&db)
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -388,16 +322,16 @@ async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
             .or_report("fill the excluded form", &parts);
         tokio::time::sleep(Duration::from_millis(1000)).await;
     }
-    let records = host_records(&db).or_report("read the host's records", &parts);
+    let records = local_records(&db).or_report("read the host's records", &parts);
     let leaked: Vec<_> = records
         .iter()
-        .filter(|(_, _, b)| b.to_string().contains("?excluded"))
+        .filter(|r| r.body.to_string().contains("?excluded"))
         .collect();
     assert!(leaked.is_empty(), "records of an excluded page: {leaked:?}");
     assert!(
-        !records.iter().any(|(c, _, b)| c == "tabs"
-            && b["kind"] == "tab"
-            && b["url"].as_str().is_some_and(|u| u.starts_with(&base))),
+        !records.iter().any(|r| r.collection == "tabs"
+            && r.body["kind"] == "tab"
+            && r.body["url"].as_str().is_some_and(|u| u.starts_with(&base))),
         "tabs on an excluded site leave the snapshot: {records:?}"
     );
 }

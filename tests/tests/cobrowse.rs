@@ -24,15 +24,15 @@
 //! the host's tests cover it (server/tests/server/cobrowse.rs,
 //! native-host/tests/cobrowse.rs), so it is not repeated here.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use baton_e2e::{CountingProxy, Device, DeviceOptions, Diagnose, OrReport, ServerProcess, Session};
+use baton_e2e::{
+    click_visitor_ui, in_content_world, pages, store, wait_in_content_world, CountingProxy, Device, DeviceOptions, Diagnose, OrReport,
+    ServerProcess, Session,
+};
 use baton_shared::cobrowse::{audit_hash_input, AuditEvent, Role, AUDIT_GENESIS};
 use baton_shared::ids::EXTENSION_ID;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const WAIT: Duration = Duration::from_secs(10);
@@ -56,26 +56,10 @@ const PAGE: &str = r#"<!doctype html><html><head><meta charset=utf-8><title>Orde
 <ul id="list"><li>first item</li></ul>
 </body></html>"#;
 
-/// Serves `body` (with `headers`) for every request.
-async fn serve(body: String, headers: &'static str) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the page server");
-    let addr = listener.local_addr().expect("page server address");
-    let body = Arc::new(body);
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let body = body.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                let _ = stream.read(&mut buf).await;
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(response.as_bytes()).await;
-            });
-        }
-    });
-    format!("http://127.0.0.1:{}/page", addr.port())
+/// Serves `body` at every path.
+async fn serve(body: String) -> String {
+    let origin = pages::serve_page(body, &[]).await.expect("start the page server");
+    format!("{origin}/page")
 }
 
 fn console_url() -> String {
@@ -84,51 +68,9 @@ fn console_url() -> String {
 
 // ---- the visitor's page UI (closed shadow root, content-script world) -------
 
-/// Evaluates `expression` in the extension's content-script world of `page`.
-async fn in_content_world(page: &Session, expression: &str) -> Result<Value, String> {
-    let mut events = page.cdp().events();
-    let _ = page.call("Runtime.disable", json!({})).await;
-    page.call("Runtime.enable", json!({})).await.map_err(|e| e.to_string())?;
-    let mut context = None;
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(400);
-    while let Ok(Ok(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
-        let c = &event.params["context"];
-        if event.method == "Runtime.executionContextCreated"
-            && event.session_id.as_deref() == Some(page.id())
-            && c["auxData"]["type"] == "isolated"
-            && c["name"] == "Baton"
-        {
-            context = c["id"].as_i64().max(context);
-        }
-    }
-    let Some(context) = context else { return Err("no content-script world yet".into()) };
-    let reply = page
-        .call(
-            "Runtime.evaluate",
-            json!({"expression": expression, "contextId": context, "returnByValue": true, "awaitPromise": true}),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    if let Some(details) = reply.get("exceptionDetails") {
-        return Err(details.to_string());
-    }
-    Ok(reply["result"]["value"].clone())
-}
-
-/// Polls [`in_content_world`] until `done` holds.
+/// Polls the content script's world until `done` holds.
 async fn wait_content(page: &Session, what: &str, expression: &str, parts: &[&dyn Diagnose], done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let last = match in_content_world(page, expression).await {
-            Ok(v) if done(&v) => return v,
-            Ok(v) => v.to_string(),
-            Err(e) => e,
-        };
-        if tokio::time::Instant::now() > deadline {
-            Err::<(), _>(format!("timed out; last: {last}")).or_report(&format!("waiting for {what}"), parts);
-        }
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
+    wait_in_content_world(page, what, expression, WAIT, done).await.or_report(&format!("waiting for {what}"), parts)
 }
 
 const UI_JS: &str = r#"(() => {
@@ -141,13 +83,6 @@ const UI_JS: &str = r#"(() => {
   return { mounted: true, state: bar?.dataset.state ?? null, scopes: bar?.dataset.scopes ?? '', text: bar?.textContent ?? '',
     consent: !!q('[data-baton-part=dialog-consent]'), control: !!q('[data-baton-part=dialog-control]'), apps };
 })()"#;
-
-fn click_js(act: &str) -> String {
-    format!(
-        r#"(() => {{ const ui = chrome.dom.openOrClosedShadowRoot(document.querySelector('[data-baton-ui=visitor]'));
-  const e = ui.querySelector('[data-baton-act="{act}"]'); if (!e) return false; e.click(); return true; }})()"#
-    )
-}
 
 // ---- the console --------------------------------------------------------------
 
@@ -194,7 +129,7 @@ const CONSOLE_JS: &str = r#"(() => {
 
 /// Clicks, through the console's overlay, the middle of the mirror's
 /// element matching `selector` (the way the operator clicks the page).
-fn overlay_click_js(selector: &str) -> String {
+fn overlay_click_visitor_ui(selector: &str) -> String {
     format!(
         r#"(() => {{ const o = document.querySelector('#overlay');
   const d = document.querySelector('#mirror').contentDocument;
@@ -366,10 +301,10 @@ async fn share_and_join<'a>(w: &'a World, parts: &'a [&'a dyn Diagnose], url: &s
     let ui = wait_content(&page, "the consent prompt", UI_JS, parts, |v| v["consent"] == true).await;
     assert!(ui["text"].as_str().is_some_and(|t| t.contains(OPERATOR)), "the prompt names the operator: {ui}");
     if record {
-        assert_eq!(in_content_world(&page, &click_js("record")).await, Ok(json!(true)), "tick recording");
+        assert_eq!(in_content_world(&page, &click_visitor_ui("record")).await, Ok(json!(true)), "tick recording");
     }
     let consented = Instant::now();
-    assert_eq!(in_content_world(&page, &click_js("allow")).await, Ok(json!(true)), "allow");
+    assert_eq!(in_content_world(&page, &click_visitor_ui("allow")).await, Ok(json!(true)), "allow");
     let v = console
         .wait("the page's text in the mirror", |v| v["state"] == "active" && text_of(v).contains(text))
         .await;
@@ -377,7 +312,7 @@ async fn share_and_join<'a>(w: &'a World, parts: &'a [&'a dyn Diagnose], url: &s
     assert_eq!(v["mirror_status"], "live", "{}", v["mirror_status"]);
 
     let session = {
-        let conn = rusqlite::Connection::open_with_flags(w.server.db_path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        let conn = store::open_read_only(w.server.db_path())
             .or_report("open the server's database", parts);
         conn.query_row("SELECT id FROM cobrowse_session ORDER BY created_ms DESC LIMIT 1", [], |r| r.get::<_, String>(0))
             .or_report("the session's id", parts)
@@ -393,7 +328,7 @@ struct AuditRow {
 
 /// The session's audit log from the server's database, its hash chain checked.
 fn audit_chain(server: &ServerProcess, session: &str) -> Result<Vec<AuditRow>, String> {
-    let conn = rusqlite::Connection::open_with_flags(server.db_path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    let conn = store::open_read_only(server.db_path())
         .map_err(|e| e.to_string())?;
     let mut stmt = conn
         .prepare("SELECT seq, at_ms, role, event, hash FROM cobrowse_audit WHERE session_id = ?1 ORDER BY seq")
@@ -434,7 +369,7 @@ fn audit_chain(server: &ServerProcess, session: &str) -> Result<Vec<AuditRow>, S
 async fn visitor_and_operator_browsers_share_mask_control_push_stop_and_replay() {
     let w = World::start("").await;
     let parts = w.parts();
-    let url = serve(PAGE.to_owned(), "").await;
+    let url = serve(PAGE.to_owned()).await;
     let (page, console, session, first_render) = share_and_join(&w, &parts, &url, PAGE_TEXT, true).await;
     assert!(first_render < Duration::from_secs(1), "the page's text showed {first_render:?} after consent");
     // Input events need a focused, rendering page.
@@ -485,7 +420,7 @@ async fn visitor_and_operator_browsers_share_mask_control_push_stop_and_replay()
 
     // Control, before any grant: refused, nothing clicked.
     let clicks = || page.evaluate("[window.clicks || 0, window.others || 0]");
-    assert_eq!(console.run("click before a grant", &overlay_click_js("#buy")).await, json!(true));
+    assert_eq!(console.run("click before a grant", &overlay_click_visitor_ui("#buy")).await, json!(true));
     let v = console.wait("refused before a grant", |v| v["command_ok"] == "false").await;
     assert_eq!(clicks().await.or_report("counter", &parts), json!([0, 0]), "{}", v["command_text"]);
 
@@ -494,19 +429,19 @@ async fn visitor_and_operator_browsers_share_mask_control_push_stop_and_replay()
         .run("ask for click", "document.querySelector('#scope-click').click(); document.querySelector('#request-control').click()")
         .await;
     wait_content(&page, "the control prompt", UI_JS, &parts, |v| v["control"] == true).await;
-    assert_eq!(in_content_world(&page, &click_js("scope-click")).await, Ok(json!(true)));
-    assert_eq!(in_content_world(&page, &click_js("grant")).await, Ok(json!(true)));
+    assert_eq!(in_content_world(&page, &click_visitor_ui("scope-click")).await, Ok(json!(true)));
+    assert_eq!(in_content_world(&page, &click_visitor_ui("grant")).await, Ok(json!(true)));
     console.wait("the click grant", |v| v["grants"] == "click").await;
-    assert_eq!(console.run("granted click", &overlay_click_js("#buy")).await, json!(true));
+    assert_eq!(console.run("granted click", &overlay_click_visitor_ui("#buy")).await, json!(true));
     let v = console.wait("the granted click's result", |v| v["command_ok"] == "true" || v["command_ok"] == "false").await;
     assert_eq!(v["command_ok"], "true", "granted click: {}", v["command_text"]);
     assert_eq!(clicks().await.or_report("counter", &parts), json!([1, 0]), "the click landed on the button");
     console.wait("the counter in the mirror", |v| text_of(v).contains("Clicks: 1")).await;
 
     // Revoked in the visitor's bar: refused again.
-    assert_eq!(in_content_world(&page, &click_js("revoke-click")).await, Ok(json!(true)));
+    assert_eq!(in_content_world(&page, &click_visitor_ui("revoke-click")).await, Ok(json!(true)));
     console.wait("the grant revoked", |v| v["grants"] == "").await;
-    assert_eq!(console.run("click after the revoke", &overlay_click_js("#buy")).await, json!(true));
+    assert_eq!(console.run("click after the revoke", &overlay_click_visitor_ui("#buy")).await, json!(true));
     let v = console.wait("refused after the revoke", |v| v["command_ok"] == "false").await;
     assert_eq!(clicks().await.or_report("counter", &parts), json!([1, 0]), "{}", v["command_text"]);
 
@@ -532,7 +467,7 @@ async fn visitor_and_operator_browsers_share_mask_control_push_stop_and_replay()
     console.wait("the app pulled", |v| v["app_state"] == "pulled").await;
 
     // Stop in the visitor's bar: the console shows the end; nothing injected is left.
-    assert_eq!(in_content_world(&page, &click_js("stop")).await, Ok(json!(true)));
+    assert_eq!(in_content_world(&page, &click_visitor_ui("stop")).await, Ok(json!(true)));
     let v = console.wait("the session ended", |v| v["state"] == "ended").await;
     page.wait_until("no Baton UI left", "document.querySelectorAll('[data-baton-ui]').length", WAIT, |v| v == &json!(0))
         .await
@@ -615,32 +550,6 @@ async fn visitor_and_operator_browsers_share_mask_control_push_stop_and_replay()
 
 // ---- a hostile page, through the real capture engine ----------------------------
 
-/// A server on 127.0.0.1 that records every request it gets.
-async fn beacon() -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the beacon");
-    let addr = listener.local_addr().expect("beacon address");
-    let hits = Arc::new(Mutex::new(Vec::new()));
-    let seen = hits.clone();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let seen = seen.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let n = stream.read(&mut buf).await.unwrap_or(0);
-                let request = String::from_utf8_lossy(&buf[..n]).to_string();
-                let head: Vec<&str> = request.lines().filter(|l| l.starts_with("GET") || l.starts_with("POST") || l.to_ascii_lowercase().starts_with("referer") || l.to_ascii_lowercase().starts_with("origin")).collect();
-                if let Ok(mut s) = seen.lock() {
-                    s.push(head.join(" | "));
-                }
-                let _ = stream
-                    .write_all(b"HTTP/1.1 204 No Content\r\nAccess-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n")
-                    .await;
-            });
-        }
-    });
-    (format!("http://127.0.0.1:{}", addr.port()), hits)
-}
-
 const HOSTILE_TEXT: &str = "Hostile page body text 4417";
 
 /// The page tries every way we know to run code or load things; each
@@ -696,12 +605,12 @@ fn hostile_page(b: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hostile_page_shared_by_a_real_visitor_runs_nothing_in_the_console() {
-    let (b, hits) = beacon().await;
+    let (b, hits) = pages::beacon().await.expect("start the beacon");
     let w = World::start(" H").await;
     let parts = w.parts();
-    let url = serve(hostile_page(&b), "").await;
+    let url = serve(hostile_page(&b)).await;
     let page_origin = url.trim_end_matches("/page").to_owned();
-    let (page, console, _session, _) = share_and_join(&w, &parts, &url, HOSTILE_TEXT, false).await;
+    let (_page, console, _session, _) = share_and_join(&w, &parts, &url, HOSTILE_TEXT, false).await;
     let v = console.wait("the late addition", |v| text_of(v).contains("Added later 9921")).await;
 
     // Clicking the mirror's link directly goes nowhere either.
@@ -725,7 +634,15 @@ async fn a_hostile_page_shared_by_a_real_visitor_runs_nothing_in_the_console() {
     assert!(!html.contains("__pwned"), "no trace of the page's code in the mirror: {html}");
     // The visitor's own tab runs its page and calls the beacon, with the
     // page's origin as referrer; the console's mirror sends no referrer.
-    let heard = hits.lock().map(|h| h.clone()).unwrap_or_default();
+    // Each request as its request line, referrer and origin.
+    let heard: Vec<String> = hits
+        .requests()
+        .iter()
+        .map(|request| {
+            let head: Vec<&str> = request.lines().filter(|l| l.starts_with("GET") || l.starts_with("POST") || l.to_ascii_lowercase().starts_with("referer") || l.to_ascii_lowercase().starts_with("origin")).collect();
+            head.join(" | ")
+        })
+        .collect();
     let visitor_own = format!("Referer: {page_origin}/");
     let from_console: Vec<&String> = heard.iter().filter(|h| !h.contains(&visitor_own)).collect();
     assert!(heard.iter().any(|h| h.contains("/script")), "the visitor's tab ran its own page (sanity): {heard:#?}");

@@ -11,10 +11,8 @@
 use std::time::{Duration, Instant};
 
 use baton_e2e::cdp::Cdp;
-use baton_e2e::{artifacts, Browser, BrowserOptions, Session};
+use baton_e2e::{artifacts, pages, Browser, BrowserOptions, Reply, Session};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 const LOAD_TIMEOUT: Duration = Duration::from_secs(15);
 const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
@@ -65,33 +63,14 @@ fn table_page() -> String {
 }
 
 async fn serve_pages() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the page server");
-    let addr = listener.local_addr().expect("page server address");
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                let n = stream.read(&mut buf).await.unwrap_or(0);
-                let request = String::from_utf8_lossy(&buf[..n]);
-                let path = request.split_whitespace().nth(1).unwrap_or("/");
-                let (status, body) = match path {
-                    "/secrets" => ("200 OK", secrets_page()),
-                    "/child" => (
-                        "200 OK",
-                        "<!doctype html><html><body><p>IFRAME-TEXT</p></body></html>".to_owned(),
-                    ),
-                    "/table" => ("200 OK", table_page()),
-                    _ => ("404 Not Found", String::new()),
-                };
-                let response = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(response.as_bytes()).await;
-            });
-        }
-    });
-    format!("http://127.0.0.1:{}", addr.port())
+    pages::serve(|request| match request.path() {
+        "/secrets" => Reply::html(secrets_page()),
+        "/child" => Reply::html("<!doctype html><html><body><p>IFRAME-TEXT</p></body></html>"),
+        "/table" => Reply::html(table_page()),
+        _ => Reply::not_found(),
+    })
+    .await
+    .expect("start the page server")
 }
 
 async fn launch() -> (Browser, tempfile::TempDir) {

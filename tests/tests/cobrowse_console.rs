@@ -11,14 +11,11 @@
 //! beacon on 127.0.0.1 or set `window.top.__pwned`; the test checks that
 //! the beacon heard nothing and nothing was set.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use baton_e2e::{Device, DeviceOptions, NativeHost, OrReport, ServerProcess, Session};
+use baton_e2e::{pages, Device, DeviceOptions, NativeHost, OrReport, ServerProcess, Session};
 use baton_shared::ids::EXTENSION_ID;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 const UI_TIMEOUT: Duration = Duration::from_secs(10);
@@ -71,32 +68,6 @@ const SNAPSHOT_JS: &str = r#"(() => {
 
 fn console_url() -> String {
     format!("chrome-extension://{EXTENSION_ID}/console.html")
-}
-
-/// A server on 127.0.0.1 that records the path of every request.
-async fn beacon() -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the beacon");
-    let addr = listener.local_addr().expect("beacon address");
-    let hits = Arc::new(Mutex::new(Vec::new()));
-    let seen = hits.clone();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let seen = seen.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let n = stream.read(&mut buf).await.unwrap_or(0);
-                let request = String::from_utf8_lossy(&buf[..n]).to_string();
-                let path = request.split_whitespace().nth(1).unwrap_or("?").to_owned();
-                if let Ok(mut s) = seen.lock() {
-                    s.push(path);
-                }
-                let _ = stream
-                    .write_all(b"HTTP/1.1 204 No Content\r\nAccess-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n")
-                    .await;
-            });
-        }
-    });
-    (format!("http://127.0.0.1:{}", addr.port()), hits)
 }
 
 fn el(i: u32, n: &str, a: Value, c: Value) -> Value {
@@ -258,7 +229,7 @@ async fn join(name: &str) -> Joined {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hostile_page_runs_nothing_in_the_console_and_changes_show_masked() {
-    let (b, hits) = beacon().await;
+    let (b, hits) = pages::beacon().await.expect("start the beacon");
     let mut j = join("E2E Operator").await;
 
     j.send(json!({"k": "viewport", "w": 1000, "h": 700})).await;
@@ -360,7 +331,8 @@ async fn a_hostile_page_runs_nothing_in_the_console_and_changes_show_masked() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let v = j.state().await;
     assert!(v["pwned"].is_null(), "nothing ran: {}", v["pwned"]);
-    let heard = hits.lock().map(|h| h.clone()).unwrap_or_default();
+    let heard: Vec<String> =
+        hits.requests().iter().map(|r| r.split_whitespace().nth(1).unwrap_or("?").to_owned()).collect();
     assert!(heard.is_empty(), "the hostile page reached the beacon: {heard:?}");
 }
 

@@ -14,10 +14,11 @@
 
 use std::time::Duration;
 
-use baton_e2e::{Device, DeviceOptions, NativeHost, OrReport, ServerProcess, Session};
+use baton_e2e::{
+    click_visitor_ui, in_content_world, pages, wait_in_content_world, Device, DeviceOptions, NativeHost, OrReport, ServerProcess,
+    Session,
+};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const WAIT: Duration = Duration::from_secs(15);
@@ -34,71 +35,13 @@ const PAGE: &str = r#"<!doctype html><html><head><meta charset=utf-8><title>Shop
 </body></html>"#;
 
 async fn serve_page() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the page server");
-    let addr = listener.local_addr().expect("page server address");
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                let _ = stream.read(&mut buf).await;
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{PAGE}",
-                    PAGE.len()
-                );
-                let _ = stream.write_all(response.as_bytes()).await;
-            });
-        }
-    });
-    format!("http://127.0.0.1:{}/shop", addr.port())
+    let origin = pages::serve_page(PAGE, &[]).await.expect("start the page server");
+    format!("{origin}/shop")
 }
 
-/// Evaluates `expression` in the extension's content-script world of
-/// `page` (the newest one, after navigations), awaiting promises.
-async fn in_content_world(page: &Session, expression: &str) -> Result<Value, String> {
-    let mut events = page.cdp().events();
-    let _ = page.call("Runtime.disable", json!({})).await;
-    page.call("Runtime.enable", json!({})).await.map_err(|e| e.to_string())?;
-    let mut context = None;
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(400);
-    while let Ok(Ok(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
-        let c = &event.params["context"];
-        if event.method == "Runtime.executionContextCreated"
-            && event.session_id.as_deref() == Some(page.id())
-            && c["auxData"]["type"] == "isolated"
-            && c["name"] == "Baton"
-        {
-            context = c["id"].as_i64().max(context);
-        }
-    }
-    let Some(context) = context else { return Err("no content-script world yet".into()) };
-    let reply = page
-        .call(
-            "Runtime.evaluate",
-            json!({"expression": expression, "contextId": context, "returnByValue": true, "awaitPromise": true}),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    if let Some(details) = reply.get("exceptionDetails") {
-        return Err(details.to_string());
-    }
-    Ok(reply["result"]["value"].clone())
-}
-
-/// Polls [`in_content_world`] until `done` holds.
+/// Polls the content script's world until `done` holds.
 async fn wait_content(page: &Session, what: &str, expression: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let mut last = String::new();
-    loop {
-        match in_content_world(page, expression).await {
-            Ok(v) if done(&v) => return v,
-            Ok(v) => last = v.to_string(),
-            Err(e) => last = e,
-        }
-        if tokio::time::Instant::now() > deadline {
-            panic!("timed out waiting for {what}; last: {last}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_in_content_world(page, what, expression, WAIT, done).await.unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A snapshot of Baton's UI in the page, read through the closed shadow root.
@@ -114,14 +57,6 @@ const UI_JS: &str = r#"(() => {
     consent: !!q('[data-baton-part=dialog-consent]'), control: !!q('[data-baton-part=dialog-control]'),
     pointer: !!q('[data-baton-part=pointer]:not([hidden])'), strokes: ui.querySelectorAll('polyline').length, apps };
 })()"#;
-
-/// Clicks an element of Baton's UI by its `data-baton-act`.
-fn click_js(act: &str) -> String {
-    format!(
-        r#"(() => {{ const ui = chrome.dom.openOrClosedShadowRoot(document.querySelector('[data-baton-ui=visitor]'));
-  const e = ui.querySelector('[data-baton-act="{act}"]'); if (!e) return false; e.click(); return true; }})()"#
-    )
-}
 
 fn frame_of(event: &Value) -> Option<&Value> {
     (event["type"] == "cobrowse" && event["event"]["e"] == "frame" && event["event"]["frame"]["dir"] == "visitor")
@@ -214,7 +149,7 @@ async fn visitor_shares_consents_controls_gets_apps_and_stops() {
     let session = joined["session_id"].as_str().expect("session id").to_owned();
     let ui = wait_content(&page, "the consent prompt", UI_JS, |v| v["consent"] == true).await;
     assert!(ui["text"].as_str().is_some_and(|t| t.contains(OPERATOR)), "the prompt names the operator: {ui}");
-    assert_eq!(in_content_world(&page, &click_js("allow")).await, Ok(json!(true)));
+    assert_eq!(in_content_world(&page, &click_visitor_ui("allow")).await, Ok(json!(true)));
     wait_content(&page, "the active bar", UI_JS, |v| v["state"] == "active" && v["consent"] == false).await;
     popup
         .session()
@@ -236,8 +171,8 @@ async fn visitor_shares_consents_controls_gets_apps_and_stops() {
     // The operator asks; the visitor grants click only.
     operator_send(&mut op, &session, json!({"k": "control_request", "scopes": ["click", "type"]})).await;
     wait_content(&page, "the control prompt", UI_JS, |v| v["control"] == true).await;
-    assert_eq!(in_content_world(&page, &click_js("scope-click")).await, Ok(json!(true)));
-    assert_eq!(in_content_world(&page, &click_js("grant")).await, Ok(json!(true)));
+    assert_eq!(in_content_world(&page, &click_visitor_ui("scope-click")).await, Ok(json!(true)));
+    assert_eq!(in_content_world(&page, &click_visitor_ui("grant")).await, Ok(json!(true)));
     let grants = next_visitor_frame(&mut op, "grants", |f| f["k"] == "grants").await;
     assert_eq!(grants["scopes"], json!(["click"]));
 
@@ -250,7 +185,7 @@ async fn visitor_shares_consents_controls_gets_apps_and_stops() {
     assert_eq!(result["ok"], false, "type scope not granted: {result}");
 
     // Revoked from the bar: refused again.
-    assert_eq!(in_content_world(&page, &click_js("revoke-click")).await, Ok(json!(true)));
+    assert_eq!(in_content_world(&page, &click_visitor_ui("revoke-click")).await, Ok(json!(true)));
     let grants = next_visitor_frame(&mut op, "grants after revoke", |f| f["k"] == "grants").await;
     assert_eq!(grants["scopes"], json!([]));
     let result = command(&mut op, &session, 4, json!({"c": "click", "id": target})).await;
@@ -297,7 +232,7 @@ async fn visitor_shares_consents_controls_gets_apps_and_stops() {
 
     // Stop from the bar: the operator learns it ended, and nothing Baton
     // injected is left in the page.
-    assert_eq!(in_content_world(&page, &click_js("stop")).await, Ok(json!(true)));
+    assert_eq!(in_content_world(&page, &click_visitor_ui("stop")).await, Ok(json!(true)));
     op.wait_event("the session ended", WAIT, |e| e["type"] == "cobrowse" && e["session_id"] == session.as_str() && e["event"]["e"] == "ended")
         .await
         .or_report("operator sees the end", &parts);

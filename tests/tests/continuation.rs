@@ -14,12 +14,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use baton_e2e::{Device, DeviceOptions, Diagnose, OrReport, ServerProcess, Session};
+use baton_e2e::store::{field, files_containing, local_records, open_read_only, page_record, remote_records, Record};
+use baton_e2e::{pages, Device, DeviceOptions, Diagnose, OrReport, Reply, ServerProcess, Session};
 use baton_shared::ids::EXTENSION_ID;
-use rusqlite::{Connection, OpenFlags};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const UI_TIMEOUT: Duration = Duration::from_secs(15);
@@ -89,93 +87,32 @@ fn short_page(title: &str) -> String {
     )
 }
 
-/// A tiny HTTP server for A's pages; every response closes the connection.
+/// A's pages.
 async fn serve_pages() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the page server");
-    let addr = listener.local_addr().expect("page server address");
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                let n = stream.read(&mut buf).await.unwrap_or(0);
-                let request = String::from_utf8_lossy(&buf[..n]);
-                let path = request.split_whitespace().nth(1).unwrap_or("/");
-                let (status, body) = match PAGES.iter().find(|(p, _)| *p == path) {
-                    Some(("/form", _)) => ("200 OK", form_page()),
-                    Some((_, title)) => ("200 OK", short_page(title)),
-                    None => ("404 Not Found", String::new()),
-                };
-                let response = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(response.as_bytes()).await;
-            });
-        }
-    });
-    format!("http://127.0.0.1:{}", addr.port())
+    pages::serve(|request| match PAGES.iter().find(|(p, _)| *p == request.path()) {
+        Some(("/form", _)) => Reply::html(form_page()),
+        Some((_, title)) => Reply::html(short_page(title)),
+        None => Reply::not_found(),
+    })
+    .await
+    .expect("start the page server")
 }
 
 // --- the host stores, read directly (read-only) to know when a change landed ---
 
-fn open_db(db: &Path) -> rusqlite::Result<Connection> {
-    Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)
-}
-
-/// This device's live records: `(collection, body)`.
-fn local_records(db: &Path) -> rusqlite::Result<Vec<(String, Value)>> {
-    let conn = open_db(db)?;
-    let mut stmt = conn.prepare("SELECT collection, body FROM local_record WHERE body IS NOT NULL")?;
-    let rows = stmt
-        .query_map([], |row| {
-            let body: String = row.get(1)?;
-            Ok((row.get(0)?, serde_json::from_str(&body).unwrap_or(Value::Null)))
-        })?
-        .collect();
-    rows
-}
-
-/// Other devices' records this host holds: `(collection, body)`.
-fn remote_records(db: &Path) -> rusqlite::Result<Vec<(String, Value)>> {
-    let conn = open_db(db)?;
-    let mut stmt = conn.prepare("SELECT collection, body FROM remote_record")?;
-    let rows = stmt
-        .query_map([], |row| {
-            let body: String = row.get(1)?;
-            Ok((row.get(0)?, serde_json::from_str(&body).unwrap_or(Value::Null)))
-        })?
-        .collect();
-    rows
-}
-
 fn account_devices(db: &Path) -> rusqlite::Result<Vec<String>> {
-    let conn = open_db(db)?;
+    let conn = open_read_only(db)?;
     let mut stmt = conn.prepare("SELECT name FROM account_device")?;
     let rows = stmt.query_map([], |row| row.get(0))?.collect();
     rows
 }
 
-fn tab_urls(records: &[(String, Value)]) -> Vec<String> {
+fn tab_urls(records: &[Record]) -> Vec<String> {
     records
         .iter()
-        .filter(|(c, b)| c == "tabs" && b["kind"] == "tab")
-        .filter_map(|(_, b)| b["url"].as_str().map(str::to_owned))
+        .filter(|r| r.collection == "tabs" && r.body["kind"] == "tab")
+        .filter_map(|r| r.body["url"].as_str().map(str::to_owned))
         .collect()
-}
-
-fn page_record<'a>(records: &'a [(String, Value)], url: &str) -> Option<&'a Value> {
-    records
-        .iter()
-        .find(|(c, b)| c == "pages" && b["url"] == url)
-        .map(|(_, b)| b)
-}
-
-fn field<'a>(page: &'a Value, name: &str) -> Option<&'a Value> {
-    page["fields"]
-        .as_array()?
-        .iter()
-        .find(|f| f["key"]["name"] == name)
-        .map(|f| &f["value"])
 }
 
 /// Whether a page record holds what A typed and a scroll anchor.
@@ -185,25 +122,6 @@ fn page_is_complete(page: &Value) -> bool {
         && field(page, "topic") == Some(&json!({"t": "selected", "v": [TOPIC]}))
         && field(page, "urgent") == Some(&json!({"t": "checked", "v": true}))
         && page["scroll"]["anchor"].is_object()
-}
-
-/// Every file under `dir` whose bytes contain `needle`.
-fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
-    let mut hits = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return hits;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            hits.extend(files_containing(&path, needle));
-        } else if let Ok(bytes) = std::fs::read(&path) {
-            if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-                hits.push(path.display().to_string());
-            }
-        }
-    }
-    hits
 }
 
 /// Polls `check` every 25 ms until it gives a value; on timeout the error
@@ -535,7 +453,7 @@ async fn tabs_and_a_form_continue_on_the_other_browser() {
         if Instant::now() > deadline {
             panic!(
                 "the laptop's host never stored the form; pages: {:?}\n{}",
-                local_records(&laptop_db).map(|r| r.into_iter().filter(|(c, _)| c == "pages").collect::<Vec<_>>()),
+                local_records(&laptop_db).map(|r| r.into_iter().filter(|r| r.collection == "pages").collect::<Vec<_>>()),
                 laptop.diagnostics()
             );
         }

@@ -15,12 +15,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use baton_e2e::{artifacts, Browser, BrowserOptions, Device, DeviceOptions, OrReport, ServerProcess, Session};
+use baton_e2e::store::{local_records, Record};
+use baton_e2e::{artifacts, pages, Browser, BrowserOptions, Device, DeviceOptions, OrReport, Reply, ServerProcess, Session};
 use baton_shared::ids::EXTENSION_ID;
-use rusqlite::{Connection, OpenFlags};
-use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use serde_json::json;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(25);
 const UI_TIMEOUT: Duration = Duration::from_secs(10);
@@ -116,46 +114,21 @@ fn system_manifests() -> Vec<PathBuf> {
 /// Pages on 127.0.0.1 (never captured by the policy below) and the same
 /// server as `localhost` (captured), so the test knows capture is running.
 async fn serve_pages() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the page server");
-    let port = listener.local_addr().expect("page server address").port();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                let n = stream.read(&mut buf).await.unwrap_or(0);
-                let request = String::from_utf8_lossy(&buf[..n]);
-                let path = request.split_whitespace().nth(1).unwrap_or("/").to_owned();
-                let body = format!(
-                    "<!doctype html><html><head><meta charset=utf-8><title>Page {path}</title></head>\
-                     <body><h1>{path}</h1><form><input name=\"note\" type=\"text\"></form></body></html>"
-                );
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(response.as_bytes()).await;
-            });
-        }
-    });
-    port
+    let origin = pages::serve(|request| {
+        let path = request.path();
+        Reply::html(format!(
+            "<!doctype html><html><head><meta charset=utf-8><title>Page {path}</title></head>\
+             <body><h1>{path}</h1><form><input name=\"note\" type=\"text\"></form></body></html>"
+        ))
+    })
+    .await
+    .expect("start the page server");
+    origin.rsplit(':').next().and_then(|p| p.parse().ok()).expect("the page server's port")
 }
 
-/// The host's live local records, as `(collection, body)`.
-fn host_records(db: &Path) -> Vec<(String, Value)> {
-    let Ok(conn) = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY) else {
-        return Vec::new();
-    };
-    let Ok(mut stmt) = conn.prepare("SELECT collection, body FROM local_record WHERE body IS NOT NULL") else {
-        return Vec::new();
-    };
-    let rows = stmt.query_map([], |row| {
-        let body: String = row.get(1)?;
-        Ok((row.get::<_, String>(0)?, serde_json::from_str(&body).unwrap_or(Value::Null)))
-    });
-    match rows {
-        Ok(rows) => rows.flatten().collect(),
-        Err(_) => Vec::new(),
-    }
+/// The host's live local records (none while the store cannot be read).
+fn host_records(db: &Path) -> Vec<Record> {
+    local_records(db).unwrap_or_default()
 }
 
 /// What the popup shows about co-browsing and managed settings.
@@ -295,7 +268,7 @@ async fn managed_policy_locks_settings_and_never_captured_sites_leave_no_state()
     let deadline = tokio::time::Instant::now() + CAPTURE_TIMEOUT;
     loop {
         let records = host_records(&db);
-        if records.iter().any(|(c, b)| c == "tabs" && b["url"] == allowed.as_str()) {
+        if records.iter().any(|r| r.collection == "tabs" && r.body["url"] == allowed.as_str()) {
             break;
         }
         assert!(
@@ -308,7 +281,7 @@ async fn managed_policy_locks_settings_and_never_captured_sites_leave_no_state()
     // A little longer for anything about the other page to arrive.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let leaked: Vec<_> =
-        host_records(&db).into_iter().filter(|(_, b)| b.to_string().contains("never-captured")).collect();
+        host_records(&db).into_iter().filter(|r| r.body.to_string().contains("never-captured")).collect();
     assert!(leaked.is_empty(), "records of a never-captured site: {leaked:?}");
     drop(files);
 }

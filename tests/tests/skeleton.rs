@@ -6,14 +6,14 @@
 use std::path::Path;
 use std::time::Duration;
 
+use baton_e2e::store::open_read_only;
 use baton_e2e::{Device, DeviceOptions, OrReport, ServerProcess};
-use rusqlite::{Connection, OpenFlags};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn device_names(db: &Path) -> rusqlite::Result<Vec<String>> {
-    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let conn = open_read_only(db)?;
     let mut stmt = conn.prepare("SELECT name FROM device ORDER BY name")?;
     let names = stmt
         .query_map([], |row| row.get::<_, String>(0))?

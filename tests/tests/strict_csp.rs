@@ -6,10 +6,8 @@
 
 use std::time::Duration;
 
-use baton_e2e::{Device, DeviceOptions, OrReport, ServerProcess};
+use baton_e2e::{pages, Device, DeviceOptions, OrReport, ServerProcess};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const WAIT: Duration = Duration::from_secs(15);
@@ -19,24 +17,10 @@ const PAGE: &str = "<!doctype html><html><head><meta charset=utf-8><title>Bank</
 
 /// Serves `PAGE` with a policy that allows no script but its own origin's.
 async fn serve_strict_page() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the page server");
-    let addr = listener.local_addr().expect("page server address");
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                let _ = stream.read(&mut buf).await;
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\
-                     Content-Security-Policy: script-src 'self'; object-src 'none'\r\n\
-                     Content-Length: {}\r\nConnection: close\r\n\r\n{PAGE}",
-                    PAGE.len()
-                );
-                let _ = stream.write_all(response.as_bytes()).await;
-            });
-        }
-    });
-    format!("http://127.0.0.1:{}/accounts", addr.port())
+    let origin = pages::serve_page(PAGE, &[("Content-Security-Policy", "script-src 'self'; object-src 'none'")])
+        .await
+        .expect("start the page server");
+    format!("{origin}/accounts")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,83 @@
+//! Evaluating JavaScript in the extension's content-script world of a page.
+//!
+//! Baton's UI in a page lives in a closed shadow root that only the content
+//! script's isolated world can open (`chrome.dom.openOrClosedShadowRoot`),
+//! so tests that read or click it must run there rather than in the page.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::cdp::Session;
+
+/// How long Chromium gets to replay the page's execution contexts after
+/// `Runtime.enable`.
+const CONTEXTS_REPLAYED: Duration = Duration::from_millis(400);
+const POLL: Duration = Duration::from_millis(150);
+
+/// Evaluates `expression` in the content-script world of `page` (the newest
+/// one, so it follows navigations), awaiting promises; the error says why
+/// there was no value (no world yet, an exception, a CDP failure).
+pub async fn in_content_world(page: &Session, expression: &str) -> Result<Value, String> {
+    let mut events = page.cdp().events();
+    // Re-enabling makes Chromium announce every live context again.
+    let _ = page.call("Runtime.disable", json!({})).await;
+    page.call("Runtime.enable", json!({})).await.map_err(|e| e.to_string())?;
+    let mut context = None;
+    let deadline = tokio::time::Instant::now() + CONTEXTS_REPLAYED;
+    while let Ok(Ok(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
+        let c = &event.params["context"];
+        if event.method == "Runtime.executionContextCreated"
+            && event.session_id.as_deref() == Some(page.id())
+            && c["auxData"]["type"] == "isolated"
+            && c["name"] == "Baton"
+        {
+            context = c["id"].as_i64().max(context);
+        }
+    }
+    let Some(context) = context else { return Err("no content-script world yet".into()) };
+    let reply = page
+        .call(
+            "Runtime.evaluate",
+            json!({"expression": expression, "contextId": context, "returnByValue": true, "awaitPromise": true}),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(details) = reply.get("exceptionDetails") {
+        return Err(details.to_string());
+    }
+    Ok(reply["result"]["value"].clone())
+}
+
+/// Evaluates `expression` with [`in_content_world`] until `done` holds on
+/// its value; on timeout the error names `what` and the last answer.
+pub async fn wait_in_content_world(
+    page: &Session,
+    what: &str,
+    expression: &str,
+    timeout: Duration,
+    done: impl Fn(&Value) -> bool,
+) -> Result<Value, String> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let last = match in_content_world(page, expression).await {
+            Ok(v) if done(&v) => return Ok(v),
+            Ok(v) => v.to_string(),
+            Err(e) => e,
+        };
+        if tokio::time::Instant::now() > deadline {
+            return Err(format!("timed out waiting for {what}; last: {last}"));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// An expression for [`in_content_world`] that clicks the element of
+/// Baton's visitor UI marked `data-baton-act="<act>"`; it yields whether
+/// there was one to click.
+pub fn click_visitor_ui(act: &str) -> String {
+    format!(
+        r#"(() => {{ const ui = chrome.dom.openOrClosedShadowRoot(document.querySelector('[data-baton-ui=visitor]'));
+  const e = ui.querySelector('[data-baton-act="{act}"]'); if (!e) return false; e.click(); return true; }})()"#
+    )
+}
