@@ -106,19 +106,9 @@ async fn measure(visitor: &Device, operator: &Device, n: usize) -> R<Value> {
         .await
         .map_err(e("visitor connected"))?;
     let code = popup
-        .session()
-        .wait_until(
-            "a share code",
-            "(() => { const b = document.querySelector('#share-tab'); if (b && !window.__clicked) { window.__clicked = true; b.click(); }
-               return { state: document.querySelector('#share-state')?.dataset.state, code: document.querySelector('#share-code')?.textContent ?? '' }; })()",
-            WAIT,
-            |v| v["state"] == "waiting" && v["code"].as_str().is_some_and(|c| c.len() > 4),
-        )
+        .share_code(WAIT)
         .await
-        .map_err(e("share"))?["code"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+        .map_err(e("share"))?;
     popup.session().close().await.map_err(e("close the popup"))?;
 
     console
@@ -190,13 +180,7 @@ fn main() {
                 "  visitor mutation → console mirror over {} changes ({} coalesced): p50 {} ms, p99 {} ms, max {} ms (target p99 < 50 ms)",
                 report["rendered"], report["coalesced"], l["p50"], l["p99"], l["max"]
             );
-            let out = baton_e2e::artifacts::target_dir().join("bench");
-            let _ = std::fs::create_dir_all(&out);
-            let path = out.join("cobrowse_latency.json");
-            match serde_json::to_vec_pretty(&report).map(|bytes| std::fs::write(&path, bytes)) {
-                Ok(Ok(())) => println!("  written to {}", path.display()),
-                _ => eprintln!("  could not write {}", path.display()),
-            }
+            baton_e2e::artifacts::write_bench_report("cobrowse_latency", &report);
         }
         Err(e) => {
             eprintln!("benchmark failed: {e}");

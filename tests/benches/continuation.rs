@@ -223,13 +223,7 @@ fn main() {
             let o = &report["one_changed_tab_among_5000"];
             println!("  one changed tab among 5,000: A {} B, B {} B", o["bytes_a"]["total"], o["bytes_b"]["total"]);
             println!("  no-change sync: B {} B", report["no_change_sync"]["bytes_b"]["total"]);
-            let out = baton_e2e::artifacts::target_dir().join("bench");
-            let _ = std::fs::create_dir_all(&out);
-            let path = out.join("continuation.json");
-            match serde_json::to_vec_pretty(&report).map(|bytes| std::fs::write(&path, bytes)) {
-                Ok(Ok(())) => println!("  written to {}", path.display()),
-                _ => eprintln!("  could not write {}", path.display()),
-            }
+            baton_e2e::artifacts::write_bench_report("continuation", &report);
         }
         Err(e) => {
             eprintln!("benchmark failed: {e}");

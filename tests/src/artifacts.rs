@@ -70,3 +70,16 @@ fn existing(what: &'static str, path: PathBuf) -> Result<PathBuf, HarnessError> 
         Err(HarnessError::MissingArtifact { what, path })
     }
 }
+
+/// Writes a benchmark's results to `target/bench/<name>.json` and says
+/// where; a failed write is reported but does not fail the run, whose
+/// results are already printed.
+pub fn write_bench_report(name: &str, report: &serde_json::Value) {
+    let out = target_dir().join("bench");
+    let _ = std::fs::create_dir_all(&out);
+    let path = out.join(format!("{name}.json"));
+    match serde_json::to_vec_pretty(report).map(|bytes| std::fs::write(&path, bytes)) {
+        Ok(Ok(())) => println!("  written to {}", path.display()),
+        _ => eprintln!("  could not write {}", path.display()),
+    }
+}

@@ -113,4 +113,20 @@ impl Popup {
             .await?;
         Ok(PopupState::from_json(&v))
     }
+
+    /// Presses "Share this tab" once and waits for the code the visitor
+    /// reads out to the operator (the share's state is then `waiting`).
+    pub async fn share_code(&self, timeout: Duration) -> Result<String, CdpError> {
+        let v = self
+            .session
+            .wait_until("a share code", SHARE_JS, timeout, |v| {
+                v["state"] == "waiting" && v["code"].as_str().is_some_and(|c| c.len() > 4)
+            })
+            .await?;
+        Ok(v["code"].as_str().unwrap_or_default().to_owned())
+    }
 }
+
+/// Clicks the share button on its first run only, then reports the state.
+const SHARE_JS: &str = "(() => { const b = document.querySelector('#share-tab'); if (b && !window.__clicked) { window.__clicked = true; b.click(); }
+   return { state: document.querySelector('#share-state')?.dataset.state, code: document.querySelector('#share-code')?.textContent ?? '' }; })()";

@@ -264,19 +264,9 @@ async fn share_and_join<'a>(w: &'a World, parts: &'a [&'a dyn Diagnose], url: &s
             .or_report("allow recording in the settings", parts);
     }
     let code = popup
-        .session()
-        .wait_until(
-            "a share code",
-            "(() => { const b = document.querySelector('#share-tab'); if (b && !window.__clicked) { window.__clicked = true; b.click(); }
-               return { state: document.querySelector('#share-state')?.dataset.state, code: document.querySelector('#share-code')?.textContent ?? '' }; })()",
-            WAIT,
-            |v| v["state"] == "waiting" && v["code"].as_str().is_some_and(|c| c.len() > 4),
-        )
+        .share_code(WAIT)
         .await
-        .or_report("share this tab", parts)["code"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+        .or_report("share this tab", parts);
     popup.session().close().await.or_report("close the visitor's popup", parts);
     wait_content(&page, "the bar with the code", UI_JS, parts, |v| v["state"] == "waiting").await;
 

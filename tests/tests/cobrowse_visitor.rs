@@ -128,19 +128,9 @@ async fn visitor_shares_consents_controls_gets_apps_and_stops() {
         .await
         .or_report("popup connected", &parts);
     let code = popup
-        .session()
-        .wait_until(
-            "a share code",
-            "(() => { const b = document.querySelector('#share-tab'); if (b && !window.__clicked) { window.__clicked = true; b.click(); }
-               return { state: document.querySelector('#share-state')?.dataset.state, code: document.querySelector('#share-code')?.textContent ?? '' }; })()",
-            WAIT,
-            |v| v["state"] == "waiting" && v["code"].as_str().is_some_and(|c| c.len() > 4),
-        )
+        .share_code(WAIT)
         .await
-        .or_report("share this tab", &parts)["code"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+        .or_report("share this tab", &parts);
     let ui = wait_content(&page, "the bar with the code", UI_JS, |v| v["state"] == "waiting").await;
     assert!(ui["text"].as_str().is_some_and(|t| t.contains(&code)), "the bar shows the code: {ui}");
 
