@@ -127,6 +127,7 @@ impl Popup {
     }
 }
 
-/// Clicks the share button on its first run only, then reports the state.
-const SHARE_JS: &str = "(() => { const b = document.querySelector('#share-tab'); if (b && !window.__clicked) { window.__clicked = true; b.click(); }
+/// Clicks the share button once it is enabled (the popup enables it when
+/// its module has wired it), on the first such run only; reports the state.
+const SHARE_JS: &str = "(() => { const b = document.querySelector('#share-tab'); if (b && !b.disabled && !window.__clicked) { window.__clicked = true; b.click(); }
    return { state: document.querySelector('#share-state')?.dataset.state, code: document.querySelector('#share-code')?.textContent ?? '' }; })()";

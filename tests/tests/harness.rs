@@ -209,12 +209,21 @@ async fn finds_and_kills_host_processes_by_profile() {
     let mine = dir.path().join("data-mine");
     let other = dir.path().join("data-other");
 
+    // A process another test forks while the copy is being written keeps a
+    // writable descriptor until it execs, and exec then fails with "text
+    // file busy" (ETXTBSY, 26) for a moment: retry briefly.
     let spawn = |data_home: &Path| {
-        std::process::Command::new(&fake_host)
-            .arg("60")
-            .env("XDG_DATA_HOME", data_home)
-            .spawn()
-            .expect("spawn the stand-in host")
+        let mut attempts = 0;
+        loop {
+            match std::process::Command::new(&fake_host).arg("60").env("XDG_DATA_HOME", data_home).spawn() {
+                Ok(child) => break child,
+                Err(e) if e.raw_os_error() == Some(26) && attempts < 50 => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => panic!("spawn the stand-in host: {e}"),
+            }
+        }
     };
     let mut mine_child = spawn(&mine);
     let mut other_child = spawn(&other);

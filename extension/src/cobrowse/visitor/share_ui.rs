@@ -133,10 +133,13 @@ fn set_hidden(e: &web_sys::Element, hidden: bool) {
     let _ = if hidden { e.set_attribute("hidden", "") } else { e.remove_attribute("hidden") };
 }
 
+/// Wires a button and only then enables it: the page's HTML ships it
+/// disabled, so a click before the module has loaded is never lost silently.
 fn on_click(doc: &Document, id: &str, mut f: impl FnMut() + 'static) {
     if let Some(button) = doc.get_element_by_id(id) {
         let on_click = Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| f());
         let _ = button.add_event_listener_with_callback("click", on_click.as_ref().unchecked_ref());
         on_click.forget();
+        let _ = button.remove_attribute("disabled");
     }
 }
