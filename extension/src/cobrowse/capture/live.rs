@@ -5,6 +5,7 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::{Rc, Weak};
 
 use js_sys::{Array, Function, Promise, Reflect};
@@ -76,6 +77,30 @@ const NO_SCROLL_READ: &[&str] = &[
     "script", "style", "link", "meta", "title", "head",
 ];
 
+/// Hashes node ids with one multiplication. The ids are Baton's own
+/// (sequential, never chosen by the page), so a keyed hash buys nothing
+/// and SipHash costs a noticeable share of the walk.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type IdBuild = BuildHasherDefault<IdHasher>;
+type IdTable<V> = HashMap<NodeId, V, IdBuild>;
+type IdSet = HashSet<NodeId, IdBuild>;
+
 pub struct Shared {
     st: RefCell<State>,
 }
@@ -105,11 +130,11 @@ struct State {
     sink: Sink,
     ids: IdMap,
     next_id: NodeId,
-    nodes: HashMap<NodeId, DomNode>,
-    protected: HashSet<NodeId>,
-    placeholders: HashSet<NodeId>,
+    nodes: IdTable<DomNode>,
+    protected: IdSet,
+    placeholders: IdSet,
     assets: AssetStore,
-    sheets: HashMap<NodeId, SheetWatch>,
+    sheets: IdTable<SheetWatch>,
     generation: u32,
     snapshotting: bool,
     stopped: bool,
@@ -178,11 +203,11 @@ pub fn start(policy: MaskPolicy, sink: Sink) -> Result<Rc<Shared>, CaptureError>
             sink,
             ids: IdMap::new(),
             next_id: 1,
-            nodes: HashMap::new(),
-            protected: HashSet::new(),
-            placeholders: HashSet::new(),
+            nodes: IdTable::default(),
+            protected: IdSet::default(),
+            placeholders: IdSet::default(),
             assets: AssetStore::default(),
-            sheets: HashMap::new(),
+            sheets: IdTable::default(),
             generation: 0,
             snapshotting: false,
             stopped: false,
@@ -890,6 +915,13 @@ impl State {
         if class.is_some_and(|c| c != FieldClass::Safe) || editable {
             self.protected.insert(id);
         }
+        // A checkbox's `value` attribute as the page wrote it (what
+        // `getAttribute("value")` answers), kept before masking.
+        let page_value = if class.is_some() && tag == "input" && mask::is_checkable(input_type.as_deref()) {
+            raw.iter().find(|(k, _)| k == "value").map(|(_, v)| v.clone())
+        } else {
+            None
+        };
         let mut a: Vec<(String, String)> = Vec::with_capacity(raw.len());
         for (n, v) in raw {
             if let Some(v) = mask::attr_out(&n, &v, class, false) {
@@ -897,7 +929,7 @@ impl State {
             }
         }
         if let Some(class) = class {
-            live_value(el, &tag, class, input_type.as_deref(), &mut a);
+            live_value(el, &tag, class, input_type.as_deref(), page_value, &mut a);
         }
 
         let mut css = None;
@@ -1481,7 +1513,15 @@ impl State {
 
 /// Replaces a form control's `value`/`checked` attributes with its live
 /// state, as the class allows.
-fn live_value(el: &Element, tag: &str, class: FieldClass, input_type: Option<&str>, a: &mut Vec<(String, String)>) {
+/// `page_value`: a checkable input's `value` attribute, read with the rest.
+fn live_value(
+    el: &Element,
+    tag: &str,
+    class: FieldClass,
+    input_type: Option<&str>,
+    page_value: Option<String>,
+    a: &mut Vec<(String, String)>,
+) {
     let had_value = a.iter().any(|(k, _)| k.eq_ignore_ascii_case("value"));
     a.retain(|(k, _)| {
         let k = k.to_ascii_lowercase();
@@ -1495,7 +1535,7 @@ fn live_value(el: &Element, tag: &str, class: FieldClass, input_type: Option<&st
             if class == FieldClass::Safe && el.unchecked_ref::<HtmlInputElement>().checked() {
                 a.push(("checked".into(), String::new()));
             }
-            if let Some(v) = el.get_attribute("value") {
+            if let Some(v) = page_value {
                 // A checkbox's value is the page's, not the user's.
                 a.push(("value".into(), v));
             }
