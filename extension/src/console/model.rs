@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use baton_shared::cobrowse::{App, AppField, AppState, Scope, SessionState};
 
 use super::url::{resolve, safe_url, scheme, UrlUse};
+use crate::cobrowse::visitor::model::{module_allowed, origin_of};
 
 /// What `#console-state[data-state]` says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,19 +192,6 @@ impl std::fmt::Display for AppProblem {
     }
 }
 
-/// `scheme://host[:port]` of an absolute http(s) URL, lowercase.
-pub fn origin_of(url: &str) -> Option<String> {
-    let s = scheme(url)?;
-    if s != "http" && s != "https" {
-        return None;
-    }
-    let rest = url[s.len() + 1..].strip_prefix("//")?;
-    let host = rest.split(['/', '?', '#']).next()?.to_ascii_lowercase();
-    if host.is_empty() || host.contains('@') {
-        return None;
-    }
-    Some(format!("{s}://{host}"))
-}
 
 /// Checks a viewer app: the document or image must be http(s) or a data: image.
 pub fn viewer_app(url: &str, title: &str) -> Result<App, AppProblem> {
@@ -211,14 +199,12 @@ pub fn viewer_app(url: &str, title: &str) -> Result<App, AppProblem> {
     Ok(App::Viewer { url, title: title.trim().to_owned() })
 }
 
-/// Origins a pushed module may come from (the visitor's side checks the same list).
-pub const MODULE_ORIGINS: &[&str] = &["https://apps.baton.invalid"];
-
-/// Checks a module app against the allowed origins (https only).
+/// Checks a module app against the allowed origins, with the same rule the
+/// visitor's side applies before loading it.
 pub fn module_app(url: &str, allowed: &[&str]) -> Result<App, AppProblem> {
     let url = url.trim();
     let origin = origin_of(url).ok_or(AppProblem::BadUrl)?;
-    if !origin.starts_with("https://") || !allowed.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(&origin)) {
+    if !module_allowed(url, allowed) {
         return Err(AppProblem::NotAllowedOrigin(origin));
     }
     Ok(App::Module { url: url.to_owned() })

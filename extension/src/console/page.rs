@@ -125,7 +125,7 @@ pub fn start() {
     console.wire();
     console.set_phase(Phase::Idle);
     console.layout();
-    ui::set_text(&doc, "module-origins", &model::MODULE_ORIGINS.join(", "));
+    ui::set_text(&doc, "module-origins", &crate::cobrowse::visitor::model::MODULE_ALLOWLIST.join(", "));
     let c = console.clone();
     ui::every(1000, move || c.tick());
 }
@@ -879,7 +879,7 @@ impl Console {
         let doc = &self.doc;
         let app = match ui::value(doc, "app-kind").as_str() {
             "form" => model::form_app(&ui::value(doc, "app-form-title"), &ui::value(doc, "app-form-fields")),
-            "module" => model::module_app(&ui::value(doc, "app-module-url"), model::MODULE_ORIGINS),
+            "module" => model::module_app(&ui::value(doc, "app-module-url"), crate::cobrowse::visitor::model::MODULE_ALLOWLIST),
             _ => model::viewer_app(&ui::value(doc, "app-viewer-url"), &ui::value(doc, "app-viewer-title")),
         };
         match app {
