@@ -11,6 +11,7 @@ mod push_socket;
 mod relay_socket;
 mod sent_tabs;
 mod sync;
+mod ws;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};

@@ -3,13 +3,14 @@
 use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{close_code, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
 use baton_shared::api::PushMessage;
 
-use super::error::{code, HttpError};
+use super::error::HttpError;
 use super::extract::AuthDevice;
+use super::ws::{close, expect_upgrade, send};
 use super::AppState;
 use crate::clock::now_ms;
 use crate::db::devices;
@@ -24,13 +25,7 @@ pub async fn upgrade(
     AuthDevice(device): AuthDevice,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, HttpError> {
-    let ws = ws.map_err(|r| {
-        HttpError::new(
-            r.status(),
-            code::INVALID_REQUEST,
-            format!("expected a WebSocket upgrade: {}", r.body_text()),
-        )
-    })?;
+    let ws = expect_upgrade(ws)?;
     Ok(ws
         .max_message_size(MAX_INCOMING_MESSAGE)
         .on_upgrade(move |socket| serve_socket(socket, state, device.device_id)))
@@ -109,16 +104,4 @@ async fn serve_socket(mut socket: WebSocket, state: AppState, device_id: String)
     tracing::info!(device_id, "push socket closed");
 }
 
-async fn send(socket: &mut WebSocket, msg: &PushMessage) -> Result<(), axum::Error> {
-    let text = serde_json::to_string(msg).map_err(axum::Error::new)?;
-    socket.send(Message::Text(text.into())).await
-}
 
-async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
-    let frame = CloseFrame {
-        code,
-        reason: reason.into(),
-    };
-    // The peer may already be gone; nothing more to do then.
-    let _ = socket.send(Message::Close(Some(frame))).await;
-}

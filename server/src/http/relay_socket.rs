@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{close_code, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::response::Response;
 use baton_shared::cobrowse::{
@@ -18,8 +18,9 @@ use baton_shared::limits::{MAX_AUDIT_EVENT, MAX_RELAY_MESSAGE};
 
 use super::checks;
 use super::cobrowse::unknown_session;
-use super::error::{code, HttpError};
+use super::error::HttpError;
 use super::extract::AuthDevice;
+use super::ws::{close, expect_upgrade, send};
 use super::AppState;
 use crate::clock::now_ms;
 use crate::db::cobrowse::{self, AuditError, FrameRow, Session};
@@ -49,13 +50,7 @@ pub async fn upgrade(
     let role = session
         .role_of(&device.device_id)
         .ok_or_else(unknown_session)?;
-    let ws = ws.map_err(|r| {
-        HttpError::new(
-            r.status(),
-            code::INVALID_REQUEST,
-            format!("expected a WebSocket upgrade: {}", r.body_text()),
-        )
-    })?;
+    let ws = expect_upgrade(ws)?;
     Ok(ws
         .max_message_size(HARD_MESSAGE_LIMIT)
         .max_frame_size(HARD_MESSAGE_LIMIT)
@@ -317,16 +312,4 @@ fn error(code: &str, message: impl Into<String>) -> RelayMessage {
     }
 }
 
-async fn send(socket: &mut WebSocket, msg: &RelayMessage) -> Result<(), axum::Error> {
-    let text = serde_json::to_string(msg).map_err(axum::Error::new)?;
-    socket.send(Message::Text(text.into())).await
-}
 
-async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
-    let frame = CloseFrame {
-        code,
-        reason: reason.into(),
-    };
-    // The peer may already be gone; nothing more to do then.
-    let _ = socket.send(Message::Close(Some(frame))).await;
-}
