@@ -18,7 +18,6 @@ use crate::capture::browser_types::{BrowserTab, BrowserWindow};
 use crate::capture::exclude::is_web_url;
 use crate::chrome;
 use crate::content::messages::{same_page, ContentMessage};
-use crate::view::Action;
 use crate::worker::host;
 
 /// A parked page state is dropped after this long.
@@ -46,59 +45,57 @@ pub fn start() {
     host::subscribe(on_host_event);
 }
 
-pub async fn perform(action: Action) -> Result<(), String> {
-    match action {
-        Action::OpenUrl { url } => open_tab(&url, true).await.map(|_| ()),
-        Action::OpenRemoteTab { device_id, tab_id } => {
-            let devices = list_devices().await?;
-            let tab = devices
-                .iter()
-                .filter(|d| d.id == device_id)
-                .flat_map(|d| d.windows.iter().flat_map(|w| w.tabs.iter()))
-                .find(|t| t.id == tab_id)
-                .cloned()
-                .ok_or("that tab is no longer open on the other device")?;
-            let page = page_for(&device_id, &tab).await;
-            let new_tab = open_tab(&tab.url, true).await?;
-            park(new_tab, page);
-            Ok(())
-        }
-        Action::ContinueWindow { device_id, window_id } => {
-            let devices = list_devices().await?;
-            let window = devices
-                .iter()
-                .filter(|d| d.id == device_id)
-                .flat_map(|d| d.windows.iter())
-                .find(|w| w.id == window_id)
-                .ok_or("that window is no longer open on the other device")?;
-            let mut tabs: Vec<&TabState> = window.tabs.iter().filter(|t| is_web_url(&t.url)).collect();
-            tabs.sort_by_key(|t| t.index);
-            if tabs.is_empty() {
-                return Err("that window has no tabs that can be opened here".into());
-            }
-            let mut pages = Vec::with_capacity(tabs.len());
-            for tab in &tabs {
-                pages.push(page_for(&device_id, tab).await);
-            }
-            let urls: Vec<&str> = tabs.iter().map(|t| t.url.as_str()).collect();
-            let created = call(
-                "windows.create",
-                &[js(&serde_json::json!({ "url": urls, "focused": true }))],
-            )
-            .await?;
-            let created: BrowserWindow = chrome::from_js(&created)?;
-            for ((tab, page), new_tab) in tabs.iter().zip(pages).zip(&created.tabs) {
-                let Some(new_id) = new_tab.id else { continue };
-                park(new_id, page);
-                if tab.pinned || tab.active {
-                    let update = serde_json::json!({ "pinned": tab.pinned, "active": tab.active });
-                    let _ = call("tabs.update", &[api::id(new_id), js(&update)]).await;
-                }
-            }
-            Ok(())
-        }
-        Action::ShareTab { .. } | Action::StopSharing { .. } => Err("not a restore action".into()),
+/// Opens a URL (a history entry) in a new tab.
+pub async fn open_url(url: &str) -> Result<(), String> {
+    open_tab(url, true).await.map(|_| ())
+}
+
+/// Opens another device's tab here, then hands it its saved page state.
+pub async fn open_remote_tab(device_id: &str, tab_id: i64) -> Result<(), String> {
+    let devices = list_devices().await?;
+    let tab = devices
+        .iter()
+        .filter(|d| d.id == device_id)
+        .flat_map(|d| d.windows.iter().flat_map(|w| w.tabs.iter()))
+        .find(|t| t.id == tab_id)
+        .cloned()
+        .ok_or("that tab is no longer open on the other device")?;
+    let page = page_for(device_id, &tab).await;
+    let new_tab = open_tab(&tab.url, true).await?;
+    park(new_tab, page);
+    Ok(())
+}
+
+/// Reopens another device's window here, tabs in order, each restored.
+pub async fn continue_window(device_id: &str, window_id: i64) -> Result<(), String> {
+    let devices = list_devices().await?;
+    let window = devices
+        .iter()
+        .filter(|d| d.id == device_id)
+        .flat_map(|d| d.windows.iter())
+        .find(|w| w.id == window_id)
+        .ok_or("that window is no longer open on the other device")?;
+    let mut tabs: Vec<&TabState> = window.tabs.iter().filter(|t| is_web_url(&t.url)).collect();
+    tabs.sort_by_key(|t| t.index);
+    if tabs.is_empty() {
+        return Err("that window has no tabs that can be opened here".into());
     }
+    let mut pages = Vec::with_capacity(tabs.len());
+    for tab in &tabs {
+        pages.push(page_for(device_id, tab).await);
+    }
+    let urls: Vec<&str> = tabs.iter().map(|t| t.url.as_str()).collect();
+    let created = call("windows.create", &[js(&serde_json::json!({ "url": urls, "focused": true }))]).await?;
+    let created: BrowserWindow = chrome::from_js(&created)?;
+    for ((tab, page), new_tab) in tabs.iter().zip(pages).zip(&created.tabs) {
+        let Some(new_id) = new_tab.id else { continue };
+        park(new_id, page);
+        if tab.pinned || tab.active {
+            let update = serde_json::json!({ "pinned": tab.pinned, "active": tab.active });
+            let _ = call("tabs.update", &[api::id(new_id), js(&update)]).await;
+        }
+    }
+    Ok(())
 }
 
 /// A tab finished loading: report received tabs, offer parked state.

@@ -64,11 +64,15 @@ fn on_ui_message(port: &Port, raw: JsValue) {
         UiRequest::Action { rid, action } => {
             let port = port.clone_port();
             wasm_bindgen_futures::spawn_local(async move {
+                use crate::cobrowse::visitor::worker as sharing;
                 let result = match action {
-                    a @ (Action::ShareTab { .. } | Action::StopSharing { .. }) => {
-                        crate::cobrowse::visitor::worker::perform(a).await
+                    Action::OpenRemoteTab { device_id, tab_id } => crate::restore::open_remote_tab(&device_id, tab_id).await,
+                    Action::ContinueWindow { device_id, window_id } => {
+                        crate::restore::continue_window(&device_id, window_id).await
                     }
-                    other => crate::restore::perform(other).await,
+                    Action::OpenUrl { url } => crate::restore::open_url(&url).await,
+                    Action::ShareTab { tab_id } => sharing::share(tab_id).await,
+                    Action::StopSharing { tab_id } => sharing::stop_sharing(tab_id),
                 };
                 port.send(&UiEvent::ActionDone { rid, error: result.err() });
             });

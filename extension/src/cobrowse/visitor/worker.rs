@@ -21,7 +21,6 @@ use super::protocol::{page_may_audit, FromPage, ShareView, ToPage, SHARES_KEY};
 use crate::capture::api::{self, call, js};
 use crate::chrome;
 use crate::content::messages::ContentMessage;
-use crate::view::Action;
 use crate::worker::host;
 
 struct Share {
@@ -67,21 +66,16 @@ pub fn start() {
     publish();
 }
 
-/// `Action::ShareTab` / `Action::StopSharing`.
-pub async fn perform(action: Action) -> Result<(), String> {
-    match action {
-        Action::ShareTab { tab_id } => share(tab_id).await,
-        Action::StopSharing { tab_id } => {
-            if !end(tab_id, Some(Role::Visitor)) {
-                return Err("this tab is not shared".into());
-            }
-            Ok(())
-        }
-        _ => Err("not a sharing action".into()),
+/// `Action::StopSharing`: the visitor stopped sharing from the popup.
+pub fn stop_sharing(tab_id: i64) -> Result<(), String> {
+    if !end(tab_id, Some(Role::Visitor)) {
+        return Err("this tab is not shared".into());
     }
+    Ok(())
 }
 
-async fn share(tab_id: i64) -> Result<(), String> {
+/// `Action::ShareTab`.
+pub async fn share(tab_id: i64) -> Result<(), String> {
     // The organisation (or the person) may have turned co-browsing off.
     let settings = crate::settings::store::load_or_default().await;
     if !settings.settings.cobrowsing_enabled {
