@@ -3,13 +3,14 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use support::{Server, ORIGIN};
 
-const ORIGIN: &str = "chrome-extension://iclfinohpipjahhnkmeiddmpdphogdem/";
+mod support;
 
 struct Host {
     child: Child,
@@ -240,47 +241,11 @@ fn a_server_that_answers_garbage_is_reported() {
     assert!(host.close_and_wait().0.success());
 }
 
-struct Server(Child, String);
-
-impl Server {
-    fn start(db: &Path) -> Server {
-        let mut child = Command::new(server_binary())
-            .args(["--listen", "127.0.0.1:0", "--db"])
-            .arg(db)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn baton-server (build it first: cargo build -p baton-server)");
-        let mut out = child.stdout.take().expect("stdout");
-        let mut line = Vec::new();
-        let mut byte = [0u8; 1];
-        while out.read(&mut byte).expect("read") == 1 && byte[0] != b'\n' {
-            line.push(byte[0]);
-        }
-        let line = String::from_utf8_lossy(&line).into_owned();
-        let url = line.rsplit(' ').next().unwrap_or_default().to_owned();
-        assert!(url.starts_with("http://127.0.0.1:"), "unexpected server banner {line:?}");
-        Server(child, url)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The server binary is built into the same target directory as ours.
-fn server_binary() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_baton-host")).with_file_name("baton-server")
-}
-
 #[test]
 fn registers_with_a_real_server_and_keeps_the_token_sealed() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(&dir.path().join("server.sqlite3"));
-    let mut host = Host::start(&server.1, ORIGIN);
+    let server = Server::start(&dir.path().join("server.sqlite3"), "127.0.0.1:0");
+    let mut host = Host::start(&server.url, ORIGIN);
     let status = host.wait_status("connected", |s| s["server"]["state"] == "connected");
     let device_id = status["device"]["id"].as_str().expect("device id").to_owned();
     assert_eq!(status["device"]["name"], "Test Device");
@@ -307,13 +272,13 @@ fn registers_with_a_real_server_and_keeps_the_token_sealed() {
 #[test]
 fn a_killed_host_comes_back_with_its_registration() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(&dir.path().join("server.sqlite3"));
-    let mut host = Host::start(&server.1, ORIGIN);
+    let server = Server::start(&dir.path().join("server.sqlite3"), "127.0.0.1:0");
+    let mut host = Host::start(&server.url, ORIGIN);
     let first = host.wait_status("connected", |s| s["server"]["state"] == "connected");
     // SIGKILL, as a crashing browser would leave it.
     host.child.kill().expect("kill");
     let _ = host.child.wait();
-    let mut again = Host::start_in(host.home, &server.1, ORIGIN);
+    let mut again = Host::start_in(host.home, &server.url, ORIGIN);
     let second = again.wait_status("connected", |s| s["server"]["state"] == "connected");
     assert_eq!(first["device"]["id"], second["device"]["id"]);
     assert!(again.close_and_wait().0.success());
