@@ -3,7 +3,9 @@
 
 mod apt;
 mod bindgen;
+mod binaryen;
 mod cli;
+mod content_js;
 mod dist;
 mod error;
 mod package;
@@ -12,6 +14,7 @@ mod report;
 mod signals;
 mod tasks;
 mod ui;
+mod wasm_sections;
 mod wasm_toolchain;
 mod workspace;
 

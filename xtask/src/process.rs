@@ -104,6 +104,12 @@ pub fn run_teeing_stderr(cmd: &mut Command) -> Result<(ExitStatus, String)> {
     Ok((status, String::from_utf8_lossy(&collected).into_owned()))
 }
 
+/// Runs with stderr collected but not shown (stdout inherited).
+pub fn run_collecting_stderr(cmd: &mut Command) -> Result<(ExitStatus, String)> {
+    let out = cmd.stdin(Stdio::null()).stderr(Stdio::piped()).output().map_err(|e| spawn_error(cmd, e))?;
+    Ok((out.status, String::from_utf8_lossy(&out.stderr).into_owned()))
+}
+
 /// True when `program` can be started from PATH (or is an existing path).
 pub fn on_path(program: &str) -> bool {
     find_on_path(program).is_some()

@@ -4,6 +4,11 @@
 //! Route B: when rustup cannot provide it, Debian's `rustc-web` compiler builds
 //! std for wasm32 from `rust-web-src` (`-Z build-std`).
 //! The route is decided each run by trying; nothing is cached between runs.
+//!
+//! Each route builds the crate twice, at the same time (the final LTO step
+//! of each is single-threaded): as usual, and without reference types and
+//! multi-value for the content script's JavaScript build (`content_js.rs`),
+//! in a target dir of its own so neither build invalidates the other.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -42,18 +47,36 @@ enum Route {
     Debian { linker: PathBuf },
 }
 
+/// The two builds of the extension crate.
+pub struct ExtensionWasm {
+    /// What the browser runs.
+    pub wasm: PathBuf,
+    /// The input of the content script's JavaScript build.
+    pub for_js: PathBuf,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flavor {
+    Wasm,
+    ForJs,
+}
+
+/// Turned off for the JS build: wasm2js translates neither, and without
+/// reference types wasm-bindgen keeps JS values in a JS-side heap.
+const NO_POST_MVP_VALUES: &str = "-Ctarget-feature=-reference-types,-multivalue";
+
 enum BuildFailure {
     /// The toolchain could not produce wasm32 at all: worth trying the other route.
     Toolchain,
     Other(Error),
 }
 
-/// Builds the extension crate and returns the path of its `.wasm`.
-pub fn build_extension(ws: &Workspace, apt: &mut Apt) -> Result<PathBuf> {
+/// Builds the extension crate (both flavors) and returns the paths of the `.wasm` files.
+pub fn build_extension(ws: &Workspace, apt: &mut Apt) -> Result<ExtensionWasm> {
     let forced = forced_route()?;
     if forced != Some(Forced::B) {
         match prepare_rustup() {
-            Ok(()) => match build(ws, &Route::Rustup) {
+            Ok(()) => match build_both(ws, &Route::Rustup) {
                 Ok(wasm) => return Ok(wasm),
                 Err(BuildFailure::Other(e)) => return Err(e),
                 Err(BuildFailure::Toolchain) if forced == Some(Forced::A) => {
@@ -70,7 +93,7 @@ pub fn build_extension(ws: &Workspace, apt: &mut Apt) -> Result<PathBuf> {
         ui::step("BATON_WASM_ROUTE=b: using Debian's rustc-web for wasm32 (route B)");
     }
     let linker = prepare_debian(apt)?;
-    build(ws, &Route::Debian { linker }).map_err(|failure| match failure {
+    build_both(ws, &Route::Debian { linker }).map_err(|failure| match failure {
         BuildFailure::Other(e) => e,
         BuildFailure::Toolchain => Error::Setup(
             "Debian's rustc-web could not build std for wasm32 either; check that rustc-web and \
@@ -132,16 +155,32 @@ fn llvm_major(rustc_verbose: &str) -> Option<&str> {
     (!major.is_empty() && major.bytes().all(|b| b.is_ascii_digit())).then_some(major)
 }
 
-fn build(ws: &Workspace, route: &Route) -> Result<PathBuf, BuildFailure> {
-    let (mut cmd, target_dir) = match route {
+/// Both flavors at once; the first failure (the usual build's first) wins.
+fn build_both(ws: &Workspace, route: &Route) -> Result<ExtensionWasm, BuildFailure> {
+    std::thread::scope(|scope| {
+        let for_js = scope.spawn(|| build(ws, route, Flavor::ForJs));
+        let wasm = build(ws, route, Flavor::Wasm);
+        let for_js = for_js.join().unwrap_or_else(|_| {
+            Err(BuildFailure::Other(Error::Setup("the thread building the extension for JavaScript panicked".into())))
+        });
+        Ok(ExtensionWasm { wasm: wasm?, for_js: for_js? })
+    })
+}
+
+fn build(ws: &Workspace, route: &Route, flavor: Flavor) -> Result<PathBuf, BuildFailure> {
+    let what = match flavor {
+        Flavor::Wasm => "the extension",
+        Flavor::ForJs => "the extension for the content script's JS build (quietly)",
+    };
+    let (mut cmd, base_dir) = match route {
         Route::Rustup => {
-            ui::step(format!("building the extension for {TARGET} (profile {PROFILE}, rustup toolchain)"));
+            ui::step(format!("building {what} for {TARGET} (profile {PROFILE}, rustup toolchain)"));
             let mut cmd = Command::new(cargo());
             cmd.arg("build");
             (cmd, ws.target.clone())
         }
         Route::Debian { linker } => {
-            ui::step(format!("building the extension for {TARGET} (profile {PROFILE}, Debian rustc-web with build-std)"));
+            ui::step(format!("building {what} for {TARGET} (profile {PROFILE}, Debian rustc-web with build-std)"));
             // Its own target dir: a different compiler would otherwise invalidate
             // the rustup builds' artifacts on every switch.
             let target_dir = ws.target.join("debian-web");
@@ -153,16 +192,34 @@ fn build(ws: &Workspace, route: &Route) -> Result<PathBuf, BuildFailure> {
                 // Keep rustup's toolchain choice out of anything this cargo starts.
                 .env_remove("RUSTUP_TOOLCHAIN")
                 .env_remove("CARGO");
-            cmd.args(["build", "-Z", "build-std=std,panic_abort", "--target-dir"]).arg(&target_dir);
+            cmd.args(["build", "-Z", "build-std=std,panic_abort"]);
             (cmd, target_dir)
         }
     };
+    let target_dir = match flavor {
+        Flavor::Wasm => base_dir,
+        Flavor::ForJs => {
+            add_rustflag(&mut cmd, NO_POST_MVP_VALUES);
+            base_dir.join("wasm-for-js")
+        }
+    };
+    if target_dir != ws.target {
+        cmd.arg("--target-dir").arg(&target_dir);
+    }
     // `--target` is explicit on both routes: build-std without it silently builds for the host.
     cmd.args(["--package", EXTENSION_PACKAGE, "--lib", "--target", TARGET, "--profile", PROFILE])
         .current_dir(&ws.root);
 
-    let (status, stderr) = process::run_teeing_stderr(&mut cmd).map_err(BuildFailure::Other)?;
+    let (status, stderr) = match flavor {
+        Flavor::Wasm => process::run_teeing_stderr(&mut cmd),
+        // Two cargos writing to one terminal is unreadable; this one speaks on failure.
+        Flavor::ForJs => process::run_collecting_stderr(&mut cmd),
+    }
+    .map_err(BuildFailure::Other)?;
     if !status.success() {
+        if flavor == Flavor::ForJs {
+            eprint!("{stderr}");
+        }
         return Err(if missing_std(&stderr) {
             BuildFailure::Toolchain
         } else {
@@ -177,6 +234,19 @@ fn build(ws: &Workspace, route: &Route) -> Result<PathBuf, BuildFailure> {
         ))));
     }
     Ok(wasm)
+}
+
+/// Adds `flag` to whatever flags the caller's environment already passes.
+fn add_rustflag(cmd: &mut Command, flag: &str) {
+    match env::var("CARGO_ENCODED_RUSTFLAGS") {
+        Ok(encoded) if !encoded.is_empty() => {
+            cmd.env("CARGO_ENCODED_RUSTFLAGS", format!("{encoded}\x1f{flag}"));
+        }
+        _ => {
+            let existing = env::var("RUSTFLAGS").unwrap_or_default();
+            cmd.env_remove("CARGO_ENCODED_RUSTFLAGS").env("RUSTFLAGS", format!("{existing} {flag}").trim());
+        }
+    }
 }
 
 fn wasm_path(target_dir: &Path) -> PathBuf {

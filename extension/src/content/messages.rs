@@ -17,9 +17,12 @@ pub enum ContentMessage {
     PageState { page: PageState },
     /// Worker → content script: refill and scroll to this state.
     Restore { page: PageState },
+    /// Content script loader → worker: the Wasm did not load (typically a
+    /// Content-Security-Policy without `'wasm-unsafe-eval'`, which also
+    /// binds content scripts); inject the JavaScript build instead.
+    WasmBlocked { reason: String },
     /// Content script loader → worker: Baton's page code could not start on
-    /// this page (typically a Content-Security-Policy without
-    /// `'wasm-unsafe-eval'`, which also binds content scripts).
+    /// this page, not even as JavaScript.
     Unavailable { reason: String },
     /// Worker → content script: co-browsing (the tab is shared).
     CobrowseToPage { m: ToPage },
@@ -52,5 +55,9 @@ mod tests {
             serde_json::to_value(&m).unwrap(),
             serde_json::json!({"baton": "ready", "url": "https://a/"})
         );
+        // What content.js sends when the page forbids WebAssembly.
+        let blocked: ContentMessage =
+            serde_json::from_value(serde_json::json!({"baton": "wasm_blocked", "reason": "CSP"})).unwrap();
+        assert_eq!(blocked, ContentMessage::WasmBlocked { reason: "CSP".into() });
     }
 }

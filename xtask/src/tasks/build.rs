@@ -1,13 +1,16 @@
 //! `cargo xtask build [--release]`: host and server binaries, the extension's
-//! Wasm, its wasm-bindgen glue, and the unpacked extension in dist/extension/.
+//! Wasm, its wasm-bindgen glue, the content script's JavaScript build (for
+//! pages that forbid WebAssembly), and the unpacked extension in dist/extension/.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use crate::apt::Apt;
 use crate::bindgen;
+use crate::binaryen::Binaryen;
+use crate::content_js;
 use crate::dist;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::process;
 use crate::report::Report;
 use crate::ui;
@@ -32,7 +35,8 @@ pub fn build(ws: &Workspace, apt: &mut Apt, release: bool, report: &mut Report) 
         process::run(&mut cmd)
     })?;
 
-    let wasm = report.time("build extension (wasm32)", || wasm_toolchain::build_extension(ws, apt))?;
+    let built = report.time("build extension (wasm32, twice)", || wasm_toolchain::build_extension(ws, apt))?;
+    let wasm = built.wasm;
 
     let cli = match bindgen::required_version(ws)? {
         Some(version) => Some(report.time("wasm-bindgen CLI", || bindgen::ensure_cli(ws, &version))?),
@@ -43,6 +47,14 @@ pub fn build(ws: &Workspace, apt: &mut Apt, release: bool, report: &mut Report) 
             report.skipped("wasm-bindgen CLI", "extension has no wasm-bindgen dependency");
             None
         }
+    };
+
+    let content_js = match &cli {
+        Some(cli) => {
+            let binaryen = report.time("binaryen (npm)", || Binaryen::ensure(ws, apt))?;
+            Some(report.time("content script JS build", || content_js::generate(ws, &binaryen, cli, &built.for_js))?)
+        }
+        None => None,
     };
 
     let out = ws.dist_extension();
@@ -60,6 +72,15 @@ pub fn build(ws: &Workspace, apt: &mut Apt, release: bool, report: &mut Report) 
             bindgen::generate(cli, &wasm, &out.join("wasm"))?;
             bindgen::generate_classic(cli, &wasm, &out.join("wasm").join("content"))?;
             ui::note("generated wasm/baton_extension.js, wasm/content/baton_extension.js and their .wasm");
+        }
+        if let Some(generated) = &content_js {
+            let to = out.join(content_js::DIST_DIR);
+            std::fs::create_dir_all(&to).map_err(|e| Error::io(format!("creating {}", to.display()), e))?;
+            for file in [content_js::GLUE_FILE, content_js::ASM_FILE] {
+                std::fs::copy(generated.join(file), to.join(file))
+                    .map_err(|e| Error::io(format!("copying {file} into {}", to.display()), e))?;
+            }
+            ui::note(format!("copied the content script's JS build into {}", content_js::DIST_DIR));
         }
         if !out.join("manifest.json").is_file() {
             ui::warn(format!(
