@@ -33,6 +33,8 @@ use baton_e2e::{artifacts, pages, Browser, BrowserOptions, Reply, Session};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(30);
+/// Between a warm-up recording and the measured one.
+const WARM_UP: Duration = Duration::from_millis(1_000);
 
 fn bench_pages() -> PathBuf {
     artifacts::repo_root().join("tests").join("bench-pages")
@@ -150,6 +152,11 @@ struct Run {
     dump: Vec<String>,
 }
 
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 /// Median snapshot time, worst longest task, the first run's bytes (the
 /// only run with mutations).
 fn combine(mut runs: Vec<Run>) -> Run {
@@ -221,9 +228,14 @@ fn longest(lt: &Value) -> f64 {
     lt.as_array().into_iter().flatten().filter_map(Value::as_f64).fold(0.0, f64::max)
 }
 
-async fn run_rrweb(cdp: &Cdp, url: &str, seconds: u64) -> Run {
+async fn run_rrweb(cdp: &Cdp, url: &str, seconds: u64, warm: bool) -> Run {
     let (session, _) = open(cdp, url).await;
     eval_in(&session, None, MUTATE).await;
+    if warm {
+        // A first recording, stopped: its code is compiled and warm.
+        eval_in(&session, None, "rrweb.record({ emit() {}, maskAllInputs: true })(); true").await;
+        tokio::time::sleep(WARM_UP).await;
+    }
     let snapshot_ms = eval_in(
         &session,
         None,
@@ -255,20 +267,46 @@ async fn run_rrweb(cdp: &Cdp, url: &str, seconds: u64) -> Run {
     }
 }
 
-async fn run_baton(cdp: &Cdp, url: &str, seconds: u64) -> Run {
+async fn run_baton(cdp: &Cdp, url: &str, seconds: u64, warm: bool) -> Run {
     let (session, ctx) = open(cdp, url).await;
     eval_in(&session, None, MUTATE).await;
+    if warm {
+        // What sharing does while the visitor waits for the operator.
+        eval_in(&session, Some(ctx), "wasm_bindgen.debug_capture_prepare('', '')").await;
+        tokio::time::sleep(WARM_UP).await;
+    }
+    let profiling = profile_start(&session).await;
     eval_in(&session, Some(ctx), "wasm_bindgen.debug_capture_start('', '')").await;
     let started = Instant::now();
     let stats = loop {
         let s = eval_in(&session, Some(ctx), "wasm_bindgen.debug_capture_stats()").await;
         let s: Value = serde_json::from_str(s.as_str().unwrap_or("{}")).unwrap_or(Value::Null);
         if s["snapshot_ms"].as_f64().unwrap_or(0.0) > 0.0 {
+            if std::env::var_os("BATON_BENCH_PROFILE").is_some() {
+                println!("  stats {s}");
+            }
             break s;
         }
         assert!(started.elapsed() < WAIT, "no snapshot");
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
+    if profiling && std::env::var_os("BATON_BENCH_PROFILE").is_some_and(|m| m == "cpu") {
+        profile_stop(&session).await;
+    } else if profiling {
+        // More samples: the same snapshot, taken again.
+        let mut best: Option<Value> = None;
+        for _ in 0..20 {
+            eval_in(&session, Some(ctx), "wasm_bindgen.debug_capture_keyframe()").await;
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            let s = eval_in(&session, Some(ctx), "wasm_bindgen.debug_capture_stats()").await;
+            let s: Value = serde_json::from_str(s.as_str().unwrap_or("{}")).unwrap_or(Value::Null);
+            if best.as_ref().is_none_or(|b| s["work_ms"].as_f64() < b["work_ms"].as_f64()) {
+                best = Some(s);
+            }
+        }
+        println!("  best of 20 keyframes: {}", best.unwrap_or(Value::Null));
+        profile_stop(&session).await;
+    }
     let take = "wasm_bindgen.debug_capture_take()";
     let frames_of = |v: Value| -> Vec<String> {
         let v: Value = serde_json::from_str(v.as_str().unwrap_or("[]")).unwrap_or(Value::Null);
@@ -296,6 +334,60 @@ async fn run_baton(cdp: &Cdp, url: &str, seconds: u64) -> Run {
         total_deflated: all.iter().map(|s| deflated(s)).sum(),
         frames: all.len(),
         dump: all.into_iter().cloned().collect(),
+    }
+}
+
+/// `BATON_BENCH_PROFILE=1`: samples the page's main thread during Baton's
+/// snapshot and prints the functions with the most self time.
+async fn profile_start(session: &Session) -> bool {
+    let Some(mode) = std::env::var_os("BATON_BENCH_PROFILE") else { return false };
+    if mode != "cpu" {
+        return true;
+    }
+    let _ = session.call("Profiler.enable", json!({})).await;
+    let _ = session.call("Profiler.setSamplingInterval", json!({"interval": 25})).await;
+    session.call("Profiler.start", json!({})).await.is_ok()
+}
+
+async fn profile_stop(session: &Session) {
+    if std::env::var_os("BATON_BENCH_PROFILE").is_some_and(|m| m != "cpu") {
+        return;
+    }
+    let Ok(reply) = session.call("Profiler.stop", json!({})).await else { return };
+    let profile = &reply["profile"];
+    let mut self_hits: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let mut total = 0;
+    for node in profile["nodes"].as_array().into_iter().flatten() {
+        let hits = node["hitCount"].as_u64().unwrap_or(0);
+        let frame = &node["callFrame"];
+        let url = frame["url"].as_str().unwrap_or("");
+        let name = format!("{} ({})", frame["functionName"].as_str().unwrap_or("?"), url.rsplit('/').next().unwrap_or(""));
+        if !matches!(frame["functionName"].as_str(), Some("(idle)" | "(program)")) {
+            total += hits;
+        }
+        *self_hits.entry(name).or_default() += hits;
+    }
+    let mut groups: std::collections::BTreeMap<&str, u64> = Default::default();
+    for (name, hits) in &self_hits {
+        let group = if name.contains("(baton_extension.js)") {
+            "JS glue"
+        } else if name.starts_with("wasm-to-js") || name.starts_with("js-to-wasm") {
+            "boundary"
+        } else if name.contains("_bg.wasm") {
+            "Wasm"
+        } else if name.starts_with("(idle)") {
+            "idle"
+        } else {
+            "other"
+        };
+        *groups.entry(group).or_default() += hits;
+    }
+    println!("  profile groups: {groups:?}");
+    let mut top: Vec<_> = self_hits.into_iter().collect();
+    top.sort_by_key(|t| std::cmp::Reverse(t.1));
+    println!("  profile: {total} busy samples of 25 µs");
+    for (name, hits) in top.into_iter().filter(|(n, _)| !n.starts_with("(idle)")).take(16) {
+        println!("    {hits:6}  {name}");
     }
 }
 
@@ -338,12 +430,18 @@ async fn main() {
         // runs, longest tasks the worst, bytes those of the first run.
         let mut rrs = Vec::new();
         let mut bts = Vec::new();
+        let mut warm_rr = Vec::new();
+        let mut warm_bt = Vec::new();
         for i in 0..runs {
             // Only the first run has the mutation phase; the others time snapshots.
             let secs = if i == 0 { seconds } else { 0 };
-            rrs.push(run_rrweb(browser.cdp(), &url, secs).await);
-            bts.push(run_baton(browser.cdp(), &url, secs).await);
+            rrs.push(run_rrweb(browser.cdp(), &url, secs, false).await);
+            bts.push(run_baton(browser.cdp(), &url, secs, false).await);
+            warm_rr.push(run_rrweb(browser.cdp(), &url, 0, true).await.snapshot_ms);
+            warm_bt.push(run_baton(browser.cdp(), &url, 0, true).await.snapshot_ms);
         }
+        let warm_rr = median(warm_rr);
+        let warm_bt = median(warm_bt);
         if let Ok(dir) = std::env::var("BATON_BENCH_DUMP") {
             let _ = std::fs::create_dir_all(&dir);
             let _ = std::fs::write(format!("{dir}/{name}-baton.json"), format!("[{}]", bts[0].dump.join(",\n")));
@@ -374,6 +472,7 @@ async fn main() {
         }
         let ratios = json!({
             "snapshot_time": ratio(bt.snapshot_ms, rr.snapshot_ms),
+            "snapshot_time_warm": ratio(warm_bt, warm_rr),
             "bytes": ratio(bt.total_bytes as f64, rr.total_bytes as f64),
             "bytes_deflated": ratio(bt.total_deflated as f64, rr.total_deflated as f64),
             // What Baton's host sends (deflated frames) against rrweb's emitted JSON.
@@ -382,6 +481,10 @@ async fn main() {
             "snapshot_bytes_deflated": ratio(bt.snapshot_deflated as f64, rr.snapshot_deflated as f64),
         });
         let r = |k: &str| ratios[k].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "  warm (after a first recording; Baton: as sharing prepares): rrweb {warm_rr:.1} ms, baton {warm_bt:.1} ms, ratio {:.2}",
+            r("snapshot_time_warm")
+        );
         println!(
             "  ratios baton/rrweb: snapshot time {:.2} (target ≤ 0.67); bytes raw/raw {:.2} (target ≤ 0.5), \
              deflated/deflated {:.2}, baton wire (deflated)/rrweb JSON {:.3}; snapshot only: raw {:.2}, deflated {:.2}",
@@ -392,7 +495,10 @@ async fn main() {
             r("snapshot_bytes"),
             r("snapshot_bytes_deflated")
         );
-        results.insert(name.into(), json!({"rrweb": run_json(&rr), "baton": run_json(&bt), "ratios": ratios}));
+        results.insert(
+            name.into(),
+            json!({"rrweb": run_json(&rr), "baton": run_json(&bt), "warm_ms": {"rrweb": warm_rr, "baton": warm_bt}, "ratios": ratios}),
+        );
     }
     let out = artifacts::target_dir().join("bench");
     let _ = std::fs::create_dir_all(&out);

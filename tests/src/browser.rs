@@ -73,6 +73,10 @@ impl Browser {
             cmd.arg(format!("--load-extension={}", ext.display()))
                 .arg(format!("--disable-extensions-except={}", ext.display()));
         }
+        // `BATON_CHROMIUM_FLAGS`: extra flags, for experiments (e.g. `--js-flags=…`).
+        if let Ok(extra) = std::env::var("BATON_CHROMIUM_FLAGS") {
+            cmd.args(extra.split_whitespace());
+        }
         cmd.arg("about:blank")
             .envs(options.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())

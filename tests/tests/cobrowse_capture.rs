@@ -375,3 +375,53 @@ async fn a_10000_node_page_is_captured_without_long_tasks() {
     assert!(stats["max_slice_ms"].as_f64().unwrap_or(f64::MAX) <= 50.0, "slices: {stats}");
     assert_eq!(long, json!([]), "long tasks during the capture");
 }
+
+/// The snapshot frame without node ids (the bulk read and the per-node walk
+/// number shadow and iframe content differently).
+fn without_ids(v: &Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(map.iter().filter(|(k, _)| *k != "i").map(|(k, v)| (k.clone(), without_ids(v))).collect()),
+        Value::Array(items) => Value::Array(items.iter().map(without_ids).collect()),
+        other => other.clone(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bulk_read_captures_what_the_per_node_walk_does() {
+    let base = serve_pages().await;
+    let (browser, _dir) = launch().await;
+    let page = Page::open(browser.cdp(), &format!("{base}/secrets")).await;
+    page.page_eval(
+        "new Promise(r => { const f = document.getElementById('fr'); \
+         if (f.contentDocument && f.contentDocument.readyState === 'complete' && f.contentDocument.body) r(true); \
+         else f.addEventListener('load', () => r(true)); })",
+    )
+    .await;
+    page.type_into("#pw", PASSWORD).await;
+    page.type_into("#plain", PLAIN).await;
+    let mut snapshots = Vec::new();
+    for bulk in [true, false] {
+        page.eval(&format!("wasm_bindgen.debug_capture_bulk({bulk})")).await.expect("choose the walk");
+        // A policy private selector and a safe field, as policy sets them.
+        page.eval("wasm_bindgen.debug_capture_start('#list', '#plain')").await.expect("start the recorder");
+        let mut frames = Vec::new();
+        page.frames_until(&mut frames, "the snapshot", |f| has_kind(f, "snapshot")).await;
+        let protected = page.eval("wasm_bindgen.debug_capture_protected('#list')").await.expect("protected");
+        let stats = page.eval("wasm_bindgen.debug_capture_stats()").await.expect("stats");
+        let stats: Value = serde_json::from_str(stats.as_str().unwrap_or("{}")).expect("stats JSON");
+        assert_eq!(stats["bulk"], json!(bulk), "read in bulk: {stats}");
+        page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
+        let snapshot = frames.iter().find(|f| f["frame"]["k"] == "snapshot").expect("snapshot")["frame"].clone();
+        let assets = frames.iter().find(|f| f["frame"]["k"] == "assets").map(|f| f["frame"].clone());
+        snapshots.push((without_ids(&snapshot), assets, protected));
+    }
+    let (bulk, walked) = (&snapshots[0], &snapshots[1]);
+    assert_eq!(bulk.0, walked.0, "the same tree either way");
+    assert_eq!(bulk.1, walked.1, "the same assets either way");
+    assert_eq!(bulk.2, json!(true), "the private selector's element is protected");
+    assert_eq!(bulk.2, walked.2);
+    let text = bulk.0.to_string();
+    assert!(text.contains(PLAIN), "the safe field's value is shown: {text}");
+    assert!(!text.contains("first item"), "the private selector's text is hidden");
+    assert!(!text.contains(PASSWORD));
+}

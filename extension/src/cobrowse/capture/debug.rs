@@ -38,6 +38,26 @@ pub fn debug_capture_start(private_selectors: &str, safe_selectors: &str) -> Res
     Ok(())
 }
 
+/// Turns the one-call bulk read of the document off (or on again), so that
+/// tests can compare it with the per-node walk.
+#[wasm_bindgen]
+pub fn debug_capture_bulk(enabled: bool) {
+    live::set_bulk_enabled(enabled);
+}
+
+/// Warms the capture path up as sharing does before the operator joins
+/// ([`super::prepare`]), with the frames serialized like the diagnostic sink's.
+#[wasm_bindgen]
+pub fn debug_capture_prepare(private_selectors: &str, safe_selectors: &str) {
+    let policy = MaskPolicy { private_selectors: lines(private_selectors), safe_selectors: lines(safe_selectors) };
+    super::prepare(
+        policy,
+        Rc::new(|frame: baton_shared::cobrowse::VisitorFrame| {
+            let _ = serde_json::to_string(&frame);
+        }),
+    );
+}
+
 /// The frames emitted since the last call, as a JSON array of
 /// `{"at": ms, "frame": …}`.
 #[wasm_bindgen]
@@ -46,17 +66,18 @@ pub fn debug_capture_take() -> String {
     format!("[{}]", taken.join(","))
 }
 
-/// `{"snapshot_ms": …, "max_slice_ms": …, "work_ms": …, "slices": …}` of
-/// the last snapshot: wall time from start to the snapshot handed to the
-/// sink, the longest slice, the time spent working (wall time less the
-/// yields) and the number of slices.
+/// `{"snapshot_ms": …, "max_slice_ms": …, "work_ms": …, "slices": …,
+/// "bulk": …}` of the last snapshot: wall time from start to the snapshot
+/// handed to the sink, the longest slice, the time spent working (wall
+/// time less the yields), the number of slices and whether the document
+/// was read in bulk.
 #[wasm_bindgen]
 pub fn debug_capture_stats() -> String {
     RECORDER.with(|r| {
-        let (snapshot_ms, max_slice_ms, work_ms, slices) =
-            r.borrow().as_ref().map(|r| live::stats(&r.inner)).unwrap_or((0.0, 0.0, 0.0, 0));
+        let (snapshot_ms, max_slice_ms, work_ms, slices, bulk) =
+            r.borrow().as_ref().map(|r| live::stats(&r.inner)).unwrap_or((0.0, 0.0, 0.0, 0, false));
         format!(
-            "{{\"snapshot_ms\":{snapshot_ms},\"max_slice_ms\":{max_slice_ms},\"work_ms\":{work_ms},\"slices\":{slices}}}"
+            "{{\"snapshot_ms\":{snapshot_ms},\"max_slice_ms\":{max_slice_ms},\"work_ms\":{work_ms},\"slices\":{slices},\"bulk\":{bulk}}}"
         )
     })
 }

@@ -25,6 +25,10 @@ use baton_shared::cobrowse::elide_ids;
 use baton_shared::limits::{CAPTURE_SLICE_MS, POINTER_COALESCE_MS};
 
 use super::assets::{AssetStore, CSS};
+use super::bulk;
+
+mod assembly;
+use assembly::Assembly;
 use super::batch::Batch;
 use super::mask::{self, FieldClass, FieldFacts, PRIVATE_ATTR, UI_ATTR};
 use super::{CaptureError, MaskPolicy, Sink};
@@ -34,7 +38,7 @@ extern "C" {
     /// A `WeakMap` from nodes to ids, bound so that ids cross as plain
     /// numbers (no JS value is allocated per lookup or insertion).
     #[wasm_bindgen(js_name = WeakMap)]
-    type IdMap;
+    pub(super) type IdMap;
     #[wasm_bindgen(constructor, js_class = "WeakMap")]
     fn new() -> IdMap;
     #[wasm_bindgen(method, js_class = "WeakMap", js_name = get)]
@@ -131,6 +135,11 @@ struct State {
     ids: IdMap,
     next_id: NodeId,
     nodes: IdTable<DomNode>,
+    /// The nodes of the last bulk read (ids `1..len`), and which of them
+    /// are still captured; later nodes are in `nodes`.
+    bulk: Option<(bulk::List, Vec<bool>)>,
+    /// Browser built-ins for bulk reads; `None` where they are missing.
+    natives: Option<bulk::Natives>,
     protected: IdSet,
     placeholders: IdSet,
     assets: AssetStore,
@@ -174,6 +183,15 @@ struct State {
     pub(super) slices: u32,
 }
 
+thread_local! {
+    static BULK_ENABLED: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+}
+
+/// Whether snapshots may use the bulk read (diagnostics turn it off).
+pub(super) fn set_bulk_enabled(enabled: bool) {
+    BULK_ENABLED.with(|b| b.set(enabled));
+}
+
 fn now() -> f64 {
     thread_local! {
         static PERF: Option<web_sys::Performance> = web_sys::window().and_then(|w| w.performance());
@@ -204,6 +222,8 @@ pub fn start(policy: MaskPolicy, sink: Sink) -> Result<Rc<Shared>, CaptureError>
             ids: IdMap::new(),
             next_id: 1,
             nodes: IdTable::default(),
+            bulk: None,
+            natives: bulk::Natives::new().ok(),
             protected: IdSet::default(),
             placeholders: IdSet::default(),
             assets: AssetStore::default(),
@@ -260,6 +280,7 @@ pub fn keyframe(shared: &Rc<Shared>) {
         st.ids = IdMap::new();
         st.next_id = 1;
         st.nodes.clear();
+        st.bulk = None;
         st.protected.clear();
         st.placeholders.clear();
         st.sheets.clear();
@@ -280,7 +301,7 @@ pub fn keyframe(shared: &Rc<Shared>) {
 }
 
 pub fn node(shared: &Rc<Shared>, id: NodeId) -> Option<DomNode> {
-    shared.st.try_borrow().ok()?.nodes.get(&id).cloned()
+    shared.st.try_borrow().ok()?.node_at(id)
 }
 
 pub fn id_of(shared: &Rc<Shared>, node: &DomNode) -> Option<NodeId> {
@@ -289,8 +310,8 @@ pub fn id_of(shared: &Rc<Shared>, node: &DomNode) -> Option<NodeId> {
 
 pub fn is_protected(shared: &Rc<Shared>, id: NodeId) -> bool {
     let Ok(st) = shared.st.try_borrow() else { return true };
-    let Some(node) = st.nodes.get(&id) else { return true };
-    st.protected_node(node)
+    let Some(node) = st.node_at(id) else { return true };
+    st.protected_node(&node)
 }
 
 pub fn set_outlines(shared: &Rc<Shared>, on: bool) {
@@ -339,6 +360,7 @@ pub fn stop(shared: &Rc<Shared>) {
     }
     st.held.clear();
     st.nodes.clear();
+    st.bulk = None;
     // The closures may be on the stack right now (stop called from a
     // frame's sink): drop them in a later task.
     let holder = (
@@ -353,13 +375,14 @@ pub fn stop(shared: &Rc<Shared>) {
         .set_timeout_with_callback_and_timeout_and_arguments_0(later.unchecked_ref(), 0);
 }
 
-/// `(snapshot_ms, max_slice_ms, work_ms, slices)` of the last snapshot.
-pub fn stats(shared: &Rc<Shared>) -> (f64, f64, f64, u32) {
+/// `(snapshot_ms, max_slice_ms, work_ms, slices, bulk)` of the last
+/// snapshot; `bulk`: whether the document was read in bulk.
+pub fn stats(shared: &Rc<Shared>) -> (f64, f64, f64, u32, bool) {
     shared
         .st
         .try_borrow()
-        .map(|st| (st.snapshot_ms, st.max_slice_ms, st.work_ms, st.slices))
-        .unwrap_or((0.0, 0.0, 0.0, 0))
+        .map(|st| (st.snapshot_ms, st.max_slice_ms, st.work_ms, st.slices, st.bulk.is_some()))
+        .unwrap_or((0.0, 0.0, 0.0, 0, false))
 }
 
 // ---- emitting ---------------------------------------------------------------
@@ -511,6 +534,13 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
     let mut stack: Vec<Frame> = Vec::new();
     let mut root: Option<Node> = None;
     let mut first = true;
+    // After a bulk read: shadow roots and iframe documents still to walk
+    // (last first), the one being walked, and the walked ones.
+    let mut holes: Vec<(NodeId, Hole)> = Vec::new();
+    let mut walking: Option<(NodeId, bool)> = None;
+    let mut patches: IdTable<Patch> = IdTable::default();
+    let mut bulk_root: Option<Node> = None;
+    let mut assembly: Option<Assembly> = None;
     let input_pending = input_pending_fn();
     // Work of the last walk slice when the end runs in the same task.
     let mut carry = 0.0;
@@ -531,15 +561,46 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
             if first {
                 first = false;
                 let Some(html) = st.document.document_element() else { return };
-                match st.visit(html.into(), false, 1) {
-                    Visit::Skip => {}
-                    Visit::Leaf(n) => root = Some(n),
-                    Visit::Frame(f) => stack.push(*f),
+                assembly = st.bulk_begin(&html);
+                if assembly.is_none() {
+                    match st.visit(html.into(), false, 1) {
+                        Visit::Skip => {}
+                        Visit::Leaf(n) => root = Some(n),
+                        Visit::Frame(f) => stack.push(*f),
+                    }
                 }
             }
             let mut n = 0u32;
-            while root.is_none() && !stack.is_empty() {
-                root = st.step(&mut stack, 1);
+            loop {
+                if let Some(a) = assembly.as_mut() {
+                    if a.step(&mut st) {
+                        if let Some(a) = assembly.take() {
+                            let (tree, mut found) = st.bulk_finish(a);
+                            bulk_root = Some(tree);
+                            found.reverse();
+                            holes = found;
+                        }
+                    }
+                } else {
+                    if stack.is_empty() {
+                        let Some((id, hole)) = holes.pop() else { break };
+                        walking = Some((id, matches!(hole, Hole::Frame(_))));
+                        stack.push(hole.frame());
+                    }
+                    if let Some(done) = st.step(&mut stack, 1) {
+                        match walking.take() {
+                            Some((id, is_frame)) => {
+                                if let Node::Element { c, .. } = done {
+                                    patches.insert(id, if is_frame { Patch::Frame(c) } else { Patch::Shadow(c) });
+                                }
+                            }
+                            None => root = Some(done),
+                        }
+                    }
+                    if root.is_some() {
+                        break;
+                    }
+                }
                 n += 1;
                 if n.is_multiple_of(CLOCK_EVERY) {
                     let spent = now() - slice_start;
@@ -554,7 +615,7 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
             st.slices += 1;
             took
         };
-        let done = root.is_some() || stack.is_empty();
+        let done = root.is_some() || assembly.is_none() && stack.is_empty() && holes.is_empty();
         // The last part (scroll reads, serializing) gets a task of its own
         // unless the walk left plenty of room in this one.
         if done && took < IDLE_SLICE_MS / 4.0 {
@@ -574,6 +635,10 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
         let slice_start = now();
         st.snapshotting = false;
         let mut frames = Vec::new();
+        if let Some(mut tree) = bulk_root {
+            apply_patches(&mut tree, &mut patches);
+            root = Some(tree);
+        }
         if let Some(root) = root {
             let (wx, wy) = (
                 st.window.scroll_x().unwrap_or(0.0).round() as i32,
@@ -583,8 +648,13 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
             if wx != 0 || wy != 0 {
                 scroll.push((WINDOW, wx, wy));
             }
+            if st.bulk.is_some() {
+                if let (Some(natives), Some(html)) = (&st.natives, st.document.document_element()) {
+                    scroll.extend(natives.scroll_offsets(&html, &scroll_read_selector(), &st.ids).unwrap_or_default());
+                }
+            }
             for id in std::mem::take(&mut st.scroll_candidates) {
-                if let Some(el) = st.nodes.get(&id).map(|n| n.unchecked_ref::<Element>()) {
+                if let Some(el) = st.node_at(id).map(|n| n.unchecked_into::<Element>()) {
                     let (x, y) = (el.scroll_left(), el.scroll_top());
                     if x != 0 || y != 0 {
                         scroll.push((id, x, y));
@@ -683,6 +753,96 @@ enum Visit {
     Frame(Box<Frame>),
 }
 
+/// An element being opened: in hand (the per-node walk), or a position in
+/// a bulk read, fetched from it only when a fact needs the live element.
+enum Handle<'a> {
+    Live(&'a Element),
+    Bulk { table: &'a bulk::List, id: NodeId, private: bool, safe: bool, got: Option<Element> },
+}
+
+impl Handle<'_> {
+    fn el(&mut self) -> Option<&Element> {
+        match self {
+            Handle::Live(el) => Some(el),
+            Handle::Bulk { table, id, got, .. } => {
+                if got.is_none() {
+                    *got = table.get(*id).dyn_into::<Element>().ok();
+                }
+                got.as_ref()
+            }
+        }
+    }
+}
+
+/// A shadow root or iframe document met by a bulk read, walked node by
+/// node afterwards. The flag: text below is masked.
+enum Hole {
+    Shadow(ShadowRoot, bool),
+    Frame(Document),
+}
+
+impl Hole {
+    /// A frame whose children are the hole's top nodes.
+    fn frame(self) -> Frame {
+        let (kids, text_mask) = match self {
+            Hole::Shadow(sr, text_mask) => (children(sr.as_ref()), text_mask),
+            Hole::Frame(doc) => (doc.document_element().map(|d| vec![d.into()]).unwrap_or_default(), false),
+        };
+        let mut kids = kids;
+        kids.reverse();
+        Frame {
+            node: Node::Element { i: 0, n: String::new(), a: vec![], c: vec![], s: None, y: vec![], css: None, f: None, m: None },
+            stage: 0,
+            kids,
+            out: Vec::new(),
+            text_mask,
+            shadow: None,
+            frame_doc: None,
+        }
+    }
+}
+
+/// A walked hole: an element's shadow children, or its iframe document.
+enum Patch {
+    Shadow(Vec<Node>),
+    Frame(Vec<Node>),
+}
+
+/// Puts walked shadow roots and iframe documents into the bulk-read tree.
+fn apply_patches(root: &mut Node, patches: &mut IdTable<Patch>) {
+    let mut stack = vec![root];
+    while let Some(n) = stack.pop() {
+        if patches.is_empty() {
+            return;
+        }
+        if let Node::Element { i, c, s, f, .. } = n {
+            match patches.remove(i) {
+                Some(Patch::Shadow(kids)) => *s = Some(kids),
+                Some(Patch::Frame(kids)) => *f = kids.into_iter().next().map(Box::new),
+                None => {}
+            }
+            // Patched subtrees were walked whole: only the bulk part is searched.
+            stack.extend(c.iter_mut());
+        }
+    }
+}
+
+/// `:not(…)` of the tags whose scroll offsets are not read.
+fn scroll_read_selector() -> String {
+    format!(":not({})", NO_SCROLL_READ.join(","))
+}
+
+/// An element as captured, before its children.
+struct Opened {
+    node: Node,
+    /// Whether its children are captured (not for placeholders, sheets, …).
+    descend: bool,
+    /// Whether text below it is masked.
+    text_mask: bool,
+    shadow: Option<ShadowRoot>,
+    frame_doc: Option<Document>,
+}
+
 fn children(parent: &DomNode) -> Vec<DomNode> {
     let mut out = Vec::new();
     let mut cur = parent.first_child();
@@ -733,6 +893,16 @@ impl State {
         self.ids.get_id(node)
     }
 
+    /// The live node behind a captured id.
+    fn node_at(&self, id: NodeId) -> Option<DomNode> {
+        if let Some((table, live)) = &self.bulk {
+            if (id as usize) < live.len() {
+                return live[id as usize].then(|| table.get(id).unchecked_into());
+            }
+        }
+        self.nodes.get(&id).cloned()
+    }
+
     /// Gives the node the next id and keeps it (moved, not cloned: one
     /// boundary call less per node).
     fn assign(&mut self, node: DomNode) -> NodeId {
@@ -755,6 +925,9 @@ impl State {
             }
             self.ids.delete_id(&n);
             self.nodes.remove(&id);
+            if let Some(live) = self.bulk.as_mut().and_then(|(_, live)| live.get_mut(id as usize)) {
+                *live = false;
+            }
             self.protected.remove(&id);
             self.placeholders.remove(&id);
             self.sheets.remove(&id);
@@ -835,17 +1008,11 @@ impl State {
         }
     }
 
-    fn is_private(&self, el: &Element, attrs: &[(String, String)]) -> bool {
-        attrs.iter().any(|(n, _)| n.eq_ignore_ascii_case(PRIVATE_ATTR))
-            || self.private_sel.as_ref().is_some_and(|sel| el.matches(sel).unwrap_or(true))
-    }
-
-    fn field_class(&self, el: &Element, tag: &str, attrs: &[(String, String)]) -> Option<FieldClass> {
+    fn field_class(&self, tag: &str, attrs: &[(String, String)], safe: bool) -> Option<FieldClass> {
         if !matches!(tag, "input" | "textarea" | "select") {
             return None;
         }
         let get = |n: &str| attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.as_str());
-        let safe = self.safe_sel.as_ref().is_some_and(|sel| el.matches(sel).unwrap_or(false));
         mask::field_class(&FieldFacts {
             tag,
             input_type: get("type"),
@@ -854,6 +1021,18 @@ impl State {
             name: get("name"),
             safe,
         })
+    }
+
+    /// Whether a live element is private (attribute or policy selector;
+    /// an invalid selector counts as a match).
+    fn is_private(&self, el: &Element, attrs: &[(String, String)]) -> bool {
+        attrs.iter().any(|(n, _)| n.eq_ignore_ascii_case(PRIVATE_ATTR))
+            || self.private_sel.as_ref().is_some_and(|sel| el.matches(sel).unwrap_or(true))
+    }
+
+    /// Whether a live element matches the safe-field selectors.
+    fn is_safe(&self, el: &Element) -> bool {
+        self.safe_sel.as_ref().is_some_and(|sel| el.matches(sel).unwrap_or(false))
     }
 
     fn attrs_of(el: &Element) -> Vec<(String, String)> {
@@ -880,34 +1059,55 @@ impl State {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1).max(1);
         self.ids.set_id(el.as_ref(), id);
-        let visit = self.open_element(&el, id, tag, raw, text_mask);
+        let opened = self.open_element(&mut Handle::Live(&el), id, tag, raw, text_mask);
+        let mut kids = if opened.descend { children(el.as_ref()) } else { Vec::new() };
         self.nodes.insert(id, el.into());
-        visit
+        kids.reverse();
+        if kids.is_empty() && opened.shadow.is_none() && opened.frame_doc.is_none() {
+            return Visit::Leaf(opened.node);
+        }
+        Visit::Frame(Box::new(Frame {
+            node: opened.node,
+            stage: 0,
+            kids,
+            out: Vec::new(),
+            text_mask: opened.text_mask,
+            shadow: opened.shadow,
+            frame_doc: opened.frame_doc,
+        }))
     }
 
-    fn open_element(&mut self, el: &Element, id: NodeId, tag: String, raw: Vec<(String, String)>, text_mask: bool) -> Visit {
-        if self.is_private(el, &raw) {
+    /// What an element is captured as, apart from its children: masking,
+    /// live form state, stylesheet, shadow root and iframe document.
+    fn open_element(&mut self, h: &mut Handle, id: NodeId, tag: String, raw: Vec<(String, String)>, text_mask: bool) -> Opened {
+        let private = match h {
+            Handle::Live(el) => self.is_private(el, &raw),
+            Handle::Bulk { private, .. } => *private || raw.iter().any(|(n, _)| n.eq_ignore_ascii_case(PRIVATE_ATTR)),
+        };
+        if private {
             self.protected.insert(id);
             self.placeholders.insert(id);
-            let r = el.get_bounding_client_rect();
             let size = |v: f64| if v.is_finite() { v.max(0.0).ceil().min(u32::MAX as f64) as u32 } else { 0 };
+            let m = h.el().map(|el| el.get_bounding_client_rect()).map(|r| (size(r.width()), size(r.height())));
             let a = raw
                 .into_iter()
                 .filter_map(|(n, v)| mask::attr_out(&n, &v, None, true).map(|v| (n, v)))
                 .collect();
-            return Visit::Leaf(Node::Element {
-                i: id,
-                n: tag,
-                a,
-                c: vec![],
-                s: None,
-                y: vec![],
-                css: None,
-                f: None,
-                m: Some((size(r.width()), size(r.height()))),
-            });
+            return Opened {
+                node: Node::Element { i: id, n: tag, a, c: vec![], s: None, y: vec![], css: None, f: None, m: Some(m.unwrap_or((0, 0))) },
+                descend: false,
+                text_mask,
+                shadow: None,
+                frame_doc: None,
+            };
         }
-        let class = self.field_class(el, &tag, &raw);
+        let is_field = matches!(tag.as_str(), "input" | "textarea" | "select");
+        let safe = is_field
+            && match h {
+                Handle::Live(el) => self.is_safe(el),
+                Handle::Bulk { safe, .. } => *safe,
+            };
+        let class = self.field_class(&tag, &raw, safe);
         let input_type = raw.iter().find(|(k, _)| k.eq_ignore_ascii_case("type")).map(|(_, v)| v.clone());
         let editable = raw
             .iter()
@@ -929,44 +1129,58 @@ impl State {
             }
         }
         if let Some(class) = class {
-            live_value(el, &tag, class, input_type.as_deref(), page_value, &mut a);
+            match h.el() {
+                Some(el) => live_value(el, &tag, class, input_type.as_deref(), page_value, &mut a),
+                // No live element: no value at all (fail-closed).
+                None => a.retain(|(k, _)| !k.eq_ignore_ascii_case("value") && !k.eq_ignore_ascii_case("checked")),
+            }
         }
+
 
         let mut css = None;
         if tag == "style" || (tag == "link" && a.iter().any(|(k, v)| k == "rel" && v.to_ascii_lowercase().contains("stylesheet"))) {
-            if let Some(sheet) = owner_sheet(el) {
-                if let Some((text, count)) = sheet_text(&sheet) {
-                    let hash = self.assets.intern(CSS, text);
-                    self.sheets.insert(
-                        id,
-                        SheetWatch { what: Watched::Owner(el.clone()), counts: vec![count], hashes: vec![hash.clone()] },
-                    );
-                    css = Some(hash);
+            if let Some(el) = h.el() {
+                if let Some(sheet) = owner_sheet(el) {
+                    if let Some((text, count)) = sheet_text(&sheet) {
+                        let hash = self.assets.intern(CSS, text);
+                        self.sheets.insert(
+                            id,
+                            SheetWatch { what: Watched::Owner(el.clone()), counts: vec![count], hashes: vec![hash.clone()] },
+                        );
+                        css = Some(hash);
+                    }
                 }
             }
         }
 
-        if !NO_SCROLL_READ.contains(&tag.as_str()) && self.snapshotting {
+        if matches!(h, Handle::Live(_)) && !NO_SCROLL_READ.contains(&tag.as_str()) && self.snapshotting {
             // Read once the walk is done: a read forces layout when the
             // page changed since the last one, so at most once then.
+            // (A bulk read reads them all at once instead.)
             self.scroll_candidates.push(id);
         }
 
-        let shadow = if tag.contains('-') || SHADOW_HOSTS.contains(&tag.as_str()) { self.shadow_of(el) } else { None };
+        let shadow = if tag.contains('-') || SHADOW_HOSTS.contains(&tag.as_str()) {
+            h.el().and_then(|el| self.shadow_of(el))
+        } else {
+            None
+        };
         let mut y = Vec::new();
         if let Some(sr) = &shadow {
             y = self.adopted_hashes(id, sr.as_ref());
             let root: DomNode = sr.clone().into();
             self.watch_root(&root);
         } else if tag == "html" {
-            if let Some(doc) = el.owner_document() {
-                if doc.document_element().is_some_and(|d| &d == el) {
-                    y = self.adopted_hashes(id, doc.as_ref());
+            if let Some(el) = h.el() {
+                if let Some(doc) = el.owner_document() {
+                    if doc.document_element().is_some_and(|d| &d == el) {
+                        y = self.adopted_hashes(id, doc.as_ref());
+                    }
                 }
             }
         }
         let frame_doc = if tag == "iframe" || tag == "frame" {
-            el.unchecked_ref::<HtmlIFrameElement>().content_document()
+            h.el().and_then(|el| el.unchecked_ref::<HtmlIFrameElement>().content_document())
         } else {
             None
         };
@@ -974,21 +1188,57 @@ impl State {
             let root: DomNode = doc.clone().into();
             self.watch_root(&root);
         }
-        let mut kids = if mask::skips_children(&tag) || css.is_some() { Vec::new() } else { children(el.as_ref()) };
-        kids.reverse();
-        let node = Node::Element { i: id, n: tag, a, c: vec![], s: None, y, css, f: None, m: None };
-        if kids.is_empty() && shadow.is_none() && frame_doc.is_none() {
-            return Visit::Leaf(node);
-        }
-        Visit::Frame(Box::new(Frame {
-            node,
-            stage: 0,
-            kids,
-            out: Vec::new(),
+        let descend = !(mask::skips_children(&tag) || css.is_some());
+        Opened {
+            node: Node::Element { i: id, n: tag, a, c: vec![], s: None, y, css, f: None, m: None },
+            descend,
             text_mask: text_mask || editable,
             shadow,
             frame_doc,
-        }))
+        }
+    }
+
+    /// Reads the document's tree in bulk (see [`bulk`]) for an [`Assembly`],
+    /// or `None` to walk it node by node (too large, a value holding the
+    /// separator, an invalid selector, built-ins missing).
+    fn bulk_begin(&mut self, html: &Element) -> Option<Assembly> {
+        if self.next_id != 1 || !BULK_ENABLED.with(|b| b.get()) {
+            return None;
+        }
+        let natives = self.natives.take()?;
+        let read = (|| -> Result<Option<_>, JsValue> {
+            let Some(tree) = bulk::read(&natives, &self.document, html, &self.ids)? else { return Ok(None) };
+            let by = |sel: &Option<String>| -> Result<Vec<NodeId>, JsValue> {
+                sel.as_ref().map(|sel| bulk::matching(&natives, html, sel, &self.ids)).unwrap_or(Ok(Vec::new()))
+            };
+            let private = by(&self.private_sel)?;
+            let safe = by(&self.safe_sel)?;
+            Ok(Some((tree, private, safe)))
+        })();
+        let assembly = match read {
+            Ok(Some((tree, private, safe))) => {
+                self.next_id = tree.kinds.len() as NodeId;
+                Some(Assembly::new(self, &natives, tree, private, safe))
+            }
+            _ => {
+                // Whatever the read recorded is dropped with the map.
+                self.ids = IdMap::new();
+                None
+            }
+        };
+        self.natives = Some(natives);
+        assembly
+    }
+
+    /// Completes an assembly: the tree and the holes still to walk.
+    fn bulk_finish(&mut self, assembly: Assembly) -> (Node, Vec<(NodeId, Hole)>) {
+        let natives = self.natives.take();
+        let out = match &natives {
+            Some(n) => assembly.finish(self, n),
+            None => (Node::Comment { i: 1 }, Vec::new()),
+        };
+        self.natives = natives;
+        out
     }
 
     fn adopted_hashes(&mut self, owner: NodeId, target: &JsValue) -> Vec<String> {
@@ -1261,7 +1511,7 @@ impl State {
             let value = el.get_attribute(&name);
             let placeholder = self.placeholders.contains(&id);
             let tag = el.local_name();
-            let class = if placeholder { None } else { self.field_class(&el, &tag, &Self::attrs_of(&el)) };
+            let class = if placeholder { None } else { self.field_class(&tag, &Self::attrs_of(&el), self.is_safe(&el)) };
             if class.is_some() && matches!(name.to_ascii_lowercase().as_str(), "value" | "checked" | "selected") {
                 // Default values change nothing the operator sees beyond
                 // what input events send; never risk a secret's.
@@ -1350,7 +1600,7 @@ impl State {
         if self.is_private(&el, &raw) {
             return Vec::new();
         }
-        let Some(class) = self.field_class(&el, &tag, &raw) else { return Vec::new() };
+        let Some(class) = self.field_class(&tag, &raw, self.is_safe(&el)) else { return Vec::new() };
         let input_type = raw.iter().find(|(k, _)| k.eq_ignore_ascii_case("type")).map(|(_, v)| v.as_str());
         let change = match class {
             FieldClass::Secret => return Vec::new(),

@@ -8,20 +8,25 @@
 //! (`baton_shared::cobrowse::elide_ids`).
 //!
 //! ## Cost of the walk
-//! Every DOM read is a call from Wasm into JS, so the walk makes as few as
-//! it can per node: ids cross as plain numbers (a typed `WeakMap` binding),
-//! nodes are moved into the id table rather than cloned, attribute-free
-//! elements skip the attribute calls, a walk that saw no DOM change skips
-//! the "already captured?" lookup, and scroll offsets (which force layout
-//! if the page changed) are read once, after the walk. A slice works up to
-//! 20 ms while the page has no input waiting (`isInputPending`), else up to
+//! Every DOM read is a call from Wasm into JS (~1 µs each), so the
+//! snapshot reads the document's light tree in bulk ([`bulk`]): an XPath
+//! snapshot lists its nodes, and browser built-ins read one property of
+//! all of them per call, so the read costs a fixed ~20 calls instead of
+//! several per node. Ids follow document order as before. The read (up to
+//! `bulk::MAX_NODES` nodes) is one task; assembling the tree from it
+//! (`live/assembly.rs`, the same masking rules as the per-node walk) is
+//! sliced like the walk. Shadow roots, iframe documents, mutations, larger
+//! documents and any value the bulk read cannot carry are walked node by
+//! node, with as few calls per node as it can (ids cross as plain numbers,
+//! nodes are moved into the id table, attribute-free elements skip the
+//! attribute calls). Scroll offsets (which force layout if the page
+//! changed) are read once, after the walk. A slice works up to 20 ms while
+//! the page has no input waiting (`isInputPending`), else up to
 //! `limits::CAPTURE_SLICE_MS`: few yields, and no long task.
 //!
-//! - [`mask`] — what is hidden and how (fail-closed), given element facts.
-//! - [`assets`] — SHA-1 addressed assets, each sent once.
-//! - [`batch`] — coalescing one batch of DOM changes.
-//! - `live` (wasm32) — the DOM glue: node ids in a `WeakMap`, the sliced
-//!   walk, the `MutationObserver`s, listeners and stylesheet polling.
+//! The browser compiles Wasm functions on their first call, so a page's
+//! first snapshot also pays for compiling the capture path: [`prepare`]
+//! takes a throwaway snapshot while the visitor waits for the operator.
 //!
 //! ## Stylesheets and the CSSOM
 //! Content scripts run in an isolated world, so wrapping
@@ -43,6 +48,8 @@ pub mod assets;
 pub mod batch;
 pub mod mask;
 
+#[cfg(target_arch = "wasm32")]
+mod bulk;
 #[cfg(target_arch = "wasm32")]
 mod debug;
 #[cfg(target_arch = "wasm32")]
@@ -79,6 +86,46 @@ pub struct Recorder {
     inner: Rc<live::Shared>,
     #[cfg(not(target_arch = "wasm32"))]
     _sink: Sink,
+}
+
+#[cfg(target_arch = "wasm32")]
+thread_local! {
+    static PREPARING: std::cell::RefCell<Option<Recorder>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Takes one snapshot whose frames go to `sink` and are then dropped, and
+/// stops. The browser compiles Wasm functions on their first call, so the
+/// first snapshot of a page pays for compiling the whole capture path; this
+/// pays it while the visitor waits for the operator instead of when the
+/// operator waits for the first frame. `sink` should do what the real one
+/// does short of sending (e.g. convert the frame), so that is compiled too.
+pub fn prepare(policy: MaskPolicy, sink: Sink) {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let done = Rc::new(move |frame: VisitorFrame| {
+            let last = matches!(frame, VisitorFrame::Snapshot(_));
+            sink(frame);
+            if last {
+                // Not from inside the recorder's own emit: in a task of its own.
+                let stop = wasm_bindgen::closure::Closure::once_into_js(|| {
+                    if let Some(r) = PREPARING.with(|p| p.borrow_mut().take()) {
+                        r.stop();
+                    }
+                });
+                if let Some(w) = web_sys::window() {
+                    use wasm_bindgen::JsCast;
+                    let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(stop.unchecked_ref(), 0);
+                }
+            }
+        });
+        if let Ok(r) = Recorder::start(policy, done) {
+            if let Some(old) = PREPARING.with(|p| p.borrow_mut().replace(r)) {
+                old.stop();
+            }
+        }
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = (policy, sink);
 }
 
 impl Recorder {

@@ -245,6 +245,9 @@ fn shared(share: ShareView) {
         SessionState::Ended => return teardown(),
         _ => {}
     }
+    if !exists && !start_capture {
+        prepare_capture();
+    }
     if start_capture {
         if navigated {
             let (url, title) = web_sys::window()
@@ -259,9 +262,25 @@ fn shared(share: ShareView) {
     }
 }
 
+fn mask_policy() -> MaskPolicy {
+    MaskPolicy { private_selectors: policy().private_selectors, safe_selectors: Vec::new() }
+}
+
+/// While the visitor waits for the operator: one snapshot converted like a
+/// real frame and dropped, so that the first real one runs compiled code
+/// (see `capture::prepare`).
+fn prepare_capture() {
+    crate::cobrowse::capture::prepare(
+        mask_policy(),
+        Rc::new(|frame: VisitorFrame| {
+            let _ = chrome::to_js(&ContentMessage::CobrowseFromPage { m: FromPage::Frame { frame } });
+        }),
+    );
+}
+
 /// Starts capture with the settings' private selectors.
 fn start_recorder() {
-    let mask = MaskPolicy { private_selectors: policy().private_selectors, safe_selectors: Vec::new() };
+    let mask = mask_policy();
     let sink: crate::cobrowse::capture::Sink = Rc::new(frame);
     match Recorder::start(mask, sink) {
         Ok(recorder) => {

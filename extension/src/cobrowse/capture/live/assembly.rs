@@ -1,0 +1,211 @@
+//! Turning a bulk read ([`bulk::Tree`]) into the captured tree, a node at a
+//! time so that the snapshot loop can slice it. Elements go through the same
+//! `State::open_element` as in the per-node walk; only where the children come
+//! from differs.
+
+use super::*;
+
+/// An element whose children are being assembled.
+struct Open {
+    node: Node,
+    text_mask: bool,
+    /// The next child's id (0: none left).
+    next_kid: u32,
+    out: Vec<Node>,
+}
+
+pub(super) struct Assembly {
+    table: bulk::List,
+    kinds: Vec<u8>,
+    names: Vec<String>,
+    values: Vec<String>,
+    attrs: Vec<Vec<(String, String)>>,
+    first: Vec<u32>,
+    next: Vec<u32>,
+    private: Vec<NodeId>,
+    safe: Vec<NodeId>,
+    /// Ids that are part of the captured tree.
+    live: Vec<bool>,
+    holes: Vec<(NodeId, Hole)>,
+    stack: Vec<Open>,
+    root: Option<Node>,
+    started: bool,
+}
+
+impl Assembly {
+    /// Takes over a read. The ids inside private elements and Baton's own UI
+    /// are forgotten at once: until the tree is complete, events and
+    /// commands must not find them.
+    pub(super) fn new(
+        st: &mut State,
+        natives: &bulk::Natives,
+        tree: bulk::Tree,
+        mut private: Vec<NodeId>,
+        safe: Vec<NodeId>,
+    ) -> Assembly {
+        let bulk::Tree { table, kinds, names, values, parents, attrs } = tree;
+        let slots = kinds.len();
+        // Children as linked lists (a parent comes before its children), and
+        // where each subtree ends (it is a run of ids in document order).
+        let mut first = vec![0u32; slots];
+        let mut next = vec![0u32; slots];
+        let mut last = vec![0u32; slots];
+        for (id, &p) in parents.iter().enumerate().skip(2) {
+            let p = p as usize;
+            if p == 0 || p >= id {
+                continue;
+            }
+            if last[p] == 0 {
+                first[p] = id as u32;
+            } else {
+                next[last[p] as usize] = id as u32;
+            }
+            last[p] = id as u32;
+        }
+        let mut end: Vec<u32> = (0..slots as u32).collect();
+        for id in (2..slots).rev() {
+            let p = parents[id] as usize;
+            if p != 0 && p < id {
+                end[p] = end[p].max(end[id]);
+            }
+        }
+        let has = |a: &[(String, String)], name: &str| a.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+        for (id, a) in attrs.iter().enumerate() {
+            if has(a, PRIVATE_ATTR) {
+                private.push(id as NodeId);
+            }
+        }
+        private.sort_unstable();
+        private.dedup();
+        let mut hidden = Vec::new();
+        for &id in &private {
+            hidden.extend(id + 1..=end.get(id as usize).copied().unwrap_or(id));
+        }
+        for (id, a) in attrs.iter().enumerate() {
+            if has(a, UI_ATTR) {
+                hidden.extend(id as u32..=end[id]);
+            }
+        }
+        let _ = natives.forget(&table, &hidden, &st.ids);
+        Assembly {
+            table,
+            kinds,
+            names,
+            values,
+            attrs,
+            first,
+            next,
+            private,
+            safe,
+            live: vec![false; slots],
+            holes: Vec::new(),
+            stack: Vec::new(),
+            root: None,
+            started: false,
+        }
+    }
+
+    /// Opens one node: a finished leaf, an element whose children follow,
+    /// or nothing (left out).
+    fn open(&mut self, st: &mut State, id: u32, text_mask: bool) -> Option<Result<Node, Open>> {
+        let i = id as usize;
+        match u16::from(self.kinds[i]) {
+            ELEMENT => {
+                let raw = std::mem::take(&mut self.attrs[i]);
+                if raw.iter().any(|(n, _)| n.eq_ignore_ascii_case(UI_ATTR)) {
+                    return None;
+                }
+                let mut h = Handle::Bulk {
+                    table: &self.table,
+                    id,
+                    private: self.private.binary_search(&id).is_ok(),
+                    safe: self.safe.binary_search(&id).is_ok(),
+                    got: None,
+                };
+                let opened = st.open_element(&mut h, id, bulk::local_name(&self.names[i]), raw, text_mask);
+                self.live[i] = true;
+                if let Some(sr) = opened.shadow {
+                    self.holes.push((id, Hole::Shadow(sr, opened.text_mask)));
+                }
+                if let Some(doc) = opened.frame_doc {
+                    self.holes.push((id, Hole::Frame(doc)));
+                }
+                let kid = if opened.descend { self.first[i] } else { 0 };
+                Some(if kid == 0 {
+                    Ok(opened.node)
+                } else {
+                    Err(Open { node: opened.node, text_mask: opened.text_mask, next_kid: kid, out: Vec::new() })
+                })
+            }
+            TEXT | CDATA => {
+                self.live[i] = true;
+                let v = std::mem::take(&mut self.values[i]);
+                let v = if text_mask {
+                    st.protected.insert(id);
+                    mask::mask(&v)
+                } else {
+                    v
+                };
+                Some(Ok(Node::Text { i: id, v }))
+            }
+            COMMENT => {
+                self.live[i] = true;
+                Some(Ok(Node::Comment { i: id }))
+            }
+            _ => None,
+        }
+    }
+
+    /// Handles one node; `true` once the tree is complete.
+    pub(super) fn step(&mut self, st: &mut State) -> bool {
+        if !self.started {
+            self.started = true;
+            match self.open(st, 1, false) {
+                Some(Ok(n)) => self.root = Some(n),
+                Some(Err(o)) => self.stack.push(o),
+                None => {}
+            }
+            return self.stack.is_empty();
+        }
+        let Some(top) = self.stack.last_mut() else { return true };
+        let kid = top.next_kid;
+        if kid != 0 {
+            top.next_kid = self.next[kid as usize];
+            let text_mask = top.text_mask;
+            match self.open(st, kid, text_mask) {
+                Some(Ok(n)) => {
+                    if let Some(top) = self.stack.last_mut() {
+                        top.out.push(n);
+                    }
+                }
+                Some(Err(o)) => self.stack.push(o),
+                None => {}
+            }
+            return false;
+        }
+        let Some(mut done) = self.stack.pop() else { return true };
+        if let Node::Element { c, .. } = &mut done.node {
+            *c = done.out;
+        }
+        match self.stack.last_mut() {
+            Some(parent) => {
+                parent.out.push(done.node);
+                false
+            }
+            None => {
+                self.root = Some(done.node);
+                true
+            }
+        }
+    }
+
+    /// The tree, and the shadow roots and iframe documents still to walk
+    /// node by node. The ids of everything left out are forgotten, and the
+    /// state looks nodes up in the read from now on.
+    pub(super) fn finish(self, st: &mut State, natives: &bulk::Natives) -> (Node, Vec<(NodeId, Hole)>) {
+        let left_out: Vec<u32> = (1..self.live.len()).filter(|&i| !self.live[i]).map(|i| i as u32).collect();
+        let _ = natives.forget(&self.table, &left_out, &st.ids);
+        st.bulk = Some((self.table, self.live));
+        (self.root.unwrap_or(Node::Comment { i: 1 }), self.holes)
+    }
+}
