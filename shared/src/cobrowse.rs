@@ -419,59 +419,46 @@ pub struct Snapshot {
 /// `f`. The top node of a snapshot or of an added node always carries its
 /// id. Senders omit them with [`elide_ids`]; readers call [`resolve_ids`]
 /// before looking at ids.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "t")]
+///
+/// On the wire a node is an object without a kind tag (`node_wire`): an
+/// element has `n`, a text `v`, a comment neither.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Node {
     /// Element.
-    #[serde(rename = "e")]
     Element {
-        #[serde(default, skip_serializing_if = "is_implicit")]
         i: NodeId,
         /// Tag name, lowercase; SVG and MathML children keep their case.
         n: String,
         /// Attributes after masking (values of masked fields replaced).
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         a: Vec<(String, String)>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         c: Vec<Node>,
         /// Shadow root children (open or closed).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         s: Option<Vec<Node>>,
         /// Adopted stylesheets (of the shadow root, or of the document on
         /// the root element), as asset hashes.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         y: Vec<String>,
         /// For `<style>`/`<link rel=stylesheet>`: the sheet's CSS as an asset hash
         /// (CSSOM rules included).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         css: Option<String>,
         /// A same-origin iframe's document element.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         f: Option<Box<Node>>,
         /// Masked: a same-size placeholder `(width, height)` in CSS px; no
         /// children or text were captured.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         m: Option<(u32, u32)>,
     },
-    #[serde(rename = "x")]
     Text {
-        #[serde(default, skip_serializing_if = "is_implicit")]
         i: NodeId,
         v: String,
     },
-    #[serde(rename = "c")]
     Comment {
-        #[serde(default, skip_serializing_if = "is_implicit")]
         i: NodeId,
     },
 }
 
+mod node_wire;
+
 /// An omitted id (see [`Node`]): never a node's real id.
 pub const IMPLICIT: NodeId = 0;
-
-fn is_implicit(i: &NodeId) -> bool {
-    *i == IMPLICIT
-}
 
 impl Node {
     /// The node's id ([`IMPLICIT`] if omitted and not resolved yet).
@@ -640,7 +627,7 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_value(&n).unwrap(),
-            json!({"t":"e","i":1,"n":"p","a":[["class","x"]],"c":[{"t":"x","i":2,"v":"hi"}]})
+            json!({"i":1,"n":"p","a":[["class","x"]],"c":[{"i":2,"v":"hi"}]})
         );
     }
 
@@ -659,7 +646,7 @@ mod tests {
         let text = serde_json::to_string(&wire).unwrap();
         assert_eq!(
             text,
-            r#"{"t":"e","i":5,"n":"p","c":[{"t":"x","v":"x"},{"t":"e","n":"p","c":[{"t":"x","v":"a"}],"s":[{"t":"c"},{"t":"c","i":12}],"f":{"t":"e","n":"p"}},{"t":"e","i":20,"n":"p","c":[{"t":"x","v":"y"}]}]}"#
+            r#"{"i":5,"n":"p","c":[{"v":"x"},{"n":"p","c":[{"v":"a"}],"s":[{},{"i":12}],"f":{"n":"p"}},{"i":20,"n":"p","c":[{"v":"y"}]}]}"#
         );
         let mut back: Node = serde_json::from_str(&text).unwrap();
         assert!(resolve_ids(&mut back));
@@ -669,6 +656,17 @@ mod tests {
         let mut old = full.clone();
         assert!(resolve_ids(&mut old));
         assert_eq!(old, full);
+        // Objects with the kind tag older senders wrote read the same.
+        let tagged: Node = serde_json::from_str(
+            r#"{"t":"e","i":5,"n":"p","c":[{"t":"x","v":"x"},{"t":"c"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            tagged,
+            el(5, vec![Node::Text { i: 0, v: "x".into() }, Node::Comment { i: 0 }])
+        );
+        assert!(serde_json::from_str::<Node>(r#"{"t":"e","i":1}"#).is_err(), "an element needs a name");
+        assert!(serde_json::from_str::<Node>(r#"{"t":"q","i":1}"#).is_err(), "unknown kinds are refused");
         // A top node without an id cannot be resolved.
         let mut bad: Node = serde_json::from_str(r#"{"t":"x","v":"z"}"#).unwrap();
         assert!(!resolve_ids(&mut bad));

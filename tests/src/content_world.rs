@@ -15,8 +15,8 @@ use crate::cdp::Session;
 const CONTEXTS_REPLAYED: Duration = Duration::from_millis(400);
 const POLL: Duration = Duration::from_millis(150);
 
-/// Evaluates `expression` in the content-script world of `page` (the newest
-/// one, so it follows navigations), awaiting promises; the error says why
+/// Evaluates `expression` in the content-script world of `page`'s main
+/// frame (the newest one, so it follows navigations), awaiting promises; the error says why
 /// there was no value (no world yet, an exception, a CDP failure).
 pub async fn in_content_world(page: &Session, expression: &str) -> Result<Value, String> {
     let mut events = page.cdp().events();
@@ -27,10 +27,13 @@ pub async fn in_content_world(page: &Session, expression: &str) -> Result<Value,
     let deadline = tokio::time::Instant::now() + CONTEXTS_REPLAYED;
     while let Ok(Ok(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
         let c = &event.params["context"];
+        // The page's own frame: capture reaching into a same-origin iframe
+        // gives that frame a Baton world too.
         if event.method == "Runtime.executionContextCreated"
             && event.session_id.as_deref() == Some(page.id())
             && c["auxData"]["type"] == "isolated"
             && c["name"] == "Baton"
+            && c["auxData"]["frameId"] == page.target_id()
         {
             context = c["id"].as_i64().max(context);
         }

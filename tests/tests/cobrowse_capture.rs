@@ -192,7 +192,8 @@ fn has_kind(frames: &[Value], k: &str) -> bool {
 fn find_elements<'a>(v: &'a Value, name: &str, value: &str, out: &mut Vec<&'a Value>) {
     match v {
         Value::Object(map) => {
-            if map.get("t").and_then(Value::as_str) == Some("e") {
+            // Elements are the node objects with a tag name.
+            if map.get("n").and_then(Value::as_str).is_some() {
                 let attrs = map.get("a").and_then(Value::as_array);
                 if attrs.is_some_and(|a| a.iter().any(|p| p[0] == name && p[1] == value)) {
                     out.push(v);

@@ -37,6 +37,7 @@ const SEP_CHAR: char = '\0';
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_name = Document)]
+    #[derive(Clone)]
     type XPathDocument;
     type XPathSnapshot;
     #[wasm_bindgen(method, catch, js_class = "Document", js_name = evaluate)]
@@ -64,6 +65,9 @@ extern "C" {
     /// `list.forEach(f, thisArg)`.
     #[wasm_bindgen(method, catch, js_class = "Array", js_name = forEach)]
     fn for_each_with(this: &List, f: &Function, this_arg: &JsValue) -> Result<(), JsValue>;
+    /// `list.slice(start, end)`.
+    #[wasm_bindgen(method, js_class = "Array", js_name = slice)]
+    fn slice_list(this: &List, start: u32, end: u32) -> List;
     /// `list.join(sep)`, straight into a Rust string.
     #[wasm_bindgen(method, js_class = "Array", js_name = join)]
     fn join_str(this: &List, sep: &str) -> String;
@@ -84,6 +88,7 @@ pub struct Natives {
     weak_get: Function,
     weak_delete: Function,
     array_at: Function,
+    push: Function,
 }
 
 fn prototype(class: &str) -> Result<Object, JsValue> {
@@ -122,6 +127,7 @@ impl Natives {
             weak_get: method("WeakMap", "get")?,
             weak_delete: method("WeakMap", "delete")?,
             array_at: method("Array", "at")?,
+            push: method("Array", "push")?,
         })
     }
 
@@ -188,61 +194,187 @@ fn split(joined: &str, expected: usize) -> Option<Vec<String>> {
     (parts.len() == expected).then_some(parts)
 }
 
-/// Reads the tree under `root` (included) and gives its nodes the ids
-/// 1, 2, … in document order. `None` when the tree is too large or a value
-/// holds the separator; nothing is recorded in `ids` then.
-pub fn read(n: &Natives, doc: &Document, root: &Element, ids: &IdMap) -> Result<Option<Tree>, JsValue> {
-    let doc: &XPathDocument = doc.unchecked_ref();
-    let snap = doc.xpath("descendant-or-self::node()", root, &JsValue::NULL, ORDERED_SNAPSHOT, &JsValue::NULL)?;
-    let count = snap.len();
-    if count == 0 || count > MAX_NODES {
-        return Ok(None);
+/// Nodes (or attributes) read per step: a step stays a few milliseconds
+/// even on a slow, busy machine, so a read can be spread over tasks.
+const CHUNK: u32 = 1_000;
+
+enum Phase {
+    /// Listing the nodes into the table.
+    Table,
+    /// Names, values and kinds.
+    Props,
+    /// Recording the ids.
+    Ids,
+    Parents,
+    /// Listing the attributes.
+    AttrList,
+    Attrs,
+    Done,
+}
+
+/// What a step of a [`Reader`] came to.
+pub enum Progress {
+    More,
+    Done,
+    /// A value holds the separator: walk node by node instead.
+    Fallback,
+}
+
+/// A read of the tree under one element (included), step by step. Nodes
+/// get the ids 1, 2, … in document order (when the ids phase runs). The
+/// DOM may change between steps: the node list is fixed when the read
+/// begins, later reads see later states, and the mutation records the
+/// recorder holds meanwhile bring the mirror up to date afterwards, as
+/// with a sliced per-node walk.
+pub struct Reader {
+    doc: XPathDocument,
+    root: Element,
+    item: Function,
+    count: u32,
+    table: List,
+    kinds: Vec<u8>,
+    names: Vec<String>,
+    values: Vec<String>,
+    parents: Vec<u32>,
+    attr_item: Option<(Function, u32)>,
+    attrs: Vec<Vec<(String, String)>>,
+    phase: Phase,
+    pos: u32,
+}
+
+impl Reader {
+    /// Lists the nodes; `None` when there are none or more than [`MAX_NODES`].
+    pub fn begin(doc: &Document, root: &Element) -> Result<Option<Reader>, JsValue> {
+        let doc: XPathDocument = doc.clone().unchecked_into();
+        let snap = doc.xpath("descendant-or-self::node()", root, &JsValue::NULL, ORDERED_SNAPSHOT, &JsValue::NULL)?;
+        let count = snap.len();
+        if count == 0 || count > MAX_NODES {
+            return Ok(None);
+        }
+        let item: Function = Reflect::get(&snap, &"snapshotItem".into())?.dyn_into()?;
+        // Position 0 is a hole (skipped by `map` and `forEach`), so that a
+        // node's position in the table is its id.
+        let table: List = Array::new().unchecked_into();
+        Reflect::set(&table, &"length".into(), &1.into())?;
+        let slots = count as usize + 1;
+        let mut names = Vec::with_capacity(slots);
+        names.push(String::new());
+        let mut values = Vec::with_capacity(slots);
+        values.push(String::new());
+        Ok(Some(Reader {
+            doc,
+            root: root.clone(),
+            item: item.bind0(&snap),
+            count,
+            table,
+            kinds: vec![0],
+            names,
+            values,
+            parents: vec![0],
+            attr_item: None,
+            attrs: vec![Vec::new(); slots],
+            phase: Phase::Table,
+            pos: 0,
+        }))
     }
-    let item: Function = Reflect::get(&snap, &"snapshotItem".into())?.dyn_into()?;
-    // Position 0 asks for an item past the end (null) and is then deleted:
-    // a hole, which `map` and `forEach` skip, so position = id.
-    let mut positions = Vec::with_capacity(count as usize + 1);
-    positions.push(count);
-    positions.extend(0..count);
-    let table = List::from_map(&Uint32Array::from(&positions[..]), &item.bind0(&snap))?;
-    Reflect::delete_property(&table, &0.into())?;
-    let slots = count as usize + 1;
 
-    let names = split(&table.map_with(&n.node_name, &JsValue::UNDEFINED)?.join_str(SEP), slots);
-    let values = split(&table.map_with(&n.node_value, &JsValue::UNDEFINED)?.join_str(SEP), slots);
-    let (Some(names), Some(values)) = (names, values) else { return Ok(None) };
-    let kinds = table.map_with(&n.node_type, &JsValue::UNDEFINED)?;
-    let kinds = Uint8Array::new(&kinds).to_vec();
-
-    let attr_snap = doc.xpath("descendant-or-self::*/@*", root, &JsValue::NULL, ORDERED_SNAPSHOT, &JsValue::NULL)?;
-    let attr_count = attr_snap.len() as usize;
-    let mut attrs: Vec<Vec<(String, String)>> = vec![Vec::new(); slots];
-    let mut attr_nodes = None;
-    if attr_count > 0 {
-        let item: Function = Reflect::get(&attr_snap, &"snapshotItem".into())?.dyn_into()?;
-        let list = List::from_map(&Uint32Array::from(&(0..attr_count as u32).collect::<Vec<_>>()[..]), &item.bind0(&attr_snap))?;
-        let names = split(&list.map_with(&n.attr_name, &JsValue::UNDEFINED)?.join_str(SEP), attr_count);
-        let values = split(&list.map_with(&n.attr_value, &JsValue::UNDEFINED)?.join_str(SEP), attr_count);
-        let (Some(names), Some(values)) = (names, values) else { return Ok(None) };
-        attr_nodes = Some((list, names, values));
-    }
-
-    // From here on the ids are recorded.
-    table.for_each_with(&n.weak_set, ids)?;
-    let parents = n.ids_of(&table.map_with(&n.parent_node, &JsValue::UNDEFINED)?, ids)?;
-    if let Some((list, names, values)) = attr_nodes {
-        let owners = n.ids_of(&list.map_with(&n.owner_element, &JsValue::UNDEFINED)?, ids)?;
-        for ((owner, name), value) in owners.into_iter().zip(names).zip(values) {
-            if let Some(a) = attrs.get_mut(owner as usize) {
-                a.push((name, value));
+    /// Reads up to [`CHUNK`] more nodes or attributes.
+    pub fn step(&mut self, n: &Natives, ids: &IdMap) -> Result<Progress, JsValue> {
+        let none = &JsValue::UNDEFINED;
+        match self.phase {
+            Phase::Table => {
+                let end = (self.pos + CHUNK).min(self.count);
+                let positions: Vec<u32> = (self.pos..end).collect();
+                let chunk = List::from_map(&Uint32Array::from(&positions[..]), &self.item)?;
+                n.push.apply(&self.table, &chunk)?;
+                self.pos = end;
+                if end == self.count {
+                    self.phase = Phase::Props;
+                    self.pos = 1;
+                }
             }
+            Phase::Props => {
+                let end = (self.pos + CHUNK).min(self.count + 1);
+                let part = self.table.slice_list(self.pos, end);
+                let len = (end - self.pos) as usize;
+                let names = split(&part.map_with(&n.node_name, none)?.join_str(SEP), len);
+                let values = split(&part.map_with(&n.node_value, none)?.join_str(SEP), len);
+                let (Some(names), Some(values)) = (names, values) else { return Ok(Progress::Fallback) };
+                self.names.extend(names);
+                self.values.extend(values);
+                let kinds = part.map_with(&n.node_type, none)?;
+                self.kinds.extend(Uint8Array::new(&kinds).to_vec());
+                self.pos = end;
+                if end == self.count + 1 {
+                    self.phase = Phase::Ids;
+                }
+            }
+            Phase::Ids => {
+                self.table.for_each_with(&n.weak_set, ids)?;
+                self.phase = Phase::Parents;
+                self.pos = 1;
+            }
+            Phase::Parents => {
+                let end = (self.pos + CHUNK).min(self.count + 1);
+                let part = self.table.slice_list(self.pos, end);
+                self.parents.extend(n.ids_of(&part.map_with(&n.parent_node, none)?, ids)?);
+                self.pos = end;
+                if end == self.count + 1 {
+                    self.phase = Phase::AttrList;
+                }
+            }
+            Phase::AttrList => {
+                let snap =
+                    self.doc.xpath("descendant-or-self::*/@*", &self.root, &JsValue::NULL, ORDERED_SNAPSHOT, &JsValue::NULL)?;
+                let count = snap.len();
+                let item: Function = Reflect::get(&snap, &"snapshotItem".into())?.dyn_into()?;
+                self.attr_item = Some((item.bind0(&snap), count));
+                self.phase = if count == 0 { Phase::Done } else { Phase::Attrs };
+                self.pos = 0;
+            }
+            Phase::Attrs => {
+                let Some((item, count)) = &self.attr_item else { return Ok(Progress::Fallback) };
+                let end = (self.pos + CHUNK).min(*count);
+                let positions: Vec<u32> = (self.pos..end).collect();
+                let list = List::from_map(&Uint32Array::from(&positions[..]), item)?;
+                let len = positions.len();
+                let names = split(&list.map_with(&n.attr_name, none)?.join_str(SEP), len);
+                let values = split(&list.map_with(&n.attr_value, none)?.join_str(SEP), len);
+                let (Some(names), Some(values)) = (names, values) else { return Ok(Progress::Fallback) };
+                let owners = n.ids_of(&list.map_with(&n.owner_element, none)?, ids)?;
+                for ((owner, name), value) in owners.into_iter().zip(names).zip(values) {
+                    if let Some(a) = self.attrs.get_mut(owner as usize) {
+                        a.push((name, value));
+                    }
+                }
+                self.pos = end;
+                if end == *count {
+                    self.phase = Phase::Done;
+                }
+            }
+            Phase::Done => {}
+        }
+        if !matches!(self.phase, Phase::Done) {
+            return Ok(Progress::More);
+        }
+        let slots = self.count as usize + 1;
+        if self.kinds.len() != slots || self.parents.len() != slots || self.names.len() != slots {
+            return Ok(Progress::Fallback);
+        }
+        Ok(Progress::Done)
+    }
+
+    /// The read, once a step answered [`Progress::Done`].
+    pub fn into_tree(self) -> Tree {
+        Tree {
+            table: self.table,
+            kinds: self.kinds,
+            names: self.names,
+            values: self.values,
+            parents: self.parents,
+            attrs: self.attrs,
         }
     }
-    if kinds.len() != slots || parents.len() != slots {
-        table.for_each_with(&n.weak_delete, ids)?;
-        return Ok(None);
-    }
-    Ok(Some(Tree { table, kinds, names, values, parents, attrs }))
 }
 
 /// The ids of the elements under `root` (included) matching `selector`.

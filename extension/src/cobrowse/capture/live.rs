@@ -541,6 +541,10 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
     let mut patches: IdTable<Patch> = IdTable::default();
     let mut bulk_root: Option<Node> = None;
     let mut assembly: Option<Assembly> = None;
+    let mut reader: Option<bulk::Reader> = None;
+    // The document element, and the walk to start from it when a bulk read is given up.
+    let mut top: Option<Element> = None;
+    let mut walk_pending: Option<Element> = None;
     let input_pending = input_pending_fn();
     // Work of the last walk slice when the end runs in the same task.
     let mut carry = 0.0;
@@ -561,18 +565,41 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
             if first {
                 first = false;
                 let Some(html) = st.document.document_element() else { return };
-                assembly = st.bulk_begin(&html);
-                if assembly.is_none() {
-                    match st.visit(html.into(), false, 1) {
+                reader = st.bulk_begin(&html);
+                if reader.is_none() {
+                    walk_pending = Some(html.clone());
+                }
+                top = Some(html);
+            }
+            let mut n = 0u32;
+            loop {
+                let mut heavy = false;
+                if let Some(html) = walk_pending.take() {
+                    match st.bulk_abandon(html) {
                         Visit::Skip => {}
                         Visit::Leaf(n) => root = Some(n),
                         Visit::Frame(f) => stack.push(*f),
                     }
                 }
-            }
-            let mut n = 0u32;
-            loop {
-                if let Some(a) = assembly.as_mut() {
+                if let Some(r) = reader.as_mut() {
+                    match st.bulk_step(r) {
+                        bulk::Progress::More => {}
+                        bulk::Progress::Done => {
+                            if let (Some(r), Some(html)) = (reader.take(), top.as_ref()) {
+                                assembly = st.bulk_assemble(r, html);
+                                if assembly.is_none() {
+                                    walk_pending = top.clone();
+                                }
+                            }
+                        }
+                        bulk::Progress::Fallback => {
+                            reader = None;
+                            walk_pending = top.clone();
+                        }
+                    }
+                    // A read step is a thousand nodes: look at the clock after each.
+                    heavy = true;
+                } else if let Some(a) = assembly.as_mut() {
                     if a.step(&mut st) {
                         if let Some(a) = assembly.take() {
                             let (tree, mut found) = st.bulk_finish(a);
@@ -602,7 +629,7 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
                     }
                 }
                 n += 1;
-                if n.is_multiple_of(CLOCK_EVERY) {
+                if heavy || n.is_multiple_of(CLOCK_EVERY) {
                     let spent = now() - slice_start;
                     if spent >= IDLE_SLICE_MS || spent >= CAPTURE_SLICE_MS && input_pending.as_ref().is_some_and(|f| f()) {
                         break;
@@ -615,7 +642,8 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
             st.slices += 1;
             took
         };
-        let done = root.is_some() || assembly.is_none() && stack.is_empty() && holes.is_empty();
+        let done = root.is_some()
+            || reader.is_none() && assembly.is_none() && walk_pending.is_none() && stack.is_empty() && holes.is_empty();
         // The last part (scroll reads, serializing) gets a task of its own
         // unless the walk left plenty of room in this one.
         if done && took < IDLE_SLICE_MS / 4.0 {
@@ -1198,36 +1226,47 @@ impl State {
         }
     }
 
-    /// Reads the document's tree in bulk (see [`bulk`]) for an [`Assembly`],
-    /// or `None` to walk it node by node (too large, a value holding the
-    /// separator, an invalid selector, built-ins missing).
-    fn bulk_begin(&mut self, html: &Element) -> Option<Assembly> {
-        if self.next_id != 1 || !BULK_ENABLED.with(|b| b.get()) {
+    /// Begins reading the document's tree in bulk (see [`bulk`]), or `None`
+    /// to walk it node by node (too large, built-ins missing, not the
+    /// first pass of a snapshot).
+    fn bulk_begin(&mut self, html: &Element) -> Option<bulk::Reader> {
+        if self.next_id != 1 || !BULK_ENABLED.with(|b| b.get()) || self.natives.is_none() {
             return None;
         }
+        bulk::Reader::begin(&self.document, html).ok().flatten()
+    }
+
+    /// One step of a bulk read.
+    fn bulk_step(&mut self, reader: &mut bulk::Reader) -> bulk::Progress {
+        let Some(natives) = &self.natives else { return bulk::Progress::Fallback };
+        reader.step(natives, &self.ids).unwrap_or(bulk::Progress::Fallback)
+    }
+
+    /// Turns a complete read into an [`Assembly`]; `None` (an invalid
+    /// selector) to walk node by node.
+    fn bulk_assemble(&mut self, reader: bulk::Reader, html: &Element) -> Option<Assembly> {
         let natives = self.natives.take()?;
-        let read = (|| -> Result<Option<_>, JsValue> {
-            let Some(tree) = bulk::read(&natives, &self.document, html, &self.ids)? else { return Ok(None) };
-            let by = |sel: &Option<String>| -> Result<Vec<NodeId>, JsValue> {
-                sel.as_ref().map(|sel| bulk::matching(&natives, html, sel, &self.ids)).unwrap_or(Ok(Vec::new()))
-            };
-            let private = by(&self.private_sel)?;
-            let safe = by(&self.safe_sel)?;
-            Ok(Some((tree, private, safe)))
-        })();
-        let assembly = match read {
-            Ok(Some((tree, private, safe))) => {
+        let by = |sel: &Option<String>| -> Result<Vec<NodeId>, JsValue> {
+            sel.as_ref().map(|sel| bulk::matching(&natives, html, sel, &self.ids)).unwrap_or(Ok(Vec::new()))
+        };
+        let assembly = match (by(&self.private_sel), by(&self.safe_sel)) {
+            (Ok(private), Ok(safe)) => {
+                let tree = reader.into_tree();
                 self.next_id = tree.kinds.len() as NodeId;
                 Some(Assembly::new(self, &natives, tree, private, safe))
             }
-            _ => {
-                // Whatever the read recorded is dropped with the map.
-                self.ids = IdMap::new();
-                None
-            }
+            _ => None,
         };
         self.natives = Some(natives);
         assembly
+    }
+
+    /// Gives up a bulk read: its ids go with the map, and the walk starts
+    /// node by node.
+    fn bulk_abandon(&mut self, html: Element) -> Visit {
+        self.ids = IdMap::new();
+        self.next_id = 1;
+        self.visit(html.into(), false, 1)
     }
 
     /// Completes an assembly: the tree and the holes still to walk.

@@ -244,15 +244,15 @@ mod tests {
         });
         let bytes = serde_json::to_string(&snap).unwrap().len();
         let per_node = bytes as f64 / nodes as f64;
-        // {"t":"e","i":1234,"n":"td","c":[…]} and {"t":"x","i":1235,"v":"r1c1"}: ~33 bytes per
-        // node, where rrweb's {"type":2,"tagName":"td","attributes":{},"childNodes":[…],"id":1234}
-        // and {"type":3,"textContent":"r1c1","id":1235} take ~65.
-        assert!(per_node < 36.0, "{per_node:.1} bytes per node");
-        // As emitted, ids that follow from document order are left out: ~23.
+        // {"i":1234,"n":"td","c":[…]} and {"i":1235,"v":"r1c1"}: ~25 bytes per node, where
+        // rrweb's {"type":2,"tagName":"td","attributes":{},"childNodes":[…],"id":1234} and
+        // {"type":3,"textContent":"r1c1","id":1235} take ~65.
+        assert!(per_node < 28.0, "{per_node:.1} bytes per node");
+        // As emitted, ids that follow from document order are left out: ~15.
         let VisitorFrame::Snapshot(mut snap) = snap else { unreachable!() };
         baton_shared::cobrowse::elide_ids(&mut snap.root);
         let elided = serde_json::to_string(&VisitorFrame::Snapshot(snap)).unwrap().len();
         let per_node = elided as f64 / nodes as f64;
-        assert!(per_node < 25.0, "{per_node:.1} bytes per node with implicit ids");
+        assert!(per_node < 17.0, "{per_node:.1} bytes per node with implicit ids");
     }
 }
