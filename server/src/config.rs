@@ -2,9 +2,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use baton_shared::limits::{COBROWSE_CODE_TTL_MS, PAIRING_TTL_MS};
 use clap::Parser;
+
+use crate::forwarded::ProxyNet;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8917";
 
@@ -29,13 +32,22 @@ pub struct Cli {
     #[arg(long, value_name = "MS", default_value_t = COBROWSE_CODE_TTL_MS, hide = true,
           value_parser = clap::value_parser!(i64).range(1..))]
     pub cobrowse_code_ttl_ms: i64,
+
+    /// A reverse proxy in front of the server (an address or a network such
+    /// as 10.0.0.0/8; repeat or separate with commas). Requests from it are
+    /// counted against the client its X-Forwarded-For names; from anyone
+    /// else that header is ignored.
+    #[arg(long = "trusted-proxy", value_name = "ADDR[/BITS]", value_delimiter = ',')]
+    pub trusted_proxies: Vec<ProxyNet>,
 }
 
 /// Settings handlers read, derived from the command line.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     pub pairing_ttl_ms: i64,
     pub cobrowse_code_ttl_ms: i64,
+    /// Peers whose `X-Forwarded-For` names the client (`forwarded`).
+    pub trusted_proxies: Arc<[ProxyNet]>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +59,7 @@ impl Cli {
         Settings {
             pairing_ttl_ms: self.pairing_ttl_ms,
             cobrowse_code_ttl_ms: self.cobrowse_code_ttl_ms,
+            trusted_proxies: self.trusted_proxies.clone().into(),
         }
     }
 
@@ -81,6 +94,22 @@ mod tests {
                 .unwrap();
         assert_eq!(cli.db_path().unwrap(), PathBuf::from("/x/s.db"));
         assert_eq!(cli.listen.port(), 0);
+    }
+
+    #[test]
+    fn trusted_proxies_repeat_or_split_on_commas() {
+        let cli = Cli::try_parse_from([
+            "baton-server",
+            "--trusted-proxy",
+            "10.0.0.1,10.1.0.0/16",
+            "--trusted-proxy",
+            "::1",
+        ])
+        .unwrap();
+        let listed: Vec<String> = cli.settings().trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(listed, ["10.0.0.1/32", "10.1.0.0/16", "::1/128"]);
+        assert!(Cli::try_parse_from(["baton-server"]).unwrap().settings().trusted_proxies.is_empty());
+        assert!(Cli::try_parse_from(["baton-server", "--trusted-proxy", "proxy.local"]).is_err());
     }
 
     #[test]

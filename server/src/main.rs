@@ -8,6 +8,7 @@ mod clock;
 mod config;
 mod credentials;
 mod db;
+mod forwarded;
 mod http;
 mod push;
 mod rate_limit;
@@ -111,16 +112,20 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
         settings.cobrowse_code_ttl_ms,
     ));
     let state = AppState {
-        db,
+        db: db.clone(),
         ids: Generator::new(),
         push: push.clone(),
         shutdown: stop_rx.clone(),
         settings,
         pairing_guesses: FailureWindow::new(
+            db.clone(),
+            "pairing",
             baton_shared::limits::PAIRING_GUESSES_PER_CLIENT_PER_MINUTE,
             Duration::from_secs(60),
         ),
         cobrowse_guesses: FailureWindow::new(
+            db,
+            "cobrowse",
             baton_shared::limits::COBROWSE_GUESSES_PER_CLIENT_PER_MINUTE,
             Duration::from_secs(60),
         ),
@@ -130,7 +135,7 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
 
     announce(addr);
 
-    // Client addresses feed the pairing-guess limit.
+    // Client addresses (`http::extract::ClientAddr`) feed the guess limits.
     let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
         signals.recv().await;

@@ -1,81 +1,71 @@
-//! Failed attempts per client address in a sliding window (pairing guesses).
+//! Failed attempts per client in a sliding window (pairing and co-browsing
+//! code guesses).
 //!
-//! Kept in memory: a restart forgets it, which costs an attacker a server
-//! restart per window — not something they control.
+//! The failures are stored (`db::guesses`), so restarting the server does
+//! not give a guesser a fresh window. The client is the address
+//! `http::extract::ClientAddr` settled on (the peer, or behind a trusted
+//! proxy the address it forwarded for).
 
-use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Clients tracked before stale entries are swept.
-const SWEEP_ABOVE: usize = 4096;
+use crate::clock::now_ms;
+use crate::db::{guesses, Db, DbError};
 
 #[derive(Clone)]
 pub struct FailureWindow {
-    limit: usize,
-    window: Duration,
-    failures: Arc<Mutex<HashMap<IpAddr, VecDeque<Instant>>>>,
+    db: Db,
+    /// Keeps this limit's failures apart from other limits' in the table.
+    scope: &'static str,
+    limit: u64,
+    window_ms: i64,
 }
 
 impl FailureWindow {
-    pub fn new(limit: u32, window: Duration) -> Self {
+    pub fn new(db: Db, scope: &'static str, limit: u32, window: Duration) -> Self {
         Self {
-            limit: usize::try_from(limit).unwrap_or(usize::MAX),
-            window,
-            failures: Arc::default(),
+            db,
+            scope,
+            limit: u64::from(limit),
+            window_ms: i64::try_from(window.as_millis()).unwrap_or(i64::MAX),
         }
     }
 
-    /// `Err(wait)` while `client` has used up its failures in the window.
-    pub fn check(&self, client: IpAddr) -> Result<(), Duration> {
-        self.check_at(client, Instant::now())
+    /// `Ok(Err(wait))` while `client` has used up its failures in the window.
+    pub async fn check(&self, client: IpAddr) -> Result<Result<(), Duration>, DbError> {
+        self.check_at(client, now_ms()).await
     }
 
-    pub fn record_failure(&self, client: IpAddr) {
-        self.record_at(client, Instant::now());
+    /// Counts a failure. Not being able to store it is logged, not fatal:
+    /// the request already failed for its own reason.
+    pub async fn record_failure(&self, client: IpAddr) {
+        if let Err(err) = self.record_at(client, now_ms()).await {
+            tracing::error!(%err, scope = self.scope, "cannot store a failed guess");
+        }
     }
 
-    fn check_at(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
-        let mut failures = self.lock();
-        let Some(times) = failures.get_mut(&client) else {
-            return Ok(());
-        };
-        self.forget_old(times, now);
-        match times.front() {
-            Some(oldest) if times.len() >= self.limit => {
-                Err(self.window.saturating_sub(now.duration_since(*oldest)))
+    async fn check_at(&self, client: IpAddr, now: i64) -> Result<Result<(), Duration>, DbError> {
+        let (scope, key) = (self.scope, client.to_string());
+        let since = now.saturating_sub(self.window_ms);
+        let (count, oldest) = self
+            .db
+            .call(move |conn| guesses::recent(conn, scope, &key, since))
+            .await?;
+        Ok(match oldest {
+            Some(oldest) if count >= self.limit => {
+                let left = oldest.saturating_add(self.window_ms).saturating_sub(now);
+                Err(Duration::from_millis(u64::try_from(left).unwrap_or(0)))
             }
             _ => Ok(()),
-        }
+        })
     }
 
-    fn record_at(&self, client: IpAddr, now: Instant) {
-        let mut failures = self.lock();
-        if failures.len() > SWEEP_ABOVE {
-            failures.retain(|_, times| {
-                times
-                    .back()
-                    .is_some_and(|t| now.duration_since(*t) < self.window)
-            });
-        }
-        let times = failures.entry(client).or_default();
-        self.forget_old(times, now);
-        times.push_back(now);
-    }
-
-    fn forget_old(&self, times: &mut VecDeque<Instant>, now: Instant) {
-        while times
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= self.window)
-        {
-            times.pop_front();
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, VecDeque<Instant>>> {
-        // Each update leaves the map consistent, so a poisoned lock is still usable.
-        self.failures.lock().unwrap_or_else(PoisonError::into_inner)
+    async fn record_at(&self, client: IpAddr, now: i64) -> Result<(), DbError> {
+        let (scope, key) = (self.scope, client.to_string());
+        let forget = now.saturating_sub(self.window_ms);
+        self.db
+            .call(move |conn| guesses::record(conn, scope, &key, now, forget))
+            .await
     }
 }
 
@@ -83,19 +73,33 @@ impl FailureWindow {
 mod tests {
     use super::*;
 
-    #[test]
-    fn limits_per_client_and_recovers_after_the_window() {
-        let w = FailureWindow::new(2, Duration::from_secs(60));
+    #[tokio::test]
+    async fn limits_per_client_and_recovers_after_the_window() {
+        let db = Db::open_in_memory().unwrap();
+        let w = FailureWindow::new(db.clone(), "test", 2, Duration::from_secs(60));
+        let other = FailureWindow::new(db.clone(), "other", 2, Duration::from_secs(60));
         let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
-        let t0 = Instant::now();
-        w.record_at(a, t0);
-        assert!(w.check_at(a, t0).is_ok());
-        w.record_at(a, t0 + Duration::from_secs(10));
+        let t0 = 1_000_000;
+        w.record_at(a, t0).await.unwrap();
+        assert_eq!(w.check_at(a, t0).await.unwrap(), Ok(()));
+        w.record_at(a, t0 + 10_000).await.unwrap();
         assert_eq!(
-            w.check_at(a, t0 + Duration::from_secs(20)),
+            w.check_at(a, t0 + 20_000).await.unwrap(),
             Err(Duration::from_secs(40))
         );
-        assert!(w.check_at(b, t0).is_ok());
-        assert!(w.check_at(a, t0 + Duration::from_secs(60)).is_ok());
+        assert_eq!(w.check_at(b, t0).await.unwrap(), Ok(()));
+        assert_eq!(other.check_at(a, t0 + 20_000).await.unwrap(), Ok(()));
+        assert_eq!(w.check_at(a, t0 + 60_000).await.unwrap(), Ok(()));
+
+        // Failures that slid out of the window are deleted on the next record.
+        w.record_at(b, t0 + 75_000).await.unwrap();
+        let rows: i64 = db
+            .call(|c| {
+                c.query_row("SELECT count(*) FROM guess_failure WHERE scope = 'test'", [], |r| r.get(0))
+                    .map_err(DbError::from)
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows, 1);
     }
 }

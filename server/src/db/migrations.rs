@@ -135,6 +135,15 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (org_id, account_id)
     ) STRICT;
     CREATE INDEX cobrowse_session_visitor_account ON cobrowse_session(visitor_account);",
+    // 5: failed code guesses per client (rate limits survive a restart);
+    // rows older than the window are deleted as it slides.
+    "CREATE TABLE guess_failure (
+        scope   TEXT NOT NULL,
+        client  TEXT NOT NULL,
+        at_ms   INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX guess_failure_client ON guess_failure(scope, client, at_ms);
+    CREATE INDEX guess_failure_at ON guess_failure(scope, at_ms);",
 ];
 
 pub fn latest_version() -> i64 {

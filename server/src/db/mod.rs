@@ -5,6 +5,7 @@
 
 pub mod cobrowse;
 pub mod devices;
+pub mod guesses;
 mod migrations;
 pub mod orgs;
 pub mod pairing;

@@ -2,10 +2,9 @@
 //! (operator), read its audit log and recording (see `baton_shared::cobrowse`).
 //! The relay socket lives in `relay_socket`.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use baton_shared::cobrowse::{
@@ -15,7 +14,7 @@ use baton_shared::limits::COBROWSE_GUESSES_PER_CODE;
 
 use super::checks;
 use super::error::{code, HttpError};
-use super::extract::{AuthDevice, ValidJson, Validate};
+use super::extract::{AuthDevice, ClientAddr, ValidJson, Validate};
 use super::AppState;
 use crate::clock::now_ms;
 use crate::credentials::normalize_lookup;
@@ -75,19 +74,18 @@ pub async fn create(
 
 pub async fn join(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     AuthDevice(device): AuthDevice,
     ValidJson(req): ValidJson<JoinSession>,
 ) -> Result<Json<SessionJoined>, HttpError> {
-    let client = client.ip();
-    state.cobrowse_guesses.check(client).map_err(|wait| {
+    state.cobrowse_guesses.check(client).await?.map_err(|wait| {
         HttpError::rate_limited(
             "too many wrong co-browsing codes from this address; wait and try again",
             wait,
         )
     })?;
     let Some(lookup) = normalize_lookup(&req.lookup) else {
-        state.cobrowse_guesses.record_failure(client);
+        state.cobrowse_guesses.record_failure(client).await;
         return Err(invalid_code());
     };
     // Organisations: only the visitor's organisation's (allowlisted) operators.
@@ -109,11 +107,11 @@ pub async fn join(
     let joined = match result {
         Ok(joined) => joined,
         Err(JoinError::Invalid) => {
-            state.cobrowse_guesses.record_failure(client);
+            state.cobrowse_guesses.record_failure(client).await;
             return Err(invalid_code());
         }
         Err(JoinError::Exhausted) => {
-            state.cobrowse_guesses.record_failure(client);
+            state.cobrowse_guesses.record_failure(client).await;
             return Err(HttpError::rate_limited(
                 format!(
                     "this co-browsing code saw {COBROWSE_GUESSES_PER_CODE} wrong attempts and is blocked; \

@@ -1,8 +1,10 @@
 //! Extractors: every request is authenticated and its body validated here,
 //! before a handler runs.
 
+use std::net::{IpAddr, SocketAddr};
+
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::Json;
@@ -46,6 +48,44 @@ impl FromRequestParts<AppState> for AuthDevice {
         Ok(Self(device))
     }
 }
+
+/// The client a request is counted against in the guess limits: the socket
+/// peer, or, when the peer is a trusted proxy (`--trusted-proxy`), the
+/// right-most untrusted address of its `X-Forwarded-For` (see `forwarded`).
+pub struct ClientAddr(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, HttpError> {
+        let ConnectInfo(peer) = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .copied()
+            .ok_or_else(|| {
+                tracing::error!("no connection info: the router was served without it");
+                HttpError::internal()
+            })?;
+        let trusted = &state.settings.trusted_proxies;
+        if trusted.is_empty() {
+            return Ok(Self(peer.ip()));
+        }
+        // A value that is not text is nothing a proxy wrote: it ends the list.
+        let values: Vec<&str> = parts
+            .headers
+            .get_all(X_FORWARDED_FOR)
+            .iter()
+            .map(|v| v.to_str().unwrap_or("-"))
+            .collect();
+        Ok(Self(crate::forwarded::client_addr(
+            peer.ip(),
+            values.into_iter(),
+            trusted,
+        )))
+    }
+}
+
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
 
 fn bearer_token(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;

@@ -1,8 +1,7 @@
 //! Pairing routes: offer, claim, complete, status (see `baton_shared::sync`).
 
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use baton_shared::api::PushMessage;
@@ -13,7 +12,7 @@ use baton_shared::sync::{
 
 use super::checks;
 use super::error::{code, HttpError};
-use super::extract::{AuthDevice, ValidJson, Validate};
+use super::extract::{AuthDevice, ClientAddr, ValidJson, Validate};
 use super::AppState;
 use crate::clock::now_ms;
 use crate::credentials::normalize_lookup;
@@ -83,19 +82,18 @@ pub async fn offer(
 
 pub async fn claim(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     AuthDevice(device): AuthDevice,
     ValidJson(req): ValidJson<PairingClaim>,
 ) -> Result<Json<PairingClaimed>, HttpError> {
-    let client = client.ip();
-    state.pairing_guesses.check(client).map_err(|wait| {
+    state.pairing_guesses.check(client).await?.map_err(|wait| {
         HttpError::rate_limited(
             "too many wrong pairing codes from this address; wait and try again",
             wait,
         )
     })?;
     let Some(lookup) = normalize_lookup(&req.lookup) else {
-        state.pairing_guesses.record_failure(client);
+        state.pairing_guesses.record_failure(client).await;
         return Err(invalid_code());
     };
     let claimer = device.clone();
@@ -107,11 +105,11 @@ pub async fn claim(
     let claimed = match result {
         Ok(claimed) => claimed,
         Err(ClaimError::Invalid) => {
-            state.pairing_guesses.record_failure(client);
+            state.pairing_guesses.record_failure(client).await;
             return Err(invalid_code());
         }
         Err(ClaimError::Exhausted) => {
-            state.pairing_guesses.record_failure(client);
+            state.pairing_guesses.record_failure(client).await;
             return Err(HttpError::rate_limited(
                 format!(
                     "this pairing code saw {PAIRING_GUESSES_PER_CODE} wrong attempts and is blocked; \

@@ -479,6 +479,98 @@ async fn guessing_codes_is_rate_limited_per_client() {
     assert_eq!(err.code, "rate_limited");
 }
 
+/// A wrong code for `created`'s session.
+fn wrong_lookup(created: &SessionCreated) -> &'static str {
+    if created.lookup == "ZZZZ" {
+        "YYYY"
+    } else {
+        "ZZZZ"
+    }
+}
+
+/// Joins with `lookup`, saying the request was forwarded for `forwarded_for`.
+async fn join_forwarded(
+    server: &Server,
+    operator: &Device,
+    lookup: &str,
+    forwarded_for: &str,
+) -> reqwest::Response {
+    let body = JoinSession {
+        lookup: lookup.to_owned(),
+        operator_public_key: public_key(8),
+    };
+    crate::common::client()
+        .post(server.url(PATH_JOIN))
+        .bearer_auth(&operator.token)
+        .header("x-forwarded-for", forwarded_for)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn guess_limits_survive_a_server_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.sqlite3");
+    let server = Server::start_at(&db).await;
+    let visitor = Device::register(&server, "V").await;
+    let guesser = Device::register(&server, "G").await;
+    let created = create(&server, &visitor).await;
+    for _ in 0..COBROWSE_GUESSES_PER_CLIENT_PER_MINUTE {
+        let response = join(&server, &guesser, wrong_lookup(&created)).await;
+        assert_eq!(response.status(), 404);
+    }
+    assert!(server.terminate().await.success());
+
+    let server = Server::start_at(&db).await;
+    let response = join(&server, &guesser, &created.lookup).await;
+    assert!(response.headers().contains_key("retry-after"));
+    let err: ApiError = json(response, 429).await;
+    assert_eq!(err.code, "rate_limited");
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_is_limited_on_its_own() {
+    let server = Server::start_with(&["--trusted-proxy", "127.0.0.1"]).await;
+    let visitor = Device::register(&server, "V").await;
+    let guesser = Device::register(&server, "G").await;
+    let created = create(&server, &visitor).await;
+    let wrong = wrong_lookup(&created);
+    for i in 0..COBROWSE_GUESSES_PER_CLIENT_PER_MINUTE {
+        // What the client put left of the proxy's own entry does not count.
+        let header = format!("10.66.0.{i}, 198.51.100.1");
+        assert_eq!(join_forwarded(&server, &guesser, wrong, &header).await.status(), 404);
+    }
+    let limited = join_forwarded(&server, &guesser, &created.lookup, "198.51.100.1").await;
+    assert_eq!(limited.status(), 429);
+    // Another client behind the same proxy still gets its own guesses.
+    let other = join_forwarded(&server, &guesser, wrong, "198.51.100.2").await;
+    assert_eq!(other.status(), 404);
+    let _: SessionJoined =
+        json(join_forwarded(&server, &guesser, &created.lookup, "198.51.100.2").await, 200).await;
+    // The proxy's own address is a third client.
+    let created = create(&server, &visitor).await;
+    let _: SessionJoined = json(join(&server, &guesser, &created.lookup).await, 200).await;
+}
+
+#[tokio::test]
+async fn from_an_untrusted_peer_the_forwarded_header_is_ignored() {
+    let server = Server::start_with(&["--trusted-proxy", "192.0.2.1"]).await;
+    let visitor = Device::register(&server, "V").await;
+    let guesser = Device::register(&server, "G").await;
+    let created = create(&server, &visitor).await;
+    let wrong = wrong_lookup(&created);
+    for i in 0..COBROWSE_GUESSES_PER_CLIENT_PER_MINUTE {
+        let header = format!("198.51.100.{i}");
+        assert_eq!(join_forwarded(&server, &guesser, wrong, &header).await.status(), 404);
+    }
+    // A fresh header does not buy fresh guesses: all came from 127.0.0.1.
+    let response = join_forwarded(&server, &guesser, &created.lookup, "203.0.113.77").await;
+    let err: ApiError = json(response, 429).await;
+    assert_eq!(err.code, "rate_limited");
+}
+
 #[tokio::test]
 async fn guessing_a_used_code_blocks_it() {
     let server = Server::start().await;
