@@ -4,8 +4,8 @@
 //!
 //! A captured same-origin frame is an `<iframe sandbox="allow-same-origin">`
 //! the mirror created without `src` or `srcdoc`: its document is the empty
-//! one every such frame starts with, and the mirror's nodes, made in the
-//! mirror's document, are moved into it. Each frame has its own realm, so
+//! one every such frame starts with, given a doctype (standards mode), and
+//! the mirror's nodes, made in the mirror's document, are moved into it. Each frame has its own realm, so
 //! nothing here asks `instanceof`.
 
 use wasm_bindgen::JsCast;
@@ -35,6 +35,32 @@ fn frame_document(node: &Node) -> Option<Document> {
         return None;
     }
     el.unchecked_ref::<HtmlIFrameElement>().content_document()
+}
+
+/// Puts a mirror frame's document in standards mode.
+///
+/// The frame starts with the initial `about:blank` document, which is in
+/// quirks mode, so the visitor's frame document would lay out differently
+/// (box sizing of tables, line heights, percentage heights). Only the HTML
+/// parser sets a document's mode, so the document is reopened and given a
+/// doctype through `document.write` — a constant, never markup from the
+/// visitor; the nodes are still moved in afterwards. The capture does not
+/// record a frame's doctype, and pages without one are rare, so standards
+/// mode is the better guess (the mirror's top document makes the same one).
+/// `document.open` also sets the document's URL to the console's; its
+/// origin and the frame's sandbox stay as they were.
+fn standards_mode(doc: &Document) -> Result<(), wasm_bindgen::JsValue> {
+    if doc.compat_mode() == "CSS1Compat" {
+        return Ok(());
+    }
+    // `HtmlDocument`'s methods, without another web-sys feature.
+    let call = |name: &str, args: &js_sys::Array| -> Result<(), wasm_bindgen::JsValue> {
+        let f: js_sys::Function = js_sys::Reflect::get(doc, &name.into())?.dyn_into()?;
+        f.apply(doc, args).map(|_| ())
+    };
+    call("open", &js_sys::Array::new())?;
+    call("write", &js_sys::Array::of1(&"<!doctype html>".into()))?;
+    call("close", &js_sys::Array::new())
 }
 
 /// A node's length as a range boundary sees it: characters of text, or
@@ -211,6 +237,9 @@ impl Dom for FrameDom {
 
     fn fill_frame(&mut self, frame: &Node, root: &Node) -> bool {
         let Some(doc) = frame_document(frame) else { return false };
+        if let Err(e) = standards_mode(&doc) {
+            crate::chrome::log(&format!("baton console: a mirror frame stays in quirks mode: {e:?}"));
+        }
         match doc.document_element() {
             Some(old) => doc.replace_child(root, &old).is_ok(),
             None => doc.append_child(root).is_ok(),
