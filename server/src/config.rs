@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use baton_shared::limits::{COBROWSE_CODE_TTL_MS, PAIRING_TTL_MS};
+use baton_shared::limits::{COBROWSE_CODE_TTL_MS, COBROWSE_CONSENT_TTL_MS, PAIRING_TTL_MS};
 use clap::Parser;
 
 use crate::forwarded::ProxyNet;
@@ -33,6 +33,11 @@ pub struct Cli {
           value_parser = clap::value_parser!(i64).range(1..))]
     pub cobrowse_code_ttl_ms: i64,
 
+    /// How long a visitor has to approve a joined operator (tests shorten it).
+    #[arg(long, value_name = "MS", default_value_t = COBROWSE_CONSENT_TTL_MS, hide = true,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    pub cobrowse_consent_ttl_ms: i64,
+
     /// A reverse proxy in front of the server (an address or a network such
     /// as 10.0.0.0/8; repeat or separate with commas). Requests from it are
     /// counted against the client its X-Forwarded-For names; from anyone
@@ -46,6 +51,7 @@ pub struct Cli {
 pub struct Settings {
     pub pairing_ttl_ms: i64,
     pub cobrowse_code_ttl_ms: i64,
+    pub cobrowse_consent_ttl_ms: i64,
     /// Peers whose `X-Forwarded-For` names the client (`forwarded`).
     pub trusted_proxies: Arc<[ProxyNet]>,
 }
@@ -59,6 +65,7 @@ impl Cli {
         Settings {
             pairing_ttl_ms: self.pairing_ttl_ms,
             cobrowse_code_ttl_ms: self.cobrowse_code_ttl_ms,
+            cobrowse_consent_ttl_ms: self.cobrowse_consent_ttl_ms,
             trusted_proxies: self.trusted_proxies.clone().into(),
         }
     }
@@ -85,6 +92,7 @@ mod tests {
         assert!(cli.db.is_none());
         assert_eq!(cli.settings().pairing_ttl_ms, PAIRING_TTL_MS);
         assert_eq!(cli.settings().cobrowse_code_ttl_ms, COBROWSE_CODE_TTL_MS);
+        assert_eq!(cli.settings().cobrowse_consent_ttl_ms, COBROWSE_CONSENT_TTL_MS);
     }
 
     #[test]

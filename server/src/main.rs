@@ -106,10 +106,10 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
     let push = PushRegistry::new();
     let relay = Relay::new(Recorder::start(db.clone()));
     let settings = cli.settings();
-    tokio::spawn(expire_codes(
+    tokio::spawn(expire_sessions(
         db.clone(),
         relay.clone(),
-        settings.cobrowse_code_ttl_ms,
+        settings.cobrowse_code_ttl_ms.min(settings.cobrowse_consent_ttl_ms),
     ));
     let state = AppState {
         db: db.clone(),
@@ -166,8 +166,10 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
 }
 
 /// Ends co-browsing sessions whose code expired before an operator joined,
-/// telling a waiting visitor's socket.
-async fn expire_codes(db: Db, relay: Relay, ttl_ms: i64) {
+/// or whose visitor did not approve the operator in time, telling their
+/// sockets; also done on access (`db::cobrowse::Session::due`). Runs at
+/// least every half of the shortest of those times.
+async fn expire_sessions(db: Db, relay: Relay, ttl_ms: i64) {
     let every = Duration::from_millis(u64::try_from(ttl_ms / 2).unwrap_or(0))
         .clamp(Duration::from_millis(50), Duration::from_secs(5));
     let mut tick = tokio::time::interval(every);
@@ -176,15 +178,15 @@ async fn expire_codes(db: Db, relay: Relay, ttl_ms: i64) {
         tick.tick().await;
         let now = clock::now_ms();
         match db
-            .call(move |conn| db::cobrowse::expire_waiting(conn, now))
+            .call(move |conn| db::cobrowse::expire_due(conn, now))
             .await
         {
-            Ok(ids) => {
-                for id in ids {
-                    relay.finish(&id, "the code expired before an operator joined");
+            Ok(due) => {
+                for (id, expiry) in due {
+                    relay.finish(&id, expiry.reason());
                 }
             }
-            Err(err) => tracing::error!(%err, "cannot expire co-browsing codes"),
+            Err(err) => tracing::error!(%err, "cannot expire co-browsing sessions"),
         }
         relay.prune();
     }

@@ -17,7 +17,9 @@
 //! the X25519 shared secret, salted with `SECRET`, info
 //! `"baton cobrowse v1" || session id || visitor pk || operator pk`. Codes
 //! are single use, valid [`crate::limits::COBROWSE_CODE_TTL_MS`], and
-//! guesses are rate-limited per client and per code.
+//! guesses are rate-limited per client and per code. A joined session the
+//! visitor has not approved within [`crate::limits::COBROWSE_CONSENT_TTL_MS`]
+//! ends (both sockets get `End`).
 //!
 //! ## Server routes (bearer device token on all)
 //! * `POST /v1/cobrowse/sessions` [`CreateSession`] → [`SessionCreated`] (visitor)
@@ -136,7 +138,8 @@ pub mod relay_error {
     pub const NOT_CONSENTED: &str = "not_consented";
     /// An audit entry this side may not write: consent, recording consent,
     /// grants and revokes are the visitor's; pushes the operator's;
-    /// `started`, `operator_joined`, `ended` and `expired` the server's.
+    /// `started`, `operator_joined`, `ended`, `expired` and
+    /// `consent_expired` the server's.
     pub const FORBIDDEN: &str = "forbidden";
     /// An entry the session's state does not allow (e.g. consent twice).
     pub const WRONG_STATE: &str = "wrong_state";
@@ -171,6 +174,9 @@ pub enum AuditEvent {
     Ended { by: Role },
     /// Server: the code expired before an operator joined.
     Expired,
+    /// Server: the visitor did not answer the operator's join within
+    /// [`crate::limits::COBROWSE_CONSENT_TTL_MS`].
+    ConsentExpired,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

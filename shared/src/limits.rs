@@ -80,6 +80,10 @@ pub const PAIRING_GUESSES_PER_CODE: u32 = 5;
 /// A co-browsing code is valid this long, once.
 pub const COBROWSE_CODE_TTL_MS: i64 = 10 * 60 * 1000;
 
+/// Once an operator joined, the visitor has this long to approve; a session
+/// still awaiting consent then ends (`AuditEvent::ConsentExpired`).
+pub const COBROWSE_CONSENT_TTL_MS: i64 = 10 * 60 * 1000;
+
 /// Failed co-browsing joins allowed per client per minute, and per code.
 pub const COBROWSE_GUESSES_PER_CLIENT_PER_MINUTE: u32 = 10;
 pub const COBROWSE_GUESSES_PER_CODE: u32 = 5;

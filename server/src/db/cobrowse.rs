@@ -26,6 +26,8 @@ pub struct Session {
     pub state: SessionState,
     pub recording: bool,
     pub expires_ms: i64,
+    /// While awaiting consent: when the visitor's time to answer runs out.
+    pub consent_by_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,10 +53,47 @@ impl Session {
         }
     }
 
+    /// Whether the session must end now, and why.
+    pub fn due(&self, now: i64) -> Option<Expiry> {
+        match self.state {
+            SessionState::Waiting if now >= self.expires_ms => Some(Expiry::Code),
+            SessionState::AwaitingConsent if self.consent_by_ms.is_some_and(|by| now >= by) => {
+                Some(Expiry::Consent)
+            }
+            _ => None,
+        }
+    }
+
     /// Whether `device` may read the audit log and the recording: the
     /// operator device, or a device of the visitor's account.
     pub fn readable_by(&self, device: &DeviceRecord) -> bool {
         self.role_of(&device.device_id).is_some() || device.account_id == self.visitor_account
+    }
+}
+
+/// Why the server ended a session by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// The code expired before an operator joined.
+    Code,
+    /// The visitor did not answer the operator in time.
+    Consent,
+}
+
+impl Expiry {
+    /// What both sides are told (`RelayMessage::End`).
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Code => "the code expired before an operator joined",
+            Self::Consent => "the visitor did not approve the operator in time",
+        }
+    }
+
+    fn event(self) -> AuditEvent {
+        match self {
+            Self::Code => AuditEvent::Expired,
+            Self::Consent => AuditEvent::ConsentExpired,
+        }
     }
 }
 
@@ -153,6 +192,10 @@ pub enum JoinError {
     /// No live code has this lookup, or it was used.
     #[error("co-browsing code is unknown, expired or already used")]
     Invalid,
+    /// The operator's earlier join waited too long for consent; the
+    /// session was ended just now (committed).
+    #[error("the visitor did not approve in time; the session ended")]
+    ConsentExpired { session_id: String },
     /// The code has seen too many failed joins and is dead.
     #[error("too many failed attempts for this co-browsing code")]
     Exhausted,
@@ -175,15 +218,17 @@ pub struct Joined {
     pub visitor_name: String,
 }
 
-/// The operator takes the code. Joining again with the same device and key
-/// (a retry after a lost answer) answers the same; any other join of a used
-/// code counts against it.
+/// The operator takes the code; the visitor then has until
+/// `now + consent_ttl_ms` to approve. Joining again with the same device and
+/// key (a retry after a lost answer) answers the same; any other join of a
+/// used code counts against it.
 pub fn join(
     conn: &mut Connection,
     lookup: &str,
     operator: &DeviceRecord,
     public_key: &str,
     now: i64,
+    consent_ttl_ms: i64,
 ) -> Result<Joined, JoinError> {
     let tx = conn.transaction()?;
     let found = tx
@@ -223,6 +268,11 @@ pub fn join(
             && op.device_id == operator.device_id
             && op.public_key == public_key
         {
+            if let Some(expiry) = session.due(now) {
+                expire_in(&tx, &id, now, expiry)?;
+                tx.commit()?;
+                return Err(JoinError::ConsentExpired { session_id: id });
+            }
             return Ok(joined(session));
         }
     }
@@ -236,9 +286,15 @@ pub fn join(
     }
     tx.execute(
         "UPDATE cobrowse_session SET state = 'awaiting_consent', operator_id = ?2,
-             operator_public_key = ?3, operator_name = ?4
+             operator_public_key = ?3, operator_name = ?4, consent_by_ms = ?5
          WHERE id = ?1",
-        params![id, operator.device_id, public_key, operator.name],
+        params![
+            id,
+            operator.device_id,
+            public_key,
+            operator.name,
+            now.saturating_add(consent_ttl_ms)
+        ],
     )?;
     let event = AuditEvent::OperatorJoined {
         operator_name: operator.name.clone(),
@@ -249,25 +305,32 @@ pub fn join(
     Ok(joined(session))
 }
 
-/// The session, after ending it if its code expired unjoined.
-pub fn load(conn: &mut Connection, id: &str, now: i64) -> Result<Option<Session>, DbError> {
+/// The session, after ending it if its code expired unjoined or its
+/// visitor did not consent in time (then with why, for the relay to tell).
+pub fn load(
+    conn: &mut Connection,
+    id: &str,
+    now: i64,
+) -> Result<Option<(Session, Option<Expiry>)>, DbError> {
     let tx = conn.transaction()?;
     let Some(mut session) = load_in(&tx, id)? else {
         return Ok(None);
     };
-    if session.state == SessionState::Waiting && now >= session.expires_ms {
-        expire_in(&tx, id, now)?;
+    let expired = session.due(now);
+    if let Some(expiry) = expired {
+        expire_in(&tx, id, now, expiry)?;
         session.state = SessionState::Ended;
+        session.recording = false;
     }
     tx.commit()?;
-    Ok(Some(session))
+    Ok(Some((session, expired)))
 }
 
 fn load_in(tx: &Transaction<'_>, id: &str) -> Result<Option<Session>, DbError> {
     let row = tx
         .query_row(
             "SELECT visitor_id, visitor_account, operator_id, operator_public_key, operator_name,
-                    state, recording, expires_ms
+                    state, recording, expires_ms, consent_by_ms
              FROM cobrowse_session WHERE id = ?1",
             params![id],
             |r| {
@@ -280,12 +343,22 @@ fn load_in(tx: &Transaction<'_>, id: &str) -> Result<Option<Session>, DbError> {
                     r.get::<_, String>(5)?,
                     r.get::<_, bool>(6)?,
                     r.get::<_, i64>(7)?,
+                    r.get::<_, Option<i64>>(8)?,
                 ))
             },
         )
         .optional()?;
-    let Some((visitor_id, visitor_account, op_id, op_key, op_name, state, recording, expires_ms)) =
-        row
+    let Some((
+        visitor_id,
+        visitor_account,
+        op_id,
+        op_key,
+        op_name,
+        state,
+        recording,
+        expires_ms,
+        consent_by_ms,
+    )) = row
     else {
         return Ok(None);
     };
@@ -310,41 +383,57 @@ fn load_in(tx: &Transaction<'_>, id: &str) -> Result<Option<Session>, DbError> {
         state: parse_state(&state)?,
         recording,
         expires_ms,
+        consent_by_ms,
     }))
 }
 
-fn expire_in(tx: &Transaction<'_>, id: &str, now: i64) -> Result<(), DbError> {
+fn expire_in(tx: &Transaction<'_>, id: &str, now: i64, expiry: Expiry) -> Result<(), DbError> {
     tx.execute(
-        "UPDATE cobrowse_session SET state = 'ended', ended_ms = ?2 WHERE id = ?1",
+        "UPDATE cobrowse_session SET state = 'ended', recording = 0, ended_ms = ?2 WHERE id = ?1",
         params![id, now],
     )?;
-    append_audit(tx, id, now, None, &AuditEvent::Expired)?;
+    append_audit(tx, id, now, None, &expiry.event())?;
     Ok(())
 }
 
-/// Ends every session whose code expired before an operator joined; returns their ids.
-pub fn expire_waiting(conn: &mut Connection, now: i64) -> Result<Vec<String>, DbError> {
+/// Ends every session whose code expired before an operator joined, or
+/// whose visitor did not consent in time; returns their ids and why.
+pub fn expire_due(conn: &mut Connection, now: i64) -> Result<Vec<(String, Expiry)>, DbError> {
     let tx = conn.transaction()?;
-    let ids = {
+    let due = {
         let mut stmt = tx.prepare_cached(
-            "SELECT id FROM cobrowse_session WHERE state = 'waiting' AND expires_ms <= ?1",
+            "SELECT id, 0 FROM cobrowse_session WHERE state = 'waiting' AND expires_ms <= ?1
+             UNION ALL
+             SELECT id, 1 FROM cobrowse_session
+             WHERE state = 'awaiting_consent' AND consent_by_ms <= ?1",
         )?;
-        let ids = stmt
-            .query_map(params![now], |r| r.get::<_, String>(0))?
+        let due = stmt
+            .query_map(params![now], |r| {
+                let expiry = if r.get::<_, i64>(1)? == 0 {
+                    Expiry::Code
+                } else {
+                    Expiry::Consent
+                };
+                Ok((r.get::<_, String>(0)?, expiry))
+            })?
             .collect::<Result<Vec<_>, _>>()?;
-        ids
+        due
     };
-    for id in &ids {
-        expire_in(&tx, id, now)?;
+    for (id, expiry) in &due {
+        expire_in(&tx, id, now, *expiry)?;
     }
     tx.commit()?;
-    Ok(ids)
+    Ok(due)
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
     #[error("the session is {}, not in a state for this entry", state_str(*.0))]
     WrongState(SessionState),
+    /// The session was due to end and was ended just now (committed),
+    /// instead of taking the entry.
+    #[error("the session ended: {}", .0.reason())]
+    Expired(Expiry),
     #[error("no such session")]
     NotFound,
     #[error(transparent)]
@@ -377,6 +466,11 @@ pub fn client_audit(
     use SessionState::{Active, AwaitingConsent};
     let tx = conn.transaction()?;
     let session = load_in(&tx, id)?.ok_or(AuditError::NotFound)?;
+    if let Some(expiry) = session.due(now) {
+        expire_in(&tx, id, now, expiry)?;
+        tx.commit()?;
+        return Err(AuditError::Expired(expiry));
+    }
     let allowed: &[SessionState] = match event {
         AuditEvent::Consent { .. } => &[AwaitingConsent],
         AuditEvent::RecordingConsent { .. } => &[AwaitingConsent, Active],
@@ -481,16 +575,31 @@ fn append_audit(
     })
 }
 
-/// The audit log in order, if `device` may read it.
+/// An audit log, and why the session ended on this read, if it did.
+pub type AuditRead = (Vec<AuditEntry>, Option<Expiry>);
+
+/// The audit log in order, if `device` may read it, after ending the
+/// session if it was due (then with why, for the relay to tell).
 pub fn audit_log(
     conn: &mut Connection,
     id: &str,
     device: &DeviceRecord,
-) -> Result<Option<Vec<AuditEntry>>, DbError> {
+    now: i64,
+) -> Result<Option<AuditRead>, DbError> {
     let tx = conn.transaction()?;
-    if !load_in(&tx, id)?.is_some_and(|s| s.readable_by(device)) {
+    let Some(session) = load_in(&tx, id)?.filter(|s| s.readable_by(device)) else {
         return Ok(None);
+    };
+    let expired = session.due(now);
+    if let Some(expiry) = expired {
+        expire_in(&tx, id, now, expiry)?;
     }
+    let entries = read_audit(&tx, id)?;
+    tx.commit()?;
+    Ok(Some((entries, expired)))
+}
+
+fn read_audit(tx: &Transaction<'_>, id: &str) -> Result<Vec<AuditEntry>, DbError> {
     let mut stmt = tx.prepare_cached(
         "SELECT seq, at_ms, role, event, hash FROM cobrowse_audit WHERE session_id = ?1 ORDER BY seq",
     )?;
@@ -518,7 +627,6 @@ pub fn audit_log(
             })
         })
         .collect::<Result<Vec<_>, DbError>>()
-        .map(Some)
 }
 
 /// One frame to record.
@@ -585,4 +693,109 @@ pub fn recording(
         })
         .collect::<Result<Vec<_>, DbError>>()
         .map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::devices::{self, NewDevice};
+    use crate::db::Db;
+    use baton_shared::api::DeviceKind;
+
+    async fn device(db: &Db, id: &str) -> DeviceRecord {
+        let new = NewDevice {
+            account_id: format!("acc-{id}"),
+            device_id: id.to_owned(),
+            name: id.to_owned(),
+            kind: DeviceKind::Laptop,
+            token_hash: crate::credentials::hash_token(id),
+            now: 0,
+        };
+        db.call(move |c| devices::register(c, &new)).await.unwrap()
+    }
+
+    /// A session joined at `t0` with a 1 s consent deadline.
+    async fn joined(db: &Db, t0: i64) -> (String, DeviceRecord, DeviceRecord) {
+        let visitor = device(db, "v").await;
+        let operator = device(db, "o").await;
+        let new = NewSession {
+            session_id: "s1".into(),
+            visitor: visitor.clone(),
+            visitor_public_key: "vk".into(),
+            now: t0,
+            expires_ms: t0 + 600_000,
+        };
+        let lookup = db
+            .call(move |c| create(c, &new, &["ABCD".to_owned()]))
+            .await
+            .unwrap()
+            .unwrap();
+        let op = operator.clone();
+        db.call(move |c| join(c, &lookup, &op, "ok", t0, 1_000))
+            .await
+            .unwrap();
+        ("s1".into(), visitor, operator)
+    }
+
+    fn events(log: &[AuditEntry]) -> Vec<AuditEvent> {
+        log.iter().map(|e| e.event.clone()).collect()
+    }
+
+    #[tokio::test]
+    async fn consent_after_the_deadline_ends_the_session_instead() {
+        let db = Db::open_in_memory().unwrap();
+        let (id, visitor, _) = joined(&db, 10_000).await;
+        let consent = AuditEvent::Consent { approved: true };
+        let sid = id.clone();
+        let late = db
+            .call(move |c| client_audit(c, &sid, Role::Visitor, &consent, 11_000))
+            .await;
+        assert!(matches!(late, Err(AuditError::Expired(Expiry::Consent))), "{late:?}");
+        let sid = id.clone();
+        let (log, again) = db
+            .call(move |c| audit_log(c, &sid, &visitor, 12_000))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(again, None, "already ended");
+        assert_eq!(
+            events(&log),
+            [
+                AuditEvent::Started,
+                AuditEvent::OperatorJoined { operator_name: "o".into() },
+                AuditEvent::ConsentExpired
+            ]
+        );
+        // Nothing was left for the sweep.
+        assert!(db.call(|c| expire_due(c, 99_000)).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn loading_or_rejoining_after_the_deadline_ends_it_and_in_time_it_stays() {
+        let db = Db::open_in_memory().unwrap();
+        let (id, _, operator) = joined(&db, 10_000).await;
+        let sid = id.clone();
+        let (session, expired) = db.call(move |c| load(c, &sid, 10_999)).await.unwrap().unwrap();
+        assert_eq!((session.state, expired), (SessionState::AwaitingConsent, None));
+        assert!(db.call(|c| expire_due(c, 10_999)).await.unwrap().is_empty());
+
+        // The operator's retry after the deadline ends it.
+        let op = operator.clone();
+        let retried = db.call(move |c| join(c, "ABCD", &op, "ok", 11_000, 1_000)).await;
+        assert!(matches!(retried, Err(JoinError::ConsentExpired { .. })), "{retried:?}");
+        let sid = id.clone();
+        let (session, expired) = db.call(move |c| load(c, &sid, 11_000)).await.unwrap().unwrap();
+        assert_eq!((session.state, expired), (SessionState::Ended, None));
+    }
+
+    #[tokio::test]
+    async fn the_sweep_ends_unconsented_sessions_once() {
+        let db = Db::open_in_memory().unwrap();
+        let (id, _, _) = joined(&db, 10_000).await;
+        let due = db.call(|c| expire_due(c, 11_000)).await.unwrap();
+        assert_eq!(due, [(id.clone(), Expiry::Consent)]);
+        assert!(db.call(|c| expire_due(c, 12_000)).await.unwrap().is_empty());
+        let (session, expired) = db.call(move |c| load(c, &id, 12_000)).await.unwrap().unwrap();
+        assert_eq!((session.state, expired), (SessionState::Ended, None));
+    }
 }

@@ -144,6 +144,9 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX guess_failure_client ON guess_failure(scope, client, at_ms);
     CREATE INDEX guess_failure_at ON guess_failure(scope, at_ms);",
+    // 6: the visitor's consent deadline, set when an operator joins.
+    "ALTER TABLE cobrowse_session ADD COLUMN consent_by_ms INTEGER;
+    CREATE INDEX cobrowse_session_consent ON cobrowse_session(state, consent_by_ms);",
 ];
 
 pub fn latest_version() -> i64 {

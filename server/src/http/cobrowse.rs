@@ -18,7 +18,7 @@ use super::extract::{AuthDevice, ClientAddr, ValidJson, Validate};
 use super::AppState;
 use crate::clock::now_ms;
 use crate::credentials::normalize_lookup;
-use crate::db::cobrowse::{self, JoinError, NewSession};
+use crate::db::cobrowse::{self, Expiry, JoinError, NewSession};
 
 /// Lookups tried per session before giving up (only fails with ~a million live codes).
 const LOOKUP_ATTEMPTS: usize = 8;
@@ -100,9 +100,12 @@ pub async fn join(
     }
     let operator = device.clone();
     let public_key = req.operator_public_key;
+    let consent_ttl_ms = state.settings.cobrowse_consent_ttl_ms;
     let result = state
         .db
-        .call(move |conn| cobrowse::join(conn, &lookup, &operator, &public_key, now_ms()))
+        .call(move |conn| {
+            cobrowse::join(conn, &lookup, &operator, &public_key, now_ms(), consent_ttl_ms)
+        })
         .await;
     let joined = match result {
         Ok(joined) => joined,
@@ -119,6 +122,10 @@ pub async fn join(
                 ),
                 Duration::from_millis(u64::try_from(state.settings.cobrowse_code_ttl_ms).unwrap_or(0)),
             ));
+        }
+        Err(JoinError::ConsentExpired { session_id }) => {
+            state.relay.finish(&session_id, Expiry::Consent.reason());
+            return Err(invalid_code());
         }
         Err(e @ JoinError::OwnSession) => return Err(HttpError::invalid_request(e.to_string())),
         Err(JoinError::Db(e)) => return Err(e.into()),
@@ -140,11 +147,14 @@ pub async fn audit(
 ) -> Result<Json<AuditLog>, HttpError> {
     checks::id("session id", &session_id).map_err(|_| unknown_session())?;
     let id = session_id.clone();
-    let entries = state
+    let (entries, expired) = state
         .db
-        .call(move |conn| cobrowse::audit_log(conn, &id, &device))
+        .call(move |conn| cobrowse::audit_log(conn, &id, &device, now_ms()))
         .await?
         .ok_or_else(unknown_session)?;
+    if let Some(expiry) = expired {
+        state.relay.finish(&session_id, expiry.reason());
+    }
     Ok(Json(AuditLog {
         session_id,
         entries,

@@ -23,7 +23,7 @@ use super::extract::AuthDevice;
 use super::ws::{close, expect_upgrade, send};
 use super::AppState;
 use crate::clock::now_ms;
-use crate::db::cobrowse::{self, AuditError, FrameRow, Session};
+use crate::db::cobrowse::{self, AuditError, Expiry, FrameRow, Session};
 use crate::relay::rules::audit_permitted;
 use crate::relay::{Attached, Control};
 
@@ -42,7 +42,7 @@ pub async fn upgrade(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, HttpError> {
     checks::id("session id", &session_id).map_err(|_| unknown_session())?;
-    let session = state
+    let (session, expired) = state
         .db
         .call(move |conn| cobrowse::load(conn, &session_id, now_ms()))
         .await?
@@ -54,15 +54,23 @@ pub async fn upgrade(
     Ok(ws
         .max_message_size(HARD_MESSAGE_LIMIT)
         .max_frame_size(HARD_MESSAGE_LIMIT)
-        .on_upgrade(move |socket| serve_socket(socket, state, session, role)))
+        .on_upgrade(move |socket| serve_socket(socket, state, session, expired, role)))
 }
 
-async fn serve_socket(mut socket: WebSocket, state: AppState, session: Session, role: Role) {
+async fn serve_socket(
+    mut socket: WebSocket,
+    state: AppState,
+    session: Session,
+    expired: Option<Expiry>,
+    role: Role,
+) {
     let _count = state.relay.count_socket();
     let session_id = session.id.clone();
+    let ended = expired.map_or("the session has ended", Expiry::reason);
     if session.state == SessionState::Ended {
-        // A room still in memory is stale (e.g. the code just expired).
-        state.relay.finish(&session_id, "the session has ended");
+        // A room still in memory is stale (e.g. the code or the consent
+        // time just ran out on this access).
+        state.relay.finish(&session_id, ended);
     }
     let Some((attached, mut inbox, greeting)) = state.relay.attach(session, role) else {
         let hello = RelayMessage::Hello {
@@ -72,7 +80,7 @@ async fn serve_socket(mut socket: WebSocket, state: AppState, session: Session, 
             peer_present: false,
         };
         let end = RelayMessage::End {
-            reason: Some("the session has ended".into()),
+            reason: Some(ended.into()),
         };
         if send(&mut socket, &hello).await.is_ok() && send(&mut socket, &end).await.is_ok() {
             close(&mut socket, close_code::NORMAL, "session ended").await;
@@ -278,6 +286,10 @@ async fn audit(state: &AppState, at: &Attached, event: AuditEvent) -> Option<Rel
             ))
         }
         Err(e @ AuditError::WrongState(_)) => Some(error(relay_code::WRONG_STATE, e.to_string())),
+        Err(AuditError::Expired(expiry)) => {
+            state.relay.finish(&at.room.id, expiry.reason());
+            None
+        }
         Err(AuditError::NotFound) => Some(error(relay_code::INTERNAL, "the session is gone")),
         Err(AuditError::Db(err)) => {
             tracing::error!(%err, "cannot append audit entry");

@@ -408,6 +408,7 @@ mod tests {
             state,
             recording: false,
             expires_ms: 0,
+            consent_by_ms: None,
         }
     }
 

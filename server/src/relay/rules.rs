@@ -9,7 +9,8 @@ pub fn audit_permitted(role: Role, event: &AuditEvent) -> Result<(), &'static st
         AuditEvent::Started
         | AuditEvent::OperatorJoined { .. }
         | AuditEvent::Ended { .. }
-        | AuditEvent::Expired => Err("the server writes this entry itself"),
+        | AuditEvent::Expired
+        | AuditEvent::ConsentExpired => Err("the server writes this entry itself"),
         // Consent and control are the visitor's to give.
         AuditEvent::Consent { .. }
         | AuditEvent::RecordingConsent { .. }

@@ -453,6 +453,68 @@ async fn an_unjoined_code_expires_and_ends_the_session() {
     assert_eq!(events, vec![AuditEvent::Started, AuditEvent::Expired]);
 }
 
+/// Reads past other messages to the `End`; returns its reason.
+async fn until_end(socket: &mut Socket) -> Option<String> {
+    loop {
+        if let RelayMessage::End { reason } = next(socket).await {
+            return reason;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_joined_session_the_visitor_never_approves_ends_on_its_own() {
+    let server = Server::start_with(&["--cobrowse-consent-ttl-ms", "500"]).await;
+    let started = Instant::now();
+    let mut p = joined_pair(&server).await;
+    // Nothing is sent to the server after the join: the sweep ends it.
+    for socket in [&mut p.v, &mut p.o] {
+        let reason = until_end(socket).await.expect("a reason");
+        assert!(reason.contains("did not approve"), "{reason}");
+        closed(socket).await;
+    }
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    let log: AuditLog = json(
+        p.visitor.get(&server, &path(&p.session_id, "audit")).await,
+        200,
+    )
+    .await;
+    let events: Vec<_> = log.entries.iter().map(|e| e.event.clone()).collect();
+    assert_eq!(
+        events,
+        vec![
+            AuditEvent::Started,
+            AuditEvent::OperatorJoined {
+                operator_name: "Support desk".into()
+            },
+            AuditEvent::ConsentExpired
+        ]
+    );
+    assert_eq!(log.entries.last().and_then(|e| e.role), None);
+    // Reconnecting finds it ended, with the reason.
+    let (mut v, hello) = connect(&server, &p.visitor, &p.session_id).await;
+    assert!(matches!(
+        hello,
+        RelayMessage::Hello {
+            state: SessionState::Ended,
+            ..
+        }
+    ));
+    assert!(matches!(next(&mut v).await, RelayMessage::End { .. }));
+}
+
+#[tokio::test]
+async fn consent_in_time_keeps_the_session_past_the_deadline() {
+    let server = Server::start_with(&["--cobrowse-consent-ttl-ms", "1000"]).await;
+    let mut p = active_pair(&server).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    send(&mut p.v, &frame(1, "c3RpbGwgaGVyZQ==")).await;
+    assert!(matches!(
+        next(&mut p.o).await,
+        RelayMessage::Frame { seq: 1, .. }
+    ));
+}
+
 #[tokio::test]
 async fn guessing_codes_is_rate_limited_per_client() {
     let server = Server::start().await;
