@@ -372,6 +372,35 @@ fn a_several_megabyte_snapshot_crosses_and_small_frames_follow_it() {
     assert!(!operator.events.iter().any(|m| is_cobrowse(m, &session, "resumed") || is_cobrowse(m, &session, "error")));
 }
 
+#[test]
+fn a_recording_longer_than_a_page_replays_whole_and_in_order() {
+    let (_dir, server) = server();
+    let (mut visitor, mut operator) = hosts(&server);
+    let session = start_session(&mut visitor, &mut operator, true);
+    // More frames than one page of the server's recording holds.
+    let count = baton_shared::limits::RECORDING_PAGE_FRAMES as u64 + 150;
+    for i in 1..=count {
+        assert_eq!(send(&mut visitor, &session, text_change(&format!("tick {i}")))["type"], "ack");
+    }
+    let deadline = Instant::now() + WAIT;
+    let recording = loop {
+        let r = operator.request(json!({"type": "recording_fetch", "session_id": session}));
+        assert_eq!(r["type"], "recording", "{}", r["code"]);
+        if r["frames"].as_array().map_or(0, Vec::len) as u64 >= count {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "recording incomplete");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let frames = recording["frames"].as_array().expect("frames");
+    assert_eq!(frames.len() as u64, count);
+    for (i, f) in frames.iter().enumerate() {
+        let n = i as u64 + 1;
+        assert_eq!(f["seq"], n);
+        assert_eq!(f["frame"], text_change(&format!("tick {n}")));
+    }
+}
+
 // ---- the test as the operator, to see exactly what crosses the relay ----
 
 /// A minimal HTTP/1.1 JSON call (the test has no HTTP client of its own).

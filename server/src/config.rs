@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use baton_shared::limits::{COBROWSE_CODE_TTL_MS, COBROWSE_CONSENT_TTL_MS, PAIRING_TTL_MS};
+use baton_shared::limits::{
+    COBROWSE_CODE_TTL_MS, COBROWSE_CONSENT_TTL_MS, MAX_RECORDING_BYTES, PAIRING_TTL_MS,
+};
 use clap::Parser;
 
 use crate::forwarded::ProxyNet;
@@ -38,6 +40,11 @@ pub struct Cli {
           value_parser = clap::value_parser!(i64).range(1..))]
     pub cobrowse_consent_ttl_ms: i64,
 
+    /// Recorded bytes kept per co-browsing session (tests lower it).
+    #[arg(long, value_name = "BYTES", default_value_t = MAX_RECORDING_BYTES, hide = true,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub cobrowse_recording_max_bytes: u64,
+
     /// A reverse proxy in front of the server (an address or a network such
     /// as 10.0.0.0/8; repeat or separate with commas). Requests from it are
     /// counted against the client its X-Forwarded-For names; from anyone
@@ -52,6 +59,7 @@ pub struct Settings {
     pub pairing_ttl_ms: i64,
     pub cobrowse_code_ttl_ms: i64,
     pub cobrowse_consent_ttl_ms: i64,
+    pub cobrowse_recording_max_bytes: u64,
     /// Peers whose `X-Forwarded-For` names the client (`forwarded`).
     pub trusted_proxies: Arc<[ProxyNet]>,
 }
@@ -66,6 +74,7 @@ impl Cli {
             pairing_ttl_ms: self.pairing_ttl_ms,
             cobrowse_code_ttl_ms: self.cobrowse_code_ttl_ms,
             cobrowse_consent_ttl_ms: self.cobrowse_consent_ttl_ms,
+            cobrowse_recording_max_bytes: self.cobrowse_recording_max_bytes,
             trusted_proxies: self.trusted_proxies.clone().into(),
         }
     }
@@ -93,6 +102,7 @@ mod tests {
         assert_eq!(cli.settings().pairing_ttl_ms, PAIRING_TTL_MS);
         assert_eq!(cli.settings().cobrowse_code_ttl_ms, COBROWSE_CODE_TTL_MS);
         assert_eq!(cli.settings().cobrowse_consent_ttl_ms, COBROWSE_CONSENT_TTL_MS);
+        assert_eq!(cli.settings().cobrowse_recording_max_bytes, MAX_RECORDING_BYTES);
     }
 
     #[test]

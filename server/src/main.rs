@@ -32,7 +32,7 @@ use db::{Db, DbError};
 use http::AppState;
 use push::PushRegistry;
 use rate_limit::FailureWindow;
-use relay::{Recorder, Relay};
+use relay::Relay;
 
 /// How long open connections get to finish after a stop signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -104,8 +104,8 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let push = PushRegistry::new();
-    let relay = Relay::new(Recorder::start(db.clone()));
     let settings = cli.settings();
+    let relay = Relay::start(db.clone(), settings.cobrowse_recording_max_bytes);
     tokio::spawn(expire_sessions(
         db.clone(),
         relay.clone(),

@@ -21,7 +21,7 @@
 //! | `POST /v1/cobrowse/join` | bearer | [`JoinSession`] → [`SessionJoined`] (operator); 404 `cobrowse_code_invalid`, 429 `rate_limited` |
 //! | `GET  /v1/cobrowse/{id}/relay` | bearer | WebSocket of [`RelayMessage`]s (the session's visitor or operator device) |
 //! | `GET  /v1/cobrowse/{id}/audit` | bearer | → [`AuditLog`]; 404 `unknown_cobrowse_session` |
-//! | `GET  /v1/cobrowse/{id}/recording` | bearer | → [`Recording`]; 404 `unknown_cobrowse_session` |
+//! | `GET  /v1/cobrowse/{id}/recording?after=&limit=` | bearer | → one page of [`Recording`] (follow `next`); 400 bad query; 404 `unknown_cobrowse_session` |
 //!
 //! See [`crate::sync`] for the sync, pairing and send-to-device flows, and
 //! [`crate::cobrowse`] for co-browsing.

@@ -30,8 +30,12 @@
 //!   after a server restart: sessions are stored).
 //! * `GET /v1/cobrowse/{session_id}/audit` → [`AuditLog`] (devices of the
 //!   visitor's account; later: the organisation's admins).
-//! * `GET /v1/cobrowse/{session_id}/recording` → [`Recording`] (ciphertext;
-//!   the operator's host holds the key).
+//! * `GET /v1/cobrowse/{session_id}/recording?after=N&limit=M` → one page
+//!   of the [`Recording`] (ciphertext; the operator's host holds the key):
+//!   frames stored after cursor `N` (0 or absent: from the start), at most
+//!   `M` ([`crate::limits::RECORDING_PAGE_FRAMES`]) frames and about
+//!   [`crate::limits::RECORDING_PAGE_BYTES`]; `next` is the cursor of the
+//!   following page, absent on the last. See [`RecordingQuery`].
 //!
 //! ## Frames
 //! [`VisitorFrame`]s carry the page: a [`Snapshot`] (keyframe) with stable
@@ -138,8 +142,8 @@ pub mod relay_error {
     pub const NOT_CONSENTED: &str = "not_consented";
     /// An audit entry this side may not write: consent, recording consent,
     /// grants and revokes are the visitor's; pushes the operator's;
-    /// `started`, `operator_joined`, `ended`, `expired` and
-    /// `consent_expired` the server's.
+    /// `started`, `operator_joined`, `ended`, `expired`,
+    /// `consent_expired` and `recording_limit_reached` the server's.
     pub const FORBIDDEN: &str = "forbidden";
     /// An entry the session's state does not allow (e.g. consent twice).
     pub const WRONG_STATE: &str = "wrong_state";
@@ -174,6 +178,9 @@ pub enum AuditEvent {
     Ended { by: Role },
     /// Server: the code expired before an operator joined.
     Expired,
+    /// Server: the session's recording reached `max_bytes`
+    /// ([`crate::limits::MAX_RECORDING_BYTES`]); nothing more is recorded.
+    RecordingLimitReached { max_bytes: u64 },
     /// Server: the visitor did not answer the operator's join within
     /// [`crate::limits::COBROWSE_CONSENT_TTL_MS`].
     ConsentExpired,
@@ -224,10 +231,42 @@ pub struct RecordedFrame {
     pub ct: String,
 }
 
+/// One page of a recording, frames in the order they were stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recording {
     pub session_id: String,
     pub frames: Vec<RecordedFrame>,
+    /// Pass as `after` for the next page; absent when this page is the last
+    /// (so far: a live session may record more later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<u64>,
+}
+
+/// The query of the recording route. Cursors are opaque: take them only
+/// from [`Recording::next`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordingQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<u64>,
+    /// 1 to [`crate::limits::RECORDING_PAGE_FRAMES`] (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+impl RecordingQuery {
+    /// The path and query of this page of `session_id`'s recording.
+    pub fn path(&self, session_id: &str) -> String {
+        let mut path = format!("{PATH_SESSION}/{session_id}/recording");
+        let mut sep = '?';
+        if let Some(after) = self.after {
+            path.push_str(&format!("{sep}after={after}"));
+            sep = '&';
+        }
+        if let Some(limit) = self.limit {
+            path.push_str(&format!("{sep}limit={limit}"));
+        }
+        path
+    }
 }
 
 // ---- end-to-end frames ------------------------------------------------------

@@ -95,6 +95,19 @@ pub const MAX_AUDIT_EVENT: usize = 2 * 1024;
 /// Largest relay message (one encrypted frame) the server forwards.
 pub const MAX_RELAY_MESSAGE: usize = 16 * 1024 * 1024;
 
+/// Recorded bytes (the frames' ciphertext text) the server stores per
+/// session; beyond it recording stops for that session
+/// (`AuditEvent::RecordingLimitReached`) and the live session goes on.
+pub const MAX_RECORDING_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Frames in one page of a recording: the default, and the most a client
+/// may ask for.
+pub const RECORDING_PAGE_FRAMES: u32 = 1_000;
+
+/// Ciphertext bytes in one page of a recording; a page holds at least one
+/// frame even if that frame alone is larger.
+pub const RECORDING_PAGE_BYTES: usize = 4 * 1024 * 1024;
+
 /// Frames a host queues for the relay while it reconnects; beyond this the
 /// oldest incremental frames are dropped and the console asks for a keyframe.
 pub const RELAY_QUEUE_FRAMES: usize = 10_000;

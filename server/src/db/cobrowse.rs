@@ -497,11 +497,13 @@ pub fn client_audit(
             after.state = SessionState::Ended;
         }
         AuditEvent::RecordingConsent { approved } => {
-            tx.execute(
-                "UPDATE cobrowse_session SET recording = ?2 WHERE id = ?1",
+            // A recording that reached its cap stays stopped.
+            after.recording = tx.query_row(
+                "UPDATE cobrowse_session SET recording = (?2 AND recording_full = 0)
+                 WHERE id = ?1 RETURNING recording",
                 params![id, approved],
+                |r| r.get(0),
             )?;
-            after.recording = *approved;
         }
         _ => {}
     }
@@ -636,63 +638,108 @@ pub struct FrameRow {
     pub frame: RecordedFrame,
 }
 
-/// Stores a batch of recorded frames in one transaction.
-pub fn store_frames(conn: &mut Connection, rows: &[FrameRow]) -> Result<(), DbError> {
+/// Stores a batch of recorded frames in one transaction, each only if its
+/// session's recording stays within `max_bytes` (ciphertext text). The
+/// first frame that does not fit stops the session's recording for good,
+/// with a `RecordingLimitReached` entry; returns those sessions' ids.
+/// Frames of sessions that no longer exist (retention) are dropped.
+pub fn store_frames(
+    conn: &mut Connection,
+    rows: &[FrameRow],
+    max_bytes: u64,
+) -> Result<Vec<String>, DbError> {
+    let max = i64::try_from(max_bytes).unwrap_or(i64::MAX);
+    let mut stopped = Vec::new();
     let tx = conn.transaction()?;
     {
-        let mut stmt = tx.prepare_cached(
+        let mut count = tx.prepare_cached(
+            "UPDATE cobrowse_session SET recorded_bytes = recorded_bytes + ?2
+             WHERE id = ?1 AND recording_full = 0 AND recorded_bytes + ?2 <= ?3",
+        )?;
+        let mut insert = tx.prepare_cached(
             "INSERT INTO cobrowse_frame (session_id, seq, from_role, at_ms, ct) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        let mut stop = tx.prepare_cached(
+            "UPDATE cobrowse_session SET recording_full = 1, recording = 0
+             WHERE id = ?1 AND recording_full = 0",
         )?;
         for row in rows {
             let f = &row.frame;
-            let seq = i64::try_from(f.seq).unwrap_or(i64::MAX);
-            stmt.execute(params![
-                row.session_id,
-                seq,
-                role_str(f.from),
-                f.at_ms,
-                f.ct
-            ])?;
+            let len = i64::try_from(f.ct.len()).unwrap_or(i64::MAX);
+            if count.execute(params![row.session_id, len, max])? == 1 {
+                let seq = i64::try_from(f.seq).unwrap_or(i64::MAX);
+                insert.execute(params![row.session_id, seq, role_str(f.from), f.at_ms, f.ct])?;
+            } else if stop.execute(params![row.session_id])? == 1 {
+                let event = AuditEvent::RecordingLimitReached { max_bytes };
+                append_audit(&tx, &row.session_id, f.at_ms, None, &event)?;
+                stopped.push(row.session_id.clone());
+            }
         }
     }
     tx.commit()?;
-    Ok(())
+    Ok(stopped)
 }
 
-/// The recorded frames in arrival order, if `device` may read them.
+/// Where a page of a recording starts and how large it may be.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest {
+    /// The cursor: frames stored after this one (0: from the start).
+    pub after: i64,
+    pub max_frames: usize,
+    pub max_bytes: usize,
+}
+
+/// One page of a recording and the cursor of the next, if more follow.
+#[derive(Debug)]
+pub struct Page {
+    pub frames: Vec<RecordedFrame>,
+    pub next: Option<u64>,
+}
+
+/// A page of the recorded frames in storage order, if `device` may read
+/// them. The cursor is the frame's rowid, which only grows.
 pub fn recording(
     conn: &mut Connection,
     id: &str,
     device: &DeviceRecord,
-) -> Result<Option<Vec<RecordedFrame>>, DbError> {
+    page: PageRequest,
+) -> Result<Option<Page>, DbError> {
     let tx = conn.transaction()?;
     if !load_in(&tx, id)?.is_some_and(|s| s.readable_by(device)) {
         return Ok(None);
     }
     let mut stmt = tx.prepare_cached(
-        "SELECT seq, from_role, at_ms, ct FROM cobrowse_frame WHERE session_id = ?1 ORDER BY rowid",
+        "SELECT rowid, seq, from_role, at_ms, ct FROM cobrowse_frame
+         WHERE session_id = ?1 AND rowid > ?2 ORDER BY rowid",
     )?;
-    let rows = stmt
-        .query_map(params![id], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, String>(3)?,
-            ))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    rows.into_iter()
-        .map(|(seq, from, at_ms, ct)| {
-            Ok(RecordedFrame {
-                seq: u64::try_from(seq).unwrap_or(0),
-                from: parse_role(&from)?,
-                at_ms,
-                ct,
-            })
-        })
-        .collect::<Result<Vec<_>, DbError>>()
-        .map(Some)
+    let mut rows = stmt.query(params![id, page.after])?;
+    let mut frames = Vec::new();
+    let (mut bytes, mut last, mut more) = (0usize, None, false);
+    while let Some(r) = rows.next()? {
+        let ct: String = r.get(4)?;
+        let full = frames.len() >= page.max_frames
+            || (!frames.is_empty() && bytes.saturating_add(ct.len()) > page.max_bytes);
+        if full {
+            more = true;
+            break;
+        }
+        bytes = bytes.saturating_add(ct.len());
+        let (rowid, seq) = (r.get::<_, i64>(0)?, r.get::<_, i64>(1)?);
+        last = Some(rowid);
+        frames.push(RecordedFrame {
+            seq: u64::try_from(seq).unwrap_or(0),
+            from: parse_role(&r.get::<_, String>(2)?)?,
+            at_ms: r.get(3)?,
+            ct,
+        });
+    }
+    let next = match (more, last) {
+        (true, Some(rowid)) => Some(
+            u64::try_from(rowid).map_err(|_| DbError::Corrupt(format!("frame rowid {rowid}")))?,
+        ),
+        _ => None,
+    };
+    Ok(Some(Page { frames, next }))
 }
 
 #[cfg(test)]

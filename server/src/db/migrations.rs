@@ -147,6 +147,11 @@ const MIGRATIONS: &[&str] = &[
     // 6: the visitor's consent deadline, set when an operator joins.
     "ALTER TABLE cobrowse_session ADD COLUMN consent_by_ms INTEGER;
     CREATE INDEX cobrowse_session_consent ON cobrowse_session(state, consent_by_ms);",
+    // 7: recorded bytes per session, and whether recording stopped at its cap.
+    "ALTER TABLE cobrowse_session ADD COLUMN recorded_bytes INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE cobrowse_session ADD COLUMN recording_full INTEGER NOT NULL DEFAULT 0;
+    UPDATE cobrowse_session SET recorded_bytes =
+        (SELECT coalesce(sum(length(ct)), 0) FROM cobrowse_frame f WHERE f.session_id = cobrowse_session.id);",
 ];
 
 pub fn latest_version() -> i64 {

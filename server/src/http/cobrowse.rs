@@ -8,17 +8,18 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use baton_shared::cobrowse::{
-    AuditLog, CreateSession, JoinSession, Recording, SessionCreated, SessionJoined,
+    AuditLog, CreateSession, JoinSession, Recording, RecordingQuery, SessionCreated,
+    SessionJoined,
 };
-use baton_shared::limits::COBROWSE_GUESSES_PER_CODE;
+use baton_shared::limits::{COBROWSE_GUESSES_PER_CODE, RECORDING_PAGE_BYTES, RECORDING_PAGE_FRAMES};
 
 use super::checks;
 use super::error::{code, HttpError};
-use super::extract::{AuthDevice, ClientAddr, ValidJson, Validate};
+use super::extract::{AuthDevice, ClientAddr, ValidJson, ValidQuery, Validate};
 use super::AppState;
 use crate::clock::now_ms;
 use crate::credentials::normalize_lookup;
-use crate::db::cobrowse::{self, Expiry, JoinError, NewSession};
+use crate::db::cobrowse::{self, Expiry, JoinError, NewSession, PageRequest};
 
 /// Lookups tried per session before giving up (only fails with ~a million live codes).
 const LOOKUP_ATTEMPTS: usize = 8;
@@ -26,6 +27,20 @@ const LOOKUP_ATTEMPTS: usize = 8;
 impl Validate for CreateSession {
     fn validate(self) -> Result<Self, HttpError> {
         checks::public_key(&self.visitor_public_key)?;
+        Ok(self)
+    }
+}
+
+impl Validate for RecordingQuery {
+    fn validate(self) -> Result<Self, HttpError> {
+        if self.after.is_some_and(|after| i64::try_from(after).is_err()) {
+            return Err(HttpError::invalid_request("after is not a cursor this server gave"));
+        }
+        if self.limit.is_some_and(|l| !(1..=RECORDING_PAGE_FRAMES).contains(&l)) {
+            return Err(HttpError::invalid_request(format!(
+                "limit must be 1 to {RECORDING_PAGE_FRAMES}"
+            )));
+        }
         Ok(self)
     }
 }
@@ -165,17 +180,29 @@ pub async fn recording(
     State(state): State<AppState>,
     Path(session_id): Path<String>,
     AuthDevice(device): AuthDevice,
+    ValidQuery(query): ValidQuery<RecordingQuery>,
 ) -> Result<Json<Recording>, HttpError> {
     checks::id("session id", &session_id).map_err(|_| unknown_session())?;
     // Frames still on their way to the disk belong in the answer.
     state.relay.recorder.flush().await;
     let id = session_id.clone();
-    let frames = state
+    let page = PageRequest {
+        // Validated to fit.
+        after: query.after.and_then(|a| i64::try_from(a).ok()).unwrap_or(0),
+        max_frames: usize::try_from(query.limit.unwrap_or(RECORDING_PAGE_FRAMES))
+            .unwrap_or(usize::MAX),
+        max_bytes: RECORDING_PAGE_BYTES,
+    };
+    let page = state
         .db
-        .call(move |conn| cobrowse::recording(conn, &id, &device))
+        .call(move |conn| cobrowse::recording(conn, &id, &device, page))
         .await?
         .ok_or_else(unknown_session)?;
-    Ok(Json(Recording { session_id, frames }))
+    Ok(Json(Recording {
+        session_id,
+        frames: page.frames,
+        next: page.next,
+    }))
 }
 
 fn invalid_code() -> HttpError {

@@ -19,6 +19,7 @@ use baton_shared::cobrowse::{RelayMessage, Role, SessionState};
 use tokio::sync::mpsc;
 
 use crate::db::cobrowse::Session;
+use crate::db::Db;
 pub use recorder::Recorder;
 
 /// Frames queued for one socket before newer ones are dropped.
@@ -177,12 +178,31 @@ impl Drop for SocketCount {
 }
 
 impl Relay {
-    pub fn new(recorder: Recorder) -> Self {
-        Self {
+    /// The relay and its recording writer (at most `max_recording_bytes`
+    /// per session), on the current runtime.
+    pub fn start(db: Db, max_recording_bytes: u64) -> Self {
+        let (recorder, mut stopped) = Recorder::start(db, max_recording_bytes);
+        let relay = Self {
             rooms: Arc::default(),
             next_conn: Arc::default(),
             sockets: Arc::default(),
             recorder,
+        };
+        let follower = relay.clone();
+        tokio::spawn(async move {
+            while let Some(session_id) = stopped.recv().await {
+                follower.recording_stopped(&session_id);
+            }
+        });
+        relay
+    }
+
+    /// The session's recording stopped at its cap (committed): its frames
+    /// are no longer queued for the recorder. The session itself goes on.
+    pub fn recording_stopped(&self, session_id: &str) {
+        let room = self.lock().get(session_id).cloned();
+        if let Some(room) = room {
+            room.lock().session.recording = false;
         }
     }
 
@@ -393,7 +413,6 @@ impl Relay {
 mod tests {
     use super::*;
     use crate::db::cobrowse::Operator;
-    use crate::db::Db;
 
     fn session(state: SessionState) -> Session {
         Session {
@@ -413,7 +432,7 @@ mod tests {
     }
 
     fn relay() -> Relay {
-        Relay::new(Recorder::start(Db::open_in_memory().unwrap()))
+        Relay::start(Db::open_in_memory().unwrap(), u64::MAX)
     }
 
     #[tokio::test]

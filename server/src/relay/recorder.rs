@@ -1,6 +1,8 @@
 //! Writes recorded frames off the forwarding path: sockets queue frames on a
 //! bounded channel and one task stores them in batched transactions, so a
-//! frame's delivery never waits on the disk.
+//! frame's delivery never waits on the disk. A session's recording stops at
+//! its byte cap (`db::cobrowse::store_frames`); the writer reports such
+//! sessions so the relay stops queuing their frames.
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -24,12 +26,17 @@ pub struct Recorder {
     tx: mpsc::Sender<Job>,
 }
 
+/// Ids of sessions whose recording just reached its cap.
+pub type Stopped = mpsc::UnboundedReceiver<String>;
+
 impl Recorder {
-    /// Starts the writer task on the current runtime.
-    pub fn start(db: Db) -> Self {
+    /// Starts the writer task on the current runtime; each session keeps at
+    /// most `max_bytes` of recorded ciphertext.
+    pub fn start(db: Db, max_bytes: u64) -> (Self, Stopped) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(write_loop(db, rx));
-        Self { tx }
+        let (stopped_tx, stopped_rx) = mpsc::unbounded_channel();
+        tokio::spawn(write_loop(db, max_bytes, rx, stopped_tx));
+        (Self { tx }, stopped_rx)
     }
 
     pub async fn record(&self, row: FrameRow) {
@@ -47,7 +54,12 @@ impl Recorder {
     }
 }
 
-async fn write_loop(db: Db, mut rx: mpsc::Receiver<Job>) {
+async fn write_loop(
+    db: Db,
+    max_bytes: u64,
+    mut rx: mpsc::Receiver<Job>,
+    stopped: mpsc::UnboundedSender<String>,
+) {
     while let Some(first) = rx.recv().await {
         let mut rows = Vec::new();
         let mut flushed = Vec::new();
@@ -65,11 +77,18 @@ async fn write_loop(db: Db, mut rx: mpsc::Receiver<Job>) {
         }
         if !rows.is_empty() {
             let count = rows.len();
-            if let Err(err) = db
-                .call(move |conn| cobrowse::store_frames(conn, &rows))
+            match db
+                .call(move |conn| cobrowse::store_frames(conn, &rows, max_bytes))
                 .await
             {
-                tracing::error!(%err, count, "cannot store recorded frames");
+                Ok(full) => {
+                    for session_id in full {
+                        tracing::info!(session_id, max_bytes, "recording reached its cap; stopped");
+                        // Nobody listening means the relay is gone too.
+                        let _ = stopped.send(session_id);
+                    }
+                }
+                Err(err) => tracing::error!(%err, count, "cannot store recorded frames"),
             }
         }
         for done in flushed {

@@ -10,7 +10,8 @@ pub fn audit_permitted(role: Role, event: &AuditEvent) -> Result<(), &'static st
         | AuditEvent::OperatorJoined { .. }
         | AuditEvent::Ended { .. }
         | AuditEvent::Expired
-        | AuditEvent::ConsentExpired => Err("the server writes this entry itself"),
+        | AuditEvent::ConsentExpired
+        | AuditEvent::RecordingLimitReached { .. } => Err("the server writes this entry itself"),
         // Consent and control are the visitor's to give.
         AuditEvent::Consent { .. }
         | AuditEvent::RecordingConsent { .. }

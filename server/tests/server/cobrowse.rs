@@ -5,11 +5,13 @@ use std::time::{Duration, Instant};
 use baton_shared::api::ApiError;
 use baton_shared::cobrowse::{
     audit_hash_input, AuditEvent, AuditLog, CommandKind, CreateSession, JoinSession, PushKind,
-    Recording, RelayMessage, Role, Scope, SessionCreated, SessionJoined, SessionState,
+    Recording, RecordingQuery, RelayMessage, Role, Scope, SessionCreated, SessionJoined,
+    SessionState,
     AUDIT_GENESIS, PATH_JOIN, PATH_SESSION, PATH_SESSIONS,
 };
 use baton_shared::limits::{
     COBROWSE_GUESSES_PER_CLIENT_PER_MINUTE, COBROWSE_GUESSES_PER_CODE, MAX_RELAY_MESSAGE,
+    RECORDING_PAGE_BYTES,
 };
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -899,6 +901,108 @@ async fn frames_are_recorded_only_after_recording_consent_and_the_operator_reads
     assert_eq!(err.code, "unknown_cobrowse_session");
     let from_visitor: Recording = json(p.visitor.get(&server, &url).await, 200).await;
     assert_eq!(from_visitor, rec);
+}
+
+/// Every page of the recording, following `next` with `limit` frames a page.
+async fn all_pages(
+    server: &Server,
+    device: &Device,
+    session_id: &str,
+    limit: Option<u32>,
+) -> Vec<Recording> {
+    let mut query = RecordingQuery { after: None, limit };
+    let mut pages = Vec::new();
+    loop {
+        let page: Recording = json(device.get(server, &query.path(session_id)).await, 200).await;
+        let next = page.next;
+        pages.push(page);
+        match next {
+            Some(after) => query.after = Some(after),
+            None => return pages,
+        }
+        assert!(pages.len() < 100, "the cursor does not advance");
+    }
+}
+
+#[tokio::test]
+async fn recording_stops_at_its_cap_and_the_live_session_goes_on() {
+    let server = Server::start_with(&["--cobrowse-recording-max-bytes", "20"]).await;
+    let mut p = active_pair(&server).await;
+    audit(&mut p.v, AuditEvent::RecordingConsent { approved: true }).await;
+    // 8 bytes each: two fit in 20, the third stops the recording.
+    for seq in 1..=4 {
+        send(&mut p.v, &frame(seq, "QUFBQUFB")).await;
+        assert!(matches!(next(&mut p.o).await, RelayMessage::Frame { seq: s, .. } if s == seq));
+    }
+    let url = path(&p.session_id, "recording");
+    let rec: Recording = json(p.operator.get(&server, &url).await, 200).await;
+    let seqs: Vec<_> = rec.frames.iter().map(|f| f.seq).collect();
+    assert_eq!(seqs, [1, 2]);
+
+    // Asking to record again does not restart it, even for a frame that would fit.
+    audit(&mut p.v, AuditEvent::RecordingConsent { approved: true }).await;
+    send(&mut p.v, &frame(5, "QUE=")).await;
+    assert!(matches!(next(&mut p.o).await, RelayMessage::Frame { seq: 5, .. }));
+    let rec: Recording = json(p.operator.get(&server, &url).await, 200).await;
+    assert_eq!(rec.frames.len(), 2);
+
+    let log: AuditLog = json(p.visitor.get(&server, &path(&p.session_id, "audit")).await, 200).await;
+    let stops: Vec<_> = log
+        .entries
+        .iter()
+        .filter(|e| matches!(e.event, AuditEvent::RecordingLimitReached { .. }))
+        .collect();
+    assert_eq!(stops.len(), 1, "{:#?}", log.entries);
+    assert_eq!(stops[0].event, AuditEvent::RecordingLimitReached { max_bytes: 20 });
+    assert_eq!(stops[0].role, None);
+    // The session is still live in both directions.
+    send(&mut p.o, &frame(1, "b3BlcmF0b3I=")).await;
+    assert!(matches!(next(&mut p.v).await, RelayMessage::Frame { seq: 1, .. }));
+}
+
+#[tokio::test]
+async fn the_recording_is_read_in_pages_of_frames_and_bytes() {
+    let server = Server::start().await;
+    let mut p = active_pair(&server).await;
+    audit(&mut p.v, AuditEvent::RecordingConsent { approved: true }).await;
+    for seq in 1..=5 {
+        send(&mut p.v, &frame(seq, &format!("ZnJhbWU{seq}"))).await;
+        assert!(matches!(next(&mut p.o).await, RelayMessage::Frame { .. }));
+    }
+    let whole = all_pages(&server, &p.operator, &p.session_id, None).await;
+    assert_eq!(whole.len(), 1);
+    assert_eq!(whole[0].frames.len(), 5);
+    let pages = all_pages(&server, &p.operator, &p.session_id, Some(2)).await;
+    let sizes: Vec<_> = pages.iter().map(|page| page.frames.len()).collect();
+    assert_eq!(sizes, [2, 2, 1]);
+    let joined: Vec<_> = pages.into_iter().flat_map(|page| page.frames).collect();
+    assert_eq!(joined, whole[0].frames);
+    // Exactly a page's worth: the last full page says so only if more follow.
+    let pages = all_pages(&server, &p.operator, &p.session_id, Some(5)).await;
+    assert_eq!(pages.len(), 1);
+
+    // Large frames: a page stops at RECORDING_PAGE_BYTES, but holds at least one.
+    let big = |n: usize| "A".repeat(n);
+    let sizes = [RECORDING_PAGE_BYTES * 3 / 4, RECORDING_PAGE_BYTES / 8, RECORDING_PAGE_BYTES + 1024];
+    for (i, n) in sizes.iter().enumerate() {
+        send(&mut p.v, &frame(6 + i as u64, &big(*n))).await;
+        assert!(matches!(next(&mut p.o).await, RelayMessage::Frame { .. }));
+    }
+    let pages = all_pages(&server, &p.operator, &p.session_id, None).await;
+    let shape: Vec<Vec<usize>> = pages
+        .iter()
+        .map(|page| page.frames.iter().map(|f| f.ct.len()).collect())
+        .collect();
+    assert_eq!(shape.len(), 2, "{:?}", shape.iter().map(Vec::len).collect::<Vec<_>>());
+    assert_eq!(shape[0].len(), 7);
+    assert_eq!(shape[1], [RECORDING_PAGE_BYTES + 1024]);
+
+    // Bad queries are refused before anything is read.
+    for bad in ["limit=0", "limit=1001", "after=-1", "after=x", "after=18446744073709551615"] {
+        let url = format!("{}?{bad}", path(&p.session_id, "recording"));
+        let err: ApiError = json(p.operator.get(&server, &url).await, 400).await;
+        assert_eq!(err.code, "invalid_request", "{bad}");
+    }
 }
 
 #[tokio::test]
