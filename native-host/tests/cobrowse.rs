@@ -31,7 +31,7 @@ fn is_cobrowse(m: &Value, session: &str, e: &str) -> bool {
 /// A visitor frame: a snapshot of a page carrying `text`.
 fn snapshot(text: &str) -> Value {
     json!({"dir": "visitor", "frame": {"k": "snapshot", "url": "https://bank.example/account", "title": "Account",
-        "root": {"t": "e", "i": 1, "n": "html", "c": [{"t": "e", "i": 2, "n": "body", "c": [{"t": "x", "i": 3, "v": text}]}]},
+        "root": {"i": 1, "n": "html", "c": [{"i": 2, "n": "body", "c": [{"i": 3, "v": text}]}]},
         "viewport": [1280, 800], "scroll": []}})
 }
 

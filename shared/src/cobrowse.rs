@@ -502,6 +502,8 @@ pub enum Node {
 
 mod node_wire;
 
+pub mod asset_ref;
+
 /// An omitted id (see [`Node`]): never a node's real id.
 pub const IMPLICIT: NodeId = 0;
 

@@ -23,6 +23,12 @@ const HIDDEN: &str = "HIDDEN-INPUT-VALUE";
 const PRIVATE_TEXT: &str = "PRIVATE-BLOCK-TEXT";
 const PRIVATE_ALT: &str = "PRIVATE-IMAGE-ALT";
 const PLAIN: &str = "plain typed words";
+/// An inline image long enough to travel as an asset (not a decodable
+/// PNG: only the capture of the attribute matters here).
+fn data_png() -> String {
+    format!("data:image/png;base64,{}", "QUJD".repeat(100))
+}
+
 const TABLE_ROWS: usize = 1_112; // 1 + 9 nodes per row → ~10,000 nodes
 
 fn secrets_page() -> String {
@@ -42,12 +48,14 @@ fn secrets_page() -> String {
 <div id="closed-host"></div>
 <iframe id="fr" src="/child" style="width:300px;height:100px"></iframe>
 <ul id="list"><li>first item</li></ul>
+<img id="d1" src="{png}"><img id="d2" src="{png}">
 <script>
   document.getElementById('open-host').attachShadow({{ mode: 'open' }}).innerHTML = '<p>OPEN-SHADOW-TEXT</p>';
   document.getElementById('closed-host').attachShadow({{ mode: 'closed' }}).innerHTML = '<p>CLOSED-SHADOW-TEXT</p>';
   document.getElementById('st').sheet.insertRule('.inserted-before-capture {{ color: blue }}', 0);
 </script>
-</body></html>"#
+</body></html>"#,
+        png = data_png()
     )
 }
 
@@ -330,6 +338,20 @@ async fn capture_masks_secrets_and_streams_changes() {
         let el = found.first().unwrap_or_else(|| panic!("#{id} in the snapshot"));
         let attrs = el["a"].as_array().cloned().unwrap_or_default();
         assert!(!attrs.iter().any(|p| p[0] == "value"), "#{id} has no value: {el}");
+    }
+    // The inline image repeated twice travels once, as an asset.
+    assert_eq!(text.matches(&data_png()).count(), 1, "the data URL is sent once");
+    let assets = frames.iter().find(|f| f["frame"]["k"] == "assets").expect("assets");
+    let image = assets["frame"]["assets"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["mime"] == "image/png"))
+        .unwrap_or_else(|| panic!("an image asset: {assets}"));
+    let reference = format!("baton-asset:{}", image["hash"].as_str().unwrap_or_default());
+    for id in ["d1", "d2"] {
+        let mut found = Vec::new();
+        find_elements(&snapshot["frame"], "id", id, &mut found);
+        let el = found.first().unwrap_or_else(|| panic!("#{id} in the snapshot"));
+        assert!(el["a"].to_string().contains(&reference), "#{id} refers to the asset: {el}");
     }
     // Closed shadow content sits in the host's shadow children.
     let mut hosts = Vec::new();

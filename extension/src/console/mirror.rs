@@ -20,7 +20,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use baton_shared::cobrowse::{
-    has_implicit_ids, resolve_ids, Asset, InputChange, Mutations, Node, NodeId, SelectionRange, Snapshot, IMPLICIT,
+    asset_ref, has_implicit_ids, resolve_ids, Asset, InputChange, Mutations, Node, NodeId, SelectionRange, Snapshot, IMPLICIT,
     WINDOW,
 };
 
@@ -182,7 +182,10 @@ impl<D: Dom> Mirror<D> {
         self.nodes.clear();
         self.pending_frames.clear();
         self.base = snap.url.clone();
-        let tree = with_ids(&snap.root);
+        let mut tree = with_ids(&snap.root);
+        if asset_ref::node_refers(&tree) {
+            asset_ref::resolve_node(tree.to_mut(), &|h: &str| self.assets.get(h).map(|a| a.data.clone()));
+        }
         let root = self.build(&tree, None, Ns::Html, "", false);
         let root_node = match root {
             Some(n) => n,
@@ -457,6 +460,15 @@ impl<D: Dom> Mirror<D> {
 
     /// Applies one batch: removes, adds, attrs, texts, styles.
     pub fn apply(&mut self, m: &Mutations) -> Result<(), ApplyError> {
+        let resolved;
+        let m = if asset_ref::mutations_refer(m) {
+            let mut copy = m.clone();
+            asset_ref::resolve_mutations(&mut copy, &|h: &str| self.assets.get(h).map(|a| a.data.clone()));
+            resolved = copy;
+            &resolved
+        } else {
+            m
+        };
         let result = self.apply_batch(m);
         // Frames added before an error still get their documents.
         self.fill_frames();
@@ -991,6 +1003,28 @@ mod tests {
         assert!(m.dom.html().contains("<style></style>"), "{}", m.dom.html());
         m.add_assets(vec![Asset { hash: "abc".into(), mime: "text/css".into(), data: "p{color:blue}".into() }]);
         assert!(m.dom.html().contains("<style>p{color:blue}</style>"), "{}", m.dom.html());
+    }
+
+    #[test]
+    fn long_data_urls_come_from_assets_and_are_still_sanitised() {
+        let png = format!("data:image/png;base64,{}", "A".repeat(300));
+        let html = format!("data:text/html,{}", "<script>x()</script>".repeat(20));
+        let mut m = Mirror::new(FakeDom::default());
+        m.add_assets(vec![
+            Asset { hash: "img".into(), mime: "image/png".into(), data: png.clone() },
+            Asset { hash: "doc".into(), mime: "text/html".into(), data: html },
+        ]);
+        m.snapshot(&snap(json!({"i":1,"n":"html","c":[
+            {"n":"img","a":[["src","baton-asset:img"]]},
+            {"n":"img","a":[["src","baton-asset:img"]]},
+            {"n":"img","a":[["src","baton-asset:doc"]]}
+        ]})));
+        let out = m.dom.html();
+        assert_eq!(out.matches(&png).count(), 2, "{out}");
+        assert!(!out.contains("baton-asset:") && !out.contains("text/html"), "{out}");
+        m.apply(&Mutations { attrs: vec![AttrChange { id: 4, name: "src".into(), value: Some("baton-asset:img".into()) }], ..Default::default() })
+            .unwrap();
+        assert_eq!(m.dom.html().matches(&png).count(), 3, "{}", m.dom.html());
     }
 
     #[test]

@@ -21,10 +21,10 @@ use web_sys::{
 use baton_shared::cobrowse::{
     AddedNode, InputChange, Node, NodeId, SelectionRange, Snapshot, VisitorFrame, WINDOW,
 };
-use baton_shared::cobrowse::elide_ids;
+use baton_shared::cobrowse::{asset_ref, elide_ids};
 use baton_shared::limits::{CAPTURE_SLICE_MS, POINTER_COALESCE_MS};
 
-use super::assets::{AssetStore, CSS};
+use super::assets::{self, AssetStore, CSS};
 use super::bulk;
 
 mod assembly;
@@ -1051,6 +1051,15 @@ impl State {
         })
     }
 
+    /// An attribute value as sent: a long `data:` URL becomes a reference
+    /// to an asset (sent once), anything else stays as it is.
+    fn as_asset(&mut self, value: String) -> String {
+        match assets::data_url_mime(&value).map(str::to_owned) {
+            Some(mime) => asset_ref::reference(&self.assets.intern(&mime, value)),
+            None => value,
+        }
+    }
+
     /// Whether a live element is private (attribute or policy selector;
     /// an invalid selector counts as a match).
     fn is_private(&self, el: &Element, attrs: &[(String, String)]) -> bool {
@@ -1153,6 +1162,7 @@ impl State {
         let mut a: Vec<(String, String)> = Vec::with_capacity(raw.len());
         for (n, v) in raw {
             if let Some(v) = mask::attr_out(&n, &v, class, false) {
+                let v = self.as_asset(v);
                 a.push((n, v));
             }
         }
@@ -1567,6 +1577,7 @@ impl State {
                 }
                 Some(v) => {
                     if let Some(out) = mask::attr_out(&name, &v, class, placeholder) {
+                        let out = self.as_asset(out);
                         batch.attr(id, name, Some(out));
                     }
                 }
