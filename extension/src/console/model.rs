@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use baton_shared::cobrowse::{App, AppField, AppState, Scope, SessionState};
+use baton_shared::cobrowse::{App, AppField, AppState, Command, Scope, SessionState};
 
 use super::url::{resolve, safe_url, scheme, UrlUse};
 use crate::cobrowse::visitor::model::{module_allowed, origin_of};
@@ -336,6 +336,104 @@ pub fn event_line(app_id: &str, seq: u64, event: &serde_json::Value) -> String {
     format!("{app_id} #{seq}: {text}")
 }
 
+/// What kind of field a mirror element is, for the operator's typing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// A password input: the visitor's side never types or clicks there.
+    Password,
+    /// Something the visitor's side types into (the input types its
+    /// `control::type_text` accepts, or a textarea).
+    Text,
+    Other,
+}
+
+/// The field kind of an element named `local_name` with `type` attribute `kind`.
+pub fn field_kind(local_name: &str, kind: Option<&str>) -> Field {
+    let kind = kind.map(|k| k.trim().to_ascii_lowercase()).unwrap_or_default();
+    match local_name {
+        "input" if kind == "password" => Field::Password,
+        "input" if matches!(kind.as_str(), "" | "text" | "search" | "email" | "url" | "tel" | "number") => Field::Text,
+        "textarea" => Field::Text,
+        _ => Field::Other,
+    }
+}
+
+/// The element under the operator's click in Point mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    /// Control may target it (not masked, private or a password).
+    pub actionable: bool,
+    pub field: Field,
+}
+
+/// What a click in Point mode does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PointClick {
+    /// A pointer gesture only (nothing under it, or nothing granted to act).
+    Nothing,
+    /// Click it in the visitor's page (`command` refuses it, saying why,
+    /// without the Click scope).
+    Click,
+    /// Pick it as the field to type into: Type is granted, Click is not, so
+    /// a click would only be refused.
+    SelectField,
+    /// Refused here: a password field.
+    Password,
+    /// Refused here: a private or masked part of the page.
+    Private,
+}
+
+/// Decides a Point-mode click. Refusals are only reported once the operator
+/// may act at all (Click or Type granted); before that a click on the page
+/// is either a pointer gesture or, on something clickable, the refused
+/// click that tells the operator to ask for the scope.
+pub fn point_click(hit: Option<Hit>, grants: &[Scope]) -> PointClick {
+    let Some(hit) = hit else { return PointClick::Nothing };
+    let click = grants.contains(&Scope::Click);
+    let may_act = click || grants.contains(&Scope::Type);
+    match hit {
+        Hit { field: Field::Password, .. } if may_act => PointClick::Password,
+        Hit { actionable: false, .. } if may_act => PointClick::Private,
+        Hit { actionable: false, .. } => PointClick::Nothing,
+        _ if click => PointClick::Click,
+        Hit { field: Field::Text, .. } if grants.contains(&Scope::Type) => PointClick::SelectField,
+        _ => PointClick::Click,
+    }
+}
+
+/// Why typing into the selected element is refused before anything is
+/// sent, if it is.
+pub fn type_refusal(selected: Option<Hit>, text: &str) -> Option<&'static str> {
+    match selected {
+        None => Some("Click a field in the page first"),
+        Some(Hit { field: Field::Password, .. }) => Some("Baton never types into password fields: ask the visitor to type it"),
+        Some(Hit { actionable: false, .. }) => Some("That field is private: Baton does not type into it"),
+        Some(_) if text.is_empty() => Some("Enter the text to type"),
+        Some(_) => None,
+    }
+}
+
+/// What the console says about a command while it runs and when its
+/// result comes back.
+pub fn command_label(command: &Command) -> String {
+    match command {
+        Command::Click { .. } => "Click".into(),
+        Command::TypeText { text, .. } => format!("Typing {} characters", text.chars().count()),
+        Command::ScrollTo { .. } => "Scroll".into(),
+        Command::Navigate { url } => format!("Opening {url}"),
+    }
+}
+
+/// The text of `#command-result` for a command's result.
+pub fn result_text(label: Option<&str>, cmd_id: u64, ok: bool, error: Option<&str>) -> String {
+    let what = label.map(str::to_owned).unwrap_or_else(|| format!("Command {cmd_id}"));
+    match (ok, error) {
+        (true, _) => format!("{what}: done"),
+        (false, Some(e)) => format!("{what}: refused in the visitor's page — {e}"),
+        (false, None) => format!("{what}: refused in the visitor's page"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -424,5 +522,49 @@ mod tests {
     fn phases() {
         assert_eq!(Phase::from_session(SessionState::Active).as_str(), "active");
         assert_eq!(Phase::from_session(SessionState::AwaitingConsent).as_str(), "awaiting-consent");
+    }
+
+    #[test]
+    fn point_clicks() {
+        let text = Some(Hit { actionable: true, field: Field::Text });
+        let button = Some(Hit { actionable: true, field: Field::Other });
+        let password = Some(Hit { actionable: false, field: Field::Password });
+        let private = Some(Hit { actionable: false, field: Field::Other });
+        // Nothing granted: clickable things are refused clicks, the rest gestures.
+        assert_eq!(point_click(button, &[]), PointClick::Click);
+        assert_eq!(point_click(password, &[]), PointClick::Nothing);
+        assert_eq!(point_click(private, &[]), PointClick::Nothing);
+        assert_eq!(point_click(None, &[Scope::Click]), PointClick::Nothing);
+        // Type only: a text field is selected, not clicked.
+        assert_eq!(point_click(text, &[Scope::Type]), PointClick::SelectField);
+        assert_eq!(point_click(button, &[Scope::Type]), PointClick::Click);
+        assert_eq!(point_click(password, &[Scope::Type]), PointClick::Password);
+        assert_eq!(point_click(private, &[Scope::Type]), PointClick::Private);
+        // Click granted: clicked, fields included.
+        assert_eq!(point_click(text, &[Scope::Click, Scope::Type]), PointClick::Click);
+        assert_eq!(point_click(password, &[Scope::Click]), PointClick::Password);
+    }
+
+    #[test]
+    fn fields_and_typing() {
+        assert_eq!(field_kind("input", Some(" PassWord ")), Field::Password);
+        assert_eq!(field_kind("input", None), Field::Text);
+        assert_eq!(field_kind("input", Some("email")), Field::Text);
+        assert_eq!(field_kind("input", Some("checkbox")), Field::Other);
+        assert_eq!(field_kind("textarea", None), Field::Text);
+        assert_eq!(field_kind("div", Some("password")), Field::Other);
+        let text = Some(Hit { actionable: true, field: Field::Text });
+        assert_eq!(type_refusal(text, "abc"), None);
+        assert!(type_refusal(text, "").is_some());
+        assert!(type_refusal(None, "abc").is_some());
+        assert!(type_refusal(Some(Hit { actionable: false, field: Field::Password }), "abc").unwrap().contains("password"));
+        assert!(type_refusal(Some(Hit { actionable: false, field: Field::Text }), "abc").unwrap().contains("private"));
+    }
+
+    #[test]
+    fn command_results_name_the_command() {
+        let nav = command_label(&Command::Navigate { url: "https://example.com/next".into() });
+        assert_eq!(result_text(Some(&nav), 3, true, None), "Opening https://example.com/next: done");
+        assert_eq!(result_text(None, 4, false, Some("not granted")), "Command 4: refused in the visitor's page — not granted");
     }
 }

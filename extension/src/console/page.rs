@@ -32,6 +32,8 @@ use super::ui;
 const SVG_NS: &str = "http://www.w3.org/2000/svg";
 const INK_COLOR: &str = "#e5534b";
 const MAX_STROKE_POINTS: usize = 400;
+/// Commands whose result has not come back yet that keep their label.
+const MAX_LABELS: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -59,7 +61,12 @@ struct State {
     mode: Mode,
     stroke: Option<(Vec<(i32, i32)>, Element)>,
     selected: Option<NodeId>,
+    /// The node the operator highlighted: the visitor's page keeps the
+    /// outline on it while it moves (scroll, layout), so the console does too.
+    highlighted: Option<NodeId>,
     next_cmd: u64,
+    /// What each command in flight was, for its result's wording.
+    labels: Vec<(u64, String)>,
     /// Wheel target not sent yet.
     wheel: Option<(i32, i32)>,
     wheel_timer: bool,
@@ -110,7 +117,9 @@ pub fn start() {
             mode: Mode::Pointer,
             stroke: None,
             selected: None,
+            highlighted: None,
             next_cmd: 1,
+            labels: Vec::new(),
             wheel: None,
             wheel_timer: false,
             replay: None,
@@ -326,29 +335,40 @@ impl Console {
         let doc = &self.doc;
         match frame {
             VisitorFrame::Snapshot(snap) => {
+                // A keyframe of the same page keeps the visitor's outline
+                // (ids are stable within a page); another page has none.
+                let same_page = st.mirror.has_snapshot() && st.mirror.base() == snap.url;
                 st.mirror.snapshot(&snap);
                 ui::set_text(doc, "page-title", &snap.title);
                 ui::set_text(doc, "page-url", &snap.url);
                 st.selected = None;
                 self.show_selected(st);
-                self.clear_marks();
+                self.clear_ink();
+                if !same_page {
+                    st.highlighted = None;
+                }
                 if st.viewport != snap.viewport {
                     st.viewport = snap.viewport;
                     self.layout_with(st);
                 }
+                self.place_highlight(st);
             }
             VisitorFrame::Assets { assets } => st.mirror.add_assets(assets),
-            VisitorFrame::Mutations(m) => st.mirror.apply(&m)?,
+            VisitorFrame::Mutations(m) => {
+                st.mirror.apply(&m)?;
+                self.place_highlight(st);
+            }
             VisitorFrame::Input(change) => st.mirror.input(&change)?,
             VisitorFrame::Scroll { id, x, y } => {
                 if !st.mirror.has_snapshot() {
                     return Err(ApplyError::NoSnapshot);
                 }
                 st.mirror.scroll(id, x, y);
-                if id == WINDOW {
-                    // Drawings belong to what was on screen.
-                    self.clear_marks();
-                }
+                // Drawings belong to what was on screen: the visitor's page
+                // drops them on any scroll (the window's or an element's);
+                // the outline follows its element there, and here.
+                self.clear_ink();
+                self.place_highlight(st);
             }
             VisitorFrame::Pointer { x, y } => {
                 if let Some(p) = ui::by_id(doc, "visitor-pointer") {
@@ -367,24 +387,22 @@ impl Console {
             VisitorFrame::Viewport { w, h } => {
                 st.viewport = (w, h);
                 self.layout_with(st);
+                self.place_highlight(st);
             }
             VisitorFrame::Navigated { url, title } => {
                 ui::set_text(doc, "page-title", &title);
                 ui::set_text(doc, "page-url", &url);
-                self.clear_marks();
+                // The visitor's new page starts without Baton's marks.
+                self.clear_marks(st);
             }
             VisitorFrame::Grants { scopes } => {
                 st.grants = scopes;
                 self.show_grants(st);
             }
             VisitorFrame::CommandResult { cmd_id, ok, error } => {
-                let text = match (ok, error) {
-                    (true, _) => format!("Command {cmd_id} done"),
-                    (false, Some(e)) => format!("Command {cmd_id} failed: {e}"),
-                    (false, None) => format!("Command {cmd_id} failed"),
-                };
-                ui::set_state(doc, "command-result", "", &text);
-                ui::set_attr(doc, "command-result", "data-ok", if ok { "true" } else { "false" });
+                let label = st.labels.iter().position(|(id, _)| *id == cmd_id).map(|i| st.labels.remove(i).1);
+                let text = model::result_text(label.as_deref(), cmd_id, ok, error.as_deref());
+                self.say(Some(ok), &text);
             }
             VisitorFrame::PushAnswer { push_id, accepted } => {
                 if st.apps.answered(&push_id, accepted) {
@@ -431,11 +449,17 @@ impl Console {
         ui::set_attr(doc, "visitor-viewport", "data-h", &h.to_string());
     }
 
-    fn clear_marks(&self) {
+    /// Drops the drawings and the outline (the visitor's page does the same).
+    fn clear_marks(&self, st: &mut State) {
+        self.clear_ink();
+        st.highlighted = None;
+        self.place_highlight(st);
+    }
+
+    fn clear_ink(&self) {
         if let Some(ink) = ui::by_id(&self.doc, "ink") {
             ink.set_inner_html("");
         }
-        ui::set_hidden(&self.doc, "highlight-box", true);
     }
 
     /// A point of the pointer event in the visitor's viewport.
@@ -455,14 +479,52 @@ impl Console {
         ui::after(700, move || r.remove());
     }
 
-    fn show_highlight(&self, el: Option<&Element>) {
+    /// Draws the outline over the highlighted node where the mirror has it
+    /// now (hidden when there is none, or it left the page).
+    fn place_highlight(&self, st: &State) {
+        let el = st
+            .highlighted
+            .and_then(|id| st.mirror.node(id))
+            .and_then(super::frame_dom::as_element)
+            .filter(|e| e.is_connected());
         let Some(el) = el else {
             ui::set_hidden(&self.doc, "highlight-box", true);
             return;
         };
-        let (left, top, width, height) = self.st.borrow().mirror.dom.rect_in_mirror(el);
+        let (left, top, width, height) = st.mirror.dom.rect_in_mirror(el);
         ui::style(&self.doc, "highlight-box", &format!("left:{left}px;top:{top}px;width:{width}px;height:{height}px"));
         ui::set_hidden(&self.doc, "highlight-box", false);
+    }
+
+    /// What the operator's tools know about the mirror's node `id`.
+    fn hit_of(st: &State, id: NodeId) -> model::Hit {
+        let field = st
+            .mirror
+            .node(id)
+            .and_then(super::frame_dom::as_element)
+            .map(|e| model::field_kind(&e.local_name(), e.get_attribute("type").as_deref()))
+            .unwrap_or(model::Field::Other);
+        model::Hit { actionable: st.mirror.is_actionable(id), field }
+    }
+
+    /// Shows `text` in `#command-result`: `Some(false)` marks a refusal,
+    /// `Some(true)` a success, `None` a note (nothing done or refused).
+    fn say(&self, ok: Option<bool>, text: &str) {
+        let state = match ok {
+            Some(true) => "true",
+            Some(false) => "false",
+            None => "",
+        };
+        ui::set_attr(&self.doc, "command-result", "data-ok", state);
+        ui::set_text(&self.doc, "command-result", text);
+    }
+
+    fn refuse(&self, text: &str) {
+        self.say(Some(false), text);
+    }
+
+    fn note(&self, text: &str) {
+        self.say(None, text);
     }
 
     fn show_grants(&self, st: &State) {
@@ -568,7 +630,7 @@ impl Console {
         }
         let me = self.clone();
         ui::on_id(&doc, "clear-annotations", "click", move |_| {
-            me.clear_marks();
+            me.clear_marks(&mut me.st.borrow_mut());
             me.send(OperatorFrame::ClearAnnotations);
             me.send(OperatorFrame::Highlight { id: None });
         });
@@ -599,11 +661,11 @@ impl Console {
                 .filter_map(model::scope_from_name)
                 .collect();
             if scopes.is_empty() {
-                ui::set_text(&me.doc, "command-result", "Tick what you need to do first");
+                me.refuse("Tick what you need to do first");
                 return;
             }
             me.send(OperatorFrame::ControlRequest { scopes });
-            ui::set_text(&me.doc, "command-result", "Asked the visitor…");
+            me.note("Asked the visitor…");
         });
         let me = self.clone();
         ui::on_id(&doc, "type-form", "submit", move |e| {
@@ -615,7 +677,7 @@ impl Console {
             e.prevent_default();
             match model::operator_url(&ui::value(&me.doc, "nav-url")) {
                 Some(url) => me.command(Command::Navigate { url }),
-                None => ui::set_text(&me.doc, "command-result", "Enter an http(s) address"),
+                None => me.refuse("Enter an http(s) address"),
             }
         });
         let me = self.clone();
@@ -768,33 +830,45 @@ impl Console {
     fn click(self: &Rc<Self>, e: &Event) {
         e.prevent_default();
         let Some((x, y)) = self.point(e) else { return };
-        let (mode, hit, click_granted, actionable) = {
+        let (mode, id, decision) = {
             let mut st = self.st.borrow_mut();
-            let hit = st.mirror.dom.id_at(x, y);
-            let actionable = hit.as_ref().is_some_and(|(id, _)| st.mirror.is_actionable(*id));
-            if st.mode == Mode::Pointer {
-                st.selected = hit.as_ref().map(|(id, _)| *id);
-                self.show_selected(&st);
+            let id = st.mirror.dom.id_at(x, y).map(|(id, _)| id);
+            let decision = model::point_click(id.map(|id| Self::hit_of(&st, id)), &st.grants);
+            match st.mode {
+                Mode::Pointer => {
+                    st.selected = id;
+                    self.show_selected(&st);
+                }
+                Mode::Highlight => {
+                    st.highlighted = id;
+                    self.place_highlight(&st);
+                }
+                Mode::Draw => {}
             }
-            (st.mode, hit, st.grants.contains(&Scope::Click), actionable)
+            (st.mode, id, decision)
         };
         match mode {
             Mode::Pointer => {
                 self.ripple((x, y));
                 self.send(OperatorFrame::Ripple { x, y });
-                // Without the click scope, `command` refuses it here and
-                // says so: the operator sees the click went nowhere.
-                match hit {
-                    Some((id, _)) if actionable => self.command(Command::Click { id }),
-                    Some(_) if click_granted => ui::set_text(&self.doc, "command-result", "That part of the page is private"),
-                    _ => {}
-                }
+                self.point_click(id, decision);
             }
-            Mode::Highlight => {
-                self.show_highlight(hit.as_ref().map(|(_, el)| el));
-                self.send(OperatorFrame::Highlight { id: hit.map(|(id, _)| id) });
-            }
+            Mode::Highlight => self.send(OperatorFrame::Highlight { id }),
             Mode::Draw => {}
+        }
+    }
+
+    /// Acts on a Point-mode click as [`model::point_click`] decided; every
+    /// refusal says why, so the operator never wonders where a click went.
+    fn point_click(self: &Rc<Self>, id: Option<NodeId>, decision: model::PointClick) {
+        use model::PointClick;
+        match (decision, id) {
+            // Without the click scope, `command` refuses it and says so.
+            (PointClick::Click, Some(id)) => self.command(Command::Click { id }),
+            (PointClick::SelectField, Some(_)) => self.note("Field selected: enter the text to type"),
+            (PointClick::Password, _) => self.refuse("Baton never clicks or types in password fields"),
+            (PointClick::Private, _) => self.refuse("That part of the page is private: Baton does not act on it"),
+            _ => {}
         }
     }
 
@@ -805,7 +879,7 @@ impl Console {
             let mut st = self.st.borrow_mut();
             if !st.grants.contains(&Scope::Scroll) || st.phase != Phase::Active {
                 drop(st);
-                ui::set_text(&self.doc, "command-result", "Ask for the Scroll scope to scroll the visitor's page");
+                self.refuse("Ask for the Scroll scope to scroll the visitor's page");
                 return;
             }
             let (sx, sy) = st.wheel.unwrap_or_else(|| st.mirror.dom.window_scroll());
@@ -830,36 +904,41 @@ impl Console {
     }
 
     fn command(self: &Rc<Self>, command: Command) {
+        let label = model::command_label(&command);
         let cmd_id = {
             let mut st = self.st.borrow_mut();
             if !st.grants.contains(&command.scope()) {
                 drop(st);
                 let scope = model::scope_name(command.scope());
-                ui::set_text(&self.doc, "command-result", &format!("Ask for the {scope} scope first"));
-                ui::set_attr(&self.doc, "command-result", "data-ok", "false");
+                self.refuse(&format!("Ask for the {scope} scope first"));
                 return;
             }
             st.next_cmd += 1;
-            st.next_cmd - 1
+            if st.labels.len() >= MAX_LABELS {
+                st.labels.remove(0);
+            }
+            let cmd_id = st.next_cmd - 1;
+            st.labels.push((cmd_id, label.clone()));
+            cmd_id
         };
-        ui::set_attr(&self.doc, "command-result", "data-ok", "");
-        ui::set_text(&self.doc, "command-result", &format!("Command {cmd_id} sent…"));
+        self.note(&format!("{label}…"));
         self.send(OperatorFrame::Command { cmd_id, command });
     }
 
     fn type_text(self: &Rc<Self>) {
         let text = ui::value(&self.doc, "type-text");
-        let target = {
+        let (target, refusal) = {
             let st = self.st.borrow();
-            st.selected.filter(|id| st.mirror.is_actionable(*id))
+            let hit = st.selected.map(|id| Self::hit_of(&st, id));
+            (st.selected, model::type_refusal(hit, &text))
         };
-        match target {
-            Some(id) if !text.is_empty() => {
+        match (target, refusal) {
+            (_, Some(why)) => self.refuse(why),
+            (Some(id), None) => {
                 self.command(Command::TypeText { id, text });
                 ui::set_value(&self.doc, "type-text", "");
             }
-            Some(_) => ui::set_text(&self.doc, "command-result", "Enter the text to type"),
-            None => ui::set_text(&self.doc, "command-result", "Click a field in the page first (not a private one)"),
+            (None, None) => {}
         }
     }
 
