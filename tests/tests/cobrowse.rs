@@ -30,6 +30,7 @@ use baton_e2e::{
     click_visitor_ui, in_content_world, pages, store, wait_in_content_world, CountingProxy, Device, DeviceOptions, Diagnose, OrReport,
     ServerProcess, Session,
 };
+use baton_e2e::pages::Reply;
 use baton_shared::cobrowse::{audit_hash_input, AuditEvent, Role, AUDIT_GENESIS};
 use baton_shared::ids::EXTENSION_ID;
 use serde_json::{json, Value};
@@ -107,6 +108,10 @@ const CONSOLE_JS: &str = r#"(() => {
     command_ok: q('#command-result')?.dataset.ok ?? null,
     command_text: q('#command-result')?.textContent ?? null,
     app_state: q('#app-state')?.dataset.state ?? null,
+    page_url: q('#page-url')?.textContent ?? null,
+    selected: q('#selected-node')?.dataset.id ?? '',
+    highlight_top: q('#highlight-box') && !q('#highlight-box').hidden ? Math.round(parseFloat(q('#highlight-box').style.top)) : null,
+    ink: q('#ink')?.querySelectorAll('polyline').length ?? 0,
     mirror_text: d?.body?.innerText ?? '',
     input_values: all.filter((e) => e.localName === 'input').map((i) => [i.getAttribute('name'), i.value]),
     private_block: priv ? { placeholder: priv.dataset.batonPlaceholder ?? null, text: priv.textContent,
@@ -536,6 +541,154 @@ async fn visitor_and_operator_browsers_share_mask_control_push_stop_and_replay()
         ended_error.as_str().is_some_and(|e| e.contains("the visitor ended")),
         "the console says the visitor ended it, and nothing else went wrong: {ended_error}"
     );
+}
+
+// ---- the operator's tools, driven from the console --------------------------------
+
+const TOOLS_TEXT: &str = "Help desk tools 5512";
+const NEXT_TEXT: &str = "The next page arrived 7304";
+const OPERATOR_TYPED: &str = "typed by the operator 19";
+
+/// A page with a heading to highlight, a plain and a password field, and
+/// room to scroll.
+const TOOLS_PAGE: &str = r#"<!doctype html><html><head><meta charset=utf-8><title>Help desk</title></head>
+<body style="margin:0;font:16px sans-serif">
+<h1 id="intro" style="margin:30px 20px;width:320px">Help desk tools 5512</h1>
+<p style="margin:20px"><label>Name <input id="name" name="name" type="text"></label></p>
+<p style="margin:20px"><label>Password <input id="pw" name="pw" type="password"></label></p>
+<div style="height:3000px"></div>
+</body></html>"#;
+
+const NEXT_PAGE: &str = r#"<!doctype html><html><head><meta charset=utf-8><title>Next</title></head>
+<body><p id="next">The next page arrived 7304</p></body></html>"#;
+
+/// The operator's marks in the visitor's page (content-script world):
+/// the outline's and the heading's boxes as `[top, left]`, and the strokes.
+const MARKS_JS: &str = r#"(() => {
+  const host = document.querySelector('[data-baton-ui=visitor]');
+  if (!host) return null;
+  const ui = chrome.dom.openOrClosedShadowRoot(host);
+  const h = ui.querySelector('[data-baton-part=highlight]');
+  const box = (r) => [Math.round(r.top), Math.round(r.left)];
+  const target = document.querySelector('#intro');
+  return { highlight: h && !h.hidden ? box(h.getBoundingClientRect()) : null,
+    target: target ? box(target.getBoundingClientRect()) : null,
+    strokes: ui.querySelectorAll('[data-baton-part=annotations] polyline').length };
+})()"#;
+
+/// Draws a stroke over the console's overlay, in Draw mode.
+const DRAW_JS: &str = r#"(() => {
+  document.querySelector('#mode-draw').click();
+  const o = document.querySelector('#overlay');
+  const b = o.getBoundingClientRect();
+  const at = (type, dx, dy) => o.dispatchEvent(new PointerEvent(type, {clientX: b.left + 60 + dx, clientY: b.top + 200 + dy, bubbles: true}));
+  at('pointerdown', 0, 0);
+  for (let i = 1; i <= 8; i++) at('pointermove', i * 12, i * 5);
+  at('pointerup', 96, 40);
+  document.querySelector('#mode-pointer').click();
+  return document.querySelector('#ink').querySelectorAll('polyline').length;
+})()"#;
+
+/// Puts `text` in the console's input `#id` and clicks the button `#button`.
+fn fill_and_click(id: &str, text: &str, button: &str) -> String {
+    format!("(() => {{ document.querySelector('#{id}').value = {}; document.querySelector('#{button}').click(); }})()", json!(text))
+}
+
+/// The outline sits on the element (the visitor's overlay draws it at the
+/// element's box).
+fn outlined(v: &Value) -> bool {
+    let (Some(h), Some(t)) = (v["highlight"].as_array(), v["target"].as_array()) else { return false };
+    h.iter().zip(t).all(|(a, b)| (a.as_f64().unwrap_or(f64::MAX) - b.as_f64().unwrap_or(0.0)).abs() <= 2.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_highlights_draws_types_and_navigates_the_visitors_tab() {
+    let origin = pages::serve(|r| Reply::html(if r.path().starts_with("/next") { NEXT_PAGE } else { TOOLS_PAGE }))
+        .await
+        .expect("start the page server");
+    let w = World::start(" T").await;
+    let parts = w.parts();
+    let (page, console, _session, _) = share_and_join(&w, &parts, &format!("{origin}/page"), TOOLS_TEXT, false).await;
+    let started = Instant::now();
+
+    // The operator asks for Type and Navigate; the visitor grants both.
+    console
+        .run(
+            "ask for type and navigate",
+            "document.querySelector('#scope-type').click(); document.querySelector('#scope-navigate').click();
+             document.querySelector('#request-control').click()",
+        )
+        .await;
+    wait_content(&page, "the control prompt", UI_JS, &parts, |v| v["control"] == true).await;
+    for act in ["scope-type", "scope-navigate", "grant"] {
+        assert_eq!(in_content_world(&page, &click_visitor_ui(act)).await, Ok(json!(true)), "{act}");
+    }
+    console.wait("the grants", |v| v["grants"] == "navigate,type").await;
+
+    // (b) Typing: a click on the plain field selects it (Click is not
+    // granted, so nothing is clicked), the text lands in the visitor's field.
+    assert_eq!(console.run("select the field", &overlay_click_visitor_ui("#name")).await, json!(true));
+    let v = console.wait("the field selected", |v| v["selected"] != "" && v["command_ok"] == "").await;
+    assert!(v["command_text"].as_str().is_some_and(|t| t.contains("Field selected")), "{}", v["command_text"]);
+    console.run("type", &fill_and_click("type-text", OPERATOR_TYPED, "type-send")).await;
+    let v = console.wait("the typing's result", |v| v["command_ok"] == "true" || v["command_ok"] == "false").await;
+    assert_eq!(v["command_ok"], "true", "typing: {}", v["command_text"]);
+    let typed = page.evaluate("document.querySelector('#name').value").await.or_report("read the field", &parts);
+    assert_eq!(typed, json!(OPERATOR_TYPED), "the text is in the visitor's field");
+    let mask: String = std::iter::repeat_n(baton_shared::cobrowse::MASK_CHAR, OPERATOR_TYPED.chars().count()).collect();
+    console
+        .wait("the typed value, masked", |v| v["input_values"].as_array().is_some_and(|a| a.iter().any(|p| p[0] == "name" && p[1] == mask.as_str())))
+        .await;
+
+    // A password field: selecting it and typing are refused, and say so.
+    assert_eq!(console.run("select the password", &overlay_click_visitor_ui("#pw")).await, json!(true));
+    let v = console.wait("the password refused", |v| v["command_ok"] == "false").await;
+    assert!(v["command_text"].as_str().is_some_and(|t| t.contains("password")), "{}", v["command_text"]);
+    console.run("type into the password", &fill_and_click("type-text", "not-a-secret-1", "type-send")).await;
+    let v = console
+        .wait("typing into the password refused", |v| v["command_ok"] == "false" && v["command_text"].as_str().is_some_and(|t| t.contains("never types")))
+        .await;
+    let pw = page.evaluate("document.querySelector('#pw').value").await.or_report("read the password", &parts);
+    assert_eq!(pw, json!(""), "nothing typed into the password field: {}", v["command_text"]);
+
+    // (a) A highlight and a drawing show in the visitor's page.
+    console.run("highlight mode", "document.querySelector('#mode-highlight').click()").await;
+    assert_eq!(console.run("highlight the heading", &overlay_click_visitor_ui("#intro")).await, json!(true));
+    assert_eq!(console.run("draw", DRAW_JS).await, json!(1), "the stroke in the console");
+    let before = console.wait("the outline in the console", |v| v["highlight_top"].is_number() && v["ink"] == 1).await;
+    wait_content(&page, "the outline and the stroke in the page", MARKS_JS, &parts, |v| outlined(v) && v["strokes"] == 1).await;
+
+    // The visitor scrolls: the stroke goes on both sides; the outline stays
+    // on its element, which moved up (the design: strokes are drawn on the
+    // screen, the outline on a node).
+    page.evaluate("window.scrollTo(0, 200)").await.or_report("scroll the page", &parts);
+    let marks = wait_content(&page, "the stroke gone after the scroll", MARKS_JS, &parts, |v| v["strokes"] == 0 && outlined(v)).await;
+    assert!(marks["target"][0].as_i64().is_some_and(|top| top < 0), "the page scrolled: {marks}");
+    let top_before = before["highlight_top"].as_i64().unwrap_or_default();
+    console
+        .wait("the stroke gone and the outline moved in the console", |v| {
+            v["ink"] == 0 && v["highlight_top"].as_i64().is_some_and(|top| (top - (top_before - 200)).abs() <= 2)
+        })
+        .await;
+
+    // (c) Navigation: the visitor's tab goes to the other page; the
+    // session goes on there (the same tab stays shared, the grants kept).
+    let next = format!("{origin}/next");
+    console.run("navigate", &fill_and_click("nav-url", &next, "nav-send")).await;
+    let v = console.wait("the navigation's result", |v| v["command_ok"] == "true" || v["command_ok"] == "false").await;
+    assert_eq!(v["command_ok"], "true", "navigate: {}", v["command_text"]);
+    page.wait_until("the visitor's tab on the next page", "location.href", WAIT, |v| v == &json!(next))
+        .await
+        .or_report("the visitor's tab navigated", &parts);
+    let v = console
+        .wait("the next page in the mirror", |v| text_of(v).contains(NEXT_TEXT) && v["page_url"] == next.as_str())
+        .await;
+    assert_eq!(v["state"], "active", "the session goes on");
+    assert_eq!((v["highlight_top"].clone(), v["ink"].clone()), (Value::Null, json!(0)), "no marks from the old page");
+    let ui = wait_content(&page, "the bar on the next page", UI_JS, &parts, |v| v["state"] == "active").await;
+    assert!(ui["scopes"].as_str().is_some_and(|s| s.contains("type") && s.contains("navigate")), "grants kept: {ui}");
+    wait_content(&page, "no marks on the next page", MARKS_JS, &parts, |v| v["highlight"].is_null() && v["strokes"] == 0).await;
+    eprintln!("operator tools, after joining: {:?}", started.elapsed());
 }
 
 // ---- a hostile page, through the real capture engine ----------------------------
