@@ -10,8 +10,6 @@ use web_sys::{Element, HtmlElement, HtmlInputElement, HtmlTextAreaElement};
 use baton_shared::cobrowse::{Command, WINDOW};
 
 use super::model::{web_url, Refusal};
-use crate::cobrowse::capture::mask::{field_class, FieldClass, FieldFacts};
-use crate::cobrowse::capture::PRIVATE_ATTR;
 
 /// Runs `command` on `node` (the live node behind its id, if any).
 pub fn run(command: &Command, node: Option<web_sys::Node>) -> Result<(), Refusal> {
@@ -148,39 +146,4 @@ fn type_text(element: &Element, text: &str) -> Result<(), Refusal> {
         let _ = element.dispatch_event(&change);
     }
     Ok(())
-}
-
-/// Whether `node` is a form field that may take the operator's typing
-/// although the recorder counts it as protected: the recorder protects
-/// every field whose value it masks, which would refuse Type on any field.
-/// Only fields it masks (`FieldClass::Masked`) qualify — never secret ones
-/// (passwords, card numbers, one-time codes) — and only when neither the
-/// field nor (checked by the caller) anything around it is private.
-pub fn typeable_masked_field(node: &web_sys::Node, private_selectors: &[String]) -> bool {
-    let Some(element) = node.dyn_ref::<Element>() else { return false };
-    let tag = element.local_name();
-    let attr = |name: &str| element.get_attribute(name);
-    let (input_type, autocomplete, id, name) = (attr("type"), attr("autocomplete"), attr("id"), attr("name"));
-    let facts = FieldFacts {
-        tag: &tag,
-        input_type: input_type.as_deref(),
-        autocomplete: autocomplete.as_deref(),
-        id: id.as_deref(),
-        name: name.as_deref(),
-        safe: false,
-    };
-    if field_class(&facts) != Some(FieldClass::Masked) || element.has_attribute(PRIVATE_ATTR) {
-        return false;
-    }
-    // An invalid selector counts as a match, as it does for the recorder.
-    !private_selectors.iter().any(|s| element.matches(s).unwrap_or(true))
-}
-
-/// A node's parent, or a shadow root's host.
-pub fn parent_or_host(node: &web_sys::Node) -> Option<web_sys::Node> {
-    let parent = node.parent_node()?;
-    if parent.node_type() != web_sys::Node::DOCUMENT_FRAGMENT_NODE {
-        return Some(parent);
-    }
-    parent.dyn_ref::<web_sys::ShadowRoot>().map(|r| r.host().into())
 }

@@ -356,7 +356,7 @@ fn run_command(cmd_id: u64, command: &Command, recorder: Option<&Recorder>) {
     // Checked now, at execution time, against the grants of this moment.
     let result = match (with(|d| d.grants.clone()), recorder) {
         (Some(grants), Some(r)) => check_policy(command, &policy())
-            .and_then(|()| check_command(command, &grants, |id| r.is_protected(id) && !may_type_into(command, r, id)))
+            .and_then(|()| check_command(command, &grants, |id| r.is_protected(id)))
             .and_then(|()| {
             let node = match command {
                 Command::Click { id } | Command::TypeText { id, .. } | Command::ScrollTo { id, .. } => r.node(*id),
@@ -369,17 +369,6 @@ fn run_command(cmd_id: u64, command: &Command, recorder: Option<&Recorder>) {
     let ok = result.is_ok();
     frame(VisitorFrame::CommandResult { cmd_id, ok, error: result.err().map(|e| e.to_string()) });
     audit(AuditEvent::Command { command: command.kind(), ok });
-}
-
-/// Typing into a field whose value the recorder masks: allowed when the
-/// field itself is not secret or private ([`control::typeable_masked_field`])
-/// and what holds it is captured and not protected (no private block or
-/// secret around it; unknown counts as protected).
-fn may_type_into(command: &Command, r: &Recorder, id: baton_shared::cobrowse::NodeId) -> bool {
-    let Command::TypeText { id: target, .. } = command else { return false };
-    let Some(node) = r.node(id).filter(|_| *target == id) else { return false };
-    control::typeable_masked_field(&node, &policy().private_selectors)
-        && control::parent_or_host(&node).and_then(|p| r.id_of(&p)).is_some_and(|p| !r.is_protected(p))
 }
 
 fn push_app(overlay: &Rc<Overlay>, app_id: String, app: App) {
