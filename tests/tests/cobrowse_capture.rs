@@ -49,6 +49,7 @@ fn secrets_page() -> String {
 <iframe id="fr" src="/child" style="width:300px;height:100px"></iframe>
 <ul id="list"><li>first item</li></ul>
 <img id="d1" src="{png}"><img id="d2" src="{png}">
+<form data-baton-safe><input id="site-safe" value="SITE-SAFE-VALUE"><input id="pw2" type="password" value="PW2-SECRET-VALUE"></form>
 <script>
   document.getElementById('open-host').attachShadow({{ mode: 'open' }}).innerHTML = '<p>OPEN-SHADOW-TEXT</p>';
   document.getElementById('closed-host').attachShadow({{ mode: 'closed' }}).innerHTML = '<p>CLOSED-SHADOW-TEXT</p>';
@@ -69,6 +70,10 @@ fn table_page() -> String {
          <table id=\"t\"><tbody>{rows}</tbody></table></body></html>"
     )
 }
+
+/// One browser at a time in this file: the long-task test times slices,
+/// and two more Chromiums on the same cores would stretch them.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn serve_pages() -> String {
     pages::serve(|request| match request.path() {
@@ -236,6 +241,7 @@ fn mask_runs(text: &str) -> Vec<usize> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn capture_masks_secrets_and_streams_changes() {
+    let _one = ONE_BROWSER.lock().await;
     let base = serve_pages().await;
     let (browser, _dir) = launch().await;
     let page = Page::open(browser.cdp(), &format!("{base}/secrets")).await;
@@ -298,10 +304,11 @@ async fn capture_masks_secrets_and_streams_changes() {
         "base-rule",
         "first item",
         "\"data-state\"",
+        "SITE-SAFE-VALUE",
     ] {
         assert!(text.contains(wanted), "{wanted} captured; frames: {}", truncate(&frames));
     }
-    for secret in [PASSWORD, "-more", CARD, "4111", HIDDEN, PRIVATE_TEXT, PRIVATE_ALT, "PRIVATE-TITLE", PLAIN] {
+    for secret in [PASSWORD, "-more", CARD, "4111", HIDDEN, PRIVATE_TEXT, PRIVATE_ALT, "PRIVATE-TITLE", PLAIN, "PW2-SECRET"] {
         assert!(!text.contains(secret), "{secret} leaked into the frames");
     }
     let runs = mask_runs(&text);
@@ -361,6 +368,7 @@ async fn capture_masks_secrets_and_streams_changes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_10000_node_page_is_captured_without_long_tasks() {
+    let _one = ONE_BROWSER.lock().await;
     let base = serve_pages().await;
     let (browser, _dir) = launch().await;
     let page = Page::open(browser.cdp(), &format!("{base}/table")).await;
@@ -411,6 +419,7 @@ fn without_ids(v: &Value) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bulk_read_captures_what_the_per_node_walk_does() {
+    let _one = ONE_BROWSER.lock().await;
     let base = serve_pages().await;
     let (browser, _dir) = launch().await;
     let page = Page::open(browser.cdp(), &format!("{base}/secrets")).await;

@@ -194,9 +194,17 @@ fn split(joined: &str, expected: usize) -> Option<Vec<String>> {
     (parts.len() == expected).then_some(parts)
 }
 
+/// Node names: only elements' are kept (`#text`, `#comment`, … are not
+/// needed and not worth an allocation each).
+fn split_names(joined: &str, expected: usize) -> Option<Vec<String>> {
+    let parts: Vec<String> =
+        joined.split(SEP_CHAR).map(|p| if p.starts_with('#') { String::new() } else { p.to_owned() }).collect();
+    (parts.len() == expected).then_some(parts)
+}
+
 /// Nodes (or attributes) read per step: a step stays a few milliseconds
 /// even on a slow, busy machine, so a read can be spread over tasks.
-const CHUNK: u32 = 1_000;
+const CHUNK: u32 = 500;
 
 enum Phase {
     /// Listing the nodes into the table.
@@ -297,7 +305,7 @@ impl Reader {
                 let end = (self.pos + CHUNK).min(self.count + 1);
                 let part = self.table.slice_list(self.pos, end);
                 let len = (end - self.pos) as usize;
-                let names = split(&part.map_with(&n.node_name, none)?.join_str(SEP), len);
+                let names = split_names(&part.map_with(&n.node_name, none)?.join_str(SEP), len);
                 let values = split(&part.map_with(&n.node_value, none)?.join_str(SEP), len);
                 let (Some(names), Some(values)) = (names, values) else { return Ok(Progress::Fallback) };
                 self.names.extend(names);
@@ -395,10 +403,13 @@ pub fn matching(n: &Natives, root: &Element, selector: &str, ids: &IdMap) -> Res
 /// An element's local name from its `nodeName`: HTML elements in an HTML
 /// document are upper-cased there, other elements keep their case (and
 /// may carry a prefix).
-pub fn local_name(node_name: &str) -> String {
-    if node_name.bytes().any(|b| b.is_ascii_lowercase()) {
-        node_name.rsplit(':').next().unwrap_or(node_name).to_owned()
+pub fn local_name(mut node_name: String) -> String {
+    if !node_name.bytes().any(|b| b.is_ascii_lowercase()) {
+        node_name.make_ascii_lowercase();
+        node_name
+    } else if let Some(i) = node_name.rfind(':') {
+        node_name[i + 1..].to_owned()
     } else {
-        node_name.to_ascii_lowercase()
+        node_name
     }
 }

@@ -77,7 +77,8 @@ pub fn debug_capture_stats() -> String {
         let (snapshot_ms, max_slice_ms, work_ms, slices, bulk) =
             r.borrow().as_ref().map(|r| live::stats(&r.inner)).unwrap_or((0.0, 0.0, 0.0, 0, false));
         format!(
-            "{{\"snapshot_ms\":{snapshot_ms},\"max_slice_ms\":{max_slice_ms},\"work_ms\":{work_ms},\"slices\":{slices},\"bulk\":{bulk}}}"
+            "{{\"snapshot_ms\":{snapshot_ms},\"max_slice_ms\":{max_slice_ms},\"work_ms\":{work_ms},\"slices\":{slices},\"bulk\":{bulk},\"log\":{:?}}}",
+            r.borrow().as_ref().map(|r| live::slice_log(&r.inner)).unwrap_or_default()
         )
     })
 }

@@ -181,6 +181,7 @@ struct State {
     /// Time spent working (not yielded) in the last snapshot, and its slices.
     pub(super) work_ms: f64,
     pub(super) slices: u32,
+    pub(super) slice_log: Vec<f64>,
 }
 
 thread_local! {
@@ -217,7 +218,9 @@ pub fn start(policy: MaskPolicy, sink: Sink) -> Result<Rc<Shared>, CaptureError>
     let shared = Rc::new(Shared {
         st: RefCell::new(State {
             private_sel: mask::join_selectors(&policy.private_selectors),
-            safe_sel: mask::join_selectors(&policy.safe_selectors),
+            safe_sel: mask::join_selectors(
+                &std::iter::once(mask::site_safe_selector()).chain(policy.safe_selectors).collect::<Vec<_>>(),
+            ),
             sink,
             ids: IdMap::new(),
             next_id: 1,
@@ -259,6 +262,7 @@ pub fn start(policy: MaskPolicy, sink: Sink) -> Result<Rc<Shared>, CaptureError>
             max_slice_ms: 0.0,
             work_ms: 0.0,
             slices: 0,
+            slice_log: Vec::new(),
         }),
     });
     install(&shared).map_err(|e| CaptureError::Unavailable(format!("{e:?}")))?;
@@ -295,6 +299,7 @@ pub fn keyframe(shared: &Rc<Shared>) {
         st.max_slice_ms = 0.0;
         st.work_ms = 0.0;
         st.slices = 0;
+        st.slice_log.clear();
         st.generation
     };
     wasm_bindgen_futures::spawn_local(run_snapshot(shared.clone(), generation));
@@ -373,6 +378,10 @@ pub fn stop(shared: &Rc<Shared>) {
     let _ = st
         .window
         .set_timeout_with_callback_and_timeout_and_arguments_0(later.unchecked_ref(), 0);
+}
+
+pub fn slice_log(shared: &Rc<Shared>) -> Vec<f64> {
+    shared.st.try_borrow().map(|st| st.slice_log.clone()).unwrap_or_default()
 }
 
 /// `(snapshot_ms, max_slice_ms, work_ms, slices, bulk)` of the last
@@ -597,7 +606,7 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
                             walk_pending = top.clone();
                         }
                     }
-                    // A read step is a thousand nodes: look at the clock after each.
+                    // A read step is hundreds of nodes: look at the clock after each.
                     heavy = true;
                 } else if let Some(a) = assembly.as_mut() {
                     if a.step(&mut st) {
@@ -638,6 +647,7 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
             }
             let took = now() - slice_start;
             st.max_slice_ms = st.max_slice_ms.max(took);
+            st.slice_log.push(took);
             st.work_ms += took;
             st.slices += 1;
             took
@@ -661,7 +671,6 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
             return;
         }
         let slice_start = now();
-        st.snapshotting = false;
         let mut frames = Vec::new();
         if let Some(mut tree) = bulk_root {
             apply_patches(&mut tree, &mut patches);
@@ -703,29 +712,56 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
             }
             frames.push(VisitorFrame::Snapshot(snapshot));
         }
-        // What changed while the walk was sliced.
-        let mut held = std::mem::take(&mut st.held);
-        if let Some(o) = &st.observer {
-            held.extend(o.take_records().iter().map(|r| r.unchecked_into::<MutationRecord>()));
-        }
-        frames.extend(st.process(held));
         (frames, slice_start)
     };
-    let (frames, slice_start) = frames;
-    emit(&shared, frames);
-    // The figures include handing the frames to the sink (which serializes
-    // them), like a synchronous recorder's would.
-    if let Ok(mut st) = shared.st.try_borrow_mut() {
-        if st.generation == generation {
-            let end = now();
-            st.snapshot_ms = end - st.started_ms;
-            st.max_slice_ms = st.max_slice_ms.max(end - slice_start + carry);
-            st.work_ms += end - slice_start;
+    let (frames, mut slice_start) = frames;
+    // Serializing a big snapshot is work of its own: in a task of its own
+    // unless this one is still short.
+    let took = now() - slice_start + carry;
+    if took > IDLE_SLICE_MS / 4.0 {
+        if let Ok(mut st) = shared.st.try_borrow_mut() {
+            st.max_slice_ms = st.max_slice_ms.max(took);
+            st.slice_log.push(-took);
+            st.work_ms += now() - slice_start;
             if carry == 0.0 {
                 st.slices += 1;
             }
         }
+        yield_now().await;
+        slice_start = now();
+        carry = 0.0;
     }
+    {
+        let Ok(st) = shared.st.try_borrow() else { return };
+        if st.generation != generation || st.stopped {
+            return;
+        }
+    }
+    emit(&shared, frames);
+    // The figures include handing the frames to the sink (which serializes
+    // them), like a synchronous recorder's would.
+    let end = now();
+    let changes = {
+        let Ok(mut st) = shared.st.try_borrow_mut() else { return };
+        if st.generation != generation {
+            return;
+        }
+        st.snapshot_ms = end - st.started_ms;
+        st.max_slice_ms = st.max_slice_ms.max(end - slice_start + carry);
+        st.slice_log.push(1000.0 + end - slice_start + carry);
+        st.work_ms += end - slice_start;
+        if carry == 0.0 {
+            st.slices += 1;
+        }
+        // What changed while the snapshot was taken, after it.
+        st.snapshotting = false;
+        let mut held = std::mem::take(&mut st.held);
+        if let Some(o) = &st.observer {
+            held.extend(o.take_records().iter().map(|r| r.unchecked_into::<MutationRecord>()));
+        }
+        st.process(held)
+    };
+    emit(&shared, changes);
 }
 
 /// `navigator.scheduling.isInputPending`, where the browser has it.
@@ -1128,7 +1164,7 @@ impl State {
             let m = h.el().map(|el| el.get_bounding_client_rect()).map(|r| (size(r.width()), size(r.height())));
             let a = raw
                 .into_iter()
-                .filter_map(|(n, v)| mask::attr_out(&n, &v, None, true).map(|v| (n, v)))
+                .filter_map(|(n, v)| mask::attr_out(&n, v, None, true).map(|v| (n, v)))
                 .collect();
             return Opened {
                 node: Node::Element { i: id, n: tag, a, c: vec![], s: None, y: vec![], css: None, f: None, m: Some(m.unwrap_or((0, 0))) },
@@ -1161,7 +1197,7 @@ impl State {
         };
         let mut a: Vec<(String, String)> = Vec::with_capacity(raw.len());
         for (n, v) in raw {
-            if let Some(v) = mask::attr_out(&n, &v, class, false) {
+            if let Some(v) = mask::attr_out(&n, v, class, false) {
                 let v = self.as_asset(v);
                 a.push((n, v));
             }
@@ -1570,13 +1606,13 @@ impl State {
             }
             match value {
                 None => {
-                    if placeholder && mask::attr_out(&name, "", None, true).is_none() {
+                    if placeholder && mask::attr_out(&name, String::new(), None, true).is_none() {
                         continue;
                     }
                     batch.attr(id, name, None);
                 }
                 Some(v) => {
-                    if let Some(out) = mask::attr_out(&name, &v, class, placeholder) {
+                    if let Some(out) = mask::attr_out(&name, v, class, placeholder) {
                         let out = self.as_asset(out);
                         batch.attr(id, name, Some(out));
                     }

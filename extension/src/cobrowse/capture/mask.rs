@@ -13,6 +13,15 @@ use crate::content::classify::looks_secret;
 pub const UI_ATTR: &str = "data-baton-ui";
 /// Marks a block whose text, values, attributes and images are hidden.
 pub const PRIVATE_ATTR: &str = "data-baton-private";
+/// Marks a form field, or a block of them, whose value the site lets the
+/// operator see (and type into, when granted). Never a password, card or
+/// one-time-code field: those stay secret whatever marks them.
+pub const SAFE_ATTR: &str = "data-baton-safe";
+
+/// The fields a site marked safe ([`SAFE_ATTR`] on them or around them).
+pub fn site_safe_selector() -> String {
+    format!("[{SAFE_ATTR}], [{SAFE_ATTR}] input, [{SAFE_ATTR}] textarea, [{SAFE_ATTR}] select")
+}
 
 /// How a form control's value is treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +43,8 @@ pub struct FieldFacts<'a> {
     pub autocomplete: Option<&'a str>,
     pub id: Option<&'a str>,
     pub name: Option<&'a str>,
-    /// Matched by a policy's safe selector (or the check failed: `false`).
+    /// Marked safe by the site ([`SAFE_ATTR`]) or a policy's safe selector
+    /// (or the check failed: `false`).
     pub safe: bool,
 }
 
@@ -92,27 +102,27 @@ const STATE_ATTRS: &[&str] = &["value", "checked", "selected"];
 /// An attribute as sent. `field` is the element's class if it is a form
 /// control; `placeholder` is set for a private element (kept only for
 /// layout). Event handlers are dropped: the mirror never runs page code.
-pub fn attr_out(name: &str, value: &str, field: Option<FieldClass>, placeholder: bool) -> Option<String> {
-    let lower = name.to_ascii_lowercase();
+pub fn attr_out(name: &str, value: String, field: Option<FieldClass>, placeholder: bool) -> Option<String> {
+    let is = |n: &str| name.eq_ignore_ascii_case(n);
     if placeholder {
-        return LAYOUT_ATTRS.contains(&lower.as_str()).then(|| value.to_owned());
+        return LAYOUT_ATTRS.iter().any(|a| is(a)).then_some(value);
     }
-    if lower.starts_with("on") {
+    if name.as_bytes().get(..2).is_some_and(|p| p.eq_ignore_ascii_case(b"on")) {
         return None;
     }
     if let Some(class) = field {
-        if STATE_ATTRS.contains(&lower.as_str()) {
+        if STATE_ATTRS.iter().any(|a| is(a)) {
             // The glue writes the live value instead; a secret field never
             // shows one, a masked one never shows the default's text either.
             return match class {
                 FieldClass::Secret => None,
-                FieldClass::Masked if lower == "value" => Some(mask(value)),
+                FieldClass::Masked if is("value") => Some(mask(&value)),
                 FieldClass::Masked => None,
-                FieldClass::Safe => Some(value.to_owned()),
+                FieldClass::Safe => Some(value),
             };
         }
     }
-    Some(value.to_owned())
+    Some(value)
 }
 
 /// Whether an attribute change may change how an element is masked, so the
@@ -144,7 +154,10 @@ pub fn join_selectors(selectors: &[String]) -> Option<String> {
 
 /// CSS for the visitor-side outline on what the operator does not see.
 pub fn outline_css(private_selectors: Option<&str>) -> String {
-    let mut sel = format!("[{PRIVATE_ATTR}], input, textarea, select, [contenteditable]:not([contenteditable=false])");
+    let mut sel = format!(
+        "[{PRIVATE_ATTR}], :is(input, textarea, select):not([{SAFE_ATTR}], [{SAFE_ATTR}] *), input[type=password], \
+         [contenteditable]:not([contenteditable=false])"
+    );
     if let Some(extra) = private_selectors {
         sel.push_str(", ");
         sel.push_str(extra);
@@ -204,17 +217,17 @@ mod tests {
     #[test]
     fn attributes_follow_the_rules() {
         // Secret: no value, no checked, not even a masked length.
-        assert_eq!(attr_out("value", "hunter2", Some(FieldClass::Secret), false), None);
-        assert_eq!(attr_out("checked", "", Some(FieldClass::Secret), false), None);
-        assert_eq!(attr_out("value", "abc", Some(FieldClass::Masked), false), Some("•••".into()));
-        assert_eq!(attr_out("checked", "", Some(FieldClass::Masked), false), None);
-        assert_eq!(attr_out("VALUE", "abc", Some(FieldClass::Safe), false), Some("abc".into()));
+        assert_eq!(attr_out("value", "hunter2".into(), Some(FieldClass::Secret), false), None);
+        assert_eq!(attr_out("checked", "".into(), Some(FieldClass::Secret), false), None);
+        assert_eq!(attr_out("value", "abc".into(), Some(FieldClass::Masked), false), Some("•••".into()));
+        assert_eq!(attr_out("checked", "".into(), Some(FieldClass::Masked), false), None);
+        assert_eq!(attr_out("VALUE", "abc".into(), Some(FieldClass::Safe), false), Some("abc".into()));
         // Page-authored labels of ordinary elements stay.
-        assert_eq!(attr_out("title", "Help", None, false), Some("Help".into()));
-        assert_eq!(attr_out("placeholder", "Your name", Some(FieldClass::Masked), false), Some("Your name".into()));
-        assert_eq!(attr_out("value", "Send", None, false), Some("Send".into()));
+        assert_eq!(attr_out("title", "Help".into(), None, false), Some("Help".into()));
+        assert_eq!(attr_out("placeholder", "Your name".into(), Some(FieldClass::Masked), false), Some("Your name".into()));
+        assert_eq!(attr_out("value", "Send".into(), None, false), Some("Send".into()));
         // Handlers never travel.
-        assert_eq!(attr_out("onclick", "steal()", None, false), None);
+        assert_eq!(attr_out("onclick", "steal()".into(), None, false), None);
         // A placeholder keeps layout only.
         for (name, kept) in [
             ("class", true),
@@ -228,7 +241,7 @@ mod tests {
             ("src", false),
             ("href", false),
         ] {
-            assert_eq!(attr_out(name, "v", None, true).is_some(), kept, "{name}");
+            assert_eq!(attr_out(name, "v".into(), None, true).is_some(), kept, "{name}");
         }
     }
 

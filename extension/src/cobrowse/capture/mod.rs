@@ -59,7 +59,7 @@ use std::rc::Rc;
 
 use baton_shared::cobrowse::{NodeId, VisitorFrame};
 
-pub use mask::{PRIVATE_ATTR, UI_ATTR};
+pub use mask::{PRIVATE_ATTR, SAFE_ATTR, UI_ATTR};
 
 /// Site or policy masking rules on top of the built-in ones.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -67,7 +67,8 @@ pub struct MaskPolicy {
     /// Extra selectors whose text, values, attributes and images are hidden.
     pub private_selectors: Vec<String>,
     /// Selectors of input fields whose values may be shown (never passwords,
-    /// `cc-*` or one-time codes).
+    /// `cc-*` or one-time codes), besides those the site marks with
+    /// [`SAFE_ATTR`].
     pub safe_selectors: Vec<String>,
 }
 

@@ -122,7 +122,7 @@ impl Assembly {
                     safe: self.safe.binary_search(&id).is_ok(),
                     got: None,
                 };
-                let opened = st.open_element(&mut h, id, bulk::local_name(&self.names[i]), raw, text_mask);
+                let opened = st.open_element(&mut h, id, bulk::local_name(std::mem::take(&mut self.names[i])), raw, text_mask);
                 self.live[i] = true;
                 if let Some(sr) = opened.shadow {
                     self.holes.push((id, Hole::Shadow(sr, opened.text_mask)));
