@@ -239,11 +239,10 @@ fn mask_runs(text: &str) -> Vec<usize> {
     runs
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn capture_masks_secrets_and_streams_changes() {
-    let _one = ONE_BROWSER.lock().await;
+/// The secrets page in a fresh browser, its iframe loaded.
+async fn open_secrets_page() -> (Browser, tempfile::TempDir, Page) {
     let base = serve_pages().await;
-    let (browser, _dir) = launch().await;
+    let (browser, dir) = launch().await;
     let page = Page::open(browser.cdp(), &format!("{base}/secrets")).await;
     page.page_eval(
         "new Promise(r => { const f = document.getElementById('fr'); \
@@ -251,6 +250,13 @@ async fn capture_masks_secrets_and_streams_changes() {
          else f.addEventListener('load', () => r(true)); })",
     )
     .await;
+    (browser, dir, page)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capture_masks_secrets_and_streams_changes() {
+    let _one = ONE_BROWSER.lock().await;
+    let (_browser, _dir, page) = open_secrets_page().await;
     // Secrets typed before capture starts.
     page.type_into("#pw", PASSWORD).await;
     page.type_into("#card", CARD).await;
@@ -420,15 +426,7 @@ fn without_ids(v: &Value) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bulk_read_captures_what_the_per_node_walk_does() {
     let _one = ONE_BROWSER.lock().await;
-    let base = serve_pages().await;
-    let (browser, _dir) = launch().await;
-    let page = Page::open(browser.cdp(), &format!("{base}/secrets")).await;
-    page.page_eval(
-        "new Promise(r => { const f = document.getElementById('fr'); \
-         if (f.contentDocument && f.contentDocument.readyState === 'complete' && f.contentDocument.body) r(true); \
-         else f.addEventListener('load', () => r(true)); })",
-    )
-    .await;
+    let (_browser, _dir, page) = open_secrets_page().await;
     page.type_into("#pw", PASSWORD).await;
     page.type_into("#plain", PLAIN).await;
     let mut snapshots = Vec::new();
