@@ -13,6 +13,7 @@ pub fn text_of(key: Key, s: &Settings) -> String {
         Key::AllowedSites => s.allowed_sites.join("\n"),
         Key::ExcludedSites => s.excluded_sites.join("\n"),
         Key::PrivateSelectors => s.private_selectors.join("\n"),
+        Key::SafeSelectors => s.safe_selectors.join("\n"),
         Key::OperatorAllowlist => s.operator_allowlist.join("\n"),
         Key::RetentionDays => s.retention_days.to_string(),
         _ => String::new(),
@@ -56,6 +57,9 @@ mod tests {
         let mut s = Settings::default();
         s.excluded_sites = vec!["a.example".into(), "b.example".into()];
         assert_eq!(text_of(Key::ExcludedSites, &s), "a.example\nb.example");
+        assert_eq!(value_from_text(Key::SafeSelectors, "#note\n\n.memo "), json!(["#note", ".memo"]));
+        s.safe_selectors = vec!["#note".into(), ".memo".into()];
+        assert_eq!(text_of(Key::SafeSelectors, &s), "#note\n.memo");
     }
 
     #[test]

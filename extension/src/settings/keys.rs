@@ -14,6 +14,8 @@ pub enum Key {
     ExcludedSites,
     #[serde(rename = "privateSelectors")]
     PrivateSelectors,
+    #[serde(rename = "safeSelectors")]
+    SafeSelectors,
     #[serde(rename = "continuationEnabled")]
     ContinuationEnabled,
     #[serde(rename = "cobrowsingEnabled")]
@@ -43,11 +45,12 @@ pub enum Kind {
 }
 
 impl Key {
-    pub const ALL: [Key; 11] = [
+    pub const ALL: [Key; 12] = [
         Key::ServerUrl,
         Key::AllowedSites,
         Key::ExcludedSites,
         Key::PrivateSelectors,
+        Key::SafeSelectors,
         Key::ContinuationEnabled,
         Key::CobrowsingEnabled,
         Key::ControlScopes,
@@ -64,6 +67,7 @@ impl Key {
             Key::AllowedSites => "allowedSites",
             Key::ExcludedSites => "excludedSites",
             Key::PrivateSelectors => "privateSelectors",
+            Key::SafeSelectors => "safeSelectors",
             Key::ContinuationEnabled => "continuationEnabled",
             Key::CobrowsingEnabled => "cobrowsingEnabled",
             Key::ControlScopes => "controlScopes",
@@ -81,7 +85,11 @@ impl Key {
     pub fn kind(self) -> Kind {
         match self {
             Key::ServerUrl => Kind::Text,
-            Key::AllowedSites | Key::ExcludedSites | Key::PrivateSelectors | Key::OperatorAllowlist => Kind::List,
+            Key::AllowedSites
+            | Key::ExcludedSites
+            | Key::PrivateSelectors
+            | Key::SafeSelectors
+            | Key::OperatorAllowlist => Kind::List,
             Key::ContinuationEnabled | Key::CobrowsingEnabled | Key::RecordingAllowed | Key::RequireE2ePairing => {
                 Kind::Bool
             }
@@ -97,6 +105,7 @@ impl Key {
             Key::AllowedSites => "Only capture these sites",
             Key::ExcludedSites => "Never capture these sites",
             Key::PrivateSelectors => "Also keep private (CSS selectors)",
+            Key::SafeSelectors => "Fields shown to operators (CSS selectors)",
             Key::ContinuationEnabled => "Continue on my other devices",
             Key::CobrowsingEnabled => "Co-browsing with a support operator",
             Key::ControlScopes => "What an operator may be allowed to do",
@@ -114,6 +123,9 @@ impl Key {
             Key::AllowedSites => "One host per line; when the list is not empty, no other site is captured.",
             Key::ExcludedSites => "One host per line; a host covers its subdomains.",
             Key::PrivateSelectors => "One selector per line; matching elements are masked like data-baton-private.",
+            Key::SafeSelectors => {
+                "One selector per line; matching fields show their values to the operator like data-baton-safe. Passwords, card numbers and one-time codes are never shown."
+            }
             Key::ContinuationEnabled => "Capture this browser's tabs so your other devices can continue them.",
             Key::CobrowsingEnabled => "Show \"Share this tab\" so an operator can see a masked mirror of it.",
             Key::ControlScopes => "Scopes you may grant: scroll, click, type, navigate.",

@@ -110,6 +110,7 @@ fn set(s: &mut Settings, key: Key, value: Valid) {
         (Key::AllowedSites, Valid::List(v)) => s.allowed_sites = v,
         (Key::ExcludedSites, Valid::List(v)) => s.excluded_sites = v,
         (Key::PrivateSelectors, Valid::List(v)) => s.private_selectors = v,
+        (Key::SafeSelectors, Valid::List(v)) => s.safe_selectors = v,
         (Key::OperatorAllowlist, Valid::List(v)) => s.operator_allowlist = v,
         (Key::ContinuationEnabled, Valid::Bool(v)) => s.continuation_enabled = v,
         (Key::CobrowsingEnabled, Valid::Bool(v)) => s.cobrowsing_enabled = v,
@@ -211,6 +212,21 @@ mod tests {
         assert_eq!(e.settings.excluded_sites, vec!["bank.example".to_owned()]);
         assert!(e.is_locked(Key::ExcludedSites));
         assert_eq!(e.warnings.len(), 1);
+    }
+
+    #[test]
+    fn safe_selectors_are_managed_like_private_ones() {
+        let managed = map(json!({"safeSelectors": ["#order-note", "a{b}"], "privateSelectors": [".ssn"]}));
+        let local = map(json!({"safeSelectors": ["input"]}));
+        let e = merge(&managed, &local);
+        assert_eq!(e.settings.safe_selectors, vec!["#order-note".to_owned()]);
+        assert_eq!(e.settings.private_selectors, vec![".ssn".to_owned()]);
+        assert!(e.is_locked(Key::SafeSelectors) && e.is_locked(Key::PrivateSelectors));
+        assert_eq!(e.warnings.len(), 1, "{:?}", e.warnings);
+        assert!(matches!(check_change(&e, Key::SafeSelectors, &json!([])), Err(ChangeError::Locked(_))));
+        let mine = merge(&Map::new(), &local);
+        assert_eq!(mine.settings.safe_selectors, vec!["input".to_owned()]);
+        assert!(!mine.is_managed());
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub fn check(key: Key, value: &Value) -> Result<Checked, Invalid> {
             plain(Valid::Integer(u32::try_from(n).map_err(|_| Invalid::OutOfRange)?))
         }
         Key::AllowedSites | Key::ExcludedSites => list(value, site_pattern).map(list_value),
-        Key::PrivateSelectors => list(value, selector).map(list_value),
+        Key::PrivateSelectors | Key::SafeSelectors => list(value, selector).map(list_value),
         Key::OperatorAllowlist => list(value, operator).map(list_value),
         Key::ControlScopes => {
             let (names, dropped) = list(value, |s| Ok(s.trim().to_ascii_lowercase()))?;
@@ -215,6 +215,9 @@ mod tests {
         assert_eq!(check(Key::ExcludedSites, &json!("bank.example")), Err(Invalid::NotList));
         let c = ok(Key::PrivateSelectors, json!([".ssn", "a{color:red}", "[data-x"]));
         assert_eq!(c.value, Valid::List(vec![".ssn".into()]));
+        assert_eq!(c.dropped.len(), 2);
+        let c = ok(Key::SafeSelectors, json!([" #order-note ", "x}", ".note, ", ".note"]));
+        assert_eq!(c.value, Valid::List(vec!["#order-note".into(), ".note".into()]));
         assert_eq!(c.dropped.len(), 2);
     }
 

@@ -18,6 +18,10 @@ pub struct Settings {
     pub allowed_sites: Vec<String>,
     pub excluded_sites: Vec<String>,
     pub private_selectors: Vec<String>,
+    /// Co-browsing: fields whose values the operator sees (and may type
+    /// into) like `data-baton-safe`; never password, `cc-*` or one-time-code
+    /// fields.
+    pub safe_selectors: Vec<String>,
     pub continuation_enabled: bool,
     pub cobrowsing_enabled: bool,
     pub control_scopes: Vec<Scope>,
@@ -42,6 +46,7 @@ impl Default for Settings {
             allowed_sites: Vec::new(),
             excluded_sites: Vec::new(),
             private_selectors: Vec::new(),
+            safe_selectors: Vec::new(),
             continuation_enabled: true,
             cobrowsing_enabled: true,
             control_scopes: Scope::ALL.to_vec(),

@@ -82,6 +82,9 @@ pub struct SessionPolicy {
     pub recording_allowed: bool,
     /// Selectors whose content the operator sees only as placeholders.
     pub private_selectors: Vec<String>,
+    /// Fields whose values the operator sees and may type into, like the
+    /// site's `data-baton-safe` (capture never shows secret fields).
+    pub safe_selectors: Vec<String>,
     /// Capture waits until a frame from the operator has been opened with
     /// the session key, which proves the operator derived it with the
     /// code's secret half (the server never sees it).
@@ -99,6 +102,7 @@ impl SessionPolicy {
             control_scopes: s.control_scopes.clone(),
             recording_allowed: s.recording_allowed,
             private_selectors: s.private_selectors.clone(),
+            safe_selectors: s.safe_selectors.clone(),
             require_key_confirmation: s.require_e2e_pairing,
             operator_allowlist: s.operator_allowlist.clone(),
         }
@@ -581,6 +585,17 @@ mod tests {
         assert!(p.admit("").is_err());
         assert!(!p.may_capture(SessionState::Active, false), "waits for the operator's key");
         assert!(p.may_capture(SessionState::Active, true));
+    }
+
+    #[test]
+    fn private_and_safe_selectors_come_from_the_settings() {
+        let mut s = crate::settings::Settings::default();
+        assert!(SessionPolicy::from_settings(&s).safe_selectors.is_empty());
+        s.private_selectors = vec![".ssn".into()];
+        s.safe_selectors = vec!["#order-note".into()];
+        let p = SessionPolicy::from_settings(&s);
+        assert_eq!(p.private_selectors, vec![".ssn".to_owned()]);
+        assert_eq!(p.safe_selectors, vec!["#order-note".to_owned()]);
     }
     use baton_shared::cobrowse::AppField;
     use serde_json::json;

@@ -5,7 +5,9 @@
 //!
 //! The settings (policy over the person's own, [`SessionPolicy`]) are read
 //! before the first message from the worker is handled and followed after:
-//! private selectors become placeholders in capture, scopes outside
+//! private selectors become placeholders in capture, fields matching safe
+//! selectors show their values (and take the operator's typing) like
+//! `data-baton-safe`, scopes outside
 //! `controlScopes` are never offered or granted (and revoked when the
 //! policy narrows), recording is offered only when allowed, and with
 //! `requireE2ePairing` capture waits for the operator's key to be confirmed.
@@ -75,8 +77,10 @@ fn on_settings(e: &crate::settings::Effective) {
     if !narrowed.is_empty() {
         revoke(&narrowed);
     }
-    // New private selectors: capture again, from a fresh snapshot.
-    if before.private_selectors != next.private_selectors && with(|d| d.recorder.is_some()) == Some(true) {
+    // New private or safe selectors: capture again, from a fresh snapshot.
+    let masking_changed =
+        before.private_selectors != next.private_selectors || before.safe_selectors != next.safe_selectors;
+    if masking_changed && with(|d| d.recorder.is_some()) == Some(true) {
         if let Some(r) = with(|d| d.recorder.take()).flatten() {
             stop_recorder(r);
         }
@@ -263,7 +267,8 @@ fn shared(share: ShareView) {
 }
 
 fn mask_policy() -> MaskPolicy {
-    MaskPolicy { private_selectors: policy().private_selectors, safe_selectors: Vec::new() }
+    let p = policy();
+    MaskPolicy { private_selectors: p.private_selectors, safe_selectors: p.safe_selectors }
 }
 
 /// While the visitor waits for the operator: one snapshot converted like a
