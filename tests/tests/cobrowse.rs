@@ -549,11 +549,12 @@ const TOOLS_TEXT: &str = "Help desk tools 5512";
 const NEXT_TEXT: &str = "The next page arrived 7304";
 const OPERATOR_TYPED: &str = "typed by the operator 19";
 
-/// A page with a heading to highlight, a plain and a password field, and
-/// room to scroll.
+/// A page with a heading to highlight, a field the site marks safe, a plain
+/// (masked) and a password field, and room to scroll.
 const TOOLS_PAGE: &str = r#"<!doctype html><html><head><meta charset=utf-8><title>Help desk</title></head>
 <body style="margin:0;font:16px sans-serif">
 <h1 id="intro" style="margin:30px 20px;width:320px">Help desk tools 5512</h1>
+<p style="margin:20px"><label>Order note <input id="note" name="note" data-baton-safe></label></p>
 <p style="margin:20px"><label>Name <input id="name" name="name" type="text"></label></p>
 <p style="margin:20px"><label>Password <input id="pw" name="pw" type="password"></label></p>
 <div style="height:3000px"></div>
@@ -625,20 +626,61 @@ async fn the_operator_highlights_draws_types_and_navigates_the_visitors_tab() {
     }
     console.wait("the grants", |v| v["grants"] == "navigate,type").await;
 
-    // (b) Typing: a click on the plain field selects it (Click is not
-    // granted, so nothing is clicked), the text lands in the visitor's field.
-    assert_eq!(console.run("select the field", &overlay_click_visitor_ui("#name")).await, json!(true));
+    // (b) Typing: a click on the field the site marks safe selects it
+    // (Click is not granted, so nothing is clicked), the text lands in the
+    // visitor's field and shows as typed in the mirror.
+    assert_eq!(console.run("select the safe field", &overlay_click_visitor_ui("#note")).await, json!(true));
     let v = console.wait("the field selected", |v| v["selected"] != "" && v["command_ok"] == "").await;
     assert!(v["command_text"].as_str().is_some_and(|t| t.contains("Field selected")), "{}", v["command_text"]);
     console.run("type", &fill_and_click("type-text", OPERATOR_TYPED, "type-send")).await;
     let v = console.wait("the typing's result", |v| v["command_ok"] == "true" || v["command_ok"] == "false").await;
     assert_eq!(v["command_ok"], "true", "typing: {}", v["command_text"]);
-    let typed = page.evaluate("document.querySelector('#name').value").await.or_report("read the field", &parts);
+    let typed = page.evaluate("document.querySelector('#note').value").await.or_report("read the field", &parts);
     assert_eq!(typed, json!(OPERATOR_TYPED), "the text is in the visitor's field");
-    let mask: String = std::iter::repeat_n(baton_shared::cobrowse::MASK_CHAR, OPERATOR_TYPED.chars().count()).collect();
     console
-        .wait("the typed value, masked", |v| v["input_values"].as_array().is_some_and(|a| a.iter().any(|p| p[0] == "name" && p[1] == mask.as_str())))
+        .wait("the typed value, unmasked", |v| {
+            v["input_values"].as_array().is_some_and(|a| a.iter().any(|p| p[0] == "note" && p[1] == OPERATOR_TYPED))
+        })
         .await;
+
+    // A plain field is masked: typing into it is refused. Empty, the
+    // console cannot tell it from a safe one, and the visitor's page refuses.
+    assert_eq!(console.run("select the masked field", &overlay_click_visitor_ui("#name")).await, json!(true));
+    console.wait("the masked field selected", |v| v["command_ok"] == "").await;
+    console.run("type into the masked field", &fill_and_click("type-text", "not for masked 1", "type-send")).await;
+    let v = console
+        .wait("typing into the masked field refused", |v| {
+            v["command_ok"] == "false" && v["command_text"].as_str().is_some_and(|t| t.contains("refused in the visitor's page"))
+        })
+        .await;
+    assert!(v["command_text"].as_str().is_some_and(|t| t.contains("masked")), "the reason: {}", v["command_text"]);
+    let name = page.evaluate("document.querySelector('#name').value").await.or_report("read the masked field", &parts);
+    assert_eq!(name, json!(""), "nothing typed into the masked field");
+    // Once the visitor typed in it, the mirror shows the mask and the
+    // console refuses before sending anything.
+    page.evaluate(
+        "(() => { const i = document.querySelector('#name'); i.value = 'abc'; \
+         i.dispatchEvent(new Event('input', {bubbles: true})); return true; })()",
+    )
+    .await
+    .or_report("the visitor types", &parts);
+    let mask: String = std::iter::repeat_n(baton_shared::cobrowse::MASK_CHAR, 3).collect();
+    console
+        .wait("the visitor's value, masked", |v| v["input_values"].as_array().is_some_and(|a| a.iter().any(|p| p[0] == "name" && p[1] == mask.as_str())))
+        .await;
+    assert_eq!(console.run("click the masked field", &overlay_click_visitor_ui("#name")).await, json!(true));
+    let v = console
+        .wait("the masked field refused", |v| v["command_ok"] == "false" && v["command_text"].as_str().is_some_and(|t| t.contains("masked")))
+        .await;
+    assert!(v["command_text"].as_str().is_some_and(|t| t.contains("marks safe")), "{}", v["command_text"]);
+    console.run("type into the masked field again", &fill_and_click("type-text", "not for masked 2", "type-send")).await;
+    console
+        .wait("typing refused in the console", |v| {
+            v["command_ok"] == "false" && v["command_text"].as_str().is_some_and(|t| t.contains("types only into fields"))
+        })
+        .await;
+    let name = page.evaluate("document.querySelector('#name').value").await.or_report("read the masked field", &parts);
+    assert_eq!(name, json!("abc"), "the masked field is the visitor's alone");
 
     // A password field: selecting it and typing are refused, and say so.
     assert_eq!(console.run("select the password", &overlay_click_visitor_ui("#pw")).await, json!(true));

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use baton_shared::cobrowse::{App, AppField, AppState, Command, Scope, SessionState};
+use baton_shared::cobrowse::{App, AppField, AppState, Command, Scope, SessionState, MASK_CHAR};
 
 use super::url::{resolve, safe_url, scheme, UrlUse};
 use crate::cobrowse::visitor::model::{module_allowed, origin_of};
@@ -344,6 +344,11 @@ pub enum Field {
     /// Something the visitor's side types into (the input types its
     /// `control::type_text` accepts, or a textarea).
     Text,
+    /// A text field whose value the mirror shows masked: neither the site
+    /// nor the organisation marked it safe, so the visitor's side refuses
+    /// to act on it. (An empty masked field looks like [`Field::Text`]
+    /// here; the visitor's side refuses it all the same.)
+    Masked,
     Other,
 }
 
@@ -356,6 +361,12 @@ pub fn field_kind(local_name: &str, kind: Option<&str>) -> Field {
         "textarea" => Field::Text,
         _ => Field::Other,
     }
+}
+
+/// Whether a field's value, as the mirror shows it, is a mask: capture
+/// replaced every character with [`MASK_CHAR`].
+pub fn shows_masked(value: &str) -> bool {
+    !value.is_empty() && value.chars().all(|c| c == MASK_CHAR)
 }
 
 /// The element under the operator's click in Point mode.
@@ -379,6 +390,8 @@ pub enum PointClick {
     SelectField,
     /// Refused here: a password field.
     Password,
+    /// Refused here: a field whose value is masked (not marked safe).
+    MaskedField,
     /// Refused here: a private or masked part of the page.
     Private,
 }
@@ -393,6 +406,7 @@ pub fn point_click(hit: Option<Hit>, grants: &[Scope]) -> PointClick {
     let may_act = click || grants.contains(&Scope::Type);
     match hit {
         Hit { field: Field::Password, .. } if may_act => PointClick::Password,
+        Hit { field: Field::Masked, .. } if may_act => PointClick::MaskedField,
         Hit { actionable: false, .. } if may_act => PointClick::Private,
         Hit { actionable: false, .. } => PointClick::Nothing,
         _ if click => PointClick::Click,
@@ -401,12 +415,19 @@ pub fn point_click(hit: Option<Hit>, grants: &[Scope]) -> PointClick {
     }
 }
 
+/// Why the operator may not act on a field shown masked.
+pub const MASKED_FIELD: &str =
+    "That field is masked: Baton acts only on fields the site or your organization marks safe; ask the visitor to type it";
+
 /// Why typing into the selected element is refused before anything is
 /// sent, if it is.
 pub fn type_refusal(selected: Option<Hit>, text: &str) -> Option<&'static str> {
     match selected {
         None => Some("Click a field in the page first"),
         Some(Hit { field: Field::Password, .. }) => Some("Baton never types into password fields: ask the visitor to type it"),
+        Some(Hit { field: Field::Masked, .. }) => {
+            Some("That field is masked: Baton types only into fields the site or your organization marks safe; ask the visitor to type it")
+        }
         Some(Hit { actionable: false, .. }) => Some("That field is private: Baton does not type into it"),
         Some(_) if text.is_empty() => Some("Enter the text to type"),
         Some(_) => None,
@@ -530,6 +551,10 @@ mod tests {
         let button = Some(Hit { actionable: true, field: Field::Other });
         let password = Some(Hit { actionable: false, field: Field::Password });
         let private = Some(Hit { actionable: false, field: Field::Other });
+        let masked = Some(Hit { actionable: false, field: Field::Masked });
+        assert_eq!(point_click(masked, &[]), PointClick::Nothing);
+        assert_eq!(point_click(masked, &[Scope::Type]), PointClick::MaskedField);
+        assert_eq!(point_click(masked, &[Scope::Click]), PointClick::MaskedField);
         // Nothing granted: clickable things are refused clicks, the rest gestures.
         assert_eq!(point_click(button, &[]), PointClick::Click);
         assert_eq!(point_click(password, &[]), PointClick::Nothing);
@@ -559,6 +584,9 @@ mod tests {
         assert!(type_refusal(None, "abc").is_some());
         assert!(type_refusal(Some(Hit { actionable: false, field: Field::Password }), "abc").unwrap().contains("password"));
         assert!(type_refusal(Some(Hit { actionable: false, field: Field::Text }), "abc").unwrap().contains("private"));
+        assert!(type_refusal(Some(Hit { actionable: false, field: Field::Masked }), "abc").unwrap().contains("masked"));
+        assert!(shows_masked("\u{2022}\u{2022}\u{2022}"));
+        assert!(!shows_masked("") && !shows_masked("a\u{2022}") && !shows_masked("abc"));
     }
 
     #[test]

@@ -497,14 +497,24 @@ impl Console {
     }
 
     /// What the operator's tools know about the mirror's node `id`.
+    /// A text field whose value the mirror shows as a mask counts as
+    /// masked (see [`model::Field::Masked`]).
     fn hit_of(st: &State, id: NodeId) -> model::Hit {
-        let field = st
-            .mirror
-            .node(id)
-            .and_then(super::frame_dom::as_element)
-            .map(|e| model::field_kind(&e.local_name(), e.get_attribute("type").as_deref()))
+        let element = st.mirror.node(id).and_then(super::frame_dom::as_element);
+        let field = element
+            .map(|e| match model::field_kind(&e.local_name(), e.get_attribute("type").as_deref()) {
+                model::Field::Text if Self::value_of(e).is_some_and(|v| model::shows_masked(&v)) => model::Field::Masked,
+                kind => kind,
+            })
             .unwrap_or(model::Field::Other);
-        model::Hit { actionable: st.mirror.is_actionable(id), field }
+        let actionable = field != model::Field::Masked && st.mirror.is_actionable(id);
+        model::Hit { actionable, field }
+    }
+
+    /// A mirror field's current value (its `value` property; the element
+    /// lives in the mirror frame's realm, so no `instanceof` casts).
+    fn value_of(e: &Element) -> Option<String> {
+        js_sys::Reflect::get(e, &"value".into()).ok()?.as_string()
     }
 
     /// Shows `text` in `#command-result`: `Some(false)` marks a refusal,
@@ -867,6 +877,7 @@ impl Console {
             (PointClick::Click, Some(id)) => self.command(Command::Click { id }),
             (PointClick::SelectField, Some(_)) => self.note("Field selected: enter the text to type"),
             (PointClick::Password, _) => self.refuse("Baton never clicks or types in password fields"),
+            (PointClick::MaskedField, _) => self.refuse(model::MASKED_FIELD),
             (PointClick::Private, _) => self.refuse("That part of the page is private: Baton does not act on it"),
             _ => {}
         }
