@@ -3,7 +3,9 @@
 //! sets; a site the policy never allows leaves no captured state; a host
 //! registered with `baton-host install --system` is reached with no
 //! user-level manifest, also when policy disables user-level hosts, and
-//! `baton-host doctor` reports that policy.
+//! `baton-host doctor` reports that policy; a field a policy's
+//! `safeSelectors` names shows its value in the operator's mirror, while a
+//! plain field stays masked.
 //!
 //! These tests write files every Chromium on the machine reads
 //! (`/etc/chromium/…`), so they live in this one test binary, take
@@ -11,12 +13,19 @@
 //! guard, also when they fail. They need root; without it they fail and
 //! say so.
 
+// Each test holds [`SYSTEM`] across its awaits on purpose: the tests run on
+// runtimes of their own, and the lock only keeps them apart.
+#![allow(clippy::await_holding_lock)]
+
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use baton_e2e::store::{local_records, Record};
-use baton_e2e::{artifacts, pages, Browser, BrowserOptions, Device, DeviceOptions, OrReport, Reply, ServerProcess, Session};
+use baton_e2e::{
+    artifacts, click_visitor_ui, in_content_world, pages, wait_in_content_world, Browser, BrowserOptions, Device, DeviceOptions,
+    OrReport, Reply, ServerProcess, Session,
+};
 use baton_shared::ids::EXTENSION_ID;
 use serde_json::json;
 
@@ -376,5 +385,106 @@ async fn system_install_is_reached_without_a_user_level_manifest() {
         "doctor explains the blocked user-level host: {out}"
     );
     drop(browser);
+    drop(files);
+}
+
+/// Only this page's field matches, so the policy changes nothing for any
+/// other Chromium reading it meanwhile.
+const SAFE_SELECTOR: &str = "#baton-e2e-policy-safe-5802";
+const SAFE_VALUE: &str = "order 5802 shown";
+const MASKED_VALUE: &str = "plain 4417 hidden";
+const SHARED_TEXT: &str = "Policy desk 3390";
+
+/// The mirror's inputs as `[name, value]` (the console's page).
+const MIRROR_INPUTS_JS: &str = r#"(() => {
+  const d = document.querySelector('#mirror')?.contentDocument;
+  return { state: document.querySelector('#console-state')?.dataset.state ?? null,
+    text: d?.body?.innerText ?? '',
+    inputs: d ? [...d.querySelectorAll('input')].map((i) => [i.getAttribute('name'), i.value]) : [] };
+})()"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_safe_selector_shows_the_field_to_the_operator() {
+    let _lock = system_lock();
+    let mut files = SystemFiles::default();
+    let policy = json!({ "3rdparty": { "extensions": { EXTENSION_ID: { "safeSelectors": [SAFE_SELECTOR] } } } });
+    files.write(&Path::new(POLICY_DIR).join(POLICY_FILE), &policy.to_string());
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = ServerProcess::start(dir.path().join("server.sqlite3")).await.expect("start baton-server");
+    let (visitor, operator) = tokio::join!(
+        Device::start(DeviceOptions::new("E2E Policy Visitor", server.url())),
+        Device::start(DeviceOptions::new("E2E Policy Operator", server.url())),
+    );
+    let visitor = visitor.or_report("start the visitor", &[&server]);
+    let operator = operator.or_report("start the operator", &[&server]);
+    let parts: [&dyn baton_e2e::Diagnose; 3] = [&visitor, &operator, &server];
+
+    // The visitor's page: a field the policy names, a plain one, both filled in.
+    let html = format!(
+        "<!doctype html><html><head><meta charset=utf-8><title>Policy desk</title></head><body>\
+         <p>{SHARED_TEXT}</p><p><input id=\"{id}\" name=\"ticket\"></p><p><input id=\"plain\" name=\"plain\"></p></body></html>",
+        id = SAFE_SELECTOR.trim_start_matches('#')
+    );
+    let url = format!("{}/page", pages::serve_page(html, &[]).await.expect("start the page server"));
+    let page = visitor.browser().cdp().open_page(&url).await.or_report("open the page", &parts);
+    page.wait_for("document.readyState === 'complete'", UI_TIMEOUT).await.or_report("page loaded", &parts);
+    page.evaluate(&format!(
+        "(() => {{ for (const [s, v] of [[{safe}, {sv}], ['#plain', {mv}]]) {{ const i = document.querySelector(s); i.value = v; \
+         i.dispatchEvent(new Event('input', {{bubbles: true}})); }} return true; }})()",
+        safe = json!(SAFE_SELECTOR),
+        sv = json!(SAFE_VALUE),
+        mv = json!(MASKED_VALUE)
+    ))
+    .await
+    .or_report("fill in the fields", &parts);
+    wait_in_content_world(&page, "the content script", "typeof chrome.runtime?.id === 'string'", UI_TIMEOUT, |v| v == &json!(true))
+        .await
+        .or_report("the content script", &parts);
+
+    // Share from the visitor's popup; join from the operator's console.
+    let console = operator
+        .browser()
+        .cdp()
+        .open_page(&format!("chrome-extension://{EXTENSION_ID}/console.html"))
+        .await
+        .or_report("open the console", &parts);
+    let popup = visitor.popup().await.or_report("open the visitor's popup", &parts);
+    popup
+        .wait_until("connected", CONNECT_TIMEOUT, |s| s.host_is("connected") && s.server_is("connected"))
+        .await
+        .or_report("visitor connected", &parts);
+    let code = popup.share_code(UI_TIMEOUT).await.or_report("share this tab", &parts);
+    popup.session().close().await.or_report("close the popup", &parts);
+    console
+        .wait_until("the console ready", MIRROR_INPUTS_JS, CONNECT_TIMEOUT, |v| v["state"] == "idle")
+        .await
+        .or_report("console ready", &parts);
+    console
+        .evaluate(&format!(
+            "(() => {{ document.querySelector('#join-code').value = {}; document.querySelector('#join-form').requestSubmit(); return true; }})()",
+            json!(code)
+        ))
+        .await
+        .or_report("join", &parts);
+    wait_in_content_world(&page, "the consent prompt", &click_visitor_ui("allow"), CONNECT_TIMEOUT, |v| v == &json!(true))
+        .await
+        .or_report("allow in the page", &parts);
+
+    // The mirror: the policy's field as typed, the plain one masked.
+    let mask: String = std::iter::repeat_n(baton_shared::cobrowse::MASK_CHAR, MASKED_VALUE.chars().count()).collect();
+    let v = console
+        .wait_until("the mirror with both fields", MIRROR_INPUTS_JS, UI_TIMEOUT, |v| {
+            v["text"].as_str().is_some_and(|t| t.contains(SHARED_TEXT))
+                && v["inputs"].as_array().is_some_and(|a| a.iter().any(|p| p[0] == "plain" && p[1] == mask.as_str()))
+        })
+        .await
+        .or_report("the mirror", &parts);
+    eprintln!("mirror: {v}");
+    let inputs = v["inputs"].as_array().cloned().unwrap_or_default();
+    assert!(inputs.contains(&json!(["ticket", SAFE_VALUE])), "the policy's field shows its value: {inputs:?}");
+    assert!(!v.to_string().contains(MASKED_VALUE), "the plain field stays masked: {v}");
+    let _ = in_content_world(&page, &click_visitor_ui("stop")).await;
+    drop((visitor, operator));
     drop(files);
 }
