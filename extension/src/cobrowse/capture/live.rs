@@ -329,7 +329,7 @@ pub fn set_outlines(shared: &Rc<Shared>, on: bool) {
     }
     let Ok(style) = st.document.create_element("style") else { return };
     let _ = style.set_attribute(UI_ATTR, "outline");
-    style.set_text_content(Some(&mask::outline_css(st.private_sel.as_deref())));
+    style.set_text_content(Some(&mask::outline_css(st.private_sel.as_deref(), st.safe_sel.as_deref())));
     let parent: Option<Element> = st.document.query_selector("head").ok().flatten().or_else(|| st.document.document_element());
     if let Some(parent) = parent {
         if parent.append_child(&style).is_ok() {

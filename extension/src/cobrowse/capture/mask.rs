@@ -153,18 +153,24 @@ pub fn join_selectors(selectors: &[String]) -> Option<String> {
 }
 
 /// CSS for the visitor-side outline on what the operator does not see.
-pub fn outline_css(private_selectors: Option<&str>) -> String {
-    let mut sel = format!(
-        "[{PRIVATE_ATTR}], :is(input, textarea, select):not([{SAFE_ATTR}], [{SAFE_ATTR}] *), input[type=password], \
-         [contenteditable]:not([contenteditable=false])"
-    );
-    if let Some(extra) = private_selectors {
-        sel.push_str(", ");
-        sel.push_str(extra);
+pub fn outline_css(private_selectors: Option<&str>, safe_selectors: Option<&str>) -> String {
+    let rule = |sel: &str| {
+        format!(":is({sel}):not([{UI_ATTR}]) {{ outline: 2px dashed rgba(200, 60, 30, 0.85) !important; outline-offset: 1px !important; }}\n")
+    };
+    // One rule per source, so that a policy's invalid selector drops only
+    // its own rule, never the built-in outlines.
+    let mut css = rule(&format!("[{PRIVATE_ATTR}], input, textarea, select, [contenteditable]:not([contenteditable=false])"));
+    if let Some(safe) = safe_selectors {
+        // Fields shown to the operator lose the outline; secret kinds keep it.
+        css.push_str(&format!(
+            ":is({safe}):is(input:not([type=password], [type=hidden], [autocomplete^=cc-], [autocomplete=one-time-code]), \
+             textarea, select) {{ outline: none !important; }}\n"
+        ));
     }
-    format!(
-        ":is({sel}):not([{UI_ATTR}]) {{ outline: 2px dashed rgba(200, 60, 30, 0.85) !important; outline-offset: 1px !important; }}"
-    )
+    if let Some(private) = private_selectors {
+        css.push_str(&rule(private));
+    }
+    css
 }
 
 #[cfg(test)]
@@ -250,8 +256,10 @@ mod tests {
         assert_eq!(join_selectors(&[]), None);
         assert_eq!(join_selectors(&[" ".into()]), None);
         assert_eq!(join_selectors(&[".a".into(), " #b ".into()]), Some(".a, #b".into()));
-        let css = outline_css(Some(".a"));
+        let css = outline_css(Some(".a"), Some("#shown"));
         assert!(css.contains("[data-baton-private]") && css.contains(".a") && css.contains(":not([data-baton-ui])"));
+        assert!(css.contains(":is(#shown)") && css.contains("outline: none"));
+        assert_eq!(css.lines().count(), 3, "one rule per source: {css}");
         assert!(reclassifies("TYPE") && reclassifies("data-baton-private") && !reclassifies("class"));
         assert!(is_editable("") && is_editable("true") && is_editable("plaintext-only") && !is_editable("False"));
         assert!(is_checkable(Some("Radio")) && !is_checkable(Some("text")) && !is_checkable(None));
