@@ -331,8 +331,7 @@ async fn capture_masks_secrets_and_streams_changes() {
     let input = frames
         .iter()
         .map(|f| &f["frame"])
-        .filter(|f| f["k"] == "input")
-        .last()
+        .rfind(|f| f["k"] == "input")
         .expect("an input frame")
         .clone();
     assert_eq!(input["value"], json!("•".repeat(PLAIN.chars().count())), "masked input: {input}");

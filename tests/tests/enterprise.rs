@@ -82,10 +82,6 @@ impl SystemFiles {
         std::fs::write(path, text).unwrap_or_else(|e| panic!("write {} (run as root): {e}", path.display()));
     }
 
-    fn remove(&mut self, path: &Path) {
-        self.track(path);
-        let _ = std::fs::remove_file(path);
-    }
 }
 
 impl Drop for SystemFiles {

@@ -43,17 +43,11 @@ impl Warning {
 
 /// The settings in force, which of them the organisation locked, and what
 /// was wrong with the stored values.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Effective {
     pub settings: Settings,
     pub locked: BTreeSet<Key>,
     pub warnings: Vec<Warning>,
-}
-
-impl Default for Effective {
-    fn default() -> Self {
-        Effective { settings: Settings::default(), locked: BTreeSet::new(), warnings: Vec::new() }
-    }
 }
 
 impl Effective {

@@ -68,7 +68,7 @@ fn post(message: &AppChannel) {
 }
 
 fn send_event(event: serde_json::Value) {
-    let seq = FRAME.with(|f| f.borrow_mut().out.next());
+    let seq = FRAME.with(|f| f.borrow_mut().out.next_seq());
     post(&AppChannel::Event { seq, event });
 }
 

@@ -405,7 +405,7 @@ pub struct Sequencer {
 }
 
 impl Sequencer {
-    pub fn next(&mut self) -> u64 {
+    pub fn next_seq(&mut self) -> u64 {
         self.last += 1;
         self.last
     }
@@ -541,8 +541,7 @@ mod tests {
     use super::*;
 
     fn policy(scopes: &[Scope]) -> SessionPolicy {
-        let mut s = crate::settings::Settings::default();
-        s.control_scopes = scopes.to_vec();
+        let s = crate::settings::Settings { control_scopes: scopes.to_vec(), ..Default::default() };
         SessionPolicy::from_settings(&s)
     }
 
@@ -727,7 +726,7 @@ mod tests {
     #[test]
     fn app_events_arrive_in_order_once() {
         let mut seq = Sequencer::default();
-        assert_eq!((seq.next(), seq.next()), (1, 2));
+        assert_eq!((seq.next_seq(), seq.next_seq()), (1, 2));
         let mut inbox = InOrder::default();
         assert!(inbox.accept(2, json!("b")).is_empty());
         assert!(inbox.accept(3, json!("c")).is_empty());

@@ -629,7 +629,7 @@ impl Overlay {
         let mut apps = self.apps.borrow_mut();
         let Some(frame) = apps.get_mut(app_id) else { return };
         let Some(port) = frame.port.clone() else { return };
-        let seq = frame.to_frame.next();
+        let seq = frame.to_frame.next_seq();
         post(&port, &AppChannel::Event { seq, event });
     }
 

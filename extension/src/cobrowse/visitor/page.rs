@@ -418,7 +418,7 @@ fn app_transition(overlay: &Rc<Overlay>, app_id: &str, f: fn(&mut Apps, &str) ->
 /// An event from an app's frame, already in order: on to the console.
 fn on_app_event(app_id: String, event: serde_json::Value) {
     let Some(Some(seq)) = with(|d| {
-        (d.apps.state(&app_id) == Some(AppState::Pushed)).then(|| d.app_out.entry(app_id.clone()).or_default().next())
+        (d.apps.state(&app_id) == Some(AppState::Pushed)).then(|| d.app_out.entry(app_id.clone()).or_default().next_seq())
     }) else {
         return;
     };
