@@ -1,11 +1,12 @@
-//! Reading a whole document tree in a fixed number of browser calls.
+//! Reading a whole document tree in a few browser calls per [`CHUNK`]
+//! nodes.
 //!
 //! Every DOM read from Wasm crosses into JS, and at ~1 µs a crossing the
 //! per-node walk spends most of its time at the border. Here the browser's
 //! own built-ins do the per-node work: an XPath snapshot lists the nodes in
 //! document order, and `Array.prototype.map` with a DOM getter bound through
 //! `Function.prototype.call` (a native function, no script of ours) reads
-//! one property of every node in one call; `join("\0")` brings the strings
+//! one property of many nodes in one call; `join("\0")` brings the strings
 //! over as one. Node ids are the positions in that list (`forEach` with
 //! `WeakMap.prototype.set`), so ids follow document order as the per-node
 //! walk gives them.
@@ -13,8 +14,8 @@
 //! What cannot be read this way (form values, stylesheets, shadow roots,
 //! iframes) is read per element by the caller, for the few elements that
 //! need it. A text or attribute value containing NUL, a page over
-//! [`MAX_NODES`], or any failure answers `None`/`Err`: the caller falls
-//! back to the per-node walk.
+//! [`MAX_NODES`], or any failure gives up the read: the caller walks node
+//! by node instead.
 
 use js_sys::{Array, Function, Object, Reflect, Uint32Array, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -25,9 +26,9 @@ use baton_shared::cobrowse::NodeId;
 
 use super::live::IdMap;
 
-/// Larger documents are walked node by node, in slices: reading them at
-/// once would be a long task.
-pub const MAX_NODES: u32 = 15_000;
+/// Larger documents are walked node by node. The read is spread over
+/// tasks, but listing the nodes and recording their ids are one call each.
+pub const MAX_NODES: u32 = 60_000;
 
 /// `XPathResult.ORDERED_NODE_SNAPSHOT_TYPE`.
 const ORDERED_SNAPSHOT: u16 = 7;

@@ -11,11 +11,12 @@
 //! Every DOM read is a call from Wasm into JS (~1 µs each), so the
 //! snapshot reads the document's light tree in bulk ([`bulk`]): an XPath
 //! snapshot lists its nodes, and browser built-ins read one property of
-//! all of them per call, so the read costs a fixed ~20 calls instead of
-//! several per node. Ids follow document order as before. The read (up to
-//! `bulk::MAX_NODES` nodes) is one task; assembling the tree from it
-//! (`live/assembly.rs`, the same masking rules as the per-node walk) is
-//! sliced like the walk. Shadow roots, iframe documents, mutations, larger
+//! hundreds of them per call, so the read costs a few calls per 500 nodes
+//! instead of several per node. Ids follow document order as before. The
+//! read (up to `bulk::MAX_NODES` nodes) goes in steps, and assembling the
+//! tree from it (`live/assembly.rs`, the same masking rules as the
+//! per-node walk) node by node, both sliced like the walk; mutations in
+//! between are held and applied after the snapshot, as for the walk. Shadow roots, iframe documents, mutations, larger
 //! documents and any value the bulk read cannot carry are walked node by
 //! node, with as few calls per node as it can (ids cross as plain numbers,
 //! nodes are moved into the id table, attribute-free elements skip the
