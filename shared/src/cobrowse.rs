@@ -652,7 +652,7 @@ pub struct SelectionRange {
 }
 
 /// The character that replaces each character of a masked value or text.
-pub const MASK_CHAR: char = '•';
+pub const MASK_CHAR: char = '*';
 
 #[cfg(test)]
 mod tests {

@@ -22,7 +22,7 @@ const UI_TIMEOUT: Duration = Duration::from_secs(10);
 const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
 const PAGE_URL: &str = "http://hostile.invalid/account/page.html";
 const BODY_TEXT: &str = "Hostile page body text 4417";
-const TYPED_MASK: &str = "•••••••";
+const TYPED_MASK: &str = "*******";
 const PASSWORD: &str = "hunter2-PASSWORD-VALUE";
 
 /// Everything the tests look at in the console, read in one go.

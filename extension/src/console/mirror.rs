@@ -1030,9 +1030,9 @@ mod tests {
     #[test]
     fn input_values_are_shown_except_for_passwords() {
         let mut m = mirror();
-        m.input(&InputChange { id: 23, value: Some("•••".into()), checked: None }).unwrap();
+        m.input(&InputChange { id: 23, value: Some("***".into()), checked: None }).unwrap();
         m.input(&InputChange { id: 17, value: Some("hunter2".into()), checked: None }).unwrap();
-        assert_eq!(m.dom.find_by_id(23).unwrap().value.as_deref(), Some("•••"));
+        assert_eq!(m.dom.find_by_id(23).unwrap().value.as_deref(), Some("***"));
         assert_eq!(m.dom.find_by_id(17).unwrap().value, None);
         // Turning a field into a password clears it.
         m.apply(&Mutations { attrs: vec![AttrChange { id: 23, name: "type".into(), value: Some("password".into()) }], ..Default::default() })
@@ -1149,8 +1149,8 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        m.input(&InputChange { id: 43, value: Some("•••".into()), checked: None }).unwrap();
-        assert_eq!(m.dom.find_by_id(43).and_then(|n| n.value.clone()).as_deref(), Some("•••"));
+        m.input(&InputChange { id: 43, value: Some("***".into()), checked: None }).unwrap();
+        assert_eq!(m.dom.find_by_id(43).and_then(|n| n.value.clone()).as_deref(), Some("***"));
         // Removing the frame forgets its document's nodes.
         m.apply(&Mutations { removes: vec![3], ..Default::default() }).unwrap();
         assert!(!m.dom.html().contains("Inside the frame"));
