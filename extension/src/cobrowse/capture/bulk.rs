@@ -66,6 +66,11 @@ extern "C" {
     /// `list.forEach(f, thisArg)`.
     #[wasm_bindgen(method, catch, js_class = "Array", js_name = forEach)]
     fn for_each_with(this: &List, f: &Function, this_arg: &JsValue) -> Result<(), JsValue>;
+    #[wasm_bindgen(js_name = Uint8Array)]
+    type Bytes;
+    /// `Uint8Array.from(source, mapFn)`.
+    #[wasm_bindgen(catch, static_method_of = Bytes, js_class = "Uint8Array", js_name = from)]
+    fn from_map(source: &JsValue, map: &Function) -> Result<Uint8Array, JsValue>;
     /// `list.slice(start, end)`.
     #[wasm_bindgen(method, js_class = "Array", js_name = slice)]
     fn slice_list(this: &List, start: u32, end: u32) -> List;
@@ -90,6 +95,21 @@ pub struct Natives {
     weak_delete: Function,
     array_at: Function,
     push: Function,
+    /// `Array.of`, `Function.prototype.call.bind(Array.prototype.pop)` and
+    /// `Boolean`: with them a list of elements becomes a list of one-element
+    /// argument lists, and a list of results a list of flags.
+    array_of: Function,
+    pop: Function,
+    boolean: Function,
+    /// `openOrClosedShadowRoot.apply` bound to `chrome.dom` (it refuses the
+    /// extra arguments `map` passes, so it is given argument lists), or the
+    /// `shadowRoot` getter where `chrome.dom` is missing (open roots only).
+    shadow_root: ShadowRead,
+}
+
+enum ShadowRead {
+    Apply(Function),
+    Getter(Function),
 }
 
 fn prototype(class: &str) -> Result<Object, JsValue> {
@@ -112,7 +132,30 @@ fn getter(class: &str, name: &str) -> Result<Function, JsValue> {
     Ok(method("Function", "call")?.bind0(&get))
 }
 
+/// `Function.prototype.apply.bind(chrome.dom.openOrClosedShadowRoot, chrome.dom)`.
+fn chrome_dom_shadow() -> Option<Function> {
+    let chrome = Reflect::get(&js_sys::global(), &"chrome".into()).ok()?;
+    let dom = Reflect::get(&chrome, &"dom".into()).ok().filter(|d| d.is_object())?;
+    let f: Function = Reflect::get(&dom, &"openOrClosedShadowRoot".into()).ok()?.dyn_into().ok()?;
+    let apply = method("Function", "apply").ok()?;
+    method("Function", "bind").ok()?.call2(&apply, &f, &dom).ok()?.dyn_into().ok()
+}
+
 impl Natives {
+    /// Which of `elements` host a shadow root (open or closed).
+    fn shadow_hosts(&self, elements: &List) -> Result<Vec<u8>, JsValue> {
+        let roots = match &self.shadow_root {
+            ShadowRead::Apply(apply) => {
+                let args = List::from_map(elements, &self.array_of)?;
+                // [element, index] → [element]
+                args.for_each_with(&self.pop, &JsValue::UNDEFINED)?;
+                args.map_with(apply, &JsValue::UNDEFINED)?
+            }
+            ShadowRead::Getter(get) => elements.map_with(get, &JsValue::UNDEFINED)?,
+        };
+        Ok(Bytes::from_map(&roots, &self.boolean)?.to_vec())
+    }
+
     pub fn new() -> Result<Natives, JsValue> {
         Ok(Natives {
             node_type: getter("Node", "nodeType")?,
@@ -129,6 +172,16 @@ impl Natives {
             weak_delete: method("WeakMap", "delete")?,
             array_at: method("Array", "at")?,
             push: method("Array", "push")?,
+            array_of: Reflect::get(&Reflect::get(&js_sys::global(), &"Array".into())?, &"of".into())?.dyn_into()?,
+            pop: {
+                let pop = method("Array", "pop")?;
+                method("Function", "call")?.bind0(&pop)
+            },
+            boolean: Reflect::get(&js_sys::global(), &"Boolean".into())?.dyn_into()?,
+            shadow_root: match chrome_dom_shadow() {
+                Some(apply) => ShadowRead::Apply(apply),
+                None => ShadowRead::Getter(getter("Element", "shadowRoot")?),
+            },
         })
     }
 
@@ -188,6 +241,23 @@ pub struct Tree {
     pub parents: Vec<u32>,
     /// Attributes per index, in the element's order.
     pub attrs: Vec<Vec<(String, String)>>,
+    /// Shadow roots per index, for elements that may host one.
+    pub shadows: Vec<Shadow>,
+}
+
+/// Whether an element hosts a shadow root, as the read found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shadow {
+    /// None (or the element cannot host one).
+    None,
+    Host,
+    /// Not found out: look at the element itself.
+    Unknown,
+}
+
+/// Whether an element with this `nodeName` may host a shadow root.
+fn may_host(node_name: &str) -> bool {
+    node_name.contains('-') || super::live::SHADOW_HOSTS.iter().any(|t| t.eq_ignore_ascii_case(node_name))
 }
 
 fn split(joined: &str, expected: usize) -> Option<Vec<String>> {
@@ -215,6 +285,8 @@ enum Phase {
     /// Recording the ids.
     Ids,
     Parents,
+    /// Which possible shadow hosts are hosts.
+    Shadows,
     /// Listing the attributes.
     AttrList,
     Attrs,
@@ -247,6 +319,9 @@ pub struct Reader {
     parents: Vec<u32>,
     attr_item: Option<(Function, u32)>,
     attrs: Vec<Vec<(String, String)>>,
+    /// Ids of elements that may host a shadow root, and what was found.
+    candidates: Vec<u32>,
+    shadows: Vec<Shadow>,
     phase: Phase,
     pos: u32,
 }
@@ -282,6 +357,8 @@ impl Reader {
             parents: vec![0],
             attr_item: None,
             attrs: vec![Vec::new(); slots],
+            candidates: Vec::new(),
+            shadows: vec![Shadow::None; slots],
             phase: Phase::Table,
             pos: 0,
         }))
@@ -329,6 +406,28 @@ impl Reader {
                 self.parents.extend(n.ids_of(&part.map_with(&n.parent_node, none)?, ids)?);
                 self.pos = end;
                 if end == self.count + 1 {
+                    self.phase = Phase::Shadows;
+                    self.pos = 0;
+                    self.candidates = (1..self.kinds.len())
+                        .filter(|&i| self.kinds[i] == 1 && may_host(&self.names[i]))
+                        .map(|i| i as u32)
+                        .collect();
+                }
+            }
+            Phase::Shadows => {
+                let end = (self.pos as usize + CHUNK as usize).min(self.candidates.len());
+                let ids = &self.candidates[self.pos as usize..end];
+                let found = n.pick(&self.table, ids).and_then(|els| n.shadow_hosts(&els));
+                for (k, &id) in ids.iter().enumerate() {
+                    self.shadows[id as usize] = match &found {
+                        Ok(flags) if flags.get(k) == Some(&0) => Shadow::None,
+                        Ok(flags) if flags.get(k) == Some(&1) => Shadow::Host,
+                        // Not answered: the element is looked at on its own.
+                        _ => Shadow::Unknown,
+                    };
+                }
+                self.pos = end as u32;
+                if end == self.candidates.len() {
                     self.phase = Phase::AttrList;
                 }
             }
@@ -382,6 +481,7 @@ impl Reader {
             values: self.values,
             parents: self.parents,
             attrs: self.attrs,
+            shadows: self.shadows,
         }
     }
 }

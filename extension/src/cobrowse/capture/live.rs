@@ -68,7 +68,7 @@ const FRAGMENT: u16 = 11;
 const FOLLOWING: u16 = 4;
 
 /// Tags that may carry a shadow root (besides custom elements).
-const SHADOW_HOSTS: &[&str] = &[
+pub(super) const SHADOW_HOSTS: &[&str] = &[
     "article", "aside", "blockquote", "body", "div", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "main",
     "nav", "p", "section", "span",
 ];
@@ -821,7 +821,7 @@ enum Visit {
 /// a bulk read, fetched from it only when a fact needs the live element.
 enum Handle<'a> {
     Live(&'a Element),
-    Bulk { table: &'a bulk::List, id: NodeId, private: bool, safe: bool, got: Option<Element> },
+    Bulk { table: &'a bulk::List, id: NodeId, private: bool, safe: bool, shadow: bulk::Shadow, got: Option<Element> },
 }
 
 impl Handle<'_> {
@@ -1234,10 +1234,12 @@ impl State {
             self.scroll_candidates.push(id);
         }
 
-        let shadow = if tag.contains('-') || SHADOW_HOSTS.contains(&tag.as_str()) {
-            h.el().and_then(|el| self.shadow_of(el))
-        } else {
-            None
+        let may_host = tag.contains('-') || SHADOW_HOSTS.contains(&tag.as_str());
+        let shadow = match h {
+            // The read already looked, for all of them at once.
+            Handle::Bulk { shadow: bulk::Shadow::None, .. } => None,
+            _ if may_host => h.el().and_then(|el| self.shadow_of(el)),
+            _ => None,
         };
         let mut y = Vec::new();
         if let Some(sr) = &shadow {

@@ -24,6 +24,7 @@ pub(super) struct Assembly {
     next: Vec<u32>,
     private: Vec<NodeId>,
     safe: Vec<NodeId>,
+    shadows: Vec<bulk::Shadow>,
     /// Ids that are part of the captured tree.
     live: Vec<bool>,
     holes: Vec<(NodeId, Hole)>,
@@ -43,7 +44,7 @@ impl Assembly {
         mut private: Vec<NodeId>,
         safe: Vec<NodeId>,
     ) -> Assembly {
-        let bulk::Tree { table, kinds, names, values, parents, attrs } = tree;
+        let bulk::Tree { table, kinds, names, values, parents, attrs, shadows } = tree;
         let slots = kinds.len();
         // Children as linked lists (a parent comes before its children), and
         // where each subtree ends (it is a run of ids in document order).
@@ -97,6 +98,7 @@ impl Assembly {
             next,
             private,
             safe,
+            shadows,
             live: vec![false; slots],
             holes: Vec::new(),
             stack: Vec::new(),
@@ -120,6 +122,7 @@ impl Assembly {
                     id,
                     private: self.private.binary_search(&id).is_ok(),
                     safe: self.safe.binary_search(&id).is_ok(),
+                    shadow: self.shadows.get(i).copied().unwrap_or(bulk::Shadow::Unknown),
                     got: None,
                 };
                 let opened = st.open_element(&mut h, id, bulk::local_name(std::mem::take(&mut self.names[i])), raw, text_mask);
