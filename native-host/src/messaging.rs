@@ -339,9 +339,9 @@ fn handle(ctx: &Arc<HostContext>, request: Request, link: &LinkState, sync: &Syn
         RequestBody::CobrowseEnd { session_id } => {
             local(cobrowse::end(ctx, &session_id).map(|()| HostMessage::Ack { id: id.clone() }), id)
         }
-        RequestBody::RecordingFetch { session_id } => spawn_reply(ctx, id, |ctx, id| async move {
-            let frames = cobrowse::recording(ctx, &session_id).await?;
-            Ok(HostMessage::Recording { id, session_id, frames })
+        RequestBody::RecordingFetch { session_id, after } => spawn_reply(ctx, id, |ctx, id| async move {
+            let (frames, next) = cobrowse::recording(ctx, &session_id, after).await?;
+            Ok(HostMessage::Recording { id, session_id, frames, next })
         }),
         // Handled by the loop, which owns the link it may replace.
         RequestBody::Configure { .. } => {

@@ -382,17 +382,29 @@ fn a_recording_longer_than_a_page_replays_whole_and_in_order() {
     for i in 1..=count {
         assert_eq!(send(&mut visitor, &session, text_change(&format!("tick {i}")))["type"], "ack");
     }
+    // The host answers a batch (one page) at a time; `next` asks for the rest.
     let deadline = Instant::now() + WAIT;
-    let recording = loop {
-        let r = operator.request(json!({"type": "recording_fetch", "session_id": session}));
-        assert_eq!(r["type"], "recording", "{}", r["code"]);
-        if r["frames"].as_array().map_or(0, Vec::len) as u64 >= count {
-            break r;
+    let (frames, batches) = loop {
+        let mut frames: Vec<Value> = Vec::new();
+        let mut batches = 0;
+        let mut request = json!({"type": "recording_fetch", "session_id": session});
+        loop {
+            let r = operator.request(request.clone());
+            assert_eq!(r["type"], "recording", "{}", r["code"]);
+            batches += 1;
+            frames.extend(r["frames"].as_array().cloned().unwrap_or_default());
+            match r.get("next") {
+                Some(next) => request["after"] = next.clone(),
+                None => break,
+            }
+        }
+        if frames.len() as u64 >= count {
+            break (frames, batches);
         }
         assert!(Instant::now() < deadline, "recording incomplete");
         std::thread::sleep(Duration::from_millis(50));
     };
-    let frames = recording["frames"].as_array().expect("frames");
+    assert!(batches >= 2, "more than a page comes in batches ({batches})");
     assert_eq!(frames.len() as u64, count);
     for (i, f) in frames.iter().enumerate() {
         let n = i as u64 + 1;

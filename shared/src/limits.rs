@@ -107,6 +107,10 @@ pub const RECORDING_PAGE_FRAMES: u32 = 1_000;
 /// Ciphertext bytes in one page of a recording; a page holds at least one
 /// frame even if that frame alone is larger.
 pub const RECORDING_PAGE_BYTES: usize = 4 * 1024 * 1024;
+/// Decrypted frames (as JSON) per answer to a replay request: well under
+/// [`MAX_CHUNKED_MESSAGE`], since stored frames are deflated and a page of
+/// them can open to many times its size.
+pub const REPLAY_BATCH_BYTES: usize = 16 * 1024 * 1024;
 
 /// Frames a host queues for the relay while it reconnects; beyond this the
 /// oldest incremental frames are dropped and the console asks for a keyframe.

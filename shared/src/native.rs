@@ -193,8 +193,13 @@ pub enum RequestBody {
     /// Operator: join with the code the visitor read out. Answered by
     /// `operator_joined`; frames follow once the visitor approves.
     OperatorJoin { code: String },
-    /// Operator: a recorded session's frames, decrypted. Answered by `recording`.
-    RecordingFetch { session_id: String },
+    /// Operator: a recorded session's frames, decrypted, a batch at a time
+    /// (`after`: the `next` of the previous answer). Answered by `recording`.
+    RecordingFetch {
+        session_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<u64>,
+    },
     /// The extension's settings that concern the host, sent after
     /// connecting and whenever they change. `server_url`: the server the
     /// organisation's policy or the person chose; `None` (or absent) means
@@ -309,6 +314,9 @@ pub enum HostMessage {
         id: Value,
         session_id: String,
         frames: Vec<RecordedPlain>,
+        /// Ask again with this as `after` for the rest; absent at the end.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<u64>,
     },
     /// Event: something happened in a co-browsing session.
     Cobrowse {

@@ -1017,8 +1017,30 @@ impl Console {
         ui::show_message(&self.doc, "replay-error", "");
         let me = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            match me.client.host(RequestBody::RecordingFetch { session_id }).await {
-                Ok(HostMessage::Recording { frames, .. }) => {
+            // The host answers a batch at a time; `next` asks for the rest.
+            let mut frames = Vec::new();
+            let mut after = None;
+            let fetched = loop {
+                let asked = RequestBody::RecordingFetch { session_id: session_id.clone(), after };
+                match me.client.host(asked).await {
+                    Ok(HostMessage::Recording { frames: batch, next, .. }) => {
+                        frames.extend(batch);
+                        match next {
+                            Some(n) if after.is_none_or(|a| n > a) => {
+                                after = Some(n);
+                                let loading = format!("Loading the recording… {} frames", frames.len());
+                                ui::show_message(&me.doc, "replay-error", &loading);
+                            }
+                            _ => break Ok(frames),
+                        }
+                    }
+                    Ok(other) => break Err(format!("Unexpected answer: {other:?}")),
+                    Err(e) => break Err(e.to_string()),
+                }
+            };
+            ui::show_message(&me.doc, "replay-error", "");
+            match fetched {
+                Ok(frames) => {
                     if frames.is_empty() {
                         ui::show_message(&me.doc, "replay-error", "This session has no recording");
                         return;
@@ -1030,8 +1052,7 @@ impl Console {
                     ui::set_attr(&me.doc, "replay-scrub", "max", &duration.to_string());
                     me.replay_to(0);
                 }
-                Ok(other) => ui::show_message(&me.doc, "replay-error", &format!("Unexpected answer: {other:?}")),
-                Err(e) => ui::show_message(&me.doc, "replay-error", &e.to_string()),
+                Err(e) => ui::show_message(&me.doc, "replay-error", &e),
             }
         });
     }

@@ -173,9 +173,13 @@ pub fn end(ctx: &HostContext, session_id: &str) -> Result<(), RequestError> {
 }
 
 /// Operator (or visitor): a recorded session, decrypted with the stored key.
-pub async fn recording(ctx: Arc<HostContext>, session_id: &str) -> Result<Vec<RecordedPlain>, RequestError> {
+pub async fn recording(
+    ctx: Arc<HostContext>,
+    session_id: &str,
+    after: Option<u64>,
+) -> Result<(Vec<RecordedPlain>, Option<u64>), RequestError> {
     check_session_id(session_id)?;
-    recording::fetch(&ctx, session_id).await
+    recording::fetch(&ctx, session_id, after).await
 }
 
 fn live(ctx: &HostContext, session_id: &str) -> Result<Arc<Session>, RequestError> {
