@@ -3,6 +3,9 @@
 
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use baton_shared::ids::EXTENSION_ID;
 
 use tempfile::TempDir;
 
@@ -140,6 +143,22 @@ impl Device {
     pub async fn popup(&self) -> Result<Popup, HarnessError> {
         let session = self.browser.cdp().open_page(&popup_url()).await?;
         Ok(Popup::new(session))
+    }
+
+    /// Shares "this tab" (the tab used last) from the popup once it is
+    /// connected to the host and the server, closes the popup and gives
+    /// the code the visitor reads out.
+    pub async fn share_from_popup(&self, connect: Duration, share: Duration) -> Result<String, HarnessError> {
+        let popup = self.popup().await?;
+        popup.wait_until("connected", connect, |s| s.host_is("connected") && s.server_is("connected")).await?;
+        let code = popup.share_code(share).await?;
+        popup.session().close().await?;
+        Ok(code)
+    }
+
+    /// Opens the operator console in a new tab.
+    pub async fn console(&self) -> Result<crate::cdp::Session, HarnessError> {
+        Ok(self.browser.cdp().open_page(&format!("chrome-extension://{EXTENSION_ID}/console.html")).await?)
     }
 
     pub async fn install_host(&self) -> Result<(), HarnessError> {

@@ -8,6 +8,7 @@
 pub mod artifacts;
 pub mod browser;
 pub mod cdp;
+pub mod console;
 pub mod content_world;
 pub mod device;
 pub mod error;

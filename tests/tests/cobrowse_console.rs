@@ -195,13 +195,7 @@ async fn join(name: &str) -> Joined {
         .wait_until("the console is ready", SNAPSHOT_JS, UI_TIMEOUT, |v| v["state"] == "idle")
         .await
         .or_report("console start", &parts);
-    console
-        .evaluate(&format!(
-            "(() => {{ document.querySelector('#join-code').value = {}; document.querySelector('#join-form').requestSubmit(); }})()",
-            json!(code)
-        ))
-        .await
-        .or_report("join", &parts);
+    baton_e2e::console::join(&console, &code).await.or_report("join", &parts);
     console
         .wait_until("waiting for the visitor's approval", SNAPSHOT_JS, UI_TIMEOUT, |v| v["state"] == "awaiting-consent")
         .await

@@ -439,30 +439,13 @@ async fn a_policy_safe_selector_shows_the_field_to_the_operator() {
         .or_report("the content script", &parts);
 
     // Share from the visitor's popup; join from the operator's console.
-    let console = operator
-        .browser()
-        .cdp()
-        .open_page(&format!("chrome-extension://{EXTENSION_ID}/console.html"))
-        .await
-        .or_report("open the console", &parts);
-    let popup = visitor.popup().await.or_report("open the visitor's popup", &parts);
-    popup
-        .wait_until("connected", CONNECT_TIMEOUT, |s| s.host_is("connected") && s.server_is("connected"))
-        .await
-        .or_report("visitor connected", &parts);
-    let code = popup.share_code(UI_TIMEOUT).await.or_report("share this tab", &parts);
-    popup.session().close().await.or_report("close the popup", &parts);
+    let console = operator.console().await.or_report("open the console", &parts);
+    let code = visitor.share_from_popup(CONNECT_TIMEOUT, UI_TIMEOUT).await.or_report("share this tab", &parts);
     console
         .wait_until("the console ready", MIRROR_INPUTS_JS, CONNECT_TIMEOUT, |v| v["state"] == "idle")
         .await
         .or_report("console ready", &parts);
-    console
-        .evaluate(&format!(
-            "(() => {{ document.querySelector('#join-code').value = {}; document.querySelector('#join-form').requestSubmit(); return true; }})()",
-            json!(code)
-        ))
-        .await
-        .or_report("join", &parts);
+    baton_e2e::console::join(&console, &code).await.or_report("join", &parts);
     wait_in_content_world(&page, "the consent prompt", &click_visitor_ui("allow"), CONNECT_TIMEOUT, |v| v == &json!(true))
         .await
         .or_report("allow in the page", &parts);

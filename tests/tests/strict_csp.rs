@@ -19,7 +19,6 @@ use baton_e2e::{
     click_visitor_ui, in_content_world, pages, wait_in_content_world, Device, DeviceOptions, Diagnose, OrReport,
     ServerProcess, Session,
 };
-use baton_shared::ids::EXTENSION_ID;
 use serde_json::{json, Value};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -114,19 +113,8 @@ async fn a_page_whose_policy_forbids_webassembly_runs_the_javascript_build() {
     }
 
     // Co-browsing: share from the popup, join from the operator's console.
-    let console = operator
-        .browser()
-        .cdp()
-        .open_page(&format!("chrome-extension://{EXTENSION_ID}/console.html"))
-        .await
-        .or_report("open the console", &parts);
-    let popup = visitor.popup().await.or_report("open the visitor's popup", &parts);
-    popup
-        .wait_until("connected", CONNECT_TIMEOUT, |s| s.host_is("connected") && s.server_is("connected"))
-        .await
-        .or_report("visitor's popup connected", &parts);
-    let code = popup.share_code(WAIT).await.or_report("share this tab", &parts);
-    popup.session().close().await.or_report("close the visitor's popup", &parts);
+    let console = operator.console().await.or_report("open the console", &parts);
+    let code = visitor.share_from_popup(CONNECT_TIMEOUT, WAIT).await.or_report("share this tab", &parts);
     wait_in_content_world(&page, "the bar with the code", UI_JS, WAIT, |v| v["state"] == "waiting")
         .await
         .or_report("the visitor's bar", &parts);
@@ -138,13 +126,7 @@ async fn a_page_whose_policy_forbids_webassembly_runs_the_javascript_build() {
         .or_report("operator's popup connected", &parts);
     operator_popup.session().close().await.or_report("close the operator's popup", &parts);
     console.wait_until("the console is ready", CONSOLE_JS, WAIT, |v| v["state"] == "idle").await.or_report("console", &parts);
-    console
-        .evaluate(&format!(
-            "(() => {{ document.querySelector('#join-code').value = {}; document.querySelector('#join-form').requestSubmit(); }})()",
-            json!(code)
-        ))
-        .await
-        .or_report("join", &parts);
+    baton_e2e::console::join(&console, &code).await.or_report("join", &parts);
     let v = console
         .wait_until("awaiting consent", CONSOLE_JS, WAIT, |v| v["state"] == "awaiting-consent" || !v["join_error"].is_null())
         .await
