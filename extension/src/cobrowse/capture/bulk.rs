@@ -260,16 +260,20 @@ fn may_host(node_name: &str) -> bool {
     node_name.contains('-') || super::live::SHADOW_HOSTS.iter().any(|t| t.eq_ignore_ascii_case(node_name))
 }
 
+/// The `expected` values a `join("\0")` brought over, or `None` when a
+/// value held the separator.
 fn split(joined: &str, expected: usize) -> Option<Vec<String>> {
-    let parts: Vec<String> = joined.split(SEP_CHAR).map(str::to_owned).collect();
-    (parts.len() == expected).then_some(parts)
+    split_keeping(joined, expected, |_| true)
 }
 
 /// Node names: only elements' are kept (`#text`, `#comment`, … are not
 /// needed and not worth an allocation each).
 fn split_names(joined: &str, expected: usize) -> Option<Vec<String>> {
-    let parts: Vec<String> =
-        joined.split(SEP_CHAR).map(|p| if p.starts_with('#') { String::new() } else { p.to_owned() }).collect();
+    split_keeping(joined, expected, |p| !p.starts_with('#'))
+}
+
+fn split_keeping(joined: &str, expected: usize, keep: impl Fn(&str) -> bool) -> Option<Vec<String>> {
+    let parts: Vec<String> = joined.split(SEP_CHAR).map(|p| if keep(p) { p.to_owned() } else { String::new() }).collect();
     (parts.len() == expected).then_some(parts)
 }
 

@@ -177,11 +177,8 @@ struct State {
     window: Window,
     started_ms: f64,
     pub(super) snapshot_ms: f64,
-    pub(super) max_slice_ms: f64,
-    /// Time spent working (not yielded) in the last snapshot, and its slices.
-    pub(super) work_ms: f64,
-    pub(super) slices: u32,
-    pub(super) slice_log: Vec<f64>,
+    /// How long each task of the last snapshot worked, in order.
+    slice_ms: Vec<f64>,
 }
 
 thread_local! {
@@ -259,10 +256,7 @@ pub fn start(policy: MaskPolicy, sink: Sink) -> Result<Rc<Shared>, CaptureError>
             window,
             started_ms: 0.0,
             snapshot_ms: 0.0,
-            max_slice_ms: 0.0,
-            work_ms: 0.0,
-            slices: 0,
-            slice_log: Vec::new(),
+            slice_ms: Vec::new(),
         }),
     });
     install(&shared).map_err(|e| CaptureError::Unavailable(format!("{e:?}")))?;
@@ -296,10 +290,7 @@ pub fn keyframe(shared: &Rc<Shared>) {
         st.last_input = None;
         st.snapshotting = true;
         st.started_ms = now();
-        st.max_slice_ms = 0.0;
-        st.work_ms = 0.0;
-        st.slices = 0;
-        st.slice_log.clear();
+        st.slice_ms.clear();
         st.generation
     };
     wasm_bindgen_futures::spawn_local(run_snapshot(shared.clone(), generation));
@@ -380,18 +371,15 @@ pub fn stop(shared: &Rc<Shared>) {
         .set_timeout_with_callback_and_timeout_and_arguments_0(later.unchecked_ref(), 0);
 }
 
-pub fn slice_log(shared: &Rc<Shared>) -> Vec<f64> {
-    shared.st.try_borrow().map(|st| st.slice_log.clone()).unwrap_or_default()
-}
-
-/// `(snapshot_ms, max_slice_ms, work_ms, slices, bulk)` of the last
-/// snapshot; `bulk`: whether the document was read in bulk.
-pub fn stats(shared: &Rc<Shared>) -> (f64, f64, f64, u32, bool) {
+/// `(snapshot_ms, task_ms, bulk)` of the last snapshot: wall time from
+/// start to the snapshot handed to the sink, how long each of its tasks
+/// worked, and whether the document was read in bulk.
+pub fn stats(shared: &Rc<Shared>) -> (f64, Vec<f64>, bool) {
     shared
         .st
         .try_borrow()
-        .map(|st| (st.snapshot_ms, st.max_slice_ms, st.work_ms, st.slices, st.bulk.is_some()))
-        .unwrap_or((0.0, 0.0, 0.0, 0, false))
+        .map(|st| (st.snapshot_ms, st.slice_ms.clone(), st.bulk.is_some()))
+        .unwrap_or((0.0, Vec::new(), false))
 }
 
 // ---- emitting ---------------------------------------------------------------
@@ -646,10 +634,7 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
                 }
             }
             let took = now() - slice_start;
-            st.max_slice_ms = st.max_slice_ms.max(took);
-            st.slice_log.push(took);
-            st.work_ms += took;
-            st.slices += 1;
+            st.record_task(took, false);
             took
         };
         let done = root.is_some()
@@ -720,12 +705,7 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
     let took = now() - slice_start + carry;
     if took > IDLE_SLICE_MS / 4.0 {
         if let Ok(mut st) = shared.st.try_borrow_mut() {
-            st.max_slice_ms = st.max_slice_ms.max(took);
-            st.slice_log.push(-took);
-            st.work_ms += now() - slice_start;
-            if carry == 0.0 {
-                st.slices += 1;
-            }
+            st.record_task(now() - slice_start, carry > 0.0);
         }
         yield_now().await;
         slice_start = now();
@@ -747,12 +727,7 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
             return;
         }
         st.snapshot_ms = end - st.started_ms;
-        st.max_slice_ms = st.max_slice_ms.max(end - slice_start + carry);
-        st.slice_log.push(1000.0 + end - slice_start + carry);
-        st.work_ms += end - slice_start;
-        if carry == 0.0 {
-            st.slices += 1;
-        }
+        st.record_task(end - slice_start, carry > 0.0);
         // What changed while the snapshot was taken, after it.
         st.snapshotting = false;
         let mut held = std::mem::take(&mut st.held);
@@ -967,6 +942,15 @@ impl State {
         self.nodes.get(&id).cloned()
     }
 
+    /// Counts work of the snapshot: a task of its own, or more of the
+    /// current one (the end ran in the same task as the last step).
+    fn record_task(&mut self, ms: f64, same_task: bool) {
+        match self.slice_ms.last_mut() {
+            Some(last) if same_task => *last += ms,
+            _ => self.slice_ms.push(ms),
+        }
+    }
+
     /// Gives the node the next id and keeps it (moved, not cloned: one
     /// boundary call less per node).
     fn assign(&mut self, node: DomNode) -> NodeId {
@@ -1155,7 +1139,8 @@ impl State {
     fn open_element(&mut self, h: &mut Handle, id: NodeId, tag: String, raw: Vec<(String, String)>, text_mask: bool) -> Opened {
         let private = match h {
             Handle::Live(el) => self.is_private(el, &raw),
-            Handle::Bulk { private, .. } => *private || raw.iter().any(|(n, _)| n.eq_ignore_ascii_case(PRIVATE_ATTR)),
+            // The assembly's list has the attribute's elements too.
+            Handle::Bulk { private, .. } => *private,
         };
         if private {
             self.protected.insert(id);
