@@ -126,6 +126,8 @@ fn send_to_device_reports_delivered_then_opened() {
     let b_id = b.wait_connected();
     pair(&mut a, &mut b);
     a.wait_status("A knows B", |s| s["sync"]["other_devices"] == 1);
+    // B names the sender from A's device record: wait until B has it too.
+    b.wait_status("B knows A", |s| s["sync"]["other_devices"] == 1);
 
     let sent = a.request(json!({"type": "send_tab", "device_id": b_id, "url": "https://shared.example/x", "title": "Look"}));
     assert_eq!(sent["type"], "tab_sent", "{sent}");
