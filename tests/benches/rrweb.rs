@@ -17,7 +17,8 @@
 //! phase and gives the bytes; snapshot time is the median over all runs and
 //! the longest task the worst. Baton's snapshot time runs from start to the
 //! snapshot handed to the sink, serialized (as rrweb's includes its `emit`).
-//! `BATON_BENCH_DUMP=<dir>` writes the first run's frames there.
+//! `BATON_BENCH_DUMP=<dir>` writes the first run's frames there;
+//! `BATON_BENCH_PAGES=form` runs only the named pages.
 //!
 //! Run: `cargo bench -p baton-e2e --bench rrweb` after `cargo xtask build`
 //! (rrweb is installed from npm into `tests/bench-pages/node_modules` on
@@ -424,7 +425,12 @@ async fn main() {
         "capture benchmark, {seconds} s of mutations per run, {runs} runs per recorder and page \
          (snapshot: median; longest task: worst, 0 = none over 50 ms; bytes: first run)"
     );
+    // `BATON_BENCH_PAGES=form` (comma-separated): only those pages.
+    let only = std::env::var("BATON_BENCH_PAGES").ok();
     for name in ["table", "form"] {
+        if only.as_deref().is_some_and(|o| !o.split(',').any(|p| p == name)) {
+            continue;
+        }
         let url = format!("{base}/{name}");
         // Alternate the recorders; snapshot times are the median over the
         // runs, longest tasks the worst, bytes those of the first run.

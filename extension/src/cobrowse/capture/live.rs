@@ -50,9 +50,14 @@ extern "C" {
 }
 
 /// Slice budget while the page has no input waiting: well under the 50 ms
-/// of a long task, and few yields. With input pending the budget is
-/// `CAPTURE_SLICE_MS`.
+/// of a long task (a step may overshoot it, more so on a slow machine), and
+/// few yields. With input pending the budget is `CAPTURE_SLICE_MS`.
 const IDLE_SLICE_MS: f64 = 20.0;
+/// What the end of a snapshot (scroll reads, building and serializing the
+/// frame) is expected to cost per captured node, on the slow side (code
+/// not yet optimised): it runs in the walk's last task when that fits the
+/// budget, else in a task of its own.
+const END_MS_PER_NODE: f64 = 0.002;
 /// How often stylesheets are checked for CSSOM changes.
 const STYLE_POLL_MS: i32 = 1_000;
 /// Nodes handled between two looks at the clock.
@@ -204,6 +209,7 @@ fn get(target: &JsValue, key: &str) -> Option<JsValue> {
 // ---- public entry points ----------------------------------------------------
 
 pub fn start(policy: MaskPolicy, sink: Sink) -> Result<Rc<Shared>, CaptureError> {
+    let began = now();
     let window = web_sys::window().ok_or(CaptureError::NoDocument)?;
     let document = window.document().ok_or(CaptureError::NoDocument)?;
     if document.document_element().is_none() {
@@ -261,6 +267,11 @@ pub fn start(policy: MaskPolicy, sink: Sink) -> Result<Rc<Shared>, CaptureError>
     });
     install(&shared).map_err(|e| CaptureError::Unavailable(format!("{e:?}")))?;
     keyframe(&shared);
+    // The first snapshot's time includes setting up, as a synchronous
+    // recorder's would.
+    if let Ok(mut st) = shared.st.try_borrow_mut() {
+        st.started_ms = began;
+    }
     Ok(shared)
 }
 
@@ -551,7 +562,9 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
             if st.generation != generation || st.stopped {
                 return;
             }
-            let slice_start = now();
+            // The first slice runs in the task that started the snapshot:
+            // it counts from there (for `start`, setting up included).
+            let slice_start = if first { st.started_ms } else { now() };
             if let Some(o) = &st.observer {
                 let records = o.take_records();
                 if records.length() > 0 {
@@ -640,8 +653,8 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
         let done = root.is_some()
             || reader.is_none() && assembly.is_none() && walk_pending.is_none() && stack.is_empty() && holes.is_empty();
         // The last part (scroll reads, serializing) gets a task of its own
-        // unless the walk left plenty of room in this one.
-        if done && took < IDLE_SLICE_MS / 4.0 {
+        // unless it fits in this one.
+        if done && end_fits(&shared, took) {
             carry = took;
             break;
         }
@@ -701,9 +714,9 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
     };
     let (frames, mut slice_start) = frames;
     // Serializing a big snapshot is work of its own: in a task of its own
-    // unless this one is still short.
+    // unless it fits in this one.
     let took = now() - slice_start + carry;
-    if took > IDLE_SLICE_MS / 4.0 {
+    if !end_fits(&shared, took) {
         if let Ok(mut st) = shared.st.try_borrow_mut() {
             st.record_task(now() - slice_start, carry > 0.0);
         }
@@ -737,6 +750,12 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
         st.process(held)
     };
     emit(&shared, changes);
+}
+
+/// Whether the end of the snapshot fits in a task that has worked `took`.
+fn end_fits(shared: &Rc<Shared>, took: f64) -> bool {
+    let nodes = shared.st.try_borrow().map(|st| st.next_id).unwrap_or(u32::MAX);
+    took + f64::from(nodes) * END_MS_PER_NODE < IDLE_SLICE_MS
 }
 
 /// `navigator.scheduling.isInputPending`, where the browser has it.
