@@ -30,6 +30,9 @@ pub struct View {
 /// UI page → service worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+// One value per message, decoded and moved a few times: boxing the large
+// variant would save nothing worth an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum UiRequest {
     /// Try to reach the host now instead of waiting for the backoff.
     Reconnect,

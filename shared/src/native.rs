@@ -367,6 +367,9 @@ impl HostMessage {
 /// A co-browsing event, host → extension.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "e", rename_all = "snake_case")]
+// One value per message, decoded and moved a few times: boxing the large
+// variant would save nothing worth an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum CobrowseEvent {
     /// Visitor: an operator joined and waits for approval.
     OperatorJoined { operator_name: String },

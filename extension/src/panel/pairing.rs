@@ -68,10 +68,10 @@ pub fn mount(doc: &Document, container: &Element, client: Client, on_paired: imp
     // A newer code (or a newer countdown) retires the previous countdown.
     let generation = Rc::new(Cell::new(0u32));
     let c = client.clone();
-    let (doc2, code2, expiry2, box2, start2) = (doc.clone(), code.clone(), expiry.clone(), code_box.clone(), start.clone());
+    let (code2, expiry2, box2, start2) = (code.clone(), expiry.clone(), code_box.clone(), start.clone());
     dom::on(&start, "click", move |_| {
-        let (c, doc, code, expiry, code_box, start, generation) =
-            (c.clone(), doc2.clone(), code2.clone(), expiry2.clone(), box2.clone(), start2.clone(), generation.clone());
+        let (c, code, expiry, code_box, start, generation) =
+            (c.clone(), code2.clone(), expiry2.clone(), box2.clone(), start2.clone(), generation.clone());
         attr(&start, "disabled", "");
         wasm_bindgen_futures::spawn_local(async move {
             let reply = c.host(RequestBody::PairStart).await;
@@ -83,7 +83,7 @@ pub fn mount(doc: &Document, container: &Element, client: Client, on_paired: imp
                     code.set_text_content(Some(&value));
                     start.set_text_content(Some("New code"));
                     generation.set(generation.get() + 1);
-                    tick(doc, code, expiry, expires_ms, generation.clone(), generation.get());
+                    tick(code, expiry, expires_ms, generation.clone(), generation.get());
                 }
                 Ok(other) => show_offer_error(&code, &expiry, &format!("Unexpected answer: {other:?}")),
                 Err(e) => show_offer_error(&code, &expiry, &model::pairing_error_text(e.code(), &e.to_string())),
@@ -137,14 +137,14 @@ fn show_offer_error(code: &Element, expiry: &Element, message: &str) {
 }
 
 /// Updates the countdown every second until the code expires or a newer one replaces it.
-fn tick(doc: Document, code: Element, expiry: Element, expires_ms: i64, generation: Rc<Cell<u32>>, mine: u32) {
+fn tick(code: Element, expiry: Element, expires_ms: i64, generation: Rc<Cell<u32>>, mine: u32) {
     if generation.get() != mine {
         return;
     }
     match model::countdown(expires_ms, dom::now_ms()) {
         Some(left) => {
             expiry.set_text_content(Some(&format!("Expires in {left}")));
-            dom::after(1000, move || tick(doc, code, expiry, expires_ms, generation, mine));
+            dom::after(1000, move || tick(code, expiry, expires_ms, generation, mine));
         }
         None => {
             attr(&code, "data-state", "expired");

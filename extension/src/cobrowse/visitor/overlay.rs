@@ -104,6 +104,9 @@ struct AppFrame {
     _on_message: Vec<Closure<dyn FnMut(web_sys::MessageEvent)>>,
 }
 
+/// A listener the overlay added: target, event, handler, capture.
+type Listener = (web_sys::EventTarget, &'static str, Closure<dyn FnMut(Event)>, bool);
+
 pub struct Overlay {
     doc: Document,
     host: Element,
@@ -121,7 +124,7 @@ pub struct Overlay {
     apps: RefCell<HashMap<String, AppFrame>>,
     app_events: AppEvents,
     observers: Vec<MutationObserver>,
-    listeners: RefCell<Vec<(web_sys::EventTarget, &'static str, Closure<dyn FnMut(Event)>, bool)>>,
+    listeners: RefCell<Vec<Listener>>,
     _observe: Closure<dyn FnMut(js_sys::Array, MutationObserver)>,
     timers: RefCell<Vec<i32>>,
 }
@@ -323,7 +326,7 @@ impl Overlay {
 
     pub fn show_state(&self, state: SessionState, code: &str, operator: Option<&str>, scopes: &[Scope]) {
         let _ = self.bar.set_attribute("data-state", state_name(state));
-        self.bar_text.set_text_content(Some(&model::bar_text(state, "", operator).trim_end_matches([':', ' '])));
+        self.bar_text.set_text_content(Some(model::bar_text(state, "", operator).trim_end_matches([':', ' '])));
         let waiting = state == SessionState::Waiting;
         self.code.set_text_content(Some(if waiting { code } else { "" }));
         hide(&self.code, !waiting);
@@ -561,7 +564,7 @@ impl Overlay {
                     let this_port = port.clone();
                     let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
                         if let Some(me) = me.upgrade() {
-                            me.from_frame(&id, &this_port, e.data());
+                            me.on_app_message(&id, &this_port, e.data());
                         }
                     });
                     port.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -590,7 +593,7 @@ impl Overlay {
         }
     }
 
-    fn from_frame(&self, app_id: &str, port: &web_sys::MessagePort, data: JsValue) {
+    fn on_app_message(&self, app_id: &str, port: &web_sys::MessagePort, data: JsValue) {
         let Ok(raw) = crate::chrome::from_js::<serde_json::Value>(&data) else { return };
         let Some(message) = AppChannel::parse(&raw) else { return };
         let events = {

@@ -46,6 +46,9 @@ pub enum ToPage {
 /// The shared tab's content script → worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "k", rename_all = "snake_case")]
+// One value per message, decoded and moved a few times: boxing the large
+// variant would save nothing worth an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum FromPage {
     /// Loaded (any page, excluded or not): is this tab shared?
     Hello,
