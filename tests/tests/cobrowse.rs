@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use baton_e2e::{
     click_visitor_ui, in_content_world, pages, store, wait_in_content_world, CountingProxy, Device, DeviceOptions, Diagnose, OrReport,
-    ServerProcess, Session,
+    ServerProcess, Session, VISITOR_UI_JS,
 };
 use baton_e2e::pages::Reply;
 use baton_shared::cobrowse::{audit_hash_input, AuditEvent, Role, AUDIT_GENESIS};
@@ -73,17 +73,6 @@ fn console_url() -> String {
 async fn wait_content(page: &Session, what: &str, expression: &str, parts: &[&dyn Diagnose], done: impl Fn(&Value) -> bool) -> Value {
     wait_in_content_world(page, what, expression, WAIT, done).await.or_report(&format!("waiting for {what}"), parts)
 }
-
-const UI_JS: &str = r#"(() => {
-  const host = document.querySelector('[data-baton-ui=visitor]');
-  if (!host) return { mounted: false };
-  const ui = chrome.dom.openOrClosedShadowRoot(host);
-  const bar = ui.querySelector('[data-baton-part=bar]');
-  const q = (s) => ui.querySelector(s);
-  const apps = [...ui.querySelectorAll('[data-baton-app]')].map((a) => ({ id: a.dataset.batonApp, state: a.dataset.state }));
-  return { mounted: true, state: bar?.dataset.state ?? null, scopes: bar?.dataset.scopes ?? '', text: bar?.textContent ?? '',
-    consent: !!q('[data-baton-part=dialog-consent]'), control: !!q('[data-baton-part=dialog-control]'), apps };
-})()"#;
 
 // ---- the console --------------------------------------------------------------
 
@@ -273,7 +262,7 @@ async fn share_and_join<'a>(w: &'a World, parts: &'a [&'a dyn Diagnose], url: &s
         .await
         .or_report("share this tab", parts);
     popup.session().close().await.or_report("close the visitor's popup", parts);
-    wait_content(&page, "the bar with the code", UI_JS, parts, |v| v["state"] == "waiting").await;
+    wait_content(&page, "the bar with the code", VISITOR_UI_JS, parts, |v| v["state"] == "waiting").await;
 
     operator_popup
         .wait_until("operator connected", CONNECT_TIMEOUT, |s| s.host_is("connected") && s.server_is("connected"))
@@ -293,7 +282,7 @@ async fn share_and_join<'a>(w: &'a World, parts: &'a [&'a dyn Diagnose], url: &s
     console.wait("awaiting the visitor's consent", |v| v["state"] == "awaiting-consent" || v["join_error"].is_array()).await;
 
     // The visitor is asked by the operator's name, allows (with recording).
-    let ui = wait_content(&page, "the consent prompt", UI_JS, parts, |v| v["consent"] == true).await;
+    let ui = wait_content(&page, "the consent prompt", VISITOR_UI_JS, parts, |v| v["consent"] == true).await;
     assert!(ui["text"].as_str().is_some_and(|t| t.contains(OPERATOR)), "the prompt names the operator: {ui}");
     if record {
         assert_eq!(in_content_world(&page, &click_visitor_ui("record")).await, Ok(json!(true)), "tick recording");
@@ -423,7 +412,7 @@ async fn visitor_and_operator_browsers_share_mask_control_push_stop_and_replay()
     console
         .run("ask for click", "document.querySelector('#scope-click').click(); document.querySelector('#request-control').click()")
         .await;
-    wait_content(&page, "the control prompt", UI_JS, &parts, |v| v["control"] == true).await;
+    wait_content(&page, "the control prompt", VISITOR_UI_JS, &parts, |v| v["control"] == true).await;
     assert_eq!(in_content_world(&page, &click_visitor_ui("scope-click")).await, Ok(json!(true)));
     assert_eq!(in_content_world(&page, &click_visitor_ui("grant")).await, Ok(json!(true)));
     console.wait("the click grant", |v| v["grants"] == "click").await;
@@ -452,13 +441,13 @@ async fn visitor_and_operator_browsers_share_mask_control_push_stop_and_replay()
         .await;
     console.wait("the app configured", |v| v["app_state"] == "configure").await;
     console.run("push", "document.querySelector('#app-push').click()").await;
-    wait_content(&page, "the app in the page", UI_JS, &parts, |v| v["apps"][0]["state"] == "pushed").await;
+    wait_content(&page, "the app in the page", VISITOR_UI_JS, &parts, |v| v["apps"][0]["state"] == "pushed").await;
     console.wait("the app pushed", |v| v["app_state"] == "pushed").await;
     console.run("hold", "document.querySelector('#app-hold').click()").await;
-    wait_content(&page, "the app held", UI_JS, &parts, |v| v["apps"][0]["state"] == "held").await;
+    wait_content(&page, "the app held", VISITOR_UI_JS, &parts, |v| v["apps"][0]["state"] == "held").await;
     console.wait("the app held", |v| v["app_state"] == "held").await;
     console.run("pull", "document.querySelector('#app-pull').click()").await;
-    wait_content(&page, "the app gone", UI_JS, &parts, |v| v["apps"] == json!([])).await;
+    wait_content(&page, "the app gone", VISITOR_UI_JS, &parts, |v| v["apps"] == json!([])).await;
     console.wait("the app pulled", |v| v["app_state"] == "pulled").await;
 
     // Stop in the visitor's bar: the console shows the end; nothing injected is left.
@@ -620,7 +609,7 @@ async fn the_operator_highlights_draws_types_and_navigates_the_visitors_tab() {
              document.querySelector('#request-control').click()",
         )
         .await;
-    wait_content(&page, "the control prompt", UI_JS, &parts, |v| v["control"] == true).await;
+    wait_content(&page, "the control prompt", VISITOR_UI_JS, &parts, |v| v["control"] == true).await;
     for act in ["scope-type", "scope-navigate", "grant"] {
         assert_eq!(in_content_world(&page, &click_visitor_ui(act)).await, Ok(json!(true)), "{act}");
     }
@@ -727,7 +716,7 @@ async fn the_operator_highlights_draws_types_and_navigates_the_visitors_tab() {
         .await;
     assert_eq!(v["state"], "active", "the session goes on");
     assert_eq!((v["highlight_top"].clone(), v["ink"].clone()), (Value::Null, json!(0)), "no marks from the old page");
-    let ui = wait_content(&page, "the bar on the next page", UI_JS, &parts, |v| v["state"] == "active").await;
+    let ui = wait_content(&page, "the bar on the next page", VISITOR_UI_JS, &parts, |v| v["state"] == "active").await;
     assert!(ui["scopes"].as_str().is_some_and(|s| s.contains("type") && s.contains("navigate")), "grants kept: {ui}");
     wait_content(&page, "no marks on the next page", MARKS_JS, &parts, |v| v["highlight"].is_null() && v["strokes"] == 0).await;
     eprintln!("operator tools, after joining: {:?}", started.elapsed());

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use baton_e2e::{
     click_visitor_ui, in_content_world, pages, wait_in_content_world, Device, DeviceOptions, NativeHost, OrReport, ServerProcess,
-    Session,
+    Session, VISITOR_UI_JS,
 };
 use serde_json::{json, Value};
 
@@ -43,20 +43,6 @@ async fn serve_page() -> String {
 async fn wait_content(page: &Session, what: &str, expression: &str, done: impl Fn(&Value) -> bool) -> Value {
     wait_in_content_world(page, what, expression, WAIT, done).await.unwrap_or_else(|e| panic!("{e}"))
 }
-
-/// A snapshot of Baton's UI in the page, read through the closed shadow root.
-const UI_JS: &str = r#"(() => {
-  const host = document.querySelector('[data-baton-ui=visitor]');
-  if (!host) return { mounted: false };
-  const ui = chrome.dom.openOrClosedShadowRoot(host);
-  const bar = ui.querySelector('[data-baton-part=bar]');
-  const q = (s) => ui.querySelector(s);
-  const apps = [...ui.querySelectorAll('[data-baton-app]')].map((a) => ({ id: a.dataset.batonApp, state: a.dataset.state,
-    sandbox: a.querySelector('iframe')?.getAttribute('sandbox'), src: a.querySelector('iframe')?.src ?? '' }));
-  return { mounted: true, state: bar?.dataset.state ?? null, scopes: bar?.dataset.scopes ?? '', text: bar?.textContent ?? '',
-    consent: !!q('[data-baton-part=dialog-consent]'), control: !!q('[data-baton-part=dialog-control]'),
-    pointer: !!q('[data-baton-part=pointer]:not([hidden])'), strokes: ui.querySelectorAll('polyline').length, apps };
-})()"#;
 
 fn frame_of(event: &Value) -> Option<&Value> {
     (event["type"] == "cobrowse" && event["event"]["e"] == "frame" && event["event"]["frame"]["dir"] == "visitor")
@@ -131,16 +117,16 @@ async fn visitor_shares_consents_controls_gets_apps_and_stops() {
         .share_code(WAIT)
         .await
         .or_report("share this tab", &parts);
-    let ui = wait_content(&page, "the bar with the code", UI_JS, |v| v["state"] == "waiting").await;
+    let ui = wait_content(&page, "the bar with the code", VISITOR_UI_JS, |v| v["state"] == "waiting").await;
     assert!(ui["text"].as_str().is_some_and(|t| t.contains(&code)), "the bar shows the code: {ui}");
 
     // The operator joins; the visitor is asked by name and approves (no recording).
     let joined = op.call(json!({"type": "operator_join", "code": code})).await.or_report("operator joins", &parts);
     let session = joined["session_id"].as_str().expect("session id").to_owned();
-    let ui = wait_content(&page, "the consent prompt", UI_JS, |v| v["consent"] == true).await;
+    let ui = wait_content(&page, "the consent prompt", VISITOR_UI_JS, |v| v["consent"] == true).await;
     assert!(ui["text"].as_str().is_some_and(|t| t.contains(OPERATOR)), "the prompt names the operator: {ui}");
     assert_eq!(in_content_world(&page, &click_visitor_ui("allow")).await, Ok(json!(true)));
-    wait_content(&page, "the active bar", UI_JS, |v| v["state"] == "active" && v["consent"] == false).await;
+    wait_content(&page, "the active bar", VISITOR_UI_JS, |v| v["state"] == "active" && v["consent"] == false).await;
     popup
         .session()
         .wait_until("popup active", "document.querySelector('#share-state')?.dataset.state", WAIT, |v| v == "active")
@@ -160,7 +146,7 @@ async fn visitor_shares_consents_controls_gets_apps_and_stops() {
 
     // The operator asks; the visitor grants click only.
     operator_send(&mut op, &session, json!({"k": "control_request", "scopes": ["click", "type"]})).await;
-    wait_content(&page, "the control prompt", UI_JS, |v| v["control"] == true).await;
+    wait_content(&page, "the control prompt", VISITOR_UI_JS, |v| v["control"] == true).await;
     assert_eq!(in_content_world(&page, &click_visitor_ui("scope-click")).await, Ok(json!(true)));
     assert_eq!(in_content_world(&page, &click_visitor_ui("grant")).await, Ok(json!(true)));
     let grants = next_visitor_frame(&mut op, "grants", |f| f["k"] == "grants").await;
@@ -185,31 +171,31 @@ async fn visitor_shares_consents_controls_gets_apps_and_stops() {
     // The operator's marks: pointer, an annotation that clears on scroll.
     operator_send(&mut op, &session, json!({"k": "pointer", "x": 40, "y": 50})).await;
     operator_send(&mut op, &session, json!({"k": "annotation", "points": [[1, 2], [30, 40]], "color": "#ff0000"})).await;
-    wait_content(&page, "pointer and stroke", UI_JS, |v| v["pointer"] == true && v["strokes"] == 1).await;
+    wait_content(&page, "pointer and stroke", VISITOR_UI_JS, |v| v["pointer"] == true && v["strokes"] == 1).await;
     // Scroll events run with rendering, which a background tab does not do.
     page.call("Page.bringToFront", json!({})).await.or_report("show the page", &parts);
     page.evaluate("window.scrollTo(0, 400)").await.or_report("scroll", &parts);
-    wait_content(&page, "strokes cleared on scroll", UI_JS, |v| v["strokes"] == 0).await;
+    wait_content(&page, "strokes cleared on scroll", VISITOR_UI_JS, |v| v["strokes"] == 0).await;
 
     // A pushed app appears, holds, resumes and disappears on pull.
     let form = json!({"app": "form", "title": "Address", "fields": [{"name": "city", "label": "City", "value": "Lyon"}]});
     operator_send(&mut op, &session, json!({"k": "push_app", "app_id": "addr", "app": form})).await;
     let state = next_visitor_frame(&mut op, "app pushed", |f| f["k"] == "app_state").await;
     assert_eq!((state["app_id"].as_str(), state["state"].as_str()), (Some("addr"), Some("pushed")));
-    let ui = wait_content(&page, "the app in the page", UI_JS, |v| v["apps"][0]["state"] == "pushed").await;
+    let ui = wait_content(&page, "the app in the page", VISITOR_UI_JS, |v| v["apps"][0]["state"] == "pushed").await;
     assert_eq!(ui["apps"][0]["sandbox"], "allow-scripts allow-forms", "sandboxed without same-origin: {ui}");
     assert!(ui["apps"][0]["src"].as_str().is_some_and(|s| s.starts_with("chrome-extension://")), "{ui}");
     operator_send(&mut op, &session, json!({"k": "hold_app", "app_id": "addr"})).await;
     let state = next_visitor_frame(&mut op, "app held", |f| f["k"] == "app_state").await;
     assert_eq!(state["state"], "held");
-    wait_content(&page, "the app held", UI_JS, |v| v["apps"][0]["state"] == "held").await;
+    wait_content(&page, "the app held", VISITOR_UI_JS, |v| v["apps"][0]["state"] == "held").await;
     operator_send(&mut op, &session, json!({"k": "resume_app", "app_id": "addr"})).await;
     let state = next_visitor_frame(&mut op, "app resumed", |f| f["k"] == "app_state").await;
     assert_eq!(state["state"], "pushed");
     operator_send(&mut op, &session, json!({"k": "pull_app", "app_id": "addr"})).await;
     let state = next_visitor_frame(&mut op, "app pulled", |f| f["k"] == "app_state").await;
     assert_eq!(state["state"], "pulled");
-    wait_content(&page, "the app gone", UI_JS, |v| v["apps"] == json!([])).await;
+    wait_content(&page, "the app gone", VISITOR_UI_JS, |v| v["apps"] == json!([])).await;
 
     // The tab navigates while shared: the new page is told, the operator
     // learns of the navigation, then gets a fresh snapshot.
@@ -218,7 +204,7 @@ async fn visitor_shares_consents_controls_gets_apps_and_stops() {
     let navigated = next_visitor_frame(&mut op, "navigated", |f| f["k"] == "navigated").await;
     assert_eq!(navigated["url"], next.as_str());
     next_visitor_frame(&mut op, "the new page's snapshot", |f| f["k"] == "snapshot").await;
-    wait_content(&page, "the bar on the new page", UI_JS, |v| v["state"] == "active").await;
+    wait_content(&page, "the bar on the new page", VISITOR_UI_JS, |v| v["state"] == "active").await;
 
     // Stop from the bar: the operator learns it ended, and nothing Baton
     // injected is left in the page.
