@@ -127,6 +127,10 @@ pub enum RelayMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// Server → both clients: the session's recording reached `max_bytes`
+    /// ([`crate::limits::MAX_RECORDING_BYTES`]) and stopped; the live
+    /// session goes on.
+    RecordingStopped { max_bytes: u64 },
     /// Server → client: a message was refused (malformed, too large, wrong state).
     Error { code: String, message: String },
 }

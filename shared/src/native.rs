@@ -382,6 +382,9 @@ pub enum CobrowseEvent {
     /// The relay connection came back after a drop: the operator side asks
     /// for a keyframe.
     Resumed,
+    /// The server stopped recording the session at its cap; the live
+    /// session goes on.
+    RecordingStopped { max_bytes: u64 },
     Ended { reason: Option<String> },
     /// A frame that could not be delivered or opened.
     Error { message: String },

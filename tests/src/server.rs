@@ -28,14 +28,23 @@ pub struct ServerProcess {
     url: String,
     db_path: PathBuf,
     log_path: PathBuf,
+    /// Extra command-line arguments, kept for restarts.
+    args: Vec<String>,
 }
 
 impl ServerProcess {
     /// Starts a server on a free port, storing into `db_path`. Its stderr
     /// goes to `<db_path>.log` (appended across restarts).
     pub async fn start(db_path: impl Into<PathBuf>) -> Result<ServerProcess, HarnessError> {
+        Self::start_with(db_path, &[]).await
+    }
+
+    /// [`ServerProcess::start`] with extra arguments (e.g. a hidden limit
+    /// set low for a test); restarts keep them.
+    pub async fn start_with(db_path: impl Into<PathBuf>, args: &[&str]) -> Result<ServerProcess, HarnessError> {
         let any_port: SocketAddr = ([127, 0, 0, 1], 0).into();
-        Self::spawn_once(any_port, db_path.into()).await
+        let args = args.iter().map(|a| a.to_string()).collect();
+        Self::spawn_once(any_port, db_path.into(), args).await
     }
 
     /// Starts a server on exactly `addr`, e.g. where a stopped one listened;
@@ -44,10 +53,13 @@ impl ServerProcess {
         addr: SocketAddr,
         db_path: impl Into<PathBuf>,
     ) -> Result<ServerProcess, HarnessError> {
-        let db_path = db_path.into();
+        Self::start_on_with(addr, db_path.into(), Vec::new()).await
+    }
+
+    async fn start_on_with(addr: SocketAddr, db_path: PathBuf, args: Vec<String>) -> Result<ServerProcess, HarnessError> {
         let started = Instant::now();
         loop {
-            match Self::spawn_once(addr, db_path.clone()).await {
+            match Self::spawn_once(addr, db_path.clone(), args.clone()).await {
                 Ok(server) => return Ok(server),
                 Err(HarnessError::Exited { .. }) if started.elapsed() < REBIND_TIMEOUT => {
                     tokio::time::sleep(Duration::from_millis(250)).await;
@@ -57,7 +69,7 @@ impl ServerProcess {
         }
     }
 
-    async fn spawn_once(addr: SocketAddr, db_path: PathBuf) -> Result<ServerProcess, HarnessError> {
+    async fn spawn_once(addr: SocketAddr, db_path: PathBuf, args: Vec<String>) -> Result<ServerProcess, HarnessError> {
         let exe = artifacts::server_binary()?;
         let log_path = log_path_for(&db_path);
         let log = OpenOptions::new()
@@ -70,6 +82,7 @@ impl ServerProcess {
             .arg(addr.to_string())
             .arg("--db")
             .arg(&db_path)
+            .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
@@ -123,6 +136,7 @@ impl ServerProcess {
             url,
             db_path,
             log_path,
+            args,
         })
     }
 
@@ -183,7 +197,7 @@ impl ServerProcess {
         if self.child.is_some() {
             self.stop().await?;
         }
-        let fresh = Self::start_on(self.addr, self.db_path.clone()).await?;
+        let fresh = Self::start_on_with(self.addr, self.db_path.clone(), self.args.clone()).await?;
         *self = fresh;
         Ok(())
     }

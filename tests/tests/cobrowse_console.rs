@@ -46,6 +46,7 @@ const SNAPSHOT_JS: &str = r#"(() => {
     last_seq: Number(q('#last-seq')?.textContent ?? -1),
     keyframe_requests: Number(q('#last-seq')?.dataset.requests ?? -1),
     join_error: q('#join-error') && !q('#join-error').hidden ? q('#join-error').textContent : null,
+    recording_note: q('#recording-note') && !q('#recording-note').hidden ? q('#recording-note').textContent : null,
     grants: q('#grants')?.dataset.scopes ?? null,
     pointer: q('#visitor-pointer') && !q('#visitor-pointer').hidden
       ? [Number(q('#visitor-pointer').dataset.x), Number(q('#visitor-pointer').dataset.y)] : null,
@@ -169,8 +170,14 @@ impl Joined {
 /// Server, an operator browser with the console open, and a visitor host
 /// sharing; the console joins through its UI and the visitor approves.
 async fn join(name: &str) -> Joined {
+    join_with(name, &[], false).await
+}
+
+/// [`join`] with extra server arguments, and the visitor's answer to recording.
+async fn join_with(name: &str, server_args: &[&str], record: bool) -> Joined {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = ServerProcess::start(dir.path().join("server.sqlite3")).await.expect("start baton-server");
+    let server =
+        ServerProcess::start_with(dir.path().join("server.sqlite3"), server_args).await.expect("start baton-server");
     let mut visitor = NativeHost::start(&dir.path().join("visitor"), server.url(), "E2E Visitor")
         .await
         .or_report("start the visitor's host", &[&server]);
@@ -208,7 +215,7 @@ async fn join(name: &str) -> Joined {
         .await
         .or_report("visitor hears the operator", &parts);
     visitor
-        .call(json!({"type": "share_respond", "session_id": session, "approve": true, "record": false}))
+        .call(json!({"type": "share_respond", "session_id": session, "approve": true, "record": record}))
         .await
         .or_report("approve", &parts);
     console
@@ -360,6 +367,33 @@ async fn the_console_asks_for_a_keyframe_after_an_unknown_node_and_a_reconnect()
     j.operator_frame("keyframe_request").await;
 }
 
+/// The server stops recording at its cap: the console says so, the visitor's
+/// host hears of it too, and the live session goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_says_when_the_recording_stops_at_its_cap() {
+    let mut j = join_with("E2E Operator Cap", &["--cobrowse-recording-max-bytes", "2000"], true).await;
+    let page = |n: u32| {
+        json!({"k": "snapshot", "url": "https://shop.example/", "title": "Shop",
+            "root": el(1, "html", json!([]), json!([el(2, "body", json!([]), json!([el(3, "p", json!([]), json!([text(4, &format!("Page {n}"))]))]))])),
+            "viewport": [800, 600], "scroll": []})
+    };
+    for n in 1..=12 {
+        j.send(page(n)).await;
+    }
+    let v = j
+        .wait("the recording note", UI_TIMEOUT, |v| v["recording_note"].as_str().is_some_and(|t| t.contains("2000 bytes")))
+        .await;
+    assert!(v["mirror_text"].as_str().unwrap_or("").contains("Page 12"), "{}", v["mirror_text"]);
+    let session = j.session.clone();
+    j.visitor
+        .wait_event("the visitor's host hears the recording stopped", FRAME_TIMEOUT, |m| {
+            m["type"] == "cobrowse" && m["session_id"] == session.as_str() && m["event"]["e"] == "recording_stopped"
+        })
+        .await
+        .or_report("recording stopped at the visitor", &[&j.device, &j.server]);
+    j.send(page(13)).await;
+    j.wait("still live", UI_TIMEOUT, |v| v["mirror_text"].as_str().unwrap_or("").contains("Page 13")).await;
+}
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)

@@ -455,8 +455,24 @@ pub fn result_text(label: Option<&str>, cmd_id: u64, ok: bool, error: Option<&st
     }
 }
 
+/// The note shown when the server stopped recording at its cap.
+pub fn recording_stopped_text(max_bytes: u64) -> String {
+    let size = if max_bytes >= 1 << 20 {
+        format!("{} MiB", max_bytes >> 20)
+    } else {
+        format!("{max_bytes} bytes")
+    };
+    format!("Recording stopped: this session reached the recording limit ({size}). The live session goes on.")
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn recording_stopped_names_the_limit() {
+        assert!(super::recording_stopped_text(256 << 20).contains("(256 MiB)"));
+        assert!(super::recording_stopped_text(20).contains("(20 bytes)"));
+    }
+
     use super::*;
 
     #[test]

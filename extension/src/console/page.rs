@@ -258,6 +258,9 @@ impl Console {
                 }
             }
             CobrowseEvent::Resumed => self.need_keyframe(),
+            CobrowseEvent::RecordingStopped { max_bytes } => {
+                ui::show_message(doc, "recording-note", &model::recording_stopped_text(max_bytes));
+            }
             CobrowseEvent::Ended { reason } => {
                 self.set_phase(Phase::Ended);
                 if let Some(r) = reason {
@@ -725,6 +728,7 @@ impl Console {
             return;
         }
         ui::show_message(&self.doc, "join-error", "");
+        ui::show_message(&self.doc, "recording-note", "");
         self.set_phase(Phase::Joining);
         let me = self.clone();
         wasm_bindgen_futures::spawn_local(async move {

@@ -168,6 +168,7 @@ async fn incoming(ctx: &HostContext, session: &Arc<Session>, text: &str, greeted
             }
         }
         RelayMessage::Peer { present } => session.emit(CobrowseEvent::Peer { present }),
+        RelayMessage::RecordingStopped { max_bytes } => session.emit(CobrowseEvent::RecordingStopped { max_bytes }),
         RelayMessage::OperatorJoined { operator_public_key, operator_name } => {
             operator_joined(ctx, session, &operator_public_key, operator_name);
         }

@@ -195,6 +195,7 @@ async fn handle(state: &AppState, at: &Attached, text: &str) -> Option<RelayMess
         | RelayMessage::OperatorJoined { .. }
         | RelayMessage::Peer { .. }
         | RelayMessage::State { .. }
+        | RelayMessage::RecordingStopped { .. }
         | RelayMessage::Error { .. } => Some(error(
             relay_code::MALFORMED,
             "only the server sends this message",

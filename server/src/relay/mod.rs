@@ -191,18 +191,23 @@ impl Relay {
         let follower = relay.clone();
         tokio::spawn(async move {
             while let Some(session_id) = stopped.recv().await {
-                follower.recording_stopped(&session_id);
+                follower.recording_stopped(&session_id, max_recording_bytes);
             }
         });
         relay
     }
 
     /// The session's recording stopped at its cap (committed): its frames
-    /// are no longer queued for the recorder. The session itself goes on.
-    pub fn recording_stopped(&self, session_id: &str) {
+    /// are no longer queued for the recorder, and both sides are told. The
+    /// session itself goes on.
+    pub fn recording_stopped(&self, session_id: &str, max_bytes: u64) {
         let room = self.lock().get(session_id).cloned();
         if let Some(room) = room {
-            room.lock().session.recording = false;
+            let mut inner = room.lock();
+            inner.session.recording = false;
+            for peer in inner.peers() {
+                peer.tell(RelayMessage::RecordingStopped { max_bytes });
+            }
         }
     }
 

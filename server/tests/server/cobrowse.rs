@@ -117,6 +117,17 @@ async fn audit(socket: &mut Socket, event: AuditEvent) {
     send(socket, &RelayMessage::Audit { event }).await;
 }
 
+/// The frame `seq`, counting the recording-stopped notes that come first.
+async fn next_frame(socket: &mut Socket, seq: u64, stopped: &mut u32) {
+    loop {
+        match next(socket).await {
+            RelayMessage::Frame { seq: s, .. } if s == seq => return,
+            RelayMessage::RecordingStopped { .. } => *stopped += 1,
+            other => panic!("expected frame {seq}, got {other:?}"),
+        }
+    }
+}
+
 fn error_code(msg: &RelayMessage) -> &str {
     match msg {
         RelayMessage::Error { code, .. } => code,
@@ -929,10 +940,12 @@ async fn recording_stops_at_its_cap_and_the_live_session_goes_on() {
     let server = Server::start_with(&["--cobrowse-recording-max-bytes", "20"]).await;
     let mut p = active_pair(&server).await;
     audit(&mut p.v, AuditEvent::RecordingConsent { approved: true }).await;
-    // 8 bytes each: two fit in 20, the third stops the recording.
+    // 8 bytes each: two fit in 20, the third stops the recording. Both
+    // sides are told once, whenever the writer gets there.
+    let mut told = 0;
     for seq in 1..=4 {
         send(&mut p.v, &frame(seq, "QUFBQUFB")).await;
-        assert!(matches!(next(&mut p.o).await, RelayMessage::Frame { seq: s, .. } if s == seq));
+        next_frame(&mut p.o, seq, &mut told).await;
     }
     let url = path(&p.session_id, "recording");
     let rec: Recording = json(p.operator.get(&server, &url).await, 200).await;
@@ -942,9 +955,15 @@ async fn recording_stops_at_its_cap_and_the_live_session_goes_on() {
     // Asking to record again does not restart it, even for a frame that would fit.
     audit(&mut p.v, AuditEvent::RecordingConsent { approved: true }).await;
     send(&mut p.v, &frame(5, "QUE=")).await;
-    assert!(matches!(next(&mut p.o).await, RelayMessage::Frame { seq: 5, .. }));
+    next_frame(&mut p.o, 5, &mut told).await;
     let rec: Recording = json(p.operator.get(&server, &url).await, 200).await;
     assert_eq!(rec.frames.len(), 2);
+    assert!(told <= 1, "told {told} times");
+    if told == 0 {
+        assert_eq!(next(&mut p.o).await, RelayMessage::RecordingStopped { max_bytes: 20 });
+    }
+    assert_eq!(next(&mut p.v).await, RelayMessage::RecordingStopped { max_bytes: 20 });
+    assert_eq!(next_within(&mut p.o, Duration::from_millis(300)).await, None, "told once");
 
     let log: AuditLog = json(p.visitor.get(&server, &path(&p.session_id, "audit")).await, 200).await;
     let stops: Vec<_> = log

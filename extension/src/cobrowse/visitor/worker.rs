@@ -204,6 +204,8 @@ fn on_host_event(message: &HostMessage) {
         CobrowseEvent::Resumed => to_page(tab_id, ToPage::Frame { frame: OperatorFrame::KeyframeRequest }),
         CobrowseEvent::Frame { .. } | CobrowseEvent::Peer { .. } => {}
         CobrowseEvent::Error { message } => chrome::log(&format!("baton: co-browsing: {message}")),
+        // Less is kept about the visitor from now on; nothing to ask or show.
+        CobrowseEvent::RecordingStopped { .. } => chrome::log("baton: co-browsing: the session's recording stopped at its cap"),
     }
 }
 
