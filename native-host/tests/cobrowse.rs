@@ -521,3 +521,62 @@ fn the_relay_carries_only_ciphertext_and_bad_frames_are_errors_not_crashes() {
     assert!(!seen.concat().contains("SECRET"));
     let _ = joined;
 }
+
+/// Stored frames are deflated, so a page of the server's can open to far
+/// more than it weighs. Frames that open to 1 MB each (a few KB on the
+/// wire): the host hands them out in batches under `REPLAY_BATCH_BYTES`,
+/// asking the server again for fewer, and the console's cursor walks all
+/// of them in order.
+#[test]
+fn a_recording_that_opens_large_is_replayed_in_smaller_batches() {
+    const FRAMES: u64 = 20;
+    let (_dir, server) = server();
+    let (mut visitor, mut operator) = hosts(&server);
+    let session = start_session(&mut visitor, &mut operator, true);
+    for n in 0..FRAMES {
+        let text = format!("{n:02}{}", "A".repeat(1_000_000));
+        assert_eq!(send(&mut visitor, &session, snapshot(&text))["type"], "ack");
+        operator.wait_event("frame", WAIT, |m| is_cobrowse(m, &session, "frame") && m["event"]["seq"] == n + 1);
+    }
+    // Frames are stored off the forwarding path: walk again until all are in.
+    let deadline = Instant::now() + WAIT * 3;
+    let (seen, batches) = loop {
+        let walked = replay_in_batches(&mut operator, &session);
+        if walked.0.len() as u64 >= FRAMES {
+            break walked;
+        }
+        assert!(Instant::now() < deadline, "recording incomplete: {} frames", walked.0.len());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let expected: Vec<(u64, String, usize)> = (0..FRAMES).map(|n| (n + 1, format!("{n:02}"), 1_000_002)).collect();
+    assert_eq!(seen, expected);
+    assert!(batches >= 2, "{batches} batch(es): the page was not asked for again, smaller");
+}
+
+/// Fetches a whole recording as the console does (each answer's `next` as
+/// the following `after`), checking every batch stays under the limit:
+/// each frame's `(seq, first two characters, length)` of its text, and
+/// how many batches it took.
+fn replay_in_batches(operator: &mut Host, session: &str) -> (Vec<(u64, String, usize)>, u32) {
+    let (mut seen, mut batches, mut after) = (Vec::new(), 0, None::<u64>);
+    loop {
+        let mut ask = json!({"type": "recording_fetch", "session_id": session});
+        if let Some(a) = after {
+            ask["after"] = json!(a);
+        }
+        let r = operator.request(ask);
+        assert_eq!(r["type"], "recording", "{}", r["message"]);
+        let frames = r["frames"].as_array().cloned().unwrap_or_default();
+        let opened: usize = frames.iter().map(|f| f["frame"].to_string().len()).sum();
+        assert!(opened <= baton_shared::limits::REPLAY_BATCH_BYTES, "a batch of {opened} bytes");
+        batches += 1;
+        for f in &frames {
+            let text = f["frame"]["frame"]["root"]["c"][0]["c"][0]["v"].as_str().unwrap_or_default();
+            seen.push((f["seq"].as_u64().unwrap_or(0), text.chars().take(2).collect(), text.len()));
+        }
+        match r["next"].as_u64() {
+            Some(next) => after = Some(next),
+            None => return (seen, batches),
+        }
+    }
+}
