@@ -41,6 +41,8 @@ fn secrets_page() -> String {
   <input id="card" autocomplete="cc-number">
   <input id="hid" type="hidden" value="{HIDDEN}">
   <input id="plain" type="text" placeholder="Your words">
+  <textarea id="note">NOTE-INITIAL</textarea>
+  <input id="agree" type="checkbox" value="yes" checked>
 </form>
 <div id="priv" data-baton-private title="PRIVATE-TITLE" style="width:300px;height:120px;overflow:hidden">{PRIVATE_TEXT}
   <img alt="{PRIVATE_ALT}" width="10" height="10"></div>
@@ -428,6 +430,7 @@ async fn the_bulk_read_captures_what_the_per_node_walk_does() {
     let (_browser, _dir, page) = open_secrets_page().await;
     page.type_into("#pw", PASSWORD).await;
     page.type_into("#plain", PLAIN).await;
+    page.type_into("#note", "-TYPED").await;
     let mut snapshots = Vec::new();
     for bulk in [true, false] {
         page.eval(&format!("wasm_bindgen.debug_capture_bulk({bulk})")).await.expect("choose the walk");
@@ -453,4 +456,11 @@ async fn the_bulk_read_captures_what_the_per_node_walk_does() {
     assert!(text.contains(PLAIN), "the safe field's value is shown: {text}");
     assert!(!text.contains("first item"), "the private selector's text is hidden");
     assert!(!text.contains(PASSWORD));
+    // The textarea's live value (typed), masked to its length; no text inside.
+    assert!(!text.contains("NOTE-INITIAL") && !text.contains("TYPED"), "textarea text leaked: {text}");
+    let mut notes = Vec::new();
+    find_elements(&bulk.0, "id", "note", &mut notes);
+    let note_value = notes.first().and_then(|n| n["a"].as_array()).and_then(|a| a.iter().find(|p| p[0] == "value"));
+    let typed = "NOTE-INITIAL".len() + "-TYPED".len();
+    assert_eq!(note_value, Some(&json!(["value", "*".repeat(typed)])), "the textarea's masked value: {notes:?}");
 }

@@ -90,6 +90,8 @@ pub struct Natives {
     owner_element: Function,
     scroll_top: Function,
     scroll_left: Function,
+    input_value: Function,
+    textarea_value: Function,
     weak_set: Function,
     weak_get: Function,
     weak_delete: Function,
@@ -167,6 +169,8 @@ impl Natives {
             owner_element: getter("Attr", "ownerElement")?,
             scroll_top: getter("Element", "scrollTop")?,
             scroll_left: getter("Element", "scrollLeft")?,
+            input_value: getter("HTMLInputElement", "value")?,
+            textarea_value: getter("HTMLTextAreaElement", "value")?,
             weak_set: method("WeakMap", "set")?,
             weak_get: method("WeakMap", "get")?,
             weak_delete: method("WeakMap", "delete")?,
@@ -194,6 +198,19 @@ impl Natives {
     /// The nodes of `table` at `positions`.
     fn pick(&self, table: &List, positions: &[u32]) -> Result<List, JsValue> {
         List::from_map(&Uint32Array::from(positions), &self.array_at.bind0(table))
+    }
+
+    /// The live values of the `<input>` (`textarea: false`) or `<textarea>`
+    /// elements of `table` at `positions`, in one read; `None` when a value
+    /// holds the separator (or the read failed): the caller reads them one
+    /// by one.
+    pub fn field_values(&self, table: &List, positions: &[u32], textarea: bool) -> Option<Vec<String>> {
+        if positions.is_empty() {
+            return Some(Vec::new());
+        }
+        let get = if textarea { &self.textarea_value } else { &self.input_value };
+        let values = self.pick(table, positions).ok()?.map_with(get, &JsValue::UNDEFINED).ok()?;
+        split(&values.join_str(SEP), positions.len())
     }
 
     /// Forgets the ids of the nodes of `table` at `positions`.

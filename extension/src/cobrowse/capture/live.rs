@@ -815,7 +815,16 @@ enum Visit {
 /// a bulk read, fetched from it only when a fact needs the live element.
 enum Handle<'a> {
     Live(&'a Element),
-    Bulk { table: &'a bulk::List, id: NodeId, private: bool, safe: bool, shadow: bulk::Shadow, got: Option<Element> },
+    Bulk {
+        table: &'a bulk::List,
+        id: NodeId,
+        private: bool,
+        safe: bool,
+        shadow: bulk::Shadow,
+        got: Option<Element>,
+        /// A text field's live value, when the read already has it.
+        value: Option<String>,
+    },
 }
 
 impl Handle<'_> {
@@ -1207,10 +1216,15 @@ impl State {
             }
         }
         if let Some(class) = class {
-            match h.el() {
-                Some(el) => live_value(el, &tag, class, input_type.as_deref(), page_value, &mut a),
+            let read = match h {
+                Handle::Bulk { value, .. } => value.take(),
+                Handle::Live(_) => None,
+            };
+            match (read, h.el()) {
+                (Some(value), _) => live_value(Value::Read(value), &tag, class, input_type.as_deref(), page_value, &mut a),
+                (None, Some(el)) => live_value(Value::Live(el), &tag, class, input_type.as_deref(), page_value, &mut a),
                 // No live element: no value at all (fail-closed).
-                None => a.retain(|(k, _)| !k.eq_ignore_ascii_case("value") && !k.eq_ignore_ascii_case("checked")),
+                (None, None) => a.retain(|(k, _)| !k.eq_ignore_ascii_case("value") && !k.eq_ignore_ascii_case("checked")),
             }
         }
 
@@ -1856,8 +1870,15 @@ impl State {
 /// Replaces a form control's `value`/`checked` attributes with its live
 /// state, as the class allows.
 /// `page_value`: a checkable input's `value` attribute, read with the rest.
+/// Where a field's live state comes from: the element, or (for a text
+/// field) the value a bulk read already took off it.
+enum Value<'a> {
+    Live(&'a Element),
+    Read(String),
+}
+
 fn live_value(
-    el: &Element,
+    source: Value,
     tag: &str,
     class: FieldClass,
     input_type: Option<&str>,
@@ -1872,6 +1893,14 @@ fn live_value(
     if class == FieldClass::Secret {
         return;
     }
+    let el = match source {
+        Value::Live(el) => el,
+        // Only text fields' values are read ahead.
+        Value::Read(value) if matches!(tag, "input" | "textarea") && !mask::is_checkable(input_type) => {
+            return push_value(class, &value, had_value, a);
+        }
+        Value::Read(_) => return,
+    };
     let value = match tag {
         "input" if mask::is_checkable(input_type) => {
             if class == FieldClass::Safe && el.unchecked_ref::<HtmlInputElement>().checked() {
@@ -1893,7 +1922,12 @@ fn live_value(
         }
         _ => return,
     };
-    if let Some(v) = mask::field_value(class, &value) {
+    push_value(class, &value, had_value, a);
+}
+
+/// The value attribute as sent (masked unless safe; nothing for secrets).
+fn push_value(class: FieldClass, value: &str, had_value: bool, a: &mut Vec<(String, String)>) {
+    if let Some(v) = mask::field_value(class, value) {
         if !v.is_empty() || had_value {
             a.push(("value".into(), v));
         }

@@ -25,6 +25,8 @@ pub(super) struct Assembly {
     private: Vec<NodeId>,
     safe: Vec<NodeId>,
     shadows: Vec<bulk::Shadow>,
+    /// Live values of the text fields, read at once, by id (ascending).
+    field_values: Vec<(NodeId, String)>,
     /// Ids that are part of the captured tree.
     live: Vec<bool>,
     holes: Vec<(NodeId, Hole)>,
@@ -88,6 +90,8 @@ impl Assembly {
             }
         }
         let _ = natives.forget(&table, &hidden, &st.ids);
+        hidden.sort_unstable();
+        let field_values = read_field_values(natives, &table, &kinds, &names, &attrs, &hidden);
         Assembly {
             table,
             kinds,
@@ -99,6 +103,7 @@ impl Assembly {
             private,
             safe,
             shadows,
+            field_values,
             live: vec![false; slots],
             holes: Vec::new(),
             stack: Vec::new(),
@@ -124,6 +129,11 @@ impl Assembly {
                     safe: self.safe.binary_search(&id).is_ok(),
                     shadow: self.shadows.get(i).copied().unwrap_or(bulk::Shadow::Unknown),
                     got: None,
+                    value: self
+                        .field_values
+                        .binary_search_by_key(&id, |(k, _)| *k)
+                        .ok()
+                        .map(|k| std::mem::take(&mut self.field_values[k].1)),
                 };
                 let opened = st.open_element(&mut h, id, bulk::local_name(std::mem::take(&mut self.names[i])), raw, text_mask);
                 self.live[i] = true;
@@ -211,4 +221,51 @@ impl Assembly {
         st.bulk = Some((self.table, self.live));
         (self.root.unwrap_or(Node::Comment { i: 1 }), self.holes)
     }
+}
+
+/// The live values of the text fields that will be captured masked or
+/// safe (not secret ones, not checkboxes or buttons, nothing inside a
+/// private block or Baton's UI), read with two calls in all instead of a
+/// few per field. A field left out here is read on its own when opened.
+fn read_field_values(
+    natives: &bulk::Natives,
+    table: &bulk::List,
+    kinds: &[u8],
+    names: &[String],
+    attrs: &[Vec<(String, String)>],
+    hidden: &[NodeId],
+) -> Vec<(NodeId, String)> {
+    let (mut inputs, mut textareas) = (Vec::new(), Vec::new());
+    for (id, name) in names.iter().enumerate() {
+        if u16::from(kinds[id]) != ELEMENT || hidden.binary_search(&(id as NodeId)).is_ok() {
+            continue;
+        }
+        let textarea = name.eq_ignore_ascii_case("textarea");
+        if !textarea && !name.eq_ignore_ascii_case("input") {
+            continue;
+        }
+        let a = &attrs[id];
+        let get = |n: &str| a.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.as_str());
+        let facts = mask::FieldFacts {
+            tag: if textarea { "textarea" } else { "input" },
+            input_type: get("type"),
+            autocomplete: get("autocomplete"),
+            id: get("id"),
+            name: get("name"),
+            // Safe or masked, the value is read either way.
+            safe: false,
+        };
+        if mask::field_class(&facts) != Some(FieldClass::Masked) || !textarea && mask::is_checkable(facts.input_type) {
+            continue;
+        }
+        if textarea { &mut textareas } else { &mut inputs }.push(id as NodeId);
+    }
+    let mut out = Vec::with_capacity(inputs.len() + textareas.len());
+    for (ids, textarea) in [(inputs, false), (textareas, true)] {
+        if let Some(values) = natives.field_values(table, &ids, textarea) {
+            out.extend(ids.into_iter().zip(values));
+        }
+    }
+    out.sort_unstable_by_key(|(id, _)| *id);
+    out
 }
