@@ -294,6 +294,10 @@ async fn share_and_join<'a>(w: &'a World, parts: &'a [&'a dyn Diagnose], url: &s
         .await;
     let first_render = consented.elapsed();
     assert_eq!(v["mirror_status"], "live", "{}", v["mirror_status"]);
+    // The bar says whether the session is recorded.
+    let ui = wait_content(&page, "the active bar", VISITOR_UI_JS, parts, |v| v["state"] == "active").await;
+    assert_eq!(ui["recorded"], json!(record), "{ui}");
+    assert_eq!(ui["text"].as_str().is_some_and(|t| t.contains("recorded")), record, "{ui}");
 
     let session = {
         let conn = store::open_read_only(w.server.db_path())

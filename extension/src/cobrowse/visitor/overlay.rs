@@ -324,9 +324,13 @@ impl Overlay {
 
     // ---- the bar and prompts ------------------------------------------------------
 
-    pub fn show_state(&self, state: SessionState, code: &str, operator: Option<&str>, scopes: &[Scope]) {
+    pub fn show_state(&self, state: SessionState, code: &str, operator: Option<&str>, scopes: &[Scope], recorded: bool) {
         let _ = self.bar.set_attribute("data-state", state_name(state));
-        self.bar_text.set_text_content(Some(model::bar_text(state, "", operator).trim_end_matches([':', ' '])));
+        let recorded = recorded && state == SessionState::Active;
+        let _ = self.bar.set_attribute("data-recorded", if recorded { "true" } else { "false" });
+        let text = model::bar_text(state, "", operator);
+        let text = text.trim_end_matches([':', ' ']);
+        self.bar_text.set_text_content(Some(&if recorded { format!("{text} · recorded") } else { text.to_owned() }));
         let waiting = state == SessionState::Waiting;
         self.code.set_text_content(Some(if waiting { code } else { "" }));
         hide(&self.code, !waiting);

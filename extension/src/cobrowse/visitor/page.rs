@@ -162,6 +162,7 @@ fn refused(message: &str) {
                 operator: None,
                 scopes: Vec::new(),
                 key_confirmed: false,
+                recorded: false,
             };
             match mount(&share) {
                 Some(o) => o,
@@ -169,7 +170,7 @@ fn refused(message: &str) {
             }
         }
     };
-    overlay.show_state(SessionState::Ended, "", None, &[]);
+    overlay.show_state(SessionState::Ended, "", None, &[], false);
     overlay.close_dialog("consent");
     overlay.notice(message);
 }
@@ -241,7 +242,7 @@ fn shared(share: ShareView) {
         None => return,
     };
     let scopes = with(|d| d.grants.scopes()).unwrap_or_default();
-    overlay.show_state(share.state, &share.code, share.operator.as_deref(), &scopes);
+    overlay.show_state(share.state, &share.code, share.operator.as_deref(), &scopes, share.recorded);
     match share.state {
         SessionState::AwaitingConsent => {
             overlay.ask_consent(share.operator.as_deref().unwrap_or("An operator"), policy.recording_allowed)
@@ -438,7 +439,7 @@ fn send_grants() {
     frame(VisitorFrame::Grants { scopes: scopes.clone() });
     send(FromPage::Scopes { scopes: scopes.clone() });
     if let Some((overlay, share)) = with(|d| (d.overlay.clone(), d.share.clone())) {
-        overlay.show_state(share.state, &share.code, share.operator.as_deref(), &scopes);
+        overlay.show_state(share.state, &share.code, share.operator.as_deref(), &scopes, share.recorded);
     }
 }
 

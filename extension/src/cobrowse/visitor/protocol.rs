@@ -26,6 +26,10 @@ pub struct ShareView {
     /// operator derived it with the code's secret half).
     #[serde(default)]
     pub key_confirmed: bool,
+    /// The session is being recorded: the visitor allowed it, and the
+    /// server has not stopped at its cap.
+    #[serde(default)]
+    pub recorded: bool,
 }
 
 /// Worker → the shared tab's content script.
@@ -90,6 +94,7 @@ mod tests {
             operator: Some("Sam".into()),
             scopes: vec![Scope::Click],
             key_confirmed: true,
+            recorded: true,
         };
         let to = [
             ToPage::Shared { share },

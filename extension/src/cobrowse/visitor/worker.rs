@@ -107,7 +107,16 @@ pub async fn share(tab_id: i64) -> Result<(), String> {
         Ok(other) => return Err(format!("unexpected answer from the Baton app: {other:?}")),
         Err(e) => return Err(e.message),
     };
-    let view = ShareView { session_id: session_id.clone(), code, expires_ms, state: SessionState::Waiting, operator: None, scopes: Vec::new(), key_confirmed: false };
+    let view = ShareView {
+        session_id: session_id.clone(),
+        code,
+        expires_ms,
+        state: SessionState::Waiting,
+        operator: None,
+        scopes: Vec::new(),
+        key_confirmed: false,
+        recorded: false,
+    };
     // The server records the start itself.
     SHARES.with(|s| s.borrow_mut().insert(tab_id, Share { view: view.clone(), pushes: HashMap::new() }));
     to_page(tab_id, ToPage::Shared { share: view });
@@ -204,8 +213,17 @@ fn on_host_event(message: &HostMessage) {
         CobrowseEvent::Resumed => to_page(tab_id, ToPage::Frame { frame: OperatorFrame::KeyframeRequest }),
         CobrowseEvent::Frame { .. } | CobrowseEvent::Peer { .. } => {}
         CobrowseEvent::Error { message } => chrome::log(&format!("baton: co-browsing: {message}")),
-        // Less is kept about the visitor from now on; nothing to ask or show.
-        CobrowseEvent::RecordingStopped { .. } => chrome::log("baton: co-browsing: the session's recording stopped at its cap"),
+        // The bar stops saying the session is recorded.
+        CobrowseEvent::RecordingStopped { .. } => {
+            let view = with_share(tab_id, |s| {
+                s.view.recorded = false;
+                s.view.clone()
+            });
+            if let Some(share) = view {
+                to_page(tab_id, ToPage::Shared { share });
+                publish();
+            }
+        }
     }
 }
 
@@ -233,6 +251,7 @@ pub fn on_page(tab_id: i64, _url: &str, message: FromPage) {
             if approve {
                 let share = with_share(tab_id, |s| {
                     s.view.state = SessionState::Active;
+                    s.view.recorded = record;
                     s.view.clone()
                 });
                 host::notify(respond);
