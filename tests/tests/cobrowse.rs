@@ -93,6 +93,7 @@ const CONSOLE_JS: &str = r#"(() => {
     console_error: q('#console-error') && !q('#console-error').hidden ? q('#console-error').textContent : null,
     join_error: q('#join-error') && !q('#join-error').hidden ? [q('#join-error').dataset.code ?? '', q('#join-error').textContent] : null,
     replay_error: q('#replay-error') && !q('#replay-error').hidden ? q('#replay-error').textContent : null,
+    recording_note: q('#recording-note') && !q('#recording-note').hidden ? q('#recording-note').textContent : null,
     grants: q('#grants')?.dataset.scopes ?? null,
     command_ok: q('#command-result')?.dataset.ok ?? null,
     command_text: q('#command-result')?.textContent ?? null,
@@ -211,8 +212,14 @@ struct World {
 
 impl World {
     async fn start(tag: &str) -> World {
+        World::start_with(tag, &[]).await
+    }
+
+    /// [`World::start`] with extra server arguments.
+    async fn start_with(tag: &str, server_args: &[&str]) -> World {
         let dir = tempfile::tempdir().expect("temp dir");
-        let server = ServerProcess::start(dir.path().join("server.sqlite3")).await.expect("start baton-server");
+        let server =
+            ServerProcess::start_with(dir.path().join("server.sqlite3"), server_args).await.expect("start baton-server");
         let proxy = CountingProxy::start_recording(server.addr()).await.or_report("start the proxy", &[&server]);
         let (visitor, operator) = tokio::join!(
             Device::start(DeviceOptions::new(&format!("{VISITOR}{tag}"), &proxy.url())),
@@ -294,10 +301,6 @@ async fn share_and_join<'a>(w: &'a World, parts: &'a [&'a dyn Diagnose], url: &s
         .await;
     let first_render = consented.elapsed();
     assert_eq!(v["mirror_status"], "live", "{}", v["mirror_status"]);
-    // The bar says whether the session is recorded.
-    let ui = wait_content(&page, "the active bar", VISITOR_UI_JS, parts, |v| v["state"] == "active").await;
-    assert_eq!(ui["recorded"], json!(record), "{ui}");
-    assert_eq!(ui["text"].as_str().is_some_and(|t| t.contains("recorded")), record, "{ui}");
 
     let session = {
         let conn = store::open_read_only(w.server.db_path())
@@ -360,6 +363,10 @@ async fn visitor_and_operator_browsers_share_mask_control_push_stop_and_replay()
     let url = serve(PAGE.to_owned()).await;
     let (page, console, session, first_render) = share_and_join(&w, &parts, &url, PAGE_TEXT, true).await;
     assert!(first_render < Duration::from_secs(1), "the page's text showed {first_render:?} after consent");
+    // The bar says the session is recorded.
+    let ui = wait_content(&page, "the active bar", VISITOR_UI_JS, &parts, |v| v["state"] == "active").await;
+    assert_eq!(ui["recorded"], json!(true), "{ui}");
+    assert!(ui["text"].as_str().is_some_and(|t| t.contains("recorded")), "{ui}");
     // Input events need a focused, rendering page.
     page.call("Page.bringToFront", json!({})).await.or_report("show the page", &parts);
 
@@ -779,6 +786,28 @@ fn hostile_page(b: &str) -> String {
         late_img = pwn("late-img").replace('\'', "\\'"),
         late_script = pwn("late-script").replace('\'', "\\'"),
     )
+}
+
+/// A recording the server stops at its cap (set to one byte here): the
+/// visitor's bar stops saying the session is recorded, the console says
+/// the recording stopped, and the session goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_recording_stops_at_its_cap_both_sides_are_told() {
+    let w = World::start_with(" R", &["--cobrowse-recording-max-bytes", "1"]).await;
+    let parts = w.parts();
+    let url = serve(PAGE.to_owned()).await;
+    let (page, console, _session, _) = share_and_join(&w, &parts, &url, PAGE_TEXT, true).await;
+    let ui = wait_content(&page, "the bar without 'recorded'", VISITOR_UI_JS, &parts, |v| {
+        v["state"] == "active" && v["recorded"] == false
+    })
+    .await;
+    assert!(!ui["text"].as_str().unwrap_or("").contains("recorded"), "{ui}");
+    let v = console.wait("the console's note", |v| v["recording_note"].is_string()).await;
+    assert!(v["recording_note"].as_str().is_some_and(|t| t.contains("limit")), "{}", v["recording_note"]);
+    page.evaluate("document.body.insertAdjacentHTML('beforeend', '<p>AFTER-THE-CAP</p>'); true")
+        .await
+        .or_report("change the page", &parts);
+    console.wait("the session goes on", |v| text_of(v).contains("AFTER-THE-CAP")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
