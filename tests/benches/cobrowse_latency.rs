@@ -16,7 +16,7 @@
 use std::time::Duration;
 
 use baton_e2e::{
-    click_visitor_ui, in_content_world, pages, wait_in_content_world, Device, DeviceOptions, Diagnose, ServerProcess, Session,
+    click_visitor_ui, in_content_world, pages, wait_in_content_world, Device, Diagnose, ServerProcess, Session,
 };
 use baton_shared::ids::EXTENSION_ID;
 use serde_json::{json, Value};
@@ -76,12 +76,9 @@ fn mutations_js(n: usize) -> String {
 async fn run(n: usize) -> R<Value> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let server = ServerProcess::start(dir.path().join("server.sqlite3")).await.map_err(|e| e.to_string())?;
-    let (visitor, operator) = tokio::join!(
-        Device::start(DeviceOptions::new("Bench Visitor", server.url())),
-        Device::start(DeviceOptions::new("Bench Operator", server.url())),
-    );
-    let visitor = visitor.map_err(|e| format!("start the visitor: {e}"))?;
-    let operator = operator.map_err(|e| format!("start the operator: {e}"))?;
+    let (visitor, operator) = Device::start_pair("Bench Visitor", "Bench Operator", server.url())
+        .await
+        .map_err(|e| format!("start the devices: {e}"))?;
     measure(&visitor, &operator, n)
         .await
         .map_err(|e| format!("{e}\n\n{}\n\n{}\n\n{}", visitor.diagnostics(), operator.diagnostics(), server.diagnostics()))

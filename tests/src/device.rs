@@ -50,6 +50,16 @@ pub struct Device {
 }
 
 impl Device {
+    /// A visitor's and an operator's device on the same server, started
+    /// side by side (each with its own Chromium and host).
+    pub async fn start_pair(visitor: &str, operator: &str, server_url: &str) -> Result<(Device, Device), HarnessError> {
+        let (visitor, operator) = tokio::join!(
+            Device::start(DeviceOptions::new(visitor, server_url)),
+            Device::start(DeviceOptions::new(operator, server_url)),
+        );
+        Ok((visitor?, operator?))
+    }
+
     /// Creates the directories, installs the host manifest with the real
     /// `baton-host install`, and launches Chromium with the extension.
     pub async fn start(options: DeviceOptions) -> Result<Device, HarnessError> {

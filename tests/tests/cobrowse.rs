@@ -27,7 +27,7 @@
 use std::time::{Duration, Instant};
 
 use baton_e2e::{
-    click_visitor_ui, in_content_world, pages, store, wait_in_content_world, CountingProxy, Device, DeviceOptions, Diagnose, OrReport,
+    click_visitor_ui, in_content_world, pages, store, wait_in_content_world, CountingProxy, Device, Diagnose, OrReport,
     ServerProcess, Session, VISITOR_UI_JS,
 };
 use baton_e2e::pages::Reply;
@@ -221,12 +221,9 @@ impl World {
         let server =
             ServerProcess::start_with(dir.path().join("server.sqlite3"), server_args).await.expect("start baton-server");
         let proxy = CountingProxy::start_recording(server.addr()).await.or_report("start the proxy", &[&server]);
-        let (visitor, operator) = tokio::join!(
-            Device::start(DeviceOptions::new(&format!("{VISITOR}{tag}"), &proxy.url())),
-            Device::start(DeviceOptions::new(&format!("{OPERATOR}{tag}"), &proxy.url())),
-        );
-        let visitor = visitor.or_report("start the visitor", &[&server]);
-        let operator = operator.or_report("start the operator", &[&server]);
+        let (visitor, operator) = Device::start_pair(&format!("{VISITOR}{tag}"), &format!("{OPERATOR}{tag}"), &proxy.url())
+            .await
+            .or_report("start the devices", &[&server]);
         World { visitor, operator, proxy, server, _dir: dir }
     }
 

@@ -408,12 +408,9 @@ async fn a_policy_safe_selector_shows_the_field_to_the_operator() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let server = ServerProcess::start(dir.path().join("server.sqlite3")).await.expect("start baton-server");
-    let (visitor, operator) = tokio::join!(
-        Device::start(DeviceOptions::new("E2E Policy Visitor", server.url())),
-        Device::start(DeviceOptions::new("E2E Policy Operator", server.url())),
-    );
-    let visitor = visitor.or_report("start the visitor", &[&server]);
-    let operator = operator.or_report("start the operator", &[&server]);
+    let (visitor, operator) = Device::start_pair("E2E Policy Visitor", "E2E Policy Operator", server.url())
+        .await
+        .or_report("start the devices", &[&server]);
     let parts: [&dyn baton_e2e::Diagnose; 3] = [&visitor, &operator, &server];
 
     // The visitor's page: a field the policy names, a plain one, both filled in.

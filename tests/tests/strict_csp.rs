@@ -74,12 +74,8 @@ async fn open_strict_page(device: &Device, parts: &[&dyn Diagnose]) -> Session {
 async fn a_page_whose_policy_forbids_webassembly_runs_the_javascript_build() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = ServerProcess::start(dir.path().join("server.sqlite3")).await.expect("start baton-server");
-    let (visitor, operator) = tokio::join!(
-        Device::start(DeviceOptions::new("Strict Visitor", server.url())),
-        Device::start(DeviceOptions::new("Strict Operator", server.url())),
-    );
-    let visitor = visitor.or_report("start the visitor", &[&server]);
-    let operator = operator.or_report("start the operator", &[&server]);
+    let (visitor, operator) =
+        Device::start_pair("Strict Visitor", "Strict Operator", server.url()).await.or_report("start the devices", &[&server]);
     let parts: [&dyn Diagnose; 3] = [&visitor, &operator, &server];
 
     let page = open_strict_page(&visitor, &parts).await;
