@@ -30,7 +30,7 @@ use super::bulk;
 mod assembly;
 use assembly::Assembly;
 use super::batch::Batch;
-use super::mask::{self, FieldClass, FieldFacts, PRIVATE_ATTR, UI_ATTR};
+use super::mask::{self, FieldClass, PRIVATE_ATTR, UI_ATTR};
 use super::{CaptureError, MaskPolicy, Sink};
 
 #[wasm_bindgen]
@@ -1084,21 +1084,6 @@ impl State {
         }
     }
 
-    fn field_class(&self, tag: &str, attrs: &[(String, String)], safe: bool) -> Option<FieldClass> {
-        if !matches!(tag, "input" | "textarea" | "select") {
-            return None;
-        }
-        let get = |n: &str| attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.as_str());
-        mask::field_class(&FieldFacts {
-            tag,
-            input_type: get("type"),
-            autocomplete: get("autocomplete"),
-            id: get("id"),
-            name: get("name"),
-            safe,
-        })
-    }
-
     /// An attribute value as sent: a long `data:` URL becomes a reference
     /// to an asset (sent once), anything else stays as it is.
     fn as_asset(&mut self, value: String) -> String {
@@ -1193,7 +1178,7 @@ impl State {
                 Handle::Live(el) => self.is_safe(el),
                 Handle::Bulk { safe, .. } => *safe,
             };
-        let class = self.field_class(&tag, &raw, safe);
+        let class = mask::class_of(&tag, &raw, safe);
         let input_type = raw.iter().find(|(k, _)| k.eq_ignore_ascii_case("type")).map(|(_, v)| v.clone());
         let editable = raw
             .iter()
@@ -1616,7 +1601,7 @@ impl State {
             let value = el.get_attribute(&name);
             let placeholder = self.placeholders.contains(&id);
             let tag = el.local_name();
-            let class = if placeholder { None } else { self.field_class(&tag, &Self::attrs_of(&el), self.is_safe(&el)) };
+            let class = if placeholder { None } else { mask::class_of(&tag, &Self::attrs_of(&el), self.is_safe(&el)) };
             if class.is_some() && matches!(name.to_ascii_lowercase().as_str(), "value" | "checked" | "selected") {
                 // Default values change nothing the operator sees beyond
                 // what input events send; never risk a secret's.
@@ -1706,7 +1691,7 @@ impl State {
         if self.is_private(&el, &raw) {
             return Vec::new();
         }
-        let Some(class) = self.field_class(&tag, &raw, self.is_safe(&el)) else { return Vec::new() };
+        let Some(class) = mask::class_of(&tag, &raw, self.is_safe(&el)) else { return Vec::new() };
         let input_type = raw.iter().find(|(k, _)| k.eq_ignore_ascii_case("type")).map(|(_, v)| v.as_str());
         let change = match class {
             FieldClass::Secret => return Vec::new(),
@@ -1867,9 +1852,6 @@ impl State {
     }
 }
 
-/// Replaces a form control's `value`/`checked` attributes with its live
-/// state, as the class allows.
-/// `page_value`: a checkable input's `value` attribute, read with the rest.
 /// Where a field's live state comes from: the element, or (for a text
 /// field) the value a bulk read already took off it.
 enum Value<'a> {
@@ -1877,6 +1859,9 @@ enum Value<'a> {
     Read(String),
 }
 
+/// Replaces a form control's `value`/`checked` attributes with its live
+/// state, as the class allows.
+/// `page_value`: a checkable input's `value` attribute, read with the rest.
 fn live_value(
     source: Value,
     tag: &str,
@@ -1896,7 +1881,7 @@ fn live_value(
     let el = match source {
         Value::Live(el) => el,
         // Only text fields' values are read ahead.
-        Value::Read(value) if matches!(tag, "input" | "textarea") && !mask::is_checkable(input_type) => {
+        Value::Read(value) if mask::holds_text(tag, input_type) => {
             return push_value(class, &value, had_value, a);
         }
         Value::Read(_) => return,

@@ -68,6 +68,29 @@ pub fn field_class(f: &FieldFacts) -> Option<FieldClass> {
     Some(if f.safe { FieldClass::Safe } else { FieldClass::Masked })
 }
 
+/// [`field_class`] of an element with this local name and these attributes
+/// (`type`, `autocomplete`, `id` and `name` are looked up, any case).
+pub fn class_of(tag: &str, attrs: &[(String, String)], safe: bool) -> Option<FieldClass> {
+    if !matches!(tag, "input" | "textarea" | "select") {
+        return None;
+    }
+    let get = |n: &str| attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.as_str());
+    field_class(&FieldFacts {
+        tag,
+        input_type: get("type"),
+        autocomplete: get("autocomplete"),
+        id: get("id"),
+        name: get("name"),
+        safe,
+    })
+}
+
+/// Whether a field's state is the text in its `value` (a textarea, an
+/// input other than a checkbox or radio button).
+pub fn holds_text(tag: &str, input_type: Option<&str>) -> bool {
+    tag == "textarea" || tag == "input" && !is_checkable(input_type)
+}
+
 /// Whether the input type carries its state in `checked` rather than `value`.
 pub fn is_checkable(input_type: Option<&str>) -> bool {
     input_type.is_some_and(|t| {
@@ -210,6 +233,14 @@ mod tests {
         assert_eq!(field_class(&FieldFacts { safe: true, ..input("email") }), Some(FieldClass::Safe));
         assert_eq!(field_class(&input("submit")), None);
         assert_eq!(field_class(&FieldFacts { tag: "div", ..Default::default() }), None);
+        // From attributes, any case.
+        let attrs = |v: &[(&str, &str)]| v.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+        assert_eq!(class_of("input", &attrs(&[("TYPE", "password")]), true), Some(FieldClass::Secret));
+        assert_eq!(class_of("input", &attrs(&[("autocomplete", "cc-number")]), false), Some(FieldClass::Secret));
+        assert_eq!(class_of("input", &attrs(&[("type", "email")]), true), Some(FieldClass::Safe));
+        assert_eq!(class_of("p", &attrs(&[("type", "email")]), false), None);
+        assert!(holds_text("textarea", None) && holds_text("input", None) && holds_text("input", Some("email")));
+        assert!(!holds_text("input", Some(" Checkbox")) && !holds_text("select", None));
     }
 
     #[test]

@@ -244,18 +244,11 @@ fn read_field_values(
         if !textarea && !name.eq_ignore_ascii_case("input") {
             continue;
         }
+        let tag = if textarea { "textarea" } else { "input" };
         let a = &attrs[id];
-        let get = |n: &str| a.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.as_str());
-        let facts = mask::FieldFacts {
-            tag: if textarea { "textarea" } else { "input" },
-            input_type: get("type"),
-            autocomplete: get("autocomplete"),
-            id: get("id"),
-            name: get("name"),
-            // Safe or masked, the value is read either way.
-            safe: false,
-        };
-        if mask::field_class(&facts) != Some(FieldClass::Masked) || !textarea && mask::is_checkable(facts.input_type) {
+        let input_type = a.iter().find(|(k, _)| k.eq_ignore_ascii_case("type")).map(|(_, v)| v.as_str());
+        // Safe or masked (`safe: false` here), the value is read either way.
+        if mask::class_of(tag, a, false) != Some(FieldClass::Masked) || !mask::holds_text(tag, input_type) {
             continue;
         }
         if textarea { &mut textareas } else { &mut inputs }.push(id as NodeId);
