@@ -47,16 +47,9 @@ impl ServerProcess {
         Self::spawn_once(any_port, db_path.into(), args).await
     }
 
-    /// Starts a server on exactly `addr`, e.g. where a stopped one listened;
+    /// Starts a server on exactly `addr`, where a stopped one listened;
     /// retries for a while in case the port is still being released.
-    pub async fn start_on(
-        addr: SocketAddr,
-        db_path: impl Into<PathBuf>,
-    ) -> Result<ServerProcess, HarnessError> {
-        Self::start_on_with(addr, db_path.into(), Vec::new()).await
-    }
-
-    async fn start_on_with(addr: SocketAddr, db_path: PathBuf, args: Vec<String>) -> Result<ServerProcess, HarnessError> {
+    async fn start_on(addr: SocketAddr, db_path: PathBuf, args: Vec<String>) -> Result<ServerProcess, HarnessError> {
         let started = Instant::now();
         loop {
             match Self::spawn_once(addr, db_path.clone(), args.clone()).await {
@@ -197,7 +190,7 @@ impl ServerProcess {
         if self.child.is_some() {
             self.stop().await?;
         }
-        let fresh = Self::start_on_with(self.addr, self.db_path.clone(), self.args.clone()).await?;
+        let fresh = Self::start_on(self.addr, self.db_path.clone(), self.args.clone()).await?;
         *self = fresh;
         Ok(())
     }
