@@ -383,27 +383,7 @@ fn a_recording_longer_than_a_page_replays_whole_and_in_order() {
         assert_eq!(send(&mut visitor, &session, text_change(&format!("tick {i}")))["type"], "ack");
     }
     // The host answers a batch (one page) at a time; `next` asks for the rest.
-    let deadline = Instant::now() + WAIT;
-    let (frames, batches) = loop {
-        let mut frames: Vec<Value> = Vec::new();
-        let mut batches = 0;
-        let mut request = json!({"type": "recording_fetch", "session_id": session});
-        loop {
-            let r = operator.request(request.clone());
-            assert_eq!(r["type"], "recording", "{}", r["code"]);
-            batches += 1;
-            frames.extend(r["frames"].as_array().cloned().unwrap_or_default());
-            match r.get("next") {
-                Some(next) => request["after"] = next.clone(),
-                None => break,
-            }
-        }
-        if frames.len() as u64 >= count {
-            break (frames, batches);
-        }
-        assert!(Instant::now() < deadline, "recording incomplete");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (frames, batches) = replay_whole(&mut operator, &session, count);
     assert!(batches >= 2, "more than a page comes in batches ({batches})");
     assert_eq!(frames.len() as u64, count);
     for (i, f) in frames.iter().enumerate() {
@@ -538,45 +518,49 @@ fn a_recording_that_opens_large_is_replayed_in_smaller_batches() {
         assert_eq!(send(&mut visitor, &session, snapshot(&text))["type"], "ack");
         operator.wait_event("frame", WAIT, |m| is_cobrowse(m, &session, "frame") && m["event"]["seq"] == n + 1);
     }
-    // Frames are stored off the forwarding path: walk again until all are in.
-    let deadline = Instant::now() + WAIT * 3;
-    let (seen, batches) = loop {
-        let walked = replay_in_batches(&mut operator, &session);
-        if walked.0.len() as u64 >= FRAMES {
-            break walked;
-        }
-        assert!(Instant::now() < deadline, "recording incomplete: {} frames", walked.0.len());
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let (frames, batches) = replay_whole(&mut operator, &session, FRAMES);
+    let seen: Vec<(u64, String, usize)> = frames
+        .iter()
+        .map(|f| {
+            let text = f["frame"]["frame"]["root"]["c"][0]["c"][0]["v"].as_str().unwrap_or_default();
+            (f["seq"].as_u64().unwrap_or(0), text.chars().take(2).collect(), text.len())
+        })
+        .collect();
     let expected: Vec<(u64, String, usize)> = (0..FRAMES).map(|n| (n + 1, format!("{n:02}"), 1_000_002)).collect();
     assert_eq!(seen, expected);
     assert!(batches >= 2, "{batches} batch(es): the page was not asked for again, smaller");
 }
 
 /// Fetches a whole recording as the console does (each answer's `next` as
-/// the following `after`), checking every batch stays under the limit:
-/// each frame's `(seq, first two characters, length)` of its text, and
-/// how many batches it took.
-fn replay_in_batches(operator: &mut Host, session: &str) -> (Vec<(u64, String, usize)>, u32) {
-    let (mut seen, mut batches, mut after) = (Vec::new(), 0, None::<u64>);
+/// the following `after`), checking every batch stays under
+/// `REPLAY_BATCH_BYTES`: the frames and how many batches it took. Frames
+/// are stored off the forwarding path, so it walks again until `count`
+/// frames are in.
+fn replay_whole(operator: &mut Host, session: &str, count: u64) -> (Vec<Value>, u32) {
+    let deadline = Instant::now() + WAIT * 3;
     loop {
-        let mut ask = json!({"type": "recording_fetch", "session_id": session});
-        if let Some(a) = after {
-            ask["after"] = json!(a);
+        let (mut frames, mut batches, mut after) = (Vec::new(), 0, None::<u64>);
+        loop {
+            let mut ask = json!({"type": "recording_fetch", "session_id": session});
+            if let Some(a) = after {
+                ask["after"] = json!(a);
+            }
+            let r = operator.request(ask);
+            assert_eq!(r["type"], "recording", "{}", r["message"]);
+            let batch = r["frames"].as_array().cloned().unwrap_or_default();
+            let opened: usize = batch.iter().map(|f| f["frame"].to_string().len()).sum();
+            assert!(opened <= baton_shared::limits::REPLAY_BATCH_BYTES, "a batch of {opened} bytes");
+            batches += 1;
+            frames.extend(batch);
+            match r["next"].as_u64() {
+                Some(next) => after = Some(next),
+                None => break,
+            }
         }
-        let r = operator.request(ask);
-        assert_eq!(r["type"], "recording", "{}", r["message"]);
-        let frames = r["frames"].as_array().cloned().unwrap_or_default();
-        let opened: usize = frames.iter().map(|f| f["frame"].to_string().len()).sum();
-        assert!(opened <= baton_shared::limits::REPLAY_BATCH_BYTES, "a batch of {opened} bytes");
-        batches += 1;
-        for f in &frames {
-            let text = f["frame"]["frame"]["root"]["c"][0]["c"][0]["v"].as_str().unwrap_or_default();
-            seen.push((f["seq"].as_u64().unwrap_or(0), text.chars().take(2).collect(), text.len()));
+        if frames.len() as u64 >= count {
+            return (frames, batches);
         }
-        match r["next"].as_u64() {
-            Some(next) => after = Some(next),
-            None => return (seen, batches),
-        }
+        assert!(Instant::now() < deadline, "recording incomplete: {} frames", frames.len());
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
