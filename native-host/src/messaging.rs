@@ -339,6 +339,7 @@ fn handle(ctx: &Arc<HostContext>, request: Request, link: &LinkState, sync: &Syn
         RequestBody::CobrowseEnd { session_id } => {
             local(cobrowse::end(ctx, &session_id).map(|()| HostMessage::Ack { id: id.clone() }), id)
         }
+        RequestBody::CobrowseSessions => Some(HostMessage::CobrowseSessions { id, sessions: ctx.cobrowse.live() }),
         RequestBody::RecordingFetch { session_id, after } => spawn_reply(ctx, id, |ctx, id| async move {
             let (frames, next) = cobrowse::recording(ctx, &session_id, after).await?;
             Ok(HostMessage::Recording { id, session_id, frames, next })

@@ -137,6 +137,23 @@ fn share_join_consent_frames_both_ways_recording_and_end_with_only_ciphertext_at
         host.wait_event("active", WAIT, |m| is_cobrowse(m, &session, "state") && m["event"]["state"] == "active");
     }
     assert!(!operator.events.iter().any(|m| is_cobrowse(m, &session, "frame")), "a frame before consent");
+    // A page opened now (a reloaded console) finds the session as it stands.
+    for (host, role, peer) in [(&mut visitor, "visitor", "Support desk"), (&mut operator, "operator", "Visitor laptop")] {
+        let deadline = Instant::now() + WAIT;
+        let live = loop {
+            let live = host.request(json!({"type": "cobrowse_sessions"}));
+            assert_eq!(live["type"], "cobrowse_sessions", "{live}");
+            if live["sessions"][0]["peer_present"] == true {
+                break live;
+            }
+            assert!(Instant::now() < deadline, "the other side never showed as present: {live}");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(
+            live["sessions"],
+            json!([{"session_id": session, "role": role, "peer_name": peer, "state": "active", "peer_present": true}])
+        );
+    }
 
     // Visitor → operator: the page text arrives within a second.
     let sent = Instant::now();
@@ -188,6 +205,7 @@ fn share_join_consent_frames_both_ways_recording_and_end_with_only_ciphertext_at
     let ended = operator.wait_event("ended there", WAIT, |m| is_cobrowse(m, &session, "ended"));
     assert!(ended["event"]["reason"].as_str().unwrap_or_default().contains("visitor"), "{ended}");
     assert_eq!(send(&mut visitor, &session, text_change("late"))["code"], "cobrowse_not_active");
+    assert_eq!(visitor.request(json!({"type": "cobrowse_sessions"}))["sessions"], json!([]));
     let deadline = Instant::now() + WAIT;
     while !send(&mut operator, &session, pointer(1))["code"].is_string() {
         assert!(Instant::now() < deadline, "the operator's session never ended");

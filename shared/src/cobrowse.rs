@@ -100,7 +100,16 @@ pub enum Role {
 #[serde(tag = "t", rename_all = "snake_case")]
 pub enum RelayMessage {
     /// Server → client, first on every (re)connect.
-    Hello { session_id: String, role: Role, state: SessionState, peer_present: bool },
+    Hello {
+        session_id: String,
+        role: Role,
+        state: SessionState,
+        peer_present: bool,
+        /// The cap (bytes) at which this session's recording stopped, if it
+        /// did: a side that connects later learns what `RecordingStopped` said.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recording_stopped: Option<u64>,
+    },
     /// An encrypted [`Frame`]. Clients send it without `from`; the server
     /// stamps the sender's role when forwarding. `seq` counts per sender
     /// from 1 and is bound into the ciphertext (AES-GCM associated data).

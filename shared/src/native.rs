@@ -135,6 +135,7 @@ pub const REQUEST_TYPES: &[&str] = &[
     "cobrowse_send",
     "cobrowse_audit",
     "cobrowse_end",
+    "cobrowse_sessions",
     "operator_join",
     "recording_fetch",
     "configure",
@@ -190,6 +191,10 @@ pub enum RequestBody {
     CobrowseAudit { session_id: String, event: crate::cobrowse::AuditEvent },
     /// Either side: end the session. Answered by `ack`.
     CobrowseEnd { session_id: String },
+    /// Either side: the live co-browsing sessions this host holds, so that
+    /// a page opened or reloaded mid-session picks its session up again.
+    /// Answered by `cobrowse_sessions`.
+    CobrowseSessions,
     /// Operator: join with the code the visitor read out. Answered by
     /// `operator_joined`; frames follow once the visitor approves.
     OperatorJoin { code: String },
@@ -310,6 +315,10 @@ pub enum HostMessage {
         session_id: String,
         visitor_name: String,
     },
+    CobrowseSessions {
+        id: Value,
+        sessions: Vec<LiveSession>,
+    },
     Recording {
         id: Value,
         session_id: String,
@@ -353,6 +362,7 @@ impl HostMessage {
             | Self::Paired { id, .. }
             | Self::ShareStarted { id, .. }
             | Self::OperatorJoined { id, .. }
+            | Self::CobrowseSessions { id, .. }
             | Self::Recording { id, .. } => id.clone(),
             Self::Status { id, .. } => id.clone().unwrap_or_default(),
             Self::Chunk(_)
@@ -388,6 +398,23 @@ pub enum CobrowseEvent {
     Ended { reason: Option<String> },
     /// A frame that could not be delivered or opened.
     Error { message: String },
+}
+
+/// A live co-browsing session as its host last heard of it from the relay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveSession {
+    pub session_id: String,
+    /// The part this host plays.
+    pub role: crate::cobrowse::Role,
+    /// The other side's name once known: the visitor's device for an
+    /// operator, the operator's for a visitor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_name: Option<String>,
+    pub state: crate::cobrowse::SessionState,
+    pub peer_present: bool,
+    /// The cap the recording stopped at, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_stopped: Option<u64>,
 }
 
 /// One frame of a recording, decrypted by the operator's host.

@@ -64,7 +64,7 @@ pub async fn share_start(ctx: Arc<HostContext>) -> Result<(String, String, i64),
     check_session_id(&created.session_id)
         .map_err(|_| RequestError::new(ErrorCode::ServerGarbage, "the server named the session with an unusable id"))?;
     let code = format!("{}-{secret}", created.lookup);
-    let (session, jobs) = Session::new(created.session_id.clone(), Role::Visitor, secret, ctx.events.clone());
+    let (session, jobs) = Session::new(created.session_id.clone(), Role::Visitor, secret, None, ctx.events.clone());
     if let Ok(mut slot) = session.agreement.lock() {
         *slot = Some(agreement);
     }
@@ -98,7 +98,8 @@ pub async fn operator_join(ctx: Arc<HostContext>, code: &str) -> Result<(String,
     let key = keys::FrameKey::agree(agreement, Role::Operator, &joined.visitor_public_key, &secret, &joined.session_id)
         .map_err(|e| RequestError::new(ErrorCode::ServerGarbage, format!("the visitor's key is not usable: {e}")))?;
     remember_key(&ctx, &joined.session_id, Role::Operator, &key);
-    let (session, jobs) = Session::new(joined.session_id.clone(), Role::Operator, secret, ctx.events.clone());
+    let (session, jobs) =
+        Session::new(joined.session_id.clone(), Role::Operator, secret, Some(joined.visitor_name.clone()), ctx.events.clone());
     session.set_key(key);
     start(&ctx, session, jobs);
     tracing::info!("co-browsing {}: joined as operator", joined.session_id);

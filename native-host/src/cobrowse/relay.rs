@@ -147,9 +147,12 @@ async fn incoming(ctx: &HostContext, session: &Arc<Session>, text: &str, greeted
         }
     };
     match message {
-        RelayMessage::Hello { state, peer_present, .. } => {
+        RelayMessage::Hello { state, peer_present, recording_stopped, .. } => {
             session.emit(CobrowseEvent::State { state });
             session.emit(CobrowseEvent::Peer { present: peer_present });
+            if let Some(max_bytes) = recording_stopped {
+                session.emit(CobrowseEvent::RecordingStopped { max_bytes });
+            }
             if *greeted_before && session.role == Role::Operator {
                 // Frames may have been lost while away: the console asks for a keyframe.
                 session.emit(CobrowseEvent::Resumed);

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::{mpsc, Notify};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use baton_shared::cobrowse::{Frame, RelayMessage, Role};
+use baton_shared::cobrowse::{Frame, RelayMessage, Role, SessionState};
 use baton_shared::limits::RELAY_QUEUE_FRAMES;
-use baton_shared::native::{CobrowseEvent, HostMessage};
+use baton_shared::native::{CobrowseEvent, HostMessage, LiveSession};
 
 use super::keys::FrameKey;
 use crate::context::EventSink;
@@ -51,13 +51,40 @@ pub struct Session {
     pub incoming: Mutex<IncomingSeq>,
     encode: Mutex<Option<mpsc::UnboundedSender<EncodeJob>>>,
     events: EventSink,
+    /// What the events told so far, for a page that opens mid-session.
+    told: Mutex<Told>,
+}
+
+/// The lasting part of a session's events: the latest of each.
+#[derive(Debug, Clone)]
+struct Told {
+    peer_name: Option<String>,
+    state: SessionState,
+    peer_present: bool,
+    recording_stopped: Option<u64>,
+}
+
+impl Told {
+    fn hear(&mut self, event: &CobrowseEvent) {
+        match event {
+            CobrowseEvent::OperatorJoined { operator_name } => self.peer_name = Some(operator_name.clone()),
+            CobrowseEvent::State { state } => self.state = *state,
+            CobrowseEvent::Peer { present } => self.peer_present = *present,
+            CobrowseEvent::RecordingStopped { max_bytes } => self.recording_stopped = Some(*max_bytes),
+            CobrowseEvent::Ended { .. } => self.state = SessionState::Ended,
+            CobrowseEvent::Frame { .. } | CobrowseEvent::Resumed | CobrowseEvent::Error { .. } => {}
+        }
+    }
 }
 
 impl Session {
+    /// `peer_name`: the other side's name if known already (the visitor's,
+    /// for an operator who joined).
     pub fn new(
         id: String,
         role: Role,
         secret: String,
+        peer_name: Option<String>,
         events: EventSink,
     ) -> (Arc<Session>, mpsc::UnboundedReceiver<EncodeJob>) {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -77,6 +104,15 @@ impl Session {
             incoming: Mutex::new(IncomingSeq::default()),
             encode: Mutex::new(Some(tx)),
             events,
+            told: Mutex::new(Told {
+                peer_name,
+                state: match role {
+                    Role::Visitor => SessionState::Waiting,
+                    Role::Operator => SessionState::AwaitingConsent,
+                },
+                peer_present: false,
+                recording_stopped: None,
+            }),
         };
         (Arc::new(session), rx)
     }
@@ -132,7 +168,23 @@ impl Session {
     }
 
     fn emit_always(&self, event: CobrowseEvent) {
+        if let Ok(mut told) = self.told.lock() {
+            told.hear(&event);
+        }
         self.events.send(HostMessage::Cobrowse { session_id: self.id.clone(), event });
+    }
+
+    /// The session as its events have told it so far.
+    pub fn live(&self) -> Option<LiveSession> {
+        let told = self.told.lock().ok()?.clone();
+        Some(LiveSession {
+            session_id: self.id.clone(),
+            role: self.role,
+            peer_name: told.peer_name,
+            state: told.state,
+            peer_present: told.peer_present,
+            recording_stopped: told.recording_stopped,
+        })
     }
 
     pub fn is_ended(&self) -> bool {
@@ -176,6 +228,14 @@ impl Sessions {
         if let Ok(mut map) = self.0.lock() {
             map.insert(session.id.clone(), session);
         }
+    }
+
+    /// The sessions not ended, as last told.
+    pub fn live(&self) -> Vec<LiveSession> {
+        let Ok(map) = self.0.lock() else { return Vec::new() };
+        let mut live: Vec<_> = map.values().filter(|s| !s.is_ended()).filter_map(|s| s.live()).collect();
+        live.sort_by(|a, b| a.session_id.cmp(&b.session_id));
+        live
     }
 
     pub fn remove(&self, id: &str) {

@@ -25,6 +25,8 @@ pub struct Session {
     pub operator: Option<Operator>,
     pub state: SessionState,
     pub recording: bool,
+    /// The recording reached its cap and stopped for good.
+    pub recording_full: bool,
     pub expires_ms: i64,
     /// While awaiting consent: when the visitor's time to answer runs out.
     pub consent_by_ms: Option<i64>,
@@ -330,7 +332,7 @@ fn load_in(tx: &Transaction<'_>, id: &str) -> Result<Option<Session>, DbError> {
     let row = tx
         .query_row(
             "SELECT visitor_id, visitor_account, operator_id, operator_public_key, operator_name,
-                    state, recording, expires_ms, consent_by_ms
+                    state, recording, expires_ms, consent_by_ms, recording_full
              FROM cobrowse_session WHERE id = ?1",
             params![id],
             |r| {
@@ -344,6 +346,7 @@ fn load_in(tx: &Transaction<'_>, id: &str) -> Result<Option<Session>, DbError> {
                     r.get::<_, bool>(6)?,
                     r.get::<_, i64>(7)?,
                     r.get::<_, Option<i64>>(8)?,
+                    r.get::<_, bool>(9)?,
                 ))
             },
         )
@@ -358,6 +361,7 @@ fn load_in(tx: &Transaction<'_>, id: &str) -> Result<Option<Session>, DbError> {
         recording,
         expires_ms,
         consent_by_ms,
+        recording_full,
     )) = row
     else {
         return Ok(None);
@@ -382,6 +386,7 @@ fn load_in(tx: &Transaction<'_>, id: &str) -> Result<Option<Session>, DbError> {
         operator,
         state: parse_state(&state)?,
         recording,
+        recording_full,
         expires_ms,
         consent_by_ms,
     }))

@@ -78,6 +78,7 @@ async fn serve_socket(
             role,
             state: SessionState::Ended,
             peer_present: false,
+            recording_stopped: None,
         };
         let end = RelayMessage::End {
             reason: Some(ended.into()),
@@ -93,6 +94,7 @@ async fn serve_socket(
         role,
         state: greeting.state,
         peer_present: greeting.peer_present,
+        recording_stopped: greeting.recording_stopped,
     };
     if send(&mut socket, &hello).await.is_err() {
         return;

@@ -156,6 +156,8 @@ pub struct Greeting {
     pub state: SessionState,
     pub peer_present: bool,
     pub operator_joined: Option<RelayMessage>,
+    /// The cap the session's recording stopped at, if it did.
+    pub recording_stopped: Option<u64>,
 }
 
 type Rooms = HashMap<String, Arc<Room>>;
@@ -166,6 +168,7 @@ pub struct Relay {
     next_conn: Arc<AtomicU64>,
     sockets: Arc<AtomicUsize>,
     pub recorder: Recorder,
+    max_recording_bytes: u64,
 }
 
 /// Counts one open relay socket while alive.
@@ -187,11 +190,12 @@ impl Relay {
             next_conn: Arc::default(),
             sockets: Arc::default(),
             recorder,
+            max_recording_bytes,
         };
         let follower = relay.clone();
         tokio::spawn(async move {
             while let Some(session_id) = stopped.recv().await {
-                follower.recording_stopped(&session_id, max_recording_bytes);
+                follower.recording_stopped(&session_id);
             }
         });
         relay
@@ -200,11 +204,13 @@ impl Relay {
     /// The session's recording stopped at its cap (committed): its frames
     /// are no longer queued for the recorder, and both sides are told. The
     /// session itself goes on.
-    pub fn recording_stopped(&self, session_id: &str, max_bytes: u64) {
+    pub fn recording_stopped(&self, session_id: &str) {
+        let max_bytes = self.max_recording_bytes;
         let room = self.lock().get(session_id).cloned();
         if let Some(room) = room {
             let mut inner = room.lock();
             inner.session.recording = false;
+            inner.session.recording_full = true;
             for peer in inner.peers() {
                 peer.tell(RelayMessage::RecordingStopped { max_bytes });
             }
@@ -277,6 +283,7 @@ impl Relay {
                 Role::Visitor => inner.operator_joined(),
                 Role::Operator => None,
             },
+            recording_stopped: inner.session.recording_full.then_some(self.max_recording_bytes),
         };
         drop(inner);
         let attached = Attached {
@@ -431,6 +438,7 @@ mod tests {
             }),
             state,
             recording: false,
+            recording_full: false,
             expires_ms: 0,
             consent_by_ms: None,
         }

@@ -213,7 +213,8 @@ async fn visitor_and_operator_meet_and_frames_flow_both_ways_after_consent() {
             session_id: created.session_id.clone(),
             role: Role::Visitor,
             state: SessionState::Waiting,
-            peer_present: false
+            peer_present: false,
+            recording_stopped: None,
         }
     );
     // Typed in lower case: still the same code.
@@ -246,7 +247,8 @@ async fn visitor_and_operator_meet_and_frames_flow_both_ways_after_consent() {
             session_id: created.session_id.clone(),
             role: Role::Operator,
             state: SessionState::AwaitingConsent,
-            peer_present: true
+            peer_present: true,
+            recording_stopped: None,
         }
     );
     assert_eq!(next(&mut v).await, RelayMessage::Peer { present: true });
@@ -977,6 +979,19 @@ async fn recording_stops_at_its_cap_and_the_live_session_goes_on() {
     // The session is still live in both directions.
     send(&mut p.o, &frame(1, "b3BlcmF0b3I=")).await;
     assert!(matches!(next(&mut p.v).await, RelayMessage::Frame { seq: 1, .. }));
+
+    // A side that connects later is greeted with it, across a restart too.
+    let (_o, hello) = connect(&server, &p.operator, &p.session_id).await;
+    assert!(
+        matches!(hello, RelayMessage::Hello { recording_stopped: Some(20), .. }),
+        "{hello:?}"
+    );
+    let server = server.restart().await;
+    let (_v, hello) = connect(&server, &p.visitor, &p.session_id).await;
+    assert!(
+        matches!(hello, RelayMessage::Hello { recording_stopped: Some(20), .. }),
+        "{hello:?}"
+    );
 }
 
 #[tokio::test]

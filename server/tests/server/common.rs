@@ -1,6 +1,6 @@
 //! Starting, talking to and stopping a real `baton-server` process.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Output, Stdio};
 use std::time::Duration;
 
@@ -29,6 +29,9 @@ const PREFIX: &str = "baton-server listening on ";
 pub struct Server {
     child: Child,
     pub url: String,
+    /// What [`Server::restart`] starts again with.
+    db: PathBuf,
+    args: Vec<String>,
     // Held so the database directory outlives the process.
     _dir: Option<TempDir>,
 }
@@ -60,6 +63,18 @@ impl Server {
         Self::spawn(db, &[]).await
     }
 
+    /// Stops the server (SIGTERM) and starts it again on the same database
+    /// with the same arguments.
+    pub async fn restart(mut self) -> Self {
+        let dir = self._dir.take();
+        let (db, args) = (self.db.clone(), self.args.clone());
+        assert!(self.terminate().await.success());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut server = Self::spawn(&db, &args).await;
+        server._dir = dir;
+        server
+    }
+
     async fn spawn(db: &Path, args: &[&str]) -> Self {
         let mut child = Command::new(BIN)
             .args(["--listen", "127.0.0.1:0", "--db"])
@@ -87,6 +102,8 @@ impl Server {
         Self {
             child,
             url,
+            db: db.to_owned(),
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
             _dir: None,
         }
     }
