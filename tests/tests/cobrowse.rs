@@ -623,6 +623,15 @@ async fn the_operator_highlights_draws_types_and_navigates_the_visitors_tab() {
     }
     console.wait("the grants", |v| v["grants"] == "navigate,type").await;
 
+    // The operator reloads the console: it takes the session up again, with
+    // a fresh mirror of the page and the scopes the visitor granted.
+    console.session.reload(WAIT).await.or_report("reload the console", &parts);
+    console
+        .wait("the session resumed after the reload", |v| {
+            v["state"] == "active" && text_of(v).contains(TOOLS_TEXT) && v["grants"] == "navigate,type"
+        })
+        .await;
+
     // (b) Typing: a click on the field the site marks safe selects it
     // (Click is not granted, so nothing is clicked), the text lands in the
     // visitor's field and shows as typed in the mirror.

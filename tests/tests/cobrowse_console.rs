@@ -368,7 +368,8 @@ async fn the_console_asks_for_a_keyframe_after_an_unknown_node_and_a_reconnect()
 }
 
 /// The server stops recording at its cap: the console says so, the visitor's
-/// host hears of it too, and the live session goes on.
+/// host hears of it too, and the live session goes on; a console reloaded
+/// afterwards resumes the session and says so as well.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_says_when_the_recording_stops_at_its_cap() {
     let mut j = join_with("E2E Operator Cap", &["--cobrowse-recording-max-bytes", "2000"], true).await;
@@ -393,6 +394,20 @@ async fn the_console_says_when_the_recording_stops_at_its_cap() {
         .or_report("recording stopped at the visitor", &[&j.device, &j.server]);
     j.send(page(13)).await;
     j.wait("still live", UI_TIMEOUT, |v| v["mirror_text"].as_str().unwrap_or("").contains("Page 13")).await;
+
+    // A reloaded console picks the session up again, note included, and
+    // asks the visitor for a keyframe.
+    j.console.reload(UI_TIMEOUT).await.or_report("reload the console", &[&j.device, &j.server]);
+    j.operator_frame("keyframe_request").await;
+    j.send(page(14)).await;
+    let v = j
+        .wait("the session, resumed", UI_TIMEOUT, |v| {
+            v["state"] == "active" && v["mirror_text"].as_str().unwrap_or("").contains("Page 14")
+        })
+        .await;
+    assert!(v["recording_note"].as_str().is_some_and(|t| t.contains("2000 bytes")), "{}", v["recording_note"]);
+    let label = j.console.evaluate("document.querySelector('#console-state').textContent").await.unwrap_or_default();
+    assert_eq!(label, "Viewing E2E Visitor's tab");
 }
 
 fn now_ms() -> i64 {

@@ -5,7 +5,8 @@
 
 use std::collections::BTreeSet;
 
-use baton_shared::cobrowse::{App, AppField, AppState, Command, Scope, SessionState, MASK_CHAR};
+use baton_shared::cobrowse::{App, AppField, AppState, Command, Role, Scope, SessionState, MASK_CHAR};
+use baton_shared::native::LiveSession;
 
 use super::url::{resolve, safe_url, scheme, UrlUse};
 use crate::cobrowse::visitor::model::{module_allowed, origin_of};
@@ -456,6 +457,23 @@ pub fn result_text(label: Option<&str>, cmd_id: u64, ok: bool, error: Option<&st
 }
 
 /// The note shown when the server stopped recording at its cap.
+/// Which of the host's live sessions a console that just opened takes on:
+/// the one this tab showed before a reload (`remembered`), else the only
+/// one this device operates. With several and none remembered it takes
+/// none rather than show another tab's session.
+pub fn session_to_resume(sessions: Vec<LiveSession>, remembered: Option<&str>) -> Option<LiveSession> {
+    let mut mine: Vec<_> =
+        sessions.into_iter().filter(|s| s.role == Role::Operator && s.state != SessionState::Ended).collect();
+    if let Some(i) = remembered.and_then(|id| mine.iter().position(|s| s.session_id == id)) {
+        return Some(mine.swap_remove(i));
+    }
+    if mine.len() == 1 {
+        mine.pop()
+    } else {
+        None
+    }
+}
+
 pub fn recording_stopped_text(max_bytes: u64) -> String {
     let size = if max_bytes >= 1 << 20 {
         format!("{} MiB", max_bytes >> 20)
@@ -467,6 +485,33 @@ pub fn recording_stopped_text(max_bytes: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_console_resumes_its_own_session_or_the_only_one() {
+        use baton_shared::cobrowse::{Role, SessionState};
+        use baton_shared::native::LiveSession;
+        let live = |id: &str, role: Role, state: SessionState| LiveSession {
+            session_id: id.into(),
+            role,
+            peer_name: None,
+            state,
+            peer_present: true,
+            recording_stopped: None,
+        };
+        let pick = |sessions: Vec<LiveSession>, remembered: Option<&str>| {
+            super::session_to_resume(sessions, remembered).map(|s| s.session_id)
+        };
+        let a = live("a", Role::Operator, SessionState::Active);
+        let b = live("b", Role::Operator, SessionState::AwaitingConsent);
+        let shared = live("v", Role::Visitor, SessionState::Active);
+        let ended = live("e", Role::Operator, SessionState::Ended);
+        assert_eq!(pick(vec![shared.clone(), a.clone(), ended.clone()], None).as_deref(), Some("a"));
+        assert_eq!(pick(vec![a.clone(), b.clone()], Some("b")).as_deref(), Some("b"));
+        assert_eq!(pick(vec![a.clone(), b.clone()], None), None, "another tab's session");
+        assert_eq!(pick(vec![a.clone(), b], Some("gone")), None);
+        assert_eq!(pick(vec![shared, ended], None), None);
+        assert_eq!(pick(vec![a], Some("gone")).as_deref(), Some("a"));
+    }
+
     #[test]
     fn recording_stopped_names_the_limit() {
         assert!(super::recording_stopped_text(256 << 20).contains("(256 MiB)"));

@@ -133,6 +133,7 @@ pub fn start() {
     }
     console.wire();
     console.set_phase(Phase::Idle);
+    console.resume();
     console.layout();
     ui::set_text(&doc, "module-origins", &crate::cobrowse::visitor::model::MODULE_ALLOWLIST.join(", "));
     let c = console.clone();
@@ -734,13 +735,7 @@ impl Console {
         wasm_bindgen_futures::spawn_local(async move {
             match me.client.host(RequestBody::OperatorJoin { code }).await {
                 Ok(HostMessage::OperatorJoined { session_id, visitor_name, .. }) => {
-                    let early = {
-                        let mut st = me.st.borrow_mut();
-                        st.session_id = Some(session_id.clone());
-                        st.visitor = visitor_name;
-                        std::mem::take(&mut st.early)
-                    };
-                    me.set_phase(Phase::AwaitingConsent);
+                    let early = me.enter(session_id.clone(), visitor_name);
                     for (id, event) in early {
                         if id == session_id {
                             me.on_cobrowse(event);
@@ -762,6 +757,42 @@ impl Console {
                     ui::show_message(&me.doc, "join-error", &text);
                     ui::set_attr(&me.doc, "join-error", "data-code", code);
                 }
+            }
+        });
+    }
+
+    /// Takes the session on: its events are this page's from now. Returns
+    /// the events that came while joining.
+    fn enter(&self, session_id: String, visitor_name: String) -> Vec<(String, CobrowseEvent)> {
+        let early = {
+            let mut st = self.st.borrow_mut();
+            ui::remember_session(&session_id);
+            st.session_id = Some(session_id);
+            st.visitor = visitor_name;
+            std::mem::take(&mut st.early)
+        };
+        self.set_phase(Phase::AwaitingConsent);
+        early
+    }
+
+    /// A console opened (or reloaded) while this device operates a live
+    /// session picks it up: its state as the host last heard it, then a
+    /// fresh keyframe from the visitor.
+    fn resume(self: &Rc<Self>) {
+        let me = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let Ok(HostMessage::CobrowseSessions { sessions, .. }) = me.client.host(RequestBody::CobrowseSessions).await else {
+                return; // an older host, or none yet: nothing to pick up
+            };
+            let Some(live) = model::session_to_resume(sessions, ui::session_memory().as_deref()) else { return };
+            if me.st.borrow().phase != Phase::Idle {
+                return; // the operator started joining meanwhile
+            }
+            me.enter(live.session_id, live.peer_name.unwrap_or_default());
+            me.on_cobrowse(CobrowseEvent::State { state: live.state });
+            me.on_cobrowse(CobrowseEvent::Peer { present: live.peer_present });
+            if let Some(max_bytes) = live.recording_stopped {
+                me.on_cobrowse(CobrowseEvent::RecordingStopped { max_bytes });
             }
         });
     }

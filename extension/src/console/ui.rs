@@ -122,6 +122,20 @@ pub fn now_ms() -> i64 {
     js_sys::Date::now() as i64
 }
 
+/// This tab's session, kept across a reload of the page (and only then:
+/// session storage is per tab).
+const SESSION_KEY: &str = "baton.console.session";
+
+pub fn remember_session(session_id: &str) {
+    if let Some(s) = web_sys::window().and_then(|w| w.session_storage().ok().flatten()) {
+        let _ = s.set_item(SESSION_KEY, session_id);
+    }
+}
+
+pub fn session_memory() -> Option<String> {
+    web_sys::window()?.session_storage().ok()??.get_item(SESSION_KEY).ok()?
+}
+
 pub fn size(doc: &Document, id: &str) -> (f64, f64) {
     by_id(doc, id)
         .and_then(|e| e.dyn_into::<HtmlElement>().ok())

@@ -319,6 +319,8 @@ fn apply(f: OperatorFrame) {
             if let Some(r) = recorder {
                 r.keyframe();
             }
+            // A console that (re)opened mid-session learns what it may do.
+            frame(VisitorFrame::Grants { scopes: with(|d| d.grants.scopes()).unwrap_or_default() });
         }
         OperatorFrame::Pointer { x, y } => overlay.pointer(x, y),
         OperatorFrame::Ripple { x, y } => overlay.ripple(x, y),
