@@ -42,6 +42,11 @@ pub enum UiRequest {
     /// Something only the worker can do (open tabs, restore state);
     /// answered by [`UiEvent::ActionDone`] with the same `rid`.
     Action { rid: u64, action: Action },
+    /// A console page shows this operator session (`None`: no longer). A
+    /// session no page shows for [`CONSOLE_GONE_MS`] is ended. Not answered.
+    ///
+    /// [`CONSOLE_GONE_MS`]: baton_shared::limits::CONSOLE_GONE_MS
+    Operating { session_id: Option<String> },
 }
 
 /// Browser-side actions a page asks the worker to perform.

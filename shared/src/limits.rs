@@ -116,6 +116,10 @@ pub const REPLAY_BATCH_BYTES: usize = 16 * 1024 * 1024;
 /// oldest incremental frames are dropped and the console asks for a keyframe.
 pub const RELAY_QUEUE_FRAMES: usize = 10_000;
 
+/// An operator's session with no console page showing it for this long
+/// ends: the operator closed the console. A reload comes back well within it.
+pub const CONSOLE_GONE_MS: u32 = 15_000;
+
 /// The capture engine yields to the page after this much work in one task.
 pub const CAPTURE_SLICE_MS: f64 = 8.0;
 

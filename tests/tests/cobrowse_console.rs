@@ -410,6 +410,28 @@ async fn the_console_says_when_the_recording_stops_at_its_cap() {
     assert_eq!(label, "Viewing E2E Visitor's tab");
 }
 
+/// Closing the console (and not reopening it) ends the operator's session
+/// once `CONSOLE_GONE_MS` has passed; the visitor's side hears it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_the_console_ends_the_session_after_a_grace_period() {
+    let mut j = join("E2E Operator Leaves").await;
+    let closed = Instant::now();
+    j.console.close().await.or_report("close the console", &[&j.device, &j.server]);
+    let session = j.session.clone();
+    let is_end = |m: &Value| m["type"] == "cobrowse" && m["session_id"] == session.as_str() && m["event"]["e"] == "ended";
+    let grace = Duration::from_millis(u64::from(baton_shared::limits::CONSOLE_GONE_MS));
+    // Not at once: a reload would have come back by now.
+    let early = j.visitor.wait_event("no end while a reload could come back", Duration::from_secs(3), is_end).await;
+    assert!(early.is_err(), "ended at once: {early:?}");
+    let ended = j
+        .visitor
+        .wait_event("the end after the grace period", grace + Duration::from_secs(15), is_end)
+        .await
+        .or_report("the session ends once the console is gone", &[&j.device, &j.server]);
+    assert!(closed.elapsed() >= grace - Duration::from_millis(500), "ended after {:?}", closed.elapsed());
+    assert!(ended["event"]["reason"].as_str().unwrap_or_default().contains("operator"), "{ended}");
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

@@ -263,6 +263,7 @@ impl Console {
                 ui::show_message(doc, "recording-note", &model::recording_stopped_text(max_bytes));
             }
             CobrowseEvent::Ended { reason } => {
+                self.client.operating(None);
                 self.set_phase(Phase::Ended);
                 if let Some(r) = reason {
                     self.error(&format!("The session ended: {r}"));
@@ -767,6 +768,7 @@ impl Console {
         let early = {
             let mut st = self.st.borrow_mut();
             ui::remember_session(&session_id);
+            self.client.operating(Some(&session_id));
             st.session_id = Some(session_id);
             st.visitor = visitor_name;
             std::mem::take(&mut st.early)

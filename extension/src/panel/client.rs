@@ -141,6 +141,12 @@ impl Client {
         self.0.port.send(&UiRequest::Reconnect);
     }
 
+    /// Tells the worker which operator session this page shows, so that
+    /// closing the page (and not coming back) ends it.
+    pub fn operating(&self, session_id: Option<&str>) {
+        self.0.port.send(&UiRequest::Operating { session_id: session_id.map(str::to_owned) });
+    }
+
     async fn round_trip(&self, request: impl FnOnce(u64) -> UiRequest) -> Result<UiEvent, ClientError> {
         let inner = &self.0;
         if inner.lost.get() {

@@ -6,7 +6,8 @@ use std::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
 
-use baton_shared::native::HostMessage;
+use baton_shared::limits::CONSOLE_GONE_MS;
+use baton_shared::native::{HostMessage, RequestBody};
 
 use crate::chrome::{self, Port};
 use crate::view::{Action, UiEvent, UiRequest, View, UI_PORT};
@@ -17,6 +18,8 @@ type Listener = Closure<dyn FnMut(JsValue)>;
 thread_local! {
     static PORTS: RefCell<Vec<Port>> = const { RefCell::new(Vec::new()) };
     static REGISTERED: RefCell<bool> = const { RefCell::new(false) };
+    /// The operator session each console port shows.
+    static SHOWN: RefCell<Vec<(Port, String)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A page connected: send it the view now and on every change.
@@ -37,11 +40,54 @@ pub fn on_connect(port: Port) {
     let on_disconnect: Listener = Closure::new(move |_: JsValue| {
         let _ = chrome::last_error();
         PORTS.with(|p| p.borrow_mut().retain(|p| !p.is_same(&key)));
+        for session_id in show(&key, None) {
+            end_unless_shown_again(session_id);
+        }
     });
     port.on_disconnect_fn(&on_disconnect);
     on_disconnect.forget();
     port.send(&UiEvent::View(host::view()));
     PORTS.with(|p| p.borrow_mut().push(port));
+}
+
+/// Records what `port` shows now; returns the sessions it no longer shows.
+fn show(port: &Port, session_id: Option<String>) -> Vec<String> {
+    SHOWN.with(|shown| {
+        let mut shown = shown.borrow_mut();
+        let (was, kept): (Vec<_>, Vec<_>) = shown.drain(..).partition(|(p, _)| p.is_same(port));
+        *shown = kept;
+        if let Some(id) = session_id.clone() {
+            shown.push((port.clone_port(), id));
+        }
+        was.into_iter().map(|(_, id)| id).filter(|id| Some(id) != session_id.as_ref()).collect()
+    })
+}
+
+fn is_shown(session_id: &str) -> bool {
+    SHOWN.with(|shown| shown.borrow().iter().any(|(_, id)| id == session_id))
+}
+
+/// The last console showing an operator session went away: unless one
+/// shows it again within [`CONSOLE_GONE_MS`] (a reload), the session ends.
+fn end_unless_shown_again(session_id: String) {
+    if is_shown(&session_id) {
+        return;
+    }
+    let check = Closure::once_into_js(move || {
+        if is_shown(&session_id) {
+            return;
+        }
+        wasm_bindgen_futures::spawn_local(async move {
+            let why = match host::request(RequestBody::CobrowseEnd { session_id: session_id.clone() }).await {
+                Ok(HostMessage::Error { message, .. }) => message,
+                Ok(_) => return chrome::log(&format!("baton: ended co-browsing session {session_id}: its console was closed")),
+                Err(e) => e.message,
+            };
+            // Usually ended meanwhile (by the visitor, or from the console before it closed).
+            chrome::log(&format!("baton: co-browsing session {session_id} not ended after its console closed: {why}"));
+        });
+    });
+    chrome::set_timeout(check.unchecked_ref(), CONSOLE_GONE_MS as i32);
 }
 
 fn on_ui_message(port: &Port, raw: JsValue) {
@@ -51,6 +97,11 @@ fn on_ui_message(port: &Port, raw: JsValue) {
     };
     match request {
         UiRequest::Reconnect => host::reconnect_now(),
+        UiRequest::Operating { session_id } => {
+            for gone in show(port, session_id) {
+                end_unless_shown_again(gone);
+            }
+        }
         UiRequest::Host { rid, request } => {
             let port = port.clone_port();
             wasm_bindgen_futures::spawn_local(async move {
