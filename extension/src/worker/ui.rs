@@ -97,10 +97,9 @@ fn on_ui_message(port: &Port, raw: JsValue) {
     };
     match request {
         UiRequest::Reconnect => host::reconnect_now(),
+        // A console moves on only from a session that ended: nothing to end.
         UiRequest::Operating { session_id } => {
-            for gone in show(port, session_id) {
-                end_unless_shown_again(gone);
-            }
+            show(port, session_id);
         }
         UiRequest::Host { rid, request } => {
             let port = port.clone_port();
