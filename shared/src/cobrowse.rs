@@ -315,6 +315,10 @@ pub enum VisitorFrame {
     /// The visitor accepted or refused a pushed URL or app.
     PushAnswer { push_id: String, accepted: bool },
     AppState { app_id: String, state: AppState },
+    /// The apps in the page now, sent with every keyframe: a console that
+    /// (re)opened mid-session learns them, and one that missed a frame
+    /// catches up.
+    Apps { apps: Vec<LiveApp> },
     /// An ordered event from a pushed app to the console.
     AppEvent { app_id: String, seq: u64, event: serde_json::Value },
 }
@@ -434,6 +438,14 @@ impl App {
             Self::Module { .. } => PushKind::Module,
         }
     }
+}
+
+/// An app in the visitor's page (pushed or held) and what was pushed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveApp {
+    pub app_id: String,
+    pub app: App,
+    pub state: AppState,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -454,6 +454,9 @@ async fn visitor_and_operator_browsers_share_mask_control_push_stop_and_replay()
     console.run("hold", "document.querySelector('#app-hold').click()").await;
     wait_content(&page, "the app held", VISITOR_UI_JS, &parts, |v| v["apps"][0]["state"] == "held").await;
     console.wait("the app held", |v| v["app_state"] == "held").await;
+    // A reloaded console learns the app from the visitor's page and can pull it.
+    console.session.reload(WAIT).await.or_report("reload the console", &parts);
+    console.wait("the held app after the reload", |v| v["state"] == "active" && v["app_state"] == "held").await;
     console.run("pull", "document.querySelector('#app-pull').click()").await;
     wait_content(&page, "the app gone", VISITOR_UI_JS, &parts, |v| v["apps"] == json!([])).await;
     console.wait("the app pulled", |v| v["app_state"] == "pulled").await;

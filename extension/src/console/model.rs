@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use baton_shared::cobrowse::{App, AppField, AppState, Command, Role, Scope, SessionState, MASK_CHAR};
+use baton_shared::cobrowse::{App, AppField, AppState, Command, LiveApp, Role, Scope, SessionState, MASK_CHAR};
 use baton_shared::native::LiveSession;
 
 use super::url::{resolve, safe_url, scheme, UrlUse};
@@ -151,6 +151,23 @@ impl Apps {
                 true
             }
             None => false,
+        }
+    }
+
+    /// The visitor's list of the apps in the page (sent with keyframes):
+    /// apps this console did not know are taken on, and those it thought
+    /// live but the page no longer has are pulled.
+    pub fn in_page(&mut self, live: Vec<LiveApp>) {
+        for e in &mut self.entries {
+            if matches!(e.state, AppState::Pushed | AppState::Held) && !live.iter().any(|l| l.app_id == e.app_id) {
+                e.state = AppState::Pulled;
+            }
+        }
+        for l in live {
+            match self.entries.iter_mut().find(|e| e.app_id == l.app_id) {
+                Some(e) => e.state = l.state,
+                None => self.entries.push(AppEntry { app_id: l.app_id, app: l.app, state: l.state, refused: false }),
+            }
         }
     }
 
@@ -485,6 +502,27 @@ pub fn recording_stopped_text(max_bytes: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_visitors_list_of_apps_is_taken_on() {
+        use super::{AppEntry, Apps};
+        use baton_shared::cobrowse::{App, AppState, LiveApp};
+        let viewer = App::Viewer { url: "https://docs.example/a.pdf".into(), title: "Guide".into() };
+        let mut apps = Apps::default();
+        let mine = apps.configure(viewer.clone(), 1);
+        let gone = apps.configure(viewer.clone(), 2);
+        apps.act(&gone, super::AppAction::Push).unwrap();
+        apps.in_page(vec![LiveApp { app_id: "theirs".into(), app: viewer.clone(), state: AppState::Held }]);
+        let states: Vec<_> = apps.entries.iter().map(|e: &AppEntry| (e.app_id.as_str(), e.state)).collect();
+        assert_eq!(
+            states,
+            [(mine.as_str(), AppState::Configure), (gone.as_str(), AppState::Pulled), ("theirs", AppState::Held)],
+            "configured apps stay, missing live ones are pulled, new ones are taken on"
+        );
+        assert_eq!(apps.current().map(|e| e.app.clone()), Some(viewer));
+        apps.in_page(vec![]);
+        assert_eq!(apps.get("theirs").map(|e| e.state), Some(AppState::Pulled));
+    }
+
     #[test]
     fn a_console_resumes_its_own_session_or_the_only_one() {
         use baton_shared::cobrowse::{Role, SessionState};

@@ -422,6 +422,10 @@ impl Console {
                     self.show_app(st);
                 }
             }
+            VisitorFrame::Apps { apps } => {
+                st.apps.in_page(apps);
+                self.show_app(st);
+            }
             VisitorFrame::AppEvent { app_id, seq, event } => {
                 if let Some(list) = ui::by_id(doc, "app-events") {
                     let li = ui::el(doc, "li", "");

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use baton_shared::cobrowse::{App, AppState, Command, NodeId, Scope, SessionState, WINDOW};
+use baton_shared::cobrowse::{App, AppState, Command, LiveApp, NodeId, Scope, SessionState, WINDOW};
 
 /// Origins a pushed module may be loaded from. Managed policy may add more
 /// later (`chrome.storage.managed`); nothing else ever loads.
@@ -332,6 +332,8 @@ pub fn app_ok(app: &App) -> Result<(), String> {
 #[derive(Debug, Clone, Default)]
 pub struct Apps {
     states: HashMap<String, AppState>,
+    /// What each app was pushed as, for [`Apps::in_page`].
+    pushed: HashMap<String, App>,
 }
 
 impl Apps {
@@ -351,13 +353,28 @@ impl Apps {
         ids
     }
 
+    /// The live apps with what they were pushed as, in id order.
+    pub fn in_page(&self) -> Vec<LiveApp> {
+        self.live()
+            .into_iter()
+            .filter_map(|app_id| {
+                let app = self.pushed.get(&app_id)?.clone();
+                let state = self.state(&app_id)?;
+                Some(LiveApp { app_id, app, state })
+            })
+            .collect()
+    }
+
     /// A push: new ids (or pulled ones, pushed again) become `pushed`.
-    pub fn push(&mut self, app_id: &str) -> Result<AppState, String> {
+    pub fn push(&mut self, app_id: &str, app: &App) -> Result<AppState, String> {
         if app_id.is_empty() || app_id.len() > 100 {
             return Err("bad app id".into());
         }
         match self.state(app_id) {
-            None | Some(AppState::Pulled) | Some(AppState::Configure) => Ok(self.set(app_id, AppState::Pushed)),
+            None | Some(AppState::Pulled) | Some(AppState::Configure) => {
+                self.pushed.insert(app_id.to_owned(), app.clone());
+                Ok(self.set(app_id, AppState::Pushed))
+            }
             Some(s) => Err(format!("app {app_id} is already {s:?}")),
         }
     }
@@ -705,9 +722,11 @@ mod tests {
     #[test]
     fn apps_go_pushed_held_pulled() {
         let mut apps = Apps::default();
+        let viewer = App::Viewer { url: "https://docs.example/a.pdf".into(), title: "Guide".into() };
+        let form = App::Form { title: "Address".into(), fields: vec![] };
         assert!(apps.hold("a").is_err());
-        assert_eq!(apps.push("a"), Ok(AppState::Pushed));
-        assert!(apps.push("a").is_err(), "a live app is not pushed twice");
+        assert_eq!(apps.push("a", &viewer), Ok(AppState::Pushed));
+        assert!(apps.push("a", &viewer).is_err(), "a live app is not pushed twice");
         assert!(apps.resume("a").is_err());
         assert_eq!(apps.hold("a"), Ok(AppState::Held));
         assert!(apps.hold("a").is_err());
@@ -715,12 +734,17 @@ mod tests {
         assert_eq!(apps.hold("a"), Ok(AppState::Held));
         assert_eq!(apps.pull("a"), Ok(AppState::Pulled));
         assert!(apps.pull("a").is_err());
-        assert_eq!(apps.push("a"), Ok(AppState::Pushed), "pushed again after a pull");
-        apps.push("b").unwrap();
+        assert!(apps.in_page().is_empty());
+        assert_eq!(apps.push("a", &form), Ok(AppState::Pushed), "pushed again after a pull");
+        apps.push("b", &viewer).unwrap();
+        apps.hold("b").unwrap();
         assert_eq!(apps.live(), vec!["a".to_owned(), "b".to_owned()]);
+        let live = |app_id: &str, app: &App, state| LiveApp { app_id: app_id.into(), app: app.clone(), state };
+        assert_eq!(apps.in_page(), vec![live("a", &form, AppState::Pushed), live("b", &viewer, AppState::Held)]);
         assert_eq!(apps.pull_all(), vec!["a".to_owned(), "b".to_owned()]);
         assert!(apps.live().is_empty());
-        assert!(apps.push("").is_err());
+        assert!(apps.in_page().is_empty());
+        assert!(apps.push("", &viewer).is_err());
     }
 
     #[test]

@@ -319,8 +319,10 @@ fn apply(f: OperatorFrame) {
             if let Some(r) = recorder {
                 r.keyframe();
             }
-            // A console that (re)opened mid-session learns what it may do.
+            // A console that (re)opened mid-session learns what it may do
+            // and which apps are in the page.
             frame(VisitorFrame::Grants { scopes: with(|d| d.grants.scopes()).unwrap_or_default() });
+            frame(VisitorFrame::Apps { apps: with(|d| d.apps.in_page()).unwrap_or_default() });
         }
         OperatorFrame::Pointer { x, y } => overlay.pointer(x, y),
         OperatorFrame::Ripple { x, y } => overlay.ripple(x, y),
@@ -381,7 +383,7 @@ fn run_command(cmd_id: u64, command: &Command, recorder: Option<&Recorder>) {
 
 fn push_app(overlay: &Rc<Overlay>, app_id: String, app: App) {
     // Pushes are audited by the operator's side, which makes them.
-    let checked = app_ok(&app).and_then(|()| with(|d| d.apps.push(&app_id)).unwrap_or(Err("no session".into())));
+    let checked = app_ok(&app).and_then(|()| with(|d| d.apps.push(&app_id, &app)).unwrap_or(Err("no session".into())));
     match checked {
         Ok(state) => {
             let (src, title) = match &app {
