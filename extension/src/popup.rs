@@ -47,7 +47,7 @@ pub fn start() {
                 s.refresh();
             }
         }
-        PageEvent::Host(_) => {}
+        PageEvent::Host(_) | PageEvent::Consoles(_) => {}
         PageEvent::Lost => {
             set(&doc, "host-state", "disconnected", "The Baton extension restarted; reopen this popup");
         }

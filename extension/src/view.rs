@@ -76,6 +76,9 @@ pub enum UiEvent {
     /// variant: the host message carries its own `type` key.
     HostEvent { event: HostMessage },
     ActionDone { rid: u64, error: Option<String> },
+    /// The operator sessions console pages show, told to a page as it
+    /// connects: a new console leaves those to the tabs showing them.
+    Consoles { sessions: Vec<String> },
 }
 
 /// The server line of the popup: a `data-state` value and a sentence.
@@ -155,6 +158,7 @@ mod tests {
             UiEvent::HostEvent { event: HostMessage::RemoteChanged },
             UiEvent::HostReply { rid: 3, reply: HostMessage::Ack { id: serde_json::json!(9) } },
             UiEvent::ActionDone { rid: 4, error: Some("no".into()) },
+            UiEvent::Consoles { sessions: vec!["s1".into()] },
             UiEvent::View(connected()),
         ];
         for event in events {

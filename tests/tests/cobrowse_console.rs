@@ -408,6 +408,17 @@ async fn the_console_says_when_the_recording_stops_at_its_cap() {
     assert!(v["recording_note"].as_str().is_some_and(|t| t.contains("2000 bytes")), "{}", v["recording_note"]);
     let label = j.console.evaluate("document.querySelector('#console-state').textContent").await.unwrap_or_default();
     assert_eq!(label, "Viewing E2E Visitor's tab");
+
+    // A second console tab leaves the session to the first and stays free
+    // to join another visitor.
+    let parts: [&dyn baton_e2e::Diagnose; 2] = [&j.device, &j.server];
+    let second = j.device.browser().cdp().open_page(&console_url()).await.or_report("open a second console", &parts);
+    let resume = "[document.querySelector('#console-state')?.dataset.state, document.querySelector('#console-state')?.dataset.resume]";
+    let seen = second
+        .wait_until("the second console decided", resume, UI_TIMEOUT, |v| v[1].is_string())
+        .await
+        .or_report("second console", &parts);
+    assert_eq!(seen, json!(["idle", "none"]));
 }
 
 /// Closing the console (and not reopening it) ends the operator's session

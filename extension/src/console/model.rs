@@ -476,14 +476,16 @@ pub fn result_text(label: Option<&str>, cmd_id: u64, ok: bool, error: Option<&st
 /// The note shown when the server stopped recording at its cap.
 /// Which of the host's live sessions a console that just opened takes on:
 /// the one this tab showed before a reload (`remembered`), else the only
-/// one this device operates. With several and none remembered it takes
-/// none rather than show another tab's session.
-pub fn session_to_resume(sessions: Vec<LiveSession>, remembered: Option<&str>) -> Option<LiveSession> {
+/// one this device operates that no other console page shows (`shown`): a
+/// console closed by mistake. A new tab next to one showing a session
+/// stays free to join another visitor.
+pub fn session_to_resume(sessions: Vec<LiveSession>, remembered: Option<&str>, shown: &[String]) -> Option<LiveSession> {
     let mut mine: Vec<_> =
         sessions.into_iter().filter(|s| s.role == Role::Operator && s.state != SessionState::Ended).collect();
     if let Some(i) = remembered.and_then(|id| mine.iter().position(|s| s.session_id == id)) {
         return Some(mine.swap_remove(i));
     }
+    mine.retain(|s| !shown.contains(&s.session_id));
     if mine.len() == 1 {
         mine.pop()
     } else {
@@ -536,7 +538,7 @@ mod tests {
             recording_stopped: None,
         };
         let pick = |sessions: Vec<LiveSession>, remembered: Option<&str>| {
-            super::session_to_resume(sessions, remembered).map(|s| s.session_id)
+            super::session_to_resume(sessions, remembered, &[]).map(|s| s.session_id)
         };
         let a = live("a", Role::Operator, SessionState::Active);
         let b = live("b", Role::Operator, SessionState::AwaitingConsent);
@@ -547,7 +549,11 @@ mod tests {
         assert_eq!(pick(vec![a.clone(), b.clone()], None), None, "another tab's session");
         assert_eq!(pick(vec![a.clone(), b], Some("gone")), None);
         assert_eq!(pick(vec![shared, ended], None), None);
-        assert_eq!(pick(vec![a], Some("gone")).as_deref(), Some("a"));
+        assert_eq!(pick(vec![a.clone()], Some("gone")).as_deref(), Some("a"));
+        // Another console page shows it: a new tab stays free; its own tab takes it back.
+        let shown = ["a".to_owned()];
+        assert_eq!(super::session_to_resume(vec![a.clone()], None, &shown), None);
+        assert_eq!(super::session_to_resume(vec![a], Some("a"), &shown).map(|s| s.session_id).as_deref(), Some("a"));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! and replay. Browser glue only; decisions live in the plain-Rust modules.
 //!
 //! Test hooks: `#console-state[data-state]` (idle, joining,
-//! awaiting-consent, active, ended, replay), `#mirror` (the sandboxed
+//! awaiting-consent, active, ended, replay; `data-resume`: `resumed` or
+//! `none` once the page has looked for a session to take up again), `#mirror` (the sandboxed
 //! frame), `#mirror-status[data-state]` (waiting, live, resyncing),
 //! `#last-seq` (text: last frame number; `data-requests`: keyframe requests
 //! sent; `data-applied-ms`: when the last frame was applied),
@@ -72,6 +73,8 @@ struct State {
     wheel_timer: bool,
     replay: Option<Timeline>,
     playing: bool,
+    /// Sessions other console pages showed when this one opened.
+    shown_elsewhere: Vec<String>,
 }
 
 struct Console {
@@ -124,6 +127,7 @@ pub fn start() {
             wheel_timer: false,
             replay: None,
             playing: false,
+            shown_elsewhere: Vec::new(),
         }),
     });
     *slot.borrow_mut() = Some(console.clone());
@@ -233,6 +237,7 @@ impl Console {
                 }
             }
             PageEvent::Lost => self.error("The Baton extension restarted; reopen this page"),
+            PageEvent::Consoles(sessions) => self.st.borrow_mut().shown_elsewhere = sessions,
             PageEvent::View(_) | PageEvent::Host(_) => {}
         }
     }
@@ -787,13 +792,18 @@ impl Console {
     fn resume(self: &Rc<Self>) {
         let me = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            let Ok(HostMessage::CobrowseSessions { sessions, .. }) = me.client.host(RequestBody::CobrowseSessions).await else {
-                return; // an older host, or none yet: nothing to pick up
+            let answer = me.client.host(RequestBody::CobrowseSessions).await;
+            let shown = std::mem::take(&mut me.st.borrow_mut().shown_elsewhere);
+            let live = match answer {
+                Ok(HostMessage::CobrowseSessions { sessions, .. }) => {
+                    model::session_to_resume(sessions, ui::session_memory().as_deref(), &shown)
+                }
+                _ => None, // no host yet: nothing to pick up
             };
-            let Some(live) = model::session_to_resume(sessions, ui::session_memory().as_deref()) else { return };
-            if me.st.borrow().phase != Phase::Idle {
-                return; // the operator started joining meanwhile
-            }
+            // The operator may have started joining meanwhile.
+            let live = live.filter(|_| me.st.borrow().phase == Phase::Idle);
+            ui::set_attr(&me.doc, "console-state", "data-resume", if live.is_some() { "resumed" } else { "none" });
+            let Some(live) = live else { return };
             me.enter(live.session_id, live.peer_name.unwrap_or_default());
             me.on_cobrowse(CobrowseEvent::State { state: live.state });
             me.on_cobrowse(CobrowseEvent::Peer { present: live.peer_present });

@@ -18,6 +18,8 @@ use crate::view::{Action, UiEvent, UiRequest, View, UI_PORT};
 pub enum PageEvent {
     View(View),
     Host(HostMessage),
+    /// The operator sessions console pages show (told on connecting).
+    Consoles(Vec<String>),
     /// The port closed (the extension reloaded); the page must be reopened.
     Lost,
 }
@@ -95,6 +97,7 @@ pub fn connect(on_event: impl FnMut(PageEvent) + 'static) -> Client {
             }
             UiEvent::View(view) => (events.borrow_mut())(PageEvent::View(view)),
             UiEvent::HostEvent { event } => (events.borrow_mut())(PageEvent::Host(event)),
+            UiEvent::Consoles { sessions } => (events.borrow_mut())(PageEvent::Consoles(sessions)),
         }
     });
     inner.port.on_message_fn(&on_message);

@@ -134,7 +134,7 @@ impl Panel {
             PageEvent::View(v) => self.on_view(v),
             PageEvent::Host(HostMessage::RemoteChanged) => self.schedule_refresh(REFRESH_DEBOUNCE_MS),
             PageEvent::Host(HostMessage::Delivery { send_id, state }) => self.send.on_delivery(&send_id, state),
-            PageEvent::Host(_) => {}
+            PageEvent::Host(_) | PageEvent::Consoles(_) => {}
             PageEvent::Lost => {
                 set_state(&self.doc, "host-state", "disconnected", "The Baton extension restarted; reopen this panel");
                 if let Some(banner) = self.doc.get_element_by_id("banner") {

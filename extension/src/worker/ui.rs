@@ -47,6 +47,8 @@ pub fn on_connect(port: Port) {
     port.on_disconnect_fn(&on_disconnect);
     on_disconnect.forget();
     port.send(&UiEvent::View(host::view()));
+    let sessions = SHOWN.with(|shown| shown.borrow().iter().map(|(_, id)| id.clone()).collect());
+    port.send(&UiEvent::Consoles { sessions });
     PORTS.with(|p| p.borrow_mut().push(port));
 }
 
