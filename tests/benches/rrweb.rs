@@ -20,7 +20,8 @@
 //! the longest task the worst. Baton's snapshot time runs from start to the
 //! snapshot handed to the sink, serialized (as rrweb's includes its `emit`).
 //! `BATON_BENCH_DUMP=<dir>` writes the first run's frames there;
-//! `BATON_BENCH_PAGES=form` runs only the named pages.
+//! `BATON_BENCH_PAGES=form` runs only the named pages;
+//! `BATON_BENCH_PROFILE=cpu|compile|1` looks closer (see [`Profile`]).
 //!
 //! Run: `cargo bench -p baton-e2e --bench rrweb` after `cargo xtask build`
 //! (rrweb is installed from npm into `tests/bench-pages/node_modules` on
@@ -297,7 +298,14 @@ async fn run_baton(cdp: &Cdp, url: &str, seconds: u64, warm: bool) -> Run {
         eval_in(&session, Some(ctx), "wasm_bindgen.debug_capture_prepare('', '')").await;
         tokio::time::sleep(WARM_UP).await;
     }
-    let profiling = profile_start(&session).await;
+    let profile = Profile::from_env();
+    if profile == Profile::Cpu {
+        profile_start(&session).await;
+    }
+    let compile = match profile {
+        Profile::Compile if !warm => CompileTrace::start(cdp).await,
+        _ => None,
+    };
     let t0 = eval_in(&session, None, "window.__t0 = performance.now()").await.as_f64().unwrap_or(0.0);
     eval_in(&session, Some(ctx), "wasm_bindgen.debug_capture_start('', '')").await;
     let started = Instant::now();
@@ -305,7 +313,7 @@ async fn run_baton(cdp: &Cdp, url: &str, seconds: u64, warm: bool) -> Run {
         let s = eval_in(&session, Some(ctx), "wasm_bindgen.debug_capture_stats()").await;
         let s: Value = serde_json::from_str(s.as_str().unwrap_or("{}")).unwrap_or(Value::Null);
         if s["snapshot_ms"].as_f64().unwrap_or(0.0) > 0.0 {
-            if std::env::var_os("BATON_BENCH_PROFILE").is_some() {
+            if profile != Profile::Off {
                 println!("  stats {s}");
             }
             break s;
@@ -313,9 +321,12 @@ async fn run_baton(cdp: &Cdp, url: &str, seconds: u64, warm: bool) -> Run {
         assert!(started.elapsed() < WAIT, "no snapshot");
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    if profiling && std::env::var_os("BATON_BENCH_PROFILE").is_some_and(|m| m == "cpu") {
+    if let Some(trace) = compile {
+        trace.finish(cdp).await;
+    }
+    if profile == Profile::Cpu {
         profile_stop(&session).await;
-    } else if profiling {
+    } else if profile == Profile::Keyframes {
         // More samples: the same snapshot, taken again.
         let mut best: Option<Value> = None;
         for _ in 0..20 {
@@ -328,7 +339,6 @@ async fn run_baton(cdp: &Cdp, url: &str, seconds: u64, warm: bool) -> Run {
             }
         }
         println!("  best of 20 keyframes: {}", best.unwrap_or(Value::Null));
-        profile_stop(&session).await;
     }
     let take = "wasm_bindgen.debug_capture_take()";
     let frames_of = |v: Value| -> Vec<String> {
@@ -363,22 +373,94 @@ async fn run_baton(cdp: &Cdp, url: &str, seconds: u64, warm: bool) -> Run {
     }
 }
 
-/// `BATON_BENCH_PROFILE=1`: samples the page's main thread during Baton's
-/// snapshot and prints the functions with the most self time.
-async fn profile_start(session: &Session) -> bool {
-    let Some(mode) = std::env::var_os("BATON_BENCH_PROFILE") else { return false };
-    if mode != "cpu" {
-        return true;
+/// `BATON_BENCH_PROFILE`: what to look at while Baton takes its snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Profile {
+    Off,
+    /// `cpu`: sample the page's main thread; print the functions with the
+    /// most self time.
+    Cpu,
+    /// `compile`: trace what V8 compiles during the first (cold) snapshot.
+    Compile,
+    /// Any other value: print the recorder's stats, and the best of 20
+    /// keyframes taken again.
+    Keyframes,
+}
+
+impl Profile {
+    fn from_env() -> Profile {
+        match std::env::var("BATON_BENCH_PROFILE").as_deref() {
+            Err(_) => Profile::Off,
+            Ok("cpu") => Profile::Cpu,
+            Ok("compile") => Profile::Compile,
+            Ok(_) => Profile::Keyframes,
+        }
     }
+}
+
+async fn profile_start(session: &Session) {
     let _ = session.call("Profiler.enable", json!({})).await;
     let _ = session.call("Profiler.setSamplingInterval", json!({"interval": 25})).await;
-    session.call("Profiler.start", json!({})).await.is_ok()
+    let _ = session.call("Profiler.start", json!({})).await;
+}
+
+/// The Wasm compile work V8 does while a cold snapshot runs, from a trace
+/// of the `v8.wasm` category: functions compiled lazily on the main thread
+/// (wall time against the thread's own CPU time shows how long it waited
+/// for a core) and optimizing compiles on background threads.
+struct CompileTrace {
+    events: tokio::task::JoinHandle<Vec<Value>>,
+}
+
+impl CompileTrace {
+    const EVENTS: [&str; 2] = ["wasm.CompileLazy", "wasm.ExecuteCompilationUnits"];
+
+    async fn start(cdp: &Cdp) -> Option<CompileTrace> {
+        let mut rx = cdp.events();
+        let events = tokio::spawn(async move {
+            let mut kept = Vec::new();
+            loop {
+                match rx.recv().await {
+                    Ok(e) if e.method == "Tracing.dataCollected" => kept.extend(
+                        e.params["value"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter(|x| Self::EVENTS.iter().any(|n| x["name"] == *n))
+                            .cloned(),
+                    ),
+                    Ok(e) if e.method == "Tracing.tracingComplete" => break,
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(_) => break,
+                }
+            }
+            kept
+        });
+        let config = json!({"transferMode": "ReportEvents", "traceConfig": {"includedCategories": ["v8.wasm"]}});
+        cdp.call("Tracing.start", config).await.ok()?;
+        Some(CompileTrace { events })
+    }
+
+    async fn finish(self, cdp: &Cdp) {
+        let _ = cdp.call("Tracing.end", json!({})).await;
+        let Ok(events) = self.events.await else { return };
+        let of = |name: &'static str| events.iter().filter(move |e| e["name"] == name);
+        let ms = |name: &'static str, key: &str| of(name).filter_map(|e| e[key].as_f64()).sum::<f64>() / 1000.0;
+        let threads: std::collections::HashSet<_> =
+            of("wasm.ExecuteCompilationUnits").filter_map(|e| e["tid"].as_u64()).collect();
+        println!(
+            "  compiled during the snapshot: {} functions lazily on the main thread in {:.1} ms ({:.1} ms of its CPU); \
+             optimizing in the background {:.1} ms of CPU on {} threads",
+            of("wasm.CompileLazy").count(),
+            ms("wasm.CompileLazy", "dur"),
+            ms("wasm.CompileLazy", "tdur"),
+            ms("wasm.ExecuteCompilationUnits", "tdur"),
+            threads.len()
+        );
+    }
 }
 
 async fn profile_stop(session: &Session) {
-    if std::env::var_os("BATON_BENCH_PROFILE").is_some_and(|m| m != "cpu") {
-        return;
-    }
     let Ok(reply) = session.call("Profiler.stop", json!({})).await else { return };
     let profile = &reply["profile"];
     let mut self_hits: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
