@@ -336,9 +336,13 @@ fn handle(ctx: &Arc<HostContext>, request: Request, link: &LinkState, sync: &Syn
         RequestBody::CobrowseAudit { session_id, event } => {
             local(cobrowse::audit(ctx, &session_id, event).map(|()| HostMessage::Ack { id: id.clone() }), id)
         }
-        RequestBody::CobrowseEnd { session_id } => {
+        RequestBody::CobrowseEnd { session_id } if cobrowse::holds(ctx, &session_id) => {
             local(cobrowse::end(ctx, &session_id).map(|()| HostMessage::Ack { id: id.clone() }), id)
         }
+        RequestBody::CobrowseEnd { session_id } => spawn_reply(ctx, id, |ctx, id| async move {
+            cobrowse::end_not_held(ctx, &session_id).await?;
+            Ok(HostMessage::Ack { id })
+        }),
         RequestBody::CobrowseSessions => Some(HostMessage::CobrowseSessions { id, sessions: ctx.cobrowse.live() }),
         RequestBody::RecordingFetch { session_id, after } => spawn_reply(ctx, id, |ctx, id| async move {
             let (frames, next) = cobrowse::recording(ctx, &session_id, after).await?;

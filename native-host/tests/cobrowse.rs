@@ -256,6 +256,41 @@ fn the_operator_ends_and_a_declined_operator_sees_nothing() {
     assert_eq!(again["code"], "cobrowse_code_invalid", "{again}");
 }
 
+/// A host that restarted lost its sessions (they live in its memory); the
+/// extension asks it to end them, and it does so at the server, so the
+/// other side is not left waiting.
+#[test]
+fn a_restarted_host_ends_a_session_it_lost_at_the_server() {
+    let (_dir, server) = server();
+    let (mut visitor, mut operator) = hosts(&server);
+    let session = start_session(&mut visitor, &mut operator, false);
+    let home = visitor.kill();
+    operator.wait_event("the visitor gone", WAIT, |m| is_cobrowse(m, &session, "peer") && m["event"]["present"] == false);
+    let mut visitor = Host::start_in(home, &server.url, "Visitor laptop");
+    visitor.wait_connected();
+    assert_eq!(visitor.request(json!({"type": "cobrowse_sessions"}))["sessions"], json!([]));
+
+    // A device with no part in the session cannot end it.
+    let end = json!({"type": "cobrowse_end", "session_id": session});
+    let mut stranger = Host::start(&server.url, "Stranger");
+    stranger.wait_connected();
+    let e = stranger.request(end.clone());
+    assert_eq!(e["code"], "cobrowse_not_active", "{e}");
+    assert!(e["message"].as_str().unwrap_or_default().contains("no part in it"), "{e}");
+
+    let ack = visitor.request(end.clone());
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let ended = operator.wait_event("ended there", WAIT, |m| is_cobrowse(m, &session, "ended"));
+    assert!(ended["event"]["reason"].as_str().unwrap_or_default().contains("visitor"), "{ended}");
+    // Ending it again does no harm; a session that never existed is an error.
+    let again = visitor.request(end);
+    assert_eq!(again["type"], "ack", "{again}");
+    let e = stranger.request(json!({"type": "cobrowse_end", "session_id": "no-such-session"}));
+    assert_eq!(e["code"], "cobrowse_not_active", "{e}");
+    let e = stranger.request(json!({"type": "cobrowse_end", "session_id": "../v1/devices"}));
+    assert_eq!(e["code"], "invalid_request", "{e}");
+}
+
 #[test]
 fn a_sequence_gap_is_reported_as_resumed() {
     let (_dir, server) = server();

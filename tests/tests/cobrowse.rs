@@ -819,6 +819,35 @@ async fn when_the_recording_stops_at_its_cap_both_sides_are_told() {
     console.wait("the session goes on", |v| text_of(v).contains("AFTER-THE-CAP")).await;
 }
 
+/// A killed host takes its sessions with it (they live in its memory):
+/// its side ends at once and says why, and the extension has the next host
+/// end the session at the server, so the other side is not left waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_host_ends_its_side_at_once_and_the_session_for_the_other_side() {
+    let w = World::start(" K").await;
+    let parts = w.parts();
+    let url = serve(PAGE.to_owned()).await;
+    let no_baton_ui = "document.querySelectorAll('[data-baton-ui]').length";
+
+    // The operator's host dies: the console says so; the visitor's page is left clean.
+    let (page, console, _session, _) = share_and_join(&w, &parts, &url, PAGE_TEXT, false).await;
+    w.operator.kill_host().or_report("kill the operator's host", &parts);
+    let v = console.wait("the console ended", |v| v["state"] == "ended").await;
+    assert!(v["console_error"].as_str().is_some_and(|t| t.contains("Baton app")), "{}", v["console_error"]);
+    page.wait_until("the visitor's page without Baton's UI", no_baton_ui, WAIT, |v| v == &json!(0))
+        .await
+        .or_report("the visitor's side ended", &parts);
+
+    // The visitor's host dies: the page is clean at once; the console hears the end.
+    let (page, console, _session, _) = share_and_join(&w, &parts, &url, PAGE_TEXT, false).await;
+    w.visitor.kill_host().or_report("kill the visitor's host", &parts);
+    page.wait_until("the page without Baton's UI", no_baton_ui, WAIT, |v| v == &json!(0))
+        .await
+        .or_report("the visitor's side ended", &parts);
+    let v = console.wait("the console ended", |v| v["state"] == "ended").await;
+    assert!(v["console_error"].as_str().is_some_and(|t| t.contains("visitor")), "{}", v["console_error"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hostile_page_shared_by_a_real_visitor_runs_nothing_in_the_console() {
     let (b, hits) = pages::beacon().await.expect("start the beacon");

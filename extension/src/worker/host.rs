@@ -53,6 +53,10 @@ struct Link {
     subscribers: Vec<Subscriber>,
     /// Called whenever `view` changes.
     on_view: Vec<fn(&View)>,
+    /// Called when the link drops.
+    on_lost: Vec<fn()>,
+    /// Requests for the next host once it is connected.
+    deferred: Vec<RequestBody>,
 }
 
 /// The port and the listeners attached to it, dropped together.
@@ -73,6 +77,8 @@ thread_local! {
         next_request_id: 0,
         pending: HashMap::new(),
         subscribers: Vec::new(),
+        on_lost: Vec::new(),
+        deferred: Vec::new(),
         on_view: Vec::new(),
     });
     static GENERATION: RefCell<u64> = const { RefCell::new(0) };
@@ -133,6 +139,12 @@ pub fn subscribe(subscriber: Subscriber) {
     with(|l| l.subscribers.push(subscriber));
 }
 
+/// Be told when the host link drops: the host process is gone, and with it
+/// every co-browsing session it held (they live in its memory only).
+pub fn on_link_lost(f: fn()) {
+    with(|l| l.on_lost.push(f));
+}
+
 /// Be told whenever the host link's [`View`] changes.
 pub fn on_view_change(f: fn(&View)) {
     with(|l| l.on_view.push(f));
@@ -179,6 +191,21 @@ pub fn notify(body: RequestBody) {
             chrome::log(&format!("baton: host request failed: {e}"));
         }
     });
+}
+
+/// Like [`notify`], but a request made while the host is away waits for
+/// the next one to connect (ending sessions the old one lost).
+pub fn notify_when_connected(body: RequestBody) {
+    let now = with(|l| {
+        let connected = l.view.host == HostState::Connected && l.port.is_some();
+        if !connected {
+            l.deferred.push(body.clone());
+        }
+        connected
+    });
+    if now {
+        notify(body);
+    }
 }
 
 /// Connects now (also used by "Retry now"): resets the backoff.
@@ -257,6 +284,11 @@ fn on_host_message(generation: u64, raw: JsValue) {
         was
     });
     let mut changed = !was_connected;
+    if !was_connected {
+        for body in with(|l| std::mem::take(&mut l.deferred)) {
+            notify(body);
+        }
+    }
 
     let reply_to = message.reply_id().as_u64();
     if let Some(waiter) = reply_to.and_then(|id| with(|l| l.pending.remove(&id))) {
@@ -307,6 +339,9 @@ fn on_host_disconnect(generation: u64) {
     }
     schedule_retry(delay);
     view_changed();
+    for f in with(|l| l.on_lost.clone()) {
+        f();
+    }
 }
 
 fn schedule_retry(delay: u32) {

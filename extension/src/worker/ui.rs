@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
 use baton_shared::limits::CONSOLE_GONE_MS;
-use baton_shared::native::{HostMessage, RequestBody};
+use baton_shared::native::{CobrowseEvent, HostMessage, RequestBody};
 
 use crate::chrome::{self, Port};
 use crate::view::{Action, UiEvent, UiRequest, View, UI_PORT};
@@ -30,6 +30,7 @@ pub fn on_connect(port: Port) {
     REGISTERED.with(|r| {
         if !r.replace(true) {
             host::on_view_change(broadcast_view);
+            host::on_link_lost(consoles_lost);
         }
     });
     let reply_port = port.clone_port();
@@ -63,6 +64,19 @@ fn show(port: &Port, session_id: Option<String>) -> Vec<String> {
         }
         was.into_iter().map(|(_, id)| id).filter(|id| Some(id) != session_id.as_ref()).collect()
     })
+}
+
+/// The host went away, and the sessions it held with it: consoles showing
+/// one hear that it ended, and why; the next host ends it at the server.
+fn consoles_lost() {
+    let mut sessions: Vec<String> = SHOWN.with(|shown| shown.borrow_mut().drain(..).map(|(_, id)| id).collect());
+    sessions.sort();
+    sessions.dedup();
+    for session_id in sessions {
+        let event = CobrowseEvent::Ended { reason: Some("the Baton app on this computer stopped".into()) };
+        forward_host_event(&HostMessage::Cobrowse { session_id: session_id.clone(), event });
+        host::notify_when_connected(RequestBody::CobrowseEnd { session_id });
+    }
 }
 
 fn is_shown(session_id: &str) -> bool {

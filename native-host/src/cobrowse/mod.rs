@@ -17,7 +17,10 @@
 //!   keyframe.
 //!
 //! Sessions live in memory: a host restart ends them (the browser restarted
-//! too). Frame keys are also stored, sealed by the vault, so a recorded
+//! too, or the host was killed). The extension then ends each of them here
+//! on this host's side, and asks the next host to end them at the server
+//! (`end_not_held`: it says `End` on the relay as this device), so the other
+//! side is not left waiting. Frame keys are also stored, sealed by the vault, so a recorded
 //! session can be replayed later (`recording.rs`). Nothing on the frame
 //! path touches the disk.
 
@@ -164,13 +167,29 @@ pub fn audit(ctx: &HostContext, session_id: &str, event: AuditEvent) -> Result<(
     Ok(())
 }
 
-/// Either side: ends the session; the other side hears it from the relay.
+/// Whether this host holds the session, live.
+pub fn holds(ctx: &HostContext, session_id: &str) -> bool {
+    live(ctx, session_id).is_ok()
+}
+
+/// Either side: ends a session this host holds; the other side hears it
+/// from the relay. In order with the frames sent before it.
 pub fn end(ctx: &HostContext, session_id: &str) -> Result<(), RequestError> {
     let session = live(ctx, session_id)?;
     session.queue(&RelayMessage::End { reason: None });
     ctx.cobrowse.remove(session_id);
     session.finish(None, true);
     Ok(())
+}
+
+/// Either side: ends a session this host does not hold (it restarted
+/// since, and lost it) at the server, where it would otherwise stay open
+/// for the other side.
+pub async fn end_not_held(ctx: Arc<HostContext>, session_id: &str) -> Result<(), RequestError> {
+    check_session_id(session_id)?;
+    relay::end_at_server(&ctx, session_id)
+        .await
+        .map_err(|why| not_active(format!("co-browsing session {session_id} could not be ended: {why}")))
 }
 
 /// Operator (or visitor): a recorded session, decrypted with the stored key.

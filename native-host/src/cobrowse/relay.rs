@@ -38,7 +38,7 @@ pub async fn run(ctx: Arc<HostContext>, session: Arc<Session>) {
         if session.is_ended() && !session.is_closing() {
             break;
         }
-        match connect(&ctx, &session).await {
+        match connect(&ctx, &session.id).await {
             Ok(socket) => {
                 attempt = 0;
                 match connection(&ctx, &session, socket, &mut greeted_before).await {
@@ -66,9 +66,9 @@ pub async fn run(ctx: Arc<HostContext>, session: Arc<Session>) {
     ctx.cobrowse.remove(&session.id);
 }
 
-async fn connect(ctx: &HostContext, session: &Session) -> Result<Socket, ConnectError> {
+async fn connect(ctx: &HostContext, session_id: &str) -> Result<Socket, ConnectError> {
     let (api, _) = ctx.api().map_err(|e| ConnectError::Transient(e.to_string()))?;
-    let url = server_link::ws_url(&ctx.server_url, &format!("{PATH_SESSION}/{}/relay", session.id));
+    let url = server_link::ws_url(&ctx.server_url, &format!("{PATH_SESSION}/{session_id}/relay"));
     let mut request = url
         .into_client_request()
         .map_err(|e| ConnectError::Fatal(format!("bad relay URL: {e}")))?;
@@ -87,12 +87,56 @@ async fn connect(ctx: &HostContext, session: &Session) -> Result<Socket, Connect
         .map_err(|e| match e {
             tungstenite::Error::Http(resp) => match resp.status().as_u16() {
                 401 | 403 => ConnectError::Fatal("the server refused this device for the session".into()),
-                404 | 410 => ConnectError::Fatal("the session has ended on the server".into()),
+                404 | 410 => ConnectError::Fatal(
+                    "the server knows no such session for this device (it ended, or this device has no part in it)".into(),
+                ),
                 status => ConnectError::Transient(format!("relay refused with HTTP {status}")),
             },
             other => ConnectError::Transient(other.to_string()),
         })?;
     Ok(socket)
+}
+
+/// Ends, at the server, a session this host no longer holds (its process
+/// restarted, and the session's state went with it): connects to the relay
+/// as this device, says `End`, and waits until the server has ended it.
+pub async fn end_at_server(ctx: &HostContext, session_id: &str) -> Result<(), String> {
+    let mut socket = connect(ctx, session_id).await.map_err(|e| match e {
+        ConnectError::Fatal(why) | ConnectError::Transient(why) => why,
+    })?;
+    let ended = async {
+        // The greeting says whether anything is left to end.
+        if next_message(&mut socket).await? == Some(SessionState::Ended) {
+            return Ok(());
+        }
+        let end = serde_json::to_string(&RelayMessage::End { reason: None }).map_err(|e| e.to_string())?;
+        socket.send(Message::Text(end.into())).await.map_err(|e| e.to_string())?;
+        // The server answers `End` once the end is committed.
+        while next_message(&mut socket).await? != Some(SessionState::Ended) {}
+        Ok(())
+    };
+    tokio::time::timeout(Duration::from_secs(10), ended)
+        .await
+        .map_err(|_| "the relay did not confirm the end in time".to_owned())?
+}
+
+/// For [`end_at_server`]: the next relay message, as far as the session's
+/// state goes (`Ended` for `End`, a closed socket, or a greeting saying so).
+async fn next_message(socket: &mut Socket) -> Result<Option<SessionState>, String> {
+    loop {
+        let Some(message) = socket.next().await else { return Ok(Some(SessionState::Ended)) };
+        match message.map_err(|e| e.to_string())? {
+            Message::Close(_) => return Ok(Some(SessionState::Ended)),
+            Message::Text(text) => {
+                return Ok(match serde_json::from_str(text.as_str()) {
+                    Ok(RelayMessage::End { .. }) => Some(SessionState::Ended),
+                    Ok(RelayMessage::Hello { state, .. } | RelayMessage::State { state }) => Some(state),
+                    _ => None,
+                })
+            }
+            _ => {}
+        }
+    }
 }
 
 /// One connection: `Ok` when the session is over, `Err` when the connection dropped.

@@ -52,6 +52,7 @@ pub fn page_runs_baton(tab_id: i64, runs: bool) {
 
 pub fn start() {
     host::subscribe(on_host_event);
+    host::on_link_lost(host_gone);
     // A closed tab ends its share. (The worker stays alive while the host
     // port is open, so a listener added now is enough.)
     let on_removed = Closure::<dyn FnMut(JsValue)>::new(|tab_id: JsValue| {
@@ -132,13 +133,24 @@ fn end(tab_id: i64, by: Option<Role>) -> bool {
         return false;
     };
     let session_id = share.view.session_id;
-    // The server records the end itself.
+    // The server records the end itself. Asked while the host is away (it
+    // stopped, and lost the session), the next one ends it at the server.
     if by == Some(Role::Visitor) {
-        host::notify(RequestBody::CobrowseEnd { session_id });
+        host::notify_when_connected(RequestBody::CobrowseEnd { session_id });
     }
     to_page(tab_id, ToPage::Ended);
     publish();
     true
+}
+
+/// The host went away, and its sessions with it: every share ends here
+/// (the bar and everything else injected leave the page), and at the server
+/// once a host is back.
+fn host_gone() {
+    let tabs: Vec<i64> = SHARES.with(|s| s.borrow().keys().copied().collect());
+    for tab_id in tabs {
+        end(tab_id, Some(Role::Visitor));
+    }
 }
 
 fn tab_of(session_id: &str) -> Option<i64> {
