@@ -77,8 +77,8 @@ pub async fn wait_in_content_world(
 
 /// An expression for [`in_content_world`] that reads Baton's visitor UI
 /// in the page (through its closed shadow root): `{mounted, state, scopes,
-/// recorded, text, consent, control, pointer, strokes, apps: [{id, state,
-/// sandbox, src}]}`, or `{mounted: false}`.
+/// recorded, operator_away, text, consent, control, pointer, strokes, apps:
+/// [{id, state, sandbox, src}]}`, or `{mounted: false}`.
 pub const VISITOR_UI_JS: &str = r#"(() => {
   const host = document.querySelector('[data-baton-ui=visitor]');
   if (!host) return { mounted: false };
@@ -88,6 +88,7 @@ pub const VISITOR_UI_JS: &str = r#"(() => {
   const apps = [...ui.querySelectorAll('[data-baton-app]')].map((a) => ({ id: a.dataset.batonApp, state: a.dataset.state,
     sandbox: a.querySelector('iframe')?.getAttribute('sandbox'), src: a.querySelector('iframe')?.src ?? '' }));
   return { mounted: true, state: bar?.dataset.state ?? null, scopes: bar?.dataset.scopes ?? '', recorded: bar?.dataset.recorded === 'true',
+    operator_away: bar?.dataset.operatorAway === 'true',
     text: bar?.textContent ?? '',
     consent: !!q('[data-baton-part=dialog-consent]'), control: !!q('[data-baton-part=dialog-control]'),
     pointer: !!q('[data-baton-part=pointer]:not([hidden])'), strokes: ui.querySelectorAll('polyline').length, apps };

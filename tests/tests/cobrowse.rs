@@ -829,12 +829,25 @@ async fn a_killed_host_ends_its_side_at_once_and_the_session_for_the_other_side(
     let url = serve(PAGE.to_owned()).await;
     let no_baton_ui = "document.querySelectorAll('[data-baton-ui]').length";
 
-    // The operator's host dies: the console says so; the visitor's page is left clean.
+    // The operator's host dies, and cannot start again for now (its
+    // manifest is moved away): the console says so; the visitor's bar says
+    // the operator is disconnected.
     let (page, console, _session, _) = share_and_join(&w, &parts, &url, PAGE_TEXT, false).await;
+    let manifests = w.operator.profile_dir().join("NativeMessagingHosts");
+    let hidden = w.operator.profile_dir().join("NativeMessagingHosts.away");
+    std::fs::rename(&manifests, &hidden).expect("move the operator's host manifest away");
     w.operator.kill_host().or_report("kill the operator's host", &parts);
     let v = console.wait("the console ended", |v| v["state"] == "ended").await;
     assert!(v["console_error"].as_str().is_some_and(|t| t.contains("Baton app")), "{}", v["console_error"]);
-    page.wait_until("the visitor's page without Baton's UI", no_baton_ui, WAIT, |v| v == &json!(0))
+    let ui = wait_content(&page, "the operator away", VISITOR_UI_JS, &parts, |v| v["operator_away"] == true).await;
+    assert!(ui["text"].as_str().is_some_and(|t| t.contains("disconnected")), "{ui}");
+    assert_eq!(ui["state"], "active", "{ui}");
+    // Once a host starts again on the operator's side, it ends the session
+    // at the server, and the visitor's page is left clean.
+    std::fs::rename(&hidden, &manifests).expect("put the operator's host manifest back");
+    // The worker's next attempt comes after its backoff (at most 8 s).
+    let backoff = Duration::from_millis(u64::from(baton_shared::limits::BACKOFF_MAX_MS));
+    page.wait_until("the visitor's page without Baton's UI", no_baton_ui, WAIT + backoff, |v| v == &json!(0))
         .await
         .or_report("the visitor's side ended", &parts);
 

@@ -523,8 +523,12 @@ pub fn token_from(bytes: &[u8]) -> String {
 
 // ---- the session as the page shows it -----------------------------------------
 
-/// The words of the "being viewed" bar.
-pub fn bar_text(state: SessionState, code: &str, operator: Option<&str>) -> String {
+/// The words of the "being viewed" bar; `away`: the operator's side
+/// dropped off the relay.
+pub fn bar_text(state: SessionState, code: &str, operator: Option<&str>, away: bool) -> String {
+    if away && state == SessionState::Active {
+        return format!("{} is disconnected — waiting for them to come back", operator.unwrap_or("The operator"));
+    }
     match (state, operator) {
         (SessionState::Waiting, _) => format!("Sharing this tab. Read this code to the operator: {code}"),
         (SessionState::AwaitingConsent, Some(op)) => format!("{op} asks to view this tab"),
@@ -794,7 +798,9 @@ mod tests {
 
     #[test]
     fn bar_words() {
-        assert!(bar_text(SessionState::Waiting, "AB-CD", None).contains("AB-CD"));
-        assert_eq!(bar_text(SessionState::Active, "", Some("Sam")), "Sam is viewing this tab");
+        assert!(bar_text(SessionState::Waiting, "AB-CD", None, false).contains("AB-CD"));
+        assert_eq!(bar_text(SessionState::Active, "", Some("Sam"), false), "Sam is viewing this tab");
+        assert!(bar_text(SessionState::Active, "", Some("Sam"), true).starts_with("Sam is disconnected"));
+        assert!(bar_text(SessionState::Waiting, "AB-CD", None, true).contains("AB-CD"), "away only matters while active");
     }
 }

@@ -18,6 +18,7 @@ use web_sys::{Document, Element, Event, HtmlIFrameElement, MutationObserver, Mut
 use baton_shared::cobrowse::{App, AppState, Scope, SessionState};
 
 use super::model::{self, app_state_name, scope_label, scope_name, state_name, AppChannel, InOrder, Sequencer};
+use super::protocol::ShareView;
 
 /// The host element's `data-baton-ui` value (the recorder's own elements carry other values).
 pub const HOST_MARK: &str = "visitor";
@@ -324,11 +325,15 @@ impl Overlay {
 
     // ---- the bar and prompts ------------------------------------------------------
 
-    pub fn show_state(&self, state: SessionState, code: &str, operator: Option<&str>, scopes: &[Scope], recorded: bool) {
+    /// The bar for `share`, with the scopes granted now.
+    pub fn show_state(&self, share: &ShareView, scopes: &[Scope]) {
+        let (state, code) = (share.state, share.code.as_str());
         let _ = self.bar.set_attribute("data-state", state_name(state));
-        let recorded = recorded && state == SessionState::Active;
+        let recorded = share.recorded && state == SessionState::Active;
         let _ = self.bar.set_attribute("data-recorded", if recorded { "true" } else { "false" });
-        let text = model::bar_text(state, "", operator);
+        let away = share.operator_away && state == SessionState::Active;
+        let _ = self.bar.set_attribute("data-operator-away", if away { "true" } else { "false" });
+        let text = model::bar_text(state, "", share.operator.as_deref(), away);
         let text = text.trim_end_matches([':', ' ']);
         self.bar_text.set_text_content(Some(&if recorded { format!("{text} · recorded") } else { text.to_owned() }));
         let waiting = state == SessionState::Waiting;

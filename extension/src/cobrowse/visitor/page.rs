@@ -154,23 +154,14 @@ fn refused(message: &str) {
     let overlay = match overlay {
         Some(o) => o,
         None => {
-            let share = ShareView {
-                session_id: String::new(),
-                code: String::new(),
-                expires_ms: 0,
-                state: SessionState::Ended,
-                operator: None,
-                scopes: Vec::new(),
-                key_confirmed: false,
-                recorded: false,
-            };
+            let share = ShareView { state: SessionState::Ended, ..ShareView::waiting(String::new(), String::new(), 0) };
             match mount(&share) {
                 Some(o) => o,
                 None => return,
             }
         }
     };
-    overlay.show_state(SessionState::Ended, "", None, &[], false);
+    overlay.show_state(&ShareView { state: SessionState::Ended, ..ShareView::waiting(String::new(), String::new(), 0) }, &[]);
     overlay.close_dialog("consent");
     overlay.notice(message);
 }
@@ -242,7 +233,7 @@ fn shared(share: ShareView) {
         None => return,
     };
     let scopes = with(|d| d.grants.scopes()).unwrap_or_default();
-    overlay.show_state(share.state, &share.code, share.operator.as_deref(), &scopes, share.recorded);
+    overlay.show_state(&share, &scopes);
     match share.state {
         SessionState::AwaitingConsent => {
             overlay.ask_consent(share.operator.as_deref().unwrap_or("An operator"), policy.recording_allowed)
@@ -443,7 +434,7 @@ fn send_grants() {
     frame(VisitorFrame::Grants { scopes: scopes.clone() });
     send(FromPage::Scopes { scopes: scopes.clone() });
     if let Some((overlay, share)) = with(|d| (d.overlay.clone(), d.share.clone())) {
-        overlay.show_state(share.state, &share.code, share.operator.as_deref(), &scopes, share.recorded);
+        overlay.show_state(&share, &scopes);
     }
 }
 

@@ -30,6 +30,27 @@ pub struct ShareView {
     /// server has not stopped at its cap.
     #[serde(default)]
     pub recorded: bool,
+    /// The operator's side dropped off the relay (its connection or its
+    /// app); nothing reaches it until it is back.
+    #[serde(default)]
+    pub operator_away: bool,
+}
+
+impl ShareView {
+    /// A tab just shared: waiting for an operator with `code`.
+    pub fn waiting(session_id: String, code: String, expires_ms: i64) -> ShareView {
+        ShareView {
+            session_id,
+            code,
+            expires_ms,
+            state: SessionState::Waiting,
+            operator: None,
+            scopes: Vec::new(),
+            key_confirmed: false,
+            recorded: false,
+            operator_away: false,
+        }
+    }
 }
 
 /// Worker → the shared tab's content script.
@@ -95,6 +116,7 @@ mod tests {
             scopes: vec![Scope::Click],
             key_confirmed: true,
             recorded: true,
+            operator_away: true,
         };
         let to = [
             ToPage::Shared { share },

@@ -108,16 +108,7 @@ pub async fn share(tab_id: i64) -> Result<(), String> {
         Ok(other) => return Err(format!("unexpected answer from the Baton app: {other:?}")),
         Err(e) => return Err(e.message),
     };
-    let view = ShareView {
-        session_id: session_id.clone(),
-        code,
-        expires_ms,
-        state: SessionState::Waiting,
-        operator: None,
-        scopes: Vec::new(),
-        key_confirmed: false,
-        recorded: false,
-    };
+    let view = ShareView::waiting(session_id.clone(), code, expires_ms);
     // The server records the start itself.
     SHARES.with(|s| s.borrow_mut().insert(tab_id, Share { view: view.clone(), pushes: HashMap::new() }));
     to_page(tab_id, ToPage::Shared { share: view });
@@ -223,7 +214,20 @@ fn on_host_event(message: &HostMessage) {
             }
         }
         CobrowseEvent::Resumed => to_page(tab_id, ToPage::Frame { frame: OperatorFrame::KeyframeRequest }),
-        CobrowseEvent::Frame { .. } | CobrowseEvent::Peer { .. } => {}
+        CobrowseEvent::Peer { present } => {
+            let view = with_share(tab_id, |s| {
+                let changed = s.view.operator.is_some() && s.view.operator_away == *present;
+                if changed {
+                    s.view.operator_away = !present;
+                }
+                changed.then(|| s.view.clone())
+            });
+            if let Some(share) = view.flatten() {
+                to_page(tab_id, ToPage::Shared { share });
+                publish();
+            }
+        }
+        CobrowseEvent::Frame { .. } => {}
         CobrowseEvent::Error { message } => chrome::log(&format!("baton: co-browsing: {message}")),
         // The bar stops saying the session is recorded.
         CobrowseEvent::RecordingStopped { .. } => {
