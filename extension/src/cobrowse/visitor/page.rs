@@ -151,17 +151,15 @@ fn refused(message: &str) {
         d.share.state = SessionState::Ended;
         d.overlay.clone()
     });
+    let ended = ShareView { state: SessionState::Ended, ..ShareView::waiting(String::new(), String::new(), 0) };
     let overlay = match overlay {
         Some(o) => o,
-        None => {
-            let share = ShareView { state: SessionState::Ended, ..ShareView::waiting(String::new(), String::new(), 0) };
-            match mount(&share) {
-                Some(o) => o,
-                None => return,
-            }
-        }
+        None => match mount(&ended) {
+            Some(o) => o,
+            None => return,
+        },
     };
-    overlay.show_state(&ShareView { state: SessionState::Ended, ..ShareView::waiting(String::new(), String::new(), 0) }, &[]);
+    overlay.show_state(&ended, &[]);
     overlay.close_dialog("consent");
     overlay.notice(message);
 }
