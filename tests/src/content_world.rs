@@ -77,8 +77,8 @@ pub async fn wait_in_content_world(
 
 /// An expression for [`in_content_world`] that reads Baton's visitor UI
 /// in the page (through its closed shadow root): `{mounted, state, scopes,
-/// recorded, operator_away, text, consent, control, pointer, strokes, apps:
-/// [{id, state, sandbox, src}]}`, or `{mounted: false}`.
+/// recorded, operator_away, text, consent, control, notice, pointer,
+/// strokes, apps: [{id, state, sandbox, src}]}`, or `{mounted: false}`.
 pub const VISITOR_UI_JS: &str = r#"(() => {
   const host = document.querySelector('[data-baton-ui=visitor]');
   if (!host) return { mounted: false };
@@ -91,6 +91,7 @@ pub const VISITOR_UI_JS: &str = r#"(() => {
     operator_away: bar?.dataset.operatorAway === 'true',
     text: bar?.textContent ?? '',
     consent: !!q('[data-baton-part=dialog-consent]'), control: !!q('[data-baton-part=dialog-control]'),
+    notice: q('[data-baton-part=dialog-notice]')?.textContent ?? null,
     pointer: !!q('[data-baton-part=pointer]:not([hidden])'), strokes: ui.querySelectorAll('polyline').length, apps };
 })()"#;
 

@@ -274,15 +274,7 @@ async fn share_and_join<'a>(w: &'a World, parts: &'a [&'a dyn Diagnose], url: &s
         .or_report("operator's popup connected", parts);
     operator_popup.session().close().await.or_report("close the operator's popup", parts);
     console.wait("the console is ready", |v| v["state"] == "idle").await;
-    console
-        .run(
-            "join",
-            &format!(
-                "(() => {{ document.querySelector('#join-code').value = {}; document.querySelector('#join-form').requestSubmit(); }})()",
-                json!(code)
-            ),
-        )
-        .await;
+    baton_e2e::console::join(&console.session, &code).await.or_report("join", parts);
     console.wait("awaiting the visitor's consent", |v| v["state"] == "awaiting-consent" || v["join_error"].is_array()).await;
 
     // The visitor is asked by the operator's name, allows (with recording).
@@ -817,6 +809,43 @@ async fn when_the_recording_stops_at_its_cap_both_sides_are_told() {
         .await
         .or_report("change the page", &parts);
     console.wait("the session goes on", |v| text_of(v).contains("AFTER-THE-CAP")).await;
+}
+
+/// An operator the visitor's settings do not list is refused before the
+/// visitor is asked: the page says why, the console hears the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_not_on_the_visitors_allowlist_is_refused() {
+    let w = World::start(" L").await;
+    let parts = w.parts();
+    let url = serve(PAGE.to_owned()).await;
+    let page = w.visitor.browser().cdp().open_page(&url).await.or_report("open the page", &parts);
+    page.wait_for("document.readyState === 'complete'", WAIT).await.or_report("page loaded", &parts);
+    wait_content(&page, "the content script", "typeof chrome.runtime?.id === 'string'", &parts, |v| v == &json!(true)).await;
+    let console = Console {
+        session: w.operator.browser().cdp().open_page(&console_url()).await.or_report("open the console", &parts),
+        parts: &parts,
+    };
+    let popup = w.visitor.popup().await.or_report("open the visitor's popup", &parts);
+    popup
+        .wait_until("connected", CONNECT_TIMEOUT, |s| s.host_is("connected") && s.server_is("connected"))
+        .await
+        .or_report("visitor's popup connected", &parts);
+    popup
+        .session()
+        .evaluate("chrome.storage.local.set({ operatorAllowlist: ['Someone Else'] }).then(() => true)")
+        .await
+        .or_report("allow only another operator", &parts);
+    let code = popup.share_code(WAIT).await.or_report("share this tab", &parts);
+    popup.session().close().await.or_report("close the visitor's popup", &parts);
+    console.wait("the console is ready", |v| v["state"] == "idle").await;
+    baton_e2e::console::join(&console.session, &code).await.or_report("join", &parts);
+    let ui = wait_content(&page, "the refusal", VISITOR_UI_JS, &parts, |v| v["notice"].is_string()).await;
+    assert!(ui["notice"].as_str().is_some_and(|t| t.contains("refused") && t.contains(OPERATOR)), "{ui}");
+    assert_eq!(ui["consent"], false, "the visitor is not asked: {ui}");
+    // Told "the visitor declined", or, when its relay socket only opened after
+    // the end, that the session has ended.
+    let v = console.wait("the console ended", |v| v["state"] == "ended").await;
+    assert!(v["console_error"].as_str().is_some_and(|t| t.contains("ended")), "{}", v["console_error"]);
 }
 
 /// A killed host takes its sessions with it (they live in its memory):
