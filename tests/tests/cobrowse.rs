@@ -232,10 +232,11 @@ impl World {
     }
 }
 
-/// Opens `url` in the visitor's browser, shares it from the popup, opens
-/// the console, joins with the code and approves (recording as asked).
-/// Returns the visitor's page, the console and the session id.
-async fn share_and_join<'a>(w: &'a World, parts: &'a [&'a dyn Diagnose], url: &str, text: &str, record: bool) -> (Session, Console<'a>, String, Duration) {
+/// Opens `url` in the visitor's browser and the console in the operator's,
+/// and shares the page from the visitor's popup, with `settings` (an object
+/// for `chrome.storage.local`, as JavaScript) set first. Returns the page,
+/// the console (idle) and the code to join with.
+async fn share<'a>(w: &'a World, parts: &'a [&'a dyn Diagnose], url: &str, settings: Option<&str>) -> (Session, Console<'a>, String) {
     let page = w.visitor.browser().cdp().open_page(url).await.or_report("open the page", parts);
     page.wait_for("document.readyState === 'complete'", WAIT).await.or_report("page loaded", parts);
     wait_content(&page, "the content script", "typeof chrome.runtime?.id === 'string'", parts, |v| v == &json!(true)).await;
@@ -253,13 +254,12 @@ async fn share_and_join<'a>(w: &'a World, parts: &'a [&'a dyn Diagnose], url: &s
         .wait_until("connected", CONNECT_TIMEOUT, |s| s.host_is("connected") && s.server_is("connected"))
         .await
         .or_report("visitor's popup connected", parts);
-    if record {
-        // Recording is off unless the settings allow it.
+    if let Some(settings) = settings {
         popup
             .session()
-            .evaluate("chrome.storage.local.set({ recordingAllowed: true }).then(() => true)")
+            .evaluate(&format!("chrome.storage.local.set({settings}).then(() => true)"))
             .await
-            .or_report("allow recording in the settings", parts);
+            .or_report("the visitor's settings", parts);
     }
     let code = popup
         .share_code(WAIT)
@@ -274,6 +274,16 @@ async fn share_and_join<'a>(w: &'a World, parts: &'a [&'a dyn Diagnose], url: &s
         .or_report("operator's popup connected", parts);
     operator_popup.session().close().await.or_report("close the operator's popup", parts);
     console.wait("the console is ready", |v| v["state"] == "idle").await;
+    (page, console, code)
+}
+
+/// Opens `url` in the visitor's browser, shares it from the popup, opens
+/// the console, joins with the code and approves (recording as asked).
+/// Returns the visitor's page, the console and the session id.
+async fn share_and_join<'a>(w: &'a World, parts: &'a [&'a dyn Diagnose], url: &str, text: &str, record: bool) -> (Session, Console<'a>, String, Duration) {
+    // Recording is off unless the settings allow it.
+    let settings = record.then_some("{ recordingAllowed: true }");
+    let (page, console, code) = share(w, parts, url, settings).await;
     baton_e2e::console::join(&console.session, &code).await.or_report("join", parts);
     console.wait("awaiting the visitor's consent", |v| v["state"] == "awaiting-consent" || v["join_error"].is_array()).await;
 
@@ -818,26 +828,7 @@ async fn an_operator_not_on_the_visitors_allowlist_is_refused() {
     let w = World::start(" L").await;
     let parts = w.parts();
     let url = serve(PAGE.to_owned()).await;
-    let page = w.visitor.browser().cdp().open_page(&url).await.or_report("open the page", &parts);
-    page.wait_for("document.readyState === 'complete'", WAIT).await.or_report("page loaded", &parts);
-    wait_content(&page, "the content script", "typeof chrome.runtime?.id === 'string'", &parts, |v| v == &json!(true)).await;
-    let console = Console {
-        session: w.operator.browser().cdp().open_page(&console_url()).await.or_report("open the console", &parts),
-        parts: &parts,
-    };
-    let popup = w.visitor.popup().await.or_report("open the visitor's popup", &parts);
-    popup
-        .wait_until("connected", CONNECT_TIMEOUT, |s| s.host_is("connected") && s.server_is("connected"))
-        .await
-        .or_report("visitor's popup connected", &parts);
-    popup
-        .session()
-        .evaluate("chrome.storage.local.set({ operatorAllowlist: ['Someone Else'] }).then(() => true)")
-        .await
-        .or_report("allow only another operator", &parts);
-    let code = popup.share_code(WAIT).await.or_report("share this tab", &parts);
-    popup.session().close().await.or_report("close the visitor's popup", &parts);
-    console.wait("the console is ready", |v| v["state"] == "idle").await;
+    let (page, console, code) = share(&w, &parts, &url, Some("{ operatorAllowlist: ['Someone Else'] }")).await;
     baton_e2e::console::join(&console.session, &code).await.or_report("join", &parts);
     let ui = wait_content(&page, "the refusal", VISITOR_UI_JS, &parts, |v| v["notice"].is_string()).await;
     assert!(ui["notice"].as_str().is_some_and(|t| t.contains("refused") && t.contains(OPERATOR)), "{ui}");
