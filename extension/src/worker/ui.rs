@@ -90,18 +90,10 @@ fn end_unless_shown_again(session_id: String) {
         return;
     }
     let check = Closure::once_into_js(move || {
-        if is_shown(&session_id) {
-            return;
+        if !is_shown(&session_id) {
+            chrome::log(&format!("baton: ending co-browsing session {session_id}: its console was closed"));
+            host::notify_when_connected(RequestBody::CobrowseEnd { session_id });
         }
-        wasm_bindgen_futures::spawn_local(async move {
-            let why = match host::request(RequestBody::CobrowseEnd { session_id: session_id.clone() }).await {
-                Ok(HostMessage::Error { message, .. }) => message,
-                Ok(_) => return chrome::log(&format!("baton: ended co-browsing session {session_id}: its console was closed")),
-                Err(e) => e.message,
-            };
-            // Usually ended meanwhile (by the visitor, or from the console before it closed).
-            chrome::log(&format!("baton: co-browsing session {session_id} not ended after its console closed: {why}"));
-        });
     });
     chrome::set_timeout(check.unchecked_ref(), CONSOLE_GONE_MS as i32);
 }
