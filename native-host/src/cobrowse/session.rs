@@ -168,8 +168,11 @@ impl Session {
     }
 
     fn emit_always(&self, event: CobrowseEvent) {
-        if let Ok(mut told) = self.told.lock() {
-            told.hear(&event);
+        // Frames (the hot path) leave nothing lasting.
+        if !matches!(event, CobrowseEvent::Frame { .. }) {
+            if let Ok(mut told) = self.told.lock() {
+                told.hear(&event);
+            }
         }
         self.events.send(HostMessage::Cobrowse { session_id: self.id.clone(), event });
     }
