@@ -331,38 +331,26 @@ pub fn app_ok(app: &App) -> Result<(), String> {
 /// (`configure` happens only on the operator's side).
 #[derive(Debug, Clone, Default)]
 pub struct Apps {
-    states: HashMap<String, AppState>,
-    /// What each app was pushed as, for [`Apps::in_page`].
-    pushed: HashMap<String, App>,
+    /// Each app by id: what it was pushed as, and its state.
+    apps: HashMap<String, LiveApp>,
 }
 
 impl Apps {
     pub fn state(&self, app_id: &str) -> Option<AppState> {
-        self.states.get(app_id).copied()
+        self.apps.get(app_id).map(|a| a.state)
     }
 
-    /// The apps currently in the page (pushed or held).
-    pub fn live(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self
-            .states
-            .iter()
-            .filter(|(_, s)| matches!(s, AppState::Pushed | AppState::Held))
-            .map(|(id, _)| id.clone())
-            .collect();
-        ids.sort();
-        ids
-    }
-
-    /// The live apps with what they were pushed as, in id order.
+    /// The apps currently in the page (pushed or held), in id order.
     pub fn in_page(&self) -> Vec<LiveApp> {
-        self.live()
-            .into_iter()
-            .filter_map(|app_id| {
-                let app = self.pushed.get(&app_id)?.clone();
-                let state = self.state(&app_id)?;
-                Some(LiveApp { app_id, app, state })
-            })
-            .collect()
+        let mut live: Vec<LiveApp> =
+            self.apps.values().filter(|a| matches!(a.state, AppState::Pushed | AppState::Held)).cloned().collect();
+        live.sort_by(|a, b| a.app_id.cmp(&b.app_id));
+        live
+    }
+
+    /// The ids of [`Apps::in_page`].
+    pub fn live(&self) -> Vec<String> {
+        self.in_page().into_iter().map(|a| a.app_id).collect()
     }
 
     /// A push: new ids (or pulled ones, pushed again) become `pushed`.
@@ -372,8 +360,9 @@ impl Apps {
         }
         match self.state(app_id) {
             None | Some(AppState::Pulled) | Some(AppState::Configure) => {
-                self.pushed.insert(app_id.to_owned(), app.clone());
-                Ok(self.set(app_id, AppState::Pushed))
+                let state = AppState::Pushed;
+                self.apps.insert(app_id.to_owned(), LiveApp { app_id: app_id.to_owned(), app: app.clone(), state });
+                Ok(state)
             }
             Some(s) => Err(format!("app {app_id} is already {s:?}")),
         }
@@ -409,8 +398,11 @@ impl Apps {
         live
     }
 
+    /// A known app's new state.
     fn set(&mut self, app_id: &str, state: AppState) -> AppState {
-        self.states.insert(app_id.to_owned(), state);
+        if let Some(a) = self.apps.get_mut(app_id) {
+            a.state = state;
+        }
         state
     }
 }
