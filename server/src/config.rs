@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use baton_shared::limits::{
-    COBROWSE_CODE_TTL_MS, COBROWSE_CONSENT_TTL_MS, MAX_RECORDING_BYTES, PAIRING_TTL_MS,
+    COBROWSE_AWAY_TTL_MS, COBROWSE_CODE_TTL_MS, COBROWSE_CONSENT_TTL_MS, MAX_RECORDING_BYTES,
+    PAIRING_TTL_MS,
 };
 use clap::Parser;
 
@@ -40,6 +41,12 @@ pub struct Cli {
           value_parser = clap::value_parser!(i64).range(1..))]
     pub cobrowse_consent_ttl_ms: i64,
 
+    /// How long one side may stay disconnected from an active session
+    /// before it ends (tests shorten it).
+    #[arg(long, value_name = "MS", default_value_t = COBROWSE_AWAY_TTL_MS, hide = true,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    pub cobrowse_away_ttl_ms: i64,
+
     /// Recorded bytes kept per co-browsing session (tests lower it).
     #[arg(long, value_name = "BYTES", default_value_t = MAX_RECORDING_BYTES, hide = true,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -59,6 +66,7 @@ pub struct Settings {
     pub pairing_ttl_ms: i64,
     pub cobrowse_code_ttl_ms: i64,
     pub cobrowse_consent_ttl_ms: i64,
+    pub cobrowse_away_ttl_ms: i64,
     pub cobrowse_recording_max_bytes: u64,
     /// Peers whose `X-Forwarded-For` names the client (`forwarded`).
     pub trusted_proxies: Arc<[ProxyNet]>,
@@ -74,6 +82,7 @@ impl Cli {
             pairing_ttl_ms: self.pairing_ttl_ms,
             cobrowse_code_ttl_ms: self.cobrowse_code_ttl_ms,
             cobrowse_consent_ttl_ms: self.cobrowse_consent_ttl_ms,
+            cobrowse_away_ttl_ms: self.cobrowse_away_ttl_ms,
             cobrowse_recording_max_bytes: self.cobrowse_recording_max_bytes,
             trusted_proxies: self.trusted_proxies.clone().into(),
         }
@@ -102,6 +111,7 @@ mod tests {
         assert_eq!(cli.settings().pairing_ttl_ms, PAIRING_TTL_MS);
         assert_eq!(cli.settings().cobrowse_code_ttl_ms, COBROWSE_CODE_TTL_MS);
         assert_eq!(cli.settings().cobrowse_consent_ttl_ms, COBROWSE_CONSENT_TTL_MS);
+        assert_eq!(cli.settings().cobrowse_away_ttl_ms, COBROWSE_AWAY_TTL_MS);
         assert_eq!(cli.settings().cobrowse_recording_max_bytes, MAX_RECORDING_BYTES);
     }
 

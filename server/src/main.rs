@@ -48,6 +48,8 @@ enum StartupError {
     },
     #[error("cannot open database {}: {source}", path.display())]
     OpenDb { path: PathBuf, source: DbError },
+    #[error("cannot load the active co-browsing sessions: {0}")]
+    LoadSessions(DbError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -106,11 +108,12 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
     let push = PushRegistry::new();
     let settings = cli.settings();
     let relay = Relay::start(db.clone(), settings.cobrowse_recording_max_bytes);
-    tokio::spawn(expire_sessions(
-        db.clone(),
-        relay.clone(),
-        settings.cobrowse_code_ttl_ms.min(settings.cobrowse_consent_ttl_ms),
-    ));
+    let active = db
+        .call(db::cobrowse::active)
+        .await
+        .map_err(StartupError::LoadSessions)?;
+    relay.adopt(active);
+    tokio::spawn(expire_sessions(db.clone(), relay.clone(), settings.clone()));
     let state = AppState {
         db: db.clone(),
         ids: Generator::new(),
@@ -166,10 +169,16 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
 }
 
 /// Ends co-browsing sessions whose code expired before an operator joined,
-/// or whose visitor did not approve the operator in time, telling their
-/// sockets; also done on access (`db::cobrowse::Session::due`). Runs at
-/// least every half of the shortest of those times.
-async fn expire_sessions(db: Db, relay: Relay, ttl_ms: i64) {
+/// whose visitor did not approve the operator in time (also done on access,
+/// `db::cobrowse::Session::due`), or that one side stayed away from too
+/// long, telling their sockets. Runs at least every half of the shortest of
+/// those times.
+async fn expire_sessions(db: Db, relay: Relay, settings: config::Settings) {
+    let ttl_ms = settings
+        .cobrowse_code_ttl_ms
+        .min(settings.cobrowse_consent_ttl_ms)
+        .min(settings.cobrowse_away_ttl_ms);
+    let away_ttl = Duration::from_millis(u64::try_from(settings.cobrowse_away_ttl_ms).unwrap_or(0));
     let every = Duration::from_millis(u64::try_from(ttl_ms / 2).unwrap_or(0))
         .clamp(Duration::from_millis(50), Duration::from_secs(5));
     let mut tick = tokio::time::interval(every);
@@ -187,6 +196,19 @@ async fn expire_sessions(db: Db, relay: Relay, ttl_ms: i64) {
                 }
             }
             Err(err) => tracing::error!(%err, "cannot expire co-browsing sessions"),
+        }
+        for (id, away) in relay.abandoned(away_ttl) {
+            let now = clock::now_ms();
+            let session_id = id.clone();
+            match db
+                .call(move |conn| db::cobrowse::abandon(conn, &session_id, away, now))
+                .await
+            {
+                Ok(true) => relay.finish(&id, db::cobrowse::Expiry::Away(away).reason()),
+                // Ended meanwhile (and told then): only the room is left.
+                Ok(false) => relay.finish(&id, "the session has ended"),
+                Err(err) => tracing::error!(%err, "cannot end an abandoned co-browsing session"),
+            }
         }
         relay.prune();
     }

@@ -197,6 +197,9 @@ pub enum AuditEvent {
     /// Server: the visitor did not answer the operator's join within
     /// [`crate::limits::COBROWSE_CONSENT_TTL_MS`].
     ConsentExpired,
+    /// Server: `away` stayed disconnected from the active session for
+    /// [`crate::limits::COBROWSE_AWAY_TTL_MS`].
+    Abandoned { away: Role },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -84,6 +84,11 @@ pub const COBROWSE_CODE_TTL_MS: i64 = 10 * 60 * 1000;
 /// still awaiting consent then ends (`AuditEvent::ConsentExpired`).
 pub const COBROWSE_CONSENT_TTL_MS: i64 = 10 * 60 * 1000;
 
+/// An active session one side has stayed disconnected from this long ends
+/// (`AuditEvent::Abandoned`): a browser gone for good does not leave the
+/// other side waiting, and a network blip or a server restart is shorter.
+pub const COBROWSE_AWAY_TTL_MS: i64 = 2 * 60 * 1000;
+
 /// Failed co-browsing joins allowed per client per minute, and per code.
 pub const COBROWSE_GUESSES_PER_CLIENT_PER_MINUTE: u32 = 10;
 pub const COBROWSE_GUESSES_PER_CODE: u32 = 5;

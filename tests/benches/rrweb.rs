@@ -469,7 +469,12 @@ async fn profile_stop(session: &Session) {
         let hits = node["hitCount"].as_u64().unwrap_or(0);
         let frame = &node["callFrame"];
         let url = frame["url"].as_str().unwrap_or("");
-        let name = format!("{} ({})", frame["functionName"].as_str().unwrap_or("?"), url.rsplit('/').next().unwrap_or(""));
+        let file = url.rsplit('/').next().unwrap_or("");
+        let name = match frame["functionName"].as_str().unwrap_or("?") {
+            // Anonymous functions: where they are.
+            "" => format!("<anonymous {}:{}> ({file})", frame["lineNumber"], frame["columnNumber"]),
+            named => format!("{named} ({file})"),
+        };
         if !matches!(frame["functionName"].as_str(), Some("(idle)" | "(program)")) {
             total += hits;
         }

@@ -833,10 +833,9 @@ async fn an_operator_not_on_the_visitors_allowlist_is_refused() {
     let ui = wait_content(&page, "the refusal", VISITOR_UI_JS, &parts, |v| v["notice"].is_string()).await;
     assert!(ui["notice"].as_str().is_some_and(|t| t.contains("refused") && t.contains(OPERATOR)), "{ui}");
     assert_eq!(ui["consent"], false, "the visitor is not asked: {ui}");
-    // Told "the visitor declined", or, when its relay socket only opened after
-    // the end, that the session has ended.
+    // Told why, also when its relay socket only opened after the end.
     let v = console.wait("the console ended", |v| v["state"] == "ended").await;
-    assert!(v["console_error"].as_str().is_some_and(|t| t.contains("ended")), "{}", v["console_error"]);
+    assert!(v["console_error"].as_str().is_some_and(|t| t.contains("the visitor declined")), "{}", v["console_error"]);
 }
 
 /// A killed host takes its sessions with it (they live in its memory):

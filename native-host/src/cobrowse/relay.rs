@@ -147,6 +147,8 @@ async fn connection(
     greeted_before: &mut bool,
 ) -> Result<(), String> {
     let (mut write, mut read) = socket.split();
+    // A greeting saying the session is over; the `End` saying why follows.
+    let mut greeted_ended = false;
     loop {
         while let Some(item) = session.out.pop() {
             if let Err(e) = write.send(Message::Text(item.text.clone())).await {
@@ -165,15 +167,18 @@ async fn connection(
                 return Ok(());
             }
             message = read.next() => match message {
-                None => return Err("the relay closed the connection".into()),
+                None | Some(Ok(Message::Close(_))) if greeted_ended => {
+                    session.finish(Some("the session has ended".into()), false);
+                    return Ok(());
+                }
+                None | Some(Ok(Message::Close(_))) => return Err("the relay closed the connection".into()),
                 Some(Err(e)) => return Err(e.to_string()),
                 Some(Ok(Message::Text(text))) => {
-                    if incoming(ctx, session, text.as_str(), greeted_before).await {
+                    if incoming(ctx, session, text.as_str(), greeted_before, &mut greeted_ended).await {
                         let _ = write.send(Message::Close(None)).await;
                         return Ok(());
                     }
                 }
-                Some(Ok(Message::Close(_))) => return Err("the relay closed the connection".into()),
                 Some(Ok(_)) => {}
             },
             _ = session.out.ready.notified() => {}
@@ -182,7 +187,13 @@ async fn connection(
 }
 
 /// Handles one relay message; true when the session is over.
-async fn incoming(ctx: &HostContext, session: &Arc<Session>, text: &str, greeted_before: &mut bool) -> bool {
+async fn incoming(
+    ctx: &HostContext,
+    session: &Arc<Session>,
+    text: &str,
+    greeted_before: &mut bool,
+    greeted_ended: &mut bool,
+) -> bool {
     let message = match serde_json::from_str::<RelayMessage>(text) {
         Ok(m) => m,
         Err(e) => {
@@ -191,6 +202,10 @@ async fn incoming(ctx: &HostContext, session: &Arc<Session>, text: &str, greeted
         }
     };
     match message {
+        RelayMessage::Hello { state: SessionState::Ended, .. } => {
+            // Over before this connection: the server's `End` says why.
+            *greeted_ended = true;
+        }
         RelayMessage::Hello { state, peer_present, recording_stopped, .. } => {
             session.emit(CobrowseEvent::State { state });
             session.emit(CobrowseEvent::Peer { present: peer_present });
@@ -202,10 +217,6 @@ async fn incoming(ctx: &HostContext, session: &Arc<Session>, text: &str, greeted
                 session.emit(CobrowseEvent::Resumed);
             }
             *greeted_before = true;
-            if state == SessionState::Ended {
-                session.finish(Some("the session has ended".into()), false);
-                return true;
-            }
         }
         RelayMessage::State { state } => {
             session.emit(CobrowseEvent::State { state });

@@ -30,6 +30,8 @@ pub struct Session {
     pub expires_ms: i64,
     /// While awaiting consent: when the visitor's time to answer runs out.
     pub consent_by_ms: Option<i64>,
+    /// Once ended: why, as both sides were told.
+    pub end_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +82,8 @@ pub enum Expiry {
     Code,
     /// The visitor did not answer the operator in time.
     Consent,
+    /// This side stayed disconnected from the active session too long.
+    Away(Role),
 }
 
 impl Expiry {
@@ -88,6 +92,8 @@ impl Expiry {
         match self {
             Self::Code => "the code expired before an operator joined",
             Self::Consent => "the visitor did not approve the operator in time",
+            Self::Away(Role::Operator) => "the operator stayed disconnected too long",
+            Self::Away(Role::Visitor) => "the visitor stayed disconnected too long",
         }
     }
 
@@ -95,6 +101,7 @@ impl Expiry {
         match self {
             Self::Code => AuditEvent::Expired,
             Self::Consent => AuditEvent::ConsentExpired,
+            Self::Away(away) => AuditEvent::Abandoned { away },
         }
     }
 }
@@ -308,12 +315,8 @@ pub fn join(
 }
 
 /// The session, after ending it if its code expired unjoined or its
-/// visitor did not consent in time (then with why, for the relay to tell).
-pub fn load(
-    conn: &mut Connection,
-    id: &str,
-    now: i64,
-) -> Result<Option<(Session, Option<Expiry>)>, DbError> {
+/// visitor did not consent in time.
+pub fn load(conn: &mut Connection, id: &str, now: i64) -> Result<Option<Session>, DbError> {
     let tx = conn.transaction()?;
     let Some(mut session) = load_in(&tx, id)? else {
         return Ok(None);
@@ -323,16 +326,17 @@ pub fn load(
         expire_in(&tx, id, now, expiry)?;
         session.state = SessionState::Ended;
         session.recording = false;
+        session.end_reason = Some(expiry.reason().to_owned());
     }
     tx.commit()?;
-    Ok(Some((session, expired)))
+    Ok(Some(session))
 }
 
 fn load_in(tx: &Transaction<'_>, id: &str) -> Result<Option<Session>, DbError> {
     let row = tx
         .query_row(
             "SELECT visitor_id, visitor_account, operator_id, operator_public_key, operator_name,
-                    state, recording, expires_ms, consent_by_ms, recording_full
+                    state, recording, expires_ms, consent_by_ms, recording_full, end_reason
              FROM cobrowse_session WHERE id = ?1",
             params![id],
             |r| {
@@ -347,6 +351,7 @@ fn load_in(tx: &Transaction<'_>, id: &str) -> Result<Option<Session>, DbError> {
                     r.get::<_, i64>(7)?,
                     r.get::<_, Option<i64>>(8)?,
                     r.get::<_, bool>(9)?,
+                    r.get::<_, Option<String>>(10)?,
                 ))
             },
         )
@@ -362,6 +367,7 @@ fn load_in(tx: &Transaction<'_>, id: &str) -> Result<Option<Session>, DbError> {
         expires_ms,
         consent_by_ms,
         recording_full,
+        end_reason,
     )) = row
     else {
         return Ok(None);
@@ -389,15 +395,22 @@ fn load_in(tx: &Transaction<'_>, id: &str) -> Result<Option<Session>, DbError> {
         recording_full,
         expires_ms,
         consent_by_ms,
+        end_reason,
     }))
 }
 
 fn expire_in(tx: &Transaction<'_>, id: &str, now: i64, expiry: Expiry) -> Result<(), DbError> {
-    tx.execute(
-        "UPDATE cobrowse_session SET state = 'ended', recording = 0, ended_ms = ?2 WHERE id = ?1",
-        params![id, now],
-    )?;
+    set_ended(tx, id, now, expiry.reason())?;
     append_audit(tx, id, now, None, &expiry.event())?;
+    Ok(())
+}
+
+fn set_ended(tx: &Transaction<'_>, id: &str, now: i64, reason: &str) -> Result<(), DbError> {
+    tx.execute(
+        "UPDATE cobrowse_session SET state = 'ended', recording = 0, ended_ms = ?2, end_reason = ?3
+         WHERE id = ?1",
+        params![id, now, reason],
+    )?;
     Ok(())
 }
 
@@ -429,6 +442,33 @@ pub fn expire_due(conn: &mut Connection, now: i64) -> Result<Vec<(String, Expiry
     }
     tx.commit()?;
     Ok(due)
+}
+
+/// Ends the session because `away` stayed disconnected too long; `false`
+/// if it was not active (any more).
+pub fn abandon(conn: &mut Connection, id: &str, away: Role, now: i64) -> Result<bool, DbError> {
+    let tx = conn.transaction()?;
+    let active = load_in(&tx, id)?.is_some_and(|s| s.state == SessionState::Active);
+    if active {
+        expire_in(&tx, id, now, Expiry::Away(away))?;
+        tx.commit()?;
+    }
+    Ok(active)
+}
+
+/// Every active session (the relay watches who stays away from them).
+pub fn active(conn: &mut Connection) -> Result<Vec<Session>, DbError> {
+    let tx = conn.transaction()?;
+    let ids = {
+        let mut stmt = tx.prepare("SELECT id FROM cobrowse_session WHERE state = 'active'")?;
+        let ids = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        ids
+    };
+    let mut sessions = Vec::with_capacity(ids.len());
+    for id in ids {
+        sessions.extend(load_in(&tx, &id)?);
+    }
+    Ok(sessions)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -498,7 +538,7 @@ pub fn client_audit(
             after.state = Active;
         }
         AuditEvent::Consent { approved: false } => {
-            end_in(&tx, id, role, now)?;
+            end_in(&tx, id, role, DECLINED, now)?;
             after.state = SessionState::Ended;
         }
         AuditEvent::RecordingConsent { approved } => {
@@ -516,8 +556,12 @@ pub fn client_audit(
     Ok(after)
 }
 
-/// Ends the session on `by`'s request; `false` if it had already ended.
-pub fn end(conn: &mut Connection, id: &str, by: Role, now: i64) -> Result<bool, DbError> {
+/// What both sides are told when the visitor declines the operator.
+pub const DECLINED: &str = "the visitor declined";
+
+/// Ends the session on `by`'s request, for `reason`; `false` if it had
+/// already ended.
+pub fn end(conn: &mut Connection, id: &str, by: Role, reason: &str, now: i64) -> Result<bool, DbError> {
     let tx = conn.transaction()?;
     let Some(session) = load_in(&tx, id)? else {
         return Ok(false);
@@ -525,16 +569,13 @@ pub fn end(conn: &mut Connection, id: &str, by: Role, now: i64) -> Result<bool, 
     if session.state == SessionState::Ended {
         return Ok(false);
     }
-    end_in(&tx, id, by, now)?;
+    end_in(&tx, id, by, reason, now)?;
     tx.commit()?;
     Ok(true)
 }
 
-fn end_in(tx: &Transaction<'_>, id: &str, by: Role, now: i64) -> Result<(), DbError> {
-    tx.execute(
-        "UPDATE cobrowse_session SET state = 'ended', recording = 0, ended_ms = ?2 WHERE id = ?1",
-        params![id, now],
-    )?;
+fn end_in(tx: &Transaction<'_>, id: &str, by: Role, reason: &str, now: i64) -> Result<(), DbError> {
+    set_ended(tx, id, now, reason)?;
     append_audit(tx, id, now, Some(by), &AuditEvent::Ended { by })?;
     Ok(())
 }
@@ -827,8 +868,8 @@ mod tests {
         let db = Db::open_in_memory().unwrap();
         let (id, _, operator) = joined(&db, 10_000).await;
         let sid = id.clone();
-        let (session, expired) = db.call(move |c| load(c, &sid, 10_999)).await.unwrap().unwrap();
-        assert_eq!((session.state, expired), (SessionState::AwaitingConsent, None));
+        let session = db.call(move |c| load(c, &sid, 10_999)).await.unwrap().unwrap();
+        assert_eq!((session.state, session.end_reason), (SessionState::AwaitingConsent, None));
         assert!(db.call(|c| expire_due(c, 10_999)).await.unwrap().is_empty());
 
         // The operator's retry after the deadline ends it.
@@ -836,8 +877,9 @@ mod tests {
         let retried = db.call(move |c| join(c, "ABCD", &op, "ok", 11_000, 1_000)).await;
         assert!(matches!(retried, Err(JoinError::ConsentExpired { .. })), "{retried:?}");
         let sid = id.clone();
-        let (session, expired) = db.call(move |c| load(c, &sid, 11_000)).await.unwrap().unwrap();
-        assert_eq!((session.state, expired), (SessionState::Ended, None));
+        let session = db.call(move |c| load(c, &sid, 11_000)).await.unwrap().unwrap();
+        let why = Some(Expiry::Consent.reason().to_owned());
+        assert_eq!((session.state, session.end_reason), (SessionState::Ended, why));
     }
 
     #[tokio::test]
@@ -847,7 +889,8 @@ mod tests {
         let due = db.call(|c| expire_due(c, 11_000)).await.unwrap();
         assert_eq!(due, [(id.clone(), Expiry::Consent)]);
         assert!(db.call(|c| expire_due(c, 12_000)).await.unwrap().is_empty());
-        let (session, expired) = db.call(move |c| load(c, &id, 12_000)).await.unwrap().unwrap();
-        assert_eq!((session.state, expired), (SessionState::Ended, None));
+        let session = db.call(move |c| load(c, &id, 12_000)).await.unwrap().unwrap();
+        let why = Some(Expiry::Consent.reason().to_owned());
+        assert_eq!((session.state, session.end_reason), (SessionState::Ended, why));
     }
 }

@@ -152,6 +152,8 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE cobrowse_session ADD COLUMN recording_full INTEGER NOT NULL DEFAULT 0;
     UPDATE cobrowse_session SET recorded_bytes =
         (SELECT coalesce(sum(length(ct)), 0) FROM cobrowse_frame f WHERE f.session_id = cobrowse_session.id);",
+    // 8: why an ended session ended, for sockets that connect afterwards.
+    "ALTER TABLE cobrowse_session ADD COLUMN end_reason TEXT;",
 ];
 
 pub fn latest_version() -> i64 {

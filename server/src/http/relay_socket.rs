@@ -23,7 +23,7 @@ use super::extract::AuthDevice;
 use super::ws::{close, expect_upgrade, send};
 use super::AppState;
 use crate::clock::now_ms;
-use crate::db::cobrowse::{self, AuditError, Expiry, FrameRow, Session};
+use crate::db::cobrowse::{self, AuditError, FrameRow, Session};
 use crate::relay::rules::audit_permitted;
 use crate::relay::{Attached, Control};
 
@@ -42,7 +42,7 @@ pub async fn upgrade(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, HttpError> {
     checks::id("session id", &session_id).map_err(|_| unknown_session())?;
-    let (session, expired) = state
+    let session = state
         .db
         .call(move |conn| cobrowse::load(conn, &session_id, now_ms()))
         .await?
@@ -54,23 +54,23 @@ pub async fn upgrade(
     Ok(ws
         .max_message_size(HARD_MESSAGE_LIMIT)
         .max_frame_size(HARD_MESSAGE_LIMIT)
-        .on_upgrade(move |socket| serve_socket(socket, state, session, expired, role)))
+        .on_upgrade(move |socket| serve_socket(socket, state, session, role)))
 }
 
 async fn serve_socket(
     mut socket: WebSocket,
     state: AppState,
     session: Session,
-    expired: Option<Expiry>,
     role: Role,
 ) {
     let _count = state.relay.count_socket();
     let session_id = session.id.clone();
-    let ended = expired.map_or("the session has ended", Expiry::reason);
+    // Sessions ended before the reason was kept only say that they ended.
+    let ended = session.end_reason.clone().unwrap_or_else(|| "the session has ended".into());
     if session.state == SessionState::Ended {
         // A room still in memory is stale (e.g. the code or the consent
         // time just ran out on this access).
-        state.relay.finish(&session_id, ended);
+        state.relay.finish(&session_id, &ended);
     }
     let Some((attached, mut inbox, greeting)) = state.relay.attach(session, role) else {
         let hello = RelayMessage::Hello {
@@ -81,7 +81,7 @@ async fn serve_socket(
             recording_stopped: None,
         };
         let end = RelayMessage::End {
-            reason: Some(ended.into()),
+            reason: Some(ended),
         };
         if send(&mut socket, &hello).await.is_ok() && send(&mut socket, &end).await.is_ok() {
             close(&mut socket, close_code::NORMAL, "session ended").await;
@@ -269,7 +269,7 @@ async fn audit(state: &AppState, at: &Attached, event: AuditEvent) -> Option<Rel
     match result {
         Ok(after) if after.state == SessionState::Ended => {
             let reason = if declined {
-                "the visitor declined"
+                cobrowse::DECLINED
             } else {
                 "the session ended"
             };
@@ -303,13 +303,6 @@ async fn audit(state: &AppState, at: &Attached, event: AuditEvent) -> Option<Rel
 
 async fn end(state: &AppState, at: &Attached, reason: Option<String>) {
     let (id, by) = (at.room.id.clone(), at.role);
-    if let Err(err) = state
-        .db
-        .call(move |conn| cobrowse::end(conn, &id, by, now_ms()))
-        .await
-    {
-        tracing::error!(%err, "cannot end co-browsing session");
-    }
     let reason = reason
         .map(|r| r.chars().take(MAX_END_REASON).collect::<String>())
         .filter(|r| !r.trim().is_empty())
@@ -317,6 +310,14 @@ async fn end(state: &AppState, at: &Attached, reason: Option<String>) {
             Role::Visitor => "the visitor ended the session".into(),
             Role::Operator => "the operator ended the session".into(),
         });
+    let kept = reason.clone();
+    if let Err(err) = state
+        .db
+        .call(move |conn| cobrowse::end(conn, &id, by, &kept, now_ms()))
+        .await
+    {
+        tracing::error!(%err, "cannot end co-browsing session");
+    }
     state.relay.finish(&at.room.id, &reason);
 }
 

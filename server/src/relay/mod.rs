@@ -3,6 +3,9 @@
 //!
 //! Rooms follow the database (`db::cobrowse`), which decides every state
 //! change; a room is rebuilt from it when a socket connects after a restart.
+//! Rooms of active sessions stay in memory, sockets or not (they are loaded
+//! at start): each side's absence is timed there, and a side away too long
+//! ends the session ([`Relay::abandoned`]).
 //! Frames are forwarded through a bounded queue per socket: when the peer is
 //! absent or too slow the frame is dropped, and the receiving console asks
 //! for a keyframe on the sequence gap. Control messages (state, peer, end)
@@ -14,6 +17,7 @@ pub mod rules;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use baton_shared::cobrowse::{RelayMessage, Role, SessionState};
 use tokio::sync::mpsc;
@@ -57,11 +61,63 @@ struct Inner {
     session: Session,
     visitor: Option<Peer>,
     operator: Option<Peer>,
+    /// Since when each side has had no socket, once the session is active.
+    visitor_away: Option<Instant>,
+    operator_away: Option<Instant>,
     /// Seen without sockets by the last [`Relay::prune`].
     idle: bool,
 }
 
 impl Inner {
+    fn new(session: Session) -> Self {
+        let mut inner = Inner {
+            session,
+            visitor: None,
+            operator: None,
+            visitor_away: None,
+            operator_away: None,
+            idle: false,
+        };
+        inner.time_absence();
+        inner
+    }
+
+    fn away(&mut self, role: Role) -> &mut Option<Instant> {
+        match role {
+            Role::Visitor => &mut self.visitor_away,
+            Role::Operator => &mut self.operator_away,
+        }
+    }
+
+    /// Starts the clock of each absent side of an active session (kept
+    /// where it runs already); a present side has none.
+    fn time_absence(&mut self) {
+        let active = self.session.state == SessionState::Active;
+        for role in [Role::Visitor, Role::Operator] {
+            let present = self.slot(role).is_some();
+            let away = self.away(role);
+            if present || !active {
+                *away = None;
+            } else if away.is_none() {
+                *away = Some(Instant::now());
+            }
+        }
+    }
+
+    /// The side that has been away from an active session for `ttl` or
+    /// more (the longer away, if both).
+    fn away_for(&self, ttl: Duration) -> Option<Role> {
+        if self.session.state != SessionState::Active {
+            return None;
+        }
+        [(Role::Visitor, self.visitor_away), (Role::Operator, self.operator_away)]
+            .into_iter()
+            .filter_map(|(role, since)| Some((role, since?)))
+            .filter(|(_, since)| since.elapsed() >= ttl)
+            .min_by_key(|(_, since)| *since)
+            .map(|(role, _)| role)
+    }
+
     fn slot(&mut self, role: Role) -> &mut Option<Peer> {
         match role {
             Role::Visitor => &mut self.visitor,
@@ -71,6 +127,11 @@ impl Inner {
 
     fn peers(&self) -> impl Iterator<Item = &Peer> {
         self.visitor.iter().chain(self.operator.iter())
+    }
+
+    /// No socket uses the room and no absence is being timed in it.
+    fn unused(&self) -> bool {
+        self.peers().next().is_none() && self.session.state != SessionState::Active
     }
 
     /// What the visitor is told, on every connect, once an operator joined.
@@ -89,6 +150,13 @@ pub struct Room {
 }
 
 impl Room {
+    fn new(session: Session) -> Arc<Room> {
+        Arc::new(Room {
+            id: session.id.clone(),
+            inner: Mutex::new(Inner::new(session)),
+        })
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // Every update leaves the room consistent, so a poisoned lock is still usable.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
@@ -234,17 +302,7 @@ impl Relay {
     pub fn attach(&self, loaded: Session, role: Role) -> Option<(Attached, Inbox, Greeting)> {
         let room = {
             let mut rooms = self.lock();
-            Arc::clone(rooms.entry(loaded.id.clone()).or_insert_with(|| {
-                Arc::new(Room {
-                    id: loaded.id.clone(),
-                    inner: Mutex::new(Inner {
-                        session: loaded,
-                        visitor: None,
-                        operator: None,
-                        idle: false,
-                    }),
-                })
-            }))
+            Arc::clone(rooms.entry(loaded.id.clone()).or_insert_with(|| Room::new(loaded)))
         };
         let mut inner = room.lock();
         if inner.session.state == SessionState::Ended {
@@ -269,6 +327,7 @@ impl Relay {
                 "replaced by a newer connection",
             );
         }
+        inner.time_absence();
         let other = match role {
             Role::Visitor => inner.operator.as_ref(),
             Role::Operator => inner.visitor.as_ref(),
@@ -305,6 +364,7 @@ impl Relay {
         let slot = inner.slot(role);
         if slot.as_ref().is_some_and(|p| p.conn == conn) {
             *slot = None;
+            inner.time_absence();
             let other = match role {
                 Role::Visitor => inner.operator.as_ref(),
                 Role::Operator => inner.visitor.as_ref(),
@@ -317,12 +377,12 @@ impl Relay {
         self.forget_if_empty(room);
     }
 
-    /// Drops the room from memory once no socket uses it; the next connect
-    /// rebuilds it from the database.
+    /// Drops the room from memory once no socket uses it, unless the
+    /// session is active; the next connect rebuilds it from the database.
     fn forget_if_empty(&self, room: &Arc<Room>) {
         let mut rooms = self.lock();
-        let empty = room.lock().peers().next().is_none();
-        if empty && rooms.get(&room.id).is_some_and(|r| Arc::ptr_eq(r, room)) {
+        let unused = room.lock().unused();
+        if unused && rooms.get(&room.id).is_some_and(|r| Arc::ptr_eq(r, room)) {
             rooms.remove(&room.id);
         }
     }
@@ -333,17 +393,7 @@ impl Relay {
     pub fn operator_joined(&self, session: Session) {
         let room = {
             let mut rooms = self.lock();
-            Arc::clone(rooms.entry(session.id.clone()).or_insert_with(|| {
-                Arc::new(Room {
-                    id: session.id.clone(),
-                    inner: Mutex::new(Inner {
-                        session: session.clone(),
-                        visitor: None,
-                        operator: None,
-                        idle: false,
-                    }),
-                })
-            }))
+            Arc::clone(rooms.entry(session.id.clone()).or_insert_with(|| Room::new(session.clone())))
         };
         let mut inner = room.lock();
         if inner.session.state == SessionState::Ended {
@@ -374,6 +424,7 @@ impl Relay {
         inner.session.recording = recording;
         if inner.session.state != state {
             inner.session.state = state;
+            inner.time_absence();
             for peer in inner.peers() {
                 peer.tell(RelayMessage::State { state });
             }
@@ -405,7 +456,7 @@ impl Relay {
     pub fn prune(&self) {
         self.lock().retain(|_, room| {
             let mut inner = room.lock();
-            if inner.peers().next().is_some() {
+            if !inner.unused() {
                 inner.idle = false;
                 return true;
             }
@@ -413,6 +464,22 @@ impl Relay {
             inner.idle = true;
             keep
         });
+    }
+
+    /// Takes in the sessions active at start: nobody is connected yet, so
+    /// both sides' absence is timed from now.
+    pub fn adopt(&self, active: Vec<Session>) {
+        let mut rooms = self.lock();
+        for session in active {
+            rooms.entry(session.id.clone()).or_insert_with(|| Room::new(session));
+        }
+    }
+
+    /// Active sessions a side has been away from for `ttl` or more, with
+    /// that side; the caller ends them ([`Relay::finish`]).
+    pub fn abandoned(&self, ttl: Duration) -> Vec<(String, Role)> {
+        let rooms = self.lock();
+        rooms.values().filter_map(|room| Some((room.id.clone(), room.lock().away_for(ttl)?))).collect()
     }
 
     fn lock(&self) -> MutexGuard<'_, Rooms> {
@@ -441,6 +508,7 @@ mod tests {
             recording_full: false,
             expires_ms: 0,
             consent_by_ms: None,
+            end_reason: None,
         }
     }
 

@@ -11,6 +11,7 @@ pub fn audit_permitted(role: Role, event: &AuditEvent) -> Result<(), &'static st
         | AuditEvent::Ended { .. }
         | AuditEvent::Expired
         | AuditEvent::ConsentExpired
+        | AuditEvent::Abandoned { .. }
         | AuditEvent::RecordingLimitReached { .. } => Err("the server writes this entry itself"),
         // Consent and control are the visitor's to give.
         AuditEvent::Consent { .. }

@@ -447,7 +447,7 @@ async fn an_unjoined_code_expires_and_ends_the_session() {
 
     let err: ApiError = json(join(&server, &operator, &created.lookup).await, 404).await;
     assert_eq!(err.code, "cobrowse_code_invalid");
-    // Reconnecting finds it ended.
+    // Reconnecting finds it ended, and why.
     let (mut v, hello) = connect(&server, &visitor, &created.session_id).await;
     assert!(matches!(
         hello,
@@ -456,7 +456,8 @@ async fn an_unjoined_code_expires_and_ends_the_session() {
             ..
         }
     ));
-    assert!(matches!(next(&mut v).await, RelayMessage::End { .. }));
+    let reason = until_end(&mut v).await.expect("a reason");
+    assert!(reason.contains("code expired"), "{reason}");
     let log: AuditLog = json(
         visitor
             .get(&server, &path(&created.session_id, "audit"))
@@ -515,7 +516,8 @@ async fn a_joined_session_the_visitor_never_approves_ends_on_its_own() {
             ..
         }
     ));
-    assert!(matches!(next(&mut v).await, RelayMessage::End { .. }));
+    let reason = until_end(&mut v).await.expect("a reason");
+    assert!(reason.contains("did not approve"), "{reason}");
 }
 
 #[tokio::test]
@@ -842,6 +844,9 @@ async fn refused_consent_ends_the_session() {
     assert!(matches!(next(&mut p.v).await, RelayMessage::End { .. }));
     closed(&mut p.o).await;
     closed(&mut p.v).await;
+    // An operator socket that only connects now is told why as well.
+    let (mut o, _) = connect(&server, &p.operator, &p.session_id).await;
+    assert_eq!(until_end(&mut o).await.as_deref(), Some("the visitor declined"));
     let log: AuditLog = json(
         p.visitor.get(&server, &path(&p.session_id, "audit")).await,
         200,
@@ -1053,7 +1058,7 @@ async fn end_from_either_side_closes_both_sockets() {
     assert!(matches!(next(&mut p.v).await, RelayMessage::End { .. }));
     closed(&mut p.o).await;
     closed(&mut p.v).await;
-    // Coming back finds it over.
+    // Coming back finds it over, and why.
     let (mut o, hello) = connect(&server, &p.operator, &p.session_id).await;
     assert!(matches!(
         hello,
@@ -1062,8 +1067,24 @@ async fn end_from_either_side_closes_both_sockets() {
             ..
         }
     ));
-    assert!(matches!(next(&mut o).await, RelayMessage::End { .. }));
+    assert_eq!(until_end(&mut o).await.as_deref(), Some("the visitor ended the session"));
     closed(&mut o).await;
+}
+
+#[tokio::test]
+async fn why_a_session_ended_is_kept_across_a_server_restart() {
+    let server = Server::start().await;
+    let mut p = active_pair(&server).await;
+    let why = "the visitor closed the tab";
+    send(&mut p.v, &RelayMessage::End { reason: Some(why.into()) }).await;
+    assert_eq!(until_end(&mut p.o).await.as_deref(), Some(why));
+    let server = server.restart().await;
+    for device in [&p.operator, &p.visitor] {
+        let (mut socket, hello) = connect(&server, device, &p.session_id).await;
+        assert!(matches!(hello, RelayMessage::Hello { state: SessionState::Ended, .. }), "{hello:?}");
+        assert_eq!(until_end(&mut socket).await.as_deref(), Some(why));
+        closed(&mut socket).await;
+    }
 }
 
 #[tokio::test]
@@ -1192,4 +1213,69 @@ async fn forwarding_a_frame_takes_well_under_ten_milliseconds() {
     eprintln!("relay forwarding on loopback: p50 {p50:?}, p99 {p99:?}");
     // A regression guard, not a benchmark: debug build, shared CPU.
     assert!(p99 < Duration::from_millis(10), "p99 {p99:?}");
+}
+
+/// Reads past other messages to the next `Peer`; returns whether present.
+async fn until_peer(socket: &mut Socket) -> bool {
+    loop {
+        if let RelayMessage::Peer { present } = next(socket).await {
+            return present;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_side_away_too_long_ends_the_session_and_one_back_in_time_keeps_it() {
+    let away_ttl = Duration::from_millis(1_000);
+    let server = Server::start_with(&["--cobrowse-away-ttl-ms", "1000"]).await;
+    let mut p = active_pair(&server).await;
+
+    // The operator's socket drops and comes back within the time: the
+    // session goes on past it.
+    drop(p.o);
+    assert!(!until_peer(&mut p.v).await);
+    tokio::time::sleep(away_ttl / 2).await;
+    let (mut o, hello) = connect(&server, &p.operator, &p.session_id).await;
+    assert!(matches!(hello, RelayMessage::Hello { state: SessionState::Active, peer_present: true, .. }), "{hello:?}");
+    assert!(until_peer(&mut p.v).await);
+    tokio::time::sleep(away_ttl).await;
+    send(&mut p.v, &frame(1, "c3RpbGwgaGVyZQ==")).await;
+    assert!(matches!(next(&mut o).await, RelayMessage::Frame { seq: 1, .. }));
+
+    // Away for good: the visitor is told why once the time is up.
+    let left = Instant::now();
+    drop(o);
+    assert!(!until_peer(&mut p.v).await);
+    let reason = until_end(&mut p.v).await.expect("a reason");
+    assert_eq!(reason, "the operator stayed disconnected too long");
+    assert!(left.elapsed() >= away_ttl, "{:?}", left.elapsed());
+    closed(&mut p.v).await;
+    let log: AuditLog = json(p.visitor.get(&server, &path(&p.session_id, "audit")).await, 200).await;
+    let last = log.entries.last().expect("entries");
+    assert_eq!((&last.event, last.role), (&AuditEvent::Abandoned { away: Role::Operator }, None));
+    // The operator, back later, hears the same.
+    let (mut o, _) = connect(&server, &p.operator, &p.session_id).await;
+    assert_eq!(until_end(&mut o).await.as_deref(), Some(reason.as_str()));
+}
+
+#[tokio::test]
+async fn after_a_restart_a_side_that_never_comes_back_ends_the_session() {
+    let server = Server::start_with(&["--cobrowse-away-ttl-ms", "1000"]).await;
+    let Pair { visitor, session_id, .. } = active_pair(&server).await;
+    let server = server.restart().await;
+    let restarted = Instant::now();
+    // Only the visitor reconnects; the operator's absence is timed from the
+    // restart, with no socket of its own to start the clock.
+    let (mut v, hello) = connect(&server, &visitor, &session_id).await;
+    assert!(matches!(hello, RelayMessage::Hello { state: SessionState::Active, peer_present: false, .. }), "{hello:?}");
+    let reason = until_end(&mut v).await.expect("a reason");
+    assert_eq!(reason, "the operator stayed disconnected too long");
+    assert!(restarted.elapsed() < Duration::from_secs(4), "{:?}", restarted.elapsed());
+    // Nobody reconnecting at all ends it too.
+    let Pair { operator, session_id, .. } = active_pair(&server).await;
+    let server = server.restart().await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let (mut o, hello) = connect(&server, &operator, &session_id).await;
+    assert!(matches!(hello, RelayMessage::Hello { state: SessionState::Ended, .. }), "{hello:?}");
+    assert!(until_end(&mut o).await.is_some_and(|r| r.contains("stayed disconnected too long")));
 }
