@@ -98,6 +98,7 @@ const CONSOLE_JS: &str = r#"(() => {
     command_ok: q('#command-result')?.dataset.ok ?? null,
     command_text: q('#command-result')?.textContent ?? null,
     app_state: q('#app-state')?.dataset.state ?? null,
+    app_events: [...(q('#app-events')?.children ?? [])].map((li) => li.textContent),
     page_url: q('#page-url')?.textContent ?? null,
     selected: q('#selected-node')?.dataset.id ?? '',
     highlight_top: q('#highlight-box') && !q('#highlight-box').hidden ? Math.round(parseFloat(q('#highlight-box').style.top)) : null,
@@ -453,12 +454,31 @@ async fn visitor_and_operator_browsers_share_mask_control_push_stop_and_replay()
     console.run("push", "document.querySelector('#app-push').click()").await;
     wait_content(&page, "the app in the page", VISITOR_UI_JS, &parts, |v| v["apps"][0]["state"] == "pushed").await;
     console.wait("the app pushed", |v| v["app_state"] == "pushed").await;
+    // The visitor sends the form from the app's frame: the console lists
+    // the app's event.
+    let cdp = w.visitor.browser().cdp();
+    let target = cdp
+        .wait_for_target("the app's frame", WAIT, |t| t.kind == "iframe" && t.url.contains("/app.html"))
+        .await
+        .or_report("find the app's frame", &parts);
+    let app = cdp.attach(&target.target_id).await.or_report("attach to the app's frame", &parts);
+    app.wait_for("document.querySelector('form button')", WAIT).await.or_report("the app's form", &parts);
+    app.evaluate("document.querySelector('form input[name=city]').value = 'Grenoble'; document.querySelector('form').requestSubmit()")
+        .await
+        .or_report("send the app's form", &parts);
+    let sent = |v: &Value| -> usize {
+        let lines = v["app_events"].as_array().cloned().unwrap_or_default();
+        lines.iter().filter(|l| l.as_str().is_some_and(|t| t.contains("#1: ") && t.contains("submitted") && t.contains("Grenoble"))).count()
+    };
+    console.wait("the app's event", |v| sent(v) == 1).await;
     console.run("hold", "document.querySelector('#app-hold').click()").await;
     wait_content(&page, "the app held", VISITOR_UI_JS, &parts, |v| v["apps"][0]["state"] == "held").await;
     console.wait("the app held", |v| v["app_state"] == "held").await;
-    // A reloaded console learns the app from the visitor's page and can pull it.
+    // A reloaded console learns the app and what it said from the visitor's
+    // page (once, though every keyframe brings it), and can pull it.
     console.session.reload(WAIT).await.or_report("reload the console", &parts);
-    console.wait("the held app after the reload", |v| v["state"] == "active" && v["app_state"] == "held").await;
+    let v = console.wait("the held app after the reload", |v| v["state"] == "active" && v["app_state"] == "held" && sent(v) > 0).await;
+    assert_eq!(sent(&v), 1, "{}", v["app_events"]);
     console.run("pull", "document.querySelector('#app-pull').click()").await;
     wait_content(&page, "the app gone", VISITOR_UI_JS, &parts, |v| v["apps"] == json!([])).await;
     console.wait("the app pulled", |v| v["app_state"] == "pulled").await;

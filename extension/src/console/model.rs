@@ -3,7 +3,7 @@
 //! viewport into the console, and the operator's inputs (form fields,
 //! allowed module origins).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use baton_shared::cobrowse::{App, AppField, AppState, Command, LiveApp, Role, Scope, SessionState, MASK_CHAR};
 use baton_shared::native::LiveSession;
@@ -120,9 +120,22 @@ pub fn app_state_name(s: AppState) -> &'static str {
 pub struct Apps {
     pub entries: Vec<AppEntry>,
     next: u64,
+    /// The app events shown, by app and number: keyframes bring the
+    /// visitor's latest events again, for a console that missed them.
+    heard: HashSet<(String, u64)>,
 }
 
 impl Apps {
+    /// Whether event `seq` of `app_id` is new here (and now heard).
+    pub fn first_heard(&mut self, app_id: &str, seq: u64) -> bool {
+        self.heard.insert((app_id.to_owned(), seq))
+    }
+
+    /// The events list starts over (a replay from its start).
+    pub fn forget_heard(&mut self) {
+        self.heard.clear();
+    }
+
     /// A new app in `configure`; returns its id.
     pub fn configure(&mut self, app: App, now_ms: i64) -> String {
         self.next += 1;

@@ -432,10 +432,8 @@ impl Console {
                 self.show_app(st);
             }
             VisitorFrame::AppEvent { app_id, seq, event } => {
-                if let Some(list) = ui::by_id(doc, "app-events") {
-                    let li = ui::el(doc, "li", "");
-                    li.set_text_content(Some(&model::event_line(&app_id, seq, &event)));
-                    let _ = list.append_child(&li);
+                if st.apps.first_heard(&app_id, seq) {
+                    show_app_event(doc, &app_id, seq, &event);
                 }
             }
         }
@@ -1115,6 +1113,10 @@ impl Console {
         let mut frames: Vec<VisitorFrame> = Vec::new();
         if reset {
             frames.extend(timeline.assets_before(range.start).filter_map(visitor_frame));
+            st.apps.forget_heard();
+            if let Some(list) = ui::by_id(&self.doc, "app-events") {
+                list.set_text_content(None);
+            }
         }
         frames.extend(timeline.frames[range].iter().filter_map(visitor_frame));
         for frame in frames {
@@ -1176,4 +1178,20 @@ fn points_attr(points: &[(i32, i32)]) -> String {
 fn clock(ms: i64) -> String {
     let s = ms.max(0) / 1000;
     format!("{}:{:02}", s / 60, s % 60)
+}
+
+/// Lists an app's event, in order among that app's events (one sent again
+/// with a keyframe may come after later ones).
+fn show_app_event(doc: &Document, app_id: &str, seq: u64, event: &serde_json::Value) {
+    let Some(list) = ui::by_id(doc, "app-events") else { return };
+    let li = ui::el(doc, "li", "");
+    li.set_text_content(Some(&model::event_line(app_id, seq, event)));
+    let _ = li.set_attribute("data-app", app_id);
+    let _ = li.set_attribute("data-seq", &seq.to_string());
+    let children = list.children();
+    let later = (0..children.length()).filter_map(|i| children.item(i)).find(|li| {
+        li.get_attribute("data-app").as_deref() == Some(app_id)
+            && li.get_attribute("data-seq").and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| s > seq)
+    });
+    let _ = list.insert_before(&li, later.as_ref().map(|e| e.as_ref()));
 }

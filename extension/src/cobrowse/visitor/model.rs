@@ -3,7 +3,7 @@
 //! pushed app, and the ordering of app events. Everything the operator sends
 //! is outside input and is checked here before the page is touched.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -22,6 +22,13 @@ pub const MAX_APP_EVENT_BYTES: usize = 64 * 1024;
 
 /// Out-of-order app events held while an earlier one is missing.
 pub const MAX_APP_EVENTS_WAITING: usize = 64;
+
+/// An app's latest events to the console kept on the visitor's side, at
+/// most this many and about [`APP_EVENT_BYTES_KEPT`] of them, and sent again
+/// with every keyframe: a console that reopens, or that missed frames,
+/// shows what the app said meanwhile.
+pub const APP_EVENTS_KEPT: usize = 50;
+pub const APP_EVENT_BYTES_KEPT: usize = 256 * 1024;
 
 // ---- scopes -------------------------------------------------------------------
 
@@ -420,6 +427,38 @@ impl Sequencer {
     }
 }
 
+/// One app's events to the console: numbered 1, 2, 3…, the latest kept to
+/// send again ([`APP_EVENTS_KEPT`]).
+#[derive(Debug, Clone, Default)]
+pub struct Outbox {
+    seq: Sequencer,
+    /// Event number, event, its size as JSON.
+    kept: VecDeque<(u64, Value, usize)>,
+    kept_bytes: usize,
+}
+
+impl Outbox {
+    /// Numbers and keeps `event`; returns its number. The latest event is
+    /// always kept.
+    pub fn add(&mut self, event: &Value) -> u64 {
+        let seq = self.seq.next_seq();
+        let size = event.to_string().len();
+        self.kept.push_back((seq, event.clone(), size));
+        self.kept_bytes += size;
+        while self.kept.len() > APP_EVENTS_KEPT || (self.kept_bytes > APP_EVENT_BYTES_KEPT && self.kept.len() > 1) {
+            if let Some((_, _, gone)) = self.kept.pop_front() {
+                self.kept_bytes -= gone;
+            }
+        }
+        seq
+    }
+
+    /// The kept events, oldest first.
+    pub fn kept(&self) -> impl Iterator<Item = (u64, &Value)> {
+        self.kept.iter().map(|(seq, event, _)| (*seq, event))
+    }
+}
+
 /// Delivers incoming events in sequence order exactly once: early ones wait
 /// (a bounded number), duplicates and stale ones are dropped.
 #[derive(Debug, Clone)]
@@ -758,6 +797,27 @@ mod tests {
         }
         let flushed = inbox.accept(5, json!(5));
         assert_eq!(flushed.len(), 1 + MAX_APP_EVENTS_WAITING, "bounded wait");
+    }
+
+    #[test]
+    fn an_outbox_keeps_the_latest_events_within_its_bounds() {
+        let mut out = Outbox::default();
+        assert_eq!((out.add(&json!("a")), out.add(&json!("b"))), (1, 2));
+        assert_eq!(out.kept().collect::<Vec<_>>(), vec![(1, &json!("a")), (2, &json!("b"))]);
+        for n in 3..=(APP_EVENTS_KEPT as u64 + 10) {
+            assert_eq!(out.add(&json!(n)), n);
+        }
+        let seqs: Vec<u64> = out.kept().map(|(seq, _)| seq).collect();
+        assert_eq!(seqs, (11..=APP_EVENTS_KEPT as u64 + 10).collect::<Vec<_>>(), "the latest, in order");
+        // Large events: bounded by bytes too, but the latest is always kept.
+        let big = json!("x".repeat(APP_EVENT_BYTES_KEPT / 3));
+        for _ in 0..5 {
+            out.add(&big);
+        }
+        assert_eq!(out.kept().count(), 2);
+        let huge = json!("y".repeat(APP_EVENT_BYTES_KEPT * 2));
+        let last = out.add(&huge);
+        assert_eq!(out.kept().map(|(seq, _)| seq).collect::<Vec<_>>(), vec![last]);
     }
 
     #[test]

@@ -25,7 +25,7 @@ use baton_shared::cobrowse::{
 
 use super::control;
 use super::model::{
-    self, app_ok, check_command, check_policy, web_url, Apps, Grants, InOrder, Refusal, Sequencer, SessionPolicy,
+    self, app_ok, check_command, check_policy, web_url, Apps, Grants, InOrder, Outbox, Refusal, SessionPolicy,
 };
 use super::overlay::{Overlay, UiAct};
 use super::protocol::{FromPage, ShareView, ToPage};
@@ -41,8 +41,8 @@ struct Driver {
     apps: Apps,
     /// Console → app events, per app, in order.
     app_in: HashMap<String, InOrder>,
-    /// App → console events, per app.
-    app_out: HashMap<String, Sequencer>,
+    /// App → console events, per app (the latest kept for keyframes).
+    app_out: HashMap<String, Outbox>,
     /// The page loaded while the session was already active: the console
     /// learns of the navigation before the snapshot.
     navigated: bool,
@@ -308,10 +308,28 @@ fn apply(f: OperatorFrame) {
             if let Some(r) = recorder {
                 r.keyframe();
             }
-            // A console that (re)opened mid-session learns what it may do
-            // and which apps are in the page.
+            // A console that (re)opened mid-session learns what it may do,
+            // which apps are in the page and what they said lately (it
+            // drops the events it has).
             frame(VisitorFrame::Grants { scopes: with(|d| d.grants.scopes()).unwrap_or_default() });
-            frame(VisitorFrame::Apps { apps: with(|d| d.apps.in_page()).unwrap_or_default() });
+            let (apps, said) = with(|d| {
+                let apps = d.apps.in_page();
+                let said: Vec<VisitorFrame> = apps
+                    .iter()
+                    .filter_map(|a| Some((&a.app_id, d.app_out.get(&a.app_id)?)))
+                    .flat_map(|(app_id, out)| {
+                        out.kept().map(|(seq, event)| VisitorFrame::AppEvent {
+                            app_id: app_id.clone(),
+                            seq,
+                            event: event.clone(),
+                        })
+                    })
+                    .collect();
+                (apps, said)
+            })
+            .unwrap_or_default();
+            frame(VisitorFrame::Apps { apps });
+            said.into_iter().for_each(frame);
         }
         OperatorFrame::Pointer { x, y } => overlay.pointer(x, y),
         OperatorFrame::Ripple { x, y } => overlay.ripple(x, y),
@@ -412,7 +430,7 @@ fn app_transition(overlay: &Rc<Overlay>, app_id: &str, f: fn(&mut Apps, &str) ->
 /// An event from an app's frame, already in order: on to the console.
 fn on_app_event(app_id: String, event: serde_json::Value) {
     let Some(Some(seq)) = with(|d| {
-        (d.apps.state(&app_id) == Some(AppState::Pushed)).then(|| d.app_out.entry(app_id.clone()).or_default().next_seq())
+        (d.apps.state(&app_id) == Some(AppState::Pushed)).then(|| d.app_out.entry(app_id.clone()).or_default().add(&event))
     }) else {
         return;
     };
