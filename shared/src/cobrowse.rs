@@ -449,6 +449,10 @@ pub struct LiveApp {
     pub app_id: String,
     pub app: App,
     pub state: AppState,
+    /// Console → app events the page has taken in, in order: a console
+    /// that reopens numbers its next event on from there.
+    #[serde(default)]
+    pub console_events: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

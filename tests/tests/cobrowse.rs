@@ -98,6 +98,9 @@ const CONSOLE_JS: &str = r#"(() => {
     command_ok: q('#command-result')?.dataset.ok ?? null,
     command_text: q('#command-result')?.textContent ?? null,
     app_state: q('#app-state')?.dataset.state ?? null,
+    app_text: q('#app-state')?.textContent ?? null,
+    app_error: q('#app-error') && !q('#app-error').hidden ? q('#app-error').textContent : null,
+    module_origins: q('#module-origins')?.textContent ?? null,
     app_events: [...(q('#app-events')?.children ?? [])].map((li) => li.textContent),
     page_url: q('#page-url')?.textContent ?? null,
     selected: q('#selected-node')?.dataset.id ?? '',
@@ -282,9 +285,23 @@ async fn share<'a>(w: &'a World, parts: &'a [&'a dyn Diagnose], url: &str, setti
 /// the console, joins with the code and approves (recording as asked).
 /// Returns the visitor's page, the console and the session id.
 async fn share_and_join<'a>(w: &'a World, parts: &'a [&'a dyn Diagnose], url: &str, text: &str, record: bool) -> (Session, Console<'a>, String, Duration) {
+    share_and_join_with(w, parts, url, text, record, &[]).await
+}
+
+/// [`share_and_join`] with more of the visitor's settings (`name: value`,
+/// as JavaScript).
+async fn share_and_join_with<'a>(
+    w: &'a World,
+    parts: &'a [&'a dyn Diagnose],
+    url: &str,
+    text: &str,
+    record: bool,
+    settings: &[String],
+) -> (Session, Console<'a>, String, Duration) {
     // Recording is off unless the settings allow it.
-    let settings = record.then_some("{ recordingAllowed: true }");
-    let (page, console, code) = share(w, parts, url, settings).await;
+    let fields: Vec<String> = record.then(|| "recordingAllowed: true".to_owned()).into_iter().chain(settings.iter().cloned()).collect();
+    let settings = (!fields.is_empty()).then(|| format!("{{ {} }}", fields.join(", ")));
+    let (page, console, code) = share(w, parts, url, settings.as_deref()).await;
     baton_e2e::console::join(&console.session, &code).await.or_report("join", parts);
     console.wait("awaiting the visitor's consent", |v| v["state"] == "awaiting-consent" || v["join_error"].is_array()).await;
 
@@ -839,6 +856,94 @@ async fn when_the_recording_stops_at_its_cap_both_sides_are_told() {
         .await
         .or_report("change the page", &parts);
     console.wait("the session goes on", |v| text_of(v).contains("AFTER-THE-CAP")).await;
+}
+
+/// A third-party app module: it speaks Baton's app channel (an `init` with
+/// the token from its own URL fragment and a port, `ready`, then numbered
+/// events both ways), greets with the origin it runs in and echoes what the
+/// console sends.
+const MODULE_APP: &str = r#"<!doctype html><html><body><p>Module app</p><script>
+const token = location.hash.slice(1);
+let port = null, seq = 0;
+addEventListener('message', (e) => {
+  const m = e.data;
+  if (port || !m || m.baton_app !== 'init' || m.token !== token || !e.ports[0]) return;
+  port = e.ports[0];
+  port.onmessage = (ev) => {
+    const x = ev.data;
+    if (x && x.baton_app === 'event') port.postMessage({ baton_app: 'event', seq: ++seq, event: { type: 'echo', got: x.event } });
+  };
+  port.postMessage({ baton_app: 'ready' });
+  port.postMessage({ baton_app: 'event', seq: ++seq, event: { type: 'hello', app: m.app_id, origin: String(self.origin) } });
+});
+</script></body></html>"#;
+
+/// Pushing modules: only from sites the settings list. One the visitor's
+/// settings list opens in the page in a frame with an opaque origin and
+/// talks with the console both ways; one only the operator's settings list
+/// is refused by the visitor's side; one neither lists, by the console.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_app_from_an_allowed_site_talks_with_the_console_and_others_are_refused() {
+    let w = World::start(" A").await;
+    let parts = w.parts();
+    let url = serve(PAGE.to_owned()).await;
+    let origin = |u: &str| u.trim_end_matches("/page").to_owned();
+    let (module, other) = (serve(MODULE_APP.to_owned()).await, serve(MODULE_APP.to_owned()).await);
+    let visitor_list = format!("appOrigins: {}", json!([origin(&module)]));
+    let (page, console, _session, _) = share_and_join_with(&w, &parts, &url, PAGE_TEXT, false, &[visitor_list]).await;
+    let operator_list = json!([origin(&module), origin(&other)]);
+    console.run("the operator's settings", &format!("chrome.storage.local.set({{ appOrigins: {operator_list} }})")).await;
+    console.wait("the console's app sites", |v| v["module_origins"].as_str().is_some_and(|t| t.contains(&origin(&other)))).await;
+    let prepare_module = |url: &str| {
+        format!(
+            r#"(() => {{ const k = document.querySelector('#app-kind'); k.value = 'module'; k.dispatchEvent(new Event('change'));
+                document.querySelector('#app-module-url').value = {url};
+                document.querySelector('#app-configure').click(); return true; }})()"#,
+            url = json!(url)
+        )
+    };
+
+    // Neither side lists it: the console says so and prepares nothing.
+    console.run("a module from nowhere", &prepare_module("https://apps.unlisted.example/app.html")).await;
+    let v = console.wait("the console's refusal", |v| v["app_error"].is_string()).await;
+    assert!(v["app_error"].as_str().is_some_and(|t| t.contains("https://apps.unlisted.example")), "{}", v["app_error"]);
+    assert_eq!(v["app_state"], "none");
+
+    // Only the operator lists it: the visitor's side refuses it.
+    console.run("a module only the operator allows", &prepare_module(&format!("{}/app.html", origin(&other)))).await;
+    console.wait("configured", |v| v["app_state"] == "configure").await;
+    console.run("push", "document.querySelector('#app-push').click()").await;
+    let v = console.wait("the visitor's refusal", |v| v["app_text"].as_str().is_some_and(|t| t.contains("refused"))).await;
+    assert_eq!(v["app_state"], "pulled", "{}", v["app_text"]);
+    let ui = wait_content(&page, "the page's apps", VISITOR_UI_JS, &parts, |v| v["apps"].is_array()).await;
+    assert_eq!(ui["apps"], json!([]), "nothing was loaded: {ui}");
+
+    // Both list it: it opens, sandboxed, and talks with the console.
+    let module_url = format!("{}/app.html", origin(&module));
+    console.run("a module both allow", &prepare_module(&module_url)).await;
+    console.wait("configured", |v| v["app_state"] == "configure").await;
+    console.run("push", "document.querySelector('#app-push').click()").await;
+    let ui = wait_content(&page, "the module in the page", VISITOR_UI_JS, &parts, |v| v["apps"][0]["state"] == "pushed").await;
+    assert_eq!(ui["apps"][0]["sandbox"], "allow-scripts allow-forms", "no same-origin: {ui}");
+    assert!(ui["apps"][0]["src"].as_str().is_some_and(|s| s.starts_with(&format!("{module_url}#"))), "{ui}");
+    let said = |v: &Value, what: &str, and: &str| {
+        v["app_events"].as_array().into_iter().flatten().any(|l| l.as_str().is_some_and(|t| t.contains(what) && t.contains(and)))
+    };
+    console.wait("the module's hello, from an opaque origin", |v| said(v, "hello", r#""origin":"null""#)).await;
+    let send = r#"document.querySelector('#app-send-text').value = '{"ping": 7}'; document.querySelector('#app-send').click(); true"#;
+    console.run("send the module an event", send).await;
+    console.wait("the module's echo", |v| said(v, "echo", r#""ping":7"#)).await;
+    // Not JSON: the console says so and sends nothing.
+    console.run("send nonsense", "document.querySelector('#app-send-text').value = '{ping'; document.querySelector('#app-send').click(); true").await;
+    let v = console.wait("the console's complaint", |v| v["app_error"].is_string()).await;
+    assert!(v["app_error"].as_str().is_some_and(|t| t.contains("JSON")), "{}", v["app_error"]);
+
+    // A reloaded console numbers its events on from where the page is.
+    console.session.reload(WAIT).await.or_report("reload the console", &parts);
+    console.wait("the module after the reload", |v| v["state"] == "active" && v["app_state"] == "pushed").await;
+    let send = r#"document.querySelector('#app-send-text').value = '{"ping": 8}'; document.querySelector('#app-send').click(); true"#;
+    console.run("send the module another event", send).await;
+    console.wait("the module's second echo", |v| said(v, "echo", r#""ping":8"#)).await;
 }
 
 /// An operator the visitor's settings do not list is refused before the

@@ -9,7 +9,7 @@ use baton_shared::cobrowse::{App, AppField, AppState, Command, LiveApp, Role, Sc
 use baton_shared::native::LiveSession;
 
 use super::url::{resolve, safe_url, scheme, UrlUse};
-use crate::cobrowse::visitor::model::{module_allowed, origin_of};
+use crate::cobrowse::visitor::model::{module_allowed, origin_of, MAX_APP_EVENT_BYTES};
 
 /// What `#console-state[data-state]` says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +84,8 @@ pub struct AppEntry {
     pub state: AppState,
     /// The visitor refused it.
     pub refused: bool,
+    /// Events sent to it (the last one's number).
+    pub sent: u64,
 }
 
 /// An operator action on an app.
@@ -140,7 +142,7 @@ impl Apps {
     pub fn configure(&mut self, app: App, now_ms: i64) -> String {
         self.next += 1;
         let app_id = format!("app-{now_ms:x}-{}", self.next);
-        self.entries.push(AppEntry { app_id: app_id.clone(), app, state: AppState::Configure, refused: false });
+        self.entries.push(AppEntry { app_id: app_id.clone(), app, state: AppState::Configure, refused: false, sent: 0 });
         app_id
     }
 
@@ -178,8 +180,17 @@ impl Apps {
         }
         for l in live {
             match self.entries.iter_mut().find(|e| e.app_id == l.app_id) {
-                Some(e) => e.state = l.state,
-                None => self.entries.push(AppEntry { app_id: l.app_id, app: l.app, state: l.state, refused: false }),
+                Some(e) => {
+                    e.state = l.state;
+                    e.sent = e.sent.max(l.console_events);
+                }
+                None => self.entries.push(AppEntry {
+                    app_id: l.app_id,
+                    app: l.app,
+                    state: l.state,
+                    refused: false,
+                    sent: l.console_events,
+                }),
             }
         }
     }
@@ -201,6 +212,18 @@ impl Apps {
     pub fn current(&self) -> Option<&AppEntry> {
         self.entries.last()
     }
+
+    /// The operator's text as the next event for the current app: its id,
+    /// the event's number and the event. Only a pushed app takes events.
+    pub fn event_to_send(&mut self, text: &str) -> Result<(String, u64, serde_json::Value), AppProblem> {
+        let event: serde_json::Value = serde_json::from_str(text.trim()).map_err(|_| AppProblem::NotJson)?;
+        if event.to_string().len() > MAX_APP_EVENT_BYTES {
+            return Err(AppProblem::TooLarge);
+        }
+        let app = self.entries.last_mut().filter(|e| e.state == AppState::Pushed).ok_or(AppProblem::NotLive)?;
+        app.sent += 1;
+        Ok((app.app_id.clone(), app.sent, event))
+    }
 }
 
 /// Why an app cannot be pushed.
@@ -210,15 +233,21 @@ pub enum AppProblem {
     NotAllowedOrigin(String),
     NoFields,
     Empty,
+    NotJson,
+    TooLarge,
+    NotLive,
 }
 
 impl std::fmt::Display for AppProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::BadUrl => f.write_str("Enter an http(s) address"),
-            Self::NotAllowedOrigin(o) => write!(f, "{o} is not on the list of allowed module origins"),
+            Self::NotAllowedOrigin(o) => write!(f, "{o} is not among the sites this device lets operators open apps from (Baton's options)"),
             Self::NoFields => f.write_str("Add at least one field, one per line: Label = value"),
             Self::Empty => f.write_str("Fill in the app first"),
+            Self::NotJson => f.write_str("An event for the app is JSON, e.g. {\"type\": \"set\", \"name\": \"city\", \"value\": \"Lyon\"}"),
+            Self::TooLarge => write!(f, "An event for the app is at most {} KB", MAX_APP_EVENT_BYTES / 1024),
+            Self::NotLive => f.write_str("Only a pushed app (not held or pulled) takes events"),
         }
     }
 }
@@ -232,7 +261,7 @@ pub fn viewer_app(url: &str, title: &str) -> Result<App, AppProblem> {
 
 /// Checks a module app against the allowed origins, with the same rule the
 /// visitor's side applies before loading it.
-pub fn module_app(url: &str, allowed: &[&str]) -> Result<App, AppProblem> {
+pub fn module_app(url: &str, allowed: &[String]) -> Result<App, AppProblem> {
     let url = url.trim();
     let origin = origin_of(url).ok_or(AppProblem::BadUrl)?;
     if !module_allowed(url, allowed) {
@@ -526,7 +555,7 @@ mod tests {
         let mine = apps.configure(viewer.clone(), 1);
         let gone = apps.configure(viewer.clone(), 2);
         apps.act(&gone, super::AppAction::Push).unwrap();
-        apps.in_page(vec![LiveApp { app_id: "theirs".into(), app: viewer.clone(), state: AppState::Held }]);
+        apps.in_page(vec![LiveApp { app_id: "theirs".into(), app: viewer.clone(), state: AppState::Held, console_events: 0 }]);
         let states: Vec<_> = apps.entries.iter().map(|e: &AppEntry| (e.app_id.as_str(), e.state)).collect();
         assert_eq!(
             states,
@@ -608,7 +637,7 @@ mod tests {
         assert!(viewer_app("data:image/png;base64,AA", "").is_ok());
         assert_eq!(viewer_app("javascript:alert(1)", ""), Err(AppProblem::BadUrl));
         assert_eq!(viewer_app("data:text/html,x", ""), Err(AppProblem::BadUrl));
-        let allowed = &["https://widgets.example"];
+        let allowed = &["https://widgets.example".to_owned()];
         assert!(module_app("https://widgets.example/calc.html", allowed).is_ok());
         assert_eq!(
             module_app("https://evil.example/x", allowed),
@@ -625,6 +654,21 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(form_app("x", "  \n"), Err(AppProblem::NoFields));
+        let mut apps = Apps::default();
+        assert_eq!(apps.event_to_send("{}"), Err(AppProblem::NotLive));
+        let id = apps.configure(App::Module { url: "https://widgets.example/a".into() }, 1);
+        assert_eq!(apps.event_to_send("{}"), Err(AppProblem::NotLive), "configured, not pushed");
+        apps.act(&id, AppAction::Push);
+        assert_eq!(apps.event_to_send("{ping"), Err(AppProblem::NotJson));
+        assert_eq!(apps.event_to_send(&format!("{:?}", "x".repeat(MAX_APP_EVENT_BYTES))), Err(AppProblem::TooLarge));
+        assert_eq!(apps.event_to_send(r#" {"ping": 1} "#), Ok((id.clone(), 1, serde_json::json!({"ping": 1}))));
+        assert_eq!(apps.event_to_send("2").map(|e| e.1), Ok(2));
+        // A reopened console learns how far the page got and numbers on.
+        let live = |n| LiveApp { app_id: id.clone(), app: App::Module { url: "https://widgets.example/a".into() }, state: AppState::Pushed, console_events: n };
+        apps.in_page(vec![live(5)]);
+        assert_eq!(apps.event_to_send("3").map(|e| e.1), Ok(6));
+        apps.in_page(vec![live(1)]);
+        assert_eq!(apps.event_to_send("4").map(|e| e.1), Ok(7), "never back");
         assert!(module_app("http://widgets.example/x", allowed).is_err(), "https only");
     }
 

@@ -75,6 +75,9 @@ struct State {
     playing: bool,
     /// Sessions other console pages showed when this one opened.
     shown_elsewhere: Vec<String>,
+    /// Origins this device's settings let operators open app modules from
+    /// (the visitor's side checks its own).
+    app_origins: Vec<String>,
 }
 
 struct Console {
@@ -128,6 +131,7 @@ pub fn start() {
             replay: None,
             playing: false,
             shown_elsewhere: Vec::new(),
+            app_origins: Vec::new(),
         }),
     });
     *slot.borrow_mut() = Some(console.clone());
@@ -139,13 +143,20 @@ pub fn start() {
     console.set_phase(Phase::Idle);
     console.resume();
     console.layout();
-    ui::set_text(&doc, "module-origins", &crate::cobrowse::visitor::model::MODULE_ALLOWLIST.join(", "));
+    let c = console.clone();
+    crate::settings::watch(move |e| c.app_origins(&e.settings.app_origins));
     let c = console.clone();
     ui::every(1000, move || c.tick());
 }
 
 impl Console {
     // ---- plumbing -----------------------------------------------------------
+
+    fn app_origins(&self, origins: &[String]) {
+        let shown = if origins.is_empty() { "none (set them in Baton's options)".to_owned() } else { origins.join(", ") };
+        ui::set_text(&self.doc, "module-origins", &shown);
+        self.st.borrow_mut().app_origins = origins.to_vec();
+    }
 
     fn frame_loaded(self: &Rc<Self>) {
         let queued = {
@@ -597,7 +608,7 @@ impl Console {
         };
         let mut text = format!("{kind}: {name}");
         if app.refused {
-            text.push_str(" (declined by the visitor)");
+            text.push_str(" (refused by the visitor's Baton: not allowed there)");
         }
         ui::set_state(doc, "app-state", name, &text);
         ui::set_attr(doc, "app-state", "data-app-id", &app.app_id);
@@ -717,6 +728,8 @@ impl Console {
         });
         let me = self.clone();
         ui::on_id(&doc, "app-configure", "click", move |_| me.configure_app());
+        let me = self.clone();
+        ui::on_id(&doc, "app-send", "click", move |_| me.send_to_app());
         for (id, action) in
             [("app-push", AppAction::Push), ("app-hold", AppAction::Hold), ("app-resume", AppAction::Resume), ("app-pull", AppAction::Pull)]
         {
@@ -1014,11 +1027,25 @@ impl Console {
         self.audit(AuditEvent::Pushed { push: PushKind::Url });
     }
 
+    /// The operator's event for the pushed app, numbered in order.
+    fn send_to_app(self: &Rc<Self>) {
+        let doc = &self.doc;
+        let next = self.st.borrow_mut().apps.event_to_send(&ui::value(doc, "app-send-text"));
+        match next {
+            Ok((app_id, seq, event)) => {
+                ui::show_message(doc, "app-error", "");
+                ui::set_value(doc, "app-send-text", "");
+                self.send(OperatorFrame::AppEvent { app_id, seq, event });
+            }
+            Err(e) => ui::show_message(doc, "app-error", &e.to_string()),
+        }
+    }
+
     fn configure_app(self: &Rc<Self>) {
         let doc = &self.doc;
         let app = match ui::value(doc, "app-kind").as_str() {
             "form" => model::form_app(&ui::value(doc, "app-form-title"), &ui::value(doc, "app-form-fields")),
-            "module" => model::module_app(&ui::value(doc, "app-module-url"), crate::cobrowse::visitor::model::MODULE_ALLOWLIST),
+            "module" => model::module_app(&ui::value(doc, "app-module-url"), &self.st.borrow().app_origins),
             _ => model::viewer_app(&ui::value(doc, "app-viewer-url"), &ui::value(doc, "app-viewer-title")),
         };
         match app {

@@ -15,6 +15,7 @@ pub fn text_of(key: Key, s: &Settings) -> String {
         Key::PrivateSelectors => s.private_selectors.join("\n"),
         Key::SafeSelectors => s.safe_selectors.join("\n"),
         Key::OperatorAllowlist => s.operator_allowlist.join("\n"),
+        Key::AppOrigins => s.app_origins.join("\n"),
         Key::RetentionDays => s.retention_days.to_string(),
         _ => String::new(),
     }

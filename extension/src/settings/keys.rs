@@ -30,6 +30,8 @@ pub enum Key {
     OperatorAllowlist,
     #[serde(rename = "requireE2ePairing")]
     RequireE2ePairing,
+    #[serde(rename = "appOrigins")]
+    AppOrigins,
 }
 
 /// What kind of control edits a setting.
@@ -45,7 +47,7 @@ pub enum Kind {
 }
 
 impl Key {
-    pub const ALL: [Key; 12] = [
+    pub const ALL: [Key; 13] = [
         Key::ServerUrl,
         Key::AllowedSites,
         Key::ExcludedSites,
@@ -58,6 +60,7 @@ impl Key {
         Key::RetentionDays,
         Key::OperatorAllowlist,
         Key::RequireE2ePairing,
+        Key::AppOrigins,
     ];
 
     /// The storage and policy name.
@@ -75,6 +78,7 @@ impl Key {
             Key::RetentionDays => "retentionDays",
             Key::OperatorAllowlist => "operatorAllowlist",
             Key::RequireE2ePairing => "requireE2ePairing",
+            Key::AppOrigins => "appOrigins",
         }
     }
 
@@ -89,7 +93,8 @@ impl Key {
             | Key::ExcludedSites
             | Key::PrivateSelectors
             | Key::SafeSelectors
-            | Key::OperatorAllowlist => Kind::List,
+            | Key::OperatorAllowlist
+            | Key::AppOrigins => Kind::List,
             Key::ContinuationEnabled | Key::CobrowsingEnabled | Key::RecordingAllowed | Key::RequireE2ePairing => {
                 Kind::Bool
             }
@@ -113,6 +118,7 @@ impl Key {
             Key::RetentionDays => "Keep recordings and logs for (days)",
             Key::OperatorAllowlist => "Operators who may join",
             Key::RequireE2ePairing => "Require end-to-end pairing",
+            Key::AppOrigins => "Sites an operator may open apps from",
         }
     }
 
@@ -133,6 +139,9 @@ impl Key {
             Key::RetentionDays => "From 1 to 3650 days.",
             Key::OperatorAllowlist => "One operator per line; when not empty, only these operators may join.",
             Key::RequireE2ePairing => "Co-browsing starts only after the operator's key is confirmed end to end.",
+            Key::AppOrigins => {
+                "One origin per line (https://apps.example.com); apps from these open in a sandboxed frame in the shared page, which cannot read the page."
+            }
         }
     }
 }

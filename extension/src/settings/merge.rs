@@ -106,6 +106,7 @@ fn set(s: &mut Settings, key: Key, value: Valid) {
         (Key::PrivateSelectors, Valid::List(v)) => s.private_selectors = v,
         (Key::SafeSelectors, Valid::List(v)) => s.safe_selectors = v,
         (Key::OperatorAllowlist, Valid::List(v)) => s.operator_allowlist = v,
+        (Key::AppOrigins, Valid::List(v)) => s.app_origins = v,
         (Key::ContinuationEnabled, Valid::Bool(v)) => s.continuation_enabled = v,
         (Key::CobrowsingEnabled, Valid::Bool(v)) => s.cobrowsing_enabled = v,
         (Key::RecordingAllowed, Valid::Bool(v)) => s.recording_allowed = v,

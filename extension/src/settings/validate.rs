@@ -78,6 +78,7 @@ pub fn check(key: Key, value: &Value) -> Result<Checked, Invalid> {
         Key::AllowedSites | Key::ExcludedSites => list(value, site_pattern).map(list_value),
         Key::PrivateSelectors | Key::SafeSelectors => list(value, selector).map(list_value),
         Key::OperatorAllowlist => list(value, operator).map(list_value),
+        Key::AppOrigins => list(value, app_origin).map(list_value),
         Key::ControlScopes => {
             let (names, dropped) = list(value, |s| Ok(s.trim().to_ascii_lowercase()))?;
             let mut scopes = Vec::new();
@@ -171,6 +172,18 @@ fn selector(text: &str) -> Result<String, String> {
     Ok(t.to_owned())
 }
 
+/// `https://apps.example` (or `http://` on this computer), normalised; a
+/// path, query or credentials are refused rather than ignored.
+fn app_origin(text: &str) -> Result<String, String> {
+    use crate::cobrowse::visitor::model::{app_origin_ok, origin_of};
+    let t = text.trim();
+    let after_authority = t.split_once("://").map(|(_, rest)| &rest[rest.find(['/', '?', '#']).unwrap_or(rest.len())..]);
+    match (origin_of(t).filter(|o| app_origin_ok(o)), after_authority) {
+        (Some(origin), Some("" | "/")) => Ok(origin),
+        _ => Err(format!("{text:?} is not an https:// origin (scheme, host and port only)")),
+    }
+}
+
 fn operator(text: &str) -> Result<String, String> {
     let t = text.trim();
     if t.chars().any(char::is_control) {
@@ -219,6 +232,17 @@ mod tests {
         let c = ok(Key::SafeSelectors, json!([" #order-note ", "x}", ".note, ", ".note"]));
         assert_eq!(c.value, Valid::List(vec!["#order-note".into(), ".note".into()]));
         assert_eq!(c.dropped.len(), 2);
+    }
+
+    #[test]
+    fn app_origins_are_normalised_origins() {
+        let c = ok(
+            Key::AppOrigins,
+            json!(["HTTPS://Apps.Example:443/", "https://apps.example", "http://127.0.0.1:8080", "http://apps.example",
+                   "https://apps.example/widget", "https://user@apps.example", "apps.example", "javascript:alert(1)"]),
+        );
+        assert_eq!(c.value, Valid::List(vec!["https://apps.example".into(), "http://127.0.0.1:8080".into()]));
+        assert_eq!(c.dropped.len(), 5, "{:?}", c.dropped);
     }
 
     #[test]

@@ -37,6 +37,10 @@ pub struct Settings {
     /// there.
     #[serde(rename = "requireE2ePairing")]
     pub require_e2e_pairing: bool,
+    /// Co-browsing: origins pushed app modules may load from (normalised,
+    /// `https://`, or `http://` on this computer). Empty: no modules; the
+    /// built-in viewer and form still work.
+    pub app_origins: Vec<String>,
 }
 
 impl Default for Settings {
@@ -54,6 +58,7 @@ impl Default for Settings {
             retention_days: DEFAULT_RETENTION_DAYS,
             operator_allowlist: Vec::new(),
             require_e2e_pairing: false,
+            app_origins: Vec::new(),
         }
     }
 }

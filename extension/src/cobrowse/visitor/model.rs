@@ -10,10 +10,6 @@ use serde_json::Value;
 
 use baton_shared::cobrowse::{App, AppState, Command, LiveApp, NodeId, Scope, SessionState, WINDOW};
 
-/// Origins a pushed module may be loaded from. Managed policy may add more
-/// later (`chrome.storage.managed`); nothing else ever loads.
-pub const MODULE_ALLOWLIST: &[&str] = &["https://apps.baton.invalid"];
-
 /// The longest text a `type_text` command may type.
 pub const MAX_TYPED_CHARS: usize = 10_000;
 
@@ -98,6 +94,8 @@ pub struct SessionPolicy {
     pub require_key_confirmation: bool,
     /// Empty: any operator.
     pub operator_allowlist: Vec<String>,
+    /// Origins pushed app modules may load from.
+    pub app_origins: Vec<String>,
 }
 
 /// The wording next to a scope the organisation does not allow.
@@ -112,6 +110,7 @@ impl SessionPolicy {
             safe_selectors: s.safe_selectors.clone(),
             require_key_confirmation: s.require_e2e_pairing,
             operator_allowlist: s.operator_allowlist.clone(),
+            app_origins: s.app_origins.clone(),
         }
     }
 
@@ -284,10 +283,25 @@ pub fn origin_of(url: &str) -> Option<String> {
     Some(format!("{scheme}://{authority}"))
 }
 
-/// A module URL loads only from an allowlisted origin, over https.
-pub fn module_allowed(url: &str, allowlist: &[&str]) -> bool {
+/// Whether apps may come from `origin` (as [`origin_of`] gives it) at all:
+/// over https, or over http from this computer (a local app server).
+pub fn app_origin_ok(origin: &str) -> bool {
+    if origin.starts_with("https://") {
+        return true;
+    }
+    let Some(authority) = origin.strip_prefix("http://") else { return false };
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    matches!(host, "127.0.0.1" | "localhost" | "::1")
+}
+
+/// A module URL loads only from an origin on `allowlist` (the `appOrigins`
+/// setting).
+pub fn module_allowed(url: &str, allowlist: &[String]) -> bool {
     match origin_of(url) {
-        Some(origin) => origin.starts_with("https://") && allowlist.iter().any(|a| a.eq_ignore_ascii_case(&origin)),
+        Some(origin) => app_origin_ok(&origin) && allowlist.iter().any(|a| a.eq_ignore_ascii_case(&origin)),
         None => false,
     }
 }
@@ -314,8 +328,9 @@ pub fn viewer_shows_image(url: &str) -> bool {
     [".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif", ".bmp"].iter().any(|e| path.ends_with(e))
 }
 
-/// Checks a pushed app before anything is created for it.
-pub fn app_ok(app: &App) -> Result<(), String> {
+/// Checks a pushed app before anything is created for it; modules only
+/// from `origins`.
+pub fn app_ok(app: &App, origins: &[String]) -> Result<(), String> {
     match app {
         App::Viewer { url, title } if viewer_url_ok(url) && title.len() <= 500 => Ok(()),
         App::Viewer { .. } => Err("the viewer's address is not a web document or image".into()),
@@ -327,7 +342,7 @@ pub fn app_ok(app: &App) -> Result<(), String> {
             }
         }
         App::Form { .. } => Err("the form is too large".into()),
-        App::Module { url } if module_allowed(url, MODULE_ALLOWLIST) => Ok(()),
+        App::Module { url } if module_allowed(url, origins) => Ok(()),
         App::Module { .. } => Err("the module's origin is not allowed".into()),
     }
 }
@@ -368,7 +383,7 @@ impl Apps {
         match self.state(app_id) {
             None | Some(AppState::Pulled) | Some(AppState::Configure) => {
                 let state = AppState::Pushed;
-                self.apps.insert(app_id.to_owned(), LiveApp { app_id: app_id.to_owned(), app: app.clone(), state });
+                self.apps.insert(app_id.to_owned(), LiveApp { app_id: app_id.to_owned(), app: app.clone(), state, console_events: 0 });
                 Ok(state)
             }
             Some(s) => Err(format!("app {app_id} is already {s:?}")),
@@ -474,6 +489,11 @@ impl Default for InOrder {
 }
 
 impl InOrder {
+    /// How many events were delivered (all numbers up to this one).
+    pub fn delivered(&self) -> u64 {
+        self.expected - 1
+    }
+
     /// Accepts event `seq`; returns the events now deliverable, in order.
     pub fn accept(&mut self, seq: u64, event: Value) -> Vec<Value> {
         if seq < self.expected || self.waiting.contains_key(&seq) {
@@ -725,14 +745,19 @@ mod tests {
 
     #[test]
     fn modules_only_from_the_allowlist() {
-        let list = MODULE_ALLOWLIST;
-        assert!(module_allowed("https://apps.baton.invalid/widget/index.html", list));
-        assert!(module_allowed("https://APPS.baton.invalid:443/x", list));
-        assert!(!module_allowed("http://apps.baton.invalid/x", list));
-        assert!(!module_allowed("https://apps.baton.invalid.evil.example/x", list));
-        assert!(!module_allowed("https://apps.baton.invalid@evil.example/x", list));
-        assert!(!module_allowed("https://evil.example/?https://apps.baton.invalid", list));
+        let list = &["https://apps.baton.example".to_owned(), "http://127.0.0.1:8080".to_owned()][..];
+        assert!(module_allowed("https://apps.baton.example/widget/index.html", list));
+        assert!(module_allowed("https://APPS.baton.example:443/x", list));
+        assert!(!module_allowed("http://apps.baton.example/x", list));
+        assert!(!module_allowed("https://apps.baton.example.evil.example/x", list));
+        assert!(!module_allowed("https://apps.baton.example@evil.example/x", list));
+        assert!(!module_allowed("https://evil.example/?https://apps.baton.example", list));
         assert!(!module_allowed("javascript:alert(1)", list));
+        assert!(module_allowed("http://127.0.0.1:8080/app.html", list), "http from this computer");
+        assert!(!module_allowed("http://127.0.0.1:8081/app.html", list));
+        assert!(!module_allowed("https://apps.baton.example/x", &[]), "none without the setting");
+        assert!(app_origin_ok("http://localhost:3000") && app_origin_ok("http://[::1]:3000"));
+        assert!(!app_origin_ok("http://127.0.0.1.evil.example") && !app_origin_ok("http://localhost.evil.example:80"));
         assert_eq!(origin_of("http://a.example:80/x").as_deref(), Some("http://a.example"));
         assert_eq!(origin_of("https://a.example:8443/x").as_deref(), Some("https://a.example:8443"));
     }
@@ -750,8 +775,10 @@ mod tests {
             title: "T".into(),
             fields: vec![AppField { name: "n".into(), label: "L".into(), value: "v".into() }],
         };
-        assert!(app_ok(&form).is_ok());
-        assert!(app_ok(&App::Module { url: "https://evil.example/m".into() }).is_err());
+        assert!(app_ok(&form, &[]).is_ok());
+        let origins = ["https://apps.example".to_owned()];
+        assert!(app_ok(&App::Module { url: "https://evil.example/m".into() }, &origins).is_err());
+        assert!(app_ok(&App::Module { url: "https://apps.example/m".into() }, &origins).is_ok());
     }
 
     #[test]
@@ -774,7 +801,7 @@ mod tests {
         apps.push("b", &viewer).unwrap();
         apps.hold("b").unwrap();
         assert_eq!(apps.live(), vec!["a".to_owned(), "b".to_owned()]);
-        let live = |app_id: &str, app: &App, state| LiveApp { app_id: app_id.into(), app: app.clone(), state };
+        let live = |app_id: &str, app: &App, state| LiveApp { app_id: app_id.into(), app: app.clone(), state, console_events: 0 };
         assert_eq!(apps.in_page(), vec![live("a", &form, AppState::Pushed), live("b", &viewer, AppState::Held)]);
         assert_eq!(apps.pull_all(), vec!["a".to_owned(), "b".to_owned()]);
         assert!(apps.live().is_empty());
@@ -792,6 +819,7 @@ mod tests {
         assert_eq!(inbox.accept(1, json!("a")), vec![json!("a"), json!("b"), json!("c")]);
         assert!(inbox.accept(2, json!("b again")).is_empty());
         assert_eq!(inbox.accept(4, json!("d")), vec![json!("d")]);
+        assert_eq!(inbox.delivered(), 4);
         for s in 6..200 {
             inbox.accept(s, json!(s));
         }

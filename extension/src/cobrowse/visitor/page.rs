@@ -313,7 +313,10 @@ fn apply(f: OperatorFrame) {
             // drops the events it has).
             frame(VisitorFrame::Grants { scopes: with(|d| d.grants.scopes()).unwrap_or_default() });
             let (apps, said) = with(|d| {
-                let apps = d.apps.in_page();
+                let mut apps = d.apps.in_page();
+                for a in &mut apps {
+                    a.console_events = d.app_in.get(&a.app_id).map_or(0, InOrder::delivered);
+                }
                 let said: Vec<VisitorFrame> = apps
                     .iter()
                     .filter_map(|a| Some((&a.app_id, d.app_out.get(&a.app_id)?)))
@@ -390,7 +393,7 @@ fn run_command(cmd_id: u64, command: &Command, recorder: Option<&Recorder>) {
 
 fn push_app(overlay: &Rc<Overlay>, app_id: String, app: App) {
     // Pushes are audited by the operator's side, which makes them.
-    let checked = app_ok(&app).and_then(|()| with(|d| d.apps.push(&app_id, &app)).unwrap_or(Err("no session".into())));
+    let checked = app_ok(&app, &policy().app_origins).and_then(|()| with(|d| d.apps.push(&app_id, &app)).unwrap_or(Err("no session".into())));
     match checked {
         Ok(state) => {
             let (src, title) = match &app {
