@@ -315,8 +315,15 @@ pub enum VisitorFrame {
     /// Scopes currently granted to the operator.
     Grants { scopes: Vec<Scope> },
     CommandResult { cmd_id: u64, ok: bool, #[serde(default, skip_serializing_if = "Option::is_none")] error: Option<String> },
-    /// The visitor accepted or refused a pushed URL or app.
-    PushAnswer { push_id: String, accepted: bool },
+    /// The visitor accepted or declined a pushed URL or app; `refused` says
+    /// why when the visitor's side refused it without asking (an app or URL
+    /// its rules do not allow).
+    PushAnswer {
+        push_id: String,
+        accepted: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refused: Option<String>,
+    },
     AppState { app_id: String, state: AppState },
     /// The apps in the page now, sent with every keyframe: a console that
     /// (re)opened mid-session learns them, and one that missed a frame

@@ -915,6 +915,8 @@ async fn a_module_app_from_an_allowed_site_talks_with_the_console_and_others_are
     console.run("push", "document.querySelector('#app-push').click()").await;
     let v = console.wait("the visitor's refusal", |v| v["app_text"].as_str().is_some_and(|t| t.contains("refused"))).await;
     assert_eq!(v["app_state"], "pulled", "{}", v["app_text"]);
+    let why = format!("apps from {} are not allowed there", origin(&other));
+    assert!(v["app_text"].as_str().is_some_and(|t| t.contains(&why)), "says why: {}", v["app_text"]);
     let ui = wait_content(&page, "the page's apps", VISITOR_UI_JS, &parts, |v| v["apps"].is_array()).await;
     assert_eq!(ui["apps"], json!([]), "nothing was loaded: {ui}");
 

@@ -82,8 +82,8 @@ pub struct AppEntry {
     pub app_id: String,
     pub app: App,
     pub state: AppState,
-    /// The visitor refused it.
-    pub refused: bool,
+    /// Why the visitor's side refused it.
+    pub refused: Option<String>,
     /// Events sent to it (the last one's number).
     pub sent: u64,
 }
@@ -142,7 +142,7 @@ impl Apps {
     pub fn configure(&mut self, app: App, now_ms: i64) -> String {
         self.next += 1;
         let app_id = format!("app-{now_ms:x}-{}", self.next);
-        self.entries.push(AppEntry { app_id: app_id.clone(), app, state: AppState::Configure, refused: false, sent: 0 });
+        self.entries.push(AppEntry { app_id: app_id.clone(), app, state: AppState::Configure, refused: None, sent: 0 });
         app_id
     }
 
@@ -188,19 +188,21 @@ impl Apps {
                     app_id: l.app_id,
                     app: l.app,
                     state: l.state,
-                    refused: false,
+                    refused: None,
                     sent: l.console_events,
                 }),
             }
         }
     }
 
-    pub fn answered(&mut self, push_id: &str, accepted: bool) -> bool {
+    /// The visitor's side answered a push of an app; `false` if it is not
+    /// one of this console's apps (a URL push).
+    pub fn answered(&mut self, push_id: &str, accepted: bool, refused: Option<String>) -> bool {
         match self.entries.iter_mut().find(|e| e.app_id == push_id) {
             Some(e) => {
-                e.refused = !accepted;
                 if !accepted {
                     e.state = AppState::Pulled;
+                    e.refused = Some(refused.unwrap_or_else(|| "not allowed there".to_owned()));
                 }
                 true
             }
@@ -626,8 +628,10 @@ mod tests {
         assert_eq!(apps.act(&id, AppAction::Resume), None, "pulled is final");
         assert!(apps.visitor_state(&id, AppState::Held));
         assert_eq!(apps.current().unwrap().state, AppState::Held);
-        assert!(apps.answered(&id, false));
+        assert!(apps.answered(&id, false, Some("apps from https://x are not allowed there".into())));
         assert_eq!(apps.current().unwrap().state, AppState::Pulled);
+        assert_eq!(apps.current().unwrap().refused.as_deref(), Some("apps from https://x are not allowed there"));
+        assert!(!apps.answered("url-1", false, None), "a URL push is not an app");
         assert!(!apps.visitor_state("nope", AppState::Held));
     }
 

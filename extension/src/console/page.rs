@@ -425,12 +425,17 @@ impl Console {
                 let text = model::result_text(label.as_deref(), cmd_id, ok, error.as_deref());
                 self.say(Some(ok), &text);
             }
-            VisitorFrame::PushAnswer { push_id, accepted } => {
-                if st.apps.answered(&push_id, accepted) {
-                    self.show_app(st);
-                } else {
-                    ui::set_text(doc, "push-answer", if accepted { "The visitor opened the page" } else { "The visitor declined the page" });
+            VisitorFrame::PushAnswer { push_id, accepted, refused } => {
+                if !st.apps.answered(&push_id, accepted, refused.clone()) {
+                    let text = match (accepted, refused) {
+                        (true, _) => "The visitor opened the page".to_owned(),
+                        (false, None) => "The visitor declined the page".to_owned(),
+                        (false, Some(why)) => format!("The visitor's Baton refused the page: {why}"),
+                    };
+                    ui::set_text(doc, "push-answer", &text);
                     ui::set_attr(doc, "push-answer", "data-accepted", if accepted { "true" } else { "false" });
+                } else {
+                    self.show_app(st);
                 }
             }
             VisitorFrame::AppState { app_id, state } => {
@@ -607,8 +612,8 @@ impl Console {
             App::Module { .. } => "Module",
         };
         let mut text = format!("{kind}: {name}");
-        if app.refused {
-            text.push_str(" (refused by the visitor's Baton: not allowed there)");
+        if let Some(why) = &app.refused {
+            text.push_str(&format!(" (refused by the visitor's Baton: {why})"));
         }
         ui::set_state(doc, "app-state", name, &text);
         ui::set_attr(doc, "app-state", "data-app-id", &app.app_id);

@@ -343,7 +343,10 @@ pub fn app_ok(app: &App, origins: &[String]) -> Result<(), String> {
         }
         App::Form { .. } => Err("the form is too large".into()),
         App::Module { url } if module_allowed(url, origins) => Ok(()),
-        App::Module { .. } => Err("the module's origin is not allowed".into()),
+        App::Module { url } => Err(match origin_of(url) {
+            Some(origin) => format!("apps from {origin} are not allowed there"),
+            None => "the module's address is not a web address".to_owned(),
+        }),
     }
 }
 

@@ -350,7 +350,8 @@ fn apply(f: OperatorFrame) {
         OperatorFrame::Command { cmd_id, command } => run_command(cmd_id, &command, recorder.as_deref()),
         OperatorFrame::PushUrl { push_id, url } => {
             if web_url(&url).is_none() || push_id.len() > 100 {
-                frame(VisitorFrame::PushAnswer { push_id, accepted: false });
+                let refused = Some("not a web address".to_owned());
+                frame(VisitorFrame::PushAnswer { push_id, accepted: false, refused });
             } else {
                 overlay.ask_push_url(&operator(), &push_id, &url);
             }
@@ -407,7 +408,7 @@ fn push_app(overlay: &Rc<Overlay>, app_id: String, app: App) {
         }
         Err(e) => {
             chrome::log(&format!("baton: refused a pushed app: {e}"));
-            frame(VisitorFrame::PushAnswer { push_id: app_id, accepted: false });
+            frame(VisitorFrame::PushAnswer { push_id: app_id, accepted: false, refused: Some(e) });
         }
     }
 }
@@ -484,7 +485,7 @@ fn on_act(act: UiAct) {
             if accepted {
                 send(FromPage::OpenPushed { push_id: push_id.clone() });
             }
-            frame(VisitorFrame::PushAnswer { push_id, accepted });
+            frame(VisitorFrame::PushAnswer { push_id, accepted, refused: None });
         }
     }
 }
