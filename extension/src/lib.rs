@@ -23,6 +23,7 @@ pub mod content;
 pub mod options;
 pub mod settings;
 pub mod view;
+pub mod web;
 
 #[cfg(target_arch = "wasm32")]
 mod chrome;

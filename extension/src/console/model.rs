@@ -9,7 +9,8 @@ use baton_shared::cobrowse::{App, AppField, AppState, Command, LiveApp, Role, Sc
 use baton_shared::native::LiveSession;
 
 use super::url::{resolve, safe_url, scheme, UrlUse};
-use crate::cobrowse::visitor::model::{module_allowed, origin_of, MAX_APP_EVENT_BYTES};
+use crate::cobrowse::visitor::model::{module_allowed, MAX_APP_EVENT_BYTES};
+use crate::web::origin_of;
 
 /// What `#console-state[data-state]` says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

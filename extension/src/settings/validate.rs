@@ -175,7 +175,7 @@ fn selector(text: &str) -> Result<String, String> {
 /// `https://apps.example` (or `http://` on this computer), normalised; a
 /// path, query or credentials are refused rather than ignored.
 fn app_origin(text: &str) -> Result<String, String> {
-    use crate::cobrowse::visitor::model::{app_origin_ok, origin_of};
+    use crate::web::{app_origin_ok, origin_of};
     let t = text.trim();
     let after_authority = t.split_once("://").map(|(_, rest)| &rest[rest.find(['/', '?', '#']).unwrap_or(rest.len())..]);
     match (origin_of(t).filter(|o| app_origin_ok(o)), after_authority) {

@@ -9,7 +9,8 @@ use web_sys::{Element, HtmlElement, HtmlInputElement, HtmlTextAreaElement};
 
 use baton_shared::cobrowse::{Command, WINDOW};
 
-use super::model::{web_url, Refusal};
+use super::model::Refusal;
+use crate::web::web_url;
 
 /// Runs `command` on `node` (the live node behind its id, if any).
 pub fn run(command: &Command, node: Option<web_sys::Node>) -> Result<(), Refusal> {

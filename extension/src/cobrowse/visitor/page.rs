@@ -25,13 +25,14 @@ use baton_shared::cobrowse::{
 
 use super::control;
 use super::model::{
-    self, app_ok, check_command, check_policy, web_url, Apps, Grants, InOrder, Outbox, Refusal, SessionPolicy,
+    self, app_ok, check_command, check_policy, Apps, Grants, InOrder, Outbox, Refusal, SessionPolicy,
 };
 use super::overlay::{Overlay, UiAct};
 use super::protocol::{FromPage, ShareView, ToPage};
 use crate::chrome;
 use crate::cobrowse::capture::{MaskPolicy, Recorder};
 use crate::content::messages::ContentMessage;
+use crate::web::web_url;
 
 struct Driver {
     share: ShareView,

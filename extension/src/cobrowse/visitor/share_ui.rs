@@ -14,7 +14,8 @@ use web_sys::Document;
 
 use baton_shared::cobrowse::SessionState;
 
-use super::model::{state_name, web_url};
+use super::model::state_name;
+use crate::web::web_url;
 use super::protocol::{ShareView, SHARES_KEY};
 use crate::capture::api::{call, js};
 use crate::capture::browser_types::BrowserTab;

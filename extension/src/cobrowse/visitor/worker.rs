@@ -16,7 +16,8 @@ use wasm_bindgen::prelude::*;
 use baton_shared::cobrowse::{AuditEvent, Frame, OperatorFrame, Role, SessionState};
 use baton_shared::native::{CobrowseEvent, HostMessage, RequestBody};
 
-use super::model::{web_url, SessionPolicy};
+use super::model::SessionPolicy;
+use crate::web::web_url;
 use super::protocol::{page_may_audit, FromPage, ShareView, ToPage, SHARES_KEY};
 use crate::capture::api::{self, call, js};
 use crate::chrome;
