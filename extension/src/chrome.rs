@@ -100,6 +100,15 @@ pub fn log(message: &str) {
     web_sys::console::log_1(&message.into());
 }
 
+/// The time of day at `ms` (ms since the epoch) in the browser's locale:
+/// hours and minutes.
+pub fn local_time(ms: i64) -> String {
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"hour".into(), &"2-digit".into());
+    let _ = js_sys::Reflect::set(&options, &"minute".into(), &"2-digit".into());
+    js_sys::Date::new(&JsValue::from_f64(ms as f64)).to_locale_time_string_with_options("default", &options).into()
+}
+
 fn truncate(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {
         Some((i, _)) => &s[..i],

@@ -107,7 +107,8 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let push = PushRegistry::new();
     let settings = cli.settings();
-    let relay = Relay::start(db.clone(), settings.cobrowse_recording_max_bytes);
+    let away_ttl = Duration::from_millis(u64::try_from(settings.cobrowse_away_ttl_ms).unwrap_or(0));
+    let relay = Relay::start(db.clone(), settings.cobrowse_recording_max_bytes, away_ttl);
     let active = db
         .call(db::cobrowse::active)
         .await
@@ -178,7 +179,6 @@ async fn expire_sessions(db: Db, relay: Relay, settings: config::Settings) {
         .cobrowse_code_ttl_ms
         .min(settings.cobrowse_consent_ttl_ms)
         .min(settings.cobrowse_away_ttl_ms);
-    let away_ttl = Duration::from_millis(u64::try_from(settings.cobrowse_away_ttl_ms).unwrap_or(0));
     let every = Duration::from_millis(u64::try_from(ttl_ms / 2).unwrap_or(0))
         .clamp(Duration::from_millis(50), Duration::from_secs(5));
     let mut tick = tokio::time::interval(every);
@@ -197,7 +197,7 @@ async fn expire_sessions(db: Db, relay: Relay, settings: config::Settings) {
             }
             Err(err) => tracing::error!(%err, "cannot expire co-browsing sessions"),
         }
-        for (id, away) in relay.abandoned(away_ttl) {
+        for (id, away) in relay.abandoned() {
             let now = clock::now_ms();
             let session_id = id.clone();
             match db

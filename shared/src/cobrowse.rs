@@ -95,6 +95,16 @@ pub enum Role {
     Operator,
 }
 
+impl Role {
+    /// The other side of a session.
+    pub fn other(self) -> Role {
+        match self {
+            Role::Visitor => Role::Operator,
+            Role::Operator => Role::Visitor,
+        }
+    }
+}
+
 /// What crosses the relay WebSocket, in both directions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
@@ -109,6 +119,10 @@ pub enum RelayMessage {
         /// did: a side that connects later learns what `RecordingStopped` said.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         recording_stopped: Option<u64>,
+        /// The other side is away from the active session: it ends in this
+        /// many milliseconds unless they come back (as with `Peer`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peer_away_ends_in_ms: Option<u64>,
     },
     /// An encrypted [`Frame`]. Clients send it without `from`; the server
     /// stamps the sender's role when forwarding. `seq` counts per sender
@@ -123,8 +137,14 @@ pub enum RelayMessage {
     /// Server → client: the operator has joined (to the visitor, with the
     /// name the visitor's consent prompt shows).
     OperatorJoined { operator_public_key: String, operator_name: String },
-    /// Server → client: the other side connected or dropped.
-    Peer { present: bool },
+    /// Server → client: the other side connected or dropped; when it
+    /// dropped from an active session, `ends_in_ms` says when the session
+    /// ends unless it comes back (`COBROWSE_AWAY_TTL_MS`).
+    Peer {
+        present: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ends_in_ms: Option<u64>,
+    },
     /// Server → both clients: the session's state changed (e.g. the
     /// visitor's consent made it `active`). `Hello` carries it on (re)connect.
     State { state: SessionState },

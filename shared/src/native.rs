@@ -387,8 +387,14 @@ pub enum CobrowseEvent {
     State { state: crate::cobrowse::SessionState },
     /// A frame from the other side, decrypted.
     Frame { seq: u64, frame: crate::cobrowse::Frame },
-    /// The other side connected or dropped.
-    Peer { present: bool },
+    /// The other side connected or dropped; `ends_at_ms` (this computer's
+    /// clock, ms since the epoch) is when the session ends unless it comes
+    /// back, when the server said.
+    Peer {
+        present: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ends_at_ms: Option<i64>,
+    },
     /// The relay connection came back after a drop: the operator side asks
     /// for a keyframe.
     Resumed,

@@ -985,8 +985,9 @@ async fn a_killed_host_ends_its_side_at_once_and_the_session_for_the_other_side(
     w.operator.kill_host().or_report("kill the operator's host", &parts);
     let v = console.wait("the console ended", |v| v["state"] == "ended").await;
     assert!(v["console_error"].as_str().is_some_and(|t| t.contains("Baton app")), "{}", v["console_error"]);
+    // With when the session ends unless they come back.
     let ui = wait_content(&page, "the operator away", VISITOR_UI_JS, &parts, |v| v["operator_away"] == true).await;
-    assert!(ui["text"].as_str().is_some_and(|t| t.contains("disconnected")), "{ui}");
+    assert!(ui["text"].as_str().is_some_and(|t| t.contains("disconnected — the session ends at ")), "{ui}");
     assert_eq!(ui["state"], "active", "{ui}");
     // Once a host starts again on the operator's side, it ends the session
     // at the server, and the visitor's page is left clean.

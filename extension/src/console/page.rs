@@ -268,8 +268,15 @@ impl Console {
             }
             CobrowseEvent::Frame { seq, frame: Frame::Visitor { frame } } => self.on_frame(seq, frame),
             CobrowseEvent::Frame { .. } | CobrowseEvent::OperatorJoined { .. } => {}
-            CobrowseEvent::Peer { present } => {
-                ui::set_state(doc, "peer-state", if present { "present" } else { "away" }, if present { "" } else { "Visitor disconnected — waiting…" });
+            CobrowseEvent::Peer { present, ends_at_ms } => {
+                let text = match (present, ends_at_ms) {
+                    (true, _) => String::new(),
+                    (false, Some(at)) => {
+                        format!("Visitor disconnected — the session ends at {} unless they come back", crate::chrome::local_time(at))
+                    }
+                    (false, None) => "Visitor disconnected — waiting…".to_owned(),
+                };
+                ui::set_state(doc, "peer-state", if present { "present" } else { "away" }, &text);
                 if present && self.st.borrow().phase == Phase::Active {
                     self.need_keyframe();
                 }
@@ -822,7 +829,7 @@ impl Console {
             let Some(live) = live else { return };
             me.enter(live.session_id, live.peer_name.unwrap_or_default());
             me.on_cobrowse(CobrowseEvent::State { state: live.state });
-            me.on_cobrowse(CobrowseEvent::Peer { present: live.peer_present });
+            me.on_cobrowse(CobrowseEvent::Peer { present: live.peer_present, ends_at_ms: None });
             if let Some(max_bytes) = live.recording_stopped {
                 me.on_cobrowse(CobrowseEvent::RecordingStopped { max_bytes });
             }

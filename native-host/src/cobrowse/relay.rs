@@ -206,9 +206,9 @@ async fn incoming(
             // Over before this connection: the server's `End` says why.
             *greeted_ended = true;
         }
-        RelayMessage::Hello { state, peer_present, recording_stopped, .. } => {
+        RelayMessage::Hello { state, peer_present, recording_stopped, peer_away_ends_in_ms, .. } => {
             session.emit(CobrowseEvent::State { state });
-            session.emit(CobrowseEvent::Peer { present: peer_present });
+            session.emit(peer_event(peer_present, peer_away_ends_in_ms));
             if let Some(max_bytes) = recording_stopped {
                 session.emit(CobrowseEvent::RecordingStopped { max_bytes });
             }
@@ -225,7 +225,7 @@ async fn incoming(
                 return true;
             }
         }
-        RelayMessage::Peer { present } => session.emit(CobrowseEvent::Peer { present }),
+        RelayMessage::Peer { present, ends_in_ms } => session.emit(peer_event(present, ends_in_ms)),
         RelayMessage::RecordingStopped { max_bytes } => session.emit(CobrowseEvent::RecordingStopped { max_bytes }),
         RelayMessage::OperatorJoined { operator_public_key, operator_name } => {
             operator_joined(ctx, session, &operator_public_key, operator_name);
@@ -241,6 +241,13 @@ async fn incoming(
         RelayMessage::Audit { .. } => {}
     }
     false
+}
+
+/// The other side's presence, with the server's "ends in" as a time on this
+/// computer's clock (the extension shows it; it travels on through queues).
+fn peer_event(present: bool, ends_in_ms: Option<u64>) -> CobrowseEvent {
+    let ends_at_ms = ends_in_ms.map(|ms| crate::server_link::now_ms().saturating_add(i64::try_from(ms).unwrap_or(i64::MAX)));
+    CobrowseEvent::Peer { present, ends_at_ms }
 }
 
 /// Visitor: the operator's key arrived; agree on the frame key and ask the

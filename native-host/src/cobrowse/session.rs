@@ -69,7 +69,7 @@ impl Told {
         match event {
             CobrowseEvent::OperatorJoined { operator_name } => self.peer_name = Some(operator_name.clone()),
             CobrowseEvent::State { state } => self.state = *state,
-            CobrowseEvent::Peer { present } => self.peer_present = *present,
+            CobrowseEvent::Peer { present, .. } => self.peer_present = *present,
             CobrowseEvent::RecordingStopped { max_bytes } => self.recording_stopped = Some(*max_bytes),
             CobrowseEvent::Ended { .. } => self.state = SessionState::Ended,
             CobrowseEvent::Frame { .. } | CobrowseEvent::Resumed | CobrowseEvent::Error { .. } => {}

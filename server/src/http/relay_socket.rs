@@ -79,6 +79,7 @@ async fn serve_socket(
             state: SessionState::Ended,
             peer_present: false,
             recording_stopped: None,
+            peer_away_ends_in_ms: None,
         };
         let end = RelayMessage::End {
             reason: Some(ended),
@@ -95,6 +96,7 @@ async fn serve_socket(
         state: greeting.state,
         peer_present: greeting.peer_present,
         recording_stopped: greeting.recording_stopped,
+        peer_away_ends_in_ms: greeting.peer_away_ends_in_ms,
     };
     if send(&mut socket, &hello).await.is_err() {
         return;

@@ -104,6 +104,17 @@ impl Inner {
         }
     }
 
+    /// How long until `role`'s absence ends the session, if it is away
+    /// from an active session.
+    fn ends_in(&self, role: Role, ttl: Duration) -> Option<u64> {
+        let since = match role {
+            Role::Visitor => self.visitor_away,
+            Role::Operator => self.operator_away,
+        }?;
+        (self.session.state == SessionState::Active)
+            .then(|| u64::try_from(ttl.saturating_sub(since.elapsed()).as_millis()).unwrap_or(u64::MAX))
+    }
+
     /// The side that has been away from an active session for `ttl` or
     /// more (the longer away, if both).
     fn away_for(&self, ttl: Duration) -> Option<Role> {
@@ -226,6 +237,9 @@ pub struct Greeting {
     pub operator_joined: Option<RelayMessage>,
     /// The cap the session's recording stopped at, if it did.
     pub recording_stopped: Option<u64>,
+    /// The other side is away: the session ends in this long unless it
+    /// comes back.
+    pub peer_away_ends_in_ms: Option<u64>,
 }
 
 type Rooms = HashMap<String, Arc<Room>>;
@@ -237,6 +251,8 @@ pub struct Relay {
     sockets: Arc<AtomicUsize>,
     pub recorder: Recorder,
     max_recording_bytes: u64,
+    /// How long a side may stay away from an active session.
+    away_ttl: Duration,
 }
 
 /// Counts one open relay socket while alive.
@@ -250,8 +266,9 @@ impl Drop for SocketCount {
 
 impl Relay {
     /// The relay and its recording writer (at most `max_recording_bytes`
-    /// per session), on the current runtime.
-    pub fn start(db: Db, max_recording_bytes: u64) -> Self {
+    /// per session), on the current runtime; a side away from an active
+    /// session for `away_ttl` ends it ([`Relay::abandoned`]).
+    pub fn start(db: Db, max_recording_bytes: u64, away_ttl: Duration) -> Self {
         let (recorder, mut stopped) = Recorder::start(db, max_recording_bytes);
         let relay = Self {
             rooms: Arc::default(),
@@ -259,6 +276,7 @@ impl Relay {
             sockets: Arc::default(),
             recorder,
             max_recording_bytes,
+            away_ttl,
         };
         let follower = relay.clone();
         tokio::spawn(async move {
@@ -333,11 +351,12 @@ impl Relay {
             Role::Operator => inner.visitor.as_ref(),
         };
         if let Some(other) = other {
-            other.tell(RelayMessage::Peer { present: true });
+            other.tell(RelayMessage::Peer { present: true, ends_in_ms: None });
         }
         let greeting = Greeting {
             state: inner.session.state,
             peer_present: other.is_some(),
+            peer_away_ends_in_ms: inner.ends_in(role.other(), self.away_ttl),
             operator_joined: match role {
                 Role::Visitor => inner.operator_joined(),
                 Role::Operator => None,
@@ -365,12 +384,13 @@ impl Relay {
         if slot.as_ref().is_some_and(|p| p.conn == conn) {
             *slot = None;
             inner.time_absence();
+            let ends_in_ms = inner.ends_in(role, self.away_ttl);
             let other = match role {
                 Role::Visitor => inner.operator.as_ref(),
                 Role::Operator => inner.visitor.as_ref(),
             };
             if let Some(other) = other {
-                other.tell(RelayMessage::Peer { present: false });
+                other.tell(RelayMessage::Peer { present: false, ends_in_ms });
             }
         }
         drop(inner);
@@ -475,11 +495,11 @@ impl Relay {
         }
     }
 
-    /// Active sessions a side has been away from for `ttl` or more, with
-    /// that side; the caller ends them ([`Relay::finish`]).
-    pub fn abandoned(&self, ttl: Duration) -> Vec<(String, Role)> {
+    /// Active sessions a side has been away from for the relay's time or
+    /// more, with that side; the caller ends them ([`Relay::finish`]).
+    pub fn abandoned(&self) -> Vec<(String, Role)> {
         let rooms = self.lock();
-        rooms.values().filter_map(|room| Some((room.id.clone(), room.lock().away_for(ttl)?))).collect()
+        rooms.values().filter_map(|room| Some((room.id.clone(), room.lock().away_for(self.away_ttl)?))).collect()
     }
 
     fn lock(&self) -> MutexGuard<'_, Rooms> {
@@ -513,7 +533,7 @@ mod tests {
     }
 
     fn relay() -> Relay {
-        Relay::start(Db::open_in_memory().unwrap(), u64::MAX)
+        Relay::start(Db::open_in_memory().unwrap(), u64::MAX, Duration::from_secs(60))
     }
 
     #[tokio::test]
@@ -554,13 +574,16 @@ mod tests {
             .unwrap();
         assert!(matches!(
             v_inbox.control.recv().await,
-            Some(Control::Send(RelayMessage::Peer { present: true }))
+            Some(Control::Send(RelayMessage::Peer { present: true, ends_in_ms: None }))
         ));
         drop(o);
-        assert!(matches!(
-            v_inbox.control.recv().await,
-            Some(Control::Send(RelayMessage::Peer { present: false }))
-        ));
+        // Away from an active session: the visitor hears when it ends.
+        match v_inbox.control.recv().await {
+            Some(Control::Send(RelayMessage::Peer { present: false, ends_in_ms: Some(ms) })) => {
+                assert!((59_000..=60_000).contains(&ms), "{ms}");
+            }
+            other => panic!("{other:?}"),
+        }
         relay.finish("s1", "bye");
         assert!(matches!(
             v_inbox.control.recv().await,

@@ -10,7 +10,7 @@ use baton_shared::cobrowse::{
     AUDIT_GENESIS, PATH_JOIN, PATH_SESSION, PATH_SESSIONS,
 };
 use baton_shared::limits::{
-    COBROWSE_GUESSES_PER_CLIENT_PER_MINUTE, COBROWSE_GUESSES_PER_CODE, MAX_RELAY_MESSAGE,
+    COBROWSE_AWAY_TTL_MS, COBROWSE_GUESSES_PER_CLIENT_PER_MINUTE, COBROWSE_GUESSES_PER_CODE, MAX_RELAY_MESSAGE,
     RECORDING_PAGE_BYTES,
 };
 use futures_util::{SinkExt, StreamExt};
@@ -183,7 +183,7 @@ async fn active_pair(server: &Server) -> Pair {
 /// Reads the visitor's messages up to the operator's arrival.
 async fn drain_until_peer(v: &mut Socket) {
     loop {
-        if next(v).await == (RelayMessage::Peer { present: true }) {
+        if next(v).await == (RelayMessage::Peer { present: true, ends_in_ms: None }) {
             return;
         }
     }
@@ -215,6 +215,7 @@ async fn visitor_and_operator_meet_and_frames_flow_both_ways_after_consent() {
             state: SessionState::Waiting,
             peer_present: false,
             recording_stopped: None,
+            peer_away_ends_in_ms: None,
         }
     );
     // Typed in lower case: still the same code.
@@ -249,9 +250,10 @@ async fn visitor_and_operator_meet_and_frames_flow_both_ways_after_consent() {
             state: SessionState::AwaitingConsent,
             peer_present: true,
             recording_stopped: None,
+            peer_away_ends_in_ms: None,
         }
     );
-    assert_eq!(next(&mut v).await, RelayMessage::Peer { present: true });
+    assert_eq!(next(&mut v).await, RelayMessage::Peer { present: true, ends_in_ms: None });
 
     // Before consent nothing flows, either way.
     send(&mut v, &frame(1, "cGFnZQ==")).await;
@@ -327,9 +329,15 @@ async fn visitor_and_operator_meet_and_frames_flow_both_ways_after_consent() {
 
     // The operator drops: the visitor hears it; frames to nobody are dropped.
     drop(o);
-    assert_eq!(next(&mut v).await, RelayMessage::Peer { present: false });
+    // It hears, too, when the session ends unless the operator is back.
+    let away = COBROWSE_AWAY_TTL_MS as u64;
+    match next(&mut v).await {
+        RelayMessage::Peer { present: false, ends_in_ms: Some(ms) } => assert!(ms <= away && ms > away - 5_000, "{ms}"),
+        other => panic!("{other:?}"),
+    }
     send(&mut v, &frame(4, "bG9zdA==")).await;
-    // On reconnect the visitor still learns who the operator is.
+    // On reconnect the visitor still learns who the operator is, and when
+    // the session ends without them.
     drop(v);
     let (mut v, hello) = connect(&server, &visitor, &created.session_id).await;
     assert!(matches!(
@@ -337,15 +345,16 @@ async fn visitor_and_operator_meet_and_frames_flow_both_ways_after_consent() {
         RelayMessage::Hello {
             state: SessionState::Active,
             peer_present: false,
+            peer_away_ends_in_ms: Some(ms),
             ..
-        }
-    ));
+        } if ms <= away && ms > away - 5_000
+    ), "{hello:?}");
     assert!(matches!(
         next(&mut v).await,
         RelayMessage::OperatorJoined { .. }
     ));
     let (mut o, _) = connect(&server, &operator, &created.session_id).await;
-    assert_eq!(next(&mut v).await, RelayMessage::Peer { present: true });
+    assert_eq!(next(&mut v).await, RelayMessage::Peer { present: true, ends_in_ms: None });
     send(&mut v, &frame(5, "YWdhaW4=")).await;
     assert_eq!(
         next(&mut o).await,
@@ -1127,7 +1136,7 @@ async fn a_live_session_survives_a_server_restart() {
             ..
         }
     ));
-    assert_eq!(next(&mut v).await, RelayMessage::Peer { present: true });
+    assert_eq!(next(&mut v).await, RelayMessage::Peer { present: true, ends_in_ms: None });
     // The console asks for a keyframe; the visitor sends one.
     send(&mut o, &frame(1, "a2V5ZnJhbWUgcGxlYXNl")).await;
     assert!(matches!(
@@ -1179,7 +1188,7 @@ async fn malformed_and_oversized_messages_get_errors_and_the_socket_stays_open()
         .await
         .unwrap();
     assert_eq!(error_code(&next(&mut p.v).await), "malformed");
-    send(&mut p.v, &RelayMessage::Peer { present: true }).await;
+    send(&mut p.v, &RelayMessage::Peer { present: true, ends_in_ms: None }).await;
     assert_eq!(error_code(&next(&mut p.v).await), "malformed");
     send(&mut p.v, &frame(1, &"A".repeat(MAX_RELAY_MESSAGE))).await;
     assert_eq!(error_code(&next(&mut p.v).await), "too_large");
@@ -1218,7 +1227,7 @@ async fn forwarding_a_frame_takes_well_under_ten_milliseconds() {
 /// Reads past other messages to the next `Peer`; returns whether present.
 async fn until_peer(socket: &mut Socket) -> bool {
     loop {
-        if let RelayMessage::Peer { present } = next(socket).await {
+        if let RelayMessage::Peer { present, .. } = next(socket).await {
             return present;
         }
     }

@@ -537,9 +537,15 @@ pub fn token_from(bytes: &[u8]) -> String {
 
 /// The words of the "being viewed" bar; `away`: the operator's side
 /// dropped off the relay.
-pub fn bar_text(state: SessionState, code: &str, operator: Option<&str>, away: bool) -> String {
-    if away && state == SessionState::Active {
-        return format!("{} is disconnected — waiting for them to come back", operator.unwrap_or("The operator"));
+/// The bar's words. `away`: the operator is disconnected, and when known,
+/// the time (as shown) the session ends unless they come back.
+pub fn bar_text(state: SessionState, code: &str, operator: Option<&str>, away: Option<Option<&str>>) -> String {
+    if let (Some(ends_at), SessionState::Active) = (away, state) {
+        let op = operator.unwrap_or("The operator");
+        return match ends_at {
+            Some(at) => format!("{op} is disconnected — the session ends at {at} unless they come back"),
+            None => format!("{op} is disconnected — waiting for them to come back"),
+        };
     }
     match (state, operator) {
         (SessionState::Waiting, _) => format!("Sharing this tab. Read this code to the operator: {code}"),
@@ -835,9 +841,13 @@ mod tests {
 
     #[test]
     fn bar_words() {
-        assert!(bar_text(SessionState::Waiting, "AB-CD", None, false).contains("AB-CD"));
-        assert_eq!(bar_text(SessionState::Active, "", Some("Sam"), false), "Sam is viewing this tab");
-        assert!(bar_text(SessionState::Active, "", Some("Sam"), true).starts_with("Sam is disconnected"));
-        assert!(bar_text(SessionState::Waiting, "AB-CD", None, true).contains("AB-CD"), "away only matters while active");
+        assert!(bar_text(SessionState::Waiting, "AB-CD", None, None).contains("AB-CD"));
+        assert_eq!(bar_text(SessionState::Active, "", Some("Sam"), None), "Sam is viewing this tab");
+        assert!(bar_text(SessionState::Active, "", Some("Sam"), Some(None)).starts_with("Sam is disconnected — waiting"));
+        assert_eq!(
+            bar_text(SessionState::Active, "", Some("Sam"), Some(Some("10:42"))),
+            "Sam is disconnected — the session ends at 10:42 unless they come back"
+        );
+        assert!(bar_text(SessionState::Waiting, "AB-CD", None, Some(None)).contains("AB-CD"), "away only matters while active");
     }
 }

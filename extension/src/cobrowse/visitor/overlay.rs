@@ -333,7 +333,8 @@ impl Overlay {
         let _ = self.bar.set_attribute("data-recorded", if recorded { "true" } else { "false" });
         let away = share.operator_away && state == SessionState::Active;
         let _ = self.bar.set_attribute("data-operator-away", if away { "true" } else { "false" });
-        let text = model::bar_text(state, "", share.operator.as_deref(), away);
+        let ends_at = share.away_ends_at_ms.map(crate::chrome::local_time);
+        let text = model::bar_text(state, "", share.operator.as_deref(), away.then_some(ends_at.as_deref()));
         let text = text.trim_end_matches([':', ' ']);
         self.bar_text.set_text_content(Some(&if recorded { format!("{text} · recorded") } else { text.to_owned() }));
         let waiting = state == SessionState::Waiting;

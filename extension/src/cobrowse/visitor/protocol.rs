@@ -34,6 +34,10 @@ pub struct ShareView {
     /// app); nothing reaches it until it is back.
     #[serde(default)]
     pub operator_away: bool,
+    /// While the operator is away: when the session ends unless they come
+    /// back (ms since the epoch, this computer's clock).
+    #[serde(default)]
+    pub away_ends_at_ms: Option<i64>,
 }
 
 impl ShareView {
@@ -49,6 +53,7 @@ impl ShareView {
             key_confirmed: false,
             recorded: false,
             operator_away: false,
+            away_ends_at_ms: None,
         }
     }
 }
@@ -117,6 +122,7 @@ mod tests {
             key_confirmed: true,
             recorded: true,
             operator_away: true,
+            away_ends_at_ms: Some(1_800_000_000_000),
         };
         let to = [
             ToPage::Shared { share },

@@ -215,11 +215,14 @@ fn on_host_event(message: &HostMessage) {
             }
         }
         CobrowseEvent::Resumed => to_page(tab_id, ToPage::Frame { frame: OperatorFrame::KeyframeRequest }),
-        CobrowseEvent::Peer { present } => {
+        CobrowseEvent::Peer { present, ends_at_ms } => {
             let view = with_share(tab_id, |s| {
-                let changed = s.view.operator.is_some() && s.view.operator_away == *present;
+                let ends_at_ms = if *present { None } else { *ends_at_ms };
+                let changed = s.view.operator.is_some()
+                    && (s.view.operator_away == *present || s.view.away_ends_at_ms != ends_at_ms);
                 if changed {
                     s.view.operator_away = !present;
+                    s.view.away_ends_at_ms = ends_at_ms;
                 }
                 changed.then(|| s.view.clone())
             });
