@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
+use baton_shared::limits::COBROWSE_AWAY_TTL_MS;
 use serde_json::{json, Value};
 use support::{Host, Server};
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
@@ -265,7 +266,15 @@ fn a_restarted_host_ends_a_session_it_lost_at_the_server() {
     let (mut visitor, mut operator) = hosts(&server);
     let session = start_session(&mut visitor, &mut operator, false);
     let home = visitor.kill();
-    operator.wait_event("the visitor gone", WAIT, |m| is_cobrowse(m, &session, "peer") && m["event"]["present"] == false);
+    let gone = operator.wait_event("the visitor gone", WAIT, |m| is_cobrowse(m, &session, "peer") && m["event"]["present"] == false);
+    // With when the session ends unless the visitor is back, on this
+    // computer's clock; a console opened now learns it too.
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let away = COBROWSE_AWAY_TTL_MS;
+    let ends_at = gone["event"]["ends_at_ms"].as_i64().unwrap_or_default();
+    assert!((now_ms + away - 10_000..=now_ms + away).contains(&ends_at), "{gone}");
+    let live = operator.request(json!({"type": "cobrowse_sessions"}));
+    assert_eq!(live["sessions"][0]["peer_away_ends_at_ms"], ends_at, "{live}");
     let mut visitor = Host::start_in(home, &server.url, "Visitor laptop");
     visitor.wait_connected();
     assert_eq!(visitor.request(json!({"type": "cobrowse_sessions"}))["sessions"], json!([]));

@@ -418,6 +418,10 @@ pub struct LiveSession {
     pub peer_name: Option<String>,
     pub state: crate::cobrowse::SessionState,
     pub peer_present: bool,
+    /// While the other side is away: when the session ends unless it comes
+    /// back (as `CobrowseEvent::Peer` said).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_away_ends_at_ms: Option<i64>,
     /// The cap the recording stopped at, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording_stopped: Option<u64>,

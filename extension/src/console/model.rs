@@ -580,6 +580,7 @@ mod tests {
             peer_name: None,
             state,
             peer_present: true,
+            peer_away_ends_at_ms: None,
             recording_stopped: None,
         };
         let pick = |sessions: Vec<LiveSession>, remembered: Option<&str>| {

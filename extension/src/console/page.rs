@@ -829,7 +829,7 @@ impl Console {
             let Some(live) = live else { return };
             me.enter(live.session_id, live.peer_name.unwrap_or_default());
             me.on_cobrowse(CobrowseEvent::State { state: live.state });
-            me.on_cobrowse(CobrowseEvent::Peer { present: live.peer_present, ends_at_ms: None });
+            me.on_cobrowse(CobrowseEvent::Peer { present: live.peer_present, ends_at_ms: live.peer_away_ends_at_ms });
             if let Some(max_bytes) = live.recording_stopped {
                 me.on_cobrowse(CobrowseEvent::RecordingStopped { max_bytes });
             }

@@ -61,6 +61,7 @@ struct Told {
     peer_name: Option<String>,
     state: SessionState,
     peer_present: bool,
+    peer_away_ends_at_ms: Option<i64>,
     recording_stopped: Option<u64>,
 }
 
@@ -69,7 +70,10 @@ impl Told {
         match event {
             CobrowseEvent::OperatorJoined { operator_name } => self.peer_name = Some(operator_name.clone()),
             CobrowseEvent::State { state } => self.state = *state,
-            CobrowseEvent::Peer { present, .. } => self.peer_present = *present,
+            CobrowseEvent::Peer { present, ends_at_ms } => {
+                self.peer_present = *present;
+                self.peer_away_ends_at_ms = if *present { None } else { *ends_at_ms };
+            }
             CobrowseEvent::RecordingStopped { max_bytes } => self.recording_stopped = Some(*max_bytes),
             CobrowseEvent::Ended { .. } => self.state = SessionState::Ended,
             CobrowseEvent::Frame { .. } | CobrowseEvent::Resumed | CobrowseEvent::Error { .. } => {}
@@ -111,6 +115,7 @@ impl Session {
                     Role::Operator => SessionState::AwaitingConsent,
                 },
                 peer_present: false,
+                peer_away_ends_at_ms: None,
                 recording_stopped: None,
             }),
         };
@@ -186,6 +191,7 @@ impl Session {
             peer_name: told.peer_name,
             state: told.state,
             peer_present: told.peer_present,
+            peer_away_ends_at_ms: told.peer_away_ends_at_ms,
             recording_stopped: told.recording_stopped,
         })
     }
