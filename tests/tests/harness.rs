@@ -228,6 +228,15 @@ async fn finds_and_kills_host_processes_by_profile() {
     let mut mine_child = spawn(&mine);
     let mut other_child = spawn(&other);
 
+    // /proc may show a just-started process a moment late on a busy machine.
+    let shows = |data_home: &Path, pid: u32| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while host::pids(data_home) != [pid] && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    shows(&mine, mine_child.id());
+    shows(&other, other_child.id());
     assert_eq!(host::pids(&mine), vec![mine_child.id()]);
     assert_eq!(host::kill(&mine).expect("kill"), vec![mine_child.id()]);
     let status = mine_child.wait().expect("wait");
