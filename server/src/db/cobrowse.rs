@@ -496,6 +496,8 @@ impl From<rusqlite::Error> for AuditError {
 pub struct After {
     pub state: SessionState,
     pub recording: bool,
+    /// Why, when the entry ended the session (as stored with it).
+    pub ended: Option<&'static str>,
 }
 
 /// Appends a client's entry after checking the session's state allows it,
@@ -528,6 +530,7 @@ pub fn client_audit(
     let mut after = After {
         state: session.state,
         recording: session.recording,
+        ended: None,
     };
     match event {
         AuditEvent::Consent { approved: true } => {
@@ -540,6 +543,7 @@ pub fn client_audit(
         AuditEvent::Consent { approved: false } => {
             end_in(&tx, id, role, DECLINED, now)?;
             after.state = SessionState::Ended;
+            after.ended = Some(DECLINED);
         }
         AuditEvent::RecordingConsent { approved } => {
             // A recording that reached its cap stays stopped.
@@ -557,7 +561,7 @@ pub fn client_audit(
 }
 
 /// What both sides are told when the visitor declines the operator.
-pub const DECLINED: &str = "the visitor declined";
+const DECLINED: &str = "the visitor declined";
 
 /// Ends the session on `by`'s request, for `reason`; `false` if it had
 /// already ended.

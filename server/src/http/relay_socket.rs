@@ -262,19 +262,13 @@ async fn audit(state: &AppState, at: &Attached, event: AuditEvent) -> Option<Rel
         ));
     }
     let (id, role) = (at.room.id.clone(), at.role);
-    let declined = event == AuditEvent::Consent { approved: false };
     let is_consent = matches!(event, AuditEvent::Consent { .. });
     let result = state
         .db
         .call(move |conn| cobrowse::client_audit(conn, &id, role, &event, now_ms()))
         .await;
     match result {
-        Ok(after) if after.state == SessionState::Ended => {
-            let reason = if declined {
-                cobrowse::DECLINED
-            } else {
-                "the session ended"
-            };
+        Ok(cobrowse::After { ended: Some(reason), .. }) => {
             state.relay.finish(&at.room.id, reason);
             None
         }

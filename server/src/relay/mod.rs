@@ -104,26 +104,28 @@ impl Inner {
         }
     }
 
-    /// How long until `role`'s absence ends the session, if it is away
-    /// from an active session.
-    fn ends_in(&self, role: Role, ttl: Duration) -> Option<u64> {
+    /// Since when `role` has been away from the active session, if it is.
+    fn away_since(&self, role: Role) -> Option<Instant> {
         let since = match role {
             Role::Visitor => self.visitor_away,
             Role::Operator => self.operator_away,
         }?;
-        (self.session.state == SessionState::Active)
-            .then(|| u64::try_from(ttl.saturating_sub(since.elapsed()).as_millis()).unwrap_or(u64::MAX))
+        (self.session.state == SessionState::Active).then_some(since)
+    }
+
+    /// How long until `role`'s absence ends the session, if it is away
+    /// from an active session.
+    fn ends_in(&self, role: Role, ttl: Duration) -> Option<u64> {
+        let since = self.away_since(role)?;
+        Some(u64::try_from(ttl.saturating_sub(since.elapsed()).as_millis()).unwrap_or(u64::MAX))
     }
 
     /// The side that has been away from an active session for `ttl` or
     /// more (the longer away, if both).
     fn away_for(&self, ttl: Duration) -> Option<Role> {
-        if self.session.state != SessionState::Active {
-            return None;
-        }
-        [(Role::Visitor, self.visitor_away), (Role::Operator, self.operator_away)]
+        [Role::Visitor, Role::Operator]
             .into_iter()
-            .filter_map(|(role, since)| Some((role, since?)))
+            .filter_map(|role| Some((role, self.away_since(role)?)))
             .filter(|(_, since)| since.elapsed() >= ttl)
             .min_by_key(|(_, since)| *since)
             .map(|(role, _)| role)

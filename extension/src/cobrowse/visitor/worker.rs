@@ -17,12 +17,12 @@ use baton_shared::cobrowse::{AuditEvent, Frame, OperatorFrame, Role, SessionStat
 use baton_shared::native::{CobrowseEvent, HostMessage, RequestBody};
 
 use super::model::SessionPolicy;
-use crate::web::web_url;
 use super::protocol::{page_may_audit, FromPage, ShareView, ToPage, SHARES_KEY};
 use crate::capture::api::{self, call, js};
 use crate::chrome;
 use crate::content::messages::ContentMessage;
 use crate::worker::host;
+use crate::web::web_url;
 
 struct Share {
     view: ShareView,
