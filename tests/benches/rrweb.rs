@@ -21,6 +21,9 @@
 //! snapshot handed to the sink, serialized (as rrweb's includes its `emit`).
 //! `BATON_BENCH_DUMP=<dir>` writes the first run's frames there;
 //! `BATON_BENCH_PAGES=form` runs only the named pages;
+//! `BATON_BENCH_WARM=code` re-parses the page's body after the warm-up, so
+//! the warm figure has the code warm but every node, wrapper and string
+//! fresh (which of the two a cold snapshot waits for);
 //! `BATON_BENCH_PROFILE=cpu|compile|1` looks closer (see [`Profile`]).
 //!
 //! Run: `cargo bench -p baton-e2e --bench rrweb` after `cargo xtask build`
@@ -39,6 +42,18 @@ use serde_json::{json, Value};
 const WAIT: Duration = Duration::from_secs(30);
 /// Between a warm-up recording and the measured one.
 const WARM_UP: Duration = Duration::from_millis(1_000);
+
+fn warm_code_only() -> bool {
+    std::env::var("BATON_BENCH_WARM").is_ok_and(|w| w == "code")
+}
+
+/// After a warm-up with `BATON_BENCH_WARM=code`: the same body, parsed anew.
+async fn fresh_nodes(session: &Session) {
+    if warm_code_only() {
+        eval_in(session, None, "document.body.innerHTML = document.body.innerHTML; true").await;
+        tokio::time::sleep(WARM_UP).await;
+    }
+}
 
 fn bench_pages() -> PathBuf {
     artifacts::repo_root().join("tests").join("bench-pages")
@@ -255,6 +270,7 @@ async fn run_rrweb(cdp: &Cdp, url: &str, seconds: u64, warm: bool) -> Run {
         // A first recording, stopped: its code is compiled and warm.
         eval_in(&session, None, "rrweb.record({ emit() {}, maskAllInputs: true })(); true").await;
         tokio::time::sleep(WARM_UP).await;
+        fresh_nodes(&session).await;
     }
     let snapshot_ms = eval_in(
         &session,
@@ -297,6 +313,7 @@ async fn run_baton(cdp: &Cdp, url: &str, seconds: u64, warm: bool) -> Run {
         // What sharing does while the visitor waits for the operator.
         eval_in(&session, Some(ctx), "wasm_bindgen.debug_capture_prepare('', '')").await;
         tokio::time::sleep(WARM_UP).await;
+        fresh_nodes(&session).await;
     }
     let profile = Profile::from_env();
     if profile == Profile::Cpu {
@@ -601,7 +618,8 @@ async fn main() {
         });
         let r = |k: &str| ratios[k].as_f64().unwrap_or(f64::NAN);
         println!(
-            "  warm (after a first recording; Baton: as sharing prepares): rrweb {warm_rr:.1} ms, baton {warm_bt:.1} ms, ratio {:.2}",
+            "  warm (after a first recording; Baton: as sharing prepares{}): rrweb {warm_rr:.1} ms, baton {warm_bt:.1} ms, ratio {:.2}",
+            if warm_code_only() { "; then the page re-parsed" } else { "" },
             r("snapshot_time_warm")
         );
         println!(
