@@ -138,6 +138,14 @@ impl Inner {
         }
     }
 
+    /// `role`'s socket, if connected.
+    fn peer(&self, role: Role) -> Option<&Peer> {
+        match role {
+            Role::Visitor => self.visitor.as_ref(),
+            Role::Operator => self.operator.as_ref(),
+        }
+    }
+
     fn peers(&self) -> impl Iterator<Item = &Peer> {
         self.visitor.iter().chain(self.operator.iter())
     }
@@ -187,11 +195,7 @@ impl Room {
     /// dropped (no peer, or the peer's queue is full).
     pub fn forward(&self, from: Role, text: String) -> bool {
         let inner = self.lock();
-        let peer = match from {
-            Role::Visitor => inner.operator.as_ref(),
-            Role::Operator => inner.visitor.as_ref(),
-        };
-        let Some(peer) = peer else {
+        let Some(peer) = inner.peer(from.other()) else {
             return false;
         };
         let len = text.len();
@@ -348,10 +352,7 @@ impl Relay {
             );
         }
         inner.time_absence();
-        let other = match role {
-            Role::Visitor => inner.operator.as_ref(),
-            Role::Operator => inner.visitor.as_ref(),
-        };
+        let other = inner.peer(role.other());
         if let Some(other) = other {
             other.tell(RelayMessage::Peer { present: true, ends_in_ms: None });
         }
@@ -387,10 +388,7 @@ impl Relay {
             *slot = None;
             inner.time_absence();
             let ends_in_ms = inner.ends_in(role, self.away_ttl);
-            let other = match role {
-                Role::Visitor => inner.operator.as_ref(),
-                Role::Operator => inner.visitor.as_ref(),
-            };
+            let other = inner.peer(role.other());
             if let Some(other) = other {
                 other.tell(RelayMessage::Peer { present: false, ends_in_ms });
             }

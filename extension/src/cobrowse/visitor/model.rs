@@ -535,10 +535,9 @@ pub fn token_from(bytes: &[u8]) -> String {
 
 // ---- the session as the page shows it -----------------------------------------
 
-/// The words of the "being viewed" bar; `away`: the operator's side
-/// dropped off the relay.
-/// The bar's words. `away`: the operator is disconnected, and when known,
-/// the time (as shown) the session ends unless they come back.
+/// The words of the "being viewed" bar. `away`: the operator's side
+/// dropped off the relay, and when known, the time (as shown) the session
+/// ends unless they come back.
 pub fn bar_text(state: SessionState, code: &str, operator: Option<&str>, away: Option<Option<&str>>) -> String {
     if let (Some(ends_at), SessionState::Active) = (away, state) {
         let op = operator.unwrap_or("The operator");
