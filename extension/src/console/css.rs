@@ -16,6 +16,8 @@ pub const BLOCKED_URL: &str = "url(\"about:invalid\")";
 
 /// The sanitised form of `css`, with URLs resolved against `base`.
 pub fn sanitize_css(base: &str, css: &str) -> String {
+    // CSS Syntax §3.3: CR, FF and CRLF are newlines, NUL is U+FFFD.
+    let css = css.replace("\r\n", "\n").replace(['\r', '\u{c}'], "\n").replace('\0', "\u{FFFD}");
     let chars: Vec<char> = css.chars().collect();
     let mut out = String::with_capacity(css.len());
     let mut i = 0;
@@ -335,5 +337,16 @@ mod tests {
     fn ordinary_css_passes_through() {
         let css = "@media (max-width: 600px) { .a > b::before { content: \"→\"; color: rgb(1 2 3 / 50%); } }\n:root{--x:calc(1px + 2em)}";
         assert_eq!(sanitize_css(BASE, css), css);
+    }
+
+    #[test]
+    fn newlines_are_read_as_the_browser_reads_them() {
+        // A bare CR or FF ends a string in the browser (CSS Syntax 3.3 preprocessing).
+        for nl in ["\r", "\u{c}", "\r\n"] {
+            let out = sanitize_css(BASE, &format!("a{{color:\"{nl};background:url(data:text/html,x);x:\"}}"));
+            assert!(!out.contains("data:text/html"), "{out:?}");
+            let out = sanitize_css(BASE, &format!("a{{b:\\{nl}url(javascript:x)}}"));
+            assert!(!out.contains("javascript:x"), "{out:?}");
+        }
     }
 }

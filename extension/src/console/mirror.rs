@@ -1215,4 +1215,25 @@ mod tests {
         let mut m = Mirror::new(FakeDom::default());
         assert_eq!(m.apply(&Mutations::default()), Err(ApplyError::NoSnapshot));
     }
+
+    #[test]
+    fn prefixed_svg_style_is_not_raw_css() {
+        let mut m = Mirror::new(FakeDom::default());
+        m.snapshot(&snap(json!({"t":"e","i":1,"n":"html","c":[{"t":"e","i":2,"n":"body","c":[
+            {"t":"e","i":3,"n":"svg","c":[{"t":"e","i":4,"n":"x:style","c":[
+                {"t":"x","i":5,"v":"@import url(https://evil.example/x.css);"}]}]}
+        ]}]})));
+        assert!(!m.dom.html().contains("evil.example"), "{}", m.dom.html());
+    }
+
+    #[test]
+    fn a_stylesheet_link_cannot_become_a_preload() {
+        let mut m = Mirror::new(FakeDom::default());
+        m.snapshot(&snap(json!({"t":"e","i":1,"n":"html","c":[
+            {"t":"e","i":2,"n":"link","a":[["rel","stylesheet"],["href","https://cdn.example/s.css"]]}
+        ]})));
+        let rel = AttrChange { id: 2, name: "rel".into(), value: Some("preload".into()) };
+        m.apply(&Mutations { attrs: vec![rel], ..Default::default() }).unwrap();
+        assert!(!m.dom.html().contains("preload"), "{}", m.dom.html());
+    }
 }

@@ -124,7 +124,9 @@ pub fn plan_element(ns: Ns, tag: &str, attrs: &[(String, String)], base: &str) -
     if tag.is_empty() || !tag.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.')) {
         return ElementPlan::Inert;
     }
-    if INERT.contains(&lower.as_str()) {
+    // `createElementNS` reads `p:name` as prefix + local name: `x:script` is
+    // an SVG script. The checks below judge the whole name, so no prefixes.
+    if INERT.contains(&lower.as_str()) || lower.contains(':') {
         return ElementPlan::Inert;
     }
     if ns == Ns::Html && EMBEDS.contains(&lower.as_str()) {
@@ -219,6 +221,11 @@ pub fn sanitize_attr(ns: Ns, lower_tag: &str, name: &str, value: &str, base: &st
                 }
                 _ => None,
             };
+        }
+        // A kept `<link>` is a stylesheet and stays one (mutations too).
+        "rel" if ns == Ns::Html && lower_tag == "link" => {
+            let sheet = value.split_ascii_whitespace().any(|r| r.eq_ignore_ascii_case("stylesheet"));
+            return sheet.then(|| (out_name.clone(), "stylesheet".to_owned()));
         }
         "cite" | "longdesc" | "itemtype" | "itemid" => return safe_url(base, value, UrlUse::Link).and_then(kept),
         _ => {}
@@ -365,5 +372,23 @@ mod tests {
         assert_eq!(Ns::Svg.child("foreignObject", "div"), Ns::Html);
         assert_eq!(Ns::Svg.child("g", "path"), Ns::Svg);
         assert_eq!(keep(Ns::Svg, "svg", &[("viewBox", "0 0 1 1")]), a(&[("viewBox", "0 0 1 1")]));
+    }
+
+    #[test]
+    fn prefixed_names_cannot_smuggle_elements() {
+        // createElementNS(svg, "x:script") is an SVGScriptElement (prefix "x").
+        for tag in ["x:script", "svg:style", "x:a", "x:set", "x:animate", "x:discard"] {
+            for ns in [Ns::Svg, Ns::MathMl] {
+                let plan = plan_element(ns, tag, &a(&[("href", "https://evil.example/")]), BASE);
+                assert_eq!(plan, ElementPlan::Inert, "{tag}");
+            }
+        }
+    }
+
+    #[test]
+    fn link_rel_stays_a_stylesheet() {
+        assert_eq!(sanitize_attr(Ns::Html, "link", "rel", "preload", BASE), None);
+        let both = sanitize_attr(Ns::Html, "link", "rel", "stylesheet prefetch", BASE);
+        assert_eq!(both, Some(("rel".into(), "stylesheet".into())));
     }
 }

@@ -521,17 +521,3 @@ pub fn matching(n: &Natives, root: &Element, selector: &str, ids: &IdMap) -> Res
     out.sort_unstable();
     Ok(out)
 }
-
-/// An element's local name from its `nodeName`: HTML elements in an HTML
-/// document are upper-cased there, other elements keep their case (and
-/// may carry a prefix).
-pub fn local_name(mut node_name: String) -> String {
-    if !node_name.bytes().any(|b| b.is_ascii_lowercase()) {
-        node_name.make_ascii_lowercase();
-        node_name
-    } else if let Some(i) = node_name.rfind(':') {
-        node_name[i + 1..].to_owned()
-    } else {
-        node_name
-    }
-}

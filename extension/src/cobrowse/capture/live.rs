@@ -31,7 +31,7 @@ mod assembly;
 use assembly::Assembly;
 use super::batch::Batch;
 use super::mask::{self, FieldClass, PRIVATE_ATTR, UI_ATTR};
-use super::{CaptureError, MaskPolicy, Sink};
+use super::{local_name, CaptureError, MaskPolicy, Sink};
 
 #[wasm_bindgen]
 extern "C" {

@@ -210,6 +210,19 @@ impl Recorder {
     }
 }
 
+/// An element's local name from its `nodeName`: HTML elements in an HTML
+/// document are upper-cased there, other elements keep their case; any
+/// may carry a prefix (`createElementNS(ns, "X:STYLE")`), which is dropped.
+pub fn local_name(mut node_name: String) -> String {
+    if let Some(i) = node_name.rfind(':') {
+        node_name.drain(..=i);
+    }
+    if !node_name.bytes().any(|b| b.is_ascii_lowercase()) {
+        node_name.make_ascii_lowercase();
+    }
+    node_name
+}
+
 #[cfg(test)]
 mod tests {
     use baton_shared::cobrowse::{Node, Snapshot, VisitorFrame};
@@ -256,5 +269,13 @@ mod tests {
         let elided = serde_json::to_string(&VisitorFrame::Snapshot(snap)).unwrap().len();
         let per_node = elided as f64 / nodes as f64;
         assert!(per_node < 17.0, "{per_node:.1} bytes per node with implicit ids");
+    }
+
+    #[test]
+    fn local_names_drop_case_and_prefixes_as_the_dom_does() {
+        let cases = [("DIV", "div"), ("foreignObject", "foreignObject"), ("svg:rect", "rect"), ("X:STYLE", "style")];
+        for (node_name, local) in cases {
+            assert_eq!(super::local_name(node_name.to_owned()), local, "{node_name}");
+        }
     }
 }

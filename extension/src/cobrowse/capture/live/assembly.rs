@@ -135,7 +135,8 @@ impl Assembly {
                         .ok()
                         .map(|k| std::mem::take(&mut self.field_values[k].1)),
                 };
-                let opened = st.open_element(&mut h, id, bulk::local_name(std::mem::take(&mut self.names[i])), raw, text_mask);
+                let tag = local_name(std::mem::take(&mut self.names[i]));
+                let opened = st.open_element(&mut h, id, tag, raw, text_mask);
                 self.live[i] = true;
                 if let Some(sr) = opened.shadow {
                     self.holes.push((id, Hole::Shadow(sr, opened.text_mask)));
