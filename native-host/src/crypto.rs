@@ -13,6 +13,7 @@ use base64::Engine as _;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use ring::agreement::{self, EphemeralPrivateKey, UnparsedPublicKey, X25519};
 use ring::hkdf;
+use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 
 use baton_shared::canonical::to_canonical;
@@ -25,6 +26,7 @@ const RECORDS_INFO: &[u8] = b"baton records v1";
 const TOKENS_INFO: &[u8] = b"baton tokens v1";
 const SENT_TAB_INFO: &[u8] = b"baton sent tab v1";
 const PAIRING_INFO: &[u8] = b"baton pairing v1";
+const CLAIM_PROOF_INFO: &[u8] = b"baton pairing claim v1";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CryptoError {
@@ -197,6 +199,24 @@ fn pairing_aad(pairing_id: &str) -> Vec<u8> {
     [PAIRING_INFO, b"|", pairing_id.as_bytes()].concat()
 }
 
+/// The claimer's proof that it knows the code's secret part: base64 of
+/// HMAC-SHA-256 keyed by the secret over its public key (base64, as sent).
+/// The offerer hands the account key over only when it holds, so whoever
+/// guesses the short lookup alone joins nobody's account.
+pub fn claim_proof(secret: &str, claim_public_key: &str) -> String {
+    B64.encode(hmac::sign(&claim_proof_key(secret), claim_public_key.as_bytes()).as_ref())
+}
+
+/// Whether `proof` is [`claim_proof`] for this secret and key (in constant time).
+pub fn claim_proof_holds(secret: &str, claim_public_key: &str, proof: &str) -> bool {
+    B64.decode(proof)
+        .is_ok_and(|tag| hmac::verify(&claim_proof_key(secret), claim_public_key.as_bytes(), &tag).is_ok())
+}
+
+fn claim_proof_key(secret: &str) -> hmac::Key {
+    hmac::Key::new(hmac::HMAC_SHA256, &[CLAIM_PROOF_INFO, b"|", secret.as_bytes()].concat())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,5 +264,17 @@ mod tests {
         let wrong = claim2.wrap_key(&offer_pk, "ABC124", false).unwrap();
         assert_eq!(wrong.unwrap("p1", &wrapped), Err(CryptoError::Open));
         assert!(matches!(PairingKey::generate().unwrap().wrap_key("!!", "X", true), Err(CryptoError::Base64)));
+    }
+
+    #[test]
+    fn a_claim_proof_holds_only_for_its_secret_and_key() {
+        let proof = claim_proof("ABC123", "a2V5");
+        assert_eq!(B64.decode(&proof).unwrap().len(), 32);
+        assert!(claim_proof_holds("ABC123", "a2V5", &proof));
+        assert!(!claim_proof_holds("ABC124", "a2V5", &proof));
+        assert!(!claim_proof_holds("ABC123", "b3RoZXI=", &proof));
+        for bad in ["", "%%%", "AAAA"] {
+            assert!(!claim_proof_holds("ABC123", "a2V5", bad), "{bad}");
+        }
     }
 }

@@ -3,8 +3,11 @@
 //! The code is `LOOKUP-SECRET`. The server knows `LOOKUP` (to match the two
 //! devices) but never `SECRET`, which salts the key derivation: the account
 //! key travels wrapped under HKDF(X25519 secret, SECRET), so a server that
-//! swapped the public keys still could not open it. The ephemeral keys live
-//! only in memory; a host restart abandons a pairing in progress.
+//! swapped the public keys would still have to guess `SECRET` (30 bits) to
+//! open it. The claimer proves it knows `SECRET` ([`claim_proof`]) and the
+//! offerer hands the key over only then: guessing the 4-character `LOOKUP`
+//! claims a code but joins nobody's account. The ephemeral keys live only in
+//! memory; a host restart abandons a pairing in progress.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +24,7 @@ use baton_shared::sync::{
 };
 
 use crate::context::{HostContext, RequestError};
-use crate::crypto::{AccountKeys, PairingKey};
+use crate::crypto::{claim_proof, claim_proof_holds, AccountKeys, PairingKey};
 use crate::server_api::{CallError, ServerApi};
 
 /// Crockford base32: no I, L, O, U, so a code read aloud is unambiguous.
@@ -67,14 +70,14 @@ async fn finish_offer(
     keys: &AccountKeys,
 ) -> Result<(), String> {
     let id = &offered.pairing_id;
-    let deadline = tokio::time::Instant::now()
-        + Duration::from_millis((offered.expires_ms - crate::server_link::now_ms()).clamp(0, 3_600_000) as u64);
-    let claim_pk = loop {
+    let left_ms = offered.expires_ms.saturating_sub(crate::server_link::now_ms()).clamp(0, 3_600_000);
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(left_ms.unsigned_abs());
+    let (claim_pk, proof) = loop {
         tokio::select! {
             push = pushes.recv() => {
-                if let Ok(PushMessage::PairingClaimed { pairing_id, claim_public_key }) = push {
+                if let Ok(PushMessage::PairingClaimed { pairing_id, claim_public_key, claim_proof }) = push {
                     if &pairing_id == id {
-                        break claim_public_key;
+                        break (claim_public_key, claim_proof);
                     }
                 }
                 continue;
@@ -83,8 +86,10 @@ async fn finish_offer(
             _ = tokio::time::sleep_until(deadline) => return Err("the code expired unclaimed".into()),
         }
         match api.get::<PairingStatus>(&format!("{PATH_PAIRING}/{id}")).await {
-            Ok(PairingStatus { state: PairingState::Claimed, claim_public_key: Some(pk), .. }) => break pk,
-            Ok(PairingStatus { state: PairingState::Expired | PairingState::Complete, .. }) => {
+            Ok(PairingStatus { state: PairingState::Claimed, claim_public_key: Some(pk), claim_proof, .. }) => {
+                break (pk, claim_proof.unwrap_or_default())
+            }
+            Ok(PairingStatus { state: PairingState::Expired | PairingState::Complete | PairingState::Refused, .. }) => {
                 return Err("the code expired or was used".into())
             }
             Ok(_) => {}
@@ -92,6 +97,15 @@ async fn finish_offer(
             Err(e) => return Err(e.to_string()),
         }
     };
+    if !claim_proof_holds(secret, &claim_pk, &proof) {
+        // Someone found the lookup without the secret part: nothing is
+        // handed over, and the claimer hears so (best effort: it gives up
+        // at its own deadline otherwise).
+        let _ = api.post_empty(&format!("{PATH_PAIRING}/{id}/refuse"), &()).await;
+        return Err("a device claimed the code without knowing its secret part; nothing was handed over \
+                    (show a new code)"
+            .into());
+    }
     let wrap = key.wrap_key(&claim_pk, secret, true).map_err(|e| e.to_string())?;
     let wrapped = wrap.wrap(id, keys.account_key()).map_err(|e| e.to_string())?;
     let path = format!("{PATH_PAIRING}/{id}/complete");
@@ -156,7 +170,8 @@ pub async fn join(ctx: &HostContext, code: &str) -> Result<String, RequestError>
     let (api, _) = ctx.api()?;
     let key = PairingKey::generate().map_err(|e| RequestError::new(ErrorCode::Internal, e.to_string()))?;
     let mut pushes = ctx.push.subscribe();
-    let claim = PairingClaim { lookup, public_key: key.public_b64() };
+    let public_key = key.public_b64();
+    let claim = PairingClaim { lookup, proof: claim_proof(&secret, &public_key), public_key };
     let claimed: PairingClaimed = api.post(PATH_PAIRING_CLAIM, &claim).await.map_err(|e| match e {
         CallError::Status { status: 404, .. } => failed("The code is wrong or has expired"),
         CallError::Status { status: 429, .. } => {
@@ -186,6 +201,9 @@ pub async fn join(ctx: &HostContext, code: &str) -> Result<String, RequestError>
         match api.get::<PairingStatus>(&format!("{PATH_PAIRING}/{id}")).await {
             Ok(s @ PairingStatus { state: PairingState::Complete, .. }) => break s,
             Ok(PairingStatus { state: PairingState::Expired, .. }) => return Err(failed("The code has expired")),
+            Ok(PairingStatus { state: PairingState::Refused, .. }) => {
+                return Err(failed("The other device refused: the code's secret part does not match"))
+            }
             Ok(_) => {}
             Err(e) if e.is_transient() => {}
             Err(e) => return Err(e.into()),

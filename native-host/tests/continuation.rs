@@ -162,17 +162,26 @@ fn wrong_pairing_codes_fail_clearly() {
     assert_eq!(unknown["code"], "pairing_failed", "{unknown}");
     assert!(unknown["message"].as_str().unwrap_or("").contains("wrong or has expired"), "{unknown}");
 
-    // The right lookup with a wrong secret: the server matches the devices,
-    // but the wrapped key does not open.
+    // The right lookup with a wrong secret (someone who guessed the short
+    // lookup): the server matches the devices, but A finds B's proof of the
+    // secret part wrong, refuses, and hands nothing over.
+    let b_id = b.wait_connected();
     let code = a.request(json!({"type": "pair_start"}));
     let code = code["code"].as_str().expect("code").to_owned();
     let (lookup, secret) = code.rsplit_once('-').expect("dash");
     let rest: String = secret.chars().skip(1).collect();
     let first = if secret.starts_with('Z') { 'Y' } else { 'Z' };
     let wrong = format!("{lookup}-{first}{rest}");
+    let started = Instant::now();
     let failed = b.request(json!({"type": "pair_join", "code": wrong}));
     assert_eq!(failed["code"], "pairing_failed", "{failed}");
-    assert!(failed["message"].as_str().unwrap_or("").contains("secret part does not match"), "{failed}");
+    assert!(failed["message"].as_str().unwrap_or("").contains("refused: the code's secret part does not match"), "{failed}");
+    assert!(started.elapsed() < Duration::from_secs(30), "B heard of the refusal, not of its own deadline");
+    let devices = a.wait_devices("A's account", Duration::from_secs(5), |_| true);
+    assert!(device(&devices, &b_id).is_none(), "B joined A's account: {devices:?}");
+    // The right code still pairs, on a new code.
+    pair(&mut a, &mut b);
+    a.wait_devices("B in A's account", Duration::from_secs(5), |d| device(d, &b_id).is_some());
 }
 
 #[test]

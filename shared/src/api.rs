@@ -13,6 +13,7 @@
 //! | `POST /v1/pairing/offer` | bearer | [`PairingOffer`] → [`PairingOffered`] |
 //! | `POST /v1/pairing/claim` | bearer | [`PairingClaim`] → [`PairingClaimed`] |
 //! | `POST /v1/pairing/{id}/complete` | bearer | [`PairingComplete`] → 204  |
+//! | `POST /v1/pairing/{id}/refuse` | bearer | → 204                        |
 //! | `GET  /v1/pairing/{id}` | bearer | → [`PairingStatus`]                 |
 //! | `POST /v1/sendtab`   | bearer | [`SendTab`] → [`TabSent`]              |
 //! | `GET  /v1/sendtab/pending` | bearer | → [`PendingTabs`]                |
@@ -132,8 +133,9 @@ pub enum PushMessage {
     Changed { owner: String, collection: crate::records::Collection, token: String },
     /// A device joined, left or was renamed in the account.
     DevicesChanged,
-    /// To the offering device: a device claimed its pairing code.
-    PairingClaimed { pairing_id: String, claim_public_key: String },
+    /// To the offering device: a device claimed its pairing code (with its
+    /// proof of the code's secret part, [`crate::sync::PairingClaim::proof`]).
+    PairingClaimed { pairing_id: String, claim_public_key: String, claim_proof: String },
     /// To the claiming device: the offerer wrapped the account key for it.
     PairingCompleted { pairing_id: String, account_id: String },
     /// To a target device: a tab was sent to it (body is ciphertext).

@@ -34,8 +34,11 @@
 //!
 //! ## Pairing
 //! Device A shows a code `LOOKUP-SECRET`. The server sees only `LOOKUP`;
-//! `SECRET` is mixed into the key derivation so a server that swapped the
-//! X25519 keys could not open the wrapped account key.
+//! `SECRET` is mixed into the key derivation, so a server that swapped the
+//! X25519 keys still has to guess it (30 bits, offline) to open the wrapped
+//! account key. B proves it knows `SECRET` ([`PairingClaim::proof`]) and A
+//! hands the key over only then: whoever guesses the 4-character `LOOKUP`
+//! alone claims the code but never joins the account.
 //! * `POST /v1/pairing/offer` [`PairingOffer`] → [`PairingOffered`] (A).
 //!   A new offer cancels the device's earlier unclaimed ones. The lookup is
 //!   4 characters of Crockford base32; claims read it case-insensitively.
@@ -44,12 +47,16 @@
 //!   (with `Retry-After`) after too many failed claims per client and minute
 //!   or per code; 400 when B claims its own code or is already in A's
 //!   account. Repeating a successful claim answers the same. The server
-//!   pushes `PairingClaimed` to A.
+//!   pushes `PairingClaimed` (with B's proof) to A, which completes only if
+//!   the proof holds.
 //! * `POST /v1/pairing/{pairing_id}/complete` [`PairingComplete`] (A) → 204:
 //!   the wrapped account key; the server moves B into A's account, deletes
 //!   what B uploaded and was sent under its old key (B re-uploads), pushes
 //!   `PairingCompleted` to B and `DevicesChanged` to the account. 409
 //!   `pairing_state` before a claim, 410 `pairing_expired` after the TTL.
+//! * `POST /v1/pairing/{pairing_id}/refuse` (A) → 204: B's proof did not
+//!   hold; the pairing ends `Refused` (B's status says so) and the code is
+//!   spent.
 //! * `GET /v1/pairing/{pairing_id}` → [`PairingStatus`] (A or B, else 404
 //!   `unknown_pairing`; B's fallback to the push).
 //!
@@ -212,6 +219,9 @@ pub struct PairingClaim {
     pub lookup: String,
     /// Base64 of B's ephemeral X25519 public key.
     pub public_key: String,
+    /// Base64 of HMAC-SHA-256 keyed by the code's secret part over
+    /// `public_key`: the offering device checks it (the server cannot).
+    pub proof: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -234,6 +244,9 @@ pub enum PairingState {
     Claimed,
     Complete,
     Expired,
+    /// The offerer refused the claim: its proof of the code's secret part
+    /// did not hold.
+    Refused,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -242,6 +255,9 @@ pub struct PairingStatus {
     pub state: PairingState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim_public_key: Option<String>,
+    /// The claimer's [`PairingClaim::proof`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_proof: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wrapped_account_key: Option<String>,
     /// The account both devices share once complete.

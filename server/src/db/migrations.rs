@@ -154,6 +154,8 @@ const MIGRATIONS: &[&str] = &[
         (SELECT coalesce(sum(length(ct)), 0) FROM cobrowse_frame f WHERE f.session_id = cobrowse_session.id);",
     // 8: why an ended session ended, for sockets that connect afterwards.
     "ALTER TABLE cobrowse_session ADD COLUMN end_reason TEXT;",
+    // 9: the claimer's proof that it knows the pairing code's secret part.
+    "ALTER TABLE pairing ADD COLUMN claim_proof TEXT;",
 ];
 
 pub fn latest_version() -> i64 {
@@ -168,7 +170,9 @@ pub fn apply(conn: &mut Connection) -> Result<(), DbError> {
             known: latest_version(),
         });
     }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+    let done = usize::try_from(current)
+        .map_err(|_| DbError::Corrupt(format!("schema version {current} is not one this server wrote")))?;
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(done) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", index as i64 + 1)?;

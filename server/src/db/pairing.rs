@@ -1,8 +1,9 @@
 //! Pairing: a device offers a short code, another claims it, the offerer
 //! hands over the wrapped account key and the claimer joins its account.
 //!
-//! The server only sees the code's lookup part and public keys; the account
-//! key arrives wrapped under a key the server cannot derive.
+//! The server only sees the code's lookup part, public keys and the
+//! claimer's proof of the secret part (which only the offerer can check);
+//! the account key arrives wrapped under a key derived with that secret.
 
 use baton_shared::limits::PAIRING_GUESSES_PER_CODE;
 use baton_shared::sync::{PairingState, PairingStatus};
@@ -13,6 +14,7 @@ use super::{devices, sent_tabs, sync, DbError};
 const OFFERED: &str = "offered";
 const CLAIMED: &str = "claimed";
 const COMPLETE: &str = "complete";
+const REFUSED: &str = "refused";
 
 #[derive(Debug)]
 pub struct NewOffer {
@@ -95,6 +97,7 @@ pub fn claim(
     lookup: &str,
     claimer: &baton_shared::api::DeviceRecord,
     public_key: &str,
+    proof: &str,
     now: i64,
 ) -> Result<Claimed, ClaimError> {
     let tx = conn.transaction()?;
@@ -152,8 +155,8 @@ pub fn claim(
         return Err(ClaimError::SameAccount);
     }
     tx.execute(
-        "UPDATE pairing SET state = ?2, claimer_id = ?3, claim_public_key = ?4 WHERE id = ?1",
-        params![found.id, CLAIMED, claimer.device_id, public_key],
+        "UPDATE pairing SET state = ?2, claimer_id = ?3, claim_public_key = ?4, claim_proof = ?5 WHERE id = ?1",
+        params![found.id, CLAIMED, claimer.device_id, public_key, proof],
     )?;
     tx.commit()?;
     Ok(claimed)
@@ -279,6 +282,16 @@ pub fn complete(
     })
 }
 
+/// The offerer refuses a claim whose proof did not hold; `false` when it
+/// has no such pairing (a repeat is fine: the pairing stays refused).
+pub fn refuse(conn: &Connection, pairing_id: &str, offerer_id: &str) -> Result<bool, DbError> {
+    let found = conn.execute(
+        "UPDATE pairing SET state = ?3 WHERE id = ?1 AND offerer_id = ?2 AND state IN (?3, ?4)",
+        params![pairing_id, offerer_id, REFUSED, CLAIMED],
+    )?;
+    Ok(found > 0)
+}
+
 /// The pairing as its offerer or claimer sees it; `None` for anyone else.
 pub fn status(
     conn: &Connection,
@@ -288,7 +301,7 @@ pub fn status(
 ) -> Result<Option<PairingStatus>, DbError> {
     let row = conn
         .query_row(
-            "SELECT state, claim_public_key, wrapped_account_key, account_id, expires_ms
+            "SELECT state, claim_public_key, wrapped_account_key, account_id, expires_ms, claim_proof
              FROM pairing WHERE id = ?1 AND (offerer_id = ?2 OR claimer_id = ?2)",
             params![pairing_id, device_id],
             |r| {
@@ -298,15 +311,17 @@ pub fn status(
                     r.get::<_, Option<String>>(2)?,
                     r.get::<_, Option<String>>(3)?,
                     r.get::<_, i64>(4)?,
+                    r.get::<_, Option<String>>(5)?,
                 ))
             },
         )
         .optional()?;
-    let Some((state, claim_public_key, wrapped_account_key, account_id, expires_ms)) = row else {
+    let Some((state, claim_public_key, wrapped_account_key, account_id, expires_ms, claim_proof)) = row else {
         return Ok(None);
     };
     let state = match state.as_str() {
         COMPLETE => PairingState::Complete,
+        REFUSED => PairingState::Refused,
         _ if now >= expires_ms => PairingState::Expired,
         CLAIMED => PairingState::Claimed,
         OFFERED => PairingState::Offered,
@@ -316,6 +331,7 @@ pub fn status(
         pairing_id: pairing_id.to_owned(),
         state,
         claim_public_key,
+        claim_proof,
         wrapped_account_key,
         account_id,
     }))

@@ -65,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .route(PATH_PAIRING_CLAIM, post(pairing::claim))
         .route("/v1/pairing/{pairing_id}", get(pairing::status))
         .route("/v1/pairing/{pairing_id}/complete", post(pairing::complete))
+        .route("/v1/pairing/{pairing_id}/refuse", post(pairing::refuse))
         .route(PATH_SENDTAB, post(sent_tabs::send))
         .route(PATH_SENDTAB_PENDING, get(sent_tabs::pending))
         .route("/v1/sendtab/{send_id}/state", post(sent_tabs::set_state))

@@ -31,6 +31,10 @@ impl Validate for PairingOffer {
 impl Validate for PairingClaim {
     fn validate(self) -> Result<Self, HttpError> {
         checks::public_key(&self.public_key)?;
+        // HMAC-SHA-256 (32 bytes); only the offerer can check it.
+        if checks::base64("proof", &self.proof, 64)? != 32 {
+            return Err(HttpError::invalid_request("proof is not 32 bytes of base64"));
+        }
         // A malformed lookup is answered like an unknown one (and counted), in the handler.
         Ok(self)
     }
@@ -97,10 +101,10 @@ pub async fn claim(
         return Err(invalid_code());
     };
     let claimer = device.clone();
-    let public_key = req.public_key.clone();
+    let (public_key, proof) = (req.public_key.clone(), req.proof.clone());
     let result = state
         .db
-        .call(move |conn| pairing::claim(conn, &lookup, &claimer, &public_key, now_ms()))
+        .call(move |conn| pairing::claim(conn, &lookup, &claimer, &public_key, &proof, now_ms()))
         .await;
     let claimed = match result {
         Ok(claimed) => claimed,
@@ -128,6 +132,7 @@ pub async fn claim(
     let msg = PushMessage::PairingClaimed {
         pairing_id: claimed.pairing_id.clone(),
         claim_public_key: req.public_key,
+        claim_proof: req.proof,
     };
     state.push.send(&claimed.offerer_id, &msg);
     Ok(Json(PairingClaimed {
@@ -180,6 +185,23 @@ pub async fn complete(
         .chain(&done.former_account_devices)
     {
         state.push.send(id, &PushMessage::DevicesChanged);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The offerer's host found the claimer's proof wrong: the code is spent.
+pub async fn refuse(
+    State(state): State<AppState>,
+    Path(pairing_id): Path<String>,
+    AuthDevice(device): AuthDevice,
+) -> Result<StatusCode, HttpError> {
+    checks::id("pairing id", &pairing_id).map_err(|_| unknown_pairing())?;
+    let refused = state
+        .db
+        .call(move |conn| pairing::refuse(conn, &pairing_id, &device.device_id))
+        .await?;
+    if !refused {
+        return Err(unknown_pairing());
     }
     Ok(StatusCode::NO_CONTENT)
 }

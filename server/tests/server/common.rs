@@ -287,6 +287,7 @@ pub async fn pair(server: &Server, offerer: &Device, claimer: &mut Device) {
     let claim = PairingClaim {
         lookup: offered.lookup,
         public_key: public_key(2),
+        proof: public_key(9),
     };
     let _: PairingClaimed = json(claimer.post(server, PATH_PAIRING_CLAIM, &claim).await, 200).await;
     let complete = PairingComplete {

@@ -25,6 +25,8 @@ async fn claim(server: &Server, d: &Device, lookup: &str) -> reqwest::Response {
     let body = PairingClaim {
         lookup: lookup.to_owned(),
         public_key: public_key(2),
+        // Opaque to the server (the offerer checks it): relayed as sent.
+        proof: public_key(9),
     };
     d.post(server, PATH_PAIRING_CLAIM, &body).await
 }
@@ -88,7 +90,8 @@ async fn pairing_moves_the_claimer_into_the_account_and_wipes_its_records() {
         next_push(&mut a_socket).await,
         PushMessage::PairingClaimed {
             pairing_id: offered.pairing_id.clone(),
-            claim_public_key: public_key(2)
+            claim_public_key: public_key(2),
+            claim_proof: public_key(9),
         }
     );
     // A claim retried after a lost answer gets the same answer.
@@ -101,8 +104,8 @@ async fn pairing_moves_the_claimer_into_the_account_and_wipes_its_records() {
     ));
     let st: PairingStatus = json(status(&server, &b, &offered.pairing_id).await, 200).await;
     assert_eq!(
-        (st.state, st.claim_public_key.as_deref()),
-        (PairingState::Claimed, Some(public_key(2).as_str()))
+        (st.state, st.claim_public_key.as_deref(), st.claim_proof.as_deref()),
+        (PairingState::Claimed, Some(public_key(2).as_str()), Some(public_key(9).as_str()))
     );
 
     // Only the offerer completes.
@@ -180,9 +183,18 @@ async fn wrong_own_and_malformed_codes_are_refused_clearly() {
     let err: ApiError = json(claim(&server, &a, &offered.lookup).await, 400).await;
     assert!(err.message.contains("own pairing code"), "{}", err.message);
     // A bad public key is a plain 400.
-    let body = serde_json::json!({"lookup": offered.lookup, "public_key": "AAAA"});
+    let body = serde_json::json!({"lookup": offered.lookup, "public_key": "AAAA", "proof": public_key(9)});
     let err: ApiError = json(b.post(&server, PATH_PAIRING_CLAIM, &body).await, 400).await;
     assert!(err.message.contains("32"), "{}", err.message);
+    // So is a claim without a proof of the code's secret part, or a short one.
+    for proof in [None, Some("AAAA")] {
+        let mut body = serde_json::json!({"lookup": offered.lookup, "public_key": public_key(2)});
+        if let Some(p) = proof {
+            body["proof"] = p.into();
+        }
+        let err: ApiError = json(b.post(&server, PATH_PAIRING_CLAIM, &body).await, 400).await;
+        assert!(err.message.contains("proof"), "{}", err.message);
+    }
     // Completing before anyone claimed is a state error.
     let path = format!("{PATH_PAIRING}/{}/complete", offered.pairing_id);
     let wrapped = PairingComplete {
@@ -224,6 +236,35 @@ async fn expired_codes_fail() {
     };
     let err: ApiError = json(a.post(&server, &path, &wrapped).await, 410).await;
     assert_eq!(err.code, "pairing_expired");
+}
+
+#[tokio::test]
+async fn a_refused_claim_joins_nobody_and_spends_the_code() {
+    let server = Server::start().await;
+    let a = Device::register(&server, "A").await;
+    let b = Device::register(&server, "B").await;
+    let offered = offer(&server, &a).await;
+    let _: PairingClaimed = json(claim(&server, &b, &offered.lookup).await, 200).await;
+    let refuse = format!("{PATH_PAIRING}/{}/refuse", offered.pairing_id);
+    // Only the offerer refuses.
+    let err: ApiError = json(b.post(&server, &refuse, &()).await, 404).await;
+    assert_eq!(err.code, "unknown_pairing");
+    assert_eq!(a.post(&server, &refuse, &()).await.status(), 204);
+    assert_eq!(a.post(&server, &refuse, &()).await.status(), 204, "a repeat is fine");
+    let st: PairingStatus = json(status(&server, &b, &offered.pairing_id).await, 200).await;
+    assert_eq!(st.state, PairingState::Refused);
+    // Nothing completes it afterwards, and the code takes no other claim.
+    let path = format!("{PATH_PAIRING}/{}/complete", offered.pairing_id);
+    let wrapped = PairingComplete {
+        wrapped_account_key: "eA==".into(),
+    };
+    let err: ApiError = json(a.post(&server, &path, &wrapped).await, 409).await;
+    assert_eq!(err.code, "pairing_state");
+    let c = Device::register(&server, "C").await;
+    let err: ApiError = json(claim(&server, &c, &offered.lookup).await, 404).await;
+    assert_eq!(err.code, "pairing_code_invalid");
+    let devices: AccountDevices = json(a.get(&server, PATH_ACCOUNT_DEVICES).await, 200).await;
+    assert_eq!(devices.devices.len(), 1, "B did not join A's account");
 }
 
 #[tokio::test]
