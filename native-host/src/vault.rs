@@ -6,7 +6,7 @@
 //! another row does not open.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -82,36 +82,48 @@ enum CreateError {
 }
 
 /// Writes a fresh key with mode 0600 from the start (never world-readable,
-/// not even briefly), then renames it into place.
+/// not even briefly) to a temp file of its own, then links it into place
+/// unless another host starting at the same time got there first: then its
+/// key is the one, and ours is dropped.
 fn create_key(path: &Path, rng: &SystemRandom) -> Result<Vec<u8>, CreateError> {
     let mut key = vec![0u8; KEY_LEN];
     rng.fill(&mut key).map_err(|_| CreateError::Random)?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(CreateError::Io)?;
     }
-    let tmp = path.with_extension("key.tmp");
+    let tmp = temp_path(path, rng)?;
+    let written = write_new(&tmp, &key);
+    // A hard link, unlike a rename, fails when the name exists.
+    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(key),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => std::fs::read(path).map_err(CreateError::Io),
+        Err(e) => Err(CreateError::Io(e)),
+    }
+}
+
+/// A temp name no other process or thread uses (a shared one would let a
+/// concurrent start truncate the key being linked into place).
+fn temp_path(path: &Path, rng: &SystemRandom) -> Result<PathBuf, CreateError> {
+    let mut nonce = [0u8; 8];
+    rng.fill(&mut nonce).map_err(|_| CreateError::Random)?;
+    let nonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(path.with_extension(format!("key.{}-{nonce}.tmp", std::process::id())))
+}
+
+/// Creates `tmp` (never opening an existing file) holding `key`, on disk.
+fn write_new(tmp: &Path, key: &[u8]) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(&tmp).map_err(CreateError::Io)?;
-    file.write_all(&key).map_err(CreateError::Io)?;
-    file.sync_all().map_err(CreateError::Io)?;
-    // Another host process may have won the race: keep the key already there.
-    match std::fs::hard_link(&tmp, path) {
-        Ok(()) => {
-            let _ = std::fs::remove_file(&tmp);
-            Ok(key)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let _ = std::fs::remove_file(&tmp);
-            std::fs::read(path).map_err(CreateError::Io)
-        }
-        Err(e) => Err(CreateError::Io(e)),
-    }
+    let mut file = options.open(tmp)?;
+    file.write_all(key)?;
+    file.sync_all()
 }
 
 #[cfg(unix)]
@@ -151,6 +163,36 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn hosts_starting_at_once_end_up_with_one_key() {
+        const HOSTS: usize = 8;
+        for _ in 0..25 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("cfg/vault.key");
+            let start = std::sync::Barrier::new(HOSTS);
+            let vaults: Vec<Vault> = std::thread::scope(|s| {
+                let starting: Vec<_> = (0..HOSTS)
+                    .map(|_| {
+                        s.spawn(|| {
+                            start.wait();
+                            Vault::load_or_create(&path).unwrap()
+                        })
+                    })
+                    .collect();
+                starting.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let sealed: Vec<Vec<u8>> = vaults.iter().map(|v| v.seal(b"device-token", b"ctx").unwrap()).collect();
+            for v in vaults.iter().chain([&Vault::load_or_create(&path).unwrap()]) {
+                for s in &sealed {
+                    assert_eq!(v.open(s, b"ctx").unwrap(), b"device-token");
+                }
+            }
+            let left: Vec<_> =
+                std::fs::read_dir(path.parent().unwrap()).unwrap().flatten().map(|e| e.file_name()).collect();
+            assert_eq!(left, [std::ffi::OsString::from("vault.key")], "temp files are cleaned up");
         }
     }
 
