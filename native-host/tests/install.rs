@@ -314,3 +314,17 @@ fn doctor_reports_a_loose_vault_key_and_a_damaged_store() {
     assert!(run.line("vault key").starts_with("FAIL ") && run.stdout.contains("chmod 600"), "{}", run.stdout);
     assert!(run.line("store").starts_with("FAIL ") && run.stdout.contains(".broken"), "{}", run.stdout);
 }
+
+#[test]
+fn doctor_reports_a_store_with_a_damaged_schema_version() {
+    let sb = Sandbox::new();
+    sb.install_profile();
+    let db = sb.path("data/baton/host.sqlite3");
+    std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+    rusqlite::Connection::open(&db).unwrap().pragma_update(None, "user_version", -1).unwrap();
+    let run = sb.doctor(&status_server());
+    assert_eq!(run.code, 1, "{run:?}");
+    let store = run.line("store");
+    assert!(store.starts_with("FAIL ") && store.contains("schema version -1 is not one this host knows"), "{store}");
+    assert!(run.stdout.contains(".broken"), "{}", run.stdout);
+}

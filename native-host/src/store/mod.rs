@@ -25,6 +25,8 @@ pub enum StoreError {
     Open { path: String, source: rusqlite::Error },
     #[error("database {path} has schema version {found}, newer than this baton-host understands ({known}); update baton-host")]
     TooNew { path: String, found: i64, known: i64 },
+    #[error("the store's schema version {found} is not one this host knows; the file {path} is damaged")]
+    BadVersion { path: String, found: i64 },
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
 }
@@ -204,6 +206,16 @@ mod tests {
         drop(Store::open(&path).unwrap());
         Connection::open(&path).unwrap().pragma_update(None, "user_version", 999).unwrap();
         assert!(matches!(Store::open(&path), Err(StoreError::TooNew { found: 999, .. })));
+    }
+
+    #[test]
+    fn refuses_a_negative_schema_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("host.sqlite3");
+        drop(Store::open(&path).unwrap());
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", -1).unwrap();
+        let err = Store::open(&path).err().expect("a damaged schema version is refused");
+        assert!(err.to_string().contains("schema version -1 is not one this host knows"), "{err}");
     }
 
     #[test]

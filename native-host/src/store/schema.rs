@@ -103,7 +103,10 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     if found > LATEST {
         return Err(StoreError::TooNew { path: path.display().to_string(), found, known: LATEST });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+    // No host writes a negative version; taking one as "done" would skip every step.
+    let done =
+        usize::try_from(found).map_err(|_| StoreError::BadVersion { path: path.display().to_string(), found })?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
