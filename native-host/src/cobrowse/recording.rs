@@ -45,18 +45,34 @@ pub async fn fetch(
                 ));
             }
         }
+        let count = page_count(limit, page.frames.len())?;
         let (id, k) = (session_id.to_owned(), key.clone());
-        let count = page.frames.len() as u32;
-        let opened = tokio::task::spawn_blocking(move || open_all(&k, &id, page.frames))
+        let opened = tokio::task::spawn_blocking(move || open_all(&k, &id, page.frames, REPLAY_BATCH_BYTES))
             .await
             .map_err(|e| RequestError::new(ErrorCode::Internal, e.to_string()))?;
-        let size: usize = opened.iter().map(|f| serde_json::to_vec(&f.frame).map_or(0, |v| v.len())).sum();
-        if size > REPLAY_BATCH_BYTES && count > 1 {
-            limit = (count / 4).max(1);
+        if opened.bytes > REPLAY_BATCH_BYTES && count > 1 {
+            limit = smaller_page(limit, count);
             continue;
         }
-        return Ok((opened, page.next));
+        return Ok((opened.frames, page.next));
     }
+}
+
+/// The frames in a page asked for with `limit`: more than asked is not
+/// Baton's protocol (and a server that keeps answering so would keep a
+/// replay asking again for ever).
+fn page_count(limit: u32, frames: usize) -> Result<u32, CallError> {
+    match u32::try_from(frames) {
+        Ok(count) if count <= limit => Ok(count),
+        _ => Err(CallError::Garbage(format!("a recording page holds {frames} frames; at most {limit} were asked for"))),
+    }
+}
+
+/// The page to ask for after one of `count` frames (asked for `limit`)
+/// opened too large: a quarter of it, never more than before, so that pages
+/// shrink to one frame whatever the server answers.
+fn smaller_page(limit: u32, count: u32) -> u32 {
+    (limit.min(count) / 4).max(1)
 }
 
 fn stored_key(ctx: &HostContext, session_id: &str) -> Result<FrameKey, RequestError> {
@@ -71,15 +87,86 @@ fn stored_key(ctx: &HostContext, session_id: &str) -> Result<FrameKey, RequestEr
     FrameKey::from_bytes(&raw).map_err(|e| RequestError::storage(e.to_string()))
 }
 
-/// Opens every frame; one that does not open is left out (and logged)
-/// rather than losing the rest of the recording.
-fn open_all(key: &FrameKey, session_id: &str, recorded: Vec<RecordedFrame>) -> Vec<RecordedPlain> {
-    let mut frames = Vec::with_capacity(recorded.len());
+/// Frames opened from one page, and their size as JSON.
+struct Opened {
+    frames: Vec<RecordedPlain>,
+    bytes: usize,
+}
+
+/// Opens frames in order until they add up to more than `budget` bytes (as
+/// JSON): stored frames are deflated and a page can open to many times its
+/// size, and a page over the budget is asked for again, smaller, so opening
+/// the rest would be wasted. A frame that does not open is left out (and
+/// logged) rather than losing the rest of the recording.
+fn open_all(key: &FrameKey, session_id: &str, recorded: Vec<RecordedFrame>, budget: usize) -> Opened {
+    let mut opened = Opened { frames: Vec::with_capacity(recorded.len()), bytes: 0 };
     for f in recorded {
+        if opened.bytes > budget {
+            break;
+        }
         match frames::decode(key, session_id, f.from, f.seq, &f.ct) {
-            Ok(frame) => frames.push(RecordedPlain { seq: f.seq, from: f.from, at_ms: f.at_ms, frame }),
+            Ok(frame) => {
+                opened.bytes += serde_json::to_vec(&frame).map_or(0, |v| v.len());
+                opened.frames.push(RecordedPlain { seq: f.seq, from: f.from, at_ms: f.at_ms, frame });
+            }
             Err(e) => tracing::warn!("co-browsing {session_id}: recorded {e}"),
         }
     }
-    frames
+    opened
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baton_shared::cobrowse::{Frame, Role, VisitorFrame};
+
+    #[test]
+    fn pages_only_shrink_whatever_the_server_answers() {
+        assert_eq!(smaller_page(1_000, 1_000), 250);
+        assert_eq!(smaller_page(1_000, 40), 10);
+        // A server answering more than asked cannot make the next page larger.
+        assert_eq!(smaller_page(8, 1_000), 2);
+        assert_eq!(smaller_page(3, 3), 1);
+        assert_eq!(smaller_page(1, u32::MAX), 1);
+        let mut limit = RECORDING_PAGE_FRAMES;
+        let mut asked = 0;
+        while limit > 1 {
+            let next = smaller_page(limit, u32::MAX);
+            assert!(next < limit);
+            (limit, asked) = (next, asked + 1);
+        }
+        assert!(asked <= 5, "{asked} smaller pages before one frame");
+    }
+
+    #[test]
+    fn a_page_larger_than_asked_for_is_garbage() {
+        assert_eq!(page_count(10, 10).unwrap(), 10);
+        assert_eq!(page_count(10, 0).unwrap(), 0);
+        let err = page_count(10, 11).unwrap_err();
+        assert!(matches!(err, CallError::Garbage(_)), "{err}");
+        assert!(err.to_string().contains("11 frames; at most 10"), "{err}");
+    }
+
+    #[test]
+    fn opening_stops_once_the_batch_is_over_budget() {
+        let key = FrameKey::from_bytes(&[7; 32]).unwrap();
+        let frame = Frame::Visitor {
+            frame: VisitorFrame::Navigated { url: "https://bank.example/".into(), title: "x".repeat(200) },
+        };
+        let size = serde_json::to_vec(&frame).unwrap().len();
+        let recorded: Vec<RecordedFrame> = (1..=5)
+            .map(|seq| RecordedFrame {
+                seq,
+                from: Role::Visitor,
+                at_ms: 0,
+                ct: frames::encode(&key, "s", Role::Visitor, seq, &frame).unwrap(),
+            })
+            .collect();
+        let all = open_all(&key, "s", recorded.clone(), usize::MAX);
+        assert_eq!((all.frames.len(), all.bytes), (5, 5 * size));
+        // The second frame passes the budget: the other three stay shut.
+        let some = open_all(&key, "s", recorded, size + 1);
+        assert_eq!(some.frames.iter().map(|f| f.seq).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(some.bytes, 2 * size);
+    }
 }
