@@ -6,6 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use baton_shared::api::ApiError;
+use baton_shared::limits::MAX_HTTP_BODY;
 use baton_shared::native::ErrorCode;
 use baton_shared::sync::UploadConflict;
 
@@ -71,12 +72,48 @@ impl ServerApi {
     }
 }
 
+/// Why a reply body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("the answer is larger than {limit} bytes, more than any Baton reply")]
+    TooLarge { limit: usize },
+    #[error("{}", crate::server_link::describe(.0))]
+    Transport(reqwest::Error),
+}
+
+impl From<BodyError> for CallError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge { .. } => Self::Garbage(e.to_string()),
+            BodyError::Transport(_) => Self::Unreachable(e.to_string()),
+        }
+    }
+}
+
+/// Reads a reply body of at most `limit` bytes. Whatever answers (a URL the
+/// extension configured may point anywhere) could send without end; a
+/// larger answer is refused as soon as it shows, never held whole.
+pub async fn read_body(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, BodyError> {
+    let announced = resp.content_length().unwrap_or(0);
+    if announced > limit as u64 {
+        return Err(BodyError::TooLarge { limit });
+    }
+    let mut body = Vec::with_capacity(announced as usize);
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 async fn send(req: reqwest::RequestBuilder) -> Result<Vec<u8>, CallError> {
     let resp = req.send().await.map_err(|e| CallError::Unreachable(crate::server_link::describe(&e)))?;
     let status = resp.status();
-    let bytes = resp.bytes().await.map_err(|e| CallError::Unreachable(crate::server_link::describe(&e)))?;
+    let bytes = read_body(resp, MAX_HTTP_BODY).await?;
     if status.is_success() {
-        return Ok(bytes.to_vec());
+        return Ok(bytes);
     }
     if status.as_u16() == 409 {
         if let Ok(conflict) = serde_json::from_slice::<UploadConflict>(&bytes) {

@@ -11,9 +11,10 @@ use tokio::sync::{broadcast, watch};
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
 
 use baton_shared::api::{self, DeviceKind, DeviceRegistered, PushMessage, RegisterDevice, ServerInfo};
-use baton_shared::limits::backoff_ms;
+use baton_shared::limits::{backoff_ms, MAX_HTTP_BODY, MAX_STATUS_BODY};
 use baton_shared::native::{DeviceInfo, ErrorCode, ServerLink, ServerState};
 
+use crate::server_api::{self, BodyError};
 use crate::store::{DeviceRow, Store};
 use crate::vault::Vault;
 
@@ -190,7 +191,7 @@ impl ServerLinkTask {
             .await
             .map_err(|e| self.unreachable(&describe(&e)))?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| self.unreachable(&describe(&e)))?;
+        let body = self.read_body(resp, MAX_STATUS_BODY, api::PATH_STATUS).await?;
         let garbage = |detail: String| LinkError::Garbage { url: self.server_url.clone(), detail };
         if !status.is_success() {
             return Err(garbage(format!("/v1/status answered HTTP {status}")));
@@ -216,7 +217,7 @@ impl ServerLinkTask {
             .await
             .map_err(|e| self.unreachable(&describe(&e)))?;
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| self.unreachable(&describe(&e)))?;
+        let bytes = self.read_body(resp, MAX_HTTP_BODY, api::PATH_DEVICES).await?;
         if !status.is_success() {
             let detail = serde_json::from_slice::<api::ApiError>(&bytes)
                 .map(|e| format!("{} ({})", e.message, e.code))
@@ -245,6 +246,16 @@ impl ServerLinkTask {
         let info = device_info(&row);
         self.state.send_modify(|s| s.device = Some(info));
         Ok(row)
+    }
+
+    /// The body of the answer to `path`, refused as garbage beyond `limit`.
+    async fn read_body(&self, resp: reqwest::Response, limit: usize, path: &str) -> Result<Vec<u8>, LinkError> {
+        server_api::read_body(resp, limit).await.map_err(|e| match e {
+            BodyError::TooLarge { .. } => {
+                LinkError::Garbage { url: self.server_url.clone(), detail: format!("{path}: {e}") }
+            }
+            BodyError::Transport(_) => self.unreachable(&e.to_string()),
+        })
     }
 
     fn device_token(&self, device: &DeviceRow) -> Result<String, LinkError> {

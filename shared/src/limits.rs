@@ -15,8 +15,13 @@ pub const CHUNK_RAW_BYTES: usize = 700 * 1024;
 /// with `payload_too_large` instead of flooding the browser.
 pub const MAX_CHUNKED_MESSAGE: usize = 64 * 1024 * 1024;
 
-/// Largest JSON body the server accepts on its HTTP API.
+/// Largest JSON body the server accepts on its HTTP API, and the largest
+/// answer a host reads from it.
 pub const MAX_HTTP_BODY: usize = 16 * 1024 * 1024;
+
+/// Largest answer to `/v1/status` a host (or `doctor`) reads: a status
+/// reply is a few dozen bytes, and the URL may point at anything.
+pub const MAX_STATUS_BODY: usize = 64 * 1024;
 
 /// Longest device name accepted anywhere.
 pub const MAX_DEVICE_NAME: usize = 100;

@@ -7,9 +7,7 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use baton_shared::api::{ServerInfo, PATH_STATUS, SERVICE_NAME};
-
-/// Largest response accepted; a status reply is a few dozen bytes.
-const MAX_RESPONSE: usize = 64 * 1024;
+use baton_shared::limits::MAX_STATUS_BODY;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
@@ -114,7 +112,8 @@ pub fn probe(server_url: &str, timeout: Duration) -> Result<ServerInfo, ProbeErr
             0 => break,
             n => raw.extend_from_slice(&buf[..n]),
         }
-        if raw.len() > MAX_RESPONSE {
+        // Headers included: they are a few hundred bytes of it.
+        if raw.len() > MAX_STATUS_BODY {
             return Err(ProbeError::Malformed("response too large"));
         }
     }
