@@ -27,6 +27,8 @@ mod server_api;
 mod server_link;
 mod store;
 mod sync_engine;
+#[cfg(test)]
+mod test_server;
 mod vault;
 
 use std::process::ExitCode;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, watch};
 
-use baton_shared::limits::MAX_FRAME_FROM_BROWSER;
+use baton_shared::limits::{MAX_FRAME_FROM_BROWSER, SERVER_SILENCE_MS};
 use baton_shared::native::{
     ErrorCode, HostInfo, HostMessage, HostStatus, ProtocolError, Request, RequestBody, SyncStatus,
 };
@@ -160,6 +160,7 @@ impl Base {
             vault: self.vault.clone(),
             state: state_tx,
             push: push_tx.clone(),
+            silence: Duration::from_millis(SERVER_SILENCE_MS),
         };
         let ctx = Arc::new(HostContext::new(
             server_url,

@@ -58,6 +58,9 @@ pub struct ServerLinkTask {
     pub state: watch::Sender<LinkState>,
     /// Every push message but the greeting, for the sync engine and pairing.
     pub push: broadcast::Sender<PushMessage>,
+    /// How long the push socket may stay silent before the link counts as
+    /// dead: `SERVER_SILENCE_MS`, shorter in tests.
+    pub silence: Duration,
 }
 
 impl ServerLinkTask {
@@ -83,13 +86,10 @@ impl ServerLinkTask {
         let mut attempt = 0u32;
         loop {
             match self.connect_once(&http).await {
-                Ok(()) => {
+                Ok(ended) => {
                     // We were connected: start the backoff over.
                     attempt = 0;
-                    self.publish_error(&LinkError::Unreachable {
-                        url: self.server_url.clone(),
-                        detail: "the connection closed".into(),
-                    });
+                    self.publish_error(&self.unreachable(&ended));
                 }
                 Err(e) => {
                     tracing::warn!("server link: {e}");
@@ -114,8 +114,8 @@ impl ServerLinkTask {
         });
     }
 
-    /// One connection: returns `Ok` when an established link closes.
-    async fn connect_once(&self, http: &reqwest::Client) -> Result<(), LinkError> {
+    /// One connection: returns why, when an established link ends.
+    async fn connect_once(&self, http: &reqwest::Client) -> Result<String, LinkError> {
         self.check_server(http).await?;
         let device = self.ensure_registered(http).await?;
         let token = self.device_token(&device)?;
@@ -139,7 +139,15 @@ impl ServerLinkTask {
             })?;
 
         let mut connected = false;
-        while let Some(frame) = socket.next().await {
+        let mut ended = "the push connection closed".to_owned();
+        loop {
+            // A socket that died silently (sleep, a NAT that forgot it) never
+            // closes: hearing nothing, not even the server's pings, ends it.
+            let Ok(next) = tokio::time::timeout(self.silence, socket.next()).await else {
+                ended = format!("nothing came on the push connection for {:?} (not even a ping)", self.silence);
+                break;
+            };
+            let Some(frame) = next else { break };
             let frame = frame.map_err(|e| self.unreachable(&e.to_string()))?;
             match frame {
                 Message::Text(text) => match serde_json::from_str::<PushMessage>(&text) {
@@ -173,9 +181,9 @@ impl ServerLinkTask {
             }
         }
         if connected {
-            Ok(())
+            Ok(ended)
         } else {
-            Err(self.unreachable("the push connection closed before the server greeted us"))
+            Err(self.unreachable(&format!("{ended} before the server greeted us")))
         }
     }
 
@@ -330,5 +338,53 @@ mod tests {
     fn push_urls() {
         assert_eq!(push_url("http://127.0.0.1:9"), "ws://127.0.0.1:9/v1/push");
         assert_eq!(push_url("https://b.example"), "wss://b.example/v1/push");
+    }
+
+    /// Fault injection: the server greets, then the connection goes dead
+    /// without closing (as after a laptop's sleep).
+    #[tokio::test]
+    async fn a_silent_push_connection_counts_as_unreachable_and_reconnects() {
+        use crate::test_server::{self, Reply};
+        let mut server = test_server::start(|head| match head {
+            "GET /v1/status" => Reply::Json(r#"{"service":"baton-server","version":"9.9.9"}"#.into()),
+            "POST /v1/devices" => Reply::Json(r#"{"account_id":"a-1","device_id":"d-1","device_token":"t-1"}"#.into()),
+            "GET /v1/push" => {
+                Reply::SilentSocket(vec![r#"{"type":"hello","device_id":"d-1","server_version":"9.9.9"}"#.into()])
+            }
+            _ => Reply::Hang,
+        })
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("host.sqlite3")).unwrap();
+        let vault = Vault::load_or_create(&dir.path().join("vault.key")).unwrap();
+        let (state, mut states) = watch::channel(ServerLinkTask::initial_state(&server.url, None));
+        let link = ServerLinkTask {
+            server_url: server.url.clone(),
+            device_name: "Test".into(),
+            store: Arc::new(Mutex::new(store)),
+            vault: Arc::new(vault),
+            state,
+            push: broadcast::channel(4).0,
+            silence: Duration::from_millis(300),
+        };
+        let task = tokio::spawn(link.run());
+        wait_for(&mut states, ServerState::Connected).await;
+        let lost = wait_for(&mut states, ServerState::Unreachable).await;
+        assert_eq!(lost.server.error_code, Some(ErrorCode::ServerUnreachable));
+        let error = lost.server.error.unwrap_or_default();
+        assert!(error.contains("nothing came on the push connection for 300ms"), "{error}");
+        wait_for(&mut states, ServerState::Connected).await;
+        task.abort();
+
+        let mut pushes = 0;
+        while let Ok(head) = server.requests.try_recv() {
+            pushes += usize::from(head == "GET /v1/push");
+        }
+        assert!(pushes >= 2, "the silent connection, then a new one ({pushes})");
+    }
+
+    async fn wait_for(states: &mut watch::Receiver<LinkState>, want: ServerState) -> LinkState {
+        let seen = tokio::time::timeout(Duration::from_secs(10), states.wait_for(|s| s.server.state == want)).await;
+        seen.unwrap_or_else(|_| panic!("no {want:?} within 10 s")).expect("link state").clone()
     }
 }

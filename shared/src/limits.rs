@@ -136,6 +136,11 @@ pub const CAPTURE_SLICE_MS: f64 = 8.0;
 /// Pointer moves are coalesced to at most one frame per this interval.
 pub const POINTER_COALESCE_MS: u32 = 30;
 
+/// The server pings the push and relay sockets every 30 s; a host that hears
+/// nothing on one for this long (three missed pings) counts the connection
+/// dead (a laptop that slept, a NAT that forgot it) and reconnects.
+pub const SERVER_SILENCE_MS: u64 = 90_000;
+
 /// Reconnect backoff used by the extension (host) and the host (server), in ms.
 pub const BACKOFF_INITIAL_MS: u32 = 500;
 pub const BACKOFF_MAX_MS: u32 = 8_000;

@@ -9,7 +9,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, protocol::WebSocketConfig, Message};
 
 use baton_shared::cobrowse::{Frame, RelayMessage, Role, SessionState, PATH_SESSION};
-use baton_shared::limits::{backoff_ms, MAX_RELAY_MESSAGE};
+use baton_shared::limits::{backoff_ms, MAX_RELAY_MESSAGE, SERVER_SILENCE_MS};
 use baton_shared::native::CobrowseEvent;
 
 use super::frames::{self, HEAVY_CT};
@@ -149,6 +149,10 @@ async fn connection(
     let (mut write, mut read) = socket.split();
     // A greeting saying the session is over; the `End` saying why follows.
     let mut greeted_ended = false;
+    // A socket that died silently (sleep, a NAT that forgot it) never closes:
+    // hearing nothing, not even the server's pings, ends it.
+    let silence = Duration::from_millis(SERVER_SILENCE_MS);
+    let mut heard = tokio::time::Instant::now();
     loop {
         while let Some(item) = session.out.pop() {
             if let Err(e) = write.send(Message::Text(item.text.clone())).await {
@@ -166,21 +170,27 @@ async fn connection(
                 let _ = write.send(Message::Close(None)).await;
                 return Ok(());
             }
-            message = read.next() => match message {
-                None | Some(Ok(Message::Close(_))) if greeted_ended => {
-                    session.finish(Some("the session has ended".into()), false);
-                    return Ok(());
-                }
-                None | Some(Ok(Message::Close(_))) => return Err("the relay closed the connection".into()),
-                Some(Err(e)) => return Err(e.to_string()),
-                Some(Ok(Message::Text(text))) => {
-                    if incoming(ctx, session, text.as_str(), greeted_before, &mut greeted_ended).await {
-                        let _ = write.send(Message::Close(None)).await;
+            message = read.next() => {
+                heard = tokio::time::Instant::now();
+                match message {
+                    None | Some(Ok(Message::Close(_))) if greeted_ended => {
+                        session.finish(Some("the session has ended".into()), false);
                         return Ok(());
                     }
+                    None | Some(Ok(Message::Close(_))) => return Err("the relay closed the connection".into()),
+                    Some(Err(e)) => return Err(e.to_string()),
+                    Some(Ok(Message::Text(text))) => {
+                        if incoming(ctx, session, text.as_str(), greeted_before, &mut greeted_ended).await {
+                            let _ = write.send(Message::Close(None)).await;
+                            return Ok(());
+                        }
+                    }
+                    Some(Ok(_)) => {}
                 }
-                Some(Ok(_)) => {}
-            },
+            }
+            _ = tokio::time::sleep_until(heard + silence) => {
+                return Err(format!("nothing came from the relay for {silence:?} (not even a ping)"));
+            }
             _ = session.out.ready.notified() => {}
         }
     }
