@@ -287,7 +287,7 @@ pub fn device_info(row: &DeviceRow) -> DeviceInfo {
     DeviceInfo { id: row.id.clone(), name: row.name.clone(), kind: row.kind }
 }
 
-fn token_context(server_url: &str, device_id: &str) -> Vec<u8> {
+pub(crate) fn token_context(server_url: &str, device_id: &str) -> Vec<u8> {
     format!("device-token\0{server_url}\0{device_id}").into_bytes()
 }
 

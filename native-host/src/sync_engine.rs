@@ -72,20 +72,26 @@ pub async fn run(ctx: Arc<HostContext>) {
 }
 
 /// Routes push messages: sync wakes, received tabs, delivery progress.
-/// Pairing listens on its own subscription.
+/// Pairing listens on its own subscription. Nothing here waits on the
+/// network: a slow call would let the channel overflow and drop pushes.
 pub async fn route_push(ctx: Arc<HostContext>) {
     let mut rx = ctx.push.subscribe();
     loop {
         match rx.recv().await {
             Ok(PushMessage::Changed { .. } | PushMessage::DevicesChanged) => ctx.sync_wake.notify_one(),
             Ok(PushMessage::TabReceived { send_id, from_device, body, sent_ms: _ }) => {
-                send_tab::receive(&ctx, &send_id, &from_device, &body).await;
+                // Reporting the delivery is a call to the server.
+                let ctx = ctx.clone();
+                tokio::spawn(async move { send_tab::receive(&ctx, &send_id, &from_device, &body).await });
             }
             Ok(PushMessage::Delivery { send_id, state }) => send_tab::delivery(&ctx, send_id, state),
             Ok(_) => {}
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                tracing::warn!("missed {n} push messages; syncing to catch up");
+                // Sent tabs among the missed pushes wait on the server's pending list.
+                tracing::warn!("missed {n} push messages; syncing and fetching pending tabs to catch up");
                 ctx.sync_wake.notify_one();
+                let ctx = ctx.clone();
+                tokio::spawn(async move { send_tab::catch_up(&ctx).await });
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         }
@@ -271,4 +277,145 @@ fn decrypt(keys: &AccountKeys, owner: &str, collection: Collection, r: SyncRecor
     }
     let json = String::from_utf8(plain).ok()?;
     Some((r.id, r.token, json))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{mpsc as std_mpsc, Mutex};
+
+    use baton_shared::api::DeviceKind;
+    use baton_shared::sync::{PendingTab, PendingTabs, SentTab};
+    use tokio::sync::{broadcast, watch};
+
+    use super::*;
+    use crate::context::EventSink;
+    use crate::crypto::AccountKeys;
+    use crate::server_link::{token_context, ServerLinkTask};
+    use crate::store::Store;
+    use crate::test_server::{self, Reply};
+    use crate::vault::Vault;
+
+    const ME: &str = "d-me";
+    const SENDER: &str = "d-sender";
+
+    /// A host registered with the server at `server_url`, and what it tells
+    /// the extension.
+    struct Setup {
+        ctx: Arc<HostContext>,
+        events: std_mpsc::Receiver<HostMessage>,
+        _dir: tempfile::TempDir,
+    }
+
+    fn setup(server_url: &str, keys: Arc<AccountKeys>, push_capacity: usize) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("host.sqlite3")).unwrap();
+        let vault = Vault::load_or_create(&dir.path().join("vault.key")).unwrap();
+        let token_sealed = vault.seal(b"t-me", &token_context(server_url, ME)).unwrap();
+        store
+            .save_device(&DeviceRow {
+                server_url: server_url.into(),
+                id: ME.into(),
+                account_id: "a-1".into(),
+                name: "Me".into(),
+                kind: DeviceKind::Desktop,
+                token_sealed,
+                created_at: 0,
+            })
+            .unwrap();
+        let (events_tx, events) = std_mpsc::channel();
+        let link = watch::channel(ServerLinkTask::initial_state(server_url, None)).1;
+        let ctx = HostContext::new(
+            server_url.into(),
+            Arc::new(Mutex::new(store)),
+            Arc::new(vault),
+            reqwest::Client::new(),
+            EventSink(events_tx),
+            broadcast::channel(push_capacity).0,
+            link,
+        );
+        ctx.set_keys(keys);
+        Setup { ctx: Arc::new(ctx), events, _dir: dir }
+    }
+
+    fn sent_tab(keys: &AccountKeys, url: &str) -> String {
+        let plain = serde_json::to_vec(&SentTab { url: url.into(), title: "T".into() }).unwrap();
+        keys.seal_sent_tab(SENDER, ME, &plain).unwrap()
+    }
+
+    /// Starts the router and waits until it listens.
+    async fn route(ctx: &Arc<HostContext>) -> tokio::task::JoinHandle<()> {
+        let router = tokio::spawn(route_push(ctx.clone()));
+        while ctx.push.receiver_count() == 0 {
+            tokio::task::yield_now().await;
+        }
+        router
+    }
+
+    /// The send ids of the tabs the extension is told of, until `n` arrived.
+    async fn received(events: &std_mpsc::Receiver<HostMessage>, n: usize) -> Vec<String> {
+        let mut ids = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while ids.len() < n {
+            match events.try_recv() {
+                Ok(HostMessage::TabReceived { send_id, .. }) => ids.push(send_id),
+                Ok(_) => {}
+                Err(_) => {
+                    assert!(tokio::time::Instant::now() < deadline, "only {ids:?} of {n} tabs arrived");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+        ids
+    }
+
+    #[tokio::test]
+    async fn a_tab_whose_delivery_report_hangs_does_not_hold_up_the_next() {
+        let keys = Arc::new(AccountKeys::generate().unwrap());
+        // The server takes the tabs' delivery reports and never answers.
+        let server = test_server::start(|_| Reply::Hang).await;
+        let Setup { ctx, events, _dir } = setup(&server.url, keys.clone(), 16);
+        let router = route(&ctx).await;
+        for (send_id, url) in [("s-1", "https://a.example/"), ("s-2", "https://b.example/")] {
+            let body = sent_tab(&keys, url);
+            ctx.push
+                .send(PushMessage::TabReceived {
+                    send_id: send_id.into(),
+                    from_device: SENDER.into(),
+                    body,
+                    sent_ms: 0,
+                })
+                .unwrap();
+            // Let the router take it before the next one.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(received(&events, 2).await, ["s-1", "s-2"]);
+        router.abort();
+    }
+
+    #[tokio::test]
+    async fn missed_pushes_fetch_the_pending_tabs() {
+        let keys = Arc::new(AccountKeys::generate().unwrap());
+        let pending = PendingTabs {
+            tabs: vec![PendingTab {
+                send_id: "s-missed".into(),
+                from_device: SENDER.into(),
+                body: sent_tab(&keys, "https://missed.example/"),
+                sent_ms: 0,
+            }],
+        };
+        let pending = serde_json::to_string(&pending).unwrap();
+        let server = test_server::start(move |head| match head {
+            "GET /v1/sendtab/pending" => Reply::Json(pending.clone()),
+            _ => Reply::Hang,
+        })
+        .await;
+        let Setup { ctx, events, _dir } = setup(&server.url, keys, 1);
+        let router = route(&ctx).await;
+        // More than the channel holds before the router runs again: it lags.
+        for _ in 0..3 {
+            ctx.push.send(PushMessage::DevicesChanged).unwrap();
+        }
+        assert_eq!(received(&events, 1).await, ["s-missed"]);
+        router.abort();
+    }
 }
