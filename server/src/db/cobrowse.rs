@@ -13,6 +13,7 @@ use baton_shared::limits::COBROWSE_GUESSES_PER_CODE;
 use ring::digest;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
+use super::orgs::{self, JoinDenied};
 use super::DbError;
 use crate::credentials::hex;
 
@@ -210,6 +211,9 @@ pub enum JoinError {
     Exhausted,
     #[error("a device cannot join its own co-browsing session")]
     OwnSession,
+    /// The organisations do not let this operator join this session.
+    #[error(transparent)]
+    Denied(JoinDenied),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -230,7 +234,9 @@ pub struct Joined {
 /// The operator takes the code; the visitor then has until
 /// `now + consent_ttl_ms` to approve. Joining again with the same device and
 /// key (a retry after a lost answer) answers the same; any other join of a
-/// used code counts against it.
+/// used code counts against it. An operator the organisations refuse
+/// (`orgs::join_denied`) does not count against the code: a stranger must
+/// not be able to block a visitor's code by being refused.
 pub fn join(
     conn: &mut Connection,
     lookup: &str,
@@ -242,7 +248,7 @@ pub fn join(
     let tx = conn.transaction()?;
     let found = tx
         .query_row(
-            "SELECT s.id, s.failed_joins, s.visitor_public_key, d.name
+            "SELECT s.id, s.failed_joins, s.visitor_public_key, d.name, s.visitor_account
              FROM cobrowse_session s JOIN device d ON d.id = s.visitor_id
              WHERE s.lookup = ?1 AND s.expires_ms > ?2
              ORDER BY s.created_ms DESC LIMIT 1",
@@ -253,13 +259,17 @@ pub fn join(
                     r.get::<_, u32>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
                 ))
             },
         )
         .optional()?;
-    let Some((id, failed_joins, visitor_public_key, visitor_name)) = found else {
+    let Some((id, failed_joins, visitor_public_key, visitor_name, visitor_account)) = found else {
         return Err(JoinError::Invalid);
     };
+    if let Some(denied) = orgs::join_denied(&tx, &visitor_account, operator)? {
+        return Err(JoinError::Denied(denied));
+    }
     if failed_joins >= COBROWSE_GUESSES_PER_CODE {
         return Err(JoinError::Exhausted);
     }

@@ -93,26 +93,15 @@ pub async fn join(
     AuthDevice(device): AuthDevice,
     ValidJson(req): ValidJson<JoinSession>,
 ) -> Result<Json<SessionJoined>, HttpError> {
-    state.cobrowse_guesses.check(client).await?.map_err(|wait| {
+    let attempt = state.cobrowse_guesses.reserve(client).await?.map_err(|wait| {
         HttpError::rate_limited(
             "too many wrong co-browsing codes from this address; wait and try again",
             wait,
         )
     })?;
     let Some(lookup) = normalize_lookup(&req.lookup) else {
-        state.cobrowse_guesses.record_failure(client).await;
         return Err(invalid_code());
     };
-    // Organisations: only the visitor's organisation's (allowlisted) operators.
-    let (check_lookup, check_operator) = (lookup.clone(), device.clone());
-    let denied = state
-        .db
-        .call(move |conn| crate::db::orgs::join_denied(conn, &check_lookup, &check_operator, now_ms()))
-        .await?;
-    if let Some(denied) = denied {
-        tracing::info!(operator = %device.device_id, %denied, "co-browsing join refused");
-        return Err(HttpError::new(StatusCode::FORBIDDEN, code::FORBIDDEN, denied.to_string()));
-    }
     let operator = device.clone();
     let public_key = req.operator_public_key;
     let consent_ttl_ms = state.settings.cobrowse_consent_ttl_ms;
@@ -122,14 +111,18 @@ pub async fn join(
             cobrowse::join(conn, &lookup, &operator, &public_key, now_ms(), consent_ttl_ms)
         })
         .await;
+    // Wrong codes stay counted against the client, and so do refusals: a
+    // 403 tells that the code is live.
+    if !matches!(
+        result,
+        Err(JoinError::Invalid | JoinError::Exhausted | JoinError::Denied(_))
+    ) {
+        attempt.release().await;
+    }
     let joined = match result {
         Ok(joined) => joined,
-        Err(JoinError::Invalid) => {
-            state.cobrowse_guesses.record_failure(client).await;
-            return Err(invalid_code());
-        }
+        Err(JoinError::Invalid) => return Err(invalid_code()),
         Err(JoinError::Exhausted) => {
-            state.cobrowse_guesses.record_failure(client).await;
             return Err(HttpError::rate_limited(
                 format!(
                     "this co-browsing code saw {COBROWSE_GUESSES_PER_CODE} wrong attempts and is blocked; \
@@ -137,6 +130,10 @@ pub async fn join(
                 ),
                 Duration::from_millis(u64::try_from(state.settings.cobrowse_code_ttl_ms).unwrap_or(0)),
             ));
+        }
+        Err(JoinError::Denied(denied)) => {
+            tracing::info!(operator = %device.device_id, %denied, "co-browsing join refused");
+            return Err(HttpError::new(StatusCode::FORBIDDEN, code::FORBIDDEN, denied.to_string()));
         }
         Err(JoinError::ConsentExpired { session_id }) => {
             state.relay.finish(&session_id, Expiry::Consent.reason());

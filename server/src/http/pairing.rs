@@ -90,14 +90,13 @@ pub async fn claim(
     AuthDevice(device): AuthDevice,
     ValidJson(req): ValidJson<PairingClaim>,
 ) -> Result<Json<PairingClaimed>, HttpError> {
-    state.pairing_guesses.check(client).await?.map_err(|wait| {
+    let attempt = state.pairing_guesses.reserve(client).await?.map_err(|wait| {
         HttpError::rate_limited(
             "too many wrong pairing codes from this address; wait and try again",
             wait,
         )
     })?;
     let Some(lookup) = normalize_lookup(&req.lookup) else {
-        state.pairing_guesses.record_failure(client).await;
         return Err(invalid_code());
     };
     let claimer = device.clone();
@@ -106,14 +105,16 @@ pub async fn claim(
         .db
         .call(move |conn| pairing::claim(conn, &lookup, &claimer, &public_key, &proof, now_ms()))
         .await;
+    // Wrong codes stay counted against the client; anything else is given back.
+    if !matches!(result, Err(ClaimError::Invalid | ClaimError::Exhausted)) {
+        attempt.release().await;
+    }
     let claimed = match result {
         Ok(claimed) => claimed,
         Err(ClaimError::Invalid) => {
-            state.pairing_guesses.record_failure(client).await;
             return Err(invalid_code());
         }
         Err(ClaimError::Exhausted) => {
-            state.pairing_guesses.record_failure(client).await;
             return Err(HttpError::rate_limited(
                 format!(
                     "this pairing code saw {PAIRING_GUESSES_PER_CODE} wrong attempts and is blocked; \

@@ -1,5 +1,6 @@
 //! Co-browsing: sessions, the relay socket, consent, audit chain, recording.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use baton_shared::api::ApiError;
@@ -569,6 +570,33 @@ async fn guessing_codes_is_rate_limited_per_client() {
     assert!((1..=60).contains(&retry_after), "{retry_after}");
     let err: ApiError = json(response, 429).await;
     assert_eq!(err.code, "rate_limited");
+}
+
+#[tokio::test]
+async fn concurrent_wrong_joins_cannot_overrun_the_guess_limit() {
+    const GUESSES: usize = 50;
+    let server = Arc::new(Server::start().await);
+    let visitor = Device::register(&server, "V").await;
+    let guesser = Device::register(&server, "G").await;
+    let wrong = wrong_lookup(&create(&server, &visitor).await);
+    let start = Arc::new(tokio::sync::Barrier::new(GUESSES));
+    let tasks: Vec<_> = (0..GUESSES)
+        .map(|_| {
+            let (server, guesser, start) = (Arc::clone(&server), guesser.clone(), Arc::clone(&start));
+            tokio::spawn(async move {
+                start.wait().await;
+                join(&server, &guesser, wrong).await.status().as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::with_capacity(GUESSES);
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    let judged = statuses.iter().filter(|&&s| s == 404).count();
+    let limited = statuses.iter().filter(|&&s| s == 429).count();
+    let limit = COBROWSE_GUESSES_PER_CLIENT_PER_MINUTE as usize;
+    assert_eq!((judged, limited), (limit, GUESSES - limit), "{statuses:?}");
 }
 
 /// A wrong code for `created`'s session.

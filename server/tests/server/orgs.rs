@@ -4,6 +4,7 @@
 
 use baton_shared::api::ApiError;
 use baton_shared::cobrowse::{CreateSession, JoinSession, SessionCreated, PATH_JOIN, PATH_SESSIONS};
+use baton_shared::limits::COBROWSE_GUESSES_PER_CLIENT_PER_MINUTE;
 use serde_json::{json, Value};
 
 use crate::common::{client, json, public_key, Device, Server};
@@ -21,6 +22,19 @@ async fn share(server: &Server, visitor: &Device) -> SessionCreated {
 async fn join(server: &Server, operator: &Device, lookup: &str) -> reqwest::Response {
     let body = JoinSession { lookup: lookup.to_owned(), operator_public_key: public_key(8) };
     operator.post(server, PATH_JOIN, &body).await
+}
+
+/// Joins as the client `forwarded_for` behind the trusted proxy 127.0.0.1.
+async fn join_from(server: &Server, operator: &Device, lookup: &str, forwarded_for: &str) -> reqwest::Response {
+    let body = JoinSession { lookup: lookup.to_owned(), operator_public_key: public_key(8) };
+    client()
+        .post(server.url(PATH_JOIN))
+        .bearer_auth(&operator.token)
+        .header("x-forwarded-for", forwarded_for)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -115,4 +129,33 @@ async fn organisation_requests_are_checked() {
     let path = format!("/v1/orgs/{org}/members/{}", admin.account_id);
     assert_eq!(put(&server, &admin, &path, &json!({"role": "owner"})).await.status(), 400);
     assert_eq!(client().get(server.url(&format!("/v1/orgs/{org}/sessions"))).send().await.unwrap().status(), 401);
+}
+
+#[tokio::test]
+async fn refused_joins_use_up_the_clients_guesses_but_not_the_code() {
+    let server = Server::start_with(&["--trusted-proxy", "127.0.0.1"]).await;
+    let admin_a = Device::register(&server, "Admin A").await;
+    let operator_a = Device::register(&server, "Operator A").await;
+    let visitor_a = Device::register(&server, "Visitor A").await;
+    let stranger = Device::register(&server, "Admin B").await;
+    let org_a: Value = json(admin_a.post(&server, "/v1/orgs", &json!({"name": "Org A"})).await, 200).await;
+    let org_a = org_a["org_id"].as_str().unwrap().to_owned();
+    let _: Value = json(stranger.post(&server, "/v1/orgs", &json!({"name": "Org B"})).await, 200).await;
+    for (device, role) in [(&operator_a, "operator"), (&visitor_a, "member")] {
+        let path = format!("/v1/orgs/{org_a}/members/{}", device.account_id);
+        assert_eq!(put(&server, &admin_a, &path, &json!({"role": role})).await.status(), 204);
+    }
+    let session = share(&server, &visitor_a).await;
+
+    // Each refusal tells that the code is live: it costs a guess.
+    for _ in 0..COBROWSE_GUESSES_PER_CLIENT_PER_MINUTE {
+        assert_eq!(join_from(&server, &stranger, &session.lookup, "198.51.100.1").await.status(), 403);
+    }
+    let err: ApiError = json(join_from(&server, &stranger, &session.lookup, "198.51.100.1").await, 429).await;
+    assert_eq!(err.code, "rate_limited");
+    assert!(err.message.contains("from this address"), "{}", err.message);
+
+    // The refusals did not block the visitor's code.
+    let joined = join_from(&server, &operator_a, &session.lookup, "198.51.100.2").await;
+    assert_eq!(joined.status(), 200, "{}", joined.text().await.unwrap());
 }

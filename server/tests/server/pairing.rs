@@ -290,6 +290,33 @@ async fn guessing_is_rate_limited_per_client() {
 }
 
 #[tokio::test]
+async fn concurrent_wrong_claims_cannot_overrun_the_guess_limit() {
+    const GUESSES: usize = 50;
+    let server = std::sync::Arc::new(Server::start().await);
+    let a = Device::register(&server, "A").await;
+    let b = Device::register(&server, "B").await;
+    let wrong = other_lookup(&offer(&server, &a).await.lookup);
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(GUESSES));
+    let tasks: Vec<_> = (0..GUESSES)
+        .map(|_| {
+            let (server, b, start) = (server.clone(), b.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                claim(&server, &b, wrong).await.status().as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::with_capacity(GUESSES);
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    let judged = statuses.iter().filter(|&&s| s == 404).count();
+    let limited = statuses.iter().filter(|&&s| s == 429).count();
+    let limit = PAIRING_GUESSES_PER_CLIENT_PER_MINUTE as usize;
+    assert_eq!((judged, limited), (limit, GUESSES - limit), "{statuses:?}");
+}
+
+#[tokio::test]
 async fn a_claimed_code_blocks_after_too_many_other_claims() {
     let server = Server::start().await;
     let a = Device::register(&server, "A").await;
