@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use baton_shared::cobrowse::{
@@ -15,7 +15,7 @@ use baton_shared::limits::{COBROWSE_GUESSES_PER_CODE, RECORDING_PAGE_BYTES, RECO
 
 use super::checks;
 use super::error::{code, HttpError};
-use super::extract::{AuthDevice, ClientAddr, ValidJson, ValidQuery, Validate};
+use super::extract::{AuthDevice, ClientAddr, ValidJson, ValidPath, ValidQuery, Validate};
 use super::AppState;
 use crate::clock::now_ms;
 use crate::credentials::normalize_lookup;
@@ -154,8 +154,8 @@ pub async fn join(
 
 pub async fn audit(
     State(state): State<AppState>,
-    Path(session_id): Path<String>,
     AuthDevice(device): AuthDevice,
+    ValidPath(session_id): ValidPath<String>,
 ) -> Result<Json<AuditLog>, HttpError> {
     checks::id("session id", &session_id).map_err(|_| unknown_session())?;
     let id = session_id.clone();
@@ -175,8 +175,8 @@ pub async fn audit(
 
 pub async fn recording(
     State(state): State<AppState>,
-    Path(session_id): Path<String>,
     AuthDevice(device): AuthDevice,
+    ValidPath(session_id): ValidPath<String>,
     ValidQuery(query): ValidQuery<RecordingQuery>,
 ) -> Result<Json<Recording>, HttpError> {
     checks::id("session id", &session_id).map_err(|_| unknown_session())?;

@@ -3,8 +3,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::Json;
@@ -146,6 +146,36 @@ where
             .map_err(|e| HttpError::invalid_request(e.body_text()))?;
         Ok(Self(value.validate()?))
     }
+}
+
+/// Path parameters that parsed. A bad one (say, not UTF-8 once decoded) is
+/// a JSON `invalid_request`; handlers take it after [`AuthDevice`] so an
+/// unauthenticated caller learns nothing about its path (extractors run in
+/// argument order).
+pub struct ValidPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ValidPath<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, HttpError> {
+        let Path(value) = Path::<T>::from_request_parts(parts, state)
+            .await
+            .map_err(path_rejection)?;
+        Ok(Self(value))
+    }
+}
+
+fn path_rejection(rejection: PathRejection) -> HttpError {
+    if rejection.status().is_client_error() {
+        return HttpError::invalid_request(rejection.body_text());
+    }
+    // The route and its handler disagree on the parameters: a bug here.
+    tracing::error!(rejection = rejection.body_text(), "cannot extract path parameters");
+    HttpError::internal()
 }
 
 fn json_rejection(rejection: JsonRejection) -> HttpError {

@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -21,7 +21,7 @@ use tokio::sync::watch;
 
 use super::checks;
 use super::error::{code, HttpError};
-use super::extract::{AuthDevice, ValidJson, Validate};
+use super::extract::{AuthDevice, ValidJson, ValidPath, Validate};
 use super::AppState;
 use crate::clock::now_ms;
 use crate::db::orgs::{self, Deleted, OrgError, OrgPolicy, OrgRole, SessionSummary, RETENTION_DAYS};
@@ -103,8 +103,8 @@ impl Validate for SetMember {
 
 pub async fn set_member(
     State(state): State<AppState>,
-    Path((org_id, account_id)): Path<(String, String)>,
     AuthDevice(device): AuthDevice,
+    ValidPath((org_id, account_id)): ValidPath<(String, String)>,
     ValidJson(req): ValidJson<SetMember>,
 ) -> Result<StatusCode, HttpError> {
     checks::id("organisation id", &org_id)?;
@@ -128,8 +128,8 @@ impl Validate for OrgPolicy {
 
 pub async fn set_policy(
     State(state): State<AppState>,
-    Path(org_id): Path<String>,
     AuthDevice(device): AuthDevice,
+    ValidPath(org_id): ValidPath<String>,
     ValidJson(policy): ValidJson<OrgPolicy>,
 ) -> Result<StatusCode, HttpError> {
     checks::id("organisation id", &org_id)?;
@@ -139,8 +139,8 @@ pub async fn set_policy(
 
 pub async fn sessions(
     State(state): State<AppState>,
-    Path(org_id): Path<String>,
     AuthDevice(device): AuthDevice,
+    ValidPath(org_id): ValidPath<String>,
 ) -> Result<Json<Vec<SessionSummary>>, HttpError> {
     checks::id("organisation id", &org_id)?;
     Ok(Json(state.db.call(move |c| orgs::sessions(c, &org_id, &device)).await?))
@@ -148,8 +148,8 @@ pub async fn sessions(
 
 pub async fn audit(
     State(state): State<AppState>,
-    Path(org_id): Path<String>,
     AuthDevice(device): AuthDevice,
+    ValidPath(org_id): ValidPath<String>,
 ) -> Result<Response, HttpError> {
     checks::id("organisation id", &org_id)?;
     let lines = state.db.call(move |c| orgs::audit_export(c, &org_id, &device)).await?;
@@ -158,8 +158,8 @@ pub async fn audit(
 
 pub async fn run_retention(
     State(state): State<AppState>,
-    Path(org_id): Path<String>,
     AuthDevice(device): AuthDevice,
+    ValidPath(org_id): ValidPath<String>,
 ) -> Result<Json<Deleted>, HttpError> {
     checks::id("organisation id", &org_id)?;
     let deleted = state

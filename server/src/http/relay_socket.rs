@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{close_code, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use baton_shared::cobrowse::{
     relay_error as relay_code, AuditEvent, RecordedFrame, RelayMessage, Role, SessionState,
@@ -19,7 +19,7 @@ use baton_shared::limits::{MAX_AUDIT_EVENT, MAX_RELAY_MESSAGE};
 use super::checks;
 use super::cobrowse::unknown_session;
 use super::error::HttpError;
-use super::extract::AuthDevice;
+use super::extract::{AuthDevice, ValidPath};
 use super::ws::{close, expect_upgrade, send};
 use super::AppState;
 use crate::clock::now_ms;
@@ -37,8 +37,8 @@ const MAX_END_REASON: usize = 200;
 
 pub async fn upgrade(
     State(state): State<AppState>,
-    Path(session_id): Path<String>,
     AuthDevice(device): AuthDevice,
+    ValidPath(session_id): ValidPath<String>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, HttpError> {
     checks::id("session id", &session_id).map_err(|_| unknown_session())?;

@@ -1,6 +1,6 @@
 //! Send-to-device routes: send, pending list, delivery progress.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use baton_shared::api::PushMessage;
@@ -10,7 +10,7 @@ use baton_shared::sync::{DeliveryUpdate, PendingTabs, SendTab, TabSent};
 
 use super::checks;
 use super::error::{code, HttpError};
-use super::extract::{AuthDevice, ValidJson, Validate};
+use super::extract::{AuthDevice, ValidJson, ValidPath, Validate};
 use super::AppState;
 use crate::clock::now_ms;
 use crate::db::sent_tabs::{self, NewSend, Progress};
@@ -83,8 +83,8 @@ pub async fn pending(
 
 pub async fn set_state(
     State(state): State<AppState>,
-    Path(send_id): Path<String>,
     AuthDevice(device): AuthDevice,
+    ValidPath(send_id): ValidPath<String>,
     ValidJson(req): ValidJson<DeliveryUpdate>,
 ) -> Result<StatusCode, HttpError> {
     let unknown = || {

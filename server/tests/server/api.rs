@@ -192,3 +192,31 @@ async fn unknown_route_and_wrong_method_are_json() {
         .unwrap();
     assert_eq!(api_error(wrong, 405).await.code, "method_not_allowed");
 }
+
+#[tokio::test]
+async fn a_bad_path_parameter_is_a_json_400_and_only_after_authentication() {
+    use reqwest::Method;
+    let server = Server::start().await;
+    let token = server.register("Real").await.device_token;
+    // `%FF` does not decode to UTF-8.
+    for (method, path) in [
+        (Method::GET, "/v1/cobrowse/%FF/audit"),
+        (Method::GET, "/v1/cobrowse/%FF/recording"),
+        (Method::GET, "/v1/cobrowse/%FF/relay"),
+        (Method::POST, "/v1/sendtab/%FF/state"),
+        (Method::GET, "/v1/orgs/%FF/sessions"),
+        (Method::PUT, "/v1/orgs/org/members/%FF"),
+    ] {
+        let anonymous = client().request(method.clone(), server.url(path)).send().await.unwrap();
+        assert_eq!(api_error(anonymous, 401).await.code, "unauthorized", "{method} {path}");
+        let authenticated = client()
+            .request(method.clone(), server.url(path))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        let err = api_error(authenticated, 400).await;
+        assert_eq!(err.code, "invalid_request", "{method} {path}");
+        assert!(err.message.contains("UTF-8"), "{method} {path}: {}", err.message);
+    }
+}
