@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use baton_shared::limits::{
     COBROWSE_AWAY_TTL_MS, COBROWSE_CODE_TTL_MS, COBROWSE_CONSENT_TTL_MS, MAX_RECORDING_BYTES,
-    PAIRING_TTL_MS,
+    PAIRING_TTL_MS, RELAY_SEND_TIMEOUT_MS,
 };
 use clap::Parser;
 
@@ -47,6 +47,12 @@ pub struct Cli {
           value_parser = clap::value_parser!(i64).range(1..))]
     pub cobrowse_away_ttl_ms: i64,
 
+    /// How long a relay socket waits for its peer to take one message
+    /// before closing (tests shorten it).
+    #[arg(long, value_name = "MS", default_value_t = RELAY_SEND_TIMEOUT_MS, hide = true,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    pub relay_send_timeout_ms: i64,
+
     /// Recorded bytes kept per co-browsing session (tests lower it).
     #[arg(long, value_name = "BYTES", default_value_t = MAX_RECORDING_BYTES, hide = true,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -67,6 +73,7 @@ pub struct Settings {
     pub cobrowse_code_ttl_ms: i64,
     pub cobrowse_consent_ttl_ms: i64,
     pub cobrowse_away_ttl_ms: i64,
+    pub relay_send_timeout_ms: i64,
     pub cobrowse_recording_max_bytes: u64,
     /// Peers whose `X-Forwarded-For` names the client (`forwarded`).
     pub trusted_proxies: Arc<[ProxyNet]>,
@@ -83,6 +90,7 @@ impl Cli {
             cobrowse_code_ttl_ms: self.cobrowse_code_ttl_ms,
             cobrowse_consent_ttl_ms: self.cobrowse_consent_ttl_ms,
             cobrowse_away_ttl_ms: self.cobrowse_away_ttl_ms,
+            relay_send_timeout_ms: self.relay_send_timeout_ms,
             cobrowse_recording_max_bytes: self.cobrowse_recording_max_bytes,
             trusted_proxies: self.trusted_proxies.clone().into(),
         }
@@ -112,6 +120,7 @@ mod tests {
         assert_eq!(cli.settings().cobrowse_code_ttl_ms, COBROWSE_CODE_TTL_MS);
         assert_eq!(cli.settings().cobrowse_consent_ttl_ms, COBROWSE_CONSENT_TTL_MS);
         assert_eq!(cli.settings().cobrowse_away_ttl_ms, COBROWSE_AWAY_TTL_MS);
+        assert_eq!(cli.settings().relay_send_timeout_ms, RELAY_SEND_TIMEOUT_MS);
         assert_eq!(cli.settings().cobrowse_recording_max_bytes, MAX_RECORDING_BYTES);
     }
 

@@ -105,6 +105,11 @@ pub const MAX_AUDIT_EVENT: usize = 2 * 1024;
 /// Largest relay message (one encrypted frame) the server forwards.
 pub const MAX_RELAY_MESSAGE: usize = 16 * 1024 * 1024;
 
+/// A relay socket whose peer has not taken one message for this long (it
+/// stopped reading) is closed, and that side counts as away: a stalled peer
+/// must not hold the frames queued for it for longer.
+pub const RELAY_SEND_TIMEOUT_MS: i64 = 30_000;
+
 /// Recorded bytes (the frames' ciphertext text) the server stores per
 /// session; beyond it recording stops for that session
 /// (`AuditEvent::RecordingLimitReached`) and the live session goes on.

@@ -4,7 +4,10 @@
 //! from which one the bearer token names. Frames are forwarded to the other
 //! side with `from` stamped, and only while the session is active (the
 //! visitor consented). Bad messages get an `Error` and the socket stays open.
+//! A peer that does not take a message within the send deadline
+//! (`RELAY_SEND_TIMEOUT_MS`) has its socket closed.
 
+use std::future::Future;
 use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -64,6 +67,7 @@ async fn serve_socket(
     role: Role,
 ) {
     let _count = state.relay.count_socket();
+    let send_timeout = Duration::from_millis(u64::try_from(state.settings.relay_send_timeout_ms).unwrap_or(0));
     let session_id = session.id.clone();
     // Sessions ended before the reason was kept only say that they ended.
     let ended = session.end_reason.clone().unwrap_or_else(|| "the session has ended".into());
@@ -84,8 +88,10 @@ async fn serve_socket(
         let end = RelayMessage::End {
             reason: Some(ended),
         };
-        if send(&mut socket, &hello).await.is_ok() && send(&mut socket, &end).await.is_ok() {
-            close(&mut socket, close_code::NORMAL, "session ended").await;
+        if written(send_timeout, send(&mut socket, &hello)).await
+            && written(send_timeout, send(&mut socket, &end)).await
+        {
+            close_within(&mut socket, send_timeout, close_code::NORMAL, "session ended").await;
         }
         return;
     };
@@ -98,11 +104,11 @@ async fn serve_socket(
         recording_stopped: greeting.recording_stopped,
         peer_away_ends_in_ms: greeting.peer_away_ends_in_ms,
     };
-    if send(&mut socket, &hello).await.is_err() {
+    if !written(send_timeout, send(&mut socket, &hello)).await {
         return;
     }
     if let Some(joined) = greeting.operator_joined {
-        if send(&mut socket, &joined).await.is_err() {
+        if !written(send_timeout, send(&mut socket, &joined)).await {
             return;
         }
     }
@@ -116,23 +122,27 @@ async fn serve_socket(
             // Fires on shutdown, and also if the sender is gone: either way,
             // leave; the session stays live and the hosts reconnect.
             _ = shutdown.changed() => {
-                close(&mut socket, close_code::AWAY, "server restarting").await;
+                close_within(&mut socket, send_timeout, close_code::AWAY, "server restarting").await;
+                break;
+            }
+            () = inbox.overflow.notified() => {
+                tracing::debug!(session_id, ?role, "relay socket not reading its control messages");
                 break;
             }
             Some(control) = inbox.control.recv() => match control {
                 Control::Send(msg) => {
-                    if send(&mut socket, &msg).await.is_err() {
+                    if !written(send_timeout, send(&mut socket, &msg)).await {
                         break;
                     }
                 }
                 Control::Close(code, reason) => {
-                    close(&mut socket, code, reason).await;
+                    close_within(&mut socket, send_timeout, code, reason).await;
                     break;
                 }
             },
             Some(text) = inbox.frames.recv() => {
                 inbox.queued.fetch_sub(text.len(), std::sync::atomic::Ordering::Relaxed);
-                if socket.send(Message::Text(text.into())).await.is_err() {
+                if !written(send_timeout, socket.send(Message::Text(text.into()))).await {
                     break;
                 }
             }
@@ -146,26 +156,47 @@ async fn serve_socket(
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 Some(Ok(Message::Binary(_))) => {
                     let reply = error(relay_code::MALFORMED, "relay messages are JSON text");
-                    if send(&mut socket, &reply).await.is_err() {
+                    if !written(send_timeout, send(&mut socket, &reply)).await {
                         break;
                     }
                 }
                 Some(Ok(Message::Text(text))) => {
                     if let Some(reply) = handle(&state, &attached, text.as_str()).await {
-                        if send(&mut socket, &reply).await.is_err() {
+                        if !written(send_timeout, send(&mut socket, &reply)).await {
                             break;
                         }
                     }
                 }
             },
             _ = keepalive.tick() => {
-                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                if !written(send_timeout, socket.send(Message::Ping(Default::default()))).await {
                     break;
                 }
             }
         }
     }
     tracing::debug!(session_id, ?role, "relay socket closed");
+}
+
+/// Whether `write` went through within `limit`. A peer that stopped reading
+/// would otherwise hold this socket (reads and keepalive wait meanwhile)
+/// and the frames queued for it for as long as it likes; either failure
+/// ends the socket, and the relay counts that side as away, as for any
+/// disconnect.
+async fn written(limit: Duration, write: impl Future<Output = Result<(), axum::Error>>) -> bool {
+    match tokio::time::timeout(limit, write).await {
+        Ok(result) => result.is_ok(),
+        Err(_) => {
+            tracing::debug!(?limit, "relay peer did not take a message in time");
+            false
+        }
+    }
+}
+
+/// Sends the close frame unless `limit` passes first: a stalled peer would
+/// never take it.
+async fn close_within(socket: &mut WebSocket, limit: Duration, code: u16, reason: &'static str) {
+    let _ = tokio::time::timeout(limit, close(socket, code, reason)).await;
 }
 
 /// Acts on one client message; returns the reply for the sender, if any.

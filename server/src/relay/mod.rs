@@ -9,7 +9,10 @@
 //! Frames are forwarded through a bounded queue per socket: when the peer is
 //! absent or too slow the frame is dropped, and the receiving console asks
 //! for a keyframe on the sequence gap. Control messages (state, peer, end)
-//! are few and never dropped.
+//! are few and never dropped: a socket that lets too many of them pile up
+//! is not being read, and is closed instead. A socket also closes when its
+//! peer does not take a message within the send deadline
+//! (`http::relay_socket`), so a stalled peer holds its queue only that long.
 
 pub mod recorder;
 pub mod rules;
@@ -20,7 +23,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use baton_shared::cobrowse::{RelayMessage, Role, SessionState};
-use tokio::sync::mpsc;
+use baton_shared::limits::MAX_RELAY_MESSAGE;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, Notify};
 
 use crate::db::cobrowse::Session;
 use crate::db::Db;
@@ -28,8 +33,13 @@ pub use recorder::Recorder;
 
 /// Frames queued for one socket before newer ones are dropped.
 const FRAME_QUEUE: usize = 1024;
-/// Bytes of frames queued for one socket before newer ones are dropped.
-const FRAME_QUEUE_BYTES: usize = 64 * 1024 * 1024;
+/// Bytes of frames queued for one socket before newer ones are dropped:
+/// room for one largest frame behind a few ordinary ones.
+const FRAME_QUEUE_BYTES: usize = MAX_RELAY_MESSAGE + 8 * 1024 * 1024;
+const _: () = assert!(FRAME_QUEUE_BYTES > MAX_RELAY_MESSAGE);
+/// Control messages queued for one socket; more unsent than this and the
+/// socket is not being read.
+const CONTROL_QUEUE: usize = 64;
 
 /// Something a socket's loop must do besides writing frames.
 #[derive(Debug)]
@@ -43,17 +53,28 @@ struct Peer {
     conn: u64,
     frames: mpsc::Sender<String>,
     queued: Arc<AtomicUsize>,
-    control: mpsc::UnboundedSender<Control>,
+    control: mpsc::Sender<Control>,
+    /// Ends the socket once its control queue is full.
+    overflow: Arc<Notify>,
 }
 
 impl Peer {
     fn tell(&self, msg: RelayMessage) {
-        // A closed receiver means the socket is finishing; nothing to tell.
-        let _ = self.control.send(Control::Send(msg));
+        self.control(Control::Send(msg));
     }
 
     fn close(&self, code: u16, reason: &'static str) {
-        let _ = self.control.send(Control::Close(code, reason));
+        self.control(Control::Close(code, reason));
+    }
+
+    fn control(&self, control: Control) {
+        match self.control.try_send(control) {
+            // A closed receiver means the socket is finishing; nothing to tell.
+            Ok(()) | Err(TrySendError::Closed(_)) => {}
+            // Dropping a control message would leave that side wrong about
+            // the session: end the socket instead (it reconnects).
+            Err(TrySendError::Full(_)) => self.overflow.notify_one(),
+        }
     }
 }
 
@@ -218,7 +239,9 @@ pub struct Inbox {
     pub frames: mpsc::Receiver<String>,
     /// Bytes waiting in `frames`; the socket subtracts what it takes.
     pub queued: Arc<AtomicUsize>,
-    pub control: mpsc::UnboundedReceiver<Control>,
+    pub control: mpsc::Receiver<Control>,
+    /// Notified when `control` overflowed: the socket must end.
+    pub overflow: Arc<Notify>,
 }
 
 /// Keeps a socket attached to its room; dropping it detaches, however the
@@ -337,13 +360,15 @@ impl Relay {
         inner.idle = false;
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let (frames_tx, frames_rx) = mpsc::channel(FRAME_QUEUE);
-        let (control_tx, control_rx) = mpsc::unbounded_channel();
+        let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
         let queued = Arc::new(AtomicUsize::new(0));
+        let overflow = Arc::new(Notify::new());
         let peer = Peer {
             conn,
             frames: frames_tx,
             queued: Arc::clone(&queued),
             control: control_tx,
+            overflow: Arc::clone(&overflow),
         };
         if let Some(old) = inner.slot(role).replace(peer) {
             old.close(
@@ -377,6 +402,7 @@ impl Relay {
             frames: frames_rx,
             queued,
             control: control_rx,
+            overflow,
         };
         Some((attached, inbox, greeting))
     }
@@ -561,6 +587,23 @@ mod tests {
         assert!(!v.room.forward(Role::Visitor, "x".into()), "queue full");
         assert_eq!(o_inbox.frames.recv().await.as_deref(), Some("x"));
         assert_eq!(o_inbox.queued.load(Ordering::Relaxed), FRAME_QUEUE);
+    }
+
+    #[tokio::test]
+    async fn a_socket_whose_control_messages_pile_up_is_told_to_end() {
+        let relay = relay();
+        let (_o, o_inbox, _) = relay
+            .attach(session(SessionState::Active), Role::Operator)
+            .unwrap();
+        // Each visitor (re)connect tells the operator; its socket never reads.
+        let mut visitors: Vec<_> = (0..CONTROL_QUEUE)
+            .map(|_| relay.attach(session(SessionState::Active), Role::Visitor).unwrap())
+            .collect();
+        let ended = tokio::time::timeout(Duration::from_millis(100), o_inbox.overflow.notified());
+        assert!(ended.await.is_err(), "a full queue is not yet an overflow");
+        visitors.push(relay.attach(session(SessionState::Active), Role::Visitor).unwrap());
+        let ended = tokio::time::timeout(Duration::from_secs(5), o_inbox.overflow.notified());
+        assert!(ended.await.is_ok());
     }
 
     #[tokio::test]

@@ -16,7 +16,9 @@ use baton_shared::limits::{
 };
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::MaybeTlsStream;
 
 use crate::common::{json, public_key, Device, Server, Socket};
 
@@ -41,11 +43,7 @@ fn path(session_id: &str, what: &str) -> String {
     format!("{PATH_SESSION}/{session_id}/{what}")
 }
 
-async fn connect_raw(
-    server: &Server,
-    device: &Device,
-    session_id: &str,
-) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+fn relay_request(server: &Server, device: &Device, session_id: &str) -> Request {
     let mut request = server
         .ws_url(&path(session_id, "relay"))
         .into_client_request()
@@ -54,7 +52,15 @@ async fn connect_raw(
         "authorization",
         format!("Bearer {}", device.token).parse().unwrap(),
     );
-    tokio_tungstenite::connect_async(request)
+    request
+}
+
+async fn connect_raw(
+    server: &Server,
+    device: &Device,
+    session_id: &str,
+) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+    tokio_tungstenite::connect_async(relay_request(server, device, session_id))
         .await
         .map(|(socket, _)| socket)
 }
@@ -1319,4 +1325,58 @@ async fn after_a_restart_a_side_that_never_comes_back_ends_the_session() {
     let (mut o, hello) = connect(&server, &operator, &session_id).await;
     assert!(matches!(hello, RelayMessage::Hello { state: SessionState::Ended, .. }), "{hello:?}");
     assert!(until_end(&mut o).await.is_some_and(|r| r.contains("stayed disconnected too long")));
+}
+
+/// Opens the relay socket over a connection with a tiny receive buffer; the
+/// caller then reads nothing from it, like a peer that stopped reading.
+async fn connect_stalled(server: &Server, device: &Device, session_id: &str) -> Socket {
+    let addr: std::net::SocketAddr = server.url.trim_start_matches("http://").parse().unwrap();
+    let tcp = tokio::net::TcpSocket::new_v4().unwrap();
+    tcp.set_recv_buffer_size(4096).unwrap();
+    let stream = tcp.connect(addr).await.unwrap();
+    let request = relay_request(server, device, session_id);
+    let (socket, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
+        .await
+        .unwrap();
+    socket
+}
+
+#[tokio::test]
+async fn an_operator_that_stops_reading_is_closed_and_the_visitor_told() {
+    let server = Server::start_with(&["--relay-send-timeout-ms", "1000"]).await;
+    let visitor = Device::register(&server, "Visitor laptop").await;
+    let operator = Device::register(&server, "Support desk").await;
+    let created = create(&server, &visitor).await;
+    let (mut v, _) = connect(&server, &visitor, &created.session_id).await;
+    let _: SessionJoined = json(join(&server, &operator, &created.lookup).await, 200).await;
+    let mut o = connect_stalled(&server, &operator, &created.session_id).await;
+    drain_until_peer(&mut v).await;
+    audit(&mut v, AuditEvent::Consent { approved: true }).await;
+    assert_eq!(next(&mut v).await, RelayMessage::State { state: SessionState::Active });
+
+    // The visitor keeps sending large frames the operator never reads.
+    let ct = "A".repeat(4 * 1024 * 1024);
+    let sending = Instant::now();
+    let mut seq = 0;
+    let ends_in_ms = loop {
+        seq += 1;
+        send(&mut v, &frame(seq, &ct)).await;
+        match next_within(&mut v, Duration::from_millis(100)).await {
+            Some(RelayMessage::Peer { present: false, ends_in_ms }) => break ends_in_ms,
+            Some(other) => panic!("{other:?}"),
+            None => assert!(sending.elapsed() < Duration::from_secs(20), "the operator's socket was never closed"),
+        }
+    };
+    // Away from an active session, as for any disconnect.
+    assert!(ends_in_ms.is_some());
+
+    // The operator's connection ends after what the server had already sent.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match tokio::time::timeout_at(deadline, o.next()).await {
+            Err(_) => panic!("the operator's connection is still open"),
+            Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => break,
+            Ok(Some(Ok(_))) => {}
+        }
+    }
 }
