@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use baton_shared::api::ApiError;
-use baton_shared::limits::MAX_HTTP_BODY;
+use baton_shared::limits::MAX_HTTP_REPLY;
 use baton_shared::native::ErrorCode;
 use baton_shared::sync::UploadConflict;
 
@@ -111,7 +111,7 @@ pub async fn read_body(mut resp: reqwest::Response, limit: usize) -> Result<Vec<
 async fn send(req: reqwest::RequestBuilder) -> Result<Vec<u8>, CallError> {
     let resp = req.send().await.map_err(|e| CallError::Unreachable(crate::server_link::describe(&e)))?;
     let status = resp.status();
-    let bytes = read_body(resp, MAX_HTTP_BODY).await?;
+    let bytes = read_body(resp, MAX_HTTP_REPLY).await?;
     if status.is_success() {
         return Ok(bytes);
     }

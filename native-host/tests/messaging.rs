@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use baton_shared::limits::{MAX_HTTP_BODY, MAX_STATUS_BODY};
+use baton_shared::limits::{MAX_HTTP_BODY, MAX_HTTP_REPLY, MAX_STATUS_BODY};
 use serde_json::{json, Value};
 use support::{Server, ORIGIN};
 
@@ -364,13 +364,13 @@ fn an_oversized_api_answer_is_garbage() {
         "GET /v1/status" => STATUS_OK,
         "POST /v1/devices" => REGISTERED,
         "GET /v1/push" => Answer::NotFound,
-        _ => Answer::Large { len: MAX_HTTP_BODY + 64 * 1024, announced: false },
+        _ => Answer::Large { len: MAX_HTTP_REPLY + 64 * 1024, announced: false },
     });
     let mut host = Host::start(&url, ORIGIN);
     host.wait_status("registered", |s| s["device"]["id"] == "dev-1");
     let reply = host.request(json!({"type": "sync_now", "id": 1}));
     assert_eq!(reply["code"], "server_garbage", "{reply}");
-    assert!(reply["message"].as_str().unwrap_or("").contains(&format!("larger than {MAX_HTTP_BODY} bytes")), "{reply}");
+    assert!(reply["message"].as_str().unwrap_or("").contains(&format!("larger than {MAX_HTTP_REPLY} bytes")), "{reply}");
     assert_eq!(host.request(json!({"type": "ping", "id": 2}))["type"], "pong");
     assert!(host.close_and_wait().0.success());
 }

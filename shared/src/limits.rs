@@ -15,9 +15,15 @@ pub const CHUNK_RAW_BYTES: usize = 700 * 1024;
 /// with `payload_too_large` instead of flooding the browser.
 pub const MAX_CHUNKED_MESSAGE: usize = 64 * 1024 * 1024;
 
-/// Largest JSON body the server accepts on its HTTP API, and the largest
-/// answer a host reads from it.
+/// Largest JSON body the server accepts on its HTTP API (and the largest
+/// registration answer a host reads).
 pub const MAX_HTTP_BODY: usize = 16 * 1024 * 1024;
+
+/// Largest API answer a host reads. Pulls are not paged: an account's whole
+/// delta (every device's tabs and pages, records up to [`MAX_RECORD_BODY`])
+/// comes in one answer, so this is far above a request's limit; it only
+/// keeps a server that sends without end from exhausting memory.
+pub const MAX_HTTP_REPLY: usize = 128 * 1024 * 1024;
 
 /// Largest answer to `/v1/status` a host (or `doctor`) reads: a status
 /// reply is a few dozen bytes, and the URL may point at anything.
