@@ -1,7 +1,7 @@
 //! Pairing routes: offer, claim, complete, status (see `baton_shared::sync`).
 
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use baton_shared::api::PushMessage;
@@ -12,7 +12,7 @@ use baton_shared::sync::{
 
 use super::checks;
 use super::error::{code, HttpError};
-use super::extract::{AuthDevice, ClientAddr, ValidJson, Validate};
+use super::extract::{AuthDevice, ClientAddr, ValidJson, ValidPath, Validate};
 use super::AppState;
 use crate::clock::now_ms;
 use crate::credentials::normalize_lookup;
@@ -144,8 +144,8 @@ pub async fn claim(
 
 pub async fn complete(
     State(state): State<AppState>,
-    Path(pairing_id): Path<String>,
     AuthDevice(device): AuthDevice,
+    ValidPath(pairing_id): ValidPath<String>,
     ValidJson(req): ValidJson<PairingComplete>,
 ) -> Result<StatusCode, HttpError> {
     checks::id("pairing id", &pairing_id).map_err(|_| unknown_pairing())?;
@@ -193,8 +193,8 @@ pub async fn complete(
 /// The offerer's host found the claimer's proof wrong: the code is spent.
 pub async fn refuse(
     State(state): State<AppState>,
-    Path(pairing_id): Path<String>,
     AuthDevice(device): AuthDevice,
+    ValidPath(pairing_id): ValidPath<String>,
 ) -> Result<StatusCode, HttpError> {
     checks::id("pairing id", &pairing_id).map_err(|_| unknown_pairing())?;
     let refused = state
@@ -209,8 +209,8 @@ pub async fn refuse(
 
 pub async fn status(
     State(state): State<AppState>,
-    Path(pairing_id): Path<String>,
     AuthDevice(device): AuthDevice,
+    ValidPath(pairing_id): ValidPath<String>,
 ) -> Result<Json<PairingStatus>, HttpError> {
     checks::id("pairing id", &pairing_id).map_err(|_| unknown_pairing())?;
     state
