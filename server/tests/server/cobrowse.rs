@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::MaybeTlsStream;
 
-use crate::common::{json, public_key, Device, Server, Socket};
+use crate::common::{all_at_once, assert_only_the_limit_judged, join_forwarded, json, public_key, Device, Server, Socket};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -585,24 +585,13 @@ async fn concurrent_wrong_joins_cannot_overrun_the_guess_limit() {
     let visitor = Device::register(&server, "V").await;
     let guesser = Device::register(&server, "G").await;
     let wrong = wrong_lookup(&create(&server, &visitor).await);
-    let start = Arc::new(tokio::sync::Barrier::new(GUESSES));
-    let tasks: Vec<_> = (0..GUESSES)
+    let guesses = (0..GUESSES)
         .map(|_| {
-            let (server, guesser, start) = (Arc::clone(&server), guesser.clone(), Arc::clone(&start));
-            tokio::spawn(async move {
-                start.wait().await;
-                join(&server, &guesser, wrong).await.status().as_u16()
-            })
+            let (server, guesser) = (Arc::clone(&server), guesser.clone());
+            async move { join(&server, &guesser, wrong).await }
         })
         .collect();
-    let mut statuses = Vec::with_capacity(GUESSES);
-    for task in tasks {
-        statuses.push(task.await.unwrap());
-    }
-    let judged = statuses.iter().filter(|&&s| s == 404).count();
-    let limited = statuses.iter().filter(|&&s| s == 429).count();
-    let limit = COBROWSE_GUESSES_PER_CLIENT_PER_MINUTE as usize;
-    assert_eq!((judged, limited), (limit, GUESSES - limit), "{statuses:?}");
+    assert_only_the_limit_judged(&all_at_once(guesses).await, COBROWSE_GUESSES_PER_CLIENT_PER_MINUTE);
 }
 
 /// A wrong code for `created`'s session.
@@ -612,27 +601,6 @@ fn wrong_lookup(created: &SessionCreated) -> &'static str {
     } else {
         "ZZZZ"
     }
-}
-
-/// Joins with `lookup`, saying the request was forwarded for `forwarded_for`.
-async fn join_forwarded(
-    server: &Server,
-    operator: &Device,
-    lookup: &str,
-    forwarded_for: &str,
-) -> reqwest::Response {
-    let body = JoinSession {
-        lookup: lookup.to_owned(),
-        operator_public_key: public_key(8),
-    };
-    crate::common::client()
-        .post(server.url(PATH_JOIN))
-        .bearer_auth(&operator.token)
-        .header("x-forwarded-for", forwarded_for)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]

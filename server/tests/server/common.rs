@@ -298,3 +298,48 @@ pub async fn pair(server: &Server, offerer: &Device, claimer: &mut Device) {
     assert_eq!(response.status(), 204, "{}", response.text().await.unwrap());
     claimer.account_id = offerer.account_id.clone();
 }
+
+/// Joins with `lookup`, saying the request was forwarded for `forwarded_for`.
+pub async fn join_forwarded(server: &Server, operator: &Device, lookup: &str, forwarded_for: &str) -> reqwest::Response {
+    let body = baton_shared::cobrowse::JoinSession { lookup: lookup.to_owned(), operator_public_key: public_key(8) };
+    client()
+        .post(server.url(baton_shared::cobrowse::PATH_JOIN))
+        .bearer_auth(&operator.token)
+        .header("x-forwarded-for", forwarded_for)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Sends `requests` all at once (released together behind a barrier);
+/// their statuses, in order.
+pub async fn all_at_once<F>(requests: Vec<F>) -> Vec<u16>
+where
+    F: std::future::Future<Output = reqwest::Response> + Send + 'static,
+{
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(requests.len()));
+    let tasks: Vec<_> = requests
+        .into_iter()
+        .map(|request| {
+            let start = std::sync::Arc::clone(&start);
+            tokio::spawn(async move {
+                start.wait().await;
+                request.await.status().as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    statuses
+}
+
+/// Of concurrent wrong guesses: exactly `limit` judged (404), the rest refused (429).
+pub fn assert_only_the_limit_judged(statuses: &[u16], limit: u32) {
+    let judged = statuses.iter().filter(|&&s| s == 404).count();
+    let limited = statuses.iter().filter(|&&s| s == 429).count();
+    let limit = limit as usize;
+    assert_eq!((judged, limited), (limit, statuses.len() - limit), "{statuses:?}");
+}

@@ -7,7 +7,7 @@ use baton_shared::cobrowse::{CreateSession, JoinSession, SessionCreated, PATH_JO
 use baton_shared::limits::COBROWSE_GUESSES_PER_CLIENT_PER_MINUTE;
 use serde_json::{json, Value};
 
-use crate::common::{client, json, public_key, Device, Server};
+use crate::common::{client, join_forwarded, json, public_key, Device, Server};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -22,19 +22,6 @@ async fn share(server: &Server, visitor: &Device) -> SessionCreated {
 async fn join(server: &Server, operator: &Device, lookup: &str) -> reqwest::Response {
     let body = JoinSession { lookup: lookup.to_owned(), operator_public_key: public_key(8) };
     operator.post(server, PATH_JOIN, &body).await
-}
-
-/// Joins as the client `forwarded_for` behind the trusted proxy 127.0.0.1.
-async fn join_from(server: &Server, operator: &Device, lookup: &str, forwarded_for: &str) -> reqwest::Response {
-    let body = JoinSession { lookup: lookup.to_owned(), operator_public_key: public_key(8) };
-    client()
-        .post(server.url(PATH_JOIN))
-        .bearer_auth(&operator.token)
-        .header("x-forwarded-for", forwarded_for)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -149,13 +136,13 @@ async fn refused_joins_use_up_the_clients_guesses_but_not_the_code() {
 
     // Each refusal tells that the code is live: it costs a guess.
     for _ in 0..COBROWSE_GUESSES_PER_CLIENT_PER_MINUTE {
-        assert_eq!(join_from(&server, &stranger, &session.lookup, "198.51.100.1").await.status(), 403);
+        assert_eq!(join_forwarded(&server, &stranger, &session.lookup, "198.51.100.1").await.status(), 403);
     }
-    let err: ApiError = json(join_from(&server, &stranger, &session.lookup, "198.51.100.1").await, 429).await;
+    let err: ApiError = json(join_forwarded(&server, &stranger, &session.lookup, "198.51.100.1").await, 429).await;
     assert_eq!(err.code, "rate_limited");
     assert!(err.message.contains("from this address"), "{}", err.message);
 
     // The refusals did not block the visitor's code.
-    let joined = join_from(&server, &operator_a, &session.lookup, "198.51.100.2").await;
+    let joined = join_forwarded(&server, &operator_a, &session.lookup, "198.51.100.2").await;
     assert_eq!(joined.status(), 200, "{}", joined.text().await.unwrap());
 }

@@ -12,7 +12,7 @@ use baton_shared::sync::{
     PATH_PULL, PATH_UPLOAD,
 };
 
-use crate::common::{json, next_push, public_key, Device, Server};
+use crate::common::{all_at_once, assert_only_the_limit_judged, json, next_push, public_key, Device, Server};
 
 async fn offer(server: &Server, d: &Device) -> PairingOffered {
     let body = PairingOffer {
@@ -296,24 +296,13 @@ async fn concurrent_wrong_claims_cannot_overrun_the_guess_limit() {
     let a = Device::register(&server, "A").await;
     let b = Device::register(&server, "B").await;
     let wrong = other_lookup(&offer(&server, &a).await.lookup);
-    let start = std::sync::Arc::new(tokio::sync::Barrier::new(GUESSES));
-    let tasks: Vec<_> = (0..GUESSES)
+    let guesses = (0..GUESSES)
         .map(|_| {
-            let (server, b, start) = (server.clone(), b.clone(), start.clone());
-            tokio::spawn(async move {
-                start.wait().await;
-                claim(&server, &b, wrong).await.status().as_u16()
-            })
+            let (server, b) = (server.clone(), b.clone());
+            async move { claim(&server, &b, wrong).await }
         })
         .collect();
-    let mut statuses = Vec::with_capacity(GUESSES);
-    for task in tasks {
-        statuses.push(task.await.unwrap());
-    }
-    let judged = statuses.iter().filter(|&&s| s == 404).count();
-    let limited = statuses.iter().filter(|&&s| s == 429).count();
-    let limit = PAIRING_GUESSES_PER_CLIENT_PER_MINUTE as usize;
-    assert_eq!((judged, limited), (limit, GUESSES - limit), "{statuses:?}");
+    assert_only_the_limit_judged(&all_at_once(guesses).await, PAIRING_GUESSES_PER_CLIENT_PER_MINUTE);
 }
 
 #[tokio::test]
