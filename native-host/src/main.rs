@@ -28,6 +28,7 @@ mod server_link;
 mod store;
 mod sync_engine;
 #[cfg(test)]
+#[allow(dead_code)] // the process tests (tests/support) use the rest
 mod test_server;
 mod vault;
 

@@ -1,5 +1,8 @@
-//! A scripted stand-in for `baton-server` on 127.0.0.1, for unit tests that
-//! need the host to meet one particular behaviour of a server.
+//! A scripted stand-in for `baton-server` on 127.0.0.1, for tests that need
+//! the host to meet one particular behaviour of a server (fault injection a
+//! real server cannot produce). Unit tests use it in their runtime
+//! ([`start`]); the process tests include this file and run it on its own
+//! thread ([`start_on_thread`]).
 
 use std::sync::Arc;
 
@@ -14,6 +17,12 @@ use tokio_tungstenite::WebSocketStream;
 pub enum Reply {
     /// 200 with this JSON body.
     Json(String),
+    /// 200 with an HTML body: something that is not a Baton server.
+    Html(String),
+    NotFound,
+    /// 200 with a body of `len` bytes, sent in pieces so that nobody holds it
+    /// whole; announced in `content-length`, or only ended by closing.
+    Large { len: usize, announced: bool },
     /// Completes the WebSocket handshake, sends these texts, then stays
     /// silent with the socket open.
     SilentSocket(Vec<String>),
@@ -47,14 +56,54 @@ pub async fn start(route: impl Fn(&str) -> Reply + Send + Sync + 'static) -> Tes
     TestServer { url, requests }
 }
 
+/// [`start`] on a thread of its own, for tests without a runtime; serves
+/// until the test process ends.
+pub fn start_on_thread(route: impl Fn(&str) -> Reply + Send + Sync + 'static) -> TestServer {
+    let (url_tx, url_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async move {
+            let _ = url_tx.send(start(route).await);
+            std::future::pending::<()>().await
+        })
+    });
+    url_rx.recv().expect("test server started")
+}
+
+/// A 200's head; without a length the body ends when the connection closes.
+fn ok_head(content_type: &str, length: Option<usize>) -> String {
+    let length = length.map(|n| format!("content-length: {n}\r\n")).unwrap_or_default();
+    format!("HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\n{length}connection: close\r\n\r\n")
+}
+
 async fn answer(mut stream: TcpStream, reply: Reply, ws_key: Option<String>) {
     match reply {
         Reply::Json(body) => {
-            let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                body.len()
-            );
+            let head = ok_head("application/json", Some(body.len()));
             let _ = stream.write_all(format!("{head}{body}").as_bytes()).await;
+        }
+        Reply::Html(body) => {
+            let head = ok_head("text/html", Some(body.len()));
+            let _ = stream.write_all(format!("{head}{body}").as_bytes()).await;
+        }
+        Reply::NotFound => {
+            let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+        }
+        Reply::Large { len, announced } => {
+            let head = ok_head("application/json", announced.then_some(len));
+            if stream.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            let piece = [b' '; 64 * 1024];
+            let mut sent = 0;
+            while sent < len {
+                let n = piece.len().min(len - sent);
+                // A host that hangs up ends it.
+                if stream.write_all(&piece[..n]).await.is_err() {
+                    return;
+                }
+                sent += n;
+            }
         }
         Reply::SilentSocket(texts) => {
             let accept = derive_accept_key(ws_key.unwrap_or_default().as_bytes());

@@ -2,13 +2,14 @@
 //! over pipes, the way a browser drives it.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use baton_shared::limits::{MAX_HTTP_BODY, MAX_HTTP_REPLY, MAX_STATUS_BODY};
 use serde_json::{json, Value};
+use support::test_server::{start_on_thread, Reply};
 use support::{Server, ORIGIN};
 
 mod support;
@@ -221,20 +222,7 @@ fn a_server_that_is_down_is_reported() {
 /// Fault injection: something that is not a Baton server answers on the port.
 #[test]
 fn a_server_that_answers_garbage_is_reported() {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten().take(50) {
-            let mut buf = [0u8; 4096];
-            let _ = stream.read(&mut buf);
-            let body = "<html>hello from a printer</html>";
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
+    let url = start_on_thread(|_| Reply::Html("<html>hello from a printer</html>".into())).url;
     let mut host = Host::start(&url, ORIGIN);
     let status = host.wait_status("garbage", |s| s["server"]["error_code"] == "server_garbage");
     assert_eq!(status["server"]["state"], "unreachable");
@@ -242,96 +230,19 @@ fn a_server_that_answers_garbage_is_reported() {
     assert!(host.close_and_wait().0.success());
 }
 
-/// What the fake server answers to one request.
-#[derive(Clone, Copy)]
-enum Answer {
-    Json(&'static str),
-    NotFound,
-    /// A body of `len` bytes sent in pieces, announced in `content-length`
-    /// or only ended by closing the connection.
-    Large {
-        len: usize,
-        announced: bool,
-    },
+fn status_ok() -> Reply {
+    Reply::Json(r#"{"service":"baton-server","version":"9.9.9"}"#.into())
 }
 
-const STATUS_OK: Answer = Answer::Json(r#"{"service":"baton-server","version":"9.9.9"}"#);
-const REGISTERED: Answer = Answer::Json(r#"{"account_id":"acct-1","device_id":"dev-1","device_token":"tok-1"}"#);
-
-/// A fake server on 127.0.0.1 answering each request (`"GET /v1/status"`)
-/// as `route` says, one thread per connection.
-fn fake_server(route: fn(&str) -> Answer) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || answer(stream, route));
-        }
-    });
-    url
-}
-
-fn answer(mut stream: TcpStream, route: fn(&str) -> Answer) {
-    let Some(request_line) = read_request(&mut stream) else { return };
-    let head = request_line.rsplit_once(' ').map_or("", |(head, _)| head);
-    let _ = match route(head) {
-        Answer::Json(body) => write!(
-            stream,
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        ),
-        Answer::NotFound => write!(stream, "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"),
-        Answer::Large { len, announced } => {
-            let length = if announced { format!("content-length: {len}\r\n") } else { String::new() };
-            let _ = write!(stream, "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n{length}connection: close\r\n\r\n");
-            // Streamed, so the test never holds it whole; a host that hangs up ends it.
-            let piece = [b' '; 64 * 1024];
-            let mut sent = 0;
-            while sent < len {
-                let n = piece.len().min(len - sent);
-                if stream.write_all(&piece[..n]).is_err() {
-                    return;
-                }
-                sent += n;
-            }
-            Ok(())
-        }
-    };
-}
-
-/// Reads one request (head and `content-length` body); its first line.
-fn read_request(stream: &mut TcpStream) -> Option<String> {
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 4096];
-    let head_end = loop {
-        if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => raw.extend_from_slice(&buf[..n]),
-        }
-    };
-    let head = String::from_utf8_lossy(&raw[..head_end]).into_owned();
-    let body_len: usize = head
-        .lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
-        .unwrap_or(0);
-    let mut body_read = raw.len() - head_end;
-    while body_read < body_len {
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => body_read += n,
-        }
-    }
-    head.lines().next().map(str::to_owned)
+fn registered() -> Reply {
+    Reply::Json(r#"{"account_id":"acct-1","device_id":"dev-1","device_token":"tok-1"}"#.into())
 }
 
 /// Fault injection: a status answer larger than any status reply is
 /// refused once it passes the limit, and the host carries on.
 #[test]
 fn an_oversized_status_answer_is_garbage() {
-    let url = fake_server(|_| Answer::Large { len: 4 * MAX_STATUS_BODY, announced: false });
+    let url = start_on_thread(|_| Reply::Large { len: 4 * MAX_STATUS_BODY, announced: false }).url;
     let mut host = Host::start(&url, ORIGIN);
     let status = host.wait_status("garbage", |s| s["server"]["error_code"] == "server_garbage");
     let error = status["server"]["error"].as_str().unwrap_or("");
@@ -344,10 +255,11 @@ fn an_oversized_status_answer_is_garbage() {
 /// refused without reading it.
 #[test]
 fn an_oversized_registration_answer_is_garbage() {
-    let url = fake_server(|head| match head {
-        "GET /v1/status" => STATUS_OK,
-        _ => Answer::Large { len: MAX_HTTP_BODY + 1, announced: true },
-    });
+    let url = start_on_thread(|head| match head {
+        "GET /v1/status" => status_ok(),
+        _ => Reply::Large { len: MAX_HTTP_BODY + 1, announced: true },
+    })
+    .url;
     let mut host = Host::start(&url, ORIGIN);
     let status = host.wait_status("garbage", |s| s["server"]["error_code"] == "server_garbage");
     let error = status["server"]["error"].as_str().unwrap_or("");
@@ -360,12 +272,13 @@ fn an_oversized_registration_answer_is_garbage() {
 /// An API answer that goes on past the limit fails the request as garbage.
 #[test]
 fn an_oversized_api_answer_is_garbage() {
-    let url = fake_server(|head| match head {
-        "GET /v1/status" => STATUS_OK,
-        "POST /v1/devices" => REGISTERED,
-        "GET /v1/push" => Answer::NotFound,
-        _ => Answer::Large { len: MAX_HTTP_REPLY + 64 * 1024, announced: false },
-    });
+    let url = start_on_thread(|head| match head {
+        "GET /v1/status" => status_ok(),
+        "POST /v1/devices" => registered(),
+        "GET /v1/push" => Reply::NotFound,
+        _ => Reply::Large { len: MAX_HTTP_REPLY + 64 * 1024, announced: false },
+    })
+    .url;
     let mut host = Host::start(&url, ORIGIN);
     host.wait_status("registered", |s| s["device"]["id"] == "dev-1");
     let reply = host.request(json!({"type": "sync_now", "id": 1}));

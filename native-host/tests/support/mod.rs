@@ -4,6 +4,10 @@
 
 #![allow(dead_code)]
 
+/// The host's scripted stand-in server, shared with its unit tests.
+#[path = "../../src/test_server.rs"]
+pub mod test_server;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
