@@ -61,13 +61,14 @@ pub async fn upgrade(
 }
 
 async fn serve_socket(
-    mut socket: WebSocket,
+    socket: WebSocket,
     state: AppState,
     session: Session,
     role: Role,
 ) {
     let _count = state.relay.count_socket();
-    let send_timeout = Duration::from_millis(u64::try_from(state.settings.relay_send_timeout_ms).unwrap_or(0));
+    let limit = Duration::from_millis(u64::try_from(state.settings.relay_send_timeout_ms).unwrap_or(0));
+    let mut socket = Deadlined { ws: socket, limit };
     let session_id = session.id.clone();
     // Sessions ended before the reason was kept only say that they ended.
     let ended = session.end_reason.clone().unwrap_or_else(|| "the session has ended".into());
@@ -88,10 +89,8 @@ async fn serve_socket(
         let end = RelayMessage::End {
             reason: Some(ended),
         };
-        if written(send_timeout, send(&mut socket, &hello)).await
-            && written(send_timeout, send(&mut socket, &end)).await
-        {
-            close_within(&mut socket, send_timeout, close_code::NORMAL, "session ended").await;
+        if socket.send(&hello).await && socket.send(&end).await {
+            socket.close(close_code::NORMAL, "session ended").await;
         }
         return;
     };
@@ -104,11 +103,11 @@ async fn serve_socket(
         recording_stopped: greeting.recording_stopped,
         peer_away_ends_in_ms: greeting.peer_away_ends_in_ms,
     };
-    if !written(send_timeout, send(&mut socket, &hello)).await {
+    if !socket.send(&hello).await {
         return;
     }
     if let Some(joined) = greeting.operator_joined {
-        if !written(send_timeout, send(&mut socket, &joined)).await {
+        if !socket.send(&joined).await {
             return;
         }
     }
@@ -122,7 +121,7 @@ async fn serve_socket(
             // Fires on shutdown, and also if the sender is gone: either way,
             // leave; the session stays live and the hosts reconnect.
             _ = shutdown.changed() => {
-                close_within(&mut socket, send_timeout, close_code::AWAY, "server restarting").await;
+                socket.close(close_code::AWAY, "server restarting").await;
                 break;
             }
             () = inbox.overflow.notified() => {
@@ -131,22 +130,22 @@ async fn serve_socket(
             }
             Some(control) = inbox.control.recv() => match control {
                 Control::Send(msg) => {
-                    if !written(send_timeout, send(&mut socket, &msg)).await {
+                    if !socket.send(&msg).await {
                         break;
                     }
                 }
                 Control::Close(code, reason) => {
-                    close_within(&mut socket, send_timeout, code, reason).await;
+                    socket.close(code, reason).await;
                     break;
                 }
             },
             Some(text) = inbox.frames.recv() => {
                 inbox.queued.fetch_sub(text.len(), std::sync::atomic::Ordering::Relaxed);
-                if !written(send_timeout, socket.send(Message::Text(text.into()))).await {
+                if !socket.send_text(text).await {
                     break;
                 }
             }
-            incoming = socket.recv() => match incoming {
+            incoming = socket.ws.recv() => match incoming {
                 None | Some(Ok(Message::Close(_))) => break,
                 Some(Err(err)) => {
                     tracing::debug!(%err, session_id, "relay socket read failed");
@@ -156,20 +155,20 @@ async fn serve_socket(
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 Some(Ok(Message::Binary(_))) => {
                     let reply = error(relay_code::MALFORMED, "relay messages are JSON text");
-                    if !written(send_timeout, send(&mut socket, &reply)).await {
+                    if !socket.send(&reply).await {
                         break;
                     }
                 }
                 Some(Ok(Message::Text(text))) => {
                     if let Some(reply) = handle(&state, &attached, text.as_str()).await {
-                        if !written(send_timeout, send(&mut socket, &reply)).await {
+                        if !socket.send(&reply).await {
                             break;
                         }
                     }
                 }
             },
             _ = keepalive.tick() => {
-                if !written(send_timeout, socket.send(Message::Ping(Default::default()))).await {
+                if !socket.ping().await {
                     break;
                 }
             }
@@ -178,12 +177,38 @@ async fn serve_socket(
     tracing::debug!(session_id, ?role, "relay socket closed");
 }
 
-/// Whether `write` went through within `limit`. A peer that stopped reading
-/// would otherwise hold this socket (reads and keepalive wait meanwhile)
-/// and the frames queued for it for as long as it likes; either failure
-/// ends the socket, and the relay counts that side as away, as for any
+/// A relay socket whose every write has the send deadline. A peer that
+/// stopped reading would otherwise hold the socket (reads and keepalive
+/// wait meanwhile) and the frames queued for it for as long as it likes.
+/// The writes answer whether they went through in time; either failure ends
+/// the socket, and the relay counts that side as away, as for any
 /// disconnect.
-async fn written(limit: Duration, write: impl Future<Output = Result<(), axum::Error>>) -> bool {
+struct Deadlined {
+    ws: WebSocket,
+    limit: Duration,
+}
+
+impl Deadlined {
+    async fn send(&mut self, msg: &RelayMessage) -> bool {
+        in_time(self.limit, send(&mut self.ws, msg)).await
+    }
+
+    /// A frame, already JSON.
+    async fn send_text(&mut self, text: String) -> bool {
+        in_time(self.limit, self.ws.send(Message::Text(text.into()))).await
+    }
+
+    async fn ping(&mut self) -> bool {
+        in_time(self.limit, self.ws.send(Message::Ping(Default::default()))).await
+    }
+
+    /// Sends the close frame unless the deadline passes first.
+    async fn close(&mut self, code: u16, reason: &'static str) {
+        let _ = tokio::time::timeout(self.limit, close(&mut self.ws, code, reason)).await;
+    }
+}
+
+async fn in_time(limit: Duration, write: impl Future<Output = Result<(), axum::Error>>) -> bool {
     match tokio::time::timeout(limit, write).await {
         Ok(result) => result.is_ok(),
         Err(_) => {
@@ -191,12 +216,6 @@ async fn written(limit: Duration, write: impl Future<Output = Result<(), axum::E
             false
         }
     }
-}
-
-/// Sends the close frame unless `limit` passes first: a stalled peer would
-/// never take it.
-async fn close_within(socket: &mut WebSocket, limit: Duration, code: u16, reason: &'static str) {
-    let _ = tokio::time::timeout(limit, close(socket, code, reason)).await;
 }
 
 /// Acts on one client message; returns the reply for the sender, if any.
