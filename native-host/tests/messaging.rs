@@ -243,10 +243,17 @@ fn registered() -> Reply {
 #[test]
 fn an_oversized_status_answer_is_garbage() {
     let url = start_on_thread(|_| Reply::Large { len: 4 * MAX_STATUS_BODY, announced: false }).url;
-    let mut host = Host::start(&url, ORIGIN);
+    refused_as_too_large(&url, MAX_STATUS_BODY);
+}
+
+/// A host of the server at `url` reports its answer over `limit` as
+/// garbage, registers nothing and carries on.
+fn refused_as_too_large(url: &str, limit: usize) {
+    let mut host = Host::start(url, ORIGIN);
     let status = host.wait_status("garbage", |s| s["server"]["error_code"] == "server_garbage");
     let error = status["server"]["error"].as_str().unwrap_or("");
-    assert!(error.contains(&format!("larger than {MAX_STATUS_BODY} bytes")), "{status}");
+    assert!(error.contains(&format!("larger than {limit} bytes")), "{status}");
+    assert!(status["device"].is_null(), "{status}");
     assert_eq!(host.request(json!({"type": "ping", "id": 1}))["type"], "pong");
     assert!(host.close_and_wait().0.success());
 }
@@ -260,13 +267,7 @@ fn an_oversized_registration_answer_is_garbage() {
         _ => Reply::Large { len: MAX_HTTP_BODY + 1, announced: true },
     })
     .url;
-    let mut host = Host::start(&url, ORIGIN);
-    let status = host.wait_status("garbage", |s| s["server"]["error_code"] == "server_garbage");
-    let error = status["server"]["error"].as_str().unwrap_or("");
-    assert!(error.contains(&format!("larger than {MAX_HTTP_BODY} bytes")), "{status}");
-    assert!(status["device"].is_null(), "{status}");
-    assert_eq!(host.request(json!({"type": "ping", "id": 1}))["type"], "pong");
-    assert!(host.close_and_wait().0.success());
+    refused_as_too_large(&url, MAX_HTTP_BODY);
 }
 
 /// An API answer that goes on past the limit fails the request as garbage.
