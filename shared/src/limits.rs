@@ -136,6 +136,10 @@ pub const REPLAY_BATCH_BYTES: usize = 16 * 1024 * 1024;
 /// Frames a host queues for the relay while it reconnects; beyond this the
 /// oldest incremental frames are dropped and the console asks for a keyframe.
 pub const RELAY_QUEUE_FRAMES: usize = 10_000;
+/// Bytes a host queues for the relay while it reconnects, dropped by the same
+/// rule as [`RELAY_QUEUE_FRAMES`]: a few keyframes of a large page (each at
+/// most [`MAX_RELAY_MESSAGE`]) and their mutations.
+pub const RELAY_QUEUE_BYTES: usize = 64 * 1024 * 1024;
 
 /// An operator's session with no console page showing it for this long
 /// ends: the operator closed the console. A reload comes back well within it.

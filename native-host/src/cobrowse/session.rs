@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, Notify};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use baton_shared::cobrowse::{Frame, RelayMessage, Role, SessionState};
-use baton_shared::limits::RELAY_QUEUE_FRAMES;
+use baton_shared::limits::{RELAY_QUEUE_BYTES, RELAY_QUEUE_FRAMES};
 use baton_shared::native::{CobrowseEvent, HostMessage, LiveSession};
 
 use super::keys::FrameKey;
@@ -271,29 +271,50 @@ pub struct Outgoing {
 }
 
 /// Messages waiting for the relay, in order. While the relay is down it
-/// holds up to [`RELAY_QUEUE_FRAMES`]; beyond that the oldest frames go (the
-/// receiver sees the gap in sequence numbers and asks for a keyframe).
+/// holds up to [`RELAY_QUEUE_FRAMES`] messages and [`RELAY_QUEUE_BYTES`];
+/// beyond either the oldest frames go (the receiver sees the gap in sequence
+/// numbers and asks for a keyframe).
 #[derive(Default)]
 pub struct OutQueue {
-    items: Mutex<VecDeque<Outgoing>>,
+    queued: Mutex<Queued>,
     /// Wakes the relay connection when something was queued.
     pub ready: Notify,
+}
+
+#[derive(Default)]
+struct Queued {
+    items: VecDeque<Outgoing>,
+    bytes: usize,
+}
+
+impl Queued {
+    fn over(&self) -> bool {
+        self.items.len() > RELAY_QUEUE_FRAMES || self.bytes > RELAY_QUEUE_BYTES
+    }
+
+    fn remove(&mut self, i: usize) {
+        if let Some(o) = self.items.remove(i) {
+            self.bytes -= o.text.len();
+        }
+    }
 }
 
 impl OutQueue {
     /// Queues a message; returns how many older frames were dropped for it.
     pub fn push(&self, item: Outgoing) -> usize {
         let mut dropped = 0;
-        if let Ok(mut items) = self.items.lock() {
-            items.push_back(item);
-            while items.len() > RELAY_QUEUE_FRAMES {
-                let victim = items
+        if let Ok(mut q) = self.queued.lock() {
+            q.bytes += item.text.len();
+            q.items.push_back(item);
+            while q.over() {
+                let victim = q
+                    .items
                     .iter()
                     .position(|o| o.kind == OutKind::Frame)
-                    .or_else(|| items.iter().position(|o| o.kind == OutKind::Keyframe));
+                    .or_else(|| q.items.iter().position(|o| o.kind == OutKind::Keyframe));
                 match victim {
                     Some(i) => {
-                        items.remove(i);
+                        q.remove(i);
                         dropped += 1;
                     }
                     None => break,
@@ -305,19 +326,23 @@ impl OutQueue {
     }
 
     pub fn pop(&self) -> Option<Outgoing> {
-        self.items.lock().ok()?.pop_front()
+        let mut q = self.queued.lock().ok()?;
+        let item = q.items.pop_front()?;
+        q.bytes -= item.text.len();
+        Some(item)
     }
 
     /// Puts back a message whose sending failed, to go first on reconnect.
     pub fn push_front(&self, item: Outgoing) {
-        if let Ok(mut items) = self.items.lock() {
-            items.push_front(item);
+        if let Ok(mut q) = self.queued.lock() {
+            q.bytes += item.text.len();
+            q.items.push_front(item);
         }
     }
 
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.items.lock().map(|i| i.len()).unwrap_or(0)
+        self.queued.lock().map(|q| q.items.len()).unwrap_or(0)
     }
 }
 
@@ -374,6 +399,32 @@ mod tests {
         assert_eq!(q.pop().unwrap().text.as_str(), "1");
         // Frame 2 was the victim.
         assert_eq!(q.pop().unwrap().text.as_str(), "3");
+    }
+
+    #[test]
+    fn overflow_by_bytes_drops_frames_then_keyframes() {
+        let q = OutQueue::default();
+        let big = |kind| Outgoing { text: "x".repeat(RELAY_QUEUE_BYTES / 4).into(), kind };
+        q.push(out(0, OutKind::Control));
+        assert_eq!(q.push(big(OutKind::Keyframe)), 0);
+        assert_eq!(q.push(big(OutKind::Frame)), 0);
+        assert_eq!(q.push(big(OutKind::Keyframe)), 0);
+        // Over the byte limit by a few bytes: the frame goes, not a keyframe.
+        assert_eq!(q.push(big(OutKind::Keyframe)), 1);
+        assert_eq!(q.len(), 4);
+        // Still over with only keyframes left: the oldest keyframe goes.
+        assert_eq!(q.push(big(OutKind::Keyframe)), 1);
+        assert_eq!(q.len(), 4);
+        assert_eq!(q.pop().unwrap().text.as_str(), "0");
+        // Popping and putting back keeps the count of bytes right.
+        let first = q.pop().unwrap();
+        q.push_front(first);
+        assert_eq!(q.push(out(1, OutKind::Frame)), 0);
+        // Three keyframes, one byte of frame and a quarter: one byte over,
+        // so the small frame goes and exactly the limit is left.
+        assert_eq!(q.push(big(OutKind::Frame)), 1);
+        assert_eq!(q.len(), 4);
+        assert_eq!(q.pop().unwrap().kind, OutKind::Keyframe);
     }
 
     #[test]
