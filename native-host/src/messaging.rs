@@ -182,7 +182,8 @@ impl Base {
 
     /// `configure`: remembers the extension's preference and, when the
     /// server in force changes, moves everything to the new one. Co-browsing
-    /// sessions already running keep their relay to the old server.
+    /// sessions cannot move (their relay and audit log are on the old
+    /// server): they end, and both sides are told why.
     fn configure(&mut self, linked: &mut Linked, server_url: Option<&str>) -> Result<(), RequestError> {
         let chosen = config::preference(server_url).map_err(|e| RequestError::new(ErrorCode::InvalidRequest, e.to_string()))?;
         if chosen != self.chosen {
@@ -195,6 +196,7 @@ impl Base {
         }
         tracing::info!("the extension moves the server link from {} to {target}", linked.ctx.server_url);
         let next = self.link(target).map_err(|e| RequestError::new(e.code, e.message))?;
+        crate::cobrowse::end_for_move(&linked.ctx);
         linked.stop();
         *linked = next;
         Ok(())

@@ -257,6 +257,32 @@ fn the_operator_ends_and_a_declined_operator_sees_nothing() {
     assert_eq!(again["code"], "cobrowse_code_invalid", "{again}");
 }
 
+/// Moving to another server (`configure`) cannot take a session along: it
+/// ends on both sides with the reason, and at the server it stayed on.
+#[test]
+fn moving_to_another_server_ends_live_sessions_on_both_sides() {
+    let (dir, server) = server();
+    let other = Server::start(&dir.path().join("other.sqlite3"), "127.0.0.1:0");
+    let (mut visitor, mut operator) = hosts(&server);
+    let session = start_session(&mut visitor, &mut operator, false);
+    assert_eq!(send(&mut visitor, &session, snapshot("hello"))["type"], "ack");
+    operator.wait_event("frame", WAIT, |m| is_cobrowse(m, &session, "frame"));
+
+    let moved = visitor.request(json!({"type": "configure", "server_url": other.url}));
+    assert_eq!(moved["type"], "ack", "{moved}");
+    let here = visitor.wait_event("ended here", WAIT, |m| is_cobrowse(m, &session, "ended"));
+    assert!(here["event"]["reason"].as_str().unwrap_or_default().contains("another server"), "{here}");
+    let there = operator.wait_event("ended there", WAIT, |m| is_cobrowse(m, &session, "ended"));
+    assert!(there["event"]["reason"].as_str().unwrap_or_default().contains("visitor's Baton moved"), "{there}");
+    // Nothing of it is left on the new link.
+    let gone = send(&mut visitor, &session, text_change("after"));
+    assert_eq!(gone["code"], "cobrowse_not_active", "{gone}");
+    let conn = rusqlite::Connection::open(&server.db).expect("server db");
+    let state: String =
+        conn.query_row("SELECT state FROM cobrowse_session WHERE id = ?1", [&session], |r| r.get(0)).expect("session row");
+    assert_eq!(state, "ended", "ended at the server it ran on");
+}
+
 /// A host that restarted lost its sessions (they live in its memory); the
 /// extension asks it to end them, and it does so at the server, so the
 /// other side is not left waiting.

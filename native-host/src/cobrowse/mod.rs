@@ -20,7 +20,8 @@
 //! too, or the host was killed). The extension then ends each of them here
 //! on this host's side, and asks the next host to end them at the server
 //! (`end_not_held`: it says `End` on the relay as this device), so the other
-//! side is not left waiting. Frame keys are also stored, sealed by the vault, so a recorded
+//! side is not left waiting. Moving the server link elsewhere (`configure`)
+//! ends them too, with the reason told to both sides (`end_for_move`). Frame keys are also stored, sealed by the vault, so a recorded
 //! session can be replayed later (`recording.rs`). Nothing on the frame
 //! path touches the disk.
 
@@ -176,10 +177,28 @@ pub fn holds(ctx: &HostContext, session_id: &str) -> bool {
 /// from the relay. In order with the frames sent before it.
 pub fn end(ctx: &HostContext, session_id: &str) -> Result<(), RequestError> {
     let session = live(ctx, session_id)?;
-    session.queue(&RelayMessage::End { reason: None });
     ctx.cobrowse.remove(session_id);
+    session.queue(&RelayMessage::End { reason: None });
     session.finish(None, true);
     Ok(())
+}
+
+/// Ends every session this host holds, telling both sides why: the server
+/// link is moving to another server, and a session cannot follow it (its
+/// relay, code and audit log are on the old one). In order with the frames
+/// queued before; each relay connection closes once its end is sent.
+pub fn end_for_move(ctx: &HostContext) {
+    for session in ctx.cobrowse.take_all() {
+        if session.is_ended() {
+            continue;
+        }
+        let who = match session.role {
+            Role::Visitor => "the visitor",
+            Role::Operator => "the operator",
+        };
+        session.queue(&RelayMessage::End { reason: Some(format!("{who}'s Baton moved to another server")) });
+        session.finish(Some("this device moved to another server".into()), true);
+    }
 }
 
 /// Either side: ends a session this host does not hold (it restarted

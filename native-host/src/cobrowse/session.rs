@@ -252,6 +252,11 @@ impl Sessions {
             map.remove(id);
         }
     }
+
+    /// Removes and returns every session.
+    pub fn take_all(&self) -> Vec<Arc<Session>> {
+        self.0.lock().map(|mut map| map.drain().map(|(_, s)| s).collect()).unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
