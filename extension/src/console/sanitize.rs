@@ -110,7 +110,7 @@ const DROPPED_ATTRS: &[&str] = &[
     "contenteditable", "is", "nonce", "integrity", "method", "formmethod", "enctype", "formenctype",
     "download", "autoplay", "popovertarget", "popovertargetaction", "manifest", "codebase", "archive",
     "classid", "data", "dynsrc", "lowsrc", "attributename", "xmlns", "xmlns:xlink", "xml:base", "xlink:actuate",
-    "xlink:show",
+    "xlink:show", "command", "commandfor", "interestfor", "attributionsrc", "browsingtopics", "sharedstoragewritable",
 ];
 
 fn is_event_handler(name: &str) -> bool {
@@ -336,6 +336,15 @@ mod tests {
         assert_eq!(kept, a(&[("class", "f")]));
         let kept = keep(Ns::Html, "button", &[("formaction", "javascript:x"), ("type", "submit")]);
         assert_eq!(kept, a(&[("type", "submit")]));
+        // Buttons that act on other elements, and requests beside the resource.
+        let kept = keep(
+            Ns::Html,
+            "button",
+            &[("commandfor", "d"), ("command", "show-modal"), ("interestfor", "p"), ("class", "b")],
+        );
+        assert_eq!(kept, a(&[("class", "b")]));
+        let kept = keep(Ns::Html, "img", &[("src", "a.png"), ("attributionsrc", "https://t.example"), ("browsingtopics", "")]);
+        assert_eq!(kept, a(&[("src", "https://shop.example/p/a.png")]));
     }
 
     #[test]
