@@ -10,6 +10,7 @@ use baton_shared::limits::{
 };
 use clap::Parser;
 
+use crate::db::orgs::{DEFAULT_RETENTION_DAYS, RETENTION_DAYS};
 use crate::forwarded::ProxyNet;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8917";
@@ -58,6 +59,13 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub cobrowse_recording_max_bytes: u64,
 
+    /// Days the co-browsing records (audit log, recording) of accounts in no
+    /// organisation are kept after the session ends; an organisation's own
+    /// policy sets its members'.
+    #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_RETENTION_DAYS,
+          value_parser = clap::value_parser!(u32).range(*RETENTION_DAYS.start() as i64..=*RETENTION_DAYS.end() as i64))]
+    pub session_retention_days: u32,
+
     /// A reverse proxy in front of the server (an address or a network such
     /// as 10.0.0.0/8; repeat or separate with commas). Requests from it are
     /// counted against the client its X-Forwarded-For names; from anyone
@@ -75,6 +83,8 @@ pub struct Settings {
     pub cobrowse_away_ttl_ms: i64,
     pub relay_send_timeout_ms: i64,
     pub cobrowse_recording_max_bytes: u64,
+    /// Retention of sessions outside any organisation, in days.
+    pub session_retention_days: u32,
     /// Peers whose `X-Forwarded-For` names the client (`forwarded`).
     pub trusted_proxies: Arc<[ProxyNet]>,
 }
@@ -92,6 +102,7 @@ impl Cli {
             cobrowse_away_ttl_ms: self.cobrowse_away_ttl_ms,
             relay_send_timeout_ms: self.relay_send_timeout_ms,
             cobrowse_recording_max_bytes: self.cobrowse_recording_max_bytes,
+            session_retention_days: self.session_retention_days,
             trusted_proxies: self.trusted_proxies.clone().into(),
         }
     }
@@ -122,6 +133,8 @@ mod tests {
         assert_eq!(cli.settings().cobrowse_away_ttl_ms, COBROWSE_AWAY_TTL_MS);
         assert_eq!(cli.settings().relay_send_timeout_ms, RELAY_SEND_TIMEOUT_MS);
         assert_eq!(cli.settings().cobrowse_recording_max_bytes, MAX_RECORDING_BYTES);
+        assert_eq!(cli.settings().session_retention_days, DEFAULT_RETENTION_DAYS);
+        assert!(Cli::try_parse_from(["baton-server", "--session-retention-days", "0"]).is_err());
     }
 
     #[test]

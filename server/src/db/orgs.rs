@@ -281,6 +281,14 @@ pub struct Deleted {
     pub frames: u64,
 }
 
+impl std::ops::AddAssign for Deleted {
+    fn add_assign(&mut self, other: Deleted) {
+        self.sessions += other.sessions;
+        self.audit_entries += other.audit_entries;
+        self.frames += other.frames;
+    }
+}
+
 /// Deletes the sessions of organisation members (all organisations, or
 /// `only_org`) that ended — or whose code expired — more than the
 /// organisation's retention period ago, with their audit entries and
@@ -299,13 +307,38 @@ pub fn enforce_retention(conn: &mut Connection, only_org: Option<&str>, now: i64
         let rows = stmt.query_map(params![only_org, now, DAY_MS], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
         rows
     };
+    let deleted = delete_sessions(&tx, &due)?;
+    tx.commit()?;
+    Ok(deleted)
+}
+
+/// The same for the sessions of accounts in no organisation, with the
+/// server's own retention period (`--session-retention-days`).
+pub fn enforce_default_retention(conn: &mut Connection, days: u32, now: i64) -> Result<Deleted, DbError> {
+    let tx = conn.transaction()?;
+    let due: Vec<String> = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT s.id FROM cobrowse_session s
+             WHERE NOT EXISTS (SELECT 1 FROM org_member m WHERE m.account_id = s.visitor_account)
+               AND (s.state = 'ended' OR (s.state = 'waiting' AND s.expires_ms <= ?1))
+               AND COALESCE(s.ended_ms, s.expires_ms) < ?1 - ?2 * ?3",
+        )?;
+        let rows = stmt.query_map(params![now, days, DAY_MS], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
+        rows
+    };
+    let deleted = delete_sessions(&tx, &due)?;
+    tx.commit()?;
+    Ok(deleted)
+}
+
+/// Sessions with their audit entries and recorded frames.
+fn delete_sessions(tx: &rusqlite::Transaction<'_>, ids: &[String]) -> Result<Deleted, DbError> {
     let mut deleted = Deleted::default();
-    for id in &due {
+    for id in ids {
         deleted.frames += tx.execute("DELETE FROM cobrowse_frame WHERE session_id = ?1", params![id])? as u64;
         deleted.audit_entries += tx.execute("DELETE FROM cobrowse_audit WHERE session_id = ?1", params![id])? as u64;
         deleted.sessions += tx.execute("DELETE FROM cobrowse_session WHERE id = ?1", params![id])? as u64;
     }
-    tx.commit()?;
     Ok(deleted)
 }
 
@@ -399,6 +432,17 @@ mod tests {
                 .prepare("SELECT id FROM cobrowse_session ORDER BY id").unwrap()
                 .query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
             assert_eq!(left, ["live", "outsider", "recent"]);
+
+            // Outside every organisation, the server's own period applies,
+            // and to nothing inside one.
+            session(c, "loner-recent", "L6", "loner", "ended", Some(now - 29 * DAY_MS), now - 29 * DAY_MS);
+            session(c, "loner-live", "L7", "loner", "active", None, 0);
+            let deleted = enforce_default_retention(c, 30, now).unwrap();
+            assert_eq!(deleted, Deleted { sessions: 1, audit_entries: 1, frames: 1 });
+            let left: Vec<String> = c
+                .prepare("SELECT id FROM cobrowse_session ORDER BY id").unwrap()
+                .query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
+            assert_eq!(left, ["live", "loner-live", "loner-recent", "recent"]);
         })
         .await;
     }

@@ -51,7 +51,7 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    orgs::start_retention(state.db.clone(), state.shutdown.clone());
+    orgs::start_retention(state.db.clone(), state.settings.session_retention_days, state.shutdown.clone());
     Router::new()
         .route(PATH_STATUS, get(handlers::status))
         .route(PATH_DEVICES, post(handlers::register_device))

@@ -172,10 +172,11 @@ pub async fn run_retention(
     Ok(Json(deleted))
 }
 
-/// Deletes what is past every organisation's retention, now and then every
-/// [`RETENTION_SWEEP`], until the server stops. Needs a Tokio runtime; without
-/// one (a router built outside the server) nothing is swept.
-pub fn start_retention(db: Db, mut shutdown: watch::Receiver<bool>) {
+/// Deletes what is past every organisation's retention, and past
+/// `default_days` for accounts in none, now and then every
+/// [`RETENTION_SWEEP`], until the server stops. Needs a Tokio runtime;
+/// without one (a router built outside the server) nothing is swept.
+pub fn start_retention(db: Db, default_days: u32, mut shutdown: watch::Receiver<bool>) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
     runtime.spawn(async move {
         let mut tick = tokio::time::interval(RETENTION_SWEEP);
@@ -188,7 +189,15 @@ pub fn start_retention(db: Db, mut shutdown: watch::Receiver<bool>) {
             if *shutdown.borrow() {
                 return;
             }
-            match db.call(|c| orgs::enforce_retention(c, None, now_ms())).await {
+            let pass = db
+                .call(move |c| {
+                    let now = now_ms();
+                    let mut deleted = orgs::enforce_retention(c, None, now)?;
+                    deleted += orgs::enforce_default_retention(c, default_days, now)?;
+                    Ok::<_, DbError>(deleted)
+                })
+                .await;
+            match pass {
                 Ok(d) if d.sessions > 0 => tracing::info!(sessions = d.sessions, frames = d.frames, "retention: deleted expired co-browsing records"),
                 Ok(_) => {}
                 Err::<_, DbError>(err) => tracing::error!(%err, "retention pass failed"),
