@@ -72,6 +72,8 @@ pub struct HostContext {
     /// One sync at a time.
     pub sync_lock: tokio::sync::Mutex<()>,
     pub sync_status: watch::Sender<SyncStatus>,
+    /// Why the last sync failed, while it keeps failing.
+    sync_error: Mutex<Option<String>>,
     pub push: broadcast::Sender<PushMessage>,
     pub link: watch::Receiver<LinkState>,
     /// Live co-browsing sessions (in memory only).
@@ -99,6 +101,7 @@ impl HostContext {
             sync_wake: Notify::new(),
             sync_lock: tokio::sync::Mutex::new(()),
             sync_status: watch::channel(SyncStatus::default()).0,
+            sync_error: Mutex::new(None),
             push,
             link,
             cobrowse: Default::default(),
@@ -164,6 +167,13 @@ impl HostContext {
         Ok((api, device))
     }
 
+    /// Remembers how the last sync ended, for the status.
+    pub fn set_sync_error(&self, error: Option<String>) {
+        if let Ok(mut e) = self.sync_error.lock() {
+            *e = error;
+        }
+    }
+
     /// Recomputes the sync part of the status; the extension hears of changes.
     pub fn refresh_status(&self) {
         let status = {
@@ -172,6 +182,7 @@ impl HostContext {
                 pending_changes: store.pending_changes().unwrap_or(0),
                 last_sync_ms: store.meta(LAST_SYNC_KEY).ok().flatten(),
                 other_devices: store.account_devices().map(|d| d.len() as u32).unwrap_or(0),
+                error: self.sync_error.lock().ok().and_then(|e| e.clone()),
             }
         };
         self.sync_status.send_if_modified(|s| {

@@ -101,18 +101,23 @@ pub async fn route_push(ctx: Arc<HostContext>) {
 /// Uploads everything queued, then pulls what changed elsewhere.
 pub async fn sync_once(ctx: &HostContext) -> Result<(), CallError> {
     let _one_at_a_time = ctx.sync_lock.lock().await;
-    let (api, device) = ctx.api()?;
-    let keys = ctx.keys().map_err(local)?;
-    let result = async {
-        upload(ctx, &api, &device, &keys).await?;
-        pull(ctx, &api, &device, &keys).await
-    }
-    .await;
-    if result.is_ok() {
-        ctx.store().map_err(local)?.set_meta(LAST_SYNC_KEY, now_ms()).map_err(local)?;
-    }
+    let result = sync_locked(ctx).await;
+    // Offline shows as the link's state; anything else the user should see.
+    let error = match &result {
+        Ok(()) | Err(CallError::NotRegistered | CallError::Unreachable(_)) => None,
+        Err(e) => Some(e.to_string()),
+    };
+    ctx.set_sync_error(error);
     ctx.refresh_status();
     result
+}
+
+async fn sync_locked(ctx: &HostContext) -> Result<(), CallError> {
+    let (api, device) = ctx.api()?;
+    let keys = ctx.keys().map_err(local)?;
+    upload(ctx, &api, &device, &keys).await?;
+    pull(ctx, &api, &device, &keys).await?;
+    ctx.store().map_err(local)?.set_meta(LAST_SYNC_KEY, now_ms()).map_err(local)
 }
 
 fn local(e: impl std::fmt::Display) -> CallError {
@@ -366,6 +371,39 @@ mod tests {
             }
         }
         ids
+    }
+
+    #[tokio::test]
+    async fn a_failing_sync_says_why_in_the_status_until_one_succeeds() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let keys = Arc::new(AccountKeys::generate().unwrap());
+        let broken = Arc::new(AtomicBool::new(true));
+        let answers = broken.clone();
+        let server = test_server::start(move |head| match head {
+            "POST /v1/sync/pull" if answers.load(Ordering::SeqCst) => Reply::Html("<html>maintenance</html>".into()),
+            "POST /v1/sync/pull" => Reply::Json(r#"{"devices": [], "collections": []}"#.into()),
+            _ => Reply::NotFound,
+        })
+        .await;
+        let Setup { ctx, _dir, .. } = setup(&server.url, keys, 16);
+        assert!(matches!(sync_once(&ctx).await, Err(CallError::Garbage(_))));
+        let status = ctx.sync_status.borrow().clone();
+        assert!(status.error.as_deref().is_some_and(|e| e.contains("not Baton's protocol")), "{status:?}");
+        assert_eq!(status.last_sync_ms, None);
+
+        broken.store(false, Ordering::SeqCst);
+        sync_once(&ctx).await.unwrap();
+        let status = ctx.sync_status.borrow().clone();
+        assert_eq!(status.error, None, "cleared by a sync that worked");
+        assert!(status.last_sync_ms.is_some());
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_not_a_sync_error() {
+        let keys = Arc::new(AccountKeys::generate().unwrap());
+        let Setup { ctx, _dir, .. } = setup("http://127.0.0.1:9", keys, 16);
+        assert!(matches!(sync_once(&ctx).await, Err(CallError::Unreachable(_))));
+        assert_eq!(ctx.sync_status.borrow().error, None, "the link's state says offline");
     }
 
     #[tokio::test]

@@ -457,6 +457,11 @@ pub struct SyncStatus {
     /// Devices in this account besides this one.
     #[serde(default)]
     pub other_devices: u32,
+    /// Why the last sync failed, in words for the user, while it keeps
+    /// failing (it is retried); gone once one succeeds. Not set for an
+    /// unreachable server: the link's own state says that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -228,6 +228,14 @@ pub fn result_line(selection: &Selection, query: &str) -> String {
 /// The header's sync line: a `data-state` value and a sentence.
 pub fn sync_line(sync: &SyncStatus, now_ms: i64) -> (&'static str, String) {
     let last = sync.last_sync_ms.map(|t| relative_time(t, now_ms));
+    if let Some(error) = &sync.error {
+        let waiting = match sync.pending_changes {
+            0 => String::new(),
+            n => format!(" · {} waiting", count(n as usize, "change", "changes")),
+        };
+        let last = last.map(|l| format!(" · last synced {l}")).unwrap_or_default();
+        return ("failed", format!("Sync is failing, retrying: {}{waiting}{last}", error.trim()));
+    }
     match (sync.pending_changes, last) {
         (0, Some(last)) => ("synced", format!("Synced {last}")),
         (0, None) => ("never", "Not synced yet".to_owned()),
@@ -470,12 +478,17 @@ mod tests {
     #[test]
     fn sync_lines() {
         let now = 10 * 60_000;
-        let synced = SyncStatus { pending_changes: 0, last_sync_ms: Some(now - 120_000), other_devices: 1 };
+        let synced = SyncStatus { pending_changes: 0, last_sync_ms: Some(now - 120_000), other_devices: 1, error: None };
         assert_eq!(sync_line(&synced, now), ("synced", "Synced 2 min ago".to_owned()));
         let pending = SyncStatus { pending_changes: 3, ..synced.clone() };
         assert_eq!(sync_line(&pending, now).0, "pending");
         assert!(sync_line(&pending, now).1.starts_with("3 changes waiting"));
         assert_eq!(sync_line(&SyncStatus::default(), now).0, "never");
+        let failing = SyncStatus { error: Some("the server answered HTTP 507".into()), ..pending };
+        assert_eq!(
+            sync_line(&failing, now),
+            ("failed", "Sync is failing, retrying: the server answered HTTP 507 · 3 changes waiting · last synced 2 min ago".to_owned())
+        );
     }
 
     #[test]
