@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use baton_shared::ids;
 
-use crate::config::{Config, ConfigFile, ENV_SERVER_URL};
+use crate::config::{self, Config, ConfigFile, ExtensionChoice, ENV_SERVER_URL};
 use crate::manifests::{self, Browser, HostManifest, Scope, UserDirs};
 use crate::paths::HostPaths;
 
@@ -458,8 +458,18 @@ fn config_and_server_checks(env: &Environment, options: &DoctorOptions) -> Vec<C
             return results;
         }
     };
-    let url = &config.server_url;
-    let source = if from_env { format!(" (from {ENV_SERVER_URL})") } else { String::new() };
+    // The extension's remembered choice wins over both, as in the host.
+    let choice_path = config::choice_file(&path);
+    let chosen = ExtensionChoice::load(&choice_path).server_url;
+    let url = &config::server_for(chosen.as_deref(), &config.server_url);
+    let (source, install_hint) = match (&chosen, from_env) {
+        (Some(_), _) => (
+            format!(" (the extension's server setting, remembered in {})", choice_path.display()),
+            "change the server in Baton's options (or the managed serverUrl policy)".to_owned(),
+        ),
+        (None, true) => (format!(" (from {ENV_SERVER_URL})"), install_hint),
+        (None, false) => (String::new(), install_hint),
+    };
     results.push(if url.starts_with("https://") {
         CheckResult::warn(
             "server",

@@ -238,6 +238,24 @@ fn doctor_passes_with_a_running_server() {
     assert!(!run.stdout.contains("FAIL"), "{}", run.stdout);
 }
 
+/// The host goes to the server the extension chose (`extension.json`)
+/// before its own configuration; so does the doctor.
+#[test]
+fn doctor_checks_the_server_the_extension_chose() {
+    let sb = Sandbox::new();
+    sb.install_profile();
+    let chosen = closed_port_url();
+    let choice = sb.config_file().with_file_name("extension.json");
+    std::fs::create_dir_all(choice.parent().unwrap()).unwrap();
+    std::fs::write(&choice, serde_json::to_vec(&serde_json::json!({"server_url": chosen})).unwrap()).unwrap();
+    let run = sb.doctor(&status_server());
+    assert_eq!(run.code, 1, "{run:?}");
+    let server = run.line("server");
+    assert!(server.starts_with("FAIL ") && server.contains(&chosen), "{server}");
+    assert!(server.contains("extension.json"), "{server}");
+    assert!(run.stdout.contains("fix: start baton-server there, or point Baton at the right server: change the server in Baton's options"), "{}", run.stdout);
+}
+
 #[test]
 fn doctor_reports_a_tampered_manifest() {
     let sb = Sandbox::new();
