@@ -1,5 +1,6 @@
 //! End-to-end encryption of sync records and sent tabs, and the key
-//! agreement that moves the account key to a newly paired device.
+//! agreement authenticated by a code (SPAKE2, [`CodeKey`]) that moves the
+//! account key to a newly paired device and keys co-browsing sessions.
 //!
 //! One 32-byte account key per account, shared by its devices. Two keys are
 //! derived from it with HKDF-SHA-256: the record key (AES-256-GCM) and the
@@ -11,10 +12,10 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
-use ring::agreement::{self, EphemeralPrivateKey, UnparsedPublicKey, X25519};
 use ring::hkdf;
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
+use spake2::{Ed25519Group, Identity, Password, Spake2};
 
 use baton_shared::canonical::to_canonical;
 use baton_shared::records::{Collection, RecordBody};
@@ -25,8 +26,10 @@ pub const ACCOUNT_KEY_LEN: usize = 32;
 const RECORDS_INFO: &[u8] = b"baton records v1";
 const TOKENS_INFO: &[u8] = b"baton tokens v1";
 const SENT_TAB_INFO: &[u8] = b"baton sent tab v1";
-const PAIRING_INFO: &[u8] = b"baton pairing v1";
-const CLAIM_PROOF_INFO: &[u8] = b"baton pairing claim v1";
+const PAIRING_INFO: &[u8] = b"baton pairing v2";
+const CLAIM_PROOF_INFO: &[u8] = b"baton pairing claim v2";
+/// What [`CodeKey`]s of a pairing are for.
+pub const PAIRING_PURPOSE: &[u8] = b"baton pairing";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CryptoError {
@@ -139,82 +142,114 @@ pub(crate) fn open(key: &LessSafeKey, aad: &[u8], sealed: &str) -> Result<Vec<u8
     Ok(plain.to_vec())
 }
 
-/// One side of a pairing's X25519 agreement. Lives only in memory: ring's
-/// ephemeral keys are single-use and cannot be stored.
-pub struct PairingKey {
-    private: EphemeralPrivateKey,
+/// Which side of a `LOOKUP-SECRET` code a device is on: the one showing it
+/// (SPAKE2's side A) or the one it was read to (side B).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeSide {
+    Shows,
+    Types,
+}
+
+/// One side of a key agreement authenticated by a code's secret half:
+/// SPAKE2 over Ed25519, the secret half as the password. Whoever relays the
+/// two messages (the server) learns nothing it could test guesses of the
+/// secret against offline; putting its own messages in between tests one
+/// guess per exchange, and a wrong guess leaves the two sides with
+/// unrelated keys. Lives only in memory and is used once.
+pub struct CodeKey {
+    state: Spake2<Ed25519Group>,
+    side: CodeSide,
+    /// The message sent to the other side: the group element (32 bytes),
+    /// without the crate's side byte (each side knows the other's).
     public: Vec<u8>,
 }
 
-impl PairingKey {
-    pub fn generate() -> Result<Self, CryptoError> {
-        let private = EphemeralPrivateKey::generate(&X25519, &SystemRandom::new()).map_err(|_| CryptoError::Random)?;
-        let public = private.compute_public_key().map_err(|_| CryptoError::Random)?.as_ref().to_vec();
-        Ok(Self { private, public })
+impl CodeKey {
+    /// `purpose` keeps keys for different uses apart (pairing, co-browsing).
+    pub fn generate(secret: &str, side: CodeSide, purpose: &[u8]) -> Self {
+        let password = Password::new(secret.as_bytes());
+        let shows = Identity::new(&[purpose, b"|shows"].concat());
+        let types = Identity::new(&[purpose, b"|types"].concat());
+        let (state, message) = match side {
+            CodeSide::Shows => Spake2::<Ed25519Group>::start_a(&password, &shows, &types),
+            CodeSide::Types => Spake2::<Ed25519Group>::start_b(&password, &shows, &types),
+        };
+        Self { state, side, public: message[1..].to_vec() }
     }
 
     pub fn public_b64(&self) -> String {
         B64.encode(&self.public)
     }
 
-    /// The raw public key (32 bytes).
+    /// The message as sent (32 bytes).
     pub fn public(&self) -> &[u8] {
         &self.public
     }
 
-    /// Derives the key that wraps the account key:
-    /// HKDF-SHA-256(ikm = X25519 secret, salt = the code's secret part,
-    /// info = "baton pairing v1" || offer public key || claim public key).
-    pub fn wrap_key(self, peer_b64: &str, secret: &str, i_am_offer: bool) -> Result<WrapKey, CryptoError> {
-        let peer = B64.decode(peer_b64).map_err(|_| CryptoError::Base64)?;
-        let (offer_pk, claim_pk) = if i_am_offer { (self.public.clone(), peer.clone()) } else { (peer.clone(), self.public.clone()) };
-        let key = self.agree(&peer, secret.as_bytes(), &[PAIRING_INFO, &offer_pk, &claim_pk])?;
-        let key = UnboundKey::new(&AES_256_GCM, &key).map_err(|_| CryptoError::KeyLength)?;
-        Ok(WrapKey(LessSafeKey::new(key)))
+    /// HKDF-SHA-256 over the SPAKE2 key agreed with `peer` (its message, as
+    /// sent). Only a peer that used the same secret derives the same key.
+    pub fn agree(self, peer: &[u8], info: &[&[u8]]) -> Result<[u8; 32], CryptoError> {
+        let peer_side = match self.side {
+            CodeSide::Shows => b'B',
+            CodeSide::Types => b'A',
+        };
+        let message = [&[peer_side][..], peer].concat();
+        let shared = self.state.finish(&message).map_err(|_| CryptoError::Agreement)?;
+        derive(&shared, &[], info)
     }
 
-    /// HKDF-SHA-256 over the X25519 secret shared with `peer` (raw public
-    /// key). Consumes the key: ring's ephemeral keys are single-use.
-    pub fn agree(self, peer: &[u8], salt: &[u8], info: &[&[u8]]) -> Result<[u8; 32], CryptoError> {
-        agreement::agree_ephemeral(self.private, &UnparsedPublicKey::new(&X25519, peer), |shared| {
-            derive(shared, salt, info)
+    /// The keys of a pairing with the peer whose message is `peer_b64`
+    /// (info = "baton pairing v2" || shower's message || typer's message).
+    pub fn pair(self, peer_b64: &str) -> Result<PairingKeys, CryptoError> {
+        let peer = B64.decode(peer_b64).map_err(|_| CryptoError::Base64)?;
+        let (shows, types) = match self.side {
+            CodeSide::Shows => (self.public.clone(), peer.clone()),
+            CodeSide::Types => (peer.clone(), self.public.clone()),
+        };
+        let shared = self.agree(&peer, &[PAIRING_INFO, &shows, &types])?;
+        let wrap = derive(&shared, &[], &[PAIRING_INFO, b"|wrap"])?;
+        let confirm = derive(&shared, &[], &[CLAIM_PROOF_INFO])?;
+        Ok(PairingKeys {
+            wrap: LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &wrap).map_err(|_| CryptoError::KeyLength)?),
+            confirm: hmac::Key::new(hmac::HMAC_SHA256, &confirm),
         })
-        .map_err(|_| CryptoError::Agreement)?
     }
 }
 
-pub struct WrapKey(LessSafeKey);
+/// What a pairing's agreement gives both devices: the key that wraps the
+/// account key, and the one the claimer proves it holds with.
+pub struct PairingKeys {
+    wrap: LessSafeKey,
+    confirm: hmac::Key,
+}
 
-impl WrapKey {
+impl PairingKeys {
     pub fn wrap(&self, pairing_id: &str, account_key: &[u8]) -> Result<String, CryptoError> {
-        seal(&self.0, &SystemRandom::new(), &pairing_aad(pairing_id), account_key)
+        seal(&self.wrap, &SystemRandom::new(), &pairing_aad(pairing_id), account_key)
     }
 
     pub fn unwrap(&self, pairing_id: &str, wrapped: &str) -> Result<Vec<u8>, CryptoError> {
-        open(&self.0, &pairing_aad(pairing_id), wrapped)
+        open(&self.wrap, &pairing_aad(pairing_id), wrapped)
+    }
+
+    /// The claimer's proof that it agreed on the same key, so knew the
+    /// code's secret half: base64 of HMAC-SHA-256 under the confirmation key
+    /// over the pairing id. The offerer hands the account key over only when
+    /// it holds, so whoever guesses the short lookup alone joins nobody's
+    /// account. It is worthless for guessing the secret offline (it depends
+    /// on the SPAKE2 key, not on the secret alone).
+    pub fn claim_proof(&self, pairing_id: &str) -> String {
+        B64.encode(hmac::sign(&self.confirm, pairing_id.as_bytes()).as_ref())
+    }
+
+    /// Whether `proof` is [`Self::claim_proof`] (in constant time).
+    pub fn claim_proof_holds(&self, pairing_id: &str, proof: &str) -> bool {
+        B64.decode(proof).is_ok_and(|tag| hmac::verify(&self.confirm, pairing_id.as_bytes(), &tag).is_ok())
     }
 }
 
 fn pairing_aad(pairing_id: &str) -> Vec<u8> {
     [PAIRING_INFO, b"|", pairing_id.as_bytes()].concat()
-}
-
-/// The claimer's proof that it knows the code's secret part: base64 of
-/// HMAC-SHA-256 keyed by the secret over its public key (base64, as sent).
-/// The offerer hands the account key over only when it holds, so whoever
-/// guesses the short lookup alone joins nobody's account.
-pub fn claim_proof(secret: &str, claim_public_key: &str) -> String {
-    B64.encode(hmac::sign(&claim_proof_key(secret), claim_public_key.as_bytes()).as_ref())
-}
-
-/// Whether `proof` is [`claim_proof`] for this secret and key (in constant time).
-pub fn claim_proof_holds(secret: &str, claim_public_key: &str, proof: &str) -> bool {
-    B64.decode(proof)
-        .is_ok_and(|tag| hmac::verify(&claim_proof_key(secret), claim_public_key.as_bytes(), &tag).is_ok())
-}
-
-fn claim_proof_key(secret: &str) -> hmac::Key {
-    hmac::Key::new(hmac::HMAC_SHA256, &[CLAIM_PROOF_INFO, b"|", secret.as_bytes()].concat())
 }
 
 #[cfg(test)]
@@ -250,31 +285,66 @@ mod tests {
         assert_eq!(AccountKeys::from_bytes(&[1; 5]).err(), Some(CryptoError::KeyLength));
     }
 
-    #[test]
-    fn pairing_moves_the_key_only_with_the_right_secret() {
-        let offer = PairingKey::generate().unwrap();
-        let claim = PairingKey::generate().unwrap();
-        let (offer_pk, claim_pk) = (offer.public_b64(), claim.public_b64());
-        let account = [9u8; 32];
-        let wrapped = offer.wrap_key(&claim_pk, "ABC123", true).unwrap().wrap("p1", &account).unwrap();
-        let claim2 = PairingKey::generate().unwrap();
-        let unwrapped = claim.wrap_key(&offer_pk, "ABC123", false).unwrap().unwrap("p1", &wrapped).unwrap();
-        assert_eq!(unwrapped, account);
-        // A wrong secret derives another key.
-        let wrong = claim2.wrap_key(&offer_pk, "ABC124", false).unwrap();
-        assert_eq!(wrong.unwrap("p1", &wrapped), Err(CryptoError::Open));
-        assert!(matches!(PairingKey::generate().unwrap().wrap_key("!!", "X", true), Err(CryptoError::Base64)));
+    fn pairing(shows_secret: &str, types_secret: &str) -> (PairingKeys, PairingKeys) {
+        let shows = CodeKey::generate(shows_secret, CodeSide::Shows, PAIRING_PURPOSE);
+        let types = CodeKey::generate(types_secret, CodeSide::Types, PAIRING_PURPOSE);
+        let (shows_msg, types_msg) = (shows.public_b64(), types.public_b64());
+        (shows.pair(&types_msg).unwrap(), types.pair(&shows_msg).unwrap())
     }
 
     #[test]
-    fn a_claim_proof_holds_only_for_its_secret_and_key() {
-        let proof = claim_proof("ABC123", "a2V5");
+    fn pairing_moves_the_key_only_with_the_right_secret() {
+        let account = [9u8; 32];
+        let (offer, claim) = pairing("ABC123", "ABC123");
+        let wrapped = offer.wrap("p1", &account).unwrap();
+        assert_eq!(claim.unwrap("p1", &wrapped).unwrap(), account);
+        assert_eq!(claim.unwrap("p2", &wrapped), Err(CryptoError::Open), "bound to the pairing");
+        let proof = claim.claim_proof("p1");
         assert_eq!(B64.decode(&proof).unwrap().len(), 32);
-        assert!(claim_proof_holds("ABC123", "a2V5", &proof));
-        assert!(!claim_proof_holds("ABC124", "a2V5", &proof));
-        assert!(!claim_proof_holds("ABC123", "b3RoZXI=", &proof));
+        assert!(offer.claim_proof_holds("p1", &proof));
+        assert!(!offer.claim_proof_holds("p2", &proof));
         for bad in ["", "%%%", "AAAA"] {
-            assert!(!claim_proof_holds("ABC123", "a2V5", bad), "{bad}");
+            assert!(!offer.claim_proof_holds("p1", bad), "{bad}");
         }
+
+        // A wrong secret: nothing opens, no proof holds.
+        let (offer, claim) = pairing("ABC123", "ABC124");
+        let wrapped = offer.wrap("p1", &account).unwrap();
+        assert_eq!(claim.unwrap("p1", &wrapped), Err(CryptoError::Open));
+        assert!(!offer.claim_proof_holds("p1", &claim.claim_proof("p1")));
+    }
+
+    #[test]
+    fn a_server_in_the_middle_tests_one_guess_per_exchange() {
+        // The server answers each side with messages of its own, made with a
+        // guess of the secret: a wrong guess opens nothing on either side.
+        let offer = CodeKey::generate("ABC123", CodeSide::Shows, PAIRING_PURPOSE);
+        let claim = CodeKey::generate("ABC123", CodeSide::Types, PAIRING_PURPOSE);
+        let fake_claim = CodeKey::generate("ZZZ999", CodeSide::Types, PAIRING_PURPOSE);
+        let fake_offer = CodeKey::generate("ZZZ999", CodeSide::Shows, PAIRING_PURPOSE);
+        let (offer_msg, claim_msg) = (offer.public_b64(), claim.public_b64());
+        let (fake_claim_msg, fake_offer_msg) = (fake_claim.public_b64(), fake_offer.public_b64());
+        let offer = offer.pair(&fake_claim_msg).unwrap();
+        let server_with_offer = fake_claim.pair(&offer_msg).unwrap();
+        let wrapped = offer.wrap("p1", &[9u8; 32]).unwrap();
+        assert_eq!(server_with_offer.unwrap("p1", &wrapped), Err(CryptoError::Open));
+        assert!(!offer.claim_proof_holds("p1", &server_with_offer.claim_proof("p1")));
+        let claim = claim.pair(&fake_offer_msg).unwrap();
+        let server_with_claim = fake_offer.pair(&claim_msg).unwrap();
+        assert!(!server_with_claim.claim_proof_holds("p1", &claim.claim_proof("p1")));
+    }
+
+    #[test]
+    fn bad_peer_messages_are_typed_errors() {
+        let k = || CodeKey::generate("ABC123", CodeSide::Shows, PAIRING_PURPOSE);
+        assert_eq!(k().public().len(), 32);
+        assert!(matches!(k().pair("!!"), Err(CryptoError::Base64)));
+        assert!(matches!(k().pair("AAAA"), Err(CryptoError::Agreement)));
+        // Keys for another purpose do not agree.
+        let other = CodeKey::generate("ABC123", CodeSide::Types, b"baton cobrowse");
+        let shows = k();
+        let shows_msg = shows.public_b64();
+        let (a, b) = (shows.pair(&other.public_b64()).unwrap(), other.pair(&shows_msg).unwrap());
+        assert!(!a.claim_proof_holds("p1", &b.claim_proof("p1")));
     }
 }

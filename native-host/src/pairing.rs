@@ -1,30 +1,32 @@
 //! Pairing: a second device joins the account of the device showing a code.
 //!
 //! The code is `LOOKUP-SECRET`. The server knows `LOOKUP` (to match the two
-//! devices) but never `SECRET`, which salts the key derivation: the account
-//! key travels wrapped under HKDF(X25519 secret, SECRET), so a server that
-//! swapped the public keys would still have to guess `SECRET` (30 bits) to
-//! open it. The claimer proves it knows `SECRET` ([`claim_proof`]) and the
+//! devices) but never `SECRET`, the password of a SPAKE2 exchange between
+//! the two hosts ([`CodeKey`]): the account key travels wrapped under a key
+//! derived from it, so a server that put its own messages in between could
+//! test one guess of `SECRET` per pairing, and none offline. The claimer
+//! proves it derived the same key ([`PairingKeys::claim_proof`]) and the
 //! offerer hands the key over only then: guessing the 4-character `LOOKUP`
-//! claims a code but joins nobody's account. The ephemeral keys live only in
+//! claims a code but joins nobody's account. The SPAKE2 states live only in
 //! memory; a host restart abandons a pairing in progress.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use ring::rand::{SecureRandom, SystemRandom};
+use serde::Serialize;
 use tokio::sync::broadcast;
 
 use baton_shared::api::PushMessage;
 use baton_shared::native::ErrorCode;
 use baton_shared::records::RecordBody;
 use baton_shared::sync::{
-    PairingClaim, PairingClaimed, PairingComplete, PairingOffer, PairingOffered, PairingState, PairingStatus,
-    PATH_PAIRING, PATH_PAIRING_CLAIM, PATH_PAIRING_OFFER,
+    PairingClaim, PairingClaimed, PairingComplete, PairingOffer, PairingOffered, PairingProof, PairingState,
+    PairingStatus, PATH_PAIRING, PATH_PAIRING_CLAIM, PATH_PAIRING_OFFER,
 };
 
 use crate::context::{HostContext, RequestError};
-use crate::crypto::{claim_proof, claim_proof_holds, AccountKeys, PairingKey};
+use crate::crypto::{AccountKeys, CodeKey, CodeSide, PairingKeys, PAIRING_PURPOSE};
 use crate::server_api::{CallError, ServerApi};
 
 /// Crockford base32: no I, L, O, U, so a code read aloud is unambiguous.
@@ -34,6 +36,9 @@ const SECRET_LEN: usize = 6;
 const JOIN_WAIT: Duration = Duration::from_secs(120);
 /// Status polls, the fallback when a push does not arrive.
 const POLL: Duration = Duration::from_millis(1_000);
+/// Tries of a call that must reach the server (the proof, the key) before
+/// the pairing is given up.
+const CALL_TRIES: u32 = 10;
 
 fn failed(message: impl Into<String>) -> RequestError {
     RequestError::new(ErrorCode::PairingFailed, message)
@@ -43,14 +48,14 @@ fn failed(message: impl Into<String>) -> RequestError {
 pub async fn start(ctx: Arc<HostContext>) -> Result<(String, i64), RequestError> {
     let (api, _) = ctx.api()?;
     let keys = ctx.keys()?;
-    let key = PairingKey::generate().map_err(|e| RequestError::new(ErrorCode::Internal, e.to_string()))?;
     let secret = random_secret()?;
+    let key = CodeKey::generate(&secret, CodeSide::Shows, PAIRING_PURPOSE);
     let pushes = ctx.push.subscribe();
     let offered: PairingOffered = api.post(PATH_PAIRING_OFFER, &PairingOffer { public_key: key.public_b64() }).await?;
     let code = format!("{}-{secret}", offered.lookup);
     let expires_ms = offered.expires_ms;
     tokio::spawn(async move {
-        match finish_offer(&api, pushes, &offered, key, &secret, &keys).await {
+        match finish_offer(&api, pushes, &offered, key, &keys).await {
             Ok(()) => {
                 tracing::info!("pairing {} complete: a device joined this account", offered.pairing_id);
                 ctx.sync_wake.notify_one();
@@ -65,13 +70,13 @@ async fn finish_offer(
     api: &ServerApi,
     mut pushes: broadcast::Receiver<PushMessage>,
     offered: &PairingOffered,
-    key: PairingKey,
-    secret: &str,
+    key: CodeKey,
     keys: &AccountKeys,
 ) -> Result<(), String> {
     let id = &offered.pairing_id;
     let left_ms = offered.expires_ms.saturating_sub(crate::server_link::now_ms()).clamp(0, 3_600_000);
     let deadline = tokio::time::Instant::now() + Duration::from_millis(left_ms.unsigned_abs());
+    // The claim is told (pushed, or in the status) once it carries its proof.
     let (claim_pk, proof) = loop {
         tokio::select! {
             push = pushes.recv() => {
@@ -86,9 +91,9 @@ async fn finish_offer(
             _ = tokio::time::sleep_until(deadline) => return Err("the code expired unclaimed".into()),
         }
         match api.get::<PairingStatus>(&format!("{PATH_PAIRING}/{id}")).await {
-            Ok(PairingStatus { state: PairingState::Claimed, claim_public_key: Some(pk), claim_proof, .. }) => {
-                break (pk, claim_proof.unwrap_or_default())
-            }
+            Ok(PairingStatus {
+                state: PairingState::Claimed, claim_public_key: Some(pk), claim_proof: Some(proof), ..
+            }) => break (pk, proof),
             Ok(PairingStatus { state: PairingState::Expired | PairingState::Complete | PairingState::Refused, .. }) => {
                 return Err("the code expired or was used".into())
             }
@@ -97,7 +102,8 @@ async fn finish_offer(
             Err(e) => return Err(e.to_string()),
         }
     };
-    if !claim_proof_holds(secret, &claim_pk, &proof) {
+    let paired = key.pair(&claim_pk).ok().filter(|p| p.claim_proof_holds(id, &proof));
+    let Some(paired) = paired else {
         // Someone found the lookup without the secret part: nothing is
         // handed over, and the claimer hears so (best effort: it gives up
         // at its own deadline otherwise).
@@ -105,20 +111,25 @@ async fn finish_offer(
         return Err("a device claimed the code without knowing its secret part; nothing was handed over \
                     (show a new code)"
             .into());
-    }
-    let wrap = key.wrap_key(&claim_pk, secret, true).map_err(|e| e.to_string())?;
-    let wrapped = wrap.wrap(id, keys.account_key()).map_err(|e| e.to_string())?;
-    let path = format!("{PATH_PAIRING}/{id}/complete");
+    };
+    let wrapped = paired.wrap(id, keys.account_key()).map_err(|e| e.to_string())?;
     let body = PairingComplete { wrapped_account_key: wrapped };
+    post_retrying(api, &format!("{PATH_PAIRING}/{id}/complete"), &body)
+        .await
+        .map_err(|e| format!("cannot hand the key over: {e}"))
+}
+
+/// Posts, retrying while the server is unreachable or failing.
+async fn post_retrying(api: &ServerApi, path: &str, body: &impl Serialize) -> Result<(), CallError> {
     let mut attempt = 0;
     loop {
-        match api.post_empty(&path, &body).await {
+        match api.post_empty(path, body).await {
             Ok(()) => return Ok(()),
-            Err(e) if e.is_transient() && attempt < 10 => {
+            Err(e) if e.is_transient() && attempt + 1 < CALL_TRIES => {
                 attempt += 1;
                 tokio::time::sleep(Duration::from_millis(baton_shared::limits::backoff_ms(attempt).into())).await;
             }
-            Err(e) => return Err(format!("cannot hand the key over: {e}")),
+            Err(e) => return Err(e),
         }
     }
 }
@@ -168,10 +179,9 @@ pub fn random_secret() -> Result<String, RequestError> {
 pub async fn join(ctx: &HostContext, code: &str) -> Result<String, RequestError> {
     let (lookup, secret) = parse_code(code)?;
     let (api, _) = ctx.api()?;
-    let key = PairingKey::generate().map_err(|e| RequestError::new(ErrorCode::Internal, e.to_string()))?;
+    let key = CodeKey::generate(&secret, CodeSide::Types, PAIRING_PURPOSE);
     let mut pushes = ctx.push.subscribe();
-    let public_key = key.public_b64();
-    let claim = PairingClaim { lookup, proof: claim_proof(&secret, &public_key), public_key };
+    let claim = PairingClaim { lookup, public_key: key.public_b64() };
     let claimed: PairingClaimed = api.post(PATH_PAIRING_CLAIM, &claim).await.map_err(|e| match e {
         CallError::Status { status: 404, .. } => failed("The code is wrong or has expired"),
         CallError::Status { status: 429, .. } => {
@@ -180,9 +190,15 @@ pub async fn join(ctx: &HostContext, code: &str) -> Result<String, RequestError>
         other => RequestError::from(other),
     })?;
     let id = claimed.pairing_id.clone();
-    let wrap = key
-        .wrap_key(&claimed.offer_public_key, &secret, false)
+    let paired: PairingKeys = key
+        .pair(&claimed.offer_public_key)
         .map_err(|e| failed(format!("the other device's key is not usable: {e}")))?;
+    let proof = PairingProof { proof: paired.claim_proof(&id) };
+    post_retrying(&api, &format!("{PATH_PAIRING}/{id}/proof"), &proof).await.map_err(|e| match e {
+        CallError::Status { status: 410, .. } => failed("The code has expired"),
+        CallError::Status { status: 404 | 409, .. } => failed("The pairing was ended on the other side; show a new code there"),
+        other => RequestError::from(other),
+    })?;
 
     let deadline = tokio::time::Instant::now() + JOIN_WAIT;
     let status = loop {
@@ -212,7 +228,7 @@ pub async fn join(ctx: &HostContext, code: &str) -> Result<String, RequestError>
     let (Some(wrapped), Some(account_id)) = (status.wrapped_account_key, status.account_id) else {
         return Err(failed("the server completed the pairing without the key"));
     };
-    let account_key = wrap
+    let account_key = paired
         .unwrap(&id, &wrapped)
         .map_err(|_| failed("The key did not open: the code's secret part does not match"))?;
     adopt(ctx, &account_id, &account_key)?;

@@ -501,11 +501,17 @@ fn http(server: &Server, method: &str, path: &str, token: Option<&str>, body: &V
     (status, serde_json::from_str(payload).unwrap_or(Value::Null))
 }
 
-/// An operator key the visitor can agree with (the test never needs the secret half).
-fn x25519_public() -> Vec<u8> {
-    use ring::agreement::{EphemeralPrivateKey, X25519};
-    let key = EphemeralPrivateKey::generate(&X25519, &ring::rand::SystemRandom::new()).expect("key");
-    key.compute_public_key().expect("public key").as_ref().to_vec()
+/// An operator's SPAKE2 message the visitor can agree with (the test never
+/// needs the key, so any password does): the group element, without the
+/// side byte.
+fn operator_message() -> Vec<u8> {
+    use spake2::{Ed25519Group, Identity, Password, Spake2};
+    let (_, message) = Spake2::<Ed25519Group>::start_b(
+        &Password::new(b"000000"),
+        &Identity::new(b"baton cobrowse|shows"),
+        &Identity::new(b"baton cobrowse|types"),
+    );
+    message[1..].to_vec()
 }
 
 type RawSocket = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>;
@@ -556,7 +562,7 @@ fn the_relay_carries_only_ciphertext_and_bad_frames_are_errors_not_crashes() {
     let code = started["code"].as_str().expect("code");
     let (lookup, secret) = code.rsplit_once('-').expect("dash");
     let (status, joined) = http(&server, "POST", "/v1/cobrowse/join", Some(&token),
-        &json!({"lookup": lookup, "operator_public_key": B64.encode(x25519_public())}));
+        &json!({"lookup": lookup, "operator_public_key": B64.encode(operator_message())}));
     assert_eq!(status, 200, "{joined}");
     let mut socket = raw_relay(&server, &session, &token);
     let mut seen = Vec::new();

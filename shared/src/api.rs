@@ -133,8 +133,8 @@ pub enum PushMessage {
     Changed { owner: String, collection: crate::records::Collection, token: String },
     /// A device joined, left or was renamed in the account.
     DevicesChanged,
-    /// To the offering device: a device claimed its pairing code (with its
-    /// proof of the code's secret part, [`crate::sync::PairingClaim::proof`]).
+    /// To the offering device: a device claimed its pairing code and proved
+    /// it derived the same key ([`crate::sync::PairingProof::proof`]).
     PairingClaimed { pairing_id: String, claim_public_key: String, claim_proof: String },
     /// To the claiming device: the offerer wrapped the account key for it.
     PairingCompleted { pairing_id: String, account_id: String },

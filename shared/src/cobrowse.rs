@@ -9,13 +9,16 @@
 //! [`RelayMessage`] envelopes with sequence numbers and ciphertext only.
 //!
 //! ## Start, code and key
-//! The visitor's host creates an ephemeral X25519 key and a session on the
-//! server ([`CreateSession`] → [`SessionCreated`]); the code shown to the
-//! visitor is `LOOKUP-SECRET`, of which the server only ever sees `LOOKUP`.
-//! The operator's host joins with the code ([`JoinSession`] →
-//! [`SessionJoined`]); both hosts derive the frame key with HKDF-SHA256 from
-//! the X25519 shared secret, salted with `SECRET`, info
-//! `"baton cobrowse v1" || session id || visitor pk || operator pk`. Codes
+//! The visitor's host creates a session on the server ([`CreateSession`] →
+//! [`SessionCreated`]); the code shown to the visitor is `LOOKUP-SECRET`, of
+//! which the server only ever sees `LOOKUP`. The operator's host joins with
+//! the code ([`JoinSession`] → [`SessionJoined`]). The "public keys" the two
+//! hosts exchange through the server are SPAKE2 messages (Ed25519 group, 32
+//! bytes) with `SECRET` as the password, so the server can neither read
+//! frames nor test guesses of `SECRET` offline, even by putting messages of
+//! its own in between (each exchange tests one guess). Both hosts derive the
+//! frame key with HKDF-SHA256 from the SPAKE2 key, info
+//! `"baton cobrowse v2" || session id || visitor msg || operator msg`. Codes
 //! are single use, valid [`crate::limits::COBROWSE_CODE_TTL_MS`], and
 //! guesses are rate-limited per client and per code. A joined session the
 //! visitor has not approved within [`crate::limits::COBROWSE_CONSENT_TTL_MS`]
@@ -61,7 +64,7 @@ pub const WINDOW: NodeId = 0;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateSession {
-    /// Base64 of the visitor's ephemeral X25519 public key.
+    /// Base64 of the visitor's SPAKE2 message (32 bytes).
     pub visitor_public_key: String,
 }
 
@@ -76,7 +79,7 @@ pub struct SessionCreated {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JoinSession {
     pub lookup: String,
-    /// Base64 of the operator's ephemeral X25519 public key.
+    /// Base64 of the operator's SPAKE2 message (32 bytes).
     pub operator_public_key: String,
 }
 

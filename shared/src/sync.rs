@@ -33,12 +33,15 @@
 //!   to the account's other connected devices.
 //!
 //! ## Pairing
-//! Device A shows a code `LOOKUP-SECRET`. The server sees only `LOOKUP`;
-//! `SECRET` is mixed into the key derivation, so a server that swapped the
-//! X25519 keys still has to guess it (30 bits, offline) to open the wrapped
-//! account key. B proves it knows `SECRET` ([`PairingClaim::proof`]) and A
-//! hands the key over only then: whoever guesses the 4-character `LOOKUP`
-//! alone claims the code but never joins the account.
+//! Device A shows a code `LOOKUP-SECRET`. The server sees only `LOOKUP`.
+//! The "public keys" A and B exchange through it are SPAKE2 messages
+//! (Ed25519 group, 32 bytes) with `SECRET` as the password: the account key
+//! travels wrapped under a key derived from the SPAKE2 key, so a server that
+//! put messages of its own in between learns nothing it could test guesses
+//! of `SECRET` against offline (each pairing tests one guess). B proves it
+//! derived the same key ([`PairingProof`]) and A hands the account key over
+//! only then: whoever guesses the 4-character `LOOKUP` alone claims the code
+//! but never joins the account.
 //! * `POST /v1/pairing/offer` [`PairingOffer`] → [`PairingOffered`] (A).
 //!   A new offer cancels the device's earlier unclaimed ones. The lookup is
 //!   4 characters of Crockford base32; claims read it case-insensitively.
@@ -46,9 +49,12 @@
 //!   `pairing_code_invalid` when unknown, expired or used, 429 `rate_limited`
 //!   (with `Retry-After`) after too many failed claims per client and minute
 //!   or per code; 400 when B claims its own code or is already in A's
-//!   account. Repeating a successful claim answers the same. The server
-//!   pushes `PairingClaimed` (with B's proof) to A, which completes only if
-//!   the proof holds.
+//!   account. Repeating a successful claim answers the same.
+//! * `POST /v1/pairing/{pairing_id}/proof` [`PairingProof`] (B) → 204: the
+//!   server pushes `PairingClaimed` (with the proof) to A, which completes
+//!   only if the proof holds. 404 `unknown_pairing` for anyone but the
+//!   claimer, 409 `pairing_state` when a different proof was given already,
+//!   410 `pairing_expired` after the TTL.
 //! * `POST /v1/pairing/{pairing_id}/complete` [`PairingComplete`] (A) → 204:
 //!   the wrapped account key; the server moves B into A's account, deletes
 //!   what B uploaded and was sent under its old key (B re-uploads), pushes
@@ -202,7 +208,7 @@ pub struct AccountDevices {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PairingOffer {
-    /// Base64 of A's ephemeral X25519 public key.
+    /// Base64 of A's SPAKE2 message (32 bytes).
     pub public_key: String,
 }
 
@@ -217,17 +223,22 @@ pub struct PairingOffered {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PairingClaim {
     pub lookup: String,
-    /// Base64 of B's ephemeral X25519 public key.
+    /// Base64 of B's SPAKE2 message (32 bytes).
     pub public_key: String,
-    /// Base64 of HMAC-SHA-256 keyed by the code's secret part over
-    /// `public_key`: the offering device checks it (the server cannot).
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairingProof {
+    /// Base64 of HMAC-SHA-256 (32 bytes) under a key derived from the SPAKE2
+    /// key over the pairing id: the offering device checks it (the server
+    /// cannot), and it says nothing about `SECRET` to anyone else.
     pub proof: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PairingClaimed {
     pub pairing_id: String,
-    /// A's public key, for B's side of the agreement.
+    /// A's SPAKE2 message, for B's side of the agreement.
     pub offer_public_key: String,
 }
 
@@ -255,7 +266,7 @@ pub struct PairingStatus {
     pub state: PairingState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim_public_key: Option<String>,
-    /// The claimer's [`PairingClaim::proof`].
+    /// The claimer's [`PairingProof::proof`], once given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim_proof: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

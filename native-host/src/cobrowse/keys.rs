@@ -1,6 +1,7 @@
-//! The frame key of one co-browsing session: agreed over X25519 between the
-//! two hosts, salted with the code's secret half (which the server never
-//! sees), so a relay that swapped public keys still cannot read frames.
+//! The frame key of one co-browsing session: agreed between the two hosts
+//! with SPAKE2, the code's secret half (which the server never sees) as the
+//! password ([`CodeKey`]), so a relay that put its own messages between
+//! them could neither read frames nor guess the secret offline.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -9,9 +10,11 @@ use ring::rand::SystemRandom;
 
 use baton_shared::cobrowse::Role;
 
-use crate::crypto::{self, CryptoError, PairingKey};
+use crate::crypto::{self, CodeKey, CodeSide, CryptoError};
 
-const COBROWSE_INFO: &[u8] = b"baton cobrowse v1";
+const COBROWSE_INFO: &[u8] = b"baton cobrowse v2";
+/// What [`CodeKey`]s of a co-browsing session are for.
+const COBROWSE_PURPOSE: &[u8] = b"baton cobrowse";
 
 pub struct FrameKey {
     raw: [u8; 32],
@@ -19,16 +22,20 @@ pub struct FrameKey {
     rng: SystemRandom,
 }
 
+/// This side's half of the agreement: the visitor shows the code, the
+/// operator types it.
+pub fn code_key(secret: &str, role: Role) -> CodeKey {
+    let side = match role {
+        Role::Visitor => CodeSide::Shows,
+        Role::Operator => CodeSide::Types,
+    };
+    CodeKey::generate(secret, side, COBROWSE_PURPOSE)
+}
+
 impl FrameKey {
-    /// HKDF-SHA-256(ikm = X25519 secret, salt = SECRET,
-    /// info = "baton cobrowse v1" || session id || visitor pk || operator pk).
-    pub fn agree(
-        mine: PairingKey,
-        my_role: Role,
-        peer_b64: &str,
-        secret: &str,
-        session_id: &str,
-    ) -> Result<Self, CryptoError> {
+    /// HKDF-SHA-256 over the SPAKE2 key, info = "baton cobrowse v2" ||
+    /// session id || visitor message || operator message.
+    pub fn agree(mine: CodeKey, my_role: Role, peer_b64: &str, session_id: &str) -> Result<Self, CryptoError> {
         let peer = B64.decode(peer_b64).map_err(|_| CryptoError::Base64)?;
         let own = mine.public().to_vec();
         let (visitor, operator) = match my_role {
@@ -36,7 +43,7 @@ impl FrameKey {
             Role::Operator => (peer.clone(), own),
         };
         let info: [&[u8]; 4] = [COBROWSE_INFO, session_id.as_bytes(), &visitor, &operator];
-        Self::from_bytes(&mine.agree(&peer, secret.as_bytes(), &info)?)
+        Self::from_bytes(&mine.agree(&peer, &info)?)
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
@@ -82,11 +89,11 @@ mod tests {
     use super::*;
 
     fn pair(secret_v: &str, secret_o: &str) -> (FrameKey, FrameKey) {
-        let v = PairingKey::generate().unwrap();
-        let o = PairingKey::generate().unwrap();
+        let v = code_key(secret_v, Role::Visitor);
+        let o = code_key(secret_o, Role::Operator);
         let (vp, op) = (v.public_b64(), o.public_b64());
-        let kv = FrameKey::agree(v, Role::Visitor, &op, secret_v, "s1").unwrap();
-        let ko = FrameKey::agree(o, Role::Operator, &vp, secret_o, "s1").unwrap();
+        let kv = FrameKey::agree(v, Role::Visitor, &op, "s1").unwrap();
+        let ko = FrameKey::agree(o, Role::Operator, &vp, "s1").unwrap();
         (kv, ko)
     }
 
@@ -106,10 +113,9 @@ mod tests {
 
     #[test]
     fn bad_peer_keys_are_typed_errors() {
-        let k = PairingKey::generate().unwrap();
-        assert!(matches!(FrameKey::agree(k, Role::Operator, "!!", "X", "s"), Err(CryptoError::Base64)));
-        let k = PairingKey::generate().unwrap();
-        assert!(matches!(FrameKey::agree(k, Role::Operator, "AAAA", "X", "s"), Err(CryptoError::Agreement)));
+        let k = || code_key("7KQ2M9", Role::Operator);
+        assert!(matches!(FrameKey::agree(k(), Role::Operator, "!!", "s"), Err(CryptoError::Base64)));
+        assert!(matches!(FrameKey::agree(k(), Role::Operator, "AAAA", "s"), Err(CryptoError::Agreement)));
         assert!(matches!(FrameKey::from_bytes(&[1; 3]), Err(CryptoError::KeyLength)));
     }
 }

@@ -1,11 +1,12 @@
 //! Co-browsing, the host's part: sessions with the server's relay, and
 //! end-to-end encryption of every frame between the two hosts.
 //!
-//! * Visitor: `share_start` creates a session and an ephemeral X25519 key;
-//!   the code read to the operator is `LOOKUP-SECRET`, and only `LOOKUP`
-//!   goes to the server. When the relay says the operator joined, both
-//!   public keys are known and the frame key is derived (`keys.rs`); frames
-//!   leave only after the visitor approved (`share_respond`).
+//! * Visitor: `share_start` makes the code `LOOKUP-SECRET` read to the
+//!   operator, and its half of a SPAKE2 exchange with `SECRET` as the
+//!   password; only `LOOKUP` and the SPAKE2 message go to the server. When
+//!   the relay says the operator joined, both messages are known and the
+//!   frame key is derived (`keys.rs`); frames leave only after the visitor
+//!   approved (`share_respond`).
 //! * Operator: `operator_join` claims the code, derives the same key, and
 //!   opens the relay.
 //! * Frames (`frames.rs`) are numbered per sender from 1, deflated and
@@ -43,7 +44,6 @@ use baton_shared::cobrowse::{
 use baton_shared::native::{CobrowseEvent, ErrorCode, RecordedPlain};
 
 use crate::context::{HostContext, RequestError};
-use crate::crypto::PairingKey;
 use crate::pairing;
 use crate::server_api::CallError;
 
@@ -54,21 +54,17 @@ fn not_active(message: impl Into<String>) -> RequestError {
     RequestError::new(ErrorCode::CobrowseNotActive, message)
 }
 
-fn internal(e: impl std::fmt::Display) -> RequestError {
-    RequestError::new(ErrorCode::Internal, e.to_string())
-}
-
 /// Visitor: creates a session; returns its id, the code and when the code expires.
 pub async fn share_start(ctx: Arc<HostContext>) -> Result<(String, String, i64), RequestError> {
     let (api, _) = ctx.api()?;
-    let agreement = PairingKey::generate().map_err(internal)?;
     let secret = pairing::random_secret()?;
+    let agreement = keys::code_key(&secret, Role::Visitor);
     let created: SessionCreated =
         api.post(PATH_SESSIONS, &CreateSession { visitor_public_key: agreement.public_b64() }).await?;
     check_session_id(&created.session_id)
         .map_err(|_| RequestError::new(ErrorCode::ServerGarbage, "the server named the session with an unusable id"))?;
     let code = format!("{}-{secret}", created.lookup);
-    let (session, jobs) = Session::new(created.session_id.clone(), Role::Visitor, secret, None, ctx.events.clone());
+    let (session, jobs) = Session::new(created.session_id.clone(), Role::Visitor, None, ctx.events.clone());
     if let Ok(mut slot) = session.agreement.lock() {
         *slot = Some(agreement);
     }
@@ -86,7 +82,7 @@ pub async fn operator_join(ctx: Arc<HostContext>, code: &str) -> Result<(String,
         )
     })?;
     let (api, _) = ctx.api()?;
-    let agreement = PairingKey::generate().map_err(internal)?;
+    let agreement = keys::code_key(&secret, Role::Operator);
     let join = JoinSession { lookup, operator_public_key: agreement.public_b64() };
     let joined: SessionJoined = api.post(PATH_JOIN, &join).await.map_err(|e| match e {
         CallError::Status { status: 404 | 410, .. } => {
@@ -99,11 +95,11 @@ pub async fn operator_join(ctx: Arc<HostContext>, code: &str) -> Result<(String,
     })?;
     check_session_id(&joined.session_id)
         .map_err(|_| RequestError::new(ErrorCode::ServerGarbage, "the server named the session with an unusable id"))?;
-    let key = keys::FrameKey::agree(agreement, Role::Operator, &joined.visitor_public_key, &secret, &joined.session_id)
+    let key = keys::FrameKey::agree(agreement, Role::Operator, &joined.visitor_public_key, &joined.session_id)
         .map_err(|e| RequestError::new(ErrorCode::ServerGarbage, format!("the visitor's key is not usable: {e}")))?;
     remember_key(&ctx, &joined.session_id, Role::Operator, &key);
     let (session, jobs) =
-        Session::new(joined.session_id.clone(), Role::Operator, secret, Some(joined.visitor_name.clone()), ctx.events.clone());
+        Session::new(joined.session_id.clone(), Role::Operator, Some(joined.visitor_name.clone()), ctx.events.clone());
     session.set_key(key);
     start(&ctx, session, jobs);
     tracing::info!("co-browsing {}: joined as operator", joined.session_id);

@@ -283,7 +283,7 @@ fn operator_joined(ctx: &HostContext, session: &Session, operator_public_key: &s
         None => {}
     }
     let Some(agreement) = session.agreement.lock().ok().and_then(|mut a| a.take()) else { return };
-    match FrameKey::agree(agreement, Role::Visitor, operator_public_key, &session.secret, &session.id) {
+    match FrameKey::agree(agreement, Role::Visitor, operator_public_key, &session.id) {
         Ok(key) => {
             super::remember_key(ctx, &session.id, Role::Visitor, &key);
             session.set_key(key);

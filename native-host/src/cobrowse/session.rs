@@ -14,7 +14,7 @@ use baton_shared::native::{CobrowseEvent, HostMessage, LiveSession};
 
 use super::keys::FrameKey;
 use crate::context::EventSink;
-use crate::crypto::PairingKey;
+use crate::crypto::CodeKey;
 
 /// Work for the session's encoder, done in order so that audits and the
 /// final `End` leave after the frames submitted before them.
@@ -30,10 +30,8 @@ pub enum EncodeJob {
 pub struct Session {
     pub id: String,
     pub role: Role,
-    /// The code's secret half: salts the key derivation.
-    pub secret: String,
-    /// Visitor: the ephemeral key, until the operator's public key arrives.
-    pub agreement: Mutex<Option<PairingKey>>,
+    /// Visitor: its half of the key agreement, until the operator's arrives.
+    pub agreement: Mutex<Option<CodeKey>>,
     /// Visitor: the public key of the operator the key was agreed with.
     pub operator_key: Mutex<Option<String>>,
     key: OnceLock<Arc<FrameKey>>,
@@ -87,7 +85,6 @@ impl Session {
     pub fn new(
         id: String,
         role: Role,
-        secret: String,
         peer_name: Option<String>,
         events: EventSink,
     ) -> (Arc<Session>, mpsc::UnboundedReceiver<EncodeJob>) {
@@ -95,7 +92,6 @@ impl Session {
         let session = Session {
             id,
             role,
-            secret,
             agreement: Mutex::new(None),
             operator_key: Mutex::new(None),
             key: OnceLock::new(),

@@ -1,9 +1,10 @@
 //! Pairing: a device offers a short code, another claims it, the offerer
 //! hands over the wrapped account key and the claimer joins its account.
 //!
-//! The server only sees the code's lookup part, public keys and the
-//! claimer's proof of the secret part (which only the offerer can check);
-//! the account key arrives wrapped under a key derived with that secret.
+//! The server only sees the code's lookup part, the two SPAKE2 messages and
+//! the claimer's proof that it agreed on the same key (which only the
+//! offerer can check); the account key arrives wrapped under a key derived
+//! from the SPAKE2 key.
 
 use baton_shared::limits::PAIRING_GUESSES_PER_CODE;
 use baton_shared::sync::{PairingState, PairingStatus};
@@ -86,7 +87,6 @@ impl From<rusqlite::Error> for ClaimError {
 #[derive(Debug)]
 pub struct Claimed {
     pub pairing_id: String,
-    pub offerer_id: String,
     pub offer_public_key: String,
 }
 
@@ -97,7 +97,6 @@ pub fn claim(
     lookup: &str,
     claimer: &baton_shared::api::DeviceRecord,
     public_key: &str,
-    proof: &str,
     now: i64,
 ) -> Result<Claimed, ClaimError> {
     let tx = conn.transaction()?;
@@ -131,7 +130,6 @@ pub fn claim(
     }
     let claimed = Claimed {
         pairing_id: found.id.clone(),
-        offerer_id: found.offerer_id.clone(),
         offer_public_key: found.offer_public_key.clone(),
     };
     if found.offerer_id == claimer.device_id {
@@ -155,11 +153,88 @@ pub fn claim(
         return Err(ClaimError::SameAccount);
     }
     tx.execute(
-        "UPDATE pairing SET state = ?2, claimer_id = ?3, claim_public_key = ?4, claim_proof = ?5 WHERE id = ?1",
-        params![found.id, CLAIMED, claimer.device_id, public_key, proof],
+        "UPDATE pairing SET state = ?2, claimer_id = ?3, claim_public_key = ?4 WHERE id = ?1",
+        params![found.id, CLAIMED, claimer.device_id, public_key],
     )?;
     tx.commit()?;
     Ok(claimed)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProveError {
+    #[error("no such pairing for this device")]
+    NotFound,
+    #[error("the pairing code has expired")]
+    Expired,
+    #[error("the pairing already has another proof, or is over")]
+    State,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<rusqlite::Error> for ProveError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Db(e.into())
+    }
+}
+
+/// Who to tell about a proven claim.
+#[derive(Debug)]
+pub struct Proven {
+    pub offerer_id: String,
+    pub claim_public_key: String,
+}
+
+/// The claimer's proof that it agreed on the offerer's key; only the
+/// claimer gives it, once (a repeat of the same proof answers the same).
+pub fn prove(
+    conn: &mut Connection,
+    pairing_id: &str,
+    claimer_id: &str,
+    proof: &str,
+    now: i64,
+) -> Result<Proven, ProveError> {
+    let tx = conn.transaction()?;
+    let row = tx
+        .query_row(
+            "SELECT state, offerer_id, claim_public_key, claim_proof, expires_ms
+             FROM pairing WHERE id = ?1 AND claimer_id = ?2",
+            params![pairing_id, claimer_id],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((state, offerer_id, claim_public_key, given, expires_ms)) = row else {
+        return Err(ProveError::NotFound);
+    };
+    if now >= expires_ms {
+        return Err(ProveError::Expired);
+    }
+    let (CLAIMED, Some(claim_public_key)) = (state.as_str(), claim_public_key) else {
+        return Err(ProveError::State);
+    };
+    match given {
+        Some(given) if given == proof => {}
+        Some(_) => return Err(ProveError::State),
+        None => {
+            tx.execute(
+                "UPDATE pairing SET claim_proof = ?2 WHERE id = ?1",
+                params![pairing_id, proof],
+            )?;
+            tx.commit()?;
+        }
+    }
+    Ok(Proven {
+        offerer_id,
+        claim_public_key,
+    })
 }
 
 struct Found {
@@ -179,7 +254,7 @@ pub enum CompleteError {
     NotFound,
     #[error("the pairing code has expired")]
     Expired,
-    #[error("the pairing has not been claimed yet")]
+    #[error("the pairing has not been claimed (with a proof) yet")]
     NotClaimed,
     #[error("the pairing was already completed with another key")]
     AlreadyComplete,
@@ -216,7 +291,8 @@ pub fn complete(
     let tx = conn.transaction()?;
     let row = tx
         .query_row(
-            "SELECT p.state, p.claimer_id, p.wrapped_account_key, p.expires_ms, d.account_id
+            "SELECT p.state, p.claimer_id, p.wrapped_account_key, p.expires_ms, d.account_id,
+                    p.claim_proof IS NOT NULL
              FROM pairing p JOIN device d ON d.id = p.offerer_id
              WHERE p.id = ?1 AND p.offerer_id = ?2",
             params![pairing_id, offerer_id],
@@ -227,11 +303,12 @@ pub fn complete(
                     r.get::<_, Option<String>>(2)?,
                     r.get::<_, i64>(3)?,
                     r.get::<_, String>(4)?,
+                    r.get::<_, bool>(5)?,
                 ))
             },
         )
         .optional()?;
-    let Some((state, claimer_id, stored_key, expires_ms, account_id)) = row else {
+    let Some((state, claimer_id, stored_key, expires_ms, account_id, proven)) = row else {
         return Err(CompleteError::NotFound);
     };
     let claimer_id = match (state.as_str(), claimer_id) {
@@ -246,7 +323,8 @@ pub fn complete(
         }
         (COMPLETE, _) => return Err(CompleteError::AlreadyComplete),
         _ if now >= expires_ms => return Err(CompleteError::Expired),
-        (CLAIMED, Some(claimer_id)) => claimer_id,
+        // The offerer checks the proof before handing the key over.
+        (CLAIMED, Some(claimer_id)) if proven => claimer_id,
         _ => return Err(CompleteError::NotClaimed),
     };
     let former_account: String = tx

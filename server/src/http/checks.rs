@@ -31,12 +31,12 @@ pub fn base64(what: &str, value: &str, max: usize) -> Result<usize, HttpError> {
         .map_err(|e| HttpError::invalid_request(format!("{what} is not base64: {e}")))
 }
 
-/// An X25519 public key: base64 of 32 bytes.
+/// A key-agreement message (SPAKE2 over Ed25519): base64 of 32 bytes.
 pub fn public_key(value: &str) -> Result<(), HttpError> {
     match base64("public_key", value, 64)? {
         32 => Ok(()),
         n => Err(HttpError::invalid_request(format!(
-            "public_key is {n} bytes; an X25519 key is 32"
+            "public_key is {n} bytes; a key-agreement message is 32"
         ))),
     }
 }

@@ -64,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route(PATH_PAIRING_OFFER, post(pairing::offer))
         .route(PATH_PAIRING_CLAIM, post(pairing::claim))
         .route("/v1/pairing/{pairing_id}", get(pairing::status))
+        .route("/v1/pairing/{pairing_id}/proof", post(pairing::prove))
         .route("/v1/pairing/{pairing_id}/complete", post(pairing::complete))
         .route("/v1/pairing/{pairing_id}/refuse", post(pairing::refuse))
         .route(PATH_SENDTAB, post(sent_tabs::send))

@@ -1,4 +1,5 @@
-//! Pairing routes: offer, claim, complete, status (see `baton_shared::sync`).
+//! Pairing routes: offer, claim, proof, complete, refuse, status (see
+//! `baton_shared::sync`).
 
 
 use axum::extract::State;
@@ -7,7 +8,8 @@ use axum::Json;
 use baton_shared::api::PushMessage;
 use baton_shared::limits::{MAX_WRAPPED_KEY, PAIRING_GUESSES_PER_CODE};
 use baton_shared::sync::{
-    PairingClaim, PairingClaimed, PairingComplete, PairingOffer, PairingOffered, PairingStatus,
+    PairingClaim, PairingClaimed, PairingComplete, PairingOffer, PairingOffered, PairingProof,
+    PairingStatus,
 };
 
 use super::checks;
@@ -16,7 +18,7 @@ use super::extract::{AuthDevice, ClientAddr, ValidJson, ValidPath, Validate};
 use super::AppState;
 use crate::clock::now_ms;
 use crate::credentials::normalize_lookup;
-use crate::db::pairing::{self, ClaimError, CompleteError, NewOffer};
+use crate::db::pairing::{self, ClaimError, CompleteError, NewOffer, ProveError};
 
 /// Lookups tried per offer before giving up (only fails with ~a million live offers).
 const LOOKUP_ATTEMPTS: usize = 8;
@@ -31,11 +33,17 @@ impl Validate for PairingOffer {
 impl Validate for PairingClaim {
     fn validate(self) -> Result<Self, HttpError> {
         checks::public_key(&self.public_key)?;
+        // A malformed lookup is answered like an unknown one (and counted), in the handler.
+        Ok(self)
+    }
+}
+
+impl Validate for PairingProof {
+    fn validate(self) -> Result<Self, HttpError> {
         // HMAC-SHA-256 (32 bytes); only the offerer can check it.
         if checks::base64("proof", &self.proof, 64)? != 32 {
             return Err(HttpError::invalid_request("proof is not 32 bytes of base64"));
         }
-        // A malformed lookup is answered like an unknown one (and counted), in the handler.
         Ok(self)
     }
 }
@@ -100,10 +108,10 @@ pub async fn claim(
         return Err(invalid_code());
     };
     let claimer = device.clone();
-    let (public_key, proof) = (req.public_key.clone(), req.proof.clone());
+    let public_key = req.public_key.clone();
     let result = state
         .db
-        .call(move |conn| pairing::claim(conn, &lookup, &claimer, &public_key, &proof, now_ms()))
+        .call(move |conn| pairing::claim(conn, &lookup, &claimer, &public_key, now_ms()))
         .await;
     // Wrong codes stay counted against the client; anything else is given back.
     if !matches!(result, Err(ClaimError::Invalid | ClaimError::Exhausted)) {
@@ -130,16 +138,42 @@ pub async fn claim(
         }
         Err(ClaimError::Db(e)) => return Err(e.into()),
     };
-    let msg = PushMessage::PairingClaimed {
-        pairing_id: claimed.pairing_id.clone(),
-        claim_public_key: req.public_key,
-        claim_proof: req.proof,
-    };
-    state.push.send(&claimed.offerer_id, &msg);
     Ok(Json(PairingClaimed {
         pairing_id: claimed.pairing_id,
         offer_public_key: claimed.offer_public_key,
     }))
+}
+
+/// The claimer's proof; the offerer hears of the claim only with it.
+pub async fn prove(
+    State(state): State<AppState>,
+    AuthDevice(device): AuthDevice,
+    ValidPath(pairing_id): ValidPath<String>,
+    ValidJson(req): ValidJson<PairingProof>,
+) -> Result<StatusCode, HttpError> {
+    checks::id("pairing id", &pairing_id).map_err(|_| unknown_pairing())?;
+    let (pid, proof) = (pairing_id.clone(), req.proof.clone());
+    let proven = state
+        .db
+        .call(move |conn| pairing::prove(conn, &pid, &device.device_id, &proof, now_ms()))
+        .await
+        .map_err(|e| match e {
+            ProveError::NotFound => unknown_pairing(),
+            ProveError::Expired => {
+                HttpError::new(StatusCode::GONE, code::PAIRING_EXPIRED, e.to_string())
+            }
+            ProveError::State => {
+                HttpError::new(StatusCode::CONFLICT, code::PAIRING_STATE, e.to_string())
+            }
+            ProveError::Db(e) => e.into(),
+        })?;
+    let msg = PushMessage::PairingClaimed {
+        pairing_id,
+        claim_public_key: proven.claim_public_key,
+        claim_proof: req.proof,
+    };
+    state.push.send(&proven.offerer_id, &msg);
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn complete(

@@ -8,7 +8,7 @@ use baton_shared::api::{
     DeviceKind, DeviceRegistered, PushMessage, RegisterDevice, PATH_DEVICES, PATH_PUSH,
 };
 use baton_shared::sync::{
-    PairingClaim, PairingClaimed, PairingComplete, PairingOffer, PairingOffered, PATH_PAIRING,
+    PairingClaim, PairingClaimed, PairingComplete, PairingOffer, PairingOffered, PairingProof, PATH_PAIRING,
     PATH_PAIRING_CLAIM, PATH_PAIRING_OFFER,
 };
 use futures_util::StreamExt;
@@ -263,7 +263,7 @@ pub async fn json<T: DeserializeOwned>(response: reqwest::Response, status: u16)
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
-/// A base64 X25519-sized public key (the server only checks its shape).
+/// A base64 32-byte key-agreement message (the server only checks its shape).
 pub fn public_key(fill: u8) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode([fill; 32])
@@ -287,9 +287,11 @@ pub async fn pair(server: &Server, offerer: &Device, claimer: &mut Device) {
     let claim = PairingClaim {
         lookup: offered.lookup,
         public_key: public_key(2),
-        proof: public_key(9),
     };
     let _: PairingClaimed = json(claimer.post(server, PATH_PAIRING_CLAIM, &claim).await, 200).await;
+    let proof = PairingProof { proof: public_key(9) };
+    let path = format!("{PATH_PAIRING}/{}/proof", offered.pairing_id);
+    assert_eq!(claimer.post(server, &path, &proof).await.status(), 204);
     let complete = PairingComplete {
         wrapped_account_key: "d3JhcHBlZA==".into(),
     };

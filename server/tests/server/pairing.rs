@@ -7,7 +7,7 @@ use baton_shared::limits::{PAIRING_GUESSES_PER_CLIENT_PER_MINUTE, PAIRING_GUESSE
 use baton_shared::records::Collection;
 use baton_shared::sync::{
     AccountDevices, PairingClaim, PairingClaimed, PairingComplete, PairingOffer, PairingOffered,
-    PairingState, PairingStatus, PullRequest, PullResponse, RecordChange, SyncRecord,
+    PairingProof, PairingState, PairingStatus, PullRequest, PullResponse, RecordChange, SyncRecord,
     UploadRequest, PATH_ACCOUNT_DEVICES, PATH_PAIRING, PATH_PAIRING_CLAIM, PATH_PAIRING_OFFER,
     PATH_PULL, PATH_UPLOAD,
 };
@@ -25,10 +25,14 @@ async fn claim(server: &Server, d: &Device, lookup: &str) -> reqwest::Response {
     let body = PairingClaim {
         lookup: lookup.to_owned(),
         public_key: public_key(2),
-        // Opaque to the server (the offerer checks it): relayed as sent.
-        proof: public_key(9),
     };
     d.post(server, PATH_PAIRING_CLAIM, &body).await
+}
+
+/// The claimer's proof; opaque to the server (the offerer checks it).
+async fn prove(server: &Server, d: &Device, pairing_id: &str, proof: &str) -> reqwest::Response {
+    let body = PairingProof { proof: proof.to_owned() };
+    d.post(server, &format!("{PATH_PAIRING}/{pairing_id}/proof"), &body).await
 }
 
 async fn status(server: &Server, d: &Device, pairing_id: &str) -> reqwest::Response {
@@ -86,6 +90,28 @@ async fn pairing_moves_the_claimer_into_the_account_and_wipes_its_records() {
     .await;
     assert_eq!(claimed.pairing_id, offered.pairing_id);
     assert_eq!(claimed.offer_public_key, public_key(1));
+    // A claim retried after a lost answer gets the same answer.
+    let again: PairingClaimed = json(claim(&server, &b, &offered.lookup).await, 200).await;
+    assert_eq!(again, claimed);
+    let st: PairingStatus = json(status(&server, &a, &offered.pairing_id).await, 200).await;
+    assert_eq!(
+        (st.state, st.claim_proof.as_deref()),
+        (PairingState::Claimed, None),
+        "no proof yet"
+    );
+    let wrapped = PairingComplete {
+        wrapped_account_key: "d3JhcHBlZCBrZXk=".into(),
+    };
+    let path = format!("{PATH_PAIRING}/{}/complete", offered.pairing_id);
+    let err: ApiError = json(a.post(&server, &path, &wrapped).await, 409).await;
+    assert_eq!(err.code, "pairing_state", "nothing completes before the proof");
+
+    // Only the claimer proves; A hears of the claim with the proof.
+    for other in [&a, &a2] {
+        let err: ApiError = json(prove(&server, other, &offered.pairing_id, &public_key(9)).await, 404).await;
+        assert_eq!(err.code, "unknown_pairing");
+    }
+    assert_eq!(prove(&server, &b, &offered.pairing_id, &public_key(9)).await.status(), 204);
     assert_eq!(
         next_push(&mut a_socket).await,
         PushMessage::PairingClaimed {
@@ -94,14 +120,11 @@ async fn pairing_moves_the_claimer_into_the_account_and_wipes_its_records() {
             claim_proof: public_key(9),
         }
     );
-    // A claim retried after a lost answer gets the same answer.
-    let again: PairingClaimed = json(claim(&server, &b, &offered.lookup).await, 200).await;
-    assert_eq!(again, claimed);
-    // ...and A hears of it again, in case the first push was lost.
-    assert!(matches!(
-        next_push(&mut a_socket).await,
-        PushMessage::PairingClaimed { .. }
-    ));
+    // The same proof again (a lost answer) is told again; another is refused.
+    assert_eq!(prove(&server, &b, &offered.pairing_id, &public_key(9)).await.status(), 204);
+    assert!(matches!(next_push(&mut a_socket).await, PushMessage::PairingClaimed { .. }));
+    let err: ApiError = json(prove(&server, &b, &offered.pairing_id, &public_key(7)).await, 409).await;
+    assert_eq!(err.code, "pairing_state");
     let st: PairingStatus = json(status(&server, &b, &offered.pairing_id).await, 200).await;
     assert_eq!(
         (st.state, st.claim_public_key.as_deref(), st.claim_proof.as_deref()),
@@ -109,10 +132,6 @@ async fn pairing_moves_the_claimer_into_the_account_and_wipes_its_records() {
     );
 
     // Only the offerer completes.
-    let wrapped = PairingComplete {
-        wrapped_account_key: "d3JhcHBlZCBrZXk=".into(),
-    };
-    let path = format!("{PATH_PAIRING}/{}/complete", offered.pairing_id);
     let err: ApiError = json(b.post(&server, &path, &wrapped).await, 404).await;
     assert_eq!(err.code, "unknown_pairing");
     assert_eq!(a.post(&server, &path, &wrapped).await.status(), 204);
@@ -183,18 +202,18 @@ async fn wrong_own_and_malformed_codes_are_refused_clearly() {
     let err: ApiError = json(claim(&server, &a, &offered.lookup).await, 400).await;
     assert!(err.message.contains("own pairing code"), "{}", err.message);
     // A bad public key is a plain 400.
-    let body = serde_json::json!({"lookup": offered.lookup, "public_key": "AAAA", "proof": public_key(9)});
+    let body = serde_json::json!({"lookup": offered.lookup, "public_key": "AAAA"});
     let err: ApiError = json(b.post(&server, PATH_PAIRING_CLAIM, &body).await, 400).await;
     assert!(err.message.contains("32"), "{}", err.message);
-    // So is a claim without a proof of the code's secret part, or a short one.
-    for proof in [None, Some("AAAA")] {
-        let mut body = serde_json::json!({"lookup": offered.lookup, "public_key": public_key(2)});
-        if let Some(p) = proof {
-            body["proof"] = p.into();
-        }
-        let err: ApiError = json(b.post(&server, PATH_PAIRING_CLAIM, &body).await, 400).await;
+    // So is a proof that is not 32 bytes, or none.
+    let path = format!("{PATH_PAIRING}/{}/proof", offered.pairing_id);
+    for body in [serde_json::json!({"proof": "AAAA"}), serde_json::json!({})] {
+        let err: ApiError = json(b.post(&server, &path, &body).await, 400).await;
         assert!(err.message.contains("proof"), "{}", err.message);
     }
+    // A proof for a pairing nobody claimed is unknown.
+    let err: ApiError = json(prove(&server, &b, &offered.pairing_id, &public_key(9)).await, 404).await;
+    assert_eq!(err.code, "unknown_pairing");
     // Completing before anyone claimed is a state error.
     let path = format!("{PATH_PAIRING}/{}/complete", offered.pairing_id);
     let wrapped = PairingComplete {
@@ -226,10 +245,12 @@ async fn expired_codes_fail() {
     let st: PairingStatus = json(status(&server, &a, &offered.pairing_id).await, 200).await;
     assert_eq!(st.state, PairingState::Expired);
 
-    // Claimed in time but completed too late.
+    // Claimed in time but proven and completed too late.
     let offered = offer(&server, &a).await;
     let _: PairingClaimed = json(claim(&server, &b, &offered.lookup).await, 200).await;
     tokio::time::sleep(Duration::from_millis(400)).await;
+    let err: ApiError = json(prove(&server, &b, &offered.pairing_id, &public_key(9)).await, 410).await;
+    assert_eq!(err.code, "pairing_expired");
     let path = format!("{PATH_PAIRING}/{}/complete", offered.pairing_id);
     let wrapped = PairingComplete {
         wrapped_account_key: "eA==".into(),
@@ -245,6 +266,7 @@ async fn a_refused_claim_joins_nobody_and_spends_the_code() {
     let b = Device::register(&server, "B").await;
     let offered = offer(&server, &a).await;
     let _: PairingClaimed = json(claim(&server, &b, &offered.lookup).await, 200).await;
+    assert_eq!(prove(&server, &b, &offered.pairing_id, &public_key(9)).await.status(), 204);
     let refuse = format!("{PATH_PAIRING}/{}/refuse", offered.pairing_id);
     // Only the offerer refuses.
     let err: ApiError = json(b.post(&server, &refuse, &()).await, 404).await;
@@ -260,6 +282,8 @@ async fn a_refused_claim_joins_nobody_and_spends_the_code() {
     };
     let err: ApiError = json(a.post(&server, &path, &wrapped).await, 409).await;
     assert_eq!(err.code, "pairing_state");
+    let err: ApiError = json(prove(&server, &b, &offered.pairing_id, &public_key(9)).await, 409).await;
+    assert_eq!(err.code, "pairing_state", "a refused pairing takes no proof");
     let c = Device::register(&server, "C").await;
     let err: ApiError = json(claim(&server, &c, &offered.lookup).await, 404).await;
     assert_eq!(err.code, "pairing_code_invalid");
