@@ -14,6 +14,9 @@ use crate::db::orgs::{DEFAULT_RETENTION_DAYS, RETENTION_DAYS};
 use crate::forwarded::ProxyNet;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8917";
+/// Frames waiting for all relay sockets together (each socket holds at
+/// most a few dozen MiB, for at most the send deadline).
+pub const DEFAULT_RELAY_QUEUE_BYTES: u64 = 512 * 1024 * 1024;
 
 /// Baton's server: device registration, sync, push and co-browse relay.
 #[derive(Debug, Parser)]
@@ -59,6 +62,12 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub cobrowse_recording_max_bytes: u64,
 
+    /// Bytes of co-browsing frames queued for slow relay sockets, all
+    /// together; past it frames are dropped and consoles ask for a keyframe.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_RELAY_QUEUE_BYTES,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub relay_queue_bytes: u64,
+
     /// Days the co-browsing records (audit log, recording) of accounts in no
     /// organisation are kept after the session ends; an organisation's own
     /// policy sets its members'.
@@ -85,6 +94,8 @@ pub struct Settings {
     pub cobrowse_recording_max_bytes: u64,
     /// Retention of sessions outside any organisation, in days.
     pub session_retention_days: u32,
+    /// Frames queued for all relay sockets together, in bytes.
+    pub relay_queue_bytes: usize,
     /// Peers whose `X-Forwarded-For` names the client (`forwarded`).
     pub trusted_proxies: Arc<[ProxyNet]>,
 }
@@ -103,6 +114,7 @@ impl Cli {
             relay_send_timeout_ms: self.relay_send_timeout_ms,
             cobrowse_recording_max_bytes: self.cobrowse_recording_max_bytes,
             session_retention_days: self.session_retention_days,
+            relay_queue_bytes: usize::try_from(self.relay_queue_bytes).unwrap_or(usize::MAX),
             trusted_proxies: self.trusted_proxies.clone().into(),
         }
     }
@@ -134,6 +146,7 @@ mod tests {
         assert_eq!(cli.settings().relay_send_timeout_ms, RELAY_SEND_TIMEOUT_MS);
         assert_eq!(cli.settings().cobrowse_recording_max_bytes, MAX_RECORDING_BYTES);
         assert_eq!(cli.settings().session_retention_days, DEFAULT_RETENTION_DAYS);
+        assert_eq!(cli.settings().relay_queue_bytes as u64, DEFAULT_RELAY_QUEUE_BYTES);
         assert!(Cli::try_parse_from(["baton-server", "--session-retention-days", "0"]).is_err());
     }
 

@@ -139,8 +139,7 @@ async fn serve_socket(
                     break;
                 }
             },
-            Some(text) = inbox.frames.recv() => {
-                inbox.queued.fetch_sub(text.len(), std::sync::atomic::Ordering::Relaxed);
+            Some(text) = inbox.frames.next() => {
                 if !socket.send_text(text).await {
                     break;
                 }

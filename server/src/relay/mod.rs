@@ -13,6 +13,8 @@
 //! is not being read, and is closed instead. A socket also closes when its
 //! peer does not take a message within the send deadline
 //! (`http::relay_socket`), so a stalled peer holds its queue only that long.
+//! All sockets' queued frames together stay under `--relay-queue-bytes`
+//! ([`QueuedBytes`]): past it, frames are dropped the same way.
 
 pub mod recorder;
 pub mod rules;
@@ -49,10 +51,50 @@ pub enum Control {
     Close(u16, &'static str),
 }
 
+/// Bytes of frames waiting in one socket's queue, counted in the relay's
+/// total too. Counted in before a frame is queued and out when the socket
+/// takes it or the queue is dropped, so the counts never run below zero.
+#[derive(Clone)]
+pub struct QueuedBytes {
+    socket: Arc<AtomicUsize>,
+    total: Arc<AtomicUsize>,
+}
+
+impl QueuedBytes {
+    /// Counts in a frame of `len` bytes unless this socket's queue (beyond
+    /// its first frame) or the relay's total (about: sockets race) would go
+    /// over.
+    fn reserve(&self, len: usize, total_limit: usize) -> bool {
+        let mine = self.socket.load(Ordering::Relaxed);
+        if mine > 0 && mine + len > FRAME_QUEUE_BYTES {
+            return false;
+        }
+        if self.total.load(Ordering::Relaxed).saturating_add(len) > total_limit {
+            return false;
+        }
+        self.socket.fetch_add(len, Ordering::Relaxed);
+        self.total.fetch_add(len, Ordering::Relaxed);
+        true
+    }
+
+    /// A frame of `len` bytes left the queue.
+    pub fn release(&self, len: usize) {
+        self.socket.fetch_sub(len, Ordering::Relaxed);
+        self.total.fetch_sub(len, Ordering::Relaxed);
+    }
+
+    #[cfg(test)]
+    fn socket(&self) -> usize {
+        self.socket.load(Ordering::Relaxed)
+    }
+}
+
 struct Peer {
     conn: u64,
     frames: mpsc::Sender<String>,
-    queued: Arc<AtomicUsize>,
+    queued: QueuedBytes,
+    /// The relay's `max_queued_bytes`.
+    queue_limit: usize,
     control: mpsc::Sender<Control>,
     /// Ends the socket once its control queue is full.
     overflow: Arc<Notify>,
@@ -220,28 +262,50 @@ impl Room {
             return false;
         };
         let len = text.len();
-        let queued = peer.queued.load(Ordering::Relaxed);
-        if queued > 0 && queued + len > FRAME_QUEUE_BYTES {
+        if !peer.queued.reserve(len, peer.queue_limit) {
             return false;
         }
         match peer.frames.try_send(text) {
-            Ok(()) => {
-                peer.queued.fetch_add(len, Ordering::Relaxed);
-                true
+            Ok(()) => true,
+            Err(_) => {
+                peer.queued.release(len);
+                false
             }
-            Err(_) => false,
         }
     }
 }
 
 /// The receiving ends of one attached socket.
 pub struct Inbox {
-    pub frames: mpsc::Receiver<String>,
-    /// Bytes waiting in `frames`; the socket subtracts what it takes.
-    pub queued: Arc<AtomicUsize>,
+    pub frames: Frames,
     pub control: mpsc::Receiver<Control>,
     /// Notified when `control` overflowed: the socket must end.
     pub overflow: Arc<Notify>,
+}
+
+/// The frames queued for one socket.
+pub struct Frames {
+    rx: mpsc::Receiver<String>,
+    queued: QueuedBytes,
+}
+
+impl Frames {
+    /// The next frame for the socket to send.
+    pub async fn next(&mut self) -> Option<String> {
+        let text = self.rx.recv().await?;
+        self.queued.release(text.len());
+        Some(text)
+    }
+}
+
+impl Drop for Frames {
+    /// Frames never sent leave the relay's count with the queue.
+    fn drop(&mut self) {
+        self.rx.close();
+        while let Ok(text) = self.rx.try_recv() {
+            self.queued.release(text.len());
+        }
+    }
 }
 
 /// Keeps a socket attached to its room; dropping it detaches, however the
@@ -282,6 +346,9 @@ pub struct Relay {
     max_recording_bytes: u64,
     /// How long a side may stay away from an active session.
     away_ttl: Duration,
+    /// Bytes of frames queued for all sockets, and the most there may be.
+    queued_total: Arc<AtomicUsize>,
+    max_queued_bytes: usize,
 }
 
 /// Counts one open relay socket while alive.
@@ -296,8 +363,9 @@ impl Drop for SocketCount {
 impl Relay {
     /// The relay and its recording writer (at most `max_recording_bytes`
     /// per session), on the current runtime; a side away from an active
-    /// session for `away_ttl` ends it ([`Relay::abandoned`]).
-    pub fn start(db: Db, max_recording_bytes: u64, away_ttl: Duration) -> Self {
+    /// session for `away_ttl` ends it ([`Relay::abandoned`]); frames queued
+    /// for all sockets stay under about `max_queued_bytes`.
+    pub fn start(db: Db, max_recording_bytes: u64, away_ttl: Duration, max_queued_bytes: usize) -> Self {
         let (recorder, mut stopped) = Recorder::start(db, max_recording_bytes);
         let relay = Self {
             rooms: Arc::default(),
@@ -306,6 +374,8 @@ impl Relay {
             recorder,
             max_recording_bytes,
             away_ttl,
+            queued_total: Arc::default(),
+            max_queued_bytes,
         };
         let follower = relay.clone();
         tokio::spawn(async move {
@@ -361,12 +431,16 @@ impl Relay {
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let (frames_tx, frames_rx) = mpsc::channel(FRAME_QUEUE);
         let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
-        let queued = Arc::new(AtomicUsize::new(0));
+        let queued = QueuedBytes {
+            socket: Arc::default(),
+            total: Arc::clone(&self.queued_total),
+        };
         let overflow = Arc::new(Notify::new());
         let peer = Peer {
             conn,
             frames: frames_tx,
-            queued: Arc::clone(&queued),
+            queued: queued.clone(),
+            queue_limit: self.max_queued_bytes,
             control: control_tx,
             overflow: Arc::clone(&overflow),
         };
@@ -399,8 +473,7 @@ impl Relay {
             conn,
         };
         let inbox = Inbox {
-            frames: frames_rx,
-            queued,
+            frames: Frames { rx: frames_rx, queued },
             control: control_rx,
             overflow,
         };
@@ -559,7 +632,11 @@ mod tests {
     }
 
     fn relay() -> Relay {
-        Relay::start(Db::open_in_memory().unwrap(), u64::MAX, Duration::from_secs(60))
+        relay_with_queue_bytes(usize::MAX)
+    }
+
+    fn relay_with_queue_bytes(max: usize) -> Relay {
+        Relay::start(Db::open_in_memory().unwrap(), u64::MAX, Duration::from_secs(60), max)
     }
 
     #[tokio::test]
@@ -585,8 +662,31 @@ mod tests {
             assert!(v.room.forward(Role::Visitor, "x".into()));
         }
         assert!(!v.room.forward(Role::Visitor, "x".into()), "queue full");
-        assert_eq!(o_inbox.frames.recv().await.as_deref(), Some("x"));
-        assert_eq!(o_inbox.queued.load(Ordering::Relaxed), FRAME_QUEUE);
+        assert_eq!(o_inbox.frames.next().await.as_deref(), Some("x"));
+        assert_eq!(o_inbox.frames.queued.socket(), FRAME_QUEUE - 1);
+        assert_eq!(relay.queued_total.load(Ordering::Relaxed), FRAME_QUEUE - 1);
+    }
+
+    #[tokio::test]
+    async fn all_sockets_together_stay_under_the_relay_limit() {
+        let relay = relay_with_queue_bytes(10);
+        let s2 = || Session { id: "s2".into(), ..session(SessionState::Active) };
+        let (v1, _v1_inbox, _) = relay.attach(session(SessionState::Active), Role::Visitor).unwrap();
+        let (_o1, mut o1_inbox, _) = relay.attach(session(SessionState::Active), Role::Operator).unwrap();
+        let (v2, _v2_inbox, _) = relay.attach(s2(), Role::Visitor).unwrap();
+        let (_o2, o2_inbox, _) = relay.attach(s2(), Role::Operator).unwrap();
+        assert!(v1.room.forward(Role::Visitor, "123456".into()));
+        assert!(!v2.room.forward(Role::Visitor, "123456".into()), "over the total: dropped");
+        assert!(v2.room.forward(Role::Visitor, "1234".into()), "what fits goes");
+        // Taken by its socket: room again.
+        assert_eq!(o1_inbox.frames.next().await.as_deref(), Some("123456"));
+        assert!(v1.room.forward(Role::Visitor, "12345".into()));
+        assert_eq!(relay.queued_total.load(Ordering::Relaxed), 9);
+        // A socket that goes with frames unsent gives their bytes back.
+        drop(o2_inbox);
+        assert_eq!(relay.queued_total.load(Ordering::Relaxed), 5);
+        drop(o1_inbox);
+        assert_eq!(relay.queued_total.load(Ordering::Relaxed), 0);
     }
 
     #[tokio::test]
