@@ -294,39 +294,40 @@ impl std::ops::AddAssign for Deleted {
 /// organisation's retention period ago, with their audit entries and
 /// recorded frames. Live sessions are never deleted.
 pub fn enforce_retention(conn: &mut Connection, only_org: Option<&str>, now: i64) -> Result<Deleted, DbError> {
-    let tx = conn.transaction()?;
-    let due: Vec<String> = {
-        let mut stmt = tx.prepare_cached(
-            "SELECT s.id FROM cobrowse_session s
-             JOIN org_member m ON m.account_id = s.visitor_account
-             JOIN org o ON o.id = m.org_id
-             WHERE (?1 IS NULL OR o.id = ?1)
-               AND (s.state = 'ended' OR (s.state = 'waiting' AND s.expires_ms <= ?2))
-               AND COALESCE(s.ended_ms, s.expires_ms) < ?2 - o.retention_days * ?3",
-        )?;
-        let rows = stmt.query_map(params![only_org, now, DAY_MS], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
-        rows
-    };
-    let deleted = delete_sessions(&tx, &due)?;
-    tx.commit()?;
-    Ok(deleted)
+    delete_due(
+        conn,
+        "SELECT s.id FROM cobrowse_session s
+         JOIN org_member m ON m.account_id = s.visitor_account
+         JOIN org o ON o.id = m.org_id
+         WHERE (?1 IS NULL OR o.id = ?1)
+           AND (s.state = 'ended' OR (s.state = 'waiting' AND s.expires_ms <= ?2))
+           AND COALESCE(s.ended_ms, s.expires_ms) < ?2 - o.retention_days * ?3",
+        params![only_org, now, DAY_MS],
+    )
 }
 
 /// The same for the sessions of accounts in no organisation, with the
 /// server's own retention period (`--session-retention-days`).
 pub fn enforce_default_retention(conn: &mut Connection, days: u32, now: i64) -> Result<Deleted, DbError> {
+    delete_due(
+        conn,
+        "SELECT s.id FROM cobrowse_session s
+         WHERE NOT EXISTS (SELECT 1 FROM org_member m WHERE m.account_id = s.visitor_account)
+           AND (s.state = 'ended' OR (s.state = 'waiting' AND s.expires_ms <= ?1))
+           AND COALESCE(s.ended_ms, s.expires_ms) < ?1 - ?2 * ?3",
+        params![now, days, DAY_MS],
+    )
+}
+
+/// Deletes the sessions `due` (a query of their ids) lists, in one transaction.
+fn delete_due(conn: &mut Connection, due: &str, params: impl rusqlite::Params) -> Result<Deleted, DbError> {
     let tx = conn.transaction()?;
-    let due: Vec<String> = {
-        let mut stmt = tx.prepare_cached(
-            "SELECT s.id FROM cobrowse_session s
-             WHERE NOT EXISTS (SELECT 1 FROM org_member m WHERE m.account_id = s.visitor_account)
-               AND (s.state = 'ended' OR (s.state = 'waiting' AND s.expires_ms <= ?1))
-               AND COALESCE(s.ended_ms, s.expires_ms) < ?1 - ?2 * ?3",
-        )?;
-        let rows = stmt.query_map(params![now, days, DAY_MS], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
+    let ids: Vec<String> = {
+        let mut stmt = tx.prepare_cached(due)?;
+        let rows = stmt.query_map(params, |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
         rows
     };
-    let deleted = delete_sessions(&tx, &due)?;
+    let deleted = delete_sessions(&tx, &ids)?;
     tx.commit()?;
     Ok(deleted)
 }
