@@ -514,6 +514,19 @@ fn operator_message() -> Vec<u8> {
     message[1..].to_vec()
 }
 
+/// 32 bytes the server takes as a key (it checks only the length) that are
+/// no SPAKE2 message: not a point of the group.
+fn not_a_message() -> Vec<u8> {
+    use spake2::{Ed25519Group, Identity, Password, Spake2};
+    (2u8..)
+        .map(|first| [&[first][..], &[0u8; 31]].concat())
+        .find(|candidate| {
+            let (a, _) = Spake2::<Ed25519Group>::start_a(&Password::new(b"x"), &Identity::new(b"a"), &Identity::new(b"b"));
+            a.finish(&[&[b'B'][..], candidate].concat()).is_err()
+        })
+        .expect("some 32 bytes are not a point")
+}
+
 type RawSocket = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>;
 
 fn raw_relay(server: &Server, session: &str, token: &str) -> RawSocket {
@@ -594,6 +607,32 @@ fn the_relay_carries_only_ciphertext_and_bad_frames_are_errors_not_crashes() {
     assert_eq!(frame["seq"], 2);
     assert!(!seen.concat().contains("SECRET"));
     let _ = joined;
+}
+
+/// An operator (or a server in between) whose key-agreement message is not
+/// one: no frame could ever cross, so the visitor's host ends the session at
+/// once, telling both sides why.
+#[test]
+fn an_unusable_operator_key_ends_the_session_at_once() {
+    let (_dir, server) = server();
+    let mut visitor = Host::start(&server.url, "Visitor laptop");
+    visitor.wait_connected();
+    let (status, reg) = http(&server, "POST", "/v1/devices", None, &json!({"name": "Raw operator", "kind": "desktop"}));
+    assert_eq!(status, 200, "{reg}");
+    let token = reg["device_token"].as_str().expect("token").to_owned();
+    let started = visitor.request(json!({"type": "share_start"}));
+    let session = started["session_id"].as_str().expect("id").to_owned();
+    let (lookup, _) = started["code"].as_str().expect("code").rsplit_once('-').expect("dash");
+    let (status, joined) = http(&server, "POST", "/v1/cobrowse/join", Some(&token),
+        &json!({"lookup": lookup, "operator_public_key": B64.encode(not_a_message())}));
+    assert_eq!(status, 200, "{joined}");
+    let mut socket = raw_relay(&server, &session, &token);
+    let mut seen = Vec::new();
+    let ended = visitor.wait_event("ended", WAIT, |m| is_cobrowse(m, &session, "ended"));
+    assert!(ended["event"]["reason"].as_str().unwrap_or_default().contains("key is not usable"), "{ended}");
+    assert!(!visitor.events.iter().any(|m| is_cobrowse(m, &session, "operator_joined")), "nobody was asked");
+    let end = read_until(&mut socket, &mut seen, |m| m["t"] == "end");
+    assert!(end["reason"].as_str().unwrap_or_default().contains("key is not usable"), "{end}");
 }
 
 /// Stored frames are deflated, so a page of the server's can open to far

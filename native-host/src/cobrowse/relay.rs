@@ -291,7 +291,12 @@ fn operator_joined(ctx: &HostContext, session: &Session, operator_public_key: &s
             drop(known);
             session.emit(CobrowseEvent::OperatorJoined { operator_name });
         }
-        Err(e) => session.emit(CobrowseEvent::Error { message: format!("the operator's key is not usable: {e}") }),
+        Err(e) => {
+            // No frame can ever cross: end it now rather than at the consent deadline.
+            let reason = format!("the operator's key is not usable ({e}); the session cannot be encrypted");
+            session.queue(&RelayMessage::End { reason: Some(reason.clone()) });
+            session.finish(Some(reason), true);
+        }
     }
 }
 
