@@ -14,6 +14,9 @@ use crate::db::orgs::{DEFAULT_RETENTION_DAYS, RETENTION_DAYS};
 use crate::forwarded::ProxyNet;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8917";
+/// Enough for a household or an office behind one address setting up its
+/// devices; a script creating accounts is stopped.
+pub const DEFAULT_REGISTRATIONS_PER_HOUR: u32 = 60;
 /// Frames waiting for all relay sockets together (each socket holds at
 /// most a few dozen MiB, for at most the send deadline).
 pub const DEFAULT_RELAY_QUEUE_BYTES: u64 = 512 * 1024 * 1024;
@@ -62,6 +65,12 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub cobrowse_recording_max_bytes: u64,
 
+    /// Devices one client address may register per hour (behind a
+    /// `--trusted-proxy`, the address it forwards for).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_REGISTRATIONS_PER_HOUR,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub registrations_per_hour: u32,
+
     /// Bytes of co-browsing frames queued for slow relay sockets, all
     /// together; past it frames are dropped and consoles ask for a keyframe.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_RELAY_QUEUE_BYTES,
@@ -96,6 +105,8 @@ pub struct Settings {
     pub session_retention_days: u32,
     /// Frames queued for all relay sockets together, in bytes.
     pub relay_queue_bytes: usize,
+    /// Device registrations per client address and hour.
+    pub registrations_per_hour: u32,
     /// Peers whose `X-Forwarded-For` names the client (`forwarded`).
     pub trusted_proxies: Arc<[ProxyNet]>,
 }
@@ -115,6 +126,7 @@ impl Cli {
             cobrowse_recording_max_bytes: self.cobrowse_recording_max_bytes,
             session_retention_days: self.session_retention_days,
             relay_queue_bytes: usize::try_from(self.relay_queue_bytes).unwrap_or(usize::MAX),
+            registrations_per_hour: self.registrations_per_hour,
             trusted_proxies: self.trusted_proxies.clone().into(),
         }
     }
@@ -147,6 +159,7 @@ mod tests {
         assert_eq!(cli.settings().cobrowse_recording_max_bytes, MAX_RECORDING_BYTES);
         assert_eq!(cli.settings().session_retention_days, DEFAULT_RETENTION_DAYS);
         assert_eq!(cli.settings().relay_queue_bytes as u64, DEFAULT_RELAY_QUEUE_BYTES);
+        assert_eq!(cli.settings().registrations_per_hour, DEFAULT_REGISTRATIONS_PER_HOUR);
         assert!(Cli::try_parse_from(["baton-server", "--session-retention-days", "0"]).is_err());
     }
 

@@ -120,6 +120,7 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
         .map_err(StartupError::LoadSessions)?;
     relay.adopt(active);
     tokio::spawn(expire_sessions(db.clone(), relay.clone(), settings.clone()));
+    let registrations_per_hour = settings.registrations_per_hour;
     let state = AppState {
         db: db.clone(),
         ids: Generator::new(),
@@ -133,11 +134,12 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
             Duration::from_secs(60),
         ),
         cobrowse_guesses: FailureWindow::new(
-            db,
+            db.clone(),
             "cobrowse",
             baton_shared::limits::COBROWSE_GUESSES_PER_CLIENT_PER_MINUTE,
             Duration::from_secs(60),
         ),
+        registrations: FailureWindow::new(db, "registration", registrations_per_hour, Duration::from_secs(3600)),
         relay: relay.clone(),
     };
     let app = http::router(state);

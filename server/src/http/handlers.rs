@@ -5,7 +5,7 @@ use axum::Json;
 use baton_shared::api::{DeviceRecord, DeviceRegistered, RegisterDevice, ServerInfo, SERVICE_NAME};
 
 use super::error::HttpError;
-use super::extract::{AuthDevice, ValidJson};
+use super::extract::{AuthDevice, ClientAddr, ValidJson};
 use super::AppState;
 use crate::clock::now_ms;
 use crate::credentials::hash_token;
@@ -21,8 +21,22 @@ pub async fn status() -> Json<ServerInfo> {
 /// Creates a new account holding this one device and hands out its token.
 pub async fn register_device(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     ValidJson(req): ValidJson<RegisterDevice>,
 ) -> Result<Json<DeviceRegistered>, HttpError> {
+    // Counted before it happens, so registrations sent at once cannot pass
+    // the limit; one that fails here is given back.
+    let attempt = state.registrations.reserve(client).await?.map_err(|wait| {
+        HttpError::rate_limited("too many devices registered from this address; wait and try again", wait)
+    })?;
+    let registered = register(&state, req).await;
+    if registered.is_err() {
+        attempt.release().await;
+    }
+    registered.map(Json)
+}
+
+async fn register(state: &AppState, req: RegisterDevice) -> Result<DeviceRegistered, HttpError> {
     let device_token = state.ids.device_token()?;
     let new = NewDevice {
         account_id: state.ids.id()?,
@@ -37,11 +51,11 @@ pub async fn register_device(
         .call(move |conn| devices::register(conn, &new))
         .await?;
     tracing::info!(device_id = %record.device_id, account_id = %record.account_id, "registered device");
-    Ok(Json(DeviceRegistered {
+    Ok(DeviceRegistered {
         account_id: record.account_id,
         device_id: record.device_id,
         device_token,
-    }))
+    })
 }
 
 pub async fn device_self(AuthDevice(device): AuthDevice) -> Json<DeviceRecord> {

@@ -46,6 +46,8 @@ pub struct AppState {
     pub pairing_guesses: FailureWindow,
     /// Failed co-browsing joins per client address.
     pub cobrowse_guesses: FailureWindow,
+    /// Device registrations per client address (every one counts).
+    pub registrations: FailureWindow,
     /// Live co-browsing rooms and the recording writer.
     pub relay: Relay,
 }

@@ -107,6 +107,29 @@ async fn malformed_bodies_get_typed_400s() {
 }
 
 #[tokio::test]
+async fn registrations_are_limited_per_address_and_refused_ones_do_not_count() {
+    let server = Server::start_with(&["--registrations-per-hour", "3"]).await;
+    let register = |name: &'static str| {
+        client()
+            .post(server.url(PATH_DEVICES))
+            .json(&json!({"name": name, "kind": "laptop"}))
+            .send()
+    };
+    // A malformed one is refused before it is counted.
+    assert_eq!(register("").await.unwrap().status(), 400);
+    // Sent at once, exactly the limit get through.
+    let all = futures_util::future::join_all((0..6).map(|_| register("Laptop"))).await;
+    let statuses: Vec<u16> = all.into_iter().map(|r| r.unwrap().status().as_u16()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 3, "{statuses:?}");
+    let response = register("Laptop").await.unwrap();
+    let retry: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=3600).contains(&retry), "{retry}");
+    let err = api_error(response, 429).await;
+    assert_eq!(err.code, "rate_limited");
+    assert!(err.message.contains("registered from this address"), "{}", err.message);
+}
+
+#[tokio::test]
 async fn bad_device_names_are_refused() {
     let server = Server::start().await;
     for name in ["", "   ", "tab\there", &"x".repeat(101)] {
