@@ -14,6 +14,10 @@ use crate::db::orgs::{DEFAULT_RETENTION_DAYS, RETENTION_DAYS};
 use crate::forwarded::ProxyNet;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8917";
+/// Far beyond a browser's windows, tabs and form fields (5,000 open tabs
+/// are about 5,000 records and 3 MB), but a bound on what one device stores.
+pub const DEFAULT_DEVICE_QUOTA_RECORDS: u64 = 50_000;
+pub const DEFAULT_DEVICE_QUOTA_BYTES: u64 = 64 * 1024 * 1024;
 /// Enough for a household or an office behind one address setting up its
 /// devices; a script creating accounts is stopped.
 pub const DEFAULT_REGISTRATIONS_PER_HOUR: u32 = 60;
@@ -65,6 +69,16 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub cobrowse_recording_max_bytes: u64,
 
+    /// Live sync records one device may keep on the server.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_DEVICE_QUOTA_RECORDS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub device_quota_records: u64,
+
+    /// Bytes of sync records (ciphertext) one device may keep on the server.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_DEVICE_QUOTA_BYTES,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub device_quota_bytes: u64,
+
     /// Devices one client address may register per hour (behind a
     /// `--trusted-proxy`, the address it forwards for).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_REGISTRATIONS_PER_HOUR,
@@ -107,6 +121,8 @@ pub struct Settings {
     pub relay_queue_bytes: usize,
     /// Device registrations per client address and hour.
     pub registrations_per_hour: u32,
+    /// What one device may keep in sync records.
+    pub device_quota: crate::db::sync::Quota,
     /// Peers whose `X-Forwarded-For` names the client (`forwarded`).
     pub trusted_proxies: Arc<[ProxyNet]>,
 }
@@ -127,6 +143,7 @@ impl Cli {
             session_retention_days: self.session_retention_days,
             relay_queue_bytes: usize::try_from(self.relay_queue_bytes).unwrap_or(usize::MAX),
             registrations_per_hour: self.registrations_per_hour,
+            device_quota: crate::db::sync::Quota { records: self.device_quota_records, bytes: self.device_quota_bytes },
             trusted_proxies: self.trusted_proxies.clone().into(),
         }
     }
@@ -160,6 +177,8 @@ mod tests {
         assert_eq!(cli.settings().session_retention_days, DEFAULT_RETENTION_DAYS);
         assert_eq!(cli.settings().relay_queue_bytes as u64, DEFAULT_RELAY_QUEUE_BYTES);
         assert_eq!(cli.settings().registrations_per_hour, DEFAULT_REGISTRATIONS_PER_HOUR);
+        assert_eq!(cli.settings().device_quota.records, DEFAULT_DEVICE_QUOTA_RECORDS);
+        assert_eq!(cli.settings().device_quota.bytes, DEFAULT_DEVICE_QUOTA_BYTES);
         assert!(Cli::try_parse_from(["baton-server", "--session-retention-days", "0"]).is_err());
     }
 

@@ -17,7 +17,10 @@
 //!   owner uploads (the collection is the caller's). A change whose result is
 //!   already stored is a no-op whatever it `replaces`, so resending a batch
 //!   whose answer was lost is safe. Limits: [`crate::limits::MAX_UPLOAD_CHANGES`],
-//!   `MAX_RECORD_ID`, `MAX_RECORD_BODY` (400 `invalid_request` beyond).
+//!   `MAX_RECORD_ID`, `MAX_RECORD_BODY` (400 `invalid_request` beyond). A
+//!   batch that would take the device over the server's quota of live records
+//!   or bytes is refused whole with 507 `quota_exceeded` (one that shrinks it
+//!   always goes); the host keeps it queued and says so in its sync status.
 //! * `POST /v1/sync/pull` [`PullRequest`] → [`PullResponse`]: every
 //!   collection of the account's *other* devices whose token differs from
 //!   the one the caller holds; unchanged collections are skipped whole. A

@@ -156,6 +156,15 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE cobrowse_session ADD COLUMN end_reason TEXT;",
     // 9: the claimer's proof that it knows the pairing code's secret part.
     "ALTER TABLE pairing ADD COLUMN claim_proof TEXT;",
+    // 10: live records and their bytes per device, for the storage quota;
+    // kept by every upload, started from what is stored.
+    "CREATE TABLE device_usage (
+        device_id TEXT PRIMARY KEY,
+        records   INTEGER NOT NULL,
+        bytes     INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO device_usage (device_id, records, bytes)
+        SELECT owner_id, COUNT(*), SUM(LENGTH(body)) FROM record WHERE deleted = 0 GROUP BY owner_id;",
 ];
 
 pub fn latest_version() -> i64 {
@@ -198,6 +207,34 @@ mod tests {
         assert_eq!(version(&conn), latest_version());
         apply(&mut conn).unwrap();
         assert_eq!(version(&conn), latest_version());
+    }
+
+    #[test]
+    fn device_usage_starts_from_the_records_stored_before() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..9] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 9).unwrap();
+        for (owner, id, body, deleted) in
+            [("d1", "t:1", "abcd", 0), ("d1", "t:2", "ab", 0), ("d1", "t:3", "", 1), ("d2", "t:1", "abc", 0)]
+        {
+            conn.execute(
+                "INSERT INTO record (owner_id, collection, id, account_id, token, body, deleted, changed_seq, updated_ms)
+                 VALUES (?1, 'tabs', ?2, 'a', 't', ?3, ?4, 1, 0)",
+                rusqlite::params![owner, id, body, deleted],
+            )
+            .unwrap();
+        }
+        apply(&mut conn).unwrap();
+        let usage: Vec<(String, i64, i64)> = conn
+            .prepare("SELECT device_id, records, bytes FROM device_usage ORDER BY device_id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(usage, [("d1".to_owned(), 2, 6), ("d2".to_owned(), 1, 3)]);
     }
 
     #[test]

@@ -37,6 +37,28 @@ pub enum UploadOutcome {
         conflicts: Vec<Conflict>,
         token: String,
     },
+    /// The changes would take the device over its quota; nothing was applied.
+    OverQuota { usage: Usage, quota: Quota },
+}
+
+/// What one device may keep on the server: live records and their bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub records: u64,
+    pub bytes: u64,
+}
+
+/// What one device keeps on the server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub records: i64,
+    pub bytes: i64,
+}
+
+impl Usage {
+    fn over(self, quota: Quota) -> bool {
+        u64::try_from(self.records).unwrap_or(0) > quota.records || u64::try_from(self.bytes).unwrap_or(0) > quota.bytes
+    }
 }
 
 /// Whose collection an upload or read is about.
@@ -52,12 +74,15 @@ pub struct Owner<'a> {
 /// A change applies when its `replaces` names the live token the server holds
 /// (`None`: no live record). A change whose result is already in place is a
 /// no-op whatever it names, so a retried upload whose answer was lost is
-/// harmless. Any other mismatch is a conflict and nothing is written.
+/// harmless. Any other mismatch is a conflict and nothing is written. A
+/// batch that adds records or bytes and leaves the device over `quota` is
+/// refused whole; one that shrinks it always goes.
 pub fn upload(
     conn: &mut Connection,
     owner: Owner<'_>,
     changes: &[RecordChange],
     now: i64,
+    quota: Quota,
 ) -> Result<UploadOutcome, DbError> {
     let tx = conn.transaction()?;
     let (seq, old_token) = state(&tx, owner)?.unwrap_or((0, empty_token()));
@@ -99,8 +124,16 @@ pub fn upload(
     }
 
     let seq = seq + 1;
+    let mut grown = Usage::default();
     for change in effective {
-        write_change(&tx, owner, change, seq, now)?;
+        let (records, bytes) = write_change(&tx, owner, change, seq, now)?;
+        grown.records += records;
+        grown.bytes += bytes;
+    }
+    let usage = add_usage(&tx, owner.device_id, grown)?;
+    if (grown.records > 0 || grown.bytes > 0) && usage.over(quota) {
+        // Dropping the transaction undoes every write above.
+        return Ok(UploadOutcome::OverQuota { usage, quota });
     }
     let token = current_token(&tx, owner)?;
     tx.execute(
@@ -234,6 +267,7 @@ pub fn delete_device_records(conn: &Connection, device_id: &str) -> Result<(), D
             params![device_id],
         )?;
     }
+    conn.execute("DELETE FROM device_usage WHERE device_id = ?1", params![device_id])?;
     Ok(())
 }
 
@@ -258,17 +292,28 @@ fn live_token(conn: &Connection, owner: Owner<'_>, id: &str) -> Result<Option<St
         .optional()?)
 }
 
+/// Writes one change; returns how many live records and bytes it added
+/// (negative: removed).
 fn write_change(
     tx: &Transaction<'_>,
     owner: Owner<'_>,
     change: &RecordChange,
     seq: i64,
     now: i64,
-) -> Result<(), DbError> {
+) -> Result<(i64, i64), DbError> {
     let (token, body, deleted) = match &change.record {
         Some(r) => (r.token.as_str(), r.body.as_str(), false),
         None => ("", "", true),
     };
+    let before: Option<i64> = tx
+        .query_row(
+            "SELECT LENGTH(body) FROM record
+             WHERE owner_id = ?1 AND collection = ?2 AND id = ?3 AND deleted = 0",
+            params![owner.device_id, owner.collection.as_str(), change.id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let after = (!deleted).then(|| i64::try_from(body.chars().count()).unwrap_or(i64::MAX));
     tx.execute(
         "INSERT INTO record (owner_id, collection, id, account_id, token, body, deleted, changed_seq, updated_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
@@ -287,7 +332,20 @@ fn write_change(
             now
         ],
     )?;
-    Ok(())
+    let records = i64::from(after.is_some()) - i64::from(before.is_some());
+    Ok((records, after.unwrap_or(0) - before.unwrap_or(0)))
+}
+
+/// Adds `grown` to the device's usage; returns the new usage.
+fn add_usage(tx: &Transaction<'_>, device_id: &str, grown: Usage) -> Result<Usage, DbError> {
+    Ok(tx.query_row(
+        "INSERT INTO device_usage (device_id, records, bytes) VALUES (?1, ?2, ?3)
+         ON CONFLICT (device_id) DO UPDATE SET
+            records = records + excluded.records, bytes = bytes + excluded.bytes
+         RETURNING records, bytes",
+        params![device_id, grown.records, grown.bytes],
+        |r| Ok(Usage { records: r.get(0)?, bytes: r.get(1)? }),
+    )?)
 }
 
 fn current_token(conn: &Connection, owner: Owner<'_>) -> Result<String, DbError> {
@@ -423,6 +481,11 @@ mod tests {
         c.to_string().repeat(40)
     }
 
+    /// Uploads with no quota to speak of.
+    fn upload(conn: &mut Connection, owner: Owner<'_>, changes: &[RecordChange], now: i64) -> Result<UploadOutcome, DbError> {
+        super::upload(conn, owner, changes, now, Quota { records: u64::MAX, bytes: u64::MAX })
+    }
+
     fn applied(outcome: UploadOutcome) -> (String, bool) {
         match outcome {
             UploadOutcome::Applied { token, changed } => (token, changed),
@@ -473,6 +536,48 @@ mod tests {
         assert_eq!(t2, empty_token());
         let (t3, changed) = applied(upload(&mut conn, OWNER, &[delete("t:1", &b)], 4).unwrap());
         assert_eq!((t3, changed), (t2, false));
+    }
+
+    fn usage(conn: &Connection) -> (i64, i64) {
+        conn.query_row("SELECT records, bytes FROM device_usage WHERE device_id = 'dev'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_batch_that_grows_a_device_over_its_quota_applies_nothing() {
+        let db = Db::open_in_memory().unwrap();
+        let mut conn = db.conn.lock().unwrap();
+        let (a, b) = (tok('a'), tok('b'));
+        // Bodies are 8 characters: two records fit, by count and by bytes.
+        let two = Quota { records: 2, bytes: 16 };
+        applied(super::upload(&mut conn, OWNER, &[put("t:1", None, &a), put("t:2", None, &a)], 1, two).unwrap());
+        assert_eq!(usage(&conn), (2, 16));
+        let outcome = super::upload(&mut conn, OWNER, &[put("t:3", None, &a)], 2, two).unwrap();
+        assert_eq!(
+            outcome,
+            UploadOutcome::OverQuota { usage: Usage { records: 3, bytes: 24 }, quota: two }
+        );
+        assert_eq!(live_token(&conn, OWNER, "t:3").unwrap(), None, "nothing applied");
+        assert_eq!(usage(&conn), (2, 16), "usage as before");
+        // Replacing in place keeps the usage; it goes.
+        applied(super::upload(&mut conn, OWNER, &[put("t:1", Some(&a), &b)], 3, two).unwrap());
+        assert_eq!(usage(&conn), (2, 16));
+        // Over a lowered quota, what shrinks the device still goes.
+        let one = Quota { records: 1, bytes: 1 };
+        assert!(matches!(
+            super::upload(&mut conn, OWNER, &[put("t:2", Some(&a), &b)], 4, one).unwrap(),
+            UploadOutcome::Applied { .. }
+        ));
+        applied(super::upload(&mut conn, OWNER, &[delete("t:2", &b)], 5, one).unwrap());
+        assert_eq!(usage(&conn), (1, 8));
+        // Deleting tombstones keeps the count of live records only.
+        applied(super::upload(&mut conn, OWNER, &[delete("t:2", &b)], 6, one).unwrap());
+        assert_eq!(usage(&conn), (1, 8));
+        delete_device_records(&conn, "dev").unwrap();
+        let left: i64 = conn.query_row("SELECT count(*) FROM device_usage", [], |r| r.get(0)).unwrap();
+        assert_eq!(left, 0);
     }
 
     #[test]

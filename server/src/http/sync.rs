@@ -100,6 +100,7 @@ pub async fn upload(
 ) -> Result<UploadReply, HttpError> {
     let collection = req.collection;
     let (account_id, device_id) = (device.account_id.clone(), device.device_id.clone());
+    let quota = state.settings.device_quota;
     let outcome = state
         .db
         .call(move |conn| {
@@ -108,7 +109,7 @@ pub async fn upload(
                 device_id: &device_id,
                 collection,
             };
-            sync::upload(conn, owner, &req.changes, now_ms())
+            sync::upload(conn, owner, &req.changes, now_ms(), quota)
         })
         .await?;
     match outcome {
@@ -132,6 +133,15 @@ pub async fn upload(
             conflicts,
             token,
         })),
+        UploadOutcome::OverQuota { usage, quota } => Err(HttpError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            code::QUOTA_EXCEEDED,
+            format!(
+                "this device would keep {} records, {} bytes on the server; it may keep {} records, {} bytes \
+                 (close tabs or clear form data, then it syncs again)",
+                usage.records, usage.bytes, quota.records, quota.bytes
+            ),
+        )),
     }
 }
 

@@ -433,3 +433,17 @@ async fn records_and_the_change_log_survive_a_restart() {
     assert_eq!(delta.collections[0].token, t2);
     assert_eq!(changes(&delta.collections[0]), (vec![], vec!["t:1".into()]));
 }
+
+#[tokio::test]
+async fn a_device_over_its_quota_is_refused_with_507_and_can_still_shrink() {
+    let server = Server::start_with(&["--device-quota-records", "2"]).await;
+    let a = Device::register(&server, "A").await;
+    let t = upload_ok(&server, &a, vec![put("t:1", None, 1), put("t:2", None, 1)]).await;
+    let err: ApiError = json(upload(&server, &a, vec![put("t:3", None, 1)]).await, 507).await;
+    assert_eq!(err.code, "quota_exceeded");
+    assert!(err.message.contains("3 records") && err.message.contains("2 records"), "{}", err.message);
+    // Nothing of the refused batch is kept; deleting and replacing still go.
+    let t2 = upload_ok(&server, &a, vec![delete("t:2", 1)]).await;
+    assert_ne!(t, t2);
+    upload_ok(&server, &a, vec![put("t:3", None, 1)]).await;
+}
