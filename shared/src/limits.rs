@@ -81,6 +81,12 @@ pub const MAX_WRAPPED_KEY: usize = 1024;
 /// A sent tab not yet delivered is dropped this long after it was sent.
 pub const SENT_TAB_TTL_MS: i64 = 30 * 24 * 60 * 60 * 1000;
 
+/// Tabs sent to one device that the server keeps (within
+/// [`SENT_TAB_TTL_MS`]), and their bytes; more are refused until older ones
+/// expire. Far beyond a person's use, a bound on what one device can be sent.
+pub const MAX_SENT_TABS_PER_TARGET: u32 = 1_000;
+pub const MAX_SENT_TAB_BYTES_PER_TARGET: usize = 16 * 1024 * 1024;
+
 /// A pairing code is valid this long after it is shown.
 pub const PAIRING_TTL_MS: i64 = 10 * 60 * 1000;
 

@@ -73,7 +73,9 @@
 //! * `POST /v1/sendtab` [`SendTab`] → [`TabSent`]; pushed to the target as
 //!   `TabReceived` (or listed by `GET /v1/sendtab/pending` →
 //!   [`PendingTabs`] until it reports `delivered`). 404 `unknown_device`
-//!   unless the target is another device of the account. Undelivered tabs
+//!   unless the target is another device of the account; 507
+//!   `quota_exceeded` when the target holds
+//!   [`crate::limits::MAX_SENT_TABS_PER_TARGET`] sends (or their bytes). Undelivered tabs
 //!   expire after `SENT_TAB_TTL_MS`.
 //! * `POST /v1/sendtab/{send_id}/state` [`DeliveryUpdate`] (target only, else
 //!   404 `unknown_send`) → 204; state only moves forward (a repeat is a

@@ -1,6 +1,6 @@
 //! Tabs sent to another device of the account, and how far each got.
 
-use baton_shared::limits::SENT_TAB_TTL_MS;
+use baton_shared::limits::{MAX_SENT_TABS_PER_TARGET, MAX_SENT_TAB_BYTES_PER_TARGET, SENT_TAB_TTL_MS};
 use baton_shared::session::DeliveryState;
 use baton_shared::sync::PendingTab;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -17,8 +17,17 @@ pub struct NewSend {
     pub now: i64,
 }
 
-/// Stores the send; `false` when the target is not another device of the account.
-pub fn send(conn: &Connection, new: &NewSend) -> Result<bool, DbError> {
+#[derive(Debug, PartialEq, Eq)]
+pub enum Sent {
+    Stored,
+    /// The target is not another device of the account.
+    UnknownTarget,
+    /// The target holds as many sent tabs (or bytes of them) as it may.
+    TargetFull,
+}
+
+/// Stores the send.
+pub fn send(conn: &Connection, new: &NewSend) -> Result<Sent, DbError> {
     let target_ok = new.target_id != new.sender_id
         && conn
             .query_row(
@@ -29,9 +38,20 @@ pub fn send(conn: &Connection, new: &NewSend) -> Result<bool, DbError> {
             .optional()?
             .is_some();
     if !target_ok {
-        return Ok(false);
+        return Ok(Sent::UnknownTarget);
     }
     expire(conn, new.now)?;
+    let (count, bytes): (i64, i64) = conn.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(LENGTH(body)), 0) FROM sent_tab WHERE target_id = ?1",
+        params![new.target_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let len = i64::try_from(new.body.len()).unwrap_or(i64::MAX);
+    if count >= i64::from(MAX_SENT_TABS_PER_TARGET)
+        || bytes.saturating_add(len) > i64::try_from(MAX_SENT_TAB_BYTES_PER_TARGET).unwrap_or(i64::MAX)
+    {
+        return Ok(Sent::TargetFull);
+    }
     conn.execute(
         "INSERT INTO sent_tab (id, account_id, sender_id, target_id, body, state, sent_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -45,7 +65,7 @@ pub fn send(conn: &Connection, new: &NewSend) -> Result<bool, DbError> {
             new.now
         ],
     )?;
-    Ok(true)
+    Ok(Sent::Stored)
 }
 
 /// Tabs sent to `target_id` that it has not yet reported delivered, oldest first.
@@ -171,8 +191,8 @@ mod tests {
             body: "eA==".into(),
             now,
         };
-        assert!(send(&conn, &new("old", 1_000)).unwrap());
-        assert!(send(&conn, &new("new", 1_000 + SENT_TAB_TTL_MS)).unwrap());
+        assert_eq!(send(&conn, &new("old", 1_000)).unwrap(), Sent::Stored);
+        assert_eq!(send(&conn, &new("new", 1_000 + SENT_TAB_TTL_MS)).unwrap(), Sent::Stored);
         let ids: Vec<String> = pending(&conn, "t", 2_000 + SENT_TAB_TTL_MS)
             .unwrap()
             .into_iter()
@@ -196,6 +216,18 @@ mod tests {
         // A device cannot send to itself.
         let mut to_self = new("self", 3_000 + SENT_TAB_TTL_MS);
         to_self.target_id = "s".into();
-        assert!(!send(&conn, &to_self).unwrap());
+        assert_eq!(send(&conn, &to_self).unwrap(), Sent::UnknownTarget);
+
+        // A target holds so many sends, delivered or not, until they expire.
+        let now = 4_000 + SENT_TAB_TTL_MS;
+        for i in 1..MAX_SENT_TABS_PER_TARGET {
+            assert_eq!(send(&conn, &new(&format!("n{i}"), now)).unwrap(), Sent::Stored, "{i}");
+        }
+        assert_eq!(send(&conn, &new("one too many", now)).unwrap(), Sent::TargetFull);
+        assert_eq!(send(&conn, &new("later", now + SENT_TAB_TTL_MS)).unwrap(), Sent::Stored);
+        // And so many bytes.
+        let mut big = new("big", now + SENT_TAB_TTL_MS);
+        big.body = "x".repeat(MAX_SENT_TAB_BYTES_PER_TARGET);
+        assert_eq!(send(&conn, &big).unwrap(), Sent::TargetFull);
     }
 }

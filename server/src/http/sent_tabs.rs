@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use baton_shared::api::PushMessage;
-use baton_shared::limits::MAX_SENT_TAB_BODY;
+use baton_shared::limits::{MAX_SENT_TABS_PER_TARGET, MAX_SENT_TAB_BODY, MAX_SENT_TAB_BYTES_PER_TARGET};
 use baton_shared::session::DeliveryState;
 use baton_shared::sync::{DeliveryUpdate, PendingTabs, SendTab, TabSent};
 
@@ -13,7 +13,7 @@ use super::error::{code, HttpError};
 use super::extract::{AuthDevice, ValidJson, ValidPath, Validate};
 use super::AppState;
 use crate::clock::now_ms;
-use crate::db::sent_tabs::{self, NewSend, Progress};
+use crate::db::sent_tabs::{self, NewSend, Progress, Sent};
 
 impl Validate for SendTab {
     fn validate(self) -> Result<Self, HttpError> {
@@ -55,16 +55,30 @@ pub async fn send(
     };
     let target = new.target_id.clone();
     let send_id = new.send_id.clone();
-    let stored = state
+    let sent = state
         .db
         .call(move |conn| sent_tabs::send(conn, &new))
         .await?;
-    if !stored {
-        return Err(HttpError::new(
-            StatusCode::NOT_FOUND,
-            code::UNKNOWN_DEVICE,
-            "the target is not another device of this account",
-        ));
+    match sent {
+        Sent::Stored => {}
+        Sent::UnknownTarget => {
+            return Err(HttpError::new(
+                StatusCode::NOT_FOUND,
+                code::UNKNOWN_DEVICE,
+                "the target is not another device of this account",
+            ))
+        }
+        Sent::TargetFull => {
+            return Err(HttpError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                code::QUOTA_EXCEEDED,
+                format!(
+                    "that device already holds {MAX_SENT_TABS_PER_TARGET} tabs (or {} MiB) sent to it in the \
+                     last 30 days; older ones make room as they expire",
+                    MAX_SENT_TAB_BYTES_PER_TARGET / (1024 * 1024)
+                ),
+            ))
+        }
     }
     state.push.send(&target, &msg);
     Ok(Json(TabSent { send_id }))
