@@ -78,6 +78,8 @@ async fn serve_socket(
         state.relay.finish(&session_id, &ended);
     }
     let Some((attached, mut inbox, greeting)) = state.relay.attach(session, role) else {
+        // Ended since it was loaded: the relay knows why.
+        let ended = state.relay.ended_reason(&session_id).unwrap_or(ended);
         let hello = RelayMessage::Hello {
             session_id,
             role,

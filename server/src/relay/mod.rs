@@ -337,9 +337,16 @@ pub struct Greeting {
 
 type Rooms = HashMap<String, Arc<Room>>;
 
+/// How long an ended session is remembered, so that a socket which loaded
+/// it just before it ended (the load and the attach are a handshake apart)
+/// is told it ended instead of making its room again.
+const ENDED_MEMORY: Duration = Duration::from_secs(600);
+
 #[derive(Clone)]
 pub struct Relay {
     rooms: Arc<Mutex<Rooms>>,
+    /// Sessions ended lately, with why; only touched under the `rooms` lock.
+    ended: Arc<Mutex<HashMap<String, (Instant, String)>>>,
     next_conn: Arc<AtomicU64>,
     sockets: Arc<AtomicUsize>,
     pub recorder: Recorder,
@@ -369,6 +376,7 @@ impl Relay {
         let (recorder, mut stopped) = Recorder::start(db, max_recording_bytes);
         let relay = Self {
             rooms: Arc::default(),
+            ended: Arc::default(),
             next_conn: Arc::default(),
             sockets: Arc::default(),
             recorder,
@@ -419,6 +427,10 @@ impl Relay {
     pub fn attach(&self, loaded: Session, role: Role) -> Option<(Attached, Inbox, Greeting)> {
         let room = {
             let mut rooms = self.lock();
+            if self.ended_reason(&loaded.id).is_some() {
+                // Loaded before it ended: that copy is stale.
+                return None;
+            }
             Arc::clone(rooms.entry(loaded.id.clone()).or_insert_with(|| Room::new(loaded)))
         };
         let mut inner = room.lock();
@@ -553,7 +565,15 @@ impl Relay {
     /// The session ended (committed): both sockets are told why and closed,
     /// and the room is forgotten.
     pub fn finish(&self, session_id: &str, reason: &str) {
-        let room = self.lock().remove(session_id);
+        let room = {
+            let mut rooms = self.lock();
+            if let Ok(mut ended) = self.ended.lock() {
+                let now = Instant::now();
+                ended.retain(|_, (at, _)| now.duration_since(*at) < ENDED_MEMORY);
+                ended.insert(session_id.to_owned(), (now, reason.to_owned()));
+            }
+            rooms.remove(session_id)
+        };
         let Some(room) = room else {
             return;
         };
@@ -566,6 +586,12 @@ impl Relay {
             });
             peer.close(axum::extract::ws::close_code::NORMAL, "session ended");
         }
+    }
+
+    /// Why the session ended, if it ended lately.
+    pub fn ended_reason(&self, session_id: &str) -> Option<String> {
+        let ended = self.ended.lock().ok()?;
+        ended.get(session_id).map(|(_, reason)| reason.clone())
     }
 
     /// Forgets rooms nobody connected to since the previous call (made for
@@ -687,6 +713,20 @@ mod tests {
         assert_eq!(relay.queued_total.load(Ordering::Relaxed), 5);
         drop(o1_inbox);
         assert_eq!(relay.queued_total.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn a_socket_that_loaded_the_session_before_it_ended_makes_no_room() {
+        let relay = relay();
+        let (_v, mut v_inbox, _) = relay.attach(session(SessionState::Active), Role::Visitor).unwrap();
+        // The operator's socket loaded the session (active), then it ended...
+        let stale = session(SessionState::Active);
+        relay.finish("s1", "the visitor ended the session");
+        assert!(matches!(v_inbox.control.recv().await, Some(Control::Send(RelayMessage::End { .. }))));
+        // ...so attaching that copy is refused, and the reason is at hand.
+        assert!(relay.attach(stale, Role::Operator).is_none());
+        assert!(relay.lock().is_empty(), "no room made again");
+        assert_eq!(relay.ended_reason("s1").as_deref(), Some("the visitor ended the session"));
     }
 
     #[tokio::test]
