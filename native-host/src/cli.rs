@@ -1,5 +1,6 @@
-//! The command line a person uses: `install`, `uninstall`, `doctor`. Anything
-//! else on the command line is a browser launching the host.
+//! The command line a person uses: `install`, `uninstall`, `doctor`,
+//! `join-org`. Anything else on the command line is a browser launching the
+//! host.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,8 +12,8 @@ use crate::install::{self, InstallError, Uninstalled};
 use crate::manifests::{self, Browser, Scope, UserDirs};
 use crate::paths::HostPaths;
 
-const COMMANDS: [&str; 9] =
-    ["install", "uninstall", "doctor", "registry-file", "help", "--help", "-h", "--version", "-V"];
+const COMMANDS: [&str; 10] =
+    ["install", "uninstall", "doctor", "join-org", "registry-file", "help", "--help", "-h", "--version", "-V"];
 
 /// Exit status for usage errors, as clap uses.
 const USAGE_ERROR: u8 = 2;
@@ -61,6 +62,13 @@ enum Command {
         /// Check the manifest in this Chromium-family profile directory only.
         #[arg(long, value_name = "DIR")]
         user_data_dir: Option<PathBuf>,
+    },
+    /// Join an organisation: this device's account accepts the invitation
+    /// code the organisation's admin gave (its co-browsing sessions then
+    /// follow the organisation's rules, and its admins see their audit log).
+    JoinOrg {
+        /// The invitation code.
+        code: String,
     },
     /// Print the Windows .reg file that registers the host with every browser.
     RegistryFile {
@@ -131,6 +139,7 @@ pub fn run(args: &[String]) -> ExitCode {
         Command::Doctor { browser, user_data_dir } => {
             return run_doctor(&DoctorOptions { browsers: browser, user_data_dir });
         }
+        Command::JoinOrg { code } => return run_join_org(&code),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -183,6 +192,19 @@ fn run_uninstall(browsers: &[Browser], scope: &Scope) -> Result<(), InstallError
         }
     }
     Ok(())
+}
+
+fn run_join_org(code: &str) -> ExitCode {
+    match crate::org::join(code) {
+        Ok((server, joined)) => {
+            println!("this device's account joined organisation {} on {server} as {}", joined.org_id, joined.role.as_str());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("baton-host: cannot join the organisation: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn run_doctor(options: &DoctorOptions) -> ExitCode {

@@ -19,6 +19,7 @@ mod install;
 mod logging;
 mod manifests;
 mod messaging;
+mod org;
 mod pairing;
 mod paths;
 mod queries;

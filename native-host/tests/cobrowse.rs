@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -13,7 +12,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use baton_shared::limits::COBROWSE_AWAY_TTL_MS;
 use serde_json::{json, Value};
-use support::{Host, Server};
+use support::{http, Host, Server};
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
 
 const PAGE_TEXT: &str = "Balance of account 7741-SECRET-PAGE-TEXT";
@@ -482,24 +481,6 @@ fn a_recording_longer_than_a_page_replays_whole_and_in_order() {
 }
 
 // ---- the test as the operator, to see exactly what crosses the relay ----
-
-/// A minimal HTTP/1.1 JSON call (the test has no HTTP client of its own).
-fn http(server: &Server, method: &str, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
-    let addr = server.url.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    let body = body.to_string();
-    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).expect("write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
-    let payload = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
-    (status, serde_json::from_str(payload).unwrap_or(Value::Null))
-}
 
 /// An operator's SPAKE2 message the visitor can agree with (the test never
 /// needs the key, so any password does): the group element, without the

@@ -12,6 +12,7 @@
 //! | `GET  /v1/account/devices` | bearer | → [`AccountDevices`]             |
 //! | `POST /v1/pairing/offer` | bearer | [`PairingOffer`] → [`PairingOffered`] |
 //! | `POST /v1/pairing/claim` | bearer | [`PairingClaim`] → [`PairingClaimed`] |
+//! | `POST /v1/pairing/{id}/proof` | bearer | [`PairingProof`] → 204          |
 //! | `POST /v1/pairing/{id}/complete` | bearer | [`PairingComplete`] → 204  |
 //! | `POST /v1/pairing/{id}/refuse` | bearer | → 204                        |
 //! | `GET  /v1/pairing/{id}` | bearer | → [`PairingStatus`]                 |
@@ -23,6 +24,10 @@
 //! | `GET  /v1/cobrowse/{id}/relay` | bearer | WebSocket of [`RelayMessage`]s (the session's visitor or operator device) |
 //! | `GET  /v1/cobrowse/{id}/audit` | bearer | → [`AuditLog`]; 404 `unknown_cobrowse_session` |
 //! | `GET  /v1/cobrowse/{id}/recording?after=&limit=` | bearer | → one page of [`Recording`] (follow `next`); 400 bad query; 404 `unknown_cobrowse_session` |
+//! | `POST /v1/orgs/join` | bearer | [`AcceptInvite`] → [`OrgJoined`]; 404 `invite_invalid`, 409 `conflict` (in an organisation already) |
+//!
+//! The organisations' admin routes (create, invite, roles, policy, sessions,
+//! audit, retention) are the server's own (`server/src/http/orgs.rs`).
 //!
 //! See [`crate::sync`] for the sync, pairing and send-to-device flows, and
 //! [`crate::cobrowse`] for co-browsing.
@@ -41,6 +46,7 @@
 //! [`PairingOffered`]: crate::sync::PairingOffered
 //! [`PairingClaim`]: crate::sync::PairingClaim
 //! [`PairingClaimed`]: crate::sync::PairingClaimed
+//! [`PairingProof`]: crate::sync::PairingProof
 //! [`PairingComplete`]: crate::sync::PairingComplete
 //! [`PairingStatus`]: crate::sync::PairingStatus
 //! [`SendTab`]: crate::sync::SendTab
@@ -61,6 +67,44 @@ pub const PATH_STATUS: &str = "/v1/status";
 pub const PATH_DEVICES: &str = "/v1/devices";
 pub const PATH_DEVICE_SELF: &str = "/v1/devices/self";
 pub const PATH_PUSH: &str = "/v1/push";
+pub const PATH_ORG_JOIN: &str = "/v1/orgs/join";
+
+/// An account's role in its organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrgRole {
+    Admin,
+    Operator,
+    Member,
+}
+
+impl OrgRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrgRole::Admin => "admin",
+            OrgRole::Operator => "operator",
+            OrgRole::Member => "member",
+        }
+    }
+
+    /// Admins and operators join the organisation's co-browsing sessions.
+    pub fn operates(self) -> bool {
+        matches!(self, OrgRole::Admin | OrgRole::Operator)
+    }
+}
+
+/// The caller's account accepts an invitation into an organisation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcceptInvite {
+    /// As the organisation's admin gave it (64 hex characters).
+    pub code: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgJoined {
+    pub org_id: String,
+    pub role: OrgRole,
+}
 
 /// `service` value in [`ServerInfo`]: tells a Baton server from anything else on the port.
 pub const SERVICE_NAME: &str = "baton-server";

@@ -9,7 +9,7 @@
 pub mod test_server;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
@@ -279,4 +279,22 @@ pub fn urls(device: &Value) -> Vec<String> {
         .flat_map(|w| w["tabs"].as_array().cloned().unwrap_or_default())
         .map(|t| t["url"].as_str().unwrap_or_default().to_owned())
         .collect()
+}
+
+/// A minimal HTTP/1.1 JSON call (the test has no HTTP client of its own).
+pub fn http(server: &Server, method: &str, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+    let addr = server.url.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    let body = body.to_string();
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
+    let payload = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    (status, serde_json::from_str(payload).unwrap_or(Value::Null))
 }

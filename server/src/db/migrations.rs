@@ -165,6 +165,14 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT, WITHOUT ROWID;
     INSERT INTO device_usage (device_id, records, bytes)
         SELECT owner_id, COUNT(*), SUM(LENGTH(body)) FROM record WHERE deleted = 0 GROUP BY owner_id;",
+    // 11: invitations into an organisation, accepted by the invited account
+    // (only the SHA-256 of the code is kept; single use).
+    "CREATE TABLE org_invite (
+        code_hash   BLOB PRIMARY KEY,
+        org_id      TEXT NOT NULL REFERENCES org(id),
+        role        TEXT NOT NULL,
+        expires_ms  INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;",
 ];
 
 pub fn latest_version() -> i64 {

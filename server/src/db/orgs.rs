@@ -3,6 +3,11 @@
 //! records are kept and, optionally, which operator accounts may join its
 //! members' sessions.
 //!
+//! An account joins an organisation by accepting an invitation (a
+//! single-use code an admin made, [`invite`] / [`accept`]): an admin cannot
+//! enrol an account that did not agree to it, since membership opens its
+//! co-browsing sessions to the organisation's operators and audit.
+//!
 //! Joining rules ([`join_denied`]): when the visitor's account belongs to an
 //! organisation, only that organisation's operators and admins may join, and
 //! only those on its allowlist when one is set; an operator or admin of an
@@ -18,35 +23,17 @@ use baton_shared::api::DeviceRecord;
 pub const DAY_MS: i64 = 86_400_000;
 pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 pub const RETENTION_DAYS: std::ops::RangeInclusive<u32> = 1..=3650;
+/// How long an invitation into an organisation can be accepted.
+pub const INVITE_TTL_MS: i64 = 7 * DAY_MS;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OrgRole {
-    Admin,
-    Operator,
-    Member,
-}
+pub use baton_shared::api::OrgRole;
 
-impl OrgRole {
-    fn as_str(self) -> &'static str {
-        match self {
-            OrgRole::Admin => "admin",
-            OrgRole::Operator => "operator",
-            OrgRole::Member => "member",
-        }
-    }
-
-    fn parse(s: &str) -> Result<Self, DbError> {
-        match s {
-            "admin" => Ok(OrgRole::Admin),
-            "operator" => Ok(OrgRole::Operator),
-            "member" => Ok(OrgRole::Member),
-            other => Err(DbError::Corrupt(format!("organisation role {other:?}"))),
-        }
-    }
-
-    pub fn operates(self) -> bool {
-        matches!(self, OrgRole::Admin | OrgRole::Operator)
+fn parse_role(s: &str) -> Result<OrgRole, DbError> {
+    match s {
+        "admin" => Ok(OrgRole::Admin),
+        "operator" => Ok(OrgRole::Operator),
+        "member" => Ok(OrgRole::Member),
+        other => Err(DbError::Corrupt(format!("organisation role {other:?}"))),
     }
 }
 
@@ -62,6 +49,10 @@ pub enum OrgError {
     AlreadyMember,
     #[error("only an admin of this organisation may do that")]
     NotAdmin,
+    #[error("that account is not in this organisation; invite it (POST /v1/orgs/{{org}}/invites)")]
+    NotMember,
+    #[error("that invitation is unknown, used or expired; ask the organisation's admin for a new one")]
+    UnknownInvite,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -78,7 +69,7 @@ pub fn membership(conn: &Connection, account_id: &str) -> Result<Option<Membersh
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
         })
         .optional()?;
-    row.map(|(org_id, role)| Ok(Membership { org_id, role: OrgRole::parse(&role)? })).transpose()
+    row.map(|(org_id, role)| Ok(Membership { org_id, role: parse_role(&role)? })).transpose()
 }
 
 /// Creates an organisation with `admin` (an account) as its first admin.
@@ -104,21 +95,69 @@ pub fn require_admin(conn: &Connection, org_id: &str, caller: &DeviceRecord) -> 
     }
 }
 
-/// Adds `account_id` to the organisation, or changes its role there.
+/// Changes the role of a member of the organisation (accounts come in by
+/// accepting an invitation).
 pub fn set_member(conn: &mut Connection, org_id: &str, caller: &DeviceRecord, account_id: &str, role: OrgRole) -> Result<(), OrgError> {
     let tx = conn.transaction()?;
     require_admin(&tx, org_id, caller)?;
     match membership(&tx, account_id)? {
-        Some(m) if m.org_id != org_id => return Err(OrgError::AlreadyMember),
-        _ => {}
+        Some(m) if m.org_id == org_id => {}
+        _ => return Err(OrgError::NotMember),
     }
     tx.execute(
-        "INSERT INTO org_member (org_id, account_id, role) VALUES (?1, ?2, ?3)
-         ON CONFLICT (account_id) DO UPDATE SET role = excluded.role",
+        "UPDATE org_member SET role = ?3 WHERE org_id = ?1 AND account_id = ?2",
         params![org_id, account_id, role.as_str()],
     )?;
     tx.commit()?;
     Ok(())
+}
+
+/// Stores an invitation into the organisation with `role`, under the hash of
+/// its code; expired ones go meanwhile.
+pub fn invite(
+    conn: &mut Connection,
+    org_id: &str,
+    caller: &DeviceRecord,
+    code_hash: &[u8],
+    role: OrgRole,
+    now: i64,
+) -> Result<i64, OrgError> {
+    let tx = conn.transaction()?;
+    require_admin(&tx, org_id, caller)?;
+    tx.execute("DELETE FROM org_invite WHERE expires_ms <= ?1", params![now])?;
+    let expires_ms = now.saturating_add(INVITE_TTL_MS);
+    tx.execute(
+        "INSERT INTO org_invite (code_hash, org_id, role, expires_ms) VALUES (?1, ?2, ?3, ?4)",
+        params![code_hash, org_id, role.as_str(), expires_ms],
+    )?;
+    tx.commit()?;
+    Ok(expires_ms)
+}
+
+/// The account accepts the invitation whose code hashes to `code_hash`: it
+/// joins with the invitation's role, and the invitation is used up.
+pub fn accept(conn: &mut Connection, code_hash: &[u8], account_id: &str, now: i64) -> Result<Membership, OrgError> {
+    let tx = conn.transaction()?;
+    let found = tx
+        .query_row(
+            "SELECT org_id, role FROM org_invite WHERE code_hash = ?1 AND expires_ms > ?2",
+            params![code_hash, now],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+        )
+        .optional()?;
+    let Some((org_id, role)) = found else {
+        return Err(OrgError::UnknownInvite);
+    };
+    if membership(&tx, account_id)?.is_some() {
+        return Err(OrgError::AlreadyMember);
+    }
+    tx.execute(
+        "INSERT INTO org_member (org_id, account_id, role) VALUES (?1, ?2, ?3)",
+        params![org_id, account_id, role],
+    )?;
+    tx.execute("DELETE FROM org_invite WHERE code_hash = ?1", params![code_hash])?;
+    tx.commit()?;
+    Ok(Membership { org_id, role: parse_role(&role)? })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -372,6 +411,13 @@ mod tests {
         .unwrap();
     }
 
+    /// `account` joins `org` as invited by `admin`.
+    fn enrol(c: &mut Connection, org: &str, admin: &DeviceRecord, account: &str, role: OrgRole) {
+        let code = format!("hash-of-{org}-{account}");
+        invite(c, org, admin, code.as_bytes(), role, 0).unwrap();
+        accept(c, code.as_bytes(), account, 1).unwrap();
+    }
+
     async fn with_conn<T: Send + 'static>(db: &Db, f: impl FnOnce(&mut Connection) -> T + Send + 'static) -> T {
         db.call(move |c| Ok::<_, DbError>(f(c))).await.unwrap()
     }
@@ -383,11 +429,9 @@ mod tests {
             create(c, "orgA", "A", "accA-admin", 30, 0).unwrap();
             create(c, "orgB", "B", "accB-admin", 30, 0).unwrap();
             let admin_a = device("accA-admin", "d1");
-            set_member(c, "orgA", &admin_a, "accA-op", OrgRole::Operator).unwrap();
-            set_member(c, "orgA", &admin_a, "accA-visitor", OrgRole::Member).unwrap();
-            set_member(c, "orgA", &admin_a, "accA-op2", OrgRole::Operator).unwrap();
-            assert!(matches!(set_member(c, "orgA", &device("accA-op", "d"), "x", OrgRole::Admin), Err(OrgError::NotAdmin)));
-            assert!(matches!(set_member(c, "orgA", &admin_a, "accB-admin", OrgRole::Member), Err(OrgError::AlreadyMember)));
+            enrol(c, "orgA", &admin_a, "accA-op", OrgRole::Operator);
+            enrol(c, "orgA", &admin_a, "accA-visitor", OrgRole::Member);
+            enrol(c, "orgA", &admin_a, "accA-op2", OrgRole::Operator);
 
             let check = |c: &mut Connection, visitor: &str, op: &DeviceRecord| join_denied(c, visitor, op).unwrap();
             assert_eq!(check(c, "accA-visitor", &device("accB-admin", "x")), Some(JoinDenied::OtherOrganisation));
@@ -406,12 +450,43 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn accounts_join_only_by_accepting_an_invitation_once() {
+        let db = Db::open_in_memory().unwrap();
+        with_conn(&db, |c| {
+            create(c, "orgA", "A", "admin", 30, 0).unwrap();
+            create(c, "orgB", "B", "other-admin", 30, 0).unwrap();
+            let admin = device("admin", "d1");
+            // No enrolling an account that did not accept.
+            assert!(matches!(set_member(c, "orgA", &admin, "someone", OrgRole::Member), Err(OrgError::NotMember)));
+            assert!(matches!(invite(c, "orgA", &device("someone", "d"), b"h0", OrgRole::Admin, 0), Err(OrgError::NotAdmin)));
+            let expires = invite(c, "orgA", &admin, b"h1", OrgRole::Operator, 0).unwrap();
+            assert_eq!(expires, INVITE_TTL_MS);
+            assert!(matches!(accept(c, b"wrong", "someone", 1), Err(OrgError::UnknownInvite)));
+            assert!(matches!(accept(c, b"h1", "other-admin", 1), Err(OrgError::AlreadyMember)), "one organisation each");
+            let joined = accept(c, b"h1", "someone", 1).unwrap();
+            assert_eq!(joined, Membership { org_id: "orgA".into(), role: OrgRole::Operator });
+            assert!(matches!(accept(c, b"h1", "another", 2), Err(OrgError::UnknownInvite)), "single use");
+            // Members' roles change; other organisations' members are not touched.
+            set_member(c, "orgA", &admin, "someone", OrgRole::Member).unwrap();
+            assert_eq!(membership(c, "someone").unwrap().unwrap().role, OrgRole::Member);
+            assert!(matches!(set_member(c, "orgA", &admin, "other-admin", OrgRole::Member), Err(OrgError::NotMember)));
+            // Expired invitations cannot be accepted, and go with the next one made.
+            invite(c, "orgA", &admin, b"h2", OrgRole::Member, 0).unwrap();
+            assert!(matches!(accept(c, b"h2", "late", INVITE_TTL_MS), Err(OrgError::UnknownInvite)));
+            invite(c, "orgA", &admin, b"h3", OrgRole::Member, INVITE_TTL_MS + 1).unwrap();
+            let left: i64 = c.query_row("SELECT COUNT(*) FROM org_invite", [], |r| r.get(0)).unwrap();
+            assert_eq!(left, 1);
+        })
+        .await;
+    }
+
+    #[tokio::test]
     async fn admins_list_export_and_retention_deletes_what_is_due() {
         let db = Db::open_in_memory().unwrap();
         with_conn(&db, |c| {
             create(c, "orgA", "A", "admin", 10, 0).unwrap();
             let admin = device("admin", "d1");
-            set_member(c, "orgA", &admin, "visitor", OrgRole::Member).unwrap();
+            enrol(c, "orgA", &admin, "visitor", OrgRole::Member);
             let now = 100 * DAY_MS;
             session(c, "old", "L1", "visitor", "ended", Some(now - 11 * DAY_MS), now - 11 * DAY_MS);
             session(c, "recent", "L2", "visitor", "ended", Some(now - 9 * DAY_MS), now - 9 * DAY_MS);

@@ -27,6 +27,8 @@ pub mod code {
     pub const PAIRING_STATE: &str = "pairing_state";
     pub const RATE_LIMITED: &str = "rate_limited";
     pub const QUOTA_EXCEEDED: &str = "quota_exceeded";
+    pub const NOT_A_MEMBER: &str = "not_a_member";
+    pub const INVITE_INVALID: &str = "invite_invalid";
     pub const COBROWSE_CODE_INVALID: &str = "cobrowse_code_invalid";
     pub const UNKNOWN_COBROWSE_SESSION: &str = "unknown_cobrowse_session";
     pub const UNAVAILABLE: &str = "unavailable";

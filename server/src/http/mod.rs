@@ -84,6 +84,8 @@ pub fn router(state: AppState) -> Router {
             get(cobrowse::recording),
         )
         .route("/v1/orgs", post(orgs::create))
+        .route(baton_shared::api::PATH_ORG_JOIN, post(orgs::join))
+        .route("/v1/orgs/{org_id}/invites", post(orgs::invite))
         .route("/v1/orgs/{org_id}/members/{account_id}", put(orgs::set_member))
         .route("/v1/orgs/{org_id}/policy", put(orgs::set_policy))
         .route("/v1/orgs/{org_id}/sessions", get(orgs::sessions))

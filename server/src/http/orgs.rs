@@ -4,7 +4,9 @@
 //! | Route                                  | Who    | What |
 //! |----------------------------------------|--------|------|
 //! | `POST /v1/orgs`                         | anyone not in an organisation | create one; the caller's account is its admin |
-//! | `PUT /v1/orgs/{org}/members/{account}`  | admin  | add an account or change its role (`admin`, `operator`, `member`) |
+//! | `POST /v1/orgs/{org}/invites`           | admin  | a single-use invitation code for a role (`admin`, `operator`, `member`), valid 7 days |
+//! | `POST /v1/orgs/join`                    | anyone not in an organisation | accept an invitation: the caller's account joins with its role |
+//! | `PUT /v1/orgs/{org}/members/{account}`  | admin  | change a member's role |
 //! | `PUT /v1/orgs/{org}/policy`             | admin  | retention days and operator allowlist (account ids) |
 //! | `GET /v1/orgs/{org}/sessions`           | admin  | the members' co-browsing sessions |
 //! | `GET /v1/orgs/{org}/audit`              | admin  | their audit log as JSON lines (`application/x-ndjson`) |
@@ -19,11 +21,14 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use baton_shared::api::{AcceptInvite, OrgJoined};
+
 use super::checks;
 use super::error::{code, HttpError};
 use super::extract::{AuthDevice, ValidJson, ValidPath, Validate};
 use super::AppState;
 use crate::clock::now_ms;
+use crate::credentials::hash_token;
 use crate::db::orgs::{self, Deleted, OrgError, OrgPolicy, OrgRole, SessionSummary, RETENTION_DAYS};
 use crate::db::{Db, DbError};
 
@@ -31,12 +36,16 @@ use crate::db::{Db, DbError};
 const RETENTION_SWEEP: Duration = Duration::from_secs(300);
 const MAX_ORG_NAME: usize = 200;
 const MAX_ALLOWLIST: usize = 10_000;
+/// Invitation codes are 64 hex characters; anything much longer is not one.
+const MAX_INVITE_CODE: usize = 128;
 
 impl From<OrgError> for HttpError {
     fn from(e: OrgError) -> Self {
         match e {
             OrgError::AlreadyMember => HttpError::new(StatusCode::CONFLICT, code::CONFLICT, e.to_string()),
             OrgError::NotAdmin => HttpError::new(StatusCode::FORBIDDEN, code::FORBIDDEN, e.to_string()),
+            OrgError::NotMember => HttpError::new(StatusCode::NOT_FOUND, code::NOT_A_MEMBER, e.to_string()),
+            OrgError::UnknownInvite => HttpError::new(StatusCode::NOT_FOUND, code::INVITE_INVALID, e.to_string()),
             OrgError::Db(e) => e.into(),
         }
     }
@@ -111,6 +120,48 @@ pub async fn set_member(
     checks::id("account id", &account_id)?;
     state.db.call(move |c| orgs::set_member(c, &org_id, &device, &account_id, req.role)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize)]
+pub struct Invited {
+    /// Give it to the person to accept (`POST /v1/orgs/join`); shown once.
+    pub code: String,
+    pub role: OrgRole,
+    pub expires_ms: i64,
+}
+
+pub async fn invite(
+    State(state): State<AppState>,
+    AuthDevice(device): AuthDevice,
+    ValidPath(org_id): ValidPath<String>,
+    ValidJson(req): ValidJson<SetMember>,
+) -> Result<Json<Invited>, HttpError> {
+    checks::id("organisation id", &org_id)?;
+    let code = state.ids.device_token()?;
+    let hash = hash_token(&code);
+    let role = req.role;
+    let expires_ms = state.db.call(move |c| orgs::invite(c, &org_id, &device, &hash, role, now_ms())).await?;
+    Ok(Json(Invited { code, role, expires_ms }))
+}
+
+impl Validate for AcceptInvite {
+    fn validate(self) -> Result<Self, HttpError> {
+        let code = self.code.trim().to_ascii_lowercase();
+        let ok = !code.is_empty() && code.len() <= MAX_INVITE_CODE && code.bytes().all(|b| b.is_ascii_alphanumeric());
+        ok.then_some(Self { code }).ok_or_else(|| HttpError::invalid_request("code is not an invitation code"))
+    }
+}
+
+pub async fn join(
+    State(state): State<AppState>,
+    AuthDevice(device): AuthDevice,
+    ValidJson(req): ValidJson<AcceptInvite>,
+) -> Result<Json<OrgJoined>, HttpError> {
+    let hash = hash_token(&req.code);
+    let account = device.account_id.clone();
+    let m = state.db.call(move |c| orgs::accept(c, &hash, &account, now_ms())).await?;
+    tracing::info!(org_id = %m.org_id, account_id = %device.account_id, "account joined an organisation");
+    Ok(Json(OrgJoined { org_id: m.org_id, role: m.role }))
 }
 
 impl Validate for OrgPolicy {

@@ -19,6 +19,14 @@ async fn share(server: &Server, visitor: &Device) -> SessionCreated {
     json(visitor.post(server, PATH_SESSIONS, &CreateSession { visitor_public_key: public_key(7) }).await, 200).await
 }
 
+/// `device`'s account accepts an invitation `admin` made into `org`.
+async fn enrol(server: &Server, admin: &Device, org: &str, device: &Device, role: &str) {
+    let invited: Value = json(admin.post(server, &format!("/v1/orgs/{org}/invites"), &json!({"role": role})).await, 200).await;
+    assert_eq!(invited["role"], role);
+    let joined: Value = json(device.post(server, "/v1/orgs/join", &json!({"code": invited["code"]})).await, 200).await;
+    assert_eq!((joined["org_id"].as_str(), joined["role"].as_str()), (Some(org), Some(role)));
+}
+
 async fn join(server: &Server, operator: &Device, lookup: &str) -> reqwest::Response {
     let body = JoinSession { lookup: lookup.to_owned(), operator_public_key: public_key(8) };
     operator.post(server, PATH_JOIN, &body).await
@@ -37,14 +45,33 @@ async fn operators_join_only_their_organisation_and_retention_deletes_what_is_du
     let org_a = org_a["org_id"].as_str().unwrap().to_owned();
     let org_b: Value = json(admin_b.post(&server, "/v1/orgs", &json!({"name": "Org B"})).await, 200).await;
     let org_b = org_b["org_id"].as_str().unwrap().to_owned();
-    for (device, role) in [(&operator_a, "operator"), (&second_a, "operator"), (&visitor_a, "member")] {
-        let path = format!("/v1/orgs/{org_a}/members/{}", device.account_id);
-        assert_eq!(put(&server, &admin_a, &path, &json!({"role": role})).await.status(), 204);
+    for (device, role) in [(&operator_a, "member"), (&second_a, "operator"), (&visitor_a, "member")] {
+        enrol(&server, &admin_a, &org_a, device, role).await;
     }
-    // Only an admin manages members, and an account is in one organisation.
+    // The admin changes members' roles...
+    let path = format!("/v1/orgs/{org_a}/members/{}", operator_a.account_id);
+    assert_eq!(put(&server, &admin_a, &path, &json!({"role": "operator"})).await.status(), 204);
+    // ...but cannot enrol an account that did not accept an invitation.
     let path = format!("/v1/orgs/{org_a}/members/{}", admin_b.account_id);
     assert_eq!(put(&server, &operator_a, &path, &json!({"role": "member"})).await.status(), 403);
-    assert_eq!(put(&server, &admin_a, &path, &json!({"role": "member"})).await.status(), 409);
+    let err: ApiError = json(put(&server, &admin_a, &path, &json!({"role": "member"})).await, 404).await;
+    assert_eq!(err.code, "not_a_member");
+    // Only an admin invites; an invitation is single use, and an account is
+    // in one organisation.
+    let err: ApiError =
+        json(operator_a.post(&server, &format!("/v1/orgs/{org_a}/invites"), &json!({"role": "admin"})).await, 403).await;
+    assert_eq!(err.code, "forbidden");
+    let invited: Value = json(admin_a.post(&server, &format!("/v1/orgs/{org_a}/invites"), &json!({"role": "member"})).await, 200).await;
+    let code = json!({"code": invited["code"]});
+    let err: ApiError = json(admin_b.post(&server, "/v1/orgs/join", &code).await, 409).await;
+    assert_eq!(err.code, "conflict");
+    let newcomer = Device::register(&server, "Newcomer").await;
+    assert_eq!(newcomer.post(&server, "/v1/orgs/join", &code).await.status(), 200);
+    let stranger = Device::register(&server, "Stranger").await;
+    let err: ApiError = json(stranger.post(&server, "/v1/orgs/join", &code).await, 404).await;
+    assert_eq!(err.code, "invite_invalid");
+    let bad = json!({"code": "not a code!"});
+    assert_eq!(stranger.post(&server, "/v1/orgs/join", &bad).await.status(), 400);
 
     // An operator from another organisation cannot join.
     let session = share(&server, &visitor_a).await;
@@ -129,8 +156,7 @@ async fn refused_joins_use_up_the_clients_guesses_but_not_the_code() {
     let org_a = org_a["org_id"].as_str().unwrap().to_owned();
     let _: Value = json(stranger.post(&server, "/v1/orgs", &json!({"name": "Org B"})).await, 200).await;
     for (device, role) in [(&operator_a, "operator"), (&visitor_a, "member")] {
-        let path = format!("/v1/orgs/{org_a}/members/{}", device.account_id);
-        assert_eq!(put(&server, &admin_a, &path, &json!({"role": role})).await.status(), 204);
+        enrol(&server, &admin_a, &org_a, device, role).await;
     }
     let session = share(&server, &visitor_a).await;
 
