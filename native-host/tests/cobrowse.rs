@@ -542,22 +542,28 @@ fn read_until(socket: &mut RawSocket, seen: &mut Vec<String>, pred: impl Fn(&Val
     }
 }
 
+/// A visitor's host shares; the test, as an operator device of its own,
+/// joins with `message` as its key-agreement message. Returns the visitor,
+/// the session id, the code's secret half and the operator's token.
+fn raw_operator_joins(server: &Server, message: &[u8]) -> (Host, String, String, String) {
+    let mut visitor = Host::start(&server.url, "Visitor laptop");
+    visitor.wait_connected();
+    let (status, reg) = http(server, "POST", "/v1/devices", None, &json!({"name": "Raw operator", "kind": "desktop"}));
+    assert_eq!(status, 200, "{reg}");
+    let token = reg["device_token"].as_str().expect("token").to_owned();
+    let started = visitor.request(json!({"type": "share_start"}));
+    let session = started["session_id"].as_str().expect("id").to_owned();
+    let (lookup, secret) = started["code"].as_str().expect("code").rsplit_once('-').expect("dash");
+    let (status, joined) = http(server, "POST", "/v1/cobrowse/join", Some(&token),
+        &json!({"lookup": lookup, "operator_public_key": B64.encode(message)}));
+    assert_eq!(status, 200, "{joined}");
+    (visitor, session, secret.to_owned(), token)
+}
+
 #[test]
 fn the_relay_carries_only_ciphertext_and_bad_frames_are_errors_not_crashes() {
     let (_dir, server) = server();
-    let mut visitor = Host::start(&server.url, "Visitor laptop");
-    visitor.wait_connected();
-    let (status, reg) = http(&server, "POST", "/v1/devices", None, &json!({"name": "Raw operator", "kind": "desktop"}));
-    assert_eq!(status, 200, "{reg}");
-    let token = reg["device_token"].as_str().expect("token").to_owned();
-
-    let started = visitor.request(json!({"type": "share_start"}));
-    let session = started["session_id"].as_str().expect("id").to_owned();
-    let code = started["code"].as_str().expect("code");
-    let (lookup, secret) = code.rsplit_once('-').expect("dash");
-    let (status, joined) = http(&server, "POST", "/v1/cobrowse/join", Some(&token),
-        &json!({"lookup": lookup, "operator_public_key": B64.encode(operator_message())}));
-    assert_eq!(status, 200, "{joined}");
+    let (mut visitor, session, secret, token) = raw_operator_joins(&server, &operator_message());
     let mut socket = raw_relay(&server, &session, &token);
     let mut seen = Vec::new();
     read_until(&mut socket, &mut seen, |m| m["t"] == "hello");
@@ -571,7 +577,7 @@ fn the_relay_carries_only_ciphertext_and_bad_frames_are_errors_not_crashes() {
     assert_eq!(frame["seq"], 1);
     assert_eq!(frame["from"], "visitor");
     let all = seen.concat();
-    assert!(!all.contains("SECRET") && !all.contains("bank.example") && !all.contains(secret), "{all}");
+    assert!(!all.contains("SECRET") && !all.contains("bank.example") && !all.contains(secret.as_str()), "{all}");
 
     // Frames that do not open, or are not frames, become error events.
     for (seq, ct) in [(1, "%%% not base64".to_owned()), (2, B64.encode([0u8; 40])), (3, B64.encode([1u8; 5]))] {
@@ -587,7 +593,6 @@ fn the_relay_carries_only_ciphertext_and_bad_frames_are_errors_not_crashes() {
     let frame = read_until(&mut socket, &mut seen, |m| m["t"] == "frame");
     assert_eq!(frame["seq"], 2);
     assert!(!seen.concat().contains("SECRET"));
-    let _ = joined;
 }
 
 /// An operator (or a server in between) whose key-agreement message is not
@@ -596,17 +601,7 @@ fn the_relay_carries_only_ciphertext_and_bad_frames_are_errors_not_crashes() {
 #[test]
 fn an_unusable_operator_key_ends_the_session_at_once() {
     let (_dir, server) = server();
-    let mut visitor = Host::start(&server.url, "Visitor laptop");
-    visitor.wait_connected();
-    let (status, reg) = http(&server, "POST", "/v1/devices", None, &json!({"name": "Raw operator", "kind": "desktop"}));
-    assert_eq!(status, 200, "{reg}");
-    let token = reg["device_token"].as_str().expect("token").to_owned();
-    let started = visitor.request(json!({"type": "share_start"}));
-    let session = started["session_id"].as_str().expect("id").to_owned();
-    let (lookup, _) = started["code"].as_str().expect("code").rsplit_once('-').expect("dash");
-    let (status, joined) = http(&server, "POST", "/v1/cobrowse/join", Some(&token),
-        &json!({"lookup": lookup, "operator_public_key": B64.encode(not_a_message())}));
-    assert_eq!(status, 200, "{joined}");
+    let (mut visitor, session, _, token) = raw_operator_joins(&server, &not_a_message());
     let mut socket = raw_relay(&server, &session, &token);
     let mut seen = Vec::new();
     let ended = visitor.wait_event("ended", WAIT, |m| is_cobrowse(m, &session, "ended"));
