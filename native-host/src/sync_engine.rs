@@ -172,6 +172,13 @@ async fn upload(ctx: &HostContext, api: &ServerApi, device: &DeviceRow, keys: &A
             let request = UploadRequest { collection, changes };
             match api.post::<_, UploadResponse>(PATH_UPLOAD, &request).await {
                 Ok(_) => {}
+                Err(e @ CallError::Status { status: 507, .. }) => {
+                    // Over the server's quota: changes queued later (closed
+                    // tabs) must be able to replace these, not wait behind them.
+                    ctx.store().map_err(local)?.compact_outbox().map_err(store_err)?;
+                    ctx.refresh_status();
+                    return Err(e);
+                }
                 Err(CallError::Conflict(conflict)) if conflicts < MAX_CONFLICT_RETRIES => {
                     conflicts += 1;
                     tracing::info!("upload conflict on {} records of {}; reconciling", conflict.conflicts.len(), collection.as_str());
@@ -396,6 +403,28 @@ mod tests {
         let status = ctx.sync_status.borrow().clone();
         assert_eq!(status.error, None, "cleared by a sync that worked");
         assert!(status.last_sync_ms.is_some());
+    }
+
+    #[tokio::test]
+    async fn over_the_servers_quota_later_changes_replace_the_refused_ones() {
+        use crate::store::LocalChange;
+        let keys = Arc::new(AccountKeys::generate().unwrap());
+        let server = test_server::start(|head| match head {
+            "POST /v1/sync/upload" => Reply::Status(
+                507,
+                r#"{"code": "quota_exceeded", "message": "this device would keep 3 records"}"#.into(),
+            ),
+            _ => Reply::NotFound,
+        })
+        .await;
+        let Setup { ctx, _dir, .. } = setup(&server.url, keys, 16);
+        let put = |id: &str| LocalChange { collection: Collection::Tabs, id: id.into(), state: Some(("t".repeat(40), "{}".into())) };
+        ctx.store().unwrap().apply_local(&[put("t:1"), put("t:2")]).unwrap();
+        ctx.store().unwrap().apply_local(&[LocalChange { collection: Collection::Tabs, id: "t:1".into(), state: None }]).unwrap();
+        assert!(matches!(sync_once(&ctx).await, Err(CallError::Status { status: 507, .. })));
+        let status = ctx.sync_status.borrow().clone();
+        assert!(status.error.as_deref().is_some_and(|e| e.contains("quota_exceeded")), "{status:?}");
+        assert_eq!(status.pending_changes, 2, "t:1's addition gave way to its deletion");
     }
 
     #[tokio::test]

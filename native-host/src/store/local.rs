@@ -124,6 +124,18 @@ impl Store {
         Ok(out)
     }
 
+    /// Keeps only the latest unsent change of each record. Used when the
+    /// server refuses the oldest changes for its quota: what came later (the
+    /// user closing tabs) then replaces them instead of waiting behind them.
+    /// Intermediate states are lost, which is what makes room.
+    pub fn compact_outbox(&mut self) -> Result<u64, StoreError> {
+        let dropped = self.conn.execute(
+            "DELETE FROM outbox WHERE seq NOT IN (SELECT MAX(seq) FROM outbox GROUP BY collection, id)",
+            [],
+        )?;
+        Ok(dropped as u64)
+    }
+
     /// What the server is known to hold for these ids (absent: nothing).
     pub fn server_tokens(&self, collection: Collection) -> Result<HashMap<String, String>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
@@ -237,6 +249,19 @@ mod tests {
         assert_eq!(s.outbox_run(100).unwrap()[0].collection, Collection::Pages);
         assert_eq!(s.server_tokens(Collection::Tabs).unwrap(), HashMap::from([("t:1".into(), "b".into())]));
         assert_eq!(s.pending_changes().unwrap(), 2);
+    }
+
+    #[test]
+    fn compacting_keeps_each_records_latest_change() {
+        let (_d, mut s) = store();
+        s.apply_local(&[put("t:1", "a"), put("t:2", "b")]).unwrap();
+        s.apply_local(&[LocalChange { collection: Collection::Pages, ..put("t:1", "p") }]).unwrap();
+        s.apply_local(&[del("t:1"), put("t:2", "c")]).unwrap();
+        assert_eq!(s.compact_outbox().unwrap(), 2);
+        let left: Vec<(Collection, String, RecordState)> =
+            s.outbox_run(10).unwrap().into_iter().map(|r| (r.collection, r.id, r.state)).collect();
+        assert_eq!(left, [(Collection::Pages, "t:1".to_owned(), Some(("p".into(), "{}".into())))]);
+        assert_eq!(s.pending_changes().unwrap(), 3, "the pages change, the deletion and the latest t:2");
     }
 
     #[test]
