@@ -14,6 +14,8 @@ use crate::db::orgs::{DEFAULT_RETENTION_DAYS, RETENTION_DAYS};
 use crate::forwarded::ProxyNet;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8917";
+/// Eight recordings at the per-session cap; retention frees it.
+pub const DEFAULT_ACCOUNT_RECORDING_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 /// Far beyond a browser's windows, tabs and form fields (5,000 open tabs
 /// are about 5,000 records and 3 MB), but a bound on what one device stores.
 pub const DEFAULT_DEVICE_QUOTA_RECORDS: u64 = 50_000;
@@ -69,6 +71,12 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub cobrowse_recording_max_bytes: u64,
 
+    /// Bytes of co-browsing recordings one visitor account may keep, across
+    /// its sessions (each session also stops at its own cap).
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_ACCOUNT_RECORDING_BYTES,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub account_recording_bytes: u64,
+
     /// Live sync records one device may keep on the server.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_DEVICE_QUOTA_RECORDS,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -123,6 +131,8 @@ pub struct Settings {
     pub registrations_per_hour: u32,
     /// What one device may keep in sync records.
     pub device_quota: crate::db::sync::Quota,
+    /// Recorded bytes per visitor account, across its sessions.
+    pub account_recording_max_bytes: u64,
     /// Peers whose `X-Forwarded-For` names the client (`forwarded`).
     pub trusted_proxies: Arc<[ProxyNet]>,
 }
@@ -144,6 +154,7 @@ impl Cli {
             relay_queue_bytes: usize::try_from(self.relay_queue_bytes).unwrap_or(usize::MAX),
             registrations_per_hour: self.registrations_per_hour,
             device_quota: crate::db::sync::Quota { records: self.device_quota_records, bytes: self.device_quota_bytes },
+            account_recording_max_bytes: self.account_recording_bytes,
             trusted_proxies: self.trusted_proxies.clone().into(),
         }
     }
@@ -179,6 +190,7 @@ mod tests {
         assert_eq!(cli.settings().registrations_per_hour, DEFAULT_REGISTRATIONS_PER_HOUR);
         assert_eq!(cli.settings().device_quota.records, DEFAULT_DEVICE_QUOTA_RECORDS);
         assert_eq!(cli.settings().device_quota.bytes, DEFAULT_DEVICE_QUOTA_BYTES);
+        assert_eq!(cli.settings().account_recording_max_bytes, DEFAULT_ACCOUNT_RECORDING_BYTES);
         assert!(Cli::try_parse_from(["baton-server", "--session-retention-days", "0"]).is_err());
     }
 

@@ -108,12 +108,11 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
     let push = PushRegistry::new();
     let settings = cli.settings();
     let away_ttl = Duration::from_millis(u64::try_from(settings.cobrowse_away_ttl_ms).unwrap_or(0));
-    let relay = Relay::start(
-        db.clone(),
-        settings.cobrowse_recording_max_bytes,
-        away_ttl,
-        settings.relay_queue_bytes,
-    );
+    let recording = db::cobrowse::RecordingCaps {
+        session: settings.cobrowse_recording_max_bytes,
+        account: settings.account_recording_max_bytes,
+    };
+    let relay = Relay::start(db.clone(), recording, away_ttl, settings.relay_queue_bytes);
     let active = db
         .call(db::cobrowse::active)
         .await

@@ -698,23 +698,43 @@ pub struct FrameRow {
     pub frame: RecordedFrame,
 }
 
+/// How much recorded ciphertext (text) is kept: per session, and per
+/// visitor account across its sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordingCaps {
+    pub session: u64,
+    pub account: u64,
+}
+
 /// Stores a batch of recorded frames in one transaction, each only if its
-/// session's recording stays within `max_bytes` (ciphertext text). The
-/// first frame that does not fit stops the session's recording for good,
-/// with a `RecordingLimitReached` entry; returns those sessions' ids.
-/// Frames of sessions that no longer exist (retention) are dropped.
+/// session's recording stays within `caps.session` and its visitor
+/// account's within `caps.account`. The first frame that does not fit stops
+/// the session's recording for good, with a `RecordingLimitReached` entry
+/// naming the cap it met; returns those sessions with that cap. Frames of
+/// sessions that no longer exist (retention) are dropped.
 pub fn store_frames(
     conn: &mut Connection,
     rows: &[FrameRow],
-    max_bytes: u64,
-) -> Result<Vec<String>, DbError> {
-    let max = i64::try_from(max_bytes).unwrap_or(i64::MAX);
+    caps: RecordingCaps,
+) -> Result<Vec<(String, u64)>, DbError> {
+    let session_max = i64::try_from(caps.session).unwrap_or(i64::MAX);
+    let account_max = i64::try_from(caps.account).unwrap_or(i64::MAX);
     let mut stopped = Vec::new();
     let tx = conn.transaction()?;
     {
+        let mut account_of = tx.prepare_cached(
+            "SELECT visitor_account FROM cobrowse_session WHERE id = ?1 AND recording_full = 0",
+        )?;
+        let mut account_room = tx.prepare_cached(
+            "SELECT COALESCE((SELECT bytes FROM account_recording WHERE account_id = ?1), 0) + ?2 <= ?3",
+        )?;
         let mut count = tx.prepare_cached(
             "UPDATE cobrowse_session SET recorded_bytes = recorded_bytes + ?2
              WHERE id = ?1 AND recording_full = 0 AND recorded_bytes + ?2 <= ?3",
+        )?;
+        let mut count_account = tx.prepare_cached(
+            "INSERT INTO account_recording (account_id, bytes) VALUES (?1, ?2)
+             ON CONFLICT (account_id) DO UPDATE SET bytes = bytes + excluded.bytes",
         )?;
         let mut insert = tx.prepare_cached(
             "INSERT INTO cobrowse_frame (session_id, seq, from_role, at_ms, ct) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -726,13 +746,29 @@ pub fn store_frames(
         for row in rows {
             let f = &row.frame;
             let len = i64::try_from(f.ct.len()).unwrap_or(i64::MAX);
-            if count.execute(params![row.session_id, len, max])? == 1 {
+            // Gone (retention) or stopped already: nothing to do.
+            let Some(account) = account_of
+                .query_row(params![row.session_id], |r| r.get::<_, String>(0))
+                .optional()?
+            else {
+                continue;
+            };
+            let met = if !account_room.query_row(params![account, len, account_max], |r| r.get::<_, bool>(0))? {
+                Some(caps.account)
+            } else if count.execute(params![row.session_id, len, session_max])? == 1 {
+                count_account.execute(params![account, len])?;
                 let seq = i64::try_from(f.seq).unwrap_or(i64::MAX);
                 insert.execute(params![row.session_id, seq, role_str(f.from), f.at_ms, f.ct])?;
-            } else if stop.execute(params![row.session_id])? == 1 {
-                let event = AuditEvent::RecordingLimitReached { max_bytes };
-                append_audit(&tx, &row.session_id, f.at_ms, None, &event)?;
-                stopped.push(row.session_id.clone());
+                None
+            } else {
+                Some(caps.session)
+            };
+            if let Some(max_bytes) = met {
+                if stop.execute(params![row.session_id])? == 1 {
+                    let event = AuditEvent::RecordingLimitReached { max_bytes };
+                    append_audit(&tx, &row.session_id, f.at_ms, None, &event)?;
+                    stopped.push((row.session_id.clone(), max_bytes));
+                }
             }
         }
     }
@@ -846,6 +882,42 @@ mod tests {
 
     fn events(log: &[AuditEntry]) -> Vec<AuditEvent> {
         log.iter().map(|e| e.event.clone()).collect()
+    }
+
+    #[tokio::test]
+    async fn recordings_stop_at_the_sessions_cap_and_at_the_accounts_across_sessions() {
+        let db = Db::open_in_memory().unwrap();
+        let (_, _, _) = joined(&db, 0).await;
+        let caps = RecordingCaps { session: 10, account: 15 };
+        let frame = |session: &str, seq: u64| FrameRow {
+            session_id: session.into(),
+            frame: RecordedFrame { seq, from: Role::Visitor, at_ms: 0, ct: "xxxx".into() },
+        };
+        db.call(move |c| {
+            // A second session of the same visitor account.
+            c.execute_batch(
+                "CREATE TEMP TABLE copy AS SELECT * FROM cobrowse_session WHERE id = 's1';
+                 UPDATE copy SET id = 's2', lookup = 'EFGH';
+                 INSERT INTO cobrowse_session SELECT * FROM copy;",
+            )?;
+            // s1: 4 + 4 fit its 10; the third frame meets the session's cap.
+            let stopped = store_frames(c, &[frame("s1", 1), frame("s1", 2), frame("s1", 3)], caps)?;
+            assert_eq!(stopped, [("s1".to_owned(), 10)]);
+            // s2: the account holds 8; 4 more fit its 15, the next does not.
+            let stopped = store_frames(c, &[frame("s2", 1), frame("s2", 2), frame("s2", 3)], caps)?;
+            assert_eq!(stopped, [("s2".to_owned(), 15)]);
+            let (frames, account): (i64, i64) = c.query_row(
+                "SELECT (SELECT COUNT(*) FROM cobrowse_frame), (SELECT bytes FROM account_recording WHERE account_id = 'acc-v')",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            assert_eq!((frames, account), (3, 12));
+            // Stopped is stopped: later frames are dropped without another entry.
+            assert!(store_frames(c, &[frame("s2", 4)], caps)?.is_empty());
+            Ok::<_, DbError>(())
+        })
+        .await
+        .unwrap();
     }
 
     #[tokio::test]

@@ -173,6 +173,14 @@ const MIGRATIONS: &[&str] = &[
         role        TEXT NOT NULL,
         expires_ms  INTEGER NOT NULL
     ) STRICT, WITHOUT ROWID;",
+    // 12: recorded bytes per visitor account, for its cap across sessions;
+    // kept by the recorder and by retention, started from what is stored.
+    "CREATE TABLE account_recording (
+        account_id TEXT PRIMARY KEY,
+        bytes      INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO account_recording (account_id, bytes)
+        SELECT visitor_account, SUM(recorded_bytes) FROM cobrowse_session GROUP BY visitor_account;",
 ];
 
 pub fn latest_version() -> i64 {

@@ -375,6 +375,13 @@ fn delete_due(conn: &mut Connection, due: &str, params: impl rusqlite::Params) -
 fn delete_sessions(tx: &rusqlite::Transaction<'_>, ids: &[String]) -> Result<Deleted, DbError> {
     let mut deleted = Deleted::default();
     for id in ids {
+        // The account's recorded bytes go with the recording.
+        tx.execute(
+            "UPDATE account_recording SET bytes = bytes - s.recorded_bytes
+             FROM (SELECT visitor_account, recorded_bytes FROM cobrowse_session WHERE id = ?1) AS s
+             WHERE account_recording.account_id = s.visitor_account",
+            params![id],
+        )?;
         deleted.frames += tx.execute("DELETE FROM cobrowse_frame WHERE session_id = ?1", params![id])? as u64;
         deleted.audit_entries += tx.execute("DELETE FROM cobrowse_audit WHERE session_id = ?1", params![id])? as u64;
         deleted.sessions += tx.execute("DELETE FROM cobrowse_session WHERE id = ?1", params![id])? as u64;
@@ -513,8 +520,12 @@ mod tests {
             // and to nothing inside one.
             session(c, "loner-recent", "L6", "loner", "ended", Some(now - 29 * DAY_MS), now - 29 * DAY_MS);
             session(c, "loner-live", "L7", "loner", "active", None, 0);
+            c.execute("INSERT INTO account_recording (account_id, bytes) VALUES ('loner', 100)", []).unwrap();
+            c.execute("UPDATE cobrowse_session SET recorded_bytes = 60 WHERE id = 'outsider'", []).unwrap();
             let deleted = enforce_default_retention(c, 30, now).unwrap();
             assert_eq!(deleted, Deleted { sessions: 1, audit_entries: 1, frames: 1 });
+            let left: i64 = c.query_row("SELECT bytes FROM account_recording WHERE account_id = 'loner'", [], |r| r.get(0)).unwrap();
+            assert_eq!(left, 40, "the account's recorded bytes went with the session");
             let left: Vec<String> = c
                 .prepare("SELECT id FROM cobrowse_session ORDER BY id").unwrap()
                 .query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();

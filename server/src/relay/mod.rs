@@ -29,7 +29,7 @@ use baton_shared::limits::MAX_RELAY_MESSAGE;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, Notify};
 
-use crate::db::cobrowse::Session;
+use crate::db::cobrowse::{RecordingCaps, Session};
 use crate::db::Db;
 pub use recorder::Recorder;
 
@@ -372,8 +372,9 @@ impl Relay {
     /// per session), on the current runtime; a side away from an active
     /// session for `away_ttl` ends it ([`Relay::abandoned`]); frames queued
     /// for all sockets stay under about `max_queued_bytes`.
-    pub fn start(db: Db, max_recording_bytes: u64, away_ttl: Duration, max_queued_bytes: usize) -> Self {
-        let (recorder, mut stopped) = Recorder::start(db, max_recording_bytes);
+    pub fn start(db: Db, recording: RecordingCaps, away_ttl: Duration, max_queued_bytes: usize) -> Self {
+        let max_recording_bytes = recording.session;
+        let (recorder, mut stopped) = Recorder::start(db, recording);
         let relay = Self {
             rooms: Arc::default(),
             ended: Arc::default(),
@@ -387,18 +388,17 @@ impl Relay {
         };
         let follower = relay.clone();
         tokio::spawn(async move {
-            while let Some(session_id) = stopped.recv().await {
-                follower.recording_stopped(&session_id);
+            while let Some((session_id, max_bytes)) = stopped.recv().await {
+                follower.recording_stopped(&session_id, max_bytes);
             }
         });
         relay
     }
 
-    /// The session's recording stopped at its cap (committed): its frames
-    /// are no longer queued for the recorder, and both sides are told. The
-    /// session itself goes on.
-    pub fn recording_stopped(&self, session_id: &str) {
-        let max_bytes = self.max_recording_bytes;
+    /// The session's recording stopped at `max_bytes`, its own cap or its
+    /// account's (committed): its frames are no longer queued for the
+    /// recorder, and both sides are told. The session itself goes on.
+    pub fn recording_stopped(&self, session_id: &str, max_bytes: u64) {
         let room = self.lock().get(session_id).cloned();
         if let Some(room) = room {
             let mut inner = room.lock();
@@ -662,7 +662,8 @@ mod tests {
     }
 
     fn relay_with_queue_bytes(max: usize) -> Relay {
-        Relay::start(Db::open_in_memory().unwrap(), u64::MAX, Duration::from_secs(60), max)
+        let caps = RecordingCaps { session: u64::MAX, account: u64::MAX };
+        Relay::start(Db::open_in_memory().unwrap(), caps, Duration::from_secs(60), max)
     }
 
     #[tokio::test]

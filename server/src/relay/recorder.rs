@@ -6,7 +6,7 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::db::cobrowse::{self, FrameRow};
+use crate::db::cobrowse::{self, FrameRow, RecordingCaps};
 use crate::db::Db;
 
 /// Frames queued for the writer; a full queue slows the recording sender
@@ -26,16 +26,16 @@ pub struct Recorder {
     tx: mpsc::Sender<Job>,
 }
 
-/// Ids of sessions whose recording just reached its cap.
-pub type Stopped = mpsc::UnboundedReceiver<String>;
+/// Sessions whose recording just reached a cap, with that cap.
+pub type Stopped = mpsc::UnboundedReceiver<(String, u64)>;
 
 impl Recorder {
-    /// Starts the writer task on the current runtime; each session keeps at
-    /// most `max_bytes` of recorded ciphertext.
-    pub fn start(db: Db, max_bytes: u64) -> (Self, Stopped) {
+    /// Starts the writer task on the current runtime; sessions and accounts
+    /// keep at most `caps` of recorded ciphertext.
+    pub fn start(db: Db, caps: RecordingCaps) -> (Self, Stopped) {
         let (tx, rx) = mpsc::channel(QUEUE);
         let (stopped_tx, stopped_rx) = mpsc::unbounded_channel();
-        tokio::spawn(write_loop(db, max_bytes, rx, stopped_tx));
+        tokio::spawn(write_loop(db, caps, rx, stopped_tx));
         (Self { tx }, stopped_rx)
     }
 
@@ -56,9 +56,9 @@ impl Recorder {
 
 async fn write_loop(
     db: Db,
-    max_bytes: u64,
+    caps: RecordingCaps,
     mut rx: mpsc::Receiver<Job>,
-    stopped: mpsc::UnboundedSender<String>,
+    stopped: mpsc::UnboundedSender<(String, u64)>,
 ) {
     while let Some(first) = rx.recv().await {
         let mut rows = Vec::new();
@@ -78,14 +78,14 @@ async fn write_loop(
         if !rows.is_empty() {
             let count = rows.len();
             match db
-                .call(move |conn| cobrowse::store_frames(conn, &rows, max_bytes))
+                .call(move |conn| cobrowse::store_frames(conn, &rows, caps))
                 .await
             {
                 Ok(full) => {
-                    for session_id in full {
+                    for (session_id, max_bytes) in full {
                         tracing::info!(session_id, max_bytes, "recording reached its cap; stopped");
                         // Nobody listening means the relay is gone too.
-                        let _ = stopped.send(session_id);
+                        let _ = stopped.send((session_id, max_bytes));
                     }
                 }
                 Err(err) => tracing::error!(%err, count, "cannot store recorded frames"),
