@@ -23,6 +23,8 @@ pub const DEFAULT_DEVICE_QUOTA_BYTES: u64 = 64 * 1024 * 1024;
 /// Enough for a household or an office behind one address setting up its
 /// devices; a script creating accounts is stopped.
 pub const DEFAULT_REGISTRATIONS_PER_HOUR: u32 = 60;
+/// Two a minute, all hour, from one address.
+pub const DEFAULT_SHARES_PER_HOUR: u32 = 120;
 /// Frames waiting for all relay sockets together (each socket holds at
 /// most a few dozen MiB, for at most the send deadline).
 pub const DEFAULT_RELAY_QUEUE_BYTES: u64 = 512 * 1024 * 1024;
@@ -93,6 +95,12 @@ pub struct Cli {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub registrations_per_hour: u32,
 
+    /// Co-browsing sessions one client address may start per hour (each
+    /// holds a code for its lifetime; the codes are few enough to run out).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_SHARES_PER_HOUR,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub shares_per_hour: u32,
+
     /// Bytes of co-browsing frames queued for slow relay sockets, all
     /// together; past it frames are dropped and consoles ask for a keyframe.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_RELAY_QUEUE_BYTES,
@@ -129,6 +137,8 @@ pub struct Settings {
     pub relay_queue_bytes: usize,
     /// Device registrations per client address and hour.
     pub registrations_per_hour: u32,
+    /// Co-browsing sessions started per client address and hour.
+    pub shares_per_hour: u32,
     /// What one device may keep in sync records.
     pub device_quota: crate::db::sync::Quota,
     /// Recorded bytes per visitor account, across its sessions.
@@ -153,6 +163,7 @@ impl Cli {
             session_retention_days: self.session_retention_days,
             relay_queue_bytes: usize::try_from(self.relay_queue_bytes).unwrap_or(usize::MAX),
             registrations_per_hour: self.registrations_per_hour,
+            shares_per_hour: self.shares_per_hour,
             device_quota: crate::db::sync::Quota { records: self.device_quota_records, bytes: self.device_quota_bytes },
             account_recording_max_bytes: self.account_recording_bytes,
             trusted_proxies: self.trusted_proxies.clone().into(),
@@ -188,6 +199,7 @@ mod tests {
         assert_eq!(cli.settings().session_retention_days, DEFAULT_RETENTION_DAYS);
         assert_eq!(cli.settings().relay_queue_bytes as u64, DEFAULT_RELAY_QUEUE_BYTES);
         assert_eq!(cli.settings().registrations_per_hour, DEFAULT_REGISTRATIONS_PER_HOUR);
+        assert_eq!(cli.settings().shares_per_hour, DEFAULT_SHARES_PER_HOUR);
         assert_eq!(cli.settings().device_quota.records, DEFAULT_DEVICE_QUOTA_RECORDS);
         assert_eq!(cli.settings().device_quota.bytes, DEFAULT_DEVICE_QUOTA_BYTES);
         assert_eq!(cli.settings().account_recording_max_bytes, DEFAULT_ACCOUNT_RECORDING_BYTES);

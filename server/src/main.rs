@@ -119,7 +119,7 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
         .map_err(StartupError::LoadSessions)?;
     relay.adopt(active);
     tokio::spawn(expire_sessions(db.clone(), relay.clone(), settings.clone()));
-    let registrations_per_hour = settings.registrations_per_hour;
+    let (registrations_per_hour, shares_per_hour) = (settings.registrations_per_hour, settings.shares_per_hour);
     let state = AppState {
         db: db.clone(),
         ids: Generator::new(),
@@ -138,7 +138,8 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
             baton_shared::limits::COBROWSE_GUESSES_PER_CLIENT_PER_MINUTE,
             Duration::from_secs(60),
         ),
-        registrations: FailureWindow::new(db, "registration", registrations_per_hour, Duration::from_secs(3600)),
+        registrations: FailureWindow::new(db.clone(), "registration", registrations_per_hour, Duration::from_secs(3600)),
+        shares: FailureWindow::new(db, "share", shares_per_hour, Duration::from_secs(3600)),
         relay: relay.clone(),
     };
     let app = http::router(state);

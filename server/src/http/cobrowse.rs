@@ -11,6 +11,7 @@ use baton_shared::cobrowse::{
     AuditLog, CreateSession, JoinSession, Recording, RecordingQuery, SessionCreated,
     SessionJoined,
 };
+use baton_shared::api::DeviceRecord;
 use baton_shared::limits::{COBROWSE_GUESSES_PER_CODE, RECORDING_PAGE_BYTES, RECORDING_PAGE_FRAMES};
 
 use super::checks;
@@ -55,9 +56,23 @@ impl Validate for JoinSession {
 
 pub async fn create(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     AuthDevice(device): AuthDevice,
     ValidJson(req): ValidJson<CreateSession>,
 ) -> Result<Json<SessionCreated>, HttpError> {
+    // Each session holds one of the few codes while it waits: counted
+    // before it is made, given back if it is not.
+    let attempt = state.shares.reserve(client).await?.map_err(|wait| {
+        HttpError::rate_limited("too many co-browsing sessions started from this address; wait and try again", wait)
+    })?;
+    let created = create_session(&state, device, req).await;
+    if created.is_err() {
+        attempt.release().await;
+    }
+    created.map(Json)
+}
+
+async fn create_session(state: &AppState, device: DeviceRecord, req: CreateSession) -> Result<SessionCreated, HttpError> {
     let now = now_ms();
     let new = NewSession {
         session_id: state.ids.id()?,
@@ -80,11 +95,11 @@ pub async fn create(
             )
         })?;
     tracing::info!(session_id, "co-browsing session created");
-    Ok(Json(SessionCreated {
+    Ok(SessionCreated {
         session_id,
         lookup,
         expires_ms,
-    }))
+    })
 }
 
 pub async fn join(

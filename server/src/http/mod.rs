@@ -48,6 +48,8 @@ pub struct AppState {
     pub cobrowse_guesses: FailureWindow,
     /// Device registrations per client address (every one counts).
     pub registrations: FailureWindow,
+    /// Co-browsing sessions started per client address (every one counts).
+    pub shares: FailureWindow,
     /// Live co-browsing rooms and the recording writer.
     pub relay: Relay,
 }

@@ -1348,3 +1348,17 @@ async fn an_operator_that_stops_reading_is_closed_and_the_visitor_told() {
         }
     }
 }
+
+#[tokio::test]
+async fn starting_sessions_is_limited_per_address() {
+    let server = Server::start_with(&["--shares-per-hour", "2"]).await;
+    let visitor = Device::register(&server, "Visitor").await;
+    create(&server, &visitor).await;
+    create(&server, &visitor).await;
+    let body = CreateSession { visitor_public_key: public_key(7) };
+    let response = visitor.post(&server, PATH_SESSIONS, &body).await;
+    assert!(response.headers().contains_key("retry-after"));
+    let err: ApiError = json(response, 429).await;
+    assert_eq!(err.code, "rate_limited");
+    assert!(err.message.contains("sessions started from this address"), "{}", err.message);
+}
