@@ -406,28 +406,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn over_the_servers_quota_later_changes_replace_the_refused_ones() {
-        use crate::store::LocalChange;
-        let keys = Arc::new(AccountKeys::generate().unwrap());
-        let server = test_server::start(|head| match head {
-            "POST /v1/sync/upload" => Reply::Status(
-                507,
-                r#"{"code": "quota_exceeded", "message": "this device would keep 3 records"}"#.into(),
-            ),
-            _ => Reply::NotFound,
-        })
-        .await;
-        let Setup { ctx, _dir, .. } = setup(&server.url, keys, 16);
-        let put = |id: &str| LocalChange { collection: Collection::Tabs, id: id.into(), state: Some(("t".repeat(40), "{}".into())) };
-        ctx.store().unwrap().apply_local(&[put("t:1"), put("t:2")]).unwrap();
-        ctx.store().unwrap().apply_local(&[LocalChange { collection: Collection::Tabs, id: "t:1".into(), state: None }]).unwrap();
-        assert!(matches!(sync_once(&ctx).await, Err(CallError::Status { status: 507, .. })));
-        let status = ctx.sync_status.borrow().clone();
-        assert!(status.error.as_deref().is_some_and(|e| e.contains("quota_exceeded")), "{status:?}");
-        assert_eq!(status.pending_changes, 2, "t:1's addition gave way to its deletion");
-    }
-
-    #[tokio::test]
     async fn an_unreachable_server_is_not_a_sync_error() {
         let keys = Arc::new(AccountKeys::generate().unwrap());
         let Setup { ctx, _dir, .. } = setup("http://127.0.0.1:9", keys, 16);

@@ -20,8 +20,6 @@ pub enum Reply {
     /// 200 with an HTML body: something that is not a Baton server.
     Html(String),
     NotFound,
-    /// This status with a JSON body.
-    Status(u16, String),
     /// 200 with a body of `len` bytes, sent in pieces so that nobody holds it
     /// whole; announced in `content-length`, or only ended by closing.
     Large { len: usize, announced: bool },
@@ -86,13 +84,6 @@ async fn answer(mut stream: TcpStream, reply: Reply, ws_key: Option<String>) {
         }
         Reply::Html(body) => {
             let head = ok_head("text/html", Some(body.len()));
-            let _ = stream.write_all(format!("{head}{body}").as_bytes()).await;
-        }
-        Reply::Status(code, body) => {
-            let head = format!(
-                "HTTP/1.1 {code} Status\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                body.len()
-            );
             let _ = stream.write_all(format!("{head}{body}").as_bytes()).await;
         }
         Reply::NotFound => {

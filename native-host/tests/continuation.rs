@@ -332,3 +332,35 @@ fn a_stale_upload_is_refused_then_reconciled() {
     let log = std::fs::read_to_string(a.data_dir().join("host.log")).unwrap_or_default();
     assert!(log.contains("upload conflict"), "the upload was not refused: {log}");
 }
+
+/// Over the server's quota its refusal (507) says why in the sync status;
+/// closing the tabs that did not fit lets sync go on, although their
+/// additions were queued first (a full batch of them, so the closing comes
+/// in a later batch).
+#[test]
+fn over_the_servers_quota_closing_tabs_lets_sync_go_on() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start_with(&dir.path().join("server.sqlite3"), "127.0.0.1:0", &["--device-quota-records", "5"]);
+    let mut host = Host::start(&server.url, "Laptop");
+    host.wait_connected();
+    let w = vec![window(1, true)];
+    let few = vec![tab(1, 1, 0, "https://one.example/", "One")];
+    assert_eq!(host.request(snapshot(w.clone(), few.clone()))["type"], "ack");
+    host.wait_status("first sync", |s| s["sync"]["pending_changes"] == 0 && s["sync"]["last_sync_ms"].is_i64());
+
+    let many: Vec<Value> = (1..=1_001)
+        .map(|i| tab(i, 1, (i - 1) as u32, &format!("https://t{i}.example/"), "T"))
+        .collect();
+    assert_eq!(host.request(snapshot(w.clone(), many))["type"], "ack");
+    let refused = host.wait_status("refused for the quota", |s| {
+        s["sync"]["error"].as_str().is_some_and(|e| e.contains("quota_exceeded"))
+    });
+    assert!(refused["sync"]["pending_changes"].as_u64().unwrap_or(0) >= 1_000, "{refused}");
+
+    // The person closes those tabs: the additions give way to the closings.
+    assert_eq!(host.request(snapshot(w, few))["type"], "ack");
+    let done = host.wait_status("in sync again", |s| {
+        s["sync"]["pending_changes"] == 0 && s["sync"].get("error").is_none_or(Value::is_null)
+    });
+    assert!(done["sync"]["last_sync_ms"].is_i64(), "{done}");
+}

@@ -202,9 +202,15 @@ pub struct Server {
 impl Server {
     /// Starts a server on `listen` (`127.0.0.1:0` for any port).
     pub fn start(db: &Path, listen: &str) -> Server {
+        Self::start_with(db, listen, &[])
+    }
+
+    /// [`Server::start`] with more command-line settings.
+    pub fn start_with(db: &Path, listen: &str, args: &[&str]) -> Server {
         let mut child = Command::new(server_binary())
             .args(["--listen", listen, "--db"])
             .arg(db)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
