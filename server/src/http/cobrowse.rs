@@ -15,6 +15,7 @@ use baton_shared::api::DeviceRecord;
 use baton_shared::limits::{COBROWSE_GUESSES_PER_CODE, RECORDING_PAGE_BYTES, RECORDING_PAGE_FRAMES};
 
 use super::checks;
+use super::counted::counted;
 use super::error::{code, HttpError};
 use super::extract::{AuthDevice, ClientAddr, ValidJson, ValidPath, ValidQuery, Validate};
 use super::AppState;
@@ -60,16 +61,9 @@ pub async fn create(
     AuthDevice(device): AuthDevice,
     ValidJson(req): ValidJson<CreateSession>,
 ) -> Result<Json<SessionCreated>, HttpError> {
-    // Each session holds one of the few codes while it waits: counted
-    // before it is made, given back if it is not.
-    let attempt = state.shares.reserve(client).await?.map_err(|wait| {
-        HttpError::rate_limited("too many co-browsing sessions started from this address; wait and try again", wait)
-    })?;
-    let created = create_session(&state, device, req).await;
-    if created.is_err() {
-        attempt.release().await;
-    }
-    created.map(Json)
+    // Each session holds one of the few codes while it waits.
+    let refused = "too many co-browsing sessions started from this address; wait and try again";
+    counted(&state.shares, client, refused, create_session(&state, device, req)).await.map(Json)
 }
 
 async fn create_session(state: &AppState, device: DeviceRecord, req: CreateSession) -> Result<SessionCreated, HttpError> {

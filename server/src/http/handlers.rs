@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::Json;
 use baton_shared::api::{DeviceRecord, DeviceRegistered, RegisterDevice, ServerInfo, SERVICE_NAME};
 
+use super::counted::counted;
 use super::error::HttpError;
 use super::extract::{AuthDevice, ClientAddr, ValidJson};
 use super::AppState;
@@ -24,16 +25,8 @@ pub async fn register_device(
     ClientAddr(client): ClientAddr,
     ValidJson(req): ValidJson<RegisterDevice>,
 ) -> Result<Json<DeviceRegistered>, HttpError> {
-    // Counted before it happens, so registrations sent at once cannot pass
-    // the limit; one that fails here is given back.
-    let attempt = state.registrations.reserve(client).await?.map_err(|wait| {
-        HttpError::rate_limited("too many devices registered from this address; wait and try again", wait)
-    })?;
-    let registered = register(&state, req).await;
-    if registered.is_err() {
-        attempt.release().await;
-    }
-    registered.map(Json)
+    let refused = "too many devices registered from this address; wait and try again";
+    counted(&state.registrations, client, refused, register(&state, req)).await.map(Json)
 }
 
 async fn register(state: &AppState, req: RegisterDevice) -> Result<DeviceRegistered, HttpError> {

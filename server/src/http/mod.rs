@@ -2,6 +2,7 @@
 
 mod checks;
 mod cobrowse;
+mod counted;
 mod error;
 mod extract;
 mod handlers;
