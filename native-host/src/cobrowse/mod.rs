@@ -123,9 +123,8 @@ pub fn respond(ctx: &HostContext, session_id: &str, approve: bool, record: bool)
     }
     session.queue(&RelayMessage::Audit { event: AuditEvent::Consent { approved: approve } });
     if !approve {
-        session.queue(&RelayMessage::End { reason: Some("the visitor declined".into()) });
         ctx.cobrowse.remove(session_id);
-        session.finish(Some("the visitor declined".into()), true);
+        session.end_here(Some("the visitor declined".into()), Some("the visitor declined".into()));
         return Ok(());
     }
     session.queue(&RelayMessage::Audit { event: AuditEvent::RecordingConsent { approved: record } });
@@ -174,8 +173,7 @@ pub fn holds(ctx: &HostContext, session_id: &str) -> bool {
 pub fn end(ctx: &HostContext, session_id: &str) -> Result<(), RequestError> {
     let session = live(ctx, session_id)?;
     ctx.cobrowse.remove(session_id);
-    session.queue(&RelayMessage::End { reason: None });
-    session.finish(None, true);
+    session.end_here(None, None);
     Ok(())
 }
 
@@ -192,8 +190,10 @@ pub fn end_for_move(ctx: &HostContext) {
             Role::Visitor => "the visitor",
             Role::Operator => "the operator",
         };
-        session.queue(&RelayMessage::End { reason: Some(format!("{who}'s Baton moved to another server")) });
-        session.finish(Some("this device moved to another server".into()), true);
+        session.end_here(
+            Some(format!("{who}'s Baton moved to another server")),
+            Some("this device moved to another server".into()),
+        );
     }
 }
 

@@ -294,8 +294,7 @@ fn operator_joined(ctx: &HostContext, session: &Session, operator_public_key: &s
         Err(e) => {
             // No frame can ever cross: end it now rather than at the consent deadline.
             let reason = format!("the operator's key is not usable ({e}); the session cannot be encrypted");
-            session.queue(&RelayMessage::End { reason: Some(reason.clone()) });
-            session.finish(Some(reason), true);
+            session.end_here(Some(reason.clone()), Some(reason));
         }
     }
 }

@@ -200,6 +200,14 @@ impl Session {
         self.closing.load(Ordering::SeqCst)
     }
 
+    /// Ends the session from this side: `End` (saying `told` to the other
+    /// side) follows every frame queued before it, then the relay connection
+    /// closes; this side's `Ended` event says `here`.
+    pub fn end_here(&self, told: Option<String>, here: Option<String>) {
+        self.queue(&RelayMessage::End { reason: told });
+        self.finish(here, true);
+    }
+
     /// Ends the session for this host: one `Ended` event, no more frames.
     /// `flush` keeps the relay connection until the queue (ending with our
     /// `End`) has gone out; otherwise it stops at once.
