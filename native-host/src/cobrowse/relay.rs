@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, protocol::WebSocketConfig, Message};
 
@@ -20,6 +21,8 @@ use crate::server_link;
 
 /// Reconnect attempts spent delivering our own `End` before giving up.
 const CLOSING_ATTEMPTS: u32 = 4;
+/// How long a closing connection waits for the server's `Close`.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -154,20 +157,23 @@ async fn connection(
     let silence = Duration::from_millis(SERVER_SILENCE_MS);
     let mut heard = tokio::time::Instant::now();
     loop {
+        // Read before draining: the encoder marks the queue complete only
+        // after our `End` is in it, so this drain sends `End` before closing.
+        let complete = session.is_queue_complete();
         while let Some(item) = session.out.pop() {
             if let Err(e) = write.send(Message::Text(item.text.clone())).await {
                 session.out.push_front(item);
                 return Err(e.to_string());
             }
         }
-        if session.is_closing() {
-            let _ = write.send(Message::Close(None)).await;
+        if complete {
+            close(write, read).await;
             return Ok(());
         }
         tokio::select! {
             biased;
             _ = session.stop.notified() => {
-                let _ = write.send(Message::Close(None)).await;
+                close(write, read).await;
                 return Ok(());
             }
             message = read.next() => {
@@ -181,7 +187,7 @@ async fn connection(
                     Some(Err(e)) => return Err(e.to_string()),
                     Some(Ok(Message::Text(text))) => {
                         if incoming(ctx, session, text.as_str(), greeted_before, &mut greeted_ended).await {
-                            let _ = write.send(Message::Close(None)).await;
+                            close(write, read).await;
                             return Ok(());
                         }
                     }
@@ -194,6 +200,24 @@ async fn connection(
             _ = session.out.ready.notified() => {}
         }
     }
+}
+
+/// Closes as WebSocket asks: our `Close`, then whatever the server still
+/// sends, up to its `Close`. Dropping a socket with messages unread resets
+/// the connection, and a server writing to us then (a presence change)
+/// fails and stops before it reads what we sent last, our `End`.
+async fn close(mut write: SplitSink<Socket, Message>, mut read: SplitStream<Socket>) {
+    if write.send(Message::Close(None)).await.is_err() {
+        return;
+    }
+    let drained = async {
+        while let Some(Ok(message)) = read.next().await {
+            if message.is_close() {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_WAIT, drained).await;
 }
 
 /// Handles one relay message; true when the session is over.
@@ -340,4 +364,45 @@ async fn frame(session: &Arc<Session>, seq: u64, from: Option<Role>, ct: String)
         Arrival::Duplicate => return,
     }
     session.emit(CobrowseEvent::Frame { seq, frame });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// Our `End` goes out last, with a message of the server's still unread.
+    /// Closing must not reset the connection: the server can still write
+    /// (a presence change, say) and then reads our `Close` after the `End`.
+    #[tokio::test]
+    async fn closing_with_messages_unread_lets_the_server_finish() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.expect("accept");
+            let mut ws = tokio_tungstenite::accept_async(tcp).await.expect("handshake");
+            // Apart from the handshake's answer, which the client reads whole.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            ws.send(Message::Text("never read".into())).await.expect("send");
+            let end = ws.next().await;
+            // Long enough for a client that hangs up to have reset the connection.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let wrote = ws.send(Message::Text("peer present".into())).await;
+            let mut after = Vec::new();
+            while let Some(Ok(message)) = ws.next().await {
+                after.push(message);
+            }
+            (end, wrote, after)
+        });
+        let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{addr}")).await.expect("connect");
+        let (mut write, read) = socket.split();
+        write.send(Message::Text("end".into())).await.expect("send end");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        close(write, read).await;
+
+        let (end, wrote, after) = server.await.expect("server task");
+        assert!(matches!(end, Some(Ok(Message::Text(t))) if t.as_str() == "end"));
+        assert!(wrote.is_ok(), "the server could not write after our close: {wrote:?}");
+        assert!(after.iter().any(Message::is_close), "no close frame from the host: {after:?}");
+    }
 }

@@ -41,8 +41,13 @@ pub struct Session {
     pub approved: AtomicBool,
     /// No more events for this session (ended here or by the other side).
     ended: AtomicBool,
-    /// Flush the queue (its last message is `End`), then close.
+    /// Ended from this side: the relay connection stays until our `End`
+    /// has gone out. Set at once by [`Session::finish`].
     closing: AtomicBool,
+    /// The encoder has queued everything up to our `End`: once the queue
+    /// is drained, close. Set after `End` is in the queue, so a connection
+    /// that reads it before draining never closes ahead of `End`.
+    queue_complete: AtomicBool,
     /// Stops the relay connection at once.
     pub stop: Notify,
     pub out: OutQueue,
@@ -99,6 +104,7 @@ impl Session {
             approved: AtomicBool::new(false),
             ended: AtomicBool::new(false),
             closing: AtomicBool::new(false),
+            queue_complete: AtomicBool::new(false),
             stop: Notify::new(),
             out: OutQueue::default(),
             incoming: Mutex::new(IncomingSeq::default()),
@@ -158,7 +164,7 @@ impl Session {
 
     /// Called by the encoder when it reaches [`EncodeJob::Close`].
     pub fn close_after_queue(&self) {
-        self.closing.store(true, Ordering::SeqCst);
+        self.queue_complete.store(true, Ordering::SeqCst);
         self.out.ready.notify_one();
     }
 
@@ -200,6 +206,11 @@ impl Session {
         self.closing.load(Ordering::SeqCst)
     }
 
+    /// Everything this side will send is in the queue (see `queue_complete`).
+    pub fn is_queue_complete(&self) -> bool {
+        self.queue_complete.load(Ordering::SeqCst)
+    }
+
     /// Ends the session from this side: `End` (saying `told` to the other
     /// side) follows every frame queued before it, then the relay connection
     /// closes; this side's `Ended` event says `here`.
@@ -214,6 +225,9 @@ impl Session {
     pub fn finish(&self, reason: Option<String>, flush: bool) {
         if self.ended.swap(true, Ordering::SeqCst) {
             return;
+        }
+        if flush {
+            self.closing.store(true, Ordering::SeqCst);
         }
         let encoder = self.encode.lock().ok().and_then(|mut e| e.take());
         self.emit_always(CobrowseEvent::Ended { reason });
