@@ -389,6 +389,53 @@ fn a_server_restart_mid_session_resumes_with_sequence_numbers_continuing() {
     visitor.wait_event("operator frame", WAIT, |m| is_cobrowse(m, &session, "frame"));
 }
 
+/// Control messages a host wrote to a server that died before reading them
+/// are sent again: the visitor approves, and later ends, while the server is
+/// frozen, and the server is killed and started again each time. The session
+/// still becomes active (the consent in the audit log once) and still ends
+/// on both sides.
+#[test]
+fn consent_and_end_written_to_a_server_that_died_unread_are_sent_again() {
+    let (_dir, mut server) = server();
+    let (mut visitor, mut operator) = hosts(&server);
+    let started = visitor.request(json!({"type": "share_start"}));
+    let session = started["session_id"].as_str().expect("session id").to_owned();
+    let joined = operator.request(json!({"type": "operator_join", "code": started["code"]}));
+    assert_eq!(joined["type"], "operator_joined", "{joined}");
+    visitor.wait_event("operator joined", WAIT, |m| is_cobrowse(m, &session, "operator_joined"));
+
+    server.freeze();
+    let ack = visitor.request(json!({"type": "share_respond", "session_id": session, "approve": true, "record": false}));
+    assert_eq!(ack["type"], "ack", "{ack}");
+    // Time for the host to write it into the frozen server's connection.
+    std::thread::sleep(Duration::from_millis(300));
+    server.restart();
+    for host in [&mut visitor, &mut operator] {
+        host.wait_event("state active", Duration::from_secs(20), |m| {
+            is_cobrowse(m, &session, "state") && m["event"]["state"] == "active"
+        });
+    }
+    assert_eq!(send(&mut visitor, &session, snapshot("after the restart"))["type"], "ack");
+    operator.wait_event("frame", WAIT, |m| is_cobrowse(m, &session, "frame"));
+
+    server.freeze();
+    assert_eq!(visitor.request(json!({"type": "cobrowse_end", "session_id": session}))["type"], "ack");
+    std::thread::sleep(Duration::from_millis(300));
+    server.restart();
+    let ended = operator.wait_event("ended", Duration::from_secs(20), |m| is_cobrowse(m, &session, "ended"));
+    assert!(ended["event"]["reason"].as_str().unwrap_or_default().contains("visitor ended"), "{ended}");
+
+    let conn = rusqlite::Connection::open(&server.db).expect("server db");
+    let consents: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM cobrowse_audit WHERE session_id = ?1 AND event LIKE '%\"kind\":\"consent\"%'",
+            [&session],
+            |r| r.get(0),
+        )
+        .expect("audit");
+    assert_eq!(consents, 1);
+}
+
 #[test]
 fn guessing_codes_is_rate_limited() {
     let (_dir, server) = server();

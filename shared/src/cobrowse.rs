@@ -153,7 +153,18 @@ pub enum RelayMessage {
     State { state: SessionState },
     /// Client → server: a plaintext audit entry (metadata only; never page
     /// content). The server stamps time and role and chains it.
-    Audit { event: AuditEvent },
+    /// `n` numbers a side's entries from 1. A client sends its unanswered
+    /// entries again on every new connection (a dropped one may have lost
+    /// them unread); the server applies each number once and answers
+    /// `Applied` with it.
+    Audit {
+        event: AuditEvent,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        n: Option<u64>,
+    },
+    /// Server → client: the numbered `Audit` was dealt with (applied, a
+    /// duplicate, or refused with an `Error`); the client need not resend it.
+    Applied { n: u64 },
     /// Client → server: ends the session. Server → client: it ended.
     End {
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -121,13 +121,13 @@ pub fn respond(ctx: &HostContext, session_id: &str, approve: bool, record: bool)
     if session.key().is_none() {
         return Err(not_active("no operator has joined this session yet"));
     }
-    session.queue(&RelayMessage::Audit { event: AuditEvent::Consent { approved: approve } });
+    session.queue(RelayMessage::Audit { event: AuditEvent::Consent { approved: approve }, n: None });
     if !approve {
         ctx.cobrowse.remove(session_id);
         session.end_here(Some("the visitor declined".into()), Some("the visitor declined".into()));
         return Ok(());
     }
-    session.queue(&RelayMessage::Audit { event: AuditEvent::RecordingConsent { approved: record } });
+    session.queue(RelayMessage::Audit { event: AuditEvent::RecordingConsent { approved: record }, n: None });
     session.approved.store(true, Ordering::SeqCst);
     Ok(())
 }
@@ -159,7 +159,7 @@ pub fn send(ctx: &HostContext, session_id: &str, frame: Frame) -> Result<(), Req
 
 /// Either side: an audit entry (metadata only, by the contract's types).
 pub fn audit(ctx: &HostContext, session_id: &str, event: AuditEvent) -> Result<(), RequestError> {
-    live(ctx, session_id)?.queue(&RelayMessage::Audit { event });
+    live(ctx, session_id)?.queue(RelayMessage::Audit { event, n: None });
     Ok(())
 }
 
@@ -258,8 +258,8 @@ async fn encoder(session: Arc<Session>, mut jobs: mpsc::UnboundedReceiver<Encode
     while let Some(job) = jobs.recv().await {
         let (seq, frame) = match job {
             EncodeJob::Frame(seq, frame) => (seq, *frame),
-            EncodeJob::Control(text) => {
-                session.out.push(Outgoing { text, kind: OutKind::Control });
+            EncodeJob::Control(item) => {
+                session.out.push(item);
                 continue;
             }
             EncodeJob::Close => {

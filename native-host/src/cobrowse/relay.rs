@@ -156,6 +156,7 @@ async fn connection(
     // hearing nothing, not even the server's pings, ends it.
     let silence = Duration::from_millis(SERVER_SILENCE_MS);
     let mut heard = tokio::time::Instant::now();
+    session.out.resend();
     loop {
         // Read before draining: the encoder marks the queue complete only
         // after our `End` is in it, so this drain sends `End` before closing.
@@ -165,8 +166,10 @@ async fn connection(
                 session.out.push_front(item);
                 return Err(e.to_string());
             }
+            session.out.was_sent(item);
         }
-        if complete {
+        // Our `End` is answered by the relay's: until then, read on.
+        if complete && !session.out.awaiting_answer() {
             close(write, read).await;
             return Ok(());
         }
@@ -272,6 +275,7 @@ async fn incoming(
         RelayMessage::Error { code, message } => {
             session.emit(CobrowseEvent::Error { message: format!("the relay refused a message: {message} ({code})") });
         }
+        RelayMessage::Applied { n } => session.out.answered(n),
         RelayMessage::Audit { .. } => {}
     }
     false

@@ -22,7 +22,7 @@ pub enum EncodeJob {
     /// A frame to seal, with its number.
     Frame(u64, Box<Frame>),
     /// A control message, already encoded.
-    Control(Utf8Bytes),
+    Control(Outgoing),
     /// Everything before this is queued: the relay may close once it is sent.
     Close,
 }
@@ -37,6 +37,8 @@ pub struct Session {
     key: OnceLock<Arc<FrameKey>>,
     /// The last sequence number given to an outgoing frame.
     last_out: AtomicU64,
+    /// The last number given to an outgoing audit entry.
+    last_audit: AtomicU64,
     /// Visitor: consent given, so frames may leave.
     pub approved: AtomicBool,
     /// No more events for this session (ended here or by the other side).
@@ -101,6 +103,7 @@ impl Session {
             operator_key: Mutex::new(None),
             key: OnceLock::new(),
             last_out: AtomicU64::new(0),
+            last_audit: AtomicU64::new(0),
             approved: AtomicBool::new(false),
             ended: AtomicBool::new(false),
             closing: AtomicBool::new(false),
@@ -148,17 +151,24 @@ impl Session {
     }
 
     /// Queues a control message (audit, end) for the relay, behind the
-    /// frames submitted before it.
-    pub fn queue(&self, message: &RelayMessage) {
-        let Ok(text) = serde_json::to_string(message) else { return };
-        let text = Utf8Bytes::from(text);
-        let via_encoder = self
-            .encode
-            .lock()
-            .ok()
-            .and_then(|e| e.as_ref().map(|tx| tx.send(EncodeJob::Control(text.clone())).is_ok()));
-        if via_encoder != Some(true) {
-            self.out.push(Outgoing { text, kind: OutKind::Control });
+    /// frames submitted before it. Audit entries are numbered here, in
+    /// queue order, for the relay's `Applied`.
+    pub fn queue(&self, message: RelayMessage) {
+        let Ok(encode) = self.encode.lock() else { return };
+        let (message, n) = match message {
+            RelayMessage::Audit { event, .. } => {
+                let n = self.last_audit.fetch_add(1, Ordering::SeqCst) + 1;
+                (RelayMessage::Audit { event, n: Some(n) }, Some(n))
+            }
+            other => (other, None),
+        };
+        let Ok(text) = serde_json::to_string(&message) else { return };
+        let item = Outgoing { text: text.into(), kind: OutKind::Control(n) };
+        match encode.as_ref().map(|tx| tx.send(EncodeJob::Control(item.clone()))) {
+            Some(Ok(())) => {}
+            _ => {
+                self.out.push(item);
+            }
         }
     }
 
@@ -215,7 +225,7 @@ impl Session {
     /// side) follows every frame queued before it, then the relay connection
     /// closes; this side's `Ended` event says `here`.
     pub fn end_here(&self, told: Option<String>, here: Option<String>) {
-        self.queue(&RelayMessage::End { reason: told });
+        self.queue(RelayMessage::End { reason: told });
         self.finish(here, true);
     }
 
@@ -283,8 +293,9 @@ pub enum OutKind {
     Frame,
     /// A snapshot: dropped only if nothing else can be.
     Keyframe,
-    /// Audit and end: never dropped.
-    Control,
+    /// Audit (with its number) and end: never dropped, and kept after
+    /// sending until the relay answers (`Applied`, or its `End`).
+    Control(Option<u64>),
 }
 
 #[derive(Debug, Clone)]
@@ -300,6 +311,9 @@ pub struct Outgoing {
 #[derive(Default)]
 pub struct OutQueue {
     queued: Mutex<Queued>,
+    /// Control messages sent but not yet answered: a connection that drops
+    /// may have lost them unread, so they are sent again on the next.
+    sent: Mutex<VecDeque<Outgoing>>,
     /// Wakes the relay connection when something was queued.
     pub ready: Notify,
 }
@@ -363,6 +377,36 @@ impl OutQueue {
         }
     }
 
+    /// `item` went out: a control message is kept until it is answered.
+    pub fn was_sent(&self, item: Outgoing) {
+        if matches!(item.kind, OutKind::Control(_)) {
+            if let Ok(mut sent) = self.sent.lock() {
+                sent.push_back(item);
+            }
+        }
+    }
+
+    /// The relay applied (or refused) our audit entries up to `n`.
+    pub fn answered(&self, n: u64) {
+        if let Ok(mut sent) = self.sent.lock() {
+            sent.retain(|o| !matches!(o.kind, OutKind::Control(Some(m)) if m <= n));
+        }
+    }
+
+    /// A new connection: what was sent and not answered goes again, first
+    /// and in its order (the relay applies each audit entry once).
+    pub fn resend(&self) {
+        let Ok(mut sent) = self.sent.lock() else { return };
+        while let Some(item) = sent.pop_back() {
+            self.push_front(item);
+        }
+    }
+
+    /// Whether a control message sent is still unanswered.
+    pub fn awaiting_answer(&self) -> bool {
+        self.sent.lock().is_ok_and(|sent| !sent.is_empty())
+    }
+
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.queued.lock().map(|q| q.items.len()).unwrap_or(0)
@@ -409,9 +453,31 @@ mod tests {
     }
 
     #[test]
+    fn sent_control_messages_wait_for_an_answer_and_go_first_again() {
+        let q = OutQueue::default();
+        for item in [out(1, OutKind::Control(Some(1))), out(2, OutKind::Frame), out(3, OutKind::Control(Some(2)))] {
+            q.push(item);
+        }
+        while let Some(item) = q.pop() {
+            q.was_sent(item);
+        }
+        q.push(out(4, OutKind::Control(None)));
+        q.was_sent(q.pop().unwrap());
+        q.push(out(5, OutKind::Frame));
+        q.answered(1);
+        assert!(q.awaiting_answer());
+        // A new connection: entry 2 and the end go again, before the frame
+        // queued since; frames sent are not kept.
+        q.resend();
+        let order: Vec<String> = std::iter::from_fn(|| q.pop()).map(|o| o.text.to_string()).collect();
+        assert_eq!(order, ["3", "4", "5"]);
+        assert!(!q.awaiting_answer());
+    }
+
+    #[test]
     fn overflow_drops_the_oldest_incremental_frames_first() {
         let q = OutQueue::default();
-        q.push(out(0, OutKind::Control));
+        q.push(out(0, OutKind::Control(None)));
         q.push(out(1, OutKind::Keyframe));
         for i in 2..RELAY_QUEUE_FRAMES {
             assert_eq!(q.push(out(i, OutKind::Frame)), 0);
@@ -428,7 +494,7 @@ mod tests {
     fn overflow_by_bytes_drops_frames_then_keyframes() {
         let q = OutQueue::default();
         let big = |kind| Outgoing { text: "x".repeat(RELAY_QUEUE_BYTES / 4).into(), kind };
-        q.push(out(0, OutKind::Control));
+        q.push(out(0, OutKind::Control(None)));
         assert_eq!(q.push(big(OutKind::Keyframe)), 0);
         assert_eq!(q.push(big(OutKind::Frame)), 0);
         assert_eq!(q.push(big(OutKind::Keyframe)), 0);
@@ -454,7 +520,7 @@ mod tests {
     fn control_messages_are_never_dropped() {
         let q = OutQueue::default();
         for i in 0..RELAY_QUEUE_FRAMES + 5 {
-            assert_eq!(q.push(out(i, OutKind::Control)), 0);
+            assert_eq!(q.push(out(i, OutKind::Control(None))), 0);
         }
         assert_eq!(q.len(), RELAY_QUEUE_FRAMES + 5);
     }

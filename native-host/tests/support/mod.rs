@@ -227,6 +227,14 @@ impl Server {
         let _ = self.child.wait();
     }
 
+    /// Stops the server's process without ending it (SIGSTOP): its
+    /// connections stay open and take what is written, unread. `stop` and
+    /// `restart` kill it.
+    pub fn freeze(&self) {
+        let status = Command::new("sh").args(["-c", &format!("kill -STOP {}", self.child.id())]).status().expect("sh");
+        assert!(status.success(), "could not stop the server's process");
+    }
+
     /// Starts again on the same address and database.
     pub fn restart(&mut self) {
         self.stop();

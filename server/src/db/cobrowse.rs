@@ -33,6 +33,10 @@ pub struct Session {
     pub consent_by_ms: Option<i64>,
     /// Once ended: why, as both sides were told.
     pub end_reason: Option<String>,
+    /// The highest numbered audit entry applied from the visitor, and from
+    /// the operator (`RelayMessage::Audit`'s `n`).
+    pub visitor_applied: u64,
+    pub operator_applied: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +47,13 @@ pub struct Operator {
 }
 
 impl Session {
+    pub fn applied(&self, role: Role) -> u64 {
+        match role {
+            Role::Visitor => self.visitor_applied,
+            Role::Operator => self.operator_applied,
+        }
+    }
+
     /// The role `device_id` plays in this session, if any.
     pub fn role_of(&self, device_id: &str) -> Option<Role> {
         if self.visitor_id == device_id {
@@ -346,7 +357,8 @@ fn load_in(tx: &Transaction<'_>, id: &str) -> Result<Option<Session>, DbError> {
     let row = tx
         .query_row(
             "SELECT visitor_id, visitor_account, operator_id, operator_public_key, operator_name,
-                    state, recording, expires_ms, consent_by_ms, recording_full, end_reason
+                    state, recording, expires_ms, consent_by_ms, recording_full, end_reason,
+                    visitor_applied, operator_applied
              FROM cobrowse_session WHERE id = ?1",
             params![id],
             |r| {
@@ -362,6 +374,8 @@ fn load_in(tx: &Transaction<'_>, id: &str) -> Result<Option<Session>, DbError> {
                     r.get::<_, Option<i64>>(8)?,
                     r.get::<_, bool>(9)?,
                     r.get::<_, Option<String>>(10)?,
+                    r.get::<_, i64>(11)?,
+                    r.get::<_, i64>(12)?,
                 ))
             },
         )
@@ -378,6 +392,8 @@ fn load_in(tx: &Transaction<'_>, id: &str) -> Result<Option<Session>, DbError> {
         consent_by_ms,
         recording_full,
         end_reason,
+        visitor_applied,
+        operator_applied,
     )) = row
     else {
         return Ok(None);
@@ -406,6 +422,8 @@ fn load_in(tx: &Transaction<'_>, id: &str) -> Result<Option<Session>, DbError> {
         expires_ms,
         consent_by_ms,
         end_reason,
+        visitor_applied: u64::try_from(visitor_applied).unwrap_or(0),
+        operator_applied: u64::try_from(operator_applied).unwrap_or(0),
     }))
 }
 
@@ -491,6 +509,10 @@ pub enum AuditError {
     Expired(Expiry),
     #[error("no such session")]
     NotFound,
+    /// Numbered at or below what this side had applied: a resend of an
+    /// entry that is in the log already.
+    #[error("this entry was applied already")]
+    Duplicate,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -518,11 +540,15 @@ pub fn client_audit(
     id: &str,
     role: Role,
     event: &AuditEvent,
+    n: Option<u64>,
     now: i64,
 ) -> Result<After, AuditError> {
     use SessionState::{Active, AwaitingConsent};
     let tx = conn.transaction()?;
     let session = load_in(&tx, id)?.ok_or(AuditError::NotFound)?;
+    if n.is_some_and(|n| n <= session.applied(role)) {
+        return Err(AuditError::Duplicate);
+    }
     if let Some(expiry) = session.due(now) {
         expire_in(&tx, id, now, expiry)?;
         tx.commit()?;
@@ -537,6 +563,14 @@ pub fn client_audit(
         return Err(AuditError::WrongState(session.state));
     }
     append_audit(&tx, id, now, Some(role), event)?;
+    if let Some(n) = n {
+        let column = match role {
+            Role::Visitor => "visitor_applied",
+            Role::Operator => "operator_applied",
+        };
+        let n = i64::try_from(n).map_err(|_| DbError::Corrupt(format!("audit number {n}")))?;
+        tx.execute(&format!("UPDATE cobrowse_session SET {column} = ?2 WHERE id = ?1"), params![id, n])?;
+    }
     let mut after = After {
         state: session.state,
         recording: session.recording,
@@ -927,7 +961,7 @@ mod tests {
         let consent = AuditEvent::Consent { approved: true };
         let sid = id.clone();
         let late = db
-            .call(move |c| client_audit(c, &sid, Role::Visitor, &consent, 11_000))
+            .call(move |c| client_audit(c, &sid, Role::Visitor, &consent, None, 11_000))
             .await;
         assert!(matches!(late, Err(AuditError::Expired(Expiry::Consent))), "{late:?}");
         let sid = id.clone();

@@ -181,6 +181,10 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT, WITHOUT ROWID;
     INSERT INTO account_recording (account_id, bytes)
         SELECT visitor_account, SUM(recorded_bytes) FROM cobrowse_session GROUP BY visitor_account;",
+    // 13: the highest numbered audit entry applied from each side, so an
+    // entry resent after a lost connection is applied once.
+    "ALTER TABLE cobrowse_session ADD COLUMN visitor_applied INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE cobrowse_session ADD COLUMN operator_applied INTEGER NOT NULL DEFAULT 0;",
 ];
 
 pub fn latest_version() -> i64 {

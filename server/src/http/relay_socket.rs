@@ -161,10 +161,9 @@ async fn serve_socket(
                     }
                 }
                 Some(Ok(Message::Text(text))) => {
-                    if let Some(reply) = handle(&state, &attached, text.as_str()).await {
-                        if !socket.send(&reply).await {
-                            break;
-                        }
+                    let replies = handle(&state, &attached, text.as_str()).await;
+                    if !socket.send_all(&replies).await {
+                        break;
                     }
                 }
             },
@@ -194,6 +193,15 @@ impl Deadlined {
         in_time(self.limit, send(&mut self.ws, msg)).await
     }
 
+    async fn send_all(&mut self, messages: &[RelayMessage]) -> bool {
+        for msg in messages {
+            if !self.send(msg).await {
+                return false;
+            }
+        }
+        true
+    }
+
     /// A frame, already JSON.
     async fn send_text(&mut self, text: String) -> bool {
         in_time(self.limit, self.ws.send(Message::Text(text.into()))).await
@@ -219,42 +227,47 @@ async fn in_time(limit: Duration, write: impl Future<Output = Result<(), axum::E
     }
 }
 
-/// Acts on one client message; returns the reply for the sender, if any.
-async fn handle(state: &AppState, at: &Attached, text: &str) -> Option<RelayMessage> {
+/// Acts on one client message; returns the replies for the sender.
+async fn handle(state: &AppState, at: &Attached, text: &str) -> Vec<RelayMessage> {
     if text.len() > MAX_RELAY_MESSAGE {
-        return Some(error(
+        return vec![error(
             relay_code::TOO_LARGE,
             format!(
                 "relay message of {} bytes; at most {MAX_RELAY_MESSAGE}",
                 text.len()
             ),
-        ));
+        )];
     }
     let msg = match serde_json::from_str::<RelayMessage>(text) {
         Ok(msg) => msg,
         Err(e) => {
-            return Some(error(
+            return vec![error(
                 relay_code::MALFORMED,
                 format!("not a relay message: {e}"),
-            ))
+            )]
         }
     };
     match msg {
-        RelayMessage::Frame { seq, ct, .. } => frame(state, at, seq, ct).await,
-        RelayMessage::Audit { event } => audit(state, at, event).await,
+        RelayMessage::Frame { seq, ct, .. } => frame(state, at, seq, ct).await.into_iter().collect(),
+        // A numbered entry is answered `Applied` once dealt with, refused or not.
+        RelayMessage::Audit { event, n } => {
+            let reply = audit(state, at, event, n).await;
+            reply.into_iter().chain(n.map(|n| RelayMessage::Applied { n })).collect()
+        }
         RelayMessage::End { reason } => {
             end(state, at, reason).await;
-            None
+            Vec::new()
         }
         RelayMessage::Hello { .. }
         | RelayMessage::OperatorJoined { .. }
         | RelayMessage::Peer { .. }
         | RelayMessage::State { .. }
         | RelayMessage::RecordingStopped { .. }
-        | RelayMessage::Error { .. } => Some(error(
+        | RelayMessage::Applied { .. }
+        | RelayMessage::Error { .. } => vec![error(
             relay_code::MALFORMED,
             "only the server sends this message",
-        )),
+        )],
     }
 }
 
@@ -299,7 +312,7 @@ async fn frame(state: &AppState, at: &Attached, seq: u64, ct: String) -> Option<
     None
 }
 
-async fn audit(state: &AppState, at: &Attached, event: AuditEvent) -> Option<RelayMessage> {
+async fn audit(state: &AppState, at: &Attached, event: AuditEvent, n: Option<u64>) -> Option<RelayMessage> {
     if let Err(why) = audit_permitted(at.role, &event) {
         return Some(error(relay_code::FORBIDDEN, why));
     }
@@ -316,7 +329,7 @@ async fn audit(state: &AppState, at: &Attached, event: AuditEvent) -> Option<Rel
     let is_consent = matches!(event, AuditEvent::Consent { .. });
     let result = state
         .db
-        .call(move |conn| cobrowse::client_audit(conn, &id, role, &event, now_ms()))
+        .call(move |conn| cobrowse::client_audit(conn, &id, role, &event, n, now_ms()))
         .await;
     match result {
         Ok(cobrowse::After { ended: Some(reason), .. }) => {
@@ -341,6 +354,8 @@ async fn audit(state: &AppState, at: &Attached, event: AuditEvent) -> Option<Rel
             None
         }
         Err(AuditError::NotFound) => Some(error(relay_code::INTERNAL, "the session is gone")),
+        // In the log already: the `Applied` that follows is the whole answer.
+        Err(AuditError::Duplicate) => None,
         Err(AuditError::Db(err)) => {
             tracing::error!(%err, "cannot append audit entry");
             Some(error(relay_code::INTERNAL, "internal server error"))

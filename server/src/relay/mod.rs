@@ -654,6 +654,8 @@ mod tests {
             expires_ms: 0,
             consent_by_ms: None,
             end_reason: None,
+            visitor_applied: 0,
+            operator_applied: 0,
         }
     }
 

@@ -125,7 +125,7 @@ fn frame(seq: u64, ct: &str) -> RelayMessage {
 }
 
 async fn audit(socket: &mut Socket, event: AuditEvent) {
-    send(socket, &RelayMessage::Audit { event }).await;
+    send(socket, &RelayMessage::Audit { event, n: None }).await;
 }
 
 /// The frame `seq`, counting the recording-stopped notes that come first.
@@ -842,6 +842,57 @@ async fn the_audit_log_is_a_verifiable_chain_of_the_whole_session() {
         ok: true,
     };
     assert_ne!(hash(&log.entries[3].hash, &forged), log.entries[4].hash);
+}
+
+/// A client resends the numbered entries a lost connection may have taken
+/// unread; each is applied once, on any connection, and answered `Applied`
+/// every time.
+#[tokio::test]
+async fn a_numbered_entry_sent_again_is_applied_once() {
+    let server = Server::start().await;
+    let mut p = joined_pair(&server).await;
+    drain_until_peer(&mut p.v).await;
+    let consent = |n| RelayMessage::Audit { event: AuditEvent::Consent { approved: true }, n: Some(n) };
+    send(&mut p.v, &consent(1)).await;
+    // The reply and the new state (told to both sides) come in either order.
+    let two = [next(&mut p.v).await, next(&mut p.v).await];
+    assert!(two.contains(&RelayMessage::Applied { n: 1 }), "{two:?}");
+    assert!(two.contains(&RelayMessage::State { state: SessionState::Active }), "{two:?}");
+    // Again, as after a reconnect: no second entry, no `wrong_state`.
+    send(&mut p.v, &consent(1)).await;
+    assert_eq!(next(&mut p.v).await, RelayMessage::Applied { n: 1 });
+    // A refused entry is answered too, after its error.
+    let started = RelayMessage::Audit { event: AuditEvent::Started, n: Some(2) };
+    send(&mut p.v, &started).await;
+    assert_eq!(error_code(&next(&mut p.v).await), "forbidden");
+    assert_eq!(next(&mut p.v).await, RelayMessage::Applied { n: 2 });
+    let grant = RelayMessage::Audit { event: AuditEvent::Granted { scopes: vec![Scope::Scroll] }, n: Some(3) };
+    send(&mut p.v, &grant).await;
+    assert_eq!(next(&mut p.v).await, RelayMessage::Applied { n: 3 });
+
+    // On a new connection (the old one replaced), and from the other side.
+    let (mut v, _) = connect(&server, &p.visitor, &p.session_id).await;
+    send(&mut v, &grant).await;
+    assert_eq!(until_applied(&mut v).await, 3);
+    let command = |n| RelayMessage::Audit { event: AuditEvent::Command { command: CommandKind::ScrollTo, ok: true }, n: Some(n) };
+    send(&mut p.o, &command(1)).await;
+    assert_eq!(until_applied(&mut p.o).await, 1);
+    send(&mut p.o, &command(1)).await;
+    assert_eq!(until_applied(&mut p.o).await, 1);
+    let log: AuditLog = json(p.visitor.get(&server, &path(&p.session_id, "audit")).await, 200).await;
+    let consents = log.entries.iter().filter(|e| matches!(e.event, AuditEvent::Consent { .. })).count();
+    let grants = log.entries.iter().filter(|e| matches!(e.event, AuditEvent::Granted { .. })).count();
+    let commands = log.entries.iter().filter(|e| matches!(e.event, AuditEvent::Command { .. })).count();
+    assert_eq!((consents, grants, commands), (1, 1, 1), "{log:?}");
+}
+
+/// The next `Applied`'s number, past presence and state news.
+async fn until_applied(socket: &mut Socket) -> u64 {
+    loop {
+        if let RelayMessage::Applied { n } = next(socket).await {
+            return n;
+        }
+    }
 }
 
 #[tokio::test]
