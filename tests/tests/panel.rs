@@ -360,13 +360,23 @@ async fn another_devices_tabs_list_search_history_and_send() {
     // Send to device: the desk sends the web page active in the panel's window
     // (one of those it just opened); the laptop opens it.
     panel
-        .evaluate(
-            "(async () => {
-               for (let i = 0; i < 50 && !document.querySelector('#send-device option'); i++) await new Promise((r) => setTimeout(r, 100));
-               document.querySelector('#send-tab').click(); })()",
+        .wait_for(
+            "(() => { const chosen = document.querySelector('#send-device option');
+               if (chosen) document.querySelector('#send-tab').click(); return !!chosen; })()",
+            UI_TIMEOUT,
         )
         .await
         .or_report("send the tab", &parts);
+    // The host took it (a refusal or a wrong tab shows in the status line).
+    panel
+        .wait_until(
+            "the send taken",
+            "(() => { const s = document.querySelector('#send-status'); return s.dataset.state + ': ' + s.textContent; })()",
+            UI_TIMEOUT,
+            |v| v.as_str().is_some_and(|v| ["sent", "delivered", "opened"].iter().any(|s| v.starts_with(&format!("{s}:")))),
+        )
+        .await
+        .or_report("send status", &parts);
     let received = laptop
         .wait_event("tab_received", UI_TIMEOUT, |e| e["type"] == "tab_received")
         .await
