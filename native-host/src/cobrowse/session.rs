@@ -43,8 +43,9 @@ pub struct Session {
     pub approved: AtomicBool,
     /// No more events for this session (ended here or by the other side).
     ended: AtomicBool,
-    /// Ended from this side: the relay connection stays until our `End`
-    /// has gone out. Set at once by [`Session::finish`].
+    /// Ended from this side: the relay connection stays (reconnecting if
+    /// need be) until the relay answers our `End`. Set at once by
+    /// [`Session::finish`].
     closing: AtomicBool,
     /// The encoder has queued everything up to our `End`: once the queue
     /// is drained, close. Set after `End` is in the queue, so a connection
@@ -164,11 +165,9 @@ impl Session {
         };
         let Ok(text) = serde_json::to_string(&message) else { return };
         let item = Outgoing { text: text.into(), kind: OutKind::Control(n) };
-        match encode.as_ref().map(|tx| tx.send(EncodeJob::Control(item.clone()))) {
-            Some(Ok(())) => {}
-            _ => {
-                self.out.push(item);
-            }
+        let encoding = encode.as_ref().is_some_and(|tx| tx.send(EncodeJob::Control(item.clone())).is_ok());
+        if !encoding {
+            self.out.push(item);
         }
     }
 
