@@ -180,7 +180,8 @@ pub enum RelayMessage {
 
 /// `code` values of [`RelayMessage::Error`]. The socket stays open after each.
 pub mod relay_error {
-    /// Not JSON text, not a relay message, or a message only the server sends.
+    /// Not JSON text, not a relay message, a message only the server sends,
+    /// or an audit entry number out of range (0, or over 63 bits).
     pub const MALFORMED: &str = "malformed";
     /// Over [`crate::limits::MAX_RELAY_MESSAGE`], or an audit event over
     /// [`crate::limits::MAX_AUDIT_EVENT`].

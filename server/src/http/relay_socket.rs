@@ -250,6 +250,10 @@ async fn handle(state: &AppState, at: &Attached, text: &str) -> Vec<RelayMessage
     match msg {
         RelayMessage::Frame { seq, ct, .. } => frame(state, at, seq, ct).await.into_iter().collect(),
         // A numbered entry is answered `Applied` once dealt with, refused or not.
+        RelayMessage::Audit { n: Some(n), .. } if n == 0 || i64::try_from(n).is_err() => vec![error(
+            relay_code::MALFORMED,
+            format!("audit entry number {n}: numbers count from 1 and fit in 63 bits"),
+        )],
         RelayMessage::Audit { event, n } => {
             let reply = audit(state, at, event, n).await;
             reply.into_iter().chain(n.map(|n| RelayMessage::Applied { n })).collect()

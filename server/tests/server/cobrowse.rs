@@ -866,6 +866,12 @@ async fn a_numbered_entry_sent_again_is_applied_once() {
     send(&mut p.v, &started).await;
     assert_eq!(error_code(&next(&mut p.v).await), "forbidden");
     assert_eq!(next(&mut p.v).await, RelayMessage::Applied { n: 2 });
+    // Numbers out of range are malformed, not applied.
+    for n in [0, u64::MAX] {
+        let odd = RelayMessage::Audit { event: AuditEvent::Granted { scopes: vec![Scope::Click] }, n: Some(n) };
+        send(&mut p.v, &odd).await;
+        assert_eq!(error_code(&next(&mut p.v).await), "malformed");
+    }
     let grant = RelayMessage::Audit { event: AuditEvent::Granted { scopes: vec![Scope::Scroll] }, n: Some(3) };
     send(&mut p.v, &grant).await;
     assert_eq!(next(&mut p.v).await, RelayMessage::Applied { n: 3 });
