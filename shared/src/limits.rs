@@ -151,6 +151,11 @@ pub const RELAY_QUEUE_BYTES: usize = 64 * 1024 * 1024;
 /// ends: the operator closed the console. A reload comes back well within it.
 pub const CONSOLE_GONE_MS: u32 = 15_000;
 
+/// A remote-control command the visitor's page has not answered in this
+/// long is reported to the operator as perhaps lost (commands are frames: a
+/// dropped connection can lose them, and they are not sent again).
+pub const COMMAND_ANSWER_MS: u32 = 10_000;
+
 /// The capture engine yields to the page after this much work in one task.
 pub const CAPTURE_SLICE_MS: f64 = 8.0;
 

@@ -450,12 +450,30 @@ async fn visitor_and_operator_browsers_share_mask_control_push_stop_and_replay()
     assert_eq!(clicks().await.or_report("counter", &parts), json!([1, 0]), "the click landed on the button");
     console.wait("the counter in the mirror", |v| text_of(v).contains("Clicks: 1")).await;
 
+    // A command the visitor's page does not answer (its scripts paused here)
+    // is reported to the operator as perhaps lost; once the page goes on it
+    // runs, and its late answer still names it.
+    page.call("Debugger.enable", json!({})).await.or_report("debugger", &parts);
+    page.call("Debugger.pause", json!({})).await.or_report("pause the visitor's page", &parts);
+    assert_eq!(console.run("click while the page is paused", &overlay_click_visitor_ui("#buy")).await, json!(true));
+    let v = console
+        .session
+        .wait_until("the unanswered click reported", CONSOLE_JS, Duration::from_secs(25), |v| v["command_ok"] == "false")
+        .await
+        .or_report("console: the unanswered click reported", &parts);
+    assert!(v["command_text"].as_str().is_some_and(|t| t.contains("no answer from the visitor's page")), "{}", v["command_text"]);
+    page.call("Debugger.resume", json!({})).await.or_report("resume the visitor's page", &parts);
+    page.call("Debugger.disable", json!({})).await.or_report("debugger off", &parts);
+    let v = console.wait("the late answer", |v| v["command_ok"] == "true").await;
+    assert!(v["command_text"].as_str().is_some_and(|t| t.ends_with(": done")), "{}", v["command_text"]);
+    assert_eq!(clicks().await.or_report("counter", &parts), json!([2, 0]), "the late click landed");
+
     // Revoked in the visitor's bar: refused again.
     assert_eq!(in_content_world(&page, &click_visitor_ui("revoke-click")).await, Ok(json!(true)));
     console.wait("the grant revoked", |v| v["grants"] == "").await;
     assert_eq!(console.run("click after the revoke", &overlay_click_visitor_ui("#buy")).await, json!(true));
     let v = console.wait("refused after the revoke", |v| v["command_ok"] == "false").await;
-    assert_eq!(clicks().await.or_report("counter", &parts), json!([1, 0]), "{}", v["command_text"]);
+    assert_eq!(clicks().await.or_report("counter", &parts), json!([2, 0]), "{}", v["command_text"]);
 
     // A form app, configured and pushed from the console: appears, holds, goes.
     console
@@ -550,7 +568,7 @@ async fn visitor_and_operator_browsers_share_mask_control_push_stop_and_replay()
         )
         .await;
     let v = console
-        .wait("the replay's end", |v| text_of(v).contains("Clicks: 1") && text_of(v).contains("After typing 8841"))
+        .wait("the replay's end", |v| text_of(v).contains("Clicks: 2") && text_of(v).contains("After typing 8841"))
         .await;
     assert!(!v["zz_console_html"].as_str().unwrap_or("").contains(PASSWORD), "no password in the replay");
 

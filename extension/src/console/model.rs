@@ -6,6 +6,7 @@
 use std::collections::{BTreeSet, HashSet};
 
 use baton_shared::cobrowse::{App, AppField, AppState, Command, LiveApp, Role, Scope, SessionState, MASK_CHAR};
+use baton_shared::limits::COMMAND_ANSWER_MS;
 use baton_shared::native::LiveSession;
 
 use super::url::{resolve, safe_url, scheme, UrlUse};
@@ -518,6 +519,58 @@ pub fn result_text(label: Option<&str>, cmd_id: u64, ok: bool, error: Option<&st
     }
 }
 
+/// Commands sent to the visitor's page and not answered yet, oldest first:
+/// their labels word the answers, and each one unanswered for
+/// [`COMMAND_ANSWER_MS`] is reported once, since a command lost with a
+/// dropped connection is not sent again.
+#[derive(Debug, Default)]
+pub struct PendingCommands(Vec<PendingCommand>);
+
+#[derive(Debug)]
+struct PendingCommand {
+    id: u64,
+    label: String,
+    sent_ms: i64,
+    reported: bool,
+}
+
+impl PendingCommands {
+    /// Commands kept at most; the oldest go first (their answer is then
+    /// worded by number).
+    const MAX: usize = 32;
+
+    pub fn sent(&mut self, id: u64, label: String, now_ms: i64) {
+        if self.0.len() >= Self::MAX {
+            self.0.remove(0);
+        }
+        self.0.push(PendingCommand { id, label, sent_ms: now_ms, reported: false });
+    }
+
+    /// The answered command's label, if it is still kept.
+    pub fn answered(&mut self, id: u64) -> Option<String> {
+        let i = self.0.iter().position(|c| c.id == id)?;
+        Some(self.0.remove(i).label)
+    }
+
+    /// Labels of the commands unanswered for [`COMMAND_ANSWER_MS`], each
+    /// once; a late answer still finds its label.
+    pub fn overdue(&mut self, now_ms: i64) -> Vec<String> {
+        let limit = i64::from(COMMAND_ANSWER_MS);
+        self.0
+            .iter_mut()
+            .filter(|c| !c.reported && now_ms - c.sent_ms >= limit)
+            .map(|c| {
+                c.reported = true;
+                c.label.clone()
+            })
+            .collect()
+    }
+}
+
+pub fn unanswered_text(label: &str) -> String {
+    format!("{label}: no answer from the visitor's page yet; it may have been lost — try again if nothing happened")
+}
+
 /// The note shown when the server stopped recording at its cap.
 /// Which of the host's live sessions a console that just opened takes on:
 /// the one this tab showed before a reload (`remembered`), else the only
@@ -762,5 +815,24 @@ mod tests {
         let nav = command_label(&Command::Navigate { url: "https://example.com/next".into() });
         assert_eq!(result_text(Some(&nav), 3, true, None), "Opening https://example.com/next: done");
         assert_eq!(result_text(None, 4, false, Some("not granted")), "Command 4: refused in the visitor's page — not granted");
+    }
+
+    #[test]
+    fn an_unanswered_command_is_reported_once_and_a_late_answer_keeps_its_label() {
+        let mut pending = PendingCommands::default();
+        pending.sent(1, "Click".into(), 0);
+        pending.sent(2, "Scroll".into(), 5_000);
+        assert!(pending.overdue(9_999).is_empty());
+        assert_eq!(pending.overdue(10_000), ["Click"]);
+        assert!(pending.overdue(12_000).is_empty(), "reported once");
+        assert_eq!(pending.answered(2).as_deref(), Some("Scroll"));
+        assert!(pending.overdue(20_000).is_empty(), "answered in time");
+        assert_eq!(pending.answered(1).as_deref(), Some("Click"), "a late answer");
+        assert_eq!(pending.answered(1), None);
+        for id in 10..50 {
+            pending.sent(id, format!("Type {id}"), 0);
+        }
+        assert_eq!(pending.answered(10), None, "the oldest went");
+        assert_eq!(pending.answered(49).as_deref(), Some("Type 49"));
     }
 }

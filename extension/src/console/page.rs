@@ -33,8 +33,6 @@ use super::ui;
 const SVG_NS: &str = "http://www.w3.org/2000/svg";
 const INK_COLOR: &str = "#e5534b";
 const MAX_STROKE_POINTS: usize = 400;
-/// Commands whose result has not come back yet that keep their label.
-const MAX_LABELS: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -66,8 +64,9 @@ struct State {
     /// outline on it while it moves (scroll, layout), so the console does too.
     highlighted: Option<NodeId>,
     next_cmd: u64,
-    /// What each command in flight was, for its result's wording.
-    labels: Vec<(u64, String)>,
+    /// Commands in flight, for their results' wording and for reporting
+    /// one that gets no answer.
+    pending: model::PendingCommands,
     /// Wheel target not sent yet.
     wheel: Option<(i32, i32)>,
     wheel_timer: bool,
@@ -125,7 +124,7 @@ pub fn start() {
             selected: None,
             highlighted: None,
             next_cmd: 1,
-            labels: Vec::new(),
+            pending: model::PendingCommands::default(),
             wheel: None,
             wheel_timer: false,
             replay: None,
@@ -309,10 +308,14 @@ impl Console {
     }
 
     fn tick(self: &Rc<Self>) {
-        let send = {
+        let (send, overdue) = {
             let mut st = self.st.borrow_mut();
-            st.phase == Phase::Active && st.seq.tick(ui::now_ms())
+            let now = ui::now_ms();
+            (st.phase == Phase::Active && st.seq.tick(now), st.pending.overdue(now))
         };
+        if let Some(label) = overdue.last() {
+            self.refuse(&model::unanswered_text(label));
+        }
         if send {
             self.send(OperatorFrame::KeyframeRequest);
             self.render_seq(&self.st.borrow());
@@ -428,7 +431,7 @@ impl Console {
                 self.show_grants(st);
             }
             VisitorFrame::CommandResult { cmd_id, ok, error } => {
-                let label = st.labels.iter().position(|(id, _)| *id == cmd_id).map(|i| st.labels.remove(i).1);
+                let label = st.pending.answered(cmd_id);
                 let text = model::result_text(label.as_deref(), cmd_id, ok, error.as_deref());
                 self.say(Some(ok), &text);
             }
@@ -999,11 +1002,8 @@ impl Console {
                 return;
             }
             st.next_cmd += 1;
-            if st.labels.len() >= MAX_LABELS {
-                st.labels.remove(0);
-            }
             let cmd_id = st.next_cmd - 1;
-            st.labels.push((cmd_id, label.clone()));
+            st.pending.sent(cmd_id, label.clone(), ui::now_ms());
             cmd_id
         };
         self.note(&format!("{label}…"));
