@@ -26,8 +26,9 @@ pub struct Session {
     pub operator: Option<Operator>,
     pub state: SessionState,
     pub recording: bool,
-    /// The recording reached its cap and stopped for good.
-    pub recording_full: bool,
+    /// The recording reached a cap (bytes: the session's or its account's)
+    /// and stopped for good.
+    pub recording_stopped: Option<u64>,
     pub expires_ms: i64,
     /// While awaiting consent: when the visitor's time to answer runs out.
     pub consent_by_ms: Option<i64>,
@@ -357,7 +358,7 @@ fn load_in(tx: &Transaction<'_>, id: &str) -> Result<Option<Session>, DbError> {
     let row = tx
         .query_row(
             "SELECT visitor_id, visitor_account, operator_id, operator_public_key, operator_name,
-                    state, recording, expires_ms, consent_by_ms, recording_full, end_reason,
+                    state, recording, expires_ms, consent_by_ms, recording_stopped_at, end_reason,
                     visitor_applied, operator_applied
              FROM cobrowse_session WHERE id = ?1",
             params![id],
@@ -372,7 +373,7 @@ fn load_in(tx: &Transaction<'_>, id: &str) -> Result<Option<Session>, DbError> {
                     r.get::<_, bool>(6)?,
                     r.get::<_, i64>(7)?,
                     r.get::<_, Option<i64>>(8)?,
-                    r.get::<_, bool>(9)?,
+                    r.get::<_, i64>(9)?,
                     r.get::<_, Option<String>>(10)?,
                     r.get::<_, i64>(11)?,
                     r.get::<_, i64>(12)?,
@@ -390,7 +391,7 @@ fn load_in(tx: &Transaction<'_>, id: &str) -> Result<Option<Session>, DbError> {
         recording,
         expires_ms,
         consent_by_ms,
-        recording_full,
+        recording_stopped_at,
         end_reason,
         visitor_applied,
         operator_applied,
@@ -418,7 +419,7 @@ fn load_in(tx: &Transaction<'_>, id: &str) -> Result<Option<Session>, DbError> {
         operator,
         state: parse_state(&state)?,
         recording,
-        recording_full,
+        recording_stopped: u64::try_from(recording_stopped_at).ok().filter(|&cap| cap > 0),
         expires_ms,
         consent_by_ms,
         end_reason,
@@ -592,7 +593,7 @@ pub fn client_audit(
         AuditEvent::RecordingConsent { approved } => {
             // A recording that reached its cap stays stopped.
             after.recording = tx.query_row(
-                "UPDATE cobrowse_session SET recording = (?2 AND recording_full = 0)
+                "UPDATE cobrowse_session SET recording = (?2 AND recording_stopped_at = 0)
                  WHERE id = ?1 RETURNING recording",
                 params![id, approved],
                 |r| r.get(0),
@@ -757,14 +758,14 @@ pub fn store_frames(
     let tx = conn.transaction()?;
     {
         let mut account_of = tx.prepare_cached(
-            "SELECT visitor_account FROM cobrowse_session WHERE id = ?1 AND recording_full = 0",
+            "SELECT visitor_account FROM cobrowse_session WHERE id = ?1 AND recording_stopped_at = 0",
         )?;
         let mut account_room = tx.prepare_cached(
             "SELECT COALESCE((SELECT bytes FROM account_recording WHERE account_id = ?1), 0) + ?2 <= ?3",
         )?;
         let mut count = tx.prepare_cached(
             "UPDATE cobrowse_session SET recorded_bytes = recorded_bytes + ?2
-             WHERE id = ?1 AND recording_full = 0 AND recorded_bytes + ?2 <= ?3",
+             WHERE id = ?1 AND recording_stopped_at = 0 AND recorded_bytes + ?2 <= ?3",
         )?;
         let mut count_account = tx.prepare_cached(
             "INSERT INTO account_recording (account_id, bytes) VALUES (?1, ?2)
@@ -774,8 +775,8 @@ pub fn store_frames(
             "INSERT INTO cobrowse_frame (session_id, seq, from_role, at_ms, ct) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
         let mut stop = tx.prepare_cached(
-            "UPDATE cobrowse_session SET recording_full = 1, recording = 0
-             WHERE id = ?1 AND recording_full = 0",
+            "UPDATE cobrowse_session SET recording_stopped_at = MAX(?2, 1), recording = 0
+             WHERE id = ?1 AND recording_stopped_at = 0",
         )?;
         for row in rows {
             let f = &row.frame;
@@ -798,7 +799,8 @@ pub fn store_frames(
                 Some(caps.session)
             };
             if let Some(max_bytes) = met {
-                if stop.execute(params![row.session_id])? == 1 {
+                let cap = i64::try_from(max_bytes).unwrap_or(i64::MAX);
+                if stop.execute(params![row.session_id, cap])? == 1 {
                     let event = AuditEvent::RecordingLimitReached { max_bytes };
                     append_audit(&tx, &row.session_id, f.at_ms, None, &event)?;
                     stopped.push((row.session_id.clone(), max_bytes));
@@ -948,6 +950,10 @@ mod tests {
             assert_eq!((frames, account), (3, 12));
             // Stopped is stopped: later frames are dropped without another entry.
             assert!(store_frames(c, &[frame("s2", 4)], caps)?.is_empty());
+            // Each session keeps the cap it met, for sockets that connect later.
+            let tx = c.transaction()?;
+            let met = |id: &str| load_in(&tx, id).map(|s| s.and_then(|s| s.recording_stopped));
+            assert_eq!((met("s1")?, met("s2")?), (Some(10), Some(15)));
             Ok::<_, DbError>(())
         })
         .await

@@ -185,6 +185,14 @@ const MIGRATIONS: &[&str] = &[
     // entry resent after a lost connection is applied once.
     "ALTER TABLE cobrowse_session ADD COLUMN visitor_applied INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE cobrowse_session ADD COLUMN operator_applied INTEGER NOT NULL DEFAULT 0;",
+    // 14: a stopped recording keeps the cap it met (the session's or its
+    // account's), not only that it stopped; taken from its audit entry.
+    "ALTER TABLE cobrowse_session RENAME COLUMN recording_full TO recording_stopped_at;
+    UPDATE cobrowse_session SET recording_stopped_at = COALESCE(
+        (SELECT json_extract(a.event, '$.max_bytes') FROM cobrowse_audit a
+         WHERE a.session_id = cobrowse_session.id AND json_extract(a.event, '$.kind') = 'recording_limit_reached'
+         ORDER BY a.seq DESC LIMIT 1), recording_stopped_at)
+    WHERE recording_stopped_at != 0;",
 ];
 
 pub fn latest_version() -> i64 {
@@ -255,6 +263,39 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(usage, [("d1".to_owned(), 2, 6), ("d2".to_owned(), 1, 3)]);
+    }
+
+    #[test]
+    fn a_stopped_recording_keeps_the_cap_its_audit_entry_names() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..13] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 13).unwrap();
+        for (id, full) in [("stopped", 1), ("recording", 0)] {
+            conn.execute(
+                "INSERT INTO cobrowse_session (id, lookup, visitor_id, visitor_account, visitor_public_key, state,
+                     recording, failed_joins, created_ms, expires_ms, recording_full)
+                 VALUES (?1, 'ABCD', 'v', 'a', 'k', 'active', 0, 0, 0, 0, ?2)",
+                rusqlite::params![id, full],
+            )
+            .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO cobrowse_audit (session_id, seq, at_ms, role, event, hash)
+             VALUES ('stopped', 1, 0, NULL, '{\"kind\":\"recording_limit_reached\",\"max_bytes\":20}', 'h')",
+            [],
+        )
+        .unwrap();
+        apply(&mut conn).unwrap();
+        let caps: Vec<(String, i64)> = conn
+            .prepare("SELECT id, recording_stopped_at FROM cobrowse_session ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(caps, [("recording".to_owned(), 0), ("stopped".to_owned(), 20)]);
     }
 
     #[test]

@@ -350,7 +350,6 @@ pub struct Relay {
     next_conn: Arc<AtomicU64>,
     sockets: Arc<AtomicUsize>,
     pub recorder: Recorder,
-    max_recording_bytes: u64,
     /// How long a side may stay away from an active session.
     away_ttl: Duration,
     /// Bytes of frames queued for all sockets, and the most there may be.
@@ -368,12 +367,11 @@ impl Drop for SocketCount {
 }
 
 impl Relay {
-    /// The relay and its recording writer (at most `max_recording_bytes`
-    /// per session), on the current runtime; a side away from an active
+    /// The relay and its recording writer (recordings kept within
+    /// `recording`), on the current runtime; a side away from an active
     /// session for `away_ttl` ends it ([`Relay::abandoned`]); frames queued
     /// for all sockets stay under about `max_queued_bytes`.
     pub fn start(db: Db, recording: RecordingCaps, away_ttl: Duration, max_queued_bytes: usize) -> Self {
-        let max_recording_bytes = recording.session;
         let (recorder, mut stopped) = Recorder::start(db, recording);
         let relay = Self {
             rooms: Arc::default(),
@@ -381,7 +379,6 @@ impl Relay {
             next_conn: Arc::default(),
             sockets: Arc::default(),
             recorder,
-            max_recording_bytes,
             away_ttl,
             queued_total: Arc::default(),
             max_queued_bytes,
@@ -403,7 +400,7 @@ impl Relay {
         if let Some(room) = room {
             let mut inner = room.lock();
             inner.session.recording = false;
-            inner.session.recording_full = true;
+            inner.session.recording_stopped = Some(max_bytes);
             for peer in inner.peers() {
                 peer.tell(RelayMessage::RecordingStopped { max_bytes });
             }
@@ -475,7 +472,7 @@ impl Relay {
                 Role::Visitor => inner.operator_joined(),
                 Role::Operator => None,
             },
-            recording_stopped: inner.session.recording_full.then_some(self.max_recording_bytes),
+            recording_stopped: inner.session.recording_stopped,
         };
         drop(inner);
         let attached = Attached {
@@ -650,7 +647,7 @@ mod tests {
             }),
             state,
             recording: false,
-            recording_full: false,
+            recording_stopped: None,
             expires_ms: 0,
             consent_by_ms: None,
             end_reason: None,

@@ -1014,6 +1014,32 @@ async fn all_pages(
     }
 }
 
+/// A recording stopped by its account's cap says that cap, to the sides
+/// connected then and to any that connect later, across a restart too.
+#[tokio::test]
+async fn a_recording_stopped_at_the_accounts_cap_names_that_cap_to_later_sockets() {
+    let server = Server::start_with(&["--cobrowse-recording-max-bytes", "1000", "--account-recording-bytes", "20"]).await;
+    let mut p = active_pair(&server).await;
+    audit(&mut p.v, AuditEvent::RecordingConsent { approved: true }).await;
+    let mut told = 0;
+    for seq in 1..=3 {
+        send(&mut p.v, &frame(seq, "QUFBQUFB")).await;
+        next_frame(&mut p.o, seq, &mut told).await;
+    }
+    loop {
+        match next(&mut p.v).await {
+            RelayMessage::RecordingStopped { max_bytes } => break assert_eq!(max_bytes, 20),
+            RelayMessage::Error { message, .. } => panic!("{message}"),
+            _ => {}
+        }
+    }
+    let (_o, hello) = connect(&server, &p.operator, &p.session_id).await;
+    assert!(matches!(hello, RelayMessage::Hello { recording_stopped: Some(20), .. }), "{hello:?}");
+    let server = server.restart().await;
+    let (_v, hello) = connect(&server, &p.visitor, &p.session_id).await;
+    assert!(matches!(hello, RelayMessage::Hello { recording_stopped: Some(20), .. }), "{hello:?}");
+}
+
 #[tokio::test]
 async fn recording_stops_at_its_cap_and_the_live_session_goes_on() {
     let server = Server::start_with(&["--cobrowse-recording-max-bytes", "20"]).await;
