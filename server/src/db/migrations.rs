@@ -228,6 +228,16 @@ mod tests {
             .unwrap()
     }
 
+    /// A database migrated up to `version` only, as an older server left it.
+    fn at_version(version: usize) -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..version] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", version as i64).unwrap();
+        conn
+    }
+
     #[test]
     fn fresh_database_reaches_latest_and_reapplying_is_a_no_op() {
         let mut conn = Connection::open_in_memory().unwrap();
@@ -239,11 +249,7 @@ mod tests {
 
     #[test]
     fn device_usage_starts_from_the_records_stored_before() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        for sql in &MIGRATIONS[..9] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.pragma_update(None, "user_version", 9).unwrap();
+        let mut conn = at_version(9);
         for (owner, id, body, deleted) in
             [("d1", "t:1", "abcd", 0), ("d1", "t:2", "ab", 0), ("d1", "t:3", "", 1), ("d2", "t:1", "abc", 0)]
         {
@@ -267,11 +273,7 @@ mod tests {
 
     #[test]
     fn a_stopped_recording_keeps_the_cap_its_audit_entry_names() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        for sql in &MIGRATIONS[..13] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.pragma_update(None, "user_version", 13).unwrap();
+        let mut conn = at_version(13);
         for (id, full) in [("stopped", 1), ("recording", 0)] {
             conn.execute(
                 "INSERT INTO cobrowse_session (id, lookup, visitor_id, visitor_account, visitor_public_key, state,
