@@ -424,13 +424,15 @@ async fn profile_start(session: &Session) {
 /// The Wasm compile work V8 does while a cold snapshot runs, from a trace
 /// of the `v8.wasm` category: functions compiled lazily on the main thread
 /// (wall time against the thread's own CPU time shows how long it waited
-/// for a core) and optimizing compiles on background threads.
+/// for a core; the bytes of Wasm they hold, and the largest of them by
+/// name) and optimizing compiles on background threads (which, on a
+/// machine with few cores, take the main thread's core from it).
 struct CompileTrace {
     events: tokio::task::JoinHandle<Vec<Value>>,
 }
 
 impl CompileTrace {
-    const EVENTS: [&str; 2] = ["wasm.CompileLazy", "wasm.ExecuteCompilationUnits"];
+    const EVENTS: [&str; 3] = ["wasm.CompileLazy", "wasm.CompileBaseline", "wasm.ExecuteCompilationUnits"];
 
     async fn start(cdp: &Cdp) -> Option<CompileTrace> {
         let mut rx = cdp.events();
@@ -453,7 +455,7 @@ impl CompileTrace {
             }
             kept
         });
-        let config = json!({"transferMode": "ReportEvents", "traceConfig": {"includedCategories": ["v8.wasm"]}});
+        let config = json!({"transferMode": "ReportEvents", "traceConfig": {"includedCategories": ["v8.wasm", "disabled-by-default-v8.wasm.detailed"]}});
         cdp.call("Tracing.start", config).await.ok()?;
         Some(CompileTrace { events })
     }
@@ -474,7 +476,76 @@ impl CompileTrace {
             ms("wasm.ExecuteCompilationUnits", "tdur"),
             threads.len()
         );
+        let mut compiled: Vec<(u64, u32)> = of("wasm.CompileBaseline")
+            .filter_map(|e| Some((e["args"]["bodySize"].as_u64()?, e["args"]["funcIndex"].as_u64()? as u32)))
+            .collect();
+        compiled.sort_unstable_by_key(|c| std::cmp::Reverse(c.0));
+        let names = artifacts::extension_dir()
+            .ok()
+            .and_then(|d| std::fs::read(d.join("wasm/content/baton_extension_bg.wasm")).ok())
+            .map(|wasm| wasm_function_names(&wasm))
+            .unwrap_or_default();
+        println!("  their bodies: {} bytes of Wasm; the largest:", compiled.iter().map(|c| c.0).sum::<u64>());
+        for (size, index) in compiled.iter().take(10) {
+            println!("    {size:6}  {}", names.get(index).map_or("?", |n| n.as_str()));
+        }
     }
+}
+
+/// Function names by index, from a Wasm module's `name` section (empty
+/// when it has none).
+fn wasm_function_names(wasm: &[u8]) -> std::collections::HashMap<u32, String> {
+    fn leb(b: &[u8], at: &mut usize) -> Option<u32> {
+        let mut value = 0u32;
+        for shift in (0..35).step_by(7) {
+            let byte = *b.get(*at)?;
+            *at += 1;
+            value |= u32::from(byte & 0x7f) << shift;
+            if byte < 0x80 {
+                return Some(value);
+            }
+        }
+        None
+    }
+    fn bytes<'a>(b: &'a [u8], at: &mut usize) -> Option<&'a [u8]> {
+        let len = leb(b, at)? as usize;
+        let s = b.get(*at..*at + len)?;
+        *at += len;
+        Some(s)
+    }
+    let mut names = std::collections::HashMap::new();
+    let mut at = 8; // magic and version
+    while at < wasm.len() {
+        let id = wasm[at];
+        at += 1;
+        let Some(section) = bytes(wasm, &mut at) else { break };
+        let mut s = 0;
+        if id != 0 || bytes(section, &mut s) != Some(b"name".as_slice()) {
+            continue;
+        }
+        // Subsections: id 1 holds the function names.
+        while s < section.len() {
+            let sub = section[s];
+            s += 1;
+            let Some(body) = bytes(section, &mut s) else { break };
+            if sub != 1 {
+                continue;
+            }
+            let mut b = 0;
+            let count = leb(body, &mut b).unwrap_or(0);
+            for _ in 0..count {
+                let (Some(index), Some(name)) = (leb(body, &mut b), bytes(body, &mut b)) else { break };
+                let name = String::from_utf8_lossy(name);
+                // Without the symbol hash Rust appends (`::h` and 16 hex digits).
+                let name = match name.rsplit_once("::h") {
+                    Some((path, hash)) if hash.len() == 16 && hash.bytes().all(|c| c.is_ascii_hexdigit()) => path,
+                    _ => &name,
+                };
+                names.insert(index, name.to_owned());
+            }
+        }
+    }
+    names
 }
 
 async fn profile_stop(session: &Session) {
