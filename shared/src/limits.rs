@@ -156,6 +156,22 @@ pub const CONSOLE_GONE_MS: u32 = 15_000;
 /// dropped connection can lose them, and they are not sent again).
 pub const COMMAND_ANSWER_MS: u32 = 10_000;
 
+/// Longest URL the console's mirror keeps (Chrome's own limit on URLs);
+/// a longer one, inline `data:` images included, is refused like an
+/// unsafe one.
+pub const MAX_MIRROR_URL: usize = 2 * 1024 * 1024;
+
+/// Bytes of asset data one frame may put into the console's mirror: the
+/// `baton-asset:` references of one snapshot or batch, and the stylesheets
+/// made from assets that it (or an `Assets` frame) sets. An asset is sent
+/// once however often it is named, so beyond this what is named more is
+/// shown as if the asset were missing, not copied again.
+pub const MAX_MIRROR_ASSET_BYTES: usize = 32 * 1024 * 1024;
+
+/// Distinct stylesheets (asset hashes) one `<style>`, or one element's
+/// adopted sheets, shows in the mirror; beyond it the earliest are left out.
+pub const MAX_MIRROR_SHEETS: usize = 1_000;
+
 /// The capture engine yields to the page after this much work in one task.
 pub const CAPTURE_SLICE_MS: f64 = 8.0;
 

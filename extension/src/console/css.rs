@@ -21,8 +21,11 @@ pub fn sanitize_css(base: &str, css: &str) -> String {
     let chars: Vec<char> = css.chars().collect();
     let mut out = String::with_capacity(css.len());
     let mut i = 0;
-    // Depth of open `image-set(` functions: strings inside are URLs.
+    // Open functions and parens, each `true` if it is an `image-set(`:
+    // strings inside one are URLs. `image_sets` counts the `true`s, so a
+    // string does not scan the stack.
     let mut fn_stack: Vec<bool> = Vec::new();
+    let mut image_sets = 0usize;
     while i < chars.len() {
         let c = chars[i];
         // Comments.
@@ -35,7 +38,7 @@ pub fn sanitize_css(base: &str, css: &str) -> String {
         // Strings.
         if c == '"' || c == '\'' {
             let (value, end) = read_string(&chars, i);
-            if fn_stack.iter().any(|is_set| *is_set) {
+            if image_sets > 0 {
                 push_url(&mut out, base, &value);
             } else {
                 out.extend(&chars[i..end]);
@@ -70,7 +73,9 @@ pub fn sanitize_css(base: &str, css: &str) -> String {
                     i = skip_parens(&chars, end);
                     continue;
                 }
-                fn_stack.push(name.ends_with("image-set"));
+                let is_set = name.ends_with("image-set");
+                image_sets += usize::from(is_set);
+                fn_stack.push(is_set);
                 out.extend(&chars[i..=end]);
                 i = end + 1;
                 continue;
@@ -88,7 +93,9 @@ pub fn sanitize_css(base: &str, css: &str) -> String {
         if c == '(' {
             fn_stack.push(false);
         } else if c == ')' {
-            fn_stack.pop();
+            if fn_stack.pop() == Some(true) {
+                image_sets -= 1;
+            }
         } else if c == '\\' {
             // A lone escape outside an identifier: copy it and what it escapes.
             out.push(c);
@@ -337,6 +344,18 @@ mod tests {
     fn ordinary_css_passes_through() {
         let css = "@media (max-width: 600px) { .a > b::before { content: \"→\"; color: rgb(1 2 3 / 50%); } }\n:root{--x:calc(1px + 2em)}";
         assert_eq!(sanitize_css(BASE, css), css);
+    }
+
+    #[test]
+    fn strings_under_deep_nesting_take_one_pass() {
+        // Each string once scanned every open paren.
+        let css = "(".repeat(100_000) + &"''".repeat(100_000);
+        assert_eq!(sanitize_css(BASE, &css), css);
+        // Strings after an `image-set()` closed are strings again.
+        assert_eq!(
+            sanitize_css(BASE, "a{b:image-set('x.png' 1x);content:'y'}"),
+            "a{b:image-set(url(\"https://shop.example/css/x.png\") 1x);content:'y'}"
+        );
     }
 
     #[test]

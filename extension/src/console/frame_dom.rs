@@ -274,24 +274,26 @@ impl Dom for FrameDom {
     }
 
     fn set_value(&mut self, node: &Node, value: Option<&str>, checked: Option<bool>) {
+        // Set through `Reflect::set`, which returns a setter's exception: one
+        // thrown through the Wasm would skip every destructor on the way,
+        // the console's `RefCell` borrow of the mirror among them.
+        let set = |name: &str, v: wasm_bindgen::JsValue| {
+            let _ = js_sys::Reflect::set(node, &name.into(), &v);
+        };
         match local_name(node).as_str() {
             "input" => {
-                let input = node.unchecked_ref::<web_sys::HtmlInputElement>();
-                if let Some(v) = value {
-                    input.set_value(v);
+                // A file input throws on any value but "" (the mirror gives it none).
+                let file = node.unchecked_ref::<web_sys::HtmlInputElement>().type_() == "file";
+                if let (Some(v), false) = (value, file) {
+                    set("value", v.into());
                 }
                 if let Some(c) = checked {
-                    input.set_checked(c);
+                    set("checked", c.into());
                 }
             }
-            "textarea" => {
+            "textarea" | "select" => {
                 if let Some(v) = value {
-                    node.unchecked_ref::<web_sys::HtmlTextAreaElement>().set_value(v);
-                }
-            }
-            "select" => {
-                if let Some(v) = value {
-                    node.unchecked_ref::<web_sys::HtmlSelectElement>().set_value(v);
+                    set("value", v.into());
                 }
             }
             _ => {}

@@ -8,7 +8,8 @@
 //! comment standing in for them, so later mutations that touch them or
 //! their subtree are understood and ignored; a mutation that names an id
 //! the mirror never saw is an error ([`ApplyError::UnknownNode`]) and the
-//! console asks for a keyframe.
+//! console asks for a keyframe, as for a snapshot or an add that gives one
+//! id to two nodes or moves a node inside itself.
 //!
 //! A same-origin iframe whose document was captured (`f`) becomes an
 //! `<iframe sandbox="allow-same-origin">` of the mirror's own (no `src`, no
@@ -17,12 +18,14 @@
 //! the mirror ([`Dom::fill_frame`]). Other frames are placeholders.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 
 use baton_shared::cobrowse::{
     asset_ref, has_implicit_ids, resolve_ids, Asset, InputChange, Mutations, Node, NodeId, SelectionRange, Snapshot, IMPLICIT,
     WINDOW,
 };
+use baton_shared::limits::{MAX_MIRROR_ASSET_BYTES, MAX_MIRROR_SHEETS};
 
 use super::css::sanitize_css;
 use super::sanitize::{self, ElementPlan, Ns, FRAME_ATTRS, FRAME_SANDBOX, PLACEHOLDER_STYLE};
@@ -53,6 +56,7 @@ pub trait Dom {
     /// selection, replacing the one shown before; offsets past a node's end
     /// are clamped.
     fn select(&mut self, ranges: &[(Self::N, u32, Self::N, u32)]);
+    /// Never given a value for a file input (the browser throws).
     fn set_value(&mut self, node: &Self::N, value: Option<&str>, checked: Option<bool>);
     /// `None` scrolls the window.
     fn scroll(&mut self, node: Option<&Self::N>, x: i32, y: i32);
@@ -66,6 +70,11 @@ pub enum ApplyError {
     UnknownNode(NodeId),
     /// Incremental records before any snapshot.
     NoSnapshot,
+    /// A snapshot or an added subtree gives an id the mirror already has to
+    /// another node (parent links could then loop): ask for a keyframe.
+    DuplicateNode(NodeId),
+    /// An add would move a node inside itself: ask for a keyframe.
+    MovedIntoItself(NodeId),
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +83,8 @@ enum Kind {
         ns: Ns,
         tag: String,
         password: bool,
+        /// A file input: takes no value but "" (the browser throws).
+        file: bool,
         masked: Option<(u32, u32)>,
         style: bool,
         placeholder: bool,
@@ -112,6 +123,9 @@ pub struct Mirror<D: Dom> {
     /// Frames built but not filled yet, with their document's root, in
     /// build order (a frame inside a frame's document comes first).
     pending_frames: Vec<(D::N, D::N)>,
+    /// Bytes of asset data the frame being applied may still put into the
+    /// mirror ([`MAX_MIRROR_ASSET_BYTES`]).
+    budget: Cell<usize>,
 }
 
 impl<D: Dom> Mirror<D> {
@@ -124,6 +138,7 @@ impl<D: Dom> Mirror<D> {
             root: None,
             removed: HashSet::new(),
             pending_frames: Vec::new(),
+            budget: Cell::new(MAX_MIRROR_ASSET_BYTES),
         }
     }
 
@@ -146,7 +161,10 @@ impl<D: Dom> Mirror<D> {
     /// Whether control commands may target `id`: a live, unmasked element.
     pub fn is_actionable(&self, id: NodeId) -> bool {
         let mut cur = Some(id);
-        while let Some(c) = cur {
+        // One step per node at most: parent links do not loop (`build`
+        // refuses repeated ids), and if they did this would still end.
+        for _ in 0..=self.nodes.len() {
+            let Some(c) = cur else { return true };
             let Some(e) = self.nodes.get(&c) else { return false };
             if e.inert {
                 return false;
@@ -156,10 +174,35 @@ impl<D: Dom> Mirror<D> {
             }
             cur = e.parent;
         }
+        false
+    }
+
+    /// Whether `ancestor` is `id` or one of its ancestors.
+    fn is_within(&self, id: NodeId, ancestor: NodeId) -> bool {
+        let mut cur = Some(id);
+        for _ in 0..=self.nodes.len() {
+            let Some(c) = cur else { return false };
+            if c == ancestor {
+                return true;
+            }
+            cur = self.nodes.get(&c).and_then(|e| e.parent);
+        }
+        // Parent links that loop: as bad as inside itself.
         true
     }
 
+    /// Looks up asset data for `baton-asset:` references, within the
+    /// frame's budget: a reference beyond it resolves like a missing asset.
+    fn asset_data(&self) -> impl Fn(&str) -> Option<String> + '_ {
+        |h: &str| {
+            let data = &self.assets.get(h)?.data;
+            self.budget.set(self.budget.get().checked_sub(data.len())?);
+            Some(data.clone())
+        }
+    }
+
     pub fn add_assets(&mut self, assets: Vec<Asset>) {
+        self.budget.set(MAX_MIRROR_ASSET_BYTES);
         let mut touched = Vec::new();
         for asset in assets {
             touched.push(asset.hash.clone());
@@ -177,21 +220,31 @@ impl<D: Dom> Mirror<D> {
         }
     }
 
-    /// Replaces the whole mirror with a snapshot.
-    pub fn snapshot(&mut self, snap: &Snapshot) {
+    /// Replaces the whole mirror with a snapshot. A malformed one (see
+    /// [`ApplyError`]) leaves no snapshot: nothing of it is known or shown.
+    pub fn snapshot(&mut self, snap: &Snapshot) -> Result<(), ApplyError> {
         self.nodes.clear();
         self.pending_frames.clear();
+        self.root = None;
+        self.budget.set(MAX_MIRROR_ASSET_BYTES);
         self.base = snap.url.clone();
         let mut tree = with_ids(&snap.root);
         if asset_ref::node_refers(&tree) {
-            asset_ref::resolve_node(tree.to_mut(), &|h: &str| self.assets.get(h).map(|a| a.data.clone()));
+            asset_ref::resolve_node(tree.to_mut(), &self.asset_data());
         }
-        let root = self.build(&tree, None, Ns::Html, "", false);
+        let root = match self.build(&tree, None, Ns::Html, "", false) {
+            Ok(root) => root,
+            Err(e) => {
+                self.nodes.clear();
+                self.pending_frames.clear();
+                return Err(e);
+            }
+        };
         let root_node = match root {
             Some(n) => n,
             None => {
                 // The document element itself was inert or unnamed: an empty page.
-                let Some(html) = self.dom.create_element(Ns::Html, "html") else { return };
+                let Some(html) = self.dom.create_element(Ns::Html, "html") else { return Ok(()) };
                 html
             }
         };
@@ -201,12 +254,21 @@ impl<D: Dom> Mirror<D> {
         for (id, x, y) in &snap.scroll {
             self.scroll(*id, *x, *y);
         }
+        Ok(())
     }
 
     /// Builds `node` (and its subtree) and returns its mirror node, if it
     /// has one. `under_style` marks text that is CSS.
-    fn build(&mut self, node: &Node, parent: Option<NodeId>, parent_ns: Ns, parent_tag: &str, hidden: bool) -> Option<D::N> {
+    fn build(&mut self, node: &Node, parent: Option<NodeId>, parent_ns: Ns, parent_tag: &str, hidden: bool) -> Result<Option<D::N>, ApplyError> {
         let id = node.id();
+        if id == IMPLICIT {
+            return Err(ApplyError::UnknownNode(IMPLICIT));
+        }
+        // One node per id: a second one (a child with its parent's id, a
+        // node already elsewhere) would make the parent links loop.
+        if self.nodes.contains_key(&id) {
+            return Err(ApplyError::DuplicateNode(id));
+        }
         if let Some(p) = parent.and_then(|p| self.nodes.get_mut(&p)) {
             p.children.push(id);
         }
@@ -217,12 +279,12 @@ impl<D: Dom> Mirror<D> {
             Node::Text { v, .. } => {
                 let dom_node = (!hidden && !parent_is_style).then(|| self.dom.create_text(v));
                 self.nodes.insert(id, entry(dom_node.clone(), hidden, parent, Kind::Text { value: v.clone() }));
-                dom_node
+                Ok(dom_node)
             }
             Node::Comment { .. } => {
                 let dom_node = (!hidden && !parent_is_style).then(|| self.dom.create_comment(""));
                 self.nodes.insert(id, entry(dom_node.clone(), hidden, parent, Kind::Comment));
-                dom_node
+                Ok(dom_node)
             }
             Node::Element { n, a, c, s, y, css, f, m, .. } => {
                 let ns = parent_ns.child(parent_tag, n);
@@ -241,17 +303,18 @@ impl<D: Dom> Mirror<D> {
                             ns,
                             tag: lower.clone(),
                             password: false,
+                            file: false,
                             masked: None,
                             style: false,
                             placeholder: false,
                             frame: false,
                         };
                         self.nodes.insert(id, entry(stand_in.clone(), true, parent, kind));
-                        self.build_inert_children(id, c, s, f);
-                        stand_in
+                        self.build_inert_children(id, c, s, f)?;
+                        Ok(stand_in)
                     }
                     ElementPlan::Placeholder { label, attrs } => {
-                        let el = self.dom.create_element(Ns::Html, "div")?;
+                        let Some(el) = self.dom.create_element(Ns::Html, "div") else { return Ok(None) };
                         for (k, v) in &attrs {
                             self.dom.set_attr(&el, k, v);
                         }
@@ -271,6 +334,7 @@ impl<D: Dom> Mirror<D> {
                             ns,
                             tag: lower,
                             password: false,
+                            file: false,
                             masked: None,
                             style: false,
                             placeholder: true,
@@ -278,11 +342,11 @@ impl<D: Dom> Mirror<D> {
                         };
                         self.nodes.insert(id, entry(Some(el.clone()), false, parent, kind));
                         // The frame's content is not shown; its ids are known.
-                        self.build_inert_children(id, c, s, f);
-                        Some(el)
+                        self.build_inert_children(id, c, s, f)?;
+                        Ok(Some(el))
                     }
                     ElementPlan::Frame { attrs } => {
-                        let el = self.dom.create_element(Ns::Html, "iframe")?;
+                        let Some(el) = self.dom.create_element(Ns::Html, "iframe") else { return Ok(None) };
                         // Sandboxed before it is ever in a document.
                         self.dom.set_attr(&el, "sandbox", FRAME_SANDBOX);
                         for (k, v) in &attrs {
@@ -296,6 +360,7 @@ impl<D: Dom> Mirror<D> {
                             ns,
                             tag: lower,
                             password: false,
+                            file: false,
                             masked: None,
                             style: false,
                             placeholder: false,
@@ -303,18 +368,18 @@ impl<D: Dom> Mirror<D> {
                         };
                         self.nodes.insert(id, entry(Some(el.clone()), false, parent, kind));
                         // Fallback content is never shown; its ids are known.
-                        self.build_inert_children(id, c, s, &None);
+                        self.build_inert_children(id, c, s, &None)?;
                         if let Some(doc) = f {
-                            if let Some(root) = self.build(doc, Some(id), Ns::Html, "", false) {
+                            if let Some(root) = self.build(doc, Some(id), Ns::Html, "", false)? {
                                 self.pending_frames.push((el.clone(), root));
                             }
                         }
-                        Some(el)
+                        Ok(Some(el))
                     }
                     ElementPlan::Keep { tag, attrs } => {
                         let is_link_sheet = ns == Ns::Html && lower == "link" && css.is_some();
                         let is_style = lower == "style" || is_link_sheet;
-                        let el = self.dom.create_element(ns, if is_link_sheet { "style" } else { &tag })?;
+                        let Some(el) = self.dom.create_element(ns, if is_link_sheet { "style" } else { &tag }) else { return Ok(None) };
                         let password = sanitize::is_password(&lower, a);
                         for (k, v) in &attrs {
                             if is_link_sheet && (k == "href" || k == "rel") {
@@ -337,6 +402,7 @@ impl<D: Dom> Mirror<D> {
                             ns,
                             tag: lower.clone(),
                             password,
+                            file: sanitize::is_file_input(&lower, a),
                             masked: *m,
                             style: is_style,
                             placeholder: false,
@@ -349,7 +415,7 @@ impl<D: Dom> Mirror<D> {
                         self.nodes.insert(id, e);
                         if m.is_none() {
                             for child in c {
-                                if let Some(cn) = self.build(child, Some(id), ns, &lower, false) {
+                                if let Some(cn) = self.build(child, Some(id), ns, &lower, false)? {
                                     self.dom.insert(&el, &cn, None);
                                 }
                             }
@@ -360,17 +426,17 @@ impl<D: Dom> Mirror<D> {
                                     e.shadow = root;
                                 }
                                 for child in shadow_children {
-                                    if let Some(cn) = self.build(child, Some(id), ns, &lower, false) {
+                                    if let Some(cn) = self.build(child, Some(id), ns, &lower, false)? {
                                         self.dom.insert(&container, &cn, None);
                                     }
                                 }
                             }
                             if let Some(doc) = f {
                                 // A frame document under anything but an iframe: not shown.
-                                self.build(doc, Some(id), Ns::Html, "", true);
+                                self.build(doc, Some(id), Ns::Html, "", true)?;
                             }
                         } else {
-                            self.build_inert_children(id, c, s, f);
+                            self.build_inert_children(id, c, s, f)?;
                         }
                         if is_style {
                             self.refresh_style(id);
@@ -378,26 +444,34 @@ impl<D: Dom> Mirror<D> {
                         if !y.is_empty() {
                             self.set_adopted(id, y.clone());
                         }
-                        Some(el)
+                        Ok(Some(el))
                     }
                 }
             }
         }
     }
 
-    fn build_inert_children(&mut self, id: NodeId, c: &[Node], s: &Option<Vec<Node>>, f: &Option<Box<Node>>) {
+    fn build_inert_children(&mut self, id: NodeId, c: &[Node], s: &Option<Vec<Node>>, f: &Option<Box<Node>>) -> Result<(), ApplyError> {
         for child in c.iter().chain(s.iter().flatten()).chain(f.iter().map(|b| b.as_ref())) {
-            self.build(child, Some(id), Ns::Html, "", true);
+            self.build(child, Some(id), Ns::Html, "", true)?;
         }
+        Ok(())
     }
 
+    /// The sanitised CSS of these sheets; a sheet the frame's budget has
+    /// no room for is left out.
     fn css_of(&self, hashes: &[String]) -> String {
-        hashes
-            .iter()
-            .filter_map(|h| self.assets.get(h))
-            .map(|a| sanitize_css(&self.base, &a.data))
-            .collect::<Vec<_>>()
-            .join("\n")
+        let mut sheets = Vec::new();
+        for asset in hashes.iter().filter_map(|h| self.assets.get(h)) {
+            if asset.data.len() > self.budget.get() {
+                continue;
+            }
+            let css = sanitize_css(&self.base, &asset.data);
+            let Some(left) = self.budget.get().checked_sub(css.len()) else { continue };
+            self.budget.set(left);
+            sheets.push(css);
+        }
+        sheets.join("\n")
     }
 
     /// Recomputes a `<style>`'s text from its asset or its text children.
@@ -443,7 +517,7 @@ impl<D: Dom> Mirror<D> {
         };
         if let Some(e) = self.nodes.get_mut(&id) {
             e.adopted = Some(adopted);
-            e.css = hashes;
+            e.css = distinct_sheets(&hashes);
         }
         self.refresh_style(id);
     }
@@ -460,10 +534,11 @@ impl<D: Dom> Mirror<D> {
 
     /// Applies one batch: removes, adds, attrs, texts, styles.
     pub fn apply(&mut self, m: &Mutations) -> Result<(), ApplyError> {
+        self.budget.set(MAX_MIRROR_ASSET_BYTES);
         let resolved;
         let m = if asset_ref::mutations_refer(m) {
             let mut copy = m.clone();
-            asset_ref::resolve_mutations(&mut copy, &|h: &str| self.assets.get(h).map(|a| a.data.clone()));
+            asset_ref::resolve_mutations(&mut copy, &self.asset_data());
             resolved = copy;
             &resolved
         } else {
@@ -480,42 +555,70 @@ impl<D: Dom> Mirror<D> {
             return Err(ApplyError::NoSnapshot);
         }
         self.removed.clear();
+        // Each parent's list of children is updated once: once per removal
+        // made removing many siblings quadratic.
+        let mut removed_from: HashMap<NodeId, HashSet<NodeId>> = HashMap::new();
+        let mut unknown = None;
         for id in &m.removes {
             if self.removed.contains(id) {
                 continue;
             }
             if !self.nodes.contains_key(id) {
-                return Err(ApplyError::UnknownNode(*id));
+                unknown = Some(*id);
+                break;
             }
-            self.remove(*id);
+            if let Some(p) = self.remove(*id) {
+                removed_from.entry(p).or_default().insert(*id);
+            }
+        }
+        for (p, gone) in removed_from {
+            if let Some(e) = self.nodes.get_mut(&p) {
+                e.children.retain(|c| !gone.contains(c));
+            }
+        }
+        if let Some(id) = unknown {
+            return Err(ApplyError::UnknownNode(id));
         }
         let mut styles_to_refresh = HashSet::new();
         for add in &m.adds {
+            let id = add.node.id();
+            if id == IMPLICIT {
+                return Err(ApplyError::UnknownNode(IMPLICIT));
+            }
+            for known in [Some(add.parent), add.before].into_iter().flatten() {
+                if !self.nodes.contains_key(&known) {
+                    return Err(ApplyError::UnknownNode(known));
+                }
+            }
+            if self.nodes.contains_key(&id) {
+                // A move: the node comes back at its new place, which must
+                // not be inside it.
+                if self.is_within(add.parent, id) {
+                    return Err(ApplyError::MovedIntoItself(id));
+                }
+                if let Some(p) = self.remove(id) {
+                    if let Some(e) = self.nodes.get_mut(&p) {
+                        e.children.retain(|c| *c != id);
+                    }
+                }
+            }
+            // Looked up after a move's removal, which could have taken them.
             let Some(parent) = self.nodes.get(&add.parent) else {
                 return Err(ApplyError::UnknownNode(add.parent));
             };
-            if let Some(b) = add.before {
-                if !self.nodes.contains_key(&b) {
-                    return Err(ApplyError::UnknownNode(b));
-                }
-            }
+            let before = match add.before {
+                Some(b) => self.nodes.get(&b).ok_or(ApplyError::UnknownNode(b))?.node.clone(),
+                None => None,
+            };
             let (hidden, parent_ns, parent_tag, parent_style) = match &parent.kind {
                 Kind::Element { ns, tag, masked, style, placeholder, frame, .. } => {
                     (parent.inert || masked.is_some() || *placeholder || *frame, *ns, tag.clone(), *style)
                 }
                 _ => (true, Ns::Html, String::new(), false),
             };
-            if add.node.id() == IMPLICIT {
-                return Err(ApplyError::UnknownNode(IMPLICIT));
-            }
             let node = with_ids(&add.node);
             let container = if add.shadow { parent.shadow.clone().or(parent.node.clone()) } else { parent.node.clone() };
-            let before = add.before.and_then(|b| self.nodes.get(&b)).and_then(|e| e.node.clone());
-            if self.nodes.contains_key(&node.id()) {
-                // A move: the node comes back at its new place.
-                self.remove(node.id());
-            }
-            let built = self.build(&node, Some(add.parent), parent_ns, &parent_tag, hidden);
+            let built = self.build(&node, Some(add.parent), parent_ns, &parent_tag, hidden)?;
             if let (Some(child), Some(container), false) = (built, container, hidden) {
                 self.dom.insert(&container, &child, before.as_ref());
             }
@@ -528,9 +631,10 @@ impl<D: Dom> Mirror<D> {
         }
         for (id, text) in &m.texts {
             let Some(e) = self.nodes.get_mut(id) else { return Err(ApplyError::UnknownNode(*id)) };
-            if let Kind::Text { value } = &mut e.kind {
-                value.clone_from(text);
-            }
+            // Only a text node's data: an element's text (a `<style>`'s)
+            // would skip the CSS sanitiser, and comments show none.
+            let Kind::Text { value } = &mut e.kind else { continue };
+            value.clone_from(text);
             let parent = e.parent;
             if let Some(node) = e.node.clone() {
                 self.dom.set_text(&node, text);
@@ -544,7 +648,7 @@ impl<D: Dom> Mirror<D> {
                 continue;
             }
             if matches!(e.kind, Kind::Element { style: true, .. }) {
-                e.css.clone_from(hashes);
+                e.css = distinct_sheets(hashes);
                 styles_to_refresh.insert(*id);
             } else {
                 self.set_adopted(*id, hashes.clone());
@@ -556,15 +660,16 @@ impl<D: Dom> Mirror<D> {
         Ok(())
     }
 
-    fn remove(&mut self, id: NodeId) {
-        let Some(e) = self.nodes.remove(&id) else { return };
+    /// Forgets `id` and its subtree and detaches its node. Returns its
+    /// parent, whose list of children the caller updates (once for many
+    /// siblings).
+    fn remove(&mut self, id: NodeId) -> Option<NodeId> {
+        let e = self.nodes.remove(&id)?;
         self.removed.insert(id);
         if let Some(node) = &e.node {
             self.dom.detach(node);
         }
-        if let Some(p) = e.parent.and_then(|p| self.nodes.get_mut(&p)) {
-            p.children.retain(|c| *c != id);
-        }
+        let parent = e.parent;
         let mut stack = e.children;
         while let Some(c) = stack.pop() {
             if let Some(child) = self.nodes.remove(&c) {
@@ -575,6 +680,7 @@ impl<D: Dom> Mirror<D> {
         if self.root == Some(id) {
             self.root = None;
         }
+        parent
     }
 
     fn set_attr(&mut self, id: NodeId, name: &str, value: Option<&str>) -> Result<(), ApplyError> {
@@ -583,7 +689,7 @@ impl<D: Dom> Mirror<D> {
             return Ok(());
         }
         let Some(node) = e.node.clone() else { return Ok(()) };
-        let Kind::Element { ns, tag, password, masked, placeholder, frame, .. } = &mut e.kind else { return Ok(()) };
+        let Kind::Element { ns, tag, password, file, masked, placeholder, frame, .. } = &mut e.kind else { return Ok(()) };
         let lname = name.to_ascii_lowercase();
         if *placeholder && !matches!(lname.as_str(), "class" | "id") {
             return Ok(());
@@ -599,6 +705,7 @@ impl<D: Dom> Mirror<D> {
         }
         if tag == "input" && lname == "type" {
             *password = value.is_some_and(|t| t.trim().eq_ignore_ascii_case("password"));
+            *file = value.is_some_and(|t| t.trim().eq_ignore_ascii_case("file"));
             if *password {
                 self.dom.remove_attr(&node, "value");
                 self.dom.set_value(&node, Some(""), None);
@@ -644,9 +751,12 @@ impl<D: Dom> Mirror<D> {
         if e.inert {
             return Ok(());
         }
-        if let (Some(node), Kind::Element { password: false, masked: None, .. }) = (&e.node, &e.kind) {
+        if let (Some(node), Kind::Element { password: false, masked: None, file, .. }) = (&e.node, &e.kind) {
+            // The mirror shows a file input empty: it takes no other value
+            // (the browser throws).
+            let value = if *file { None } else { change.value.as_deref() };
             let node = node.clone();
-            self.dom.set_value(&node, change.value.as_deref(), change.checked);
+            self.dom.set_value(&node, value, change.checked);
         }
         Ok(())
     }
@@ -671,6 +781,18 @@ impl<D: Dom> Mirror<D> {
             self.dom.scroll(Some(&node), x, y);
         }
     }
+}
+
+/// The sheets an owner shows: each hash once, where it last comes (a
+/// repeated sheet's rules take effect at their last place in the cascade;
+/// only the order of `@layer` names, set where one first appears, could
+/// differ), and the last [`MAX_MIRROR_SHEETS`] of them.
+fn distinct_sheets(hashes: &[String]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    let mut kept: Vec<String> =
+        hashes.iter().rev().filter(|h| seen.insert(h.as_str())).take(MAX_MIRROR_SHEETS).cloned().collect();
+    kept.reverse();
+    kept
 }
 
 fn entry<N>(node: Option<N>, inert: bool, parent: Option<NodeId>, kind: Kind) -> Entry<N> {
@@ -773,7 +895,11 @@ pub mod fake {
         }
         fn detach(&mut self, node: &usize) {
             if let Some(p) = self.nodes[*node].parent.take() {
-                self.nodes[p].children.retain(|c| c != node);
+                // From the end: taking off last children is cheap, as in a browser.
+                let children = &mut self.nodes[p].children;
+                if let Some(i) = children.iter().rposition(|c| c == node) {
+                    children.remove(i);
+                }
             }
         }
         fn attach_shadow(&mut self, host: &usize) -> Option<usize> {
@@ -804,6 +930,9 @@ pub mod fake {
         }
         fn set_value(&mut self, node: &usize, value: Option<&str>, _checked: Option<bool>) {
             if let Some(v) = value {
+                // The browser throws InvalidStateError here.
+                let file = self.nodes[*node].attrs.iter().any(|(k, t)| k == "type" && t.trim().eq_ignore_ascii_case("file"));
+                assert!(!file || v.is_empty(), "a file input given the value {v:?}");
                 self.nodes[*node].value = Some(v.to_owned());
             }
         }
@@ -875,7 +1004,7 @@ mod tests {
 
     fn mirror() -> Mirror<FakeDom> {
         let mut m = Mirror::new(FakeDom::default());
-        m.snapshot(&page());
+        m.snapshot(&page()).unwrap();
         m
     }
 
@@ -906,7 +1035,7 @@ mod tests {
                 {"t":"e","n":"p","c":[{"t":"x","v":"one"}]},
                 {"t":"e","i":9,"n":"p","c":[{"t":"x","v":"two"}]}
             ]}
-        ]})));
+        ]}))).unwrap();
         m.apply(&Mutations {
             texts: vec![(4, "ONE".into()), (10, "TWO".into())],
             adds: vec![AddedNode {
@@ -999,7 +1128,7 @@ mod tests {
         let mut m = Mirror::new(FakeDom::default());
         m.snapshot(&snap(json!({"t":"e","i":1,"n":"html","c":[
             {"t":"e","i":2,"n":"link","a":[["rel","stylesheet"],["href","s.css"]],"css":"abc"}
-        ]})));
+        ]}))).unwrap();
         assert!(m.dom.html().contains("<style></style>"), "{}", m.dom.html());
         m.add_assets(vec![Asset { hash: "abc".into(), mime: "text/css".into(), data: "p{color:blue}".into() }]);
         assert!(m.dom.html().contains("<style>p{color:blue}</style>"), "{}", m.dom.html());
@@ -1018,7 +1147,7 @@ mod tests {
             {"n":"img","a":[["src","baton-asset:img"]]},
             {"n":"img","a":[["src","baton-asset:img"]]},
             {"n":"img","a":[["src","baton-asset:doc"]]}
-        ]})));
+        ]}))).unwrap();
         let out = m.dom.html();
         assert_eq!(out.matches(&png).count(), 2, "{out}");
         assert!(!out.contains("baton-asset:") && !out.contains("text/html"), "{out}");
@@ -1047,7 +1176,7 @@ mod tests {
         m.snapshot(&snap(json!({"t":"e","i":1,"n":"html","c":[
             {"t":"e","i":2,"n":"div","s":[{"t":"x","i":3,"v":"in shadow"}]},
             {"t":"e","i":4,"n":"p","c":[{"t":"x","i":5,"v":"para"}]}
-        ]})));
+        ]}))).unwrap();
         assert!(m.dom.html().contains("<div><#shadow-root>in shadow</#shadow-root></div>"), "{}", m.dom.html());
         m.apply(&Mutations {
             adds: vec![AddedNode { parent: 2, before: None, shadow: true, node: node(json!({"t":"e","i":4,"n":"p","c":[{"t":"x","i":5,"v":"para"}]})) }],
@@ -1085,7 +1214,7 @@ mod tests {
     #[test]
     fn same_origin_frames_are_built_into_sandboxed_frames() {
         let mut m = Mirror::new(FakeDom::default());
-        m.snapshot(&framed_page());
+        m.snapshot(&framed_page()).unwrap();
         let html = m.dom.html();
         assert!(
             html.contains("<iframe sandbox=\"allow-same-origin\" width=\"320\" height=\"200\" class=\"box\" referrerpolicy=\"no-referrer\" tabindex=\"-1\" data-baton-frame=\"\"><#document><html>"),
@@ -1106,7 +1235,7 @@ mod tests {
     #[test]
     fn records_inside_a_frame_apply() {
         let mut m = Mirror::new(FakeDom::default());
-        m.snapshot(&framed_page());
+        m.snapshot(&framed_page()).unwrap();
         m.apply(&Mutations {
             adds: vec![AddedNode {
                 parent: 9,
@@ -1222,7 +1351,7 @@ mod tests {
         m.snapshot(&snap(json!({"t":"e","i":1,"n":"html","c":[{"t":"e","i":2,"n":"body","c":[
             {"t":"e","i":3,"n":"svg","c":[{"t":"e","i":4,"n":"x:style","c":[
                 {"t":"x","i":5,"v":"@import url(https://evil.example/x.css);"}]}]}
-        ]}]})));
+        ]}]}))).unwrap();
         assert!(!m.dom.html().contains("evil.example"), "{}", m.dom.html());
     }
 
@@ -1231,9 +1360,139 @@ mod tests {
         let mut m = Mirror::new(FakeDom::default());
         m.snapshot(&snap(json!({"t":"e","i":1,"n":"html","c":[
             {"t":"e","i":2,"n":"link","a":[["rel","stylesheet"],["href","https://cdn.example/s.css"]]}
-        ]})));
+        ]}))).unwrap();
         let rel = AttrChange { id: 2, name: "rel".into(), value: Some("preload".into()) };
         m.apply(&Mutations { attrs: vec![rel], ..Default::default() }).unwrap();
         assert!(!m.dom.html().contains("preload"), "{}", m.dom.html());
+    }
+
+    #[test]
+    fn file_inputs_are_shown_empty() {
+        let mut m = Mirror::new(FakeDom::default());
+        m.snapshot(&snap(json!({"i":1,"n":"html","c":[{"i":2,"n":"body","c":[
+            {"i":3,"n":"input","a":[["type","File"]]},
+            {"i":4,"n":"input","a":[["type","text"]]}
+        ]}]})))
+        .unwrap();
+        // The fake document refuses a file input's value as the browser does.
+        m.input(&InputChange { id: 3, value: Some("****".into()), checked: None }).unwrap();
+        assert_eq!(m.dom.find_by_id(3).unwrap().value, None);
+        m.input(&InputChange { id: 4, value: Some("****".into()), checked: None }).unwrap();
+        m.apply(&Mutations { attrs: vec![AttrChange { id: 4, name: "type".into(), value: Some("file".into()) }], ..Default::default() })
+            .unwrap();
+        m.input(&InputChange { id: 4, value: Some("*****".into()), checked: None }).unwrap();
+        assert_eq!(m.dom.find_by_id(4).unwrap().value.as_deref(), Some("****"), "left as it was");
+    }
+
+    fn add(parent: NodeId, added: serde_json::Value) -> Mutations {
+        Mutations { adds: vec![AddedNode { parent, before: None, shadow: false, node: node(added) }], ..Default::default() }
+    }
+
+    #[test]
+    fn a_snapshot_that_repeats_an_id_is_refused() {
+        let mut m = Mirror::new(FakeDom::default());
+        assert_eq!(m.snapshot(&snap(json!({"i":5,"n":"div","c":[{"i":5,"v":"x"}]}))), Err(ApplyError::DuplicateNode(5)));
+        assert!(!m.has_snapshot());
+        assert!(!m.is_actionable(5));
+        assert_eq!(m.snapshot(&snap(json!({"i":0,"n":"html","c":[{"i":0,"n":"body","c":[{"i":0,"v":"x"}]}]}))).map_err(|_| ()), Err(()));
+        assert!(!m.is_actionable(0));
+        // Implicit ids that run into an explicit one.
+        assert_eq!(
+            m.snapshot(&snap(json!({"i":1,"n":"html","c":[{"n":"head"},{"i":2,"n":"body"}]}))),
+            Err(ApplyError::DuplicateNode(2))
+        );
+        assert_eq!(m.apply(&add(1, json!({"i":9,"v":"x"}))), Err(ApplyError::NoSnapshot));
+        m.snapshot(&page()).unwrap();
+        assert!(m.is_actionable(23));
+    }
+
+    #[test]
+    fn a_node_cannot_be_moved_inside_itself() {
+        // Under itself.
+        let mut m = mirror();
+        assert_eq!(m.apply(&add(11, json!({"i":11,"n":"p"}))), Err(ApplyError::MovedIntoItself(11)));
+        assert!(m.is_actionable(11), "the refused move left the node where it was");
+        // Under its own child: body (10) into p (11).
+        let mut m = mirror();
+        assert_eq!(m.apply(&add(11, json!({"i":10,"n":"body"}))), Err(ApplyError::MovedIntoItself(10)));
+        assert!(m.is_actionable(11));
+        // A new node whose child is its new parent, or an ancestor of it.
+        for (inner, parent) in [(11, 11), (10, 11), (1, 12)] {
+            let mut m = mirror();
+            let refused = m.apply(&add(parent, json!({"i":30,"n":"b","c":[{"i":inner,"n":"i"}]})));
+            assert_eq!(refused, Err(ApplyError::DuplicateNode(inner)));
+            for id in [1, 10, 11, 12, 30] {
+                m.is_actionable(id);
+            }
+        }
+        // A → B → A through two adds in one batch.
+        let mut m = mirror();
+        let mut both = add(11, json!({"i":30,"n":"b"}));
+        both.adds.extend(add(30, json!({"i":11,"n":"p"})).adds);
+        assert_eq!(m.apply(&both), Err(ApplyError::MovedIntoItself(11)));
+        m.is_actionable(30);
+        // An add before a node its own move removed.
+        let mut m = mirror();
+        let mut moved = add(10, json!({"i":11,"n":"p"}));
+        moved.adds[0].before = Some(12);
+        assert_eq!(m.apply(&moved), Err(ApplyError::UnknownNode(12)));
+    }
+
+    #[test]
+    fn repeated_sheets_are_shown_once() {
+        let mut m = Mirror::new(FakeDom::default());
+        m.add_assets(vec![
+            Asset { hash: "h".into(), mime: "text/css".into(), data: "p{color:blue}".into() },
+            Asset { hash: "g".into(), mime: "text/css".into(), data: "b{color:red}".into() },
+        ]);
+        let mut hashes = vec!["h"; 10_000];
+        hashes.insert(0, "g");
+        m.snapshot(&snap(json!({"i":1,"n":"html","y":hashes,"c":[{"i":2,"n":"body"}]}))).unwrap();
+        let html = m.dom.html();
+        assert_eq!(html.matches("p{color:blue}").count(), 1, "{html}");
+        // Each at its last place.
+        m.apply(&Mutations { styles: vec![(1, vec!["g".into(), "h".into(), "g".into()])], ..Default::default() }).unwrap();
+        assert!(m.dom.html().contains("<style data-baton-adopted=\"\">p{color:blue}\nb{color:red}</style>"), "{}", m.dom.html());
+    }
+
+    #[test]
+    fn assets_named_again_and_again_are_not_copied_without_end() {
+        let png = format!("data:image/png;base64,{}", "A".repeat(1024 * 1024));
+        let css = format!("p{{content:'{}'}}", "x".repeat(1024 * 1024));
+        let mut m = Mirror::new(FakeDom::default());
+        m.add_assets(vec![
+            Asset { hash: "img".into(), mime: "image/png".into(), data: png.clone() },
+            Asset { hash: "css".into(), mime: "text/css".into(), data: css.clone() },
+        ]);
+        let imgs: Vec<_> = (0..40).map(|_| json!({"n":"img","a":[["src","baton-asset:img"]]})).collect();
+        let hosts: Vec<_> = (0..40).map(|_| json!({"n":"div","y":["css"]})).collect();
+        m.snapshot(&snap(json!({"i":1,"n":"html","c":[{"n":"body","c":imgs},{"n":"main","c":hosts}]}))).unwrap();
+        let html = m.dom.html();
+        let (images, sheets) = (html.matches(&png).count(), html.matches(&css).count());
+        assert!(images > 0 && images < 40, "{images}");
+        assert!(images * png.len() + sheets * css.len() <= MAX_MIRROR_ASSET_BYTES, "{images} images, {sheets} sheets");
+    }
+
+    #[test]
+    fn text_records_change_only_text_nodes() {
+        let mut m = mirror();
+        m.apply(&Mutations { texts: vec![(5, "@import url(https://evil.example/x.css);".into()), (11, "flat".into())], ..Default::default() })
+            .unwrap();
+        let html = m.dom.html();
+        assert!(!html.contains("evil.example") && !html.contains("@import"), "{html}");
+        assert!(html.contains("<style>b{background:url(\"about:invalid\")}</style>"), "{html}");
+        assert_eq!(m.dom.render(*m.node(11).unwrap()), "<p>Hello</p>");
+    }
+
+    #[test]
+    fn many_siblings_are_removed_in_one_pass() {
+        const N: u32 = 100_000;
+        let children: Vec<_> = (0..N).map(|k| json!({"i":10 + k,"v":"x"})).collect();
+        let mut m = Mirror::new(FakeDom::default());
+        m.snapshot(&snap(json!({"i":1,"n":"html","c":[{"i":2,"n":"body","c":children}]}))).unwrap();
+        // Last first, which the fake document takes off at once.
+        m.apply(&Mutations { removes: (10..10 + N).rev().collect(), ..Default::default() }).unwrap();
+        assert_eq!(m.node_count(), 2);
+        assert_eq!(m.dom.html(), "<html><body></body></html>");
     }
 }

@@ -369,7 +369,7 @@ impl Console {
                 // A keyframe of the same page keeps the visitor's outline
                 // (ids are stable within a page); another page has none.
                 let same_page = st.mirror.has_snapshot() && st.mirror.base() == snap.url;
-                st.mirror.snapshot(&snap);
+                st.mirror.snapshot(&snap)?;
                 ui::set_text(doc, "page-title", &snap.title);
                 ui::set_text(doc, "page-url", &snap.url);
                 st.selected = None;

@@ -157,6 +157,11 @@ pub fn is_password(tag: &str, attrs: &[(String, String)]) -> bool {
     tag.eq_ignore_ascii_case("input") && attr(attrs, "type").is_some_and(|t| t.trim().eq_ignore_ascii_case("password"))
 }
 
+/// Whether an input of this element is a file input (takes no value).
+pub fn is_file_input(tag: &str, attrs: &[(String, String)]) -> bool {
+    tag.eq_ignore_ascii_case("input") && attr(attrs, "type").is_some_and(|t| t.trim().eq_ignore_ascii_case("file"))
+}
+
 /// Every attribute of an element, sanitised.
 pub fn sanitize_attrs(ns: Ns, lower_tag: &str, attrs: &[(String, String)], base: &str) -> Vec<(String, String)> {
     let password = is_password(lower_tag, attrs);
@@ -209,14 +214,18 @@ pub fn sanitize_attr(ns: Ns, lower_tag: &str, name: &str, value: &str, base: &st
                     safe_url(base, value, UrlUse::Link).map(|u| ("data-baton-href".to_owned(), u))
                 }
                 (Ns::Html, "link") => safe_url(base, value, UrlUse::Resource).and_then(kept),
-                // SVG: fragment references within the mirror, or images.
+                // SVG: fragment references within the mirror; only `image`
+                // and `feImage` load theirs as images, the rest (`use`,
+                // gradients, `textPath`) as documents, never from `data:`.
                 (Ns::Svg, "a") => safe_url(base, value, UrlUse::Link).map(|u| ("data-baton-href".to_owned(), u)),
                 (Ns::Svg, _) => {
                     let v = value.trim();
                     if v.starts_with('#') && !v.contains(['(', ':']) {
                         kept(v.to_owned())
-                    } else {
+                    } else if matches!(lower_tag, "image" | "feimage") {
                         safe_url(base, value, UrlUse::Image).and_then(kept)
+                    } else {
+                        safe_url(base, value, UrlUse::Resource).and_then(kept)
                     }
                 }
                 _ => None,
@@ -354,6 +363,17 @@ mod tests {
         assert_eq!(keep(Ns::Svg, "a", &[("xlink:href", "javascript:alert(1)")]), a(&[]));
         assert_eq!(keep(Ns::Svg, "use", &[("href", "#icon")]), a(&[("href", "#icon")]));
         assert_eq!(keep(Ns::Svg, "image", &[("xlink:href", "data:text/html,x")]), a(&[]));
+    }
+
+    #[test]
+    fn only_svg_images_take_data_urls() {
+        for (name, url) in [("href", "data:image/svg+xml,<svg/>"), ("xlink:href", "data:image/svg+xml;base64,PHN2Zy8+")] {
+            assert_eq!(keep(Ns::Svg, "use", &[(name, url)]), a(&[]), "{name}");
+            assert_eq!(keep(Ns::Svg, "textPath", &[(name, url)]), a(&[]), "{name}");
+            assert_eq!(keep(Ns::Svg, "image", &[(name, url)]), a(&[("href", url)]), "{name}");
+            assert_eq!(keep(Ns::Svg, "feImage", &[(name, url)]), a(&[("href", url)]), "{name}");
+        }
+        assert_eq!(keep(Ns::Svg, "use", &[("href", "icons.svg#i")]), a(&[("href", "https://shop.example/p/icons.svg#i")]));
     }
 
     #[test]

@@ -2,14 +2,17 @@
 //! mirror has no `<base>`), then allowed or refused by what they are used for.
 //!
 //! Allowed, by use:
-//! - [`UrlUse::Image`] (`img src`, `srcset`, `poster`, `background`, CSS
-//!   `url()`): `http`, `https`, and `data:image/*` — including
+//! - [`UrlUse::Image`] (`img src`, `srcset`, `poster`, `background`, SVG
+//!   `image` and `feImage`, CSS `url()`): `http`, `https`, and `data:image/*` — including
 //!   `data:image/svg+xml`, since an SVG loaded as an image never runs script.
 //! - [`UrlUse::Resource`] (stylesheets, media, `<use>`): `http` and `https`.
 //! - [`UrlUse::Link`] (`a href`): `http`, `https`, `mailto`, `tel` — kept only
 //!   as `data-baton-href` for display; links in the mirror never navigate.
+//! - URLs longer than [`MAX_MIRROR_URL`] are refused whatever they are.
 //! - Everything else (`javascript:`, `vbscript:`, HTML `data:`, `blob:`,
 //!   `file:`, `chrome-extension:`, …) is refused.
+
+use baton_shared::limits::MAX_MIRROR_URL;
 
 /// What a URL is for; decides which schemes are allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,24 +45,35 @@ pub fn scheme(url: &str) -> Option<String> {
 
 /// Resolves `reference` against the absolute `base` (RFC 3986 §5, with the
 /// WHATWG habit of reading `\` as `/` in http(s) URLs). `None` when the
-/// base is not absolute hierarchical and the reference is relative.
+/// base is not absolute hierarchical and the reference is relative, or
+/// when either is longer than [`MAX_MIRROR_URL`].
 pub fn resolve(base: &str, reference: &str) -> Option<String> {
+    if reference.len() > MAX_MIRROR_URL || base.len() > MAX_MIRROR_URL {
+        return None;
+    }
     let reference = clean(reference);
     if let Some(s) = scheme(&reference) {
         if s == "http" || s == "https" {
             let rest = reference[s.len() + 1..].replace('\\', "/");
-            // `http:foo` relative to an http base is legal but odd; treat as absolute path-less.
+            // `http:foo` relative to an http base is legal but odd: `foo` is
+            // a relative reference, whatever it looks like (`http:http:x`
+            // is the path `http:x`, as in the browser; never read again).
             if !rest.starts_with("//") {
-                return resolve(base, &rest).filter(|r| r.starts_with(&format!("{s}:")));
+                return resolve_relative(base, &rest).filter(|r| r.starts_with(&format!("{s}:")));
             }
             return Some(format!("{s}:{rest}"));
         }
         return Some(reference);
     }
+    resolve_relative(base, &reference)
+}
+
+/// Resolves a reference without a scheme (already [`clean`]) against `base`.
+fn resolve_relative(base: &str, reference: &str) -> Option<String> {
     let base = clean(base);
     let base_scheme = scheme(&base)?;
     let special = base_scheme == "http" || base_scheme == "https";
-    let reference = if special { reference.replace('\\', "/") } else { reference };
+    let reference = if special { reference.replace('\\', "/") } else { reference.to_owned() };
     let after_scheme = &base[base_scheme.len() + 1..];
     if !after_scheme.starts_with("//") {
         return None;
@@ -144,7 +158,7 @@ fn data_is_font(url: &str) -> bool {
 
 /// Resolves and checks a URL for `use`; `None` means drop it.
 pub fn safe_url(base: &str, raw: &str, use_: UrlUse) -> Option<String> {
-    let url = resolve(base, raw)?;
+    let url = resolve(base, raw).filter(|u| u.len() <= MAX_MIRROR_URL)?;
     let s = scheme(&url)?;
     let ok = match s.as_str() {
         "http" | "https" => true,
@@ -276,6 +290,26 @@ mod tests {
         assert!(safe_url(BASE, "mailto:a@b", UrlUse::Link).is_some());
         assert!(safe_url(BASE, "mailto:a@b", UrlUse::Image).is_none());
         assert_eq!(safe_url(BASE, "p.png", UrlUse::Image).unwrap(), "https://shop.example/a/b/p.png");
+    }
+
+    #[test]
+    fn repeated_scheme_prefixes_resolve_in_one_pass() {
+        // Once read recursively, one level (and one copy) per prefix.
+        let reference = format!("{}x.png", "http:".repeat(20_000));
+        let expected = format!("http://h.example/a/{}", &reference[5..]);
+        assert_eq!(resolve("http://h.example/a/b", &reference), Some(expected));
+        assert_eq!(resolve(BASE, &reference), None, "an http: reference on an https page");
+        assert_eq!(resolve("http://h.example/", "http:x.png").unwrap(), "http://h.example/x.png");
+        assert_eq!(resolve("http://h.example/", "http:javascript:x").unwrap(), "http://h.example/javascript:x");
+    }
+
+    #[test]
+    fn overlong_urls_are_refused() {
+        let long = format!("data:image/png;base64,{}", "A".repeat(MAX_MIRROR_URL));
+        assert_eq!(safe_url(BASE, &long, UrlUse::Image), None);
+        assert_eq!(safe_url(BASE, &"a/".repeat(MAX_MIRROR_URL), UrlUse::Image), None);
+        assert_eq!(safe_url(&format!("https://h.example/{}", "a".repeat(MAX_MIRROR_URL)), "x.png", UrlUse::Image), None);
+        assert!(safe_url(BASE, "data:image/png;base64,AAAA", UrlUse::Image).is_some());
     }
 
     #[test]
