@@ -464,3 +464,69 @@ async fn the_bulk_read_captures_what_the_per_node_walk_does() {
     let typed = "NOTE-INITIAL".len() + "-TYPED".len();
     assert_eq!(note_value, Some(&json!(["value", "*".repeat(typed)])), "the textarea's masked value: {notes:?}");
 }
+
+/// Serves `routes` (path → HTML) and opens the first in a fresh browser.
+async fn open_pages(routes: Vec<(&'static str, String)>) -> (Browser, tempfile::TempDir, Page) {
+    let first = routes.first().map(|(p, _)| *p).unwrap_or("/");
+    let served = routes.clone();
+    let base = pages::serve(move |request| match served.iter().find(|(p, _)| *p == request.path()) {
+        Some((_, html)) => Reply::html(html.clone()),
+        None => Reply::not_found(),
+    })
+    .await
+    .expect("start the page server");
+    let (browser, dir) = launch().await;
+    let page = Page::open(browser.cdp(), &format!("{base}{first}")).await;
+    (browser, dir, page)
+}
+
+/// Starts the recorder with policy selectors and waits for the snapshot.
+async fn start_capture(page: &Page, private: &str, safe: &str) -> Vec<Value> {
+    page.eval(&format!("wasm_bindgen.debug_capture_start({private:?}, {safe:?})")).await.expect("start the recorder");
+    let mut frames = Vec::new();
+    page.frames_until(&mut frames, "the snapshot", |f| has_kind(f, "snapshot")).await;
+    frames
+}
+
+/// Appends `marker` to the page's body and collects frames until it arrives:
+/// everything the page did before is in `frames` then.
+async fn settle(page: &Page, frames: &mut Vec<Value>, marker: &str) {
+    page.page_eval(&format!(
+        "{{ const m = document.createElement('p'); m.textContent = {marker:?}; document.body.appendChild(m); true }}"
+    ))
+    .await;
+    page.frames_until(frames, marker, |f| serde_json::to_string(f).unwrap_or_default().contains(marker)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_shown_as_text_stays_secret() {
+    let _one = ONE_BROWSER.lock().await;
+    let html = r#"<!doctype html><html><body>
+<form data-baton-safe><input type=password name=pass id=pass></form>
+<form><input type=password id=pass2></form>
+</body></html>"#;
+    let (_browser, _dir, page) = open_pages(vec![("/t", html.into())]).await;
+    page.type_into("#pass", "hunter2").await;
+    page.type_into("#pass2", "SWORDFISH9").await;
+    let mut frames = start_capture(&page, "", "").await;
+    // The page's "show password" button.
+    page.page_eval("pass.type = 'text'; pass2.type = 'text'; true").await;
+    settle(&page, &mut frames, "FLIPPED-MARKER").await;
+    page.type_into("#pass", "-more").await;
+    page.type_into("#pass2", "-MORE").await;
+    // Flipped back and forth, captured again by a keyframe.
+    page.page_eval("pass.type = 'password'; pass.type = 'email'; true").await;
+    page.eval("wasm_bindgen.debug_capture_keyframe()").await.expect("keyframe");
+    page.frames_until(&mut frames, "a second snapshot", |f| f.iter().filter(|x| x["frame"]["k"] == "snapshot").count() == 2).await;
+    settle(&page, &mut frames, "END-MARKER").await;
+    page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
+    let text = serde_json::to_string(&frames).expect("frames text");
+    for secret in ["hunter2", "-more", "SWORDFISH9", "-MORE"] {
+        assert!(!text.contains(secret), "{secret} leaked: {}", truncate(&frames));
+    }
+    let runs = mask_runs(&text);
+    for n in ["hunter2".len(), "hunter2-more".len(), "SWORDFISH9".len(), "SWORDFISH9-MORE".len()] {
+        assert!(!runs.contains(&n), "a mask of a secret's length ({n}): {runs:?}");
+    }
+    assert!(!has_kind(&frames, "input"), "no input frames for a secret: {:?}", kinds(&frames));
+}

@@ -44,6 +44,14 @@ pub fn classify(facts: &ElementFacts) -> Option<FieldKind> {
     }
 }
 
+/// Whether a control is a secret kind: a password field, or one whose
+/// autocomplete or identifiers name a credential, card or one-time code.
+pub fn is_secret(tag: &str, input_type: Option<&str>, autocomplete: Option<&str>, id: Option<&str>, name: Option<&str>) -> bool {
+    (tag == "input" && input_type.is_some_and(|t| t.trim().eq_ignore_ascii_case("password")))
+        || autocomplete.is_some_and(is_secret_autocomplete)
+        || looks_secret(id, name, autocomplete)
+}
+
 /// Input types by their `type` attribute. A missing or empty type is text;
 /// an unknown one (which browsers also render as text) is not captured, and
 /// neither are password, hidden, file, and button-like types.
@@ -218,6 +226,10 @@ mod tests {
             };
             assert_eq!(classify(&s), None, "select {ac}");
         }
+        assert!(is_secret("input", Some(" Password"), None, None, None));
+        assert!(is_secret("select", None, Some("cc-exp-month"), None, None));
+        assert!(is_secret("input", Some("text"), None, Some("otp"), None));
+        assert!(!is_secret("input", Some("text"), Some("email"), Some("mail"), None));
         assert_eq!(
             classify(&ElementFacts {
                 private: true,

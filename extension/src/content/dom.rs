@@ -11,7 +11,7 @@ use web_sys::{
 use baton_shared::limits::{MAX_FIELDS_PER_PAGE, MAX_FIELD_VALUE};
 use baton_shared::session::{FieldKey, FieldKind, FieldValue};
 
-use super::classify::{classify, ElementFacts};
+use super::classify::{classify, is_secret, ElementFacts};
 use super::text::non_empty;
 
 const SELECTOR: &str = "input, textarea, select, [contenteditable]";
@@ -30,13 +30,13 @@ pub struct Field {
 /// The selector of private blocks: `[data-baton-private]` and the
 /// selectors the settings add (policy or the person). `None` when the
 /// settings have not been read here: then every field counts as private.
-fn private_selector() -> Option<String> {
+pub fn private_selector() -> Option<String> {
     crate::settings::current().map(|e| e.settings.private_selector())
 }
 
 /// Whether `element` is inside a private block. Fail-closed: no settings,
 /// or a selector the browser cannot parse, makes it private.
-fn is_private(element: &Element, selector: Option<&str>) -> bool {
+pub fn is_private(element: &Element, selector: Option<&str>) -> bool {
     match selector {
         Some(selector) => !matches!(element.closest(selector), Ok(None)),
         None => true,
@@ -70,10 +70,26 @@ pub fn kind_of(element: &Element) -> Option<FieldKind> {
     kind_with(element, private_selector().as_deref())
 }
 
+thread_local! {
+    /// Fields ever seen as secret on this page: a "show password" button
+    /// turns a password field into a text field holding the same value.
+    static SECRET_FIELDS: js_sys::WeakSet = js_sys::WeakSet::new();
+}
+
 fn kind_with(element: &Element, private_selector: Option<&str>) -> Option<FieldKind> {
     let tag = element.local_name().to_ascii_lowercase();
     let attr = |name: &str| element.get_attribute(name);
     let (input_type, autocomplete, id, name) = (attr("type"), attr("autocomplete"), attr("id"), attr("name"));
+    let secret_now = is_secret(&tag, input_type.as_deref(), autocomplete.as_deref(), id.as_deref(), name.as_deref());
+    let was_secret = SECRET_FIELDS.with(|s| {
+        if secret_now {
+            s.add(element.unchecked_ref());
+        }
+        s.has(element.unchecked_ref())
+    });
+    if was_secret {
+        return None;
+    }
     let editing_host = !matches!(tag.as_str(), "input" | "textarea" | "select")
         && element.dyn_ref::<HtmlElement>().is_some_and(|e| {
             e.is_content_editable()

@@ -147,6 +147,12 @@ struct State {
     natives: Option<bulk::Natives>,
     protected: IdSet,
     placeholders: IdSet,
+    /// Form controls ever seen secret, for the recorder's lifetime (not
+    /// reset by keyframes): a "show password" button turns a password
+    /// field into a text field holding the same value.
+    secrets: js_sys::WeakSet,
+    /// Whether `secrets` holds anything (looked up only then).
+    any_secret: bool,
     assets: AssetStore,
     sheets: IdTable<SheetWatch>,
     generation: u32,
@@ -232,6 +238,8 @@ pub fn start(policy: MaskPolicy, sink: Sink) -> Result<Rc<Shared>, CaptureError>
             natives: bulk::Natives::new().ok(),
             protected: IdSet::default(),
             placeholders: IdSet::default(),
+            secrets: js_sys::WeakSet::new(),
+            any_secret: false,
             assets: AssetStore::default(),
             sheets: IdTable::default(),
             generation: 0,
@@ -1038,6 +1046,8 @@ impl State {
             init.set_attributes(true);
             init.set_character_data(true);
             init.set_subtree(true);
+            // A field's old `type` tells that it was a password before.
+            init.set_attribute_old_value(true);
             let _ = o.observe_with_options(root, &init);
         }
         let target: &EventTarget = root.unchecked_ref();
@@ -1103,6 +1113,24 @@ impl State {
     /// Whether a live element matches the safe-field selectors.
     fn is_safe(&self, el: &Element) -> bool {
         self.safe_sel.as_ref().is_some_and(|sel| el.matches(sel).unwrap_or(false))
+    }
+
+    /// A form control's class ([`mask::class_of`]), secret for good once it
+    /// was secret. Without the live element (a failed read) a field counts
+    /// as secret as soon as any field was.
+    fn field_class(&mut self, el: Option<&Element>, tag: &str, raw: &[(String, String)], safe: bool) -> Option<FieldClass> {
+        let class = mask::class_of(tag, raw, safe)?;
+        if class == FieldClass::Secret {
+            if let Some(el) = el {
+                self.secrets.add(el.unchecked_ref());
+                self.any_secret = true;
+            }
+            return Some(class);
+        }
+        if self.any_secret && el.is_none_or(|el| self.secrets.has(el.unchecked_ref())) {
+            return Some(FieldClass::Secret);
+        }
+        Some(class)
     }
 
     fn attrs_of(el: &Element) -> Vec<(String, String)> {
@@ -1178,7 +1206,7 @@ impl State {
                 Handle::Live(el) => self.is_safe(el),
                 Handle::Bulk { safe, .. } => *safe,
             };
-        let class = mask::class_of(&tag, &raw, safe);
+        let class = if is_field { self.field_class(h.el(), &tag, &raw, safe) } else { None };
         let input_type = raw.iter().find(|(k, _)| k.eq_ignore_ascii_case("type")).map(|(_, v)| v.clone());
         let editable = raw
             .iter()
@@ -1495,6 +1523,7 @@ impl State {
                 }
                 "attributes" => {
                     if let (Some(name), Some(el)) = (r.attribute_name(), target.dyn_ref::<Element>()) {
+                        self.note_old_secret(el, &name, r.old_value());
                         attrs.push((el.clone(), name));
                     }
                 }
@@ -1601,7 +1630,12 @@ impl State {
             let value = el.get_attribute(&name);
             let placeholder = self.placeholders.contains(&id);
             let tag = el.local_name();
-            let class = if placeholder { None } else { mask::class_of(&tag, &Self::attrs_of(&el), self.is_safe(&el)) };
+            let class = if placeholder {
+                None
+            } else {
+                let safe = self.is_safe(&el);
+                self.field_class(Some(&el), &tag, &Self::attrs_of(&el), safe)
+            };
             if class.is_some() && matches!(name.to_ascii_lowercase().as_str(), "value" | "checked" | "selected") {
                 // Default values change nothing the operator sees beyond
                 // what input events send; never risk a secret's.
@@ -1637,6 +1671,25 @@ impl State {
 
         self.poll_sheets(&mut batch, Some(&restyle));
         self.frames_of(batch)
+    }
+
+    /// Remembers a field that was secret before this attribute change
+    /// (`type="password"` turned into `text`, say) even if it was never
+    /// captured as such.
+    fn note_old_secret(&mut self, el: &Element, name: &str, old: Option<String>) {
+        if !mask::reclassifies(name) {
+            return;
+        }
+        let tag = el.local_name();
+        let mut raw = Self::attrs_of(el);
+        raw.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+        if let Some(old) = old {
+            raw.push((name.to_owned(), old));
+        }
+        if mask::class_of(&tag, &raw, false) == Some(FieldClass::Secret) {
+            self.secrets.add(el.unchecked_ref());
+            self.any_secret = true;
+        }
     }
 
     fn frames_of(&mut self, batch: Batch) -> Vec<VisitorFrame> {
@@ -1691,7 +1744,8 @@ impl State {
         if self.is_private(&el, &raw) {
             return Vec::new();
         }
-        let Some(class) = mask::class_of(&tag, &raw, self.is_safe(&el)) else { return Vec::new() };
+        let safe = self.is_safe(&el);
+        let Some(class) = self.field_class(Some(&el), &tag, &raw, safe) else { return Vec::new() };
         let input_type = raw.iter().find(|(k, _)| k.eq_ignore_ascii_case("type")).map(|(_, v)| v.as_str());
         let change = match class {
             FieldClass::Secret => return Vec::new(),
