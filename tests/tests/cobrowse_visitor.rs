@@ -223,3 +223,101 @@ async fn visitor_shares_consents_controls_gets_apps_and_stops() {
         .await
         .or_report("popup back to off", &parts);
 }
+
+/// A page shared and approved, with the operator joined over the real
+/// server: what the tests below start from.
+struct Active {
+    _dir: tempfile::TempDir,
+    server: ServerProcess,
+    device: Device,
+    op: NativeHost,
+    page: Session,
+    session: String,
+    /// The first snapshot the operator got.
+    snapshot: Value,
+}
+
+async fn active_session(html: &str) -> Active {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = ServerProcess::start(dir.path().join("server.sqlite3")).await.expect("start baton-server");
+    let device = Device::start(DeviceOptions::new("Visitor Laptop", server.url()))
+        .await
+        .or_report("start the visitor", &[&server]);
+    let parts: [&dyn baton_e2e::Diagnose; 2] = [&device, &server];
+    let mut op = NativeHost::start(&dir.path().join("operator"), server.url(), OPERATOR)
+        .await
+        .or_report("start the operator's host", &parts);
+    op.wait_status("operator registered", CONNECT_TIMEOUT, |s| s["server"]["state"] == "connected" && !s["device"].is_null())
+        .await
+        .or_report("operator registered", &parts);
+    let origin = pages::serve_page(html, &[]).await.expect("start the page server");
+    let page = device.browser().cdp().open_page(&format!("{origin}/page")).await.or_report("open the page", &parts);
+    page.wait_for("document.readyState === 'complete'", WAIT).await.or_report("page loaded", &parts);
+    wait_content(&page, "the content script", "typeof chrome.runtime?.id === 'string'", |v| v == &json!(true)).await;
+    let popup = device.popup().await.or_report("open the popup", &parts);
+    popup
+        .wait_until("connected", CONNECT_TIMEOUT, |s| s.host_is("connected") && s.server_is("connected"))
+        .await
+        .or_report("popup connected", &parts);
+    let code = popup.share_code(WAIT).await.or_report("share this tab", &parts);
+    let joined = op.call(json!({"type": "operator_join", "code": code})).await.or_report("operator joins", &parts);
+    let session = joined["session_id"].as_str().expect("session id").to_owned();
+    wait_content(&page, "the consent prompt", VISITOR_UI_JS, |v| v["consent"] == true).await;
+    assert_eq!(in_content_world(&page, &click_visitor_ui("allow")).await, Ok(json!(true)));
+    wait_content(&page, "the active bar", VISITOR_UI_JS, |v| v["state"] == "active" && v["consent"] == false).await;
+    let snapshot = next_visitor_frame(&mut op, "a snapshot", |f| f["k"] == "snapshot").await;
+    Active { _dir: dir, server, device, op, page, session, snapshot }
+}
+
+/// The operator asks for `scopes` and the visitor grants them all.
+async fn grant(a: &mut Active, scopes: &[&str]) {
+    operator_send(&mut a.op, &a.session, json!({"k": "control_request", "scopes": scopes})).await;
+    wait_content(&a.page, "the control prompt", VISITOR_UI_JS, |v| v["control"] == true).await;
+    for scope in scopes {
+        assert_eq!(in_content_world(&a.page, &click_visitor_ui(&format!("scope-{scope}"))).await, Ok(json!(true)));
+    }
+    assert_eq!(in_content_world(&a.page, &click_visitor_ui("grant")).await, Ok(json!(true)));
+    let grants = next_visitor_frame(&mut a.op, "grants", |f| f["k"] == "grants").await;
+    assert_eq!(grants["scopes"].as_array().map(Vec::len), Some(scopes.len()), "{grants}");
+}
+
+/// The URLs the open push prompts show, in order.
+const PUSH_PROMPTS_JS: &str = r#"(() => {
+  const ui = chrome.dom.openOrClosedShadowRoot(document.querySelector('[data-baton-ui=visitor]'));
+  return [...ui.querySelectorAll('[data-baton-part=dialog-push]')].map((d) => d.querySelector('p')?.textContent ?? '');
+})()"#;
+
+/// A push id is bound to the URL the visitor's prompt shows: pushing
+/// another URL under the same id changes nothing, and accepting opens the
+/// URL shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pushed_url_opens_only_as_the_visitor_saw_it() {
+    let mut a = active_session(PAGE).await;
+    let parts: [&dyn baton_e2e::Diagnose; 2] = [&a.device, &a.server];
+    let other = pages::serve_page("<!doctype html><title>Other</title><p>other", &[]).await.expect("start a page server");
+    let (help, evil, later) = (format!("{other}/help"), format!("{other}/evil"), format!("{other}/later"));
+    operator_send(&mut a.op, &a.session, json!({"k": "push_url", "push_id": "p", "url": help})).await;
+    wait_content(&a.page, "the push prompt", PUSH_PROMPTS_JS, |v| v == &json!([help])).await;
+    operator_send(&mut a.op, &a.session, json!({"k": "push_url", "push_id": "p", "url": evil})).await;
+    // Frames arrive in order: once the next push shows, the swap was handled.
+    operator_send(&mut a.op, &a.session, json!({"k": "push_url", "push_id": "q", "url": later})).await;
+    wait_content(&a.page, "the second push's prompt", PUSH_PROMPTS_JS, |v| v.as_array().is_some_and(|p| p.len() >= 2)).await;
+    assert_eq!(in_content_world(&a.page, PUSH_PROMPTS_JS).await, Ok(json!([help, later])), "no prompt for the swapped URL");
+
+    // The visitor accepts the prompt that shows the help page.
+    assert_eq!(in_content_world(&a.page, &click_visitor_ui("push-open")).await, Ok(json!(true)));
+    let answer = next_visitor_frame(&mut a.op, "the push answer", |f| f["k"] == "push_answer").await;
+    assert_eq!((answer["push_id"].as_str(), answer["accepted"].as_bool()), (Some("p"), Some(true)), "{answer}");
+    let cdp = a.device.browser().cdp();
+    cdp.wait_for_target("the pushed page", WAIT, |t| t.kind == "page" && t.url == help)
+        .await
+        .or_report("the accepted page opens", &parts);
+    let targets = cdp.targets().await.or_report("list the tabs", &parts);
+    assert!(!targets.iter().any(|t| t.url == evil), "the swapped URL never opens: {targets:?}");
+
+    // Declined: the prompt goes and the operator is told.
+    assert_eq!(in_content_world(&a.page, &click_visitor_ui("push-decline")).await, Ok(json!(true)));
+    let answer = next_visitor_frame(&mut a.op, "the decline", |f| f["k"] == "push_answer").await;
+    assert_eq!((answer["push_id"].as_str(), answer["accepted"].as_bool()), (Some("q"), Some(false)), "{answer}");
+    wait_content(&a.page, "no prompt left", PUSH_PROMPTS_JS, |v| v == &json!([])).await;
+}

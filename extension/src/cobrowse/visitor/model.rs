@@ -28,6 +28,11 @@ pub const MAX_APP_EVENTS_WAITING: usize = 64;
 pub const APP_EVENTS_KEPT: usize = 50;
 pub const APP_EVENT_BYTES_KEPT: usize = 256 * 1024;
 
+/// URLs the operator pushed that wait for the visitor's answer in the
+/// worker, at most this many, each for at most [`PUSH_PENDING_TTL_MS`].
+pub const MAX_PENDING_PUSHES: usize = 50;
+pub const PUSH_PENDING_TTL_MS: f64 = 30.0 * 60.0 * 1000.0;
+
 // ---- scopes -------------------------------------------------------------------
 
 /// The scopes the operator asked for and those the visitor granted.
@@ -251,6 +256,61 @@ fn node_ok(id: NodeId, protected: &impl Fn(NodeId) -> bool) -> Result<(), Refusa
         return Err(Refusal::Protected);
     }
     Ok(())
+}
+
+// ---- pushed URLs -----------------------------------------------------------------
+
+/// The worker's pushed URLs waiting for the visitor's answer, by push id.
+/// An id keeps the first URL pushed with it until the visitor answers, so
+/// what opens is what the prompt showed.
+#[derive(Debug, Clone, Default)]
+pub struct PendingPushes {
+    /// Push id → URL, when it was pushed (ms).
+    by_id: HashMap<String, (String, f64)>,
+}
+
+impl PendingPushes {
+    /// A push from the operator; `false` when it is not taken: its id is
+    /// already waiting (the first URL stays), or too many are.
+    pub fn offer(&mut self, push_id: &str, url: &str, now_ms: f64) -> bool {
+        self.expire(now_ms);
+        if self.by_id.contains_key(push_id) || self.by_id.len() >= MAX_PENDING_PUSHES {
+            return false;
+        }
+        self.by_id.insert(push_id.to_owned(), (url.to_owned(), now_ms));
+        true
+    }
+
+    /// The visitor accepted the prompt for `push_id`, which showed `shown`:
+    /// the URL to open, only if that is the one waiting under the id.
+    pub fn accept(&mut self, push_id: &str, shown: &str, now_ms: f64) -> Option<String> {
+        self.expire(now_ms);
+        let (url, _) = self.by_id.remove(push_id)?;
+        (url == shown).then_some(url)
+    }
+
+    /// The visitor declined (or the prompt went away): the id is free again.
+    pub fn decline(&mut self, push_id: &str) {
+        self.by_id.remove(push_id);
+    }
+
+    /// A new page in the tab: no prompt is left to answer.
+    pub fn clear(&mut self) {
+        self.by_id.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// Prompts nobody answered in time are forgotten.
+    fn expire(&mut self, now_ms: f64) {
+        self.by_id.retain(|_, (_, at)| now_ms - *at < PUSH_PENDING_TTL_MS);
+    }
 }
 
 // ---- URLs ---------------------------------------------------------------------
@@ -707,6 +767,34 @@ mod tests {
             check_command(&Command::Navigate { url: "https://a".into() }, &none, |_| false),
             Err(Refusal::NotGranted(Scope::Navigate))
         );
+    }
+
+    #[test]
+    fn a_pushed_url_opens_only_as_first_pushed_and_shown() {
+        let mut p = PendingPushes::default();
+        assert!(p.offer("p", "https://help.example/", 0.0));
+        assert!(!p.offer("p", "https://evil.example/", 1.0), "a repeated id keeps its first URL");
+        assert_eq!(p.accept("p", "https://evil.example/", 2.0), None, "only what the prompt showed opens");
+        assert_eq!(p.accept("p", "https://help.example/", 3.0), None, "answered once");
+        assert!(p.offer("p", "https://help.example/", 4.0));
+        assert_eq!(p.accept("p", "https://help.example/", 5.0).as_deref(), Some("https://help.example/"));
+        // A decline frees the id; a later push under it is a new prompt.
+        assert!(p.offer("q", "https://a.example/", 6.0));
+        p.decline("q");
+        assert!(p.is_empty());
+        assert!(p.offer("q", "https://b.example/", 7.0));
+        assert_eq!(p.accept("q", "https://a.example/", 8.0), None);
+        // Bounded, and unanswered ones expire.
+        for i in 0..MAX_PENDING_PUSHES + 5 {
+            p.offer(&i.to_string(), "https://x.example/", 10.0);
+        }
+        assert_eq!(p.len(), MAX_PENDING_PUSHES);
+        assert!(!p.offer("late", "https://x.example/", 11.0));
+        assert!(p.offer("late", "https://x.example/", 10.0 + PUSH_PENDING_TTL_MS));
+        assert_eq!(p.len(), 1);
+        assert_eq!(p.accept("0", "https://x.example/", 10.0 + PUSH_PENDING_TTL_MS), None, "expired");
+        p.clear();
+        assert!(p.is_empty());
     }
 
     #[test]

@@ -82,7 +82,8 @@ pub enum UiAct {
     Grant(Vec<Scope>),
     DeclineControl,
     Revoke(Scope),
-    PushAnswer { push_id: String, accepted: bool },
+    /// The visitor's answer to a pushed URL's prompt, with the URL it showed.
+    PushAnswer { push_id: String, url: String, accepted: bool },
     /// The visitor closed a notice (e.g. an operator refused by policy).
     Dismiss,
 }
@@ -312,8 +313,9 @@ impl Overlay {
             }
             "push-open" | "push-decline" => {
                 let push_id = dialog.as_ref()?.get_attribute("data-push-id")?;
+                let url = dialog.as_ref()?.get_attribute("data-push-url")?;
                 close();
-                UiAct::PushAnswer { push_id, accepted: name == "push-open" }
+                UiAct::PushAnswer { push_id, url, accepted: name == "push-open" }
             }
             other => {
                 let scope = other.strip_prefix("revoke-")?;
@@ -431,9 +433,16 @@ impl Overlay {
         let _ = d.append_child(&row);
     }
 
-    pub fn ask_push_url(&self, operator: &str, push_id: &str, url: &str) {
+    /// Asks the visitor about a pushed URL; `false` (and nothing shown)
+    /// when a prompt for `push_id` is already open: the id stays bound to
+    /// the URL the visitor sees.
+    pub fn ask_push_url(&self, operator: &str, push_id: &str, url: &str) -> bool {
+        if self.push_dialogs().iter().any(|d| d.get_attribute("data-push-id").as_deref() == Some(push_id)) {
+            return false;
+        }
         let d = self.new_dialog("push");
         let _ = d.set_attribute("data-push-id", push_id);
+        let _ = d.set_attribute("data-push-url", url);
         let _ = d.append_child(&self.text("h2", "", &format!("{operator} suggests opening a page")));
         let _ = d.append_child(&self.text("p", "", url));
         let row = self.el("div", "row");
@@ -444,6 +453,13 @@ impl Overlay {
         let _ = row.append_child(&no);
         let _ = row.append_child(&open);
         let _ = d.append_child(&row);
+        true
+    }
+
+    /// The open prompts for pushed URLs.
+    fn push_dialogs(&self) -> Vec<Element> {
+        let Ok(list) = self.root.query_selector_all("[data-baton-part=dialog-push]") else { return Vec::new() };
+        (0..list.length()).filter_map(|i| list.get(i)?.dyn_into::<Element>().ok()).collect()
     }
 
     fn new_dialog(&self, kind: &str) -> Element {

@@ -353,8 +353,9 @@ fn apply(f: OperatorFrame) {
             if web_url(&url).is_none() || push_id.len() > 100 {
                 let refused = Some("not a web address".to_owned());
                 frame(VisitorFrame::PushAnswer { push_id, accepted: false, refused });
-            } else {
-                overlay.ask_push_url(&operator(), &push_id, &url);
+            } else if !overlay.ask_push_url(&operator(), &push_id, &url) {
+                // Its prompt is open and will answer for it.
+                chrome::log("baton: ignored a pushed URL whose prompt is already open");
             }
         }
         OperatorFrame::PushApp { app_id, app } => push_app(&overlay, app_id, app),
@@ -482,10 +483,11 @@ fn on_act(act: UiAct) {
         UiAct::DeclineControl => send_grants(),
         UiAct::Dismiss => teardown(),
         UiAct::Revoke(scope) => revoke(&[scope]),
-        UiAct::PushAnswer { push_id, accepted } => {
-            if accepted {
-                send(FromPage::OpenPushed { push_id: push_id.clone() });
-            }
+        UiAct::PushAnswer { push_id, url, accepted } => {
+            send(match accepted {
+                true => FromPage::OpenPushed { push_id: push_id.clone(), url },
+                false => FromPage::DeclinedPush { push_id: push_id.clone() },
+            });
             frame(VisitorFrame::PushAnswer { push_id, accepted, refused: None });
         }
     }

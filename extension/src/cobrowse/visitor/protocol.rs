@@ -90,8 +90,11 @@ pub enum FromPage {
     Audit { event: AuditEvent },
     /// The scopes granted now (kept by the worker for the next page).
     Scopes { scopes: Vec<Scope> },
-    /// The visitor accepted a pushed URL: open it in a new tab.
-    OpenPushed { push_id: String },
+    /// The visitor accepted a pushed URL: open it in a new tab, if `url`
+    /// (what the prompt showed) is the one the operator pushed under the id.
+    OpenPushed { push_id: String, url: String },
+    /// The visitor declined a pushed URL: the worker forgets it.
+    DeclinedPush { push_id: String },
     /// The visitor pressed Stop.
     Stop,
 }
@@ -148,7 +151,8 @@ mod tests {
             FromPage::Frame { frame: VisitorFrame::Snapshot(snapshot) },
             FromPage::Audit { event: AuditEvent::Command { command: CommandKind::Click, ok: false } },
             FromPage::Scopes { scopes: vec![Scope::Type] },
-            FromPage::OpenPushed { push_id: "p".into() },
+            FromPage::OpenPushed { push_id: "p".into(), url: "https://a/".into() },
+            FromPage::DeclinedPush { push_id: "p".into() },
             FromPage::Stop,
         ];
         for m in from {

@@ -16,7 +16,7 @@ use wasm_bindgen::prelude::*;
 use baton_shared::cobrowse::{AuditEvent, Frame, OperatorFrame, Role, SessionState};
 use baton_shared::native::{CobrowseEvent, HostMessage, RequestBody};
 
-use super::model::SessionPolicy;
+use super::model::{PendingPushes, SessionPolicy};
 use super::protocol::{page_may_audit, FromPage, ShareView, ToPage, SHARES_KEY};
 use crate::capture::api::{self, call, js};
 use crate::chrome;
@@ -27,7 +27,7 @@ use crate::web::web_url;
 struct Share {
     view: ShareView,
     /// URLs the operator offered, by push id, until answered.
-    pushes: HashMap<String, String>,
+    pushes: PendingPushes,
 }
 
 thread_local! {
@@ -111,7 +111,7 @@ pub async fn share(tab_id: i64) -> Result<(), String> {
     };
     let view = ShareView::waiting(session_id.clone(), code, expires_ms);
     // The server records the start itself.
-    SHARES.with(|s| s.borrow_mut().insert(tab_id, Share { view: view.clone(), pushes: HashMap::new() }));
+    SHARES.with(|s| s.borrow_mut().insert(tab_id, Share { view: view.clone(), pushes: PendingPushes::default() }));
     to_page(tab_id, ToPage::Shared { share: view });
     publish();
     Ok(())
@@ -195,15 +195,19 @@ fn on_host_event(message: &HostMessage) {
         }
         CobrowseEvent::Frame { frame: Frame::Operator { frame }, .. } => {
             let seen = with_share(tab_id, |s| {
-                if let OperatorFrame::PushUrl { push_id, url } = frame {
-                    if s.pushes.len() < 50 {
-                        s.pushes.insert(push_id.clone(), url.clone());
-                    }
-                }
                 let active = s.view.state == SessionState::Active;
+                // A push the worker does not keep is never shown: its id
+                // is already waiting (the visitor sees the first URL), or
+                // too many are.
+                let taken = match frame {
+                    OperatorFrame::PushUrl { push_id, url } if active => {
+                        s.pushes.offer(push_id, url, js_sys::Date::now())
+                    }
+                    _ => true,
+                };
                 // The host opened it with the session key: the operator holds it.
                 let confirmed_now = active && !std::mem::replace(&mut s.view.key_confirmed, true);
-                (active, confirmed_now.then(|| s.view.clone()))
+                (active && taken, confirmed_now.then(|| s.view.clone()))
             });
             let Some((active, confirmed)) = seen else { return };
             if let Some(share) = confirmed {
@@ -254,7 +258,11 @@ pub fn on_page(tab_id: i64, _url: &str, message: FromPage) {
     };
     match message {
         FromPage::Hello => {
-            if let Some(share) = with_share(tab_id, |s| s.view.clone()) {
+            // A new page: the previous one's push prompts are gone with it.
+            if let Some(share) = with_share(tab_id, |s| {
+                s.pushes.clear();
+                s.view.clone()
+            }) {
                 to_page(tab_id, ToPage::Shared { share });
             }
         }
@@ -300,8 +308,11 @@ pub fn on_page(tab_id: i64, _url: &str, message: FromPage) {
             with_share(tab_id, |s| s.view.scopes = scopes);
             publish();
         }
-        FromPage::OpenPushed { push_id } => {
-            let url = with_share(tab_id, |s| s.pushes.remove(&push_id)).flatten();
+        FromPage::DeclinedPush { push_id } => {
+            with_share(tab_id, |s| s.pushes.decline(&push_id));
+        }
+        FromPage::OpenPushed { push_id, url } => {
+            let url = with_share(tab_id, |s| s.pushes.accept(&push_id, &url, js_sys::Date::now())).flatten();
             if let Some(url) = url.as_deref().and_then(web_url) {
                 wasm_bindgen_futures::spawn_local(async move {
                     let created = call("tabs.create", &[js(&serde_json::json!({ "url": url, "active": true }))]).await;
