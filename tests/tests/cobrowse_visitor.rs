@@ -321,3 +321,33 @@ async fn a_pushed_url_opens_only_as_the_visitor_saw_it() {
     assert_eq!((answer["push_id"].as_str(), answer["accepted"].as_bool()), (Some("q"), Some(false)), "{answer}");
     wait_content(&a.page, "no prompt left", PUSH_PROMPTS_JS, |v| v == &json!([])).await;
 }
+
+const LABELS_PAGE: &str = r#"<!doctype html><html><head><meta charset=utf-8><title>Terms</title></head><body>
+<label id="wrap"><input type="checkbox" id="agree"> I agree</label>
+<label id="for" for="agree"><span id="inner">Agree too</span></label>
+<label id="safe"><input type="checkbox" id="news" data-baton-safe> News</label>
+</body></html>"#;
+
+/// A click on a label operates its control: refused when the control is
+/// protected (the label around it, one pointing at it, or text inside
+/// one), allowed when it is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_label_click_never_operates_a_protected_control() {
+    let mut a = active_session(LABELS_PAGE).await;
+    grant(&mut a, &["click"]).await;
+    let parts: [&dyn baton_e2e::Diagnose; 2] = [&a.device, &a.server];
+    let ids: Vec<u64> = ["wrap", "for", "inner", "safe"]
+        .iter()
+        .map(|d| node_id(&a.snapshot["root"], d).unwrap_or_else(|| panic!("#{d} in the snapshot")))
+        .collect();
+    for (n, id) in ids[..3].iter().enumerate() {
+        let result = command(&mut a.op, &a.session, n as u64 + 1, json!({"c": "click", "id": id})).await;
+        assert_eq!(result["ok"], false, "refused: {result}");
+    }
+    let agreed = a.page.evaluate("document.querySelector('#agree').checked").await.or_report("read the box", &parts);
+    assert_eq!(agreed, json!(false), "the protected box is unchanged");
+    let result = command(&mut a.op, &a.session, 9, json!({"c": "click", "id": ids[3]})).await;
+    assert_eq!(result["ok"], true, "a label whose control the operator may use: {result}");
+    let news = a.page.evaluate("document.querySelector('#news').checked").await.or_report("read the box", &parts);
+    assert_eq!(news, json!(true));
+}

@@ -49,6 +49,17 @@ pub fn run(command: &Command, node: Option<web_sys::Node>) -> Result<(), Refusal
     }
 }
 
+/// The form control a click on `node` also operates: a `<label>`'s (the
+/// node's own, or an ancestor's), whose activation clicks its control.
+/// `Some(None)`: inside a label that operates nothing.
+pub fn labelled_control(node: &web_sys::Node) -> Option<Option<web_sys::Node>> {
+    let element = node.dyn_ref::<Element>()?;
+    let label = element.closest("label").ok()??;
+    // `HTMLLabelElement.control`: the `for` target or the first labelable descendant.
+    let control = js_sys::Reflect::get(&label, &"control".into()).ok()?;
+    Some(control.dyn_into::<web_sys::Node>().ok())
+}
+
 fn mouse(element: &Element, kind: &str, x: f64, y: f64) {
     let init = web_sys::MouseEventInit::new();
     init.set_bubbles(true);

@@ -248,6 +248,16 @@ pub fn check_command(command: &Command, grants: &Grants, protected: impl Fn(Node
     }
 }
 
+/// A click on a label also operates the label's control, by its id in the
+/// capture (`None`: never captured): refused when that control is
+/// protected or unknown.
+pub fn label_control_ok(control: Option<NodeId>, protected: impl Fn(NodeId) -> bool) -> Result<(), Refusal> {
+    match control {
+        Some(id) if id != WINDOW && !protected(id) => Ok(()),
+        _ => Err(Refusal::Protected),
+    }
+}
+
 fn node_ok(id: NodeId, protected: &impl Fn(NodeId) -> bool) -> Result<(), Refusal> {
     if id == WINDOW {
         return Err(Refusal::NoSuchNode);
@@ -737,6 +747,9 @@ mod tests {
         assert_eq!(check_command(&Command::ScrollTo { id: 9, x: 0, y: 1 }, &g, protected), Err(Refusal::Protected));
         assert_eq!(check_command(&Command::ScrollTo { id: WINDOW, x: 0, y: 1 }, &g, protected), Ok(()));
         assert_eq!(check_command(&Command::Click { id: WINDOW }, &g, protected), Err(Refusal::NoSuchNode));
+        assert_eq!(label_control_ok(Some(9), protected), Err(Refusal::Protected), "a label's protected control");
+        assert_eq!(label_control_ok(None, protected), Err(Refusal::Protected), "a control never captured");
+        assert_eq!(label_control_ok(Some(3), protected), Ok(()));
         let long = "a".repeat(MAX_TYPED_CHARS + 1);
         assert_eq!(check_command(&Command::TypeText { id: 3, text: long }, &g, protected), Err(Refusal::TooLong));
     }

@@ -25,7 +25,7 @@ use baton_shared::cobrowse::{
 
 use super::control;
 use super::model::{
-    self, app_ok, check_command, check_policy, Apps, Grants, InOrder, Outbox, Refusal, SessionPolicy,
+    self, app_ok, check_command, check_policy, label_control_ok, Apps, Grants, InOrder, Outbox, Refusal, SessionPolicy,
 };
 use super::overlay::{Overlay, UiAct};
 use super::protocol::{FromPage, ShareView, ToPage};
@@ -385,6 +385,10 @@ fn run_command(cmd_id: u64, command: &Command, recorder: Option<&Recorder>) {
                 Command::Click { id } | Command::TypeText { id, .. } | Command::ScrollTo { id, .. } => r.node(*id),
                 Command::Navigate { .. } => None,
             };
+            // A click on a label operates its control: that must not be protected either.
+            if let (Command::Click { .. }, Some(Some(control))) = (command, node.as_ref().and_then(control::labelled_control)) {
+                label_control_ok(r.id_of(&control), |id| r.is_protected(id))?;
+            }
             control::run(command, node)
         }),
         _ => Err(Refusal::NotActive),
