@@ -2,8 +2,9 @@
 //! 127.0.0.1 is filled in, and what reaches the host's store is checked —
 //! the ordinary fields and the scroll anchor are there, the password, card
 //! number, hidden input and `data-baton-private` field are nowhere in the
-//! host's data. The captured state is then restored into a reordered copy
-//! of the form through the content script.
+//! host's data, and the scroll anchor is never text the settings' private
+//! selectors name. The captured state is then restored into a reordered
+//! copy of the form through the content script.
 
 use std::path::Path;
 use std::time::Duration;
@@ -23,10 +24,15 @@ const PASSWORD: &str = "hunter2-PASSWORD-VALUE";
 const CARD: &str = "4111111111111111";
 const HIDDEN: &str = "HIDDEN-INPUT-VALUE";
 const PRIVATE: &str = "PRIVATE-BLOCK-VALUE";
+/// Four paragraphs in five carry it; the settings name it as private.
+const ASIDE_SELECTOR: &str = ".aside";
 
 fn paragraphs() -> String {
     (0..80)
-        .map(|i| format!("<p>Paragraph number {i} of the long article about printers.</p>\n"))
+        .map(|i| {
+            let class = if i % 5 != 2 { " class=\"aside\"" } else { "" };
+            format!("<p{class}>Paragraph number {i} of the long article about printers.</p>\n")
+        })
         .collect()
 }
 
@@ -136,6 +142,17 @@ async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
         .await
         .or_report("popup after start", &parts);
 
+    let worker = device
+        .browser()
+        .cdp()
+        .attach_service_worker(EXTENSION_ID, CONNECT_TIMEOUT)
+        .await
+        .or_report("attach to the service worker", &parts);
+    worker
+        .evaluate(&format!("chrome.storage.local.set({{ privateSelectors: [{}] }}).then(() => true)", json!(ASIDE_SELECTOR)))
+        .await
+        .or_report("name a private selector", &parts);
+
     let base = serve_pages().await;
     let form_url = format!("{base}/form");
     let page = device
@@ -196,6 +213,8 @@ async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
             .is_some_and(|t| t.starts_with("Paragraph number")),
         "scroll anchor is article text: {anchor}"
     );
+    let number = anchor["text"].as_str().and_then(|t| t.split_whitespace().nth(2)).and_then(|n| n.parse::<u32>().ok());
+    assert!(number.is_some_and(|n| n % 5 == 2), "the anchor is not a private ({ASIDE_SELECTOR}) paragraph: {anchor}");
 
     // The tab and its history reached the host too.
     let records = local_records(&db).or_report("read the host's records", &parts);
@@ -233,12 +252,6 @@ async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
     let reordered_url = format!("{base}/reordered");
     let mut restore = captured.clone();
     restore["url"] = json!(reordered_url);
-    let worker = device
-        .browser()
-        .cdp()
-        .attach_service_worker(EXTENSION_ID, CONNECT_TIMEOUT)
-        .await
-        .or_report("attach to the service worker", &parts);
     let open_js = format!(
         r#"(async () => {{
   const message = {{ baton: "restore", page: {restore} }};

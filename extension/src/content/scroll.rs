@@ -9,6 +9,7 @@ use web_sys::{Document, Element, Node, Range, Window};
 use baton_shared::limits::MAX_ANCHOR_TEXT;
 use baton_shared::session::{ScrollAnchor, ScrollState};
 
+use super::dom;
 use super::text::collapse;
 
 /// Shortest text worth anchoring on (shorter is too likely to repeat).
@@ -16,25 +17,31 @@ const MIN_ANCHOR_CHARS: usize = 8;
 /// Text nodes looked at when restoring.
 const MAX_NODES: u32 = 100_000;
 /// Never anchored on: their text is user input, hidden, or not prose.
-const NOT_ANCHORS: &str =
-    "[data-baton-private], [contenteditable], input, textarea, select, option, script, style, noscript, template";
+/// Private blocks (Baton's attribute and the settings' selectors) are
+/// left out by [`dom::is_private`].
+const NOT_ANCHORS: &str = "[contenteditable], input, textarea, select, option, script, style, noscript, template";
 const TEXT_NODE: u16 = 3;
 const SHOW_TEXT: u32 = 4;
 
 pub fn capture(win: &Window, doc: &Document) -> ScrollState {
     let x = win.scroll_x().unwrap_or(0.0).round() as i64;
     let y = win.scroll_y().unwrap_or(0.0).round() as i64;
-    let anchor = if y > 0 { find_anchor(win, doc) } else { None };
+    // Unknown settings: no anchor, rather than one that may be private.
+    let private = dom::private_selector();
+    let anchor = match private {
+        Some(private) if y > 0 => find_anchor(win, doc, &private),
+        _ => None,
+    };
     ScrollState { x, y, anchor }
 }
 
-fn find_anchor(win: &Window, doc: &Document) -> Option<ScrollAnchor> {
+fn find_anchor(win: &Window, doc: &Document, private: &str) -> Option<ScrollAnchor> {
     let width = win.inner_width().ok()?.as_f64()?;
     let height = win.inner_height().ok()?.as_f64()?;
     let mut y = 8.0;
     while y < height / 2.0 {
         for x in [width * 0.3, width * 0.5, width * 0.15] {
-            if let Some(anchor) = caret_node(doc, x, y).and_then(|n| anchor_at(doc, &n)) {
+            if let Some(anchor) = caret_node(doc, x, y).and_then(|n| anchor_at(doc, &n, private)) {
                 return Some(anchor);
             }
         }
@@ -58,9 +65,9 @@ fn caret_node(doc: &Document, x: f64, y: f64) -> Option<Node> {
     (node.node_type() == TEXT_NODE).then_some(node)
 }
 
-fn anchor_at(doc: &Document, node: &Node) -> Option<ScrollAnchor> {
+fn anchor_at(doc: &Document, node: &Node, private: &str) -> Option<ScrollAnchor> {
     let parent: Element = node.parent_element()?;
-    if !matches!(parent.closest(NOT_ANCHORS), Ok(None)) {
+    if !matches!(parent.closest(NOT_ANCHORS), Ok(None)) || dom::is_private(&parent, Some(private)) {
         return None;
     }
     let text = collapse(&node.text_content()?, MAX_ANCHOR_TEXT);

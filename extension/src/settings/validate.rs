@@ -161,15 +161,52 @@ fn site_pattern(text: &str) -> Result<String, String> {
     }
 }
 
-/// A CSS selector, checked for what would break the combined selector; the
-/// browser is the final judge (an unparseable selector masks everything).
+/// A CSS selector, checked for what would break the combined selector
+/// (the entries are joined with `, `): an entry that ends inside an escape,
+/// a string or a comment, or leaves a bracket open, would swallow the
+/// entries after it without the browser finding anything to refuse. The
+/// browser is the final judge of the rest (an unparseable selector masks
+/// everything).
 fn selector(text: &str) -> Result<String, String> {
     let t = text.trim();
-    let balanced = t.matches('[').count() == t.matches(']').count() && t.matches('(').count() == t.matches(')').count();
-    if t.contains(['{', '}', ';']) || t.ends_with(',') || t.starts_with(',') || !balanced {
+    if t.ends_with(',') || t.starts_with(',') || !self_contained(t) {
         return Err(format!("{text:?} is not a CSS selector"));
     }
     Ok(t.to_owned())
+}
+
+/// Whether `t` closes everything it opens: escapes, strings and brackets;
+/// no comments, and no `{`, `}` or `;` outside strings.
+fn self_contained(t: &str) -> bool {
+    let mut open = Vec::new();
+    let mut chars = t.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            // An escape takes the next character, whatever it is (the
+            // guard consumes it).
+            '\\' if chars.next().is_none() => return false,
+            '"' | '\'' => loop {
+                match chars.next() {
+                    None | Some('\n') => return false,
+                    Some('\\') => {
+                        if chars.next().is_none() {
+                            return false;
+                        }
+                    }
+                    Some(q) if q == c => break,
+                    Some(_) => {}
+                }
+            },
+            '/' if chars.peek() == Some(&'*') => return false,
+            '*' if chars.peek() == Some(&'/') => return false,
+            '{' | '}' | ';' => return false,
+            '[' | '(' => open.push(if c == '[' { ']' } else { ')' }),
+            // The guard pops what it closes.
+            ']' | ')' if open.pop() != Some(c) => return false,
+            _ => {}
+        }
+    }
+    open.is_empty()
 }
 
 /// `https://apps.example` (or `http://` on this computer), normalised; a
@@ -229,6 +266,13 @@ mod tests {
         let c = ok(Key::PrivateSelectors, json!([".ssn", "a{color:red}", "[data-x"]));
         assert_eq!(c.value, Valid::List(vec![".ssn".into()]));
         assert_eq!(c.dropped.len(), 2);
+        // Entries that would swallow the ones joined after them.
+        let c = ok(
+            Key::PrivateSelectors,
+            json!([".a\\", ".x /*", "[d=\"]", "[d='x]", ".y */", "(.z]", ":is(.b)", "[title=\"a;]\"]", ".ssn"]),
+        );
+        assert_eq!(c.value, Valid::List(vec![":is(.b)".into(), "[title=\"a;]\"]".into(), ".ssn".into()]));
+        assert_eq!(c.dropped.len(), 6, "{:?}", c.dropped);
         let c = ok(Key::SafeSelectors, json!([" #order-note ", "x}", ".note, ", ".note"]));
         assert_eq!(c.value, Valid::List(vec!["#order-note".into(), ".note".into()]));
         assert_eq!(c.dropped.len(), 2);
