@@ -351,3 +351,26 @@ async fn a_label_click_never_operates_a_protected_control() {
     let news = a.page.evaluate("document.querySelector('#news').checked").await.or_report("read the box", &parts);
     assert_eq!(news, json!(true));
 }
+
+/// An event the console sends a pushed app right after the push, before
+/// the app's frame is ready, still reaches it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_sent_before_the_app_is_ready_reaches_it() {
+    let mut a = active_session(PAGE).await;
+    let form = json!({"app": "form", "title": "Address", "fields": [{"name": "city", "label": "City", "value": ""}]});
+    operator_send(&mut a.op, &a.session, json!({"k": "push_app", "app_id": "addr", "app": form})).await;
+    let set = json!({"type": "set", "name": "city", "value": "Lyon"});
+    operator_send(&mut a.op, &a.session, json!({"k": "app_event", "app_id": "addr", "seq": 1, "event": set})).await;
+    let parts: [&dyn baton_e2e::Diagnose; 2] = [&a.device, &a.server];
+    let cdp = a.device.browser().cdp();
+    let frame = cdp
+        .wait_for_target("the app's frame", WAIT, |t| t.kind == "iframe" && t.url.contains("/app.html#"))
+        .await
+        .or_report("the app's frame", &parts);
+    let app = cdp.attach(&frame.target_id).await.or_report("attach to the app's frame", &parts);
+    let city = app
+        .wait_until("the field set", "document.querySelector('input[name=city]')?.value ?? null", WAIT, |v| v == "Lyon")
+        .await
+        .or_report("the console's event applied", &parts);
+    assert_eq!(city, json!("Lyon"));
+}

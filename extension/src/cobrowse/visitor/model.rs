@@ -21,6 +21,10 @@ pub const MAX_APP_EVENT_BYTES: usize = 64 * 1024;
 /// Out-of-order app events held while an earlier one is missing.
 pub const MAX_APP_EVENTS_WAITING: usize = 64;
 
+/// Console → app events held for an app frame that has not answered
+/// `ready` yet, sent to it in order once it does.
+pub const MAX_APP_EVENTS_BEFORE_READY: usize = 64;
+
 /// An app's latest events to the console kept on the visitor's side, at
 /// most this many and about [`APP_EVENT_BYTES_KEPT`] of them, and sent again
 /// with every keyframe: a console that reopens, or that missed frames,
@@ -544,6 +548,18 @@ impl InOrder {
         }
         out
     }
+
+    /// [`InOrder::accept`], but while `held` the events it makes
+    /// deliverable are counted and dropped: an app's events while it is on
+    /// hold go nowhere, and the ones after it still arrive.
+    pub fn accept_unless_held(&mut self, seq: u64, event: Value, held: bool) -> Vec<Value> {
+        let events = self.accept(seq, event);
+        if held {
+            Vec::new()
+        } else {
+            events
+        }
+    }
 }
 
 // ---- the app frame's channel -----------------------------------------------------
@@ -888,6 +904,15 @@ mod tests {
         }
         let flushed = inbox.accept(5, json!(5));
         assert_eq!(flushed.len(), 1 + MAX_APP_EVENTS_WAITING, "bounded wait");
+    }
+
+    #[test]
+    fn events_while_held_are_dropped_and_numbering_goes_on() {
+        let mut inbox = InOrder::default();
+        assert_eq!(inbox.accept_unless_held(1, json!("a"), false), vec![json!("a")]);
+        assert!(inbox.accept_unless_held(2, json!("while held"), true).is_empty());
+        assert_eq!(inbox.accept_unless_held(3, json!("resumed"), false), vec![json!("resumed")]);
+        assert_eq!(inbox.delivered(), 3);
     }
 
     #[test]

@@ -100,6 +100,9 @@ struct AppFrame {
     port: Option<web_sys::MessagePort>,
     /// Ports offered and not answered yet.
     offered: Vec<web_sys::MessagePort>,
+    /// Console events that came before the channel, in order (the page
+    /// already counted them delivered).
+    before_ready: Vec<serde_json::Value>,
     tries: u32,
     to_frame: Sequencer,
     from_frame: InOrder,
@@ -564,6 +567,7 @@ impl Overlay {
                 app: app.clone(),
                 port: None,
                 offered: Vec::new(),
+                before_ready: Vec::new(),
                 tries: 0,
                 to_frame: Sequencer::default(),
                 from_frame: InOrder::default(),
@@ -637,13 +641,15 @@ impl Overlay {
                     if state == "held" {
                         post(port, &AppChannel::State { state: AppState::Held });
                     }
+                    for event in std::mem::take(&mut frame.before_ready) {
+                        let seq = frame.to_frame.next_seq();
+                        post(port, &AppChannel::Event { seq, event });
+                    }
                     return;
                 }
                 AppChannel::Event { seq, event } if frame.port.as_ref().is_some_and(|p| JsValue::from(p) == JsValue::from(port)) => {
-                    if frame.panel.get_attribute("data-state").as_deref() == Some("held") {
-                        return;
-                    }
-                    frame.from_frame.accept(seq, event)
+                    let held = frame.panel.get_attribute("data-state").as_deref() == Some("held");
+                    frame.from_frame.accept_unless_held(seq, event, held)
                 }
                 _ => return,
             }
@@ -657,7 +663,15 @@ impl Overlay {
     pub fn to_app(&self, app_id: &str, event: serde_json::Value) {
         let mut apps = self.apps.borrow_mut();
         let Some(frame) = apps.get_mut(app_id) else { return };
-        let Some(port) = frame.port.clone() else { return };
+        let Some(port) = frame.port.clone() else {
+            // Sent on once the frame is ready.
+            if frame.before_ready.len() < model::MAX_APP_EVENTS_BEFORE_READY {
+                frame.before_ready.push(event);
+            } else {
+                crate::chrome::log("baton: too many events for an app that is not ready; one was dropped");
+            }
+            return;
+        };
         let seq = frame.to_frame.next_seq();
         post(&port, &AppChannel::Event { seq, event });
     }
