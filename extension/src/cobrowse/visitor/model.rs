@@ -21,6 +21,14 @@ pub const MAX_APP_EVENT_BYTES: usize = 64 * 1024;
 /// Out-of-order app events held while an earlier one is missing.
 pub const MAX_APP_EVENTS_WAITING: usize = 64;
 
+/// Apps live in the page at once (each is a frame and its channel);
+/// further pushes are refused until one is pulled.
+pub const MAX_LIVE_APPS: usize = 8;
+
+/// Prompts for pushed URLs open in the page at once; further pushes are
+/// refused until the visitor answers one.
+pub const MAX_PUSH_PROMPTS: usize = 3;
+
 /// Console → app events held for an app frame that has not answered
 /// `ready` yet, sent to it in order once it does.
 pub const MAX_APP_EVENTS_BEFORE_READY: usize = 64;
@@ -384,6 +392,25 @@ pub fn app_ok(app: &App, origins: &[String]) -> Result<(), String> {
 
 // ---- pushed apps --------------------------------------------------------------
 
+/// Why a pushed app was refused; the text goes back in `PushAnswer.refused`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppRefusal {
+    BadId,
+    AlreadyLive(AppState),
+    /// [`MAX_LIVE_APPS`] are in the page.
+    TooMany,
+}
+
+impl std::fmt::Display for AppRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::BadId => f.write_str("bad app id"),
+            Self::AlreadyLive(state) => write!(f, "the app is already {}", app_state_name(*state)),
+            Self::TooMany => write!(f, "{MAX_LIVE_APPS} apps are open already; pull one first"),
+        }
+    }
+}
+
 /// The visitor's side of each app's life: `pushed ↔ held → pulled`
 /// (`configure` happens only on the operator's side).
 #[derive(Debug, Clone, Default)]
@@ -410,18 +437,24 @@ impl Apps {
         self.in_page().into_iter().map(|a| a.app_id).collect()
     }
 
-    /// A push: new ids (or pulled ones, pushed again) become `pushed`.
-    pub fn push(&mut self, app_id: &str, app: &App) -> Result<AppState, String> {
+    /// A push: new ids (or pulled ones, pushed again) become `pushed`,
+    /// while fewer than [`MAX_LIVE_APPS`] are in the page.
+    pub fn push(&mut self, app_id: &str, app: &App) -> Result<AppState, AppRefusal> {
         if app_id.is_empty() || app_id.len() > 100 {
-            return Err("bad app id".into());
+            return Err(AppRefusal::BadId);
         }
         match self.state(app_id) {
             None | Some(AppState::Pulled) | Some(AppState::Configure) => {
+                if self.in_page().len() >= MAX_LIVE_APPS {
+                    return Err(AppRefusal::TooMany);
+                }
+                // Pulled apps are forgotten, so ids pushed over time do not pile up.
+                self.apps.retain(|_, a| a.state != AppState::Pulled);
                 let state = AppState::Pushed;
                 self.apps.insert(app_id.to_owned(), LiveApp { app_id: app_id.to_owned(), app: app.clone(), state, console_events: 0 });
                 Ok(state)
             }
-            Some(s) => Err(format!("app {app_id} is already {s:?}")),
+            Some(state) => Err(AppRefusal::AlreadyLive(state)),
         }
     }
 
@@ -885,7 +918,23 @@ mod tests {
         assert_eq!(apps.pull_all(), vec!["a".to_owned(), "b".to_owned()]);
         assert!(apps.live().is_empty());
         assert!(apps.in_page().is_empty());
-        assert!(apps.push("", &viewer).is_err());
+        assert_eq!(apps.push("", &viewer), Err(AppRefusal::BadId));
+    }
+
+    #[test]
+    fn live_apps_are_bounded() {
+        let mut apps = Apps::default();
+        let viewer = App::Viewer { url: "https://docs.example/a.pdf".into(), title: "Guide".into() };
+        for i in 0..MAX_LIVE_APPS {
+            assert_eq!(apps.push(&format!("a{i}"), &viewer), Ok(AppState::Pushed));
+        }
+        apps.hold("a0").unwrap();
+        assert_eq!(apps.push("one more", &viewer), Err(AppRefusal::TooMany), "held apps count");
+        assert!(AppRefusal::TooMany.to_string().contains("pull one first"));
+        assert_eq!(apps.push("a1", &viewer), Err(AppRefusal::AlreadyLive(AppState::Pushed)));
+        apps.pull("a1").unwrap();
+        assert_eq!(apps.push("one more", &viewer), Ok(AppState::Pushed), "room again after a pull");
+        assert_eq!(apps.push("another", &viewer), Err(AppRefusal::TooMany));
     }
 
     #[test]

@@ -88,6 +88,16 @@ pub enum UiAct {
     Dismiss,
 }
 
+/// What became of a pushed URL's prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushPrompt {
+    Shown,
+    /// A prompt for the same push id is open.
+    AlreadyOpen,
+    /// [`model::MAX_PUSH_PROMPTS`] are open.
+    TooMany,
+}
+
 /// Where an app frame's events go: `(app id, event)`.
 pub type AppEvents = Rc<dyn Fn(String, serde_json::Value)>;
 
@@ -436,12 +446,16 @@ impl Overlay {
         let _ = d.append_child(&row);
     }
 
-    /// Asks the visitor about a pushed URL; `false` (and nothing shown)
-    /// when a prompt for `push_id` is already open: the id stays bound to
-    /// the URL the visitor sees.
-    pub fn ask_push_url(&self, operator: &str, push_id: &str, url: &str) -> bool {
-        if self.push_dialogs().iter().any(|d| d.get_attribute("data-push-id").as_deref() == Some(push_id)) {
-            return false;
+    /// Asks the visitor about a pushed URL, unless a prompt for `push_id`
+    /// is already open (the id stays bound to the URL the visitor sees) or
+    /// [`model::MAX_PUSH_PROMPTS`] are.
+    pub fn ask_push_url(&self, operator: &str, push_id: &str, url: &str) -> PushPrompt {
+        let open = self.push_dialogs();
+        if open.iter().any(|d| d.get_attribute("data-push-id").as_deref() == Some(push_id)) {
+            return PushPrompt::AlreadyOpen;
+        }
+        if open.len() >= model::MAX_PUSH_PROMPTS {
+            return PushPrompt::TooMany;
         }
         let d = self.new_dialog("push");
         let _ = d.set_attribute("data-push-id", push_id);
@@ -456,7 +470,7 @@ impl Overlay {
         let _ = row.append_child(&no);
         let _ = row.append_child(&open);
         let _ = d.append_child(&row);
-        true
+        PushPrompt::Shown
     }
 
     /// The open prompts for pushed URLs.

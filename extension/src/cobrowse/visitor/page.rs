@@ -27,7 +27,7 @@ use super::control;
 use super::model::{
     self, app_ok, check_command, check_policy, label_control_ok, Apps, Grants, InOrder, Outbox, Refusal, SessionPolicy,
 };
-use super::overlay::{Overlay, UiAct};
+use super::overlay::{Overlay, PushPrompt, UiAct};
 use super::protocol::{FromPage, ShareView, ToPage};
 use crate::chrome;
 use crate::cobrowse::capture::{MaskPolicy, Recorder};
@@ -353,9 +353,17 @@ fn apply(f: OperatorFrame) {
             if web_url(&url).is_none() || push_id.len() > 100 {
                 let refused = Some("not a web address".to_owned());
                 frame(VisitorFrame::PushAnswer { push_id, accepted: false, refused });
-            } else if !overlay.ask_push_url(&operator(), &push_id, &url) {
-                // Its prompt is open and will answer for it.
-                chrome::log("baton: ignored a pushed URL whose prompt is already open");
+            } else {
+                match overlay.ask_push_url(&operator(), &push_id, &url) {
+                    PushPrompt::Shown => {}
+                    // Its prompt is open and will answer for it.
+                    PushPrompt::AlreadyOpen => chrome::log("baton: ignored a pushed URL whose prompt is already open"),
+                    PushPrompt::TooMany => {
+                        send(FromPage::DeclinedPush { push_id: push_id.clone() });
+                        let refused = Some(format!("{} pages are waiting for an answer already", model::MAX_PUSH_PROMPTS));
+                        frame(VisitorFrame::PushAnswer { push_id, accepted: false, refused });
+                    }
+                }
             }
         }
         OperatorFrame::PushApp { app_id, app } => push_app(&overlay, app_id, app),
@@ -400,7 +408,10 @@ fn run_command(cmd_id: u64, command: &Command, recorder: Option<&Recorder>) {
 
 fn push_app(overlay: &Rc<Overlay>, app_id: String, app: App) {
     // Pushes are audited by the operator's side, which makes them.
-    let checked = app_ok(&app, &policy().app_origins).and_then(|()| with(|d| d.apps.push(&app_id, &app)).unwrap_or(Err("no session".into())));
+    let checked = app_ok(&app, &policy().app_origins).and_then(|()| match with(|d| d.apps.push(&app_id, &app)) {
+        Some(pushed) => pushed.map_err(|e| e.to_string()),
+        None => Err("no session".into()),
+    });
     match checked {
         Ok(state) => {
             let (src, title) = match &app {
