@@ -530,3 +530,82 @@ async fn a_password_shown_as_text_stays_secret() {
     }
     assert!(!has_kind(&frames, "input"), "no input frames for a secret: {:?}", kinds(&frames));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_inside_a_private_block_is_never_sent() {
+    let _one = ONE_BROWSER.lock().await;
+    let html = r#"<!doctype html><html><body>
+<div data-baton-private><input id=a data-baton-safe></div>
+<div id=w1><input id=b data-baton-safe></div>
+<div id=w2><input id=c data-baton-safe></div>
+<div id=w3><input id=d class=keep></div>
+</body></html>"#;
+    let (_browser, _dir, page) = open_pages(vec![("/t", html.into())]).await;
+    let mut frames = start_capture(&page, ".pii", ".keep").await;
+    // The block turns private and the field changes in the same task, before
+    // the recorder hears of the attribute.
+    page.page_eval(
+        "const send = (el, v) => { el.value = v; el.dispatchEvent(new Event('input', { bubbles: true })); }; \
+         send(a, 'PRIV-A'); \
+         w1.setAttribute('data-baton-private', ''); send(b, 'PRIV-B'); \
+         w2.className = 'pii'; send(c, 'PRIV-C'); \
+         w3.className = 'pii'; send(d, 'PRIV-D'); true",
+    )
+    .await;
+    settle(&page, &mut frames, "END-MARKER").await;
+    page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
+    let text = serde_json::to_string(&frames).expect("frames text");
+    for secret in ["PRIV-A", "PRIV-B", "PRIV-C", "PRIV-D"] {
+        assert!(!text.contains(secret), "{secret} leaked: {}", truncate(&frames));
+    }
+    assert!(!has_kind(&frames, "input"), "no input frames: {:?}", kinds(&frames));
+}
+
+/// Waits until the iframe `#id` of the page has loaded its document.
+async fn frame_loaded(page: &Page, id: &str) {
+    page.page_eval(&format!(
+        "new Promise(r => {{ const f = document.getElementById({id:?}); \
+         if (f.contentDocument && f.contentDocument.readyState === 'complete' && f.contentDocument.body) r(true); \
+         else f.addEventListener('load', () => r(true)); }})"
+    ))
+    .await;
+}
+
+const FRAME_CHILD: &str = "<!doctype html><html><body><div id=d><span>public</span></div><input id=fi><p id=q>other</p></body></html>";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_same_origin_frame_follows_masking_changes_and_reports_input() {
+    let _one = ONE_BROWSER.lock().await;
+    let html = r#"<!doctype html><html><body>
+<iframe id=fr src="/child"></iframe>
+<div id=wrap><iframe id=fr2 src="/child"></iframe></div>
+</body></html>"#;
+    let (_browser, _dir, page) = open_pages(vec![("/t", html.into()), ("/child", FRAME_CHILD.into())]).await;
+    frame_loaded(&page, "fr").await;
+    frame_loaded(&page, "fr2").await;
+    let mut frames = start_capture(&page, "", "").await;
+    // Private inside the frame, then its text changes.
+    page.page_eval(
+        "const d1 = fr.contentDocument; d1.getElementById('d').setAttribute('data-baton-private', ''); true",
+    )
+    .await;
+    settle(&page, &mut frames, "PRIVATE-SET-MARKER").await;
+    page.page_eval("fr.contentDocument.querySelector('#d span').firstChild.data = 'IFRAME-SECRET'; true").await;
+    // The frame's wrapper turns private, then the frame's text changes.
+    page.page_eval("wrap.setAttribute('data-baton-private', ''); true").await;
+    settle(&page, &mut frames, "WRAP-SET-MARKER").await;
+    page.page_eval("fr2.contentDocument.getElementById('q').firstChild.data = 'WRAPPED-SECRET'; true").await;
+    // Typing in the frame arrives, masked.
+    page.page_eval("fr.contentDocument.getElementById('fi').focus(); true").await;
+    page.session.call("Input.insertText", json!({ "text": "abcd" })).await.expect("type");
+    page.frames_until(&mut frames, "the frame's input", |f| has_kind(f, "input")).await;
+    settle(&page, &mut frames, "END-MARKER").await;
+    page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
+    let text = serde_json::to_string(&frames).expect("frames text");
+    for secret in ["IFRAME-SECRET", "WRAPPED-SECRET", "abcd"] {
+        assert!(!text.contains(secret), "{secret} leaked: {}", truncate(&frames));
+    }
+    let input = frames.iter().map(|f| &f["frame"]).rfind(|f| f["k"] == "input").expect("an input frame");
+    assert_eq!(input["value"], json!("****"), "{input}");
+}
+

@@ -69,6 +69,7 @@ const ELEMENT: u16 = 1;
 const TEXT: u16 = 3;
 const CDATA: u16 = 4;
 const COMMENT: u16 = 8;
+const DOCUMENT: u16 = 9;
 const FRAGMENT: u16 = 11;
 const FOLLOWING: u16 = 4;
 
@@ -135,6 +136,8 @@ struct Listener {
 
 struct State {
     private_sel: Option<String>,
+    /// `[data-baton-private]` and the policy's private selectors, in one list.
+    private_all: String,
     safe_sel: Option<String>,
     sink: Sink,
     ids: IdMap,
@@ -226,6 +229,7 @@ pub fn start(policy: MaskPolicy, sink: Sink) -> Result<Rc<Shared>, CaptureError>
         .and_then(|dom| Some((dom.clone(), get(&dom, "openOrClosedShadowRoot")?.dyn_into::<Function>().ok()?)));
     let shared = Rc::new(Shared {
         st: RefCell::new(State {
+            private_all: mask::private_selector(mask::join_selectors(&policy.private_selectors).as_deref()),
             private_sel: mask::join_selectors(&policy.private_selectors),
             safe_sel: mask::join_selectors(
                 &std::iter::once(mask::site_safe_selector()).chain(policy.safe_selectors).collect::<Vec<_>>(),
@@ -949,18 +953,37 @@ fn owner_sheet(el: &Element) -> Option<CssStyleSheet> {
         "link" => el.unchecked_ref::<HtmlLinkElement>().sheet(),
         _ => None,
     }?;
-    sheet.dyn_into::<CssStyleSheet>().ok()
+    // Always a CSSStyleSheet; not checked with `instanceof`, which fails
+    // for a same-origin iframe's (another realm).
+    Some(sheet.unchecked_into::<CssStyleSheet>())
 }
 
 fn adopted(target: &JsValue) -> Vec<CssStyleSheet> {
     get(target, "adoptedStyleSheets")
         .and_then(|v| v.dyn_into::<Array>().ok())
-        .map(|a| a.iter().filter_map(|s| s.dyn_into::<CssStyleSheet>().ok()).collect())
+        .map(|a| a.iter().filter(JsValue::is_object).map(JsCast::unchecked_into::<CssStyleSheet>).collect())
         .unwrap_or_default()
 }
 
 fn shadow_host(fragment: &DomNode) -> Option<Element> {
-    get(fragment.as_ref(), "host").and_then(|h| h.dyn_into::<Element>().ok())
+    get(fragment.as_ref(), "host").and_then(|h| node_of_type(&h, ELEMENT))
+}
+
+/// `value` as a DOM node of type `kind`, if it is one. Nodes of same-origin
+/// iframes belong to another realm, where `instanceof` (what `dyn_into`
+/// checks) fails; their node type does not.
+fn node_of_type<T: JsCast>(value: &JsValue, kind: u16) -> Option<T> {
+    if !value.is_object() {
+        return None;
+    }
+    let t = get(value, "nodeType")?.as_f64()?;
+    (t == f64::from(kind)).then(|| value.clone().unchecked_into())
+}
+
+/// The iframe element holding a same-origin frame's document.
+fn frame_element(doc: &DomNode) -> Option<Element> {
+    let win = doc.unchecked_ref::<Document>().default_view()?;
+    win.frame_element().ok().flatten()
 }
 
 impl State {
@@ -1017,8 +1040,18 @@ impl State {
             self.sheets.remove(&id);
             stack.extend(children(&n));
             if n.node_type() == ELEMENT {
-                if let Some(sr) = self.shadow_of(n.unchecked_ref()) {
+                let el: &Element = n.unchecked_ref();
+                if let Some(sr) = self.shadow_of(el) {
                     stack.extend(children(&sr.into()));
+                }
+                // A same-origin frame's document: its ids go too, and its
+                // events are no longer listened to.
+                let tag = el.local_name();
+                if tag == "iframe" || tag == "frame" {
+                    if let Some(doc) = el.unchecked_ref::<HtmlIFrameElement>().content_document() {
+                        self.unwatch_root(doc.as_ref());
+                        stack.extend(doc.document_element().map(DomNode::from));
+                    }
                 }
             }
         }
@@ -1027,7 +1060,7 @@ impl State {
     fn shadow_of(&self, el: &Element) -> Option<ShadowRoot> {
         if let Some((dom, f)) = &self.open_shadow {
             if let Ok(v) = f.call1(dom, el) {
-                return v.dyn_into::<ShadowRoot>().ok();
+                return node_of_type(&v, FRAGMENT);
             }
         }
         el.shadow_root()
@@ -1061,6 +1094,17 @@ impl State {
             let _ = target.add_event_listener_with_callback_and_add_event_listener_options(name, f, &options);
         }
         self.listened_roots.push(target.clone());
+    }
+
+    /// Stops listening for input, scroll and loads in a document or shadow
+    /// root (its mutations still arrive, and are ignored without ids).
+    fn unwatch_root(&mut self, root: &DomNode) {
+        let target: &EventTarget = root.unchecked_ref();
+        let Some(at) = self.listened_roots.iter().position(|t| t == target) else { return };
+        let target = self.listened_roots.swap_remove(at);
+        for (name, f) in &self.root_fns {
+            let _ = target.remove_event_listener_with_callback_and_bool(name, f, true);
+        }
     }
 
     /// Visits one node. `floor` is the first id of the current pass: a node
@@ -1131,6 +1175,32 @@ impl State {
             return Some(FieldClass::Secret);
         }
         Some(class)
+    }
+
+    /// The private block a live node is in now: the nearest element at or
+    /// above it that is `[data-baton-private]` or matches the policy's
+    /// private selectors, across shadow hosts and same-origin frames.
+    /// `Err` when that cannot be found out (a selector the browser refuses,
+    /// ancestry too deep): callers treat it as private.
+    fn private_block(&self, node: &DomNode) -> Result<Option<Element>, ()> {
+        let mut cur = Some(node.clone());
+        for _ in 0..MAX_ANCESTORS {
+            let Some(n) = cur else { return Ok(None) };
+            cur = match n.node_type() {
+                ELEMENT => {
+                    let el: &Element = n.unchecked_ref();
+                    if let Some(found) = el.closest(&self.private_all).map_err(|_| ())? {
+                        return Ok(Some(found));
+                    }
+                    Some(el.get_root_node())
+                }
+                FRAGMENT => shadow_host(&n).map(Into::into),
+                DOCUMENT if n == *self.document.as_ref() => None,
+                DOCUMENT => frame_element(&n).map(Into::into),
+                _ => n.parent_node(),
+            };
+        }
+        Err(())
     }
 
     fn attrs_of(el: &Element) -> Vec<(String, String)> {
@@ -1522,7 +1592,8 @@ impl State {
                     texts.push(target);
                 }
                 "attributes" => {
-                    if let (Some(name), Some(el)) = (r.attribute_name(), target.dyn_ref::<Element>()) {
+                    let el = (target.node_type() == ELEMENT).then(|| target.unchecked_ref::<Element>());
+                    if let (Some(name), Some(el)) = (r.attribute_name(), el) {
                         self.note_old_secret(el, &name, r.old_value());
                         attrs.push((el.clone(), name));
                     }
@@ -1737,13 +1808,15 @@ impl State {
     // ---- events -------------------------------------------------------------
 
     fn on_input(&mut self, ev: &Event) -> Vec<VisitorFrame> {
-        let Ok(el) = ev.composed_path().get(0).dyn_into::<Element>() else { return Vec::new() };
+        let Some(el) = node_of_type::<Element>(&ev.composed_path().get(0), ELEMENT) else { return Vec::new() };
         let Some(id) = self.id_of(el.as_ref()) else { return Vec::new() };
-        let tag = el.local_name();
-        let raw = Self::attrs_of(&el);
-        if self.is_private(&el, &raw) {
+        // Private now, even if the recorder has not heard of it yet (or a
+        // snapshot has not dropped its ids yet).
+        if !matches!(self.private_block(el.as_ref()), Ok(None)) {
             return Vec::new();
         }
+        let tag = el.local_name();
+        let raw = Self::attrs_of(&el);
         let safe = self.is_safe(&el);
         let Some(class) = self.field_class(Some(&el), &tag, &raw, safe) else { return Vec::new() };
         let input_type = raw.iter().find(|(k, _)| k.eq_ignore_ascii_case("type")).map(|(_, v)| v.as_str());
@@ -1773,8 +1846,8 @@ impl State {
 
     fn on_scroll(&mut self, ev: &Event) {
         let target = ev.composed_path().get(0);
-        let entry = if let Some(doc) = target.dyn_ref::<Document>() {
-            if doc == &self.document {
+        let entry = if let Some(doc) = node_of_type::<Document>(&target, DOCUMENT) {
+            if doc == self.document {
                 let x = self.window.scroll_x().unwrap_or(0.0).round() as i32;
                 let y = self.window.scroll_y().unwrap_or(0.0).round() as i32;
                 Some((WINDOW, x, y))
@@ -1791,7 +1864,7 @@ impl State {
                     _ => None,
                 }
             }
-        } else if let Some(el) = target.dyn_ref::<Element>() {
+        } else if let Some(el) = node_of_type::<Element>(&target, ELEMENT) {
             self.id_of(el.as_ref()).map(|id| (id, el.scroll_left(), el.scroll_top()))
         } else {
             None
@@ -1804,7 +1877,7 @@ impl State {
 
     fn on_load(&mut self, ev: &Event) -> Vec<VisitorFrame> {
         // A same-origin iframe got a new document: capture the frame again.
-        let Ok(el) = ev.composed_path().get(0).dyn_into::<Element>() else { return Vec::new() };
+        let Some(el) = node_of_type::<Element>(&ev.composed_path().get(0), ELEMENT) else { return Vec::new() };
         let tag = el.local_name();
         if tag != "iframe" && tag != "frame" {
             return Vec::new();

@@ -23,6 +23,15 @@ pub fn site_safe_selector() -> String {
     format!("[{SAFE_ATTR}], [{SAFE_ATTR}] input, [{SAFE_ATTR}] textarea, [{SAFE_ATTR}] select")
 }
 
+/// The selector of private blocks: [`PRIVATE_ATTR`] and the policy's
+/// private selectors (joined, see [`join_selectors`]).
+pub fn private_selector(policy: Option<&str>) -> String {
+    match policy {
+        Some(p) => format!("[{PRIVATE_ATTR}], {p}"),
+        None => format!("[{PRIVATE_ATTR}]"),
+    }
+}
+
 /// How a form control's value is treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldClass {
@@ -280,6 +289,12 @@ mod tests {
         ] {
             assert_eq!(attr_out(name, "v".into(), None, true).is_some(), kept, "{name}");
         }
+    }
+
+    #[test]
+    fn private_selectors() {
+        assert_eq!(private_selector(None), "[data-baton-private]");
+        assert_eq!(private_selector(Some(".a, .b")), "[data-baton-private], .a, .b");
     }
 
     #[test]
