@@ -609,3 +609,24 @@ async fn a_same_origin_frame_follows_masking_changes_and_reports_input() {
     assert_eq!(input["value"], json!("****"), "{input}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_selector_matched_later_through_an_ancestor_hides_text() {
+    let _one = ONE_BROWSER.lock().await;
+    let html = r#"<!doctype html><html><body>
+<div id=box><span id=s>hello</span><span id=t title="public">x</span></div>
+</body></html>"#;
+    let (_browser, _dir, page) = open_pages(vec![("/t", html.into())]).await;
+    let mut frames = start_capture(&page, ".pii span", "").await;
+    page.page_eval("box.className = 'pii'; true").await;
+    settle(&page, &mut frames, "CLASS-MARKER").await;
+    page.page_eval("s.firstChild.data = 'ACCT 5555'; t.setAttribute('title', 'TITLE-SECRET'); true").await;
+    settle(&page, &mut frames, "END-MARKER").await;
+    let protected = page.eval("wasm_bindgen.debug_capture_protected('#s')").await.expect("protected");
+    page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
+    let text = serde_json::to_string(&frames).expect("frames text");
+    for secret in ["ACCT 5555", "TITLE-SECRET"] {
+        assert!(!text.contains(secret), "{secret} leaked: {}", truncate(&frames));
+    }
+    assert_ne!(protected, json!(false), "a command on the span is refused");
+}
+

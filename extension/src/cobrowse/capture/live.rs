@@ -330,7 +330,12 @@ pub fn id_of(shared: &Rc<Shared>, node: &DomNode) -> Option<NodeId> {
 pub fn is_protected(shared: &Rc<Shared>, id: NodeId) -> bool {
     let Ok(st) = shared.st.try_borrow() else { return true };
     let Some(node) = st.node_at(id) else { return true };
+    // What was true at capture, and what is true now: the page may have
+    // made the node private or changed the field since.
     st.protected_node(&node)
+        || !matches!(st.private_block(&node), Ok(None))
+        || st.live_field_protected(&node)
+        || State::in_editable(&node)
 }
 
 pub fn set_outlines(shared: &Rc<Shared>, on: bool) {
@@ -1177,6 +1182,32 @@ impl State {
         Some(class)
     }
 
+    /// [`Self::field_class`] without remembering a secret (for checks).
+    fn class_now(&self, el: &Element, tag: &str, raw: &[(String, String)], safe: bool) -> Option<FieldClass> {
+        let class = mask::class_of(tag, raw, safe)?;
+        if class != FieldClass::Secret && self.any_secret && self.secrets.has(el.unchecked_ref()) {
+            return Some(FieldClass::Secret);
+        }
+        Some(class)
+    }
+
+    /// Whether the form control at or around a live node is not safe now
+    /// (an option counts as its select).
+    fn live_field_protected(&self, node: &DomNode) -> bool {
+        if node.node_type() != ELEMENT {
+            return false;
+        }
+        let field = match node.unchecked_ref::<Element>().closest("input, textarea, select") {
+            Ok(Some(field)) => field,
+            Ok(None) => return false,
+            Err(_) => return true,
+        };
+        let tag = field.local_name();
+        let raw = Self::attrs_of(&field);
+        let class = self.class_now(&field, &tag, &raw, self.is_safe(&field));
+        class.is_some_and(|c| c != FieldClass::Safe)
+    }
+
     /// The private block a live node is in now: the nearest element at or
     /// above it that is `[data-baton-private]` or matches the policy's
     /// private selectors, across shadow hosts and same-origin frames.
@@ -1614,6 +1645,50 @@ impl State {
                 self.unmap(el.as_ref());
                 seen_reclass.push(el.clone());
                 added.push(el.clone().into());
+            }
+        }
+
+        // A policy selector may match through an ancestor or a sibling that
+        // changed: what now matches is captured again (as a placeholder)
+        // before any change inside it is sent.
+        if self.private_sel.is_some() {
+            let mut blocks: Vec<Element> = Vec::new();
+            let mut lost: Vec<DomNode> = Vec::new();
+            let changed = attrs.iter().map(|(el, _)| el.clone().unchecked_into::<DomNode>()).chain(texts.iter().cloned());
+            for n in changed {
+                if self.id_of(&n).is_none() {
+                    continue;
+                }
+                match self.private_block(&n) {
+                    Ok(None) => {}
+                    Ok(Some(block)) => blocks.push(block),
+                    Err(()) => lost.push(n),
+                }
+            }
+            for (el, _) in &attrs {
+                if let Ok(list) = el.query_selector_all(&self.private_all) {
+                    for i in 0..list.length() {
+                        if let Some(n) = list.item(i) {
+                            blocks.push(n.unchecked_into());
+                        }
+                    }
+                }
+            }
+            for block in blocks {
+                let Some(id) = self.id_of(block.as_ref()) else { continue };
+                if self.placeholders.contains(&id) || seen_reclass.contains(&block) {
+                    continue;
+                }
+                batch.remove(id);
+                self.unmap(block.as_ref());
+                added.push(block.clone().into());
+                seen_reclass.push(block);
+            }
+            for n in lost {
+                if let Some(id) = self.id_of(&n) {
+                    batch.remove(id);
+                    self.unmap(&n);
+                }
             }
         }
 
