@@ -374,3 +374,37 @@ async fn an_event_sent_before_the_app_is_ready_reaches_it() {
         .or_report("the console's event applied", &parts);
     assert_eq!(city, json!("Lyon"));
 }
+
+/// In the content script's world: the moment the page sends a command's
+/// result, the visitor revokes navigation (as a person could, before the
+/// page goes away).
+const REVOKE_ON_RESULT_JS: &str = r#"(() => {
+  const send = chrome.runtime.sendMessage.bind(chrome.runtime);
+  chrome.runtime.sendMessage = (m, ...rest) => {
+    if (JSON.stringify(m).includes('"command_result"')) {
+      queueMicrotask(() => chrome.dom.openOrClosedShadowRoot(document.querySelector('[data-baton-ui=visitor]'))
+        .querySelector('[data-baton-act="revoke-navigate"]')?.click());
+    }
+    return send(m, ...rest);
+  };
+  return true;
+})()"#;
+
+/// A navigation the operator ordered waits a moment for its result to
+/// leave; revoked in that moment, it does not happen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_navigation_revoked_before_it_happens_does_not_happen() {
+    let mut a = active_session(PAGE).await;
+    grant(&mut a, &["navigate"]).await;
+    let parts: [&dyn baton_e2e::Diagnose; 2] = [&a.device, &a.server];
+    let here = a.page.evaluate("location.href").await.or_report("read the address", &parts);
+    assert_eq!(in_content_world(&a.page, REVOKE_ON_RESULT_JS).await, Ok(json!(true)));
+    let elsewhere = format!("{}elsewhere", here.as_str().and_then(|h| h.strip_suffix("page")).expect("the page's address"));
+    let result = command(&mut a.op, &a.session, 1, json!({"c": "navigate", "url": elsewhere})).await;
+    assert_eq!(result["ok"], true, "allowed when it ran: {result}");
+    let grants = next_visitor_frame(&mut a.op, "grants after the revoke", |f| f["k"] == "grants").await;
+    assert_eq!(grants["scopes"], json!([]));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let now = a.page.evaluate("location.href").await.or_report("read the address", &parts);
+    assert_eq!(now, here, "the page stayed");
+}

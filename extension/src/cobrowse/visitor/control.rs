@@ -13,7 +13,9 @@ use super::model::Refusal;
 use crate::web::web_url;
 
 /// Runs `command` on `node` (the live node behind its id, if any).
-pub fn run(command: &Command, node: Option<web_sys::Node>) -> Result<(), Refusal> {
+/// `still_allowed` is asked again when a navigation happens, a moment
+/// later: a revoke or a stop meanwhile cancels it.
+pub fn run(command: &Command, node: Option<web_sys::Node>, still_allowed: fn() -> bool) -> Result<(), Refusal> {
     let win = web_sys::window().ok_or(Refusal::NotActive)?;
     let element = || node.clone().and_then(|n| n.dyn_into::<Element>().ok()).filter(|e| e.is_connected());
     match command {
@@ -39,6 +41,9 @@ pub fn run(command: &Command, node: Option<web_sys::Node>) -> Result<(), Refusal
             let url = web_url(url).ok_or(Refusal::BadUrl)?;
             // After the result has left: the page goes away with this task.
             let f = wasm_bindgen::closure::Closure::once_into_js(move || {
+                if !still_allowed() {
+                    return;
+                }
                 if let Some(w) = web_sys::window() {
                     let _ = w.location().assign(&url);
                 }

@@ -397,13 +397,20 @@ fn run_command(cmd_id: u64, command: &Command, recorder: Option<&Recorder>) {
             if let (Command::Click { .. }, Some(Some(control))) = (command, node.as_ref().and_then(control::labelled_control)) {
                 label_control_ok(r.id_of(&control), |id| r.is_protected(id))?;
             }
-            control::run(command, node)
+            control::run(command, node, may_still_navigate)
         }),
         _ => Err(Refusal::NotActive),
     };
     let ok = result.is_ok();
     frame(VisitorFrame::CommandResult { cmd_id, ok, error: result.err().map(|e| e.to_string()) });
     audit(AuditEvent::Command { command: command.kind(), ok });
+}
+
+/// When a navigation command's moment comes: the session is still on, and
+/// navigation still granted and allowed.
+fn may_still_navigate() -> bool {
+    let live = with(|d| d.share.state == SessionState::Active && d.grants.allows(Scope::Navigate));
+    live == Some(true) && policy().allows(Scope::Navigate)
 }
 
 fn push_app(overlay: &Rc<Overlay>, app_id: String, app: App) {
