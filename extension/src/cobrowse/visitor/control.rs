@@ -9,8 +9,7 @@ use web_sys::{Element, HtmlElement, HtmlInputElement, HtmlTextAreaElement};
 
 use baton_shared::cobrowse::{Command, WINDOW};
 
-use super::model::Refusal;
-use crate::web::web_url;
+use super::model::{open_url, Refusal};
 
 /// Runs `command` on `node` (the live node behind its id, if any).
 /// `still_allowed` is asked again when a navigation happens, a moment
@@ -38,7 +37,7 @@ pub fn run(command: &Command, node: Option<web_sys::Node>, still_allowed: fn() -
             Ok(())
         }
         Command::Navigate { url } => {
-            let url = web_url(url).ok_or(Refusal::BadUrl)?;
+            let url = open_url(url).ok_or(Refusal::BadUrl)?;
             // After the result has left: the page goes away with this task.
             let f = wasm_bindgen::closure::Closure::once_into_js(move || {
                 if !still_allowed() {

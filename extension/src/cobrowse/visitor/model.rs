@@ -256,7 +256,7 @@ pub fn check_command(command: &Command, grants: &Grants, protected: impl Fn(Node
         }
         Command::ScrollTo { id, .. } if *id == WINDOW => Ok(()),
         Command::ScrollTo { id, .. } => node_ok(*id, &protected),
-        Command::Navigate { url } => web_url(url).map(|_| ()).ok_or(Refusal::BadUrl),
+        Command::Navigate { url } => open_url(url).map(|_| ()).ok_or(Refusal::BadUrl),
     }
 }
 
@@ -336,6 +336,16 @@ impl PendingPushes {
 }
 
 // ---- URLs ---------------------------------------------------------------------
+
+/// A web address the visitor's tab may go to or open for the operator:
+/// http(s), without user info (`https://bank.example@evil.example/` reads
+/// as one site and is another).
+pub fn open_url(url: &str) -> Option<String> {
+    let url = web_url(url)?;
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    (!authority.contains('@')).then_some(url)
+}
 
 /// A module URL loads only from an origin on `allowlist` (the `appOrigins`
 /// setting).
@@ -821,6 +831,9 @@ mod tests {
             "https://a\\b",
             "chrome://settings",
             "//example.com",
+            "https://bank.example@evil.example/",
+            "https://user:pw@a.example/x",
+            "http://@a.example/",
         ] {
             assert_eq!(nav(bad), Err(Refusal::BadUrl), "{bad}");
         }
@@ -857,6 +870,14 @@ mod tests {
         assert_eq!(p.accept("0", "https://x.example/", 10.0 + PUSH_PENDING_TTL_MS), None, "expired");
         p.clear();
         assert!(p.is_empty());
+    }
+
+    #[test]
+    fn opened_addresses_carry_no_user_info() {
+        assert_eq!(open_url(" https://help.example/a?b=c@d#e@f ").as_deref(), Some("https://help.example/a?b=c@d#e@f"));
+        assert_eq!(open_url("https://bank.example@evil.example/"), None);
+        assert_eq!(open_url("HTTPS://x:y@evil.example"), None);
+        assert_eq!(open_url("javascript:alert(1)"), None);
     }
 
     #[test]

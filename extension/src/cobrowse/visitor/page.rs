@@ -32,7 +32,6 @@ use super::protocol::{FromPage, ShareView, ToPage};
 use crate::chrome;
 use crate::cobrowse::capture::{MaskPolicy, Recorder};
 use crate::content::messages::ContentMessage;
-use crate::web::web_url;
 
 struct Driver {
     share: ShareView,
@@ -350,7 +349,7 @@ fn apply(f: OperatorFrame) {
         }
         OperatorFrame::Command { cmd_id, command } => run_command(cmd_id, &command, recorder.as_deref()),
         OperatorFrame::PushUrl { push_id, url } => {
-            if web_url(&url).is_none() || push_id.len() > 100 {
+            if model::open_url(&url).is_none() || push_id.len() > 100 {
                 let refused = Some("not a web address".to_owned());
                 frame(VisitorFrame::PushAnswer { push_id, accepted: false, refused });
             } else {

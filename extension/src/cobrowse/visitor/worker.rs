@@ -16,7 +16,7 @@ use wasm_bindgen::prelude::*;
 use baton_shared::cobrowse::{AuditEvent, Frame, OperatorFrame, Role, SessionState};
 use baton_shared::native::{CobrowseEvent, HostMessage, RequestBody};
 
-use super::model::{PendingPushes, SessionPolicy};
+use super::model::{open_url, PendingPushes, SessionPolicy};
 use super::protocol::{page_may_audit, FromPage, ShareView, ToPage, SHARES_KEY};
 use crate::capture::api::{self, call, js};
 use crate::chrome;
@@ -313,7 +313,7 @@ pub fn on_page(tab_id: i64, _url: &str, message: FromPage) {
         }
         FromPage::OpenPushed { push_id, url } => {
             let url = with_share(tab_id, |s| s.pushes.accept(&push_id, &url, js_sys::Date::now())).flatten();
-            if let Some(url) = url.as_deref().and_then(web_url) {
+            if let Some(url) = url.as_deref().and_then(open_url) {
                 wasm_bindgen_futures::spawn_local(async move {
                     let created = call("tabs.create", &[js(&serde_json::json!({ "url": url, "active": true }))]).await;
                     if let Err(e) = created {
