@@ -561,6 +561,66 @@ async fn typing_inside_a_private_block_is_never_sent() {
     assert!(!has_kind(&frames, "input"), "no input frames: {:?}", kinds(&frames));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frame_markup_in_attributes_is_not_sent() {
+    let _one = ONE_BROWSER.lock().await;
+    let html = r#"<!doctype html><html><body>
+<iframe id=s srcdoc="<p>SRCDOC-TEXT</p><div data-baton-private>SRCDOC-PRIVATE</div>"></iframe>
+<iframe id=u src="data:text/html,<p>DATAURL-IFRAME-SECRET</p>"></iframe>
+<object id=o data="data:text/html,<p>DATAURL-OBJECT-SECRET</p>"></object>
+<iframe id=k src="about:blank"></iframe>
+</body></html>"#;
+    let (_browser, _dir, page) = open_pages(vec![("/t", html.into())]).await;
+    page.page_eval(
+        "new Promise(r => { const f = document.getElementById('s'); \
+         if (f.contentDocument && f.contentDocument.body && f.contentDocument.body.firstChild) r(true); \
+         else f.addEventListener('load', () => r(true)); })",
+    )
+    .await;
+    let mut frames = start_capture(&page, "", "").await;
+    page.page_eval(
+        "s.setAttribute('srcdoc', '<div data-baton-private>LATER-SRCDOC-SECRET</div>'); \
+         k.setAttribute('src', 'data:text/html,<p>LATER-DATAURL-SECRET</p>'); true",
+    )
+    .await;
+    settle(&page, &mut frames, "END-MARKER").await;
+    page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
+    let text = serde_json::to_string(&frames).expect("frames text");
+    for secret in ["SRCDOC-PRIVATE", "DATAURL-IFRAME-SECRET", "DATAURL-OBJECT-SECRET", "LATER-SRCDOC-SECRET", "LATER-DATAURL-SECRET"] {
+        assert!(!text.contains(secret), "{secret} leaked: {}", truncate(&frames));
+    }
+    assert!(text.contains("SRCDOC-TEXT"), "the srcdoc frame's document is captured node by node");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_choice_of_a_masked_or_secret_select_is_not_sent() {
+    let _one = ONE_BROWSER.lock().await;
+    let html = r#"<!doctype html><html><body>
+<select id=m autocomplete="cc-exp-month"><option value="01">Jan</option><optgroup label=g><option value="07" selected>Jul</option></optgroup></select>
+<select id=c><option value="red">Red</option><option value="blue" selected>Blue</option></select>
+<select id=s data-baton-safe><option value="x">X</option><option value="SAFE-CHOICE">Y</option></select>
+</body></html>"#;
+    let (_browser, _dir, page) = open_pages(vec![("/t", html.into())]).await;
+    for bulk in [true, false] {
+        page.eval(&format!("wasm_bindgen.debug_capture_bulk({bulk})")).await.expect("choose the walk");
+        let mut frames = start_capture(&page, "", "").await;
+        page.page_eval(
+            "if (!window.once) { window.once = 1; \
+             m.options[0].setAttribute('selected', ''); m.options[0].setAttribute('value', '09'); \
+             const o = document.createElement('option'); o.value = '12'; o.selected = true; o.setAttribute('selected', ''); m.appendChild(o); \
+             c.options[0].setAttribute('selected', ''); } true",
+        )
+        .await;
+        settle(&page, &mut frames, &format!("END-MARKER-{bulk}")).await;
+        page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
+        let text = serde_json::to_string(&frames).expect("frames text");
+        for secret in ["\"07\"", "\"09\"", "\"12\"", "\"selected\"", "\"red\"", "\"blue\""] {
+            assert!(!text.contains(secret), "{secret} sent (bulk {bulk}): {}", truncate(&frames));
+        }
+        assert!(text.contains("SAFE-CHOICE"), "a safe select's options stay");
+    }
+}
+
 /// Waits until the iframe `#id` of the page has loaded its document.
 async fn frame_loaded(page: &Page, id: &str) {
     page.page_eval(&format!(
@@ -628,5 +688,23 @@ async fn a_policy_selector_matched_later_through_an_ancestor_hides_text() {
         assert!(!text.contains(secret), "{secret} leaked: {}", truncate(&frames));
     }
     assert_ne!(protected, json!(false), "a command on the span is refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_blocks_style_keeps_layout_but_no_images() {
+    let _one = ONE_BROWSER.lock().await;
+    let html = r#"<!doctype html><html><body>
+<div id=p data-baton-private style="width: 120px; background-image: url(https://cdn.example/u/8812/license.jpg); --photo: url(data:image/png;base64,QUJD); height: 30px">x</div>
+</body></html>"#;
+    let (_browser, _dir, page) = open_pages(vec![("/t", html.into())]).await;
+    let mut frames = start_capture(&page, "", "").await;
+    page.page_eval("p.setAttribute('style', 'width: 50px; background: image-set(\"https://cdn.example/LATER.jpg\" 1x)'); true").await;
+    settle(&page, &mut frames, "END-MARKER").await;
+    page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
+    let text = serde_json::to_string(&frames).expect("frames text");
+    for secret in ["license.jpg", "QUJD", "LATER.jpg", "--photo"] {
+        assert!(!text.contains(secret), "{secret} leaked: {}", truncate(&frames));
+    }
+    assert!(text.contains("width: 120px") && text.contains("height: 30px") && text.contains("width: 50px"), "layout kept: {}", truncate(&frames));
 }
 

@@ -1191,6 +1191,22 @@ impl State {
         Some(class)
     }
 
+    /// The class an `<option>` or `<optgroup>` follows: its select's (the
+    /// selected option states the select's value). `None` outside a select;
+    /// secret when it cannot be found out.
+    fn option_class(&mut self, el: Option<&Element>) -> Option<FieldClass> {
+        let Some(el) = el else { return Some(FieldClass::Secret) };
+        match el.closest("select") {
+            Ok(Some(select)) => {
+                let raw = Self::attrs_of(&select);
+                let safe = self.is_safe(&select);
+                self.field_class(Some(&select), "select", &raw, safe)
+            }
+            Ok(None) => None,
+            Err(_) => Some(FieldClass::Secret),
+        }
+    }
+
     /// Whether the form control at or around a live node is not safe now
     /// (an option counts as its select).
     fn live_field_protected(&self, node: &DomNode) -> bool {
@@ -1308,6 +1324,11 @@ impl State {
                 Handle::Bulk { safe, .. } => *safe,
             };
         let class = if is_field { self.field_class(h.el(), &tag, &raw, safe) } else { None };
+        // An option's `selected` and `value` state its select's choice.
+        let attr_class = match tag.as_str() {
+            "option" | "optgroup" => self.option_class(h.el()),
+            _ => class,
+        };
         let input_type = raw.iter().find(|(k, _)| k.eq_ignore_ascii_case("type")).map(|(_, v)| v.clone());
         let editable = raw
             .iter()
@@ -1324,7 +1345,10 @@ impl State {
         };
         let mut a: Vec<(String, String)> = Vec::with_capacity(raw.len());
         for (n, v) in raw {
-            if let Some(v) = mask::attr_out(&n, v, class, false) {
+            if mask::embeds_markup(&tag, &n, &v) {
+                continue;
+            }
+            if let Some(v) = mask::attr_out(&n, v, attr_class, false) {
                 let v = self.as_asset(v);
                 a.push((n, v));
             }
@@ -1778,6 +1802,8 @@ impl State {
             let tag = el.local_name();
             let class = if placeholder {
                 None
+            } else if tag == "option" || tag == "optgroup" {
+                self.option_class(Some(&el))
             } else {
                 let safe = self.is_safe(&el);
                 self.field_class(Some(&el), &tag, &Self::attrs_of(&el), safe)
@@ -1796,6 +1822,7 @@ impl State {
                     }
                     batch.attr(id, name, None);
                 }
+                Some(v) if mask::embeds_markup(&tag, &name, &v) => batch.attr(id, name, None),
                 Some(v) => {
                     if let Some(out) = mask::attr_out(&name, v, class, placeholder) {
                         let out = self.as_asset(out);

@@ -137,6 +137,9 @@ const STATE_ATTRS: &[&str] = &["value", "checked", "selected"];
 pub fn attr_out(name: &str, value: String, field: Option<FieldClass>, placeholder: bool) -> Option<String> {
     let is = |n: &str| name.eq_ignore_ascii_case(n);
     if placeholder {
+        if is("style") {
+            return Some(layout_style(&value));
+        }
         return LAYOUT_ATTRS.iter().any(|a| is(a)).then_some(value);
     }
     if name.as_bytes().get(..2).is_some_and(|p| p.eq_ignore_ascii_case(b"on")) {
@@ -155,6 +158,73 @@ pub fn attr_out(name: &str, value: String, field: Option<FieldClass>, placeholde
         }
     }
     Some(value)
+}
+
+/// Functions in a declaration that load or name an image, or bring a
+/// value in from elsewhere.
+const STYLE_FETCHES: &[&str] = &["url(", "image-set(", "image(", "cross-fade(", "element(", "src("];
+
+/// A private element's inline style as sent: the declarations layout needs,
+/// without any that load an image (`url(…)`, `image-set(…)`, …), custom
+/// properties (`--*`, which may hold one for a descendant's rule) or CSS
+/// escapes (which could spell a function otherwise caught).
+pub fn layout_style(style: &str) -> String {
+    let mut kept: Vec<&str> = Vec::new();
+    for decl in split_declarations(style) {
+        let d = decl.trim();
+        let lower = d.to_ascii_lowercase();
+        if d.is_empty() || d.starts_with("--") || d.contains('\\') || STYLE_FETCHES.iter().any(|f| lower.contains(f)) {
+            continue;
+        }
+        kept.push(d);
+    }
+    kept.join("; ")
+}
+
+/// `;`-separated declarations, not split inside parentheses or quotes
+/// (`url(data:image/png;base64,…)` holds a `;`).
+fn split_declarations(style: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut quote, mut start) = (0usize, None::<char>, 0usize);
+    let mut chars = style.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match (quote, c) {
+            (Some(_), '\\') => {
+                chars.next();
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => depth = depth.saturating_sub(1),
+            (None, ';') if depth == 0 => {
+                out.push(&style[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&style[start..]);
+    out
+}
+
+/// Whether an attribute carries a whole document's markup the recorder
+/// would send unmasked: `srcdoc`, and a `data:` URL loaded as a frame or
+/// object. (A same-origin frame's document is captured node by node.)
+pub fn embeds_markup(tag: &str, name: &str, value: &str) -> bool {
+    if name.eq_ignore_ascii_case("srcdoc") {
+        return true;
+    }
+    let loads = match tag {
+        "iframe" | "frame" | "embed" => name.eq_ignore_ascii_case("src"),
+        "object" => name.eq_ignore_ascii_case("data"),
+        _ => false,
+    };
+    // URL parsing skips leading spaces and controls, and tabs and newlines anywhere.
+    loads && {
+        let scheme: String = value.chars().filter(|c| !c.is_ascii_whitespace() && !c.is_control()).take(5).collect();
+        scheme.eq_ignore_ascii_case("data:")
+    }
 }
 
 /// Whether an attribute change may change how an element is masked, so the
@@ -292,7 +362,28 @@ mod tests {
     }
 
     #[test]
-    fn private_selectors() {
+    fn a_placeholder_style_keeps_layout_without_images() {
+        let style = "width: 120px; background-image: url(https://cdn/u/8812/license.jpg); \
+                     --photo: url(data:image/png;base64,QUJD); height:30px; \
+                     background: image-set(\"a.png\" 1x); content: 'a;b'; list-style: u\\72l(x)";
+        assert_eq!(layout_style(style), "width: 120px; height:30px; content: 'a;b'");
+        assert_eq!(attr_out("style", style.into(), None, true), Some(layout_style(style)));
+        assert_eq!(layout_style("BACKGROUND: URL(x)"), "");
+        // Not a placeholder: as written.
+        assert_eq!(attr_out("style", "background: url(x)".into(), None, false), Some("background: url(x)".into()));
+    }
+
+    #[test]
+    fn frame_markup_is_not_sent() {
+        assert!(embeds_markup("iframe", "SRCDOC", "<p>x</p>"));
+        assert!(embeds_markup("div", "srcdoc", ""));
+        assert!(embeds_markup("iframe", "src", " \tDATA:text/html,<p>x</p>"));
+        assert!(embeds_markup("iframe", "src", "da\nta:text/html,x"));
+        assert!(embeds_markup("object", "data", "data:text/html,x"));
+        assert!(embeds_markup("embed", "src", "data:image/svg+xml,x"));
+        assert!(!embeds_markup("iframe", "src", "/child"));
+        assert!(!embeds_markup("img", "src", "data:image/png;base64,QUJD"));
+        assert!(!embeds_markup("object", "src", "data:x"));
         assert_eq!(private_selector(None), "[data-baton-private]");
         assert_eq!(private_selector(Some(".a, .b")), "[data-baton-private], .a, .b");
     }
