@@ -708,3 +708,30 @@ async fn a_private_blocks_style_keeps_layout_but_no_images() {
     assert!(text.contains("width: 120px") && text.contains("height: 30px") && text.contains("width: 50px"), "layout kept: {}", truncate(&frames));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn light_dom_slotted_into_a_private_shadow_element_is_hidden() {
+    let _one = ONE_BROWSER.lock().await;
+    let html = r#"<!doctype html><html><body>
+<x-card id=card><span>4111-SLOTTED-SECRET</span></x-card>
+<script>
+  card.attachShadow({ mode: 'open' }).innerHTML = '<p>CARD-CHROME</p><div data-baton-private><slot></slot></div>';
+</script>
+</body></html>"#;
+    let (_browser, _dir, page) = open_pages(vec![("/t", html.into())]).await;
+    for bulk in [true, false] {
+        page.eval(&format!("wasm_bindgen.debug_capture_bulk({bulk})")).await.expect("choose the walk");
+        let mut frames = start_capture(&page, "", "").await;
+        page.page_eval(
+            "if (!window.once) { window.once = 1; const s = document.createElement('b'); s.textContent = 'ADDED-SLOTTED-SECRET'; card.appendChild(s); \
+             card.querySelector('span').firstChild.data = '4111-CHANGED-SECRET'; } true",
+        )
+        .await;
+        settle(&page, &mut frames, &format!("END-MARKER-{bulk}")).await;
+        page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
+        let text = serde_json::to_string(&frames).expect("frames text");
+        for secret in ["4111", "SLOTTED-SECRET", "CHANGED-SECRET"] {
+            assert!(!text.contains(secret), "{secret} leaked (bulk {bulk}): {}", truncate(&frames));
+        }
+        assert!(text.contains("CARD-CHROME"), "the shadow tree's own text stays");
+    }
+}

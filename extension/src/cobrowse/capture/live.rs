@@ -150,6 +150,9 @@ struct State {
     natives: Option<bulk::Natives>,
     protected: IdSet,
     placeholders: IdSet,
+    /// Shadow hosts whose light children are not captured: their shadow
+    /// tree slots them into a private element.
+    sealed: IdSet,
     /// Form controls ever seen secret, for the recorder's lifetime (not
     /// reset by keyframes): a "show password" button turns a password
     /// field into a text field holding the same value.
@@ -242,6 +245,7 @@ pub fn start(policy: MaskPolicy, sink: Sink) -> Result<Rc<Shared>, CaptureError>
             natives: bulk::Natives::new().ok(),
             protected: IdSet::default(),
             placeholders: IdSet::default(),
+            sealed: IdSet::default(),
             secrets: js_sys::WeakSet::new(),
             any_secret: false,
             assets: AssetStore::default(),
@@ -304,6 +308,7 @@ pub fn keyframe(shared: &Rc<Shared>) {
         st.bulk = None;
         st.protected.clear();
         st.placeholders.clear();
+        st.sealed.clear();
         st.sheets.clear();
         st.assets.reset();
         st.scroll_candidates.clear();
@@ -1042,6 +1047,7 @@ impl State {
             }
             self.protected.remove(&id);
             self.placeholders.remove(&id);
+            self.sealed.remove(&id);
             self.sheets.remove(&id);
             stack.extend(children(&n));
             if n.node_type() == ELEMENT {
@@ -1250,6 +1256,14 @@ impl State {
         Err(())
     }
 
+    /// Whether a shadow tree slots its host's light children into a private
+    /// element (any slot inside one counts: the host's light children are
+    /// then not captured at all).
+    fn slots_private(&self, sr: &ShadowRoot) -> bool {
+        let all = &self.private_all;
+        !matches!(sr.query_selector(&format!(":is({all}) slot, slot:is({all})")), Ok(None))
+    }
+
     fn attrs_of(el: &Element) -> Vec<(String, String)> {
         if !el.has_attributes() {
             return Vec::new();
@@ -1420,7 +1434,11 @@ impl State {
             let root: DomNode = doc.clone().into();
             self.watch_root(&root);
         }
-        let descend = !(mask::skips_children(&tag) || css.is_some());
+        let mut descend = !(mask::skips_children(&tag) || css.is_some());
+        if shadow.as_ref().is_some_and(|sr| self.slots_private(sr)) {
+            descend = false;
+            self.sealed.insert(id);
+        }
         Opened {
             node: Node::Element { i: id, n: tag, a, c: vec![], s: None, y, css, f: None, m: None },
             descend,
@@ -1746,7 +1764,7 @@ impl State {
                 continue;
             };
             let Some(pid) = pid else { continue };
-            if self.placeholders.contains(&pid) || self.sheets.contains_key(&pid) && !shadow {
+            if self.placeholders.contains(&pid) || (self.sheets.contains_key(&pid) || self.sealed.contains(&pid)) && !shadow {
                 continue;
             }
             if !shadow && mask::skips_children(&parent_el.local_name()) {
