@@ -25,9 +25,14 @@ pub fn audit_permitted(role: Role, event: &AuditEvent) -> Result<(), &'static st
             Role::Operator => Ok(()),
             Role::Visitor => Err("only the operator pushes"),
         },
-        // The operator issues commands and the visitor's side runs them;
-        // apps change state on both sides.
-        AuditEvent::Command { .. } | AuditEvent::AppState { .. } => Ok(()),
+        // A command's outcome is known where it runs: the visitor's page.
+        AuditEvent::Command { .. } => match role {
+            Role::Visitor => Ok(()),
+            Role::Operator => Err("only the visitor's side records what a command did"),
+        },
+        // Apps change state on both sides (the console holds and pulls, the
+        // page applies).
+        AuditEvent::AppState { .. } => Ok(()),
     }
 }
 
@@ -55,6 +60,8 @@ mod tests {
             ok: true,
         };
         assert!(audit_permitted(Role::Visitor, &cmd).is_ok());
-        assert!(audit_permitted(Role::Operator, &cmd).is_ok());
+        assert!(audit_permitted(Role::Operator, &cmd).is_err(), "an operator cannot claim a command's outcome");
+        let held = AuditEvent::AppState { app_id: "a1".into(), state: baton_shared::cobrowse::AppState::Held };
+        assert!(audit_permitted(Role::Visitor, &held).is_ok() && audit_permitted(Role::Operator, &held).is_ok());
     }
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use baton_shared::api::ApiError;
 use baton_shared::cobrowse::{
-    audit_hash_input, AuditEvent, AuditLog, CommandKind, CreateSession, JoinSession, PushKind,
+    audit_hash_input, AppState, AuditEvent, AuditLog, CommandKind, CreateSession, JoinSession, PushKind,
     Recording, RecordingQuery, RelayMessage, Role, Scope, SessionCreated, SessionJoined,
     SessionState,
     AUDIT_GENESIS, PATH_JOIN, PATH_SESSION, PATH_SESSIONS,
@@ -703,13 +703,16 @@ async fn the_audit_log_is_a_verifiable_chain_of_the_whole_session() {
     )
     .await;
     assert_eq!(error_code(&next(&mut p.o).await), "forbidden");
+    // A command's outcome is the visitor's side to record.
+    audit(&mut p.o, AuditEvent::Command { command: CommandKind::Click, ok: true }).await;
+    assert_eq!(error_code(&next(&mut p.o).await), "forbidden");
     audit(&mut p.v, AuditEvent::Started).await;
     assert_eq!(error_code(&next(&mut p.v).await), "forbidden");
     audit(&mut p.v, AuditEvent::Consent { approved: true }).await;
     assert_eq!(error_code(&next(&mut p.v).await), "wrong_state");
     let huge = AuditEvent::AppState {
         app_id: "a".repeat(4096),
-        state: baton_shared::cobrowse::AppState::Pushed,
+        state: AppState::Pushed,
     };
     audit(&mut p.v, huge).await;
     assert_eq!(error_code(&next(&mut p.v).await), "too_large");
@@ -722,7 +725,7 @@ async fn the_audit_log_is_a_verifiable_chain_of_the_whole_session() {
     )
     .await;
     audit(
-        &mut p.o,
+        &mut p.v,
         AuditEvent::Command {
             command: CommandKind::Click,
             ok: true,
@@ -794,7 +797,7 @@ async fn the_audit_log_is_a_verifiable_chain_of_the_whole_session() {
             },
         ),
         (
-            Some(Role::Operator),
+            Some(Role::Visitor),
             AuditEvent::Command {
                 command: CommandKind::Click,
                 ok: true,
@@ -880,16 +883,19 @@ async fn a_numbered_entry_sent_again_is_applied_once() {
     let (mut v, _) = connect(&server, &p.visitor, &p.session_id).await;
     send(&mut v, &grant).await;
     assert_eq!(until_applied(&mut v).await, 3);
-    let command = |n| RelayMessage::Audit { event: AuditEvent::Command { command: CommandKind::ScrollTo, ok: true }, n: Some(n) };
-    send(&mut p.o, &command(1)).await;
+    let held = |n| RelayMessage::Audit {
+        event: AuditEvent::AppState { app_id: "a1".into(), state: AppState::Held },
+        n: Some(n),
+    };
+    send(&mut p.o, &held(1)).await;
     assert_eq!(until_applied(&mut p.o).await, 1);
-    send(&mut p.o, &command(1)).await;
+    send(&mut p.o, &held(1)).await;
     assert_eq!(until_applied(&mut p.o).await, 1);
     let log: AuditLog = json(p.visitor.get(&server, &path(&p.session_id, "audit")).await, 200).await;
     let consents = log.entries.iter().filter(|e| matches!(e.event, AuditEvent::Consent { .. })).count();
     let grants = log.entries.iter().filter(|e| matches!(e.event, AuditEvent::Granted { .. })).count();
-    let commands = log.entries.iter().filter(|e| matches!(e.event, AuditEvent::Command { .. })).count();
-    assert_eq!((consents, grants, commands), (1, 1, 1), "{log:?}");
+    let holds = log.entries.iter().filter(|e| matches!(e.event, AuditEvent::AppState { .. })).count();
+    assert_eq!((consents, grants, holds), (1, 1, 1), "{log:?}");
 }
 
 /// The next `Applied`'s number, past presence and state news.
