@@ -385,7 +385,14 @@ pub enum OperatorFrame {
     ClearAnnotations,
     /// Ask the visitor for control scopes.
     ControlRequest { scopes: Vec<Scope> },
-    Command { cmd_id: u64, command: Command },
+    Command {
+        cmd_id: u64,
+        command: Command,
+        /// The [`Snapshot::generation`] the command's node ids come from;
+        /// the page refuses a node command whose snapshot was replaced.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        generation: Option<u64>,
+    },
     /// Offer a URL to open (the visitor is asked).
     PushUrl { push_id: String, url: String },
     /// Push an app into the page (configured on the operator side first).
@@ -432,6 +439,16 @@ pub enum CommandKind {
 }
 
 impl Command {
+    /// The node the command acts on, if it names one (the window is the
+    /// same in every snapshot, so it does not count).
+    pub fn node(&self) -> Option<NodeId> {
+        match self {
+            Self::Click { id } | Self::TypeText { id, .. } => Some(*id),
+            Self::ScrollTo { id, .. } if *id != WINDOW => Some(*id),
+            Self::ScrollTo { .. } | Self::Navigate { .. } => None,
+        }
+    }
+
     pub fn kind(&self) -> CommandKind {
         match self {
             Self::Click { .. } => CommandKind::Click,
@@ -527,6 +544,16 @@ pub struct Snapshot {
     pub viewport: (u32, u32),
     /// Window scroll and scrolled elements, as `(node, x, y)`.
     pub scroll: Vec<(NodeId, i32, i32)>,
+    /// Which snapshot of the page this is, stamped by the visitor's page as
+    /// it sends it: node ids are given anew with each, so a command names
+    /// the snapshot its ids come from ([`OperatorFrame::Command`]). 0: not
+    /// stamped (a recording's or a test's).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub generation: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A node. Field names are one letter: snapshots of big pages are large.
@@ -796,7 +823,7 @@ mod tests {
     #[test]
     fn frames_round_trip() {
         let frames = [
-            Frame::Operator { frame: OperatorFrame::Command { cmd_id: 1, command: Command::Click { id: 5 } } },
+            Frame::Operator { frame: OperatorFrame::Command { cmd_id: 1, command: Command::Click { id: 5 }, generation: Some(3) } },
             Frame::Visitor { frame: VisitorFrame::Scroll { id: WINDOW, x: 0, y: 10 } },
             Frame::Visitor { frame: VisitorFrame::Mutations(Mutations { removes: vec![3], ..Default::default() }) },
             Frame::Operator { frame: OperatorFrame::PushApp { app_id: "a".into(), app: App::Viewer { url: "https://x/y.pdf".into(), title: "Y".into() } } },

@@ -160,13 +160,28 @@ async fn visitor_shares_consents_controls_gets_apps_and_stops() {
     let result = command(&mut op, &session, 3, json!({"c": "type_text", "id": name, "text": "x"})).await;
     assert_eq!(result["ok"], false, "type scope not granted: {result}");
 
+    // Ids are given anew with each snapshot: a command naming a replaced
+    // snapshot is refused; naming the current one, it runs.
+    let generation = snapshot["generation"].as_u64().expect("the snapshot names its generation");
+    operator_send(&mut op, &session, json!({"k": "keyframe_request"})).await;
+    let fresh = next_visitor_frame(&mut op, "a fresh snapshot", |f| f["k"] == "snapshot").await;
+    assert_eq!(fresh["generation"].as_u64(), Some(generation + 1), "{}", fresh["generation"]);
+    let fresh_target = node_id(&fresh["root"], "target").expect("the button is in the fresh snapshot");
+    for (cmd_id, g, ok) in [(20, generation, false), (21, generation + 1, true)] {
+        let click = json!({"k": "command", "cmd_id": cmd_id, "generation": g, "command": {"c": "click", "id": fresh_target}});
+        operator_send(&mut op, &session, click).await;
+        let result = next_visitor_frame(&mut op, "a click's result", |f| f["k"] == "command_result" && f["cmd_id"] == cmd_id).await;
+        assert_eq!(result["ok"], ok, "click naming generation {g}: {result}");
+    }
+    assert_eq!(clicks().await.or_report("read the counter", &parts), json!(2), "only the current snapshot's click ran");
+
     // Revoked from the bar: refused again.
     assert_eq!(in_content_world(&page, &click_visitor_ui("revoke-click")).await, Ok(json!(true)));
     let grants = next_visitor_frame(&mut op, "grants after revoke", |f| f["k"] == "grants").await;
     assert_eq!(grants["scopes"], json!([]));
     let result = command(&mut op, &session, 4, json!({"c": "click", "id": target})).await;
     assert_eq!(result["ok"], false, "refused after revoke: {result}");
-    assert_eq!(clicks().await.or_report("read the counter", &parts), json!(1));
+    assert_eq!(clicks().await.or_report("read the counter", &parts), json!(2));
 
     // The operator's marks: pointer, an annotation that clears on scroll.
     operator_send(&mut op, &session, json!({"k": "pointer", "x": 40, "y": 50})).await;

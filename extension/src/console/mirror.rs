@@ -978,6 +978,7 @@ mod tests {
             root: node(root),
             viewport: (800, 600),
             scroll: vec![(0, 0, 40)],
+            generation: 0,
         }
     }
 

@@ -64,6 +64,9 @@ struct State {
     /// outline on it while it moves (scroll, layout), so the console does too.
     highlighted: Option<NodeId>,
     next_cmd: u64,
+    /// The generation of the snapshot the mirror shows: commands name it,
+    /// so the page refuses ids from a snapshot it has since replaced.
+    generation: u64,
     /// Commands in flight, for their results' wording and for reporting
     /// one that gets no answer.
     pending: model::PendingCommands,
@@ -123,6 +126,7 @@ pub fn start() {
             stroke: None,
             selected: None,
             highlighted: None,
+            generation: 0,
             next_cmd: 1,
             pending: model::PendingCommands::default(),
             wheel: None,
@@ -370,6 +374,7 @@ impl Console {
                 // (ids are stable within a page); another page has none.
                 let same_page = st.mirror.has_snapshot() && st.mirror.base() == snap.url;
                 st.mirror.snapshot(&snap)?;
+                st.generation = snap.generation;
                 ui::set_text(doc, "page-title", &snap.title);
                 ui::set_text(doc, "page-url", &snap.url);
                 st.selected = None;
@@ -1001,13 +1006,20 @@ impl Console {
                 self.refuse(&format!("Ask for the {scope} scope first"));
                 return;
             }
+            // The ids shown may be about to change.
+            if command.node().is_some() && st.seq.awaiting_keyframe() {
+                drop(st);
+                self.refuse("Catching up with the visitor's page; try again in a moment");
+                return;
+            }
             st.next_cmd += 1;
             let cmd_id = st.next_cmd - 1;
             st.pending.sent(cmd_id, label.clone(), ui::now_ms());
-            cmd_id
+            (cmd_id, (st.generation != 0).then_some(st.generation))
         };
+        let (cmd_id, generation) = cmd_id;
         self.note(&format!("{label}…"));
-        self.send(OperatorFrame::Command { cmd_id, command });
+        self.send(OperatorFrame::Command { cmd_id, command, generation });
     }
 
     fn type_text(self: &Rc<Self>) {

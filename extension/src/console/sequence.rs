@@ -126,6 +126,7 @@ mod tests {
             root: Node::Comment { i: 1 },
             viewport: (1, 1),
             scroll: vec![],
+            generation: 0,
         })
     }
 

@@ -220,6 +220,8 @@ pub enum Refusal {
     TooLong,
     NotEditable,
     NotActive,
+    /// The command's node ids come from a snapshot since replaced.
+    Stale,
 }
 
 impl std::fmt::Display for Refusal {
@@ -233,6 +235,7 @@ impl std::fmt::Display for Refusal {
             Self::TooLong => f.write_str("text too long"),
             Self::NotEditable => f.write_str("the element does not take text"),
             Self::NotActive => f.write_str("the session is not active"),
+            Self::Stale => f.write_str("the page changed since; try again"),
         }
     }
 }
@@ -257,6 +260,17 @@ pub fn check_command(command: &Command, grants: &Grants, protected: impl Fn(Node
         Command::ScrollTo { id, .. } if *id == WINDOW => Ok(()),
         Command::ScrollTo { id, .. } => node_ok(*id, &protected),
         Command::Navigate { url } => open_url(url).map(|_| ()).ok_or(Refusal::BadUrl),
+    }
+}
+
+/// A command naming a node must name the snapshot its id comes from
+/// (`sent`), if it names one, and that must be the last one sent
+/// (`current`): ids are given anew with each snapshot, so an id from an
+/// older one may now be another element.
+pub fn check_generation(command: &Command, sent: Option<u64>, current: u64) -> Result<(), Refusal> {
+    match sent {
+        Some(g) if command.node().is_some() && g != current => Err(Refusal::Stale),
+        _ => Ok(()),
     }
 }
 
@@ -792,6 +806,20 @@ mod tests {
         assert_eq!(check_command(&click, &g, open), Ok(()));
         g.revoke(&[Scope::Click]);
         assert_eq!(check_command(&click, &g, open), Err(Refusal::NotGranted(Scope::Click)));
+    }
+
+    #[test]
+    fn node_commands_from_a_replaced_snapshot_are_refused() {
+        let click = Command::Click { id: 5 };
+        assert_eq!(check_generation(&click, Some(3), 3), Ok(()));
+        assert_eq!(check_generation(&click, Some(2), 3), Err(Refusal::Stale));
+        assert_eq!(check_generation(&Command::TypeText { id: 5, text: "x".into() }, Some(4), 3), Err(Refusal::Stale));
+        assert_eq!(check_generation(&Command::ScrollTo { id: 5, x: 0, y: 0 }, Some(2), 3), Err(Refusal::Stale));
+        // The window and a URL are the same in every snapshot.
+        assert_eq!(check_generation(&Command::ScrollTo { id: WINDOW, x: 0, y: 9 }, Some(2), 3), Ok(()));
+        assert_eq!(check_generation(&Command::Navigate { url: "https://a.example/".into() }, Some(2), 3), Ok(()));
+        // A command that names no snapshot (an older console) is not checked.
+        assert_eq!(check_generation(&click, None, 3), Ok(()));
     }
 
     #[test]

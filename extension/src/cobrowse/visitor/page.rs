@@ -12,7 +12,7 @@
 //! policy narrows), recording is offered only when allowed, and with
 //! `requireE2ePairing` capture waits for the operator's key to be confirmed.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -25,7 +25,7 @@ use baton_shared::cobrowse::{
 
 use super::control;
 use super::model::{
-    self, app_ok, check_command, check_policy, label_control_ok, Apps, Grants, InOrder, Outbox, Refusal, SessionPolicy,
+    self, app_ok, check_command, check_generation, check_policy, label_control_ok, Apps, Grants, InOrder, Outbox, Refusal, SessionPolicy,
 };
 use super::overlay::{Overlay, PushPrompt, UiAct};
 use super::protocol::{FromPage, ShareView, ToPage};
@@ -54,6 +54,12 @@ thread_local! {
     static POLICY: RefCell<Option<SessionPolicy>> = const { RefCell::new(None) };
     /// Messages from the worker that arrived before the settings were read.
     static WAITING: RefCell<Vec<ToPage>> = const { RefCell::new(Vec::new()) };
+    /// The generation of the last snapshot sent ([`Snapshot::generation`]).
+    /// It starts at random, so that a command meant for the page before a
+    /// navigation does not match this page's.
+    ///
+    /// [`Snapshot::generation`]: baton_shared::cobrowse::Snapshot::generation
+    static GENERATION: Cell<u64> = Cell::new((js_sys::Math::random() * (1u64 << 48) as f64) as u64 + 1);
 }
 
 /// The settings in force; the defaults if they could not be read at all.
@@ -204,7 +210,13 @@ fn send(m: FromPage) {
     }
 }
 
-fn frame(frame: VisitorFrame) {
+fn frame(mut frame: VisitorFrame) {
+    if let VisitorFrame::Snapshot(snapshot) = &mut frame {
+        snapshot.generation = GENERATION.with(|g| {
+            g.set(g.get() + 1);
+            g.get()
+        });
+    }
     send(FromPage::Frame { frame });
 }
 
@@ -347,7 +359,9 @@ fn apply(f: OperatorFrame) {
                 overlay.ask_control(&operator(), &ask, &not_allowed);
             }
         }
-        OperatorFrame::Command { cmd_id, command } => run_command(cmd_id, &command, recorder.as_deref()),
+        OperatorFrame::Command { cmd_id, command, generation } => {
+            run_command(cmd_id, &command, generation, recorder.as_deref())
+        }
         OperatorFrame::PushUrl { push_id, url } => {
             if model::open_url(&url).is_none() || push_id.len() > 100 {
                 let refused = Some("not a web address".to_owned());
@@ -382,11 +396,12 @@ fn apply(f: OperatorFrame) {
     }
 }
 
-fn run_command(cmd_id: u64, command: &Command, recorder: Option<&Recorder>) {
+fn run_command(cmd_id: u64, command: &Command, generation: Option<u64>, recorder: Option<&Recorder>) {
     // Checked now, at execution time, against the grants of this moment.
     let result = match (with(|d| d.grants.clone()), recorder) {
         (Some(grants), Some(r)) => check_policy(command, &policy())
             .and_then(|()| check_command(command, &grants, |id| r.is_protected(id)))
+            .and_then(|()| check_generation(command, generation, GENERATION.with(Cell::get)))
             .and_then(|()| {
             let node = match command {
                 Command::Click { id } | Command::TypeText { id, .. } | Command::ScrollTo { id, .. } => r.node(*id),

@@ -144,6 +144,7 @@ mod tests {
             root: Node::Comment { i: 1 },
             viewport: (1, 2),
             scroll: vec![],
+            generation: 7,
         };
         let from = [
             FromPage::Hello,
