@@ -735,3 +735,49 @@ async fn light_dom_slotted_into_a_private_shadow_element_is_hidden() {
         assert!(text.contains("CARD-CHROME"), "the shadow tree's own text stays");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_made_private_while_the_snapshot_is_taken_is_hidden_in_it() {
+    let _one = ONE_BROWSER.lock().await;
+    // The block comes first, so that it is read early in a long snapshot.
+    let html = table_page().replace(
+        "<body>",
+        "<body><div id=late><p>LATE-PRIVATE-TEXT</p></div><div id=later><p>LATER-POLICY-TEXT</p></div>",
+    );
+    let (_browser, _dir, page) = open_pages(vec![("/t", html)]).await;
+    let mut hit = 0;
+    for attempt in 0..6 {
+        let bulk = attempt % 2 == 0;
+        page.eval(&format!("wasm_bindgen.debug_capture_bulk({bulk})")).await.expect("choose the walk");
+        page.page_eval("late.removeAttribute('data-baton-private'); later.className = ''; true").await;
+        // Started and flipped from the recorder's world: the flip runs in the
+        // first task the page gets (ahead of the snapshot's continuations),
+        // while the snapshot is being taken.
+        let flipped = page
+            .eval(
+                "new Promise(r => { wasm_bindgen.debug_capture_start('.pii', ''); const started = performance.now(); \
+                 scheduler.postTask(() => { document.getElementById('late').setAttribute('data-baton-private', ''); \
+                 document.getElementById('later').className = 'pii'; r([started, performance.now()]); }, { priority: 'user-blocking' }); })",
+            )
+            .await
+            .expect("start and flip");
+        let mut frames = Vec::new();
+        page.frames_until(&mut frames, "the snapshot", |f| has_kind(f, "snapshot")).await;
+        settle(&page, &mut frames, &format!("END-MARKER-{attempt}")).await;
+        page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
+        let snapshot = frames.iter().find(|f| f["frame"]["k"] == "snapshot").expect("snapshot");
+        let flipped_at = flipped[1].as_f64().unwrap_or(f64::MAX);
+        if flipped_at < snapshot["at"].as_f64().unwrap_or(0.0) {
+            hit += 1;
+            let text = snapshot["frame"].to_string();
+            for secret in ["LATE-PRIVATE-TEXT", "LATER-POLICY-TEXT"] {
+                assert!(!text.contains(secret), "{secret} in the snapshot (bulk {bulk}, flipped at {flipped}, sent at {})", snapshot["at"]);
+            }
+        }
+        // Whenever it was sent, what follows hides it.
+        let after = serde_json::to_string(&frames[frames.iter().position(|f| f["frame"]["k"] == "snapshot").unwrap_or(0) + 1..]).unwrap_or_default();
+        assert!(!after.contains("LATE-PRIVATE-TEXT") && !after.contains("LATER-POLICY-TEXT"), "after the snapshot: {after}");
+    }
+    eprintln!("the flip fell inside the snapshot {hit} times out of 6");
+    assert!(hit > 0, "the flip never fell inside a snapshot");
+}

@@ -31,7 +31,7 @@ mod assembly;
 use assembly::Assembly;
 use super::batch::Batch;
 use super::mask::{self, FieldClass, PRIVATE_ATTR, UI_ATTR};
-use super::{local_name, CaptureError, MaskPolicy, Sink};
+use super::{local_name, replace_node, CaptureError, MaskPolicy, Sink};
 
 #[wasm_bindgen]
 extern "C" {
@@ -696,6 +696,9 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
             apply_patches(&mut tree, &mut patches);
             root = Some(tree);
         }
+        if let Some(tree) = root.as_mut() {
+            st.recapture_changed(tree);
+        }
         if let Some(root) = root {
             let (wx, wy) = (
                 st.window.scroll_x().unwrap_or(0.0).round() as i32,
@@ -725,6 +728,8 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
                 root,
                 viewport: st.viewport(),
                 scroll,
+                // Stamped by the page as it sends it.
+                generation: 0,
             };
             let assets = st.assets.take_fresh();
             if !assets.is_empty() {
@@ -1862,6 +1867,62 @@ impl State {
 
         self.poll_sheets(&mut batch, Some(&restyle));
         self.frames_of(batch)
+    }
+
+    /// Captures again, in their place in the snapshot's tree, the elements
+    /// whose masking may have changed while the snapshot was taken (as the
+    /// held records tell): privacy was decided when an element was opened,
+    /// its text perhaps read before, so the tree may hold what is private
+    /// by now. The records stay held and are applied after the snapshot.
+    fn recapture_changed(&mut self, tree: &mut Node) {
+        if let Some(o) = &self.observer {
+            let records = o.take_records();
+            if records.length() > 0 {
+                self.unmoved = false;
+                self.held.extend(records.iter().map(|r| r.unchecked_into::<MutationRecord>()));
+            }
+        }
+        let held = std::mem::take(&mut self.held);
+        let mut targets: Vec<Element> = Vec::new();
+        for r in &held {
+            let (Some(t), Some(name)) = (r.target(), r.attribute_name()) else { continue };
+            if t.node_type() != ELEMENT {
+                continue;
+            }
+            let el: Element = t.unchecked_into();
+            self.note_old_secret(&el, &name, r.old_value());
+            if mask::reclassifies(&name) {
+                targets.push(el.clone());
+            }
+            if self.private_sel.is_some() {
+                // Through an ancestor, or on a descendant.
+                match self.private_block(el.as_ref()) {
+                    Ok(Some(block)) => targets.push(block),
+                    Ok(None) => {}
+                    Err(()) => targets.push(el.clone()),
+                }
+                if let Ok(list) = el.query_selector_all(&self.private_all) {
+                    targets.extend((0..list.length()).filter_map(|i| list.item(i)).map(JsCast::unchecked_into::<Element>));
+                }
+            }
+        }
+        self.held = held;
+        let mut done: Vec<Element> = Vec::new();
+        for el in targets {
+            if done.contains(&el) {
+                continue;
+            }
+            let Some(id) = self.id_of(el.as_ref()) else { continue };
+            let text_mask = Self::in_editable(el.as_ref());
+            self.unmap(el.as_ref());
+            let floor = self.next_id;
+            let fresh = self.serialize(el.as_ref(), text_mask, floor);
+            if !replace_node(tree, id, fresh) {
+                // Not in the tree (left out after all): no ids for it.
+                self.unmap(el.as_ref());
+            }
+            done.push(el);
+        }
     }
 
     /// Remembers a field that was secret before this attribute change

@@ -58,7 +58,7 @@ mod live;
 
 use std::rc::Rc;
 
-use baton_shared::cobrowse::{NodeId, VisitorFrame};
+use baton_shared::cobrowse::{Node, NodeId, VisitorFrame};
 
 pub use mask::{PRIVATE_ATTR, SAFE_ATTR, UI_ATTR};
 
@@ -223,12 +223,75 @@ pub fn local_name(mut node_name: String) -> String {
     node_name
 }
 
+/// Puts `new` in the place of the node with id `id` in a captured tree
+/// (among children, shadow children and frame documents), or takes that
+/// node out for `None`; `false` when no node has that id. The root is
+/// replaced too, but never taken out.
+pub fn replace_node(tree: &mut Node, id: NodeId, new: Option<Node>) -> bool {
+    if tree.id() == id {
+        let Some(new) = new else { return false };
+        *tree = new;
+        return true;
+    }
+    let mut todo: Vec<&mut Node> = vec![tree];
+    while let Some(n) = todo.pop() {
+        let Node::Element { c, s, f, .. } = n else { continue };
+        if f.as_ref().is_some_and(|d| d.id() == id) {
+            *f = new.map(Box::new);
+            return true;
+        }
+        for list in std::iter::once(&mut *c).chain(s.as_mut()) {
+            if let Some(at) = list.iter().position(|k| k.id() == id) {
+                match new {
+                    Some(new) => list[at] = new,
+                    None => {
+                        list.remove(at);
+                    }
+                }
+                return true;
+            }
+        }
+        todo.extend(c.iter_mut());
+        if let Some(s) = s {
+            todo.extend(s.iter_mut());
+        }
+        if let Some(d) = f {
+            todo.push(&mut **d);
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use baton_shared::cobrowse::{Node, Snapshot, VisitorFrame};
 
     fn el(i: u32, n: &str, a: Vec<(String, String)>, c: Vec<Node>) -> Node {
         Node::Element { i, n: n.into(), a, c, s: None, y: vec![], css: None, f: None, m: None }
+    }
+
+    #[test]
+    fn a_node_is_replaced_wherever_it_is() {
+        let text = |i: u32, v: &str| Node::Text { i, v: v.into() };
+        let mut shadow_host = el(4, "x-card", vec![], vec![text(5, "light")]);
+        if let Node::Element { s, .. } = &mut shadow_host {
+            *s = Some(vec![el(6, "div", vec![], vec![text(7, "SECRET-IN-SHADOW")])]);
+        }
+        let mut frame = el(8, "iframe", vec![], vec![]);
+        if let Node::Element { f, .. } = &mut frame {
+            *f = Some(Box::new(el(9, "html", vec![], vec![el(10, "p", vec![], vec![text(11, "SECRET-IN-FRAME")])])));
+        }
+        let mut tree = el(1, "html", vec![], vec![el(2, "body", vec![], vec![el(3, "p", vec![], vec![text(12, "SECRET")]), shadow_host, frame])]);
+        let placeholder = |i: u32| Node::Element { i, n: "div".into(), a: vec![], c: vec![], s: None, y: vec![], css: None, f: None, m: Some((1, 2)) };
+        assert!(super::replace_node(&mut tree, 3, Some(placeholder(20))));
+        assert!(super::replace_node(&mut tree, 6, Some(placeholder(21))));
+        assert!(super::replace_node(&mut tree, 10, None));
+        assert!(super::replace_node(&mut tree, 9, Some(placeholder(22))));
+        assert!(!super::replace_node(&mut tree, 99, None));
+        assert!(!super::replace_node(&mut tree, 1, None), "the root is never taken out");
+        let json = serde_json::to_string(&tree).unwrap_or_default();
+        assert!(!json.contains("SECRET"), "{json}");
+        assert!(json.contains("light") && json.contains("\"i\":20") && json.contains("\"i\":21") && json.contains("\"i\":22"), "{json}");
     }
 
     /// A generated table like the benchmark's: the encoding stays compact.
@@ -256,6 +319,7 @@ mod tests {
             root: el(1, "html", vec![], vec![el(2, "body", vec![], vec![table])]),
             viewport: (1280, 720),
             scroll: vec![],
+            generation: 0,
         });
         let bytes = serde_json::to_string(&snap).unwrap().len();
         let per_node = bytes as f64 / nodes as f64;
