@@ -676,3 +676,46 @@ async fn a_same_origin_frame_shows_in_a_nested_sandboxed_frame_and_runs_nothing(
     let v = j.console.evaluate(FRAMES_JS).await.unwrap_or(Value::Null);
     assert!(v["pwned"].is_null(), "nothing ran: {}", v["pwned"]);
 }
+
+/// The mirror loads the visitor's images and stylesheets from the
+/// operator's browser. Those requests carry none of the operator's cookies
+/// for the site named: a hostile page could otherwise make the operator's
+/// browser call any site signed in as the operator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mirrors_requests_carry_none_of_the_operators_cookies() {
+    const COOKIE: &str = "OPERATOR-SESSION-COOKIE";
+    let (b, hits) = pages::beacon().await.expect("start the beacon");
+    let mut j = join("E2E Operator").await;
+    // The operator is signed in at the beacon's site.
+    for (name, same_site) in [("lax", "Lax"), ("strict", "Strict")] {
+        let cookie = json!({"name": name, "value": COOKIE, "url": b, "sameSite": same_site});
+        j.console.call("Network.setCookie", cookie).await.or_report("set a cookie", &[&j.device, &j.server]);
+    }
+
+    // A same-origin frame's document: the mirror builds a frame of its own.
+    let mut framed = el(30, "iframe", json!([["width", "100"], ["height", "100"]]), json!([]));
+    framed["f"] = el(31, "html", json!([]), json!([el(32, "body", json!([]), json!([el(33, "img", json!([["src", format!("{b}/in-frame.png")]]), json!([]))]))]));
+    let body = el(20, "body", json!([]), json!([
+        el(21, "p", json!([]), json!([text(22, BODY_TEXT)])),
+        el(23, "img", json!([["src", format!("{b}/image.png")]]), json!([])),
+        el(24, "div", json!([["style", format!("background-image:url({b}/background.png);width:10px;height:10px")]]), json!([])),
+        framed,
+    ]));
+    let head = el(2, "head", json!([]), json!([el(3, "link", json!([["rel", "stylesheet"], ["href", format!("{b}/sheet.css")]]), json!([]))]));
+    j.send(json!({"k": "snapshot", "url": PAGE_URL, "title": "Page", "root": el(1, "html", json!([]), json!([head, body])),
+                  "viewport": [1000, 700], "scroll": []}))
+        .await;
+    j.wait("the page text in the mirror", UI_TIMEOUT, |v| v["mirror_text"].as_str().unwrap_or("").contains(BODY_TEXT)).await;
+    let deadline = Instant::now() + UI_TIMEOUT;
+    let heard_all = || ["/image.png", "/background.png", "/sheet.css", "/in-frame.png"]
+        .iter()
+        .all(|path| hits.requests().iter().any(|h| h.starts_with(&format!("GET {path} "))));
+    while !heard_all() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let heard = hits.requests();
+    assert!(heard_all(), "the mirror loaded the page's images (in the page and in its frame) and styles: {heard:?}");
+    for head in &heard {
+        assert!(!head.contains(COOKIE), "a request from the mirror carried the operator's cookie:\n{head}");
+    }
+}
