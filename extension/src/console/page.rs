@@ -1233,6 +1233,10 @@ fn clock(ms: i64) -> String {
 
 /// Lists an app's event, in order among that app's events (one sent again
 /// with a keyframe may come after later ones).
+/// App events listed in the console; older ones leave the list (a chatty
+/// module must not grow the page, or each insertion's scan, without end).
+const SHOWN_APP_EVENTS: u32 = 200;
+
 fn show_app_event(doc: &Document, app_id: &str, seq: u64, event: &serde_json::Value) {
     let Some(list) = ui::by_id(doc, "app-events") else { return };
     let li = ui::el(doc, "li", "");
@@ -1245,4 +1249,10 @@ fn show_app_event(doc: &Document, app_id: &str, seq: u64, event: &serde_json::Va
             && li.get_attribute("data-seq").and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| s > seq)
     });
     let _ = list.insert_before(&li, later.as_ref().map(|e| e.as_ref()));
+    while list.child_element_count() > SHOWN_APP_EVENTS {
+        match list.first_element_child() {
+            Some(oldest) => oldest.remove(),
+            None => break,
+        }
+    }
 }
