@@ -1712,13 +1712,15 @@ impl State {
                     Err(()) => lost.push(n),
                 }
             }
+            // Once per changed element, and only one with children.
+            let looked = js_sys::Set::new(&JsValue::UNDEFINED);
             for (el, _) in &attrs {
+                if looked.has(el) || el.child_element_count() == 0 {
+                    continue;
+                }
+                looked.add(el);
                 if let Ok(list) = el.query_selector_all(&self.private_all) {
-                    for i in 0..list.length() {
-                        if let Some(n) = list.item(i) {
-                            blocks.push(n.unchecked_into());
-                        }
-                    }
+                    blocks.extend((0..list.length()).filter_map(|i| list.item(i)).map(JsCast::unchecked_into::<Element>));
                 }
             }
             for block in blocks {
@@ -1884,6 +1886,7 @@ impl State {
         }
         let held = std::mem::take(&mut self.held);
         let mut targets: Vec<Element> = Vec::new();
+        let looked = js_sys::Set::new(&JsValue::UNDEFINED);
         for r in &held {
             let (Some(t), Some(name)) = (r.target(), r.attribute_name()) else { continue };
             if t.node_type() != ELEMENT {
@@ -1901,8 +1904,11 @@ impl State {
                     Ok(None) => {}
                     Err(()) => targets.push(el.clone()),
                 }
-                if let Ok(list) = el.query_selector_all(&self.private_all) {
-                    targets.extend((0..list.length()).filter_map(|i| list.item(i)).map(JsCast::unchecked_into::<Element>));
+                if el.child_element_count() > 0 && !looked.has(&el) {
+                    looked.add(&el);
+                    if let Ok(list) = el.query_selector_all(&self.private_all) {
+                        targets.extend((0..list.length()).filter_map(|i| list.item(i)).map(JsCast::unchecked_into::<Element>));
+                    }
                 }
             }
         }
