@@ -1,8 +1,8 @@
 //! Capture and restore in one real profile: a form page served from
 //! 127.0.0.1 is filled in, and what reaches the host's store is checked —
-//! the ordinary fields and the scroll anchor are there, the password, card
-//! number, hidden input and `data-baton-private` field are nowhere in the
-//! host's data, and the scroll anchor is never text the settings' private
+//! the ordinary fields and the scroll anchor are there, the password (also
+//! one the page shows as text right after it is typed), card number, hidden
+//! input and `data-baton-private` field are nowhere in the host's data, and the scroll anchor is never text the settings' private
 //! selectors name. The captured state is then restored into a reordered
 //! copy of the form through the content script.
 
@@ -21,6 +21,9 @@ const LOAD_TIMEOUT: Duration = Duration::from_secs(10);
 const NAME: &str = "Ada Lovelace";
 const MESSAGE: &str = "The printer is on fire.\nSecond line.";
 const PASSWORD: &str = "hunter2-PASSWORD-VALUE";
+/// Typed into a second password field that the page then shows as text
+/// (a "show password" button), before Baton's next look at the form.
+const SHOWN_PASSWORD: &str = "shown-secret-VALUE-77";
 const CARD: &str = "4111111111111111";
 const HIDDEN: &str = "HIDDEN-INPUT-VALUE";
 const PRIVATE: &str = "PRIVATE-BLOCK-VALUE";
@@ -45,7 +48,8 @@ fn form_page(reordered: bool) -> String {
         <option value="">Choose</option><option value="billing">Billing</option><option value="bug">Bug</option>
         </select></p>"#;
     let urgent = r#"<p><label><input type="checkbox" name="urgent" value="yes"> Urgent</label></p>"#;
-    let password = r#"<p><label for="pw">Password</label> <input id="pw" name="pw" type="password"></p>"#;
+    let password = r#"<p><label for="pw">Password</label> <input id="pw" name="pw" type="password">
+        <input id="pw2" name="pw2" type="password"></p>"#;
     let card = r#"<p><input name="payment" autocomplete="cc-number" type="text"></p>"#;
     let hidden = r#"<input type="hidden" name="token" value="">"#;
     let private = r#"<div data-baton-private><input name="note" type="text"></div>"#;
@@ -99,6 +103,11 @@ const FILL_JS: &str = r#"(() => {
   set('#name', NAME);
   set('[name=message]', MESSAGE);
   set('#pw', PASSWORD);
+  // Run again and again until the content script is there: a password
+  // field each time it is typed into, then shown.
+  document.querySelector('#pw2').type = 'password';
+  set('#pw2', SHOWN_PW);
+  document.querySelector('#pw2').type = 'text';
   set('[name=payment]', CARD);
   set('[name=note]', PRIVATE);
   document.querySelector('[name=token]').value = HIDDEN;
@@ -117,6 +126,7 @@ fn fill_js() -> String {
         .replace("CARD", &json!(CARD).to_string())
         .replace("PRIVATE", &json!(PRIVATE).to_string())
         .replace("HIDDEN", &json!(HIDDEN).to_string())
+        .replace("SHOWN_PW", &json!(SHOWN_PASSWORD).to_string())
 }
 
 /// True once the page at `url` (not the initial about:blank) has loaded.
@@ -193,7 +203,7 @@ async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
     assert_eq!(field(&captured, "message"), Some(&json!({"t": "text", "v": MESSAGE})));
     assert_eq!(field(&captured, "topic"), Some(&json!({"t": "selected", "v": ["bug"]})));
     assert_eq!(field(&captured, "urgent"), Some(&json!({"t": "checked", "v": true})));
-    for never in ["pw", "payment", "token", "note"] {
+    for never in ["pw", "pw2", "payment", "token", "note"] {
         assert_eq!(field(&captured, never), None, "field {never} must not be captured");
     }
     assert_eq!(
@@ -243,7 +253,7 @@ async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
     }
 
     // Secrets are nowhere in the host's files (store, WAL, logs).
-    for secret in [PASSWORD, CARD, HIDDEN, PRIVATE] {
+    for secret in [PASSWORD, SHOWN_PASSWORD, CARD, HIDDEN, PRIVATE] {
         let hits = files_containing(device.data_home(), secret);
         assert!(hits.is_empty(), "{secret:?} found in {hits:?}");
     }

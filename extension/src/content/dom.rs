@@ -76,20 +76,34 @@ thread_local! {
     static SECRET_FIELDS: js_sys::WeakSet = js_sys::WeakSet::new();
 }
 
-fn kind_with(element: &Element, private_selector: Option<&str>) -> Option<FieldKind> {
+/// Whether `element` is, or ever was, a secret field; remembers it if it
+/// is one now. Called on every input and focus as well as on each scan, so
+/// that a password shown as text before the next scan is still known.
+pub fn once_secret(element: &Element) -> bool {
     let tag = element.local_name().to_ascii_lowercase();
     let attr = |name: &str| element.get_attribute(name);
-    let (input_type, autocomplete, id, name) = (attr("type"), attr("autocomplete"), attr("id"), attr("name"));
-    let secret_now = is_secret(&tag, input_type.as_deref(), autocomplete.as_deref(), id.as_deref(), name.as_deref());
-    let was_secret = SECRET_FIELDS.with(|s| {
+    let secret_now = is_secret(
+        &tag,
+        attr("type").as_deref(),
+        attr("autocomplete").as_deref(),
+        attr("id").as_deref(),
+        attr("name").as_deref(),
+    );
+    SECRET_FIELDS.with(|s| {
         if secret_now {
             s.add(element.unchecked_ref());
         }
         s.has(element.unchecked_ref())
-    });
-    if was_secret {
+    })
+}
+
+fn kind_with(element: &Element, private_selector: Option<&str>) -> Option<FieldKind> {
+    if once_secret(element) {
         return None;
     }
+    let tag = element.local_name().to_ascii_lowercase();
+    let attr = |name: &str| element.get_attribute(name);
+    let (input_type, autocomplete, id, name) = (attr("type"), attr("autocomplete"), attr("id"), attr("name"));
     let editing_host = !matches!(tag.as_str(), "input" | "textarea" | "select")
         && element.dyn_ref::<HtmlElement>().is_some_and(|e| {
             e.is_content_editable()

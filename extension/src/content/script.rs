@@ -47,7 +47,8 @@ pub fn start() {
 
 fn listen(win: &Window) -> Result<(), JsValue> {
     let doc = win.document().ok_or(JsValue::NULL)?;
-    let changed = Closure::<dyn FnMut()>::new(|| {
+    let changed = Closure::<dyn FnMut(web_sys::Event)>::new(|event: web_sys::Event| {
+        note_secret_target(&event);
         DIRTY.with(|d| d.set(true));
         debounce::schedule("page", CAPTURE_DEBOUNCE_MS, capture_now);
     });
@@ -60,6 +61,11 @@ fn listen(win: &Window) -> Result<(), JsValue> {
     }
     win.add_event_listener_with_callback_and_add_event_listener_options("scroll", f, &options)?;
     changed.forget();
+    // A password field is known as one from the moment it is focused, so
+    // that showing it as text before the next scan does not capture it.
+    let focused = Closure::<dyn FnMut(web_sys::Event)>::new(|event: web_sys::Event| note_secret_target(&event));
+    doc.add_event_listener_with_callback_and_add_event_listener_options("focusin", focused.as_ref().unchecked_ref(), &options)?;
+    focused.forget();
 
     // Leaving or hiding the page: capture now, the debounce may not get to run.
     let leaving = Closure::<dyn FnMut()>::new(|| {
@@ -80,6 +86,14 @@ fn listen(win: &Window) -> Result<(), JsValue> {
     add.call1(&event, on_message.as_ref())?;
     on_message.forget();
     Ok(())
+}
+
+/// The element an event really happened on (inside shadow roots too),
+/// remembered if it is a secret field ([`dom::once_secret`]).
+fn note_secret_target(event: &web_sys::Event) {
+    if let Some(element) = event.composed_path().get(0).dyn_ref::<Element>() {
+        dom::once_secret(element);
+    }
 }
 
 fn capture_now() {
