@@ -82,6 +82,22 @@ async fn next_visitor_frame(op: &mut NativeHost, what: &str, pred: impl Fn(&Valu
     frame_of(&event).cloned().unwrap_or_default()
 }
 
+/// A server, the visitor's browser and the operator's host, registered.
+async fn visitor_and_operator(dir: &std::path::Path) -> (ServerProcess, Device, NativeHost) {
+    let server = ServerProcess::start(dir.join("server.sqlite3")).await.expect("start baton-server");
+    let device = Device::start(DeviceOptions::new("Visitor Laptop", server.url()))
+        .await
+        .or_report("start the visitor", &[&server]);
+    let parts: [&dyn baton_e2e::Diagnose; 2] = [&device, &server];
+    let mut op = NativeHost::start(&dir.join("operator"), server.url(), OPERATOR)
+        .await
+        .or_report("start the operator's host", &parts);
+    op.wait_status("operator registered", CONNECT_TIMEOUT, |s| s["server"]["state"] == "connected" && !s["device"].is_null())
+        .await
+        .or_report("operator registered", &parts);
+    (server, device, op)
+}
+
 async fn command(op: &mut NativeHost, session: &str, cmd_id: u64, command: Value) -> Value {
     operator_send(op, session, json!({"k": "command", "cmd_id": cmd_id, "command": command})).await;
     next_visitor_frame(op, &format!("result of command {cmd_id}"), |f| f["k"] == "command_result" && f["cmd_id"] == cmd_id).await
@@ -90,17 +106,8 @@ async fn command(op: &mut NativeHost, session: &str, cmd_id: u64, command: Value
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn visitor_shares_consents_controls_gets_apps_and_stops() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = ServerProcess::start(dir.path().join("server.sqlite3")).await.expect("start baton-server");
-    let device = Device::start(DeviceOptions::new("Visitor Laptop", server.url()))
-        .await
-        .or_report("start the visitor", &[&server]);
+    let (server, device, mut op) = visitor_and_operator(dir.path()).await;
     let parts: [&dyn baton_e2e::Diagnose; 2] = [&device, &server];
-    let mut op = NativeHost::start(&dir.path().join("operator"), server.url(), OPERATOR)
-        .await
-        .or_report("start the operator's host", &parts);
-    op.wait_status("operator registered", CONNECT_TIMEOUT, |s| s["server"]["state"] == "connected" && !s["device"].is_null())
-        .await
-        .or_report("operator registered", &parts);
 
     let url = serve_page().await;
     let page = device.browser().cdp().open_page(&url).await.or_report("open the page", &parts);
@@ -254,17 +261,8 @@ struct Active {
 
 async fn active_session(html: &str) -> Active {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = ServerProcess::start(dir.path().join("server.sqlite3")).await.expect("start baton-server");
-    let device = Device::start(DeviceOptions::new("Visitor Laptop", server.url()))
-        .await
-        .or_report("start the visitor", &[&server]);
+    let (server, device, mut op) = visitor_and_operator(dir.path()).await;
     let parts: [&dyn baton_e2e::Diagnose; 2] = [&device, &server];
-    let mut op = NativeHost::start(&dir.path().join("operator"), server.url(), OPERATOR)
-        .await
-        .or_report("start the operator's host", &parts);
-    op.wait_status("operator registered", CONNECT_TIMEOUT, |s| s["server"]["state"] == "connected" && !s["device"].is_null())
-        .await
-        .or_report("operator registered", &parts);
     let origin = pages::serve_page(html, &[]).await.expect("start the page server");
     let page = device.browser().cdp().open_page(&format!("{origin}/page")).await.or_report("open the page", &parts);
     page.wait_for("document.readyState === 'complete'", WAIT).await.or_report("page loaded", &parts);
