@@ -851,6 +851,9 @@ enum Handle<'a> {
         got: Option<Element>,
         /// A text field's live value, when the read already has it.
         value: Option<String>,
+        /// For an option: the class of the select it is in (`Some(None)`:
+        /// in none), when the read knows it.
+        select: Option<Option<FieldClass>>,
     },
 }
 
@@ -935,6 +938,8 @@ struct Opened {
     text_mask: bool,
     shadow: Option<ShadowRoot>,
     frame_doc: Option<Document>,
+    /// A form control's class ([`State::field_class`]).
+    class: Option<FieldClass>,
 }
 
 fn children(parent: &DomNode) -> Vec<DomNode> {
@@ -1177,17 +1182,18 @@ impl State {
 
     /// A form control's class ([`mask::class_of`]), secret for good once it
     /// was secret. Without the live element (a failed read) a field counts
-    /// as secret as soon as any field was.
-    fn field_class(&mut self, el: Option<&Element>, tag: &str, raw: &[(String, String)], safe: bool) -> Option<FieldClass> {
+    /// as secret as soon as any field was. `el` is only asked for when
+    /// needed (in a bulk read, getting it is a call into the browser).
+    fn field_class(&mut self, el: impl FnOnce() -> Option<Element>, tag: &str, raw: &[(String, String)], safe: bool) -> Option<FieldClass> {
         let class = mask::class_of(tag, raw, safe)?;
         if class == FieldClass::Secret {
-            if let Some(el) = el {
+            if let Some(el) = el() {
                 self.secrets.add(el.unchecked_ref());
                 self.any_secret = true;
             }
             return Some(class);
         }
-        if self.any_secret && el.is_none_or(|el| self.secrets.has(el.unchecked_ref())) {
+        if self.any_secret && el().is_none_or(|el| self.secrets.has(el.unchecked_ref())) {
             return Some(FieldClass::Secret);
         }
         Some(class)
@@ -1211,7 +1217,7 @@ impl State {
             Ok(Some(select)) => {
                 let raw = Self::attrs_of(&select);
                 let safe = self.is_safe(&select);
-                self.field_class(Some(&select), "select", &raw, safe)
+                self.field_class(|| Some(select), "select", &raw, safe)
             }
             Ok(None) => None,
             Err(_) => Some(FieldClass::Secret),
@@ -1334,6 +1340,7 @@ impl State {
                 text_mask,
                 shadow: None,
                 frame_doc: None,
+                class: None,
             };
         }
         let is_field = matches!(tag.as_str(), "input" | "textarea" | "select");
@@ -1342,10 +1349,12 @@ impl State {
                 Handle::Live(el) => self.is_safe(el),
                 Handle::Bulk { safe, .. } => *safe,
             };
-        let class = if is_field { self.field_class(h.el(), &tag, &raw, safe) } else { None };
-        // An option's `selected` and `value` state its select's choice.
-        let attr_class = match tag.as_str() {
-            "option" | "optgroup" => self.option_class(h.el()),
+        let class = if is_field { self.field_class(|| h.el().cloned(), &tag, &raw, safe) } else { None };
+        // An option's `selected` and `value` state its select's choice (a
+        // bulk read knows the select it is in).
+        let attr_class = match (tag.as_str(), &*h) {
+            ("option" | "optgroup", Handle::Bulk { select: Some(select), .. }) => *select,
+            ("option" | "optgroup", _) => self.option_class(h.el()),
             _ => class,
         };
         let input_type = raw.iter().find(|(k, _)| k.eq_ignore_ascii_case("type")).map(|(_, v)| v.clone());
@@ -1450,6 +1459,7 @@ impl State {
             text_mask: text_mask || editable,
             shadow,
             frame_doc,
+            class,
         }
     }
 
@@ -1831,7 +1841,7 @@ impl State {
                 self.option_class(Some(&el))
             } else {
                 let safe = self.is_safe(&el);
-                self.field_class(Some(&el), &tag, &Self::attrs_of(&el), safe)
+                self.field_class(|| Some(el.clone()), &tag, &Self::attrs_of(&el), safe)
             };
             if class.is_some() && matches!(name.to_ascii_lowercase().as_str(), "value" | "checked" | "selected") {
                 // Default values change nothing the operator sees beyond
@@ -2005,7 +2015,7 @@ impl State {
         let tag = el.local_name();
         let raw = Self::attrs_of(&el);
         let safe = self.is_safe(&el);
-        let Some(class) = self.field_class(Some(&el), &tag, &raw, safe) else { return Vec::new() };
+        let Some(class) = self.field_class(|| Some(el.clone()), &tag, &raw, safe) else { return Vec::new() };
         let input_type = raw.iter().find(|(k, _)| k.eq_ignore_ascii_case("type")).map(|(_, v)| v.as_str());
         let change = match class {
             FieldClass::Secret => return Vec::new(),

@@ -9,6 +9,8 @@ use super::*;
 struct Open {
     node: Node,
     text_mask: bool,
+    /// For a `<select>`: its class, which its options follow.
+    select: Option<Option<FieldClass>>,
     /// The next child's id (0: none left).
     next_kid: u32,
     out: Vec<Node>,
@@ -122,6 +124,9 @@ impl Assembly {
                 if raw.iter().any(|(n, _)| n.eq_ignore_ascii_case(UI_ATTR)) {
                     return None;
                 }
+                // The select an option is in: the nearest one open above it
+                // (as `closest("select")` finds it in the same tree).
+                let select = Some(self.stack.iter().rev().find_map(|o| o.select).flatten());
                 let mut h = Handle::Bulk {
                     table: &self.table,
                     id,
@@ -134,6 +139,7 @@ impl Assembly {
                         .binary_search_by_key(&id, |(k, _)| *k)
                         .ok()
                         .map(|k| std::mem::take(&mut self.field_values[k].1)),
+                    select,
                 };
                 let tag = local_name(std::mem::take(&mut self.names[i]));
                 let opened = st.open_element(&mut h, id, tag, raw, text_mask);
@@ -148,7 +154,8 @@ impl Assembly {
                 Some(if kid == 0 {
                     Ok(opened.node)
                 } else {
-                    Err(Open { node: opened.node, text_mask: opened.text_mask, next_kid: kid, out: Vec::new() })
+                    let select = matches!(&opened.node, Node::Element { n, .. } if n == "select").then_some(opened.class);
+                    Err(Open { node: opened.node, text_mask: opened.text_mask, select, next_kid: kid, out: Vec::new() })
                 })
             }
             TEXT | CDATA => {
