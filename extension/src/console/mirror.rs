@@ -297,22 +297,7 @@ impl<D: Dom> Mirror<D> {
                     sanitize::plan_element(ns, n, a, &self.base)
                 };
                 match plan {
-                    ElementPlan::Inert => {
-                        let stand_in = (!hidden && !parent_is_style).then(|| self.dom.create_comment(&format!("baton: {lower} removed")));
-                        let kind = Kind::Element {
-                            ns,
-                            tag: lower.clone(),
-                            password: false,
-                            file: false,
-                            masked: None,
-                            style: false,
-                            placeholder: false,
-                            frame: false,
-                        };
-                        self.nodes.insert(id, entry(stand_in.clone(), true, parent, kind));
-                        self.build_inert_children(id, c, s, f)?;
-                        Ok(stand_in)
-                    }
+                    ElementPlan::Inert => self.build_inert(id, ns, lower, parent, hidden || parent_is_style, (c, s, f)),
                     ElementPlan::Placeholder { label, attrs } => {
                         let Some(el) = self.dom.create_element(Ns::Html, "div") else { return Ok(None) };
                         for (k, v) in &attrs {
@@ -379,7 +364,10 @@ impl<D: Dom> Mirror<D> {
                     ElementPlan::Keep { tag, attrs } => {
                         let is_link_sheet = ns == Ns::Html && lower == "link" && css.is_some();
                         let is_style = lower == "style" || is_link_sheet;
-                        let Some(el) = self.dom.create_element(ns, if is_link_sheet { "style" } else { &tag }) else { return Ok(None) };
+                        // A name the browser refuses (`1a`): known, shown as nothing.
+                        let Some(el) = self.dom.create_element(ns, if is_link_sheet { "style" } else { &tag }) else {
+                            return self.build_inert(id, ns, lower, parent, hidden || parent_is_style, (c, s, f));
+                        };
                         let password = sanitize::is_password(&lower, a);
                         for (k, v) in &attrs {
                             if is_link_sheet && (k == "href" || k == "rel") {
@@ -449,6 +437,25 @@ impl<D: Dom> Mirror<D> {
                 }
             }
         }
+    }
+
+    /// An element the mirror does not show: a comment stands in for it
+    /// (none when `hidden`), and it and its subtree are known as inert, so
+    /// later records about them are understood and ignored.
+    fn build_inert(
+        &mut self,
+        id: NodeId,
+        ns: Ns,
+        tag: String,
+        parent: Option<NodeId>,
+        hidden: bool,
+        (c, s, f): (&[Node], &Option<Vec<Node>>, &Option<Box<Node>>),
+    ) -> Result<Option<D::N>, ApplyError> {
+        let stand_in = (!hidden).then(|| self.dom.create_comment(&format!("baton: {tag} removed")));
+        let kind = Kind::Element { ns, tag, password: false, file: false, masked: None, style: false, placeholder: false, frame: false };
+        self.nodes.insert(id, entry(stand_in.clone(), true, parent, kind));
+        self.build_inert_children(id, c, s, f)?;
+        Ok(stand_in)
     }
 
     fn build_inert_children(&mut self, id: NodeId, c: &[Node], s: &Option<Vec<Node>>, f: &Option<Box<Node>>) -> Result<(), ApplyError> {
@@ -860,6 +867,10 @@ pub mod fake {
     impl Dom for FakeDom {
         type N = usize;
         fn create_element(&mut self, _ns: Ns, tag: &str) -> Option<usize> {
+            // The browser refuses names that do not start with a letter.
+            if !tag.starts_with(|c: char| c.is_ascii_alphabetic()) {
+                return None;
+            }
             Some(self.new_node(FakeNode { tag: Some(tag.to_owned()), ..Default::default() }))
         }
         fn create_text(&mut self, text: &str) -> usize {
@@ -1483,6 +1494,22 @@ mod tests {
         assert!(!html.contains("evil.example") && !html.contains("@import"), "{html}");
         assert!(html.contains("<style>b{background:url(\"about:invalid\")}</style>"), "{html}");
         assert_eq!(m.dom.render(*m.node(11).unwrap()), "<p>Hello</p>");
+    }
+
+    #[test]
+    fn an_element_the_browser_will_not_make_is_known_and_shown_as_nothing() {
+        let mut m = Mirror::new(FakeDom::default());
+        let page = json!({"i":1,"n":"html","c":[{"i":2,"n":"body","c":[
+            {"i":3,"n":"1a","c":[{"i":4,"v":"inside"}]},{"i":5,"n":"p","c":[{"i":6,"v":"after"}]}]}]});
+        m.snapshot(&snap(page)).unwrap();
+        let html = m.dom.html();
+        assert!(!html.contains("inside") && html.contains("<p>after</p>"), "{html}");
+        // Later records about it or its subtree are understood, not unknown
+        // (which would ask for a keyframe that brings the same page again).
+        m.apply(&Mutations { texts: vec![(4, "changed".into())], ..Default::default() }).unwrap();
+        assert!(!m.dom.html().contains("changed"));
+        m.apply(&Mutations { removes: vec![3], ..Default::default() }).unwrap();
+        assert_eq!(m.dom.html(), "<html><body><p>after</p></body></html>");
     }
 
     #[test]
