@@ -219,6 +219,18 @@ async fn visitor_shares_consents_controls_gets_apps_and_stops() {
     assert_eq!(state["state"], "pulled");
     wait_content(&page, "the app gone", VISITOR_UI_JS, |v| v["apps"] == json!([])).await;
 
+    // Leaving the page pulls every app and takes it out of the page (a page
+    // kept in the back/forward cache comes back without it).
+    operator_send(&mut op, &session, json!({"k": "push_app", "app_id": "addr2", "app": form})).await;
+    next_visitor_frame(&mut op, "second app pushed", |f| f["k"] == "app_state" && f["app_id"] == "addr2").await;
+    wait_content(&page, "the second app in the page", VISITOR_UI_JS, |v| v["apps"][0]["state"] == "pushed").await;
+    page.evaluate("window.dispatchEvent(new PageTransitionEvent('pagehide', { persisted: true })); true")
+        .await
+        .or_report("the page is left", &parts);
+    let state = next_visitor_frame(&mut op, "apps pulled on leaving", |f| f["k"] == "app_state" && f["app_id"] == "addr2").await;
+    assert_eq!(state["state"], "pulled");
+    wait_content(&page, "no app left in the page", VISITOR_UI_JS, |v| v["apps"] == json!([])).await;
+
     // The tab navigates while shared: the new page is told, the operator
     // learns of the navigation, then gets a fresh snapshot.
     let next = format!("{url}?page=2");

@@ -479,9 +479,22 @@ fn on_app_event(app_id: String, event: serde_json::Value) {
     frame(VisitorFrame::AppEvent { app_id, seq, event });
 }
 
+/// Leaving the page: every app is pulled, and taken out of the page as a
+/// pull does (a page kept in the back/forward cache would otherwise come
+/// back showing apps both sides count as pulled).
 fn pull_all_apps() {
-    let pulled = with(|d| d.apps.pull_all()).unwrap_or_default();
+    let Some((overlay, pulled)) = with(|d| {
+        let pulled = d.apps.pull_all();
+        for app_id in &pulled {
+            d.app_in.remove(app_id);
+            d.app_out.remove(app_id);
+        }
+        (d.overlay.clone(), pulled)
+    }) else {
+        return;
+    };
     for app_id in pulled {
+        overlay.set_app_state(&app_id, AppState::Pulled);
         frame(VisitorFrame::AppState { app_id: app_id.clone(), state: AppState::Pulled });
         audit(AuditEvent::AppState { app_id, state: AppState::Pulled });
     }
