@@ -593,6 +593,32 @@ async fn frame_markup_in_attributes_is_not_sent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_user_put_in_an_editable_region_sends_layout_only() {
+    let _one = ONE_BROWSER.lock().await;
+    let html = r#"<!doctype html><html><body>
+<div id=ed contenteditable><p>typed words</p><img id=pasted src="data:image/png;base64,UEFTVEVELVNDUkVFTlNIT1Q=" width=10 height=12 alt="PASTED-ALT"><a id=link href="https://private.example/PASTED-LINK">link</a></div>
+<img id=outside src="https://public.example/OUTSIDE-IMAGE.png">
+</body></html>"#;
+    let (_browser, _dir, page) = open_pages(vec![("/t", html.into())]).await;
+    for bulk in [true, false] {
+        page.eval(&format!("wasm_bindgen.debug_capture_bulk({bulk})")).await.expect("choose the walk");
+        let mut frames = start_capture(&page, "", "").await;
+        page.page_eval(
+            "if (!window.once) { window.once = 1;              link.setAttribute('href', 'https://private.example/LATER-LINK');              const i = document.createElement('img'); i.src = 'https://private.example/LATER-PASTED.png'; ed.appendChild(i); } true",
+        )
+        .await;
+        settle(&page, &mut frames, "END-MARKER").await;
+        page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
+        let text = serde_json::to_string(&frames).expect("frames text");
+        for secret in ["UEFTVEVELVNDUkVFTlNIT1Q", "PASTED-ALT", "PASTED-LINK", "LATER-LINK", "LATER-PASTED"] {
+            assert!(!text.contains(secret), "bulk {bulk}: {secret} leaked: {}", truncate(&frames));
+        }
+        assert!(text.contains("OUTSIDE-IMAGE"), "bulk {bulk}: images outside the region are sent");
+        assert!(text.contains("\"width\",\"10\""), "bulk {bulk}: the pasted image keeps its size: {}", truncate(&frames));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_choice_of_a_masked_or_secret_select_is_not_sent() {
     let _one = ONE_BROWSER.lock().await;
     let html = r#"<!doctype html><html><body>

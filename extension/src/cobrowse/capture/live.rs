@@ -1376,7 +1376,10 @@ impl State {
             if mask::embeds_markup(&tag, &n, &v) {
                 continue;
             }
-            if let Some(v) = mask::attr_out(&n, v, attr_class, false) {
+            // Inside an editable region what the user put there (a pasted
+            // image, a link) is input too: only layout goes out, as for a
+            // private block.
+            if let Some(v) = mask::attr_out(&n, v, attr_class, text_mask) {
                 let v = self.as_asset(v);
                 a.push((n, v));
             }
@@ -1833,7 +1836,10 @@ impl State {
                 continue;
             }
             let value = el.get_attribute(&name);
-            let placeholder = self.placeholders.contains(&id);
+            // A private element, or one inside an editable region (whose
+            // content is input), keeps only what layout needs.
+            let placeholder =
+                self.placeholders.contains(&id) || el.parent_element().is_some_and(|p| Self::in_editable(p.as_ref()));
             let tag = el.local_name();
             let class = if placeholder {
                 None
