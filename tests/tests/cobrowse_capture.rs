@@ -498,6 +498,28 @@ async fn settle(page: &Page, frames: &mut Vec<Value>, marker: &str) {
     page.frames_until(frames, marker, |f| serde_json::to_string(f).unwrap_or_default().contains(marker)).await;
 }
 
+/// Starts a capture with the given private and safe selectors, makes
+/// `change` in the page, waits until it is recorded and stops: the frames,
+/// and all of them as one text.
+async fn capture_change(page: &Page, private: &str, safe: &str, change: &str) -> (Vec<Value>, String) {
+    static MARKERS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let mut frames = start_capture(page, private, safe).await;
+    page.page_eval(change).await;
+    let marker = format!("CHANGE-MARKER-{}", MARKERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    settle(page, &mut frames, &marker).await;
+    page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
+    let text = serde_json::to_string(&frames).expect("frames text");
+    (frames, text)
+}
+
+/// Fails on the first of `secrets` found in the frames' `text`; `context`
+/// says which run it was.
+fn assert_not_sent(frames: &[Value], text: &str, secrets: &[&str], context: &str) {
+    for secret in secrets {
+        assert!(!text.contains(secret), "{secret} sent{context}: {}", truncate(frames));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_password_shown_as_text_stays_secret() {
     let _one = ONE_BROWSER.lock().await;
@@ -541,10 +563,12 @@ async fn typing_inside_a_private_block_is_never_sent() {
 <div id=w3><input id=d class=keep></div>
 </body></html>"#;
     let (_browser, _dir, page) = open_pages(vec![("/t", html.into())]).await;
-    let mut frames = start_capture(&page, ".pii", ".keep").await;
     // The block turns private and the field changes in the same task, before
     // the recorder hears of the attribute.
-    page.page_eval(
+    let (frames, text) = capture_change(
+        &page,
+        ".pii",
+        ".keep",
         "const send = (el, v) => { el.value = v; el.dispatchEvent(new Event('input', { bubbles: true })); }; \
          send(a, 'PRIV-A'); \
          w1.setAttribute('data-baton-private', ''); send(b, 'PRIV-B'); \
@@ -552,12 +576,7 @@ async fn typing_inside_a_private_block_is_never_sent() {
          w3.className = 'pii'; send(d, 'PRIV-D'); true",
     )
     .await;
-    settle(&page, &mut frames, "END-MARKER").await;
-    page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
-    let text = serde_json::to_string(&frames).expect("frames text");
-    for secret in ["PRIV-A", "PRIV-B", "PRIV-C", "PRIV-D"] {
-        assert!(!text.contains(secret), "{secret} leaked: {}", truncate(&frames));
-    }
+    assert_not_sent(&frames, &text, &["PRIV-A", "PRIV-B", "PRIV-C", "PRIV-D"], "");
     assert!(!has_kind(&frames, "input"), "no input frames: {:?}", kinds(&frames));
 }
 
@@ -577,18 +596,16 @@ async fn frame_markup_in_attributes_is_not_sent() {
          else f.addEventListener('load', () => r(true)); })",
     )
     .await;
-    let mut frames = start_capture(&page, "", "").await;
-    page.page_eval(
+    let (frames, text) = capture_change(
+        &page,
+        "",
+        "",
         "s.setAttribute('srcdoc', '<div data-baton-private>LATER-SRCDOC-SECRET</div>'); \
          k.setAttribute('src', 'data:text/html,<p>LATER-DATAURL-SECRET</p>'); true",
     )
     .await;
-    settle(&page, &mut frames, "END-MARKER").await;
-    page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
-    let text = serde_json::to_string(&frames).expect("frames text");
-    for secret in ["SRCDOC-PRIVATE", "DATAURL-IFRAME-SECRET", "DATAURL-OBJECT-SECRET", "LATER-SRCDOC-SECRET", "LATER-DATAURL-SECRET"] {
-        assert!(!text.contains(secret), "{secret} leaked: {}", truncate(&frames));
-    }
+    let secrets = ["SRCDOC-PRIVATE", "DATAURL-IFRAME-SECRET", "DATAURL-OBJECT-SECRET", "LATER-SRCDOC-SECRET", "LATER-DATAURL-SECRET"];
+    assert_not_sent(&frames, &text, &secrets, "");
     assert!(text.contains("SRCDOC-TEXT"), "the srcdoc frame's document is captured node by node");
 }
 
@@ -602,17 +619,16 @@ async fn what_the_user_put_in_an_editable_region_sends_layout_only() {
     let (_browser, _dir, page) = open_pages(vec![("/t", html.into())]).await;
     for bulk in [true, false] {
         page.eval(&format!("wasm_bindgen.debug_capture_bulk({bulk})")).await.expect("choose the walk");
-        let mut frames = start_capture(&page, "", "").await;
-        page.page_eval(
-            "if (!window.once) { window.once = 1;              link.setAttribute('href', 'https://private.example/LATER-LINK');              const i = document.createElement('img'); i.src = 'https://private.example/LATER-PASTED.png'; ed.appendChild(i); } true",
+        let (frames, text) = capture_change(
+            &page,
+            "",
+            "",
+            "if (!window.once) { window.once = 1; link.setAttribute('href', 'https://private.example/LATER-LINK'); \
+             const i = document.createElement('img'); i.src = 'https://private.example/LATER-PASTED.png'; ed.appendChild(i); } true",
         )
         .await;
-        settle(&page, &mut frames, "END-MARKER").await;
-        page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
-        let text = serde_json::to_string(&frames).expect("frames text");
-        for secret in ["UEFTVEVELVNDUkVFTlNIT1Q", "PASTED-ALT", "PASTED-LINK", "LATER-LINK", "LATER-PASTED"] {
-            assert!(!text.contains(secret), "bulk {bulk}: {secret} leaked: {}", truncate(&frames));
-        }
+        let secrets = ["UEFTVEVELVNDUkVFTlNIT1Q", "PASTED-ALT", "PASTED-LINK", "LATER-LINK", "LATER-PASTED"];
+        assert_not_sent(&frames, &text, &secrets, &format!(" (bulk {bulk})"));
         assert!(text.contains("OUTSIDE-IMAGE"), "bulk {bulk}: images outside the region are sent");
         assert!(text.contains("\"width\",\"10\""), "bulk {bulk}: the pasted image keeps its size: {}", truncate(&frames));
     }
@@ -629,20 +645,18 @@ async fn the_choice_of_a_masked_or_secret_select_is_not_sent() {
     let (_browser, _dir, page) = open_pages(vec![("/t", html.into())]).await;
     for bulk in [true, false] {
         page.eval(&format!("wasm_bindgen.debug_capture_bulk({bulk})")).await.expect("choose the walk");
-        let mut frames = start_capture(&page, "", "").await;
-        page.page_eval(
+        let (frames, text) = capture_change(
+            &page,
+            "",
+            "",
             "if (!window.once) { window.once = 1; \
              m.options[0].setAttribute('selected', ''); m.options[0].setAttribute('value', '09'); \
              const o = document.createElement('option'); o.value = '12'; o.selected = true; o.setAttribute('selected', ''); m.appendChild(o); \
              c.options[0].setAttribute('selected', ''); } true",
         )
         .await;
-        settle(&page, &mut frames, &format!("END-MARKER-{bulk}")).await;
-        page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
-        let text = serde_json::to_string(&frames).expect("frames text");
-        for secret in ["\"07\"", "\"09\"", "\"12\"", "\"selected\"", "\"red\"", "\"blue\""] {
-            assert!(!text.contains(secret), "{secret} sent (bulk {bulk}): {}", truncate(&frames));
-        }
+        let secrets = ["\"07\"", "\"09\"", "\"12\"", "\"selected\"", "\"red\"", "\"blue\""];
+        assert_not_sent(&frames, &text, &secrets, &format!(" (bulk {bulk})"));
         assert!(text.contains("SAFE-CHOICE"), "a safe select's options stay");
     }
 }
@@ -723,14 +737,9 @@ async fn a_private_blocks_style_keeps_layout_but_no_images() {
 <div id=p data-baton-private style="width: 120px; background-image: url(https://cdn.example/u/8812/license.jpg); --photo: url(data:image/png;base64,QUJD); height: 30px">x</div>
 </body></html>"#;
     let (_browser, _dir, page) = open_pages(vec![("/t", html.into())]).await;
-    let mut frames = start_capture(&page, "", "").await;
-    page.page_eval("p.setAttribute('style', 'width: 50px; background: image-set(\"https://cdn.example/LATER.jpg\" 1x)'); true").await;
-    settle(&page, &mut frames, "END-MARKER").await;
-    page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
-    let text = serde_json::to_string(&frames).expect("frames text");
-    for secret in ["license.jpg", "QUJD", "LATER.jpg", "--photo"] {
-        assert!(!text.contains(secret), "{secret} leaked: {}", truncate(&frames));
-    }
+    let change = "p.setAttribute('style', 'width: 50px; background: image-set(\"https://cdn.example/LATER.jpg\" 1x)'); true";
+    let (frames, text) = capture_change(&page, "", "", change).await;
+    assert_not_sent(&frames, &text, &["license.jpg", "QUJD", "LATER.jpg", "--photo"], "");
     assert!(text.contains("width: 120px") && text.contains("height: 30px") && text.contains("width: 50px"), "layout kept: {}", truncate(&frames));
 }
 
@@ -746,18 +755,15 @@ async fn light_dom_slotted_into_a_private_shadow_element_is_hidden() {
     let (_browser, _dir, page) = open_pages(vec![("/t", html.into())]).await;
     for bulk in [true, false] {
         page.eval(&format!("wasm_bindgen.debug_capture_bulk({bulk})")).await.expect("choose the walk");
-        let mut frames = start_capture(&page, "", "").await;
-        page.page_eval(
+        let (frames, text) = capture_change(
+            &page,
+            "",
+            "",
             "if (!window.once) { window.once = 1; const s = document.createElement('b'); s.textContent = 'ADDED-SLOTTED-SECRET'; card.appendChild(s); \
              card.querySelector('span').firstChild.data = '4111-CHANGED-SECRET'; } true",
         )
         .await;
-        settle(&page, &mut frames, &format!("END-MARKER-{bulk}")).await;
-        page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
-        let text = serde_json::to_string(&frames).expect("frames text");
-        for secret in ["4111", "SLOTTED-SECRET", "CHANGED-SECRET"] {
-            assert!(!text.contains(secret), "{secret} leaked (bulk {bulk}): {}", truncate(&frames));
-        }
+        assert_not_sent(&frames, &text, &["4111", "SLOTTED-SECRET", "CHANGED-SECRET"], &format!(" (bulk {bulk})"));
         assert!(text.contains("CARD-CHROME"), "the shadow tree's own text stays");
     }
 }
