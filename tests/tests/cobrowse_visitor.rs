@@ -15,8 +15,8 @@
 use std::time::Duration;
 
 use baton_e2e::{
-    click_visitor_ui, in_content_world, pages, wait_in_content_world, Device, DeviceOptions, NativeHost, OrReport, ServerProcess,
-    Session, VISITOR_UI_JS,
+    click_visitor_ui, in_content_world, pages, wait_in_content_world, Device, DeviceOptions, NativeHost, OrReport, Popup,
+    ServerProcess, Session, VISITOR_UI_JS,
 };
 use serde_json::{json, Value};
 
@@ -98,6 +98,22 @@ async fn visitor_and_operator(dir: &std::path::Path) -> (ServerProcess, Device, 
     (server, device, op)
 }
 
+/// Opens `url` in the visitor's browser and shares it from the popup
+/// (opened as a tab: "this tab" is the page, used last): the page, the
+/// popup and the session code.
+async fn open_and_share(device: &Device, url: &str, parts: &[&dyn baton_e2e::Diagnose]) -> (Session, Popup, String) {
+    let page = device.browser().cdp().open_page(url).await.or_report("open the page", parts);
+    page.wait_for("document.readyState === 'complete'", WAIT).await.or_report("page loaded", parts);
+    wait_content(&page, "the content script", "typeof chrome.runtime?.id === 'string'", |v| v == &json!(true)).await;
+    let popup = device.popup().await.or_report("open the popup", parts);
+    popup
+        .wait_until("connected", CONNECT_TIMEOUT, |s| s.host_is("connected") && s.server_is("connected"))
+        .await
+        .or_report("popup connected", parts);
+    let code = popup.share_code(WAIT).await.or_report("share this tab", parts);
+    (page, popup, code)
+}
+
 async fn command(op: &mut NativeHost, session: &str, cmd_id: u64, command: Value) -> Value {
     operator_send(op, session, json!({"k": "command", "cmd_id": cmd_id, "command": command})).await;
     next_visitor_frame(op, &format!("result of command {cmd_id}"), |f| f["k"] == "command_result" && f["cmd_id"] == cmd_id).await
@@ -110,20 +126,7 @@ async fn visitor_shares_consents_controls_gets_apps_and_stops() {
     let parts: [&dyn baton_e2e::Diagnose; 2] = [&device, &server];
 
     let url = serve_page().await;
-    let page = device.browser().cdp().open_page(&url).await.or_report("open the page", &parts);
-    page.wait_for("document.readyState === 'complete'", WAIT).await.or_report("page loaded", &parts);
-    wait_content(&page, "the content script", "typeof chrome.runtime?.id === 'string'", |v| v == &json!(true)).await;
-
-    // Share from the popup (opened as a tab: "this tab" is the page, used last).
-    let popup = device.popup().await.or_report("open the popup", &parts);
-    popup
-        .wait_until("connected", CONNECT_TIMEOUT, |s| s.host_is("connected") && s.server_is("connected"))
-        .await
-        .or_report("popup connected", &parts);
-    let code = popup
-        .share_code(WAIT)
-        .await
-        .or_report("share this tab", &parts);
+    let (page, popup, code) = open_and_share(&device, &url, &parts).await;
     let ui = wait_content(&page, "the bar with the code", VISITOR_UI_JS, |v| v["state"] == "waiting").await;
     assert!(ui["text"].as_str().is_some_and(|t| t.contains(&code)), "the bar shows the code: {ui}");
 
@@ -276,15 +279,7 @@ async fn active_session(html: &str) -> Active {
     let (server, device, mut op) = visitor_and_operator(dir.path()).await;
     let parts: [&dyn baton_e2e::Diagnose; 2] = [&device, &server];
     let origin = pages::serve_page(html, &[]).await.expect("start the page server");
-    let page = device.browser().cdp().open_page(&format!("{origin}/page")).await.or_report("open the page", &parts);
-    page.wait_for("document.readyState === 'complete'", WAIT).await.or_report("page loaded", &parts);
-    wait_content(&page, "the content script", "typeof chrome.runtime?.id === 'string'", |v| v == &json!(true)).await;
-    let popup = device.popup().await.or_report("open the popup", &parts);
-    popup
-        .wait_until("connected", CONNECT_TIMEOUT, |s| s.host_is("connected") && s.server_is("connected"))
-        .await
-        .or_report("popup connected", &parts);
-    let code = popup.share_code(WAIT).await.or_report("share this tab", &parts);
+    let (page, _popup, code) = open_and_share(&device, &format!("{origin}/page"), &parts).await;
     let joined = op.call(json!({"type": "operator_join", "code": code})).await.or_report("operator joins", &parts);
     let session = joined["session_id"].as_str().expect("session id").to_owned();
     wait_content(&page, "the consent prompt", VISITOR_UI_JS, |v| v["consent"] == true).await;
