@@ -48,6 +48,14 @@ struct Driver {
     navigated: bool,
 }
 
+impl Driver {
+    /// A pulled app's event channels go with it.
+    fn forget_app(&mut self, app_id: &str) {
+        self.app_in.remove(app_id);
+        self.app_out.remove(app_id);
+    }
+}
+
 thread_local! {
     static DRIVER: RefCell<Option<Driver>> = const { RefCell::new(None) };
     /// The settings in force (`None` until first read).
@@ -456,10 +464,7 @@ fn app_transition(overlay: &Rc<Overlay>, app_id: &str, f: fn(&mut Apps, &str) ->
         Some(Ok(state)) => {
             overlay.set_app_state(app_id, state);
             if state == AppState::Pulled {
-                with(|d| {
-                    d.app_in.remove(app_id);
-                    d.app_out.remove(app_id);
-                });
+                with(|d| d.forget_app(app_id));
             }
             frame(VisitorFrame::AppState { app_id: app_id.to_owned(), state });
             audit(AuditEvent::AppState { app_id: app_id.to_owned(), state });
@@ -485,10 +490,7 @@ fn on_app_event(app_id: String, event: serde_json::Value) {
 fn pull_all_apps() {
     let Some((overlay, pulled)) = with(|d| {
         let pulled = d.apps.pull_all();
-        for app_id in &pulled {
-            d.app_in.remove(app_id);
-            d.app_out.remove(app_id);
-        }
+        pulled.iter().for_each(|app_id| d.forget_app(app_id));
         (d.overlay.clone(), pulled)
     }) else {
         return;
