@@ -289,7 +289,8 @@ async fn active_session(html: &str) -> Active {
     Active { _dir: dir, server, device, op, page, session, snapshot }
 }
 
-/// The operator asks for `scopes` and the visitor grants them all.
+/// The operator asks for `scopes` and the visitor grants them all (besides
+/// those granted before).
 async fn grant(a: &mut Active, scopes: &[&str]) {
     operator_send(&mut a.op, &a.session, json!({"k": "control_request", "scopes": scopes})).await;
     wait_content(&a.page, "the control prompt", VISITOR_UI_JS, |v| v["control"] == true).await;
@@ -298,7 +299,8 @@ async fn grant(a: &mut Active, scopes: &[&str]) {
     }
     assert_eq!(in_content_world(&a.page, &click_visitor_ui("grant")).await, Ok(json!(true)));
     let grants = next_visitor_frame(&mut a.op, "grants", |f| f["k"] == "grants").await;
-    assert_eq!(grants["scopes"].as_array().map(Vec::len), Some(scopes.len()), "{grants}");
+    let granted = grants["scopes"].as_array().cloned().unwrap_or_default();
+    assert!(scopes.iter().all(|s| granted.contains(&json!(s))), "{grants}");
 }
 
 /// The URLs the open push prompts show, in order.
@@ -427,4 +429,42 @@ async fn a_navigation_revoked_before_it_happens_does_not_happen() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let now = a.page.evaluate("location.href").await.or_report("read the address", &parts);
     assert_eq!(now, here, "the page stayed");
+}
+
+const FAR_PAGE: &str = r#"<!doctype html><html><head><meta charset=utf-8><title>Long</title></head><body>
+<div style="height:3000px">Top</div>
+<button id="far" onclick="this.dataset.clicked = (+(this.dataset.clicked || 0) + 1)">Far away</button>
+<input id="note" type="text" data-baton-safe>
+<div style="height:3000px"></div>
+</body></html>"#;
+
+/// The page's scroll, the far button's clicks and the field's value.
+async fn far_page_state(a: &Active) -> Value {
+    let parts: [&dyn baton_e2e::Diagnose; 2] = [&a.device, &a.server];
+    let read = "[window.scrollY, document.querySelector('#far').dataset.clicked ?? '0', document.querySelector('#note').value]";
+    a.page.evaluate(read).await.or_report("read the page", &parts)
+}
+
+/// Clicking and typing move the visitor's page only with the Scroll grant:
+/// without it the command still lands and the page stays where it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn click_and_type_scroll_the_page_only_with_the_scroll_grant() {
+    let mut a = active_session(FAR_PAGE).await;
+    let far = node_id(&a.snapshot["root"], "far").expect("#far in the snapshot");
+    let note = node_id(&a.snapshot["root"], "note").expect("#note in the snapshot");
+    grant(&mut a, &["click", "type"]).await;
+
+    let result = command(&mut a.op, &a.session, 1, json!({"c": "click", "id": far})).await;
+    assert_eq!(result["ok"], true, "{result}");
+    let result = command(&mut a.op, &a.session, 2, json!({"c": "type_text", "id": note, "text": "hi"})).await;
+    assert_eq!(result["ok"], true, "{result}");
+    let seen = far_page_state(&a).await;
+    assert_eq!(seen, json!([0, "1", "hi"]), "both landed and the page did not scroll");
+
+    grant(&mut a, &["scroll"]).await;
+    let result = command(&mut a.op, &a.session, 3, json!({"c": "click", "id": far})).await;
+    assert_eq!(result["ok"], true, "{result}");
+    let seen = far_page_state(&a).await;
+    assert!(seen[0].as_f64().is_some_and(|y| y > 1_000.0), "with the grant the target is brought into view: {seen}");
+    assert_eq!(seen[1], "2");
 }

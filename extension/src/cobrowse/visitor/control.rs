@@ -12,20 +12,22 @@ use baton_shared::cobrowse::{Command, WINDOW};
 use super::model::{open_url, Refusal};
 
 /// Runs `command` on `node` (the live node behind its id, if any).
-/// `still_allowed` is asked again when a navigation happens, a moment
-/// later: a revoke or a stop meanwhile cancels it.
-pub fn run(command: &Command, node: Option<web_sys::Node>, still_allowed: fn() -> bool) -> Result<(), Refusal> {
+/// `may_scroll`: the Scroll scope is granted, so a click or typing may
+/// bring its element into view; without it the page stays where the
+/// visitor left it. `still_allowed` is asked again when a navigation
+/// happens, a moment later: a revoke or a stop meanwhile cancels it.
+pub fn run(command: &Command, node: Option<web_sys::Node>, may_scroll: bool, still_allowed: fn() -> bool) -> Result<(), Refusal> {
     let win = web_sys::window().ok_or(Refusal::NotActive)?;
     let element = || node.clone().and_then(|n| n.dyn_into::<Element>().ok()).filter(|e| e.is_connected());
     match command {
         Command::Click { .. } => {
             let element = element().ok_or(Refusal::NoSuchNode)?;
-            click(&element);
+            click(&element, may_scroll);
             Ok(())
         }
         Command::TypeText { text, .. } => {
             let element = element().ok_or(Refusal::NoSuchNode)?;
-            type_text(&element, text)
+            type_text(&element, text, may_scroll)
         }
         Command::ScrollTo { id, x, y } if *id == WINDOW => {
             win.scroll_to_with_x_and_y(f64::from(*x), f64::from(*y));
@@ -77,16 +79,25 @@ fn mouse(element: &Element, kind: &str, x: f64, y: f64) {
     }
 }
 
-fn click(element: &Element) {
-    element.scroll_into_view_with_bool(false);
+/// Focuses `element`; the browser scrolls it into view only if `may_scroll`.
+fn focus(element: &Element, may_scroll: bool) {
+    if let Some(h) = element.dyn_ref::<HtmlElement>() {
+        let options = web_sys::FocusOptions::new();
+        options.set_prevent_scroll(!may_scroll);
+        let _ = h.focus_with_options(&options);
+    }
+}
+
+fn click(element: &Element, may_scroll: bool) {
+    if may_scroll {
+        element.scroll_into_view_with_bool(false);
+    }
     let r = element.get_bounding_client_rect();
     let (x, y) = (r.left() + r.width() / 2.0, r.top() + r.height() / 2.0);
     for kind in ["pointerdown", "mousedown"] {
         mouse(element, kind, x, y);
     }
-    if let Some(h) = element.dyn_ref::<HtmlElement>() {
-        let _ = h.focus();
-    }
+    focus(element, may_scroll);
     for kind in ["pointerup", "mouseup"] {
         mouse(element, kind, x, y);
     }
@@ -121,7 +132,7 @@ fn input_event(element: &Element, kind: &str, data: &str) -> bool {
     }
 }
 
-fn type_text(element: &Element, text: &str) -> Result<(), Refusal> {
+fn type_text(element: &Element, text: &str, may_scroll: bool) -> Result<(), Refusal> {
     let input = element.dyn_ref::<HtmlInputElement>();
     let area = element.dyn_ref::<HtmlTextAreaElement>();
     let editable = match (input, area) {
@@ -135,9 +146,7 @@ fn type_text(element: &Element, text: &str) -> Result<(), Refusal> {
     if !editable {
         return Err(Refusal::NotEditable);
     }
-    if let Some(h) = element.dyn_ref::<HtmlElement>() {
-        let _ = h.focus();
-    }
+    focus(element, may_scroll);
     for ch in text.chars() {
         let key = ch.to_string();
         keyboard(element, "keydown", &key);

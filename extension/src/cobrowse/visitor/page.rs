@@ -419,7 +419,8 @@ fn run_command(cmd_id: u64, command: &Command, generation: Option<u64>, recorder
             if let (Command::Click { .. }, Some(Some(control))) = (command, node.as_ref().and_then(control::labelled_control)) {
                 label_control_ok(r.id_of(&control), |id| r.is_protected(id))?;
             }
-            control::run(command, node, may_still_navigate)
+            let may_scroll = grants.allows(Scope::Scroll) && policy().allows(Scope::Scroll);
+            control::run(command, node, may_scroll, may_still_navigate)
         }),
         _ => Err(Refusal::NotActive),
     };
