@@ -161,6 +161,12 @@ pub const COMMAND_ANSWER_MS: u32 = 10_000;
 /// unsafe one.
 pub const MAX_MIRROR_URL: usize = 2 * 1024 * 1024;
 
+/// Bytes one frame's relative URLs may draw from resolving against the
+/// visitor's page URL in the console's mirror (each draws the page URL's
+/// length): a 100-byte address resolves 300,000 of them per frame, a
+/// pathological 2 MiB one sixteen.
+pub const MAX_MIRROR_RESOLVED_BYTES: usize = 32 * 1024 * 1024;
+
 /// Bytes of asset data one frame may put into the console's mirror: the
 /// `baton-asset:` references of one snapshot or batch, and the stylesheets
 /// made from assets that it (or an `Assets` frame) sets. An asset is sent

@@ -9,13 +9,13 @@
 //! except for the pieces it replaces, so comments, strings and escapes
 //! cannot hide a `url(` from it.
 
-use super::url::{safe_url, UrlUse};
+use super::url::{safe_url, Base, UrlUse};
 
 /// What a refused URL becomes: loads nothing, navigates nowhere.
 pub const BLOCKED_URL: &str = "url(\"about:invalid\")";
 
 /// The sanitised form of `css`, with URLs resolved against `base`.
-pub fn sanitize_css(base: &str, css: &str) -> String {
+pub fn sanitize_css(base: &Base, css: &str) -> String {
     // CSS Syntax §3.3: CR, FF and CRLF are newlines, NUL is U+FFFD.
     let css = css.replace("\r\n", "\n").replace(['\r', '\u{c}'], "\n").replace('\0', "\u{FFFD}");
     let chars: Vec<char> = css.chars().collect();
@@ -112,7 +112,7 @@ pub fn sanitize_css(base: &str, css: &str) -> String {
     out
 }
 
-fn push_url(out: &mut String, base: &str, raw: &str) {
+fn push_url(out: &mut String, base: &Base, raw: &str) {
     let trimmed = raw.trim();
     // `url(#id)` refers to the mirror's own document (SVG paint servers, filters).
     let local = trimmed.starts_with('#').then(|| trimmed.to_owned());
@@ -300,41 +300,45 @@ fn skip_statement(chars: &[char], mut i: usize) -> usize {
 mod tests {
     use super::*;
 
-    const BASE: &str = "https://shop.example/css/";
+    const BASE_URL: &str = "https://shop.example/css/";
+
+    fn base() -> Base {
+        Base::new(BASE_URL)
+    }
 
     #[test]
     fn urls_are_resolved_or_blocked() {
         assert_eq!(
-            sanitize_css(BASE, "a{background:url(bg.png)}"),
+            sanitize_css(&base(), "a{background:url(bg.png)}"),
             "a{background:url(\"https://shop.example/css/bg.png\")}"
         );
-        assert_eq!(sanitize_css(BASE, "a{background:url( 'x.png' )}"), "a{background:url(\"https://shop.example/css/x.png\")}");
-        assert_eq!(sanitize_css(BASE, "a{background:url(javascript:alert(1))}"), format!("a{{background:{BLOCKED_URL})}}"));
-        assert_eq!(sanitize_css(BASE, "a{b:url(\"javascript:alert(1)\")}"), format!("a{{b:{BLOCKED_URL}}}"));
-        assert_eq!(sanitize_css(BASE, "a{b:\\75 rl(javascript:x)}"), format!("a{{b:{BLOCKED_URL}}}"));
-        assert_eq!(sanitize_css(BASE, "a{b:U\\52L(data:text/html,x)}"), format!("a{{b:{BLOCKED_URL}}}"));
-        assert_eq!(sanitize_css(BASE, "a{b:url(\"java\\73 cript:x\")}"), format!("a{{b:{BLOCKED_URL}}}"));
+        assert_eq!(sanitize_css(&base(), "a{background:url( 'x.png' )}"), "a{background:url(\"https://shop.example/css/x.png\")}");
+        assert_eq!(sanitize_css(&base(), "a{background:url(javascript:alert(1))}"), format!("a{{background:{BLOCKED_URL})}}"));
+        assert_eq!(sanitize_css(&base(), "a{b:url(\"javascript:alert(1)\")}"), format!("a{{b:{BLOCKED_URL}}}"));
+        assert_eq!(sanitize_css(&base(), "a{b:\\75 rl(javascript:x)}"), format!("a{{b:{BLOCKED_URL}}}"));
+        assert_eq!(sanitize_css(&base(), "a{b:U\\52L(data:text/html,x)}"), format!("a{{b:{BLOCKED_URL}}}"));
+        assert_eq!(sanitize_css(&base(), "a{b:url(\"java\\73 cript:x\")}"), format!("a{{b:{BLOCKED_URL}}}"));
         assert_eq!(
-            sanitize_css(BASE, "a{b:image-set(\"javascript:x\" 1x, 'ok.png' 2x)}"),
+            sanitize_css(&base(), "a{b:image-set(\"javascript:x\" 1x, 'ok.png' 2x)}"),
             format!("a{{b:image-set({BLOCKED_URL} 1x, url(\"https://shop.example/css/ok.png\") 2x)}}")
         );
     }
 
     #[test]
     fn script_hooks_and_imports_are_removed() {
-        let out = sanitize_css(BASE, "@import url(evil.css); @IMPORT 'x.css' screen;a{width:expression(alert(1));-moz-binding:url(x.xml#y);behavior:url(x.htc)}");
+        let out = sanitize_css(&base(), "@import url(evil.css); @IMPORT 'x.css' screen;a{width:expression(alert(1));-moz-binding:url(x.xml#y);behavior:url(x.htc)}");
         assert!(!out.to_lowercase().contains("import"), "{out}");
         assert!(!out.contains("expression"), "{out}");
         assert!(!out.contains("alert"), "{out}");
         assert!(!out.contains("-moz-binding:"), "{out}");
         assert!(out.contains("a{width:none;"), "{out}");
-        let out = sanitize_css(BASE, "a{width:e\\78pression(alert(1))}");
+        let out = sanitize_css(&base(), "a{width:e\\78pression(alert(1))}");
         assert!(!out.contains("alert"), "{out}");
     }
 
     #[test]
     fn comments_and_strings_cannot_hide_urls() {
-        let out = sanitize_css(BASE, "a{content:\"url(javascript:x)\"}/* url(x) */b{c:url(javascript:y)}");
+        let out = sanitize_css(&base(), "a{content:\"url(javascript:x)\"}/* url(x) */b{c:url(javascript:y)}");
         assert!(out.contains("\"url(javascript:x)\""), "strings stay text: {out}");
         assert!(!out.contains("javascript:y"), "{out}");
         assert!(out.contains("/**/"), "{out}");
@@ -343,17 +347,17 @@ mod tests {
     #[test]
     fn ordinary_css_passes_through() {
         let css = "@media (max-width: 600px) { .a > b::before { content: \"→\"; color: rgb(1 2 3 / 50%); } }\n:root{--x:calc(1px + 2em)}";
-        assert_eq!(sanitize_css(BASE, css), css);
+        assert_eq!(sanitize_css(&base(), css), css);
     }
 
     #[test]
     fn strings_under_deep_nesting_take_one_pass() {
         // Each string once scanned every open paren.
         let css = "(".repeat(100_000) + &"''".repeat(100_000);
-        assert_eq!(sanitize_css(BASE, &css), css);
+        assert_eq!(sanitize_css(&base(), &css), css);
         // Strings after an `image-set()` closed are strings again.
         assert_eq!(
-            sanitize_css(BASE, "a{b:image-set('x.png' 1x);content:'y'}"),
+            sanitize_css(&base(), "a{b:image-set('x.png' 1x);content:'y'}"),
             "a{b:image-set(url(\"https://shop.example/css/x.png\") 1x);content:'y'}"
         );
     }
@@ -362,9 +366,9 @@ mod tests {
     fn newlines_are_read_as_the_browser_reads_them() {
         // A bare CR or FF ends a string in the browser (CSS Syntax 3.3 preprocessing).
         for nl in ["\r", "\u{c}", "\r\n"] {
-            let out = sanitize_css(BASE, &format!("a{{color:\"{nl};background:url(data:text/html,x);x:\"}}"));
+            let out = sanitize_css(&base(), &format!("a{{color:\"{nl};background:url(data:text/html,x);x:\"}}"));
             assert!(!out.contains("data:text/html"), "{out:?}");
-            let out = sanitize_css(BASE, &format!("a{{b:\\{nl}url(javascript:x)}}"));
+            let out = sanitize_css(&base(), &format!("a{{b:\\{nl}url(javascript:x)}}"));
             assert!(!out.contains("javascript:x"), "{out:?}");
         }
     }

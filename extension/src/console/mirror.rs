@@ -29,6 +29,7 @@ use baton_shared::limits::{MAX_MIRROR_ASSET_BYTES, MAX_MIRROR_SHEETS};
 
 use super::css::sanitize_css;
 use super::sanitize::{self, ElementPlan, Ns, FRAME_ATTRS, FRAME_SANDBOX, PLACEHOLDER_STYLE};
+use super::url::Base;
 
 /// What the mirror needs from a document.
 pub trait Dom {
@@ -113,7 +114,7 @@ struct Entry<N> {
 
 pub struct Mirror<D: Dom> {
     pub dom: D,
-    base: String,
+    base: Base,
     nodes: HashMap<NodeId, Entry<D::N>>,
     assets: HashMap<String, Asset>,
     root: Option<NodeId>,
@@ -132,7 +133,7 @@ impl<D: Dom> Mirror<D> {
     pub fn new(dom: D) -> Mirror<D> {
         Mirror {
             dom,
-            base: String::new(),
+            base: Base::new(""),
             nodes: HashMap::new(),
             assets: HashMap::new(),
             root: None,
@@ -147,7 +148,7 @@ impl<D: Dom> Mirror<D> {
     }
 
     pub fn base(&self) -> &str {
-        &self.base
+        self.base.as_str()
     }
 
     pub fn node_count(&self) -> usize {
@@ -203,6 +204,7 @@ impl<D: Dom> Mirror<D> {
 
     pub fn add_assets(&mut self, assets: Vec<Asset>) {
         self.budget.set(MAX_MIRROR_ASSET_BYTES);
+        self.base.renew();
         let mut touched = Vec::new();
         for asset in assets {
             touched.push(asset.hash.clone());
@@ -227,7 +229,7 @@ impl<D: Dom> Mirror<D> {
         self.pending_frames.clear();
         self.root = None;
         self.budget.set(MAX_MIRROR_ASSET_BYTES);
-        self.base = snap.url.clone();
+        self.base = Base::new(snap.url.clone());
         let mut tree = with_ids(&snap.root);
         if asset_ref::node_refers(&tree) {
             asset_ref::resolve_node(tree.to_mut(), &self.asset_data());
@@ -542,6 +544,7 @@ impl<D: Dom> Mirror<D> {
     /// Applies one batch: removes, adds, attrs, texts, styles.
     pub fn apply(&mut self, m: &Mutations) -> Result<(), ApplyError> {
         self.budget.set(MAX_MIRROR_ASSET_BYTES);
+        self.base.renew();
         let resolved;
         let m = if asset_ref::mutations_refer(m) {
             let mut copy = m.clone();
@@ -974,6 +977,8 @@ fn with_ids(node: &Node) -> Cow<'_, Node> {
 mod tests {
     use super::fake::FakeDom;
     use super::*;
+    use crate::console::css::BLOCKED_URL;
+    use baton_shared::limits::MAX_MIRROR_RESOLVED_BYTES;
     use baton_shared::cobrowse::{AddedNode, AttrChange, SelectionRange};
     use serde_json::json;
 
@@ -1483,6 +1488,27 @@ mod tests {
         let (images, sheets) = (html.matches(&png).count(), html.matches(&css).count());
         assert!(images > 0 && images < 40, "{images}");
         assert!(images * png.len() + sheets * css.len() <= MAX_MIRROR_ASSET_BYTES, "{images} images, {sheets} sheets");
+    }
+
+    /// Each relative URL becomes the page's address and more: a long
+    /// address times many references is bounded per frame.
+    #[test]
+    fn relative_urls_against_a_long_page_address_are_bounded_per_frame() {
+        let base = format!("https://shop.example/{}/", "p".repeat(1024 * 1024));
+        let styled: Vec<_> = (0..100).map(|_| json!({"n":"div","a":[["style","background:url(a)"]]})).collect();
+        let imgs: Vec<_> = (0..100).map(|_| json!({"n":"img","a":[["src","a"]]})).collect();
+        let mut m = Mirror::new(FakeDom::default());
+        let mut snapshot = snap(json!({"i":1,"n":"html","c":[{"n":"body","c":styled},{"n":"main","c":imgs}]}));
+        snapshot.url = base.clone();
+        m.snapshot(&snapshot).unwrap();
+        let resolved = m.dom.html().matches(&base).count();
+        assert!(resolved > 0 && resolved * base.len() <= MAX_MIRROR_RESOLVED_BYTES, "{resolved} resolved");
+        assert!(m.dom.html().contains(BLOCKED_URL), "the rest are refused");
+        // The next frame has the budget again; an absolute URL needs none.
+        let add = |id: u64, src: &str| AddedNode { parent: 1, before: None, shadow: false, node: node(json!({"i":id,"n":"img","a":[["src",src]]})) };
+        m.apply(&Mutations { adds: vec![add(900, "b"), add(901, "https://cdn.example/c.png")], ..Default::default() }).unwrap();
+        assert!(m.dom.render(*m.node(900).unwrap()).contains(&format!("{base}b")));
+        assert!(m.dom.render(*m.node(901).unwrap()).contains("https://cdn.example/c.png"));
     }
 
     #[test]

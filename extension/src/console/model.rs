@@ -9,7 +9,7 @@ use baton_shared::cobrowse::{App, AppField, AppState, Command, LiveApp, Role, Sc
 use baton_shared::limits::COMMAND_ANSWER_MS;
 use baton_shared::native::LiveSession;
 
-use super::url::{resolve, safe_url, scheme, UrlUse};
+use super::url::{resolve, safe_url, scheme, Base, UrlUse};
 use crate::cobrowse::visitor::model::{module_allowed, MAX_APP_EVENT_BYTES};
 use crate::web::origin_of;
 
@@ -259,7 +259,7 @@ impl std::fmt::Display for AppProblem {
 
 /// Checks a viewer app: the document or image must be http(s) or a data: image.
 pub fn viewer_app(url: &str, title: &str) -> Result<App, AppProblem> {
-    let url = safe_url("about:blank", url.trim(), UrlUse::Image).ok_or(AppProblem::BadUrl)?;
+    let url = safe_url(&Base::none(), url.trim(), UrlUse::Image).ok_or(AppProblem::BadUrl)?;
     Ok(App::Viewer { url, title: title.trim().to_owned() })
 }
 

@@ -22,7 +22,7 @@
 //!   no `allow-forms`.
 
 use super::css::sanitize_css;
-use super::url::{safe_srcset, safe_url, UrlUse};
+use super::url::{safe_srcset, safe_url, Base, UrlUse};
 
 /// Namespace of a mirror element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,12 +81,12 @@ pub const FRAME_ATTRS: &[&str] = &["width", "height", "class", "id", "style", "t
 /// The plan for a captured same-origin `iframe` whose document the mirror
 /// builds itself (the node carries `f`). Anything else that may embed stays
 /// with [`plan_element`].
-pub fn plan_frame(attrs: &[(String, String)], base: &str) -> ElementPlan {
+pub fn plan_frame(attrs: &[(String, String)], base: &Base) -> ElementPlan {
     ElementPlan::Frame { attrs: attrs.iter().filter_map(|(n, v)| frame_attr(n, v, base)).collect() }
 }
 
 /// One attribute of a mirror frame: `None` drops it.
-pub fn frame_attr(name: &str, value: &str, base: &str) -> Option<(String, String)> {
+pub fn frame_attr(name: &str, value: &str, base: &Base) -> Option<(String, String)> {
     let lname = name.to_ascii_lowercase();
     if !FRAME_ATTRS.contains(&lname.as_str()) {
         return None;
@@ -119,7 +119,7 @@ fn is_event_handler(name: &str) -> bool {
 
 /// The plan for an element named `tag` (as captured) with `attrs`, in a
 /// page at `base`.
-pub fn plan_element(ns: Ns, tag: &str, attrs: &[(String, String)], base: &str) -> ElementPlan {
+pub fn plan_element(ns: Ns, tag: &str, attrs: &[(String, String)], base: &Base) -> ElementPlan {
     let lower = tag.to_ascii_lowercase();
     if tag.is_empty() || !tag.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.')) {
         return ElementPlan::Inert;
@@ -163,7 +163,7 @@ pub fn is_file_input(tag: &str, attrs: &[(String, String)]) -> bool {
 }
 
 /// Every attribute of an element, sanitised.
-pub fn sanitize_attrs(ns: Ns, lower_tag: &str, attrs: &[(String, String)], base: &str) -> Vec<(String, String)> {
+pub fn sanitize_attrs(ns: Ns, lower_tag: &str, attrs: &[(String, String)], base: &Base) -> Vec<(String, String)> {
     let password = is_password(lower_tag, attrs);
     let mut out = Vec::with_capacity(attrs.len());
     for (name, value) in attrs {
@@ -178,7 +178,7 @@ pub fn sanitize_attrs(ns: Ns, lower_tag: &str, attrs: &[(String, String)], base:
 }
 
 /// One attribute: `None` drops it, otherwise the name and value to set.
-pub fn sanitize_attr(ns: Ns, lower_tag: &str, name: &str, value: &str, base: &str) -> Option<(String, String)> {
+pub fn sanitize_attr(ns: Ns, lower_tag: &str, name: &str, value: &str, base: &Base) -> Option<(String, String)> {
     let mut lname = name.to_ascii_lowercase();
     if name.is_empty()
         || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
@@ -273,14 +273,18 @@ pub const PLACEHOLDER_STYLE: &str = "display:inline-flex;align-items:center;just
 mod tests {
     use super::*;
 
-    const BASE: &str = "https://shop.example/p/index.html";
+    const BASE_URL: &str = "https://shop.example/p/index.html";
+
+    fn base() -> Base {
+        Base::new(BASE_URL)
+    }
 
     fn a(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
     }
 
     fn keep(ns: Ns, tag: &str, attrs: &[(&str, &str)]) -> Vec<(String, String)> {
-        match plan_element(ns, tag, &a(attrs), BASE) {
+        match plan_element(ns, tag, &a(attrs), &base()) {
             ElementPlan::Keep { attrs, .. } => attrs,
             other => panic!("{tag}: {other:?}"),
         }
@@ -289,18 +293,18 @@ mod tests {
     #[test]
     fn running_and_navigating_elements_are_inert() {
         for tag in ["script", "SCRIPT", "noscript", "base", "meta", "set", "animate"] {
-            assert_eq!(plan_element(Ns::Html, tag, &[], BASE), ElementPlan::Inert, "{tag}");
+            assert_eq!(plan_element(Ns::Html, tag, &[], &base()), ElementPlan::Inert, "{tag}");
         }
-        assert_eq!(plan_element(Ns::Svg, "script", &[], BASE), ElementPlan::Inert);
-        assert_eq!(plan_element(Ns::Html, "link", &a(&[("rel", "preload"), ("href", "x")]), BASE), ElementPlan::Inert);
-        assert_eq!(plan_element(Ns::Html, "img onerror=x", &[], BASE), ElementPlan::Inert);
-        assert!(matches!(plan_element(Ns::Html, "link", &a(&[("rel", "Stylesheet")]), BASE), ElementPlan::Keep { .. }));
+        assert_eq!(plan_element(Ns::Svg, "script", &[], &base()), ElementPlan::Inert);
+        assert_eq!(plan_element(Ns::Html, "link", &a(&[("rel", "preload"), ("href", "x")]), &base()), ElementPlan::Inert);
+        assert_eq!(plan_element(Ns::Html, "img onerror=x", &[], &base()), ElementPlan::Inert);
+        assert!(matches!(plan_element(Ns::Html, "link", &a(&[("rel", "Stylesheet")]), &base()), ElementPlan::Keep { .. }));
     }
 
     #[test]
     fn frames_and_plugins_become_placeholders() {
         for tag in ["iframe", "object", "embed", "frame"] {
-            match plan_element(Ns::Html, tag, &a(&[("srcdoc", "<script>x</script>"), ("src", "https://x"), ("width", "300")]), BASE) {
+            match plan_element(Ns::Html, tag, &a(&[("srcdoc", "<script>x</script>"), ("src", "https://x"), ("width", "300")]), &base()) {
                 ElementPlan::Placeholder { attrs, .. } => assert_eq!(attrs, a(&[("width", "300")])),
                 other => panic!("{tag}: {other:?}"),
             }
@@ -321,16 +325,16 @@ mod tests {
             ("class", "embed"),
             ("style", "border:0;background:url(javascript:x)"),
         ]);
-        match plan_frame(&attrs, BASE) {
+        match plan_frame(&attrs, &base()) {
             ElementPlan::Frame { attrs } => assert_eq!(
                 attrs,
                 a(&[("width", "300"), ("height", "100%"), ("class", "embed"), ("style", "border:0;background:url(\"about:invalid\")")])
             ),
             other => panic!("{other:?}"),
         }
-        assert_eq!(frame_attr("width", "1 onload=x", BASE), None);
-        assert_eq!(frame_attr("SANDBOX", "allow-scripts", BASE), None);
-        assert_eq!(frame_attr("Src", "about:blank", BASE), None);
+        assert_eq!(frame_attr("width", "1 onload=x", &base()), None);
+        assert_eq!(frame_attr("SANDBOX", "allow-scripts", &base()), None);
+        assert_eq!(frame_attr("Src", "about:blank", &base()), None);
     }
 
     #[test]
@@ -408,7 +412,7 @@ mod tests {
         // createElementNS(svg, "x:script") is an SVGScriptElement (prefix "x").
         for tag in ["x:script", "svg:style", "x:a", "x:set", "x:animate", "x:discard"] {
             for ns in [Ns::Svg, Ns::MathMl] {
-                let plan = plan_element(ns, tag, &a(&[("href", "https://evil.example/")]), BASE);
+                let plan = plan_element(ns, tag, &a(&[("href", "https://evil.example/")]), &base());
                 assert_eq!(plan, ElementPlan::Inert, "{tag}");
             }
         }
@@ -416,8 +420,8 @@ mod tests {
 
     #[test]
     fn link_rel_stays_a_stylesheet() {
-        assert_eq!(sanitize_attr(Ns::Html, "link", "rel", "preload", BASE), None);
-        let both = sanitize_attr(Ns::Html, "link", "rel", "stylesheet prefetch", BASE);
+        assert_eq!(sanitize_attr(Ns::Html, "link", "rel", "preload", &base()), None);
+        let both = sanitize_attr(Ns::Html, "link", "rel", "stylesheet prefetch", &base());
         assert_eq!(both, Some(("rel".into(), "stylesheet".into())));
     }
 }

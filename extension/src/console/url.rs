@@ -12,7 +12,51 @@
 //! - Everything else (`javascript:`, `vbscript:`, HTML `data:`, `blob:`,
 //!   `file:`, `chrome-extension:`, …) is refused.
 
-use baton_shared::limits::MAX_MIRROR_URL;
+use std::cell::Cell;
+
+use baton_shared::limits::{MAX_MIRROR_RESOLVED_BYTES, MAX_MIRROR_URL};
+
+/// The visitor's page URL, which the mirror's relative URLs resolve
+/// against, and what resolving may still cost in the frame being applied.
+/// Each relative reference draws the base's length (at most what resolving
+/// it adds, and the work it takes) from [`MAX_MIRROR_RESOLVED_BYTES`], so a
+/// page cannot multiply a long address by the number of its references;
+/// once the budget is spent only absolute URLs resolve.
+#[derive(Debug)]
+pub struct Base {
+    url: String,
+    budget: Cell<usize>,
+}
+
+impl Base {
+    pub fn new(url: impl Into<String>) -> Base {
+        Base { url: url.into(), budget: Cell::new(MAX_MIRROR_RESOLVED_BYTES) }
+    }
+
+    /// No page: only absolute URLs resolve.
+    pub fn none() -> Base {
+        Base::new("about:blank")
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.url
+    }
+
+    /// A new frame: the whole budget again.
+    pub fn renew(&self) {
+        self.budget.set(MAX_MIRROR_RESOLVED_BYTES);
+    }
+
+    /// `reference` resolved against this base, as [`resolve`] does, within
+    /// the budget.
+    pub fn resolve(&self, reference: &str) -> Option<String> {
+        if let Some(absolute) = resolve("about:blank", reference) {
+            return Some(absolute);
+        }
+        self.budget.set(self.budget.get().checked_sub(self.url.len())?);
+        resolve(&self.url, reference)
+    }
+}
 
 /// What a URL is for; decides which schemes are allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,8 +201,8 @@ fn data_is_font(url: &str) -> bool {
 }
 
 /// Resolves and checks a URL for `use`; `None` means drop it.
-pub fn safe_url(base: &str, raw: &str, use_: UrlUse) -> Option<String> {
-    let url = resolve(base, raw).filter(|u| u.len() <= MAX_MIRROR_URL)?;
+pub fn safe_url(base: &Base, raw: &str, use_: UrlUse) -> Option<String> {
+    let url = base.resolve(raw).filter(|u| u.len() <= MAX_MIRROR_URL)?;
     let s = scheme(&url)?;
     let ok = match s.as_str() {
         "http" | "https" => true,
@@ -175,7 +219,7 @@ pub fn safe_url(base: &str, raw: &str, use_: UrlUse) -> Option<String> {
 
 /// A `srcset` with every candidate's URL checked; candidates that fail are
 /// dropped. `None` when none is left.
-pub fn safe_srcset(base: &str, raw: &str) -> Option<String> {
+pub fn safe_srcset(base: &Base, raw: &str) -> Option<String> {
     let mut out = Vec::new();
     for candidate in split_srcset(raw) {
         let candidate = candidate.trim();
@@ -275,21 +319,21 @@ mod tests {
             "chrome-extension://abc/popup.html",
         ] {
             for use_ in [UrlUse::Image, UrlUse::Resource, UrlUse::Link, UrlUse::Css] {
-                assert_eq!(safe_url(BASE, bad, use_), None, "{bad:?} as {use_:?}");
+                assert_eq!(safe_url(&Base::new(BASE), bad, use_), None, "{bad:?} as {use_:?}");
             }
         }
     }
 
     #[test]
     fn allowed_by_use() {
-        assert!(safe_url(BASE, "data:image/png;base64,AAAA", UrlUse::Image).is_some());
-        assert!(safe_url(BASE, "data:image/svg+xml,<svg/>", UrlUse::Image).is_some());
-        assert!(safe_url(BASE, "data:image/png;base64,AAAA", UrlUse::Resource).is_none());
-        assert!(safe_url(BASE, "data:font/woff2;base64,AAAA", UrlUse::Css).is_some());
-        assert!(safe_url(BASE, "data:font/woff2;base64,AAAA", UrlUse::Image).is_none());
-        assert!(safe_url(BASE, "mailto:a@b", UrlUse::Link).is_some());
-        assert!(safe_url(BASE, "mailto:a@b", UrlUse::Image).is_none());
-        assert_eq!(safe_url(BASE, "p.png", UrlUse::Image).unwrap(), "https://shop.example/a/b/p.png");
+        assert!(safe_url(&Base::new(BASE), "data:image/png;base64,AAAA", UrlUse::Image).is_some());
+        assert!(safe_url(&Base::new(BASE), "data:image/svg+xml,<svg/>", UrlUse::Image).is_some());
+        assert!(safe_url(&Base::new(BASE), "data:image/png;base64,AAAA", UrlUse::Resource).is_none());
+        assert!(safe_url(&Base::new(BASE), "data:font/woff2;base64,AAAA", UrlUse::Css).is_some());
+        assert!(safe_url(&Base::new(BASE), "data:font/woff2;base64,AAAA", UrlUse::Image).is_none());
+        assert!(safe_url(&Base::new(BASE), "mailto:a@b", UrlUse::Link).is_some());
+        assert!(safe_url(&Base::new(BASE), "mailto:a@b", UrlUse::Image).is_none());
+        assert_eq!(safe_url(&Base::new(BASE), "p.png", UrlUse::Image).unwrap(), "https://shop.example/a/b/p.png");
     }
 
     #[test]
@@ -306,19 +350,19 @@ mod tests {
     #[test]
     fn overlong_urls_are_refused() {
         let long = format!("data:image/png;base64,{}", "A".repeat(MAX_MIRROR_URL));
-        assert_eq!(safe_url(BASE, &long, UrlUse::Image), None);
-        assert_eq!(safe_url(BASE, &"a/".repeat(MAX_MIRROR_URL), UrlUse::Image), None);
-        assert_eq!(safe_url(&format!("https://h.example/{}", "a".repeat(MAX_MIRROR_URL)), "x.png", UrlUse::Image), None);
-        assert!(safe_url(BASE, "data:image/png;base64,AAAA", UrlUse::Image).is_some());
+        assert_eq!(safe_url(&Base::new(BASE), &long, UrlUse::Image), None);
+        assert_eq!(safe_url(&Base::new(BASE), &"a/".repeat(MAX_MIRROR_URL), UrlUse::Image), None);
+        assert_eq!(safe_url(&Base::new(format!("https://h.example/{}", "a".repeat(MAX_MIRROR_URL))), "x.png", UrlUse::Image), None);
+        assert!(safe_url(&Base::new(BASE), "data:image/png;base64,AAAA", UrlUse::Image).is_some());
     }
 
     #[test]
     fn srcset_keeps_only_safe_candidates() {
         assert_eq!(
-            safe_srcset(BASE, "a.png 1x, javascript:x 2x, /b.png 3x").unwrap(),
+            safe_srcset(&Base::new(BASE), "a.png 1x, javascript:x 2x, /b.png 3x").unwrap(),
             "https://shop.example/a/b/a.png 1x, https://shop.example/b.png 3x"
         );
-        assert_eq!(safe_srcset(BASE, "javascript:alert(1)"), None);
-        assert_eq!(safe_srcset(BASE, "data:image/png;base64,AA,AA 1x").unwrap(), "data:image/png;base64,AA,AA 1x");
+        assert_eq!(safe_srcset(&Base::new(BASE), "javascript:alert(1)"), None);
+        assert_eq!(safe_srcset(&Base::new(BASE), "data:image/png;base64,AA,AA 1x").unwrap(), "data:image/png;base64,AA,AA 1x");
     }
 }
