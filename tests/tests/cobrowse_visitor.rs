@@ -468,3 +468,45 @@ async fn click_and_type_scroll_the_page_only_with_the_scroll_grant() {
     assert!(seen[0].as_f64().is_some_and(|y| y > 1_000.0), "with the grant the target is brought into view: {seen}");
     assert_eq!(seen[1], "2");
 }
+
+const COVERING_PAGE: &str = r#"<!doctype html><html><head><meta charset=utf-8><title>Covers</title></head><body>
+<p>Cover everything</p>
+<div id="menu" popover="manual" style="inset:0;width:100vw;height:100vh;max-width:none;max-height:none;margin:0;background:#c00">menu</div>
+<div id="cover" style="position:fixed;inset:0;z-index:2147483647;background:#0c0">cover</div>
+</body></html>"#;
+
+/// Where the visitor's Stop button is, and whether a click there reaches it.
+const STOP_HIT_JS: &str = r#"(() => {
+  const host = document.querySelector('[data-baton-ui=visitor]');
+  if (!host) return { mounted: false };
+  const stop = chrome.dom.openOrClosedShadowRoot(host).querySelector('[data-baton-act=stop]');
+  const r = stop.getBoundingClientRect();
+  const [x, y] = [r.left + r.width / 2, r.top + r.height / 2];
+  return { mounted: true, x, y, ours: document.elementFromPoint(x, y) === host };
+})()"#;
+
+/// The page cannot cover Baton's bar: not with the highest z-index, even
+/// after Baton's UI in the tree, nor with a popover of its own shown later,
+/// nor by hiding Baton's; a real click on Stop stops the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_cannot_cover_the_stop_button() {
+    let a = active_session(COVERING_PAGE).await;
+    let parts: [&dyn baton_e2e::Diagnose; 2] = [&a.device, &a.server];
+    wait_content(&a.page, "Stop above a z-index cover", STOP_HIT_JS, |v| v["ours"] == true).await;
+    let after = "document.documentElement.append(document.querySelector('#cover')); true";
+    a.page.evaluate(after).await.or_report("move the cover after Baton's UI", &parts);
+    wait_content(&a.page, "Stop above a cover after it", STOP_HIT_JS, |v| v["ours"] == true).await;
+    a.page.evaluate("document.querySelector('#menu').showPopover(); true").await.or_report("open the page's popover", &parts);
+    let hit = wait_content(&a.page, "Stop above the page's popover", STOP_HIT_JS, |v| v["ours"] == true).await;
+    let open = a.page.evaluate("document.querySelector('#menu').matches(':popover-open')").await.or_report("read", &parts);
+    assert_eq!(open, json!(true), "the page's popover stays open");
+    let hide = "document.querySelector('[data-baton-ui=visitor]').hidePopover(); true";
+    a.page.evaluate(hide).await.or_report("hide Baton's UI", &parts);
+    let hit = wait_content(&a.page, "Stop shown again", STOP_HIT_JS, |v| v["ours"] == true).await;
+
+    for kind in ["mousePressed", "mouseReleased"] {
+        let event = json!({"type": kind, "x": hit["x"], "y": hit["y"], "button": "left", "clickCount": 1});
+        a.page.call("Input.dispatchMouseEvent", event).await.or_report("click Stop", &parts);
+    }
+    wait_content(&a.page, "the bar gone after Stop", STOP_HIT_JS, |v| v["mounted"] == false).await;
+}

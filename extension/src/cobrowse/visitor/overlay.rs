@@ -3,7 +3,12 @@
 //! The host element (`<div data-baton-ui="visitor">`) is appended to the document
 //! element; a mutation observer puts it back when the page removes it or
 //! touches its attributes, and `:host` rules marked `!important` win over
-//! the page's own (shadow context wins for important declarations). Events
+//! the page's own (shadow context wins for important declarations). The
+//! host is a manual popover, so it sits in the top layer above every z-index,
+//! and is raised again whenever the page shows a popover or dialog after it
+//! or changes fullscreen. (A modal dialog still makes the rest
+//! of the page inert, Baton's UI included, until it closes: the bar stays in
+//! sight, and the popup stops the session.) Events
 //! from inside stop at the shadow root, so the page's bubbling listeners do
 //! not see them. Operator text only ever goes through `textContent`.
 
@@ -151,6 +156,7 @@ impl Overlay {
         let html = doc.document_element()?;
         let host = doc.create_element("div").ok()?;
         let _ = host.set_attribute("data-baton-ui", HOST_MARK);
+        let _ = host.set_attribute("popover", "manual");
         let init = web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Closed);
         let root = host.attach_shadow(&init).ok()?;
         let style = doc.create_element("style").ok()?;
@@ -193,6 +199,7 @@ impl Overlay {
             let _ = root.append_child(child);
         }
         let _ = html.append_child(&host);
+        raise(&host);
 
         // Put the host back whenever the page removes it or edits it.
         let watched = host.clone();
@@ -260,6 +267,19 @@ impl Overlay {
                 me.place_highlight();
             }
         };
+        // Stay above what the page puts in the top layer later (its own
+        // closed shadow roots' popovers included: `toggle` is not composed,
+        // but the host's own closing is seen, and fullscreen is).
+        let host = overlay.host.clone();
+        overlay.listen(&win.clone().into(), "toggle", true, move |e| {
+            let ours = e.target().is_some_and(|t| JsValue::from(t) == JsValue::from(&host));
+            let opened = js_sys::Reflect::get(&e, &"newState".into()).ok().and_then(|s| s.as_string()).as_deref() == Some("open");
+            if ours && !is_raised(&host) || !ours && opened {
+                raise(&host);
+            }
+        });
+        let host = overlay.host.clone();
+        overlay.listen(&doc.clone().into(), "fullscreenchange", true, move |_| raise(&host));
         overlay.listen(&win.clone().into(), "scroll", true, on_scroll.clone());
         overlay.listen(&win.into(), "resize", false, on_scroll);
         Some(overlay)
@@ -740,18 +760,36 @@ fn post(port: &web_sys::MessagePort, message: &AppChannel) {
 fn reattach(host: &Element) {
     let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
     for name in host.get_attribute_names().iter().filter_map(|n| n.as_string()) {
-        if name != "data-baton-ui" {
+        if name != "data-baton-ui" && name != "popover" {
             let _ = host.remove_attribute(&name);
         }
     }
-    if host.get_attribute("data-baton-ui").as_deref() != Some(HOST_MARK) {
-        let _ = host.set_attribute("data-baton-ui", HOST_MARK);
+    for (name, value) in [("data-baton-ui", HOST_MARK), ("popover", "manual")] {
+        if host.get_attribute(name).as_deref() != Some(value) {
+            let _ = host.set_attribute(name, value);
+        }
     }
     let Some(html) = doc.document_element() else { return };
     let misplaced = host.parent_node().map(JsValue::from) != Some(JsValue::from(&html));
     if !host.is_connected() || misplaced {
         let _ = html.append_child(host);
     }
+    if !is_raised(host) {
+        raise(host);
+    }
+}
+
+fn is_raised(host: &Element) -> bool {
+    host.matches(":popover-open").unwrap_or(false)
+}
+
+/// Shows the host last in the top layer, above everything shown before.
+fn raise(host: &Element) {
+    let Some(h) = host.dyn_ref::<web_sys::HtmlElement>() else { return };
+    if is_raised(host) {
+        let _ = h.hide_popover();
+    }
+    let _ = h.show_popover();
 }
 
 fn part(e: &Element, name: &str) {
