@@ -6,9 +6,9 @@
 //! the page's own (shadow context wins for important declarations). The
 //! host is a manual popover, so it sits in the top layer above every z-index,
 //! and is raised again whenever the page shows a popover or dialog after it
-//! or changes fullscreen. (A modal dialog still makes the rest
-//! of the page inert, Baton's UI included, until it closes: the bar stays in
-//! sight, and the popup stops the session.) Events
+//! or changes fullscreen. (A modal dialog or a fullscreen element still
+//! makes the rest of the page inert, Baton's UI included, until it closes:
+//! the bar stays in sight, and the popup stops the session.) Events
 //! from inside stop at the shadow root, so the page's bubbling listeners do
 //! not see them. Operator text only ever goes through `textContent`.
 
