@@ -876,12 +876,12 @@ async fn when_the_recording_stops_at_its_cap_both_sides_are_told() {
     console.wait("the session goes on", |v| text_of(v).contains("AFTER-THE-CAP")).await;
 }
 
-/// A third-party app module: it speaks Baton's app channel (an `init` with
-/// the token from its own URL fragment and a port, `ready`, then numbered
-/// events both ways), greets with the origin it runs in and echoes what the
-/// console sends.
+/// A third-party app module: it speaks Baton's app channel (a `hello` with
+/// the second secret from its own URL fragment, an `init` with the first
+/// and a port, `ready`, then numbered events both ways), greets with the
+/// origin it runs in and echoes what the console sends.
 const MODULE_APP: &str = r#"<!doctype html><html><body><p>Module app</p><script>
-const token = location.hash.slice(1);
+const [token, hello] = location.hash.slice(1).split('.');
 let port = null, seq = 0;
 addEventListener('message', (e) => {
   const m = e.data;
@@ -894,7 +894,18 @@ addEventListener('message', (e) => {
   port.postMessage({ baton_app: 'ready' });
   port.postMessage({ baton_app: 'event', seq: ++seq, event: { type: 'hello', app: m.app_id, origin: String(self.origin) } });
 });
+parent.postMessage({ baton_app: 'hello', hello }, '*');
 </script></body></html>"#;
+
+/// The console's script that prepares a module app from `url`.
+fn prepare_module(url: &str) -> String {
+    format!(
+        r#"(() => {{ const k = document.querySelector('#app-kind'); k.value = 'module'; k.dispatchEvent(new Event('change'));
+            document.querySelector('#app-module-url').value = {url};
+            document.querySelector('#app-configure').click(); return true; }})()"#,
+        url = json!(url)
+    )
+}
 
 /// Pushing modules: only from sites the settings list. One the visitor's
 /// settings list opens in the page in a frame with an opaque origin and
@@ -912,14 +923,6 @@ async fn a_module_app_from_an_allowed_site_talks_with_the_console_and_others_are
     let operator_list = json!([origin(&module), origin(&other)]);
     console.run("the operator's settings", &format!("chrome.storage.local.set({{ appOrigins: {operator_list} }})")).await;
     console.wait("the console's app sites", |v| v["module_origins"].as_str().is_some_and(|t| t.contains(&origin(&other)))).await;
-    let prepare_module = |url: &str| {
-        format!(
-            r#"(() => {{ const k = document.querySelector('#app-kind'); k.value = 'module'; k.dispatchEvent(new Event('change'));
-                document.querySelector('#app-module-url').value = {url};
-                document.querySelector('#app-configure').click(); return true; }})()"#,
-            url = json!(url)
-        )
-    };
 
     // Neither side lists it: the console says so and prepares nothing.
     console.run("a module from nowhere", &prepare_module("https://apps.unlisted.example/app.html")).await;
@@ -964,6 +967,51 @@ async fn a_module_app_from_an_allowed_site_talks_with_the_console_and_others_are
     let send = r#"document.querySelector('#app-send-text').value = '{"ping": 8}'; document.querySelector('#app-send').click(); true"#;
     console.run("send the module another event", send).await;
     console.wait("the module's second echo", |v| said(v, "echo", r#""ping":8"#)).await;
+}
+
+/// A module that sends its frame elsewhere at once, and the page it goes to,
+/// which takes any channel it is offered and says so.
+fn hopping_module(request: &baton_e2e::Request) -> Reply {
+    match request.path() {
+        "/app.html" => Reply::html("<!doctype html><script>location.replace('/next.html')</script>".to_owned()),
+        _ => Reply::html(
+            r#"<!doctype html><p>Next</p><script>
+addEventListener('message', (e) => {
+  const port = e.ports[0];
+  if (!port) return;
+  port.postMessage({ baton_app: 'ready' });
+  port.postMessage({ baton_app: 'event', seq: 1, event: { type: 'stolen' } });
+});
+for (const hello of ['', 'x', location.hash.slice(1)]) parent.postMessage({ baton_app: 'hello', hello }, '*');
+</script>"#
+                .to_owned(),
+        ),
+    }
+}
+
+/// The channel goes only to the document the app was pushed with: a page
+/// the module navigates its frame to (which does not know the frame's
+/// secret) is offered nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_a_module_navigates_to_gets_no_channel() {
+    let w = World::start(" H").await;
+    let parts = w.parts();
+    let url = serve(PAGE.to_owned()).await;
+    let module = pages::serve(hopping_module).await.expect("start the module's server");
+    let allowed = json!([module]);
+    let (page, console, _session, _) =
+        share_and_join_with(&w, &parts, &url, PAGE_TEXT, false, &[format!("appOrigins: {allowed}")]).await;
+    console.run("the operator's settings", &format!("chrome.storage.local.set({{ appOrigins: {allowed} }})")).await;
+    console.wait("the console's app sites", |v| v["module_origins"].as_str().is_some_and(|t| t.contains(&module))).await;
+    console.run("a module that hops", &prepare_module(&format!("{module}/app.html"))).await;
+    console.wait("configured", |v| v["app_state"] == "configure").await;
+    console.run("push", "document.querySelector('#app-push').click()").await;
+    wait_content(&page, "the module in the page", VISITOR_UI_JS, &parts, |v| v["apps"][0]["state"] == "pushed").await;
+    // Long enough for many offers, had there been any.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let v = console.wait("the console", |v| v["app_state"] == "pushed").await;
+    let events = v["app_events"].to_string();
+    assert!(!events.contains("stolen"), "the page it went to got a channel: {events}");
 }
 
 /// An operator the visitor's settings do not list is refused before the

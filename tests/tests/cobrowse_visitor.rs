@@ -497,7 +497,7 @@ async fn the_page_cannot_cover_the_stop_button() {
     a.page.evaluate(after).await.or_report("move the cover after Baton's UI", &parts);
     wait_content(&a.page, "Stop above a cover after it", STOP_HIT_JS, |v| v["ours"] == true).await;
     a.page.evaluate("document.querySelector('#menu').showPopover(); true").await.or_report("open the page's popover", &parts);
-    let hit = wait_content(&a.page, "Stop above the page's popover", STOP_HIT_JS, |v| v["ours"] == true).await;
+    wait_content(&a.page, "Stop above the page's popover", STOP_HIT_JS, |v| v["ours"] == true).await;
     let open = a.page.evaluate("document.querySelector('#menu').matches(':popover-open')").await.or_report("read", &parts);
     assert_eq!(open, json!(true), "the page's popover stays open");
     let hide = "document.querySelector('[data-baton-ui=visitor]').hidePopover(); true";

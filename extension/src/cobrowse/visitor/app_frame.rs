@@ -1,9 +1,10 @@
 //! `app.html`: the built-in apps an operator pushes (a document or image
 //! viewer, a prefilled form), loaded in a sandboxed frame without
 //! `allow-same-origin`, so it has an opaque origin: no cookies, no storage,
-//! no extension APIs. It accepts one `init` carrying the token from its own
-//! URL fragment (which the page around it cannot read) and then talks only
-//! over the `MessagePort` that came with it: ordered events both ways.
+//! no extension APIs. It asks for its channel with the `hello` secret from
+//! its own URL fragment (`#token.hello`, which the page around it cannot
+//! read), accepts one `init` carrying the token, and then talks only over
+//! the `MessagePort` that came with it: ordered events both ways.
 //!
 //! Events to the console: `{"type":"submitted","values":{name: value}}` when
 //! the visitor sends the form. Events from the console:
@@ -34,10 +35,12 @@ thread_local! {
 
 pub fn start() {
     let Some(win) = web_sys::window() else { return };
-    let token = win.location().hash().unwrap_or_default().trim_start_matches('#').to_owned();
-    if token.len() < 16 {
+    let fragment = win.location().hash().unwrap_or_default();
+    let Some((token, hello)) = fragment.trim_start_matches('#').split_once('.') else { return };
+    if token.len() < 16 || hello.len() < 16 {
         return;
     }
+    let (token, hello) = (token.to_owned(), hello.to_owned());
     let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
         if FRAME.with(|f| f.borrow().port.is_some()) {
             return;
@@ -58,6 +61,9 @@ pub fn start() {
     });
     let _ = win.add_event_listener_with_callback("message", on_message.as_ref().unchecked_ref());
     on_message.forget();
+    if let (Ok(Some(parent)), Some(value)) = (win.parent(), chrome::to_js(&AppChannel::Hello { hello })) {
+        let _ = parent.post_message(&value, "*");
+    }
 }
 
 fn post(message: &AppChannel) {

@@ -621,14 +621,18 @@ impl InOrder {
 
 // ---- the app frame's channel -----------------------------------------------------
 
-/// What passes between the content script and an app's frame. The first
-/// message goes through `postMessage` with the frame's secret token (from
-/// its URL fragment, which the page cannot read) and hands over a
-/// `MessagePort`; everything else uses that port.
+/// What passes between the content script and an app's frame. The frame's
+/// URL fragment holds two secrets, `token.hello`, which the page around it
+/// cannot read. The frame asks for its channel with `hello` (through
+/// `postMessage` to its parent, which the page hears too); the answer goes
+/// to that frame through `postMessage` with `token`, which the page never
+/// sees, and hands over a `MessagePort`; everything else uses that port.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "baton_app", rename_all = "snake_case")]
 pub enum AppChannel {
-    /// Content script → frame, once.
+    /// Frame → content script, to the parent window: asks for the channel.
+    Hello { hello: String },
+    /// Content script → frame, in answer to a `hello`.
     Init { token: String, app_id: String, app: App },
     /// Either way: an ordered event.
     Event { seq: u64, event: Value },
@@ -1049,6 +1053,9 @@ mod tests {
         assert_eq!(AppChannel::parse(&json!({"baton_app": "event", "seq": 0, "event": 1})), None);
         assert_eq!(AppChannel::parse(&json!({"baton_app": "evil"})), None);
         assert_eq!(AppChannel::parse(&json!("x")), None);
+        let hello = json!({"baton_app": "hello", "hello": "h"});
+        assert_eq!(AppChannel::parse(&hello), Some(AppChannel::Hello { hello: "h".into() }));
+        assert_eq!(AppChannel::parse(&json!({"baton_app": "hello"})), None, "a hello carries its secret");
         let big = json!({"baton_app": "event", "seq": 1, "event": "x".repeat(MAX_APP_EVENT_BYTES)});
         assert_eq!(AppChannel::parse(&big), None);
         assert_eq!(token_from(&[0, 255, 16]), "00ff10");

@@ -28,8 +28,7 @@ use super::protocol::ShareView;
 /// The host element's `data-baton-ui` value (the recorder's own elements carry other values).
 pub const HOST_MARK: &str = "visitor";
 const SVG_NS: &str = "http://www.w3.org/2000/svg";
-/// How often (ms) and how many times an app frame is offered its channel.
-const APP_INIT_EVERY_MS: i32 = 150;
+/// How many times an app frame is offered its channel (once per `hello`).
 const APP_INIT_TRIES: u32 = 100;
 
 const CSS: &str = r#"
@@ -110,6 +109,8 @@ struct AppFrame {
     panel: Element,
     iframe: HtmlIFrameElement,
     token: String,
+    /// The fragment's second part, which the frame's `hello` carries.
+    hello: String,
     app: App,
     /// The channel, once the frame answered `ready`.
     port: Option<web_sys::MessagePort>,
@@ -280,6 +281,12 @@ impl Overlay {
         });
         let host = overlay.host.clone();
         overlay.listen(&doc.clone().into(), "fullscreenchange", true, move |_| raise(&host));
+        let me = Rc::downgrade(&overlay);
+        overlay.listen(&win.clone().into(), "message", true, move |e| {
+            if let (Some(me), Some(e)) = (me.upgrade(), e.dyn_ref::<web_sys::MessageEvent>()) {
+                me.on_window_message(e);
+            }
+        });
         overlay.listen(&win.clone().into(), "scroll", true, on_scroll.clone());
         overlay.listen(&win.into(), "resize", false, on_scroll);
         Some(overlay)
@@ -588,8 +595,8 @@ impl Overlay {
         let _ = iframe.set_attribute("sandbox", "allow-scripts allow-forms");
         let _ = iframe.set_attribute("referrerpolicy", "no-referrer");
         let _ = iframe.set_attribute("allow", "");
-        let token = random_token();
-        iframe.set_src(&format!("{src}#{token}"));
+        let (token, hello) = (random_token(), random_token());
+        iframe.set_src(&format!("{src}#{token}.{hello}"));
         let _ = panel.append_child(&iframe);
         let _ = self.apps_box.append_child(&panel);
         self.apps.borrow_mut().insert(
@@ -598,6 +605,7 @@ impl Overlay {
                 panel,
                 iframe,
                 token,
+                hello,
                 app: app.clone(),
                 port: None,
                 offered: Vec::new(),
@@ -608,53 +616,55 @@ impl Overlay {
                 _on_message: Vec::new(),
             },
         );
-        self.offer_channel(app_id.to_owned());
     }
 
-    /// Offers the frame a fresh channel until it answers on one of them.
-    fn offer_channel(self: &Rc<Self>, app_id: String) {
-        let again = {
-            let mut apps = self.apps.borrow_mut();
-            let Some(frame) = apps.get_mut(&app_id) else { return };
-            if frame.port.is_some() || frame.tries >= APP_INIT_TRIES {
-                false
-            } else {
-                frame.tries += 1;
-                if let (Ok(channel), Some(target)) = (web_sys::MessageChannel::new(), frame.iframe.content_window()) {
-                    let init = AppChannel::Init { token: frame.token.clone(), app_id: app_id.clone(), app: frame.app.clone() };
-                    let port = channel.port1();
-                    let me = Rc::downgrade(self);
-                    let id = app_id.clone();
-                    let this_port = port.clone();
-                    let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
-                        if let Some(me) = me.upgrade() {
-                            me.on_app_message(&id, &this_port, e.data());
-                        }
-                    });
-                    port.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-                    frame._on_message.push(on_message);
-                    let transfer = js_sys::Array::of1(&channel.port2());
-                    if let Some(message) = crate::chrome::to_js(&init) {
-                        let _ = target.post_message_with_transfer(&message, "*", &transfer);
-                    }
-                    frame.offered.push(port);
-                }
-                true
-            }
-        };
-        if again {
-            let me = Rc::downgrade(self);
-            let f = Closure::once_into_js(move || {
-                if let Some(me) = me.upgrade() {
-                    me.offer_channel(app_id);
-                }
-            });
-            if let Some(w) = web_sys::window() {
-                if let Ok(t) = w.set_timeout_with_callback_and_timeout_and_arguments_0(f.unchecked_ref(), APP_INIT_EVERY_MS) {
-                    self.timers.borrow_mut().push(t);
-                }
-            }
+    /// A frame's `hello` (see [`AppChannel::Hello`]): offers a fresh channel
+    /// to the app whose frame sent it, if it carries that frame's secret.
+    /// Only the document loaded with the secret knows it, so a page the app
+    /// navigates its frame to gets nothing.
+    fn on_window_message(self: &Rc<Self>, e: &web_sys::MessageEvent) {
+        let Some(source) = e.source() else { return };
+        let Ok(raw) = crate::chrome::from_js::<serde_json::Value>(&e.data()) else { return };
+        let Some(AppChannel::Hello { hello }) = AppChannel::parse(&raw) else { return };
+        let app_id = self.apps.borrow().iter().find_map(|(id, frame)| {
+            let from_it = frame.iframe.content_window().is_some_and(|w| JsValue::from(&w) == JsValue::from(&source));
+            (from_it && frame.hello == hello).then(|| id.clone())
+        });
+        if let Some(app_id) = app_id {
+            // Nobody else needs to hear it.
+            e.stop_immediate_propagation();
+            self.offer_channel(&app_id);
         }
+    }
+
+    /// Offers the frame a fresh channel; the first one it answers `ready` on is kept.
+    fn offer_channel(self: &Rc<Self>, app_id: &str) {
+        let mut apps = self.apps.borrow_mut();
+        let Some(frame) = apps.get_mut(app_id) else { return };
+        if frame.port.is_some() || frame.tries >= APP_INIT_TRIES {
+            return;
+        }
+        frame.tries += 1;
+        let (Ok(channel), Some(target)) = (web_sys::MessageChannel::new(), frame.iframe.content_window()) else { return };
+        let init = AppChannel::Init { token: frame.token.clone(), app_id: app_id.to_owned(), app: frame.app.clone() };
+        let port = channel.port1();
+        let me = Rc::downgrade(self);
+        let id = app_id.to_owned();
+        let this_port = port.clone();
+        let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+            if let Some(me) = me.upgrade() {
+                me.on_app_message(&id, &this_port, e.data());
+            }
+        });
+        port.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        frame._on_message.push(on_message);
+        let transfer = js_sys::Array::of1(&channel.port2());
+        if let Some(message) = crate::chrome::to_js(&init) {
+            // The frame's origin is opaque: no exact target exists. The
+            // frame that said `hello` is the one there now.
+            let _ = target.post_message_with_transfer(&message, "*", &transfer);
+        }
+        frame.offered.push(port);
     }
 
     fn on_app_message(&self, app_id: &str, port: &web_sys::MessagePort, data: JsValue) {
