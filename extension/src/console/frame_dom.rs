@@ -91,6 +91,12 @@ impl FrameDom {
         self.frame.content_document()
     }
 
+    /// The mirror's document, or the console's while the frame has none
+    /// (nodes made there are adopted when inserted).
+    fn doc_or_console(&self) -> Option<Document> {
+        self.doc().or_else(|| web_sys::window()?.document())
+    }
+
     /// The id of the element at a point of the visitor's viewport (or of its
     /// nearest captured ancestor).
     pub fn id_at(&self, x: i32, y: i32) -> Option<(NodeId, Element)> {
@@ -171,18 +177,12 @@ impl Dom for FrameDom {
         el.ok().map(Into::into)
     }
 
-    fn create_text(&mut self, text: &str) -> Node {
-        match self.doc() {
-            Some(doc) => doc.create_text_node(text).into(),
-            None => web_sys::window().and_then(|w| w.document()).map(|d| d.create_text_node(text).into()).unwrap(),
-        }
+    fn create_text(&mut self, text: &str) -> Option<Node> {
+        Some(self.doc_or_console()?.create_text_node(text).into())
     }
 
-    fn create_comment(&mut self, text: &str) -> Node {
-        match self.doc() {
-            Some(doc) => doc.create_comment(text).into(),
-            None => web_sys::window().and_then(|w| w.document()).map(|d| d.create_comment(text).into()).unwrap(),
-        }
+    fn create_comment(&mut self, text: &str) -> Option<Node> {
+        Some(self.doc_or_console()?.create_comment(text).into())
     }
 
     fn set_attr(&mut self, node: &Node, name: &str, value: &str) {

@@ -35,8 +35,8 @@ use super::url::Base;
 pub trait Dom {
     type N: Clone;
     fn create_element(&mut self, ns: Ns, tag: &str) -> Option<Self::N>;
-    fn create_text(&mut self, text: &str) -> Self::N;
-    fn create_comment(&mut self, text: &str) -> Self::N;
+    fn create_text(&mut self, text: &str) -> Option<Self::N>;
+    fn create_comment(&mut self, text: &str) -> Option<Self::N>;
     fn set_attr(&mut self, node: &Self::N, name: &str, value: &str);
     fn remove_attr(&mut self, node: &Self::N, name: &str);
     /// A text node's data, or an element's text content (`<style>`).
@@ -279,12 +279,12 @@ impl<D: Dom> Mirror<D> {
             .is_some_and(|e| matches!(e.kind, Kind::Element { style: true, .. }));
         match node {
             Node::Text { v, .. } => {
-                let dom_node = (!hidden && !parent_is_style).then(|| self.dom.create_text(v));
+                let dom_node = (!hidden && !parent_is_style).then(|| self.dom.create_text(v)).flatten();
                 self.nodes.insert(id, entry(dom_node.clone(), hidden, parent, Kind::Text { value: v.clone() }));
                 Ok(dom_node)
             }
             Node::Comment { .. } => {
-                let dom_node = (!hidden && !parent_is_style).then(|| self.dom.create_comment(""));
+                let dom_node = (!hidden && !parent_is_style).then(|| self.dom.create_comment("")).flatten();
                 self.nodes.insert(id, entry(dom_node.clone(), hidden, parent, Kind::Comment));
                 Ok(dom_node)
             }
@@ -314,8 +314,9 @@ impl<D: Dom> Mirror<D> {
                         }
                         self.dom.set_attr(&el, "style", &style);
                         self.dom.set_attr(&el, "data-baton-placeholder", &lower);
-                        let text = self.dom.create_text(&label);
-                        self.dom.insert(&el, &text, None);
+                        if let Some(text) = self.dom.create_text(&label) {
+                            self.dom.insert(&el, &text, None);
+                        }
                         self.dom.register(&el, id);
                         let kind = Kind::Element {
                             ns,
@@ -453,7 +454,7 @@ impl<D: Dom> Mirror<D> {
         hidden: bool,
         (c, s, f): (&[Node], &Option<Vec<Node>>, &Option<Box<Node>>),
     ) -> Result<Option<D::N>, ApplyError> {
-        let stand_in = (!hidden).then(|| self.dom.create_comment(&format!("baton: {tag} removed")));
+        let stand_in = (!hidden).then(|| self.dom.create_comment(&format!("baton: {tag} removed"))).flatten();
         let kind = Kind::Element { ns, tag, password: false, file: false, masked: None, style: false, placeholder: false, frame: false };
         self.nodes.insert(id, entry(stand_in.clone(), true, parent, kind));
         self.build_inert_children(id, c, s, f)?;
@@ -876,11 +877,11 @@ pub mod fake {
             }
             Some(self.new_node(FakeNode { tag: Some(tag.to_owned()), ..Default::default() }))
         }
-        fn create_text(&mut self, text: &str) -> usize {
-            self.new_node(FakeNode { text: text.to_owned(), ..Default::default() })
+        fn create_text(&mut self, text: &str) -> Option<usize> {
+            Some(self.new_node(FakeNode { text: text.to_owned(), ..Default::default() }))
         }
-        fn create_comment(&mut self, text: &str) -> usize {
-            self.new_node(FakeNode { text: text.to_owned(), comment: true, ..Default::default() })
+        fn create_comment(&mut self, text: &str) -> Option<usize> {
+            Some(self.new_node(FakeNode { text: text.to_owned(), comment: true, ..Default::default() }))
         }
         fn set_attr(&mut self, node: &usize, name: &str, value: &str) {
             let attrs = &mut self.nodes[*node].attrs;
