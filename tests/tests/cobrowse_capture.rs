@@ -465,16 +465,20 @@ async fn the_bulk_read_captures_what_the_per_node_walk_does() {
     assert_eq!(note_value, Some(&json!(["value", "*".repeat(typed)])), "the textarea's masked value: {notes:?}");
 }
 
-/// Serves `routes` (path → HTML) and opens the first in a fresh browser.
-async fn open_pages(routes: Vec<(&'static str, String)>) -> (Browser, tempfile::TempDir, Page) {
-    let first = routes.first().map(|(p, _)| *p).unwrap_or("/");
-    let served = routes.clone();
-    let base = pages::serve(move |request| match served.iter().find(|(p, _)| *p == request.path()) {
+/// Serves `routes` (path → HTML): the server's base URL.
+async fn serve_routes(routes: Vec<(&'static str, String)>) -> String {
+    pages::serve(move |request| match routes.iter().find(|(p, _)| *p == request.path()) {
         Some((_, html)) => Reply::html(html.clone()),
         None => Reply::not_found(),
     })
     .await
-    .expect("start the page server");
+    .expect("start the page server")
+}
+
+/// Serves `routes` (path → HTML) and opens the first in a fresh browser.
+async fn open_pages(routes: Vec<(&'static str, String)>) -> (Browser, tempfile::TempDir, Page) {
+    let first = routes.first().map(|(p, _)| *p).unwrap_or("/");
+    let base = serve_routes(routes.clone()).await;
     let (browser, dir) = launch().await;
     let page = Page::open(browser.cdp(), &format!("{base}{first}")).await;
     (browser, dir, page)
@@ -812,4 +816,42 @@ async fn a_block_made_private_while_the_snapshot_is_taken_is_hidden_in_it() {
     }
     eprintln!("the flip fell inside the snapshot {hit} times out of 6");
     assert!(hit > 0, "the flip never fell inside a snapshot");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_page_sends_no_title_and_only_its_origin() {
+    let _one = ONE_BROWSER.lock().await;
+    let all_private = "<!doctype html><html data-baton-private><head><title>SECRET-TITLE-ROOT</title></head><body>x</body></html>";
+    let head_private = "<!doctype html><html><head data-baton-private><title>SECRET-TITLE-HEAD</title></head><body><p>PUBLIC-BODY</p></body></html>";
+    let plain = "<!doctype html><html><head><title>SECRET-TITLE-POLICY</title></head><body><p>PUBLIC-BODY</p></body></html>";
+    let base = serve_routes(vec![
+        ("/account/SECRET-PATH", all_private.into()),
+        ("/head", head_private.into()),
+        ("/plain", plain.into()),
+    ])
+    .await;
+    let (browser, _dir) = launch().await;
+    // (page, private selector, the URL the snapshot may tell)
+    let cases = [
+        ("/account/SECRET-PATH", "", base.clone()),
+        ("/head", "", format!("{base}/head")),
+        ("/plain", "title", format!("{base}/plain")),
+    ];
+    for (path, private, url) in cases {
+        let page = Page::open(browser.cdp(), &format!("{base}{path}")).await;
+        let mut frames = start_capture(&page, private, "").await;
+        // A title changed after the snapshot, then a keyframe (nothing
+        // appended to an all-private page would ever arrive to wait for).
+        page.page_eval("document.title = 'LATER-SECRET-TITLE'; true").await;
+        page.eval("wasm_bindgen.debug_capture_keyframe()").await.expect("keyframe");
+        page.frames_until(&mut frames, "a second snapshot", |f| f.iter().filter(|x| x["frame"]["k"] == "snapshot").count() == 2).await;
+        page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
+        for snapshot in frames.iter().filter(|f| f["frame"]["k"] == "snapshot") {
+            let snapshot = &snapshot["frame"];
+            assert_eq!((&snapshot["url"], &snapshot["title"]), (&json!(url), &json!("")), "{path}");
+        }
+        let text = serde_json::to_string(&frames).expect("frames text");
+        assert_not_sent(&frames, &text, &["SECRET-TITLE", "SECRET-PATH"], &format!(" ({path})"));
+        assert_eq!(text.contains("PUBLIC-BODY"), path != "/account/SECRET-PATH", "{path}: the body is sent unless private");
+    }
 }

@@ -721,9 +721,10 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
                     }
                 }
             }
+            let (url, title) = page_label(&st.document, &st.private_all);
             let snapshot = Snapshot {
-                url: st.document.url().unwrap_or_default(),
-                title: st.document.title(),
+                url,
+                title,
                 doctype: st.document.doctype().map(|d| d.name()),
                 root,
                 viewport: st.viewport(),
@@ -777,6 +778,26 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
         st.process(held)
     };
     emit(&shared, changes);
+}
+
+/// The page's address and title as a snapshot tells them (`private_all`:
+/// the private blocks' selector). No title when the element
+/// `document.title` reads is in a private block; only the origin when the
+/// document element is private itself. Fail-closed: a selector the browser
+/// refuses hides both.
+fn page_label(doc: &Document, private_all: &str) -> (String, String) {
+    let private = |el: &Element| !matches!(el.closest(private_all), Ok(None));
+    let url = doc.url().unwrap_or_default();
+    if doc.document_element().is_none_or(|root| private(&root)) {
+        return (crate::web::origin_of(&url).unwrap_or_default(), String::new());
+    }
+    // The first HTML `<title>`, or an SVG document's `<title>` child.
+    let titles = [
+        doc.get_elements_by_tag_name_ns(Some("http://www.w3.org/1999/xhtml"), "title").ok().and_then(|c| c.item(0)),
+        doc.query_selector(":root > title").ok().flatten(),
+    ];
+    let title = if titles.iter().flatten().any(private) { String::new() } else { doc.title() };
+    (url, title)
 }
 
 /// Whether the end of the snapshot fits in a task that has worked `took`.
