@@ -1,9 +1,10 @@
 //! Capture and restore in one real profile: a form page served from
 //! 127.0.0.1 is filled in, and what reaches the host's store is checked —
 //! the ordinary fields and the scroll anchor are there, the password (also
-//! one the page shows as text right after it is typed), card number, hidden
-//! input and `data-baton-private` field are nowhere in the host's data, and the scroll anchor is never text the settings' private
-//! selectors name. The captured state is then restored into a reordered
+//! one the page shows as text right after it is typed), a text field the
+//! page shows as dots (`-webkit-text-security`), card number, hidden input
+//! and `data-baton-private` field are nowhere in the host's data, and the
+//! scroll anchor is never text the settings' private selectors name. The captured state is then restored into a reordered
 //! copy of the form through the content script.
 
 use std::path::Path;
@@ -25,6 +26,8 @@ const PASSWORD: &str = "hunter2-PASSWORD-VALUE";
 /// (a "show password" button), before Baton's next look at the form.
 const SHOWN_PASSWORD: &str = "shown-secret-VALUE-77";
 const CARD: &str = "4111111111111111";
+/// Typed into a text field the page shows as dots, as PIN fields do.
+const DOTTED: &str = "DOTTED-PIN-8642";
 const HIDDEN: &str = "HIDDEN-INPUT-VALUE";
 const PRIVATE: &str = "PRIVATE-BLOCK-VALUE";
 /// Four paragraphs in five carry it; the settings name it as private.
@@ -51,6 +54,7 @@ fn form_page(reordered: bool) -> String {
     let password = r#"<p><label for="pw">Password</label> <input id="pw" name="pw" type="password">
         <input id="pw2" name="pw2" type="password"></p>"#;
     let card = r#"<p><input name="payment" autocomplete="cc-number" type="text"></p>"#;
+    let dotted = r#"<p><input name="access" type="text" style="-webkit-text-security: disc"></p>"#;
     let hidden = r#"<input type="hidden" name="token" value="">"#;
     let private = r#"<div data-baton-private><input name="note" type="text"></div>"#;
     let (fields, banner) = if reordered {
@@ -59,6 +63,7 @@ fn form_page(reordered: bool) -> String {
                 urgent,
                 private,
                 topic,
+                dotted,
                 card,
                 hidden,
                 "<div><div>",
@@ -72,7 +77,7 @@ fn form_page(reordered: bool) -> String {
         )
     } else {
         (
-            [name, message, topic, urgent, password, card, hidden, private].concat(),
+            [name, message, topic, urgent, password, card, dotted, hidden, private].concat(),
             "",
         )
     };
@@ -109,6 +114,7 @@ const FILL_JS: &str = r#"(() => {
   set('#pw2', SHOWN_PW);
   document.querySelector('#pw2').type = 'text';
   set('[name=payment]', CARD);
+  set('[name=access]', DOTTED);
   set('[name=note]', PRIVATE);
   document.querySelector('[name=token]').value = HIDDEN;
   const topic = document.querySelector('#topic'); topic.value = 'bug'; topic.dispatchEvent(new Event('change', {bubbles: true}));
@@ -124,6 +130,7 @@ fn fill_js() -> String {
         .replace("MESSAGE", &json!(MESSAGE).to_string())
         .replace("PASSWORD", &json!(PASSWORD).to_string())
         .replace("CARD", &json!(CARD).to_string())
+        .replace("DOTTED", &json!(DOTTED).to_string())
         .replace("PRIVATE", &json!(PRIVATE).to_string())
         .replace("HIDDEN", &json!(HIDDEN).to_string())
         .replace("SHOWN_PW", &json!(SHOWN_PASSWORD).to_string())
@@ -203,7 +210,7 @@ async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
     assert_eq!(field(&captured, "message"), Some(&json!({"t": "text", "v": MESSAGE})));
     assert_eq!(field(&captured, "topic"), Some(&json!({"t": "selected", "v": ["bug"]})));
     assert_eq!(field(&captured, "urgent"), Some(&json!({"t": "checked", "v": true})));
-    for never in ["pw", "pw2", "payment", "token", "note"] {
+    for never in ["pw", "pw2", "payment", "access", "token", "note"] {
         assert_eq!(field(&captured, never), None, "field {never} must not be captured");
     }
     assert_eq!(
@@ -253,7 +260,7 @@ async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
     }
 
     // Secrets are nowhere in the host's files (store, WAL, logs).
-    for secret in [PASSWORD, SHOWN_PASSWORD, CARD, HIDDEN, PRIVATE] {
+    for secret in [PASSWORD, SHOWN_PASSWORD, CARD, DOTTED, HIDDEN, PRIVATE] {
         let hits = files_containing(device.data_home(), secret);
         assert!(hits.is_empty(), "{secret:?} found in {hits:?}");
     }

@@ -818,6 +818,122 @@ async fn a_block_made_private_while_the_snapshot_is_taken_is_hidden_in_it() {
     assert!(hit > 0, "the flip never fell inside a snapshot");
 }
 
+/// Puts the caret at the end of `element` (a page expression) and focuses
+/// it, so that `Input.insertText` types there.
+async fn caret_at_end(page: &Page, element: &str) {
+    page.page_eval(&format!(
+        "{{ const el = {element}; const d = el.ownerDocument; d.defaultView.focus(); el.focus(); \
+         const s = d.getSelection(); s.removeAllRanges(); const r = d.createRange(); r.selectNodeContents(el); r.collapse(false); \
+         s.addRange(r); true }}"
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_user_types_in_design_mode_or_a_user_modify_region_is_masked() {
+    let _one = ONE_BROWSER.lock().await;
+    let html = r#"<!doctype html><html><head><style>.editor { -webkit-user-modify: read-write }</style></head><body>
+<div id=styled class=editor><p>STYLED-DRAFT</p><img id=pasted src="https://private.example/STYLED-IMAGE.png" width=10></div>
+<div id=inline style="-webkit-user-modify: read-write-plaintext-only">INLINE-DRAFT</div>
+<div id=later><p id=lp>plain words</p></div>
+<iframe id=rich src="/rich"></iframe>
+<iframe id=plainframe src="/plain"></iframe>
+<p id=outside>OUTSIDE-TEXT</p>
+</body></html>"#;
+    let rich = "<!doctype html><html><body><p id=r>RICH-DRAFT</p><script>document.designMode = 'on'</script></body></html>";
+    let plain = "<!doctype html><html><body><p id=q>PLAIN-FRAME-TEXT</p></body></html>";
+    let (_browser, _dir, page) =
+        open_pages(vec![("/t", html.into()), ("/rich", rich.into()), ("/plain", plain.into())]).await;
+    frame_loaded(&page, "rich").await;
+    frame_loaded(&page, "plainframe").await;
+    let secrets = [
+        "STYLED-DRAFT", "STYLED-IMAGE", "INLINE-DRAFT", "RICH-DRAFT", "STYLED-TYPED", "INLINE-TYPED", "RICH-TYPED",
+        "LATER-TYPED", "SWITCHED-TYPED",
+    ];
+    for bulk in [true, false] {
+        page.eval(&format!("wasm_bindgen.debug_capture_bulk({bulk})")).await.expect("choose the walk");
+        // After the snapshot: edits in each region, a region made editable
+        // by a class, and a frame switched into design mode.
+        let (frames, text) = capture_change(
+            &page,
+            "",
+            "",
+            "if (!window.once) { window.once = 1; \
+             styled.querySelector('p').firstChild.data = 'STYLED-TYPED'; \
+             inline.appendChild(document.createTextNode('INLINE-TYPED')); \
+             rich.contentDocument.getElementById('r').firstChild.data = 'RICH-TYPED'; \
+             later.className = 'editor'; lp.firstChild.data = 'LATER-TYPED'; \
+             const d = plainframe.contentDocument; d.designMode = 'on'; d.getElementById('q').firstChild.data = 'SWITCHED-TYPED'; } true",
+        )
+        .await;
+        assert_not_sent(&frames, &text, &secrets, &format!(" (bulk {bulk})"));
+        // Switching the frame into design mode (first run only) took a keyframe.
+        let snapshots = frames.iter().filter(|f| f["frame"]["k"] == "snapshot").count();
+        assert_eq!(snapshots, if bulk { 2 } else { 1 }, "bulk {bulk}: snapshots");
+        assert!(text.contains("OUTSIDE-TEXT"), "bulk {bulk}: text outside the regions is sent");
+        assert!(text.contains("\"width\",\"10\""), "bulk {bulk}: the image keeps its layout: {}", truncate(&frames));
+    }
+    // Typed for real, into the design-mode frame and the styled region.
+    let mut frames = start_capture(&page, "", "").await;
+    caret_at_end(&page, "rich.contentDocument.body").await;
+    page.session.call("Input.insertText", json!({ "text": "KEYS-IN-FRAME" })).await.expect("type");
+    caret_at_end(&page, "styled").await;
+    page.session.call("Input.insertText", json!({ "text": "KEYS-IN-STYLED" })).await.expect("type");
+    settle(&page, &mut frames, "TYPED-MARKER").await;
+    let protected = page.eval("wasm_bindgen.debug_capture_protected('#lp')").await.expect("protected");
+    page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
+    let typed = page.page_eval("rich.contentDocument.body.textContent + styled.textContent").await;
+    assert!(typed.as_str().is_some_and(|t| t.contains("KEYS-IN-FRAME") && t.contains("KEYS-IN-STYLED")), "typed: {typed}");
+    let text = serde_json::to_string(&frames).expect("frames text");
+    assert_not_sent(&frames, &text, &["KEYS-IN-FRAME", "KEYS-IN-STYLED"], " (typed)");
+    assert_eq!(protected, json!(true), "a command inside a region made editable by style is refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_field_shown_as_shapes_is_secret() {
+    let _one = ONE_BROWSER.lock().await;
+    let html = r#"<!doctype html><html><head><style>.dots { -webkit-text-security: circle }</style></head><body>
+<form data-baton-safe>
+<input id=dotted type=text style="-webkit-text-security: disc">
+<input id=card2 type=tel class=dots>
+<textarea id=memo style="-webkit-text-security: square"></textarea>
+<input id=shown type=text>
+</form>
+</body></html>"#;
+    let (_browser, _dir, page) = open_pages(vec![("/t", html.into())]).await;
+    page.type_into("#dotted", "DOT-4321").await;
+    page.type_into("#card2", "CARD-5555").await;
+    page.type_into("#memo", "MEMO-SECRET").await;
+    page.type_into("#shown", "SHOWN-VALUE").await;
+    let typed = page.page_eval("[dotted.value, card2.value, memo.value, shown.value].join()").await;
+    assert_eq!(typed, json!("DOT-4321,CARD-5555,MEMO-SECRET,SHOWN-VALUE"), "typed into the fields");
+    for bulk in [true, false] {
+        page.eval(&format!("wasm_bindgen.debug_capture_bulk({bulk})")).await.expect("choose the walk");
+        let mut frames = start_capture(&page, "", "").await;
+        let protected = page.eval("wasm_bindgen.debug_capture_protected('#dotted')").await.expect("protected");
+        // Typed after the snapshot; then the page shows the field as text.
+        page.type_into("#dotted", "-TYPED").await;
+        page.type_into("#card2", "-TYPED").await;
+        page.page_eval("dotted.style.webkitTextSecurity = 'none'; card2.className = ''; true").await;
+        page.type_into("#dotted", "-SHOWN").await;
+        page.type_into("#card2", "-SHOWN").await;
+        page.type_into("#shown", "-MORE").await;
+        page.frames_until(&mut frames, "the safe field's input", |f| serde_json::to_string(f).unwrap_or_default().contains("-MORE")).await;
+        settle(&page, &mut frames, &format!("END-MARKER-{bulk}")).await;
+        page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
+        let text = serde_json::to_string(&frames).expect("frames text");
+        let context = format!(" (bulk {bulk})");
+        assert_not_sent(&frames, &text, &["DOT-4321", "CARD-5555", "MEMO-SECRET", "-TYPED", "-SHOWN"], &context);
+        assert!(text.contains("SHOWN-VALUE"), "the safe field's value is shown{context}");
+        let runs = mask_runs(&text);
+        for n in ["DOT-4321".len(), "CARD-5555".len(), "MEMO-SECRET".len(), "DOT-4321-TYPED".len(), "CARD-5555-TYPED".len()] {
+            assert!(!runs.contains(&n), "a mask of a secret's length ({n}){context}: {runs:?}");
+        }
+        assert_eq!(protected, json!(true), "a command on the field is refused{context}");
+        page.page_eval("dotted.style.webkitTextSecurity = 'disc'; card2.className = 'dots'; true").await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_private_page_sends_no_title_and_only_its_origin() {
     let _one = ONE_BROWSER.lock().await;

@@ -52,6 +52,43 @@ pub fn is_secret(tag: &str, input_type: Option<&str>, autocomplete: Option<&str>
         || looks_secret(id, name, autocomplete)
 }
 
+/// Whether a page can show this control's text as shapes with CSS
+/// (`-webkit-text-security`), as a PIN or card-number field does: a
+/// textarea, or an input showing typed text (an unknown type shows as
+/// text too). A password is secret anyway.
+pub fn may_disguise(tag: &str, input_type: Option<&str>) -> bool {
+    match tag {
+        "textarea" => true,
+        "input" => {
+            let t = input_type.unwrap_or("").trim().to_ascii_lowercase();
+            !matches!(
+                t.as_str(),
+                "password" | "hidden" | "checkbox" | "radio" | "file" | "submit" | "button" | "reset" | "image"
+                    | "color" | "range" | "date" | "datetime-local" | "month" | "week" | "time"
+            )
+        }
+        _ => false,
+    }
+}
+
+/// Whether a computed `-webkit-text-security` (`None`: it could not be
+/// read) shows the text as shapes: such a field is a password to its user.
+/// An empty value is a browser without the property.
+pub fn disguises(text_security: Option<&str>) -> bool {
+    text_security.is_none_or(|v| {
+        let v = v.trim();
+        !v.is_empty() && !v.eq_ignore_ascii_case("none")
+    })
+}
+
+/// Whether a computed `-webkit-user-modify` (`None`: it could not be read)
+/// lets the user edit an element's content, as `contenteditable` does
+/// (`read-write`, `read-write-plaintext-only`). An empty value is a browser
+/// without the property.
+pub fn user_editable(user_modify: Option<&str>) -> bool {
+    user_modify.is_none_or(|v| v.trim().to_ascii_lowercase().starts_with("read-write"))
+}
+
 /// Input types by their `type` attribute. A missing or empty type is text;
 /// an unknown one (which browsers also render as text) is not captured, and
 /// neither are password, hidden, file, and button-like types.
@@ -259,6 +296,26 @@ mod tests {
             }),
             None
         );
+    }
+
+    #[test]
+    fn text_shown_as_shapes_is_secret() {
+        for (tag, t) in [("input", None), ("input", Some(" TEL")), ("input", Some("number")), ("input", Some("bogus")), ("textarea", None)] {
+            assert!(may_disguise(tag, t), "{tag} {t:?}");
+        }
+        for (tag, t) in [("input", Some("checkbox")), ("input", Some("password")), ("input", Some("date")), ("select", None), ("div", None)] {
+            assert!(!may_disguise(tag, t), "{tag} {t:?}");
+        }
+        for v in [Some("disc"), Some(" Circle"), Some("square"), None] {
+            assert!(disguises(v), "{v:?}");
+        }
+        assert!(!disguises(Some("none")) && !disguises(Some("")));
+    }
+
+    #[test]
+    fn styles_that_make_content_editable() {
+        assert!(user_editable(Some("read-write")) && user_editable(Some(" READ-WRITE-PLAINTEXT-ONLY")) && user_editable(None));
+        assert!(!user_editable(Some("read-only")) && !user_editable(Some("")));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! hostile: every DOM call may fail or return nonsense, and failing means
 //! "not captured".
 
+use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{
     Document, Element, HtmlElement, HtmlInputElement, HtmlOptionElement, HtmlSelectElement, HtmlTextAreaElement,
@@ -11,8 +12,57 @@ use web_sys::{
 use baton_shared::limits::{MAX_FIELDS_PER_PAGE, MAX_FIELD_VALUE};
 use baton_shared::session::{FieldKey, FieldKind, FieldValue};
 
-use super::classify::{classify, is_secret, ElementFacts};
+use super::classify::{classify, disguises, is_secret, may_disguise, user_editable, ElementFacts};
 use super::text::non_empty;
+
+#[wasm_bindgen]
+extern "C" {
+    type ComputedStyle;
+    /// The global `getComputedStyle(element)`.
+    #[wasm_bindgen(catch, js_name = getComputedStyle)]
+    fn get_computed_style(element: &Element) -> Result<ComputedStyle, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = getPropertyValue)]
+    fn property_value(this: &ComputedStyle, name: &str) -> Result<String, JsValue>;
+}
+
+/// The computed style property that shows a text field's text as shapes.
+pub const TEXT_SECURITY: &str = "-webkit-text-security";
+/// The computed style property that makes an element's content editable
+/// as `contenteditable` does.
+pub const USER_MODIFY: &str = "-webkit-user-modify";
+
+/// One property of an element's computed style (an element of a
+/// same-origin frame too); `None` when it cannot be read.
+pub fn computed_style(element: &Element, property: &str) -> Option<String> {
+    get_computed_style(element).ok()?.property_value(property).ok()
+}
+
+/// Whether a document is edited as a whole (`document.designMode`).
+pub fn in_design_mode(doc: &Document) -> bool {
+    js_sys::Reflect::get(doc, &"designMode".into())
+        .ok()
+        .and_then(|m| m.as_string())
+        .is_some_and(|m| m.eq_ignore_ascii_case("on"))
+}
+
+/// Whether an element's computed style lets the user edit its content
+/// (`-webkit-user-modify`); unknown counts as editable.
+pub fn styled_editable(element: &Element) -> bool {
+    user_editable(computed_style(element, USER_MODIFY).as_deref())
+}
+
+/// Whether an element's content is the user's input though no
+/// `contenteditable` says so: its document is in design mode, or its style
+/// makes it editable. Unknown counts as editable.
+pub fn editable_by_mode_or_style(element: &Element) -> bool {
+    element.owner_document().is_some_and(|d| in_design_mode(&d)) || styled_editable(element)
+}
+
+/// Whether a text field's computed style shows its text as shapes
+/// (`-webkit-text-security`); unknown counts as shapes.
+pub fn shows_shapes(element: &Element) -> bool {
+    disguises(computed_style(element, TEXT_SECURITY).as_deref())
+}
 
 const SELECTOR: &str = "input, textarea, select, [contenteditable]";
 /// Elements looked at per scan, so a page with a million inputs costs little.
@@ -95,6 +145,23 @@ pub fn once_secret(element: &Element) -> bool {
         }
         s.has(element.unchecked_ref())
     })
+}
+
+/// Whether `element` is a text field its page shows as shapes
+/// (`-webkit-text-security`, a PIN or card number): secret like a password,
+/// and remembered as one. A style that cannot be read counts as that.
+/// Costs a style lookup: asked of the field an event happened on, and of a
+/// field whose value is about to be captured.
+pub fn disguised(element: &Element) -> bool {
+    let tag = element.local_name().to_ascii_lowercase();
+    if !may_disguise(&tag, element.get_attribute("type").as_deref()) {
+        return false;
+    }
+    let secret = shows_shapes(element);
+    if secret {
+        SECRET_FIELDS.with(|s| s.add(element.unchecked_ref()));
+    }
+    secret
 }
 
 fn kind_with(element: &Element, private_selector: Option<&str>) -> Option<FieldKind> {

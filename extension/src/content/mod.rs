@@ -10,7 +10,7 @@ pub mod messages;
 pub mod text;
 
 #[cfg(target_arch = "wasm32")]
-mod dom;
+pub(crate) mod dom;
 #[cfg(target_arch = "wasm32")]
 mod fill;
 #[cfg(target_arch = "wasm32")]

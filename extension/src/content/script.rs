@@ -89,10 +89,13 @@ fn listen(win: &Window) -> Result<(), JsValue> {
 }
 
 /// The element an event really happened on (inside shadow roots too),
-/// remembered if it is a secret field ([`dom::once_secret`]).
+/// remembered if it is a secret field ([`dom::once_secret`], or shown as
+/// shapes: [`dom::disguised`]).
 fn note_secret_target(event: &web_sys::Event) {
     if let Some(element) = event.composed_path().get(0).dyn_ref::<Element>() {
-        dom::once_secret(element);
+        if !dom::once_secret(element) {
+            dom::disguised(element);
+        }
     }
 }
 
@@ -106,10 +109,12 @@ fn capture_now() {
     let fields = dom::fields(&doc)
         .into_iter()
         .filter_map(|f| {
-            Some(FieldState {
-                value: dom::value_of(&f.element, f.key.kind)?,
-                key: f.key,
-            })
+            let value = dom::value_of(&f.element, f.key.kind)?;
+            // Only a value about to be captured is worth the style lookup.
+            if dom::disguised(&f.element) {
+                return None;
+            }
+            Some(FieldState { value, key: f.key })
         })
         .collect();
     let mut page = PageState {

@@ -18,7 +18,8 @@ const MIN_ANCHOR_CHARS: usize = 8;
 const MAX_NODES: u32 = 100_000;
 /// Never anchored on: their text is user input, hidden, or not prose.
 /// Private blocks (Baton's attribute and the settings' selectors) are
-/// left out by [`dom::is_private`].
+/// left out by [`dom::is_private`], and input without `contenteditable`
+/// (design mode, `-webkit-user-modify`) by [`dom::editable_by_mode_or_style`].
 const NOT_ANCHORS: &str = "[contenteditable], input, textarea, select, option, script, style, noscript, template";
 const TEXT_NODE: u16 = 3;
 const SHOW_TEXT: u32 = 4;
@@ -67,7 +68,10 @@ fn caret_node(doc: &Document, x: f64, y: f64) -> Option<Node> {
 
 fn anchor_at(doc: &Document, node: &Node, private: &str) -> Option<ScrollAnchor> {
     let parent: Element = node.parent_element()?;
-    if !matches!(parent.closest(NOT_ANCHORS), Ok(None)) || dom::is_private(&parent, Some(private)) {
+    if !matches!(parent.closest(NOT_ANCHORS), Ok(None))
+        || dom::is_private(&parent, Some(private))
+        || dom::editable_by_mode_or_style(&parent)
+    {
         return None;
     }
     let text = collapse(&node.text_content()?, MAX_ANCHOR_TEXT);

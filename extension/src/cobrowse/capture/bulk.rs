@@ -25,6 +25,9 @@ use web_sys::{Document, Element, Node as DomNode};
 use baton_shared::cobrowse::NodeId;
 
 use super::live::IdMap;
+use super::mask;
+use crate::content::classify::user_editable;
+use crate::content::dom::USER_MODIFY;
 
 /// Larger documents are walked node by node. The read is spread over
 /// tasks, but listing the nodes and recording their ids are one call each.
@@ -103,6 +106,14 @@ pub struct Natives {
     array_of: Function,
     pop: Function,
     boolean: Function,
+    /// `Function.prototype.call.bind(Array.prototype.reverse)`.
+    reverse: Function,
+    /// `Function.prototype.apply.bind(getComputedStyle, globalThis)`: an
+    /// argument list `[element]` to the element's computed style.
+    computed_style: Function,
+    /// `f([style, name])` is `style.getPropertyValue(name)`
+    /// (`Function.prototype.apply` bound to `getPropertyValue` through `call`).
+    property_value: Function,
     /// `openOrClosedShadowRoot.apply` bound to `chrome.dom` (it refuses the
     /// extra arguments `map` passes, so it is given argument lists), or the
     /// `shadowRoot` getter where `chrome.dom` is missing (open roots only).
@@ -182,6 +193,20 @@ impl Natives {
                 method("Function", "call")?.bind0(&pop)
             },
             boolean: Reflect::get(&js_sys::global(), &"Boolean".into())?.dyn_into()?,
+            reverse: {
+                let reverse = method("Array", "reverse")?;
+                method("Function", "call")?.bind0(&reverse)
+            },
+            computed_style: {
+                let global = js_sys::global();
+                let f: Function = Reflect::get(&global, &"getComputedStyle".into())?.dyn_into()?;
+                method("Function", "apply")?.bind1(&f, &global).unchecked_into()
+            },
+            property_value: {
+                let get = method("CSSStyleDeclaration", "getPropertyValue")?;
+                let call_get = method("Function", "call")?.bind0(&get);
+                method("Function", "apply")?.bind1(&call_get, &JsValue::NULL).unchecked_into()
+            },
             shadow_root: match chrome_dom_shadow() {
                 Some(apply) => ShadowRead::Apply(apply),
                 None => ShadowRead::Getter(getter("Element", "shadowRoot")?),
@@ -210,6 +235,28 @@ impl Natives {
         }
         let get = if textarea { &self.textarea_value } else { &self.input_value };
         let values = self.pick(table, positions).ok()?.map_with(get, &JsValue::UNDEFINED).ok()?;
+        split(&values.join_str(SEP), positions.len())
+    }
+
+    /// One property of the computed style of the elements of `table` at
+    /// `positions` (elements of this document's tree), in one read; `None`
+    /// when the read failed: the caller asks the elements one by one.
+    pub fn computed_values(&self, table: &List, positions: &[u32], property: &str) -> Option<Vec<String>> {
+        if positions.is_empty() {
+            return Some(Vec::new());
+        }
+        let none = &JsValue::UNDEFINED;
+        // [element, index] → [element]: `getComputedStyle` takes a second argument.
+        let elements = self.pick(table, positions).ok()?;
+        let args = List::from_map(&elements, &self.array_of).ok()?;
+        args.for_each_with(&self.pop, none).ok()?;
+        let styles = args.map_with(&self.computed_style, none).ok()?;
+        // [name, style, index] → [style, name]
+        let named: Function = self.array_of.bind1(&JsValue::NULL, &property.into()).unchecked_into();
+        let args = List::from_map(&styles, &named).ok()?;
+        args.for_each_with(&self.pop, none).ok()?;
+        args.for_each_with(&self.reverse, none).ok()?;
+        let values = args.map_with(&self.property_value, none).ok()?;
         split(&values.join_str(SEP), positions.len())
     }
 
@@ -260,6 +307,10 @@ pub struct Tree {
     pub attrs: Vec<Vec<(String, String)>>,
     /// Shadow roots per index, for elements that may host one.
     pub shadows: Vec<Shadow>,
+    /// Elements whose computed style makes them editable
+    /// (`-webkit-user-modify`), ascending; only elements that were asked
+    /// (see [`Reader::begin`]).
+    pub styled_editable: Vec<NodeId>,
 }
 
 /// Whether an element hosts a shadow root, as the read found.
@@ -311,6 +362,8 @@ enum Phase {
     /// Listing the attributes.
     AttrList,
     Attrs,
+    /// Which elements' computed style makes them editable.
+    Editable,
     Done,
 }
 
@@ -343,13 +396,21 @@ pub struct Reader {
     /// Ids of elements that may host a shadow root, and what was found.
     candidates: Vec<u32>,
     shadows: Vec<Shadow>,
+    /// Whether the document's styles may make any element editable.
+    styled: bool,
+    /// Elements whose computed style is asked, and those found editable.
+    asked: Vec<u32>,
+    styled_editable: Vec<NodeId>,
     phase: Phase,
     pos: u32,
 }
 
 impl Reader {
     /// Lists the nodes; `None` when there are none or more than [`MAX_NODES`].
-    pub fn begin(doc: &Document, root: &Element) -> Result<Option<Reader>, JsValue> {
+    /// `styled`: the document's styles may make elements editable
+    /// (`-webkit-user-modify`), so every element's computed style is asked;
+    /// else only those whose `style` attribute names the property.
+    pub fn begin(doc: &Document, root: &Element, styled: bool) -> Result<Option<Reader>, JsValue> {
         let doc: XPathDocument = doc.clone().unchecked_into();
         let snap = doc.xpath("descendant-or-self::node()", root, &JsValue::NULL, ORDERED_SNAPSHOT, &JsValue::NULL)?;
         let count = snap.len();
@@ -380,6 +441,9 @@ impl Reader {
             attrs: vec![Vec::new(); slots],
             candidates: Vec::new(),
             shadows: vec![Shadow::None; slots],
+            styled,
+            asked: Vec::new(),
+            styled_editable: Vec::new(),
             phase: Phase::Table,
             pos: 0,
         }))
@@ -458,8 +522,12 @@ impl Reader {
                 let count = snap.len();
                 let item: Function = Reflect::get(&snap, &"snapshotItem".into())?.dyn_into()?;
                 self.attr_item = Some((item.bind0(&snap), count));
-                self.phase = if count == 0 { Phase::Done } else { Phase::Attrs };
                 self.pos = 0;
+                if count == 0 {
+                    self.begin_editable();
+                } else {
+                    self.phase = Phase::Attrs;
+                }
             }
             Phase::Attrs => {
                 let Some((item, count)) = &self.attr_item else { return Ok(Progress::Fallback) };
@@ -478,6 +546,16 @@ impl Reader {
                 }
                 self.pos = end;
                 if end == *count {
+                    self.begin_editable();
+                }
+            }
+            Phase::Editable => {
+                let end = (self.pos as usize + CHUNK as usize).min(self.asked.len());
+                let ids = &self.asked[self.pos as usize..end];
+                let Some(values) = n.computed_values(&self.table, ids, USER_MODIFY) else { return Ok(Progress::Fallback) };
+                self.styled_editable.extend(ids.iter().zip(values).filter(|(_, v)| user_editable(Some(v.as_str()))).map(|(&id, _)| id));
+                self.pos = end as u32;
+                if end == self.asked.len() {
                     self.phase = Phase::Done;
                 }
             }
@@ -493,6 +571,20 @@ impl Reader {
         Ok(Progress::Done)
     }
 
+    /// Chooses the elements whose computed style is asked: all of them when
+    /// the document's styles may make one editable, else those whose own
+    /// `style` names the property (usually none).
+    fn begin_editable(&mut self) {
+        let styled = self.styled;
+        self.asked = (1..self.kinds.len())
+            .filter(|&i| self.kinds[i] == 1)
+            .filter(|&i| styled || mask::style_names_user_modify(&self.attrs[i]))
+            .map(|i| i as u32)
+            .collect();
+        self.pos = 0;
+        self.phase = if self.asked.is_empty() { Phase::Done } else { Phase::Editable };
+    }
+
     /// The read, once a step answered [`Progress::Done`].
     pub fn into_tree(self) -> Tree {
         Tree {
@@ -503,6 +595,7 @@ impl Reader {
             parents: self.parents,
             attrs: self.attrs,
             shadows: self.shadows,
+            styled_editable: self.styled_editable,
         }
     }
 }

@@ -32,6 +32,7 @@ use assembly::Assembly;
 use super::batch::Batch;
 use super::mask::{self, FieldClass, PRIVATE_ATTR, UI_ATTR};
 use super::{local_name, replace_node, CaptureError, MaskPolicy, Sink};
+use crate::content::dom::{editable_by_mode_or_style, in_design_mode, shows_shapes, styled_editable};
 
 #[wasm_bindgen]
 extern "C" {
@@ -64,6 +65,12 @@ const STYLE_POLL_MS: i32 = 1_000;
 const CLOCK_EVERY: u32 = 32;
 /// Ancestors looked at before giving up (and answering "protected").
 const MAX_ANCESTORS: usize = 4_096;
+/// `@import`s followed into before a sheet counts as unknown.
+const MAX_IMPORT_DEPTH: u32 = 4;
+/// `CSSRule.IMPORT_RULE`.
+const IMPORT_RULE: u16 = 3;
+/// The elements `contenteditable` makes editing hosts.
+const EDITING_HOSTS: &str = "[contenteditable]:not([contenteditable=false])";
 
 const ELEMENT: u16 = 1;
 const TEXT: u16 = 3;
@@ -134,6 +141,25 @@ struct Listener {
     f: Function,
 }
 
+/// What an element's children inherit: whether they are in an editable
+/// region (text masked, elements keep layout only), and whether the styles
+/// of their tree may make an element editable (`-webkit-user-modify`), so
+/// that each element's computed style is asked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Within {
+    editable: bool,
+    styled: bool,
+}
+
+/// Sheet texts read during a snapshot, by sheet: a tree's sheets are read
+/// before its elements (to look for `-webkit-user-modify`), and capturing
+/// a `<style>` or adopted sheet takes the text from here.
+#[derive(Default)]
+struct SheetCache {
+    index: Option<js_sys::Map>,
+    texts: Vec<Option<(String, u32)>>,
+}
+
 struct State {
     private_sel: Option<String>,
     /// `[data-baton-private]` and the policy's private selectors, in one list.
@@ -159,6 +185,16 @@ struct State {
     secrets: js_sys::WeakSet,
     /// Whether `secrets` holds anything (looked up only then).
     any_secret: bool,
+    /// Documents captured while not in design mode: one switched on since
+    /// is captured again (a keyframe), its whole content being input now.
+    design_off: Vec<Document>,
+    /// A sheet seen since the last keyframe names `-webkit-user-modify` or
+    /// could not be read: elements that changes add are asked whether they
+    /// are editable.
+    edit_styles: bool,
+    sheet_cache: SheetCache,
+    /// The recorder should take a keyframe once the current work is done.
+    keyframe_due: bool,
     assets: AssetStore,
     sheets: IdTable<SheetWatch>,
     generation: u32,
@@ -248,6 +284,10 @@ pub fn start(policy: MaskPolicy, sink: Sink) -> Result<Rc<Shared>, CaptureError>
             sealed: IdSet::default(),
             secrets: js_sys::WeakSet::new(),
             any_secret: false,
+            design_off: Vec::new(),
+            edit_styles: false,
+            sheet_cache: SheetCache::default(),
+            keyframe_due: false,
             assets: AssetStore::default(),
             sheets: IdTable::default(),
             generation: 0,
@@ -310,6 +350,10 @@ pub fn keyframe(shared: &Rc<Shared>) {
         st.placeholders.clear();
         st.sealed.clear();
         st.sheets.clear();
+        st.design_off.clear();
+        st.edit_styles = false;
+        st.sheet_cache = SheetCache::default();
+        st.keyframe_due = false;
         st.assets.reset();
         st.scroll_candidates.clear();
         st.unmoved = true;
@@ -434,6 +478,15 @@ fn emit(shared: &Rc<Shared>, frames: Vec<VisitorFrame>) {
     }
 }
 
+/// Takes the keyframe the last piece of work asked for (see
+/// `State::keyframe_due`), once the state is no longer borrowed.
+fn keyframe_if_due(shared: &Rc<Shared>) {
+    let due = shared.st.try_borrow_mut().map(|mut st| std::mem::take(&mut st.keyframe_due)).unwrap_or(false);
+    if due {
+        keyframe(shared);
+    }
+}
+
 /// Runs `f` on the state unless it is busy or stopped, then emits.
 fn with_state(weak: &Weak<Shared>, f: impl FnOnce(&mut State, &Rc<Shared>) -> Vec<VisitorFrame>) {
     let Some(shared) = weak.upgrade() else { return };
@@ -464,6 +517,9 @@ fn install(shared: &Rc<Shared>) -> Result<(), JsValue> {
             }
             st.process(records)
         });
+        if let Some(shared) = w.upgrade() {
+            keyframe_if_due(&shared);
+        }
     });
     let observer = MutationObserver::new(cb.as_ref().unchecked_ref())?;
     st.observer = Some(observer);
@@ -575,6 +631,9 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
     // The document element, and the walk to start from it when a bulk read is given up.
     let mut top: Option<Element> = None;
     let mut walk_pending: Option<Element> = None;
+    // What the document element inherits: design mode, and whether the
+    // document's styles may make elements editable.
+    let mut root_within = Within::default();
     let input_pending = input_pending_fn();
     // Work of the last walk slice when the end runs in the same task.
     let mut carry = 0.0;
@@ -597,7 +656,9 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
             if first {
                 first = false;
                 let Some(html) = st.document.document_element() else { return };
-                reader = st.bulk_begin(&html);
+                let doc = st.document.clone();
+                root_within = st.document_within(&doc);
+                reader = st.bulk_begin(&html, root_within.styled);
                 if reader.is_none() {
                     walk_pending = Some(html.clone());
                 }
@@ -607,7 +668,7 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
             loop {
                 let mut heavy = false;
                 if let Some(html) = walk_pending.take() {
-                    match st.bulk_abandon(html) {
+                    match st.bulk_abandon(html, root_within) {
                         Visit::Skip => {}
                         Visit::Leaf(n) => root = Some(n),
                         Visit::Frame(f) => stack.push(*f),
@@ -618,7 +679,7 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
                         bulk::Progress::More => {}
                         bulk::Progress::Done => {
                             if let (Some(r), Some(html)) = (reader.take(), top.as_ref()) {
-                                assembly = st.bulk_assemble(r, html);
+                                assembly = st.bulk_assemble(r, html, root_within);
                                 if assembly.is_none() {
                                     walk_pending = top.clone();
                                 }
@@ -643,7 +704,7 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
                 } else {
                     if stack.is_empty() {
                         let Some((id, hole)) = holes.pop() else { break };
-                        walking = Some((id, matches!(hole, Hole::Frame(_))));
+                        walking = Some((id, matches!(hole, Hole::Frame(..))));
                         stack.push(hole.frame());
                     }
                     if let Some(done) = st.step(&mut stack, 1) {
@@ -775,9 +836,11 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
         if let Some(o) = &st.observer {
             held.extend(o.take_records().iter().map(|r| r.unchecked_into::<MutationRecord>()));
         }
+        st.sheet_cache = SheetCache::default();
         st.process(held)
     };
     emit(&shared, changes);
+    keyframe_if_due(&shared);
 }
 
 /// The page's address and title as a snapshot tells them (`private_all`:
@@ -848,9 +911,10 @@ struct Frame {
     /// Children still to visit, last first.
     kids: Vec<DomNode>,
     out: Vec<Node>,
-    text_mask: bool,
-    shadow: Option<ShadowRoot>,
-    frame_doc: Option<Document>,
+    /// What the children being visited inherit.
+    within: Within,
+    shadow: Option<(ShadowRoot, Within)>,
+    frame_doc: Option<(Document, Within)>,
 }
 
 enum Visit {
@@ -868,10 +932,15 @@ enum Handle<'a> {
         id: NodeId,
         private: bool,
         safe: bool,
+        /// Its computed style makes it editable (`-webkit-user-modify`).
+        styled_editable: bool,
         shadow: bulk::Shadow,
         got: Option<Element>,
         /// A text field's live value, when the read already has it.
         value: Option<String>,
+        /// Whether a text field's style shows it as shapes, when the read
+        /// already has it.
+        disguised: Option<bool>,
         /// For an option: the class of the select it is in (`Some(None)`:
         /// in none), when the read knows it.
         select: Option<Option<FieldClass>>,
@@ -893,18 +962,18 @@ impl Handle<'_> {
 }
 
 /// A shadow root or iframe document met by a bulk read, walked node by
-/// node afterwards. The flag: text below is masked.
+/// node afterwards, with what its top nodes inherit.
 enum Hole {
-    Shadow(ShadowRoot, bool),
-    Frame(Document),
+    Shadow(ShadowRoot, Within),
+    Frame(Document, Within),
 }
 
 impl Hole {
     /// A frame whose children are the hole's top nodes.
     fn frame(self) -> Frame {
-        let (kids, text_mask) = match self {
-            Hole::Shadow(sr, text_mask) => (children(sr.as_ref()), text_mask),
-            Hole::Frame(doc) => (doc.document_element().map(|d| vec![d.into()]).unwrap_or_default(), false),
+        let (kids, within) = match self {
+            Hole::Shadow(sr, within) => (children(sr.as_ref()), within),
+            Hole::Frame(doc, within) => (doc.document_element().map(|d| vec![d.into()]).unwrap_or_default(), within),
         };
         let mut kids = kids;
         kids.reverse();
@@ -913,7 +982,7 @@ impl Hole {
             stage: 0,
             kids,
             out: Vec::new(),
-            text_mask,
+            within,
             shadow: None,
             frame_doc: None,
         }
@@ -955,10 +1024,11 @@ struct Opened {
     node: Node,
     /// Whether its children are captured (not for placeholders, sheets, …).
     descend: bool,
-    /// Whether text below it is masked.
-    text_mask: bool,
-    shadow: Option<ShadowRoot>,
-    frame_doc: Option<Document>,
+    /// What its children inherit.
+    within: Within,
+    /// Its shadow root and iframe document, with what their top nodes inherit.
+    shadow: Option<(ShadowRoot, Within)>,
+    frame_doc: Option<(Document, Within)>,
     /// A form control's class ([`State::field_class`]).
     class: Option<FieldClass>,
 }
@@ -1152,7 +1222,7 @@ impl State {
     /// Visits one node. `floor` is the first id of the current pass: a node
     /// with an id at or above it was already captured in this pass; one
     /// below it came from elsewhere and is captured afresh.
-    fn visit(&mut self, node: DomNode, text_mask: bool, floor: NodeId) -> Visit {
+    fn visit(&mut self, node: DomNode, within: Within, floor: NodeId) -> Visit {
         // A snapshot walk that saw no DOM change yet meets every node once.
         let fresh = self.snapshotting && self.unmoved;
         if let Some(old) = if fresh { None } else { self.id_of(&node) } {
@@ -1163,11 +1233,11 @@ impl State {
             self.unmap(&node);
         }
         match node.node_type() {
-            ELEMENT => self.open(node.unchecked_into::<Element>(), text_mask),
+            ELEMENT => self.open(node.unchecked_into::<Element>(), within),
             TEXT | CDATA => {
                 let v = node.node_value().unwrap_or_default();
                 let id = self.assign(node);
-                let v = if text_mask {
+                let v = if within.editable {
                     self.protected.insert(id);
                     mask::mask(&v)
                 } else {
@@ -1220,10 +1290,26 @@ impl State {
         Some(class)
     }
 
-    /// [`Self::field_class`] without remembering a secret (for checks).
+    /// [`Self::field_class`] of a live field as a change or input finds
+    /// it, its style asked too (a text field shown as shapes is secret).
+    fn live_field_class(&mut self, el: &Element, tag: &str, raw: &[(String, String)], safe: bool) -> Option<FieldClass> {
+        let class = self.field_class(|| Some(el.clone()), tag, raw, safe)?;
+        let input_type = raw.iter().find(|(k, _)| k.eq_ignore_ascii_case("type")).map(|(_, v)| v.as_str());
+        if mask::reads_style(class, tag, input_type) && self.disguised(&mut Handle::Live(el)) {
+            return Some(FieldClass::Secret);
+        }
+        Some(class)
+    }
+
+    /// [`Self::field_class`] without remembering a secret (for checks): a
+    /// safe field shown as shapes is secret all the same.
     fn class_now(&self, el: &Element, tag: &str, raw: &[(String, String)], safe: bool) -> Option<FieldClass> {
         let class = mask::class_of(tag, raw, safe)?;
         if class != FieldClass::Secret && self.any_secret && self.secrets.has(el.unchecked_ref()) {
+            return Some(FieldClass::Secret);
+        }
+        let input_type = raw.iter().find(|(k, _)| k.eq_ignore_ascii_case("type")).map(|(_, v)| v.as_str());
+        if class == FieldClass::Safe && mask::reads_style(class, tag, input_type) && shows_shapes(el) {
             return Some(FieldClass::Secret);
         }
         Some(class)
@@ -1311,7 +1397,7 @@ impl State {
         out
     }
 
-    fn open(&mut self, el: Element, text_mask: bool) -> Visit {
+    fn open(&mut self, el: Element, within: Within) -> Visit {
         let tag = el.local_name();
         let raw = Self::attrs_of(&el);
         if raw.iter().any(|(n, _)| n.eq_ignore_ascii_case(UI_ATTR)) {
@@ -1320,7 +1406,7 @@ impl State {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1).max(1);
         self.ids.set_id(el.as_ref(), id);
-        let opened = self.open_element(&mut Handle::Live(&el), id, tag, raw, text_mask);
+        let opened = self.open_element(&mut Handle::Live(&el), id, tag, raw, within);
         let mut kids = if opened.descend { children(el.as_ref()) } else { Vec::new() };
         self.nodes.insert(id, el.into());
         kids.reverse();
@@ -1332,7 +1418,7 @@ impl State {
             stage: 0,
             kids,
             out: Vec::new(),
-            text_mask: opened.text_mask,
+            within: opened.within,
             shadow: opened.shadow,
             frame_doc: opened.frame_doc,
         }))
@@ -1340,7 +1426,7 @@ impl State {
 
     /// What an element is captured as, apart from its children: masking,
     /// live form state, stylesheet, shadow root and iframe document.
-    fn open_element(&mut self, h: &mut Handle, id: NodeId, tag: String, raw: Vec<(String, String)>, text_mask: bool) -> Opened {
+    fn open_element(&mut self, h: &mut Handle, id: NodeId, tag: String, raw: Vec<(String, String)>, within: Within) -> Opened {
         let private = match h {
             Handle::Live(el) => self.is_private(el, &raw),
             // The assembly's list has the attribute's elements too.
@@ -1358,7 +1444,7 @@ impl State {
             return Opened {
                 node: Node::Element { i: id, n: tag, a, c: vec![], s: None, y: vec![], css: None, f: None, m: Some(m.unwrap_or((0, 0))) },
                 descend: false,
-                text_mask,
+                within,
                 shadow: None,
                 frame_doc: None,
                 class: None,
@@ -1370,7 +1456,24 @@ impl State {
                 Handle::Live(el) => self.is_safe(el),
                 Handle::Bulk { safe, .. } => *safe,
             };
+        let input_type = raw.iter().find(|(k, _)| k.eq_ignore_ascii_case("type")).map(|(_, v)| v.clone());
         let class = if is_field { self.field_class(|| h.el().cloned(), &tag, &raw, safe) } else { None };
+        // A text field's live value: the read's, or the element's when its
+        // style must be asked (only a value that would go out is worth it).
+        let mut value = match h {
+            Handle::Bulk { value, .. } => value.take(),
+            Handle::Live(_) => None,
+        };
+        let class = match class {
+            Some(c) if mask::reads_style(c, &tag, input_type.as_deref()) => {
+                if value.is_none() {
+                    value = h.el().and_then(|el| text_value(el, &tag));
+                }
+                let shown = value.as_deref().is_some_and(|v| !v.is_empty());
+                Some(if shown && self.disguised(h) { FieldClass::Secret } else { c })
+            }
+            other => other,
+        };
         // An option's `selected` and `value` state its select's choice (a
         // bulk read knows the select it is in).
         let attr_class = match (tag.as_str(), &*h) {
@@ -1378,10 +1481,17 @@ impl State {
             ("option" | "optgroup", _) => self.option_class(h.el()),
             _ => class,
         };
-        let input_type = raw.iter().find(|(k, _)| k.eq_ignore_ascii_case("type")).map(|(_, v)| v.clone());
-        let editable = raw
-            .iter()
-            .any(|(k, v)| k.eq_ignore_ascii_case("contenteditable") && mask::is_editable(v));
+        let may_host = tag.contains('-') || SHADOW_HOSTS.contains(&tag.as_str());
+        let shadow = match h {
+            // The read already looked, for all of them at once.
+            Handle::Bulk { shadow: bulk::Shadow::None, .. } => None,
+            _ if may_host => h.el().and_then(|el| self.shadow_of(el)),
+            _ => None,
+        };
+        // A shadow tree's styles may make its host editable (`:host`).
+        let shadow_styled = shadow.as_ref().is_some_and(|sr| self.styles_may_edit(sr.as_ref()));
+        let editable = raw.iter().any(|(k, v)| k.eq_ignore_ascii_case("contenteditable") && mask::is_editable(v))
+            || !within.editable && self.editable_by_style(h, &raw, within.styled, shadow_styled);
         if class.is_some_and(|c| c != FieldClass::Safe) || editable {
             self.protected.insert(id);
         }
@@ -1400,17 +1510,13 @@ impl State {
             // Inside an editable region what the user put there (a pasted
             // image, a link) is input too: only layout goes out, as for a
             // private block.
-            if let Some(v) = mask::attr_out(&n, v, attr_class, text_mask) {
+            if let Some(v) = mask::attr_out(&n, v, attr_class, within.editable) {
                 let v = self.as_asset(v);
                 a.push((n, v));
             }
         }
         if let Some(class) = class {
-            let read = match h {
-                Handle::Bulk { value, .. } => value.take(),
-                Handle::Live(_) => None,
-            };
-            match (read, h.el()) {
+            match (value, h.el()) {
                 (Some(value), _) => live_value(Value::Read(value), &tag, class, input_type.as_deref(), page_value, &mut a),
                 (None, Some(el)) => live_value(Value::Live(el), &tag, class, input_type.as_deref(), page_value, &mut a),
                 // No live element: no value at all (fail-closed).
@@ -1418,16 +1524,15 @@ impl State {
             }
         }
 
-
         let mut css = None;
         if tag == "style" || (tag == "link" && a.iter().any(|(k, v)| k == "rel" && v.to_ascii_lowercase().contains("stylesheet"))) {
-            if let Some(el) = h.el() {
-                if let Some(sheet) = owner_sheet(el) {
-                    if let Some((text, count)) = sheet_text(&sheet) {
+            if let Some(el) = h.el().cloned() {
+                if let Some(sheet) = owner_sheet(&el) {
+                    if let Some((text, count)) = self.read_sheet(&sheet) {
                         let hash = self.assets.intern(CSS, text);
                         self.sheets.insert(
                             id,
-                            SheetWatch { what: Watched::Owner(el.clone()), counts: vec![count], hashes: vec![hash.clone()] },
+                            SheetWatch { what: Watched::Owner(el), counts: vec![count], hashes: vec![hash.clone()] },
                         );
                         css = Some(hash);
                     }
@@ -1442,13 +1547,6 @@ impl State {
             self.scroll_candidates.push(id);
         }
 
-        let may_host = tag.contains('-') || SHADOW_HOSTS.contains(&tag.as_str());
-        let shadow = match h {
-            // The read already looked, for all of them at once.
-            Handle::Bulk { shadow: bulk::Shadow::None, .. } => None,
-            _ if may_host => h.el().and_then(|el| self.shadow_of(el)),
-            _ => None,
-        };
         let mut y = Vec::new();
         if let Some(sr) = &shadow {
             y = self.adopted_hashes(id, sr.as_ref());
@@ -1468,33 +1566,145 @@ impl State {
         } else {
             None
         };
-        if let Some(doc) = &frame_doc {
+        let frame_doc = frame_doc.map(|doc| {
             let root: DomNode = doc.clone().into();
             self.watch_root(&root);
-        }
+            let within = self.document_within(&doc);
+            (doc, within)
+        });
         let mut descend = !(mask::skips_children(&tag) || css.is_some());
         if shadow.as_ref().is_some_and(|sr| self.slots_private(sr)) {
             descend = false;
             self.sealed.insert(id);
         }
+        let inside = Within { editable: within.editable || editable, styled: within.styled };
         Opened {
             node: Node::Element { i: id, n: tag, a, c: vec![], s: None, y, css, f: None, m: None },
             descend,
-            text_mask: text_mask || editable,
-            shadow,
+            within: inside,
+            shadow: shadow.map(|sr| (sr, Within { styled: shadow_styled, ..inside })),
             frame_doc,
             class,
         }
     }
 
+    /// Whether an element is editable by its computed style
+    /// (`-webkit-user-modify`), asked only when the styles of its tree
+    /// (`styled`), of its shadow tree or its own `style` attribute name the
+    /// property; a bulk read has already asked. Unknown counts as editable.
+    fn editable_by_style(&self, h: &mut Handle, raw: &[(String, String)], styled: bool, shadow_styled: bool) -> bool {
+        let asks = match h {
+            Handle::Bulk { styled_editable: true, .. } => return true,
+            // The read asked where the document's styles or the element's own could.
+            Handle::Bulk { .. } => shadow_styled,
+            Handle::Live(_) => styled || shadow_styled || mask::style_names_user_modify(raw),
+        };
+        asks && h.el().is_none_or(styled_editable)
+    }
+
+    /// Whether a text field's style shows it as shapes
+    /// (`-webkit-text-security`): then it is secret, for good. A bulk read
+    /// may have the answer; one that cannot be found out counts as shapes.
+    fn disguised(&mut self, h: &mut Handle) -> bool {
+        let known = match h {
+            Handle::Bulk { disguised, .. } => *disguised,
+            Handle::Live(_) => None,
+        };
+        // A bulk read's element is fetched only for a secret.
+        if known == Some(false) {
+            return false;
+        }
+        let Some(el) = h.el().cloned() else { return true };
+        let shapes = known.unwrap_or_else(|| shows_shapes(&el));
+        if shapes {
+            self.secrets.add(el.unchecked_ref());
+            self.any_secret = true;
+        }
+        shapes
+    }
+
+    /// What the top of a document's tree inherits: all of it is editable in
+    /// design mode, and its styles may make elements editable. A document
+    /// not in design mode is remembered, to notice it switching.
+    fn document_within(&mut self, doc: &Document) -> Within {
+        let editable = in_design_mode(doc);
+        if !editable && !self.design_off.contains(doc) {
+            self.design_off.push(doc.clone());
+        }
+        Within { editable, styled: self.styles_may_edit(doc.as_ref()) }
+    }
+
+    /// Whether the styles of a document or shadow root may make an element
+    /// editable: a sheet names `-webkit-user-modify`, or cannot be read
+    /// (fail-closed). Only then is each element's computed style asked.
+    fn styles_may_edit(&mut self, root: &JsValue) -> bool {
+        let mut sheets = adopted(root);
+        if let Some(list) = get(root, "styleSheets") {
+            let n = get(&list, "length").and_then(|n| n.as_f64()).unwrap_or(0.0) as u32;
+            sheets.extend((0..n).filter_map(|i| Reflect::get_u32(&list, i).ok()).filter(JsValue::is_object).map(JsCast::unchecked_into));
+        }
+        let found = sheets.iter().any(|sheet| self.sheet_may_edit(sheet, 0));
+        self.edit_styles |= found;
+        found
+    }
+
+    fn sheet_may_edit(&mut self, sheet: &CssStyleSheet, depth: u32) -> bool {
+        let Some((text, _)) = self.read_sheet(sheet) else { return true };
+        if mask::names_user_modify(&text) {
+            return true;
+        }
+        // An imported sheet's rules are not in the importing sheet's text.
+        if !text.contains("@import") {
+            return false;
+        }
+        let Ok(rules) = sheet.css_rules() else { return true };
+        for i in 0..rules.length() {
+            let Some(rule) = rules.item(i) else { continue };
+            if rule.type_() != IMPORT_RULE {
+                continue;
+            }
+            let imported = get(rule.as_ref(), "styleSheet").map(JsCast::unchecked_into::<CssStyleSheet>);
+            if depth >= MAX_IMPORT_DEPTH || imported.is_none_or(|s| self.sheet_may_edit(&s, depth + 1)) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// A sheet's text and rule count (`None`: it cannot be read, e.g. from
+    /// another origin). During a snapshot each sheet is read once.
+    fn read_sheet(&mut self, sheet: &CssStyleSheet) -> Option<(String, u32)> {
+        if !self.snapshotting {
+            return self.note_sheet(sheet_text(sheet));
+        }
+        let index = self.sheet_cache.index.get_or_insert_with(js_sys::Map::new).clone();
+        if let Some(at) = index.get(sheet).as_f64() {
+            return self.sheet_cache.texts.get(at as usize).cloned().flatten();
+        }
+        let read = self.note_sheet(sheet_text(sheet));
+        index.set(sheet, &JsValue::from(self.sheet_cache.texts.len() as f64));
+        self.sheet_cache.texts.push(read.clone());
+        read
+    }
+
+    /// Remembers a sheet that may make elements editable, for later changes.
+    fn note_sheet(&mut self, read: Option<(String, u32)>) -> Option<(String, u32)> {
+        if read.as_ref().is_none_or(|(text, _)| mask::names_user_modify(text)) {
+            self.edit_styles = true;
+        }
+        read
+    }
+
     /// Begins reading the document's tree in bulk (see [`bulk`]), or `None`
     /// to walk it node by node (too large, built-ins missing, not the
     /// first pass of a snapshot).
-    fn bulk_begin(&mut self, html: &Element) -> Option<bulk::Reader> {
+    /// `styled`: the document's styles may make elements editable, so the
+    /// read asks each element's computed style.
+    fn bulk_begin(&mut self, html: &Element, styled: bool) -> Option<bulk::Reader> {
         if self.next_id != 1 || !BULK_ENABLED.with(|b| b.get()) || self.natives.is_none() {
             return None;
         }
-        bulk::Reader::begin(&self.document, html).ok().flatten()
+        bulk::Reader::begin(&self.document, html, styled).ok().flatten()
     }
 
     /// One step of a bulk read.
@@ -1505,7 +1715,7 @@ impl State {
 
     /// Turns a complete read into an [`Assembly`]; `None` (an invalid
     /// selector) to walk node by node.
-    fn bulk_assemble(&mut self, reader: bulk::Reader, html: &Element) -> Option<Assembly> {
+    fn bulk_assemble(&mut self, reader: bulk::Reader, html: &Element, within: Within) -> Option<Assembly> {
         let natives = self.natives.take()?;
         let by = |sel: &Option<String>| -> Result<Vec<NodeId>, JsValue> {
             sel.as_ref().map(|sel| bulk::matching(&natives, html, sel, &self.ids)).unwrap_or(Ok(Vec::new()))
@@ -1514,7 +1724,7 @@ impl State {
             (Ok(private), Ok(safe)) => {
                 let tree = reader.into_tree();
                 self.next_id = tree.kinds.len() as NodeId;
-                Some(Assembly::new(self, &natives, tree, private, safe))
+                Some(Assembly::new(self, &natives, tree, private, safe, within))
             }
             _ => None,
         };
@@ -1524,10 +1734,10 @@ impl State {
 
     /// Gives up a bulk read: its ids go with the map, and the walk starts
     /// node by node.
-    fn bulk_abandon(&mut self, html: Element) -> Visit {
+    fn bulk_abandon(&mut self, html: Element, within: Within) -> Visit {
         self.ids = IdMap::new();
         self.next_id = 1;
-        self.visit(html.into(), false, 1)
+        self.visit(html.into(), within, 1)
     }
 
     /// Completes an assembly: the tree and the holes still to walk.
@@ -1551,7 +1761,7 @@ impl State {
         let mut counts = Vec::new();
         let mut hashes = Vec::new();
         for s in &sheets {
-            let (text, n) = sheet_text(s).unwrap_or_default();
+            let (text, n) = self.read_sheet(s).unwrap_or_default();
             counts.push(n);
             hashes.push(self.assets.intern(CSS, text));
         }
@@ -1565,8 +1775,8 @@ impl State {
         let top = stack.last_mut()?;
         if !top.kids.is_empty() {
             let kid = top.kids.pop()?;
-            let text_mask = top.text_mask;
-            match self.visit(kid, text_mask, floor) {
+            let within = top.within;
+            match self.visit(kid, within, floor) {
                 Visit::Skip => {}
                 Visit::Leaf(n) => {
                     if let Some(top) = stack.last_mut() {
@@ -1587,18 +1797,19 @@ impl State {
             }
         }
         if top.stage == 0 {
-            if let Some(sr) = top.shadow.take() {
+            if let Some((sr, within)) = top.shadow.take() {
                 top.stage = 1;
                 top.kids = children(sr.as_ref());
                 top.kids.reverse();
+                top.within = within;
                 return None;
             }
         }
         if top.stage <= 1 {
-            if let Some(doc) = top.frame_doc.take() {
+            if let Some((doc, within)) = top.frame_doc.take() {
                 top.stage = 2;
                 top.kids = doc.document_element().map(|d| vec![d.into()]).unwrap_or_default();
-                top.text_mask = false;
+                top.within = within;
                 return None;
             }
         }
@@ -1613,8 +1824,8 @@ impl State {
     }
 
     /// Captures a subtree at once (mutations are not sliced).
-    fn serialize(&mut self, node: &DomNode, text_mask: bool, floor: NodeId) -> Option<Node> {
-        match self.visit(node.clone(), text_mask, floor) {
+    fn serialize(&mut self, node: &DomNode, within: Within, floor: NodeId) -> Option<Node> {
+        match self.visit(node.clone(), within, floor) {
             Visit::Skip => None,
             Visit::Leaf(n) => Some(n),
             Visit::Frame(f) => {
@@ -1650,13 +1861,18 @@ impl State {
         true
     }
 
+    /// Whether a live node is in an editable region now: inside a
+    /// `contenteditable` host, in a document in design mode, or in an
+    /// element whose style makes it editable (which design mode's does
+    /// too). Asked of changes, so a region that became editable after the
+    /// snapshot is masked from then on. Unknown counts as editable.
     fn in_editable(node: &DomNode) -> bool {
         let el = if node.node_type() == ELEMENT {
             Some(node.clone().unchecked_into::<Element>())
         } else {
             node.parent_element()
         };
-        el.is_some_and(|e| !matches!(e.closest("[contenteditable]:not([contenteditable=false])"), Ok(None)))
+        el.is_some_and(|e| !matches!(e.closest(EDITING_HOSTS), Ok(None)) || editable_by_mode_or_style(&e))
     }
 
     // ---- mutations ----------------------------------------------------------
@@ -1790,7 +2006,7 @@ impl State {
             set.add(&n);
             roots.push(n);
         }
-        let mut groups: Vec<(NodeId, bool, bool, Vec<DomNode>)> = Vec::new();
+        let mut groups: Vec<(NodeId, bool, Within, Vec<DomNode>)> = Vec::new();
         for n in roots {
             let Some(parent) = n.parent_node() else { continue };
             if set.has(&parent) {
@@ -1814,12 +2030,13 @@ impl State {
             match groups.iter_mut().find(|g| g.0 == pid && g.1 == shadow) {
                 Some(g) => g.3.push(n),
                 None => {
-                    let text_mask = !shadow && Self::in_editable(&parent);
-                    groups.push((pid, shadow, text_mask, vec![n]));
+                    // A shadow tree inherits its host's editing style.
+                    let editable = Self::in_editable(if shadow { parent_el.as_ref() } else { &parent });
+                    groups.push((pid, shadow, Within { editable, styled: self.edit_styles }, vec![n]));
                 }
             }
         }
-        for (pid, shadow, text_mask, mut nodes) in groups {
+        for (pid, shadow, within, mut nodes) in groups {
             if nodes.len() > 1 {
                 // Last in document order first, so each `before` exists.
                 nodes.sort_by(|a, b| {
@@ -1834,7 +2051,7 @@ impl State {
                 if self.id_of(&n).is_some() {
                     continue;
                 }
-                let Some(node) = self.serialize(&n, text_mask, floor) else { continue };
+                let Some(node) = self.serialize(&n, within, floor) else { continue };
                 let mut before = None;
                 let mut sib = n.next_sibling();
                 while let Some(s) = sib {
@@ -1868,7 +2085,7 @@ impl State {
                 self.option_class(Some(&el))
             } else {
                 let safe = self.is_safe(&el);
-                self.field_class(|| Some(el.clone()), &tag, &Self::attrs_of(&el), safe)
+                self.live_field_class(&el, &tag, &Self::attrs_of(&el), safe)
             };
             if class.is_some() && matches!(name.to_ascii_lowercase().as_str(), "value" | "checked" | "selected") {
                 // Default values change nothing the operator sees beyond
@@ -1900,8 +2117,19 @@ impl State {
                 continue;
             }
             let v = t.node_value().unwrap_or_default();
-            let v = if self.protected.contains(&id) { mask::mask(&v) } else { v };
+            // The region may have become editable since the text was captured.
+            let v = if self.protected.contains(&id) || Self::in_editable(&t) {
+                self.protected.insert(id);
+                mask::mask(&v)
+            } else {
+                v
+            };
             batch.text(id, v);
+        }
+        // Design mode sets no attribute: a document switched into it is
+        // captured again, all of it masked.
+        if self.design_off.iter().any(in_design_mode) {
+            self.keyframe_due = true;
         }
 
         self.poll_sheets(&mut batch, Some(&restyle));
@@ -1956,10 +2184,10 @@ impl State {
                 continue;
             }
             let Some(id) = self.id_of(el.as_ref()) else { continue };
-            let text_mask = Self::in_editable(el.as_ref());
+            let within = Within { editable: Self::in_editable(el.as_ref()), styled: self.edit_styles };
             self.unmap(el.as_ref());
             let floor = self.next_id;
-            let fresh = self.serialize(el.as_ref(), text_mask, floor);
+            let fresh = self.serialize(el.as_ref(), within, floor);
             if !replace_node(tree, id, fresh) {
                 // Not in the tree (left out after all): no ids for it.
                 self.unmap(el.as_ref());
@@ -2014,11 +2242,12 @@ impl State {
             }
         }
         for (id, sheets, counts) in changed {
-            let hashes: Vec<String> = sheets
-                .iter()
-                .filter_map(sheet_text)
-                .map(|(text, _)| self.assets.intern(CSS, text))
-                .collect();
+            let mut hashes = Vec::with_capacity(sheets.len());
+            for sheet in &sheets {
+                if let Some((text, _)) = self.note_sheet(sheet_text(sheet)) {
+                    hashes.push(self.assets.intern(CSS, text));
+                }
+            }
             if let Some(w) = self.sheets.get_mut(&id) {
                 w.counts = counts;
                 if w.hashes != hashes {
@@ -2042,7 +2271,7 @@ impl State {
         let tag = el.local_name();
         let raw = Self::attrs_of(&el);
         let safe = self.is_safe(&el);
-        let Some(class) = self.field_class(|| Some(el.clone()), &tag, &raw, safe) else { return Vec::new() };
+        let Some(class) = self.live_field_class(&el, &tag, &raw, safe) else { return Vec::new() };
         let input_type = raw.iter().find(|(k, _)| k.eq_ignore_ascii_case("type")).map(|(_, v)| v.as_str());
         let change = match class {
             FieldClass::Secret => return Vec::new(),
@@ -2121,8 +2350,8 @@ impl State {
         let Some(pid) = pid else { return Vec::new() };
         batch.remove(id);
         self.unmap(el.as_ref());
-        let text_mask = Self::in_editable(&parent);
-        if let Some(node) = self.serialize(el.as_ref(), text_mask, floor) {
+        let within = Within { editable: Self::in_editable(&parent), styled: self.edit_styles };
+        if let Some(node) = self.serialize(el.as_ref(), within, floor) {
             let mut before = None;
             let mut sib = el.next_sibling();
             while let Some(s) = sib {
@@ -2208,6 +2437,15 @@ impl State {
 enum Value<'a> {
     Live(&'a Element),
     Read(String),
+}
+
+/// The live text of an `<input>` or `<textarea>`.
+fn text_value(el: &Element, tag: &str) -> Option<String> {
+    match tag {
+        "input" => Some(el.unchecked_ref::<HtmlInputElement>().value()),
+        "textarea" => Some(el.unchecked_ref::<HtmlTextAreaElement>().value()),
+        _ => None,
+    }
 }
 
 /// Replaces a form control's `value`/`checked` attributes with its live

@@ -1,12 +1,14 @@
 //! Masking decisions, given facts read off an element. Fail-closed: a
 //! field is masked unless a safe selector names it, and a secret field
-//! (password, hidden, `cc-*`, one-time code, or a name that looks like
-//! one) never yields any value, not even its length.
+//! (password, hidden, `cc-*`, one-time code, a name that looks like one,
+//! or a text field whose style shows it as shapes) never yields any value,
+//! not even its length. An editable region (`contenteditable`, a document
+//! in design mode, `-webkit-user-modify: read-write`) is input too.
 
 use baton_shared::cobrowse::MASK_CHAR;
 use baton_shared::session::is_secret_autocomplete;
 
-use crate::content::classify::looks_secret;
+use crate::content::classify::{looks_secret, may_disguise};
 
 /// Marks the element holding Baton's own UI; it and everything inside are
 /// never captured.
@@ -92,6 +94,15 @@ pub fn class_of(tag: &str, attrs: &[(String, String)], safe: bool) -> Option<Fie
         name: get("name"),
         safe,
     })
+}
+
+/// Whether a field's computed `-webkit-text-security` must be read before
+/// its value goes out: it would send one (masked or safe), and CSS can show
+/// its text as shapes, which makes it secret
+/// ([`crate::content::classify::disguises`]). Read only then: it costs a
+/// style lookup per field.
+pub fn reads_style(class: FieldClass, tag: &str, input_type: Option<&str>) -> bool {
+    class != FieldClass::Secret && may_disguise(tag, input_type)
 }
 
 /// Whether a field's state is the text in its `value` (a textarea, an
@@ -241,6 +252,19 @@ pub fn is_editable(value: &str) -> bool {
     !value.trim().eq_ignore_ascii_case("false")
 }
 
+/// Whether CSS (a stylesheet's text, a `style` attribute) may make
+/// elements editable: it names `-webkit-user-modify`. Only then is each
+/// element's computed style asked.
+pub fn names_user_modify(css: &str) -> bool {
+    const NAME: &[u8] = b"user-modify";
+    css.as_bytes().windows(NAME.len()).any(|w| w.eq_ignore_ascii_case(NAME))
+}
+
+/// Whether an element's own `style` attribute names `-webkit-user-modify`.
+pub fn style_names_user_modify(attrs: &[(String, String)]) -> bool {
+    attrs.iter().any(|(k, v)| k.eq_ignore_ascii_case("style") && names_user_modify(v))
+}
+
 /// Tags whose children are never sent as text: scripts never run in the
 /// mirror; a textarea's value travels in its `value` attribute; a style's
 /// CSS travels as an asset.
@@ -323,6 +347,13 @@ mod tests {
     }
 
     #[test]
+    fn the_style_is_read_only_for_text_that_would_go_out() {
+        assert!(reads_style(FieldClass::Masked, "input", Some("tel")) && reads_style(FieldClass::Safe, "textarea", None));
+        assert!(!reads_style(FieldClass::Secret, "input", Some("text")));
+        assert!(!reads_style(FieldClass::Safe, "input", Some("checkbox")) && !reads_style(FieldClass::Safe, "select", None));
+    }
+
+    #[test]
     fn values_by_class() {
         assert_eq!(field_value(FieldClass::Secret, "hunter2"), None);
         assert_eq!(field_value(FieldClass::Masked, "héllo"), Some("*****".into()));
@@ -399,6 +430,11 @@ mod tests {
         assert_eq!(css.lines().count(), 3, "one rule per source: {css}");
         assert!(reclassifies("TYPE") && reclassifies("data-baton-private") && !reclassifies("class"));
         assert!(is_editable("") && is_editable("true") && is_editable("plaintext-only") && !is_editable("False"));
+        assert!(names_user_modify(".e { -WEBKIT-USER-MODIFY: read-write }") && names_user_modify("-webkit-user-modify:read-write"));
+        assert!(!names_user_modify("user-select: none; modify") && !names_user_modify(""));
+        let attrs = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
+        assert!(style_names_user_modify(&attrs("STYLE", "-webkit-user-modify: read-write")));
+        assert!(!style_names_user_modify(&attrs("class", "user-modify")));
         assert!(is_checkable(Some("Radio")) && !is_checkable(Some("text")) && !is_checkable(None));
     }
 }

@@ -4,11 +4,14 @@
 //! from differs.
 
 use super::*;
+use crate::content::classify::disguises;
+use crate::content::dom::TEXT_SECURITY;
 
 /// An element whose children are being assembled.
 struct Open {
     node: Node,
-    text_mask: bool,
+    /// What its children inherit.
+    within: Within,
     /// For a `<select>`: its class, which its options follow.
     select: Option<Option<FieldClass>>,
     /// The next child's id (0: none left).
@@ -26,9 +29,13 @@ pub(super) struct Assembly {
     next: Vec<u32>,
     private: Vec<NodeId>,
     safe: Vec<NodeId>,
+    /// Elements whose computed style makes them editable, ascending.
+    styled_editable: Vec<NodeId>,
     shadows: Vec<bulk::Shadow>,
-    /// Live values of the text fields, read at once, by id (ascending).
-    field_values: Vec<(NodeId, String)>,
+    /// What the text fields' reads found, by id (ascending).
+    fields: Vec<(NodeId, FieldRead)>,
+    /// What the document element inherits.
+    within: Within,
     /// Ids that are part of the captured tree.
     live: Vec<bool>,
     holes: Vec<(NodeId, Hole)>,
@@ -47,8 +54,9 @@ impl Assembly {
         tree: bulk::Tree,
         mut private: Vec<NodeId>,
         safe: Vec<NodeId>,
+        within: Within,
     ) -> Assembly {
-        let bulk::Tree { table, kinds, names, values, parents, attrs, shadows } = tree;
+        let bulk::Tree { table, kinds, names, values, parents, attrs, shadows, styled_editable } = tree;
         let slots = kinds.len();
         // Children as linked lists (a parent comes before its children), and
         // where each subtree ends (it is a run of ids in document order).
@@ -93,7 +101,7 @@ impl Assembly {
         }
         let _ = natives.forget(&table, &hidden, &st.ids);
         hidden.sort_unstable();
-        let field_values = read_field_values(natives, &table, &kinds, &names, &attrs, &hidden);
+        let fields = read_fields(natives, &table, &kinds, &names, &attrs, &hidden);
         Assembly {
             table,
             kinds,
@@ -104,8 +112,10 @@ impl Assembly {
             next,
             private,
             safe,
+            styled_editable,
             shadows,
-            field_values,
+            fields,
+            within,
             live: vec![false; slots],
             holes: Vec::new(),
             stack: Vec::new(),
@@ -116,7 +126,7 @@ impl Assembly {
 
     /// Opens one node: a finished leaf, an element whose children follow,
     /// or nothing (left out).
-    fn open(&mut self, st: &mut State, id: u32, text_mask: bool) -> Option<Result<Node, Open>> {
+    fn open(&mut self, st: &mut State, id: u32, within: Within) -> Option<Result<Node, Open>> {
         let i = id as usize;
         match u16::from(self.kinds[i]) {
             ELEMENT => {
@@ -127,41 +137,43 @@ impl Assembly {
                 // The select an option is in: the nearest one open above it
                 // (as `closest("select")` finds it in the same tree).
                 let select = Some(self.stack.iter().rev().find_map(|o| o.select).flatten());
+                let field = match self.fields.binary_search_by_key(&id, |(k, _)| *k) {
+                    Ok(k) => std::mem::take(&mut self.fields[k].1),
+                    Err(_) => FieldRead::default(),
+                };
                 let mut h = Handle::Bulk {
                     table: &self.table,
                     id,
                     private: self.private.binary_search(&id).is_ok(),
                     safe: self.safe.binary_search(&id).is_ok(),
+                    styled_editable: self.styled_editable.binary_search(&id).is_ok(),
                     shadow: self.shadows.get(i).copied().unwrap_or(bulk::Shadow::Unknown),
                     got: None,
-                    value: self
-                        .field_values
-                        .binary_search_by_key(&id, |(k, _)| *k)
-                        .ok()
-                        .map(|k| std::mem::take(&mut self.field_values[k].1)),
+                    value: field.value,
+                    disguised: field.disguised,
                     select,
                 };
                 let tag = local_name(std::mem::take(&mut self.names[i]));
-                let opened = st.open_element(&mut h, id, tag, raw, text_mask);
+                let opened = st.open_element(&mut h, id, tag, raw, within);
                 self.live[i] = true;
-                if let Some(sr) = opened.shadow {
-                    self.holes.push((id, Hole::Shadow(sr, opened.text_mask)));
+                if let Some((sr, within)) = opened.shadow {
+                    self.holes.push((id, Hole::Shadow(sr, within)));
                 }
-                if let Some(doc) = opened.frame_doc {
-                    self.holes.push((id, Hole::Frame(doc)));
+                if let Some((doc, within)) = opened.frame_doc {
+                    self.holes.push((id, Hole::Frame(doc, within)));
                 }
                 let kid = if opened.descend { self.first[i] } else { 0 };
                 Some(if kid == 0 {
                     Ok(opened.node)
                 } else {
                     let select = matches!(&opened.node, Node::Element { n, .. } if n == "select").then_some(opened.class);
-                    Err(Open { node: opened.node, text_mask: opened.text_mask, select, next_kid: kid, out: Vec::new() })
+                    Err(Open { node: opened.node, within: opened.within, select, next_kid: kid, out: Vec::new() })
                 })
             }
             TEXT | CDATA => {
                 self.live[i] = true;
                 let v = std::mem::take(&mut self.values[i]);
-                let v = if text_mask {
+                let v = if within.editable {
                     st.protected.insert(id);
                     mask::mask(&v)
                 } else {
@@ -181,7 +193,7 @@ impl Assembly {
     pub(super) fn step(&mut self, st: &mut State) -> bool {
         if !self.started {
             self.started = true;
-            match self.open(st, 1, false) {
+            match self.open(st, 1, self.within) {
                 Some(Ok(n)) => self.root = Some(n),
                 Some(Err(o)) => self.stack.push(o),
                 None => {}
@@ -192,8 +204,8 @@ impl Assembly {
         let kid = top.next_kid;
         if kid != 0 {
             top.next_kid = self.next[kid as usize];
-            let text_mask = top.text_mask;
-            match self.open(st, kid, text_mask) {
+            let within = top.within;
+            match self.open(st, kid, within) {
                 Some(Ok(n)) => {
                     if let Some(top) = self.stack.last_mut() {
                         top.out.push(n);
@@ -231,18 +243,28 @@ impl Assembly {
     }
 }
 
+/// What a bulk read found of a text field: its live value, and whether
+/// its style shows it as shapes (`-webkit-text-security`). `None`: not
+/// read, asked of the element when needed.
+#[derive(Default)]
+struct FieldRead {
+    value: Option<String>,
+    disguised: Option<bool>,
+}
+
 /// The live values of the text fields that will be captured masked or
 /// safe (not secret ones, not checkboxes or buttons, nothing inside a
-/// private block or Baton's UI), read with two calls in all instead of a
-/// few per field. A field left out here is read on its own when opened.
-fn read_field_values(
+/// private block or Baton's UI), and whether those with text show it as
+/// shapes, read with a few calls in all instead of a few per field. A
+/// field left out here is read on its own when opened.
+fn read_fields(
     natives: &bulk::Natives,
     table: &bulk::List,
     kinds: &[u8],
     names: &[String],
     attrs: &[Vec<(String, String)>],
     hidden: &[NodeId],
-) -> Vec<(NodeId, String)> {
+) -> Vec<(NodeId, FieldRead)> {
     let (mut inputs, mut textareas) = (Vec::new(), Vec::new());
     for (id, name) in names.iter().enumerate() {
         if u16::from(kinds[id]) != ELEMENT || hidden.binary_search(&(id as NodeId)).is_ok() {
@@ -261,12 +283,36 @@ fn read_field_values(
         }
         if textarea { &mut textareas } else { &mut inputs }.push(id as NodeId);
     }
-    let mut out = Vec::with_capacity(inputs.len() + textareas.len());
+    let mut out: Vec<(NodeId, FieldRead)> = Vec::with_capacity(inputs.len() + textareas.len());
     for (ids, textarea) in [(inputs, false), (textareas, true)] {
-        if let Some(values) = natives.field_values(table, &ids, textarea) {
-            out.extend(ids.into_iter().zip(values));
+        match natives.field_values(table, &ids, textarea) {
+            Some(values) => out.extend(ids.into_iter().zip(values).map(|(id, v)| (id, FieldRead { value: Some(v), disguised: None }))),
+            None => out.extend(ids.into_iter().map(|id| (id, FieldRead::default()))),
         }
     }
     out.sort_unstable_by_key(|(id, _)| *id);
+    // The style only of the fields whose text would go out (as `State::open_element` asks).
+    let shown: Vec<NodeId> = out
+        .iter()
+        .filter(|(id, read)| {
+            let i = *id as usize;
+            read.value.as_deref().is_some_and(|v| !v.is_empty()) && may_disguise(&names[i], &attrs[i])
+        })
+        .map(|(id, _)| *id)
+        .collect();
+    if let Some(styles) = natives.computed_values(table, &shown, TEXT_SECURITY) {
+        for (id, style) in shown.iter().zip(styles) {
+            if let Ok(k) = out.binary_search_by_key(id, |(k, _)| *k) {
+                out[k].1.disguised = Some(disguises(Some(&style)));
+            }
+        }
+    }
     out
+}
+
+/// [`mask::reads_style`] of a masked field, by its `nodeName` and attributes.
+fn may_disguise(node_name: &str, attrs: &[(String, String)]) -> bool {
+    let tag = if node_name.eq_ignore_ascii_case("textarea") { "textarea" } else { "input" };
+    let input_type = attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case("type")).map(|(_, v)| v.as_str());
+    mask::reads_style(FieldClass::Masked, tag, input_type)
 }
