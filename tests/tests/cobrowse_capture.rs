@@ -433,7 +433,7 @@ async fn the_bulk_read_captures_what_the_per_node_walk_does() {
     page.type_into("#note", "-TYPED").await;
     let mut snapshots = Vec::new();
     for bulk in [true, false] {
-        page.eval(&format!("wasm_bindgen.debug_capture_bulk({bulk})")).await.expect("choose the walk");
+        choose_walk(&page, bulk).await;
         // A policy private selector and a safe field, as policy sets them.
         page.eval("wasm_bindgen.debug_capture_start('#list', '#plain')").await.expect("start the recorder");
         let mut frames = Vec::new();
@@ -514,6 +514,17 @@ async fn capture_change(page: &Page, private: &str, safe: &str, change: &str) ->
     page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
     let text = serde_json::to_string(&frames).expect("frames text");
     (frames, text)
+}
+
+/// [`capture_change`] with the bulk read on or off, the `change` made in the
+/// first run on a page only (a later run snapshots what it left).
+async fn capture_change_once(page: &Page, bulk: bool, change: &str) -> (Vec<Value>, String) {
+    choose_walk(page, bulk).await;
+    capture_change(page, "", "", &format!("if (!window.once) {{ window.once = 1; {change} }} true")).await
+}
+
+async fn choose_walk(page: &Page, bulk: bool) {
+    page.eval(&format!("wasm_bindgen.debug_capture_bulk({bulk})")).await.expect("choose the walk");
 }
 
 /// Fails on the first of `secrets` found in the frames' `text`; `context`
@@ -622,13 +633,11 @@ async fn what_the_user_put_in_an_editable_region_sends_layout_only() {
 </body></html>"#;
     let (_browser, _dir, page) = open_pages(vec![("/t", html.into())]).await;
     for bulk in [true, false] {
-        page.eval(&format!("wasm_bindgen.debug_capture_bulk({bulk})")).await.expect("choose the walk");
-        let (frames, text) = capture_change(
+        let (frames, text) = capture_change_once(
             &page,
-            "",
-            "",
-            "if (!window.once) { window.once = 1; link.setAttribute('href', 'https://private.example/LATER-LINK'); \
-             const i = document.createElement('img'); i.src = 'https://private.example/LATER-PASTED.png'; ed.appendChild(i); } true",
+            bulk,
+            "link.setAttribute('href', 'https://private.example/LATER-LINK'); \
+             const i = document.createElement('img'); i.src = 'https://private.example/LATER-PASTED.png'; ed.appendChild(i);",
         )
         .await;
         let secrets = ["UEFTVEVELVNDUkVFTlNIT1Q", "PASTED-ALT", "PASTED-LINK", "LATER-LINK", "LATER-PASTED"];
@@ -648,15 +657,12 @@ async fn the_choice_of_a_masked_or_secret_select_is_not_sent() {
 </body></html>"#;
     let (_browser, _dir, page) = open_pages(vec![("/t", html.into())]).await;
     for bulk in [true, false] {
-        page.eval(&format!("wasm_bindgen.debug_capture_bulk({bulk})")).await.expect("choose the walk");
-        let (frames, text) = capture_change(
+        let (frames, text) = capture_change_once(
             &page,
-            "",
-            "",
-            "if (!window.once) { window.once = 1; \
-             m.options[0].setAttribute('selected', ''); m.options[0].setAttribute('value', '09'); \
+            bulk,
+            "m.options[0].setAttribute('selected', ''); m.options[0].setAttribute('value', '09'); \
              const o = document.createElement('option'); o.value = '12'; o.selected = true; o.setAttribute('selected', ''); m.appendChild(o); \
-             c.options[0].setAttribute('selected', ''); } true",
+             c.options[0].setAttribute('selected', '');",
         )
         .await;
         let secrets = ["\"07\"", "\"09\"", "\"12\"", "\"selected\"", "\"red\"", "\"blue\""];
@@ -758,13 +764,11 @@ async fn light_dom_slotted_into_a_private_shadow_element_is_hidden() {
 </body></html>"#;
     let (_browser, _dir, page) = open_pages(vec![("/t", html.into())]).await;
     for bulk in [true, false] {
-        page.eval(&format!("wasm_bindgen.debug_capture_bulk({bulk})")).await.expect("choose the walk");
-        let (frames, text) = capture_change(
+        let (frames, text) = capture_change_once(
             &page,
-            "",
-            "",
-            "if (!window.once) { window.once = 1; const s = document.createElement('b'); s.textContent = 'ADDED-SLOTTED-SECRET'; card.appendChild(s); \
-             card.querySelector('span').firstChild.data = '4111-CHANGED-SECRET'; } true",
+            bulk,
+            "const s = document.createElement('b'); s.textContent = 'ADDED-SLOTTED-SECRET'; card.appendChild(s); \
+             card.querySelector('span').firstChild.data = '4111-CHANGED-SECRET';",
         )
         .await;
         assert_not_sent(&frames, &text, &["4111", "SLOTTED-SECRET", "CHANGED-SECRET"], &format!(" (bulk {bulk})"));
@@ -784,7 +788,7 @@ async fn a_block_made_private_while_the_snapshot_is_taken_is_hidden_in_it() {
     let mut hit = 0;
     for attempt in 0..6 {
         let bulk = attempt % 2 == 0;
-        page.eval(&format!("wasm_bindgen.debug_capture_bulk({bulk})")).await.expect("choose the walk");
+        choose_walk(&page, bulk).await;
         page.page_eval("late.removeAttribute('data-baton-private'); later.className = ''; true").await;
         // Started and flipped from the recorder's world: the flip runs in the
         // first task the page gets (ahead of the snapshot's continuations),
@@ -851,19 +855,16 @@ async fn what_the_user_types_in_design_mode_or_a_user_modify_region_is_masked() 
         "LATER-TYPED", "SWITCHED-TYPED",
     ];
     for bulk in [true, false] {
-        page.eval(&format!("wasm_bindgen.debug_capture_bulk({bulk})")).await.expect("choose the walk");
         // After the snapshot: edits in each region, a region made editable
         // by a class, and a frame switched into design mode.
-        let (frames, text) = capture_change(
+        let (frames, text) = capture_change_once(
             &page,
-            "",
-            "",
-            "if (!window.once) { window.once = 1; \
-             styled.querySelector('p').firstChild.data = 'STYLED-TYPED'; \
+            bulk,
+            "styled.querySelector('p').firstChild.data = 'STYLED-TYPED'; \
              inline.appendChild(document.createTextNode('INLINE-TYPED')); \
              rich.contentDocument.getElementById('r').firstChild.data = 'RICH-TYPED'; \
              later.className = 'editor'; lp.firstChild.data = 'LATER-TYPED'; \
-             const d = plainframe.contentDocument; d.designMode = 'on'; d.getElementById('q').firstChild.data = 'SWITCHED-TYPED'; } true",
+             const d = plainframe.contentDocument; d.designMode = 'on'; d.getElementById('q').firstChild.data = 'SWITCHED-TYPED';",
         )
         .await;
         assert_not_sent(&frames, &text, &secrets, &format!(" (bulk {bulk})"));
@@ -908,7 +909,7 @@ async fn a_text_field_shown_as_shapes_is_secret() {
     let typed = page.page_eval("[dotted.value, card2.value, memo.value, shown.value].join()").await;
     assert_eq!(typed, json!("DOT-4321,CARD-5555,MEMO-SECRET,SHOWN-VALUE"), "typed into the fields");
     for bulk in [true, false] {
-        page.eval(&format!("wasm_bindgen.debug_capture_bulk({bulk})")).await.expect("choose the walk");
+        choose_walk(&page, bulk).await;
         let mut frames = start_capture(&page, "", "").await;
         let protected = page.eval("wasm_bindgen.debug_capture_protected('#dotted')").await.expect("protected");
         // Typed after the snapshot; then the page shows the field as text.
