@@ -510,3 +510,26 @@ async fn the_page_cannot_cover_the_stop_button() {
     }
     wait_content(&a.page, "the bar gone after Stop", STOP_HIT_JS, |v| v["mounted"] == false).await;
 }
+
+/// A page that makes itself private as a whole on its `/account/` paths.
+const GOES_PRIVATE_PAGE: &str = r#"<!doctype html><html><head><meta charset=utf-8><title>Shop</title>
+<script>if (location.pathname.startsWith('/account/')) { document.documentElement.setAttribute('data-baton-private', ''); document.title = 'SECRET-TITLE'; }</script>
+</head><body><p>Welcome</p></body></html>"#;
+
+/// When the visitor goes on to a page that is private as a whole, the
+/// operator is told only its origin and no title: in the navigation and in
+/// the snapshot after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_navigation_to_a_private_page_tells_only_its_origin() {
+    let mut a = active_session(GOES_PRIVATE_PAGE).await;
+    let parts: [&dyn baton_e2e::Diagnose; 2] = [&a.device, &a.server];
+    let first = a.snapshot["url"].as_str().expect("the snapshot's address").to_owned();
+    let origin = first.trim_end_matches("/page").to_owned();
+    a.page.evaluate("location.href = '/account/SECRET-PATH'; true").await.or_report("navigate", &parts);
+    let navigated = next_visitor_frame(&mut a.op, "the navigation", |f| f["k"] == "navigated").await;
+    let snapshot = next_visitor_frame(&mut a.op, "the new page's snapshot", |f| f["k"] == "snapshot").await;
+    for told in [&navigated, &snapshot] {
+        assert_eq!((told["url"].as_str(), told["title"].as_str().unwrap_or("")), (Some(origin.as_str()), ""), "{told}");
+        assert!(!told.to_string().contains("SECRET"), "{told}");
+    }
+}

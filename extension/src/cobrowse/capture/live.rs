@@ -848,7 +848,7 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
 /// `document.title` reads is in a private block; only the origin when the
 /// document element is private itself. Fail-closed: a selector the browser
 /// refuses hides both.
-fn page_label(doc: &Document, private_all: &str) -> (String, String) {
+pub(super) fn page_label(doc: &Document, private_all: &str) -> (String, String) {
     let private = |el: &Element| !matches!(el.closest(private_all), Ok(None));
     let url = doc.url().unwrap_or_default();
     if doc.document_element().is_none_or(|root| private(&root)) {

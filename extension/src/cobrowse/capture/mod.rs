@@ -73,6 +73,16 @@ pub struct MaskPolicy {
     pub safe_selectors: Vec<String>,
 }
 
+#[cfg(target_arch = "wasm32")]
+impl MaskPolicy {
+    /// This page's address and title as the operator may see them (see
+    /// `live::page_label`): what a snapshot or a navigation tells.
+    pub fn page_label(&self) -> (String, String) {
+        let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return Default::default() };
+        live::page_label(&doc, &mask::private_selector(mask::join_selectors(&self.private_selectors).as_deref()))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CaptureError {
     /// The page has no document element yet.

@@ -264,9 +264,8 @@ fn shared(share: ShareView) {
     }
     if start_capture {
         if navigated {
-            let (url, title) = web_sys::window()
-                .and_then(|w| Some((w.location().href().ok()?, w.document()?.title())))
-                .unwrap_or_default();
+            // Told as a snapshot tells them: a private page's title and path stay here.
+            let (url, title) = mask_policy().page_label();
             frame(VisitorFrame::Navigated { url, title });
             if !scopes.is_empty() {
                 frame(VisitorFrame::Grants { scopes });
