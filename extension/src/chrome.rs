@@ -79,9 +79,8 @@ pub fn to_js<T: Serialize>(value: &T) -> Option<JsValue> {
 
 /// JS value → Rust value, with the JSON text kept for error messages.
 pub fn from_js<T: DeserializeOwned>(value: &JsValue) -> Result<T, String> {
-    let text: String = js_sys::JSON::stringify(value)
-        .map_err(|_| "message is not JSON-serialisable".to_owned())?
-        .into();
+    let text: String =
+        js_sys::JSON::stringify(value).map_err(|_| "message is not JSON-serialisable".to_owned())?.into();
     serde_json::from_str(&text).map_err(|e| format!("{e} in {}", truncate(&text, 200)))
 }
 

@@ -15,12 +15,12 @@
 //! The modules that touch browser APIs compile only for wasm32; the view
 //! model is plain Rust and tested on the host.
 
-pub mod panel;
 pub mod capture;
 pub mod cobrowse;
 pub mod console;
 pub mod content;
 pub mod options;
+pub mod panel;
 pub mod settings;
 pub mod view;
 pub mod web;

@@ -122,15 +122,7 @@ fn park(tab_id: i64, page: Option<PageState>) {
         let mut p = p.borrow_mut();
         p.retain(|_, pending| now - pending.since_ms < PENDING_TTL_MS);
         if let Some(page) = page {
-            p.insert(
-                tab_id,
-                Pending {
-                    page,
-                    since_ms: now,
-                    in_flight: false,
-                    again: false,
-                },
-            );
+            p.insert(tab_id, Pending { page, since_ms: now, in_flight: false, again: false });
         }
     });
 }
@@ -157,9 +149,8 @@ fn deliver(tab_id: i64, url: &str) {
         let url = page.url.clone();
         let message = js(&ContentMessage::Restore { page });
         let options = js(&serde_json::json!({ "frameId": 0 }));
-        let accepted = call("tabs.sendMessage", &[api::id(tab_id), message, options])
-            .await
-            .is_ok_and(|r| r.is_truthy());
+        let accepted =
+            call("tabs.sendMessage", &[api::id(tab_id), message, options]).await.is_ok_and(|r| r.is_truthy());
         let retry = PENDING.with(|p| {
             let mut p = p.borrow_mut();
             if accepted {
@@ -192,10 +183,7 @@ async fn list_devices() -> Result<Vec<RemoteDevice>, String> {
 /// The remote tab's page state, if it belongs to the page the tab shows.
 /// A failure only loses the refill, not the tab.
 async fn page_for(device_id: &str, tab: &TabState) -> Option<PageState> {
-    let request = RequestBody::TabDetails {
-        device_id: device_id.to_owned(),
-        tab_id: tab.id,
-    };
+    let request = RequestBody::TabDetails { device_id: device_id.to_owned(), tab_id: tab.id };
     match host::request(request).await {
         Ok(HostMessage::TabDetails { page: Some(page), .. }) if same_page(&page.url, &tab.url) => Some(page),
         Ok(_) => None,
@@ -210,11 +198,7 @@ async fn open_tab(url: &str, active: bool) -> Result<i64, String> {
     if !is_web_url(url) {
         return Err("only web pages (http and https) can be opened".into());
     }
-    let tab = call(
-        "tabs.create",
-        &[js(&serde_json::json!({ "url": url, "active": active }))],
-    )
-    .await?;
+    let tab = call("tabs.create", &[js(&serde_json::json!({ "url": url, "active": active }))]).await?;
     let tab: BrowserTab = chrome::from_js(&tab)?;
     tab.id.ok_or_else(|| "the browser did not open the tab".to_owned())
 }

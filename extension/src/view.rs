@@ -71,14 +71,24 @@ pub enum Action {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum UiEvent {
     View(View),
-    HostReply { rid: u64, reply: HostMessage },
+    HostReply {
+        rid: u64,
+        reply: HostMessage,
+    },
     /// An event from the host (`remote_changed`, `delivery`, …). A struct
     /// variant: the host message carries its own `type` key.
-    HostEvent { event: HostMessage },
-    ActionDone { rid: u64, error: Option<String> },
+    HostEvent {
+        event: HostMessage,
+    },
+    ActionDone {
+        rid: u64,
+        error: Option<String>,
+    },
     /// The operator sessions console pages show, told to a page as it
     /// connects: a new console leaves those to the tabs showing them.
-    Consoles { sessions: Vec<String> },
+    Consoles {
+        sessions: Vec<String>,
+    },
 }
 
 /// The server line of the popup: a `data-state` value and a sentence.

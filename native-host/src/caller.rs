@@ -49,7 +49,10 @@ mod tests {
             identify(&args(&["chrome-extension://abc/", "--parent-window=0"]), &allowed).unwrap().extension_id,
             "abc"
         );
-        assert_eq!(identify(&args(&["/x/org.baton.host.json", "baton@ff"]), &allowed).unwrap().extension_id, "baton@ff");
+        assert_eq!(
+            identify(&args(&["/x/org.baton.host.json", "baton@ff"]), &allowed).unwrap().extension_id,
+            "baton@ff"
+        );
         assert!(matches!(identify(&args(&["chrome-extension://evil/"]), &allowed), Err(CallerError::Forbidden(_))));
         assert!(matches!(identify(&args(&["chrome-extension:///"]), &allowed), Err(CallerError::Forbidden(_))));
         assert!(matches!(identify(&args(&["/x/m.json", "evil@ff"]), &allowed), Err(CallerError::Forbidden(_))));

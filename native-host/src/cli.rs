@@ -197,7 +197,11 @@ fn run_uninstall(browsers: &[Browser], scope: &Scope) -> Result<(), InstallError
 fn run_join_org(code: &str) -> ExitCode {
     match crate::org::join(code) {
         Ok((server, joined)) => {
-            println!("this device's account joined organisation {} on {server} as {}", joined.org_id, joined.role.as_str());
+            println!(
+                "this device's account joined organisation {} on {server} as {}",
+                joined.org_id,
+                joined.role.as_str()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

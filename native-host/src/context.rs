@@ -158,11 +158,9 @@ impl HostContext {
     /// This device's registration and an authenticated client, or
     /// `NotRegistered` before the server link has registered it.
     pub fn api(&self) -> Result<(ServerApi, DeviceRow), CallError> {
-        let device = self
-            .device()
-            .map_err(|e| CallError::Local(e.message))?
-            .ok_or(CallError::NotRegistered)?;
-        let token = server_link::open_device_token(&self.vault, &device).map_err(|e| CallError::Local(e.to_string()))?;
+        let device = self.device().map_err(|e| CallError::Local(e.message))?.ok_or(CallError::NotRegistered)?;
+        let token =
+            server_link::open_device_token(&self.vault, &device).map_err(|e| CallError::Local(e.to_string()))?;
         let api = ServerApi { http: self.http.clone(), base: self.server_url.clone(), token };
         Ok((api, device))
     }

@@ -83,11 +83,23 @@ impl AccountKeys {
     }
 
     /// Encrypts a record body, bound to its owner, collection and id.
-    pub fn seal_record(&self, owner: &str, collection: Collection, id: &str, plain: &[u8]) -> Result<String, CryptoError> {
+    pub fn seal_record(
+        &self,
+        owner: &str,
+        collection: Collection,
+        id: &str,
+        plain: &[u8],
+    ) -> Result<String, CryptoError> {
         seal(&self.record_key, &self.rng, &record_aad(owner, collection, id), plain)
     }
 
-    pub fn open_record(&self, owner: &str, collection: Collection, id: &str, sealed: &str) -> Result<Vec<u8>, CryptoError> {
+    pub fn open_record(
+        &self,
+        owner: &str,
+        collection: Collection,
+        id: &str,
+        sealed: &str,
+    ) -> Result<Vec<u8>, CryptoError> {
         open(&self.record_key, &record_aad(owner, collection, id), sealed)
     }
 
@@ -113,9 +125,7 @@ fn sent_tab_aad(from: &str, target: &str) -> Vec<u8> {
 fn derive(ikm: &[u8], salt: &[u8], info: &[&[u8]]) -> Result<[u8; 32], CryptoError> {
     let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(ikm);
     let mut out = [0u8; 32];
-    prk.expand(info, hkdf::HKDF_SHA256)
-        .and_then(|okm| okm.fill(&mut out))
-        .map_err(|_| CryptoError::KeyLength)?;
+    prk.expand(info, hkdf::HKDF_SHA256).and_then(|okm| okm.fill(&mut out)).map_err(|_| CryptoError::KeyLength)?;
     Ok(out)
 }
 
@@ -263,7 +273,11 @@ mod tests {
         let sealed = keys.seal_record("dev-a", Collection::Tabs, "t:1", b"https://example.org").unwrap();
         assert!(!sealed.contains("example"));
         assert_eq!(keys.open_record("dev-a", Collection::Tabs, "t:1", &sealed).unwrap(), b"https://example.org");
-        for (owner, coll, id) in [("dev-b", Collection::Tabs, "t:1"), ("dev-a", Collection::Pages, "t:1"), ("dev-a", Collection::Tabs, "t:2")] {
+        for (owner, coll, id) in [
+            ("dev-b", Collection::Tabs, "t:1"),
+            ("dev-a", Collection::Pages, "t:1"),
+            ("dev-a", Collection::Tabs, "t:2"),
+        ] {
             assert_eq!(keys.open_record(owner, coll, id, &sealed), Err(CryptoError::Open));
         }
         assert_eq!(keys.open_record("dev-a", Collection::Tabs, "t:1", "%%%"), Err(CryptoError::Base64));

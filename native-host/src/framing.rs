@@ -82,17 +82,18 @@ fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 pub fn encode(message: &HostMessage, next_chunk_id: &mut u64) -> Vec<Vec<u8>> {
     let json = match serde_json::to_string(message) {
         Ok(json) => json,
-        Err(e) => return vec![error_payload(reply_id(message), ErrorCode::Internal, &format!("cannot encode reply: {e}"))],
+        Err(e) => {
+            return vec![error_payload(reply_id(message), ErrorCode::Internal, &format!("cannot encode reply: {e}"))]
+        }
     };
     if !chunk::needs_chunking(&json) {
         return vec![json.into_bytes()];
     }
     *next_chunk_id += 1;
     match chunk::split(*next_chunk_id, &json) {
-        Ok(frames) => frames
-            .into_iter()
-            .filter_map(|frame| serde_json::to_vec(&HostMessage::Chunk(frame)).ok())
-            .collect(),
+        Ok(frames) => {
+            frames.into_iter().filter_map(|frame| serde_json::to_vec(&HostMessage::Chunk(frame)).ok()).collect()
+        }
         Err(e) => vec![error_payload(reply_id(message), ErrorCode::PayloadTooLarge, &e.to_string())],
     }
 }

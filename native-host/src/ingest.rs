@@ -156,7 +156,11 @@ pub fn sanitize_page(mut page: PageState) -> PageState {
     for field in fields {
         size += json_len(&field) + 1;
         if size > MAX_RECORD_PLAINTEXT {
-            tracing::warn!("page state of tab {} is cut to {} fields to fit one record", page.tab_id, page.fields.len());
+            tracing::warn!(
+                "page state of tab {} is cut to {} fields to fit one record",
+                page.tab_id,
+                page.fields.len()
+            );
             break;
         }
         page.fields.push(field);
@@ -239,13 +243,23 @@ mod tests {
             },
             value: FieldValue::Text("y".repeat(MAX_FIELD_VALUE)),
         };
-        let page = PageState { tab_id: 1, url: "https://a".into(), fields: (0..20).map(field).collect(), scroll: None, captured_ms: 0 };
+        let page = PageState {
+            tab_id: 1,
+            url: "https://a".into(),
+            fields: (0..20).map(field).collect(),
+            scroll: None,
+            captured_ms: 0,
+        };
         let page = sanitize_page(page);
         assert!(!page.fields.is_empty() && page.fields.len() < 20);
         assert!(json_len(&RecordBody::Page(page)) <= MAX_RECORD_PLAINTEXT);
 
         let entries = (0..50)
-            .map(|i| HistoryEntry { url: format!("https://h/{i}/{}", "z".repeat(20_000)), title: String::new(), visited_ms: i })
+            .map(|i| HistoryEntry {
+                url: format!("https://h/{i}/{}", "z".repeat(20_000)),
+                title: String::new(),
+                visited_ms: i,
+            })
             .collect();
         let h = trim_history(TabHistory { tab_id: 1, entries, current: 49 });
         assert!(h.entries.len() < 50);
@@ -255,7 +269,8 @@ mod tests {
 
     #[test]
     fn history_is_trimmed_keeping_the_current_page() {
-        let entries = (0..60).map(|i| HistoryEntry { url: format!("u{i}"), title: String::new(), visited_ms: i }).collect();
+        let entries =
+            (0..60).map(|i| HistoryEntry { url: format!("u{i}"), title: String::new(), visited_ms: i }).collect();
         let h = trim_history(TabHistory { tab_id: 1, entries, current: 55 });
         assert_eq!(h.entries.len(), MAX_HISTORY_ENTRIES);
         assert_eq!(h.entries[h.current as usize].url, "u55");
@@ -283,7 +298,11 @@ mod tests {
                 FieldState { key: key(Some("one-time-code")), value: FieldValue::Text("123456".into()) },
                 FieldState { key: key(Some("email")), value: FieldValue::Text("é".repeat(MAX_FIELD_VALUE + 5)) },
             ],
-            scroll: Some(ScrollState { x: 0, y: 10, anchor: Some(ScrollAnchor { text: "x".repeat(200), offset_px: 3 }) }),
+            scroll: Some(ScrollState {
+                x: 0,
+                y: 10,
+                anchor: Some(ScrollAnchor { text: "x".repeat(200), offset_px: 3 }),
+            }),
             captured_ms: 1,
         };
         let clean = sanitize_page(page);

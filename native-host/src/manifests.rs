@@ -413,7 +413,8 @@ mod tests {
 
     #[test]
     fn windows_registry_file() {
-        let reg = registry_file(true, r"C:\Program Files\Baton\org.baton.host.json", r"C:\Program Files\Baton\firefox.json");
+        let reg =
+            registry_file(true, r"C:\Program Files\Baton\org.baton.host.json", r"C:\Program Files\Baton\firefox.json");
         assert!(reg.starts_with("Windows Registry Editor Version 5.00\r\n"));
         assert!(reg.contains(
             "[HKEY_LOCAL_MACHINE\\Software\\Google\\Chrome\\NativeMessagingHosts\\org.baton.host]\r\n@=\"C:\\\\Program Files\\\\Baton\\\\org.baton.host.json\"\r\n"

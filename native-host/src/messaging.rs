@@ -147,9 +147,7 @@ impl Base {
     /// Starts the link to `server_url` (registering there if this device
     /// is not yet known to it) and the sync engine. Needs the runtime.
     fn link(&self, server_url: String) -> Result<Linked, ProtocolError> {
-        let device = lock(&self.store)?
-            .device(&server_url)
-            .map_err(|e| fatal(ErrorCode::Storage, e.to_string()))?;
+        let device = lock(&self.store)?.device(&server_url).map_err(|e| fatal(ErrorCode::Storage, e.to_string()))?;
         let (state_tx, state_rx) =
             watch::channel(ServerLinkTask::initial_state(&server_url, device.as_ref().map(device_info)));
         let (push_tx, _) = broadcast::channel(256);
@@ -185,7 +183,8 @@ impl Base {
     /// sessions cannot move (their relay and audit log are on the old
     /// server): they end, and both sides are told why.
     fn configure(&mut self, linked: &mut Linked, server_url: Option<&str>) -> Result<(), RequestError> {
-        let chosen = config::preference(server_url).map_err(|e| RequestError::new(ErrorCode::InvalidRequest, e.to_string()))?;
+        let chosen =
+            config::preference(server_url).map_err(|e| RequestError::new(ErrorCode::InvalidRequest, e.to_string()))?;
         if chosen != self.chosen {
             ExtensionChoice { server_url: chosen.clone() }.save(&self.choice_path).map_err(RequestError::storage)?;
             self.chosen = chosen;
@@ -283,15 +282,19 @@ fn handle(ctx: &Arc<HostContext>, request: Request, link: &LinkState, sync: &Syn
     match request.body {
         RequestBody::Ping => Some(HostMessage::Pong { id, version: VERSION.to_owned() }),
         RequestBody::Status => Some(HostMessage::Status { id: Some(id), status: status_of(link, sync) }),
-        RequestBody::SessionSnapshot { windows, tabs } => {
-            local(ingest_with(ctx, |s, k| ingest::snapshot(s, k, windows, tabs)).map(|()| HostMessage::Ack { id: id.clone() }), id)
-        }
-        RequestBody::TabHistory { history } => {
-            local(ingest_with(ctx, |s, k| ingest::tab_history(s, k, history)).map(|()| HostMessage::Ack { id: id.clone() }), id)
-        }
-        RequestBody::PageState { page } => {
-            local(ingest_with(ctx, |s, k| ingest::page_state(s, k, page)).map(|()| HostMessage::Ack { id: id.clone() }), id)
-        }
+        RequestBody::SessionSnapshot { windows, tabs } => local(
+            ingest_with(ctx, |s, k| ingest::snapshot(s, k, windows, tabs))
+                .map(|()| HostMessage::Ack { id: id.clone() }),
+            id,
+        ),
+        RequestBody::TabHistory { history } => local(
+            ingest_with(ctx, |s, k| ingest::tab_history(s, k, history)).map(|()| HostMessage::Ack { id: id.clone() }),
+            id,
+        ),
+        RequestBody::PageState { page } => local(
+            ingest_with(ctx, |s, k| ingest::page_state(s, k, page)).map(|()| HostMessage::Ack { id: id.clone() }),
+            id,
+        ),
         RequestBody::ListDevices => {
             let devices = ctx.store().and_then(|s| queries::list_devices(&s));
             local(devices.map(|devices| HostMessage::Devices { id: id.clone(), devices }), id)

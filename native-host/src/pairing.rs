@@ -92,11 +92,14 @@ async fn finish_offer(
         }
         match api.get::<PairingStatus>(&format!("{PATH_PAIRING}/{id}")).await {
             Ok(PairingStatus {
-                state: PairingState::Claimed, claim_public_key: Some(pk), claim_proof: Some(proof), ..
+                state: PairingState::Claimed,
+                claim_public_key: Some(pk),
+                claim_proof: Some(proof),
+                ..
             }) => break (pk, proof),
-            Ok(PairingStatus { state: PairingState::Expired | PairingState::Complete | PairingState::Refused, .. }) => {
-                return Err("the code expired or was used".into())
-            }
+            Ok(PairingStatus {
+                state: PairingState::Expired | PairingState::Complete | PairingState::Refused, ..
+            }) => return Err("the code expired or was used".into()),
             Ok(_) => {}
             Err(e) if e.is_transient() => {}
             Err(e) => return Err(e.to_string()),
@@ -196,7 +199,9 @@ pub async fn join(ctx: &HostContext, code: &str) -> Result<String, RequestError>
     let proof = PairingProof { proof: paired.claim_proof(&id) };
     post_retrying(&api, &format!("{PATH_PAIRING}/{id}/proof"), &proof).await.map_err(|e| match e {
         CallError::Status { status: 410, .. } => failed("The code has expired"),
-        CallError::Status { status: 404 | 409, .. } => failed("The pairing was ended on the other side; show a new code there"),
+        CallError::Status { status: 404 | 409, .. } => {
+            failed("The pairing was ended on the other side; show a new code there")
+        }
         other => RequestError::from(other),
     })?;
 
@@ -251,9 +256,7 @@ fn adopt(ctx: &HostContext, account_id: &str, account_key: &[u8]) -> Result<(), 
             let token = keys.token(&body).map_err(|e| RequestError::new(ErrorCode::Internal, e.to_string()))?;
             tokens.push((record.collection, record.id, token));
         }
-        store
-            .join_account(&ctx.server_url, account_id, &sealed, &tokens)
-            .map_err(RequestError::storage)?;
+        store.join_account(&ctx.server_url, account_id, &sealed, &tokens).map_err(RequestError::storage)?;
     }
     ctx.set_keys(Arc::new(keys));
     ctx.refresh_status();

@@ -58,7 +58,10 @@ pub fn tab_details(
 ) -> Result<(Option<TabHistory>, Option<PageState>), RequestError> {
     let known = store.account_devices().map_err(RequestError::storage)?.iter().any(|d| d.id == device_id);
     if !known {
-        return Err(RequestError::new(ErrorCode::UnknownDevice, format!("device {device_id:?} is not in this account")));
+        return Err(RequestError::new(
+            ErrorCode::UnknownDevice,
+            format!("device {device_id:?} is not in this account"),
+        ));
     }
     let body = |collection, id: String| -> Result<Option<RecordBody>, RequestError> {
         let json = store.remote_body(device_id, collection, &id).map_err(RequestError::storage)?;

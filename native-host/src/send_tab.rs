@@ -47,8 +47,8 @@ fn receive_inner(ctx: &HostContext, send_id: &str, from_device: &str, body: &str
     let plain = keys
         .open_sent_tab(from_device, &me.id, body)
         .map_err(|e| RequestError::new(ErrorCode::Internal, e.to_string()))?;
-    let tab: SentTab =
-        serde_json::from_slice(&plain).map_err(|e| RequestError::new(ErrorCode::Internal, format!("not a sent tab: {e}")))?;
+    let tab: SentTab = serde_json::from_slice(&plain)
+        .map_err(|e| RequestError::new(ErrorCode::Internal, format!("not a sent tab: {e}")))?;
     let mut store = ctx.store()?;
     let sender = store
         .account_devices()
@@ -57,7 +57,12 @@ fn receive_inner(ctx: &HostContext, send_id: &str, from_device: &str, body: &str
         .find(|d| d.id == from_device)
         .map(|d| d.name)
         .unwrap_or_else(|| from_device.to_owned());
-    let received = ReceivedTab { send_id: send_id.to_owned(), from_device: from_device.to_owned(), url: tab.url, title: tab.title };
+    let received = ReceivedTab {
+        send_id: send_id.to_owned(),
+        from_device: from_device.to_owned(),
+        url: tab.url,
+        title: tab.title,
+    };
     if store.receive_tab(&received, now_ms()).map_err(RequestError::storage)? {
         ctx.events.send(HostMessage::TabReceived {
             send_id: received.send_id,

@@ -66,7 +66,12 @@ pub struct ServerLinkTask {
 impl ServerLinkTask {
     pub fn initial_state(server_url: &str, device: Option<DeviceInfo>) -> LinkState {
         LinkState {
-            server: ServerLink { url: server_url.to_owned(), state: ServerState::Connecting, error: None, error_code: None },
+            server: ServerLink {
+                url: server_url.to_owned(),
+                state: ServerState::Connecting,
+                error: None,
+                error_code: None,
+            },
             device,
         }
     }
@@ -131,10 +136,12 @@ impl ServerLinkTask {
             .await
             .map_err(|_| self.unreachable("push connection timed out"))?
             .map_err(|e| match e {
-                tungstenite::Error::Http(resp) if resp.status() == 401 || resp.status() == 403 => LinkError::Rejected(
-                    "the server no longer knows this device's credentials".into(),
-                ),
-                tungstenite::Error::Http(resp) => LinkError::Server(format!("push refused with HTTP {}", resp.status())),
+                tungstenite::Error::Http(resp) if resp.status() == 401 || resp.status() == 403 => {
+                    LinkError::Rejected("the server no longer knows this device's credentials".into())
+                }
+                tungstenite::Error::Http(resp) => {
+                    LinkError::Server(format!("push refused with HTTP {}", resp.status()))
+                }
                 other => self.unreachable(&other.to_string()),
             })?;
 
@@ -324,10 +331,7 @@ pub fn describe(e: &reqwest::Error) -> String {
 }
 
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use baton_shared::limits::{backoff_ms, MAX_HTTP_BODY, MAX_UPLOAD_CHANGES, SYNC_P
 use baton_shared::native::{HostMessage, ServerState};
 use baton_shared::records::{Collection, RecordBody};
 use baton_shared::sync::{
-    CollectionDelta, DeltaKind, PullRequest, PullResponse, RecordChange, ReconcileRequest, SyncRecord, UploadRequest,
+    CollectionDelta, DeltaKind, PullRequest, PullResponse, ReconcileRequest, RecordChange, SyncRecord, UploadRequest,
     UploadResponse, PATH_PULL, PATH_RECONCILE, PATH_UPLOAD,
 };
 
@@ -181,7 +181,11 @@ async fn upload(ctx: &HostContext, api: &ServerApi, device: &DeviceRow, keys: &A
                 }
                 Err(CallError::Conflict(conflict)) if conflicts < MAX_CONFLICT_RETRIES => {
                     conflicts += 1;
-                    tracing::info!("upload conflict on {} records of {}; reconciling", conflict.conflicts.len(), collection.as_str());
+                    tracing::info!(
+                        "upload conflict on {} records of {}; reconciling",
+                        conflict.conflicts.len(),
+                        collection.as_str()
+                    );
                     reconcile_own(ctx, api, device, collection).await?;
                     continue;
                 }
@@ -194,7 +198,12 @@ async fn upload(ctx: &HostContext, api: &ServerApi, device: &DeviceRow, keys: &A
 }
 
 /// Learns what the server really holds of our own collection.
-async fn reconcile_own(ctx: &HostContext, api: &ServerApi, device: &DeviceRow, collection: Collection) -> Result<(), CallError> {
+async fn reconcile_own(
+    ctx: &HostContext,
+    api: &ServerApi,
+    device: &DeviceRow,
+    collection: Collection,
+) -> Result<(), CallError> {
     let pairs: Vec<(String, String)> = {
         let store = ctx.store().map_err(local)?;
         let mut pairs: Vec<_> = store.server_tokens(collection).map_err(store_err)?.into_iter().collect();
@@ -233,7 +242,8 @@ async fn pull(ctx: &HostContext, api: &ServerApi, device: &DeviceRow, keys: &Acc
         let delta = match delta.change {
             DeltaKind::Changes { .. } => delta,
             DeltaKind::NeedPairs => {
-                let pairs = ctx.store().map_err(local)?.remote_pairs(&delta.owner, delta.collection).map_err(store_err)?;
+                let pairs =
+                    ctx.store().map_err(local)?.remote_pairs(&delta.owner, delta.collection).map_err(store_err)?;
                 let request = ReconcileRequest { owner: delta.owner.clone(), collection: delta.collection, pairs };
                 api.post::<_, CollectionDelta>(PATH_RECONCILE, &request).await?
             }
@@ -244,10 +254,7 @@ async fn pull(ctx: &HostContext, api: &ServerApi, device: &DeviceRow, keys: &Acc
         };
         let offered = records.len();
         let decrypted = RemoteDelta {
-            changed: records
-                .into_iter()
-                .filter_map(|r| decrypt(keys, &delta.owner, delta.collection, r))
-                .collect(),
+            changed: records.into_iter().filter_map(|r| decrypt(keys, &delta.owner, delta.collection, r)).collect(),
             deleted,
         };
         // A record that did not open (e.g. pulled while this device was

@@ -22,7 +22,10 @@ pub enum Reply {
     NotFound,
     /// 200 with a body of `len` bytes, sent in pieces so that nobody holds it
     /// whole; announced in `content-length`, or only ended by closing.
-    Large { len: usize, announced: bool },
+    Large {
+        len: usize,
+        announced: bool,
+    },
     /// Completes the WebSocket handshake, sends these texts, then stays
     /// silent with the socket open.
     SilentSocket(Vec<String>),

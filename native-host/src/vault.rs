@@ -129,7 +129,8 @@ fn write_new(tmp: &Path, key: &[u8]) -> std::io::Result<()> {
 #[cfg(unix)]
 fn check_permissions(path: &Path) -> Result<(), VaultError> {
     use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path).map_err(|source| VaultError::KeyFile { path: path.display().to_string(), source })?;
+    let meta =
+        std::fs::metadata(path).map_err(|source| VaultError::KeyFile { path: path.display().to_string(), source })?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(VaultError::KeyPermissions { path: path.display().to_string(), mode });

@@ -64,7 +64,8 @@ fn start_session(visitor: &mut Host, operator: &mut Host, record: bool) -> Strin
 
     let asked = visitor.wait_event("operator joined", WAIT, |m| is_cobrowse(m, &session, "operator_joined"));
     assert_eq!(asked["event"]["operator_name"], "Support desk");
-    let ack = visitor.request(json!({"type": "share_respond", "session_id": session, "approve": true, "record": record}));
+    let ack =
+        visitor.request(json!({"type": "share_respond", "session_id": session, "approve": true, "record": record}));
     assert_eq!(ack["type"], "ack", "{ack}");
     for host in [visitor, operator] {
         host.wait_event("state active", WAIT, |m| is_cobrowse(m, &session, "state") && m["event"]["state"] == "active");
@@ -138,7 +139,8 @@ fn share_join_consent_frames_both_ways_recording_and_end_with_only_ciphertext_at
     }
     assert!(!operator.events.iter().any(|m| is_cobrowse(m, &session, "frame")), "a frame before consent");
     // A page opened now (a reloaded console) finds the session as it stands.
-    for (host, role, peer) in [(&mut visitor, "visitor", "Support desk"), (&mut operator, "operator", "Visitor laptop")] {
+    for (host, role, peer) in [(&mut visitor, "visitor", "Support desk"), (&mut operator, "operator", "Visitor laptop")]
+    {
         let deadline = Instant::now() + WAIT;
         let live = loop {
             let live = host.request(json!({"type": "cobrowse_sessions"}));
@@ -188,8 +190,10 @@ fn share_join_consent_frames_both_ways_recording_and_end_with_only_ciphertext_at
         std::thread::sleep(Duration::from_millis(50));
     };
     let frames = recording["frames"].as_array().expect("frames");
-    let seen: Vec<(String, u64)> =
-        frames.iter().map(|f| (f["from"].as_str().unwrap_or_default().to_owned(), f["seq"].as_u64().unwrap_or(0))).collect();
+    let seen: Vec<(String, u64)> = frames
+        .iter()
+        .map(|f| (f["from"].as_str().unwrap_or_default().to_owned(), f["seq"].as_u64().unwrap_or(0)))
+        .collect();
     assert_eq!(seen, [("visitor".to_owned(), 1), ("visitor".to_owned(), 2), ("operator".to_owned(), 1)]);
     assert_eq!(frames[0]["frame"], snapshot(PAGE_TEXT));
 
@@ -246,7 +250,8 @@ fn the_operator_ends_and_a_declined_operator_sees_nothing() {
     assert_eq!(joined["type"], "operator_joined", "{joined}");
     visitor.wait_event("asked", WAIT, |m| is_cobrowse(m, &session, "operator_joined"));
     operator.wait_event("operator's relay", WAIT, |m| is_cobrowse(m, &session, "state"));
-    let ack = visitor.request(json!({"type": "share_respond", "session_id": session, "approve": false, "record": false}));
+    let ack =
+        visitor.request(json!({"type": "share_respond", "session_id": session, "approve": false, "record": false}));
     assert_eq!(ack["type"], "ack");
     let ended = operator.wait_event("declined", WAIT, |m| is_cobrowse(m, &session, "ended"));
     assert!(ended["event"]["reason"].as_str().unwrap_or_default().contains("declined"), "{ended}");
@@ -277,8 +282,9 @@ fn moving_to_another_server_ends_live_sessions_on_both_sides() {
     let gone = send(&mut visitor, &session, text_change("after"));
     assert_eq!(gone["code"], "cobrowse_not_active", "{gone}");
     let conn = rusqlite::Connection::open(&server.db).expect("server db");
-    let state: String =
-        conn.query_row("SELECT state FROM cobrowse_session WHERE id = ?1", [&session], |r| r.get(0)).expect("session row");
+    let state: String = conn
+        .query_row("SELECT state FROM cobrowse_session WHERE id = ?1", [&session], |r| r.get(0))
+        .expect("session row");
     assert_eq!(state, "ended", "ended at the server it ran on");
 }
 
@@ -291,7 +297,8 @@ fn a_restarted_host_ends_a_session_it_lost_at_the_server() {
     let (mut visitor, mut operator) = hosts(&server);
     let session = start_session(&mut visitor, &mut operator, false);
     let home = visitor.kill();
-    let gone = operator.wait_event("the visitor gone", WAIT, |m| is_cobrowse(m, &session, "peer") && m["event"]["present"] == false);
+    let gone = operator
+        .wait_event("the visitor gone", WAIT, |m| is_cobrowse(m, &session, "peer") && m["event"]["present"] == false);
     // With when the session ends unless the visitor is back, on this
     // computer's clock; a console opened now learns it too.
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
@@ -405,7 +412,8 @@ fn consent_and_end_written_to_a_server_that_died_unread_are_sent_again() {
     visitor.wait_event("operator joined", WAIT, |m| is_cobrowse(m, &session, "operator_joined"));
 
     server.freeze();
-    let ack = visitor.request(json!({"type": "share_respond", "session_id": session, "approve": true, "record": false}));
+    let ack =
+        visitor.request(json!({"type": "share_respond", "session_id": session, "approve": true, "record": false}));
     assert_eq!(ack["type"], "ack", "{ack}");
     // Time for the host to write it into the frozen server's connection.
     std::thread::sleep(Duration::from_millis(300));
@@ -549,7 +557,8 @@ fn not_a_message() -> Vec<u8> {
     (2u8..)
         .map(|first| [&[first][..], &[0u8; 31]].concat())
         .find(|candidate| {
-            let (a, _) = Spake2::<Ed25519Group>::start_a(&Password::new(b"x"), &Identity::new(b"a"), &Identity::new(b"b"));
+            let (a, _) =
+                Spake2::<Ed25519Group>::start_a(&Password::new(b"x"), &Identity::new(b"a"), &Identity::new(b"b"));
             a.finish(&[&[b'B'][..], candidate].concat()).is_err()
         })
         .expect("some 32 bytes are not a point")
@@ -601,8 +610,13 @@ fn raw_operator_joins(server: &Server, message: &[u8]) -> (Host, String, String,
     let started = visitor.request(json!({"type": "share_start"}));
     let session = started["session_id"].as_str().expect("id").to_owned();
     let (lookup, secret) = started["code"].as_str().expect("code").rsplit_once('-').expect("dash");
-    let (status, joined) = http(server, "POST", "/v1/cobrowse/join", Some(&token),
-        &json!({"lookup": lookup, "operator_public_key": B64.encode(message)}));
+    let (status, joined) = http(
+        server,
+        "POST",
+        "/v1/cobrowse/join",
+        Some(&token),
+        &json!({"lookup": lookup, "operator_public_key": B64.encode(message)}),
+    );
     assert_eq!(status, 200, "{joined}");
     (visitor, session, secret.to_owned(), token)
 }

@@ -61,14 +61,11 @@ fn configure_moves_the_link_to_the_chosen_server_and_back() {
     let b_id = on_b["device"]["id"].as_str().expect("device id").to_owned();
     assert_ne!(a_id, b_id, "a device of its own on B");
     let db = host.data_dir().join("host.sqlite3");
-    assert_eq!(
-        device_rows(&db),
-        {
-            let mut rows = vec![(a.url.clone(), a_id.clone()), (b.url.clone(), b_id.clone())];
-            rows.sort();
-            rows
-        }
-    );
+    assert_eq!(device_rows(&db), {
+        let mut rows = vec![(a.url.clone(), a_id.clone()), (b.url.clone(), b_id.clone())];
+        rows.sort();
+        rows
+    });
     assert!(server_devices(&b.db).contains(&b_id), "B registered the device");
     assert!(!server_devices(&b.db).contains(&a_id));
     // The extension heard of the move without asking.

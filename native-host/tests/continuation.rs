@@ -50,7 +50,10 @@ fn a_paired_device_sees_tabs_by_push_and_the_server_sees_only_ciphertext() {
     assert_eq!(listed["name"], "Laptop");
     // Window 1 holds the most recently used tab; tabs in index order.
     assert_eq!(listed["windows"][0]["id"], 2);
-    assert_eq!(urls(listed), ["https://mail.example/inbox", "https://secret-docs.example/plan", "https://news.example/article"]);
+    assert_eq!(
+        urls(listed),
+        ["https://mail.example/inbox", "https://secret-docs.example/plan", "https://news.example/article"]
+    );
     b.wait_event("remote_changed", Duration::from_secs(5), |m| m["type"] == "remote_changed");
 
     // An unchanged snapshot stores and uploads nothing.
@@ -64,11 +67,11 @@ fn a_paired_device_sees_tabs_by_push_and_the_server_sees_only_ciphertext() {
         {"url": "https://news.example/article", "title": "Long article", "visited_ms": 2}]}});
     assert_eq!(a.request(history)["type"], "ack");
     let page = json!({"type": "page_state", "page": {"tab_id": 12, "url": "https://news.example/article", "captured_ms": 3,
-        "scroll": {"x": 0, "y": 4200, "anchor": {"text": "Chapter two", "offset_px": 12}},
-        "fields": [
-            {"key": {"kind": "text", "name": "comment", "path": "body>form>input"}, "value": {"t": "text", "v": "half-written remark"}},
-            {"key": {"kind": "text", "name": "card", "autocomplete": "cc-number", "path": "body>form>input[2]"}, "value": {"t": "text", "v": "4111111111111111"}}
-        ]}});
+    "scroll": {"x": 0, "y": 4200, "anchor": {"text": "Chapter two", "offset_px": 12}},
+    "fields": [
+        {"key": {"kind": "text", "name": "comment", "path": "body>form>input"}, "value": {"t": "text", "v": "half-written remark"}},
+        {"key": {"kind": "text", "name": "card", "autocomplete": "cc-number", "path": "body>form>input[2]"}, "value": {"t": "text", "v": "4111111111111111"}}
+    ]}});
     assert_eq!(a.request(page)["type"], "ack");
     let deadline = Instant::now() + Duration::from_secs(5);
     let details = loop {
@@ -95,7 +98,8 @@ fn a_paired_device_sees_tabs_by_push_and_the_server_sees_only_ciphertext() {
     let mut bytes = std::fs::read(&server.db).expect("server db");
     bytes.extend(std::fs::read(server.db.with_extension("sqlite3-wal")).unwrap_or_default());
     let text = String::from_utf8_lossy(&bytes);
-    for plain in ["secret-docs.example", "Quarterly plan", "news.example", "half-written", "Chapter two", "4111111111"] {
+    for plain in ["secret-docs.example", "Quarterly plan", "news.example", "half-written", "Chapter two", "4111111111"]
+    {
         assert!(!text.contains(plain), "the server's database contains {plain:?}");
     }
     // Nor does A's store keep the card number it was handed.
@@ -105,7 +109,9 @@ fn a_paired_device_sees_tabs_by_push_and_the_server_sees_only_ciphertext() {
 
     // A closed tab disappears from B, with its history and page.
     assert_eq!(a.request(snapshot(windows, vec![tabs[0].clone(), tabs[2].clone()]))["type"], "ack");
-    b.wait_devices("tab 12 gone on B", Duration::from_secs(2), |d| device(d, &a_id).is_some_and(|a| urls(a).len() == 2));
+    b.wait_devices("tab 12 gone on B", Duration::from_secs(2), |d| {
+        device(d, &a_id).is_some_and(|a| urls(a).len() == 2)
+    });
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
         let gone = b.request(json!({"type": "tab_details", "device_id": a_id, "tab_id": 12}));
@@ -129,7 +135,8 @@ fn send_to_device_reports_delivered_then_opened() {
     // B names the sender from A's device record: wait until B has it too.
     b.wait_status("B knows A", |s| s["sync"]["other_devices"] == 1);
 
-    let sent = a.request(json!({"type": "send_tab", "device_id": b_id, "url": "https://shared.example/x", "title": "Look"}));
+    let sent =
+        a.request(json!({"type": "send_tab", "device_id": b_id, "url": "https://shared.example/x", "title": "Look"}));
     assert_eq!(sent["type"], "tab_sent", "{sent}");
     let send_id = sent["send_id"].as_str().expect("send id").to_owned();
     let received = b.wait_event("tab_received", Duration::from_secs(5), |m| m["type"] == "tab_received");
@@ -137,7 +144,10 @@ fn send_to_device_reports_delivered_then_opened() {
     assert_eq!(received["url"], "https://shared.example/x");
     assert_eq!(received["from_device"], "Laptop");
     let delivered = a.wait_event("delivered", Duration::from_secs(5), |m| m["type"] == "delivery");
-    assert_eq!((delivered["send_id"].as_str(), delivered["state"].as_str()), (Some(send_id.as_str()), Some("delivered")));
+    assert_eq!(
+        (delivered["send_id"].as_str(), delivered["state"].as_str()),
+        (Some(send_id.as_str()), Some("delivered"))
+    );
     assert_eq!(b.request(json!({"type": "tab_opened", "send_id": send_id}))["type"], "ack");
     let opened = a.wait_event("opened", Duration::from_secs(5), |m| m["type"] == "delivery");
     assert_eq!(opened["state"], "opened");
@@ -175,7 +185,10 @@ fn wrong_pairing_codes_fail_clearly() {
     let started = Instant::now();
     let failed = b.request(json!({"type": "pair_join", "code": wrong}));
     assert_eq!(failed["code"], "pairing_failed", "{failed}");
-    assert!(failed["message"].as_str().unwrap_or("").contains("refused: the code's secret part does not match"), "{failed}");
+    assert!(
+        failed["message"].as_str().unwrap_or("").contains("refused: the code's secret part does not match"),
+        "{failed}"
+    );
     assert!(started.elapsed() < Duration::from_secs(30), "B heard of the refusal, not of its own deadline");
     let devices = a.wait_devices("A's account", Duration::from_secs(5), |_| true);
     assert!(device(&devices, &b_id).is_none(), "B joined A's account: {devices:?}");
@@ -194,7 +207,9 @@ fn changes_made_offline_and_across_a_kill_reach_the_other_device() {
     pair(&mut a, &mut b);
     let w = vec![window(1, true)];
     assert_eq!(a.request(snapshot(w.clone(), vec![tab(1, 1, 0, "https://one.example/", "One")]))["type"], "ack");
-    b.wait_devices("first state", Duration::from_secs(5), |d| device(d, &a_id).is_some_and(|a| urls(a) == ["https://one.example/"]));
+    b.wait_devices("first state", Duration::from_secs(5), |d| {
+        device(d, &a_id).is_some_and(|a| urls(a) == ["https://one.example/"])
+    });
 
     server.stop();
     a.wait_status("server down", |s| s["server"]["state"] != "connected");
@@ -219,12 +234,15 @@ fn changes_made_offline_and_across_a_kill_reach_the_other_device() {
     a.wait_status("outbox drained", |s| s["sync"]["pending_changes"] == 0);
 
     // B killed while it syncs: after a restart it has everything, once.
-    let many: Vec<Value> = (0..300).map(|i| tab(100 + i, 1, i as u32, &format!("https://many.example/{i}"), "Many")).collect();
+    let many: Vec<Value> =
+        (0..300).map(|i| tab(100 + i, 1, i as u32, &format!("https://many.example/{i}"), "Many")).collect();
     assert_eq!(a.request(snapshot(w.clone(), many))["type"], "ack");
     std::thread::sleep(Duration::from_millis(30));
     let b_home = b.kill();
     let mut b = Host::start_in(b_home, &server.url, "Desktop");
-    let devices = b.wait_devices("300 tabs on B", Duration::from_secs(20), |d| device(d, &a_id).is_some_and(|a| urls(a).len() == 300));
+    let devices = b.wait_devices("300 tabs on B", Duration::from_secs(20), |d| {
+        device(d, &a_id).is_some_and(|a| urls(a).len() == 300)
+    });
     let mut listed = urls(device(&devices, &a_id).expect("A"));
     listed.dedup();
     assert_eq!(listed.len(), 300);
@@ -242,7 +260,13 @@ fn five_thousand_tabs_sync_and_list_without_truncation() {
     let tabs: Vec<Value> = (0..5_000)
         .map(|i| {
             let w = i / 100;
-            tab(i, w, (i % 100) as u32, &format!("https://site-{i}.example/path/to/a/page?q={i}"), &format!("Page number {i} with a title"))
+            tab(
+                i,
+                w,
+                (i % 100) as u32,
+                &format!("https://site-{i}.example/path/to/a/page?q={i}"),
+                &format!("Page number {i} with a title"),
+            )
         })
         .collect();
     let started = Instant::now();
@@ -253,7 +277,11 @@ fn five_thousand_tabs_sync_and_list_without_truncation() {
     eprintln!("5,000 tabs ingested, synced and listed in {:?}", started.elapsed());
     let listed = device(&devices, &a_id).expect("A");
     assert_eq!(listed["windows"].as_array().map(Vec::len), Some(50));
-    assert!(listed["windows"].as_array().into_iter().flatten().all(|w| w["tabs"].as_array().map(Vec::len) == Some(100)));
+    assert!(listed["windows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .all(|w| w["tabs"].as_array().map(Vec::len) == Some(100)));
 
     // One changed tab among 5,000 arrives on its own.
     let one = json!({"type": "session_snapshot", "windows": (0..50).map(|w| window(w, w == 0)).collect::<Vec<_>>(),
@@ -277,7 +305,10 @@ fn a_joining_device_brings_its_own_tabs_into_the_account() {
     a.wait_connected();
     let b_id = b.wait_connected();
     // B uploads under its own account first; joining re-keys and re-sends.
-    assert_eq!(b.request(snapshot(vec![window(7, true)], vec![tab(70, 7, 0, "https://b-own.example/", "B's own")]))["type"], "ack");
+    assert_eq!(
+        b.request(snapshot(vec![window(7, true)], vec![tab(70, 7, 0, "https://b-own.example/", "B's own")]))["type"],
+        "ack"
+    );
     b.wait_status("B uploaded", |s| s["sync"]["pending_changes"] == 0);
     pair(&mut a, &mut b);
     let devices = a.wait_devices("B's tabs on A", Duration::from_secs(5), |d| {
@@ -292,7 +323,10 @@ fn without_a_server_captures_are_kept_and_server_requests_say_offline() {
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     drop(listener);
     let mut host = Host::start(&url, "Laptop");
-    assert_eq!(host.request(snapshot(vec![window(1, true)], vec![tab(1, 1, 0, "https://a.example/", "A")]))["type"], "ack");
+    assert_eq!(
+        host.request(snapshot(vec![window(1, true)], vec![tab(1, 1, 0, "https://a.example/", "A")]))["type"],
+        "ack"
+    );
     assert_eq!(pending(&mut host), 2);
     let code = host.request(json!({"type": "pair_start"}));
     assert_eq!(code["code"], "offline", "{code}");
@@ -340,7 +374,8 @@ fn a_stale_upload_is_refused_then_reconciled() {
 #[test]
 fn over_the_servers_quota_closing_tabs_lets_sync_go_on() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = Server::start_with(&dir.path().join("server.sqlite3"), "127.0.0.1:0", &["--device-quota-records", "5"]);
+    let server =
+        Server::start_with(&dir.path().join("server.sqlite3"), "127.0.0.1:0", &["--device-quota-records", "5"]);
     let mut host = Host::start(&server.url, "Laptop");
     host.wait_connected();
     let w = vec![window(1, true)];
@@ -348,9 +383,8 @@ fn over_the_servers_quota_closing_tabs_lets_sync_go_on() {
     assert_eq!(host.request(snapshot(w.clone(), few.clone()))["type"], "ack");
     host.wait_status("first sync", |s| s["sync"]["pending_changes"] == 0 && s["sync"]["last_sync_ms"].is_i64());
 
-    let many: Vec<Value> = (1..=1_001)
-        .map(|i| tab(i, 1, (i - 1) as u32, &format!("https://t{i}.example/"), "T"))
-        .collect();
+    let many: Vec<Value> =
+        (1..=1_001).map(|i| tab(i, 1, (i - 1) as u32, &format!("https://t{i}.example/"), "T")).collect();
     assert_eq!(host.request(snapshot(w.clone(), many))["type"], "ack");
     let refused = host.wait_status("refused for the quota", |s| {
         s["sync"]["error"].as_str().is_some_and(|e| e.contains("quota_exceeded"))

@@ -253,7 +253,13 @@ fn doctor_checks_the_server_the_extension_chose() {
     let server = run.line("server");
     assert!(server.starts_with("FAIL ") && server.contains(&chosen), "{server}");
     assert!(server.contains("extension.json"), "{server}");
-    assert!(run.stdout.contains("fix: start baton-server there, or point Baton at the right server: change the server in Baton's options"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            "fix: start baton-server there, or point Baton at the right server: change the server in Baton's options"
+        ),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]

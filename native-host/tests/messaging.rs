@@ -284,7 +284,10 @@ fn an_oversized_api_answer_is_garbage() {
     host.wait_status("registered", |s| s["device"]["id"] == "dev-1");
     let reply = host.request(json!({"type": "sync_now", "id": 1}));
     assert_eq!(reply["code"], "server_garbage", "{reply}");
-    assert!(reply["message"].as_str().unwrap_or("").contains(&format!("larger than {MAX_HTTP_REPLY} bytes")), "{reply}");
+    assert!(
+        reply["message"].as_str().unwrap_or("").contains(&format!("larger than {MAX_HTTP_REPLY} bytes")),
+        "{reply}"
+    );
     assert_eq!(host.request(json!({"type": "ping", "id": 2}))["type"], "pong");
     assert!(host.close_and_wait().0.success());
 }

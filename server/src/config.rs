@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use baton_shared::limits::{
-    COBROWSE_AWAY_TTL_MS, COBROWSE_CODE_TTL_MS, COBROWSE_CONSENT_TTL_MS, MAX_RECORDING_BYTES,
-    PAIRING_TTL_MS, RELAY_SEND_TIMEOUT_MS,
+    COBROWSE_AWAY_TTL_MS, COBROWSE_CODE_TTL_MS, COBROWSE_CONSENT_TTL_MS, MAX_RECORDING_BYTES, PAIRING_TTL_MS,
+    RELAY_SEND_TIMEOUT_MS,
 };
 use clap::Parser;
 
@@ -208,23 +208,16 @@ mod tests {
 
     #[test]
     fn explicit_db_wins() {
-        let cli =
-            Cli::try_parse_from(["baton-server", "--listen", "127.0.0.1:0", "--db", "/x/s.db"])
-                .unwrap();
+        let cli = Cli::try_parse_from(["baton-server", "--listen", "127.0.0.1:0", "--db", "/x/s.db"]).unwrap();
         assert_eq!(cli.db_path().unwrap(), PathBuf::from("/x/s.db"));
         assert_eq!(cli.listen.port(), 0);
     }
 
     #[test]
     fn trusted_proxies_repeat_or_split_on_commas() {
-        let cli = Cli::try_parse_from([
-            "baton-server",
-            "--trusted-proxy",
-            "10.0.0.1,10.1.0.0/16",
-            "--trusted-proxy",
-            "::1",
-        ])
-        .unwrap();
+        let cli =
+            Cli::try_parse_from(["baton-server", "--trusted-proxy", "10.0.0.1,10.1.0.0/16", "--trusted-proxy", "::1"])
+                .unwrap();
         let listed: Vec<String> = cli.settings().trusted_proxies.iter().map(ToString::to_string).collect();
         assert_eq!(listed, ["10.0.0.1/32", "10.1.0.0/16", "::1/128"]);
         assert!(Cli::try_parse_from(["baton-server"]).unwrap().settings().trusted_proxies.is_empty());

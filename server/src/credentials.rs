@@ -45,9 +45,7 @@ pub struct Generator {
 
 impl Generator {
     pub fn new() -> Self {
-        Self {
-            rng: SystemRandom::new(),
-        }
+        Self { rng: SystemRandom::new() }
     }
 
     pub fn id(&self) -> Result<String, RandomError> {
@@ -63,10 +61,7 @@ impl Generator {
         let mut bytes = [0u8; LOOKUP_LEN];
         self.rng.fill(&mut bytes).map_err(|_| RandomError)?;
         // 32 symbols divide 256 evenly, so masking keeps the choice uniform.
-        Ok(bytes
-            .iter()
-            .map(|b| char::from(CROCKFORD[usize::from(b & 31)]))
-            .collect())
+        Ok(bytes.iter().map(|b| char::from(CROCKFORD[usize::from(b & 31)])).collect())
     }
 
     /// `n` candidate lookups, for a store that takes the first one free.
@@ -109,9 +104,7 @@ mod tests {
         let token = g.device_token().unwrap();
         assert_eq!(id.len(), 32);
         assert_eq!(token.len(), 64);
-        assert!(token
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(token.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
         assert_ne!(g.device_token().unwrap(), token);
     }
 
@@ -129,9 +122,6 @@ mod tests {
 
     #[test]
     fn sha256_known_answer() {
-        assert_eq!(
-            hex(&hash_token("abc")),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(hex(&hash_token("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 }

@@ -70,11 +70,7 @@ fn canonical(ip: IpAddr) -> IpAddr {
 /// One `X-Forwarded-For` entry: an address, possibly with a port (`[v6]:p`, `v4:p`).
 fn parse_entry(entry: &str) -> Option<IpAddr> {
     let entry = entry.trim();
-    entry
-        .parse::<IpAddr>()
-        .ok()
-        .or_else(|| entry.parse::<SocketAddr>().ok().map(|s| s.ip()))
-        .map(canonical)
+    entry.parse::<IpAddr>().ok().or_else(|| entry.parse::<SocketAddr>().ok().map(|s| s.ip())).map(canonical)
 }
 
 /// The client a request is counted against. `forwarded_for` are the
@@ -141,10 +137,7 @@ mod tests {
         assert_eq!(client_addr(peer, std::iter::empty(), &trusted), peer);
         // The right-most untrusted entry wins; what the client wrote before it does not.
         assert_eq!(client_addr(peer, ["6.6.6.6, 1.2.3.4"].into_iter(), &trusted), ip("1.2.3.4"));
-        assert_eq!(
-            client_addr(peer, ["6.6.6.6, 1.2.3.4, 10.0.1.7"].into_iter(), &trusted),
-            ip("1.2.3.4")
-        );
+        assert_eq!(client_addr(peer, ["6.6.6.6, 1.2.3.4, 10.0.1.7"].into_iter(), &trusted), ip("1.2.3.4"));
         // Several headers read as one list.
         assert_eq!(client_addr(peer, ["6.6.6.6", "1.2.3.4:5678", "10.0.1.7"].into_iter(), &trusted), ip("1.2.3.4"));
         assert_eq!(client_addr(peer, ["[2001:db8::1]:443"].into_iter(), &trusted), ip("2001:db8::1"));

@@ -42,19 +42,13 @@ enum StartupError {
     #[error(transparent)]
     NoDataDir(#[from] config::NoDataDir),
     #[error("cannot create database directory {}: {source}", path.display())]
-    CreateDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    CreateDir { path: PathBuf, source: std::io::Error },
     #[error("cannot open database {}: {source}", path.display())]
     OpenDb { path: PathBuf, source: DbError },
     #[error("cannot load the active co-browsing sessions: {0}")]
     LoadSessions(DbError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
     #[error("cannot install signal handlers: {0}")]
@@ -66,9 +60,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
 
     let runtime = match tokio::runtime::Runtime::new() {
@@ -92,16 +84,9 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
     let db = open_db(db_path.clone()).await?;
     tracing::info!(path = %db_path.display(), "database open");
 
-    let listener = TcpListener::bind(cli.listen)
-        .await
-        .map_err(|source| StartupError::Bind {
-            addr: cli.listen,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| StartupError::Bind {
-        addr: cli.listen,
-        source,
-    })?;
+    let listener =
+        TcpListener::bind(cli.listen).await.map_err(|source| StartupError::Bind { addr: cli.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| StartupError::Bind { addr: cli.listen, source })?;
     let signals = shutdown::Signals::install().map_err(StartupError::Signals)?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -113,10 +98,7 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
         account: settings.account_recording_max_bytes,
     };
     let relay = Relay::start(db.clone(), recording, away_ttl, settings.relay_queue_bytes);
-    let active = db
-        .call(db::cobrowse::active)
-        .await
-        .map_err(StartupError::LoadSessions)?;
+    let active = db.call(db::cobrowse::active).await.map_err(StartupError::LoadSessions)?;
     relay.adopt(active);
     tokio::spawn(expire_sessions(db.clone(), relay.clone(), settings.clone()));
     let (registrations_per_hour, shares_per_hour) = (settings.registrations_per_hour, settings.shares_per_hour);
@@ -138,7 +120,12 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
             baton_shared::limits::COBROWSE_GUESSES_PER_CLIENT_PER_MINUTE,
             Duration::from_secs(60),
         ),
-        registrations: FailureWindow::new(db.clone(), "registration", registrations_per_hour, Duration::from_secs(3600)),
+        registrations: FailureWindow::new(
+            db.clone(),
+            "registration",
+            registrations_per_hour,
+            Duration::from_secs(3600),
+        ),
         shares: FailureWindow::new(db, "share", shares_per_hour, Duration::from_secs(3600)),
         relay: relay.clone(),
     };
@@ -182,10 +169,7 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
 /// long, telling their sockets. Runs at least every half of the shortest of
 /// those times.
 async fn expire_sessions(db: Db, relay: Relay, settings: config::Settings) {
-    let ttl_ms = settings
-        .cobrowse_code_ttl_ms
-        .min(settings.cobrowse_consent_ttl_ms)
-        .min(settings.cobrowse_away_ttl_ms);
+    let ttl_ms = settings.cobrowse_code_ttl_ms.min(settings.cobrowse_consent_ttl_ms).min(settings.cobrowse_away_ttl_ms);
     let every = Duration::from_millis(u64::try_from(ttl_ms / 2).unwrap_or(0))
         .clamp(Duration::from_millis(50), Duration::from_secs(5));
     let mut tick = tokio::time::interval(every);
@@ -193,10 +177,7 @@ async fn expire_sessions(db: Db, relay: Relay, settings: config::Settings) {
     loop {
         tick.tick().await;
         let now = clock::now_ms();
-        match db
-            .call(move |conn| db::cobrowse::expire_due(conn, now))
-            .await
-        {
+        match db.call(move |conn| db::cobrowse::expire_due(conn, now)).await {
             Ok(due) => {
                 for (id, expiry) in due {
                     relay.finish(&id, expiry.reason());
@@ -207,10 +188,7 @@ async fn expire_sessions(db: Db, relay: Relay, settings: config::Settings) {
         for (id, away) in relay.abandoned() {
             let now = clock::now_ms();
             let session_id = id.clone();
-            match db
-                .call(move |conn| db::cobrowse::abandon(conn, &session_id, away, now))
-                .await
-            {
+            match db.call(move |conn| db::cobrowse::abandon(conn, &session_id, away, now)).await {
                 Ok(true) => relay.finish(&id, db::cobrowse::Expiry::Away(away).reason()),
                 // Ended meanwhile (and told then): only the room is left.
                 Ok(false) => relay.finish(&id, "the session has ended"),
@@ -223,26 +201,19 @@ async fn expire_sessions(db: Db, relay: Relay, settings: config::Settings) {
 
 async fn open_db(path: PathBuf) -> Result<Db, StartupError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| StartupError::CreateDir {
-            path: dir.to_owned(),
-            source,
-        })?;
+        std::fs::create_dir_all(dir).map_err(|source| StartupError::CreateDir { path: dir.to_owned(), source })?;
     }
     let opened = {
         let path = path.clone();
         tokio::task::spawn_blocking(move || Db::open(&path)).await
     };
-    opened
-        .map_err(DbError::from)
-        .and_then(|r| r)
-        .map_err(|source| StartupError::OpenDb { path, source })
+    opened.map_err(DbError::from).and_then(|r| r).map_err(|source| StartupError::OpenDb { path, source })
 }
 
 /// The one stdout line callers wait for.
 fn announce(addr: SocketAddr) {
     let mut out = std::io::stdout().lock();
-    let written =
-        writeln!(out, "baton-server listening on http://{addr}").and_then(|()| out.flush());
+    let written = writeln!(out, "baton-server listening on http://{addr}").and_then(|()| out.flush());
     if let Err(err) = written {
         // Nobody reading stdout is not a reason to stop serving.
         tracing::warn!(%err, "cannot write listening address to stdout");

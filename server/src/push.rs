@@ -38,15 +38,8 @@ impl PushRegistry {
     pub fn register(&self, device_id: &str) -> (Registration, mpsc::Receiver<PushMessage>) {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
-        self.lock()
-            .entry(device_id.to_owned())
-            .or_default()
-            .insert(conn, tx);
-        let registration = Registration {
-            registry: self.clone(),
-            device_id: device_id.to_owned(),
-            conn,
-        };
+        self.lock().entry(device_id.to_owned()).or_default().insert(conn, tx);
+        let registration = Registration { registry: self.clone(), device_id: device_id.to_owned(), conn };
         (registration, rx)
     }
 
@@ -104,10 +97,7 @@ mod tests {
     use super::*;
 
     fn hello(id: &str) -> PushMessage {
-        PushMessage::Hello {
-            device_id: id.into(),
-            server_version: "t".into(),
-        }
+        PushMessage::Hello { device_id: id.into(), server_version: "t".into() }
     }
 
     #[tokio::test]

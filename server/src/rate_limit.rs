@@ -27,12 +27,7 @@ pub struct FailureWindow {
 
 impl FailureWindow {
     pub fn new(db: Db, scope: &'static str, limit: u32, window: Duration) -> Self {
-        Self {
-            db,
-            scope,
-            limit: u64::from(limit),
-            window_ms: i64::try_from(window.as_millis()).unwrap_or(i64::MAX),
-        }
+        Self { db, scope, limit: u64::from(limit), window_ms: i64::try_from(window.as_millis()).unwrap_or(i64::MAX) }
     }
 
     /// Counts an attempt of `client` before it is judged, so concurrent
@@ -47,18 +42,9 @@ impl FailureWindow {
         let (scope, key, limit) = (self.scope, client_key(client), self.limit);
         let since = now.saturating_sub(self.window_ms);
         let counted = key.clone();
-        let reserved = self
-            .db
-            .call(move |conn| guesses::reserve(conn, scope, &counted, now, since, limit))
-            .await?;
+        let reserved = self.db.call(move |conn| guesses::reserve(conn, scope, &counted, now, since, limit)).await?;
         Ok(match reserved {
-            Ok(id) => Ok(Attempt {
-                db: self.db.clone(),
-                scope,
-                key,
-                at_ms: now,
-                id,
-            }),
+            Ok(id) => Ok(Attempt { db: self.db.clone(), scope, key, at_ms: now, id }),
             Err(oldest) => {
                 let left = oldest.saturating_add(self.window_ms).saturating_sub(now);
                 Err(Duration::from_millis(u64::try_from(left).unwrap_or(0)))
@@ -81,9 +67,7 @@ impl Attempt {
     /// able to forget it is logged, not fatal: it then counts as a failure.
     pub async fn release(self) {
         let Self { db, scope, key, at_ms, id } = self;
-        let released = db
-            .call(move |conn| guesses::release(conn, id, scope, &key, at_ms))
-            .await;
+        let released = db.call(move |conn| guesses::release(conn, id, scope, &key, at_ms)).await;
         if let Err(err) = released {
             tracing::error!(%err, scope, "cannot release a counted guess");
         }

@@ -11,10 +11,7 @@ impl Signals {
     /// Installs the handlers now, so a signal arriving before `recv` is not lost.
     pub fn install() -> std::io::Result<Self> {
         use tokio::signal::unix::{signal, SignalKind};
-        Ok(Self {
-            term: signal(SignalKind::terminate())?,
-            int: signal(SignalKind::interrupt())?,
-        })
+        Ok(Self { term: signal(SignalKind::terminate())?, int: signal(SignalKind::interrupt())? })
     }
 
     pub async fn recv(mut self) {

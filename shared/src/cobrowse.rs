@@ -215,26 +215,50 @@ pub enum SessionState {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AuditEvent {
     Started,
-    OperatorJoined { operator_name: String },
-    Consent { approved: bool },
-    RecordingConsent { approved: bool },
-    Granted { scopes: Vec<Scope> },
-    Revoked { scopes: Vec<Scope> },
-    Command { command: CommandKind, ok: bool },
-    Pushed { push: PushKind },
-    AppState { app_id: String, state: AppState },
-    Ended { by: Role },
+    OperatorJoined {
+        operator_name: String,
+    },
+    Consent {
+        approved: bool,
+    },
+    RecordingConsent {
+        approved: bool,
+    },
+    Granted {
+        scopes: Vec<Scope>,
+    },
+    Revoked {
+        scopes: Vec<Scope>,
+    },
+    Command {
+        command: CommandKind,
+        ok: bool,
+    },
+    Pushed {
+        push: PushKind,
+    },
+    AppState {
+        app_id: String,
+        state: AppState,
+    },
+    Ended {
+        by: Role,
+    },
     /// Server: the code expired before an operator joined.
     Expired,
     /// Server: the session's recording reached `max_bytes`
     /// ([`crate::limits::MAX_RECORDING_BYTES`]); nothing more is recorded.
-    RecordingLimitReached { max_bytes: u64 },
+    RecordingLimitReached {
+        max_bytes: u64,
+    },
     /// Server: the visitor did not answer the operator's join within
     /// [`crate::limits::COBROWSE_CONSENT_TTL_MS`].
     ConsentExpired,
     /// Server: `away` stayed disconnected from the active session for
     /// [`crate::limits::COBROWSE_AWAY_TTL_MS`].
-    Abandoned { away: Role },
+    Abandoned {
+        away: Role,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -338,18 +362,42 @@ pub enum VisitorFrame {
     Snapshot(Snapshot),
     /// Repeated assets (stylesheet text, data URLs), sent once per session
     /// and referenced by hash.
-    Assets { assets: Vec<Asset> },
+    Assets {
+        assets: Vec<Asset>,
+    },
     Mutations(Mutations),
     Input(InputChange),
-    Scroll { id: NodeId, x: i32, y: i32 },
-    Pointer { x: i32, y: i32 },
-    Selection { ranges: Vec<SelectionRange> },
-    Viewport { w: u32, h: u32 },
+    Scroll {
+        id: NodeId,
+        x: i32,
+        y: i32,
+    },
+    Pointer {
+        x: i32,
+        y: i32,
+    },
+    Selection {
+        ranges: Vec<SelectionRange>,
+    },
+    Viewport {
+        w: u32,
+        h: u32,
+    },
     /// The page navigated; a snapshot follows.
-    Navigated { url: String, title: String },
+    Navigated {
+        url: String,
+        title: String,
+    },
     /// Scopes currently granted to the operator.
-    Grants { scopes: Vec<Scope> },
-    CommandResult { cmd_id: u64, ok: bool, #[serde(default, skip_serializing_if = "Option::is_none")] error: Option<String> },
+    Grants {
+        scopes: Vec<Scope>,
+    },
+    CommandResult {
+        cmd_id: u64,
+        ok: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
     /// The visitor accepted or declined a pushed URL or app; `refused` says
     /// why when the visitor's side refused it without asking (an app or URL
     /// its rules do not allow).
@@ -359,13 +407,22 @@ pub enum VisitorFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         refused: Option<String>,
     },
-    AppState { app_id: String, state: AppState },
+    AppState {
+        app_id: String,
+        state: AppState,
+    },
     /// The apps in the page now, sent with every keyframe: a console that
     /// (re)opened mid-session learns them, and one that missed a frame
     /// catches up.
-    Apps { apps: Vec<LiveApp> },
+    Apps {
+        apps: Vec<LiveApp>,
+    },
     /// An ordered event from a pushed app to the console.
-    AppEvent { app_id: String, seq: u64, event: serde_json::Value },
+    AppEvent {
+        app_id: String,
+        seq: u64,
+        event: serde_json::Value,
+    },
 }
 
 /// Operator → visitor.
@@ -375,16 +432,29 @@ pub enum OperatorFrame {
     /// A gap, a reconnect or a fresh console: send a new snapshot.
     KeyframeRequest,
     /// The operator's pointer, in the visitor's viewport coordinates.
-    Pointer { x: i32, y: i32 },
+    Pointer {
+        x: i32,
+        y: i32,
+    },
     /// A click ripple at a point (no effect on the page).
-    Ripple { x: i32, y: i32 },
+    Ripple {
+        x: i32,
+        y: i32,
+    },
     /// Outline a node (`None` clears it).
-    Highlight { id: Option<NodeId> },
+    Highlight {
+        id: Option<NodeId>,
+    },
     /// A freehand stroke in viewport coordinates; cleared on scroll or stop.
-    Annotation { points: Vec<(i32, i32)>, color: String },
+    Annotation {
+        points: Vec<(i32, i32)>,
+        color: String,
+    },
     ClearAnnotations,
     /// Ask the visitor for control scopes.
-    ControlRequest { scopes: Vec<Scope> },
+    ControlRequest {
+        scopes: Vec<Scope>,
+    },
     Command {
         cmd_id: u64,
         command: Command,
@@ -394,14 +464,30 @@ pub enum OperatorFrame {
         generation: Option<u64>,
     },
     /// Offer a URL to open (the visitor is asked).
-    PushUrl { push_id: String, url: String },
+    PushUrl {
+        push_id: String,
+        url: String,
+    },
     /// Push an app into the page (configured on the operator side first).
-    PushApp { app_id: String, app: App },
-    HoldApp { app_id: String },
-    ResumeApp { app_id: String },
-    PullApp { app_id: String },
+    PushApp {
+        app_id: String,
+        app: App,
+    },
+    HoldApp {
+        app_id: String,
+    },
+    ResumeApp {
+        app_id: String,
+    },
+    PullApp {
+        app_id: String,
+    },
     /// An ordered event from the console to a pushed app.
-    AppEvent { app_id: String, seq: u64, event: serde_json::Value },
+    AppEvent {
+        app_id: String,
+        seq: u64,
+        event: serde_json::Value,
+    },
 }
 
 /// Remote-control scopes, granted and revoked one by one by the visitor.
@@ -781,13 +867,15 @@ mod tests {
 
     #[test]
     fn implicit_ids_round_trip() {
-        let el = |i, c| Node::Element { i, n: "p".into(), a: vec![], c, s: None, y: vec![], css: None, f: None, m: None };
+        let el =
+            |i, c| Node::Element { i, n: "p".into(), a: vec![], c, s: None, y: vec![], css: None, f: None, m: None };
         let mut host = el(7, vec![Node::Text { i: 8, v: "a".into() }]);
         if let Node::Element { s, f, .. } = &mut host {
             *s = Some(vec![Node::Comment { i: 9 }, Node::Comment { i: 12 }]);
             *f = Some(Box::new(el(13, vec![])));
         }
-        let full = el(5, vec![Node::Text { i: 6, v: "x".into() }, host, el(20, vec![Node::Text { i: 21, v: "y".into() }])]);
+        let full =
+            el(5, vec![Node::Text { i: 6, v: "x".into() }, host, el(20, vec![Node::Text { i: 21, v: "y".into() }])]);
         let mut wire = full.clone();
         elide_ids(&mut wire);
         assert!(has_implicit_ids(&wire));
@@ -805,14 +893,9 @@ mod tests {
         assert!(resolve_ids(&mut old));
         assert_eq!(old, full);
         // Objects with the kind tag older senders wrote read the same.
-        let tagged: Node = serde_json::from_str(
-            r#"{"t":"e","i":5,"n":"p","c":[{"t":"x","v":"x"},{"t":"c"}]}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            tagged,
-            el(5, vec![Node::Text { i: 0, v: "x".into() }, Node::Comment { i: 0 }])
-        );
+        let tagged: Node =
+            serde_json::from_str(r#"{"t":"e","i":5,"n":"p","c":[{"t":"x","v":"x"},{"t":"c"}]}"#).unwrap();
+        assert_eq!(tagged, el(5, vec![Node::Text { i: 0, v: "x".into() }, Node::Comment { i: 0 }]));
         assert!(serde_json::from_str::<Node>(r#"{"t":"e","i":1}"#).is_err(), "an element needs a name");
         assert!(serde_json::from_str::<Node>(r#"{"t":"q","i":1}"#).is_err(), "unknown kinds are refused");
         // A top node without an id cannot be resolved.
@@ -823,10 +906,17 @@ mod tests {
     #[test]
     fn frames_round_trip() {
         let frames = [
-            Frame::Operator { frame: OperatorFrame::Command { cmd_id: 1, command: Command::Click { id: 5 }, generation: Some(3) } },
+            Frame::Operator {
+                frame: OperatorFrame::Command { cmd_id: 1, command: Command::Click { id: 5 }, generation: Some(3) },
+            },
             Frame::Visitor { frame: VisitorFrame::Scroll { id: WINDOW, x: 0, y: 10 } },
             Frame::Visitor { frame: VisitorFrame::Mutations(Mutations { removes: vec![3], ..Default::default() }) },
-            Frame::Operator { frame: OperatorFrame::PushApp { app_id: "a".into(), app: App::Viewer { url: "https://x/y.pdf".into(), title: "Y".into() } } },
+            Frame::Operator {
+                frame: OperatorFrame::PushApp {
+                    app_id: "a".into(),
+                    app: App::Viewer { url: "https://x/y.pdf".into(), title: "Y".into() },
+                },
+            },
         ];
         for f in frames {
             let text = serde_json::to_string(&f).unwrap();

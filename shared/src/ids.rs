@@ -20,12 +20,7 @@ pub fn chromium_origin(extension_id: &str) -> String {
 /// each digit 0–f mapped to a–p. The caller supplies the digest so this crate
 /// needs no SHA-256 implementation.
 pub fn extension_id_from_sha256(digest: &[u8; 32]) -> String {
-    digest
-        .iter()
-        .take(16)
-        .flat_map(|b| [b >> 4, b & 0x0f])
-        .map(|nibble| (b'a' + nibble) as char)
-        .collect()
+    digest.iter().take(16).flat_map(|b| [b >> 4, b & 0x0f]).map(|nibble| (b'a' + nibble) as char).collect()
 }
 
 /// True when `id` has the shape of a Chromium extension id.

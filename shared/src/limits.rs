@@ -195,9 +195,7 @@ pub const BACKOFF_MAX_MS: u32 = 8_000;
 
 /// Backoff for attempt `n` (0-based): doubles from the initial delay, capped.
 pub fn backoff_ms(attempt: u32) -> u32 {
-    BACKOFF_INITIAL_MS
-        .saturating_mul(1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX))
-        .min(BACKOFF_MAX_MS)
+    BACKOFF_INITIAL_MS.saturating_mul(1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX)).min(BACKOFF_MAX_MS)
 }
 
 #[cfg(test)]

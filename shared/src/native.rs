@@ -156,25 +156,43 @@ pub enum RequestBody {
     Status,
     /// This browser's normal windows and tabs, complete; the host stores
     /// what changed and syncs it. Answered by `ack`.
-    SessionSnapshot { windows: Vec<WindowState>, tabs: Vec<TabState> },
+    SessionSnapshot {
+        windows: Vec<WindowState>,
+        tabs: Vec<TabState>,
+    },
     /// One tab's back/forward list. Answered by `ack`.
-    TabHistory { history: TabHistory },
+    TabHistory {
+        history: TabHistory,
+    },
     /// One tab's form contents and scroll. Answered by `ack`.
-    PageState { page: PageState },
+    PageState {
+        page: PageState,
+    },
     /// The account's other devices with their windows and tabs. Answered by `devices`.
     ListDevices,
     /// History and page state of another device's tab. Answered by `tab_details`.
-    TabDetails { device_id: String, tab_id: i64 },
+    TabDetails {
+        device_id: String,
+        tab_id: i64,
+    },
     /// Push a tab to another device. Answered by `tab_sent`; progress
     /// arrives later as `delivery` events.
-    SendTab { device_id: String, url: String, title: String },
+    SendTab {
+        device_id: String,
+        url: String,
+        title: String,
+    },
     /// The extension opened a received tab. Answered by `ack`.
-    TabOpened { send_id: String },
+    TabOpened {
+        send_id: String,
+    },
     /// Show a pairing code so another device can join. Answered by `pair_code`.
     PairStart,
     /// Join the account of the device showing `code`. Answered by `paired`
     /// once the key has arrived, or an error (`pairing_failed`, `rate_limited`).
-    PairJoin { code: String },
+    PairJoin {
+        code: String,
+    },
     /// Sync now instead of waiting. Answered by `ack`.
     SyncNow,
     /// Visitor: start sharing a tab. Answered by `share_started` with the
@@ -182,22 +200,36 @@ pub enum RequestBody {
     ShareStart,
     /// Visitor: approve or refuse the operator who joined, and whether the
     /// session may be recorded. Answered by `ack`.
-    ShareRespond { session_id: String, approve: bool, record: bool },
+    ShareRespond {
+        session_id: String,
+        approve: bool,
+        record: bool,
+    },
     /// Either side: send a frame to the other side (encrypted by the host).
     /// Answered by `ack` once it is on its way (or queued while the relay
     /// reconnects).
-    CobrowseSend { session_id: String, frame: crate::cobrowse::Frame },
+    CobrowseSend {
+        session_id: String,
+        frame: crate::cobrowse::Frame,
+    },
     /// Either side: append to the session's audit log. Answered by `ack`.
-    CobrowseAudit { session_id: String, event: crate::cobrowse::AuditEvent },
+    CobrowseAudit {
+        session_id: String,
+        event: crate::cobrowse::AuditEvent,
+    },
     /// Either side: end the session. Answered by `ack`.
-    CobrowseEnd { session_id: String },
+    CobrowseEnd {
+        session_id: String,
+    },
     /// Either side: the live co-browsing sessions this host holds, so that
     /// a page opened or reloaded mid-session picks its session up again.
     /// Answered by `cobrowse_sessions`.
     CobrowseSessions,
     /// Operator: join with the code the visitor read out. Answered by
     /// `operator_joined`; frames follow once the visitor approves.
-    OperatorJoin { code: String },
+    OperatorJoin {
+        code: String,
+    },
     /// Operator: a recorded session's frames, decrypted, a batch at a time
     /// (`after`: the `next` of the previous answer). Answered by `recording`.
     RecordingFetch {
@@ -220,12 +252,10 @@ pub enum RequestBody {
 impl Request {
     /// Parse one inbound frame payload, with a typed error for every way it can be wrong.
     pub fn parse(payload: &[u8]) -> Result<Request, ProtocolError> {
-        let text = std::str::from_utf8(payload).map_err(|e| {
-            ProtocolError::new(Value::Null, ErrorCode::InvalidUtf8, format!("frame is not UTF-8: {e}"))
-        })?;
-        let value: Value = serde_json::from_str(text).map_err(|e| {
-            ProtocolError::new(Value::Null, ErrorCode::InvalidJson, format!("frame is not JSON: {e}"))
-        })?;
+        let text = std::str::from_utf8(payload)
+            .map_err(|e| ProtocolError::new(Value::Null, ErrorCode::InvalidUtf8, format!("frame is not UTF-8: {e}")))?;
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| ProtocolError::new(Value::Null, ErrorCode::InvalidJson, format!("frame is not JSON: {e}")))?;
         let Value::Object(obj) = &value else {
             return Err(ProtocolError::new(Value::Null, ErrorCode::NotAnObject, "message must be a JSON object"));
         };
@@ -382,11 +412,18 @@ impl HostMessage {
 #[allow(clippy::large_enum_variant)]
 pub enum CobrowseEvent {
     /// Visitor: an operator joined and waits for approval.
-    OperatorJoined { operator_name: String },
+    OperatorJoined {
+        operator_name: String,
+    },
     /// The session's state changed (e.g. the visitor approved).
-    State { state: crate::cobrowse::SessionState },
+    State {
+        state: crate::cobrowse::SessionState,
+    },
     /// A frame from the other side, decrypted.
-    Frame { seq: u64, frame: crate::cobrowse::Frame },
+    Frame {
+        seq: u64,
+        frame: crate::cobrowse::Frame,
+    },
     /// The other side connected or dropped; `ends_at_ms` (this computer's
     /// clock, ms since the epoch) is when the session ends unless it comes
     /// back, when the server said.
@@ -400,10 +437,16 @@ pub enum CobrowseEvent {
     Resumed,
     /// The server stopped recording the session at its cap; the live
     /// session goes on.
-    RecordingStopped { max_bytes: u64 },
-    Ended { reason: Option<String> },
+    RecordingStopped {
+        max_bytes: u64,
+    },
+    Ended {
+        reason: Option<String>,
+    },
     /// A frame that could not be delivered or opened.
-    Error { message: String },
+    Error {
+        message: String,
+    },
 }
 
 /// A live co-browsing session as its host last heard of it from the relay.

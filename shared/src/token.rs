@@ -51,10 +51,7 @@ mod tests {
     #[test]
     fn hmac_sha1_rfc2202_vectors() {
         assert_eq!(record_token(&[0x0b; 20], b"Hi There"), "b617318655057264e28bc0b6fb378c8ef146be00");
-        assert_eq!(
-            record_token(b"Jefe", b"what do ya want for nothing?"),
-            "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"
-        );
+        assert_eq!(record_token(b"Jefe", b"what do ya want for nothing?"), "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
         assert_eq!(
             record_token(&[0xaa; 80], b"Test Using Larger Than Block-Size Key - Hash Key First"),
             "aa4ae5e15272d00e95705637ce8a3b55ed402112"

@@ -79,13 +79,12 @@ async fn run(n: usize) -> R<Value> {
     let (visitor, operator) = Device::start_pair("Bench Visitor", "Bench Operator", server.url())
         .await
         .map_err(|e| format!("start the devices: {e}"))?;
-    measure(&visitor, &operator, n)
-        .await
-        .map_err(|e| format!("{e}\n\n{}\n\n{}\n\n{}", visitor.diagnostics(), operator.diagnostics(), server.diagnostics()))
+    measure(&visitor, &operator, n).await.map_err(|e| {
+        format!("{e}\n\n{}\n\n{}\n\n{}", visitor.diagnostics(), operator.diagnostics(), server.diagnostics())
+    })
 }
 
 async fn measure(visitor: &Device, operator: &Device, n: usize) -> R<Value> {
-
     let url = serve_page().await?;
     let page = visitor.browser().cdp().open_page(&url).await.map_err(e("open the page"))?;
     page.wait_for("document.readyState === 'complete'", WAIT).await.map_err(e("page load"))?;
@@ -102,10 +101,7 @@ async fn measure(visitor: &Device, operator: &Device, n: usize) -> R<Value> {
         .wait_until("connected", WAIT, |s| s.host_is("connected") && s.server_is("connected"))
         .await
         .map_err(e("visitor connected"))?;
-    let code = popup
-        .share_code(WAIT)
-        .await
-        .map_err(e("share"))?;
+    let code = popup.share_code(WAIT).await.map_err(e("share"))?;
     popup.session().close().await.map_err(e("close the popup"))?;
 
     console
@@ -122,7 +118,9 @@ async fn measure(visitor: &Device, operator: &Device, n: usize) -> R<Value> {
     wait_content(&page, "the consent prompt", UI_JS, |v| v["consent"] == true).await?;
     in_content_world(&page, &click_visitor_ui("allow")).await?;
     console
-        .wait_until("the page in the mirror", MIRROR_TEXT, WAIT, |v| v["state"] == "active" && v["text"].as_str().unwrap_or("").contains("5521"))
+        .wait_until("the page in the mirror", MIRROR_TEXT, WAIT, |v| {
+            v["state"] == "active" && v["text"].as_str().unwrap_or("").contains("5521")
+        })
         .await
         .map_err(e("mirror"))?;
 
@@ -137,7 +135,8 @@ async fn measure(visitor: &Device, operator: &Device, n: usize) -> R<Value> {
     let last = format!("(window.__lat.some(([i]) => i === {}))", n - 1);
     let _ = console.wait_for(&last, Duration::from_secs(5)).await;
     let got = console.evaluate("window.__lat").await.map_err(e("read the latencies"))?;
-    let mut lat: Vec<f64> = got.as_array().map(|a| a.iter().filter_map(|p| p[1].as_f64()).collect()).unwrap_or_default();
+    let mut lat: Vec<f64> =
+        got.as_array().map(|a| a.iter().filter_map(|p| p[1].as_f64()).collect()).unwrap_or_default();
     if lat.is_empty() {
         return Err(format!("no change reached the mirror: {got}"));
     }
@@ -161,7 +160,8 @@ fn main() {
     if std::env::args().skip(1).any(|a| !a.starts_with('-') && !"cobrowse_latency".contains(a.as_str())) {
         return;
     }
-    let n = std::env::var("BATON_BENCH_MUTATIONS").ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(300usize);
+    let n =
+        std::env::var("BATON_BENCH_MUTATIONS").ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(300usize);
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -172,7 +172,10 @@ fn main() {
     match runtime.block_on(run(n)) {
         Ok(report) => {
             let l = &report["latency_ms"];
-            println!("co-browsing latency benchmark ({} binaries, loopback)", report["binaries"].as_str().unwrap_or("?"));
+            println!(
+                "co-browsing latency benchmark ({} binaries, loopback)",
+                report["binaries"].as_str().unwrap_or("?")
+            );
             println!(
                 "  visitor mutation → console mirror over {} changes ({} coalesced): p50 {} ms, p99 {} ms, max {} ms (target p99 < 50 ms)",
                 report["rendered"], report["coalesced"], l["p50"], l["p99"], l["max"]

@@ -217,9 +217,20 @@ fn main() {
         Ok(report) => {
             let l = &report["latency_ms"];
             println!("continuation benchmark (loopback, 2 hosts, 1 server)");
-            println!("  cross-device latency over {} changes: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", l["changes"], l["p50"].as_f64().unwrap_or(0.0), l["p99"].as_f64().unwrap_or(0.0), l["max"].as_f64().unwrap_or(0.0));
+            println!(
+                "  cross-device latency over {} changes: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+                l["changes"],
+                l["p50"].as_f64().unwrap_or(0.0),
+                l["p99"].as_f64().unwrap_or(0.0),
+                l["max"].as_f64().unwrap_or(0.0)
+            );
             let f = &report["first_sync_5000_tabs"];
-            println!("  first sync of 5,000 tabs: {:.2} s; A→server {} B, B↔server {} B", f["seconds"].as_f64().unwrap_or(0.0), f["bytes_a"]["total"], f["bytes_b"]["total"]);
+            println!(
+                "  first sync of 5,000 tabs: {:.2} s; A→server {} B, B↔server {} B",
+                f["seconds"].as_f64().unwrap_or(0.0),
+                f["bytes_a"]["total"],
+                f["bytes_b"]["total"]
+            );
             let o = &report["one_changed_tab_among_5000"];
             println!("  one changed tab among 5,000: A {} B, B {} B", o["bytes_a"]["total"], o["bytes_b"]["total"]);
             println!("  no-change sync: B {} B", report["no_change_sync"]["bytes_b"]["total"]);

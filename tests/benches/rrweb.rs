@@ -227,7 +227,10 @@ async fn open(cdp: &Cdp, url: &str) -> (Session, i64) {
             .await
             .expect("isolated world");
         let ctx = &ev.params["context"];
-        if ctx["auxData"]["type"] == "isolated" && ctx["name"] == "Baton" && ctx["auxData"]["frameId"] == session.target_id() {
+        if ctx["auxData"]["type"] == "isolated"
+            && ctx["name"] == "Baton"
+            && ctx["auxData"]["frameId"] == session.target_id()
+        {
             break ctx["id"].as_i64().expect("id");
         }
     };
@@ -253,13 +256,10 @@ async fn open(cdp: &Cdp, url: &str) -> (Session, i64) {
 /// The longest task overlapping `[t0, t0 + window_ms]`, and the longest of
 /// all, from `window.__lt` (`[startTime, duration]` pairs).
 fn longest(lt: &Value, t0: f64, window_ms: f64) -> (f64, f64) {
-    let tasks: Vec<(f64, f64)> = lt
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| Some((e.get(0)?.as_f64()?, e.get(1)?.as_f64()?)))
-        .collect();
-    let during = tasks.iter().filter(|(start, d)| *start < t0 + window_ms && start + d > t0).map(|t| t.1).fold(0.0, f64::max);
+    let tasks: Vec<(f64, f64)> =
+        lt.as_array().into_iter().flatten().filter_map(|e| Some((e.get(0)?.as_f64()?, e.get(1)?.as_f64()?))).collect();
+    let during =
+        tasks.iter().filter(|(start, d)| *start < t0 + window_ms && start + d > t0).map(|t| t.1).fold(0.0, f64::max);
     (during, tasks.iter().map(|t| t.1).fold(0.0, f64::max))
 }
 
@@ -282,8 +282,9 @@ async fn run_rrweb(cdp: &Cdp, url: &str, seconds: u64, warm: bool) -> Run {
     .await
     .as_f64()
     .unwrap_or(0.0);
-    let snap: Vec<String> = serde_json::from_value(eval_in(&session, None, "window.__events.slice(0, window.__snapCount)").await)
-        .unwrap_or_default();
+    let snap: Vec<String> =
+        serde_json::from_value(eval_in(&session, None, "window.__events.slice(0, window.__snapCount)").await)
+            .unwrap_or_default();
     eval_in(&session, None, &format!("window.__mutate({seconds})")).await;
     tokio::time::sleep(Duration::from_secs(seconds) + Duration::from_millis(500)).await;
     let all: Vec<String> = serde_json::from_value(eval_in(&session, None, "window.__events").await).unwrap_or_default();

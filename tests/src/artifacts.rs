@@ -50,9 +50,8 @@ pub fn extension_dir() -> Result<PathBuf, HarnessError> {
 
 /// The Chromium executable: `BATON_CHROMIUM` or Debian's `/usr/bin/chromium`.
 pub fn chromium_binary() -> Result<PathBuf, HarnessError> {
-    let path = std::env::var_os("BATON_CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    let path =
+        std::env::var_os("BATON_CHROMIUM").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
     if path.is_file() {
         Ok(path)
     } else {

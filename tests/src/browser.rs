@@ -57,18 +57,15 @@ impl Browser {
         let exe = artifacts::chromium_binary()?;
         let profile = options.user_data_dir;
         let log_path = profile.join("chromium-output.log");
-        let log = File::create(&log_path)
-            .map_err(|e| HarnessError::io(format!("creating {}", log_path.display()), e))?;
-        let log_for_stdout = log
-            .try_clone()
-            .map_err(|e| HarnessError::io("duplicating Chromium's log file", e))?;
+        let log =
+            File::create(&log_path).map_err(|e| HarnessError::io(format!("creating {}", log_path.display()), e))?;
+        let log_for_stdout = log.try_clone().map_err(|e| HarnessError::io("duplicating Chromium's log file", e))?;
         // Chromium writes this file once DevTools listens; a stale one would lie.
         let port_file = profile.join("DevToolsActivePort");
         let _ = std::fs::remove_file(&port_file);
 
         let mut cmd = Command::new(&exe);
-        cmd.args(BASE_FLAGS)
-            .arg(format!("--user-data-dir={}", profile.display()));
+        cmd.args(BASE_FLAGS).arg(format!("--user-data-dir={}", profile.display()));
         if let Some(ext) = &options.extension_dir {
             cmd.arg(format!("--load-extension={}", ext.display()))
                 .arg(format!("--disable-extensions-except={}", ext.display()));
@@ -85,37 +82,19 @@ impl Browser {
             // Own group, so Drop can take the renderers, utilities and the
             // native host along with the browser.
             .process_group(0);
-        let child = cmd
-            .spawn()
-            .map_err(|e| HarnessError::io(format!("starting {}", exe.display()), e))?;
+        let child = cmd.spawn().map_err(|e| HarnessError::io(format!("starting {}", exe.display()), e))?;
 
-        let mut starting = Starting {
-            child: Some(child),
-            log_path: log_path.clone(),
-        };
+        let mut starting = Starting { child: Some(child), log_path: log_path.clone() };
         let ws_url = starting.wait_for_devtools(&port_file).await?;
-        let cdp = Cdp::connect(&ws_url)
-            .await
-            .map_err(|e| HarnessError::Unexpected {
-                what: "Chromium".into(),
-                detail: format!(
-                    "{e}\n{}",
-                    logs::tail_without(&log_path, TAIL_LINES, OUTPUT_NOISE)
-                ),
-            })?;
-        let child = starting
-            .child
-            .take()
-            .ok_or_else(|| HarnessError::Unexpected {
-                what: "Chromium launcher".into(),
-                detail: "child process lost".into(),
-            })?;
-        Ok(Browser {
-            child,
-            cdp,
-            log_path,
-            user_data_dir: profile,
-        })
+        let cdp = Cdp::connect(&ws_url).await.map_err(|e| HarnessError::Unexpected {
+            what: "Chromium".into(),
+            detail: format!("{e}\n{}", logs::tail_without(&log_path, TAIL_LINES, OUTPUT_NOISE)),
+        })?;
+        let child = starting.child.take().ok_or_else(|| HarnessError::Unexpected {
+            what: "Chromium launcher".into(),
+            detail: "child process lost".into(),
+        })?;
+        Ok(Browser { child, cdp, log_path, user_data_dir: profile })
     }
 
     pub fn cdp(&self) -> &Cdp {

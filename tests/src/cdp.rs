@@ -39,27 +39,16 @@ pub enum CdpError {
     Timeout { method: String, after: Duration },
 
     #[error("{method} failed: {message} (code {code})")]
-    Command {
-        method: String,
-        code: i64,
-        message: String,
-    },
+    Command { method: String, code: i64, message: String },
 
     #[error("malformed DevTools message: {0}")]
     Malformed(String),
 
     #[error("JavaScript exception: {text}{}", description.as_deref().map(|d| format!(" — {d}")).unwrap_or_default())]
-    JsException {
-        text: String,
-        description: Option<String>,
-    },
+    JsException { text: String, description: Option<String> },
 
     #[error("timed out after {after:?} waiting for {what}; last seen: {last}")]
-    WaitTimeout {
-        what: String,
-        after: Duration,
-        last: String,
-    },
+    WaitTimeout { what: String, after: Duration, last: String },
 }
 
 /// A protocol event, with the session it came from (None: the browser).
@@ -85,16 +74,8 @@ impl TargetInfo {
         Some(TargetInfo {
             target_id: v.get("targetId")?.as_str()?.to_owned(),
             kind: v.get("type")?.as_str()?.to_owned(),
-            url: v
-                .get("url")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned(),
-            title: v
-                .get("title")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned(),
+            url: v.get("url").and_then(Value::as_str).unwrap_or("").to_owned(),
+            title: v.get("title").and_then(Value::as_str).unwrap_or("").to_owned(),
         })
     }
 }
@@ -118,10 +99,7 @@ impl Cdp {
     pub async fn connect(ws_url: &str) -> Result<Cdp, CdpError> {
         let (ws, _) = tokio_tungstenite::connect_async(ws_url)
             .await
-            .map_err(|e| CdpError::Connect {
-                url: ws_url.to_owned(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| CdpError::Connect { url: ws_url.to_owned(), message: e.to_string() })?;
         let (sink, stream) = ws.split();
         let (events, _) = broadcast::channel(1024);
         let inner = Arc::new(Inner {
@@ -137,8 +115,7 @@ impl Cdp {
 
     /// Sends a browser-level command and awaits its result.
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, CdpError> {
-        self.call_in(None, method, params, DEFAULT_COMMAND_TIMEOUT)
-            .await
+        self.call_in(None, method, params, DEFAULT_COMMAND_TIMEOUT).await
     }
 
     /// Sends a command, to a session when `session_id` is given, and awaits
@@ -166,13 +143,7 @@ impl Cdp {
             return Err(CdpError::Closed);
         }
 
-        let sent = self
-            .inner
-            .sink
-            .lock()
-            .await
-            .send(Message::Text(msg.to_string().into()))
-            .await;
+        let sent = self.inner.sink.lock().await.send(Message::Text(msg.to_string().into())).await;
         if sent.is_err() {
             lock(&self.inner.pending).remove(&id);
             return Err(CdpError::Closed);
@@ -180,20 +151,15 @@ impl Cdp {
 
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(reply)) => reply.map_err(|e| match e {
-                CdpError::Command { code, message, .. } => CdpError::Command {
-                    method: method.to_owned(),
-                    code,
-                    message,
-                },
+                CdpError::Command { code, message, .. } => {
+                    CdpError::Command { method: method.to_owned(), code, message }
+                }
                 other => other,
             }),
             Ok(Err(_)) => Err(CdpError::Closed),
             Err(_) => {
                 lock(&self.inner.pending).remove(&id);
-                Err(CdpError::Timeout {
-                    method: method.to_owned(),
-                    after: timeout,
-                })
+                Err(CdpError::Timeout { method: method.to_owned(), after: timeout })
             }
         }
     }
@@ -214,23 +180,19 @@ impl Cdp {
         let wait = async {
             loop {
                 match rx.recv().await {
-                    Ok(ev) if ev.method == method && ev.session_id.as_deref() == session_id => {
-                        return Ok(ev)
-                    }
+                    Ok(ev) if ev.method == method && ev.session_id.as_deref() == session_id => return Ok(ev),
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(broadcast::error::RecvError::Closed) => return Err(CdpError::Closed),
                 }
             }
         };
-        tokio::time::timeout(timeout, wait)
-            .await
-            .unwrap_or_else(|_| {
-                Err(CdpError::WaitTimeout {
-                    what: format!("event {method}"),
-                    after: timeout,
-                    last: "(no such event)".into(),
-                })
+        tokio::time::timeout(timeout, wait).await.unwrap_or_else(|_| {
+            Err(CdpError::WaitTimeout {
+                what: format!("event {method}"),
+                after: timeout,
+                last: "(no such event)".into(),
             })
+        })
     }
 
     /// All targets the browser knows (pages, workers, …).
@@ -257,10 +219,7 @@ impl Cdp {
                 return Ok(t.clone());
             }
             if started.elapsed() >= timeout {
-                let seen: Vec<String> = targets
-                    .iter()
-                    .map(|t| format!("{} {}", t.kind, t.url))
-                    .collect();
+                let seen: Vec<String> = targets.iter().map(|t| format!("{} {}", t.kind, t.url)).collect();
                 return Err(CdpError::WaitTimeout {
                     what: what.to_owned(),
                     after: timeout,
@@ -273,21 +232,12 @@ impl Cdp {
 
     /// Attaches to a target with a flattened session.
     pub async fn attach(&self, target_id: &str) -> Result<Session, CdpError> {
-        let reply = self
-            .call(
-                "Target.attachToTarget",
-                json!({ "targetId": target_id, "flatten": true }),
-            )
-            .await?;
+        let reply = self.call("Target.attachToTarget", json!({ "targetId": target_id, "flatten": true })).await?;
         let session_id = reply
             .get("sessionId")
             .and_then(Value::as_str)
             .ok_or_else(|| CdpError::Malformed(format!("Target.attachToTarget: {reply}")))?;
-        Ok(Session {
-            cdp: self.clone(),
-            session_id: session_id.to_owned(),
-            target_id: target_id.to_owned(),
-        })
+        Ok(Session { cdp: self.clone(), session_id: session_id.to_owned(), target_id: target_id.to_owned() })
     }
 
     /// Opens a new page target, attaches to it, and navigates it to `url`.
@@ -295,9 +245,7 @@ impl Cdp {
     /// is `url`'s (a target created with a URL starts on about:blank, whose
     /// `readyState` is already "complete").
     pub async fn open_page(&self, url: &str) -> Result<Session, CdpError> {
-        let reply = self
-            .call("Target.createTarget", json!({ "url": "about:blank" }))
-            .await?;
+        let reply = self.call("Target.createTarget", json!({ "url": "about:blank" })).await?;
         let target_id = reply
             .get("targetId")
             .and_then(Value::as_str)
@@ -312,11 +260,7 @@ impl Cdp {
 
     /// Attaches to the service worker of extension `extension_id`, waiting
     /// for it to be registered.
-    pub async fn attach_service_worker(
-        &self,
-        extension_id: &str,
-        timeout: Duration,
-    ) -> Result<Session, CdpError> {
+    pub async fn attach_service_worker(&self, extension_id: &str, timeout: Duration) -> Result<Session, CdpError> {
         let prefix = format!("chrome-extension://{extension_id}/");
         let target = self
             .wait_for_target(&format!("service worker of {extension_id}"), timeout, |t| {
@@ -327,9 +271,7 @@ impl Cdp {
     }
 
     pub async fn close_target(&self, target_id: &str) -> Result<(), CdpError> {
-        self.call("Target.closeTarget", json!({ "targetId": target_id }))
-            .await
-            .map(|_| ())
+        self.call("Target.closeTarget", json!({ "targetId": target_id })).await.map(|_| ())
     }
 
     /// True once the connection has gone (browser exited or was killed).
@@ -360,29 +302,17 @@ impl Session {
     }
 
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, CdpError> {
-        self.cdp
-            .call_in(
-                Some(&self.session_id),
-                method,
-                params,
-                DEFAULT_COMMAND_TIMEOUT,
-            )
-            .await
+        self.cdp.call_in(Some(&self.session_id), method, params, DEFAULT_COMMAND_TIMEOUT).await
     }
 
     /// Evaluates `expression` in the target's main context, awaiting a
     /// returned promise, and gives back the result by value (`undefined`
     /// becomes `null`). A thrown exception is a [`CdpError::JsException`].
     pub async fn evaluate(&self, expression: &str) -> Result<Value, CdpError> {
-        self.evaluate_within(expression, DEFAULT_COMMAND_TIMEOUT)
-            .await
+        self.evaluate_within(expression, DEFAULT_COMMAND_TIMEOUT).await
     }
 
-    async fn evaluate_within(
-        &self,
-        expression: &str,
-        timeout: Duration,
-    ) -> Result<Value, CdpError> {
+    async fn evaluate_within(&self, expression: &str, timeout: Duration) -> Result<Value, CdpError> {
         let reply = self
             .cdp
             .call_in(
@@ -400,18 +330,13 @@ impl Session {
         if let Some(details) = reply.get("exceptionDetails") {
             return Err(js_exception(details));
         }
-        Ok(reply
-            .get("result")
-            .and_then(|r| r.get("value"))
-            .cloned()
-            .unwrap_or(Value::Null))
+        Ok(reply.get("result").and_then(|r| r.get("value")).cloned().unwrap_or(Value::Null))
     }
 
     /// Polls `predicate` (a JS expression) until it is truthy and returns
     /// that value; on timeout the error carries the last value or error seen.
     pub async fn wait_for(&self, predicate: &str, timeout: Duration) -> Result<Value, CdpError> {
-        self.wait_until(predicate, predicate, timeout, is_truthy)
-            .await
+        self.wait_until(predicate, predicate, timeout, is_truthy).await
     }
 
     /// Polls `expression` until `done` accepts its value. `what` names the
@@ -438,11 +363,7 @@ impl Session {
                 Err(e) => truncate(format!("error: {e}")),
             };
             if started.elapsed() >= timeout {
-                return Err(CdpError::WaitTimeout {
-                    what: what.to_owned(),
-                    after: timeout,
-                    last,
-                });
+                return Err(CdpError::WaitTimeout { what: what.to_owned(), after: timeout, last });
             }
             tokio::time::sleep(POLL_INTERVAL).await;
         }
@@ -460,28 +381,14 @@ impl Session {
                 message: format!("{url}: {err}"),
             });
         }
-        Cdp::wait_event(
-            &mut events,
-            "Page.loadEventFired",
-            Some(&self.session_id),
-            timeout,
-        )
-        .await
-        .map(|_| ())
+        Cdp::wait_event(&mut events, "Page.loadEventFired", Some(&self.session_id), timeout).await.map(|_| ())
     }
 
     pub async fn reload(&self, timeout: Duration) -> Result<(), CdpError> {
         let mut events = self.cdp.events();
         self.call("Page.enable", json!({})).await?;
         self.call("Page.reload", json!({})).await?;
-        Cdp::wait_event(
-            &mut events,
-            "Page.loadEventFired",
-            Some(&self.session_id),
-            timeout,
-        )
-        .await
-        .map(|_| ())
+        Cdp::wait_event(&mut events, "Page.loadEventFired", Some(&self.session_id), timeout).await.map(|_| ())
     }
 
     /// Closes this target.
@@ -502,11 +409,7 @@ pub fn is_truthy(v: &Value) -> bool {
 }
 
 fn js_exception(details: &Value) -> CdpError {
-    let text = details
-        .get("text")
-        .and_then(Value::as_str)
-        .unwrap_or("exception")
-        .to_owned();
+    let text = details.get("text").and_then(Value::as_str).unwrap_or("exception").to_owned();
     let exception = details.get("exception");
     let description = exception
         .and_then(|e| e.get("description"))
@@ -551,11 +454,7 @@ async fn read_loop(mut stream: SplitStream<Ws>, inner: Weak<Inner>) {
                 Some(err) => Err(CdpError::Command {
                     method: String::new(),
                     code: err.get("code").and_then(Value::as_i64).unwrap_or(0),
-                    message: err
-                        .get("message")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_owned(),
+                    message: err.get("message").and_then(Value::as_str).unwrap_or("").to_owned(),
                 }),
                 None => Ok(v.get("result").cloned().unwrap_or(Value::Null)),
             };
@@ -566,10 +465,7 @@ async fn read_loop(mut stream: SplitStream<Ws>, inner: Weak<Inner>) {
             let _ = inner.events.send(Event {
                 method: method.to_owned(),
                 params: v.get("params").cloned().unwrap_or(Value::Null),
-                session_id: v
-                    .get("sessionId")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
+                session_id: v.get("sessionId").and_then(Value::as_str).map(str::to_owned),
             });
         }
     }

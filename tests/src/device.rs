@@ -30,11 +30,7 @@ pub struct DeviceOptions {
 
 impl DeviceOptions {
     pub fn new(name: &str, server_url: &str) -> DeviceOptions {
-        DeviceOptions {
-            name: name.to_owned(),
-            server_url: server_url.to_owned(),
-            extension_dir: None,
-        }
+        DeviceOptions { name: name.to_owned(), server_url: server_url.to_owned(), extension_dir: None }
     }
 }
 
@@ -74,8 +70,7 @@ impl Device {
             .map_err(|e| HarnessError::io("creating the device directory", e))?;
         let dir = |name: &str| -> Result<PathBuf, HarnessError> {
             let path = root.path().join(name);
-            std::fs::create_dir_all(&path)
-                .map_err(|e| HarnessError::io(format!("creating {}", path.display()), e))?;
+            std::fs::create_dir_all(&path).map_err(|e| HarnessError::io(format!("creating {}", path.display()), e))?;
             Ok(path)
         };
         let profile = dir("profile")?;
@@ -85,14 +80,8 @@ impl Device {
 
         let env = vec![
             ("XDG_DATA_HOME".to_owned(), data_home.display().to_string()),
-            (
-                "XDG_CONFIG_HOME".to_owned(),
-                config_home.display().to_string(),
-            ),
-            (
-                "XDG_CACHE_HOME".to_owned(),
-                cache_home.display().to_string(),
-            ),
+            ("XDG_CONFIG_HOME".to_owned(), config_home.display().to_string()),
+            ("XDG_CACHE_HOME".to_owned(), cache_home.display().to_string()),
             ("BATON_SERVER_URL".to_owned(), options.server_url.clone()),
             ("BATON_DEVICE_NAME".to_owned(), options.name.clone()),
         ];
@@ -104,15 +93,7 @@ impl Device {
             user_data_dir: profile.clone(),
         })
         .await?;
-        Ok(Device {
-            browser,
-            name: options.name,
-            server_url: options.server_url,
-            profile,
-            data_home,
-            env,
-            root,
-        })
+        Ok(Device { browser, name: options.name, server_url: options.server_url, profile, data_home, env, root })
     }
 
     pub fn name(&self) -> &str {
@@ -258,10 +239,6 @@ impl<T, E: Display> OrReport<T> for Result<T, E> {
 
 impl Diagnose for Browser {
     fn diagnostics(&self) -> String {
-        format!(
-            "--- chromium output {} ---\n{}",
-            self.log_path().display(),
-            self.output_tail(TAIL_LINES)
-        )
+        format!("--- chromium output {} ---\n{}", self.log_path().display(), self.output_tail(TAIL_LINES))
     }
 }

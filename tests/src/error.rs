@@ -18,29 +18,14 @@ pub enum HarnessError {
         source: std::io::Error,
     },
 
-    #[error(
-        "timed out after {after:?} waiting for {what}{}",
-        tail_suffix(log_tail)
-    )]
-    Timeout {
-        what: String,
-        after: Duration,
-        log_tail: String,
-    },
+    #[error("timed out after {after:?} waiting for {what}{}", tail_suffix(log_tail))]
+    Timeout { what: String, after: Duration, log_tail: String },
 
     #[error("{what} exited early ({status}){}", tail_suffix(log_tail))]
-    Exited {
-        what: String,
-        status: String,
-        log_tail: String,
-    },
+    Exited { what: String, status: String, log_tail: String },
 
     #[error("`{command}` failed ({status}){}", tail_suffix(output))]
-    Command {
-        command: String,
-        status: String,
-        output: String,
-    },
+    Command { command: String, status: String, output: String },
 
     #[error("unexpected output from {what}: {detail}")]
     Unexpected { what: String, detail: String },
@@ -51,10 +36,7 @@ pub enum HarnessError {
 
 impl HarnessError {
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        HarnessError::Io {
-            context: context.into(),
-            source,
-        }
+        HarnessError::Io { context: context.into(), source }
     }
 }
 

@@ -18,9 +18,7 @@ const HOST_EXE_NAME: &str = "baton-host";
 
 /// Where `baton-host install --browser chromium` puts the manifest.
 pub fn manifest_path(user_data_dir: &Path) -> PathBuf {
-    user_data_dir
-        .join("NativeMessagingHosts")
-        .join(format!("{HOST_NAME}.json"))
+    user_data_dir.join("NativeMessagingHosts").join(format!("{HOST_NAME}.json"))
 }
 
 /// Runs the real `baton-host install --browser chromium --user-data-dir DIR
@@ -75,11 +73,7 @@ pub async fn uninstall(user_data_dir: &Path, env: &[(String, String)]) -> Result
 async fn run_host_command(args: &[String], env: &[(String, String)]) -> Result<(), HarnessError> {
     let exe = artifacts::host_binary()?;
     let command = format!("baton-host {}", args.join(" "));
-    let run = Command::new(&exe)
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .kill_on_drop(true)
-        .output();
+    let run = Command::new(&exe).args(args).envs(env.iter().map(|(k, v)| (k, v))).kill_on_drop(true).output();
     let out = tokio::time::timeout(COMMAND_TIMEOUT, run)
         .await
         .map_err(|_| HarnessError::Timeout {
@@ -94,11 +88,7 @@ async fn run_host_command(args: &[String], env: &[(String, String)]) -> Result<(
         Err(HarnessError::Command {
             command,
             status: out.status.to_string(),
-            output: format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
+            output: format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
         })
     }
 }

@@ -28,10 +28,7 @@ pub fn tail_without(path: &Path, max_lines: usize, noise: &[&str]) -> String {
         return format!("({}: {e})", path.display());
     }
     let text = String::from_utf8_lossy(&bytes);
-    let lines: Vec<&str> = text
-        .lines()
-        .filter(|line| !noise.iter().any(|n| line.contains(n)))
-        .collect();
+    let lines: Vec<&str> = text.lines().filter(|line| !noise.iter().any(|n| line.contains(n))).collect();
     if lines.is_empty() {
         return format!("({} is empty)", path.display());
     }

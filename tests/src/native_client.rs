@@ -125,7 +125,9 @@ impl NativeHost {
         let what = format!("reply to {}", body["type"]);
         match tokio::time::timeout(REPLY_TIMEOUT, rx).await {
             Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(_)) => Err(HarnessError::Exited { what, status: "host output closed".into(), log_tail: self.log_tail() }),
+            Ok(Err(_)) => {
+                Err(HarnessError::Exited { what, status: "host output closed".into(), log_tail: self.log_tail() })
+            }
             Err(_) => Err(HarnessError::Timeout { what, after: REPLY_TIMEOUT, log_tail: self.log_tail() }),
         }
     }
@@ -175,7 +177,11 @@ impl NativeHost {
                     })
                 }
                 Err(_) => {
-                    return Err(HarnessError::Timeout { what: what.to_owned(), after: timeout, log_tail: self.log_tail() })
+                    return Err(HarnessError::Timeout {
+                        what: what.to_owned(),
+                        after: timeout,
+                        log_tail: self.log_tail(),
+                    })
                 }
             }
         }

@@ -77,13 +77,8 @@ impl Reply {
 /// Serves every request with `route`'s reply; returns the origin,
 /// `http://127.0.0.1:<port>`, without a trailing slash.
 pub async fn serve(route: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Result<String, HarnessError> {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| HarnessError::io("bind the page server", e))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| HarnessError::io("the page server's address", e))?
-        .port();
+    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| HarnessError::io("bind the page server", e))?;
+    let port = listener.local_addr().map_err(|e| HarnessError::io("the page server's address", e))?.port();
     let route = std::sync::Arc::new(route);
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {

@@ -69,11 +69,7 @@ impl PopupState {
 
 impl fmt::Display for PopupState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "host={:?} server={:?} device={:?} text={:?}",
-            self.host, self.server, self.device, self.text
-        )
+        write!(f, "host={:?} server={:?} device={:?} text={:?}", self.host, self.server, self.device, self.text)
     }
 }
 
@@ -93,9 +89,7 @@ impl Popup {
     }
 
     pub async fn state(&self) -> Result<PopupState, CdpError> {
-        Ok(PopupState::from_json(
-            &self.session.evaluate(SNAPSHOT_JS).await?,
-        ))
+        Ok(PopupState::from_json(&self.session.evaluate(SNAPSHOT_JS).await?))
     }
 
     /// Polls until `done` holds; a timeout reports the last snapshot.
@@ -105,12 +99,7 @@ impl Popup {
         timeout: Duration,
         done: impl Fn(&PopupState) -> bool,
     ) -> Result<PopupState, CdpError> {
-        let v = self
-            .session
-            .wait_until(what, SNAPSHOT_JS, timeout, |v| {
-                done(&PopupState::from_json(v))
-            })
-            .await?;
+        let v = self.session.wait_until(what, SNAPSHOT_JS, timeout, |v| done(&PopupState::from_json(v))).await?;
         Ok(PopupState::from_json(&v))
     }
 

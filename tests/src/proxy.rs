@@ -61,9 +61,8 @@ impl CountingProxy {
         let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
             .map_err(|source| HarnessError::Io { context: "bind the counting proxy".into(), source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| HarnessError::Io { context: "proxy address".into(), source })?;
+        let addr =
+            listener.local_addr().map_err(|source| HarnessError::Io { context: "proxy address".into(), source })?;
         let counters = Arc::new(Counters { kept: keep.then(Mutex::default), ..Counters::default() });
         let shared = counters.clone();
         let task = tokio::spawn(async move {

@@ -86,10 +86,7 @@ impl ServerProcess {
         let stdout = child
             .stdout
             .take()
-            .ok_or_else(|| HarnessError::Unexpected {
-                what: "baton-server".into(),
-                detail: "no stdout pipe".into(),
-            })?;
+            .ok_or_else(|| HarnessError::Unexpected { what: "baton-server".into(), detail: "no stdout pipe".into() })?;
         let url = match tokio::time::timeout(READY_TIMEOUT, read_ready_line(stdout)).await {
             Ok(Ok(url)) => url,
             Ok(Err(detail)) => {
@@ -123,14 +120,7 @@ impl ServerProcess {
                 what: "baton-server".into(),
                 detail: format!("ready line names no 127.0.0.1 address: {url}"),
             })?;
-        Ok(ServerProcess {
-            child: Some(child),
-            addr: bound,
-            url,
-            db_path,
-            log_path,
-            args,
-        })
+        Ok(ServerProcess { child: Some(child), addr: bound, url, db_path, log_path, args })
     }
 
     /// `http://127.0.0.1:PORT`

@@ -36,7 +36,11 @@ fn records(db: &Path, query: &str) -> rusqlite::Result<Vec<Record>> {
     let rows = stmt
         .query_map([], |row| {
             let body: String = row.get(2)?;
-            Ok(Record { collection: row.get(0)?, id: row.get(1)?, body: serde_json::from_str(&body).unwrap_or(Value::Null) })
+            Ok(Record {
+                collection: row.get(0)?,
+                id: row.get(1)?,
+                body: serde_json::from_str(&body).unwrap_or(Value::Null),
+            })
         })?
         .collect();
     rows

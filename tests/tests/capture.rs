@@ -59,27 +59,12 @@ fn form_page(reordered: bool) -> String {
     let private = r#"<div data-baton-private><input name="note" type="text"></div>"#;
     let (fields, banner) = if reordered {
         (
-            [
-                urgent,
-                private,
-                topic,
-                dotted,
-                card,
-                hidden,
-                "<div><div>",
-                message,
-                "</div></div>",
-                password,
-                name,
-            ]
-            .concat(),
+            [urgent, private, topic, dotted, card, hidden, "<div><div>", message, "</div></div>", password, name]
+                .concat(),
             r#"<div style="height:700px">Banner</div>"#,
         )
     } else {
-        (
-            [name, message, topic, urgent, password, card, dotted, hidden, private].concat(),
-            "",
-        )
+        ([name, message, topic, urgent, password, card, dotted, hidden, private].concat(), "")
     };
     format!(
         "<!doctype html><html><head><meta charset=utf-8><title>Support form</title></head><body>\n\
@@ -144,12 +129,9 @@ fn loaded_js(url: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = ServerProcess::start(dir.path().join("server.sqlite3"))
-        .await
-        .expect("start baton-server");
-    let device = Device::start(DeviceOptions::new("E2E Capture", server.url()))
-        .await
-        .or_report("start the device", &[&server]);
+    let server = ServerProcess::start(dir.path().join("server.sqlite3")).await.expect("start baton-server");
+    let device =
+        Device::start(DeviceOptions::new("E2E Capture", server.url())).await.or_report("start the device", &[&server]);
     let parts: [&dyn baton_e2e::Diagnose; 2] = [&device, &server];
     let popup = device.popup().await.or_report("open the popup", &parts);
     popup
@@ -166,22 +148,18 @@ async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
         .await
         .or_report("attach to the service worker", &parts);
     worker
-        .evaluate(&format!("chrome.storage.local.set({{ privateSelectors: [{}] }}).then(() => true)", json!(ASIDE_SELECTOR)))
+        .evaluate(&format!(
+            "chrome.storage.local.set({{ privateSelectors: [{}] }}).then(() => true)",
+            json!(ASIDE_SELECTOR)
+        ))
         .await
         .or_report("name a private selector", &parts);
 
     let base = serve_pages().await;
     let form_url = format!("{base}/form");
-    let page = device
-        .browser()
-        .cdp()
-        .open_page(&form_url)
-        .await
-        .or_report("open the form", &parts);
+    let page = device.browser().cdp().open_page(&form_url).await.or_report("open the form", &parts);
     // The new target starts on about:blank, which is "complete" too.
-    page.wait_for(&loaded_js(&form_url), LOAD_TIMEOUT)
-        .await
-        .or_report("form loaded", &parts);
+    page.wait_for(&loaded_js(&form_url), LOAD_TIMEOUT).await.or_report("form loaded", &parts);
 
     // The content script loads asynchronously: type until the host has the
     // state (typing again is harmless).
@@ -213,21 +191,12 @@ async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
     for never in ["pw", "pw2", "payment", "access", "token", "note"] {
         assert_eq!(field(&captured, never), None, "field {never} must not be captured");
     }
-    assert_eq!(
-        captured["fields"].as_array().map(Vec::len),
-        Some(4),
-        "only the four ordinary fields"
-    );
+    assert_eq!(captured["fields"].as_array().map(Vec::len), Some(4), "only the four ordinary fields");
     let label = captured["fields"][1]["key"]["label"].as_str().unwrap_or_default();
-    assert!(
-        label.starts_with("Message"),
-        "wrapping label becomes the textarea's label: {label:?}"
-    );
+    assert!(label.starts_with("Message"), "wrapping label becomes the textarea's label: {label:?}");
     let anchor = &captured["scroll"]["anchor"];
     assert!(
-        anchor["text"]
-            .as_str()
-            .is_some_and(|t| t.starts_with("Paragraph number")),
+        anchor["text"].as_str().is_some_and(|t| t.starts_with("Paragraph number")),
         "scroll anchor is article text: {anchor}"
     );
     let number = anchor["text"].as_str().and_then(|t| t.split_whitespace().nth(2)).and_then(|n| n.parse::<u32>().ok());
@@ -236,26 +205,18 @@ async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
     // The tab and its history reached the host too.
     let records = local_records(&db).or_report("read the host's records", &parts);
     assert!(
-        records
-            .iter()
-            .any(|r| r.collection == "tabs" && r.body["kind"] == "tab" && r.body["url"] == form_url.as_str()),
+        records.iter().any(|r| r.collection == "tabs" && r.body["kind"] == "tab" && r.body["url"] == form_url.as_str()),
         "tab record for the form: {records:?}"
     );
     let history_has_form = || {
         local_records(&db).unwrap_or_default().iter().any(|r| {
             r.collection == "history"
-                && r.body["entries"]
-                    .as_array()
-                    .is_some_and(|e| e.iter().any(|e| e["url"] == form_url.as_str()))
+                && r.body["entries"].as_array().is_some_and(|e| e.iter().any(|e| e["url"] == form_url.as_str()))
         })
     };
     let deadline = tokio::time::Instant::now() + CAPTURE_TIMEOUT;
     while !history_has_form() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "history record for the form: {:?}",
-            local_records(&db)
-        );
+        assert!(tokio::time::Instant::now() < deadline, "history record for the form: {:?}", local_records(&db));
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
@@ -281,26 +242,16 @@ async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
 }})()"#,
         url = json!(reordered_url)
     );
-    let tab_id = worker
-        .evaluate(&open_js)
-        .await
-        .or_report("open the reordered form and send it the state", &parts);
+    let tab_id = worker.evaluate(&open_js).await.or_report("open the reordered form and send it the state", &parts);
     assert!(tab_id.is_number(), "the content script accepted the restore: {tab_id}");
 
     let target = device
         .browser()
         .cdp()
-        .wait_for_target("reordered form tab", LOAD_TIMEOUT, |t| {
-            t.kind == "page" && t.url == reordered_url
-        })
+        .wait_for_target("reordered form tab", LOAD_TIMEOUT, |t| t.kind == "page" && t.url == reordered_url)
         .await
         .or_report("find the reordered tab", &parts);
-    let restored_page = device
-        .browser()
-        .cdp()
-        .attach(&target.target_id)
-        .await
-        .or_report("attach to it", &parts);
+    let restored_page = device.browser().cdp().attach(&target.target_id).await.or_report("attach to it", &parts);
     let expected_paragraph = scrolled["paragraph"].as_str().unwrap_or_default().to_owned();
     let state_js = format!(
         r#"(() => {{
@@ -324,10 +275,7 @@ async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
     eprintln!("restored: {state}");
     assert_eq!(state["message"], MESSAGE);
     assert_eq!(state["topic"], "bug");
-    assert_eq!(
-        (&state["pw"], &state["payment"], &state["note"]),
-        (&json!(""), &json!(""), &json!(""))
-    );
+    assert_eq!((&state["pw"], &state["payment"], &state["note"]), (&json!(""), &json!(""), &json!("")));
 
     // Excluded sites: no tab, no history, no page state.
     worker
@@ -335,28 +283,14 @@ async fn form_capture_masks_secrets_and_restores_into_reordered_markup() {
         .await
         .or_report("exclude 127.0.0.1", &parts);
     let excluded_url = format!("{base}/form?excluded");
-    let excluded = device
-        .browser()
-        .cdp()
-        .open_page(&excluded_url)
-        .await
-        .or_report("open an excluded page", &parts);
-    excluded
-        .wait_for(&loaded_js(&excluded_url), LOAD_TIMEOUT)
-        .await
-        .or_report("excluded page loaded", &parts);
+    let excluded = device.browser().cdp().open_page(&excluded_url).await.or_report("open an excluded page", &parts);
+    excluded.wait_for(&loaded_js(&excluded_url), LOAD_TIMEOUT).await.or_report("excluded page loaded", &parts);
     for _ in 0..3 {
-        excluded
-            .evaluate(&fill_js())
-            .await
-            .or_report("fill the excluded form", &parts);
+        excluded.evaluate(&fill_js()).await.or_report("fill the excluded form", &parts);
         tokio::time::sleep(Duration::from_millis(1000)).await;
     }
     let records = local_records(&db).or_report("read the host's records", &parts);
-    let leaked: Vec<_> = records
-        .iter()
-        .filter(|r| r.body.to_string().contains("?excluded"))
-        .collect();
+    let leaked: Vec<_> = records.iter().filter(|r| r.body.to_string().contains("?excluded")).collect();
     assert!(leaked.is_empty(), "records of an excluded page: {leaked:?}");
     assert!(
         !records.iter().any(|r| r.collection == "tabs"

@@ -26,11 +26,11 @@
 
 use std::time::{Duration, Instant};
 
+use baton_e2e::pages::Reply;
 use baton_e2e::{
     click_visitor_ui, in_content_world, pages, store, wait_in_content_world, CountingProxy, Device, Diagnose, OrReport,
     ServerProcess, Session, VISITOR_UI_JS,
 };
-use baton_e2e::pages::Reply;
 use baton_shared::cobrowse::{audit_hash_input, AuditEvent, Role, AUDIT_GENESIS};
 use baton_shared::ids::EXTENSION_ID;
 use serde_json::{json, Value};
@@ -70,7 +70,13 @@ fn console_url() -> String {
 // ---- the visitor's page UI (closed shadow root, content-script world) -------
 
 /// Polls the content script's world until `done` holds.
-async fn wait_content(page: &Session, what: &str, expression: &str, parts: &[&dyn Diagnose], done: impl Fn(&Value) -> bool) -> Value {
+async fn wait_content(
+    page: &Session,
+    what: &str,
+    expression: &str,
+    parts: &[&dyn Diagnose],
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     wait_in_content_world(page, what, expression, WAIT, done).await.or_report(&format!("waiting for {what}"), parts)
 }
 
@@ -222,12 +228,14 @@ impl World {
     /// [`World::start`] with extra server arguments.
     async fn start_with(tag: &str, server_args: &[&str]) -> World {
         let dir = tempfile::tempdir().expect("temp dir");
-        let server =
-            ServerProcess::start_with(dir.path().join("server.sqlite3"), server_args).await.expect("start baton-server");
-        let proxy = CountingProxy::start_recording(server.addr()).await.or_report("start the proxy", &[&server]);
-        let (visitor, operator) = Device::start_pair(&format!("{VISITOR}{tag}"), &format!("{OPERATOR}{tag}"), &proxy.url())
+        let server = ServerProcess::start_with(dir.path().join("server.sqlite3"), server_args)
             .await
-            .or_report("start the devices", &[&server]);
+            .expect("start baton-server");
+        let proxy = CountingProxy::start_recording(server.addr()).await.or_report("start the proxy", &[&server]);
+        let (visitor, operator) =
+            Device::start_pair(&format!("{VISITOR}{tag}"), &format!("{OPERATOR}{tag}"), &proxy.url())
+                .await
+                .or_report("start the devices", &[&server]);
         World { visitor, operator, proxy, server, _dir: dir }
     }
 
@@ -240,10 +248,16 @@ impl World {
 /// and shares the page from the visitor's popup, with `settings` (an object
 /// for `chrome.storage.local`, as JavaScript) set first. Returns the page,
 /// the console (idle) and the code to join with.
-async fn share<'a>(w: &'a World, parts: &'a [&'a dyn Diagnose], url: &str, settings: Option<&str>) -> (Session, Console<'a>, String) {
+async fn share<'a>(
+    w: &'a World,
+    parts: &'a [&'a dyn Diagnose],
+    url: &str,
+    settings: Option<&str>,
+) -> (Session, Console<'a>, String) {
     let page = w.visitor.browser().cdp().open_page(url).await.or_report("open the page", parts);
     page.wait_for("document.readyState === 'complete'", WAIT).await.or_report("page loaded", parts);
-    wait_content(&page, "the content script", "typeof chrome.runtime?.id === 'string'", parts, |v| v == &json!(true)).await;
+    wait_content(&page, "the content script", "typeof chrome.runtime?.id === 'string'", parts, |v| v == &json!(true))
+        .await;
 
     // The operator's console, ready while the visitor shares.
     let operator_popup = w.operator.popup().await.or_report("open the operator's popup", parts);
@@ -265,10 +279,7 @@ async fn share<'a>(w: &'a World, parts: &'a [&'a dyn Diagnose], url: &str, setti
             .await
             .or_report("the visitor's settings", parts);
     }
-    let code = popup
-        .share_code(WAIT)
-        .await
-        .or_report("share this tab", parts);
+    let code = popup.share_code(WAIT).await.or_report("share this tab", parts);
     popup.session().close().await.or_report("close the visitor's popup", parts);
     wait_content(&page, "the bar with the code", VISITOR_UI_JS, parts, |v| v["state"] == "waiting").await;
 
@@ -284,7 +295,13 @@ async fn share<'a>(w: &'a World, parts: &'a [&'a dyn Diagnose], url: &str, setti
 /// Opens `url` in the visitor's browser, shares it from the popup, opens
 /// the console, joins with the code and approves (recording as asked).
 /// Returns the visitor's page, the console and the session id.
-async fn share_and_join<'a>(w: &'a World, parts: &'a [&'a dyn Diagnose], url: &str, text: &str, record: bool) -> (Session, Console<'a>, String, Duration) {
+async fn share_and_join<'a>(
+    w: &'a World,
+    parts: &'a [&'a dyn Diagnose],
+    url: &str,
+    text: &str,
+    record: bool,
+) -> (Session, Console<'a>, String, Duration) {
     share_and_join_with(w, parts, url, text, record, &[]).await
 }
 
@@ -299,11 +316,14 @@ async fn share_and_join_with<'a>(
     settings: &[String],
 ) -> (Session, Console<'a>, String, Duration) {
     // Recording is off unless the settings allow it.
-    let fields: Vec<String> = record.then(|| "recordingAllowed: true".to_owned()).into_iter().chain(settings.iter().cloned()).collect();
+    let fields: Vec<String> =
+        record.then(|| "recordingAllowed: true".to_owned()).into_iter().chain(settings.iter().cloned()).collect();
     let settings = (!fields.is_empty()).then(|| format!("{{ {} }}", fields.join(", ")));
     let (page, console, code) = share(w, parts, url, settings.as_deref()).await;
     baton_e2e::console::join(&console.session, &code).await.or_report("join", parts);
-    console.wait("awaiting the visitor's consent", |v| v["state"] == "awaiting-consent" || v["join_error"].is_array()).await;
+    console
+        .wait("awaiting the visitor's consent", |v| v["state"] == "awaiting-consent" || v["join_error"].is_array())
+        .await;
 
     // The visitor is asked by the operator's name, allows (with recording).
     let ui = wait_content(&page, "the consent prompt", VISITOR_UI_JS, parts, |v| v["consent"] == true).await;
@@ -313,17 +333,17 @@ async fn share_and_join_with<'a>(
     }
     let consented = Instant::now();
     assert_eq!(in_content_world(&page, &click_visitor_ui("allow")).await, Ok(json!(true)), "allow");
-    let v = console
-        .wait("the page's text in the mirror", |v| v["state"] == "active" && text_of(v).contains(text))
-        .await;
+    let v =
+        console.wait("the page's text in the mirror", |v| v["state"] == "active" && text_of(v).contains(text)).await;
     let first_render = consented.elapsed();
     assert_eq!(v["mirror_status"], "live", "{}", v["mirror_status"]);
 
     let session = {
-        let conn = store::open_read_only(w.server.db_path())
-            .or_report("open the server's database", parts);
-        conn.query_row("SELECT id FROM cobrowse_session ORDER BY created_ms DESC LIMIT 1", [], |r| r.get::<_, String>(0))
-            .or_report("the session's id", parts)
+        let conn = store::open_read_only(w.server.db_path()).or_report("open the server's database", parts);
+        conn.query_row("SELECT id FROM cobrowse_session ORDER BY created_ms DESC LIMIT 1", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .or_report("the session's id", parts)
     };
     (page, console, session, first_render)
 }
@@ -336,14 +356,19 @@ struct AuditRow {
 
 /// The session's audit log from the server's database, its hash chain checked.
 fn audit_chain(server: &ServerProcess, session: &str) -> Result<Vec<AuditRow>, String> {
-    let conn = store::open_read_only(server.db_path())
-        .map_err(|e| e.to_string())?;
+    let conn = store::open_read_only(server.db_path()).map_err(|e| e.to_string())?;
     let mut stmt = conn
         .prepare("SELECT seq, at_ms, role, event, hash FROM cobrowse_audit WHERE session_id = ?1 ORDER BY seq")
         .map_err(|e| e.to_string())?;
     let rows = stmt
         .query_map([session], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
         })
         .map_err(|e| e.to_string())?
         .collect::<Result<Vec<_>, _>>()
@@ -363,7 +388,8 @@ fn audit_chain(server: &ServerProcess, session: &str) -> Result<Vec<AuditRow>, S
         };
         let event: AuditEvent = serde_json::from_str(&event).map_err(|e| format!("entry {seq}: {e}: {event}"))?;
         let input = audit_hash_input(&prev, seq, at_ms, role, &event);
-        let want: String = ring::digest::digest(&ring::digest::SHA256, &input).as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        let want: String =
+            ring::digest::digest(&ring::digest::SHA256, &input).as_ref().iter().map(|b| format!("{b:02x}")).collect();
         if want != hash {
             return Err(format!("entry {seq} ({event:?}): hash {hash}, chain says {want}"));
         }
@@ -418,11 +444,19 @@ async fn visitor_and_operator_browsers_share_mask_control_push_stop_and_replay()
     assert_eq!(typed_back, json!([PLAIN_TYPED, PASSWORD]), "typing reached the visitor's fields");
     let mask: String = std::iter::repeat_n(baton_shared::cobrowse::MASK_CHAR, PLAIN_TYPED.chars().count()).collect();
     let v = console
-        .wait("the masked input", |v| v["input_values"].as_array().is_some_and(|a| a.iter().any(|p| p[0] == "name" && p[1] == mask.as_str())))
+        .wait("the masked input", |v| {
+            v["input_values"].as_array().is_some_and(|a| a.iter().any(|p| p[0] == "name" && p[1] == mask.as_str()))
+        })
         .await;
-    assert!(v["input_values"].as_array().unwrap().iter().any(|p| p[0] == "pw" && p[1] == ""), "password field empty: {}", v["input_values"]);
+    assert!(
+        v["input_values"].as_array().unwrap().iter().any(|p| p[0] == "pw" && p[1] == ""),
+        "password field empty: {}",
+        v["input_values"]
+    );
     // A later change proves everything typed before it was relayed.
-    page.evaluate("document.querySelector('#list').insertAdjacentHTML('beforeend', '<li>After typing 8841</li>')").await.or_report("change", &parts);
+    page.evaluate("document.querySelector('#list').insertAdjacentHTML('beforeend', '<li>After typing 8841</li>')")
+        .await
+        .or_report("change", &parts);
     let v = console.wait("the change after typing", |v| text_of(v).contains("After typing 8841")).await;
     for html in [&v["zz_console_html"], &v["zz_mirror_html"]] {
         let html = html.as_str().unwrap_or("");
@@ -438,14 +472,18 @@ async fn visitor_and_operator_browsers_share_mask_control_push_stop_and_replay()
 
     // The operator asks for the click scope; the visitor grants it in the page.
     console
-        .run("ask for click", "document.querySelector('#scope-click').click(); document.querySelector('#request-control').click()")
+        .run(
+            "ask for click",
+            "document.querySelector('#scope-click').click(); document.querySelector('#request-control').click()",
+        )
         .await;
     wait_content(&page, "the control prompt", VISITOR_UI_JS, &parts, |v| v["control"] == true).await;
     assert_eq!(in_content_world(&page, &click_visitor_ui("scope-click")).await, Ok(json!(true)));
     assert_eq!(in_content_world(&page, &click_visitor_ui("grant")).await, Ok(json!(true)));
     console.wait("the click grant", |v| v["grants"] == "click").await;
     assert_eq!(console.run("granted click", &overlay_click_visitor_ui("#buy")).await, json!(true));
-    let v = console.wait("the granted click's result", |v| v["command_ok"] == "true" || v["command_ok"] == "false").await;
+    let v =
+        console.wait("the granted click's result", |v| v["command_ok"] == "true" || v["command_ok"] == "false").await;
     assert_eq!(v["command_ok"], "true", "granted click: {}", v["command_text"]);
     assert_eq!(clicks().await.or_report("counter", &parts), json!([1, 0]), "the click landed on the button");
     console.wait("the counter in the mirror", |v| text_of(v).contains("Clicks: 1")).await;
@@ -458,10 +496,16 @@ async fn visitor_and_operator_browsers_share_mask_control_push_stop_and_replay()
     assert_eq!(console.run("click while the page is paused", &overlay_click_visitor_ui("#buy")).await, json!(true));
     let v = console
         .session
-        .wait_until("the unanswered click reported", CONSOLE_JS, Duration::from_secs(25), |v| v["command_ok"] == "false")
+        .wait_until("the unanswered click reported", CONSOLE_JS, Duration::from_secs(25), |v| {
+            v["command_ok"] == "false"
+        })
         .await
         .or_report("console: the unanswered click reported", &parts);
-    assert!(v["command_text"].as_str().is_some_and(|t| t.contains("no answer from the visitor's page")), "{}", v["command_text"]);
+    assert!(
+        v["command_text"].as_str().is_some_and(|t| t.contains("no answer from the visitor's page")),
+        "{}",
+        v["command_text"]
+    );
     page.call("Debugger.resume", json!({})).await.or_report("resume the visitor's page", &parts);
     page.call("Debugger.disable", json!({})).await.or_report("debugger off", &parts);
     let v = console.wait("the late answer", |v| v["command_ok"] == "true").await;
@@ -503,7 +547,12 @@ async fn visitor_and_operator_browsers_share_mask_control_push_stop_and_replay()
         .or_report("send the app's form", &parts);
     let sent = |v: &Value| -> usize {
         let lines = v["app_events"].as_array().cloned().unwrap_or_default();
-        lines.iter().filter(|l| l.as_str().is_some_and(|t| t.contains("#1: ") && t.contains("submitted") && t.contains("Grenoble"))).count()
+        lines
+            .iter()
+            .filter(|l| {
+                l.as_str().is_some_and(|t| t.contains("#1: ") && t.contains("submitted") && t.contains("Grenoble"))
+            })
+            .count()
     };
     console.wait("the app's event", |v| sent(v) == 1).await;
     console.run("hold", "document.querySelector('#app-hold').click()").await;
@@ -512,7 +561,9 @@ async fn visitor_and_operator_browsers_share_mask_control_push_stop_and_replay()
     // A reloaded console learns the app and what it said from the visitor's
     // page (once, though every keyframe brings it), and can pull it.
     console.session.reload(WAIT).await.or_report("reload the console", &parts);
-    let v = console.wait("the held app after the reload", |v| v["state"] == "active" && v["app_state"] == "held" && sent(v) > 0).await;
+    let v = console
+        .wait("the held app after the reload", |v| v["state"] == "active" && v["app_state"] == "held" && sent(v) > 0)
+        .await;
     assert_eq!(sent(&v), 1, "{}", v["app_events"]);
     console.run("pull", "document.querySelector('#app-pull').click()").await;
     wait_content(&page, "the app gone", VISITOR_UI_JS, &parts, |v| v["apps"] == json!([])).await;
@@ -521,9 +572,11 @@ async fn visitor_and_operator_browsers_share_mask_control_push_stop_and_replay()
     // Stop in the visitor's bar: the console shows the end; nothing injected is left.
     assert_eq!(in_content_world(&page, &click_visitor_ui("stop")).await, Ok(json!(true)));
     let v = console.wait("the session ended", |v| v["state"] == "ended").await;
-    page.wait_until("no Baton UI left", "document.querySelectorAll('[data-baton-ui]').length", WAIT, |v| v == &json!(0))
-        .await
-        .or_report("injected UI removed", &parts);
+    page.wait_until("no Baton UI left", "document.querySelectorAll('[data-baton-ui]').length", WAIT, |v| {
+        v == &json!(0)
+    })
+    .await
+    .or_report("injected UI removed", &parts);
     let ended_error = v["console_error"].clone();
 
     // What crossed the relay: never the password or the typed text (the
@@ -531,7 +584,9 @@ async fn visitor_and_operator_browsers_share_mask_control_push_stop_and_replay()
     // side, e.g. in audit entries), nor in the server's database files.
     let (up, down) = w.proxy.recorded();
     assert!(up.len() > 1000 && down.len() > 1000, "the proxy saw the traffic ({} / {} bytes)", up.len(), down.len());
-    for (what, bytes) in [("to the server", &up), ("from the server", &down), ("in the server's database", &server_db_bytes(&w.server))] {
+    for (what, bytes) in
+        [("to the server", &up), ("from the server", &down), ("in the server's database", &server_db_bytes(&w.server))]
+    {
         for secret in [PASSWORD, PLAIN_TYPED, PRIVATE_TEXT, PAGE_TEXT] {
             assert!(!contains(bytes, secret), "{secret:?} {what}");
         }
@@ -560,7 +615,11 @@ async fn visitor_and_operator_browsers_share_mask_control_push_stop_and_replay()
             ),
         )
         .await;
-    console.wait("the replay's first page", |v| v["state"] == "replay" && text_of(v).contains(PAGE_TEXT) || v["replay_error"].is_string()).await;
+    console
+        .wait("the replay's first page", |v| {
+            v["state"] == "replay" && text_of(v).contains(PAGE_TEXT) || v["replay_error"].is_string()
+        })
+        .await;
     console
         .run(
             "scrub to the end",
@@ -579,10 +638,16 @@ async fn visitor_and_operator_browsers_share_mask_control_push_stop_and_replay()
         assert!(entries.iter().any(f), "audit has {what}: {listed:#?}");
     };
     has("started", &|e| e.event == AuditEvent::Started);
-    has("the operator's join", &|e| matches!(&e.event, AuditEvent::OperatorJoined { operator_name } if operator_name == OPERATOR));
+    has(
+        "the operator's join",
+        &|e| matches!(&e.event, AuditEvent::OperatorJoined { operator_name } if operator_name == OPERATOR),
+    );
     has("consent", &|e| e.event == AuditEvent::Consent { approved: true } && e.role == Some(Role::Visitor));
     has("recording consent", &|e| e.event == AuditEvent::RecordingConsent { approved: true });
-    has("the grant", &|e| matches!(&e.event, AuditEvent::Granted { scopes } if scopes == &[baton_shared::cobrowse::Scope::Click]));
+    has(
+        "the grant",
+        &|e| matches!(&e.event, AuditEvent::Granted { scopes } if scopes == &[baton_shared::cobrowse::Scope::Click]),
+    );
     has("the revoke", &|e| matches!(&e.event, AuditEvent::Revoked { .. }));
     has("the click", &|e| matches!(&e.event, AuditEvent::Command { ok: true, .. }));
     has("the push", &|e| matches!(&e.event, AuditEvent::Pushed { .. }) && e.role == Some(Role::Operator));
@@ -649,7 +714,10 @@ const DRAW_JS: &str = r#"(() => {
 
 /// Puts `text` in the console's input `#id` and clicks the button `#button`.
 fn fill_and_click(id: &str, text: &str, button: &str) -> String {
-    format!("(() => {{ document.querySelector('#{id}').value = {}; document.querySelector('#{button}').click(); }})()", json!(text))
+    format!(
+        "(() => {{ document.querySelector('#{id}').value = {}; document.querySelector('#{button}').click(); }})()",
+        json!(text)
+    )
 }
 
 /// The outline sits on the element (the visitor's overlay draws it at the
@@ -716,7 +784,8 @@ async fn the_operator_highlights_draws_types_and_navigates_the_visitors_tab() {
     console.run("type into the masked field", &fill_and_click("type-text", "not for masked 1", "type-send")).await;
     let v = console
         .wait("typing into the masked field refused", |v| {
-            v["command_ok"] == "false" && v["command_text"].as_str().is_some_and(|t| t.contains("refused in the visitor's page"))
+            v["command_ok"] == "false"
+                && v["command_text"].as_str().is_some_and(|t| t.contains("refused in the visitor's page"))
         })
         .await;
     assert!(v["command_text"].as_str().is_some_and(|t| t.contains("masked")), "the reason: {}", v["command_text"]);
@@ -732,17 +801,24 @@ async fn the_operator_highlights_draws_types_and_navigates_the_visitors_tab() {
     .or_report("the visitor types", &parts);
     let mask: String = std::iter::repeat_n(baton_shared::cobrowse::MASK_CHAR, 3).collect();
     console
-        .wait("the visitor's value, masked", |v| v["input_values"].as_array().is_some_and(|a| a.iter().any(|p| p[0] == "name" && p[1] == mask.as_str())))
+        .wait("the visitor's value, masked", |v| {
+            v["input_values"].as_array().is_some_and(|a| a.iter().any(|p| p[0] == "name" && p[1] == mask.as_str()))
+        })
         .await;
     assert_eq!(console.run("click the masked field", &overlay_click_visitor_ui("#name")).await, json!(true));
     let v = console
-        .wait("the masked field refused", |v| v["command_ok"] == "false" && v["command_text"].as_str().is_some_and(|t| t.contains("masked")))
+        .wait("the masked field refused", |v| {
+            v["command_ok"] == "false" && v["command_text"].as_str().is_some_and(|t| t.contains("masked"))
+        })
         .await;
     assert!(v["command_text"].as_str().is_some_and(|t| t.contains("marks safe")), "{}", v["command_text"]);
-    console.run("type into the masked field again", &fill_and_click("type-text", "not for masked 2", "type-send")).await;
+    console
+        .run("type into the masked field again", &fill_and_click("type-text", "not for masked 2", "type-send"))
+        .await;
     console
         .wait("typing refused in the console", |v| {
-            v["command_ok"] == "false" && v["command_text"].as_str().is_some_and(|t| t.contains("types only into fields"))
+            v["command_ok"] == "false"
+                && v["command_text"].as_str().is_some_and(|t| t.contains("types only into fields"))
         })
         .await;
     let name = page.evaluate("document.querySelector('#name').value").await.or_report("read the masked field", &parts);
@@ -754,7 +830,9 @@ async fn the_operator_highlights_draws_types_and_navigates_the_visitors_tab() {
     assert!(v["command_text"].as_str().is_some_and(|t| t.contains("password")), "{}", v["command_text"]);
     console.run("type into the password", &fill_and_click("type-text", "not-a-secret-1", "type-send")).await;
     let v = console
-        .wait("typing into the password refused", |v| v["command_ok"] == "false" && v["command_text"].as_str().is_some_and(|t| t.contains("never types")))
+        .wait("typing into the password refused", |v| {
+            v["command_ok"] == "false" && v["command_text"].as_str().is_some_and(|t| t.contains("never types"))
+        })
         .await;
     let pw = page.evaluate("document.querySelector('#pw').value").await.or_report("read the password", &parts);
     assert_eq!(pw, json!(""), "nothing typed into the password field: {}", v["command_text"]);
@@ -764,13 +842,18 @@ async fn the_operator_highlights_draws_types_and_navigates_the_visitors_tab() {
     assert_eq!(console.run("highlight the heading", &overlay_click_visitor_ui("#intro")).await, json!(true));
     assert_eq!(console.run("draw", DRAW_JS).await, json!(1), "the stroke in the console");
     let before = console.wait("the outline in the console", |v| v["highlight_top"].is_number() && v["ink"] == 1).await;
-    wait_content(&page, "the outline and the stroke in the page", MARKS_JS, &parts, |v| outlined(v) && v["strokes"] == 1).await;
+    wait_content(&page, "the outline and the stroke in the page", MARKS_JS, &parts, |v| {
+        outlined(v) && v["strokes"] == 1
+    })
+    .await;
 
     // The visitor scrolls: the stroke goes on both sides; the outline stays
     // on its element, which moved up (the design: strokes are drawn on the
     // screen, the outline on a node).
     page.evaluate("window.scrollTo(0, 200)").await.or_report("scroll the page", &parts);
-    let marks = wait_content(&page, "the stroke gone after the scroll", MARKS_JS, &parts, |v| v["strokes"] == 0 && outlined(v)).await;
+    let marks =
+        wait_content(&page, "the stroke gone after the scroll", MARKS_JS, &parts, |v| v["strokes"] == 0 && outlined(v))
+            .await;
     assert!(marks["target"][0].as_i64().is_some_and(|top| top < 0), "the page scrolled: {marks}");
     let top_before = before["highlight_top"].as_i64().unwrap_or_default();
     console
@@ -795,7 +878,10 @@ async fn the_operator_highlights_draws_types_and_navigates_the_visitors_tab() {
     assert_eq!((v["highlight_top"].clone(), v["ink"].clone()), (Value::Null, json!(0)), "no marks from the old page");
     let ui = wait_content(&page, "the bar on the next page", VISITOR_UI_JS, &parts, |v| v["state"] == "active").await;
     assert!(ui["scopes"].as_str().is_some_and(|s| s.contains("type") && s.contains("navigate")), "grants kept: {ui}");
-    wait_content(&page, "no marks on the next page", MARKS_JS, &parts, |v| v["highlight"].is_null() && v["strokes"] == 0).await;
+    wait_content(&page, "no marks on the next page", MARKS_JS, &parts, |v| {
+        v["highlight"].is_null() && v["strokes"] == 0
+    })
+    .await;
     eprintln!("operator tools, after joining: {:?}", started.elapsed());
 }
 
@@ -921,8 +1007,12 @@ async fn a_module_app_from_an_allowed_site_talks_with_the_console_and_others_are
     let visitor_list = format!("appOrigins: {}", json!([origin(&module)]));
     let (page, console, _session, _) = share_and_join_with(&w, &parts, &url, PAGE_TEXT, false, &[visitor_list]).await;
     let operator_list = json!([origin(&module), origin(&other)]);
-    console.run("the operator's settings", &format!("chrome.storage.local.set({{ appOrigins: {operator_list} }})")).await;
-    console.wait("the console's app sites", |v| v["module_origins"].as_str().is_some_and(|t| t.contains(&origin(&other)))).await;
+    console
+        .run("the operator's settings", &format!("chrome.storage.local.set({{ appOrigins: {operator_list} }})"))
+        .await;
+    console
+        .wait("the console's app sites", |v| v["module_origins"].as_str().is_some_and(|t| t.contains(&origin(&other))))
+        .await;
 
     // Neither side lists it: the console says so and prepares nothing.
     console.run("a module from nowhere", &prepare_module("https://apps.unlisted.example/app.html")).await;
@@ -934,7 +1024,8 @@ async fn a_module_app_from_an_allowed_site_talks_with_the_console_and_others_are
     console.run("a module only the operator allows", &prepare_module(&format!("{}/app.html", origin(&other)))).await;
     console.wait("configured", |v| v["app_state"] == "configure").await;
     console.run("push", "document.querySelector('#app-push').click()").await;
-    let v = console.wait("the visitor's refusal", |v| v["app_text"].as_str().is_some_and(|t| t.contains("refused"))).await;
+    let v =
+        console.wait("the visitor's refusal", |v| v["app_text"].as_str().is_some_and(|t| t.contains("refused"))).await;
     assert_eq!(v["app_state"], "pulled", "{}", v["app_text"]);
     let why = format!("apps from {} are not allowed there", origin(&other));
     assert!(v["app_text"].as_str().is_some_and(|t| t.contains(&why)), "says why: {}", v["app_text"]);
@@ -946,11 +1037,17 @@ async fn a_module_app_from_an_allowed_site_talks_with_the_console_and_others_are
     console.run("a module both allow", &prepare_module(&module_url)).await;
     console.wait("configured", |v| v["app_state"] == "configure").await;
     console.run("push", "document.querySelector('#app-push').click()").await;
-    let ui = wait_content(&page, "the module in the page", VISITOR_UI_JS, &parts, |v| v["apps"][0]["state"] == "pushed").await;
+    let ui =
+        wait_content(&page, "the module in the page", VISITOR_UI_JS, &parts, |v| v["apps"][0]["state"] == "pushed")
+            .await;
     assert_eq!(ui["apps"][0]["sandbox"], "allow-scripts allow-forms", "no same-origin: {ui}");
     assert!(ui["apps"][0]["src"].as_str().is_some_and(|s| s.starts_with(&format!("{module_url}#"))), "{ui}");
     let said = |v: &Value, what: &str, and: &str| {
-        v["app_events"].as_array().into_iter().flatten().any(|l| l.as_str().is_some_and(|t| t.contains(what) && t.contains(and)))
+        v["app_events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|l| l.as_str().is_some_and(|t| t.contains(what) && t.contains(and)))
     };
     console.wait("the module's hello, from an opaque origin", |v| said(v, "hello", r#""origin":"null""#)).await;
     let send = r#"document.querySelector('#app-send-text').value = '{"ping": 7}'; document.querySelector('#app-send').click(); true"#;
@@ -1002,7 +1099,9 @@ async fn a_page_a_module_navigates_to_gets_no_channel() {
     let (page, console, _session, _) =
         share_and_join_with(&w, &parts, &url, PAGE_TEXT, false, &[format!("appOrigins: {allowed}")]).await;
     console.run("the operator's settings", &format!("chrome.storage.local.set({{ appOrigins: {allowed} }})")).await;
-    console.wait("the console's app sites", |v| v["module_origins"].as_str().is_some_and(|t| t.contains(&module))).await;
+    console
+        .wait("the console's app sites", |v| v["module_origins"].as_str().is_some_and(|t| t.contains(&module)))
+        .await;
     console.run("a module that hops", &prepare_module(&format!("{module}/app.html"))).await;
     console.wait("configured", |v| v["app_state"] == "configure").await;
     console.run("push", "document.querySelector('#app-push').click()").await;
@@ -1085,7 +1184,12 @@ async fn a_hostile_page_shared_by_a_real_visitor_runs_nothing_in_the_console() {
     let v = console.wait("the late addition", |v| text_of(v).contains("Added later 9921")).await;
 
     // Clicking the mirror's link directly goes nowhere either.
-    console.run("click the mirror's link", "document.querySelector('#mirror').contentDocument.querySelector('#jslink')?.click()").await;
+    console
+        .run(
+            "click the mirror's link",
+            "document.querySelector('#mirror').contentDocument.querySelector('#jslink')?.click()",
+        )
+        .await;
     // Give every trick time to fire.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let v2 = console.state().await;
@@ -1110,7 +1214,15 @@ async fn a_hostile_page_shared_by_a_real_visitor_runs_nothing_in_the_console() {
         .requests()
         .iter()
         .map(|request| {
-            let head: Vec<&str> = request.lines().filter(|l| l.starts_with("GET") || l.starts_with("POST") || l.to_ascii_lowercase().starts_with("referer") || l.to_ascii_lowercase().starts_with("origin")).collect();
+            let head: Vec<&str> = request
+                .lines()
+                .filter(|l| {
+                    l.starts_with("GET")
+                        || l.starts_with("POST")
+                        || l.to_ascii_lowercase().starts_with("referer")
+                        || l.to_ascii_lowercase().starts_with("origin")
+                })
+                .collect();
             head.join(" | ")
         })
         .collect();

@@ -316,7 +316,9 @@ async fn capture_masks_secrets_and_streams_changes() {
     ] {
         assert!(text.contains(wanted), "{wanted} captured; frames: {}", truncate(&frames));
     }
-    for secret in [PASSWORD, "-more", CARD, "4111", HIDDEN, PRIVATE_TEXT, PRIVATE_ALT, "PRIVATE-TITLE", PLAIN, "PW2-SECRET"] {
+    for secret in
+        [PASSWORD, "-more", CARD, "4111", HIDDEN, PRIVATE_TEXT, PRIVATE_ALT, "PRIVATE-TITLE", PLAIN, "PW2-SECRET"]
+    {
         assert!(!text.contains(secret), "{secret} leaked into the frames");
     }
     let runs = mask_runs(&text);
@@ -324,18 +326,10 @@ async fn capture_masks_secrets_and_streams_changes() {
         let n = secret.chars().count();
         assert!(!runs.contains(&n), "a mask as long as a secret ({n}) was sent: {runs:?}");
     }
-    assert!(
-        !runs.contains(&(PASSWORD.len() + "-more".len())),
-        "a mask as long as the password was sent: {runs:?}"
-    );
+    assert!(!runs.contains(&(PASSWORD.len() + "-more".len())), "a mask as long as the password was sent: {runs:?}");
 
     // The plain input's typing arrives masked, same length.
-    let input = frames
-        .iter()
-        .map(|f| &f["frame"])
-        .rfind(|f| f["k"] == "input")
-        .expect("an input frame")
-        .clone();
+    let input = frames.iter().map(|f| &f["frame"]).rfind(|f| f["k"] == "input").expect("an input frame").clone();
     assert_eq!(input["value"], json!("*".repeat(PLAIN.chars().count())), "masked input: {input}");
 
     // The private block: a placeholder of its size, nothing inside.
@@ -379,7 +373,8 @@ async fn a_10000_node_page_is_captured_without_long_tasks() {
     let base = serve_pages().await;
     let (browser, _dir) = launch().await;
     let page = Page::open(browser.cdp(), &format!("{base}/table")).await;
-    let nodes = page.page_eval("document.getElementsByTagName('*').length + document.querySelectorAll('td').length").await;
+    let nodes =
+        page.page_eval("document.getElementsByTagName('*').length + document.querySelectorAll('td').length").await;
     eprintln!("elements + text nodes: {nodes}");
     assert!(nodes.as_u64().unwrap_or(0) >= 10_000, "{nodes} nodes");
     // Let the load settle, then watch for long tasks.
@@ -418,7 +413,9 @@ async fn a_10000_node_page_is_captured_without_long_tasks() {
 /// number shadow and iframe content differently).
 fn without_ids(v: &Value) -> Value {
     match v {
-        Value::Object(map) => Value::Object(map.iter().filter(|(k, _)| *k != "i").map(|(k, v)| (k.clone(), without_ids(v))).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().filter(|(k, _)| *k != "i").map(|(k, v)| (k.clone(), without_ids(v))).collect())
+        }
         Value::Array(items) => Value::Array(items.iter().map(without_ids).collect()),
         other => other.clone(),
     }
@@ -554,7 +551,10 @@ async fn a_password_shown_as_text_stays_secret() {
     // Flipped back and forth, captured again by a keyframe.
     page.page_eval("pass.type = 'password'; pass.type = 'email'; true").await;
     page.eval("wasm_bindgen.debug_capture_keyframe()").await.expect("keyframe");
-    page.frames_until(&mut frames, "a second snapshot", |f| f.iter().filter(|x| x["frame"]["k"] == "snapshot").count() == 2).await;
+    page.frames_until(&mut frames, "a second snapshot", |f| {
+        f.iter().filter(|x| x["frame"]["k"] == "snapshot").count() == 2
+    })
+    .await;
     settle(&page, &mut frames, "END-MARKER").await;
     page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
     let text = serde_json::to_string(&frames).expect("frames text");
@@ -619,7 +619,13 @@ async fn frame_markup_in_attributes_is_not_sent() {
          k.setAttribute('src', 'data:text/html,<p>LATER-DATAURL-SECRET</p>'); true",
     )
     .await;
-    let secrets = ["SRCDOC-PRIVATE", "DATAURL-IFRAME-SECRET", "DATAURL-OBJECT-SECRET", "LATER-SRCDOC-SECRET", "LATER-DATAURL-SECRET"];
+    let secrets = [
+        "SRCDOC-PRIVATE",
+        "DATAURL-IFRAME-SECRET",
+        "DATAURL-OBJECT-SECRET",
+        "LATER-SRCDOC-SECRET",
+        "LATER-DATAURL-SECRET",
+    ];
     assert_not_sent(&frames, &text, &secrets, "");
     assert!(text.contains("SRCDOC-TEXT"), "the srcdoc frame's document is captured node by node");
 }
@@ -643,7 +649,11 @@ async fn what_the_user_put_in_an_editable_region_sends_layout_only() {
         let secrets = ["UEFTVEVELVNDUkVFTlNIT1Q", "PASTED-ALT", "PASTED-LINK", "LATER-LINK", "LATER-PASTED"];
         assert_not_sent(&frames, &text, &secrets, &format!(" (bulk {bulk})"));
         assert!(text.contains("OUTSIDE-IMAGE"), "bulk {bulk}: images outside the region are sent");
-        assert!(text.contains("\"width\",\"10\""), "bulk {bulk}: the pasted image keeps its size: {}", truncate(&frames));
+        assert!(
+            text.contains("\"width\",\"10\""),
+            "bulk {bulk}: the pasted image keeps its size: {}",
+            truncate(&frames)
+        );
     }
 }
 
@@ -681,7 +691,8 @@ async fn frame_loaded(page: &Page, id: &str) {
     .await;
 }
 
-const FRAME_CHILD: &str = "<!doctype html><html><body><div id=d><span>public</span></div><input id=fi><p id=q>other</p></body></html>";
+const FRAME_CHILD: &str =
+    "<!doctype html><html><body><div id=d><span>public</span></div><input id=fi><p id=q>other</p></body></html>";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_same_origin_frame_follows_masking_changes_and_reports_input() {
@@ -747,10 +758,15 @@ async fn a_private_blocks_style_keeps_layout_but_no_images() {
 <div id=p data-baton-private style="width: 120px; background-image: url(https://cdn.example/u/8812/license.jpg); --photo: url(data:image/png;base64,QUJD); height: 30px">x</div>
 </body></html>"#;
     let (_browser, _dir, page) = open_pages(vec![("/t", html.into())]).await;
-    let change = "p.setAttribute('style', 'width: 50px; background: image-set(\"https://cdn.example/LATER.jpg\" 1x)'); true";
+    let change =
+        "p.setAttribute('style', 'width: 50px; background: image-set(\"https://cdn.example/LATER.jpg\" 1x)'); true";
     let (frames, text) = capture_change(&page, "", "", change).await;
     assert_not_sent(&frames, &text, &["license.jpg", "QUJD", "LATER.jpg", "--photo"], "");
-    assert!(text.contains("width: 120px") && text.contains("height: 30px") && text.contains("width: 50px"), "layout kept: {}", truncate(&frames));
+    assert!(
+        text.contains("width: 120px") && text.contains("height: 30px") && text.contains("width: 50px"),
+        "layout kept: {}",
+        truncate(&frames)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -811,12 +827,22 @@ async fn a_block_made_private_while_the_snapshot_is_taken_is_hidden_in_it() {
             hit += 1;
             let text = snapshot["frame"].to_string();
             for secret in ["LATE-PRIVATE-TEXT", "LATER-POLICY-TEXT"] {
-                assert!(!text.contains(secret), "{secret} in the snapshot (bulk {bulk}, flipped at {flipped}, sent at {})", snapshot["at"]);
+                assert!(
+                    !text.contains(secret),
+                    "{secret} in the snapshot (bulk {bulk}, flipped at {flipped}, sent at {})",
+                    snapshot["at"]
+                );
             }
         }
         // Whenever it was sent, what follows hides it.
-        let after = serde_json::to_string(&frames[frames.iter().position(|f| f["frame"]["k"] == "snapshot").unwrap_or(0) + 1..]).unwrap_or_default();
-        assert!(!after.contains("LATE-PRIVATE-TEXT") && !after.contains("LATER-POLICY-TEXT"), "after the snapshot: {after}");
+        let after = serde_json::to_string(
+            &frames[frames.iter().position(|f| f["frame"]["k"] == "snapshot").unwrap_or(0) + 1..],
+        )
+        .unwrap_or_default();
+        assert!(
+            !after.contains("LATE-PRIVATE-TEXT") && !after.contains("LATER-POLICY-TEXT"),
+            "after the snapshot: {after}"
+        );
     }
     eprintln!("the flip fell inside the snapshot {hit} times out of 6");
     assert!(hit > 0, "the flip never fell inside a snapshot");
@@ -844,15 +870,23 @@ async fn what_the_user_types_in_design_mode_or_a_user_modify_region_is_masked() 
 <iframe id=plainframe src="/plain"></iframe>
 <p id=outside>OUTSIDE-TEXT</p>
 </body></html>"#;
-    let rich = "<!doctype html><html><body><p id=r>RICH-DRAFT</p><script>document.designMode = 'on'</script></body></html>";
+    let rich =
+        "<!doctype html><html><body><p id=r>RICH-DRAFT</p><script>document.designMode = 'on'</script></body></html>";
     let plain = "<!doctype html><html><body><p id=q>PLAIN-FRAME-TEXT</p></body></html>";
     let (_browser, _dir, page) =
         open_pages(vec![("/t", html.into()), ("/rich", rich.into()), ("/plain", plain.into())]).await;
     frame_loaded(&page, "rich").await;
     frame_loaded(&page, "plainframe").await;
     let secrets = [
-        "STYLED-DRAFT", "STYLED-IMAGE", "INLINE-DRAFT", "RICH-DRAFT", "STYLED-TYPED", "INLINE-TYPED", "RICH-TYPED",
-        "LATER-TYPED", "SWITCHED-TYPED",
+        "STYLED-DRAFT",
+        "STYLED-IMAGE",
+        "INLINE-DRAFT",
+        "RICH-DRAFT",
+        "STYLED-TYPED",
+        "INLINE-TYPED",
+        "RICH-TYPED",
+        "LATER-TYPED",
+        "SWITCHED-TYPED",
     ];
     for bulk in [true, false] {
         // After the snapshot: edits in each region, a region made editable
@@ -884,7 +918,10 @@ async fn what_the_user_types_in_design_mode_or_a_user_modify_region_is_masked() 
     let protected = page.eval("wasm_bindgen.debug_capture_protected('#lp')").await.expect("protected");
     page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
     let typed = page.page_eval("rich.contentDocument.body.textContent + styled.textContent").await;
-    assert!(typed.as_str().is_some_and(|t| t.contains("KEYS-IN-FRAME") && t.contains("KEYS-IN-STYLED")), "typed: {typed}");
+    assert!(
+        typed.as_str().is_some_and(|t| t.contains("KEYS-IN-FRAME") && t.contains("KEYS-IN-STYLED")),
+        "typed: {typed}"
+    );
     let text = serde_json::to_string(&frames).expect("frames text");
     assert_not_sent(&frames, &text, &["KEYS-IN-FRAME", "KEYS-IN-STYLED"], " (typed)");
     assert_eq!(protected, json!(true), "a command inside a region made editable by style is refused");
@@ -919,7 +956,10 @@ async fn a_text_field_shown_as_shapes_is_secret() {
         page.type_into("#dotted", "-SHOWN").await;
         page.type_into("#card2", "-SHOWN").await;
         page.type_into("#shown", "-MORE").await;
-        page.frames_until(&mut frames, "the safe field's input", |f| serde_json::to_string(f).unwrap_or_default().contains("-MORE")).await;
+        page.frames_until(&mut frames, "the safe field's input", |f| {
+            serde_json::to_string(f).unwrap_or_default().contains("-MORE")
+        })
+        .await;
         settle(&page, &mut frames, &format!("END-MARKER-{bulk}")).await;
         page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
         let text = serde_json::to_string(&frames).expect("frames text");
@@ -927,7 +967,9 @@ async fn a_text_field_shown_as_shapes_is_secret() {
         assert_not_sent(&frames, &text, &["DOT-4321", "CARD-5555", "MEMO-SECRET", "-TYPED", "-SHOWN"], &context);
         assert!(text.contains("SHOWN-VALUE"), "the safe field's value is shown{context}");
         let runs = mask_runs(&text);
-        for n in ["DOT-4321".len(), "CARD-5555".len(), "MEMO-SECRET".len(), "DOT-4321-TYPED".len(), "CARD-5555-TYPED".len()] {
+        for n in
+            ["DOT-4321".len(), "CARD-5555".len(), "MEMO-SECRET".len(), "DOT-4321-TYPED".len(), "CARD-5555-TYPED".len()]
+        {
             assert!(!runs.contains(&n), "a mask of a secret's length ({n}){context}: {runs:?}");
         }
         assert_eq!(protected, json!(true), "a command on the field is refused{context}");
@@ -938,9 +980,11 @@ async fn a_text_field_shown_as_shapes_is_secret() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_private_page_sends_no_title_and_only_its_origin() {
     let _one = ONE_BROWSER.lock().await;
-    let all_private = "<!doctype html><html data-baton-private><head><title>SECRET-TITLE-ROOT</title></head><body>x</body></html>";
+    let all_private =
+        "<!doctype html><html data-baton-private><head><title>SECRET-TITLE-ROOT</title></head><body>x</body></html>";
     let head_private = "<!doctype html><html><head data-baton-private><title>SECRET-TITLE-HEAD</title></head><body><p>PUBLIC-BODY</p></body></html>";
-    let plain = "<!doctype html><html><head><title>SECRET-TITLE-POLICY</title></head><body><p>PUBLIC-BODY</p></body></html>";
+    let plain =
+        "<!doctype html><html><head><title>SECRET-TITLE-POLICY</title></head><body><p>PUBLIC-BODY</p></body></html>";
     let base = serve_routes(vec![
         ("/account/SECRET-PATH", all_private.into()),
         ("/head", head_private.into()),
@@ -961,7 +1005,10 @@ async fn a_private_page_sends_no_title_and_only_its_origin() {
         // appended to an all-private page would ever arrive to wait for).
         page.page_eval("document.title = 'LATER-SECRET-TITLE'; true").await;
         page.eval("wasm_bindgen.debug_capture_keyframe()").await.expect("keyframe");
-        page.frames_until(&mut frames, "a second snapshot", |f| f.iter().filter(|x| x["frame"]["k"] == "snapshot").count() == 2).await;
+        page.frames_until(&mut frames, "a second snapshot", |f| {
+            f.iter().filter(|x| x["frame"]["k"] == "snapshot").count() == 2
+        })
+        .await;
         page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
         for snapshot in frames.iter().filter(|f| f["frame"]["k"] == "snapshot") {
             let snapshot = &snapshot["frame"];
@@ -969,6 +1016,10 @@ async fn a_private_page_sends_no_title_and_only_its_origin() {
         }
         let text = serde_json::to_string(&frames).expect("frames text");
         assert_not_sent(&frames, &text, &["SECRET-TITLE", "SECRET-PATH"], &format!(" ({path})"));
-        assert_eq!(text.contains("PUBLIC-BODY"), path != "/account/SECRET-PATH", "{path}: the body is sent unless private");
+        assert_eq!(
+            text.contains("PUBLIC-BODY"),
+            path != "/account/SECRET-PATH",
+            "{path}: the body is sent unless private"
+        );
     }
 }

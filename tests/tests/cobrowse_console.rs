@@ -93,29 +93,77 @@ fn hostile_snapshot(b: &str) -> Value {
         el(11, "link", json!([["rel", "prefetch"], ["href", format!("{b}/prefetch")]]), json!([])),
         el(12, "link", json!([["rel", "stylesheet"], ["href", format!("javascript:{}", pwn("link-css"))]]), json!([])),
     ]));
-    let body = el(20, "body", json!([["onload", pwn("body-onload")]]), json!([
-        el(21, "p", json!([["id", "intro"]]), json!([text(22, BODY_TEXT)])),
-        el(23, "img", json!([["src", "missing.png"], ["onerror", pwn("img-onerror")]]), json!([])),
-        el(24, "a", json!([["id", "jslink"], ["href", format!("javascript:{}", pwn("js-link"))]]), json!([text(25, "Click me")])),
-        el(26, "svg", json!([["width", "40"], ["height", "40"], ["onload", pwn("svg-onload")]]), json!([
-            el(27, "script", json!([]), json!([text(28, &pwn("svg-script"))])),
-            el(29, "a", json!([["xlink:href", format!("javascript:{}", pwn("svg-link"))]]), json!([
-                el(30, "text", json!([["x", "0"], ["y", "20"]]), json!([text(31, "svg link")])),
-            ])),
-            el(32, "set", json!([["attributeName", "href"], ["to", format!("javascript:{}", pwn("svg-set"))]]), json!([])),
-        ])),
-        el(33, "iframe", json!([["srcdoc", format!("<script>{}</script>", pwn("srcdoc"))], ["src", format!("{b}/iframe")]]), json!([])),
-        el(34, "object", json!([["data", format!("{b}/object")]]), json!([])),
-        el(35, "embed", json!([["src", format!("{b}/embed")]]), json!([])),
-        el(36, "form", json!([["action", format!("{b}/form")], ["method", "post"]]), json!([
-            el(37, "input", json!([["name", "plain"], ["type", "text"], ["autofocus", ""], ["onfocus", pwn("onfocus")]]), json!([])),
-            el(38, "input", json!([["name", "pw"], ["type", "password"], ["value", PASSWORD]]), json!([])),
-            el(39, "button", json!([["formaction", format!("javascript:{}", pwn("formaction"))]]), json!([text(40, "Send")])),
-        ])),
-        el(41, "div", json!([["style", format!("background-image:url(javascript:{})", pwn("style-attr"))]]), json!([text(42, "styled")])),
-        el(43, "details", json!([["open", ""], ["ontoggle", pwn("ontoggle")]]), json!([text(44, "details")])),
-        el(45, "noscript", json!([]), json!([text(46, "NOSCRIPT-CONTENT")])),
-    ]));
+    let body = el(
+        20,
+        "body",
+        json!([["onload", pwn("body-onload")]]),
+        json!([
+            el(21, "p", json!([["id", "intro"]]), json!([text(22, BODY_TEXT)])),
+            el(23, "img", json!([["src", "missing.png"], ["onerror", pwn("img-onerror")]]), json!([])),
+            el(
+                24,
+                "a",
+                json!([["id", "jslink"], ["href", format!("javascript:{}", pwn("js-link"))]]),
+                json!([text(25, "Click me")])
+            ),
+            el(
+                26,
+                "svg",
+                json!([["width", "40"], ["height", "40"], ["onload", pwn("svg-onload")]]),
+                json!([
+                    el(27, "script", json!([]), json!([text(28, &pwn("svg-script"))])),
+                    el(
+                        29,
+                        "a",
+                        json!([["xlink:href", format!("javascript:{}", pwn("svg-link"))]]),
+                        json!([el(30, "text", json!([["x", "0"], ["y", "20"]]), json!([text(31, "svg link")])),])
+                    ),
+                    el(
+                        32,
+                        "set",
+                        json!([["attributeName", "href"], ["to", format!("javascript:{}", pwn("svg-set"))]]),
+                        json!([])
+                    ),
+                ])
+            ),
+            el(
+                33,
+                "iframe",
+                json!([["srcdoc", format!("<script>{}</script>", pwn("srcdoc"))], ["src", format!("{b}/iframe")]]),
+                json!([])
+            ),
+            el(34, "object", json!([["data", format!("{b}/object")]]), json!([])),
+            el(35, "embed", json!([["src", format!("{b}/embed")]]), json!([])),
+            el(
+                36,
+                "form",
+                json!([["action", format!("{b}/form")], ["method", "post"]]),
+                json!([
+                    el(
+                        37,
+                        "input",
+                        json!([["name", "plain"], ["type", "text"], ["autofocus", ""], ["onfocus", pwn("onfocus")]]),
+                        json!([])
+                    ),
+                    el(38, "input", json!([["name", "pw"], ["type", "password"], ["value", PASSWORD]]), json!([])),
+                    el(
+                        39,
+                        "button",
+                        json!([["formaction", format!("javascript:{}", pwn("formaction"))]]),
+                        json!([text(40, "Send")])
+                    ),
+                ])
+            ),
+            el(
+                41,
+                "div",
+                json!([["style", format!("background-image:url(javascript:{})", pwn("style-attr"))]]),
+                json!([text(42, "styled")])
+            ),
+            el(43, "details", json!([["open", ""], ["ontoggle", pwn("ontoggle")]]), json!([text(44, "details")])),
+            el(45, "noscript", json!([]), json!([text(46, "NOSCRIPT-CONTENT")])),
+        ]),
+    );
     json!({"k": "snapshot", "url": PAGE_URL, "title": "Hostile page",
            "root": el(1, "html", json!([]), json!([head, body])), "viewport": [1000, 700], "scroll": []})
 }
@@ -181,10 +229,13 @@ async fn join_with(name: &str, server_args: &[&str], record: bool) -> Joined {
     let mut visitor = NativeHost::start(&dir.path().join("visitor"), server.url(), "E2E Visitor")
         .await
         .or_report("start the visitor's host", &[&server]);
-    let device = Device::start(DeviceOptions::new(name, server.url())).await.or_report("start the operator", &[&server]);
+    let device =
+        Device::start(DeviceOptions::new(name, server.url())).await.or_report("start the operator", &[&server]);
     let parts: [&dyn baton_e2e::Diagnose; 2] = [&device, &server];
     visitor
-        .wait_status("visitor registered", CONNECT_TIMEOUT, |s| s["server"]["state"] == "connected" && s["device"].is_object())
+        .wait_status("visitor registered", CONNECT_TIMEOUT, |s| {
+            s["server"]["state"] == "connected" && s["device"].is_object()
+        })
         .await
         .or_report("visitor registration", &parts);
     let popup = device.popup().await.or_report("open the popup", &parts);
@@ -218,10 +269,7 @@ async fn join_with(name: &str, server_args: &[&str], record: bool) -> Joined {
         .call(json!({"type": "share_respond", "session_id": session, "approve": true, "record": record}))
         .await
         .or_report("approve", &parts);
-    console
-        .wait_until("active", SNAPSHOT_JS, UI_TIMEOUT, |v| v["state"] == "active")
-        .await
-        .or_report("active", &parts);
+    console.wait_until("active", SNAPSHOT_JS, UI_TIMEOUT, |v| v["state"] == "active").await.or_report("active", &parts);
     let mut joined = Joined { _dir: dir, server, device, visitor, console, session };
     // A fresh console asks for a keyframe.
     joined.operator_frame("keyframe_request").await;
@@ -236,7 +284,11 @@ async fn a_hostile_page_runs_nothing_in_the_console_and_changes_show_masked() {
     j.send(json!({"k": "viewport", "w": 1000, "h": 700})).await;
     let sent = Instant::now();
     j.send(hostile_snapshot(&b)).await;
-    let v = j.wait("the page text in the mirror", UI_TIMEOUT, |v| v["mirror_text"].as_str().unwrap_or("").contains(BODY_TEXT)).await;
+    let v = j
+        .wait("the page text in the mirror", UI_TIMEOUT, |v| {
+            v["mirror_text"].as_str().unwrap_or("").contains(BODY_TEXT)
+        })
+        .await;
     let first_render = sent.elapsed();
     assert!(first_render < Duration::from_secs(1), "the page showed after {first_render:?}");
     assert_eq!(v["sandbox"], "allow-same-origin", "the mirror frame runs no script");
@@ -382,7 +434,9 @@ async fn the_console_says_when_the_recording_stops_at_its_cap() {
         j.send(page(n)).await;
     }
     let v = j
-        .wait("the recording note", UI_TIMEOUT, |v| v["recording_note"].as_str().is_some_and(|t| t.contains("2000 bytes")))
+        .wait("the recording note", UI_TIMEOUT, |v| {
+            v["recording_note"].as_str().is_some_and(|t| t.contains("2000 bytes"))
+        })
         .await;
     assert!(v["mirror_text"].as_str().unwrap_or("").contains("Page 12"), "{}", v["mirror_text"]);
     let session = j.session.clone();
@@ -429,7 +483,8 @@ async fn closing_the_console_ends_the_session_after_a_grace_period() {
     let closed = Instant::now();
     j.console.close().await.or_report("close the console", &[&j.device, &j.server]);
     let session = j.session.clone();
-    let is_end = |m: &Value| m["type"] == "cobrowse" && m["session_id"] == session.as_str() && m["event"]["e"] == "ended";
+    let is_end =
+        |m: &Value| m["type"] == "cobrowse" && m["session_id"] == session.as_str() && m["event"]["e"] == "ended";
     let grace = Duration::from_millis(u64::from(baton_shared::limits::CONSOLE_GONE_MS));
     // Not at once: a reload would have come back by now.
     let early = j.visitor.wait_event("no end while a reload could come back", Duration::from_secs(3), is_end).await;
@@ -538,18 +593,34 @@ const FRAMES_JS: &str = r#"(() => {
 fn framed_snapshot() -> Value {
     let pwn = |tag: &str| format!("window.top.__pwned='{tag}';fetch('http://127.0.0.1:9/{tag}')");
     let nested_doc = el(30, "html", json!([]), json!([el(31, "body", json!([]), json!([text(32, NESTED_TEXT)]))]));
-    let mut nested = el(29, "iframe", json!([["srcdoc", format!("<script>{}</script>", pwn("nested-srcdoc"))]]), json!([]));
+    let mut nested =
+        el(29, "iframe", json!([["srcdoc", format!("<script>{}</script>", pwn("nested-srcdoc"))]]), json!([]));
     nested["f"] = nested_doc;
-    let frame_doc = el(10, "html", json!([]), json!([
-        el(11, "head", json!([]), json!([el(12, "script", json!([]), json!([text(13, &pwn("frame-script"))]))])),
-        el(14, "body", json!([["onload", pwn("frame-body-onload")]]), json!([
-            el(15, "p", json!([["id", "in-frame"]]), json!([text(16, FRAME_TEXT)])),
-            el(17, "img", json!([["src", "missing.png"], ["onerror", pwn("frame-img-onerror")]]), json!([])),
-            el(18, "a", json!([["href", format!("javascript:{}", pwn("frame-js-link"))]]), json!([text(19, "frame link")])),
-            el(20, "div", json!([["style", "height:2000px"]]), json!([text(21, "tall")])),
-            nested,
-        ])),
-    ]));
+    let frame_doc = el(
+        10,
+        "html",
+        json!([]),
+        json!([
+            el(11, "head", json!([]), json!([el(12, "script", json!([]), json!([text(13, &pwn("frame-script"))]))])),
+            el(
+                14,
+                "body",
+                json!([["onload", pwn("frame-body-onload")]]),
+                json!([
+                    el(15, "p", json!([["id", "in-frame"]]), json!([text(16, FRAME_TEXT)])),
+                    el(17, "img", json!([["src", "missing.png"], ["onerror", pwn("frame-img-onerror")]]), json!([])),
+                    el(
+                        18,
+                        "a",
+                        json!([["href", format!("javascript:{}", pwn("frame-js-link"))]]),
+                        json!([text(19, "frame link")])
+                    ),
+                    el(20, "div", json!([["style", "height:2000px"]]), json!([text(21, "tall")])),
+                    nested,
+                ])
+            ),
+        ]),
+    );
     let mut frame = el(
         4,
         "iframe",
@@ -565,11 +636,21 @@ fn framed_snapshot() -> Value {
         json!([text(5, "fallback content")]),
     );
     frame["f"] = frame_doc;
-    let body = el(2, "body", json!([]), json!([
-        el(3, "p", json!([]), json!([text(6, "Top of the page")])),
-        frame,
-        el(40, "iframe", json!([["src", "https://other.invalid/"], ["width", "200"], ["height", "100"]]), json!([])),
-    ]));
+    let body = el(
+        2,
+        "body",
+        json!([]),
+        json!([
+            el(3, "p", json!([]), json!([text(6, "Top of the page")])),
+            frame,
+            el(
+                40,
+                "iframe",
+                json!([["src", "https://other.invalid/"], ["width", "200"], ["height", "100"]]),
+                json!([])
+            ),
+        ]),
+    );
     json!({"k": "snapshot", "url": PAGE_URL, "title": "Framed page",
            "root": el(1, "html", json!([]), json!([body])), "viewport": [1000, 700], "scroll": []})
 }
@@ -587,13 +668,18 @@ async fn a_same_origin_frame_shows_in_a_nested_sandboxed_frame_and_runs_nothing(
     j.send(json!({"k": "viewport", "w": 1000, "h": 700})).await;
     j.send(framed_snapshot()).await;
     let v = wait_frames(&j.console, "the frame's text in a nested frame", |v| {
-        v["inner_text"].as_str().unwrap_or("").contains(FRAME_TEXT) && v["nested_text"].as_str().unwrap_or("").contains(NESTED_TEXT)
+        v["inner_text"].as_str().unwrap_or("").contains(FRAME_TEXT)
+            && v["nested_text"].as_str().unwrap_or("").contains(NESTED_TEXT)
     })
     .await;
     let frame = &v["frames"][0];
     assert_eq!(frame["sandbox"], "allow-same-origin", "the nested frame runs no script: {frame}");
     assert!(frame.get("src").is_none() && frame.get("srcdoc").is_none(), "no source from the page: {frame}");
-    assert_eq!((frame["width"].as_str(), frame["height"].as_str()), (Some("400"), Some("300")), "sized like the original");
+    assert_eq!(
+        (frame["width"].as_str(), frame["height"].as_str()),
+        (Some("400"), Some("300")),
+        "sized like the original"
+    );
     assert_eq!(frame["class"], "embedded");
     assert_eq!(v["nested_frame"]["sandbox"], "allow-same-origin", "{}", v["nested_frame"]);
     assert!(v["nested_frame"].get("srcdoc").is_none(), "{}", v["nested_frame"]);
@@ -604,7 +690,10 @@ async fn a_same_origin_frame_shows_in_a_nested_sandboxed_frame_and_runs_nothing(
     // The mirror writes its frames' doctype itself (`document.open` gives
     // them the console's URL); the page's address or source never gets in.
     let inner_url = v["inner_url"].as_str().unwrap_or_default();
-    assert!(inner_url == "about:blank" || inner_url == console_url(), "the frame's document is the mirror's own: {inner_url}");
+    assert!(
+        inner_url == "about:blank" || inner_url == console_url(),
+        "the frame's document is the mirror's own: {inner_url}"
+    );
     // The captured frames are standards-mode documents, and so are the
     // mirror's (an initial about:blank document would be in quirks mode).
     assert_eq!(v["modes"], json!(["CSS1Compat", "CSS1Compat", "CSS1Compat"]), "mirror, frame, frame in it");
@@ -645,7 +734,10 @@ async fn a_same_origin_frame_shows_in_a_nested_sandboxed_frame_and_runs_nothing(
     // visitor's selection inside it shows there.
     j.send(json!({"k": "scroll", "id": 10, "x": 0, "y": 150})).await;
     j.send(json!({"k": "selection", "ranges": [{"start": 16, "start_offset": 0, "end": 16, "end_offset": 7}]})).await;
-    let v = wait_frames(&j.console, "the frame scrolled and the selection shown", |v| v["inner_scroll"] == 150 && v["inner_selection"] == "Changed").await;
+    let v = wait_frames(&j.console, "the frame scrolled and the selection shown", |v| {
+        v["inner_scroll"] == 150 && v["inner_selection"] == "Changed"
+    })
+    .await;
     assert_eq!(v["top_scroll"], 0, "the mirror's own window did not scroll");
 
     // The operator's click inside the frame names the node under it.
@@ -653,7 +745,9 @@ async fn a_same_origin_frame_shows_in_a_nested_sandboxed_frame_and_runs_nothing(
     j.send(json!({"k": "grants", "scopes": ["click"]})).await;
     wait_frames(&j.console, "scrolled back", |v| v["inner_scroll"] == 0).await;
     j.console
-        .wait_until("click granted", "document.querySelector('#grants')?.dataset.scopes ?? ''", UI_TIMEOUT, |v| v == "click")
+        .wait_until("click granted", "document.querySelector('#grants')?.dataset.scopes ?? ''", UI_TIMEOUT, |v| {
+            v == "click"
+        })
         .await
         .or_report("grants shown", &[&j.device, &j.server]);
     j.console
@@ -694,22 +788,52 @@ async fn the_mirrors_requests_carry_none_of_the_operators_cookies() {
 
     // A same-origin frame's document: the mirror builds a frame of its own.
     let mut framed = el(30, "iframe", json!([["width", "100"], ["height", "100"]]), json!([]));
-    framed["f"] = el(31, "html", json!([]), json!([el(32, "body", json!([]), json!([el(33, "img", json!([["src", format!("{b}/in-frame.png")]]), json!([]))]))]));
-    let body = el(20, "body", json!([]), json!([
-        el(21, "p", json!([]), json!([text(22, BODY_TEXT)])),
-        el(23, "img", json!([["src", format!("{b}/image.png")]]), json!([])),
-        el(24, "div", json!([["style", format!("background-image:url({b}/background.png);width:10px;height:10px")]]), json!([])),
-        framed,
-    ]));
-    let head = el(2, "head", json!([]), json!([el(3, "link", json!([["rel", "stylesheet"], ["href", format!("{b}/sheet.css")]]), json!([]))]));
-    j.send(json!({"k": "snapshot", "url": PAGE_URL, "title": "Page", "root": el(1, "html", json!([]), json!([head, body])),
-                  "viewport": [1000, 700], "scroll": []}))
+    framed["f"] = el(
+        31,
+        "html",
+        json!([]),
+        json!([el(
+            32,
+            "body",
+            json!([]),
+            json!([el(33, "img", json!([["src", format!("{b}/in-frame.png")]]), json!([]))])
+        )]),
+    );
+    let body = el(
+        20,
+        "body",
+        json!([]),
+        json!([
+            el(21, "p", json!([]), json!([text(22, BODY_TEXT)])),
+            el(23, "img", json!([["src", format!("{b}/image.png")]]), json!([])),
+            el(
+                24,
+                "div",
+                json!([["style", format!("background-image:url({b}/background.png);width:10px;height:10px")]]),
+                json!([])
+            ),
+            framed,
+        ]),
+    );
+    let head = el(
+        2,
+        "head",
+        json!([]),
+        json!([el(3, "link", json!([["rel", "stylesheet"], ["href", format!("{b}/sheet.css")]]), json!([]))]),
+    );
+    j.send(
+        json!({"k": "snapshot", "url": PAGE_URL, "title": "Page", "root": el(1, "html", json!([]), json!([head, body])),
+                  "viewport": [1000, 700], "scroll": []}),
+    )
+    .await;
+    j.wait("the page text in the mirror", UI_TIMEOUT, |v| v["mirror_text"].as_str().unwrap_or("").contains(BODY_TEXT))
         .await;
-    j.wait("the page text in the mirror", UI_TIMEOUT, |v| v["mirror_text"].as_str().unwrap_or("").contains(BODY_TEXT)).await;
     let deadline = Instant::now() + UI_TIMEOUT;
-    let heard_all = || ["/image.png", "/background.png", "/sheet.css", "/in-frame.png"]
-        .iter()
-        .all(|path| hits.requests().iter().any(|h| h.starts_with(&format!("GET {path} "))));
+    let heard_all = || {
+        ["/image.png", "/background.png", "/sheet.css", "/in-frame.png"]
+            .iter()
+            .all(|path| hits.requests().iter().any(|h| h.starts_with(&format!("GET {path} "))))
+    };
     while !heard_all() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -15,8 +15,8 @@
 use std::time::Duration;
 
 use baton_e2e::{
-    click_visitor_ui, in_content_world, pages, wait_in_content_world, Device, DeviceOptions, NativeHost, OrReport, Popup,
-    ServerProcess, Session, VISITOR_UI_JS,
+    click_visitor_ui, in_content_world, pages, wait_in_content_world, Device, DeviceOptions, NativeHost, OrReport,
+    Popup, ServerProcess, Session, VISITOR_UI_JS,
 };
 use serde_json::{json, Value};
 
@@ -75,10 +75,8 @@ async fn operator_send(op: &mut NativeHost, session: &str, frame: Value) {
 }
 
 async fn next_visitor_frame(op: &mut NativeHost, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    let event = op
-        .wait_event(what, WAIT, |e| frame_of(e).is_some_and(&pred))
-        .await
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let event =
+        op.wait_event(what, WAIT, |e| frame_of(e).is_some_and(&pred)).await.unwrap_or_else(|e| panic!("{what}: {e}"));
     frame_of(&event).cloned().unwrap_or_default()
 }
 
@@ -92,9 +90,11 @@ async fn visitor_and_operator(dir: &std::path::Path) -> (ServerProcess, Device, 
     let mut op = NativeHost::start(&dir.join("operator"), server.url(), OPERATOR)
         .await
         .or_report("start the operator's host", &parts);
-    op.wait_status("operator registered", CONNECT_TIMEOUT, |s| s["server"]["state"] == "connected" && !s["device"].is_null())
-        .await
-        .or_report("operator registered", &parts);
+    op.wait_status("operator registered", CONNECT_TIMEOUT, |s| {
+        s["server"]["state"] == "connected" && !s["device"].is_null()
+    })
+    .await
+    .or_report("operator registered", &parts);
     (server, device, op)
 }
 
@@ -116,7 +116,10 @@ async fn open_and_share(device: &Device, url: &str, parts: &[&dyn baton_e2e::Dia
 
 async fn command(op: &mut NativeHost, session: &str, cmd_id: u64, command: Value) -> Value {
     operator_send(op, session, json!({"k": "command", "cmd_id": cmd_id, "command": command})).await;
-    next_visitor_frame(op, &format!("result of command {cmd_id}"), |f| f["k"] == "command_result" && f["cmd_id"] == cmd_id).await
+    next_visitor_frame(op, &format!("result of command {cmd_id}"), |f| {
+        f["k"] == "command_result" && f["cmd_id"] == cmd_id
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -178,9 +181,12 @@ async fn visitor_shares_consents_controls_gets_apps_and_stops() {
     assert_eq!(fresh["generation"].as_u64(), Some(generation + 1), "{}", fresh["generation"]);
     let fresh_target = node_id(&fresh["root"], "target").expect("the button is in the fresh snapshot");
     for (cmd_id, g, ok) in [(20, generation, false), (21, generation + 1, true)] {
-        let click = json!({"k": "command", "cmd_id": cmd_id, "generation": g, "command": {"c": "click", "id": fresh_target}});
+        let click =
+            json!({"k": "command", "cmd_id": cmd_id, "generation": g, "command": {"c": "click", "id": fresh_target}});
         operator_send(&mut op, &session, click).await;
-        let result = next_visitor_frame(&mut op, "a click's result", |f| f["k"] == "command_result" && f["cmd_id"] == cmd_id).await;
+        let result =
+            next_visitor_frame(&mut op, "a click's result", |f| f["k"] == "command_result" && f["cmd_id"] == cmd_id)
+                .await;
         assert_eq!(result["ok"], ok, "click naming generation {g}: {result}");
     }
     assert_eq!(clicks().await.or_report("read the counter", &parts), json!(2), "only the current snapshot's click ran");
@@ -195,7 +201,8 @@ async fn visitor_shares_consents_controls_gets_apps_and_stops() {
 
     // The operator's marks: pointer, an annotation that clears on scroll.
     operator_send(&mut op, &session, json!({"k": "pointer", "x": 40, "y": 50})).await;
-    operator_send(&mut op, &session, json!({"k": "annotation", "points": [[1, 2], [30, 40]], "color": "#ff0000"})).await;
+    operator_send(&mut op, &session, json!({"k": "annotation", "points": [[1, 2], [30, 40]], "color": "#ff0000"}))
+        .await;
     wait_content(&page, "pointer and stroke", VISITOR_UI_JS, |v| v["pointer"] == true && v["strokes"] == 1).await;
     // Scroll events run with rendering, which a background tab does not do.
     page.call("Page.bringToFront", json!({})).await.or_report("show the page", &parts);
@@ -203,7 +210,8 @@ async fn visitor_shares_consents_controls_gets_apps_and_stops() {
     wait_content(&page, "strokes cleared on scroll", VISITOR_UI_JS, |v| v["strokes"] == 0).await;
 
     // A pushed app appears, holds, resumes and disappears on pull.
-    let form = json!({"app": "form", "title": "Address", "fields": [{"name": "city", "label": "City", "value": "Lyon"}]});
+    let form =
+        json!({"app": "form", "title": "Address", "fields": [{"name": "city", "label": "City", "value": "Lyon"}]});
     operator_send(&mut op, &session, json!({"k": "push_app", "app_id": "addr", "app": form})).await;
     let state = next_visitor_frame(&mut op, "app pushed", |f| f["k"] == "app_state").await;
     assert_eq!((state["app_id"].as_str(), state["state"].as_str()), (Some("addr"), Some("pushed")));
@@ -230,7 +238,9 @@ async fn visitor_shares_consents_controls_gets_apps_and_stops() {
     page.evaluate("window.dispatchEvent(new PageTransitionEvent('pagehide', { persisted: true })); true")
         .await
         .or_report("the page is left", &parts);
-    let state = next_visitor_frame(&mut op, "apps pulled on leaving", |f| f["k"] == "app_state" && f["app_id"] == "addr2").await;
+    let state =
+        next_visitor_frame(&mut op, "apps pulled on leaving", |f| f["k"] == "app_state" && f["app_id"] == "addr2")
+            .await;
     assert_eq!(state["state"], "pulled");
     wait_content(&page, "no app left in the page", VISITOR_UI_JS, |v| v["apps"] == json!([])).await;
 
@@ -246,9 +256,11 @@ async fn visitor_shares_consents_controls_gets_apps_and_stops() {
     // Stop from the bar: the operator learns it ended, and nothing Baton
     // injected is left in the page.
     assert_eq!(in_content_world(&page, &click_visitor_ui("stop")).await, Ok(json!(true)));
-    op.wait_event("the session ended", WAIT, |e| e["type"] == "cobrowse" && e["session_id"] == session.as_str() && e["event"]["e"] == "ended")
-        .await
-        .or_report("operator sees the end", &parts);
+    op.wait_event("the session ended", WAIT, |e| {
+        e["type"] == "cobrowse" && e["session_id"] == session.as_str() && e["event"]["e"] == "ended"
+    })
+    .await
+    .or_report("operator sees the end", &parts);
     let left = page
         .wait_until("no Baton UI left", "document.querySelectorAll('[data-baton-ui]').length", WAIT, |v| v == &json!(0))
         .await
@@ -316,15 +328,21 @@ const PUSH_PROMPTS_JS: &str = r#"(() => {
 async fn a_pushed_url_opens_only_as_the_visitor_saw_it() {
     let mut a = active_session(PAGE).await;
     let parts: [&dyn baton_e2e::Diagnose; 2] = [&a.device, &a.server];
-    let other = pages::serve_page("<!doctype html><title>Other</title><p>other", &[]).await.expect("start a page server");
+    let other =
+        pages::serve_page("<!doctype html><title>Other</title><p>other", &[]).await.expect("start a page server");
     let (help, evil, later) = (format!("{other}/help"), format!("{other}/evil"), format!("{other}/later"));
     operator_send(&mut a.op, &a.session, json!({"k": "push_url", "push_id": "p", "url": help})).await;
     wait_content(&a.page, "the push prompt", PUSH_PROMPTS_JS, |v| v == &json!([help])).await;
     operator_send(&mut a.op, &a.session, json!({"k": "push_url", "push_id": "p", "url": evil})).await;
     // Frames arrive in order: once the next push shows, the swap was handled.
     operator_send(&mut a.op, &a.session, json!({"k": "push_url", "push_id": "q", "url": later})).await;
-    wait_content(&a.page, "the second push's prompt", PUSH_PROMPTS_JS, |v| v.as_array().is_some_and(|p| p.len() >= 2)).await;
-    assert_eq!(in_content_world(&a.page, PUSH_PROMPTS_JS).await, Ok(json!([help, later])), "no prompt for the swapped URL");
+    wait_content(&a.page, "the second push's prompt", PUSH_PROMPTS_JS, |v| v.as_array().is_some_and(|p| p.len() >= 2))
+        .await;
+    assert_eq!(
+        in_content_world(&a.page, PUSH_PROMPTS_JS).await,
+        Ok(json!([help, later])),
+        "no prompt for the swapped URL"
+    );
 
     // The visitor accepts the prompt that shows the help page.
     assert_eq!(in_content_world(&a.page, &click_visitor_ui("push-open")).await, Ok(json!(true)));
@@ -421,7 +439,8 @@ async fn a_navigation_revoked_before_it_happens_does_not_happen() {
     let parts: [&dyn baton_e2e::Diagnose; 2] = [&a.device, &a.server];
     let here = a.page.evaluate("location.href").await.or_report("read the address", &parts);
     assert_eq!(in_content_world(&a.page, REVOKE_ON_RESULT_JS).await, Ok(json!(true)));
-    let elsewhere = format!("{}elsewhere", here.as_str().and_then(|h| h.strip_suffix("page")).expect("the page's address"));
+    let elsewhere =
+        format!("{}elsewhere", here.as_str().and_then(|h| h.strip_suffix("page")).expect("the page's address"));
     let result = command(&mut a.op, &a.session, 1, json!({"c": "navigate", "url": elsewhere})).await;
     assert_eq!(result["ok"], true, "allowed when it ran: {result}");
     let grants = next_visitor_frame(&mut a.op, "grants after the revoke", |f| f["k"] == "grants").await;
@@ -496,9 +515,13 @@ async fn the_page_cannot_cover_the_stop_button() {
     let after = "document.documentElement.append(document.querySelector('#cover')); true";
     a.page.evaluate(after).await.or_report("move the cover after Baton's UI", &parts);
     wait_content(&a.page, "Stop above a cover after it", STOP_HIT_JS, |v| v["ours"] == true).await;
-    a.page.evaluate("document.querySelector('#menu').showPopover(); true").await.or_report("open the page's popover", &parts);
+    a.page
+        .evaluate("document.querySelector('#menu').showPopover(); true")
+        .await
+        .or_report("open the page's popover", &parts);
     wait_content(&a.page, "Stop above the page's popover", STOP_HIT_JS, |v| v["ours"] == true).await;
-    let open = a.page.evaluate("document.querySelector('#menu').matches(':popover-open')").await.or_report("read", &parts);
+    let open =
+        a.page.evaluate("document.querySelector('#menu').matches(':popover-open')").await.or_report("read", &parts);
     assert_eq!(open, json!(true), "the page's popover stays open");
     let hide = "document.querySelector('[data-baton-ui=visitor]').hidePopover(); true";
     a.page.evaluate(hide).await.or_report("hide Baton's UI", &parts);

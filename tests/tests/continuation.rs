@@ -38,11 +38,8 @@ const PASSWORD: &str = "correct-horse-PASSWORD-9431";
 const MARKER: &str = "Distinctive paragraph: the moth found in relay 70 of panel F.";
 
 /// `(path, title)` of A's three tabs, in the order A opens them.
-const PAGES: [(&str, &str); 3] = [
-    ("/news", "Morning news"),
-    ("/recipe", "Sourdough recipe"),
-    ("/form", "Support form"),
-];
+const PAGES: [(&str, &str); 3] =
+    [("/news", "Morning news"), ("/recipe", "Sourdough recipe"), ("/form", "Support form")];
 const FORM: usize = 2;
 
 fn filler(prefix: &str, n: usize) -> String {
@@ -138,10 +135,7 @@ async fn poll<T>(
             return Ok(v);
         }
         if started.elapsed() > timeout {
-            return Err(format!(
-                "timed out after {timeout:?} waiting for {what}; last seen: {}",
-                describe()
-            ));
+            return Err(format!("timed out after {timeout:?} waiting for {what}; last seen: {}", describe()));
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
@@ -185,14 +179,7 @@ fn listed_windows(panel: &Value, name: &str) -> Vec<Vec<String>> {
         .flatten()
         .filter(|d| d["name"] == name)
         .flat_map(|d| d["windows"].as_array().cloned().unwrap_or_default())
-        .map(|w| {
-            w["tabs"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|t| t.as_str().map(str::to_owned))
-                .collect()
-        })
+        .map(|w| w["tabs"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(str::to_owned)).collect())
         .collect()
 }
 
@@ -201,18 +188,11 @@ fn listed_tabs(panel: &Value, name: &str) -> Vec<String> {
 }
 
 fn lists_device(panel: &Value, name: &str) -> bool {
-    panel["devices"]
-        .as_array()
-        .is_some_and(|d| d.iter().any(|d| d["name"] == name))
+    panel["devices"].as_array().is_some_and(|d| d.iter().any(|d| d["name"] == name))
 }
 
 async fn open_panel(device: &Device) -> Session {
-    device
-        .browser()
-        .cdp()
-        .open_page(&panel_url())
-        .await
-        .or_report("open the panel", &[device])
+    device.browser().cdp().open_page(&panel_url()).await.or_report("open the panel", &[device])
 }
 
 /// Fills A's form as a person would (input and change events) and scrolls
@@ -255,9 +235,7 @@ fn is_restored(v: &Value, want_top: f64) -> bool {
         && v["message"] == MESSAGE
         && v["topic"] == TOPIC
         && v["urgent"] == true
-        && v["top"]
-            .as_f64()
-            .is_some_and(|t| (t - want_top).abs() <= SCROLL_TOLERANCE_PX)
+        && v["top"].as_f64().is_some_and(|t| (t - want_top).abs() <= SCROLL_TOLERANCE_PX)
 }
 
 /// Asserts a restored form shows A's values, no password, and A's place.
@@ -291,12 +269,9 @@ async fn page_targets(device: &Device, url: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tabs_and_a_form_continue_on_the_other_browser() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = ServerProcess::start(dir.path().join("server.sqlite3"))
-        .await
-        .expect("start baton-server");
-    let laptop = Device::start(DeviceOptions::new(LAPTOP, server.url()))
-        .await
-        .or_report("start the laptop", &[&server]);
+    let server = ServerProcess::start(dir.path().join("server.sqlite3")).await.expect("start baton-server");
+    let laptop =
+        Device::start(DeviceOptions::new(LAPTOP, server.url())).await.or_report("start the laptop", &[&server]);
     let desktop = Device::start(DeviceOptions::new(DESKTOP, server.url()))
         .await
         .or_report("start the desktop", &[&laptop, &server]);
@@ -342,12 +317,9 @@ async fn tabs_and_a_form_continue_on_the_other_browser() {
         .await
         .or_report("type the code on the desktop", &parts);
     panel
-        .wait_until(
-            "the desktop joined and lists the laptop",
-            PANEL_JS,
-            CONNECT_TIMEOUT,
-            |v| v["pair_result"].is_string() && lists_device(v, LAPTOP),
-        )
+        .wait_until("the desktop joined and lists the laptop", PANEL_JS, CONNECT_TIMEOUT, |v| {
+            v["pair_result"].is_string() && lists_device(v, LAPTOP)
+        })
         .await
         .or_report("pairing, desktop side", &parts);
     // The laptop knows the desktop too: it is offered as a place to send tabs.
@@ -361,11 +333,7 @@ async fn tabs_and_a_form_continue_on_the_other_browser() {
         )
         .await
         .or_report("pairing, laptop side", &parts);
-    popup
-        .session()
-        .close()
-        .await
-        .or_report("close the laptop's popup", &parts);
+    popup.session().close().await.or_report("close the laptop's popup", &parts);
 
     // --- The laptop opens three tabs; the desktop's open panel lists them, unprompted.
     let base = serve_pages().await;
@@ -373,12 +341,7 @@ async fn tabs_and_a_form_continue_on_the_other_browser() {
     let laptop_db = laptop.host_db_path();
     let mut pages = Vec::new();
     for url in &urls {
-        let page = laptop
-            .browser()
-            .cdp()
-            .open_page(url)
-            .await
-            .or_report("open a tab on the laptop", &parts);
+        let page = laptop.browser().cdp().open_page(url).await.or_report("open a tab on the laptop", &parts);
         page.wait_for("document.readyState === 'complete'", LOAD_TIMEOUT)
             .await
             .or_report("the laptop's tab loaded", &parts);
@@ -431,18 +394,11 @@ async fn tabs_and_a_form_continue_on_the_other_browser() {
     // state (filling again with the same values is harmless).
     let deadline = Instant::now() + SYNC_TIMEOUT;
     let scrolled = loop {
-        let scrolled = form
-            .evaluate(&fill_js())
-            .await
-            .or_report("fill the laptop's form", &parts);
+        let scrolled = form.evaluate(&fill_js()).await.or_report("fill the laptop's form", &parts);
         let stored = poll(
             "the laptop's host to store the form",
             Duration::from_secs(2),
-            || {
-                page_record(&local_records(&laptop_db).ok()?, form_url)
-                    .filter(|p| page_is_complete(p))
-                    .cloned()
-            },
+            || page_record(&local_records(&laptop_db).ok()?, form_url).filter(|p| page_is_complete(p)).cloned(),
             String::new,
         )
         .await;
@@ -453,15 +409,14 @@ async fn tabs_and_a_form_continue_on_the_other_browser() {
         if Instant::now() > deadline {
             panic!(
                 "the laptop's host never stored the form; pages: {:?}\n{}",
-                local_records(&laptop_db).map(|r| r.into_iter().filter(|r| r.collection == "pages").collect::<Vec<_>>()),
+                local_records(&laptop_db)
+                    .map(|r| r.into_iter().filter(|r| r.collection == "pages").collect::<Vec<_>>()),
                 laptop.diagnostics()
             );
         }
     };
     eprintln!("scrolled on the laptop: {scrolled}");
-    let want_top = scrolled["top"]
-        .as_f64()
-        .expect("the paragraph's position on the laptop");
+    let want_top = scrolled["top"].as_f64().expect("the paragraph's position on the laptop");
     assert!(
         scrolled["y"].as_f64().is_some_and(|y| y > 1000.0),
         "the paragraph is far down the page, so scrolling matters: {scrolled}"
@@ -472,11 +427,7 @@ async fn tabs_and_a_form_continue_on_the_other_browser() {
     poll(
         "the desktop's host to receive the form",
         SYNC_TIMEOUT,
-        || {
-            page_record(&remote_records(&desktop_db).ok()?, form_url)
-                .filter(|p| page_is_complete(p))
-                .map(|_| ())
-        },
+        || page_record(&remote_records(&desktop_db).ok()?, form_url).filter(|p| page_is_complete(p)).map(|_| ()),
         || format!("{:?}\n{}", remote_records(&desktop_db), desktop.diagnostics()),
     )
     .await
@@ -494,24 +445,14 @@ async fn tabs_and_a_form_continue_on_the_other_browser() {
     let target = desktop
         .browser()
         .cdp()
-        .wait_for_target("the form tab on the desktop", LOAD_TIMEOUT, |t| {
-            t.kind == "page" && &t.url == form_url
-        })
+        .wait_for_target("the form tab on the desktop", LOAD_TIMEOUT, |t| t.kind == "page" && &t.url == form_url)
         .await
         .or_report("the form opens on the desktop", &parts);
-    let restored = desktop
-        .browser()
-        .cdp()
-        .attach(&target.target_id)
-        .await
-        .or_report("attach to it", &parts);
+    let restored = desktop.browser().cdp().attach(&target.target_id).await.or_report("attach to it", &parts);
     let state = restored
-        .wait_until(
-            "the form refilled and scrolled on the desktop",
-            RESTORED_JS,
-            LOAD_TIMEOUT,
-            |v| is_restored(v, want_top),
-        )
+        .wait_until("the form refilled and scrolled on the desktop", RESTORED_JS, LOAD_TIMEOUT, |v| {
+            is_restored(v, want_top)
+        })
         .await
         .or_report("the restored form", &parts);
     eprintln!("restored on the desktop: {state}");
@@ -534,16 +475,8 @@ async fn tabs_and_a_form_continue_on_the_other_browser() {
         .or_report("attach to the desktop's service worker", &parts);
     let windows_js = "chrome.windows.getAll({ populate: true, windowTypes: ['normal'] }).then((ws) =>
         ws.map((w) => ({ id: w.id, tabs: w.tabs.map((t) => t.pendingUrl || t.url) })))";
-    let before = worker
-        .evaluate(windows_js)
-        .await
-        .or_report("the desktop's windows", &parts);
-    let before_ids: Vec<Value> = before
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|w| w["id"].clone())
-        .collect();
+    let before = worker.evaluate(windows_js).await.or_report("the desktop's windows", &parts);
+    let before_ids: Vec<Value> = before.as_array().into_iter().flatten().map(|w| w["id"].clone()).collect();
     panel
         .evaluate(
             "(() => { const b = document.querySelector('section.window [data-action=continue-window]');
@@ -553,17 +486,9 @@ async fn tabs_and_a_form_continue_on_the_other_browser() {
         .or_report("click Continue here", &parts);
     let want_urls = json!(urls);
     let windows = worker
-        .wait_until(
-            "a new window with the laptop's three tabs in order",
-            windows_js,
-            UI_TIMEOUT,
-            |v| {
-                v.as_array().is_some_and(|ws| {
-                    ws.iter()
-                        .any(|w| !before_ids.contains(&w["id"]) && w["tabs"] == want_urls)
-                })
-            },
-        )
+        .wait_until("a new window with the laptop's three tabs in order", windows_js, UI_TIMEOUT, |v| {
+            v.as_array().is_some_and(|ws| ws.iter().any(|w| !before_ids.contains(&w["id"]) && w["tabs"] == want_urls))
+        })
         .await
         .or_report("Continue here", &parts);
     eprintln!("desktop windows after Continue here: {windows}");
@@ -571,24 +496,12 @@ async fn tabs_and_a_form_continue_on_the_other_browser() {
     let target = desktop
         .browser()
         .cdp()
-        .wait_for_target("the continued form tab", LOAD_TIMEOUT, |t| {
-            t.kind == "page" && &t.url == form_url
-        })
+        .wait_for_target("the continued form tab", LOAD_TIMEOUT, |t| t.kind == "page" && &t.url == form_url)
         .await
         .or_report("the continued form tab", &parts);
-    let continued = desktop
-        .browser()
-        .cdp()
-        .attach(&target.target_id)
-        .await
-        .or_report("attach to it", &parts);
+    let continued = desktop.browser().cdp().attach(&target.target_id).await.or_report("attach to it", &parts);
     let state = continued
-        .wait_until(
-            "the continued form refilled and scrolled",
-            RESTORED_JS,
-            LOAD_TIMEOUT,
-            |v| is_restored(v, want_top),
-        )
+        .wait_until("the continued form refilled and scrolled", RESTORED_JS, LOAD_TIMEOUT, |v| is_restored(v, want_top))
         .await
         .or_report("the continued form", &parts);
     assert_restored(&state, want_top);
@@ -606,12 +519,9 @@ async fn tabs_and_a_form_continue_on_the_other_browser() {
     let parts: [&dyn Diagnose; 4] = [&laptop, &desktop, &stranger, &server];
     let stranger_panel = open_panel(&stranger).await;
     stranger_panel
-        .wait_until(
-            "the unpaired browser connected, no other devices",
-            PANEL_JS,
-            CONNECT_TIMEOUT,
-            |v| v["host"] == "connected" && v["server"] == "connected" && v["empty"] == "no-devices",
-        )
+        .wait_until("the unpaired browser connected, no other devices", PANEL_JS, CONNECT_TIMEOUT, |v| {
+            v["host"] == "connected" && v["server"] == "connected" && v["empty"] == "no-devices"
+        })
         .await
         .or_report("the unpaired browser's panel", &parts);
     // A change on the laptop while the stranger is connected: the desktop
@@ -623,21 +533,12 @@ async fn tabs_and_a_form_continue_on_the_other_browser() {
         })
         .await
         .or_report("the desktop follows the laptop", &parts);
-    let seen = stranger_panel
-        .evaluate(PANEL_JS)
-        .await
-        .or_report("read the unpaired panel", &parts);
+    let seen = stranger_panel.evaluate(PANEL_JS).await.or_report("read the unpaired panel", &parts);
     assert_eq!(seen["empty"], "no-devices", "{seen}");
     assert_eq!(seen["devices"], json!([]), "{seen}");
     let stranger_db = stranger.host_db_path();
     let records = remote_records(&stranger_db).or_report("read the unpaired host's store", &parts);
-    assert!(
-        records.is_empty(),
-        "the unpaired host holds other devices' records: {records:?}"
-    );
+    assert!(records.is_empty(), "the unpaired host holds other devices' records: {records:?}");
     let devices = account_devices(&stranger_db).or_report("read the unpaired host's devices", &parts);
-    assert!(
-        !devices.iter().any(|d| d == LAPTOP || d == DESKTOP),
-        "the unpaired host knows {devices:?}"
-    );
+    assert!(!devices.iter().any(|d| d == LAPTOP || d == DESKTOP), "the unpaired host knows {devices:?}");
 }

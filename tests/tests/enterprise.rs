@@ -23,8 +23,8 @@ use std::time::Duration;
 
 use baton_e2e::store::{local_records, Record};
 use baton_e2e::{
-    artifacts, click_visitor_ui, in_content_world, pages, wait_in_content_world, Browser, BrowserOptions, Device, DeviceOptions,
-    OrReport, Reply, ServerProcess, Session,
+    artifacts, click_visitor_ui, in_content_world, pages, wait_in_content_world, Browser, BrowserOptions, Device,
+    DeviceOptions, OrReport, Reply, ServerProcess, Session,
 };
 use baton_shared::ids::EXTENSION_ID;
 use serde_json::json;
@@ -81,7 +81,6 @@ impl SystemFiles {
         }
         std::fs::write(path, text).unwrap_or_else(|e| panic!("write {} (run as root): {e}", path.display()));
     }
-
 }
 
 impl Drop for SystemFiles {
@@ -190,9 +189,8 @@ async fn managed_policy_locks_settings_and_never_captured_sites_leave_no_state()
 
     let dir = tempfile::tempdir().expect("temp dir");
     let server = ServerProcess::start(dir.path().join("server.sqlite3")).await.expect("start baton-server");
-    let device = Device::start(DeviceOptions::new("E2E Managed", server.url()))
-        .await
-        .or_report("start the device", &[&server]);
+    let device =
+        Device::start(DeviceOptions::new("E2E Managed", server.url())).await.or_report("start the device", &[&server]);
     let parts: [&dyn baton_e2e::Diagnose; 2] = [&device, &server];
 
     // The popup: no "Share this tab", a notice that says who turned it off,
@@ -233,7 +231,9 @@ async fn managed_policy_locks_settings_and_never_captured_sites_leave_no_state()
     assert_eq!(view["continuation"]["managed"], "false");
     assert_eq!(view["continuation"]["disabled"], false);
     assert!(
-        view["warnings"].as_array().is_some_and(|w| w.iter().any(|t| t.as_str().is_some_and(|t| t.contains("retentionDays")))),
+        view["warnings"]
+            .as_array()
+            .is_some_and(|w| w.iter().any(|t| t.as_str().is_some_and(|t| t.contains("retentionDays")))),
         "the invalid policy value is reported: {view}"
     );
 
@@ -343,11 +343,8 @@ async fn system_install_is_reached_without_a_user_level_manifest() {
     })
     .await
     .or_report("launch Chromium", &[&server]);
-    let popup: Session = browser
-        .cdp()
-        .open_page(&baton_e2e::popup::popup_url())
-        .await
-        .or_report("open the popup", &[&browser, &server]);
+    let popup: Session =
+        browser.cdp().open_page(&baton_e2e::popup::popup_url()).await.or_report("open the popup", &[&browser, &server]);
     let popup = baton_e2e::Popup::new(popup);
     popup
         .wait_until("host and server connected through the system manifest", CONNECT_TIMEOUT, |s| {
@@ -366,10 +363,8 @@ async fn system_install_is_reached_without_a_user_level_manifest() {
     let (ok, out) = host_command(&["uninstall", "--system"], &env);
     assert!(ok, "baton-host uninstall --system: {out}");
     assert!(!Path::new(SYSTEM_MANIFEST).exists());
-    let (ok, out) = host_command(
-        &["install", "--browser", "chromium", "--user-data-dir", &profile.display().to_string()],
-        &env,
-    );
+    let (ok, out) =
+        host_command(&["install", "--browser", "chromium", "--user-data-dir", &profile.display().to_string()], &env);
     assert!(ok, "user-level install: {out}");
     let profile_arg = profile.display().to_string();
     let (ok, out) = host_command(&["doctor", "--browser", "chromium", "--user-data-dir", &profile_arg], &env);
@@ -431,9 +426,11 @@ async fn a_policy_safe_selector_shows_the_field_to_the_operator() {
     ))
     .await
     .or_report("fill in the fields", &parts);
-    wait_in_content_world(&page, "the content script", "typeof chrome.runtime?.id === 'string'", UI_TIMEOUT, |v| v == &json!(true))
-        .await
-        .or_report("the content script", &parts);
+    wait_in_content_world(&page, "the content script", "typeof chrome.runtime?.id === 'string'", UI_TIMEOUT, |v| {
+        v == &json!(true)
+    })
+    .await
+    .or_report("the content script", &parts);
 
     // Share from the visitor's popup; join from the operator's console.
     let console = operator.console().await.or_report("open the console", &parts);
@@ -443,9 +440,11 @@ async fn a_policy_safe_selector_shows_the_field_to_the_operator() {
         .await
         .or_report("console ready", &parts);
     baton_e2e::console::join(&console, &code).await.or_report("join", &parts);
-    wait_in_content_world(&page, "the consent prompt", &click_visitor_ui("allow"), CONNECT_TIMEOUT, |v| v == &json!(true))
-        .await
-        .or_report("allow in the page", &parts);
+    wait_in_content_world(&page, "the consent prompt", &click_visitor_ui("allow"), CONNECT_TIMEOUT, |v| {
+        v == &json!(true)
+    })
+    .await
+    .or_report("allow in the page", &parts);
 
     // The mirror: the policy's field as typed, the plain one masked.
     let mask: String = std::iter::repeat_n(baton_shared::cobrowse::MASK_CHAR, MASKED_VALUE.chars().count()).collect();

@@ -36,18 +36,13 @@ async fn drives_a_plain_page() {
         .or_report("open a data: page", &[&browser]);
 
     let late = page
-        .wait_for(
-            "document.body && document.body.dataset.late",
-            Duration::from_secs(10),
-        )
+        .wait_for("document.body && document.body.dataset.late", Duration::from_secs(10))
         .await
         .or_report("the page's timer fires", &[&browser]);
     assert_eq!(late, json!("yes"));
 
-    let text = page
-        .evaluate("document.getElementById('greeting').textContent")
-        .await
-        .or_report("read the DOM", &[&browser]);
+    let text =
+        page.evaluate("document.getElementById('greeting').textContent").await.or_report("read the DOM", &[&browser]);
     assert_eq!(text, json!("hello"));
 
     let awaited = page
@@ -56,15 +51,9 @@ async fn drives_a_plain_page() {
         .or_report("await a promise", &[&browser]);
     assert_eq!(awaited, json!({ "sum": 3 }));
 
-    assert_eq!(
-        page.evaluate("undefined").await.expect("undefined"),
-        json!(null)
-    );
+    assert_eq!(page.evaluate("undefined").await.expect("undefined"), json!(null));
 
-    match page
-        .evaluate("(() => { throw new TypeError('boom'); })()")
-        .await
-    {
+    match page.evaluate("(() => { throw new TypeError('boom'); })()").await {
         Err(CdpError::JsException { description, .. }) => {
             let description = description.unwrap_or_default();
             assert!(description.contains("TypeError: boom"), "{description}");
@@ -80,12 +69,9 @@ async fn drives_a_plain_page() {
 
     // A timed-out wait says what it saw last.
     match page
-        .wait_until(
-            "a count of 5",
-            "document.querySelectorAll('p').length",
-            Duration::from_millis(400),
-            |v| v == &json!(5),
-        )
+        .wait_until("a count of 5", "document.querySelectorAll('p').length", Duration::from_millis(400), |v| {
+            v == &json!(5)
+        })
         .await
     {
         Err(CdpError::WaitTimeout { what, last, .. }) => {
@@ -96,25 +82,17 @@ async fn drives_a_plain_page() {
     }
 
     // Events arrive on flattened sessions.
-    page.navigate(
-        "data:text/html,<title>second</title>",
-        Duration::from_secs(10),
-    )
-    .await
-    .or_report("navigate", &[&browser]);
-    assert_eq!(
-        page.evaluate("document.title").await.expect("title"),
-        json!("second")
-    );
+    page.navigate("data:text/html,<title>second</title>", Duration::from_secs(10))
+        .await
+        .or_report("navigate", &[&browser]);
+    assert_eq!(page.evaluate("document.title").await.expect("title"), json!("second"));
 }
 
 /// A throwaway MV3 extension with Baton's public key (so Baton's id), a
 /// service worker and a popup.html that imitates the real popup's hooks.
 fn write_keyed_extension(dir: &Path) {
-    let key_path =
-        baton_e2e::artifacts::repo_root().join("manifest/keys/dev-extension-key.pub.b64");
-    let key = std::fs::read_to_string(&key_path)
-        .unwrap_or_else(|e| panic!("read {}: {e}", key_path.display()));
+    let key_path = baton_e2e::artifacts::repo_root().join("manifest/keys/dev-extension-key.pub.b64");
+    let key = std::fs::read_to_string(&key_path).unwrap_or_else(|e| panic!("read {}: {e}", key_path.display()));
     let manifest = json!({
         "manifest_version": 3,
         "name": "Harness probe",
@@ -159,23 +137,14 @@ async fn loads_an_extension_with_batons_id() {
     let worker = cdp
         .attach_service_worker(EXTENSION_ID, Duration::from_secs(20))
         .await
-        .or_report(
-            "the extension's service worker starts under Baton's id",
-            &[&browser],
-        );
+        .or_report("the extension's service worker starts under Baton's id", &[&browser]);
     // The target is listed as soon as the worker registers, possibly
     // before its script has run.
-    let answer = worker
-        .wait_for("self.answer", Duration::from_secs(10))
-        .await
-        .or_report("the worker's script ran", &[&browser]);
+    let answer =
+        worker.wait_for("self.answer", Duration::from_secs(10)).await.or_report("the worker's script ran", &[&browser]);
     assert_eq!(answer, json!(42));
 
-    let popup = Popup::new(
-        cdp.open_page(&popup_url())
-            .await
-            .or_report("open popup.html", &[&browser]),
-    );
+    let popup = Popup::new(cdp.open_page(&popup_url()).await.or_report("open popup.html", &[&browser]));
     let state = popup
         .wait_until("the probe popup to connect", Duration::from_secs(10), |s| {
             s.host_is("connected") && s.server_is("connected") && s.device_is("Probe Device")
@@ -184,17 +153,10 @@ async fn loads_an_extension_with_batons_id() {
         .or_report("popup hooks", &[&browser]);
     assert!(state.text.contains("Device"), "{state}");
 
-    let failed = popup
-        .wait_until("an impossible state", Duration::from_millis(300), |s| {
-            s.host_is("rejected")
-        })
-        .await;
+    let failed = popup.wait_until("an impossible state", Duration::from_millis(300), |s| s.host_is("rejected")).await;
     match failed {
         Err(CdpError::WaitTimeout { last, .. }) => {
-            assert!(
-                last.contains("\"host\":\"connected\""),
-                "last snapshot: {last}"
-            )
+            assert!(last.contains("\"host\":\"connected\""), "last snapshot: {last}")
         }
         other => panic!("expected a wait timeout, got {other:?}"),
     }
@@ -241,11 +203,7 @@ async fn finds_and_kills_host_processes_by_profile() {
     assert_eq!(host::kill(&mine).expect("kill"), vec![mine_child.id()]);
     let status = mine_child.wait().expect("wait");
     assert!(!status.success(), "killed by a signal: {status}");
-    assert_eq!(
-        other_child.try_wait().expect("try_wait"),
-        None,
-        "the other profile's host lives"
-    );
+    assert_eq!(other_child.try_wait().expect("try_wait"), None, "the other profile's host lives");
     assert!(host::pids(&mine).is_empty());
     assert_eq!(host::pids(&other), vec![other_child.id()]);
 

@@ -41,12 +41,7 @@ fn panel_url() -> String {
 }
 
 async fn open_panel(device: &Device) -> Session {
-    device
-        .browser()
-        .cdp()
-        .open_page(&panel_url())
-        .await
-        .or_report("open the panel", &[device])
+    device.browser().cdp().open_page(&panel_url()).await.or_report("open the panel", &[device])
 }
 
 async fn wait(panel: &Session, what: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Result<Value, String> {
@@ -61,9 +56,8 @@ fn is(v: &Value, key: &str, want: &str) -> bool {
 async fn panel_says_when_the_baton_app_is_missing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = ServerProcess::start(dir.path().join("server.sqlite3")).await.expect("start baton-server");
-    let device = Device::start(DeviceOptions::new("E2E Alone", server.url()))
-        .await
-        .or_report("start the device", &[&server]);
+    let device =
+        Device::start(DeviceOptions::new("E2E Alone", server.url())).await.or_report("start the device", &[&server]);
     device.uninstall_host().await.or_report("uninstall the host manifest", &[&device]);
     let _ = device.kill_host();
 
@@ -81,9 +75,8 @@ async fn panel_says_when_the_baton_app_is_missing() {
 async fn panel_offers_pairing_and_rejects_a_wrong_code() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = ServerProcess::start(dir.path().join("server.sqlite3")).await.expect("start baton-server");
-    let device = Device::start(DeviceOptions::new("E2E First", server.url()))
-        .await
-        .or_report("start the device", &[&server]);
+    let device =
+        Device::start(DeviceOptions::new("E2E First", server.url())).await.or_report("start the device", &[&server]);
     let parts: [&dyn baton_e2e::Diagnose; 2] = [&device, &server];
     let panel = open_panel(&device).await;
 
@@ -150,10 +143,7 @@ fn session(windows: i64, per_window: i64, now_ms: i64) -> Value {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// Standard base64 (CDP's screenshot encoding), without pulling in a crate for it.
@@ -216,9 +206,8 @@ async fn another_devices_tabs_list_search_history_and_send() {
         })
         .await
         .or_report("laptop registration", &[&server]);
-    let desk = Device::start(DeviceOptions::new("E2E Desk", server.url()))
-        .await
-        .or_report("start the desk", &[&server]);
+    let desk =
+        Device::start(DeviceOptions::new("E2E Desk", server.url())).await.or_report("start the desk", &[&server]);
     let parts: [&dyn baton_e2e::Diagnose; 2] = [&desk, &server];
     let panel = open_panel(&desk).await;
     wait(&panel, "no other devices yet", CONNECT_TIMEOUT, |v| is(v, "empty", "no-devices"))
@@ -273,7 +262,8 @@ async fn another_devices_tabs_list_search_history_and_send() {
         .await
         .or_report("count rows and hidden tabs", &parts);
     assert_eq!(reachable, 5000, "every tab is drawn or counted behind a Show all button");
-    let windows = panel.evaluate("document.querySelectorAll('[data-window-id]').length").await.or_report("windows", &parts);
+    let windows =
+        panel.evaluate("document.querySelectorAll('[data-window-id]').length").await.or_report("windows", &parts);
     assert_eq!(windows, 50);
 
     // Search is case-insensitive over titles and URLs, and quick.
@@ -344,12 +334,14 @@ async fn another_devices_tabs_list_search_history_and_send() {
         )
         .await
         .or_report("click a history entry", &parts);
-    wait_for_tab(&desk, "https://site0.example/article/0/comments")
-        .await
-        .or_report("the history entry opens", &parts);
+    wait_for_tab(&desk, "https://site0.example/article/0/comments").await.or_report("the history entry opens", &parts);
 
     if let Some(path) = std::env::var_os("BATON_E2E_SCREENSHOT") {
-        panel.call("Emulation.setDeviceMetricsOverride", json!({"width": 420, "height": 900, "deviceScaleFactor": 1, "mobile": false}))
+        panel
+            .call(
+                "Emulation.setDeviceMetricsOverride",
+                json!({"width": 420, "height": 900, "deviceScaleFactor": 1, "mobile": false}),
+            )
             .await
             .or_report("viewport", &parts);
         let shot = panel.call("Page.captureScreenshot", json!({"format": "png"})).await.or_report("screenshot", &parts);
@@ -409,9 +401,8 @@ async fn tabs_open_before_pairing_are_listed_after_joining() {
         .await
         .or_report("laptop registration", &[&server]);
     laptop.call(session(1, 2, now_ms())).await.or_report("laptop's snapshot before pairing", &[&server]);
-    let desk = Device::start(DeviceOptions::new("E2E Desk", server.url()))
-        .await
-        .or_report("start the desk", &[&server]);
+    let desk =
+        Device::start(DeviceOptions::new("E2E Desk", server.url())).await.or_report("start the desk", &[&server]);
     let parts: [&dyn baton_e2e::Diagnose; 2] = [&desk, &server];
     let panel = open_panel(&desk).await;
     wait(&panel, "no other devices yet", CONNECT_TIMEOUT, |v| is(v, "empty", "no-devices"))

@@ -74,16 +74,18 @@ async fn open_strict_page(device: &Device, parts: &[&dyn Diagnose]) -> Session {
 async fn a_page_whose_policy_forbids_webassembly_runs_the_javascript_build() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = ServerProcess::start(dir.path().join("server.sqlite3")).await.expect("start baton-server");
-    let (visitor, operator) =
-        Device::start_pair("Strict Visitor", "Strict Operator", server.url()).await.or_report("start the devices", &[&server]);
+    let (visitor, operator) = Device::start_pair("Strict Visitor", "Strict Operator", server.url())
+        .await
+        .or_report("start the devices", &[&server]);
     let parts: [&dyn Diagnose; 3] = [&visitor, &operator, &server];
 
     let page = open_strict_page(&visitor, &parts).await;
     let url = page.evaluate("location.href").await.or_report("the page's url", &parts);
     let url = url.as_str().unwrap_or_default().to_owned();
-    let build = wait_in_content_world(&page, "the content script's JavaScript build", WHICH_BUILD_JS, WAIT, |v| v == "js")
-        .await
-        .or_report("the JavaScript build runs", &parts);
+    let build =
+        wait_in_content_world(&page, "the content script's JavaScript build", WHICH_BUILD_JS, WAIT, |v| v == "js")
+            .await
+            .or_report("the JavaScript build runs", &parts);
     assert_eq!(build, "js");
 
     // Continuation: what is typed reaches the host's store.
@@ -121,10 +123,15 @@ async fn a_page_whose_policy_forbids_webassembly_runs_the_javascript_build() {
         .await
         .or_report("operator's popup connected", &parts);
     operator_popup.session().close().await.or_report("close the operator's popup", &parts);
-    console.wait_until("the console is ready", CONSOLE_JS, WAIT, |v| v["state"] == "idle").await.or_report("console", &parts);
+    console
+        .wait_until("the console is ready", CONSOLE_JS, WAIT, |v| v["state"] == "idle")
+        .await
+        .or_report("console", &parts);
     baton_e2e::console::join(&console, &code).await.or_report("join", &parts);
     let v = console
-        .wait_until("awaiting consent", CONSOLE_JS, WAIT, |v| v["state"] == "awaiting-consent" || !v["join_error"].is_null())
+        .wait_until("awaiting consent", CONSOLE_JS, WAIT, |v| {
+            v["state"] == "awaiting-consent" || !v["join_error"].is_null()
+        })
         .await
         .or_report("console joins", &parts);
     assert_eq!(v["state"], "awaiting-consent", "{v}");
@@ -196,10 +203,7 @@ async fn when_the_javascript_build_fails_too_sharing_is_refused_with_a_reason() 
         .await
         .or_report("share this tab", &parts);
     assert_eq!(answer["state"], "error", "sharing is refused: {answer}");
-    assert!(
-        answer["text"].as_str().is_some_and(|t| t.contains("security policy")),
-        "the popup says why: {answer}"
-    );
+    assert!(answer["text"].as_str().is_some_and(|t| t.contains("security policy")), "the popup says why: {answer}");
     // Nothing of Baton's was put into the page.
     let injected = page
         .evaluate("document.querySelectorAll('[data-baton-ui]').length")

@@ -53,10 +53,7 @@ pub fn installed_versions(packages: &[&str]) -> Vec<Option<String>> {
         return vec![None; packages.len()];
     }
     let listing = process::capture_any(
-        Command::new("dpkg-query")
-            .arg("-W")
-            .arg("-f=${Package}\t${Status}\t${Version}\n")
-            .args(packages),
+        Command::new("dpkg-query").arg("-W").arg("-f=${Package}\t${Status}\t${Version}\n").args(packages),
     )
     .unwrap_or_default();
     packages

@@ -2,8 +2,8 @@
 //! Plain std only, so it compiles in seconds on a fresh machine.
 
 mod apt;
-mod bindgen;
 mod binaryen;
+mod bindgen;
 mod cli;
 mod content_js;
 mod dist;

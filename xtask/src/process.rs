@@ -37,11 +37,7 @@ pub fn run(cmd: &mut Command) -> Result<()> {
 
 /// Runs quietly and returns stdout; fails on a non-zero exit.
 pub fn capture(cmd: &mut Command) -> Result<String> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .map_err(|e| spawn_error(cmd, e))?;
+    let out = cmd.stdin(Stdio::null()).stderr(Stdio::null()).output().map_err(|e| spawn_error(cmd, e))?;
     check(cmd, out.status)?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -49,11 +45,7 @@ pub fn capture(cmd: &mut Command) -> Result<String> {
 /// Runs quietly and returns stdout whatever the exit status (some tools,
 /// like `dpkg-query`, report partial answers with a failing status).
 pub fn capture_any(cmd: &mut Command) -> Result<String> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .map_err(|e| spawn_error(cmd, e))?;
+    let out = cmd.stdin(Stdio::null()).stderr(Stdio::null()).output().map_err(|e| spawn_error(cmd, e))?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
@@ -79,11 +71,7 @@ pub fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Result<()> {
 /// Runs with stderr both shown and collected, so the caller can tell a
 /// missing toolchain from an ordinary compile error.
 pub fn run_teeing_stderr(cmd: &mut Command) -> Result<(ExitStatus, String)> {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| spawn_error(cmd, e))?;
+    let mut child = cmd.stdin(Stdio::null()).stderr(Stdio::piped()).spawn().map_err(|e| spawn_error(cmd, e))?;
     let mut collected = Vec::new();
     if let Some(mut pipe) = child.stderr.take() {
         let mut buf = [0u8; 8192];

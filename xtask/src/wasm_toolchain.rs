@@ -80,11 +80,13 @@ pub fn build_extension(ws: &Workspace, apt: &mut Apt) -> Result<ExtensionWasm> {
                 Ok(wasm) => return Ok(wasm),
                 Err(BuildFailure::Other(e)) => return Err(e),
                 Err(BuildFailure::Toolchain) if forced == Some(Forced::A) => {
-                    return Err(Error::Setup("rustup's wasm32 standard library is unusable (BATON_WASM_ROUTE=a)".into()))
+                    return Err(Error::Setup(
+                        "rustup's wasm32 standard library is unusable (BATON_WASM_ROUTE=a)".into(),
+                    ))
                 }
-                Err(BuildFailure::Toolchain) => {
-                    ui::warn("rustup's wasm32 standard library is unusable; falling back to Debian's rustc-web (route B)")
-                }
+                Err(BuildFailure::Toolchain) => ui::warn(
+                    "rustup's wasm32 standard library is unusable; falling back to Debian's rustc-web (route B)",
+                ),
             },
             Err(e) if forced == Some(Forced::A) => return Err(e),
             Err(e) => ui::warn(format!("{e}\n         falling back to Debian's rustc-web (route B)")),
@@ -207,8 +209,7 @@ fn build(ws: &Workspace, route: &Route, flavor: Flavor) -> Result<PathBuf, Build
         cmd.arg("--target-dir").arg(&target_dir);
     }
     // `--target` is explicit on both routes: build-std without it silently builds for the host.
-    cmd.args(["--package", EXTENSION_PACKAGE, "--lib", "--target", TARGET, "--profile", PROFILE])
-        .current_dir(&ws.root);
+    cmd.args(["--package", EXTENSION_PACKAGE, "--lib", "--target", TARGET, "--profile", PROFILE]).current_dir(&ws.root);
 
     let (status, stderr) = match flavor {
         Flavor::Wasm => process::run_teeing_stderr(&mut cmd),

@@ -71,8 +71,7 @@ impl Workspace {
 
     pub fn read_lock(&self) -> Result<Lock> {
         let path = self.lockfile();
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
         Ok(Lock::parse(&text))
     }
 }

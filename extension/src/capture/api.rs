@@ -37,9 +37,7 @@ pub async fn call(path: &str, args: &[JsValue]) -> Result<JsValue, String> {
     let result =
         js_sys::Reflect::apply(&function, &this, &args).map_err(|e| format!("chrome.{path}: {}", js_error(&e)))?;
     match result.dyn_into::<js_sys::Promise>() {
-        Ok(promise) => JsFuture::from(promise)
-            .await
-            .map_err(|e| format!("chrome.{path}: {}", js_error(&e))),
+        Ok(promise) => JsFuture::from(promise).await.map_err(|e| format!("chrome.{path}: {}", js_error(&e))),
         Err(value) => Ok(value),
     }
 }

@@ -106,10 +106,7 @@ pub fn snapshot(
         if w.incognito || w.kind.as_deref().is_some_and(|k| k != "normal") {
             continue;
         }
-        out_windows.push(WindowState {
-            id: window_id,
-            focused: w.focused,
-        });
+        out_windows.push(WindowState { id: window_id, focused: w.focused });
         for t in &w.tabs {
             let Some(id) = t.id else { continue };
             if t.incognito || !allowed(t.url()) {
@@ -119,10 +116,7 @@ pub fn snapshot(
                 .group_id
                 .filter(|&g| g != NO_GROUP)
                 .and_then(|g| groups.get(&g))
-                .map(|g| TabGroup {
-                    name: g.title.clone().unwrap_or_default(),
-                    color: g.color.clone(),
-                });
+                .map(|g| TabGroup { name: g.title.clone().unwrap_or_default(), color: g.color.clone() });
             let last_accessed_ms = match t.last_accessed {
                 Some(ms) if ms.is_finite() && ms > 0.0 => ms as i64,
                 _ if t.active && w.focused => now_ms,
@@ -173,13 +167,7 @@ mod tests {
         let (w, t) = snapshot(&windows, &groups, allowed, 42);
         assert_eq!(w, vec![WindowState { id: 1, focused: true }]);
         assert_eq!(t.iter().map(|t| t.id).collect::<Vec<_>>(), vec![10, 12]);
-        assert_eq!(
-            t[0].group,
-            Some(TabGroup {
-                name: "Work".into(),
-                color: "blue".into()
-            })
-        );
+        assert_eq!(t[0].group, Some(TabGroup { name: "Work".into(), color: "blue".into() }));
         assert_eq!((t[0].last_accessed_ms, t[0].pinned), (1_700_000_000_000, true));
         assert_eq!(
             (t[1].url.as_str(), t[1].fav_icon_url.as_deref(), t[1].group.as_ref()),

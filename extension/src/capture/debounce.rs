@@ -35,13 +35,7 @@ pub fn schedule(key: &str, delay_ms: u32, action: impl FnOnce() + 'static) {
                 true
             }
             None => {
-                p.insert(
-                    key.to_owned(),
-                    Pending {
-                        generation,
-                        since_ms: now,
-                    },
-                );
+                p.insert(key.to_owned(), Pending { generation, since_ms: now });
                 true
             }
         }

@@ -28,11 +28,9 @@ pub fn dispatch(name: &str, args: &js_sys::Array) {
         }
         "tabs.onUpdated" => {
             tabs::changed();
-            let (Some(tab_id), Ok(change), Ok(tab)) = (
-                arg(0).as_f64(),
-                chrome::from_js::<TabChange>(&arg(1)),
-                chrome::from_js::<BrowserTab>(&arg(2)),
-            ) else {
+            let (Some(tab_id), Ok(change), Ok(tab)) =
+                (arg(0).as_f64(), chrome::from_js::<TabChange>(&arg(1)), chrome::from_js::<BrowserTab>(&arg(2)))
+            else {
                 return;
             };
             let tab_id = tab_id as i64;

@@ -109,11 +109,7 @@ pub fn host_of(url: &str) -> Option<String> {
 /// `*.corp.example`, `corp.example`, `https://corp.example/x` → `corp.example`.
 fn pattern_domain(pattern: &str) -> Option<String> {
     let pattern = pattern.trim();
-    let host = if pattern.contains("://") {
-        host_of(pattern)?
-    } else {
-        host_of(&format!("x://{pattern}"))?
-    };
+    let host = if pattern.contains("://") { host_of(pattern)? } else { host_of(&format!("x://{pattern}"))? };
     let domain = host.trim_start_matches("*.").trim_start_matches('.').to_owned();
     (!domain.is_empty() && domain != "*").then_some(domain)
 }
@@ -149,12 +145,7 @@ mod tests {
 
     #[test]
     fn patterns_exclude_domain_and_subdomains() {
-        let ex = list(json!([
-            "bank.example",
-            "*.corp.example",
-            "https://Mail.Example.org/inbox",
-            "  "
-        ]));
+        let ex = list(json!(["bank.example", "*.corp.example", "https://Mail.Example.org/inbox", "  "]));
         for excluded in [
             "https://bank.example/",
             "https://www.bank.example/login",
@@ -165,11 +156,7 @@ mod tests {
         ] {
             assert!(!ex.allows(excluded), "{excluded}");
         }
-        for fine in [
-            "https://notbank.example/",
-            "https://bank.example.com/",
-            "https://example.org/",
-        ] {
+        for fine in ["https://notbank.example/", "https://bank.example.com/", "https://example.org/"] {
             assert!(ex.allows(fine), "{fine}");
         }
     }

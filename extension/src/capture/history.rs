@@ -48,11 +48,7 @@ pub struct TabLog {
 impl TabLog {
     /// Records a committed navigation to `url` (empty: a page not captured).
     pub fn commit(&mut self, url: &str, kind: NavKind, now_ms: i64) {
-        let entry = HistoryEntry {
-            url: url.to_owned(),
-            title: String::new(),
-            visited_ms: now_ms,
-        };
+        let entry = HistoryEntry { url: url.to_owned(), title: String::new(), visited_ms: now_ms };
         if self.entries.is_empty() {
             self.entries.push(entry);
             self.current = 0;
@@ -109,11 +105,7 @@ impl TabLog {
             }
             entries.push(e.clone());
         }
-        Some(TabHistory {
-            tab_id,
-            entries,
-            current: current?,
-        })
+        Some(TabHistory { tab_id, entries, current: current? })
     }
 
     fn push(&mut self, entry: HistoryEntry) {
@@ -195,10 +187,7 @@ mod tests {
         log.commit("https://c/", NavKind::Push, 4);
         assert!(log.set_title("https://c/", "C"));
         let h = log.to_history(7, |u| u != "https://bank/").unwrap();
-        assert_eq!(
-            h.entries.iter().map(|e| e.url.as_str()).collect::<Vec<_>>(),
-            vec!["https://a/", "https://c/"]
-        );
+        assert_eq!(h.entries.iter().map(|e| e.url.as_str()).collect::<Vec<_>>(), vec!["https://a/", "https://c/"]);
         assert_eq!((h.current, h.entries[1].title.as_str()), (1, "C"));
         log.commit("", NavKind::ForwardBack, 5);
         assert_eq!(log.current, 1);
@@ -208,10 +197,7 @@ mod tests {
     #[test]
     fn transitions() {
         let q = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            nav_kind("link", &q(&["forward_back", "from_address_bar"])),
-            NavKind::ForwardBack
-        );
+        assert_eq!(nav_kind("link", &q(&["forward_back", "from_address_bar"])), NavKind::ForwardBack);
         assert_eq!(nav_kind("reload", &[]), NavKind::Reload);
         assert_eq!(nav_kind("link", &q(&["client_redirect"])), NavKind::Replace);
         assert_eq!(nav_kind("typed", &q(&["server_redirect"])), NavKind::Push);

@@ -47,11 +47,7 @@ pub fn committed(details: NavDetails, same_document: bool) {
 }
 
 pub fn title_changed(tab_id: i64, url: &str, title: &str) {
-    push(Event::Title {
-        tab_id,
-        url: url.to_owned(),
-        title: title.to_owned(),
-    });
+    push(Event::Title { tab_id, url: url.to_owned(), title: title.to_owned() });
 }
 
 pub fn forget(tab_id: i64) {
@@ -112,10 +108,7 @@ async fn handle(event: Event) -> Option<i64> {
             let exclusions = api::exclusions().await;
             let url = if exclusions.allows(&d.url) { d.url.as_str() } else { "" };
             let kind = nav_kind(d.transition_type.as_deref().unwrap_or(""), &d.transition_qualifiers);
-            let now = d
-                .time_stamp
-                .filter(|t| t.is_finite())
-                .map_or_else(api::now_ms, |t| t as i64);
+            let now = d.time_stamp.filter(|t| t.is_finite()).map_or_else(api::now_ms, |t| t as i64);
             STATE.with(|s| {
                 let mut s = s.borrow_mut();
                 let log = s.logs.entry(d.tab_id).or_default();
@@ -153,12 +146,8 @@ fn schedule_send(tab_id: i64) {
 
 async fn send(tab_id: i64) {
     let exclusions = api::exclusions().await;
-    let history = STATE.with(|s| {
-        s.borrow()
-            .logs
-            .get(&tab_id)
-            .and_then(|l| l.to_history(tab_id, |u| exclusions.allows(u)))
-    });
+    let history =
+        STATE.with(|s| s.borrow().logs.get(&tab_id).and_then(|l| l.to_history(tab_id, |u| exclusions.allows(u))));
     if let Some(history) = history {
         host::notify(RequestBody::TabHistory { history });
     }
@@ -179,13 +168,8 @@ async fn load() -> HashMap<i64, TabLog> {
 }
 
 async fn persist() {
-    let logs: HashMap<String, TabLog> = STATE.with(|s| {
-        s.borrow()
-            .logs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect()
-    });
+    let logs: HashMap<String, TabLog> =
+        STATE.with(|s| s.borrow().logs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect());
     let items = serde_json::json!({ STORAGE_KEY: logs });
     if let Err(e) = call("storage.session.set", &[js(&items)]).await {
         chrome::log(&format!("baton: cannot keep tab history: {e}"));

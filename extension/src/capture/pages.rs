@@ -42,7 +42,9 @@ pub fn on_message(message: &JsValue, sender: &JsValue) {
             crate::restore::content_ready(tab_id, &url);
         }
         ContentMessage::WasmBlocked { reason } => {
-            chrome::log(&format!("baton: no WebAssembly in tab {tab_id} ({url}): {reason}; using the JavaScript build"));
+            chrome::log(&format!(
+                "baton: no WebAssembly in tab {tab_id} ({url}): {reason}; using the JavaScript build"
+            ));
             wasm_bindgen_futures::spawn_local(inject_js_build(tab_id, document_id(sender_js)));
         }
         ContentMessage::Unavailable { reason } => {
@@ -66,11 +68,8 @@ pub fn on_message(message: &JsValue, sender: &JsValue) {
 /// The content script's JavaScript build, in load order: the translated
 /// module, wasm-bindgen's glue for it, the loader that starts it. Made by
 /// `cargo xtask build` (xtask/src/content_js.rs).
-const JS_BUILD: [&str; 3] = [
-    "wasm/content-js/baton_extension_asm.js",
-    "wasm/content-js/baton_extension.js",
-    "content_fallback.js",
-];
+const JS_BUILD: [&str; 3] =
+    ["wasm/content-js/baton_extension_asm.js", "wasm/content-js/baton_extension.js", "content_fallback.js"];
 
 /// Just the sender's `documentId` (Chrome 106+), to inject into the very
 /// document that asked and not into whatever the frame shows by then.

@@ -69,19 +69,13 @@ mod tests {
             scroll: Some(ScrollState {
                 x: 0,
                 y: 10,
-                anchor: Some(ScrollAnchor {
-                    text: "é".repeat(MAX_ANCHOR_TEXT + 5),
-                    offset_px: 3,
-                }),
+                anchor: Some(ScrollAnchor { text: "é".repeat(MAX_ANCHOR_TEXT + 5), offset_px: 3 }),
             }),
             captured_ms: 0,
         };
         sanitize(&mut page);
         assert_eq!(page.fields.len(), 1);
         assert_eq!(page.fields[0].key.name.as_deref(), Some("first"));
-        assert_eq!(
-            page.scroll.unwrap().anchor.unwrap().text.chars().count(),
-            MAX_ANCHOR_TEXT
-        );
+        assert_eq!(page.scroll.unwrap().anchor.unwrap().text.chars().count(), MAX_ANCHOR_TEXT);
     }
 }

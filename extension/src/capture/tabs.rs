@@ -18,9 +18,7 @@ thread_local! {
 
 /// Something about windows or tabs changed.
 pub fn changed() {
-    debounce::schedule("snapshot", CAPTURE_DEBOUNCE_MS, || {
-        wasm_bindgen_futures::spawn_local(send())
-    });
+    debounce::schedule("snapshot", CAPTURE_DEBOUNCE_MS, || wasm_bindgen_futures::spawn_local(send()));
 }
 
 /// The host (re)connected: it gets the snapshot even if unchanged.

@@ -142,7 +142,11 @@ fn is_name_char(c: char) -> bool {
 
 fn starts_ident(chars: &[char], i: usize) -> bool {
     let c = chars[i];
-    c.is_ascii_alphabetic() || c == '_' || c == '-' || !c.is_ascii() || (c == '\\' && chars.get(i + 1).is_some_and(|n| *n != '\n'))
+    c.is_ascii_alphabetic()
+        || c == '_'
+        || c == '-'
+        || !c.is_ascii()
+        || (c == '\\' && chars.get(i + 1).is_some_and(|n| *n != '\n'))
 }
 
 /// Reads one escape starting after the backslash at `i`; returns the
@@ -312,8 +316,14 @@ mod tests {
             sanitize_css(&base(), "a{background:url(bg.png)}"),
             "a{background:url(\"https://shop.example/css/bg.png\")}"
         );
-        assert_eq!(sanitize_css(&base(), "a{background:url( 'x.png' )}"), "a{background:url(\"https://shop.example/css/x.png\")}");
-        assert_eq!(sanitize_css(&base(), "a{background:url(javascript:alert(1))}"), format!("a{{background:{BLOCKED_URL})}}"));
+        assert_eq!(
+            sanitize_css(&base(), "a{background:url( 'x.png' )}"),
+            "a{background:url(\"https://shop.example/css/x.png\")}"
+        );
+        assert_eq!(
+            sanitize_css(&base(), "a{background:url(javascript:alert(1))}"),
+            format!("a{{background:{BLOCKED_URL})}}")
+        );
         assert_eq!(sanitize_css(&base(), "a{b:url(\"javascript:alert(1)\")}"), format!("a{{b:{BLOCKED_URL}}}"));
         assert_eq!(sanitize_css(&base(), "a{b:\\75 rl(javascript:x)}"), format!("a{{b:{BLOCKED_URL}}}"));
         assert_eq!(sanitize_css(&base(), "a{b:U\\52L(data:text/html,x)}"), format!("a{{b:{BLOCKED_URL}}}"));

@@ -22,8 +22,8 @@ use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 
 use baton_shared::cobrowse::{
-    asset_ref, has_implicit_ids, resolve_ids, Asset, InputChange, Mutations, Node, NodeId, SelectionRange, Snapshot, IMPLICIT,
-    WINDOW,
+    asset_ref, has_implicit_ids, resolve_ids, Asset, InputChange, Mutations, Node, NodeId, SelectionRange, Snapshot,
+    IMPLICIT, WINDOW,
 };
 use baton_shared::limits::{MAX_MIRROR_ASSET_BYTES, MAX_MIRROR_SHEETS};
 
@@ -93,7 +93,9 @@ enum Kind {
         frame: bool,
     },
     /// A text node; `value` is kept for text inside `<style>`.
-    Text { value: String },
+    Text {
+        value: String,
+    },
     Comment,
 }
 
@@ -211,12 +213,8 @@ impl<D: Dom> Mirror<D> {
             self.assets.insert(asset.hash.clone(), asset);
         }
         // Styles that were waiting for these.
-        let waiting: Vec<NodeId> = self
-            .nodes
-            .iter()
-            .filter(|(_, e)| e.css.iter().any(|h| touched.contains(h)))
-            .map(|(id, _)| *id)
-            .collect();
+        let waiting: Vec<NodeId> =
+            self.nodes.iter().filter(|(_, e)| e.css.iter().any(|h| touched.contains(h))).map(|(id, _)| *id).collect();
         for id in waiting {
             self.refresh_style(id);
         }
@@ -261,7 +259,14 @@ impl<D: Dom> Mirror<D> {
 
     /// Builds `node` (and its subtree) and returns its mirror node, if it
     /// has one. `under_style` marks text that is CSS.
-    fn build(&mut self, node: &Node, parent: Option<NodeId>, parent_ns: Ns, parent_tag: &str, hidden: bool) -> Result<Option<D::N>, ApplyError> {
+    fn build(
+        &mut self,
+        node: &Node,
+        parent: Option<NodeId>,
+        parent_ns: Ns,
+        parent_tag: &str,
+        hidden: bool,
+    ) -> Result<Option<D::N>, ApplyError> {
         let id = node.id();
         if id == IMPLICIT {
             return Err(ApplyError::UnknownNode(IMPLICIT));
@@ -455,13 +460,28 @@ impl<D: Dom> Mirror<D> {
         (c, s, f): (&[Node], &Option<Vec<Node>>, &Option<Box<Node>>),
     ) -> Result<Option<D::N>, ApplyError> {
         let stand_in = (!hidden).then(|| self.dom.create_comment(&format!("baton: {tag} removed"))).flatten();
-        let kind = Kind::Element { ns, tag, password: false, file: false, masked: None, style: false, placeholder: false, frame: false };
+        let kind = Kind::Element {
+            ns,
+            tag,
+            password: false,
+            file: false,
+            masked: None,
+            style: false,
+            placeholder: false,
+            frame: false,
+        };
         self.nodes.insert(id, entry(stand_in.clone(), true, parent, kind));
         self.build_inert_children(id, c, s, f)?;
         Ok(stand_in)
     }
 
-    fn build_inert_children(&mut self, id: NodeId, c: &[Node], s: &Option<Vec<Node>>, f: &Option<Box<Node>>) -> Result<(), ApplyError> {
+    fn build_inert_children(
+        &mut self,
+        id: NodeId,
+        c: &[Node],
+        s: &Option<Vec<Node>>,
+        f: &Option<Box<Node>>,
+    ) -> Result<(), ApplyError> {
         for child in c.iter().chain(s.iter().flatten()).chain(f.iter().map(|b| b.as_ref())) {
             self.build(child, Some(id), Ns::Html, "", true)?;
         }
@@ -628,7 +648,8 @@ impl<D: Dom> Mirror<D> {
                 _ => (true, Ns::Html, String::new(), false),
             };
             let node = with_ids(&add.node);
-            let container = if add.shadow { parent.shadow.clone().or(parent.node.clone()) } else { parent.node.clone() };
+            let container =
+                if add.shadow { parent.shadow.clone().or(parent.node.clone()) } else { parent.node.clone() };
             let built = self.build(&node, Some(add.parent), parent_ns, &parent_tag, hidden)?;
             if let (Some(child), Some(container), false) = (built, container, hidden) {
                 self.dom.insert(&container, &child, before.as_ref());
@@ -700,7 +721,9 @@ impl<D: Dom> Mirror<D> {
             return Ok(());
         }
         let Some(node) = e.node.clone() else { return Ok(()) };
-        let Kind::Element { ns, tag, password, file, masked, placeholder, frame, .. } = &mut e.kind else { return Ok(()) };
+        let Kind::Element { ns, tag, password, file, masked, placeholder, frame, .. } = &mut e.kind else {
+            return Ok(());
+        };
         let lname = name.to_ascii_lowercase();
         if *placeholder && !matches!(lname.as_str(), "class" | "id") {
             return Ok(());
@@ -777,7 +800,9 @@ impl<D: Dom> Mirror<D> {
     pub fn select(&mut self, ranges: &[SelectionRange]) {
         let shown: Vec<_> = ranges
             .iter()
-            .filter_map(|r| Some((self.node(r.start)?.clone(), r.start_offset, self.node(r.end)?.clone(), r.end_offset)))
+            .filter_map(|r| {
+                Some((self.node(r.start)?.clone(), r.start_offset, self.node(r.end)?.clone(), r.end_offset))
+            })
             .collect();
         self.dom.select(&shown);
     }
@@ -946,7 +971,8 @@ pub mod fake {
         fn set_value(&mut self, node: &usize, value: Option<&str>, _checked: Option<bool>) {
             if let Some(v) = value {
                 // The browser throws InvalidStateError here.
-                let file = self.nodes[*node].attrs.iter().any(|(k, t)| k == "type" && t.trim().eq_ignore_ascii_case("file"));
+                let file =
+                    self.nodes[*node].attrs.iter().any(|(k, t)| k == "type" && t.trim().eq_ignore_ascii_case("file"));
                 assert!(!file || v.is_empty(), "a file input given the value {v:?}");
                 self.nodes[*node].value = Some(v.to_owned());
             }
@@ -979,8 +1005,8 @@ mod tests {
     use super::fake::FakeDom;
     use super::*;
     use crate::console::css::BLOCKED_URL;
-    use baton_shared::limits::MAX_MIRROR_RESOLVED_BYTES;
     use baton_shared::cobrowse::{AddedNode, AttrChange, SelectionRange};
+    use baton_shared::limits::MAX_MIRROR_RESOLVED_BYTES;
     use serde_json::json;
 
     fn node(v: serde_json::Value) -> Node {
@@ -1031,7 +1057,18 @@ mod tests {
         let m = mirror();
         let html = m.dom.html();
         assert!(html.contains("Hello"), "{html}");
-        for bad in ["__pwned", "onclick", "onerror", "javascript:", "srcdoc", "evil.example", "refresh", "secret", "private", "alert"] {
+        for bad in [
+            "__pwned",
+            "onclick",
+            "onerror",
+            "javascript:",
+            "srcdoc",
+            "evil.example",
+            "refresh",
+            "secret",
+            "private",
+            "alert",
+        ] {
             assert!(!html.contains(bad), "{bad} in {html}");
         }
         assert!(html.contains("<img src=\"https://shop.example/p/a.png\">"), "{html}");
@@ -1053,7 +1090,8 @@ mod tests {
                 {"t":"e","n":"p","c":[{"t":"x","v":"one"}]},
                 {"t":"e","i":9,"n":"p","c":[{"t":"x","v":"two"}]}
             ]}
-        ]}))).unwrap();
+        ]})))
+        .unwrap();
         m.apply(&Mutations {
             texts: vec![(4, "ONE".into()), (10, "TWO".into())],
             adds: vec![AddedNode {
@@ -1104,14 +1142,22 @@ mod tests {
         m.apply(&Mutations { removes: vec![30, 31], ..Default::default() }).unwrap();
         assert!(!m.dom.html().contains("New"));
         assert_eq!(m.apply(&Mutations { removes: vec![30], ..Default::default() }), Err(ApplyError::UnknownNode(30)));
-        assert_eq!(m.apply(&Mutations { texts: vec![(99, "x".into())], ..Default::default() }), Err(ApplyError::UnknownNode(99)));
+        assert_eq!(
+            m.apply(&Mutations { texts: vec![(99, "x".into())], ..Default::default() }),
+            Err(ApplyError::UnknownNode(99))
+        );
     }
 
     #[test]
     fn inert_subtrees_absorb_their_mutations() {
         let mut m = mirror();
         m.apply(&Mutations {
-            adds: vec![AddedNode { parent: 3, before: None, shadow: false, node: node(json!({"t":"x","i":40,"v":"more()"})) }],
+            adds: vec![AddedNode {
+                parent: 3,
+                before: None,
+                shadow: false,
+                node: node(json!({"t":"x","i":40,"v":"more()"})),
+            }],
             texts: vec![(4, "window.top.__pwned=2".into())],
             attrs: vec![AttrChange { id: 8, name: "content".into(), value: Some("1".into()) }],
             ..Default::default()
@@ -1136,9 +1182,13 @@ mod tests {
     #[test]
     fn style_text_changes_are_sanitised() {
         let mut m = mirror();
-        m.apply(&Mutations { texts: vec![(6, "i{color:red;background:url(x.png)}".into())], ..Default::default() }).unwrap();
+        m.apply(&Mutations { texts: vec![(6, "i{color:red;background:url(x.png)}".into())], ..Default::default() })
+            .unwrap();
         let html = m.dom.html();
-        assert!(html.contains("<style>i{color:red;background:url(\"https://shop.example/p/x.png\")}</style>"), "{html}");
+        assert!(
+            html.contains("<style>i{color:red;background:url(\"https://shop.example/p/x.png\")}</style>"),
+            "{html}"
+        );
     }
 
     #[test]
@@ -1146,7 +1196,8 @@ mod tests {
         let mut m = Mirror::new(FakeDom::default());
         m.snapshot(&snap(json!({"t":"e","i":1,"n":"html","c":[
             {"t":"e","i":2,"n":"link","a":[["rel","stylesheet"],["href","s.css"]],"css":"abc"}
-        ]}))).unwrap();
+        ]})))
+        .unwrap();
         assert!(m.dom.html().contains("<style></style>"), "{}", m.dom.html());
         m.add_assets(vec![Asset { hash: "abc".into(), mime: "text/css".into(), data: "p{color:blue}".into() }]);
         assert!(m.dom.html().contains("<style>p{color:blue}</style>"), "{}", m.dom.html());
@@ -1165,12 +1216,16 @@ mod tests {
             {"n":"img","a":[["src","baton-asset:img"]]},
             {"n":"img","a":[["src","baton-asset:img"]]},
             {"n":"img","a":[["src","baton-asset:doc"]]}
-        ]}))).unwrap();
+        ]})))
+        .unwrap();
         let out = m.dom.html();
         assert_eq!(out.matches(&png).count(), 2, "{out}");
         assert!(!out.contains("baton-asset:") && !out.contains("text/html"), "{out}");
-        m.apply(&Mutations { attrs: vec![AttrChange { id: 4, name: "src".into(), value: Some("baton-asset:img".into()) }], ..Default::default() })
-            .unwrap();
+        m.apply(&Mutations {
+            attrs: vec![AttrChange { id: 4, name: "src".into(), value: Some("baton-asset:img".into()) }],
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(m.dom.html().matches(&png).count(), 3, "{}", m.dom.html());
     }
 
@@ -1182,8 +1237,11 @@ mod tests {
         assert_eq!(m.dom.find_by_id(23).unwrap().value.as_deref(), Some("***"));
         assert_eq!(m.dom.find_by_id(17).unwrap().value, None);
         // Turning a field into a password clears it.
-        m.apply(&Mutations { attrs: vec![AttrChange { id: 23, name: "type".into(), value: Some("password".into()) }], ..Default::default() })
-            .unwrap();
+        m.apply(&Mutations {
+            attrs: vec![AttrChange { id: 23, name: "type".into(), value: Some("password".into()) }],
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(m.dom.find_by_id(23).unwrap().value.as_deref(), Some(""));
         assert!(m.input(&InputChange { id: 77, value: None, checked: Some(true) }).is_err());
     }
@@ -1194,14 +1252,24 @@ mod tests {
         m.snapshot(&snap(json!({"t":"e","i":1,"n":"html","c":[
             {"t":"e","i":2,"n":"div","s":[{"t":"x","i":3,"v":"in shadow"}]},
             {"t":"e","i":4,"n":"p","c":[{"t":"x","i":5,"v":"para"}]}
-        ]}))).unwrap();
+        ]})))
+        .unwrap();
         assert!(m.dom.html().contains("<div><#shadow-root>in shadow</#shadow-root></div>"), "{}", m.dom.html());
         m.apply(&Mutations {
-            adds: vec![AddedNode { parent: 2, before: None, shadow: true, node: node(json!({"t":"e","i":4,"n":"p","c":[{"t":"x","i":5,"v":"para"}]})) }],
+            adds: vec![AddedNode {
+                parent: 2,
+                before: None,
+                shadow: true,
+                node: node(json!({"t":"e","i":4,"n":"p","c":[{"t":"x","i":5,"v":"para"}]})),
+            }],
             ..Default::default()
         })
         .unwrap();
-        assert!(m.dom.html().contains("<#shadow-root>in shadow<p>para</p></#shadow-root></div></html>"), "{}", m.dom.html());
+        assert!(
+            m.dom.html().contains("<#shadow-root>in shadow<p>para</p></#shadow-root></div></html>"),
+            "{}",
+            m.dom.html()
+        );
     }
 
     fn framed_page() -> Snapshot {
@@ -1240,7 +1308,9 @@ mod tests {
         );
         assert!(html.contains("<p>Inside the frame</p><img src=\"https://shop.example/p/pic.png\">"), "{html}");
         assert!(html.contains("<iframe sandbox=\"allow-same-origin\" referrerpolicy=\"no-referrer\" tabindex=\"-1\" data-baton-frame=\"\"><#document><html><body>Deeper</body></html></#document></iframe>"), "{html}");
-        for bad in ["__pwned", "onload", "onerror", "srcdoc", "inner.html", "allow-scripts", "fallback", "other.example"] {
+        for bad in
+            ["__pwned", "onload", "onerror", "srcdoc", "inner.html", "allow-scripts", "fallback", "other.example"]
+        {
             assert!(!html.contains(bad), "{bad} in {html}");
         }
         assert!(html.contains("data-baton-placeholder=\"iframe\""), "a cross-origin frame stays a placeholder: {html}");
@@ -1259,7 +1329,9 @@ mod tests {
                 parent: 9,
                 before: Some(10),
                 shadow: false,
-                node: node(json!({"t":"e","i":40,"n":"b","a":[["onclick","x()"]],"c":[{"t":"x","i":41,"v":"Added inside"}]})),
+                node: node(
+                    json!({"t":"e","i":40,"n":"b","a":[["onclick","x()"]],"c":[{"t":"x","i":41,"v":"Added inside"}]}),
+                ),
             }],
             texts: vec![(11, "Changed inside".into())],
             attrs: vec![
@@ -1275,13 +1347,21 @@ mod tests {
         .unwrap();
         let html = m.dom.html();
         assert!(html.contains("<body><b>Added inside</b><p>Changed inside</p>"), "{html}");
-        assert!(html.contains("<iframe sandbox=\"allow-same-origin\" width=\"640\" height=\"200\" referrerpolicy"), "{html}");
+        assert!(
+            html.contains("<iframe sandbox=\"allow-same-origin\" width=\"640\" height=\"200\" referrerpolicy"),
+            "{html}"
+        );
         for bad in ["onclick", "evil.example", "srcdoc", "allow-scripts"] {
             assert!(!html.contains(bad), "{bad} in {html}");
         }
         // Fallback content of the frame stays out of sight.
         m.apply(&Mutations {
-            adds: vec![AddedNode { parent: 3, before: None, shadow: false, node: node(json!({"t":"x","i":42,"v":"more fallback"})) }],
+            adds: vec![AddedNode {
+                parent: 3,
+                before: None,
+                shadow: false,
+                node: node(json!({"t":"x","i":42,"v":"more fallback"})),
+            }],
             ..Default::default()
         })
         .unwrap();
@@ -1292,7 +1372,12 @@ mod tests {
         assert_eq!(m.dom.window_scroll, (0, 40), "the top window stays");
         // Input inside the frame.
         m.apply(&Mutations {
-            adds: vec![AddedNode { parent: 9, before: None, shadow: false, node: node(json!({"t":"e","i":43,"n":"input","a":[["type","text"]]})) }],
+            adds: vec![AddedNode {
+                parent: 9,
+                before: None,
+                shadow: false,
+                node: node(json!({"t":"e","i":43,"n":"input","a":[["type","text"]]})),
+            }],
             ..Default::default()
         })
         .unwrap();
@@ -1301,7 +1386,10 @@ mod tests {
         // Removing the frame forgets its document's nodes.
         m.apply(&Mutations { removes: vec![3], ..Default::default() }).unwrap();
         assert!(!m.dom.html().contains("Inside the frame"));
-        assert_eq!(m.apply(&Mutations { texts: vec![(11, "x".into())], ..Default::default() }), Err(ApplyError::UnknownNode(11)));
+        assert_eq!(
+            m.apply(&Mutations { texts: vec![(11, "x".into())], ..Default::default() }),
+            Err(ApplyError::UnknownNode(11))
+        );
     }
 
     #[test]
@@ -1321,13 +1409,23 @@ mod tests {
         .unwrap();
         // A text change in the same batch as a later add inside the new frame.
         m.apply(&Mutations {
-            adds: vec![AddedNode { parent: 62, before: None, shadow: false, node: node(json!({"t":"x","i":70,"v":" and more"})) }],
+            adds: vec![AddedNode {
+                parent: 62,
+                before: None,
+                shadow: false,
+                node: node(json!({"t":"x","i":70,"v":" and more"})),
+            }],
             ..Default::default()
         })
         .unwrap();
         let html = m.dom.html();
         assert!(html.contains("<iframe sandbox=\"allow-same-origin\""), "{html}");
-        assert!(html.contains("<#document><html><body><!--baton: script removed-->Late frame and more</body></html></#document>"), "{html}");
+        assert!(
+            html.contains(
+                "<#document><html><body><!--baton: script removed-->Late frame and more</body></html></#document>"
+            ),
+            "{html}"
+        );
         assert!(!html.contains("evil"), "{html}");
         // A masked frame, or one under a placeholder, is not built.
         m.apply(&Mutations {
@@ -1369,7 +1467,8 @@ mod tests {
         m.snapshot(&snap(json!({"t":"e","i":1,"n":"html","c":[{"t":"e","i":2,"n":"body","c":[
             {"t":"e","i":3,"n":"svg","c":[{"t":"e","i":4,"n":"x:style","c":[
                 {"t":"x","i":5,"v":"@import url(https://evil.example/x.css);"}]}]}
-        ]}]}))).unwrap();
+        ]}]})))
+        .unwrap();
         assert!(!m.dom.html().contains("evil.example"), "{}", m.dom.html());
     }
 
@@ -1378,7 +1477,8 @@ mod tests {
         let mut m = Mirror::new(FakeDom::default());
         m.snapshot(&snap(json!({"t":"e","i":1,"n":"html","c":[
             {"t":"e","i":2,"n":"link","a":[["rel","stylesheet"],["href","https://cdn.example/s.css"]]}
-        ]}))).unwrap();
+        ]})))
+        .unwrap();
         let rel = AttrChange { id: 2, name: "rel".into(), value: Some("preload".into()) };
         m.apply(&Mutations { attrs: vec![rel], ..Default::default() }).unwrap();
         assert!(!m.dom.html().contains("preload"), "{}", m.dom.html());
@@ -1396,23 +1496,35 @@ mod tests {
         m.input(&InputChange { id: 3, value: Some("****".into()), checked: None }).unwrap();
         assert_eq!(m.dom.find_by_id(3).unwrap().value, None);
         m.input(&InputChange { id: 4, value: Some("****".into()), checked: None }).unwrap();
-        m.apply(&Mutations { attrs: vec![AttrChange { id: 4, name: "type".into(), value: Some("file".into()) }], ..Default::default() })
-            .unwrap();
+        m.apply(&Mutations {
+            attrs: vec![AttrChange { id: 4, name: "type".into(), value: Some("file".into()) }],
+            ..Default::default()
+        })
+        .unwrap();
         m.input(&InputChange { id: 4, value: Some("*****".into()), checked: None }).unwrap();
         assert_eq!(m.dom.find_by_id(4).unwrap().value.as_deref(), Some("****"), "left as it was");
     }
 
     fn add(parent: NodeId, added: serde_json::Value) -> Mutations {
-        Mutations { adds: vec![AddedNode { parent, before: None, shadow: false, node: node(added) }], ..Default::default() }
+        Mutations {
+            adds: vec![AddedNode { parent, before: None, shadow: false, node: node(added) }],
+            ..Default::default()
+        }
     }
 
     #[test]
     fn a_snapshot_that_repeats_an_id_is_refused() {
         let mut m = Mirror::new(FakeDom::default());
-        assert_eq!(m.snapshot(&snap(json!({"i":5,"n":"div","c":[{"i":5,"v":"x"}]}))), Err(ApplyError::DuplicateNode(5)));
+        assert_eq!(
+            m.snapshot(&snap(json!({"i":5,"n":"div","c":[{"i":5,"v":"x"}]}))),
+            Err(ApplyError::DuplicateNode(5))
+        );
         assert!(!m.has_snapshot());
         assert!(!m.is_actionable(5));
-        assert_eq!(m.snapshot(&snap(json!({"i":0,"n":"html","c":[{"i":0,"n":"body","c":[{"i":0,"v":"x"}]}]}))).map_err(|_| ()), Err(()));
+        assert_eq!(
+            m.snapshot(&snap(json!({"i":0,"n":"html","c":[{"i":0,"n":"body","c":[{"i":0,"v":"x"}]}]}))).map_err(|_| ()),
+            Err(())
+        );
         assert!(!m.is_actionable(0));
         // Implicit ids that run into an explicit one.
         assert_eq!(
@@ -1469,8 +1581,13 @@ mod tests {
         let html = m.dom.html();
         assert_eq!(html.matches("p{color:blue}").count(), 1, "{html}");
         // Each at its last place.
-        m.apply(&Mutations { styles: vec![(1, vec!["g".into(), "h".into(), "g".into()])], ..Default::default() }).unwrap();
-        assert!(m.dom.html().contains("<style data-baton-adopted=\"\">p{color:blue}\nb{color:red}</style>"), "{}", m.dom.html());
+        m.apply(&Mutations { styles: vec![(1, vec!["g".into(), "h".into(), "g".into()])], ..Default::default() })
+            .unwrap();
+        assert!(
+            m.dom.html().contains("<style data-baton-adopted=\"\">p{color:blue}\nb{color:red}</style>"),
+            "{}",
+            m.dom.html()
+        );
     }
 
     #[test]
@@ -1506,8 +1623,14 @@ mod tests {
         assert!(resolved > 0 && resolved * base.len() <= MAX_MIRROR_RESOLVED_BYTES, "{resolved} resolved");
         assert!(m.dom.html().contains(BLOCKED_URL), "the rest are refused");
         // The next frame has the budget again; an absolute URL needs none.
-        let add = |id: u64, src: &str| AddedNode { parent: 1, before: None, shadow: false, node: node(json!({"i":id,"n":"img","a":[["src",src]]})) };
-        m.apply(&Mutations { adds: vec![add(900, "b"), add(901, "https://cdn.example/c.png")], ..Default::default() }).unwrap();
+        let add = |id: u64, src: &str| AddedNode {
+            parent: 1,
+            before: None,
+            shadow: false,
+            node: node(json!({"i":id,"n":"img","a":[["src",src]]})),
+        };
+        m.apply(&Mutations { adds: vec![add(900, "b"), add(901, "https://cdn.example/c.png")], ..Default::default() })
+            .unwrap();
         assert!(m.dom.render(*m.node(900).unwrap()).contains(&format!("{base}b")));
         assert!(m.dom.render(*m.node(901).unwrap()).contains("https://cdn.example/c.png"));
     }
@@ -1515,8 +1638,11 @@ mod tests {
     #[test]
     fn text_records_change_only_text_nodes() {
         let mut m = mirror();
-        m.apply(&Mutations { texts: vec![(5, "@import url(https://evil.example/x.css);".into()), (11, "flat".into())], ..Default::default() })
-            .unwrap();
+        m.apply(&Mutations {
+            texts: vec![(5, "@import url(https://evil.example/x.css);".into()), (11, "flat".into())],
+            ..Default::default()
+        })
+        .unwrap();
         let html = m.dom.html();
         assert!(!html.contains("evil.example") && !html.contains("@import"), "{html}");
         assert!(html.contains("<style>b{background:url(\"about:invalid\")}</style>"), "{html}");

@@ -21,7 +21,6 @@ pub mod sequence;
 pub mod timeline;
 pub mod url;
 
-
 #[cfg(target_arch = "wasm32")]
 mod frame_dom;
 #[cfg(target_arch = "wasm32")]

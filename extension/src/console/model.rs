@@ -246,16 +246,19 @@ impl std::fmt::Display for AppProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::BadUrl => f.write_str("Enter an http(s) address"),
-            Self::NotAllowedOrigin(o) => write!(f, "{o} is not among the sites this device lets operators open apps from (Baton's options)"),
+            Self::NotAllowedOrigin(o) => {
+                write!(f, "{o} is not among the sites this device lets operators open apps from (Baton's options)")
+            }
             Self::NoFields => f.write_str("Add at least one field, one per line: Label = value"),
             Self::Empty => f.write_str("Fill in the app first"),
-            Self::NotJson => f.write_str("An event for the app is JSON, e.g. {\"type\": \"set\", \"name\": \"city\", \"value\": \"Lyon\"}"),
+            Self::NotJson => f.write_str(
+                "An event for the app is JSON, e.g. {\"type\": \"set\", \"name\": \"city\", \"value\": \"Lyon\"}",
+            ),
             Self::TooLarge => write!(f, "An event for the app is at most {} KB", MAX_APP_EVENT_BYTES / 1024),
             Self::NotLive => f.write_str("Only a pushed app (not held or pulled) takes events"),
         }
     }
 }
-
 
 /// Checks a viewer app: the document or image must be http(s) or a data: image.
 pub fn viewer_app(url: &str, title: &str) -> Result<App, AppProblem> {
@@ -577,7 +580,11 @@ pub fn unanswered_text(label: &str) -> String {
 /// one this device operates that no other console page shows (`shown`): a
 /// console closed by mistake. A new tab next to one showing a session
 /// stays free to join another visitor.
-pub fn session_to_resume(sessions: Vec<LiveSession>, remembered: Option<&str>, shown: &[String]) -> Option<LiveSession> {
+pub fn session_to_resume(
+    sessions: Vec<LiveSession>,
+    remembered: Option<&str>,
+    shown: &[String],
+) -> Option<LiveSession> {
     let mut mine: Vec<_> =
         sessions.into_iter().filter(|s| s.role == Role::Operator && s.state != SessionState::Ended).collect();
     if let Some(i) = remembered.and_then(|id| mine.iter().position(|s| s.session_id == id)) {
@@ -592,11 +599,7 @@ pub fn session_to_resume(sessions: Vec<LiveSession>, remembered: Option<&str>, s
 }
 
 pub fn recording_stopped_text(max_bytes: u64) -> String {
-    let size = if max_bytes >= 1 << 20 {
-        format!("{} MiB", max_bytes >> 20)
-    } else {
-        format!("{max_bytes} bytes")
-    };
+    let size = if max_bytes >= 1 << 20 { format!("{} MiB", max_bytes >> 20) } else { format!("{max_bytes} bytes") };
     format!("Recording stopped: this session reached the recording limit ({size}). The live session goes on.")
 }
 
@@ -611,7 +614,12 @@ mod tests {
         let mine = apps.configure(viewer.clone(), 1);
         let gone = apps.configure(viewer.clone(), 2);
         apps.act(&gone, super::AppAction::Push).unwrap();
-        apps.in_page(vec![LiveApp { app_id: "theirs".into(), app: viewer.clone(), state: AppState::Held, console_events: 0 }]);
+        apps.in_page(vec![LiveApp {
+            app_id: "theirs".into(),
+            app: viewer.clone(),
+            state: AppState::Held,
+            console_events: 0,
+        }]);
         let states: Vec<_> = apps.entries.iter().map(|e: &AppEntry| (e.app_id.as_str(), e.state)).collect();
         assert_eq!(
             states,
@@ -723,7 +731,12 @@ mod tests {
         assert_eq!(apps.event_to_send(r#" {"ping": 1} "#), Ok((id.clone(), 1, serde_json::json!({"ping": 1}))));
         assert_eq!(apps.event_to_send("2").map(|e| e.1), Ok(2));
         // A reopened console learns how far the page got and numbers on.
-        let live = |n| LiveApp { app_id: id.clone(), app: App::Module { url: "https://widgets.example/a".into() }, state: AppState::Pushed, console_events: n };
+        let live = |n| LiveApp {
+            app_id: id.clone(),
+            app: App::Module { url: "https://widgets.example/a".into() },
+            state: AppState::Pushed,
+            console_events: n,
+        };
         apps.in_page(vec![live(5)]);
         assert_eq!(apps.event_to_send("3").map(|e| e.1), Ok(6));
         apps.in_page(vec![live(1)]);
@@ -803,7 +816,9 @@ mod tests {
         assert_eq!(type_refusal(text, "abc"), None);
         assert!(type_refusal(text, "").is_some());
         assert!(type_refusal(None, "abc").is_some());
-        assert!(type_refusal(Some(Hit { actionable: false, field: Field::Password }), "abc").unwrap().contains("password"));
+        assert!(type_refusal(Some(Hit { actionable: false, field: Field::Password }), "abc")
+            .unwrap()
+            .contains("password"));
         assert!(type_refusal(Some(Hit { actionable: false, field: Field::Text }), "abc").unwrap().contains("private"));
         assert!(type_refusal(Some(Hit { actionable: false, field: Field::Masked }), "abc").unwrap().contains("masked"));
         assert!(shows_masked("***"));
@@ -814,7 +829,10 @@ mod tests {
     fn command_results_name_the_command() {
         let nav = command_label(&Command::Navigate { url: "https://example.com/next".into() });
         assert_eq!(result_text(Some(&nav), 3, true, None), "Opening https://example.com/next: done");
-        assert_eq!(result_text(None, 4, false, Some("not granted")), "Command 4: refused in the visitor's page — not granted");
+        assert_eq!(
+            result_text(None, 4, false, Some("not granted")),
+            "Command 4: refused in the visitor's page — not granted"
+        );
     }
 
     #[test]

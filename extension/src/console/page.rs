@@ -156,7 +156,8 @@ impl Console {
     // ---- plumbing -----------------------------------------------------------
 
     fn app_origins(&self, origins: &[String]) {
-        let shown = if origins.is_empty() { "none (set them in Baton's options)".to_owned() } else { origins.join(", ") };
+        let shown =
+            if origins.is_empty() { "none (set them in Baton's options)".to_owned() } else { origins.join(", ") };
         ui::set_text(&self.doc, "module-origins", &shown);
         self.st.borrow_mut().app_origins = origins.to_vec();
     }
@@ -215,7 +216,12 @@ impl Console {
             st.visitor.clone()
         };
         let doc = &self.doc;
-        ui::set_state(doc, "console-state", phase.as_str(), &phase.label(if visitor.is_empty() { "the visitor" } else { &visitor }));
+        ui::set_state(
+            doc,
+            "console-state",
+            phase.as_str(),
+            &phase.label(if visitor.is_empty() { "the visitor" } else { &visitor }),
+        );
         let in_session = matches!(phase, Phase::AwaitingConsent | Phase::Active | Phase::Ended | Phase::Replay);
         ui::set_hidden(doc, "join-view", in_session);
         ui::set_hidden(doc, "session-view", !in_session);
@@ -275,7 +281,10 @@ impl Console {
                 let text = match (present, ends_at_ms) {
                     (true, _) => String::new(),
                     (false, Some(at)) => {
-                        format!("Visitor disconnected — the session ends at {} unless they come back", crate::chrome::local_time(at))
+                        format!(
+                            "Visitor disconnected — the session ends at {} unless they come back",
+                            crate::chrome::local_time(at)
+                        )
                     }
                     (false, None) => "Visitor disconnected — waiting…".to_owned(),
                 };
@@ -485,7 +494,11 @@ impl Console {
         let scale = if stage.0 > 0.0 && stage.1 > 0.0 { model::fit_scale(st.viewport, stage) } else { 1.0 };
         st.scale = scale;
         ui::style(doc, "stage-inner", &format!("width:{w}px;height:{h}px;transform:scale({scale})"));
-        ui::style(doc, "stage-sizer", &format!("width:{}px;height:{}px", (w as f64 * scale).round(), (h as f64 * scale).round()));
+        ui::style(
+            doc,
+            "stage-sizer",
+            &format!("width:{}px;height:{}px", (w as f64 * scale).round(), (h as f64 * scale).round()),
+        );
         ui::set_attr(doc, "ink", "viewBox", &format!("0 0 {w} {h}"));
         ui::set_text(doc, "visitor-viewport", &format!("{w} × {h}"));
         ui::set_attr(doc, "visitor-viewport", "data-w", &w.to_string());
@@ -546,7 +559,9 @@ impl Console {
         let element = st.mirror.node(id).and_then(super::frame_dom::as_element);
         let field = element
             .map(|e| match model::field_kind(&e.local_name(), e.get_attribute("type").as_deref()) {
-                model::Field::Text if Self::value_of(e).is_some_and(|v| model::shows_masked(&v)) => model::Field::Masked,
+                model::Field::Text if Self::value_of(e).is_some_and(|v| model::shows_masked(&v)) => {
+                    model::Field::Masked
+                }
                 kind => kind,
             })
             .unwrap_or(model::Field::Other);
@@ -632,9 +647,12 @@ impl Console {
         }
         ui::set_state(doc, "app-state", name, &text);
         ui::set_attr(doc, "app-state", "data-app-id", &app.app_id);
-        for (id, action) in
-            [("app-push", AppAction::Push), ("app-hold", AppAction::Hold), ("app-resume", AppAction::Resume), ("app-pull", AppAction::Pull)]
-        {
+        for (id, action) in [
+            ("app-push", AppAction::Push),
+            ("app-hold", AppAction::Hold),
+            ("app-resume", AppAction::Resume),
+            ("app-pull", AppAction::Pull),
+        ] {
             ui::set_disabled(doc, id, model::app_transition(app.state, action).is_none());
         }
     }
@@ -669,7 +687,9 @@ impl Console {
             me.replay_to(t);
         });
 
-        for (id, mode) in [("mode-pointer", Mode::Pointer), ("mode-highlight", Mode::Highlight), ("mode-draw", Mode::Draw)] {
+        for (id, mode) in
+            [("mode-pointer", Mode::Pointer), ("mode-highlight", Mode::Highlight), ("mode-draw", Mode::Draw)]
+        {
             let me = self.clone();
             ui::on_id(&doc, id, "change", move |_| {
                 me.st.borrow_mut().mode = mode;
@@ -750,9 +770,12 @@ impl Console {
         ui::on_id(&doc, "app-configure", "click", move |_| me.configure_app());
         let me = self.clone();
         ui::on_id(&doc, "app-send", "click", move |_| me.send_to_app());
-        for (id, action) in
-            [("app-push", AppAction::Push), ("app-hold", AppAction::Hold), ("app-resume", AppAction::Resume), ("app-pull", AppAction::Pull)]
-        {
+        for (id, action) in [
+            ("app-push", AppAction::Push),
+            ("app-hold", AppAction::Hold),
+            ("app-resume", AppAction::Resume),
+            ("app-pull", AppAction::Pull),
+        ] {
             let me = self.clone();
             ui::on_id(&doc, id, "click", move |_| me.app_action(action));
         }

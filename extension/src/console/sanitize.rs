@@ -91,26 +91,75 @@ pub fn frame_attr(name: &str, value: &str, base: &Base) -> Option<(String, Strin
     if !FRAME_ATTRS.contains(&lname.as_str()) {
         return None;
     }
-    if (lname == "width" || lname == "height") && !value.trim().chars().all(|c| c.is_ascii_digit() || c == '%' || c == '.') {
+    if (lname == "width" || lname == "height")
+        && !value.trim().chars().all(|c| c.is_ascii_digit() || c == '%' || c == '.')
+    {
         return None;
     }
     sanitize_attr(Ns::Html, "iframe", &lname, value, base)
 }
 
 const INERT: &[&str] = &[
-    "script", "noscript", "base", "meta", "portal", "fencedframe", "set", "animate", "animatemotion",
-    "animatetransform", "discard", "handler", "listener", "param", "xml-stylesheet",
+    "script",
+    "noscript",
+    "base",
+    "meta",
+    "portal",
+    "fencedframe",
+    "set",
+    "animate",
+    "animatemotion",
+    "animatetransform",
+    "discard",
+    "handler",
+    "listener",
+    "param",
+    "xml-stylesheet",
 ];
 
 const EMBEDS: &[&str] = &["iframe", "frame", "frameset", "object", "embed", "applet"];
 
 /// Attributes dropped on every element (besides every `on*`).
 const DROPPED_ATTRS: &[&str] = &[
-    "srcdoc", "action", "formaction", "target", "formtarget", "ping", "http-equiv", "autofocus",
-    "contenteditable", "is", "nonce", "integrity", "method", "formmethod", "enctype", "formenctype",
-    "download", "autoplay", "popovertarget", "popovertargetaction", "manifest", "codebase", "archive",
-    "classid", "data", "dynsrc", "lowsrc", "attributename", "xmlns", "xmlns:xlink", "xml:base", "xlink:actuate",
-    "xlink:show", "command", "commandfor", "interestfor", "attributionsrc", "browsingtopics", "sharedstoragewritable",
+    "srcdoc",
+    "action",
+    "formaction",
+    "target",
+    "formtarget",
+    "ping",
+    "http-equiv",
+    "autofocus",
+    "contenteditable",
+    "is",
+    "nonce",
+    "integrity",
+    "method",
+    "formmethod",
+    "enctype",
+    "formenctype",
+    "download",
+    "autoplay",
+    "popovertarget",
+    "popovertargetaction",
+    "manifest",
+    "codebase",
+    "archive",
+    "classid",
+    "data",
+    "dynsrc",
+    "lowsrc",
+    "attributename",
+    "xmlns",
+    "xmlns:xlink",
+    "xml:base",
+    "xlink:actuate",
+    "xlink:show",
+    "command",
+    "commandfor",
+    "interestfor",
+    "attributionsrc",
+    "browsingtopics",
+    "sharedstoragewritable",
 ];
 
 fn is_event_handler(name: &str) -> bool {
@@ -253,8 +302,31 @@ pub fn sanitize_attr(ns: Ns, lower_tag: &str, name: &str, value: &str, base: &Ba
 pub fn masked_style(lower_tag: &str, (w, h): (u32, u32)) -> String {
     let inline = matches!(
         lower_tag,
-        "span" | "a" | "b" | "i" | "em" | "strong" | "small" | "code" | "label" | "abbr" | "cite" | "q" | "s"
-            | "u" | "mark" | "time" | "var" | "kbd" | "samp" | "sub" | "sup" | "bdi" | "bdo" | "data" | "font"
+        "span"
+            | "a"
+            | "b"
+            | "i"
+            | "em"
+            | "strong"
+            | "small"
+            | "code"
+            | "label"
+            | "abbr"
+            | "cite"
+            | "q"
+            | "s"
+            | "u"
+            | "mark"
+            | "time"
+            | "var"
+            | "kbd"
+            | "samp"
+            | "sub"
+            | "sup"
+            | "bdi"
+            | "bdo"
+            | "data"
+            | "font"
     );
     format!(
         "{}width:{w}px!important;height:{h}px!important;min-width:0!important;min-height:0!important;\
@@ -296,15 +368,26 @@ mod tests {
             assert_eq!(plan_element(Ns::Html, tag, &[], &base()), ElementPlan::Inert, "{tag}");
         }
         assert_eq!(plan_element(Ns::Svg, "script", &[], &base()), ElementPlan::Inert);
-        assert_eq!(plan_element(Ns::Html, "link", &a(&[("rel", "preload"), ("href", "x")]), &base()), ElementPlan::Inert);
+        assert_eq!(
+            plan_element(Ns::Html, "link", &a(&[("rel", "preload"), ("href", "x")]), &base()),
+            ElementPlan::Inert
+        );
         assert_eq!(plan_element(Ns::Html, "img onerror=x", &[], &base()), ElementPlan::Inert);
-        assert!(matches!(plan_element(Ns::Html, "link", &a(&[("rel", "Stylesheet")]), &base()), ElementPlan::Keep { .. }));
+        assert!(matches!(
+            plan_element(Ns::Html, "link", &a(&[("rel", "Stylesheet")]), &base()),
+            ElementPlan::Keep { .. }
+        ));
     }
 
     #[test]
     fn frames_and_plugins_become_placeholders() {
         for tag in ["iframe", "object", "embed", "frame"] {
-            match plan_element(Ns::Html, tag, &a(&[("srcdoc", "<script>x</script>"), ("src", "https://x"), ("width", "300")]), &base()) {
+            match plan_element(
+                Ns::Html,
+                tag,
+                &a(&[("srcdoc", "<script>x</script>"), ("src", "https://x"), ("width", "300")]),
+                &base(),
+            ) {
                 ElementPlan::Placeholder { attrs, .. } => assert_eq!(attrs, a(&[("width", "300")])),
                 other => panic!("{tag}: {other:?}"),
             }
@@ -328,7 +411,12 @@ mod tests {
         match plan_frame(&attrs, &base()) {
             ElementPlan::Frame { attrs } => assert_eq!(
                 attrs,
-                a(&[("width", "300"), ("height", "100%"), ("class", "embed"), ("style", "border:0;background:url(\"about:invalid\")")])
+                a(&[
+                    ("width", "300"),
+                    ("height", "100%"),
+                    ("class", "embed"),
+                    ("style", "border:0;background:url(\"about:invalid\")")
+                ])
             ),
             other => panic!("{other:?}"),
         }
@@ -342,10 +430,20 @@ mod tests {
         let kept = keep(
             Ns::Html,
             "img",
-            &[("src", "javascript:alert(1)"), ("onerror", "alert(1)"), ("ONLOAD", "x"), ("alt", "pic"), ("srcdoc", "x")],
+            &[
+                ("src", "javascript:alert(1)"),
+                ("onerror", "alert(1)"),
+                ("ONLOAD", "x"),
+                ("alt", "pic"),
+                ("srcdoc", "x"),
+            ],
         );
         assert_eq!(kept, a(&[("alt", "pic")]));
-        let kept = keep(Ns::Html, "form", &[("action", "https://evil.example"), ("method", "post"), ("target", "_top"), ("class", "f")]);
+        let kept = keep(
+            Ns::Html,
+            "form",
+            &[("action", "https://evil.example"), ("method", "post"), ("target", "_top"), ("class", "f")],
+        );
         assert_eq!(kept, a(&[("class", "f")]));
         let kept = keep(Ns::Html, "button", &[("formaction", "javascript:x"), ("type", "submit")]);
         assert_eq!(kept, a(&[("type", "submit")]));
@@ -356,14 +454,18 @@ mod tests {
             &[("commandfor", "d"), ("command", "show-modal"), ("interestfor", "p"), ("class", "b")],
         );
         assert_eq!(kept, a(&[("class", "b")]));
-        let kept = keep(Ns::Html, "img", &[("src", "a.png"), ("attributionsrc", "https://t.example"), ("browsingtopics", "")]);
+        let kept =
+            keep(Ns::Html, "img", &[("src", "a.png"), ("attributionsrc", "https://t.example"), ("browsingtopics", "")]);
         assert_eq!(kept, a(&[("src", "https://shop.example/p/a.png")]));
     }
 
     #[test]
     fn links_never_navigate() {
         assert_eq!(keep(Ns::Html, "a", &[("href", "javascript:alert(1)")]), a(&[]));
-        assert_eq!(keep(Ns::Html, "a", &[("href", "next.html")]), a(&[("data-baton-href", "https://shop.example/p/next.html")]));
+        assert_eq!(
+            keep(Ns::Html, "a", &[("href", "next.html")]),
+            a(&[("data-baton-href", "https://shop.example/p/next.html")])
+        );
         assert_eq!(keep(Ns::Svg, "a", &[("xlink:href", "javascript:alert(1)")]), a(&[]));
         assert_eq!(keep(Ns::Svg, "use", &[("href", "#icon")]), a(&[("href", "#icon")]));
         assert_eq!(keep(Ns::Svg, "image", &[("xlink:href", "data:text/html,x")]), a(&[]));
@@ -371,19 +473,26 @@ mod tests {
 
     #[test]
     fn only_svg_images_take_data_urls() {
-        for (name, url) in [("href", "data:image/svg+xml,<svg/>"), ("xlink:href", "data:image/svg+xml;base64,PHN2Zy8+")] {
+        for (name, url) in [("href", "data:image/svg+xml,<svg/>"), ("xlink:href", "data:image/svg+xml;base64,PHN2Zy8+")]
+        {
             assert_eq!(keep(Ns::Svg, "use", &[(name, url)]), a(&[]), "{name}");
             assert_eq!(keep(Ns::Svg, "textPath", &[(name, url)]), a(&[]), "{name}");
             assert_eq!(keep(Ns::Svg, "image", &[(name, url)]), a(&[("href", url)]), "{name}");
             assert_eq!(keep(Ns::Svg, "feImage", &[(name, url)]), a(&[("href", url)]), "{name}");
         }
-        assert_eq!(keep(Ns::Svg, "use", &[("href", "icons.svg#i")]), a(&[("href", "https://shop.example/p/icons.svg#i")]));
+        assert_eq!(
+            keep(Ns::Svg, "use", &[("href", "icons.svg#i")]),
+            a(&[("href", "https://shop.example/p/icons.svg#i")])
+        );
     }
 
     #[test]
     fn urls_are_resolved_against_the_page() {
         assert_eq!(keep(Ns::Html, "img", &[("src", "../i.png")]), a(&[("src", "https://shop.example/i.png")]));
-        assert_eq!(keep(Ns::Html, "img", &[("src", "data:image/svg+xml,<svg/>")]), a(&[("src", "data:image/svg+xml,<svg/>")]));
+        assert_eq!(
+            keep(Ns::Html, "img", &[("src", "data:image/svg+xml,<svg/>")]),
+            a(&[("src", "data:image/svg+xml,<svg/>")])
+        );
         assert_eq!(keep(Ns::Html, "video", &[("src", "data:image/png,x")]), a(&[]));
         assert_eq!(
             keep(Ns::Html, "div", &[("style", "background:url(javascript:x)")]),
@@ -395,7 +504,10 @@ mod tests {
     #[test]
     fn password_fields_keep_no_value() {
         assert_eq!(keep(Ns::Html, "input", &[("type", "password"), ("value", "hunter2")]), a(&[("type", "password")]));
-        assert_eq!(keep(Ns::Html, "input", &[("type", "text"), ("value", "***")]), a(&[("type", "text"), ("value", "***")]));
+        assert_eq!(
+            keep(Ns::Html, "input", &[("type", "text"), ("value", "***")]),
+            a(&[("type", "text"), ("value", "***")])
+        );
     }
 
     #[test]

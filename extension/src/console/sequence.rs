@@ -42,7 +42,10 @@ pub struct Sequencer {
 pub fn is_page_record(frame: &VisitorFrame) -> bool {
     matches!(
         frame,
-        VisitorFrame::Mutations(_) | VisitorFrame::Input(_) | VisitorFrame::Scroll { .. } | VisitorFrame::Selection { .. }
+        VisitorFrame::Mutations(_)
+            | VisitorFrame::Input(_)
+            | VisitorFrame::Scroll { .. }
+            | VisitorFrame::Selection { .. }
     )
 }
 
@@ -112,7 +115,7 @@ impl Sequencer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use baton_shared::cobrowse::{Mutations, Snapshot, Node};
+    use baton_shared::cobrowse::{Mutations, Node, Snapshot};
 
     fn muts() -> VisitorFrame {
         VisitorFrame::Mutations(Mutations::default())

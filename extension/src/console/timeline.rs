@@ -21,12 +21,7 @@ impl Timeline {
     /// can be shown (a live session starts with the operator's keyframe
     /// request, the visitor's viewport, …); the first frame if none.
     pub fn start_ms(&self) -> i64 {
-        self.frames
-            .iter()
-            .find(|f| Self::is_snapshot(f))
-            .or(self.frames.first())
-            .map(|f| f.at_ms)
-            .unwrap_or(0)
+        self.frames.iter().find(|f| Self::is_snapshot(f)).or(self.frames.first()).map(|f| f.at_ms).unwrap_or(0)
     }
 
     /// Length in ms from the start to the last frame.
@@ -66,9 +61,7 @@ impl Timeline {
 
     /// Asset frames before `index` (needed after a reset).
     pub fn assets_before(&self, index: usize) -> impl Iterator<Item = &RecordedPlain> {
-        self.frames[..index]
-            .iter()
-            .filter(|f| matches!(f.frame, Frame::Visitor { frame: VisitorFrame::Assets { .. } }))
+        self.frames[..index].iter().filter(|f| matches!(f.frame, Frame::Visitor { frame: VisitorFrame::Assets { .. } }))
     }
 }
 

@@ -93,7 +93,11 @@ pub fn on_active(target: &web_sys::EventTarget, event: &str, f: impl FnMut(Event
     let f: Closure<dyn FnMut(Event)> = Closure::new(f);
     let opts = web_sys::AddEventListenerOptions::new();
     opts.set_passive(false);
-    let _ = target.add_event_listener_with_callback_and_add_event_listener_options(event, f.as_ref().unchecked_ref(), &opts);
+    let _ = target.add_event_listener_with_callback_and_add_event_listener_options(
+        event,
+        f.as_ref().unchecked_ref(),
+        &opts,
+    );
     f.forget();
 }
 

@@ -352,7 +352,10 @@ mod tests {
         let long = format!("data:image/png;base64,{}", "A".repeat(MAX_MIRROR_URL));
         assert_eq!(safe_url(&Base::new(BASE), &long, UrlUse::Image), None);
         assert_eq!(safe_url(&Base::new(BASE), &"a/".repeat(MAX_MIRROR_URL), UrlUse::Image), None);
-        assert_eq!(safe_url(&Base::new(format!("https://h.example/{}", "a".repeat(MAX_MIRROR_URL))), "x.png", UrlUse::Image), None);
+        assert_eq!(
+            safe_url(&Base::new(format!("https://h.example/{}", "a".repeat(MAX_MIRROR_URL))), "x.png", UrlUse::Image),
+            None
+        );
         assert!(safe_url(&Base::new(BASE), "data:image/png;base64,AAAA", UrlUse::Image).is_some());
     }
 
@@ -363,6 +366,9 @@ mod tests {
             "https://shop.example/a/b/a.png 1x, https://shop.example/b.png 3x"
         );
         assert_eq!(safe_srcset(&Base::new(BASE), "javascript:alert(1)"), None);
-        assert_eq!(safe_srcset(&Base::new(BASE), "data:image/png;base64,AA,AA 1x").unwrap(), "data:image/png;base64,AA,AA 1x");
+        assert_eq!(
+            safe_srcset(&Base::new(BASE), "data:image/png;base64,AA,AA 1x").unwrap(),
+            "data:image/png;base64,AA,AA 1x"
+        );
     }
 }

@@ -46,7 +46,13 @@ pub fn classify(facts: &ElementFacts) -> Option<FieldKind> {
 
 /// Whether a control is a secret kind: a password field, or one whose
 /// autocomplete or identifiers name a credential, card or one-time code.
-pub fn is_secret(tag: &str, input_type: Option<&str>, autocomplete: Option<&str>, id: Option<&str>, name: Option<&str>) -> bool {
+pub fn is_secret(
+    tag: &str,
+    input_type: Option<&str>,
+    autocomplete: Option<&str>,
+    id: Option<&str>,
+    name: Option<&str>,
+) -> bool {
     (tag == "input" && input_type.is_some_and(|t| t.trim().eq_ignore_ascii_case("password")))
         || autocomplete.is_some_and(is_secret_autocomplete)
         || looks_secret(id, name, autocomplete)
@@ -63,8 +69,22 @@ pub fn may_disguise(tag: &str, input_type: Option<&str>) -> bool {
             let t = input_type.unwrap_or("").trim().to_ascii_lowercase();
             !matches!(
                 t.as_str(),
-                "password" | "hidden" | "checkbox" | "radio" | "file" | "submit" | "button" | "reset" | "image"
-                    | "color" | "range" | "date" | "datetime-local" | "month" | "week" | "time"
+                "password"
+                    | "hidden"
+                    | "checkbox"
+                    | "radio"
+                    | "file"
+                    | "submit"
+                    | "button"
+                    | "reset"
+                    | "image"
+                    | "color"
+                    | "range"
+                    | "date"
+                    | "datetime-local"
+                    | "month"
+                    | "week"
+                    | "time"
             )
         }
         _ => false,
@@ -144,9 +164,7 @@ pub fn looks_secret(id: Option<&str>, name: Option<&str>, autocomplete: Option<&
         let joined: String = words.concat();
         SECRET_WORDS.iter().any(|w| {
             if w.len() <= 4 {
-                words
-                    .iter()
-                    .any(|word| word.trim_end_matches(|c: char| c.is_ascii_digit()) == *w)
+                words.iter().any(|word| word.trim_end_matches(|c: char| c.is_ascii_digit()) == *w)
             } else {
                 joined.contains(w)
             }
@@ -184,11 +202,7 @@ mod tests {
     use super::*;
 
     fn input(t: &str) -> ElementFacts<'_> {
-        ElementFacts {
-            tag: "input",
-            input_type: Some(t),
-            ..Default::default()
-        }
+        ElementFacts { tag: "input", input_type: Some(t), ..Default::default() }
     }
 
     #[test]
@@ -203,107 +217,54 @@ mod tests {
         ] {
             assert_eq!(classify(&input(t)), Some(kind), "{t}");
         }
-        let untyped = ElementFacts {
-            tag: "input",
-            ..Default::default()
-        };
+        let untyped = ElementFacts { tag: "input", ..Default::default() };
         assert_eq!(classify(&untyped), Some(FieldKind::Text));
-        let multi = ElementFacts {
-            tag: "select",
-            multiple: true,
-            ..Default::default()
-        };
+        let multi = ElementFacts { tag: "select", multiple: true, ..Default::default() };
         assert_eq!(classify(&multi), Some(FieldKind::SelectMultiple));
-        let host = ElementFacts {
-            tag: "div",
-            editing_host: true,
-            ..Default::default()
-        };
+        let host = ElementFacts { tag: "div", editing_host: true, ..Default::default() };
         assert_eq!(classify(&host), Some(FieldKind::Contenteditable));
-        assert_eq!(
-            classify(&ElementFacts {
-                tag: "div",
-                ..Default::default()
-            }),
-            None
-        );
+        assert_eq!(classify(&ElementFacts { tag: "div", ..Default::default() }), None);
     }
 
     #[test]
     fn never_captured() {
-        for t in [
-            "password",
-            " Password ",
-            "hidden",
-            "file",
-            "submit",
-            "image",
-            "color",
-            "range",
-            "bogus",
-        ] {
+        for t in ["password", " Password ", "hidden", "file", "submit", "image", "color", "range", "bogus"] {
             assert_eq!(classify(&input(t)), None, "{t}");
         }
-        for ac in [
-            "cc-number",
-            "billing cc-exp",
-            "one-time-code",
-            "new-password",
-            "current-password",
-        ] {
-            let f = ElementFacts {
-                autocomplete: Some(ac),
-                ..input("text")
-            };
+        for ac in ["cc-number", "billing cc-exp", "one-time-code", "new-password", "current-password"] {
+            let f = ElementFacts { autocomplete: Some(ac), ..input("text") };
             assert_eq!(classify(&f), None, "{ac}");
-            let s = ElementFacts {
-                tag: "select",
-                autocomplete: Some(ac),
-                ..Default::default()
-            };
+            let s = ElementFacts { tag: "select", autocomplete: Some(ac), ..Default::default() };
             assert_eq!(classify(&s), None, "select {ac}");
         }
         assert!(is_secret("input", Some(" Password"), None, None, None));
         assert!(is_secret("select", None, Some("cc-exp-month"), None, None));
         assert!(is_secret("input", Some("text"), None, Some("otp"), None));
         assert!(!is_secret("input", Some("text"), Some("email"), Some("mail"), None));
-        assert_eq!(
-            classify(&ElementFacts {
-                private: true,
-                ..input("text")
-            }),
-            None
-        );
-        assert_eq!(
-            classify(&ElementFacts {
-                private: true,
-                tag: "textarea",
-                ..Default::default()
-            }),
-            None
-        );
-        assert_eq!(
-            classify(&ElementFacts {
-                disabled: true,
-                ..input("text")
-            }),
-            None
-        );
-        assert_eq!(
-            classify(&ElementFacts {
-                hidden: true,
-                ..input("text")
-            }),
-            None
-        );
+        assert_eq!(classify(&ElementFacts { private: true, ..input("text") }), None);
+        assert_eq!(classify(&ElementFacts { private: true, tag: "textarea", ..Default::default() }), None);
+        assert_eq!(classify(&ElementFacts { disabled: true, ..input("text") }), None);
+        assert_eq!(classify(&ElementFacts { hidden: true, ..input("text") }), None);
     }
 
     #[test]
     fn text_shown_as_shapes_is_secret() {
-        for (tag, t) in [("input", None), ("input", Some(" TEL")), ("input", Some("number")), ("input", Some("bogus")), ("textarea", None)] {
+        for (tag, t) in [
+            ("input", None),
+            ("input", Some(" TEL")),
+            ("input", Some("number")),
+            ("input", Some("bogus")),
+            ("textarea", None),
+        ] {
             assert!(may_disguise(tag, t), "{tag} {t:?}");
         }
-        for (tag, t) in [("input", Some("checkbox")), ("input", Some("password")), ("input", Some("date")), ("select", None), ("div", None)] {
+        for (tag, t) in [
+            ("input", Some("checkbox")),
+            ("input", Some("password")),
+            ("input", Some("date")),
+            ("select", None),
+            ("div", None),
+        ] {
             assert!(!may_disguise(tag, t), "{tag} {t:?}");
         }
         for v in [Some("disc"), Some(" Circle"), Some("square"), None] {
@@ -314,34 +275,22 @@ mod tests {
 
     #[test]
     fn styles_that_make_content_editable() {
-        assert!(user_editable(Some("read-write")) && user_editable(Some(" READ-WRITE-PLAINTEXT-ONLY")) && user_editable(None));
+        assert!(
+            user_editable(Some("read-write"))
+                && user_editable(Some(" READ-WRITE-PLAINTEXT-ONLY"))
+                && user_editable(None)
+        );
         assert!(!user_editable(Some("read-only")) && !user_editable(Some("")));
     }
 
     #[test]
     fn secret_looking_names() {
-        for ident in [
-            "password",
-            "userPassword",
-            "card-number",
-            "card_number",
-            "cardNumber",
-            "cvv2",
-            "otp",
-            "user_pin",
-            "PIN",
-        ] {
+        for ident in
+            ["password", "userPassword", "card-number", "card_number", "cardNumber", "cvv2", "otp", "user_pin", "PIN"]
+        {
             assert!(looks_secret(None, Some(ident), None), "{ident}");
         }
-        for ident in [
-            "first_name",
-            "email",
-            "spinner",
-            "options",
-            "shipping",
-            "topic",
-            "comment",
-        ] {
+        for ident in ["first_name", "email", "spinner", "options", "shipping", "topic", "comment"] {
             assert!(!looks_secret(Some(ident), Some(ident), None), "{ident}");
         }
     }

@@ -208,9 +208,7 @@ fn key_of(doc: &Document, element: &Element, kind: FieldKind) -> FieldKey {
         name: attr("name"),
         autocomplete: attr("autocomplete").map(|a| a.to_ascii_lowercase()),
         label: label_of(doc, element),
-        form_action: form_of(element)
-            .and_then(|f| f.get_attribute("action"))
-            .and_then(|a| non_empty(&a, MAX_IDENT)),
+        form_action: form_of(element).and_then(|f| f.get_attribute("action")).and_then(|a| non_empty(&a, MAX_IDENT)),
         value_attr,
         path: path_of(element),
     }
@@ -219,41 +217,28 @@ fn key_of(doc: &Document, element: &Element, kind: FieldKind) -> FieldKey {
 /// `<label for>` or a wrapping `<label>`, then `aria-label`,
 /// `aria-labelledby`, and last the placeholder.
 fn label_of(doc: &Document, element: &Element) -> Option<String> {
-    let labels = js_sys::Reflect::get(element, &"labels".into())
-        .ok()
-        .and_then(|l| l.dyn_into::<web_sys::NodeList>().ok());
-    if let Some(text) = labels
-        .and_then(|l| l.item(0))
-        .and_then(|l| l.text_content())
-        .and_then(|t| non_empty(&t, MAX_LABEL))
+    let labels =
+        js_sys::Reflect::get(element, &"labels".into()).ok().and_then(|l| l.dyn_into::<web_sys::NodeList>().ok());
+    if let Some(text) =
+        labels.and_then(|l| l.item(0)).and_then(|l| l.text_content()).and_then(|t| non_empty(&t, MAX_LABEL))
     {
         return Some(text);
     }
-    if let Some(text) = element
-        .get_attribute("aria-label")
-        .and_then(|t| non_empty(&t, MAX_LABEL))
-    {
+    if let Some(text) = element.get_attribute("aria-label").and_then(|t| non_empty(&t, MAX_LABEL)) {
         return Some(text);
     }
     if let Some(ids) = element.get_attribute("aria-labelledby") {
-        let text: Vec<String> = ids
-            .split_ascii_whitespace()
-            .take(8)
-            .filter_map(|id| doc.get_element_by_id(id)?.text_content())
-            .collect();
+        let text: Vec<String> =
+            ids.split_ascii_whitespace().take(8).filter_map(|id| doc.get_element_by_id(id)?.text_content()).collect();
         if let Some(text) = non_empty(&text.join(" "), MAX_LABEL) {
             return Some(text);
         }
     }
-    element
-        .get_attribute("placeholder")
-        .and_then(|t| non_empty(&t, MAX_LABEL))
+    element.get_attribute("placeholder").and_then(|t| non_empty(&t, MAX_LABEL))
 }
 
 fn form_of(element: &Element) -> Option<Element> {
-    let form = js_sys::Reflect::get(element, &"form".into())
-        .ok()
-        .and_then(|f| f.dyn_into::<Element>().ok());
+    let form = js_sys::Reflect::get(element, &"form".into()).ok().and_then(|f| f.dyn_into::<Element>().ok());
     form.or_else(|| element.closest("form").ok().flatten())
 }
 

@@ -47,11 +47,7 @@ pub fn score(saved: &FieldKey, candidate: &FieldKey) -> Option<u32> {
     if has_identity && identity == 0 || !has_identity && path == 0 {
         return None;
     }
-    let form = if same(&saved.form_action, &candidate.form_action) {
-        FORM
-    } else {
-        0
-    };
+    let form = if same(&saved.form_action, &candidate.form_action) { FORM } else { 0 };
     Some(identity + path + form)
 }
 
@@ -101,13 +97,7 @@ mod tests {
     fn reordered_markup_matches_by_identity() {
         use FieldKind::*;
         let saved = vec![
-            key(
-                Text,
-                Some("first"),
-                Some("first"),
-                Some("First name"),
-                "body/form[0]/input[0]",
-            ),
+            key(Text, Some("first"), Some("first"), Some("First name"), "body/form[0]/input[0]"),
             key(Text, None, Some("last"), Some("Last name"), "body/form[0]/input[1]"),
             key(Text, None, None, Some("Nickname"), "body/form[0]/input[2]"),
             key(Textarea, None, None, None, "body/form[0]/textarea[0]"),
@@ -116,13 +106,7 @@ mod tests {
         let candidates = vec![
             key(Text, None, None, Some("Nickname"), "body/form[0]/input[0]"),
             key(Text, None, Some("last"), Some("Last name"), "body/form[0]/input[1]"),
-            key(
-                Text,
-                Some("first"),
-                Some("first"),
-                Some("First name"),
-                "body/form[0]/input[2]",
-            ),
+            key(Text, Some("first"), Some("first"), Some("First name"), "body/form[0]/input[2]"),
             key(Textarea, None, None, None, "body/form[0]/textarea[0]"),
         ];
         let mut pairs = assign(&saved, &candidates);

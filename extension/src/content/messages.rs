@@ -48,13 +48,8 @@ mod tests {
 
     #[test]
     fn wire_shape() {
-        let m = ContentMessage::Ready {
-            url: "https://a/".into(),
-        };
-        assert_eq!(
-            serde_json::to_value(&m).unwrap(),
-            serde_json::json!({"baton": "ready", "url": "https://a/"})
-        );
+        let m = ContentMessage::Ready { url: "https://a/".into() };
+        assert_eq!(serde_json::to_value(&m).unwrap(), serde_json::json!({"baton": "ready", "url": "https://a/"}));
         // What content.js sends when the page forbids WebAssembly.
         let blocked: ContentMessage =
             serde_json::from_value(serde_json::json!({"baton": "wasm_blocked", "reason": "CSP"})).unwrap();

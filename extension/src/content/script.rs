@@ -64,7 +64,11 @@ fn listen(win: &Window) -> Result<(), JsValue> {
     // A password field is known as one from the moment it is focused, so
     // that showing it as text before the next scan does not capture it.
     let focused = Closure::<dyn FnMut(web_sys::Event)>::new(|event: web_sys::Event| note_secret_target(&event));
-    doc.add_event_listener_with_callback_and_add_event_listener_options("focusin", focused.as_ref().unchecked_ref(), &options)?;
+    doc.add_event_listener_with_callback_and_add_event_listener_options(
+        "focusin",
+        focused.as_ref().unchecked_ref(),
+        &options,
+    )?;
     focused.forget();
 
     // Leaving or hiding the page: capture now, the debounce may not get to run.
@@ -117,13 +121,8 @@ fn capture_now() {
             Some(FieldState { value, key: f.key })
         })
         .collect();
-    let mut page = PageState {
-        tab_id: 0,
-        url,
-        fields,
-        scroll: Some(scroll::capture(&win, &doc)),
-        captured_ms: api::now_ms(),
-    };
+    let mut page =
+        PageState { tab_id: 0, url, fields, scroll: Some(scroll::capture(&win, &doc)), captured_ms: api::now_ms() };
     sanitize(&mut page);
     send(&ContentMessage::PageState { page });
 }
@@ -155,9 +154,7 @@ fn on_message(message: JsValue, sender: JsValue, send_response: JsValue) {
         .and_then(|r| js_sys::Reflect::get(&r, &"id".into()))
         .ok()
         .and_then(|id| id.as_string());
-    let sender_id = js_sys::Reflect::get(&sender, &"id".into())
-        .ok()
-        .and_then(|id| id.as_string());
+    let sender_id = js_sys::Reflect::get(&sender, &"id".into()).ok().and_then(|id| id.as_string());
     if own_id.is_none() || sender_id != own_id {
         return;
     }
@@ -213,10 +210,5 @@ fn fill_fields(doc: &Document, saved: Vec<FieldState>, filled: &mut Vec<Element>
             filled.push(candidate.element.clone());
         }
     }
-    saved
-        .into_iter()
-        .zip(done)
-        .filter(|(_, d)| !d)
-        .map(|(f, _)| f)
-        .collect()
+    saved.into_iter().zip(done).filter(|(_, d)| !d).map(|(f, _)| f).collect()
 }

@@ -53,15 +53,8 @@ fn find_anchor(win: &Window, doc: &Document, private: &str) -> Option<ScrollAnch
 
 /// The text node under a viewport point (`document.caretRangeFromPoint`).
 fn caret_node(doc: &Document, x: f64, y: f64) -> Option<Node> {
-    let f: js_sys::Function = js_sys::Reflect::get(doc, &"caretRangeFromPoint".into())
-        .ok()?
-        .dyn_into()
-        .ok()?;
-    let range: Range = f
-        .call2(doc, &JsValue::from(x), &JsValue::from(y))
-        .ok()?
-        .dyn_into()
-        .ok()?;
+    let f: js_sys::Function = js_sys::Reflect::get(doc, &"caretRangeFromPoint".into()).ok()?.dyn_into().ok()?;
+    let range: Range = f.call2(doc, &JsValue::from(x), &JsValue::from(y)).ok()?.dyn_into().ok()?;
     let node = range.start_container().ok()?;
     (node.node_type() == TEXT_NODE).then_some(node)
 }
@@ -79,10 +72,7 @@ fn anchor_at(doc: &Document, node: &Node, private: &str) -> Option<ScrollAnchor>
         return None;
     }
     let top = node_top(doc, node)?;
-    Some(ScrollAnchor {
-        text,
-        offset_px: top.round() as i64,
-    })
+    Some(ScrollAnchor { text, offset_px: top.round() as i64 })
 }
 
 fn node_top(doc: &Document, node: &Node) -> Option<f64> {

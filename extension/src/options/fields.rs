@@ -54,7 +54,10 @@ mod tests {
 
     #[test]
     fn lists_are_one_entry_per_line() {
-        assert_eq!(value_from_text(Key::ExcludedSites, " a.example \n\n b.example\n"), json!(["a.example", "b.example"]));
+        assert_eq!(
+            value_from_text(Key::ExcludedSites, " a.example \n\n b.example\n"),
+            json!(["a.example", "b.example"])
+        );
         let mut s = Settings { excluded_sites: vec!["a.example".into(), "b.example".into()], ..Default::default() };
         assert_eq!(text_of(Key::ExcludedSites, &s), "a.example\nb.example");
         assert_eq!(value_from_text(Key::SafeSelectors, "#note\n\n.memo "), json!(["#note", ".memo"]));

@@ -38,11 +38,8 @@ pub fn device_section(doc: &Document, device: &RemoteDevice, shown_tabs: usize, 
     attr(&seen, "data-prefix", "seen ");
     append(&head, &seen);
     let total = model::device_tab_count(device);
-    let mut counts = format!(
-        "{} · {}",
-        model::count(device.windows.len(), "window", "windows"),
-        model::count(total, "tab", "tabs")
-    );
+    let mut counts =
+        format!("{} · {}", model::count(device.windows.len(), "window", "windows"), model::count(total, "tab", "tabs"));
     if shown_tabs != total {
         counts = format!("{} of {counts} match", model::thousands(shown_tabs));
     }
@@ -55,7 +52,13 @@ pub fn device_section(doc: &Document, device: &RemoteDevice, shown_tabs: usize, 
 }
 
 /// A window's header and its (still empty) tab list.
-pub fn window_section(doc: &Document, window: &RemoteWindow, number: usize, matched: usize, filtered: bool) -> (Element, Element) {
+pub fn window_section(
+    doc: &Document,
+    window: &RemoteWindow,
+    number: usize,
+    matched: usize,
+    filtered: bool,
+) -> (Element, Element) {
     let section = el(doc, "section", "window");
     attr(&section, "data-window-id", &window.id.to_string());
     let head = el(doc, "header", "window-head");

@@ -48,10 +48,8 @@ impl Catalog {
                 window.tabs.sort_by_key(|t| t.index);
             }
         }
-        let haystacks = devices
-            .iter()
-            .map(|d| d.windows.iter().map(|w| w.tabs.iter().map(haystack).collect()).collect())
-            .collect();
+        let haystacks =
+            devices.iter().map(|d| d.windows.iter().map(|w| w.tabs.iter().map(haystack).collect()).collect()).collect();
         Catalog { devices, haystacks }
     }
 
@@ -68,7 +66,8 @@ impl Catalog {
     pub fn select(&self, query: &str) -> Selection {
         let query = query.to_lowercase();
         let words: Vec<&str> = query.split_whitespace().collect();
-        let mut selection = Selection { total_tabs: self.total_tabs(), filtered: !words.is_empty(), ..Default::default() };
+        let mut selection =
+            Selection { total_tabs: self.total_tabs(), filtered: !words.is_empty(), ..Default::default() };
         for (d, windows) in self.haystacks.iter().enumerate() {
             let mut device = DeviceMatch { device: d, windows: Vec::new() };
             for (w, tabs) in windows.iter().enumerate() {
@@ -239,7 +238,9 @@ pub fn sync_line(sync: &SyncStatus, now_ms: i64) -> (&'static str, String) {
     match (sync.pending_changes, last) {
         (0, Some(last)) => ("synced", format!("Synced {last}")),
         (0, None) => ("never", "Not synced yet".to_owned()),
-        (n, Some(last)) => ("pending", format!("{} waiting · last synced {last}", count(n as usize, "change", "changes"))),
+        (n, Some(last)) => {
+            ("pending", format!("{} waiting · last synced {last}", count(n as usize, "change", "changes")))
+        }
         (n, None) => ("pending", format!("{} waiting to sync", count(n as usize, "change", "changes"))),
     }
 }
@@ -347,7 +348,10 @@ mod tests {
                 "new",
                 20,
                 vec![
-                    window(7, vec![tab(2, 1, "Second", "https://b.example/", 1), tab(3, 0, "First", "https://a.example/", 2)]),
+                    window(
+                        7,
+                        vec![tab(2, 1, "Second", "https://b.example/", 1), tab(3, 0, "First", "https://a.example/", 2)],
+                    ),
                     window(8, vec![tab(4, 0, "Recent RUST news", "https://news.example/rust", 9)]),
                 ],
             ),
@@ -398,7 +402,13 @@ mod tests {
                         let tabs = (0..100)
                             .map(|t| {
                                 let n = (d * 25 + w) * 100 + t;
-                                tab(n, t as u32, &format!("Page number {n} about things"), &format!("https://site{}.example/p/{n}", n % 97), n)
+                                tab(
+                                    n,
+                                    t as u32,
+                                    &format!("Page number {n} about things"),
+                                    &format!("https://site{}.example/p/{n}", n % 97),
+                                    n,
+                                )
                             })
                             .collect();
                         window(w, tabs)
@@ -478,7 +488,8 @@ mod tests {
     #[test]
     fn sync_lines() {
         let now = 10 * 60_000;
-        let synced = SyncStatus { pending_changes: 0, last_sync_ms: Some(now - 120_000), other_devices: 1, error: None };
+        let synced =
+            SyncStatus { pending_changes: 0, last_sync_ms: Some(now - 120_000), other_devices: 1, error: None };
         assert_eq!(sync_line(&synced, now), ("synced", "Synced 2 min ago".to_owned()));
         let pending = SyncStatus { pending_changes: 3, ..synced.clone() };
         assert_eq!(sync_line(&pending, now).0, "pending");
@@ -487,7 +498,11 @@ mod tests {
         let failing = SyncStatus { error: Some("the server answered HTTP 507".into()), ..pending };
         assert_eq!(
             sync_line(&failing, now),
-            ("failed", "Sync is failing, retrying: the server answered HTTP 507 · 3 changes waiting · last synced 2 min ago".to_owned())
+            (
+                "failed",
+                "Sync is failing, retrying: the server answered HTTP 507 · 3 changes waiting · last synced 2 min ago"
+                    .to_owned()
+            )
         );
     }
 
@@ -525,9 +540,10 @@ mod tests {
         ];
         assert_eq!(tab_to_send(&panel_active).and_then(|t| t.url.as_deref()), Some("https://c.example/"));
         assert_eq!(tab_to_send(&[t("chrome://settings", true, 1.0)]), None);
-        let parsed: Vec<BrowserTab> =
-            serde_json::from_str(r#"[{"url":"https://x.example/","title":"X","active":true,"lastAccessed":1.5,"id":3}]"#)
-                .unwrap();
+        let parsed: Vec<BrowserTab> = serde_json::from_str(
+            r#"[{"url":"https://x.example/","title":"X","active":true,"lastAccessed":1.5,"id":3}]"#,
+        )
+        .unwrap();
         assert_eq!(parsed[0].last_accessed, Some(1.5));
     }
 }

@@ -14,8 +14,8 @@ use crate::panel::client::{self, Client, PageEvent};
 use crate::panel::dom::{self, append, attr, set_hidden, set_state};
 use crate::panel::list;
 use crate::panel::model::{self, Catalog, Selection};
-use crate::panel::send::{self, SendControl};
 use crate::panel::pairing;
+use crate::panel::send::{self, SendControl};
 use crate::view::{self, Action, HostState, View};
 
 /// Typing pauses this long before the list is filtered.
@@ -103,7 +103,9 @@ impl Panel {
             dom::on(&search, "keydown", move |event| {
                 let key = event.dyn_ref::<web_sys::KeyboardEvent>().map(|k| k.key()).unwrap_or_default();
                 if key == "Escape" {
-                    if let Some(input) = me.doc.get_element_by_id("search").and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok()) {
+                    if let Some(input) =
+                        me.doc.get_element_by_id("search").and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok())
+                    {
                         input.set_value("");
                     }
                     me.search_soon();
@@ -291,7 +293,14 @@ impl Panel {
                 }
                 if first < total {
                     if expanded {
-                        self.append_rows(ul.clone(), device_match.device, window_match.window, window_match.tabs.clone(), first, generation);
+                        self.append_rows(
+                            ul.clone(),
+                            device_match.device,
+                            window_match.window,
+                            window_match.tabs.clone(),
+                            first,
+                            generation,
+                        );
                     } else {
                         append(&win, &list::show_all_button(&self.doc, first, total, selection.filtered));
                     }
@@ -313,7 +322,15 @@ impl Panel {
     }
 
     /// Appends rows `from..` of a window in chunks, yielding between them.
-    fn append_rows(self: &Rc<Self>, ul: Element, device: usize, window: usize, tabs: Vec<usize>, from: usize, generation: u32) {
+    fn append_rows(
+        self: &Rc<Self>,
+        ul: Element,
+        device: usize,
+        window: usize,
+        tabs: Vec<usize>,
+        from: usize,
+        generation: u32,
+    ) {
         if self.generation.get() != generation {
             return;
         }
@@ -345,7 +362,11 @@ impl Panel {
             ("host-disconnected", line, "Baton lists your other devices once the Baton app runs. Run baton-host doctor in a terminal to find out what is wrong.")
         } else if !self.loaded.get() {
             match self.list_error.borrow().clone() {
-                Some(e) => ("error", format!("Could not list your devices: {e}"), "Baton tries again when the connection comes back."),
+                Some(e) => (
+                    "error",
+                    format!("Could not list your devices: {e}"),
+                    "Baton tries again when the connection comes back.",
+                ),
                 None => ("loading", "Loading your other devices…".to_owned(), ""),
             }
         } else if no_devices {
@@ -355,7 +376,11 @@ impl Panel {
                 "To continue here what you browse elsewhere, pair your devices: choose “Add a device” below to show a code, then on the other device open Baton and type it under “Join another device’s account”.",
             )
         } else if selection.filtered && selection.matched_tabs == 0 {
-            ("no-matches", format!("No tabs match “{}”", self.current_query().trim()), "Search looks in titles and addresses.")
+            (
+                "no-matches",
+                format!("No tabs match “{}”", self.current_query().trim()),
+                "Search looks in titles and addresses.",
+            )
         } else {
             set_hidden(&empty, true);
             attr(&empty, "data-state", "none");
@@ -378,9 +403,8 @@ impl Panel {
     fn on_list_click(self: &Rc<Self>, event: &Event) {
         let Some(target) = dom::closest(event, "[data-action]") else { return };
         let action = target.get_attribute("data-action").unwrap_or_default();
-        let attr_of = |selector: &str, name: &str| {
-            target.closest(selector).ok().flatten().and_then(|e| e.get_attribute(name))
-        };
+        let attr_of =
+            |selector: &str, name: &str| target.closest(selector).ok().flatten().and_then(|e| e.get_attribute(name));
         let device_id = attr_of("[data-device-id]", "data-device-id").unwrap_or_default();
         let window_id = attr_of("[data-window-id]", "data-window-id").and_then(|s| s.parse::<i64>().ok());
         let tab_id = attr_of("[data-tab-id]", "data-tab-id").and_then(|s| s.parse::<i64>().ok());
@@ -424,7 +448,15 @@ impl Panel {
             let selection = self.selection.borrow();
             catalog.device_index(&device_id).and_then(|d| {
                 let w = catalog.devices[d].windows.iter().position(|w| w.id == window_id)?;
-                let tabs = selection.devices.iter().find(|m| m.device == d)?.windows.iter().find(|m| m.window == w)?.tabs.clone();
+                let tabs = selection
+                    .devices
+                    .iter()
+                    .find(|m| m.device == d)?
+                    .windows
+                    .iter()
+                    .find(|m| m.window == w)?
+                    .tabs
+                    .clone();
                 Some((d, w, tabs))
             })
         };
@@ -469,7 +501,9 @@ impl Panel {
             }
             let Some(row) = me.tab_row(&device_id, tab_id) else { return };
             let drawer = match reply {
-                Ok(HostMessage::TabDetails { history, .. }) => list::history_drawer(&me.doc, history.as_ref(), dom::now_ms()),
+                Ok(HostMessage::TabDetails { history, .. }) => {
+                    list::history_drawer(&me.doc, history.as_ref(), dom::now_ms())
+                }
                 Ok(other) => dom::text(&me.doc, "div", "history", &format!("Unexpected answer: {other:?}")),
                 Err(e) => {
                     let d = dom::text(&me.doc, "div", "history", &format!("Could not load the history: {e}"));

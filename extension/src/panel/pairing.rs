@@ -23,7 +23,10 @@ pub fn mount(doc: &Document, container: &Element, client: Client, on_paired: imp
     let code_box = el(doc, "div", "pair-code-box");
     attr(&code_box, "id", "pair-code-box");
     set_hidden(&code_box, true);
-    append(&code_box, &text(doc, "p", "hint", "On your other device, open Baton, choose “Join another device’s account” and type:"));
+    append(
+        &code_box,
+        &text(doc, "p", "hint", "On your other device, open Baton, choose “Join another device’s account” and type:"),
+    );
     let code = el(doc, "output", "pair-code");
     attr(&code, "id", "pair-code");
     append(&code_box, &code);
@@ -105,7 +108,8 @@ pub fn mount(doc: &Document, container: &Element, client: Client, on_paired: imp
         set_hidden(&error, true);
         attr(&button, "disabled", "");
         button.set_text_content(Some("Joining…"));
-        let (c, error, result, button, on_paired) = (client.clone(), error.clone(), result.clone(), button.clone(), on_paired.clone());
+        let (c, error, result, button, on_paired) =
+            (client.clone(), error.clone(), result.clone(), button.clone(), on_paired.clone());
         wasm_bindgen_futures::spawn_local(async move {
             let reply = c.host(RequestBody::PairJoin { code: value }).await;
             let _ = button.remove_attribute("disabled");

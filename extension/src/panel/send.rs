@@ -143,7 +143,8 @@ impl SendControl {
                     let early: Vec<DeliveryState> = {
                         let mut state = self.state.borrow_mut();
                         state.current = Some((send_id.clone(), name.clone(), DeliveryState::Sent));
-                        let (mine, others): (Vec<_>, Vec<_>) = state.early.drain(..).partition(|(id, _)| *id == send_id);
+                        let (mine, others): (Vec<_>, Vec<_>) =
+                            state.early.drain(..).partition(|(id, _)| *id == send_id);
                         state.early = others;
                         mine.into_iter().map(|(_, s)| s).collect()
                     };

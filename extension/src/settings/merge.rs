@@ -85,7 +85,11 @@ fn apply(out: &mut Effective, key: Key, value: &Value, source: Source) -> bool {
     match validate::check(key, value) {
         Ok(checked) => {
             for reason in checked.dropped {
-                out.warnings.push(Warning { key, source, message: format!("has an entry that was left out: {reason}") });
+                out.warnings.push(Warning {
+                    key,
+                    source,
+                    message: format!("has an entry that was left out: {reason}"),
+                });
             }
             set(&mut out.settings, key, checked.value);
             true
@@ -167,7 +171,9 @@ mod tests {
     #[test]
     fn policy_overrides_and_locks() {
         let managed = map(json!({"cobrowsingEnabled": false, "retentionDays": 7, "controlScopes": ["scroll"]}));
-        let local = map(json!({"cobrowsingEnabled": true, "continuationEnabled": false, "excludedSites": ["a.example"], "other": 1}));
+        let local = map(
+            json!({"cobrowsingEnabled": true, "continuationEnabled": false, "excludedSites": ["a.example"], "other": 1}),
+        );
         let e = merge(&managed, &local);
         assert!(!e.settings.cobrowsing_enabled);
         assert_eq!(e.settings.retention_days, 7);
@@ -179,7 +185,10 @@ mod tests {
             vec![Key::CobrowsingEnabled, Key::ControlScopes, Key::RetentionDays]
         );
         assert!(e.warnings.is_empty());
-        assert_eq!(check_change(&e, Key::CobrowsingEnabled, &json!(true)), Err(ChangeError::Locked(Key::CobrowsingEnabled)));
+        assert_eq!(
+            check_change(&e, Key::CobrowsingEnabled, &json!(true)),
+            Err(ChangeError::Locked(Key::CobrowsingEnabled))
+        );
         assert!(check_change(&e, Key::ContinuationEnabled, &json!(true)).is_ok());
         assert!(matches!(check_change(&e, Key::RetentionDays, &json!(30)), Err(ChangeError::Locked(_))));
         assert!(matches!(check_change(&e, Key::ServerUrl, &json!("ftp://x")), Err(ChangeError::Invalid(..))));

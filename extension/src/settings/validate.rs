@@ -151,9 +151,7 @@ fn site_pattern(text: &str) -> Result<String, String> {
         None => t.split(['/', '?', '#']).next().unwrap_or_default(),
     };
     let host = host.trim_start_matches("*.");
-    let ok = !host.is_empty()
-        && host != "*"
-        && host.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]_".contains(c));
+    let ok = !host.is_empty() && host != "*" && host.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]_".contains(c));
     if ok {
         Ok(t)
     } else {
@@ -214,7 +212,8 @@ fn self_contained(t: &str) -> bool {
 fn app_origin(text: &str) -> Result<String, String> {
     use crate::web::{app_origin_ok, origin_of};
     let t = text.trim();
-    let after_authority = t.split_once("://").map(|(_, rest)| &rest[rest.find(['/', '?', '#']).unwrap_or(rest.len())..]);
+    let after_authority =
+        t.split_once("://").map(|(_, rest)| &rest[rest.find(['/', '?', '#']).unwrap_or(rest.len())..]);
     match (origin_of(t).filter(|o| app_origin_ok(o)), after_authority) {
         (Some(origin), Some("" | "/")) => Ok(origin),
         _ => Err(format!("{text:?} is not an https:// origin (scheme, host and port only)")),
@@ -250,7 +249,10 @@ mod tests {
 
     #[test]
     fn server_urls() {
-        assert_eq!(ok(Key::ServerUrl, json!("https://baton.corp.example/")).value, Valid::Text(Some("https://baton.corp.example".into())));
+        assert_eq!(
+            ok(Key::ServerUrl, json!("https://baton.corp.example/")).value,
+            Valid::Text(Some("https://baton.corp.example".into()))
+        );
         assert_eq!(ok(Key::ServerUrl, json!(" ")).value, Valid::Text(None));
         for bad in ["ftp://x", "https://", "http://a b", "baton.example"] {
             assert_eq!(check(Key::ServerUrl, &json!(bad)), Err(Invalid::BadUrl), "{bad}");
@@ -282,8 +284,16 @@ mod tests {
     fn app_origins_are_normalised_origins() {
         let c = ok(
             Key::AppOrigins,
-            json!(["HTTPS://Apps.Example:443/", "https://apps.example", "http://127.0.0.1:8080", "http://apps.example",
-                   "https://apps.example/widget", "https://user@apps.example", "apps.example", "javascript:alert(1)"]),
+            json!([
+                "HTTPS://Apps.Example:443/",
+                "https://apps.example",
+                "http://127.0.0.1:8080",
+                "http://apps.example",
+                "https://apps.example/widget",
+                "https://user@apps.example",
+                "apps.example",
+                "javascript:alert(1)"
+            ]),
         );
         assert_eq!(c.value, Valid::List(vec!["https://apps.example".into(), "http://127.0.0.1:8080".into()]));
         assert_eq!(c.dropped.len(), 5, "{:?}", c.dropped);

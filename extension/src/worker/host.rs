@@ -163,7 +163,8 @@ pub async fn request(body: RequestBody) -> Result<HostMessage, HostError> {
         l.next_request_id += 1;
         l.next_request_id
     });
-    let mut message = serde_json::to_value(&body).map_err(|e| HostError { code: ErrorCode::Internal, message: e.to_string() })?;
+    let mut message =
+        serde_json::to_value(&body).map_err(|e| HostError { code: ErrorCode::Internal, message: e.to_string() })?;
     message["id"] = Value::from(id);
     let promise = js_sys::Promise::new(&mut |resolve, reject| {
         with(|l| l.pending.insert(id, (resolve, reject)));
@@ -325,11 +326,8 @@ fn on_host_disconnect(generation: u64) {
     let (delay, pending) = with(|l| {
         let delay = backoff_ms(l.attempt);
         l.attempt = l.attempt.saturating_add(1);
-        let why = l
-            .last_host_error
-            .take()
-            .or(reason)
-            .unwrap_or_else(|| "the Baton app closed the connection".to_owned());
+        let why =
+            l.last_host_error.take().or(reason).unwrap_or_else(|| "the Baton app closed the connection".to_owned());
         chrome::log(&format!("baton: host disconnected ({why}); retrying in {delay} ms"));
         l.view = View { host: HostState::Disconnected, host_error: Some(why), retry_in_ms: Some(delay), status: None };
         (delay, std::mem::take(&mut l.pending))

@@ -124,7 +124,9 @@ fn on_ui_message(port: &Port, raw: JsValue) {
             wasm_bindgen_futures::spawn_local(async move {
                 use crate::cobrowse::visitor::worker as sharing;
                 let result = match action {
-                    Action::OpenRemoteTab { device_id, tab_id } => crate::restore::open_remote_tab(&device_id, tab_id).await,
+                    Action::OpenRemoteTab { device_id, tab_id } => {
+                        crate::restore::open_remote_tab(&device_id, tab_id).await
+                    }
                     Action::ContinueWindow { device_id, window_id } => {
                         crate::restore::continue_window(&device_id, window_id).await
                     }

@@ -81,7 +81,9 @@ mod tests {
 
     #[test]
     fn frames_round_trip_and_hide_their_text() {
-        let frame = Frame::Visitor { frame: VisitorFrame::Navigated { url: "https://bank.example/".into(), title: "Secret title".into() } };
+        let frame = Frame::Visitor {
+            frame: VisitorFrame::Navigated { url: "https://bank.example/".into(), title: "Secret title".into() },
+        };
         let ct = encode(&key(), "s", Role::Visitor, 3, &frame).unwrap();
         assert!(!ct.contains("Secret"));
         assert_eq!(decode(&key(), "s", Role::Visitor, 3, &ct).unwrap(), frame);
@@ -95,7 +97,10 @@ mod tests {
 
     #[test]
     fn bad_plaintext_is_a_typed_error() {
-        assert!(matches!(decode(&key(), "s", Role::Operator, 1, &seal_raw(b"not deflate")), Err(FrameError::Inflate { .. })));
+        assert!(matches!(
+            decode(&key(), "s", Role::Operator, 1, &seal_raw(b"not deflate")),
+            Err(FrameError::Inflate { .. })
+        ));
         let mut d = DeflateEncoder::new(Vec::new(), Compression::fast());
         d.write_all(br#"{"dir":"nope"}"#).unwrap();
         let ct = seal_raw(&d.finish().unwrap());

@@ -85,9 +85,10 @@ pub async fn operator_join(ctx: Arc<HostContext>, code: &str) -> Result<(String,
     let agreement = keys::code_key(&secret, Role::Operator);
     let join = JoinSession { lookup, operator_public_key: agreement.public_b64() };
     let joined: SessionJoined = api.post(PATH_JOIN, &join).await.map_err(|e| match e {
-        CallError::Status { status: 404 | 410, .. } => {
-            RequestError::new(ErrorCode::CobrowseCodeInvalid, "The code is wrong or has expired; ask the visitor for a new one")
-        }
+        CallError::Status { status: 404 | 410, .. } => RequestError::new(
+            ErrorCode::CobrowseCodeInvalid,
+            "The code is wrong or has expired; ask the visitor for a new one",
+        ),
         CallError::Status { status: 429, .. } => {
             RequestError::new(ErrorCode::RateLimited, "Too many wrong codes; wait a minute and try again")
         }
@@ -142,7 +143,10 @@ pub fn send(ctx: &HostContext, session_id: &str, frame: Frame) -> Result<(), Req
     if direction != session.role {
         return Err(RequestError::new(
             ErrorCode::InvalidRequest,
-            format!("this host is the {} in session {session_id}; it cannot send the other side's frames", keys::role_str(session.role)),
+            format!(
+                "this host is the {} in session {session_id}; it cannot send the other side's frames",
+                keys::role_str(session.role)
+            ),
         ));
     }
     if session.key().is_none() {
@@ -218,15 +222,15 @@ pub async fn recording(
 }
 
 fn live(ctx: &HostContext, session_id: &str) -> Result<Arc<Session>, RequestError> {
-    ctx.cobrowse
-        .get(session_id)
-        .filter(|s| !s.is_ended())
-        .ok_or_else(|| not_active(format!("no live co-browsing session {session_id} here (it ended, or this host restarted)")))
+    ctx.cobrowse.get(session_id).filter(|s| !s.is_ended()).ok_or_else(|| {
+        not_active(format!("no live co-browsing session {session_id} here (it ended, or this host restarted)"))
+    })
 }
 
 /// Session ids go into URL paths: keep them to a safe alphabet.
 fn check_session_id(id: &str) -> Result<(), RequestError> {
-    let ok = !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let ok =
+        !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if ok {
         Ok(())
     } else {
@@ -244,7 +248,13 @@ fn remember_key(ctx: &HostContext, session_id: &str, role: Role, key: &keys::Fra
         .and_then(|sealed| {
             let mut store = ctx.store().map_err(|e| e.message)?;
             store
-                .save_cobrowse_key(&ctx.server_url, session_id, keys::role_str(role), &sealed, crate::server_link::now_ms())
+                .save_cobrowse_key(
+                    &ctx.server_url,
+                    session_id,
+                    keys::role_str(role),
+                    &sealed,
+                    crate::server_link::now_ms(),
+                )
                 .map_err(|e| e.to_string())
         });
     if let Err(e) = stored {

@@ -83,7 +83,8 @@ fn stored_key(ctx: &HostContext, session_id: &str) -> Result<FrameKey, RequestEr
             format!("this device holds no key for session {session_id}; only a device that took part can replay it"),
         ));
     };
-    let raw = ctx.vault.open(&sealed, &keys::vault_context(&ctx.server_url, session_id)).map_err(RequestError::storage)?;
+    let raw =
+        ctx.vault.open(&sealed, &keys::vault_context(&ctx.server_url, session_id)).map_err(RequestError::storage)?;
     FrameKey::from_bytes(&raw).map_err(|e| RequestError::storage(e.to_string()))
 }
 

@@ -72,9 +72,7 @@ pub async fn run(ctx: Arc<HostContext>, session: Arc<Session>) {
 async fn connect(ctx: &HostContext, session_id: &str) -> Result<Socket, ConnectError> {
     let (api, _) = ctx.api().map_err(|e| ConnectError::Transient(e.to_string()))?;
     let url = server_link::ws_url(&ctx.server_url, &format!("{PATH_SESSION}/{session_id}/relay"));
-    let mut request = url
-        .into_client_request()
-        .map_err(|e| ConnectError::Fatal(format!("bad relay URL: {e}")))?;
+    let mut request = url.into_client_request().map_err(|e| ConnectError::Fatal(format!("bad relay URL: {e}")))?;
     let bearer = format!("Bearer {}", api.token)
         .parse()
         .map_err(|_| ConnectError::Fatal("device token is not a valid header value".into()))?;
@@ -91,7 +89,8 @@ async fn connect(ctx: &HostContext, session_id: &str) -> Result<Socket, ConnectE
             tungstenite::Error::Http(resp) => match resp.status().as_u16() {
                 401 | 403 => ConnectError::Fatal("the server refused this device for the session".into()),
                 404 | 410 => ConnectError::Fatal(
-                    "the server knows no such session for this device (it ended, or this device has no part in it)".into(),
+                    "the server knows no such session for this device (it ended, or this device has no part in it)"
+                        .into(),
                 ),
                 status => ConnectError::Transient(format!("relay refused with HTTP {status}")),
             },
@@ -284,7 +283,8 @@ async fn incoming(
 /// The other side's presence, with the server's "ends in" as a time on this
 /// computer's clock (the extension shows it; it travels on through queues).
 fn peer_event(present: bool, ends_in_ms: Option<u64>) -> CobrowseEvent {
-    let ends_at_ms = ends_in_ms.map(|ms| crate::server_link::now_ms().saturating_add(i64::try_from(ms).unwrap_or(i64::MAX)));
+    let ends_at_ms =
+        ends_in_ms.map(|ms| crate::server_link::now_ms().saturating_add(i64::try_from(ms).unwrap_or(i64::MAX)));
     CobrowseEvent::Peer { present, ends_at_ms }
 }
 
@@ -334,14 +334,13 @@ async fn frame(session: &Arc<Session>, seq: u64, from: Option<Role>, ct: String)
         return;
     }
     let Some(key) = session.key() else {
-        session.emit(CobrowseEvent::Error { message: format!("frame {seq} arrived before the session key was agreed") });
+        session
+            .emit(CobrowseEvent::Error { message: format!("frame {seq} arrived before the session key was agreed") });
         return;
     };
     let decoded = if ct.len() > HEAVY_CT {
         let id = session.id.clone();
-        tokio::task::spawn_blocking(move || frames::decode(&key, &id, from, seq, &ct))
-            .await
-            .map_err(|e| e.to_string())
+        tokio::task::spawn_blocking(move || frames::decode(&key, &id, from, seq, &ct)).await.map_err(|e| e.to_string())
     } else {
         Ok(frames::decode(&key, &session.id, from, seq, &ct))
     };
@@ -350,10 +349,8 @@ async fn frame(session: &Arc<Session>, seq: u64, from: Option<Role>, ct: String)
         Ok(Err(e)) => return session.emit(CobrowseEvent::Error { message: e.to_string() }),
         Err(e) => return session.emit(CobrowseEvent::Error { message: format!("frame {seq}: {e}") }),
     };
-    let direction_ok = matches!(
-        (&frame, from),
-        (Frame::Visitor { .. }, Role::Visitor) | (Frame::Operator { .. }, Role::Operator)
-    );
+    let direction_ok =
+        matches!((&frame, from), (Frame::Visitor { .. }, Role::Visitor) | (Frame::Operator { .. }, Role::Operator));
     if !direction_ok {
         session.emit(CobrowseEvent::Error { message: format!("frame {seq} goes the wrong way; dropped") });
         return;

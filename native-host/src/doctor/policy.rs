@@ -82,7 +82,12 @@ fn strings(v: Option<&Value>) -> Vec<&str> {
 }
 
 /// Judges `policy` for `browser`, given which manifests exist.
-pub fn assess(browser: Browser, policy: &BrowserPolicy, user_manifest: bool, system_manifest: bool) -> Vec<CheckResult> {
+pub fn assess(
+    browser: Browser,
+    policy: &BrowserPolicy,
+    user_manifest: bool,
+    system_manifest: bool,
+) -> Vec<CheckResult> {
     let name = |what: &str| format!("{browser} policy {what}");
     let mut out = Vec::new();
     for (file, reason) in &policy.unreadable {
@@ -127,9 +132,8 @@ pub fn assess(browser: Browser, policy: &BrowserPolicy, user_manifest: bool, sys
     let id = ids::EXTENSION_ID;
     let forced = strings(v.get("ExtensionInstallForcelist")).iter().any(|e| e.split(';').next() == Some(id));
     let settings = v.get("ExtensionSettings").and_then(Value::as_object);
-    let mode = |key: &str| {
-        settings.and_then(|s| s.get(key)).and_then(|e| e.get("installation_mode")).and_then(Value::as_str)
-    };
+    let mode =
+        |key: &str| settings.and_then(|s| s.get(key)).and_then(|e| e.get("installation_mode")).and_then(Value::as_str);
     let own_mode = mode(id);
     let forced = forced || matches!(own_mode, Some("force_installed" | "normal_installed"));
     let ext_blocked = strings(v.get("ExtensionInstallBlocklist"));
@@ -207,11 +211,15 @@ mod tests {
         let id = ids::EXTENSION_ID;
         let r = assess(Browser::Chrome, &policy(json!({"ExtensionInstallBlocklist": ["*"]})), true, false);
         assert_eq!(statuses(&r), [("extension".to_owned(), Status::Fail)]);
-        let p = policy(json!({"ExtensionInstallBlocklist": ["*"], "ExtensionInstallForcelist": [format!("{id};https://u.example/x.xml")]}));
+        let p = policy(
+            json!({"ExtensionInstallBlocklist": ["*"], "ExtensionInstallForcelist": [format!("{id};https://u.example/x.xml")]}),
+        );
         assert_eq!(statuses(&assess(Browser::Chrome, &p, true, false)), [("extension".to_owned(), Status::Ok)]);
         let p = policy(json!({"ExtensionSettings": {"*": {"installation_mode": "blocked"}}}));
         assert_eq!(assess(Browser::Chrome, &p, true, false)[0].status, Status::Fail);
-        let p = policy(json!({"ExtensionSettings": {"*": {"installation_mode": "blocked"}, id: {"installation_mode": "force_installed"}}}));
+        let p = policy(
+            json!({"ExtensionSettings": {"*": {"installation_mode": "blocked"}, id: {"installation_mode": "force_installed"}}}),
+        );
         assert_eq!(assess(Browser::Chrome, &p, true, false)[0].status, Status::Ok);
     }
 
@@ -228,10 +236,7 @@ mod tests {
         let p = load(tmp.path());
         assert_eq!(p.files.len(), 1);
         let r = assess(Browser::Chromium, &p, true, false);
-        assert_eq!(
-            statuses(&r),
-            [("file".to_owned(), Status::Warn), ("managed settings".to_owned(), Status::Ok)]
-        );
+        assert_eq!(statuses(&r), [("file".to_owned(), Status::Warn), ("managed settings".to_owned(), Status::Ok)]);
         assert!(r[1].detail.contains("cobrowsingEnabled"));
         assert!(load(&tmp.path().join("absent")).values.is_empty());
     }

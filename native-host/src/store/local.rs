@@ -105,9 +105,8 @@ impl Store {
     /// The oldest unsent changes that belong to one collection: the run of
     /// consecutive outbox rows starting at the oldest, at most `limit`.
     pub fn outbox_run(&self, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT seq, collection, id, token, body FROM outbox ORDER BY seq LIMIT ?1")?;
+        let mut stmt =
+            self.conn.prepare_cached("SELECT seq, collection, id, token, body FROM outbox ORDER BY seq LIMIT ?1")?;
         let rows = stmt.query_map(params![limit as i64], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?))
         })?;
@@ -129,10 +128,9 @@ impl Store {
     /// user closing tabs) then replaces them instead of waiting behind them.
     /// Intermediate states are lost, which is what makes room.
     pub fn compact_outbox(&mut self) -> Result<u64, StoreError> {
-        let dropped = self.conn.execute(
-            "DELETE FROM outbox WHERE seq NOT IN (SELECT MAX(seq) FROM outbox GROUP BY collection, id)",
-            [],
-        )?;
+        let dropped = self
+            .conn
+            .execute("DELETE FROM outbox WHERE seq NOT IN (SELECT MAX(seq) FROM outbox GROUP BY collection, id)", [])?;
         Ok(dropped as u64)
     }
 
@@ -285,7 +283,12 @@ mod tests {
         let (_d, mut s) = store();
         s.apply_local(&[put("t:1", "a"), put("t:2", "b")]).unwrap();
         let run = s.outbox_run(10).unwrap();
-        s.ack_upload(Collection::Tabs, run[1].seq, &HashMap::from([("t:1".into(), Some("a".into())), ("t:2".into(), Some("b".into()))])).unwrap();
+        s.ack_upload(
+            Collection::Tabs,
+            run[1].seq,
+            &HashMap::from([("t:1".into(), Some("a".into())), ("t:2".into(), Some("b".into()))]),
+        )
+        .unwrap();
         // The server lost t:2 and holds a stray t:9.
         let held = HashMap::from([("t:2".into(), None), ("t:9".into(), Some("z".into()))]);
         s.adopt_server_view(Collection::Tabs, &held).unwrap();

@@ -19,8 +19,10 @@ pub struct RemoteDelta {
 
 impl Store {
     pub fn remote_have(&self) -> Result<Vec<CollectionRef>, StoreError> {
-        let mut stmt = self.conn.prepare("SELECT owner, collection, token FROM remote_collection ORDER BY owner, collection")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+        let mut stmt =
+            self.conn.prepare("SELECT owner, collection, token FROM remote_collection ORDER BY owner, collection")?;
+        let rows =
+            stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
         let mut out = Vec::new();
         for row in rows {
             let (owner, coll, token) = row?;
@@ -70,14 +72,16 @@ impl Store {
 
     /// Every `(id, token)` held for another device's collection (for reconcile).
     pub fn remote_pairs(&self, owner: &str, collection: Collection) -> Result<Vec<(String, String)>, StoreError> {
-        let mut stmt =
-            self.conn.prepare("SELECT id, token FROM remote_record WHERE owner = ?1 AND collection = ?2 ORDER BY id")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, token FROM remote_record WHERE owner = ?1 AND collection = ?2 ORDER BY id")?;
         let rows = stmt.query_map(params![owner, collection.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn remote_bodies(&self, owner: &str, collection: Collection) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self.conn.prepare_cached("SELECT body FROM remote_record WHERE owner = ?1 AND collection = ?2")?;
+        let mut stmt =
+            self.conn.prepare_cached("SELECT body FROM remote_record WHERE owner = ?1 AND collection = ?2")?;
         let rows = stmt.query_map(params![owner, collection.as_str()], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -114,9 +118,9 @@ impl Store {
 
     /// The account's other devices, most recently seen first.
     pub fn account_devices(&self) -> Result<Vec<AccountDevice>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, name, kind, last_seen_ms, online FROM account_device ORDER BY last_seen_ms DESC, name")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT id, name, kind, last_seen_ms, online FROM account_device ORDER BY last_seen_ms DESC, name",
+        )?;
         let rows = stmt.query_map([], |r| {
             let kind: String = r.get(2)?;
             Ok(AccountDevice {
@@ -148,7 +152,13 @@ mod tests {
     use super::*;
 
     fn device(id: &str, seen: i64) -> AccountDevice {
-        AccountDevice { id: id.into(), name: id.to_uppercase(), kind: DeviceKind::Laptop, last_seen_ms: seen, online: true }
+        AccountDevice {
+            id: id.into(),
+            name: id.to_uppercase(),
+            kind: DeviceKind::Laptop,
+            last_seen_ms: seen,
+            online: true,
+        }
     }
 
     #[test]
@@ -160,8 +170,13 @@ mod tests {
         let delta = RemoteDelta { changed: vec![("t:1".into(), "x".into(), "{}".into())], deleted: vec![] };
         s.apply_remote("a", Collection::Tabs, Some("ct1"), &delta).unwrap();
         assert_eq!(s.remote_pairs("a", Collection::Tabs).unwrap(), [("t:1".to_owned(), "x".to_owned())]);
-        s.apply_remote("a", Collection::Tabs, Some("ct2"), &RemoteDelta { changed: vec![], deleted: vec!["t:1".into()] })
-            .unwrap();
+        s.apply_remote(
+            "a",
+            Collection::Tabs,
+            Some("ct2"),
+            &RemoteDelta { changed: vec![], deleted: vec!["t:1".into()] },
+        )
+        .unwrap();
         assert!(s.remote_bodies("a", Collection::Tabs).unwrap().is_empty());
         assert_eq!(s.remote_have().unwrap()[0].token, "ct2");
         // An incomplete delta keeps the old token, so the next pull asks again.

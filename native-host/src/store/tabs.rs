@@ -72,7 +72,14 @@ impl Store {
         Ok(())
     }
 
-    pub fn record_sent_tab(&mut self, send_id: &str, target: &str, url: &str, title: &str, now_ms: i64) -> Result<(), StoreError> {
+    pub fn record_sent_tab(
+        &mut self,
+        send_id: &str,
+        target: &str,
+        url: &str,
+        title: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         self.conn.execute(
             "INSERT OR IGNORE INTO sent_tab (send_id, target, url, title, state, sent_ms) VALUES (?1, ?2, ?3, ?4, 'sent', ?5)",
             params![send_id, target, url, title, now_ms],

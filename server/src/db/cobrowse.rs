@@ -59,11 +59,7 @@ impl Session {
     pub fn role_of(&self, device_id: &str) -> Option<Role> {
         if self.visitor_id == device_id {
             Some(Role::Visitor)
-        } else if self
-            .operator
-            .as_ref()
-            .is_some_and(|o| o.device_id == device_id)
-        {
+        } else if self.operator.as_ref().is_some_and(|o| o.device_id == device_id) {
             Some(Role::Operator)
         } else {
             None
@@ -74,9 +70,7 @@ impl Session {
     pub fn due(&self, now: i64) -> Option<Expiry> {
         match self.state {
             SessionState::Waiting if now >= self.expires_ms => Some(Expiry::Code),
-            SessionState::AwaitingConsent if self.consent_by_ms.is_some_and(|by| now >= by) => {
-                Some(Expiry::Consent)
-            }
+            SessionState::AwaitingConsent if self.consent_by_ms.is_some_and(|by| now >= by) => Some(Expiry::Consent),
             _ => None,
         }
     }
@@ -164,11 +158,7 @@ pub struct NewSession {
 
 /// Stores the session under the first candidate lookup no live code uses,
 /// with its `Started` entry; `None` if every candidate is taken.
-pub fn create(
-    conn: &mut Connection,
-    new: &NewSession,
-    candidates: &[String],
-) -> Result<Option<String>, DbError> {
+pub fn create(conn: &mut Connection, new: &NewSession, candidates: &[String]) -> Result<Option<String>, DbError> {
     let tx = conn.transaction()?;
     for lookup in candidates {
         let taken = tx
@@ -196,13 +186,7 @@ pub fn create(
                 new.expires_ms
             ],
         )?;
-        append_audit(
-            &tx,
-            &new.session_id,
-            new.now,
-            Some(Role::Visitor),
-            &AuditEvent::Started,
-        )?;
+        append_audit(&tx, &new.session_id, new.now, Some(Role::Visitor), &AuditEvent::Started)?;
         tx.commit()?;
         return Ok(Some(lookup.clone()));
     }
@@ -295,10 +279,7 @@ pub fn join(
         visitor_name: visitor_name.clone(),
     };
     if let Some(op) = &session.operator {
-        if session.state != SessionState::Ended
-            && op.device_id == operator.device_id
-            && op.public_key == public_key
-        {
+        if session.state != SessionState::Ended && op.device_id == operator.device_id && op.public_key == public_key {
             if let Some(expiry) = session.due(now) {
                 expire_in(&tx, &id, now, expiry)?;
                 tx.commit()?;
@@ -308,10 +289,7 @@ pub fn join(
         }
     }
     if session.state != SessionState::Waiting {
-        tx.execute(
-            "UPDATE cobrowse_session SET failed_joins = failed_joins + 1 WHERE id = ?1",
-            params![id],
-        )?;
+        tx.execute("UPDATE cobrowse_session SET failed_joins = failed_joins + 1 WHERE id = ?1", params![id])?;
         tx.commit()?;
         return Err(JoinError::Invalid);
     }
@@ -319,17 +297,9 @@ pub fn join(
         "UPDATE cobrowse_session SET state = 'awaiting_consent', operator_id = ?2,
              operator_public_key = ?3, operator_name = ?4, consent_by_ms = ?5
          WHERE id = ?1",
-        params![
-            id,
-            operator.device_id,
-            public_key,
-            operator.name,
-            now.saturating_add(consent_ttl_ms)
-        ],
+        params![id, operator.device_id, public_key, operator.name, now.saturating_add(consent_ttl_ms)],
     )?;
-    let event = AuditEvent::OperatorJoined {
-        operator_name: operator.name.clone(),
-    };
+    let event = AuditEvent::OperatorJoined { operator_name: operator.name.clone() };
     append_audit(&tx, &id, now, Some(Role::Operator), &event)?;
     let session = load_in(&tx, &id)?.ok_or(JoinError::Invalid)?;
     tx.commit()?;
@@ -400,17 +370,9 @@ fn load_in(tx: &Transaction<'_>, id: &str) -> Result<Option<Session>, DbError> {
         return Ok(None);
     };
     let operator = match (op_id, op_key, op_name) {
-        (Some(device_id), Some(public_key), Some(name)) => Some(Operator {
-            device_id,
-            public_key,
-            name,
-        }),
+        (Some(device_id), Some(public_key), Some(name)) => Some(Operator { device_id, public_key, name }),
         (None, None, None) => None,
-        _ => {
-            return Err(DbError::Corrupt(format!(
-                "cobrowse session {id}: partial operator"
-            )))
-        }
+        _ => return Err(DbError::Corrupt(format!("cobrowse session {id}: partial operator"))),
     };
     Ok(Some(Session {
         id: id.to_owned(),
@@ -456,11 +418,7 @@ pub fn expire_due(conn: &mut Connection, now: i64) -> Result<Vec<(String, Expiry
         )?;
         let due = stmt
             .query_map(params![now], |r| {
-                let expiry = if r.get::<_, i64>(1)? == 0 {
-                    Expiry::Code
-                } else {
-                    Expiry::Consent
-                };
+                let expiry = if r.get::<_, i64>(1)? == 0 { Expiry::Code } else { Expiry::Consent };
                 Ok((r.get::<_, String>(0)?, expiry))
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -572,17 +530,10 @@ pub fn client_audit(
         let n = i64::try_from(n).map_err(|_| DbError::Corrupt(format!("audit number {n}")))?;
         tx.execute(&format!("UPDATE cobrowse_session SET {column} = ?2 WHERE id = ?1"), params![id, n])?;
     }
-    let mut after = After {
-        state: session.state,
-        recording: session.recording,
-        ended: None,
-    };
+    let mut after = After { state: session.state, recording: session.recording, ended: None };
     match event {
         AuditEvent::Consent { approved: true } => {
-            tx.execute(
-                "UPDATE cobrowse_session SET state = 'active' WHERE id = ?1",
-                params![id],
-            )?;
+            tx.execute("UPDATE cobrowse_session SET state = 'active' WHERE id = ?1", params![id])?;
             after.state = Active;
         }
         AuditEvent::Consent { approved: false } => {
@@ -645,31 +596,16 @@ fn append_audit(
         )
         .optional()?;
     let (prev_seq, prev_hash) = last.unwrap_or((0, AUDIT_GENESIS.to_owned()));
-    let seq = u64::try_from(prev_seq + 1)
-        .map_err(|_| DbError::Corrupt(format!("audit seq {prev_seq}")))?;
+    let seq = u64::try_from(prev_seq + 1).map_err(|_| DbError::Corrupt(format!("audit seq {prev_seq}")))?;
     let input = audit_hash_input(&prev_hash, seq, at_ms, role, event);
     let hash = hex(digest::digest(&digest::SHA256, &input).as_ref());
-    let event_json =
-        serde_json::to_string(event).map_err(|e| DbError::Corrupt(format!("audit event: {e}")))?;
+    let event_json = serde_json::to_string(event).map_err(|e| DbError::Corrupt(format!("audit event: {e}")))?;
     tx.execute(
         "INSERT INTO cobrowse_audit (session_id, seq, at_ms, role, event, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            id,
-            prev_seq + 1,
-            at_ms,
-            role.map(role_str),
-            event_json,
-            hash
-        ],
+        params![id, prev_seq + 1, at_ms, role.map(role_str), event_json, hash],
     )?;
-    Ok(AuditEntry {
-        seq,
-        at_ms,
-        role,
-        event: event.clone(),
-        hash,
-    })
+    Ok(AuditEntry { seq, at_ms, role, event: event.clone(), hash })
 }
 
 /// An audit log, and why the session ended on this read, if it did.
@@ -714,12 +650,10 @@ fn read_audit(tx: &Transaction<'_>, id: &str) -> Result<Vec<AuditEntry>, DbError
     rows.into_iter()
         .map(|(seq, at_ms, role, event, hash)| {
             Ok(AuditEntry {
-                seq: u64::try_from(seq)
-                    .map_err(|_| DbError::Corrupt(format!("audit seq {seq}")))?,
+                seq: u64::try_from(seq).map_err(|_| DbError::Corrupt(format!("audit seq {seq}")))?,
                 at_ms,
                 role: role.as_deref().map(parse_role).transpose()?,
-                event: serde_json::from_str(&event)
-                    .map_err(|e| DbError::Corrupt(format!("audit event: {e}")))?,
+                event: serde_json::from_str(&event).map_err(|e| DbError::Corrupt(format!("audit event: {e}")))?,
                 hash,
             })
         })
@@ -782,9 +716,7 @@ pub fn store_frames(
             let f = &row.frame;
             let len = i64::try_from(f.ct.len()).unwrap_or(i64::MAX);
             // Gone (retention) or stopped already: nothing to do.
-            let Some(account) = account_of
-                .query_row(params![row.session_id], |r| r.get::<_, String>(0))
-                .optional()?
+            let Some(account) = account_of.query_row(params![row.session_id], |r| r.get::<_, String>(0)).optional()?
             else {
                 continue;
             };
@@ -849,8 +781,8 @@ pub fn recording(
     let (mut bytes, mut last, mut more) = (0usize, None, false);
     while let Some(r) = rows.next()? {
         let ct: String = r.get(4)?;
-        let full = frames.len() >= page.max_frames
-            || (!frames.is_empty() && bytes.saturating_add(ct.len()) > page.max_bytes);
+        let full =
+            frames.len() >= page.max_frames || (!frames.is_empty() && bytes.saturating_add(ct.len()) > page.max_bytes);
         if full {
             more = true;
             break;
@@ -866,9 +798,9 @@ pub fn recording(
         });
     }
     let next = match (more, last) {
-        (true, Some(rowid)) => Some(
-            u64::try_from(rowid).map_err(|_| DbError::Corrupt(format!("frame rowid {rowid}")))?,
-        ),
+        (true, Some(rowid)) => {
+            Some(u64::try_from(rowid).map_err(|_| DbError::Corrupt(format!("frame rowid {rowid}")))?)
+        }
         _ => None,
     };
     Ok(Some(Page { frames, next }))
@@ -904,15 +836,9 @@ mod tests {
             now: t0,
             expires_ms: t0 + 600_000,
         };
-        let lookup = db
-            .call(move |c| create(c, &new, &["ABCD".to_owned()]))
-            .await
-            .unwrap()
-            .unwrap();
+        let lookup = db.call(move |c| create(c, &new, &["ABCD".to_owned()])).await.unwrap().unwrap();
         let op = operator.clone();
-        db.call(move |c| join(c, &lookup, &op, "ok", t0, 1_000))
-            .await
-            .unwrap();
+        db.call(move |c| join(c, &lookup, &op, "ok", t0, 1_000)).await.unwrap();
         ("s1".into(), visitor, operator)
     }
 
@@ -966,24 +892,14 @@ mod tests {
         let (id, visitor, _) = joined(&db, 10_000).await;
         let consent = AuditEvent::Consent { approved: true };
         let sid = id.clone();
-        let late = db
-            .call(move |c| client_audit(c, &sid, Role::Visitor, &consent, None, 11_000))
-            .await;
+        let late = db.call(move |c| client_audit(c, &sid, Role::Visitor, &consent, None, 11_000)).await;
         assert!(matches!(late, Err(AuditError::Expired(Expiry::Consent))), "{late:?}");
         let sid = id.clone();
-        let (log, again) = db
-            .call(move |c| audit_log(c, &sid, &visitor, 12_000))
-            .await
-            .unwrap()
-            .unwrap();
+        let (log, again) = db.call(move |c| audit_log(c, &sid, &visitor, 12_000)).await.unwrap().unwrap();
         assert_eq!(again, None, "already ended");
         assert_eq!(
             events(&log),
-            [
-                AuditEvent::Started,
-                AuditEvent::OperatorJoined { operator_name: "o".into() },
-                AuditEvent::ConsentExpired
-            ]
+            [AuditEvent::Started, AuditEvent::OperatorJoined { operator_name: "o".into() }, AuditEvent::ConsentExpired]
         );
         // Nothing was left for the sweep.
         assert!(db.call(|c| expire_due(c, 99_000)).await.unwrap().is_empty());

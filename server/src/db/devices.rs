@@ -20,21 +20,11 @@ pub struct NewDevice {
 /// Creates the account and its first device in one transaction.
 pub fn register(conn: &mut Connection, new: &NewDevice) -> Result<DeviceRecord, DbError> {
     let tx = conn.transaction()?;
-    tx.execute(
-        "INSERT INTO account (id, created_at) VALUES (?1, ?2)",
-        params![new.account_id, new.now],
-    )?;
+    tx.execute("INSERT INTO account (id, created_at) VALUES (?1, ?2)", params![new.account_id, new.now])?;
     tx.execute(
         "INSERT INTO device (id, account_id, name, kind, token_hash, created_at, last_seen)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-        params![
-            new.device_id,
-            new.account_id,
-            new.name,
-            new.kind.as_str(),
-            &new.token_hash[..],
-            new.now
-        ],
+        params![new.device_id, new.account_id, new.name, new.kind.as_str(), &new.token_hash[..], new.now],
     )?;
     tx.commit()?;
     Ok(DeviceRecord {
@@ -51,39 +41,28 @@ const DEVICE_COLUMNS: &str = "account_id, id, name, kind, created_at, last_seen"
 
 pub fn by_token_hash(conn: &Connection, hash: &TokenHash) -> Result<Option<DeviceRecord>, DbError> {
     let sql = format!("SELECT {DEVICE_COLUMNS} FROM device WHERE token_hash = ?1");
-    let row = conn
-        .query_row(&sql, params![&hash[..]], raw_device)
-        .optional()?;
+    let row = conn.query_row(&sql, params![&hash[..]], raw_device).optional()?;
     row.map(RawDevice::into_record).transpose()
 }
 
 /// Every device of the account, oldest first.
 pub fn in_account(conn: &Connection, account_id: &str) -> Result<Vec<DeviceRecord>, DbError> {
-    let sql = format!(
-        "SELECT {DEVICE_COLUMNS} FROM device WHERE account_id = ?1 ORDER BY created_at, id"
-    );
+    let sql = format!("SELECT {DEVICE_COLUMNS} FROM device WHERE account_id = ?1 ORDER BY created_at, id");
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt
-        .query_map(params![account_id], raw_device)?
-        .collect::<Result<Vec<_>, _>>()?;
+    let rows = stmt.query_map(params![account_id], raw_device)?.collect::<Result<Vec<_>, _>>()?;
     rows.into_iter().map(RawDevice::into_record).collect()
 }
 
 #[cfg(test)]
 pub fn by_id(conn: &Connection, device_id: &str) -> Result<Option<DeviceRecord>, DbError> {
     let sql = format!("SELECT {DEVICE_COLUMNS} FROM device WHERE id = ?1");
-    let row = conn
-        .query_row(&sql, params![device_id], raw_device)
-        .optional()?;
+    let row = conn.query_row(&sql, params![device_id], raw_device).optional()?;
     row.map(RawDevice::into_record).transpose()
 }
 
 /// Records that the device was heard from; `false` if it no longer exists.
 pub fn touch(conn: &Connection, device_id: &str, now: i64) -> Result<bool, DbError> {
-    let n = conn.execute(
-        "UPDATE device SET last_seen = max(last_seen, ?2) WHERE id = ?1",
-        params![device_id, now],
-    )?;
+    let n = conn.execute("UPDATE device SET last_seen = max(last_seen, ?2) WHERE id = ?1", params![device_id, now])?;
     Ok(n == 1)
 }
 
@@ -110,12 +89,8 @@ fn raw_device(row: &Row<'_>) -> rusqlite::Result<RawDevice> {
 
 impl RawDevice {
     fn into_record(self) -> Result<DeviceRecord, DbError> {
-        let kind = DeviceKind::parse(&self.kind).ok_or_else(|| {
-            DbError::Corrupt(format!(
-                "device {} has unknown kind {:?}",
-                self.device_id, self.kind
-            ))
-        })?;
+        let kind = DeviceKind::parse(&self.kind)
+            .ok_or_else(|| DbError::Corrupt(format!("device {} has unknown kind {:?}", self.device_id, self.kind)))?;
         Ok(DeviceRecord {
             account_id: self.account_id,
             device_id: self.device_id,
@@ -169,9 +144,7 @@ mod tests {
             let mut clash = new_device(2);
             clash.device_id = "dev1".into();
             assert!(register(conn, &clash).is_err());
-            let accounts: i64 = conn
-                .query_row("SELECT count(*) FROM account", [], |r| r.get(0))
-                .unwrap();
+            let accounts: i64 = conn.query_row("SELECT count(*) FROM account", [], |r| r.get(0)).unwrap();
             assert_eq!(accounts, 1);
         });
     }
@@ -202,8 +175,7 @@ mod tests {
     fn unknown_kind_is_reported_as_corrupt() {
         with_conn(|conn| {
             register(conn, &new_device(1)).unwrap();
-            conn.execute("UPDATE device SET kind = 'toaster'", [])
-                .unwrap();
+            conn.execute("UPDATE device SET kind = 'toaster'", []).unwrap();
             let err = by_id(conn, "dev1").unwrap_err();
             assert!(matches!(err, DbError::Corrupt(_)), "{err}");
         });
@@ -217,15 +189,10 @@ mod tests {
         db.call(|c| register(c, &new_device(1))).await.unwrap();
         drop(db);
         let db = Db::open(&path).unwrap();
-        let found = db
-            .call(|c| by_token_hash(c, &hash_token("token1")))
-            .await
-            .unwrap();
+        let found = db.call(|c| by_token_hash(c, &hash_token("token1"))).await.unwrap();
         assert_eq!(found.map(|d| d.device_id), Some("dev1".to_owned()));
-        let mode: String = db
-            .call(|c| Ok::<_, DbError>(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?))
-            .await
-            .unwrap();
+        let mode: String =
+            db.call(|c| Ok::<_, DbError>(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?)).await.unwrap();
         assert_eq!(mode, "wal");
     }
 }

@@ -22,10 +22,7 @@ pub fn reserve(
     limit: u64,
 ) -> Result<Result<i64, i64>, DbError> {
     let tx = conn.transaction()?;
-    tx.execute(
-        "DELETE FROM guess_failure WHERE scope = ?1 AND at_ms <= ?2",
-        params![scope, since_ms],
-    )?;
+    tx.execute("DELETE FROM guess_failure WHERE scope = ?1 AND at_ms <= ?2", params![scope, since_ms])?;
     let (count, oldest) = tx.query_row(
         "SELECT count(*), min(at_ms) FROM guess_failure
          WHERE scope = ?1 AND client = ?2 AND at_ms > ?3",
@@ -48,13 +45,7 @@ pub fn reserve(
 
 /// Forgets the attempt [`reserve`] counted as `id` (matched on all its
 /// columns, so a row id reused after the window forgot it is left alone).
-pub fn release(
-    conn: &mut Connection,
-    id: i64,
-    scope: &str,
-    client: &str,
-    at_ms: i64,
-) -> Result<(), DbError> {
+pub fn release(conn: &mut Connection, id: i64, scope: &str, client: &str, at_ms: i64) -> Result<(), DbError> {
     conn.execute(
         "DELETE FROM guess_failure WHERE rowid = ?1 AND scope = ?2 AND client = ?3 AND at_ms = ?4",
         params![id, scope, client, at_ms],

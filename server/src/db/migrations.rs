@@ -202,10 +202,7 @@ pub fn latest_version() -> i64 {
 pub fn apply(conn: &mut Connection) -> Result<(), DbError> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if current > latest_version() {
-        return Err(DbError::SchemaTooNew {
-            found: current,
-            known: latest_version(),
-        });
+        return Err(DbError::SchemaTooNew { found: current, known: latest_version() });
     }
     let done = usize::try_from(current)
         .map_err(|_| DbError::Corrupt(format!("schema version {current} is not one this server wrote")))?;
@@ -224,8 +221,7 @@ mod tests {
     use super::*;
 
     fn version(conn: &Connection) -> i64 {
-        conn.query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap()
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap()
     }
 
     /// A database migrated up to `version` only, as an older server left it.
@@ -305,10 +301,7 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.pragma_update(None, "user_version", 99).unwrap();
         let err = apply(&mut conn).unwrap_err();
-        assert!(
-            matches!(err, DbError::SchemaTooNew { found: 99, .. }),
-            "{err}"
-        );
+        assert!(matches!(err, DbError::SchemaTooNew { found: 99, .. }), "{err}");
         assert_eq!(version(&conn), 99);
     }
 
@@ -316,17 +309,11 @@ mod tests {
     fn failed_step_leaves_version_unchanged() {
         let mut conn = Connection::open_in_memory().unwrap();
         // A table the first step wants to create already exists: the step fails whole.
-        conn.execute_batch("CREATE TABLE device (x INTEGER)")
-            .unwrap();
+        conn.execute_batch("CREATE TABLE device (x INTEGER)").unwrap();
         assert!(apply(&mut conn).is_err());
         assert_eq!(version(&conn), 0);
-        let accounts: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_schema WHERE name = 'account'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let accounts: i64 =
+            conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'account'", [], |r| r.get(0)).unwrap();
         assert_eq!(accounts, 0);
     }
 }

@@ -26,9 +26,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum DbError {
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
-    #[error(
-        "database schema version {found} is newer than this server understands (up to {known})"
-    )]
+    #[error("database schema version {found} is newer than this server understands (up to {known})")]
     SchemaTooNew { found: i64, known: i64 },
     #[error("stored value is invalid: {0}")]
     Corrupt(String),
@@ -59,9 +57,7 @@ impl Db {
         let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         conn.pragma_update(None, "foreign_keys", true)?;
         migrations::apply(&mut conn)?;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
     }
 
     /// Runs `f` with the connection on the blocking pool. `E` lets a query

@@ -73,7 +73,14 @@ pub fn membership(conn: &Connection, account_id: &str) -> Result<Option<Membersh
 }
 
 /// Creates an organisation with `admin` (an account) as its first admin.
-pub fn create(conn: &mut Connection, org_id: &str, name: &str, admin: &str, retention_days: u32, now: i64) -> Result<(), OrgError> {
+pub fn create(
+    conn: &mut Connection,
+    org_id: &str,
+    name: &str,
+    admin: &str,
+    retention_days: u32,
+    now: i64,
+) -> Result<(), OrgError> {
     let tx = conn.transaction()?;
     if membership(&tx, admin)?.is_some() {
         return Err(OrgError::AlreadyMember);
@@ -97,7 +104,13 @@ pub fn require_admin(conn: &Connection, org_id: &str, caller: &DeviceRecord) -> 
 
 /// Changes the role of a member of the organisation (accounts come in by
 /// accepting an invitation).
-pub fn set_member(conn: &mut Connection, org_id: &str, caller: &DeviceRecord, account_id: &str, role: OrgRole) -> Result<(), OrgError> {
+pub fn set_member(
+    conn: &mut Connection,
+    org_id: &str,
+    caller: &DeviceRecord,
+    account_id: &str,
+    role: OrgRole,
+) -> Result<(), OrgError> {
     let tx = conn.transaction()?;
     require_admin(&tx, org_id, caller)?;
     match membership(&tx, account_id)? {
@@ -167,7 +180,12 @@ pub struct OrgPolicy {
     pub operator_allowlist: Vec<String>,
 }
 
-pub fn set_policy(conn: &mut Connection, org_id: &str, caller: &DeviceRecord, policy: &OrgPolicy) -> Result<(), OrgError> {
+pub fn set_policy(
+    conn: &mut Connection,
+    org_id: &str,
+    caller: &DeviceRecord,
+    policy: &OrgPolicy,
+) -> Result<(), OrgError> {
     let tx = conn.transaction()?;
     require_admin(&tx, org_id, caller)?;
     tx.execute("UPDATE org SET retention_days = ?2 WHERE id = ?1", params![org_id, policy.retention_days])?;
@@ -183,7 +201,8 @@ pub fn set_policy(conn: &mut Connection, org_id: &str, caller: &DeviceRecord, po
 }
 
 fn allowlist(conn: &Connection, org_id: &str) -> Result<Vec<String>, DbError> {
-    let mut stmt = conn.prepare_cached("SELECT account_id FROM org_operator_allow WHERE org_id = ?1 ORDER BY account_id")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT account_id FROM org_operator_allow WHERE org_id = ?1 ORDER BY account_id")?;
     let rows = stmt.query_map(params![org_id], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
     Ok(rows)
 }
@@ -203,7 +222,11 @@ pub enum JoinDenied {
 
 /// Whether `operator` may join a session of `visitor_account`. `None`: no
 /// objection. Checked by `cobrowse::join` on the session it found.
-pub fn join_denied(conn: &Connection, visitor_account: &str, operator: &DeviceRecord) -> Result<Option<JoinDenied>, DbError> {
+pub fn join_denied(
+    conn: &Connection,
+    visitor_account: &str,
+    operator: &DeviceRecord,
+) -> Result<Option<JoinDenied>, DbError> {
     let visitor_org = membership(conn, visitor_account)?;
     let operator_org = membership(conn, &operator.account_id)?;
     let denied = match (&visitor_org, &operator_org) {
@@ -395,10 +418,25 @@ mod tests {
     use crate::db::Db;
 
     fn device(account: &str, id: &str) -> DeviceRecord {
-        DeviceRecord { account_id: account.into(), device_id: id.into(), name: id.into(), kind: baton_shared::api::DeviceKind::Other, created_at: 0, last_seen: 0 }
+        DeviceRecord {
+            account_id: account.into(),
+            device_id: id.into(),
+            name: id.into(),
+            kind: baton_shared::api::DeviceKind::Other,
+            created_at: 0,
+            last_seen: 0,
+        }
     }
 
-    fn session(conn: &Connection, id: &str, lookup: &str, visitor_account: &str, state: &str, ended_ms: Option<i64>, expires_ms: i64) {
+    fn session(
+        conn: &Connection,
+        id: &str,
+        lookup: &str,
+        visitor_account: &str,
+        state: &str,
+        ended_ms: Option<i64>,
+        expires_ms: i64,
+    ) {
         conn.execute(
             "INSERT INTO cobrowse_session (id, lookup, visitor_id, visitor_account, visitor_public_key, state,
                  recording, failed_joins, created_ms, expires_ms, ended_ms)
@@ -465,11 +503,17 @@ mod tests {
             let admin = device("admin", "d1");
             // No enrolling an account that did not accept.
             assert!(matches!(set_member(c, "orgA", &admin, "someone", OrgRole::Member), Err(OrgError::NotMember)));
-            assert!(matches!(invite(c, "orgA", &device("someone", "d"), b"h0", OrgRole::Admin, 0), Err(OrgError::NotAdmin)));
+            assert!(matches!(
+                invite(c, "orgA", &device("someone", "d"), b"h0", OrgRole::Admin, 0),
+                Err(OrgError::NotAdmin)
+            ));
             let expires = invite(c, "orgA", &admin, b"h1", OrgRole::Operator, 0).unwrap();
             assert_eq!(expires, INVITE_TTL_MS);
             assert!(matches!(accept(c, b"wrong", "someone", 1), Err(OrgError::UnknownInvite)));
-            assert!(matches!(accept(c, b"h1", "other-admin", 1), Err(OrgError::AlreadyMember)), "one organisation each");
+            assert!(
+                matches!(accept(c, b"h1", "other-admin", 1), Err(OrgError::AlreadyMember)),
+                "one organisation each"
+            );
             let joined = accept(c, b"h1", "someone", 1).unwrap();
             assert_eq!(joined, Membership { org_id: "orgA".into(), role: OrgRole::Operator });
             assert!(matches!(accept(c, b"h1", "another", 2), Err(OrgError::UnknownInvite)), "single use");
@@ -512,8 +556,12 @@ mod tests {
             let deleted = enforce_retention(c, None, now).unwrap();
             assert_eq!(deleted, Deleted { sessions: 2, audit_entries: 2, frames: 2 });
             let left: Vec<String> = c
-                .prepare("SELECT id FROM cobrowse_session ORDER BY id").unwrap()
-                .query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
+                .prepare("SELECT id FROM cobrowse_session ORDER BY id")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
             assert_eq!(left, ["live", "outsider", "recent"]);
 
             // Outside every organisation, the server's own period applies,
@@ -524,11 +572,17 @@ mod tests {
             c.execute("UPDATE cobrowse_session SET recorded_bytes = 60 WHERE id = 'outsider'", []).unwrap();
             let deleted = enforce_default_retention(c, 30, now).unwrap();
             assert_eq!(deleted, Deleted { sessions: 1, audit_entries: 1, frames: 1 });
-            let left: i64 = c.query_row("SELECT bytes FROM account_recording WHERE account_id = 'loner'", [], |r| r.get(0)).unwrap();
+            let left: i64 = c
+                .query_row("SELECT bytes FROM account_recording WHERE account_id = 'loner'", [], |r| r.get(0))
+                .unwrap();
             assert_eq!(left, 40, "the account's recorded bytes went with the session");
             let left: Vec<String> = c
-                .prepare("SELECT id FROM cobrowse_session ORDER BY id").unwrap()
-                .query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
+                .prepare("SELECT id FROM cobrowse_session ORDER BY id")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
             assert_eq!(left, ["live", "loner-live", "loner-recent", "recent"]);
         })
         .await;

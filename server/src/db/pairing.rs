@@ -28,11 +28,7 @@ pub struct NewOffer {
 
 /// Stores the offer under the first candidate lookup no live offer uses;
 /// `None` if every candidate is taken.
-pub fn offer(
-    conn: &mut Connection,
-    new: &NewOffer,
-    candidates: &[String],
-) -> Result<Option<String>, DbError> {
+pub fn offer(conn: &mut Connection, new: &NewOffer, candidates: &[String]) -> Result<Option<String>, DbError> {
     let tx = conn.transaction()?;
     // A device shows one code at a time: a new code cancels its unclaimed ones.
     tx.execute(
@@ -128,10 +124,7 @@ pub fn claim(
     if found.failed_claims >= PAIRING_GUESSES_PER_CODE {
         return Err(ClaimError::Exhausted);
     }
-    let claimed = Claimed {
-        pairing_id: found.id.clone(),
-        offer_public_key: found.offer_public_key.clone(),
-    };
+    let claimed = Claimed { pairing_id: found.id.clone(), offer_public_key: found.offer_public_key.clone() };
     if found.offerer_id == claimer.device_id {
         return Err(ClaimError::OwnOffer);
     }
@@ -142,10 +135,7 @@ pub fn claim(
         return Ok(claimed);
     }
     if found.state != OFFERED {
-        tx.execute(
-            "UPDATE pairing SET failed_claims = failed_claims + 1 WHERE id = ?1",
-            params![found.id],
-        )?;
+        tx.execute("UPDATE pairing SET failed_claims = failed_claims + 1 WHERE id = ?1", params![found.id])?;
         tx.commit()?;
         return Err(ClaimError::Invalid);
     }
@@ -224,17 +214,11 @@ pub fn prove(
         Some(given) if given == proof => {}
         Some(_) => return Err(ProveError::State),
         None => {
-            tx.execute(
-                "UPDATE pairing SET claim_proof = ?2 WHERE id = ?1",
-                params![pairing_id, proof],
-            )?;
+            tx.execute("UPDATE pairing SET claim_proof = ?2 WHERE id = ?1", params![pairing_id, proof])?;
             tx.commit()?;
         }
     }
-    Ok(Proven {
-        offerer_id,
-        claim_public_key,
-    })
+    Ok(Proven { offerer_id, claim_public_key })
 }
 
 struct Found {
@@ -328,20 +312,13 @@ pub fn complete(
         _ => return Err(CompleteError::NotClaimed),
     };
     let former_account: String = tx
-        .query_row(
-            "SELECT account_id FROM device WHERE id = ?1",
-            params![claimer_id],
-            |r| r.get(0),
-        )
+        .query_row("SELECT account_id FROM device WHERE id = ?1", params![claimer_id], |r| r.get(0))
         .optional()?
         .ok_or(CompleteError::NotFound)?;
 
     sync::delete_device_records(&tx, &claimer_id)?;
     sent_tabs::delete_for_device(&tx, &claimer_id)?;
-    tx.execute(
-        "UPDATE device SET account_id = ?2 WHERE id = ?1",
-        params![claimer_id, account_id],
-    )?;
+    tx.execute("UPDATE device SET account_id = ?2 WHERE id = ?1", params![claimer_id, account_id])?;
     let former_account_devices = device_ids(&tx, &former_account)?;
     if former_account_devices.is_empty() {
         tx.execute("DELETE FROM account WHERE id = ?1", params![former_account])?;
@@ -352,12 +329,7 @@ pub fn complete(
     )?;
     let account_devices = device_ids(&tx, &account_id)?;
     tx.commit()?;
-    Ok(Completed {
-        claimer_id,
-        account_id,
-        account_devices,
-        former_account_devices,
-    })
+    Ok(Completed { claimer_id, account_id, account_devices, former_account_devices })
 }
 
 /// The offerer refuses a claim whose proof did not hold; `false` when it
@@ -416,8 +388,5 @@ pub fn status(
 }
 
 fn device_ids(tx: &Transaction<'_>, account_id: &str) -> Result<Vec<String>, DbError> {
-    Ok(devices::in_account(tx, account_id)?
-        .into_iter()
-        .map(|d| d.device_id)
-        .collect())
+    Ok(devices::in_account(tx, account_id)?.into_iter().map(|d| d.device_id).collect())
 }

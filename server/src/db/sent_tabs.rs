@@ -77,12 +77,7 @@ pub fn pending(conn: &Connection, target_id: &str, now: i64) -> Result<Vec<Pendi
     )?;
     let tabs = stmt
         .query_map(params![target_id, state_name(DeliveryState::Sent)], |r| {
-            Ok(PendingTab {
-                send_id: r.get(0)?,
-                from_device: r.get(1)?,
-                body: r.get(2)?,
-                sent_ms: r.get(3)?,
-            })
+            Ok(PendingTab { send_id: r.get(0)?, from_device: r.get(1)?, body: r.get(2)?, sent_ms: r.get(3)? })
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(tabs)
@@ -117,27 +112,18 @@ pub fn advance(
     if rank(state) <= rank(current) {
         return Ok(Some(Progress::Unchanged));
     }
-    conn.execute(
-        "UPDATE sent_tab SET state = ?2 WHERE id = ?1",
-        params![send_id, state_name(state)],
-    )?;
+    conn.execute("UPDATE sent_tab SET state = ?2 WHERE id = ?1", params![send_id, state_name(state)])?;
     Ok(Some(Progress::Advanced { sender_id }))
 }
 
 /// Forgets sends from or to a device (used when it changes accounts).
 pub fn delete_for_device(conn: &Connection, device_id: &str) -> Result<(), DbError> {
-    conn.execute(
-        "DELETE FROM sent_tab WHERE sender_id = ?1 OR target_id = ?1",
-        params![device_id],
-    )?;
+    conn.execute("DELETE FROM sent_tab WHERE sender_id = ?1 OR target_id = ?1", params![device_id])?;
     Ok(())
 }
 
 fn expire(conn: &Connection, now: i64) -> Result<(), DbError> {
-    conn.execute(
-        "DELETE FROM sent_tab WHERE sent_ms < ?1",
-        params![now.saturating_sub(SENT_TAB_TTL_MS)],
-    )?;
+    conn.execute("DELETE FROM sent_tab WHERE sent_ms < ?1", params![now.saturating_sub(SENT_TAB_TTL_MS)])?;
     Ok(())
 }
 
@@ -158,14 +144,10 @@ fn state_name(state: DeliveryState) -> &'static str {
 }
 
 fn parse_state(s: &str) -> Result<DeliveryState, DbError> {
-    [
-        DeliveryState::Sent,
-        DeliveryState::Delivered,
-        DeliveryState::Opened,
-    ]
-    .into_iter()
-    .find(|st| state_name(*st) == s)
-    .ok_or_else(|| DbError::Corrupt(format!("sent tab state {s:?}")))
+    [DeliveryState::Sent, DeliveryState::Delivered, DeliveryState::Opened]
+        .into_iter()
+        .find(|st| state_name(*st) == s)
+        .ok_or_else(|| DbError::Corrupt(format!("sent tab state {s:?}")))
 }
 
 #[cfg(test)]
@@ -193,26 +175,15 @@ mod tests {
         };
         assert_eq!(send(&conn, &new("old", 1_000)).unwrap(), Sent::Stored);
         assert_eq!(send(&conn, &new("new", 1_000 + SENT_TAB_TTL_MS)).unwrap(), Sent::Stored);
-        let ids: Vec<String> = pending(&conn, "t", 2_000 + SENT_TAB_TTL_MS)
-            .unwrap()
-            .into_iter()
-            .map(|p| p.send_id)
-            .collect();
+        let ids: Vec<String> =
+            pending(&conn, "t", 2_000 + SENT_TAB_TTL_MS).unwrap().into_iter().map(|p| p.send_id).collect();
         assert_eq!(ids, ["new"]);
 
         let opened = advance(&conn, "new", "t", DeliveryState::Opened).unwrap();
-        assert_eq!(
-            opened,
-            Some(Progress::Advanced {
-                sender_id: "s".into()
-            })
-        );
+        assert_eq!(opened, Some(Progress::Advanced { sender_id: "s".into() }));
         let late = advance(&conn, "new", "t", DeliveryState::Delivered).unwrap();
         assert_eq!(late, Some(Progress::Unchanged));
-        assert_eq!(
-            advance(&conn, "new", "s", DeliveryState::Opened).unwrap(),
-            None
-        );
+        assert_eq!(advance(&conn, "new", "s", DeliveryState::Opened).unwrap(), None);
         // A device cannot send to itself.
         let mut to_self = new("self", 3_000 + SENT_TAB_TTL_MS);
         to_self.target_id = "s".into();

@@ -11,9 +11,7 @@ use std::collections::HashMap;
 
 use baton_shared::limits::CHANGE_LOG_ENTRIES;
 use baton_shared::records::Collection;
-use baton_shared::sync::{
-    CollectionDelta, CollectionRef, Conflict, DeltaKind, RecordChange, SyncRecord,
-};
+use baton_shared::sync::{CollectionDelta, CollectionRef, Conflict, DeltaKind, RecordChange, SyncRecord};
 use baton_shared::token::collection_token;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
@@ -33,10 +31,7 @@ pub enum UploadOutcome {
         changed: bool,
     },
     /// Some change named a token the server does not hold; nothing was applied.
-    Conflict {
-        conflicts: Vec<Conflict>,
-        token: String,
-    },
+    Conflict { conflicts: Vec<Conflict>, token: String },
     /// The changes would take the device over its quota; nothing was applied.
     OverQuota { usage: Usage, quota: Quota },
 }
@@ -101,26 +96,17 @@ pub fn upload(
             continue;
         }
         if change.replaces != stored {
-            conflicts.push(Conflict {
-                id: change.id.clone(),
-                server_token: stored,
-            });
+            conflicts.push(Conflict { id: change.id.clone(), server_token: stored });
             continue;
         }
         view.insert(&change.id, new);
         effective.push(change);
     }
     if !conflicts.is_empty() {
-        return Ok(UploadOutcome::Conflict {
-            conflicts,
-            token: old_token,
-        });
+        return Ok(UploadOutcome::Conflict { conflicts, token: old_token });
     }
     if effective.is_empty() {
-        return Ok(UploadOutcome::Applied {
-            token: old_token,
-            changed: false,
-        });
+        return Ok(UploadOutcome::Applied { token: old_token, changed: false });
     }
 
     let seq = seq + 1;
@@ -149,10 +135,7 @@ pub fn upload(
     append_log(&tx, owner, seq, &token)?;
     trim_log(&tx, owner, seq)?;
     tx.commit()?;
-    Ok(UploadOutcome::Applied {
-        changed: token != old_token,
-        token,
-    })
+    Ok(UploadOutcome::Applied { changed: token != old_token, token })
 }
 
 /// What the caller lacks of every collection of the account's other devices.
@@ -162,10 +145,8 @@ pub fn pull(
     caller_id: &str,
     have: &[CollectionRef],
 ) -> Result<Vec<CollectionDelta>, DbError> {
-    let held: HashMap<(&str, Collection), &str> = have
-        .iter()
-        .map(|h| ((h.owner.as_str(), h.collection), h.token.as_str()))
-        .collect();
+    let held: HashMap<(&str, Collection), &str> =
+        have.iter().map(|h| ((h.owner.as_str(), h.collection), h.token.as_str())).collect();
     let mut stmt = conn.prepare(
         "SELECT s.owner_id, s.collection, s.token FROM collection_state s
          JOIN device d ON d.id = s.owner_id
@@ -174,39 +155,23 @@ pub fn pull(
     )?;
     let rows = stmt
         .query_map(params![account_id, caller_id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-            ))
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
         })?
         .collect::<Result<Vec<_>, _>>()?;
 
     let mut deltas = Vec::new();
     for (owner_id, collection, token) in rows {
         let collection = parse_collection(&collection)?;
-        let owner = Owner {
-            account_id,
-            device_id: &owner_id,
-            collection,
-        };
+        let owner = Owner { account_id, device_id: &owner_id, collection };
         let change = match held.get(&(owner_id.as_str(), collection)) {
             Some(&theirs) if theirs == token => continue,
             Some(&theirs) => match log_seq(conn, owner, theirs)? {
                 Some(since) => changes_since(conn, owner, since)?,
                 None => DeltaKind::NeedPairs,
             },
-            None => DeltaKind::Changes {
-                changed: live_records(conn, owner)?,
-                deleted: Vec::new(),
-            },
+            None => DeltaKind::Changes { changed: live_records(conn, owner)?, deleted: Vec::new() },
         };
-        deltas.push(CollectionDelta {
-            owner: owner_id.clone(),
-            collection,
-            token,
-            change,
-        });
+        deltas.push(CollectionDelta { owner: owner_id.clone(), collection, token, change });
     }
     Ok(deltas)
 }
@@ -230,26 +195,16 @@ pub fn reconcile(
         return Ok(None);
     }
     let token = state(conn, owner)?.map_or_else(empty_token, |(_, t)| t);
-    let theirs: HashMap<&str, &str> = pairs
-        .iter()
-        .map(|(id, token)| (id.as_str(), token.as_str()))
-        .collect();
+    let theirs: HashMap<&str, &str> = pairs.iter().map(|(id, token)| (id.as_str(), token.as_str())).collect();
     let live = live_records(conn, owner)?;
     let deleted = {
-        let live_ids: std::collections::HashSet<&str> =
-            live.iter().map(|r| r.id.as_str()).collect();
-        let mut gone: Vec<String> = theirs
-            .keys()
-            .filter(|id| !live_ids.contains(*id))
-            .map(|id| (*id).to_owned())
-            .collect();
+        let live_ids: std::collections::HashSet<&str> = live.iter().map(|r| r.id.as_str()).collect();
+        let mut gone: Vec<String> =
+            theirs.keys().filter(|id| !live_ids.contains(*id)).map(|id| (*id).to_owned()).collect();
         gone.sort_unstable();
         gone
     };
-    let changed = live
-        .into_iter()
-        .filter(|r| theirs.get(r.id.as_str()) != Some(&r.token.as_str()))
-        .collect();
+    let changed = live.into_iter().filter(|r| theirs.get(r.id.as_str()) != Some(&r.token.as_str())).collect();
     Ok(Some(CollectionDelta {
         owner: owner.device_id.to_owned(),
         collection: owner.collection,
@@ -262,10 +217,7 @@ pub fn reconcile(
 /// it no longer uses).
 pub fn delete_device_records(conn: &Connection, device_id: &str) -> Result<(), DbError> {
     for table in ["record", "collection_state", "change_log"] {
-        conn.execute(
-            &format!("DELETE FROM {table} WHERE owner_id = ?1"),
-            params![device_id],
-        )?;
+        conn.execute(&format!("DELETE FROM {table} WHERE owner_id = ?1"), params![device_id])?;
     }
     conn.execute("DELETE FROM device_usage WHERE device_id = ?1", params![device_id])?;
     Ok(())
@@ -349,25 +301,17 @@ fn add_usage(tx: &Transaction<'_>, device_id: &str, grown: Usage) -> Result<Usag
 }
 
 fn current_token(conn: &Connection, owner: Owner<'_>) -> Result<String, DbError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, token FROM record WHERE owner_id = ?1 AND collection = ?2 AND deleted = 0",
-    )?;
+    let mut stmt =
+        conn.prepare_cached("SELECT id, token FROM record WHERE owner_id = ?1 AND collection = ?2 AND deleted = 0")?;
     let pairs = stmt
         .query_map(params![owner.device_id, owner.collection.as_str()], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(collection_token(
-        pairs.iter().map(|(i, t)| (i.as_str(), t.as_str())),
-    ))
+    Ok(collection_token(pairs.iter().map(|(i, t)| (i.as_str(), t.as_str()))))
 }
 
-fn append_log(
-    tx: &Transaction<'_>,
-    owner: Owner<'_>,
-    seq: i64,
-    token: &str,
-) -> Result<(), DbError> {
+fn append_log(tx: &Transaction<'_>, owner: Owner<'_>, seq: i64, token: &str) -> Result<(), DbError> {
     tx.execute(
         "INSERT INTO change_log (owner_id, collection, seq, token) VALUES (?1, ?2, ?3, ?4)",
         params![owner.device_id, owner.collection.as_str(), seq, token],
@@ -415,11 +359,7 @@ fn changes_since(conn: &Connection, owner: Owner<'_>, since: i64) -> Result<Delt
         if row.get::<_, bool>(3)? {
             deleted.push(id);
         } else {
-            changed.push(SyncRecord {
-                id,
-                token: row.get(1)?,
-                body: row.get(2)?,
-            });
+            changed.push(SyncRecord { id, token: row.get(1)?, body: row.get(2)? });
         }
     }
     Ok(DeltaKind::Changes { changed, deleted })
@@ -432,11 +372,7 @@ fn live_records(conn: &Connection, owner: Owner<'_>) -> Result<Vec<SyncRecord>, 
     )?;
     let records = stmt
         .query_map(params![owner.device_id, owner.collection.as_str()], |r| {
-            Ok(SyncRecord {
-                id: r.get(0)?,
-                token: r.get(1)?,
-                body: r.get(2)?,
-            })
+            Ok(SyncRecord { id: r.get(0)?, token: r.get(1)?, body: r.get(2)? })
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(records)
@@ -451,30 +387,18 @@ mod tests {
     use super::*;
     use crate::db::Db;
 
-    const OWNER: Owner<'static> = Owner {
-        account_id: "acct",
-        device_id: "dev",
-        collection: Collection::Tabs,
-    };
+    const OWNER: Owner<'static> = Owner { account_id: "acct", device_id: "dev", collection: Collection::Tabs };
 
     fn put(id: &str, replaces: Option<&str>, token: &str) -> RecordChange {
         RecordChange {
             id: id.into(),
             replaces: replaces.map(Into::into),
-            record: Some(SyncRecord {
-                id: id.into(),
-                token: token.into(),
-                body: "Ym9keQ==".into(),
-            }),
+            record: Some(SyncRecord { id: id.into(), token: token.into(), body: "Ym9keQ==".into() }),
         }
     }
 
     fn delete(id: &str, replaces: &str) -> RecordChange {
-        RecordChange {
-            id: id.into(),
-            replaces: Some(replaces.into()),
-            record: None,
-        }
+        RecordChange { id: id.into(), replaces: Some(replaces.into()), record: None }
     }
 
     fn tok(c: char) -> String {
@@ -482,7 +406,12 @@ mod tests {
     }
 
     /// Uploads with no quota to speak of.
-    fn upload(conn: &mut Connection, owner: Owner<'_>, changes: &[RecordChange], now: i64) -> Result<UploadOutcome, DbError> {
+    fn upload(
+        conn: &mut Connection,
+        owner: Owner<'_>,
+        changes: &[RecordChange],
+        now: i64,
+    ) -> Result<UploadOutcome, DbError> {
         super::upload(conn, owner, changes, now, Quota { records: u64::MAX, bytes: u64::MAX })
     }
 
@@ -499,33 +428,17 @@ mod tests {
         let mut conn = db.conn.lock().unwrap();
         let (a, b) = (tok('a'), tok('b'));
         // The same id twice in one batch: the second names the first's token.
-        let (t1, changed) = applied(
-            upload(
-                &mut conn,
-                OWNER,
-                &[put("t:1", None, &a), put("t:1", Some(&a), &b)],
-                1,
-            )
-            .unwrap(),
-        );
+        let (t1, changed) =
+            applied(upload(&mut conn, OWNER, &[put("t:1", None, &a), put("t:1", Some(&a), &b)], 1).unwrap());
         assert!(changed);
         assert_eq!(t1, collection_token([("t:1", b.as_str())]));
 
         // A stale replace among good ones: nothing applied, the conflict named.
-        let outcome = upload(
-            &mut conn,
-            OWNER,
-            &[put("t:2", None, &a), delete("t:1", &a)],
-            2,
-        )
-        .unwrap();
+        let outcome = upload(&mut conn, OWNER, &[put("t:2", None, &a), delete("t:1", &a)], 2).unwrap();
         assert_eq!(
             outcome,
             UploadOutcome::Conflict {
-                conflicts: vec![Conflict {
-                    id: "t:1".into(),
-                    server_token: Some(b.clone())
-                }],
+                conflicts: vec![Conflict { id: "t:1".into(), server_token: Some(b.clone()) }],
                 token: t1.clone()
             }
         );
@@ -555,10 +468,7 @@ mod tests {
         applied(super::upload(&mut conn, OWNER, &[put("t:1", None, &a), put("t:2", None, &a)], 1, two).unwrap());
         assert_eq!(usage(&conn), (2, 16));
         let outcome = super::upload(&mut conn, OWNER, &[put("t:3", None, &a)], 2, two).unwrap();
-        assert_eq!(
-            outcome,
-            UploadOutcome::OverQuota { usage: Usage { records: 3, bytes: 24 }, quota: two }
-        );
+        assert_eq!(outcome, UploadOutcome::OverQuota { usage: Usage { records: 3, bytes: 24 }, quota: two });
         assert_eq!(live_token(&conn, OWNER, "t:3").unwrap(), None, "nothing applied");
         assert_eq!(usage(&conn), (2, 16), "usage as before");
         // Replacing in place keeps the usage; it goes.
@@ -591,26 +501,13 @@ mod tests {
         let mut current = None::<String>;
         for i in 0..CHANGE_LOG_ENTRIES + 2 {
             let next = if i % 2 == 0 { a.clone() } else { b.clone() };
-            applied(
-                upload(
-                    &mut conn,
-                    OWNER,
-                    &[put("t:1", current.as_deref(), &next)],
-                    1,
-                )
-                .unwrap(),
-            );
+            applied(upload(&mut conn, OWNER, &[put("t:1", current.as_deref(), &next)], 1).unwrap());
             current = Some(next);
         }
-        let entries: i64 = conn
-            .query_row("SELECT count(*) FROM change_log", [], |r| r.get(0))
-            .unwrap();
+        let entries: i64 = conn.query_row("SELECT count(*) FROM change_log", [], |r| r.get(0)).unwrap();
         assert_eq!(entries, CHANGE_LOG_ENTRIES as i64);
-        let tombstones: i64 = conn
-            .query_row("SELECT count(*) FROM record WHERE deleted = 1", [], |r| {
-                r.get(0)
-            })
-            .unwrap();
+        let tombstones: i64 =
+            conn.query_row("SELECT count(*) FROM record WHERE deleted = 1", [], |r| r.get(0)).unwrap();
         assert_eq!(tombstones, 0);
         // The empty collection's token (seq 0) has left the log.
         assert_eq!(log_seq(&conn, OWNER, &empty_token()).unwrap(), None);

@@ -9,21 +9,14 @@ pub const MAX_ID: usize = 64;
 
 /// A record or collection token: 40 lowercase hex characters (SHA-1).
 pub fn token(what: &str, value: &str) -> Result<(), HttpError> {
-    let ok = value.len() == 40
-        && value
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    ok.then_some(()).ok_or_else(|| {
-        HttpError::invalid_request(format!("{what} is not 40 lowercase hex characters"))
-    })
+    let ok = value.len() == 40 && value.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    ok.then_some(()).ok_or_else(|| HttpError::invalid_request(format!("{what} is not 40 lowercase hex characters")))
 }
 
 /// Standard padded base64 of at most `max` characters; returns the decoded length.
 pub fn base64(what: &str, value: &str, max: usize) -> Result<usize, HttpError> {
     if value.len() > max {
-        return Err(HttpError::invalid_request(format!(
-            "{what} is longer than {max} characters"
-        )));
+        return Err(HttpError::invalid_request(format!("{what} is longer than {max} characters")));
     }
     base64::engine::general_purpose::STANDARD
         .decode(value)
@@ -35,19 +28,14 @@ pub fn base64(what: &str, value: &str, max: usize) -> Result<usize, HttpError> {
 pub fn public_key(value: &str) -> Result<(), HttpError> {
     match base64("public_key", value, 64)? {
         32 => Ok(()),
-        n => Err(HttpError::invalid_request(format!(
-            "public_key is {n} bytes; a key-agreement message is 32"
-        ))),
+        n => Err(HttpError::invalid_request(format!("public_key is {n} bytes; a key-agreement message is 32"))),
     }
 }
 
 /// An id chosen by the server (device, pairing, send).
 pub fn id(what: &str, value: &str) -> Result<(), HttpError> {
-    let ok = !value.is_empty()
-        && value.len() <= MAX_ID
-        && value.bytes().all(|b| b.is_ascii_alphanumeric());
-    ok.then_some(())
-        .ok_or_else(|| HttpError::invalid_request(format!("{what} is not a valid id")))
+    let ok = !value.is_empty() && value.len() <= MAX_ID && value.bytes().all(|b| b.is_ascii_alphanumeric());
+    ok.then_some(()).ok_or_else(|| HttpError::invalid_request(format!("{what} is not a valid id")))
 }
 
 #[cfg(test)]

@@ -7,11 +7,10 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use baton_shared::cobrowse::{
-    AuditLog, CreateSession, JoinSession, Recording, RecordingQuery, SessionCreated,
-    SessionJoined,
-};
 use baton_shared::api::DeviceRecord;
+use baton_shared::cobrowse::{
+    AuditLog, CreateSession, JoinSession, Recording, RecordingQuery, SessionCreated, SessionJoined,
+};
 use baton_shared::limits::{COBROWSE_GUESSES_PER_CODE, RECORDING_PAGE_BYTES, RECORDING_PAGE_FRAMES};
 
 use super::checks;
@@ -39,9 +38,7 @@ impl Validate for RecordingQuery {
             return Err(HttpError::invalid_request("after is not a cursor this server gave"));
         }
         if self.limit.is_some_and(|l| !(1..=RECORDING_PAGE_FRAMES).contains(&l)) {
-            return Err(HttpError::invalid_request(format!(
-                "limit must be 1 to {RECORDING_PAGE_FRAMES}"
-            )));
+            return Err(HttpError::invalid_request(format!("limit must be 1 to {RECORDING_PAGE_FRAMES}")));
         }
         Ok(self)
     }
@@ -66,7 +63,11 @@ pub async fn create(
     counted(&state.shares, client, refused, create_session(&state, device, req)).await.map(Json)
 }
 
-async fn create_session(state: &AppState, device: DeviceRecord, req: CreateSession) -> Result<SessionCreated, HttpError> {
+async fn create_session(
+    state: &AppState,
+    device: DeviceRecord,
+    req: CreateSession,
+) -> Result<SessionCreated, HttpError> {
     let now = now_ms();
     let new = NewSession {
         session_id: state.ids.id()?,
@@ -77,23 +78,15 @@ async fn create_session(state: &AppState, device: DeviceRecord, req: CreateSessi
     };
     let candidates = state.ids.lookups(LOOKUP_ATTEMPTS)?;
     let (session_id, expires_ms) = (new.session_id.clone(), new.expires_ms);
-    let lookup = state
-        .db
-        .call(move |conn| cobrowse::create(conn, &new, &candidates))
-        .await?
-        .ok_or_else(|| {
-            HttpError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                code::UNAVAILABLE,
-                "no free co-browsing code right now; try again",
-            )
-        })?;
+    let lookup = state.db.call(move |conn| cobrowse::create(conn, &new, &candidates)).await?.ok_or_else(|| {
+        HttpError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            code::UNAVAILABLE,
+            "no free co-browsing code right now; try again",
+        )
+    })?;
     tracing::info!(session_id, "co-browsing session created");
-    Ok(SessionCreated {
-        session_id,
-        lookup,
-        expires_ms,
-    })
+    Ok(SessionCreated { session_id, lookup, expires_ms })
 }
 
 pub async fn join(
@@ -103,10 +96,7 @@ pub async fn join(
     ValidJson(req): ValidJson<JoinSession>,
 ) -> Result<Json<SessionJoined>, HttpError> {
     let attempt = state.cobrowse_guesses.reserve(client).await?.map_err(|wait| {
-        HttpError::rate_limited(
-            "too many wrong co-browsing codes from this address; wait and try again",
-            wait,
-        )
+        HttpError::rate_limited("too many wrong co-browsing codes from this address; wait and try again", wait)
     })?;
     let Some(lookup) = normalize_lookup(&req.lookup) else {
         return Err(invalid_code());
@@ -116,16 +106,11 @@ pub async fn join(
     let consent_ttl_ms = state.settings.cobrowse_consent_ttl_ms;
     let result = state
         .db
-        .call(move |conn| {
-            cobrowse::join(conn, &lookup, &operator, &public_key, now_ms(), consent_ttl_ms)
-        })
+        .call(move |conn| cobrowse::join(conn, &lookup, &operator, &public_key, now_ms(), consent_ttl_ms))
         .await;
     // Wrong codes stay counted against the client, and so do refusals: a
     // 403 tells that the code is live.
-    if !matches!(
-        result,
-        Err(JoinError::Invalid | JoinError::Exhausted | JoinError::Denied(_))
-    ) {
+    if !matches!(result, Err(JoinError::Invalid | JoinError::Exhausted | JoinError::Denied(_))) {
         attempt.release().await;
     }
     let joined = match result {
@@ -176,10 +161,7 @@ pub async fn audit(
     if let Some(expiry) = expired {
         state.relay.finish(&session_id, expiry.reason());
     }
-    Ok(Json(AuditLog {
-        session_id,
-        entries,
-    }))
+    Ok(Json(AuditLog { session_id, entries }))
 }
 
 pub async fn recording(
@@ -195,20 +177,12 @@ pub async fn recording(
     let page = PageRequest {
         // Validated to fit.
         after: query.after.and_then(|a| i64::try_from(a).ok()).unwrap_or(0),
-        max_frames: usize::try_from(query.limit.unwrap_or(RECORDING_PAGE_FRAMES))
-            .unwrap_or(usize::MAX),
+        max_frames: usize::try_from(query.limit.unwrap_or(RECORDING_PAGE_FRAMES)).unwrap_or(usize::MAX),
         max_bytes: RECORDING_PAGE_BYTES,
     };
-    let page = state
-        .db
-        .call(move |conn| cobrowse::recording(conn, &id, &device, page))
-        .await?
-        .ok_or_else(unknown_session)?;
-    Ok(Json(Recording {
-        session_id,
-        frames: page.frames,
-        next: page.next,
-    }))
+    let page =
+        state.db.call(move |conn| cobrowse::recording(conn, &id, &device, page)).await?.ok_or_else(unknown_session)?;
+    Ok(Json(Recording { session_id, frames: page.frames, next: page.next }))
 }
 
 fn invalid_code() -> HttpError {
@@ -220,9 +194,5 @@ fn invalid_code() -> HttpError {
 }
 
 pub fn unknown_session() -> HttpError {
-    HttpError::new(
-        StatusCode::NOT_FOUND,
-        code::UNKNOWN_COBROWSE_SESSION,
-        "no such co-browsing session for this device",
-    )
+    HttpError::new(StatusCode::NOT_FOUND, code::UNKNOWN_COBROWSE_SESSION, "no such co-browsing session for this device")
 }

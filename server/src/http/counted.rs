@@ -17,10 +17,7 @@ pub async fn counted<T>(
     refused: &str,
     create: impl Future<Output = Result<T, HttpError>>,
 ) -> Result<T, HttpError> {
-    let attempt = window
-        .reserve(client)
-        .await?
-        .map_err(|wait| HttpError::rate_limited(refused, wait))?;
+    let attempt = window.reserve(client).await?.map_err(|wait| HttpError::rate_limited(refused, wait))?;
     let created = create.await;
     if created.is_err() {
         attempt.release().await;

@@ -47,12 +47,7 @@ pub struct HttpError {
 
 impl HttpError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            retry_after: None,
-        }
+        Self { status, code, message: message.into(), retry_after: None }
     }
 
     pub fn rate_limited(message: impl Into<String>, retry_after: std::time::Duration) -> Self {
@@ -68,11 +63,7 @@ impl HttpError {
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            code::UNAUTHORIZED,
-            "missing or unknown device token",
-        )
+        Self::new(StatusCode::UNAUTHORIZED, code::UNAUTHORIZED, "missing or unknown device token")
     }
 
     pub fn not_found() -> Self {
@@ -80,19 +71,11 @@ impl HttpError {
     }
 
     pub fn method_not_allowed() -> Self {
-        Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            code::METHOD_NOT_ALLOWED,
-            "method not allowed on this endpoint",
-        )
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, code::METHOD_NOT_ALLOWED, "method not allowed on this endpoint")
     }
 
     pub fn internal() -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            code::INTERNAL,
-            "internal server error",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, code::INTERNAL, "internal server error")
     }
 }
 
@@ -112,20 +95,13 @@ impl From<RandomError> for HttpError {
 
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
-        let body = ApiError {
-            code: self.code.to_owned(),
-            message: self.message,
-        };
+        let body = ApiError { code: self.code.to_owned(), message: self.message };
         let mut response = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if self.status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

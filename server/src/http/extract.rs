@@ -40,10 +40,7 @@ impl FromRequestParts<AppState> for AuthDevice {
         let now = now_ms();
         if now - device.last_seen >= LAST_SEEN_RESOLUTION_MS {
             let id = device.device_id.clone();
-            state
-                .db
-                .call(move |conn| devices::touch(conn, &id, now))
-                .await?;
+            state.db.call(move |conn| devices::touch(conn, &id, now)).await?;
         }
         Ok(Self(device))
     }
@@ -58,30 +55,18 @@ impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = HttpError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, HttpError> {
-        let ConnectInfo(peer) = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .copied()
-            .ok_or_else(|| {
-                tracing::error!("no connection info: the router was served without it");
-                HttpError::internal()
-            })?;
+        let ConnectInfo(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>().copied().ok_or_else(|| {
+            tracing::error!("no connection info: the router was served without it");
+            HttpError::internal()
+        })?;
         let trusted = &state.settings.trusted_proxies;
         if trusted.is_empty() {
             return Ok(Self(peer.ip()));
         }
         // A value that is not text is nothing a proxy wrote: it ends the list.
-        let values: Vec<&str> = parts
-            .headers
-            .get_all(X_FORWARDED_FOR)
-            .iter()
-            .map(|v| v.to_str().unwrap_or("-"))
-            .collect();
-        Ok(Self(crate::forwarded::client_addr(
-            peer.ip(),
-            values.into_iter(),
-            trusted,
-        )))
+        let values: Vec<&str> =
+            parts.headers.get_all(X_FORWARDED_FOR).iter().map(|v| v.to_str().unwrap_or("-")).collect();
+        Ok(Self(crate::forwarded::client_addr(peer.ip(), values.into_iter(), trusted)))
     }
 }
 
@@ -91,8 +76,7 @@ fn bearer_token(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
-    let plausible =
-        scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.len() <= MAX_TOKEN_LEN;
+    let plausible = scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.len() <= MAX_TOKEN_LEN;
     plausible.then_some(token)
 }
 
@@ -105,10 +89,7 @@ pub trait Validate: Sized {
 impl Validate for RegisterDevice {
     fn validate(self) -> Result<Self, HttpError> {
         let name = validate_device_name(&self.name).map_err(HttpError::invalid_request)?;
-        Ok(Self {
-            name: name.to_owned(),
-            ..self
-        })
+        Ok(Self { name: name.to_owned(), ..self })
     }
 }
 
@@ -123,9 +104,7 @@ where
     type Rejection = HttpError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, HttpError> {
-        let Json(value) = Json::<T>::from_request(req, state)
-            .await
-            .map_err(json_rejection)?;
+        let Json(value) = Json::<T>::from_request(req, state).await.map_err(json_rejection)?;
         Ok(Self(value.validate()?))
     }
 }
@@ -162,9 +141,7 @@ where
     type Rejection = HttpError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, HttpError> {
-        let Path(value) = Path::<T>::from_request_parts(parts, state)
-            .await
-            .map_err(path_rejection)?;
+        let Path(value) = Path::<T>::from_request_parts(parts, state).await.map_err(path_rejection)?;
         Ok(Self(value))
     }
 }
@@ -180,9 +157,7 @@ fn path_rejection(rejection: PathRejection) -> HttpError {
 
 fn json_rejection(rejection: JsonRejection) -> HttpError {
     match rejection {
-        JsonRejection::JsonSyntaxError(e) => {
-            HttpError::new(StatusCode::BAD_REQUEST, code::INVALID_JSON, e.body_text())
-        }
+        JsonRejection::JsonSyntaxError(e) => HttpError::new(StatusCode::BAD_REQUEST, code::INVALID_JSON, e.body_text()),
         JsonRejection::JsonDataError(e) => HttpError::invalid_request(e.body_text()),
         JsonRejection::MissingJsonContentType(_) => {
             HttpError::invalid_request("expected header Content-Type: application/json")
@@ -190,10 +165,7 @@ fn json_rejection(rejection: JsonRejection) -> HttpError {
         other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => HttpError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             code::PAYLOAD_TOO_LARGE,
-            format!(
-                "request body is larger than {} bytes",
-                baton_shared::limits::MAX_HTTP_BODY
-            ),
+            format!("request body is larger than {} bytes", baton_shared::limits::MAX_HTTP_BODY),
         ),
         other => HttpError::new(other.status(), code::INVALID_REQUEST, other.body_text()),
     }

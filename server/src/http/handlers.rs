@@ -13,10 +13,7 @@ use crate::credentials::hash_token;
 use crate::db::devices::{self, NewDevice};
 
 pub async fn status() -> Json<ServerInfo> {
-    Json(ServerInfo {
-        service: SERVICE_NAME.to_owned(),
-        version: baton_shared::VERSION.to_owned(),
-    })
+    Json(ServerInfo { service: SERVICE_NAME.to_owned(), version: baton_shared::VERSION.to_owned() })
 }
 
 /// Creates a new account holding this one device and hands out its token.
@@ -39,16 +36,9 @@ async fn register(state: &AppState, req: RegisterDevice) -> Result<DeviceRegiste
         token_hash: hash_token(&device_token),
         now: now_ms(),
     };
-    let record = state
-        .db
-        .call(move |conn| devices::register(conn, &new))
-        .await?;
+    let record = state.db.call(move |conn| devices::register(conn, &new)).await?;
     tracing::info!(device_id = %record.device_id, account_id = %record.account_id, "registered device");
-    Ok(DeviceRegistered {
-        account_id: record.account_id,
-        device_id: record.device_id,
-        device_token,
-    })
+    Ok(DeviceRegistered { account_id: record.account_id, device_id: record.device_id, device_token })
 }
 
 pub async fn device_self(AuthDevice(device): AuthDevice) -> Json<DeviceRecord> {

@@ -23,8 +23,8 @@ use baton_shared::api::{PATH_DEVICES, PATH_DEVICE_SELF, PATH_PUSH, PATH_STATUS};
 use baton_shared::cobrowse::{PATH_JOIN, PATH_SESSIONS};
 use baton_shared::limits::MAX_HTTP_BODY;
 use baton_shared::sync::{
-    PATH_ACCOUNT_DEVICES, PATH_PAIRING_CLAIM, PATH_PAIRING_OFFER, PATH_PULL, PATH_RECONCILE,
-    PATH_SENDTAB, PATH_SENDTAB_PENDING, PATH_UPLOAD,
+    PATH_ACCOUNT_DEVICES, PATH_PAIRING_CLAIM, PATH_PAIRING_OFFER, PATH_PULL, PATH_RECONCILE, PATH_SENDTAB,
+    PATH_SENDTAB_PENDING, PATH_UPLOAD,
 };
 use tokio::sync::watch;
 
@@ -77,15 +77,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sendtab/{send_id}/state", post(sent_tabs::set_state))
         .route(PATH_SESSIONS, post(cobrowse::create))
         .route(PATH_JOIN, post(cobrowse::join))
-        .route(
-            "/v1/cobrowse/{session_id}/relay",
-            get(relay_socket::upgrade),
-        )
+        .route("/v1/cobrowse/{session_id}/relay", get(relay_socket::upgrade))
         .route("/v1/cobrowse/{session_id}/audit", get(cobrowse::audit))
-        .route(
-            "/v1/cobrowse/{session_id}/recording",
-            get(cobrowse::recording),
-        )
+        .route("/v1/cobrowse/{session_id}/recording", get(cobrowse::recording))
         .route("/v1/orgs", post(orgs::create))
         .route(baton_shared::api::PATH_ORG_JOIN, post(orgs::join))
         .route("/v1/orgs/{org_id}/invites", post(orgs::invite))

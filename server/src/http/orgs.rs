@@ -249,7 +249,11 @@ pub fn start_retention(db: Db, default_days: u32, mut shutdown: watch::Receiver<
                 })
                 .await;
             match pass {
-                Ok(d) if d.sessions > 0 => tracing::info!(sessions = d.sessions, frames = d.frames, "retention: deleted expired co-browsing records"),
+                Ok(d) if d.sessions > 0 => tracing::info!(
+                    sessions = d.sessions,
+                    frames = d.frames,
+                    "retention: deleted expired co-browsing records"
+                ),
                 Ok(_) => {}
                 Err::<_, DbError>(err) => tracing::error!(%err, "retention pass failed"),
             }

@@ -1,15 +1,13 @@
 //! Pairing routes: offer, claim, proof, complete, refuse, status (see
 //! `baton_shared::sync`).
 
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use baton_shared::api::PushMessage;
 use baton_shared::limits::{MAX_WRAPPED_KEY, PAIRING_GUESSES_PER_CODE};
 use baton_shared::sync::{
-    PairingClaim, PairingClaimed, PairingComplete, PairingOffer, PairingOffered, PairingProof,
-    PairingStatus,
+    PairingClaim, PairingClaimed, PairingComplete, PairingOffer, PairingOffered, PairingProof, PairingStatus,
 };
 
 use super::checks;
@@ -50,11 +48,7 @@ impl Validate for PairingProof {
 
 impl Validate for PairingComplete {
     fn validate(self) -> Result<Self, HttpError> {
-        checks::base64(
-            "wrapped_account_key",
-            &self.wrapped_account_key,
-            MAX_WRAPPED_KEY,
-        )?;
+        checks::base64("wrapped_account_key", &self.wrapped_account_key, MAX_WRAPPED_KEY)?;
         Ok(self)
     }
 }
@@ -74,22 +68,10 @@ pub async fn offer(
     };
     let candidates = state.ids.lookups(LOOKUP_ATTEMPTS)?;
     let (pairing_id, expires_ms) = (new.pairing_id.clone(), new.expires_ms);
-    let lookup = state
-        .db
-        .call(move |conn| pairing::offer(conn, &new, &candidates))
-        .await?
-        .ok_or_else(|| {
-            HttpError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                code::UNAVAILABLE,
-                "no free pairing code right now; try again",
-            )
-        })?;
-    Ok(Json(PairingOffered {
-        pairing_id,
-        lookup,
-        expires_ms,
-    }))
+    let lookup = state.db.call(move |conn| pairing::offer(conn, &new, &candidates)).await?.ok_or_else(|| {
+        HttpError::new(StatusCode::SERVICE_UNAVAILABLE, code::UNAVAILABLE, "no free pairing code right now; try again")
+    })?;
+    Ok(Json(PairingOffered { pairing_id, lookup, expires_ms }))
 }
 
 pub async fn claim(
@@ -99,20 +81,14 @@ pub async fn claim(
     ValidJson(req): ValidJson<PairingClaim>,
 ) -> Result<Json<PairingClaimed>, HttpError> {
     let attempt = state.pairing_guesses.reserve(client).await?.map_err(|wait| {
-        HttpError::rate_limited(
-            "too many wrong pairing codes from this address; wait and try again",
-            wait,
-        )
+        HttpError::rate_limited("too many wrong pairing codes from this address; wait and try again", wait)
     })?;
     let Some(lookup) = normalize_lookup(&req.lookup) else {
         return Err(invalid_code());
     };
     let claimer = device.clone();
     let public_key = req.public_key.clone();
-    let result = state
-        .db
-        .call(move |conn| pairing::claim(conn, &lookup, &claimer, &public_key, now_ms()))
-        .await;
+    let result = state.db.call(move |conn| pairing::claim(conn, &lookup, &claimer, &public_key, now_ms())).await;
     // Wrong codes stay counted against the client; anything else is given back.
     if !matches!(result, Err(ClaimError::Invalid | ClaimError::Exhausted)) {
         attempt.release().await;
@@ -128,9 +104,7 @@ pub async fn claim(
                     "this pairing code saw {PAIRING_GUESSES_PER_CODE} wrong attempts and is blocked; \
                      show a new code on the other device"
                 ),
-                std::time::Duration::from_millis(
-                    u64::try_from(state.settings.pairing_ttl_ms).unwrap_or(0),
-                ),
+                std::time::Duration::from_millis(u64::try_from(state.settings.pairing_ttl_ms).unwrap_or(0)),
             ));
         }
         Err(e @ (ClaimError::OwnOffer | ClaimError::SameAccount)) => {
@@ -138,10 +112,7 @@ pub async fn claim(
         }
         Err(ClaimError::Db(e)) => return Err(e.into()),
     };
-    Ok(Json(PairingClaimed {
-        pairing_id: claimed.pairing_id,
-        offer_public_key: claimed.offer_public_key,
-    }))
+    Ok(Json(PairingClaimed { pairing_id: claimed.pairing_id, offer_public_key: claimed.offer_public_key }))
 }
 
 /// The claimer's proof; the offerer hears of the claim only with it.
@@ -153,25 +124,17 @@ pub async fn prove(
 ) -> Result<StatusCode, HttpError> {
     checks::id("pairing id", &pairing_id).map_err(|_| unknown_pairing())?;
     let (pid, proof) = (pairing_id.clone(), req.proof.clone());
-    let proven = state
-        .db
-        .call(move |conn| pairing::prove(conn, &pid, &device.device_id, &proof, now_ms()))
-        .await
-        .map_err(|e| match e {
-            ProveError::NotFound => unknown_pairing(),
-            ProveError::Expired => {
-                HttpError::new(StatusCode::GONE, code::PAIRING_EXPIRED, e.to_string())
-            }
-            ProveError::State => {
-                HttpError::new(StatusCode::CONFLICT, code::PAIRING_STATE, e.to_string())
-            }
-            ProveError::Db(e) => e.into(),
-        })?;
-    let msg = PushMessage::PairingClaimed {
-        pairing_id,
-        claim_public_key: proven.claim_public_key,
-        claim_proof: req.proof,
-    };
+    let proven =
+        state.db.call(move |conn| pairing::prove(conn, &pid, &device.device_id, &proof, now_ms())).await.map_err(
+            |e| match e {
+                ProveError::NotFound => unknown_pairing(),
+                ProveError::Expired => HttpError::new(StatusCode::GONE, code::PAIRING_EXPIRED, e.to_string()),
+                ProveError::State => HttpError::new(StatusCode::CONFLICT, code::PAIRING_STATE, e.to_string()),
+                ProveError::Db(e) => e.into(),
+            },
+        )?;
+    let msg =
+        PushMessage::PairingClaimed { pairing_id, claim_public_key: proven.claim_public_key, claim_proof: req.proof };
     state.push.send(&proven.offerer_id, &msg);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -186,39 +149,21 @@ pub async fn complete(
     let pid = pairing_id.clone();
     let done = state
         .db
-        .call(move |conn| {
-            pairing::complete(
-                conn,
-                &pid,
-                &device.device_id,
-                &req.wrapped_account_key,
-                now_ms(),
-            )
-        })
+        .call(move |conn| pairing::complete(conn, &pid, &device.device_id, &req.wrapped_account_key, now_ms()))
         .await
         .map_err(|e| match e {
             CompleteError::NotFound => unknown_pairing(),
-            CompleteError::Expired => {
-                HttpError::new(StatusCode::GONE, code::PAIRING_EXPIRED, e.to_string())
-            }
+            CompleteError::Expired => HttpError::new(StatusCode::GONE, code::PAIRING_EXPIRED, e.to_string()),
             CompleteError::NotClaimed | CompleteError::AlreadyComplete => {
                 HttpError::new(StatusCode::CONFLICT, code::PAIRING_STATE, e.to_string())
             }
             CompleteError::Db(e) => e.into(),
         })?;
     tracing::info!(device_id = %done.claimer_id, account_id = %done.account_id, "device joined account");
-    state.push.send(
-        &done.claimer_id,
-        &PushMessage::PairingCompleted {
-            pairing_id,
-            account_id: done.account_id.clone(),
-        },
-    );
-    for id in done
-        .account_devices
-        .iter()
-        .chain(&done.former_account_devices)
-    {
+    state
+        .push
+        .send(&done.claimer_id, &PushMessage::PairingCompleted { pairing_id, account_id: done.account_id.clone() });
+    for id in done.account_devices.iter().chain(&done.former_account_devices) {
         state.push.send(id, &PushMessage::DevicesChanged);
     }
     Ok(StatusCode::NO_CONTENT)
@@ -231,10 +176,7 @@ pub async fn refuse(
     ValidPath(pairing_id): ValidPath<String>,
 ) -> Result<StatusCode, HttpError> {
     checks::id("pairing id", &pairing_id).map_err(|_| unknown_pairing())?;
-    let refused = state
-        .db
-        .call(move |conn| pairing::refuse(conn, &pairing_id, &device.device_id))
-        .await?;
+    let refused = state.db.call(move |conn| pairing::refuse(conn, &pairing_id, &device.device_id)).await?;
     if !refused {
         return Err(unknown_pairing());
     }
@@ -264,9 +206,5 @@ fn invalid_code() -> HttpError {
 }
 
 fn unknown_pairing() -> HttpError {
-    HttpError::new(
-        StatusCode::NOT_FOUND,
-        code::UNKNOWN_PAIRING,
-        "no such pairing for this device",
-    )
+    HttpError::new(StatusCode::NOT_FOUND, code::UNKNOWN_PAIRING, "no such pairing for this device")
 }

@@ -34,20 +34,11 @@ pub async fn upgrade(
 async fn serve_socket(mut socket: WebSocket, state: AppState, device_id: String) {
     let id = device_id.clone();
     let now = now_ms();
-    match state
-        .db
-        .call(move |conn| devices::touch(conn, &id, now))
-        .await
-    {
+    match state.db.call(move |conn| devices::touch(conn, &id, now)).await {
         Ok(true) => {}
         Ok(false) => {
             // Removed between authentication and upgrade.
-            close(
-                &mut socket,
-                close_code::POLICY,
-                "device no longer registered",
-            )
-            .await;
+            close(&mut socket, close_code::POLICY, "device no longer registered").await;
             return;
         }
         Err(err) => {
@@ -59,10 +50,7 @@ async fn serve_socket(mut socket: WebSocket, state: AppState, device_id: String)
 
     let (_registration, mut outbox) = state.push.register(&device_id);
     tracing::info!(device_id, "push socket open");
-    let hello = PushMessage::Hello {
-        device_id: device_id.clone(),
-        server_version: baton_shared::VERSION.to_owned(),
-    };
+    let hello = PushMessage::Hello { device_id: device_id.clone(), server_version: baton_shared::VERSION.to_owned() };
     if send(&mut socket, &hello).await.is_err() {
         return;
     }
@@ -103,5 +91,3 @@ async fn serve_socket(mut socket: WebSocket, state: AppState, device_id: String)
     }
     tracing::info!(device_id, "push socket closed");
 }
-
-

@@ -14,9 +14,7 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{close_code, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
-use baton_shared::cobrowse::{
-    relay_error as relay_code, AuditEvent, RecordedFrame, RelayMessage, Role, SessionState,
-};
+use baton_shared::cobrowse::{relay_error as relay_code, AuditEvent, RecordedFrame, RelayMessage, Role, SessionState};
 use baton_shared::limits::{MAX_AUDIT_EVENT, MAX_RELAY_MESSAGE};
 
 use super::checks;
@@ -45,14 +43,9 @@ pub async fn upgrade(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, HttpError> {
     checks::id("session id", &session_id).map_err(|_| unknown_session())?;
-    let session = state
-        .db
-        .call(move |conn| cobrowse::load(conn, &session_id, now_ms()))
-        .await?
-        .ok_or_else(unknown_session)?;
-    let role = session
-        .role_of(&device.device_id)
-        .ok_or_else(unknown_session)?;
+    let session =
+        state.db.call(move |conn| cobrowse::load(conn, &session_id, now_ms())).await?.ok_or_else(unknown_session)?;
+    let role = session.role_of(&device.device_id).ok_or_else(unknown_session)?;
     let ws = expect_upgrade(ws)?;
     Ok(ws
         .max_message_size(HARD_MESSAGE_LIMIT)
@@ -60,12 +53,7 @@ pub async fn upgrade(
         .on_upgrade(move |socket| serve_socket(socket, state, session, role)))
 }
 
-async fn serve_socket(
-    socket: WebSocket,
-    state: AppState,
-    session: Session,
-    role: Role,
-) {
+async fn serve_socket(socket: WebSocket, state: AppState, session: Session, role: Role) {
     let _count = state.relay.count_socket();
     let limit = Duration::from_millis(u64::try_from(state.settings.relay_send_timeout_ms).unwrap_or(0));
     let mut socket = Deadlined { ws: socket, limit };
@@ -88,9 +76,7 @@ async fn serve_socket(
             recording_stopped: None,
             peer_away_ends_in_ms: None,
         };
-        let end = RelayMessage::End {
-            reason: Some(ended),
-        };
+        let end = RelayMessage::End { reason: Some(ended) };
         if socket.send(&hello).await && socket.send(&end).await {
             socket.close(close_code::NORMAL, "session ended").await;
         }
@@ -232,20 +218,12 @@ async fn handle(state: &AppState, at: &Attached, text: &str) -> Vec<RelayMessage
     if text.len() > MAX_RELAY_MESSAGE {
         return vec![error(
             relay_code::TOO_LARGE,
-            format!(
-                "relay message of {} bytes; at most {MAX_RELAY_MESSAGE}",
-                text.len()
-            ),
+            format!("relay message of {} bytes; at most {MAX_RELAY_MESSAGE}", text.len()),
         )];
     }
     let msg = match serde_json::from_str::<RelayMessage>(text) {
         Ok(msg) => msg,
-        Err(e) => {
-            return vec![error(
-                relay_code::MALFORMED,
-                format!("not a relay message: {e}"),
-            )]
-        }
+        Err(e) => return vec![error(relay_code::MALFORMED, format!("not a relay message: {e}"))],
     };
     match msg {
         RelayMessage::Frame { seq, ct, .. } => frame(state, at, seq, ct).await.into_iter().collect(),
@@ -268,48 +246,28 @@ async fn handle(state: &AppState, at: &Attached, text: &str) -> Vec<RelayMessage
         | RelayMessage::State { .. }
         | RelayMessage::RecordingStopped { .. }
         | RelayMessage::Applied { .. }
-        | RelayMessage::Error { .. } => vec![error(
-            relay_code::MALFORMED,
-            "only the server sends this message",
-        )],
+        | RelayMessage::Error { .. } => vec![error(relay_code::MALFORMED, "only the server sends this message")],
     }
 }
 
 async fn frame(state: &AppState, at: &Attached, seq: u64, ct: String) -> Option<RelayMessage> {
     // Nothing of the page reaches the operator before the visitor consents.
     if at.room.state() != SessionState::Active {
-        return Some(error(
-            relay_code::NOT_CONSENTED,
-            "frames flow only after the visitor approves the operator",
-        ));
+        return Some(error(relay_code::NOT_CONSENTED, "frames flow only after the visitor approves the operator"));
     }
     let recorded = at.room.recording().then(|| ct.clone());
-    let out = RelayMessage::Frame {
-        seq,
-        from: Some(at.role),
-        ct,
-    };
+    let out = RelayMessage::Frame { seq, from: Some(at.role), ct };
     match serde_json::to_string(&out) {
         // A dropped frame shows as a sequence gap; the console asks for a keyframe.
         Ok(text) => {
             at.room.forward(at.role, text);
         }
-        Err(e) => {
-            return Some(error(
-                relay_code::INTERNAL,
-                format!("cannot encode frame: {e}"),
-            ))
-        }
+        Err(e) => return Some(error(relay_code::INTERNAL, format!("cannot encode frame: {e}"))),
     }
     if let Some(ct) = recorded {
         let row = FrameRow {
             session_id: at.room.id.clone(),
-            frame: RecordedFrame {
-                seq,
-                from: at.role,
-                at_ms: now_ms(),
-                ct,
-            },
+            frame: RecordedFrame { seq, from: at.role, at_ms: now_ms(), ct },
         };
         state.relay.recorder.record(row).await;
     }
@@ -320,9 +278,7 @@ async fn audit(state: &AppState, at: &Attached, event: AuditEvent, n: Option<u64
     if let Err(why) = audit_permitted(at.role, &event) {
         return Some(error(relay_code::FORBIDDEN, why));
     }
-    let size = serde_json::to_string(&event)
-        .map(|s| s.len())
-        .unwrap_or(usize::MAX);
+    let size = serde_json::to_string(&event).map(|s| s.len()).unwrap_or(usize::MAX);
     if size > MAX_AUDIT_EVENT {
         return Some(error(
             relay_code::TOO_LARGE,
@@ -331,10 +287,7 @@ async fn audit(state: &AppState, at: &Attached, event: AuditEvent, n: Option<u64
     }
     let (id, role) = (at.room.id.clone(), at.role);
     let is_consent = matches!(event, AuditEvent::Consent { .. });
-    let result = state
-        .db
-        .call(move |conn| cobrowse::client_audit(conn, &id, role, &event, n, now_ms()))
-        .await;
+    let result = state.db.call(move |conn| cobrowse::client_audit(conn, &id, role, &event, n, now_ms())).await;
     match result {
         Ok(cobrowse::After { ended: Some(reason), .. }) => {
             state.relay.finish(&at.room.id, reason);
@@ -344,13 +297,8 @@ async fn audit(state: &AppState, at: &Attached, event: AuditEvent, n: Option<u64
             state.relay.update(&at.room, after.state, after.recording);
             None
         }
-        Err(AuditError::WrongState(s))
-            if !is_consent && s != SessionState::Ended && s != SessionState::Active =>
-        {
-            Some(error(
-                relay_code::NOT_CONSENTED,
-                "the visitor has not approved the operator yet",
-            ))
+        Err(AuditError::WrongState(s)) if !is_consent && s != SessionState::Ended && s != SessionState::Active => {
+            Some(error(relay_code::NOT_CONSENTED, "the visitor has not approved the operator yet"))
         }
         Err(e @ AuditError::WrongState(_)) => Some(error(relay_code::WRONG_STATE, e.to_string())),
         Err(AuditError::Expired(expiry)) => {
@@ -377,21 +325,12 @@ async fn end(state: &AppState, at: &Attached, reason: Option<String>) {
             Role::Operator => "the operator ended the session".into(),
         });
     let kept = reason.clone();
-    if let Err(err) = state
-        .db
-        .call(move |conn| cobrowse::end(conn, &id, by, &kept, now_ms()))
-        .await
-    {
+    if let Err(err) = state.db.call(move |conn| cobrowse::end(conn, &id, by, &kept, now_ms())).await {
         tracing::error!(%err, "cannot end co-browsing session");
     }
     state.relay.finish(&at.room.id, &reason);
 }
 
 fn error(code: &str, message: impl Into<String>) -> RelayMessage {
-    RelayMessage::Error {
-        code: code.to_owned(),
-        message: message.into(),
-    }
+    RelayMessage::Error { code: code.to_owned(), message: message.into() }
 }
-
-

@@ -26,9 +26,7 @@ impl Validate for SendTab {
 impl Validate for DeliveryUpdate {
     fn validate(self) -> Result<Self, HttpError> {
         match self.state {
-            DeliveryState::Sent => Err(HttpError::invalid_request(
-                "state must be delivered or opened",
-            )),
+            DeliveryState::Sent => Err(HttpError::invalid_request("state must be delivered or opened")),
             _ => Ok(self),
         }
     }
@@ -55,10 +53,7 @@ pub async fn send(
     };
     let target = new.target_id.clone();
     let send_id = new.send_id.clone();
-    let sent = state
-        .db
-        .call(move |conn| sent_tabs::send(conn, &new))
-        .await?;
+    let sent = state.db.call(move |conn| sent_tabs::send(conn, &new)).await?;
     match sent {
         Sent::Stored => {}
         Sent::UnknownTarget => {
@@ -88,10 +83,7 @@ pub async fn pending(
     State(state): State<AppState>,
     AuthDevice(device): AuthDevice,
 ) -> Result<Json<PendingTabs>, HttpError> {
-    let tabs = state
-        .db
-        .call(move |conn| sent_tabs::pending(conn, &device.device_id, now_ms()))
-        .await?;
+    let tabs = state.db.call(move |conn| sent_tabs::pending(conn, &device.device_id, now_ms())).await?;
     Ok(Json(PendingTabs { tabs }))
 }
 
@@ -101,13 +93,8 @@ pub async fn set_state(
     ValidPath(send_id): ValidPath<String>,
     ValidJson(req): ValidJson<DeliveryUpdate>,
 ) -> Result<StatusCode, HttpError> {
-    let unknown = || {
-        HttpError::new(
-            StatusCode::NOT_FOUND,
-            code::UNKNOWN_SEND,
-            "no tab with that id was sent to this device",
-        )
-    };
+    let unknown =
+        || HttpError::new(StatusCode::NOT_FOUND, code::UNKNOWN_SEND, "no tab with that id was sent to this device");
     checks::id("send id", &send_id).map_err(|_| unknown())?;
     let id = send_id.clone();
     let progress = state
@@ -116,10 +103,7 @@ pub async fn set_state(
         .await?
         .ok_or_else(unknown)?;
     if let Progress::Advanced { sender_id } = progress {
-        let msg = PushMessage::Delivery {
-            send_id,
-            state: req.state,
-        };
+        let msg = PushMessage::Delivery { send_id, state: req.state };
         state.push.send(&sender_id, &msg);
     }
     Ok(StatusCode::NO_CONTENT)

@@ -8,8 +8,8 @@ use axum::Json;
 use baton_shared::api::{DeviceRecord, PushMessage};
 use baton_shared::limits::{MAX_RECORD_BODY, MAX_RECORD_ID, MAX_UPLOAD_CHANGES};
 use baton_shared::sync::{
-    AccountDevice, AccountDevices, CollectionDelta, PullRequest, PullResponse, ReconcileRequest,
-    UploadConflict, UploadRequest, UploadResponse,
+    AccountDevice, AccountDevices, CollectionDelta, PullRequest, PullResponse, ReconcileRequest, UploadConflict,
+    UploadRequest, UploadResponse,
 };
 
 use super::checks;
@@ -22,9 +22,7 @@ use crate::db::sync::{self, Owner, UploadOutcome};
 
 fn record_id(value: &str) -> Result<(), HttpError> {
     if value.is_empty() || value.chars().count() > MAX_RECORD_ID {
-        return Err(HttpError::invalid_request(format!(
-            "record id must be 1 to {MAX_RECORD_ID} characters"
-        )));
+        return Err(HttpError::invalid_request(format!("record id must be 1 to {MAX_RECORD_ID} characters")));
     }
     Ok(())
 }
@@ -104,22 +102,14 @@ pub async fn upload(
     let outcome = state
         .db
         .call(move |conn| {
-            let owner = Owner {
-                account_id: &account_id,
-                device_id: &device_id,
-                collection,
-            };
+            let owner = Owner { account_id: &account_id, device_id: &device_id, collection };
             sync::upload(conn, owner, &req.changes, now_ms(), quota)
         })
         .await?;
     match outcome {
         UploadOutcome::Applied { token, changed } => {
             if changed {
-                let msg = PushMessage::Changed {
-                    owner: device.device_id.clone(),
-                    collection,
-                    token: token.clone(),
-                };
+                let msg = PushMessage::Changed { owner: device.device_id.clone(), collection, token: token.clone() };
                 push_to_others(&state, &device, &msg).await?;
             }
             Ok(UploadReply::Applied(UploadResponse { token }))
@@ -159,14 +149,8 @@ pub async fn pull(
             Ok::<_, crate::db::DbError>((all, collections))
         })
         .await?;
-    let devices = listed(&state, all)
-        .into_iter()
-        .filter(|d| d.id != device.device_id)
-        .collect();
-    Ok(Json(PullResponse {
-        devices,
-        collections,
-    }))
+    let devices = listed(&state, all).into_iter().filter(|d| d.id != device.device_id).collect();
+    Ok(Json(PullResponse { devices, collections }))
 }
 
 pub async fn reconcile(
@@ -178,20 +162,12 @@ pub async fn reconcile(
     let delta = state
         .db
         .call(move |conn| {
-            let owner = Owner {
-                account_id: &account_id,
-                device_id: &req.owner,
-                collection: req.collection,
-            };
+            let owner = Owner { account_id: &account_id, device_id: &req.owner, collection: req.collection };
             sync::reconcile(conn, owner, &req.pairs)
         })
         .await?;
     delta.map(Json).ok_or_else(|| {
-        HttpError::new(
-            StatusCode::NOT_FOUND,
-            code::UNKNOWN_DEVICE,
-            "no device with that id in this account",
-        )
+        HttpError::new(StatusCode::NOT_FOUND, code::UNKNOWN_DEVICE, "no device with that id in this account")
     })
 }
 
@@ -200,14 +176,8 @@ pub async fn account_devices(
     AuthDevice(device): AuthDevice,
 ) -> Result<Json<AccountDevices>, HttpError> {
     let account_id = device.account_id.clone();
-    let all = state
-        .db
-        .call(move |conn| devices::in_account(conn, &account_id))
-        .await?;
-    Ok(Json(AccountDevices {
-        account_id: device.account_id,
-        devices: listed(&state, all),
-    }))
+    let all = state.db.call(move |conn| devices::in_account(conn, &account_id)).await?;
+    Ok(Json(AccountDevices { account_id: device.account_id, devices: listed(&state, all) }))
 }
 
 /// Devices as the API lists them, with whether each holds a push socket now.
@@ -224,16 +194,9 @@ fn listed(state: &AppState, all: Vec<DeviceRecord>) -> Vec<AccountDevice> {
 }
 
 /// Pushes `msg` to every other device of `device`'s account that is connected.
-pub async fn push_to_others(
-    state: &AppState,
-    device: &DeviceRecord,
-    msg: &PushMessage,
-) -> Result<(), HttpError> {
+pub async fn push_to_others(state: &AppState, device: &DeviceRecord, msg: &PushMessage) -> Result<(), HttpError> {
     let account_id = device.account_id.clone();
-    let all = state
-        .db
-        .call(move |conn| devices::in_account(conn, &account_id))
-        .await?;
+    let all = state.db.call(move |conn| devices::in_account(conn, &account_id)).await?;
     for other in all.iter().filter(|d| d.device_id != device.device_id) {
         state.push.send(&other.device_id, msg);
     }

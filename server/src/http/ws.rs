@@ -8,15 +8,9 @@ use serde::Serialize;
 use super::error::{code, HttpError};
 
 /// A plain request where a WebSocket upgrade was expected is a typed error.
-pub fn expect_upgrade(
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> Result<WebSocketUpgrade, HttpError> {
+pub fn expect_upgrade(ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>) -> Result<WebSocketUpgrade, HttpError> {
     ws.map_err(|r| {
-        HttpError::new(
-            r.status(),
-            code::INVALID_REQUEST,
-            format!("expected a WebSocket upgrade: {}", r.body_text()),
-        )
+        HttpError::new(r.status(), code::INVALID_REQUEST, format!("expected a WebSocket upgrade: {}", r.body_text()))
     })
 }
 
@@ -27,10 +21,7 @@ pub async fn send<T: Serialize>(socket: &mut WebSocket, msg: &T) -> Result<(), a
 }
 
 pub async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
-    let frame = CloseFrame {
-        code,
-        reason: reason.into(),
-    };
+    let frame = CloseFrame { code, reason: reason.into() };
     // The peer may already be gone; nothing more to do then.
     let _ = socket.send(Message::Close(Some(frame))).await;
 }

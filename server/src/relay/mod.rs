@@ -133,14 +133,8 @@ struct Inner {
 
 impl Inner {
     fn new(session: Session) -> Self {
-        let mut inner = Inner {
-            session,
-            visitor: None,
-            operator: None,
-            visitor_away: None,
-            operator_away: None,
-            idle: false,
-        };
+        let mut inner =
+            Inner { session, visitor: None, operator: None, visitor_away: None, operator_away: None, idle: false };
         inner.time_absence();
         inner
     }
@@ -235,10 +229,7 @@ pub struct Room {
 
 impl Room {
     fn new(session: Session) -> Arc<Room> {
-        Arc::new(Room {
-            id: session.id.clone(),
-            inner: Mutex::new(Inner::new(session)),
-        })
+        Arc::new(Room { id: session.id.clone(), inner: Mutex::new(Inner::new(session)) })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -440,10 +431,7 @@ impl Relay {
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let (frames_tx, frames_rx) = mpsc::channel(FRAME_QUEUE);
         let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
-        let queued = QueuedBytes {
-            socket: Arc::default(),
-            total: Arc::clone(&self.queued_total),
-        };
+        let queued = QueuedBytes { socket: Arc::default(), total: Arc::clone(&self.queued_total) };
         let overflow = Arc::new(Notify::new());
         let peer = Peer {
             conn,
@@ -454,10 +442,7 @@ impl Relay {
             overflow: Arc::clone(&overflow),
         };
         if let Some(old) = inner.slot(role).replace(peer) {
-            old.close(
-                axum::extract::ws::close_code::POLICY,
-                "replaced by a newer connection",
-            );
+            old.close(axum::extract::ws::close_code::POLICY, "replaced by a newer connection");
         }
         inner.time_absence();
         let other = inner.peer(role.other());
@@ -475,17 +460,8 @@ impl Relay {
             recording_stopped: inner.session.recording_stopped,
         };
         drop(inner);
-        let attached = Attached {
-            relay: self.clone(),
-            room,
-            role,
-            conn,
-        };
-        let inbox = Inbox {
-            frames: Frames { rx: frames_rx, queued },
-            control: control_rx,
-            overflow,
-        };
+        let attached = Attached { relay: self.clone(), room, role, conn };
+        let inbox = Inbox { frames: Frames { rx: frames_rx, queued }, control: control_rx, overflow };
         Some((attached, inbox, greeting))
     }
 
@@ -535,9 +511,7 @@ impl Relay {
                 visitor.tell(msg);
             }
             if changed {
-                visitor.tell(RelayMessage::State {
-                    state: inner.session.state,
-                });
+                visitor.tell(RelayMessage::State { state: inner.session.state });
             }
         }
     }
@@ -578,9 +552,7 @@ impl Relay {
         inner.session.state = SessionState::Ended;
         inner.session.recording = false;
         for peer in inner.peers() {
-            peer.tell(RelayMessage::End {
-                reason: Some(reason.to_owned()),
-            });
+            peer.tell(RelayMessage::End { reason: Some(reason.to_owned()) });
             peer.close(axum::extract::ws::close_code::NORMAL, "session ended");
         }
     }
@@ -640,11 +612,7 @@ mod tests {
             id: "s1".into(),
             visitor_id: "v".into(),
             visitor_account: "a".into(),
-            operator: Some(Operator {
-                device_id: "o".into(),
-                public_key: "k".into(),
-                name: "Desk".into(),
-            }),
+            operator: Some(Operator { device_id: "o".into(), public_key: "k".into(), name: "Desk".into() }),
             state,
             recording: false,
             recording_stopped: None,
@@ -668,21 +636,11 @@ mod tests {
     #[tokio::test]
     async fn frames_go_to_the_peer_only_and_a_full_queue_drops_them() {
         let relay = relay();
-        let (v, _v_inbox, greeting) = relay
-            .attach(session(SessionState::Active), Role::Visitor)
-            .unwrap();
+        let (v, _v_inbox, greeting) = relay.attach(session(SessionState::Active), Role::Visitor).unwrap();
         assert!(!greeting.peer_present);
-        assert!(matches!(
-            greeting.operator_joined,
-            Some(RelayMessage::OperatorJoined { .. })
-        ));
-        assert!(
-            !v.room.forward(Role::Visitor, "x".into()),
-            "no operator yet"
-        );
-        let (_o, mut o_inbox, greeting) = relay
-            .attach(session(SessionState::Active), Role::Operator)
-            .unwrap();
+        assert!(matches!(greeting.operator_joined, Some(RelayMessage::OperatorJoined { .. })));
+        assert!(!v.room.forward(Role::Visitor, "x".into()), "no operator yet");
+        let (_o, mut o_inbox, greeting) = relay.attach(session(SessionState::Active), Role::Operator).unwrap();
         assert!(greeting.peer_present && greeting.operator_joined.is_none());
         for _ in 0..FRAME_QUEUE {
             assert!(v.room.forward(Role::Visitor, "x".into()));
@@ -732,13 +690,10 @@ mod tests {
     #[tokio::test]
     async fn a_socket_whose_control_messages_pile_up_is_told_to_end() {
         let relay = relay();
-        let (_o, o_inbox, _) = relay
-            .attach(session(SessionState::Active), Role::Operator)
-            .unwrap();
+        let (_o, o_inbox, _) = relay.attach(session(SessionState::Active), Role::Operator).unwrap();
         // Each visitor (re)connect tells the operator; its socket never reads.
-        let mut visitors: Vec<_> = (0..CONTROL_QUEUE)
-            .map(|_| relay.attach(session(SessionState::Active), Role::Visitor).unwrap())
-            .collect();
+        let mut visitors: Vec<_> =
+            (0..CONTROL_QUEUE).map(|_| relay.attach(session(SessionState::Active), Role::Visitor).unwrap()).collect();
         let ended = tokio::time::timeout(Duration::from_millis(100), o_inbox.overflow.notified());
         assert!(ended.await.is_err(), "a full queue is not yet an overflow");
         visitors.push(relay.attach(session(SessionState::Active), Role::Visitor).unwrap());
@@ -749,12 +704,8 @@ mod tests {
     #[tokio::test]
     async fn rooms_are_forgotten_when_empty_ended_or_never_used() {
         let relay = relay();
-        let (v, mut v_inbox, _) = relay
-            .attach(session(SessionState::Active), Role::Visitor)
-            .unwrap();
-        let (o, _o_inbox, _) = relay
-            .attach(session(SessionState::Active), Role::Operator)
-            .unwrap();
+        let (v, mut v_inbox, _) = relay.attach(session(SessionState::Active), Role::Visitor).unwrap();
+        let (o, _o_inbox, _) = relay.attach(session(SessionState::Active), Role::Operator).unwrap();
         assert!(matches!(
             v_inbox.control.recv().await,
             Some(Control::Send(RelayMessage::Peer { present: true, ends_in_ms: None }))
@@ -768,20 +719,12 @@ mod tests {
             other => panic!("{other:?}"),
         }
         relay.finish("s1", "bye");
-        assert!(matches!(
-            v_inbox.control.recv().await,
-            Some(Control::Send(RelayMessage::End { .. }))
-        ));
-        assert!(matches!(
-            v_inbox.control.recv().await,
-            Some(Control::Close(..))
-        ));
+        assert!(matches!(v_inbox.control.recv().await, Some(Control::Send(RelayMessage::End { .. }))));
+        assert!(matches!(v_inbox.control.recv().await, Some(Control::Close(..))));
         drop(v);
         assert!(relay.lock().is_empty());
         // Ended rooms refuse sockets.
-        assert!(relay
-            .attach(session(SessionState::Ended), Role::Visitor)
-            .is_none());
+        assert!(relay.attach(session(SessionState::Ended), Role::Visitor).is_none());
 
         relay.operator_joined(session(SessionState::AwaitingConsent));
         relay.prune();

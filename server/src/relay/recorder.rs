@@ -69,18 +69,11 @@ async fn write_loop(
                 Job::Frame(row) => rows.push(row),
                 Job::Flush(done) => flushed.push(done),
             }
-            next = if rows.len() < BATCH {
-                rx.try_recv().ok()
-            } else {
-                None
-            };
+            next = if rows.len() < BATCH { rx.try_recv().ok() } else { None };
         }
         if !rows.is_empty() {
             let count = rows.len();
-            match db
-                .call(move |conn| cobrowse::store_frames(conn, &rows, caps))
-                .await
-            {
+            match db.call(move |conn| cobrowse::store_frames(conn, &rows, caps)).await {
                 Ok(full) => {
                     for (session_id, max_bytes) in full {
                         tracing::info!(session_id, max_bytes, "recording reached its cap; stopped");

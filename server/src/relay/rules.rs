@@ -47,18 +47,11 @@ mod tests {
         assert!(audit_permitted(Role::Visitor, &consent).is_ok());
         assert!(audit_permitted(Role::Operator, &consent).is_err());
         assert!(audit_permitted(Role::Visitor, &AuditEvent::Started).is_err());
-        assert!(
-            audit_permitted(Role::Operator, &AuditEvent::Ended { by: Role::Operator }).is_err()
-        );
-        let push = AuditEvent::Pushed {
-            push: PushKind::Url,
-        };
+        assert!(audit_permitted(Role::Operator, &AuditEvent::Ended { by: Role::Operator }).is_err());
+        let push = AuditEvent::Pushed { push: PushKind::Url };
         assert!(audit_permitted(Role::Operator, &push).is_ok());
         assert!(audit_permitted(Role::Visitor, &push).is_err());
-        let cmd = AuditEvent::Command {
-            command: CommandKind::Click,
-            ok: true,
-        };
+        let cmd = AuditEvent::Command { command: CommandKind::Click, ok: true };
         assert!(audit_permitted(Role::Visitor, &cmd).is_ok());
         assert!(audit_permitted(Role::Operator, &cmd).is_err(), "an operator cannot claim a command's outcome");
         let held = AuditEvent::AppState { app_id: "a1".into(), state: baton_shared::cobrowse::AppState::Held };

@@ -1,8 +1,7 @@
 //! The HTTP API: status, registration, authentication and typed errors.
 
 use baton_shared::api::{
-    ApiError, DeviceKind, DeviceRecord, ServerInfo, PATH_DEVICES, PATH_DEVICE_SELF, PATH_STATUS,
-    SERVICE_NAME,
+    ApiError, DeviceKind, DeviceRecord, ServerInfo, PATH_DEVICES, PATH_DEVICE_SELF, PATH_STATUS, SERVICE_NAME,
 };
 use baton_shared::limits::MAX_HTTP_BODY;
 use serde_json::json;
@@ -11,14 +10,8 @@ use crate::common::{client, Server};
 
 async fn api_error(response: reqwest::Response, status: u16) -> ApiError {
     assert_eq!(response.status(), status);
-    let content_type = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(
-        content_type.starts_with("application/json"),
-        "{content_type}"
-    );
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("application/json"), "{content_type}");
     response.json().await.unwrap()
 }
 
@@ -36,12 +29,7 @@ async fn status_names_the_service() {
 async fn register_then_read_self() {
     let server = Server::start().await;
     let body = json!({"name": "  Work laptop ", "kind": "laptop"});
-    let response = client()
-        .post(server.url(PATH_DEVICES))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let response = client().post(server.url(PATH_DEVICES)).json(&body).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let registered: baton_shared::api::DeviceRegistered = response.json().await.unwrap();
     assert_eq!(registered.device_token.len(), 64);
@@ -74,11 +62,7 @@ async fn register_then_read_self() {
 async fn malformed_bodies_get_typed_400s() {
     let server = Server::start().await;
     let post = |body: &'static str| {
-        client()
-            .post(server.url(PATH_DEVICES))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
+        client().post(server.url(PATH_DEVICES)).header("content-type", "application/json").body(body).send()
     };
 
     let err = api_error(post("{\"name\": ").await.unwrap(), 400).await;
@@ -88,21 +72,10 @@ async fn malformed_bodies_get_typed_400s() {
     assert_eq!(err.code, "invalid_request");
     assert!(err.message.contains("kind"), "{}", err.message);
 
-    let err = api_error(
-        post("{\"name\": \"x\", \"kind\": \"toaster\"}")
-            .await
-            .unwrap(),
-        400,
-    )
-    .await;
+    let err = api_error(post("{\"name\": \"x\", \"kind\": \"toaster\"}").await.unwrap(), 400).await;
     assert_eq!(err.code, "invalid_request");
 
-    let no_type = client()
-        .post(server.url(PATH_DEVICES))
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let no_type = client().post(server.url(PATH_DEVICES)).body("{}").send().await.unwrap();
     assert_eq!(api_error(no_type, 400).await.code, "invalid_request");
 }
 
@@ -110,10 +83,7 @@ async fn malformed_bodies_get_typed_400s() {
 async fn registrations_are_limited_per_address_and_refused_ones_do_not_count() {
     let server = Server::start_with(&["--registrations-per-hour", "3"]).await;
     let register = |name: &'static str| {
-        client()
-            .post(server.url(PATH_DEVICES))
-            .json(&json!({"name": name, "kind": "laptop"}))
-            .send()
+        client().post(server.url(PATH_DEVICES)).json(&json!({"name": name, "kind": "laptop"})).send()
     };
     // A malformed one is refused before it is counted.
     assert_eq!(register("").await.unwrap().status(), 400);
@@ -134,12 +104,7 @@ async fn bad_device_names_are_refused() {
     let server = Server::start().await;
     for name in ["", "   ", "tab\there", &"x".repeat(101)] {
         let body = json!({"name": name, "kind": "phone"});
-        let response = client()
-            .post(server.url(PATH_DEVICES))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let response = client().post(server.url(PATH_DEVICES)).json(&body).send().await.unwrap();
         let err = api_error(response, 400).await;
         assert_eq!(err.code, "invalid_request", "{name:?}");
         assert!(err.message.contains("device name"), "{}", err.message);
@@ -151,10 +116,7 @@ async fn bad_device_names_are_refused() {
 #[tokio::test]
 async fn oversized_body_is_refused() {
     let server = Server::start().await;
-    let body = format!(
-        "{{\"name\":\"{}\",\"kind\":\"phone\"}}",
-        "x".repeat(MAX_HTTP_BODY)
-    );
+    let body = format!("{{\"name\":\"{}\",\"kind\":\"phone\"}}", "x".repeat(MAX_HTTP_BODY));
     let response = client()
         .post(server.url(PATH_DEVICES))
         .header("content-type", "application/json")
@@ -177,28 +139,13 @@ async fn missing_or_unknown_token_is_401() {
     assert_eq!(none.headers()["www-authenticate"], "Bearer");
     assert_eq!(api_error(none, 401).await.code, "unauthorized");
 
-    let unknown = client()
-        .get(&url)
-        .bearer_auth("0".repeat(64))
-        .send()
-        .await
-        .unwrap();
+    let unknown = client().get(&url).bearer_auth("0".repeat(64)).send().await.unwrap();
     assert_eq!(api_error(unknown, 401).await.code, "unauthorized");
 
-    let wrong_scheme = client()
-        .get(&url)
-        .header("authorization", "Basic abc")
-        .send()
-        .await
-        .unwrap();
+    let wrong_scheme = client().get(&url).header("authorization", "Basic abc").send().await.unwrap();
     assert_eq!(api_error(wrong_scheme, 401).await.code, "unauthorized");
 
-    let huge = client()
-        .get(&url)
-        .bearer_auth("a".repeat(4000))
-        .send()
-        .await
-        .unwrap();
+    let huge = client().get(&url).bearer_auth("a".repeat(4000)).send().await.unwrap();
     assert_eq!(api_error(huge, 401).await.code, "unauthorized");
 }
 
@@ -208,11 +155,7 @@ async fn unknown_route_and_wrong_method_are_json() {
     let missing = client().get(server.url("/v1/nope")).send().await.unwrap();
     assert_eq!(api_error(missing, 404).await.code, "not_found");
 
-    let wrong = client()
-        .delete(server.url(PATH_STATUS))
-        .send()
-        .await
-        .unwrap();
+    let wrong = client().delete(server.url(PATH_STATUS)).send().await.unwrap();
     assert_eq!(api_error(wrong, 405).await.code, "method_not_allowed");
 }
 
@@ -232,12 +175,8 @@ async fn a_bad_path_parameter_is_a_json_400_and_only_after_authentication() {
     ] {
         let anonymous = client().request(method.clone(), server.url(path)).send().await.unwrap();
         assert_eq!(api_error(anonymous, 401).await.code, "unauthorized", "{method} {path}");
-        let authenticated = client()
-            .request(method.clone(), server.url(path))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+        let authenticated =
+            client().request(method.clone(), server.url(path)).bearer_auth(&token).send().await.unwrap();
         let err = api_error(authenticated, 400).await;
         assert_eq!(err.code, "invalid_request", "{method} {path}");
         assert!(err.message.contains("UTF-8"), "{method} {path}: {}", err.message);

@@ -5,10 +5,9 @@ use std::time::{Duration, Instant};
 
 use baton_shared::api::ApiError;
 use baton_shared::cobrowse::{
-    audit_hash_input, AppState, AuditEvent, AuditLog, CommandKind, CreateSession, JoinSession, PushKind,
-    Recording, RecordingQuery, RelayMessage, Role, Scope, SessionCreated, SessionJoined,
-    SessionState,
-    AUDIT_GENESIS, PATH_JOIN, PATH_SESSION, PATH_SESSIONS,
+    audit_hash_input, AppState, AuditEvent, AuditLog, CommandKind, CreateSession, JoinSession, PushKind, Recording,
+    RecordingQuery, RelayMessage, Role, Scope, SessionCreated, SessionJoined, SessionState, AUDIT_GENESIS, PATH_JOIN,
+    PATH_SESSION, PATH_SESSIONS,
 };
 use baton_shared::limits::{
     COBROWSE_AWAY_TTL_MS, COBROWSE_GUESSES_PER_CLIENT_PER_MINUTE, COBROWSE_GUESSES_PER_CODE, MAX_RELAY_MESSAGE,
@@ -20,22 +19,19 @@ use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::MaybeTlsStream;
 
-use crate::common::{all_at_once, assert_only_the_limit_judged, join_forwarded, json, public_key, Device, Server, Socket};
+use crate::common::{
+    all_at_once, assert_only_the_limit_judged, join_forwarded, json, public_key, Device, Server, Socket,
+};
 
 const WAIT: Duration = Duration::from_secs(5);
 
 async fn create(server: &Server, visitor: &Device) -> SessionCreated {
-    let body = CreateSession {
-        visitor_public_key: public_key(7),
-    };
+    let body = CreateSession { visitor_public_key: public_key(7) };
     json(visitor.post(server, PATH_SESSIONS, &body).await, 200).await
 }
 
 async fn join(server: &Server, operator: &Device, lookup: &str) -> reqwest::Response {
-    let body = JoinSession {
-        lookup: lookup.to_owned(),
-        operator_public_key: public_key(8),
-    };
+    let body = JoinSession { lookup: lookup.to_owned(), operator_public_key: public_key(8) };
     operator.post(server, PATH_JOIN, &body).await
 }
 
@@ -44,14 +40,8 @@ fn path(session_id: &str, what: &str) -> String {
 }
 
 fn relay_request(server: &Server, device: &Device, session_id: &str) -> Request {
-    let mut request = server
-        .ws_url(&path(session_id, "relay"))
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "authorization",
-        format!("Bearer {}", device.token).parse().unwrap(),
-    );
+    let mut request = server.ws_url(&path(session_id, "relay")).into_client_request().unwrap();
+    request.headers_mut().insert("authorization", format!("Bearer {}", device.token).parse().unwrap());
     request
 }
 
@@ -60,9 +50,7 @@ async fn connect_raw(
     device: &Device,
     session_id: &str,
 ) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
-    tokio_tungstenite::connect_async(relay_request(server, device, session_id))
-        .await
-        .map(|(socket, _)| socket)
+    tokio_tungstenite::connect_async(relay_request(server, device, session_id)).await.map(|(socket, _)| socket)
 }
 
 /// Opens the relay socket and reads its `Hello`.
@@ -75,17 +63,13 @@ async fn connect(server: &Server, device: &Device, session_id: &str) -> (Socket,
 
 /// The next relay message, skipping pings; panics after [`WAIT`].
 async fn next(socket: &mut Socket) -> RelayMessage {
-    next_within(socket, WAIT)
-        .await
-        .expect("no relay message in time")
+    next_within(socket, WAIT).await.expect("no relay message in time")
 }
 
 async fn next_within(socket: &mut Socket, wait: Duration) -> Option<RelayMessage> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
-        let msg = tokio::time::timeout_at(deadline, socket.next())
-            .await
-            .ok()?;
+        let msg = tokio::time::timeout_at(deadline, socket.next()).await.ok()?;
         match msg.expect("socket ended").unwrap() {
             Message::Text(text) => return Some(serde_json::from_str(&text).unwrap()),
             Message::Ping(_) | Message::Pong(_) => {}
@@ -117,11 +101,7 @@ async fn send(socket: &mut Socket, msg: &RelayMessage) {
 }
 
 fn frame(seq: u64, ct: &str) -> RelayMessage {
-    RelayMessage::Frame {
-        seq,
-        from: None,
-        ct: ct.to_owned(),
-    }
+    RelayMessage::Frame { seq, from: None, ct: ct.to_owned() }
 }
 
 async fn audit(socket: &mut Socket, event: AuditEvent) {
@@ -163,31 +143,15 @@ async fn joined_pair(server: &Server) -> Pair {
     let (v, _) = connect(server, &visitor, &created.session_id).await;
     let _: SessionJoined = json(join(server, &operator, &created.lookup).await, 200).await;
     let (o, _) = connect(server, &operator, &created.session_id).await;
-    Pair {
-        visitor,
-        operator,
-        session_id: created.session_id,
-        v,
-        o,
-    }
+    Pair { visitor, operator, session_id: created.session_id, v, o }
 }
 
 async fn active_pair(server: &Server) -> Pair {
     let mut p = joined_pair(server).await;
     drain_until_peer(&mut p.v).await;
     audit(&mut p.v, AuditEvent::Consent { approved: true }).await;
-    assert_eq!(
-        next(&mut p.v).await,
-        RelayMessage::State {
-            state: SessionState::Active
-        }
-    );
-    assert_eq!(
-        next(&mut p.o).await,
-        RelayMessage::State {
-            state: SessionState::Active
-        }
-    );
+    assert_eq!(next(&mut p.v).await, RelayMessage::State { state: SessionState::Active });
+    assert_eq!(next(&mut p.o).await, RelayMessage::State { state: SessionState::Active });
     p
 }
 
@@ -202,11 +166,7 @@ async fn drain_until_peer(v: &mut Socket) {
 
 fn hash(prev: &str, entry: &baton_shared::cobrowse::AuditEntry) -> String {
     let input = audit_hash_input(prev, entry.seq, entry.at_ms, entry.role, &entry.event);
-    ring::digest::digest(&ring::digest::SHA256, &input)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    ring::digest::digest(&ring::digest::SHA256, &input).as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[tokio::test]
@@ -230,27 +190,15 @@ async fn visitor_and_operator_meet_and_frames_flow_both_ways_after_consent() {
         }
     );
     // Typed in lower case: still the same code.
-    let joined: SessionJoined = json(
-        join(&server, &operator, &created.lookup.to_lowercase()).await,
-        200,
-    )
-    .await;
+    let joined: SessionJoined = json(join(&server, &operator, &created.lookup.to_lowercase()).await, 200).await;
     assert_eq!(joined.session_id, created.session_id);
     assert_eq!(joined.visitor_public_key, public_key(7));
     assert_eq!(joined.visitor_name, "Visitor laptop");
     assert_eq!(
         next(&mut v).await,
-        RelayMessage::OperatorJoined {
-            operator_public_key: public_key(8),
-            operator_name: "Support desk".into()
-        }
+        RelayMessage::OperatorJoined { operator_public_key: public_key(8), operator_name: "Support desk".into() }
     );
-    assert_eq!(
-        next(&mut v).await,
-        RelayMessage::State {
-            state: SessionState::AwaitingConsent
-        }
-    );
+    assert_eq!(next(&mut v).await, RelayMessage::State { state: SessionState::AwaitingConsent });
 
     let (mut o, hello) = connect(&server, &operator, &created.session_id).await;
     assert_eq!(
@@ -274,69 +222,30 @@ async fn visitor_and_operator_meet_and_frames_flow_both_ways_after_consent() {
     // Only the visitor consents.
     audit(&mut o, AuditEvent::Consent { approved: true }).await;
     assert_eq!(error_code(&next(&mut o).await), "forbidden");
-    assert!(next_within(&mut o, Duration::from_millis(200))
-        .await
-        .is_none());
+    assert!(next_within(&mut o, Duration::from_millis(200)).await.is_none());
 
     audit(&mut v, AuditEvent::Consent { approved: true }).await;
-    assert_eq!(
-        next(&mut v).await,
-        RelayMessage::State {
-            state: SessionState::Active
-        }
-    );
-    assert_eq!(
-        next(&mut o).await,
-        RelayMessage::State {
-            state: SessionState::Active
-        }
-    );
+    assert_eq!(next(&mut v).await, RelayMessage::State { state: SessionState::Active });
+    assert_eq!(next(&mut o).await, RelayMessage::State { state: SessionState::Active });
 
     send(&mut o, &frame(1, "a2V5ZnJhbWU=")).await;
     assert_eq!(
         next(&mut v).await,
-        RelayMessage::Frame {
-            seq: 1,
-            from: Some(Role::Operator),
-            ct: "a2V5ZnJhbWU=".into()
-        }
+        RelayMessage::Frame { seq: 1, from: Some(Role::Operator), ct: "a2V5ZnJhbWU=".into() }
     );
     send(&mut v, &frame(1, "c25hcHNob3Q=")).await;
     send(&mut v, &frame(2, "bXV0YXRpb24=")).await;
     assert_eq!(
         next(&mut o).await,
-        RelayMessage::Frame {
-            seq: 1,
-            from: Some(Role::Visitor),
-            ct: "c25hcHNob3Q=".into()
-        }
+        RelayMessage::Frame { seq: 1, from: Some(Role::Visitor), ct: "c25hcHNob3Q=".into() }
     );
     // A client claiming to be the other side is stamped with what it is.
-    send(
-        &mut v,
-        &RelayMessage::Frame {
-            seq: 3,
-            from: Some(Role::Operator),
-            ct: "eA==".into(),
-        },
-    )
-    .await;
+    send(&mut v, &RelayMessage::Frame { seq: 3, from: Some(Role::Operator), ct: "eA==".into() }).await;
     assert_eq!(
         next(&mut o).await,
-        RelayMessage::Frame {
-            seq: 2,
-            from: Some(Role::Visitor),
-            ct: "bXV0YXRpb24=".into()
-        }
+        RelayMessage::Frame { seq: 2, from: Some(Role::Visitor), ct: "bXV0YXRpb24=".into() }
     );
-    assert_eq!(
-        next(&mut o).await,
-        RelayMessage::Frame {
-            seq: 3,
-            from: Some(Role::Visitor),
-            ct: "eA==".into()
-        }
-    );
+    assert_eq!(next(&mut o).await, RelayMessage::Frame { seq: 3, from: Some(Role::Visitor), ct: "eA==".into() });
 
     // The operator drops: the visitor hears it; frames to nobody are dropped.
     drop(o);
@@ -351,30 +260,23 @@ async fn visitor_and_operator_meet_and_frames_flow_both_ways_after_consent() {
     // the session ends without them.
     drop(v);
     let (mut v, hello) = connect(&server, &visitor, &created.session_id).await;
-    assert!(matches!(
-        hello,
-        RelayMessage::Hello {
-            state: SessionState::Active,
-            peer_present: false,
-            peer_away_ends_in_ms: Some(ms),
-            ..
-        } if ms <= away && ms > away - 5_000
-    ), "{hello:?}");
-    assert!(matches!(
-        next(&mut v).await,
-        RelayMessage::OperatorJoined { .. }
-    ));
+    assert!(
+        matches!(
+            hello,
+            RelayMessage::Hello {
+                state: SessionState::Active,
+                peer_present: false,
+                peer_away_ends_in_ms: Some(ms),
+                ..
+            } if ms <= away && ms > away - 5_000
+        ),
+        "{hello:?}"
+    );
+    assert!(matches!(next(&mut v).await, RelayMessage::OperatorJoined { .. }));
     let (mut o, _) = connect(&server, &operator, &created.session_id).await;
     assert_eq!(next(&mut v).await, RelayMessage::Peer { present: true, ends_in_ms: None });
     send(&mut v, &frame(5, "YWdhaW4=")).await;
-    assert_eq!(
-        next(&mut o).await,
-        RelayMessage::Frame {
-            seq: 5,
-            from: Some(Role::Visitor),
-            ct: "YWdhaW4=".into()
-        }
-    );
+    assert_eq!(next(&mut o).await, RelayMessage::Frame { seq: 5, from: Some(Role::Visitor), ct: "YWdhaW4=".into() });
 }
 
 #[tokio::test]
@@ -382,18 +284,12 @@ async fn only_the_sessions_two_devices_reach_its_relay() {
     let server = Server::start().await;
     let p = joined_pair(&server).await;
     let stranger = Device::register(&server, "Stranger").await;
-    for (device, id) in [
-        (&stranger, p.session_id.as_str()),
-        (&p.visitor, "nosuchsession"),
-        (&p.visitor, "bad.id"),
-    ] {
+    for (device, id) in [(&stranger, p.session_id.as_str()), (&p.visitor, "nosuchsession"), (&p.visitor, "bad.id")] {
         let response = stranger_get(&server, device, &path(id, "relay")).await;
         let err: ApiError = json(response, 404).await;
         assert_eq!(err.code, "unknown_cobrowse_session");
     }
-    let err = connect_raw(&server, &stranger, &p.session_id)
-        .await
-        .unwrap_err();
+    let err = connect_raw(&server, &stranger, &p.session_id).await.unwrap_err();
     assert!(err.to_string().contains("404"), "{err}");
     drop(p.operator);
 }
@@ -411,18 +307,10 @@ async fn wrong_used_and_own_codes_are_refused() {
     let other = Device::register(&server, "O2").await;
     let created = create(&server, &visitor).await;
 
-    let wrong = if created.lookup == "ZZZZ" {
-        "YYYY"
-    } else {
-        "ZZZZ"
-    };
+    let wrong = if created.lookup == "ZZZZ" { "YYYY" } else { "ZZZZ" };
     let err: ApiError = json(join(&server, &operator, wrong).await, 404).await;
     assert_eq!(err.code, "cobrowse_code_invalid");
-    assert!(
-        err.message.contains("wrong, expired or already used"),
-        "{}",
-        err.message
-    );
+    assert!(err.message.contains("wrong, expired or already used"), "{}", err.message);
     let err: ApiError = json(join(&server, &operator, "not a code").await, 404).await;
     assert_eq!(err.code, "cobrowse_code_invalid");
 
@@ -437,19 +325,11 @@ async fn wrong_used_and_own_codes_are_refused() {
     assert_eq!(err.code, "cobrowse_code_invalid");
 
     // Bad public keys are refused before anything else.
-    let bad = JoinSession {
-        lookup: created.lookup.clone(),
-        operator_public_key: "AAAA".into(),
-    };
+    let bad = JoinSession { lookup: created.lookup.clone(), operator_public_key: "AAAA".into() };
     let err: ApiError = json(other.post(&server, PATH_JOIN, &bad).await, 400).await;
     assert_eq!(err.code, "invalid_request");
-    let bad = CreateSession {
-        visitor_public_key: "nope".into(),
-    };
-    assert_eq!(
-        visitor.post(&server, PATH_SESSIONS, &bad).await.status(),
-        400
-    );
+    let bad = CreateSession { visitor_public_key: "nope".into() };
+    assert_eq!(visitor.post(&server, PATH_SESSIONS, &bad).await.status(), 400);
 }
 
 #[tokio::test]
@@ -459,32 +339,17 @@ async fn an_unjoined_code_expires_and_ends_the_session() {
     let operator = Device::register(&server, "O").await;
     let created = create(&server, &visitor).await;
     let (mut v, _) = connect(&server, &visitor, &created.session_id).await;
-    assert!(matches!(
-        next(&mut v).await,
-        RelayMessage::End { reason: Some(_) }
-    ));
+    assert!(matches!(next(&mut v).await, RelayMessage::End { reason: Some(_) }));
     closed(&mut v).await;
 
     let err: ApiError = json(join(&server, &operator, &created.lookup).await, 404).await;
     assert_eq!(err.code, "cobrowse_code_invalid");
     // Reconnecting finds it ended, and why.
     let (mut v, hello) = connect(&server, &visitor, &created.session_id).await;
-    assert!(matches!(
-        hello,
-        RelayMessage::Hello {
-            state: SessionState::Ended,
-            ..
-        }
-    ));
+    assert!(matches!(hello, RelayMessage::Hello { state: SessionState::Ended, .. }));
     let reason = until_end(&mut v).await.expect("a reason");
     assert!(reason.contains("code expired"), "{reason}");
-    let log: AuditLog = json(
-        visitor
-            .get(&server, &path(&created.session_id, "audit"))
-            .await,
-        200,
-    )
-    .await;
+    let log: AuditLog = json(visitor.get(&server, &path(&created.session_id, "audit")).await, 200).await;
     let events: Vec<_> = log.entries.iter().map(|e| e.event.clone()).collect();
     assert_eq!(events, vec![AuditEvent::Started, AuditEvent::Expired]);
 }
@@ -510,32 +375,20 @@ async fn a_joined_session_the_visitor_never_approves_ends_on_its_own() {
         closed(socket).await;
     }
     assert!(started.elapsed() >= Duration::from_millis(500));
-    let log: AuditLog = json(
-        p.visitor.get(&server, &path(&p.session_id, "audit")).await,
-        200,
-    )
-    .await;
+    let log: AuditLog = json(p.visitor.get(&server, &path(&p.session_id, "audit")).await, 200).await;
     let events: Vec<_> = log.entries.iter().map(|e| e.event.clone()).collect();
     assert_eq!(
         events,
         vec![
             AuditEvent::Started,
-            AuditEvent::OperatorJoined {
-                operator_name: "Support desk".into()
-            },
+            AuditEvent::OperatorJoined { operator_name: "Support desk".into() },
             AuditEvent::ConsentExpired
         ]
     );
     assert_eq!(log.entries.last().and_then(|e| e.role), None);
     // Reconnecting finds it ended, with the reason.
     let (mut v, hello) = connect(&server, &p.visitor, &p.session_id).await;
-    assert!(matches!(
-        hello,
-        RelayMessage::Hello {
-            state: SessionState::Ended,
-            ..
-        }
-    ));
+    assert!(matches!(hello, RelayMessage::Hello { state: SessionState::Ended, .. }));
     let reason = until_end(&mut v).await.expect("a reason");
     assert!(reason.contains("did not approve"), "{reason}");
 }
@@ -546,10 +399,7 @@ async fn consent_in_time_keeps_the_session_past_the_deadline() {
     let mut p = active_pair(&server).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     send(&mut p.v, &frame(1, "c3RpbGwgaGVyZQ==")).await;
-    assert!(matches!(
-        next(&mut p.o).await,
-        RelayMessage::Frame { seq: 1, .. }
-    ));
+    assert!(matches!(next(&mut p.o).await, RelayMessage::Frame { seq: 1, .. }));
 }
 
 #[tokio::test]
@@ -558,21 +408,13 @@ async fn guessing_codes_is_rate_limited_per_client() {
     let visitor = Device::register(&server, "V").await;
     let guesser = Device::register(&server, "G").await;
     let created = create(&server, &visitor).await;
-    let wrong = if created.lookup == "ZZZZ" {
-        "YYYY"
-    } else {
-        "ZZZZ"
-    };
+    let wrong = if created.lookup == "ZZZZ" { "YYYY" } else { "ZZZZ" };
     for _ in 0..COBROWSE_GUESSES_PER_CLIENT_PER_MINUTE {
         assert_eq!(join(&server, &guesser, wrong).await.status(), 404);
     }
     // Now even the right code waits.
     let response = join(&server, &guesser, &created.lookup).await;
-    let retry_after: u64 = response.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry_after), "{retry_after}");
     let err: ApiError = json(response, 429).await;
     assert_eq!(err.code, "rate_limited");
@@ -641,8 +483,7 @@ async fn behind_a_trusted_proxy_each_forwarded_client_is_limited_on_its_own() {
     // Another client behind the same proxy still gets its own guesses.
     let other = join_forwarded(&server, &guesser, wrong, "198.51.100.2").await;
     assert_eq!(other.status(), 404);
-    let _: SessionJoined =
-        json(join_forwarded(&server, &guesser, &created.lookup, "198.51.100.2").await, 200).await;
+    let _: SessionJoined = json(join_forwarded(&server, &guesser, &created.lookup, "198.51.100.2").await, 200).await;
     // The proxy's own address is a third client.
     let created = create(&server, &visitor).await;
     let _: SessionJoined = json(join(&server, &guesser, &created.lookup).await, 200).await;
@@ -681,11 +522,7 @@ async fn guessing_a_used_code_blocks_it() {
     assert!(response.headers().contains_key("retry-after"));
     let err: ApiError = json(response, 429).await;
     assert_eq!(err.code, "rate_limited");
-    assert!(
-        err.message.contains("this co-browsing code"),
-        "{}",
-        err.message
-    );
+    assert!(err.message.contains("this co-browsing code"), "{}", err.message);
 }
 
 #[tokio::test]
@@ -695,13 +532,7 @@ async fn the_audit_log_is_a_verifiable_chain_of_the_whole_session() {
     let stranger = Device::register(&server, "Stranger").await;
 
     // Before grants: control entries from the wrong side are refused.
-    audit(
-        &mut p.o,
-        AuditEvent::Granted {
-            scopes: vec![Scope::Click],
-        },
-    )
-    .await;
+    audit(&mut p.o, AuditEvent::Granted { scopes: vec![Scope::Click] }).await;
     assert_eq!(error_code(&next(&mut p.o).await), "forbidden");
     // A command's outcome is the visitor's side to record.
     audit(&mut p.o, AuditEvent::Command { command: CommandKind::Click, ok: true }).await;
@@ -710,58 +541,19 @@ async fn the_audit_log_is_a_verifiable_chain_of_the_whole_session() {
     assert_eq!(error_code(&next(&mut p.v).await), "forbidden");
     audit(&mut p.v, AuditEvent::Consent { approved: true }).await;
     assert_eq!(error_code(&next(&mut p.v).await), "wrong_state");
-    let huge = AuditEvent::AppState {
-        app_id: "a".repeat(4096),
-        state: AppState::Pushed,
-    };
+    let huge = AuditEvent::AppState { app_id: "a".repeat(4096), state: AppState::Pushed };
     audit(&mut p.v, huge).await;
     assert_eq!(error_code(&next(&mut p.v).await), "too_large");
 
-    audit(
-        &mut p.v,
-        AuditEvent::Granted {
-            scopes: vec![Scope::Click, Scope::Scroll],
-        },
-    )
-    .await;
-    audit(
-        &mut p.v,
-        AuditEvent::Command {
-            command: CommandKind::Click,
-            ok: true,
-        },
-    )
-    .await;
-    audit(
-        &mut p.o,
-        AuditEvent::Pushed {
-            push: PushKind::Viewer,
-        },
-    )
-    .await;
-    audit(
-        &mut p.v,
-        AuditEvent::Revoked {
-            scopes: vec![Scope::Click],
-        },
-    )
-    .await;
+    audit(&mut p.v, AuditEvent::Granted { scopes: vec![Scope::Click, Scope::Scroll] }).await;
+    audit(&mut p.v, AuditEvent::Command { command: CommandKind::Click, ok: true }).await;
+    audit(&mut p.o, AuditEvent::Pushed { push: PushKind::Viewer }).await;
+    audit(&mut p.v, AuditEvent::Revoked { scopes: vec![Scope::Click] }).await;
     // Entries are appended in order per socket; a frame round trip orders the two.
     send(&mut p.v, &frame(1, "eA==")).await;
     assert!(matches!(next(&mut p.o).await, RelayMessage::Frame { .. }));
-    send(
-        &mut p.o,
-        &RelayMessage::End {
-            reason: Some("done".into()),
-        },
-    )
-    .await;
-    assert_eq!(
-        next(&mut p.v).await,
-        RelayMessage::End {
-            reason: Some("done".into())
-        }
-    );
+    send(&mut p.o, &RelayMessage::End { reason: Some("done".into()) }).await;
+    assert_eq!(next(&mut p.v).await, RelayMessage::End { reason: Some("done".into()) });
 
     let url = path(&p.session_id, "audit");
     let err: ApiError = json(stranger.get(&server, &url).await, 404).await;
@@ -776,57 +568,21 @@ async fn the_audit_log_is_a_verifiable_chain_of_the_whole_session() {
     assert_eq!(from_phone, log);
     assert_eq!(log.session_id, p.session_id);
 
-    let got: Vec<_> = log
-        .entries
-        .iter()
-        .map(|e| (e.role, e.event.clone()))
-        .collect();
+    let got: Vec<_> = log.entries.iter().map(|e| (e.role, e.event.clone())).collect();
     let want = vec![
         (Some(Role::Visitor), AuditEvent::Started),
-        (
-            Some(Role::Operator),
-            AuditEvent::OperatorJoined {
-                operator_name: "Support desk".into(),
-            },
-        ),
+        (Some(Role::Operator), AuditEvent::OperatorJoined { operator_name: "Support desk".into() }),
         (Some(Role::Visitor), AuditEvent::Consent { approved: true }),
-        (
-            Some(Role::Visitor),
-            AuditEvent::Granted {
-                scopes: vec![Scope::Click, Scope::Scroll],
-            },
-        ),
-        (
-            Some(Role::Visitor),
-            AuditEvent::Command {
-                command: CommandKind::Click,
-                ok: true,
-            },
-        ),
-        (
-            Some(Role::Operator),
-            AuditEvent::Pushed {
-                push: PushKind::Viewer,
-            },
-        ),
-        (
-            Some(Role::Visitor),
-            AuditEvent::Revoked {
-                scopes: vec![Scope::Click],
-            },
-        ),
-        (
-            Some(Role::Operator),
-            AuditEvent::Ended { by: Role::Operator },
-        ),
+        (Some(Role::Visitor), AuditEvent::Granted { scopes: vec![Scope::Click, Scope::Scroll] }),
+        (Some(Role::Visitor), AuditEvent::Command { command: CommandKind::Click, ok: true }),
+        (Some(Role::Operator), AuditEvent::Pushed { push: PushKind::Viewer }),
+        (Some(Role::Visitor), AuditEvent::Revoked { scopes: vec![Scope::Click] }),
+        (Some(Role::Operator), AuditEvent::Ended { by: Role::Operator }),
     ];
     // The two sockets' entries interleave; compare each side's order and the set.
     for role in [Role::Visitor, Role::Operator] {
         let side = |v: &Vec<(Option<Role>, AuditEvent)>| {
-            v.iter()
-                .filter(|(r, _)| *r == Some(role))
-                .cloned()
-                .collect::<Vec<_>>()
+            v.iter().filter(|(r, _)| *r == Some(role)).cloned().collect::<Vec<_>>()
         };
         assert_eq!(side(&got), side(&want), "{role:?}");
     }
@@ -840,10 +596,7 @@ async fn the_audit_log_is_a_verifiable_chain_of_the_whole_session() {
     }
     // Tampering with any entry breaks the chain from there on.
     let mut forged = log.entries[4].clone();
-    forged.event = AuditEvent::Command {
-        command: CommandKind::Navigate,
-        ok: true,
-    };
+    forged.event = AuditEvent::Command { command: CommandKind::Navigate, ok: true };
     assert_ne!(hash(&log.entries[3].hash, &forged), log.entries[4].hash);
 }
 
@@ -913,37 +666,16 @@ async fn refused_consent_ends_the_session() {
     let mut p = joined_pair(&server).await;
     drain_until_peer(&mut p.v).await;
     audit(&mut p.v, AuditEvent::Consent { approved: false }).await;
-    assert_eq!(
-        next(&mut p.o).await,
-        RelayMessage::End {
-            reason: Some("the visitor declined".into())
-        }
-    );
+    assert_eq!(next(&mut p.o).await, RelayMessage::End { reason: Some("the visitor declined".into()) });
     assert!(matches!(next(&mut p.v).await, RelayMessage::End { .. }));
     closed(&mut p.o).await;
     closed(&mut p.v).await;
     // An operator socket that only connects now is told why as well.
     let (mut o, _) = connect(&server, &p.operator, &p.session_id).await;
     assert_eq!(until_end(&mut o).await.as_deref(), Some("the visitor declined"));
-    let log: AuditLog = json(
-        p.visitor.get(&server, &path(&p.session_id, "audit")).await,
-        200,
-    )
-    .await;
-    let last: Vec<_> = log
-        .entries
-        .iter()
-        .rev()
-        .take(2)
-        .map(|e| e.event.clone())
-        .collect();
-    assert_eq!(
-        last,
-        vec![
-            AuditEvent::Ended { by: Role::Visitor },
-            AuditEvent::Consent { approved: false }
-        ]
-    );
+    let log: AuditLog = json(p.visitor.get(&server, &path(&p.session_id, "audit")).await, 200).await;
+    let last: Vec<_> = log.entries.iter().rev().take(2).map(|e| e.event.clone()).collect();
+    assert_eq!(last, vec![AuditEvent::Ended { by: Role::Visitor }, AuditEvent::Consent { approved: false }]);
 }
 
 #[tokio::test]
@@ -952,46 +684,24 @@ async fn frames_are_recorded_only_after_recording_consent_and_the_operator_reads
     let mut p = active_pair(&server).await;
     let stranger = Device::register(&server, "Stranger").await;
     send(&mut p.v, &frame(1, "bm90IHJlY29yZGVk")).await;
-    assert!(matches!(
-        next(&mut p.o).await,
-        RelayMessage::Frame { seq: 1, .. }
-    ));
+    assert!(matches!(next(&mut p.o).await, RelayMessage::Frame { seq: 1, .. }));
 
     audit(&mut p.o, AuditEvent::RecordingConsent { approved: true }).await;
     assert_eq!(error_code(&next(&mut p.o).await), "forbidden");
     audit(&mut p.v, AuditEvent::RecordingConsent { approved: true }).await;
     send(&mut p.v, &frame(2, "cmVjb3JkZWQ=")).await;
-    assert!(matches!(
-        next(&mut p.o).await,
-        RelayMessage::Frame { seq: 2, .. }
-    ));
+    assert!(matches!(next(&mut p.o).await, RelayMessage::Frame { seq: 2, .. }));
     send(&mut p.o, &frame(1, "b3BlcmF0b3I=")).await;
-    assert!(matches!(
-        next(&mut p.v).await,
-        RelayMessage::Frame { seq: 1, .. }
-    ));
+    assert!(matches!(next(&mut p.v).await, RelayMessage::Frame { seq: 1, .. }));
     audit(&mut p.v, AuditEvent::RecordingConsent { approved: false }).await;
     send(&mut p.v, &frame(3, "b2ZmIGFnYWlu")).await;
-    assert!(matches!(
-        next(&mut p.o).await,
-        RelayMessage::Frame { seq: 3, .. }
-    ));
+    assert!(matches!(next(&mut p.o).await, RelayMessage::Frame { seq: 3, .. }));
 
     let url = path(&p.session_id, "recording");
     let rec: Recording = json(p.operator.get(&server, &url).await, 200).await;
     assert_eq!(rec.session_id, p.session_id);
-    let got: Vec<_> = rec
-        .frames
-        .iter()
-        .map(|f| (f.seq, f.from, f.ct.as_str()))
-        .collect();
-    assert_eq!(
-        got,
-        vec![
-            (2, Role::Visitor, "cmVjb3JkZWQ="),
-            (1, Role::Operator, "b3BlcmF0b3I=")
-        ]
-    );
+    let got: Vec<_> = rec.frames.iter().map(|f| (f.seq, f.from, f.ct.as_str())).collect();
+    assert_eq!(got, vec![(2, Role::Visitor, "cmVjb3JkZWQ="), (1, Role::Operator, "b3BlcmF0b3I=")]);
     assert!(rec.frames.iter().all(|f| f.at_ms > 0));
     let err: ApiError = json(stranger.get(&server, &url).await, 404).await;
     assert_eq!(err.code, "unknown_cobrowse_session");
@@ -1000,12 +710,7 @@ async fn frames_are_recorded_only_after_recording_consent_and_the_operator_reads
 }
 
 /// Every page of the recording, following `next` with `limit` frames a page.
-async fn all_pages(
-    server: &Server,
-    device: &Device,
-    session_id: &str,
-    limit: Option<u32>,
-) -> Vec<Recording> {
+async fn all_pages(server: &Server, device: &Device, session_id: &str, limit: Option<u32>) -> Vec<Recording> {
     let mut query = RecordingQuery { after: None, limit };
     let mut pages = Vec::new();
     loop {
@@ -1024,7 +729,8 @@ async fn all_pages(
 /// connected then and to any that connect later, across a restart too.
 #[tokio::test]
 async fn a_recording_stopped_at_the_accounts_cap_names_that_cap_to_later_sockets() {
-    let server = Server::start_with(&["--cobrowse-recording-max-bytes", "1000", "--account-recording-bytes", "20"]).await;
+    let server =
+        Server::start_with(&["--cobrowse-recording-max-bytes", "1000", "--account-recording-bytes", "20"]).await;
     let mut p = active_pair(&server).await;
     audit(&mut p.v, AuditEvent::RecordingConsent { approved: true }).await;
     let mut told = 0;
@@ -1077,11 +783,8 @@ async fn recording_stops_at_its_cap_and_the_live_session_goes_on() {
     assert_eq!(next_within(&mut p.o, Duration::from_millis(300)).await, None, "told once");
 
     let log: AuditLog = json(p.visitor.get(&server, &path(&p.session_id, "audit")).await, 200).await;
-    let stops: Vec<_> = log
-        .entries
-        .iter()
-        .filter(|e| matches!(e.event, AuditEvent::RecordingLimitReached { .. }))
-        .collect();
+    let stops: Vec<_> =
+        log.entries.iter().filter(|e| matches!(e.event, AuditEvent::RecordingLimitReached { .. })).collect();
     assert_eq!(stops.len(), 1, "{:#?}", log.entries);
     assert_eq!(stops[0].event, AuditEvent::RecordingLimitReached { max_bytes: 20 });
     assert_eq!(stops[0].role, None);
@@ -1091,16 +794,10 @@ async fn recording_stops_at_its_cap_and_the_live_session_goes_on() {
 
     // A side that connects later is greeted with it, across a restart too.
     let (_o, hello) = connect(&server, &p.operator, &p.session_id).await;
-    assert!(
-        matches!(hello, RelayMessage::Hello { recording_stopped: Some(20), .. }),
-        "{hello:?}"
-    );
+    assert!(matches!(hello, RelayMessage::Hello { recording_stopped: Some(20), .. }), "{hello:?}");
     let server = server.restart().await;
     let (_v, hello) = connect(&server, &p.visitor, &p.session_id).await;
-    assert!(
-        matches!(hello, RelayMessage::Hello { recording_stopped: Some(20), .. }),
-        "{hello:?}"
-    );
+    assert!(matches!(hello, RelayMessage::Hello { recording_stopped: Some(20), .. }), "{hello:?}");
 }
 
 #[tokio::test]
@@ -1132,10 +829,7 @@ async fn the_recording_is_read_in_pages_of_frames_and_bytes() {
         assert!(matches!(next(&mut p.o).await, RelayMessage::Frame { .. }));
     }
     let pages = all_pages(&server, &p.operator, &p.session_id, None).await;
-    let shape: Vec<Vec<usize>> = pages
-        .iter()
-        .map(|page| page.frames.iter().map(|f| f.ct.len()).collect())
-        .collect();
+    let shape: Vec<Vec<usize>> = pages.iter().map(|page| page.frames.iter().map(|f| f.ct.len()).collect()).collect();
     assert_eq!(shape.len(), 2, "{:?}", shape.iter().map(Vec::len).collect::<Vec<_>>());
     assert_eq!(shape[0].len(), 7);
     assert_eq!(shape[1], [RECORDING_PAGE_BYTES + 1024]);
@@ -1153,24 +847,13 @@ async fn end_from_either_side_closes_both_sockets() {
     let server = Server::start().await;
     let mut p = active_pair(&server).await;
     send(&mut p.v, &RelayMessage::End { reason: None }).await;
-    assert_eq!(
-        next(&mut p.o).await,
-        RelayMessage::End {
-            reason: Some("the visitor ended the session".into())
-        }
-    );
+    assert_eq!(next(&mut p.o).await, RelayMessage::End { reason: Some("the visitor ended the session".into()) });
     assert!(matches!(next(&mut p.v).await, RelayMessage::End { .. }));
     closed(&mut p.o).await;
     closed(&mut p.v).await;
     // Coming back finds it over, and why.
     let (mut o, hello) = connect(&server, &p.operator, &p.session_id).await;
-    assert!(matches!(
-        hello,
-        RelayMessage::Hello {
-            state: SessionState::Ended,
-            ..
-        }
-    ));
+    assert!(matches!(hello, RelayMessage::Hello { state: SessionState::Ended, .. }));
     assert_eq!(until_end(&mut o).await.as_deref(), Some("the visitor ended the session"));
     closed(&mut o).await;
 }
@@ -1199,10 +882,7 @@ async fn a_live_session_survives_a_server_restart() {
     let mut p = active_pair(&server).await;
     audit(&mut p.v, AuditEvent::RecordingConsent { approved: true }).await;
     send(&mut p.v, &frame(1, "YmVmb3Jl")).await;
-    assert!(matches!(
-        next(&mut p.o).await,
-        RelayMessage::Frame { seq: 1, .. }
-    ));
+    assert!(matches!(next(&mut p.o).await, RelayMessage::Frame { seq: 1, .. }));
 
     assert!(server.terminate().await.success());
     closed(&mut p.v).await;
@@ -1210,78 +890,31 @@ async fn a_live_session_survives_a_server_restart() {
 
     let server = Server::start_at(&db).await;
     let (mut v, hello) = connect(&server, &p.visitor, &p.session_id).await;
-    assert!(matches!(
-        hello,
-        RelayMessage::Hello {
-            state: SessionState::Active,
-            peer_present: false,
-            ..
-        }
-    ));
-    assert!(matches!(
-        next(&mut v).await,
-        RelayMessage::OperatorJoined { .. }
-    ));
+    assert!(matches!(hello, RelayMessage::Hello { state: SessionState::Active, peer_present: false, .. }));
+    assert!(matches!(next(&mut v).await, RelayMessage::OperatorJoined { .. }));
     let (mut o, hello) = connect(&server, &p.operator, &p.session_id).await;
-    assert!(matches!(
-        hello,
-        RelayMessage::Hello {
-            state: SessionState::Active,
-            peer_present: true,
-            ..
-        }
-    ));
+    assert!(matches!(hello, RelayMessage::Hello { state: SessionState::Active, peer_present: true, .. }));
     assert_eq!(next(&mut v).await, RelayMessage::Peer { present: true, ends_in_ms: None });
     // The console asks for a keyframe; the visitor sends one.
     send(&mut o, &frame(1, "a2V5ZnJhbWUgcGxlYXNl")).await;
-    assert!(matches!(
-        next(&mut v).await,
-        RelayMessage::Frame {
-            seq: 1,
-            from: Some(Role::Operator),
-            ..
-        }
-    ));
+    assert!(matches!(next(&mut v).await, RelayMessage::Frame { seq: 1, from: Some(Role::Operator), .. }));
     send(&mut v, &frame(2, "YWZ0ZXI=")).await;
-    assert_eq!(
-        next(&mut o).await,
-        RelayMessage::Frame {
-            seq: 2,
-            from: Some(Role::Visitor),
-            ct: "YWZ0ZXI=".into()
-        }
-    );
+    assert_eq!(next(&mut o).await, RelayMessage::Frame { seq: 2, from: Some(Role::Visitor), ct: "YWZ0ZXI=".into() });
     // Recording carried on across the restart.
-    let rec: Recording = json(
-        p.operator
-            .get(&server, &path(&p.session_id, "recording"))
-            .await,
-        200,
-    )
-    .await;
+    let rec: Recording = json(p.operator.get(&server, &path(&p.session_id, "recording")).await, 200).await;
     let seqs: Vec<_> = rec.frames.iter().map(|f| (f.from, f.seq)).collect();
-    assert_eq!(
-        seqs,
-        vec![(Role::Visitor, 1), (Role::Operator, 1), (Role::Visitor, 2)]
-    );
+    assert_eq!(seqs, vec![(Role::Visitor, 1), (Role::Operator, 1), (Role::Visitor, 2)]);
 }
 
 #[tokio::test]
 async fn malformed_and_oversized_messages_get_errors_and_the_socket_stays_open() {
     let server = Server::start().await;
     let mut p = active_pair(&server).await;
-    for bad in [
-        "not json",
-        "{\"t\":\"nonsense\"}",
-        "{\"t\":\"frame\",\"seq\":-1,\"ct\":\"x\"}",
-        "[]",
-    ] {
+    for bad in ["not json", "{\"t\":\"nonsense\"}", "{\"t\":\"frame\",\"seq\":-1,\"ct\":\"x\"}", "[]"] {
         p.v.send(Message::Text(bad.into())).await.unwrap();
         assert_eq!(error_code(&next(&mut p.v).await), "malformed", "{bad}");
     }
-    p.v.send(Message::Binary(vec![1, 2, 3].into()))
-        .await
-        .unwrap();
+    p.v.send(Message::Binary(vec![1, 2, 3].into())).await.unwrap();
     assert_eq!(error_code(&next(&mut p.v).await), "malformed");
     send(&mut p.v, &RelayMessage::Peer { present: true, ends_in_ms: None }).await;
     assert_eq!(error_code(&next(&mut p.v).await), "malformed");
@@ -1291,11 +924,7 @@ async fn malformed_and_oversized_messages_get_errors_and_the_socket_stays_open()
     send(&mut p.v, &frame(2, "c3RpbGwgb3Blbg==")).await;
     assert_eq!(
         next(&mut p.o).await,
-        RelayMessage::Frame {
-            seq: 2,
-            from: Some(Role::Visitor),
-            ct: "c3RpbGwgb3Blbg==".into()
-        }
+        RelayMessage::Frame { seq: 2, from: Some(Role::Visitor), ct: "c3RpbGwgb3Blbg==".into() }
     );
 }
 
@@ -1392,9 +1021,7 @@ async fn connect_stalled(server: &Server, device: &Device, session_id: &str) -> 
     tcp.set_recv_buffer_size(4096).unwrap();
     let stream = tcp.connect(addr).await.unwrap();
     let request = relay_request(server, device, session_id);
-    let (socket, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
-        .await
-        .unwrap();
+    let (socket, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream)).await.unwrap();
     socket
 }
 

@@ -4,9 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Output, Stdio};
 use std::time::Duration;
 
-use baton_shared::api::{
-    DeviceKind, DeviceRegistered, PushMessage, RegisterDevice, PATH_DEVICES, PATH_PUSH,
-};
+use baton_shared::api::{DeviceKind, DeviceRegistered, PushMessage, RegisterDevice, PATH_DEVICES, PATH_PUSH};
 use baton_shared::sync::{
     PairingClaim, PairingClaimed, PairingComplete, PairingOffer, PairingOffered, PairingProof, PATH_PAIRING,
     PATH_PAIRING_CLAIM, PATH_PAIRING_OFFER,
@@ -99,13 +97,7 @@ impl Server {
             .unwrap_or_else(|| panic!("unexpected first stdout line {line:?}"))
             .to_owned();
         assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-        Self {
-            child,
-            url,
-            db: db.to_owned(),
-            args: args.iter().map(|a| (*a).to_owned()).collect(),
-            _dir: None,
-        }
+        Self { child, url, db: db.to_owned(), args: args.iter().map(|a| (*a).to_owned()).collect(), _dir: None }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -117,16 +109,8 @@ impl Server {
     }
 
     pub async fn register(&self, name: &str) -> DeviceRegistered {
-        let body = RegisterDevice {
-            name: name.to_owned(),
-            kind: DeviceKind::Laptop,
-        };
-        let response = client()
-            .post(self.url(PATH_DEVICES))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let body = RegisterDevice { name: name.to_owned(), kind: DeviceKind::Laptop };
+        let response = client().post(self.url(PATH_DEVICES)).json(&body).send().await.unwrap();
         assert_eq!(response.status(), 200);
         response.json().await.unwrap()
     }
@@ -139,10 +123,7 @@ impl Server {
     /// Sends `signal` (as `kill` spells it, e.g. `-INT`) and waits for the process to exit.
     pub async fn signal(mut self, signal: &str) -> ExitStatus {
         let pid = self.child.id().expect("server already exited");
-        let killed = std::process::Command::new("kill")
-            .args([signal, &pid.to_string()])
-            .status()
-            .unwrap();
+        let killed = std::process::Command::new("kill").args([signal, &pid.to_string()]).status().unwrap();
         assert!(killed.success());
         tokio::time::timeout(Duration::from_secs(15), self.child.wait())
             .await
@@ -166,10 +147,7 @@ pub async fn run_to_exit(args: &[&str]) -> Output {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    tokio::time::timeout(STARTUP, child.wait_with_output())
-        .await
-        .expect("server should have exited")
-        .unwrap()
+    tokio::time::timeout(STARTUP, child.wait_with_output()).await.expect("server should have exited").unwrap()
 }
 
 /// A registered device and how to call the API as it.
@@ -183,49 +161,23 @@ pub struct Device {
 impl Device {
     pub async fn register(server: &Server, name: &str) -> Self {
         let r = server.register(name).await;
-        Self {
-            id: r.device_id,
-            account_id: r.account_id,
-            token: r.device_token,
-        }
+        Self { id: r.device_id, account_id: r.account_id, token: r.device_token }
     }
 
-    pub async fn post<B: Serialize>(
-        &self,
-        server: &Server,
-        path: &str,
-        body: &B,
-    ) -> reqwest::Response {
-        client()
-            .post(server.url(path))
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+    pub async fn post<B: Serialize>(&self, server: &Server, path: &str, body: &B) -> reqwest::Response {
+        client().post(server.url(path)).bearer_auth(&self.token).json(body).send().await.unwrap()
     }
 
     pub async fn get(&self, server: &Server, path: &str) -> reqwest::Response {
-        client()
-            .get(server.url(path))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap()
+        client().get(server.url(path)).bearer_auth(&self.token).send().await.unwrap()
     }
 
     /// Opens the push socket and reads past its `Hello`.
     pub async fn socket(&self, server: &Server) -> Socket {
         let mut request = server.ws_url(PATH_PUSH).into_client_request().unwrap();
-        request.headers_mut().insert(
-            "authorization",
-            format!("Bearer {}", self.token).parse().unwrap(),
-        );
+        request.headers_mut().insert("authorization", format!("Bearer {}", self.token).parse().unwrap());
         let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-        assert!(matches!(
-            next_push(&mut socket).await,
-            PushMessage::Hello { .. }
-        ));
+        assert!(matches!(next_push(&mut socket).await, PushMessage::Hello { .. }));
         socket
     }
 }
@@ -234,17 +186,13 @@ pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// The next push message, skipping pings; panics after `PUSH_WAIT`.
 pub async fn next_push(socket: &mut Socket) -> PushMessage {
-    next_push_within(socket, PUSH_WAIT)
-        .await
-        .expect("no push message in time")
+    next_push_within(socket, PUSH_WAIT).await.expect("no push message in time")
 }
 
 pub async fn next_push_within(socket: &mut Socket, wait: Duration) -> Option<PushMessage> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
-        let msg = tokio::time::timeout_at(deadline, socket.next())
-            .await
-            .ok()?;
+        let msg = tokio::time::timeout_at(deadline, socket.next()).await.ok()?;
         match msg.expect("socket ended").unwrap() {
             Message::Text(text) => return Some(serde_json::from_str(&text).unwrap()),
             Message::Ping(_) | Message::Pong(_) => {}
@@ -271,30 +219,14 @@ pub fn public_key(fill: u8) -> String {
 
 /// Joins `claimer` to `offerer`'s account through the pairing routes.
 pub async fn pair(server: &Server, offerer: &Device, claimer: &mut Device) {
-    let offered: PairingOffered = json(
-        offerer
-            .post(
-                server,
-                PATH_PAIRING_OFFER,
-                &PairingOffer {
-                    public_key: public_key(1),
-                },
-            )
-            .await,
-        200,
-    )
-    .await;
-    let claim = PairingClaim {
-        lookup: offered.lookup,
-        public_key: public_key(2),
-    };
+    let offered: PairingOffered =
+        json(offerer.post(server, PATH_PAIRING_OFFER, &PairingOffer { public_key: public_key(1) }).await, 200).await;
+    let claim = PairingClaim { lookup: offered.lookup, public_key: public_key(2) };
     let _: PairingClaimed = json(claimer.post(server, PATH_PAIRING_CLAIM, &claim).await, 200).await;
     let proof = PairingProof { proof: public_key(9) };
     let path = format!("{PATH_PAIRING}/{}/proof", offered.pairing_id);
     assert_eq!(claimer.post(server, &path, &proof).await.status(), 204);
-    let complete = PairingComplete {
-        wrapped_account_key: "d3JhcHBlZA==".into(),
-    };
+    let complete = PairingComplete { wrapped_account_key: "d3JhcHBlZA==".into() };
     let path = format!("{PATH_PAIRING}/{}/complete", offered.pairing_id);
     let response = offerer.post(server, &path, &complete).await;
     assert_eq!(response.status(), 204, "{}", response.text().await.unwrap());
@@ -302,7 +234,12 @@ pub async fn pair(server: &Server, offerer: &Device, claimer: &mut Device) {
 }
 
 /// Joins with `lookup`, saying the request was forwarded for `forwarded_for`.
-pub async fn join_forwarded(server: &Server, operator: &Device, lookup: &str, forwarded_for: &str) -> reqwest::Response {
+pub async fn join_forwarded(
+    server: &Server,
+    operator: &Device,
+    lookup: &str,
+    forwarded_for: &str,
+) -> reqwest::Response {
     let body = baton_shared::cobrowse::JoinSession { lookup: lookup.to_owned(), operator_public_key: public_key(8) };
     client()
         .post(server.url(baton_shared::cobrowse::PATH_JOIN))

@@ -7,12 +7,7 @@ use baton_shared::api::{DeviceRecord, PATH_DEVICE_SELF};
 use crate::common::{client, run_to_exit, Server};
 
 async fn read_self(server: &Server, token: &str) -> reqwest::Response {
-    client()
-        .get(server.url(PATH_DEVICE_SELF))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
+    client().get(server.url(PATH_DEVICE_SELF)).bearer_auth(token).send().await.unwrap()
 }
 
 /// Every byte SQLite keeps for this database (main file, WAL, journal).
@@ -35,21 +30,11 @@ async fn restart_keeps_devices_and_never_stores_the_token() {
 
     let server = Server::start_at(&db).await;
     let device = server.register("Keeper").await;
-    let before: DeviceRecord = read_self(&server, &device.device_token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert!(
-        !contains(&database_bytes(&db), device.device_token.as_bytes()),
-        "token stored in plain text"
-    );
+    let before: DeviceRecord = read_self(&server, &device.device_token).await.json().await.unwrap();
+    assert!(!contains(&database_bytes(&db), device.device_token.as_bytes()), "token stored in plain text");
     assert!(server.terminate().await.success());
 
-    assert!(
-        !contains(&database_bytes(&db), device.device_token.as_bytes()),
-        "token stored in plain text"
-    );
+    assert!(!contains(&database_bytes(&db), device.device_token.as_bytes()), "token stored in plain text");
 
     let server = Server::start_at(&db).await;
     let response = read_self(&server, &device.device_token).await;
@@ -82,10 +67,7 @@ async fn taken_port_is_a_clear_error() {
     let out = run_to_exit(&["--listen", &addr, "--db", db.to_str().unwrap()]).await;
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains(&format!("cannot listen on {addr}")),
-        "{stderr}"
-    );
+    assert!(stderr.contains(&format!("cannot listen on {addr}")), "{stderr}");
     assert!(out.stdout.is_empty(), "announced despite failing");
 }
 
@@ -99,28 +81,16 @@ async fn unusable_database_paths_are_clear_errors() {
     let out = run_to_exit(&["--listen", "127.0.0.1:0", "--db", as_dir.to_str().unwrap()]).await;
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("cannot open database") && stderr.contains("is-a-dir"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("cannot open database") && stderr.contains("is-a-dir"), "{stderr}");
 
     // The parent directory cannot be created because a file is in the way.
     let file = dir.path().join("plain-file");
     std::fs::write(&file, b"x").unwrap();
     let under_file = file.join("server.sqlite3");
-    let out = run_to_exit(&[
-        "--listen",
-        "127.0.0.1:0",
-        "--db",
-        under_file.to_str().unwrap(),
-    ])
-    .await;
+    let out = run_to_exit(&["--listen", "127.0.0.1:0", "--db", under_file.to_str().unwrap()]).await;
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("cannot create database directory") && stderr.contains("plain-file"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("cannot create database directory") && stderr.contains("plain-file"), "{stderr}");
 }
 
 #[tokio::test]
@@ -137,9 +107,7 @@ async fn database_from_a_newer_server_is_refused_untouched() {
     assert!(stderr.contains("schema version 999"), "{stderr}");
 
     let conn = rusqlite::Connection::open(&db).unwrap();
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
     assert_eq!(version, 999);
 }
 
@@ -156,17 +124,8 @@ async fn default_database_follows_xdg_data_home() {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut line = String::new();
-    tokio::io::AsyncBufReadExt::read_line(&mut tokio::io::BufReader::new(stdout), &mut line)
-        .await
-        .unwrap();
-    assert!(
-        line.starts_with("baton-server listening on http://127.0.0.1:"),
-        "{line:?}"
-    );
-    assert!(dir
-        .path()
-        .join("baton-server")
-        .join("server.sqlite3")
-        .is_file());
+    tokio::io::AsyncBufReadExt::read_line(&mut tokio::io::BufReader::new(stdout), &mut line).await.unwrap();
+    assert!(line.starts_with("baton-server listening on http://127.0.0.1:"), "{line:?}");
+    assert!(dir.path().join("baton-server").join("server.sqlite3").is_file());
     child.kill().await.unwrap();
 }

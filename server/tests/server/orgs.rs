@@ -21,7 +21,8 @@ async fn share(server: &Server, visitor: &Device) -> SessionCreated {
 
 /// `device`'s account accepts an invitation `admin` made into `org`.
 async fn enrol(server: &Server, admin: &Device, org: &str, device: &Device, role: &str) {
-    let invited: Value = json(admin.post(server, &format!("/v1/orgs/{org}/invites"), &json!({"role": role})).await, 200).await;
+    let invited: Value =
+        json(admin.post(server, &format!("/v1/orgs/{org}/invites"), &json!({"role": role})).await, 200).await;
     assert_eq!(invited["role"], role);
     let joined: Value = json(device.post(server, "/v1/orgs/join", &json!({"code": invited["code"]})).await, 200).await;
     assert_eq!((joined["org_id"].as_str(), joined["role"].as_str()), (Some(org), Some(role)));
@@ -59,9 +60,11 @@ async fn operators_join_only_their_organisation_and_retention_deletes_what_is_du
     // Only an admin invites; an invitation is single use, and an account is
     // in one organisation.
     let err: ApiError =
-        json(operator_a.post(&server, &format!("/v1/orgs/{org_a}/invites"), &json!({"role": "admin"})).await, 403).await;
+        json(operator_a.post(&server, &format!("/v1/orgs/{org_a}/invites"), &json!({"role": "admin"})).await, 403)
+            .await;
     assert_eq!(err.code, "forbidden");
-    let invited: Value = json(admin_a.post(&server, &format!("/v1/orgs/{org_a}/invites"), &json!({"role": "member"})).await, 200).await;
+    let invited: Value =
+        json(admin_a.post(&server, &format!("/v1/orgs/{org_a}/invites"), &json!({"role": "member"})).await, 200).await;
     let code = json!({"code": invited["code"]});
     let err: ApiError = json(admin_b.post(&server, "/v1/orgs/join", &code).await, 409).await;
     assert_eq!(err.code, "conflict");
@@ -117,7 +120,8 @@ async fn operators_join_only_their_organisation_and_retention_deletes_what_is_du
         .unwrap();
     }
     assert_eq!(admin_b.post(&server, &format!("/v1/orgs/{org_a}/retention"), &json!({})).await.status(), 403);
-    let deleted: Value = json(admin_a.post(&server, &format!("/v1/orgs/{org_a}/retention"), &json!({})).await, 200).await;
+    let deleted: Value =
+        json(admin_a.post(&server, &format!("/v1/orgs/{org_a}/retention"), &json!({})).await, 200).await;
     assert_eq!(deleted["sessions"], 1, "{deleted}");
     assert!(deleted["audit_entries"].as_u64().unwrap() >= 2, "{deleted}");
     let left: Vec<Value> = json(admin_a.get(&server, &format!("/v1/orgs/{org_a}/sessions")).await, 200).await;

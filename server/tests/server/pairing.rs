@@ -6,26 +6,20 @@ use baton_shared::api::{ApiError, PushMessage};
 use baton_shared::limits::{PAIRING_GUESSES_PER_CLIENT_PER_MINUTE, PAIRING_GUESSES_PER_CODE};
 use baton_shared::records::Collection;
 use baton_shared::sync::{
-    AccountDevices, PairingClaim, PairingClaimed, PairingComplete, PairingOffer, PairingOffered,
-    PairingProof, PairingState, PairingStatus, PullRequest, PullResponse, RecordChange, SyncRecord,
-    UploadRequest, PATH_ACCOUNT_DEVICES, PATH_PAIRING, PATH_PAIRING_CLAIM, PATH_PAIRING_OFFER,
-    PATH_PULL, PATH_UPLOAD,
+    AccountDevices, PairingClaim, PairingClaimed, PairingComplete, PairingOffer, PairingOffered, PairingProof,
+    PairingState, PairingStatus, PullRequest, PullResponse, RecordChange, SyncRecord, UploadRequest,
+    PATH_ACCOUNT_DEVICES, PATH_PAIRING, PATH_PAIRING_CLAIM, PATH_PAIRING_OFFER, PATH_PULL, PATH_UPLOAD,
 };
 
 use crate::common::{all_at_once, assert_only_the_limit_judged, json, next_push, public_key, Device, Server};
 
 async fn offer(server: &Server, d: &Device) -> PairingOffered {
-    let body = PairingOffer {
-        public_key: public_key(1),
-    };
+    let body = PairingOffer { public_key: public_key(1) };
     json(d.post(server, PATH_PAIRING_OFFER, &body).await, 200).await
 }
 
 async fn claim(server: &Server, d: &Device, lookup: &str) -> reqwest::Response {
-    let body = PairingClaim {
-        lookup: lookup.to_owned(),
-        public_key: public_key(2),
-    };
+    let body = PairingClaim { lookup: lookup.to_owned(), public_key: public_key(2) };
     d.post(server, PATH_PAIRING_CLAIM, &body).await
 }
 
@@ -45,11 +39,7 @@ async fn upload_one(server: &Server, d: &Device) {
         changes: vec![RecordChange {
             id: "t:1".into(),
             replaces: None,
-            record: Some(SyncRecord {
-                id: "t:1".into(),
-                token: "1".repeat(40),
-                body: "c2VhbGVk".into(),
-            }),
+            record: Some(SyncRecord { id: "t:1".into(), token: "1".repeat(40), body: "c2VhbGVk".into() }),
         }],
     };
     assert_eq!(d.post(server, PATH_UPLOAD, &req).await.status(), 200);
@@ -83,25 +73,15 @@ async fn pairing_moves_the_claimer_into_the_account_and_wipes_its_records() {
     assert_eq!(st.state, PairingState::Offered);
 
     // Typed in lower case: still the same code.
-    let claimed: PairingClaimed = json(
-        claim(&server, &b, &offered.lookup.to_lowercase()).await,
-        200,
-    )
-    .await;
+    let claimed: PairingClaimed = json(claim(&server, &b, &offered.lookup.to_lowercase()).await, 200).await;
     assert_eq!(claimed.pairing_id, offered.pairing_id);
     assert_eq!(claimed.offer_public_key, public_key(1));
     // A claim retried after a lost answer gets the same answer.
     let again: PairingClaimed = json(claim(&server, &b, &offered.lookup).await, 200).await;
     assert_eq!(again, claimed);
     let st: PairingStatus = json(status(&server, &a, &offered.pairing_id).await, 200).await;
-    assert_eq!(
-        (st.state, st.claim_proof.as_deref()),
-        (PairingState::Claimed, None),
-        "no proof yet"
-    );
-    let wrapped = PairingComplete {
-        wrapped_account_key: "d3JhcHBlZCBrZXk=".into(),
-    };
+    assert_eq!((st.state, st.claim_proof.as_deref()), (PairingState::Claimed, None), "no proof yet");
+    let wrapped = PairingComplete { wrapped_account_key: "d3JhcHBlZCBrZXk=".into() };
     let path = format!("{PATH_PAIRING}/{}/complete", offered.pairing_id);
     let err: ApiError = json(a.post(&server, &path, &wrapped).await, 409).await;
     assert_eq!(err.code, "pairing_state", "nothing completes before the proof");
@@ -138,10 +118,7 @@ async fn pairing_moves_the_claimer_into_the_account_and_wipes_its_records() {
 
     assert_eq!(
         next_push(&mut b_socket).await,
-        PushMessage::PairingCompleted {
-            pairing_id: offered.pairing_id.clone(),
-            account_id: a.account_id.clone()
-        }
+        PushMessage::PairingCompleted { pairing_id: offered.pairing_id.clone(), account_id: a.account_id.clone() }
     );
     assert_eq!(next_push(&mut a_socket).await, PushMessage::DevicesChanged);
     assert_eq!(next_push(&mut a2_socket).await, PushMessage::DevicesChanged);
@@ -157,12 +134,7 @@ async fn pairing_moves_the_claimer_into_the_account_and_wipes_its_records() {
     assert!(devices.devices.iter().all(|d| d.online), "{devices:?}");
 
     // B's records (sealed under its old key) are gone; its old account too.
-    let pulled: PullResponse = json(
-        a.post(&server, PATH_PULL, &PullRequest { have: vec![] })
-            .await,
-        200,
-    )
-    .await;
+    let pulled: PullResponse = json(a.post(&server, PATH_PULL, &PullRequest { have: vec![] }).await, 200).await;
     assert!(pulled.collections.is_empty(), "{pulled:?}");
     let conn = rusqlite::Connection::open(server.db_path()).unwrap();
     let (records, old_account): (i64, i64) = conn
@@ -193,11 +165,7 @@ async fn wrong_own_and_malformed_codes_are_refused_clearly() {
     for wrong in [other_lookup(&offered.lookup), "nope!", ""] {
         let err: ApiError = json(claim(&server, &b, wrong).await, 404).await;
         assert_eq!(err.code, "pairing_code_invalid", "{wrong:?}");
-        assert!(
-            err.message.contains("wrong, expired or already used"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains("wrong, expired or already used"), "{}", err.message);
     }
     let err: ApiError = json(claim(&server, &a, &offered.lookup).await, 400).await;
     assert!(err.message.contains("own pairing code"), "{}", err.message);
@@ -216,9 +184,7 @@ async fn wrong_own_and_malformed_codes_are_refused_clearly() {
     assert_eq!(err.code, "unknown_pairing");
     // Completing before anyone claimed is a state error.
     let path = format!("{PATH_PAIRING}/{}/complete", offered.pairing_id);
-    let wrapped = PairingComplete {
-        wrapped_account_key: "eA==".into(),
-    };
+    let wrapped = PairingComplete { wrapped_account_key: "eA==".into() };
     let err: ApiError = json(a.post(&server, &path, &wrapped).await, 409).await;
     assert_eq!(err.code, "pairing_state");
     // The real code still works after the misses...
@@ -252,9 +218,7 @@ async fn expired_codes_fail() {
     let err: ApiError = json(prove(&server, &b, &offered.pairing_id, &public_key(9)).await, 410).await;
     assert_eq!(err.code, "pairing_expired");
     let path = format!("{PATH_PAIRING}/{}/complete", offered.pairing_id);
-    let wrapped = PairingComplete {
-        wrapped_account_key: "eA==".into(),
-    };
+    let wrapped = PairingComplete { wrapped_account_key: "eA==".into() };
     let err: ApiError = json(a.post(&server, &path, &wrapped).await, 410).await;
     assert_eq!(err.code, "pairing_expired");
 }
@@ -277,9 +241,7 @@ async fn a_refused_claim_joins_nobody_and_spends_the_code() {
     assert_eq!(st.state, PairingState::Refused);
     // Nothing completes it afterwards, and the code takes no other claim.
     let path = format!("{PATH_PAIRING}/{}/complete", offered.pairing_id);
-    let wrapped = PairingComplete {
-        wrapped_account_key: "eA==".into(),
-    };
+    let wrapped = PairingComplete { wrapped_account_key: "eA==".into() };
     let err: ApiError = json(a.post(&server, &path, &wrapped).await, 409).await;
     assert_eq!(err.code, "pairing_state");
     let err: ApiError = json(prove(&server, &b, &offered.pairing_id, &public_key(9)).await, 409).await;
@@ -303,11 +265,7 @@ async fn guessing_is_rate_limited_per_client() {
     }
     // Now even the right code waits.
     let response = claim(&server, &b, &offered.lookup).await;
-    let retry: u64 = response.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
     let err: ApiError = json(response, 429).await;
     assert_eq!(err.code, "rate_limited");

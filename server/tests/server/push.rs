@@ -16,12 +16,8 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 async fn connect(server: &Server, token: &str) -> Result<Socket, tungstenite::Error> {
     let mut request = server.ws_url(PATH_PUSH).into_client_request().unwrap();
-    request
-        .headers_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    tokio_tungstenite::connect_async(request)
-        .await
-        .map(|(socket, _)| socket)
+    request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    tokio_tungstenite::connect_async(request).await.map(|(socket, _)| socket)
 }
 
 async fn next(socket: &mut Socket) -> Message {
@@ -39,24 +35,14 @@ async fn hello_first_then_pings_answered() {
     tokio::time::sleep(Duration::from_millis(5)).await;
 
     let mut socket = connect(&server, &device.device_token).await.unwrap();
-    let hello: PushMessage =
-        serde_json::from_str(next(&mut socket).await.to_text().unwrap()).unwrap();
+    let hello: PushMessage = serde_json::from_str(next(&mut socket).await.to_text().unwrap()).unwrap();
     assert_eq!(
         hello,
-        PushMessage::Hello {
-            device_id: device.device_id.clone(),
-            server_version: baton_shared::VERSION.into()
-        }
+        PushMessage::Hello { device_id: device.device_id.clone(), server_version: baton_shared::VERSION.into() }
     );
 
-    socket
-        .send(Message::Ping(b"are you there".to_vec().into()))
-        .await
-        .unwrap();
-    assert_eq!(
-        next(&mut socket).await,
-        Message::Pong(b"are you there".to_vec().into())
-    );
+    socket.send(Message::Ping(b"are you there".to_vec().into())).await.unwrap();
+    assert_eq!(next(&mut socket).await, Message::Pong(b"are you there".to_vec().into()));
 
     // Opening the socket counted as being seen.
     let me: DeviceRecord = client()
@@ -71,18 +57,9 @@ async fn hello_first_then_pings_answered() {
     assert!(me.last_seen > me.created_at, "{me:?}");
 
     // Text from the device is ignored, not fatal.
-    socket
-        .send(Message::text("{\"type\":\"whatever\"}"))
-        .await
-        .unwrap();
-    socket
-        .send(Message::Ping(b"still".to_vec().into()))
-        .await
-        .unwrap();
-    assert_eq!(
-        next(&mut socket).await,
-        Message::Pong(b"still".to_vec().into())
-    );
+    socket.send(Message::text("{\"type\":\"whatever\"}")).await.unwrap();
+    socket.send(Message::Ping(b"still".to_vec().into())).await.unwrap();
+    assert_eq!(next(&mut socket).await, Message::Pong(b"still".to_vec().into()));
     socket.close(None).await.unwrap();
 }
 
@@ -107,12 +84,7 @@ async fn bad_or_missing_token_is_refused_before_upgrade() {
 async fn plain_get_on_push_is_a_typed_error() {
     let server = Server::start().await;
     let device = server.register("Desk").await;
-    let response = client()
-        .get(server.url(PATH_PUSH))
-        .bearer_auth(&device.device_token)
-        .send()
-        .await
-        .unwrap();
+    let response = client().get(server.url(PATH_PUSH)).bearer_auth(&device.device_token).send().await.unwrap();
     assert!(response.status().is_client_error(), "{}", response.status());
     let err: baton_shared::api::ApiError = response.json().await.unwrap();
     assert_eq!(err.code, "invalid_request");

@@ -83,7 +83,12 @@ pub fn assemble(public_key_der: &[u8], signature: &[u8], zip: &[u8]) -> Vec<u8> 
 pub fn pack(zip: &[u8], key: &Path, scratch: &Path) -> Result<(Vec<u8>, String)> {
     let public = scratch.join("public.der");
     process::capture(
-        Command::new("openssl").arg("pkey").arg("-in").arg(key).args(["-pubout", "-outform", "DER", "-out"]).arg(&public),
+        Command::new("openssl")
+            .arg("pkey")
+            .arg("-in")
+            .arg(key)
+            .args(["-pubout", "-outform", "DER", "-out"])
+            .arg(&public),
     )?;
     let public_der = std::fs::read(&public).map_err(|e| Error::io(format!("reading {}", public.display()), e))?;
     let message = scratch.join("signed.bin");

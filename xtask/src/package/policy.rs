@@ -132,7 +132,12 @@ mod tests {
     fn shipped_templates_render() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("manifest/policies");
         let mut seen = 0;
-        for sub in ["chromium/baton.json.in", "firefox/policies.json.in", "macos/baton.mobileconfig.in", "windows/baton.admx.in"] {
+        for sub in [
+            "chromium/baton.json.in",
+            "firefox/policies.json.in",
+            "macos/baton.mobileconfig.in",
+            "windows/baton.admx.in",
+        ] {
             let text = std::fs::read_to_string(dir.join(sub)).unwrap();
             let out = render(&text, Format::of(sub), &values()).unwrap();
             assert!(out.contains("iclfinohpipjahhnkmeiddmpdphogdem") || out.contains("baton@baton.invalid"), "{sub}");

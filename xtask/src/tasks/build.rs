@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use crate::apt::Apt;
-use crate::bindgen;
 use crate::binaryen::Binaryen;
+use crate::bindgen;
 use crate::content_js;
 use crate::dist;
 use crate::error::{Error, Result};
@@ -83,17 +83,10 @@ pub fn build(ws: &Workspace, apt: &mut Apt, release: bool, report: &mut Report) 
             ui::note(format!("copied the content script's JS build into {}", content_js::DIST_DIR));
         }
         if !out.join("manifest.json").is_file() {
-            ui::warn(format!(
-                "{} has no manifest.json yet, so the browser cannot load it",
-                relative(ws, &out)
-            ));
+            ui::warn(format!("{} has no manifest.json yet, so the browser cannot load it", relative(ws, &out)));
         }
         Ok(())
     })?;
 
-    Ok(Built {
-        host: ws.bin(release, HOST_PACKAGE),
-        server: ws.bin(release, SERVER_PACKAGE),
-        extension: out,
-    })
+    Ok(Built { host: ws.bin(release, HOST_PACKAGE), server: ws.bin(release, SERVER_PACKAGE), extension: out })
 }

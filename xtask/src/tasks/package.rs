@@ -148,7 +148,8 @@ fn archive_path(bundle: &Path) -> PathBuf {
 
 /// `"version": "…"` from the extension's manifest.json.
 fn extension_version(manifest: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(manifest).map_err(|e| Error::io(format!("reading {}", manifest.display()), e))?;
+    let text =
+        std::fs::read_to_string(manifest).map_err(|e| Error::io(format!("reading {}", manifest.display()), e))?;
     parse_version(&text).ok_or_else(|| Error::Setup(format!("{} has no \"version\"", manifest.display())))
 }
 

@@ -130,9 +130,7 @@ fn find_chromium() -> Option<PathBuf> {
 }
 
 fn has_display() -> bool {
-    ["DISPLAY", "WAYLAND_DISPLAY"]
-        .iter()
-        .any(|var| std::env::var_os(var).is_some_and(|value| !value.is_empty()))
+    ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|var| std::env::var_os(var).is_some_and(|value| !value.is_empty()))
 }
 
 /// A separate Baton profile, so the developer's own browser profile is untouched.

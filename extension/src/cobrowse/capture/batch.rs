@@ -59,8 +59,11 @@ impl Batch {
         let texts = last_wins(self.texts.into_iter().filter(|t| !gone(&t.0)), |t| t.0);
         let styles = last_wins(self.styles.into_iter().filter(|s| !removed.contains(&s.0)), |s| s.0);
         let m = Mutations { removes, adds: self.adds, attrs, texts, styles };
-        let empty =
-            m.removes.is_empty() && m.adds.is_empty() && m.attrs.is_empty() && m.texts.is_empty() && m.styles.is_empty();
+        let empty = m.removes.is_empty()
+            && m.adds.is_empty()
+            && m.attrs.is_empty()
+            && m.texts.is_empty()
+            && m.styles.is_empty();
         (!empty).then_some(m)
     }
 }

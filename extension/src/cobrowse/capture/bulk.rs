@@ -270,15 +270,22 @@ impl Natives {
 
     /// Non-zero scroll offsets of the elements under `root` that match
     /// `selector`, by id: `(id, left, top)`.
-    pub fn scroll_offsets(&self, root: &Element, selector: &str, ids: &IdMap) -> Result<Vec<(NodeId, i32, i32)>, JsValue> {
+    pub fn scroll_offsets(
+        &self,
+        root: &Element,
+        selector: &str,
+        ids: &IdMap,
+    ) -> Result<Vec<(NodeId, i32, i32)>, JsValue> {
         let els = list(&root.query_selector_all(selector)?);
         els.push(root);
         let tops = els.map_with(&self.scroll_top, &JsValue::UNDEFINED)?;
         let tops = js_sys::Int32Array::new(&tops).to_vec();
         let lefts = els.map_with(&self.scroll_left, &JsValue::UNDEFINED)?;
         let lefts = js_sys::Int32Array::new(&lefts).to_vec();
-        let nonzero: Vec<u32> =
-            (0..tops.len()).filter(|&i| tops[i] != 0 || lefts.get(i).is_some_and(|&l| l != 0)).map(|i| i as u32).collect();
+        let nonzero: Vec<u32> = (0..tops.len())
+            .filter(|&i| tops[i] != 0 || lefts.get(i).is_some_and(|&l| l != 0))
+            .map(|i| i as u32)
+            .collect();
         if nonzero.is_empty() {
             return Ok(Vec::new());
         }
@@ -341,7 +348,8 @@ fn split_names(joined: &str, expected: usize) -> Option<Vec<String>> {
 }
 
 fn split_keeping(joined: &str, expected: usize, keep: impl Fn(&str) -> bool) -> Option<Vec<String>> {
-    let parts: Vec<String> = joined.split(SEP_CHAR).map(|p| if keep(p) { p.to_owned() } else { String::new() }).collect();
+    let parts: Vec<String> =
+        joined.split(SEP_CHAR).map(|p| if keep(p) { p.to_owned() } else { String::new() }).collect();
     (parts.len() == expected).then_some(parts)
 }
 
@@ -517,8 +525,13 @@ impl Reader {
                 }
             }
             Phase::AttrList => {
-                let snap =
-                    self.doc.xpath("descendant-or-self::*/@*", &self.root, &JsValue::NULL, ORDERED_SNAPSHOT, &JsValue::NULL)?;
+                let snap = self.doc.xpath(
+                    "descendant-or-self::*/@*",
+                    &self.root,
+                    &JsValue::NULL,
+                    ORDERED_SNAPSHOT,
+                    &JsValue::NULL,
+                )?;
                 let count = snap.len();
                 let item: Function = Reflect::get(&snap, &"snapshotItem".into())?.dyn_into()?;
                 self.attr_item = Some((item.bind0(&snap), count));
@@ -552,8 +565,11 @@ impl Reader {
             Phase::Editable => {
                 let end = (self.pos as usize + CHUNK as usize).min(self.asked.len());
                 let ids = &self.asked[self.pos as usize..end];
-                let Some(values) = n.computed_values(&self.table, ids, USER_MODIFY) else { return Ok(Progress::Fallback) };
-                self.styled_editable.extend(ids.iter().zip(values).filter(|(_, v)| user_editable(Some(v.as_str()))).map(|(&id, _)| id));
+                let Some(values) = n.computed_values(&self.table, ids, USER_MODIFY) else {
+                    return Ok(Progress::Fallback);
+                };
+                self.styled_editable
+                    .extend(ids.iter().zip(values).filter(|(_, v)| user_editable(Some(v.as_str()))).map(|(&id, _)| id));
                 self.pos = end as u32;
                 if end == self.asked.len() {
                     self.phase = Phase::Done;

@@ -13,26 +13,24 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    AddEventListenerOptions, CssStyleSheet, Document, Element, Event, EventTarget, HtmlIFrameElement,
-    HtmlInputElement, HtmlLinkElement, HtmlSelectElement, HtmlStyleElement, HtmlTextAreaElement, MessageChannel,
-    MouseEvent, MutationObserver, MutationObserverInit, MutationRecord, Node as DomNode, ShadowRoot, Window,
+    AddEventListenerOptions, CssStyleSheet, Document, Element, Event, EventTarget, HtmlIFrameElement, HtmlInputElement,
+    HtmlLinkElement, HtmlSelectElement, HtmlStyleElement, HtmlTextAreaElement, MessageChannel, MouseEvent,
+    MutationObserver, MutationObserverInit, MutationRecord, Node as DomNode, ShadowRoot, Window,
 };
 
-use baton_shared::cobrowse::{
-    AddedNode, InputChange, Node, NodeId, SelectionRange, Snapshot, VisitorFrame, WINDOW,
-};
 use baton_shared::cobrowse::{asset_ref, elide_ids};
+use baton_shared::cobrowse::{AddedNode, InputChange, Node, NodeId, SelectionRange, Snapshot, VisitorFrame, WINDOW};
 use baton_shared::limits::{CAPTURE_SLICE_MS, POINTER_COALESCE_MS};
 
 use super::assets::{self, AssetStore, CSS};
 use super::bulk;
 
 mod assembly;
-use assembly::Assembly;
 use super::batch::Batch;
 use super::mask::{self, FieldClass, PRIVATE_ATTR, UI_ATTR};
 use super::{local_name, replace_node, CaptureError, MaskPolicy, Sink};
 use crate::content::dom::{editable_by_mode_or_style, in_design_mode, shows_shapes, styled_editable};
+use assembly::Assembly;
 
 #[wasm_bindgen]
 extern "C" {
@@ -82,8 +80,24 @@ const FOLLOWING: u16 = 4;
 
 /// Tags that may carry a shadow root (besides custom elements).
 pub(super) const SHADOW_HOSTS: &[&str] = &[
-    "article", "aside", "blockquote", "body", "div", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "main",
-    "nav", "p", "section", "span",
+    "article",
+    "aside",
+    "blockquote",
+    "body",
+    "div",
+    "footer",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "main",
+    "nav",
+    "p",
+    "section",
+    "span",
 ];
 
 /// Tags whose scroll offsets are not worth a look during the snapshot
@@ -398,7 +412,8 @@ pub fn set_outlines(shared: &Rc<Shared>, on: bool) {
     let Ok(style) = st.document.create_element("style") else { return };
     let _ = style.set_attribute(UI_ATTR, "outline");
     style.set_text_content(Some(&mask::outline_css(st.private_sel.as_deref(), st.safe_sel.as_deref())));
-    let parent: Option<Element> = st.document.query_selector("head").ok().flatten().or_else(|| st.document.document_element());
+    let parent: Option<Element> =
+        st.document.query_selector("head").ok().flatten().or_else(|| st.document.document_element());
     if let Some(parent) = parent {
         if parent.append_child(&style).is_ok() {
             st.outline = Some(style);
@@ -436,27 +451,20 @@ pub fn stop(shared: &Rc<Shared>) {
     st.bulk = None;
     // The closures may be on the stack right now (stop called from a
     // frame's sink): drop them in a later task.
-    let holder = (
-        std::mem::take(&mut st.closures),
-        st.observer_cb.take(),
-        st.poll.take(),
-        st.tick.take(),
-    );
+    let holder = (std::mem::take(&mut st.closures), st.observer_cb.take(), st.poll.take(), st.tick.take());
     let later = Closure::once_into_js(move || drop(holder));
-    let _ = st
-        .window
-        .set_timeout_with_callback_and_timeout_and_arguments_0(later.unchecked_ref(), 0);
+    let _ = st.window.set_timeout_with_callback_and_timeout_and_arguments_0(later.unchecked_ref(), 0);
 }
 
 /// `(snapshot_ms, task_ms, bulk)` of the last snapshot: wall time from
 /// start to the snapshot handed to the sink, how long each of its tasks
 /// worked, and whether the document was read in bulk.
 pub fn stats(shared: &Rc<Shared>) -> (f64, Vec<f64>, bool) {
-    shared
-        .st
-        .try_borrow()
-        .map(|st| (st.snapshot_ms, st.slice_ms.clone(), st.bulk.is_some()))
-        .unwrap_or((0.0, Vec::new(), false))
+    shared.st.try_borrow().map(|st| (st.snapshot_ms, st.slice_ms.clone(), st.bulk.is_some())).unwrap_or((
+        0.0,
+        Vec::new(),
+        false,
+    ))
 }
 
 // ---- emitting ---------------------------------------------------------------
@@ -578,11 +586,9 @@ fn install(shared: &Rc<Shared>) -> Result<(), JsValue> {
     options.set_passive(true);
     let win: EventTarget = st.window.clone().into();
     let doc: EventTarget = st.document.clone().into();
-    for (target, name, f) in [
-        (&win, "pointermove", &pointer),
-        (&win, "resize", &resize),
-        (&doc, "selectionchange", &selection),
-    ] {
+    for (target, name, f) in
+        [(&win, "pointermove", &pointer), (&win, "resize", &resize), (&doc, "selectionchange", &selection)]
+    {
         let f: &Function = f.as_ref().unchecked_ref();
         target.add_event_listener_with_callback_and_add_event_listener_options(name, f, &options)?;
         st.listeners.push(Listener { target: target.clone(), name, f: f.clone() });
@@ -724,7 +730,9 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
                 n += 1;
                 if heavy || n.is_multiple_of(CLOCK_EVERY) {
                     let spent = now() - slice_start;
-                    if spent >= IDLE_SLICE_MS || spent >= CAPTURE_SLICE_MS && input_pending.as_ref().is_some_and(|f| f()) {
+                    if spent >= IDLE_SLICE_MS
+                        || spent >= CAPTURE_SLICE_MS && input_pending.as_ref().is_some_and(|f| f())
+                    {
                         break;
                     }
                 }
@@ -978,7 +986,17 @@ impl Hole {
         let mut kids = kids;
         kids.reverse();
         Frame {
-            node: Node::Element { i: 0, n: String::new(), a: vec![], c: vec![], s: None, y: vec![], css: None, f: None, m: None },
+            node: Node::Element {
+                i: 0,
+                n: String::new(),
+                a: vec![],
+                c: vec![],
+                s: None,
+                y: vec![],
+                css: None,
+                f: None,
+                m: None,
+            },
             stage: 0,
             kids,
             out: Vec::new(),
@@ -1275,7 +1293,13 @@ impl State {
     /// was secret. Without the live element (a failed read) a field counts
     /// as secret as soon as any field was. `el` is only asked for when
     /// needed (in a bulk read, getting it is a call into the browser).
-    fn field_class(&mut self, el: impl FnOnce() -> Option<Element>, tag: &str, raw: &[(String, String)], safe: bool) -> Option<FieldClass> {
+    fn field_class(
+        &mut self,
+        el: impl FnOnce() -> Option<Element>,
+        tag: &str,
+        raw: &[(String, String)],
+        safe: bool,
+    ) -> Option<FieldClass> {
         let class = mask::class_of(tag, raw, safe)?;
         if class == FieldClass::Secret {
             if let Some(el) = el() {
@@ -1292,7 +1316,13 @@ impl State {
 
     /// [`Self::field_class`] of a live field as a change or input finds
     /// it, its style asked too (a text field shown as shapes is secret).
-    fn live_field_class(&mut self, el: &Element, tag: &str, raw: &[(String, String)], safe: bool) -> Option<FieldClass> {
+    fn live_field_class(
+        &mut self,
+        el: &Element,
+        tag: &str,
+        raw: &[(String, String)],
+        safe: bool,
+    ) -> Option<FieldClass> {
         let class = self.field_class(|| Some(el.clone()), tag, raw, safe)?;
         let input_type = raw.iter().find(|(k, _)| k.eq_ignore_ascii_case("type")).map(|(_, v)| v.as_str());
         if mask::reads_style(class, tag, input_type) && self.disguised(&mut Handle::Live(el)) {
@@ -1426,7 +1456,14 @@ impl State {
 
     /// What an element is captured as, apart from its children: masking,
     /// live form state, stylesheet, shadow root and iframe document.
-    fn open_element(&mut self, h: &mut Handle, id: NodeId, tag: String, raw: Vec<(String, String)>, within: Within) -> Opened {
+    fn open_element(
+        &mut self,
+        h: &mut Handle,
+        id: NodeId,
+        tag: String,
+        raw: Vec<(String, String)>,
+        within: Within,
+    ) -> Opened {
         let private = match h {
             Handle::Live(el) => self.is_private(el, &raw),
             // The assembly's list has the attribute's elements too.
@@ -1437,12 +1474,19 @@ impl State {
             self.placeholders.insert(id);
             let size = |v: f64| if v.is_finite() { v.max(0.0).ceil().min(u32::MAX as f64) as u32 } else { 0 };
             let m = h.el().map(|el| el.get_bounding_client_rect()).map(|r| (size(r.width()), size(r.height())));
-            let a = raw
-                .into_iter()
-                .filter_map(|(n, v)| mask::attr_out(&n, v, None, true).map(|v| (n, v)))
-                .collect();
+            let a = raw.into_iter().filter_map(|(n, v)| mask::attr_out(&n, v, None, true).map(|v| (n, v))).collect();
             return Opened {
-                node: Node::Element { i: id, n: tag, a, c: vec![], s: None, y: vec![], css: None, f: None, m: Some(m.unwrap_or((0, 0))) },
+                node: Node::Element {
+                    i: id,
+                    n: tag,
+                    a,
+                    c: vec![],
+                    s: None,
+                    y: vec![],
+                    css: None,
+                    f: None,
+                    m: Some(m.unwrap_or((0, 0))),
+                },
                 descend: false,
                 within,
                 shadow: None,
@@ -1517,15 +1561,21 @@ impl State {
         }
         if let Some(class) = class {
             match (value, h.el()) {
-                (Some(value), _) => live_value(Value::Read(value), &tag, class, input_type.as_deref(), page_value, &mut a),
+                (Some(value), _) => {
+                    live_value(Value::Read(value), &tag, class, input_type.as_deref(), page_value, &mut a)
+                }
                 (None, Some(el)) => live_value(Value::Live(el), &tag, class, input_type.as_deref(), page_value, &mut a),
                 // No live element: no value at all (fail-closed).
-                (None, None) => a.retain(|(k, _)| !k.eq_ignore_ascii_case("value") && !k.eq_ignore_ascii_case("checked")),
+                (None, None) => {
+                    a.retain(|(k, _)| !k.eq_ignore_ascii_case("value") && !k.eq_ignore_ascii_case("checked"))
+                }
             }
         }
 
         let mut css = None;
-        if tag == "style" || (tag == "link" && a.iter().any(|(k, v)| k == "rel" && v.to_ascii_lowercase().contains("stylesheet"))) {
+        if tag == "style"
+            || (tag == "link" && a.iter().any(|(k, v)| k == "rel" && v.to_ascii_lowercase().contains("stylesheet")))
+        {
             if let Some(el) = h.el().cloned() {
                 if let Some(sheet) = owner_sheet(&el) {
                     if let Some((text, count)) = self.read_sheet(&sheet) {
@@ -1641,7 +1691,12 @@ impl State {
         let mut sheets = adopted(root);
         if let Some(list) = get(root, "styleSheets") {
             let n = get(&list, "length").and_then(|n| n.as_f64()).unwrap_or(0.0) as u32;
-            sheets.extend((0..n).filter_map(|i| Reflect::get_u32(&list, i).ok()).filter(JsValue::is_object).map(JsCast::unchecked_into));
+            sheets.extend(
+                (0..n)
+                    .filter_map(|i| Reflect::get_u32(&list, i).ok())
+                    .filter(JsValue::is_object)
+                    .map(JsCast::unchecked_into),
+            );
         }
         let found = sheets.iter().any(|sheet| self.sheet_may_edit(sheet, 0));
         self.edit_styles |= found;
@@ -1755,7 +1810,8 @@ impl State {
         let sheets = adopted(target);
         if sheets.is_empty() {
             // Watched anyway: sheets may be adopted later.
-            self.sheets.insert(owner, SheetWatch { what: Watched::Adopted(target.clone()), counts: vec![], hashes: vec![] });
+            self.sheets
+                .insert(owner, SheetWatch { what: Watched::Adopted(target.clone()), counts: vec![], hashes: vec![] });
             return Vec::new();
         }
         let mut counts = Vec::new();
@@ -1951,7 +2007,8 @@ impl State {
         if self.private_sel.is_some() {
             let mut blocks: Vec<Element> = Vec::new();
             let mut lost: Vec<DomNode> = Vec::new();
-            let changed = attrs.iter().map(|(el, _)| el.clone().unchecked_into::<DomNode>()).chain(texts.iter().cloned());
+            let changed =
+                attrs.iter().map(|(el, _)| el.clone().unchecked_into::<DomNode>()).chain(texts.iter().cloned());
             for n in changed {
                 if self.id_of(&n).is_none() {
                     continue;
@@ -1970,7 +2027,8 @@ impl State {
                 }
                 looked.add(el);
                 if let Ok(list) = el.query_selector_all(&self.private_all) {
-                    blocks.extend((0..list.length()).filter_map(|i| list.item(i)).map(JsCast::unchecked_into::<Element>));
+                    blocks
+                        .extend((0..list.length()).filter_map(|i| list.item(i)).map(JsCast::unchecked_into::<Element>));
                 }
             }
             for block in blocks {
@@ -2021,7 +2079,9 @@ impl State {
                 continue;
             };
             let Some(pid) = pid else { continue };
-            if self.placeholders.contains(&pid) || (self.sheets.contains_key(&pid) || self.sealed.contains(&pid)) && !shadow {
+            if self.placeholders.contains(&pid)
+                || (self.sheets.contains_key(&pid) || self.sealed.contains(&pid)) && !shadow
+            {
                 continue;
             }
             if !shadow && mask::skips_children(&parent_el.local_name()) {
@@ -2172,7 +2232,9 @@ impl State {
                 if el.child_element_count() > 0 && !looked.has(&el) {
                     looked.add(&el);
                     if let Ok(list) = el.query_selector_all(&self.private_all) {
-                        targets.extend((0..list.length()).filter_map(|i| list.item(i)).map(JsCast::unchecked_into::<Element>));
+                        targets.extend(
+                            (0..list.length()).filter_map(|i| list.item(i)).map(JsCast::unchecked_into::<Element>),
+                        );
                     }
                 }
             }

@@ -134,9 +134,8 @@ pub fn field_value(class: FieldClass, value: &str) -> Option<String> {
 }
 
 /// Attributes a private placeholder keeps: the ones layout depends on.
-const LAYOUT_ATTRS: &[&str] = &[
-    "id", "class", "style", "hidden", "dir", "width", "height", "colspan", "rowspan", "role", PRIVATE_ATTR,
-];
+const LAYOUT_ATTRS: &[&str] =
+    &["id", "class", "style", "hidden", "dir", "width", "height", "colspan", "rowspan", "role", PRIVATE_ATTR];
 
 /// Attributes whose value the page's user may have typed or that state a
 /// field's value; handled from the live properties instead.
@@ -285,7 +284,8 @@ pub fn outline_css(private_selectors: Option<&str>, safe_selectors: Option<&str>
     };
     // One rule per source, so that a policy's invalid selector drops only
     // its own rule, never the built-in outlines.
-    let mut css = rule(&format!("[{PRIVATE_ATTR}], input, textarea, select, [contenteditable]:not([contenteditable=false])"));
+    let mut css =
+        rule(&format!("[{PRIVATE_ATTR}], input, textarea, select, [contenteditable]:not([contenteditable=false])"));
     if let Some(safe) = safe_selectors {
         // Fields shown to the operator lose the outline; secret kinds keep it.
         css.push_str(&format!(
@@ -348,9 +348,13 @@ mod tests {
 
     #[test]
     fn the_style_is_read_only_for_text_that_would_go_out() {
-        assert!(reads_style(FieldClass::Masked, "input", Some("tel")) && reads_style(FieldClass::Safe, "textarea", None));
+        assert!(
+            reads_style(FieldClass::Masked, "input", Some("tel")) && reads_style(FieldClass::Safe, "textarea", None)
+        );
         assert!(!reads_style(FieldClass::Secret, "input", Some("text")));
-        assert!(!reads_style(FieldClass::Safe, "input", Some("checkbox")) && !reads_style(FieldClass::Safe, "select", None));
+        assert!(
+            !reads_style(FieldClass::Safe, "input", Some("checkbox")) && !reads_style(FieldClass::Safe, "select", None)
+        );
     }
 
     #[test]
@@ -371,7 +375,10 @@ mod tests {
         assert_eq!(attr_out("VALUE", "abc".into(), Some(FieldClass::Safe), false), Some("abc".into()));
         // Page-authored labels of ordinary elements stay.
         assert_eq!(attr_out("title", "Help".into(), None, false), Some("Help".into()));
-        assert_eq!(attr_out("placeholder", "Your name".into(), Some(FieldClass::Masked), false), Some("Your name".into()));
+        assert_eq!(
+            attr_out("placeholder", "Your name".into(), Some(FieldClass::Masked), false),
+            Some("Your name".into())
+        );
         assert_eq!(attr_out("value", "Send".into(), None, false), Some("Send".into()));
         // Handlers never travel.
         assert_eq!(attr_out("onclick", "steal()".into(), None, false), None);
@@ -430,7 +437,10 @@ mod tests {
         assert_eq!(css.lines().count(), 3, "one rule per source: {css}");
         assert!(reclassifies("TYPE") && reclassifies("data-baton-private") && !reclassifies("class"));
         assert!(is_editable("") && is_editable("true") && is_editable("plaintext-only") && !is_editable("False"));
-        assert!(names_user_modify(".e { -WEBKIT-USER-MODIFY: read-write }") && names_user_modify("-webkit-user-modify:read-write"));
+        assert!(
+            names_user_modify(".e { -WEBKIT-USER-MODIFY: read-write }")
+                && names_user_modify("-webkit-user-modify:read-write")
+        );
         assert!(!names_user_modify("user-select: none; modify") && !names_user_modify(""));
         let attrs = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
         assert!(style_names_user_modify(&attrs("STYLE", "-webkit-user-modify: read-write")));

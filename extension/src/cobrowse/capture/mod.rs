@@ -291,8 +291,23 @@ mod tests {
         if let Node::Element { f, .. } = &mut frame {
             *f = Some(Box::new(el(9, "html", vec![], vec![el(10, "p", vec![], vec![text(11, "SECRET-IN-FRAME")])])));
         }
-        let mut tree = el(1, "html", vec![], vec![el(2, "body", vec![], vec![el(3, "p", vec![], vec![text(12, "SECRET")]), shadow_host, frame])]);
-        let placeholder = |i: u32| Node::Element { i, n: "div".into(), a: vec![], c: vec![], s: None, y: vec![], css: None, f: None, m: Some((1, 2)) };
+        let mut tree = el(
+            1,
+            "html",
+            vec![],
+            vec![el(2, "body", vec![], vec![el(3, "p", vec![], vec![text(12, "SECRET")]), shadow_host, frame])],
+        );
+        let placeholder = |i: u32| Node::Element {
+            i,
+            n: "div".into(),
+            a: vec![],
+            c: vec![],
+            s: None,
+            y: vec![],
+            css: None,
+            f: None,
+            m: Some((1, 2)),
+        };
         assert!(super::replace_node(&mut tree, 3, Some(placeholder(20))));
         assert!(super::replace_node(&mut tree, 6, Some(placeholder(21))));
         assert!(super::replace_node(&mut tree, 10, None));
@@ -301,7 +316,13 @@ mod tests {
         assert!(!super::replace_node(&mut tree, 1, None), "the root is never taken out");
         let json = serde_json::to_string(&tree).unwrap_or_default();
         assert!(!json.contains("SECRET"), "{json}");
-        assert!(json.contains("light") && json.contains("\"i\":20") && json.contains("\"i\":21") && json.contains("\"i\":22"), "{json}");
+        assert!(
+            json.contains("light")
+                && json.contains("\"i\":20")
+                && json.contains("\"i\":21")
+                && json.contains("\"i\":22"),
+            "{json}"
+        );
     }
 
     /// A generated table like the benchmark's: the encoding stays compact.

@@ -131,11 +131,14 @@ fn render(app: &App) {
     body.set_text_content(None);
     let _ = body.set_attribute("data-state", "pushed");
     let main = el(&doc, "main", None);
-    let _ = main.set_attribute("data-app", match app {
-        App::Viewer { .. } => "viewer",
-        App::Form { .. } => "form",
-        App::Module { .. } => "module",
-    });
+    let _ = main.set_attribute(
+        "data-app",
+        match app {
+            App::Viewer { .. } => "viewer",
+            App::Form { .. } => "form",
+            App::Module { .. } => "module",
+        },
+    );
     match app {
         App::Viewer { url, title } => {
             let _ = main.append_child(&el(&doc, "h1", Some(title)));
@@ -180,7 +183,8 @@ fn render(app: &App) {
                 let mut values = serde_json::Map::new();
                 if let Ok(inputs) = me.query_selector_all("input[name]") {
                     for i in 0..inputs.length() {
-                        if let Some(input) = inputs.get(i).and_then(|n| n.dyn_into::<web_sys::HtmlInputElement>().ok()) {
+                        if let Some(input) = inputs.get(i).and_then(|n| n.dyn_into::<web_sys::HtmlInputElement>().ok())
+                        {
                             values.insert(input.name(), input.value().into());
                         }
                     }

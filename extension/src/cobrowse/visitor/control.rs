@@ -16,7 +16,12 @@ use super::model::{open_url, Refusal};
 /// bring its element into view; without it the page stays where the
 /// visitor left it. `still_allowed` is asked again when a navigation
 /// happens, a moment later: a revoke or a stop meanwhile cancels it.
-pub fn run(command: &Command, node: Option<web_sys::Node>, may_scroll: bool, still_allowed: fn() -> bool) -> Result<(), Refusal> {
+pub fn run(
+    command: &Command,
+    node: Option<web_sys::Node>,
+    may_scroll: bool,
+    still_allowed: fn() -> bool,
+) -> Result<(), Refusal> {
     let win = web_sys::window().ok_or(Refusal::NotActive)?;
     let element = || node.clone().and_then(|n| n.dyn_into::<Element>().ok()).filter(|e| e.is_connected());
     match command {
@@ -138,7 +143,9 @@ fn type_text(element: &Element, text: &str, may_scroll: bool) -> Result<(), Refu
     let editable = match (input, area) {
         (Some(i), _) => {
             let kind = i.type_().to_ascii_lowercase();
-            !i.disabled() && !i.read_only() && matches!(kind.as_str(), "text" | "search" | "email" | "url" | "tel" | "number" | "")
+            !i.disabled()
+                && !i.read_only()
+                && matches!(kind.as_str(), "text" | "search" | "email" | "url" | "tel" | "number" | "")
         }
         (None, Some(a)) => !a.disabled() && !a.read_only(),
         (None, None) => element.dyn_ref::<HtmlElement>().is_some_and(|h| h.is_content_editable()),

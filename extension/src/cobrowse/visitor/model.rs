@@ -167,7 +167,9 @@ impl SessionPolicy {
     /// `Err` with the sentence shown to the visitor when `operator` may not join.
     pub fn admit(&self, operator: &str) -> Result<(), String> {
         let name = operator.trim();
-        if self.operator_allowlist.is_empty() || self.operator_allowlist.iter().any(|o| o.trim().eq_ignore_ascii_case(name)) {
+        if self.operator_allowlist.is_empty()
+            || self.operator_allowlist.iter().any(|o| o.trim().eq_ignore_ascii_case(name))
+        {
             return Ok(());
         }
         Err(format!(
@@ -377,9 +379,7 @@ pub fn viewer_url_ok(url: &str) -> bool {
         return true;
     }
     let lower = url.trim().to_ascii_lowercase();
-    ["data:image/png;", "data:image/jpeg;", "data:image/gif;", "data:image/webp;"]
-        .iter()
-        .any(|p| lower.starts_with(p))
+    ["data:image/png;", "data:image/jpeg;", "data:image/gif;", "data:image/webp;"].iter().any(|p| lower.starts_with(p))
 }
 
 /// Whether a viewer URL is shown as an image rather than a document.
@@ -475,7 +475,10 @@ impl Apps {
                 // Pulled apps are forgotten, so ids pushed over time do not pile up.
                 self.apps.retain(|_, a| a.state != AppState::Pulled);
                 let state = AppState::Pushed;
-                self.apps.insert(app_id.to_owned(), LiveApp { app_id: app_id.to_owned(), app: app.clone(), state, console_events: 0 });
+                self.apps.insert(
+                    app_id.to_owned(),
+                    LiveApp { app_id: app_id.to_owned(), app: app.clone(), state, console_events: 0 },
+                );
                 Ok(state)
             }
             Some(state) => Err(AppRefusal::AlreadyLive(state)),
@@ -735,7 +738,8 @@ mod tests {
         let p = policy(&[Scope::Scroll, Scope::Click]);
         let grants = Grants::from_scopes(&p.allowed(&[Scope::Click, Scope::Type]));
         assert_eq!(grants.scopes(), vec![Scope::Click], "a remembered grant outside the policy is dropped");
-        let (ask, refused) = p.split_request(&grants, &[Scope::Type, Scope::Scroll, Scope::Click, Scope::Navigate, Scope::Type]);
+        let (ask, refused) =
+            p.split_request(&grants, &[Scope::Type, Scope::Scroll, Scope::Click, Scope::Navigate, Scope::Type]);
         assert_eq!(ask, vec![Scope::Scroll]);
         assert_eq!(refused, vec![Scope::Type, Scope::Navigate]);
         assert_eq!(p.allowed(&[Scope::Type, Scope::Scroll]), vec![Scope::Scroll]);
@@ -744,7 +748,10 @@ mod tests {
         assert_eq!(Refusal::NotAllowed(Scope::Type).to_string(), "scope type not allowed by your organization");
         assert_eq!(check_policy(&Command::Click { id: 3 }, &p), Ok(()));
         let narrower = policy(&[Scope::Scroll]);
-        assert_eq!(narrower.disallowed_grants(&Grants::from_scopes(&[Scope::Click, Scope::Scroll])), vec![Scope::Click]);
+        assert_eq!(
+            narrower.disallowed_grants(&Grants::from_scopes(&[Scope::Click, Scope::Scroll])),
+            vec![Scope::Click]
+        );
         assert!(policy(&[]).split_request(&Grants::default(), &[Scope::Click]).0.is_empty());
     }
 
@@ -966,7 +973,12 @@ mod tests {
         apps.push("b", &viewer).unwrap();
         apps.hold("b").unwrap();
         assert_eq!(apps.live(), vec!["a".to_owned(), "b".to_owned()]);
-        let live = |app_id: &str, app: &App, state| LiveApp { app_id: app_id.into(), app: app.clone(), state, console_events: 0 };
+        let live = |app_id: &str, app: &App, state| LiveApp {
+            app_id: app_id.into(),
+            app: app.clone(),
+            state,
+            console_events: 0,
+        };
         assert_eq!(apps.in_page(), vec![live("a", &form, AppState::Pushed), live("b", &viewer, AppState::Held)]);
         assert_eq!(apps.pull_all(), vec!["a".to_owned(), "b".to_owned()]);
         assert!(apps.live().is_empty());
@@ -1073,11 +1085,16 @@ mod tests {
     fn bar_words() {
         assert!(bar_text(SessionState::Waiting, "AB-CD", None, None).contains("AB-CD"));
         assert_eq!(bar_text(SessionState::Active, "", Some("Sam"), None), "Sam is viewing this tab");
-        assert!(bar_text(SessionState::Active, "", Some("Sam"), Some(None)).starts_with("Sam is disconnected — waiting"));
+        assert!(
+            bar_text(SessionState::Active, "", Some("Sam"), Some(None)).starts_with("Sam is disconnected — waiting")
+        );
         assert_eq!(
             bar_text(SessionState::Active, "", Some("Sam"), Some(Some("10:42"))),
             "Sam is disconnected — the session ends at 10:42 unless they come back"
         );
-        assert!(bar_text(SessionState::Waiting, "AB-CD", None, Some(None)).contains("AB-CD"), "away only matters while active");
+        assert!(
+            bar_text(SessionState::Waiting, "AB-CD", None, Some(None)).contains("AB-CD"),
+            "away only matters while active"
+        );
     }
 }

@@ -82,12 +82,19 @@ svg.annotations { position: fixed; inset: 0; width: 100vw; height: 100vh; overfl
 #[derive(Debug, Clone, PartialEq)]
 pub enum UiAct {
     Stop,
-    Consent { approve: bool, record: bool },
+    Consent {
+        approve: bool,
+        record: bool,
+    },
     Grant(Vec<Scope>),
     DeclineControl,
     Revoke(Scope),
     /// The visitor's answer to a pushed URL's prompt, with the URL it showed.
-    PushAnswer { push_id: String, url: String, accepted: bool },
+    PushAnswer {
+        push_id: String,
+        url: String,
+        accepted: bool,
+    },
     /// The visitor closed a notice (e.g. an operator refused by policy).
     Dismiss,
 }
@@ -248,8 +255,23 @@ impl Overlay {
         // The page never sees what happens in Baton's UI.
         let root_target: web_sys::EventTarget = root.clone().into();
         for name in [
-            "click", "dblclick", "mousedown", "mouseup", "pointerdown", "pointerup", "keydown", "keyup", "keypress",
-            "input", "change", "beforeinput", "focusin", "focusout", "contextmenu", "wheel", "submit",
+            "click",
+            "dblclick",
+            "mousedown",
+            "mouseup",
+            "pointerdown",
+            "pointerup",
+            "keydown",
+            "keyup",
+            "keypress",
+            "input",
+            "change",
+            "beforeinput",
+            "focusin",
+            "focusout",
+            "contextmenu",
+            "wheel",
+            "submit",
         ] {
             overlay.listen(&root_target, name, false, |e| e.stop_propagation());
         }
@@ -274,7 +296,8 @@ impl Overlay {
         let host = overlay.host.clone();
         overlay.listen(&win.clone().into(), "toggle", true, move |e| {
             let ours = e.target().is_some_and(|t| JsValue::from(t) == JsValue::from(&host));
-            let opened = js_sys::Reflect::get(&e, &"newState".into()).ok().and_then(|s| s.as_string()).as_deref() == Some("open");
+            let opened = js_sys::Reflect::get(&e, &"newState".into()).ok().and_then(|s| s.as_string()).as_deref()
+                == Some("open");
             if ours && !is_raised(&host) || !ours && opened {
                 raise(&host);
             }
@@ -338,8 +361,10 @@ impl Overlay {
                 UiAct::Consent { approve: name == "allow", record: name == "allow" && record }
             }
             "grant" => {
-                let scopes: Vec<Scope> =
-                    Scope::ALL.into_iter().filter(|s| checked(&format!("[data-baton-act=scope-{}]", scope_name(*s)))).collect();
+                let scopes: Vec<Scope> = Scope::ALL
+                    .into_iter()
+                    .filter(|s| checked(&format!("[data-baton-act=scope-{}]", scope_name(*s))))
+                    .collect();
                 close();
                 UiAct::Grant(scopes)
             }
@@ -436,7 +461,8 @@ impl Overlay {
         self.close_dialog("control");
         let d = self.new_dialog("control");
         let _ = d.append_child(&self.text("h2", "", &format!("{operator} asks to control this tab")));
-        let _ = d.append_child(&self.text("p", "", "Choose what to allow. You can take it back from the bar at any time."));
+        let _ =
+            d.append_child(&self.text("p", "", "Choose what to allow. You can take it back from the bar at any time."));
         for scope in scopes {
             let label = self.el("label", "");
             let toggle = self.el("input", "");
@@ -556,7 +582,13 @@ impl Overlay {
                 let r = e.get_bounding_client_rect();
                 let _ = self.highlight.set_attribute(
                     "style",
-                    &format!("left: {}px; top: {}px; width: {}px; height: {}px", r.left(), r.top(), r.width(), r.height()),
+                    &format!(
+                        "left: {}px; top: {}px; width: {}px; height: {}px",
+                        r.left(),
+                        r.top(),
+                        r.width(),
+                        r.height()
+                    ),
                 );
                 hide(&self.highlight, false);
             }
@@ -645,7 +677,9 @@ impl Overlay {
             return;
         }
         frame.tries += 1;
-        let (Ok(channel), Some(target)) = (web_sys::MessageChannel::new(), frame.iframe.content_window()) else { return };
+        let (Ok(channel), Some(target)) = (web_sys::MessageChannel::new(), frame.iframe.content_window()) else {
+            return;
+        };
         let init = AppChannel::Init { token: frame.token.clone(), app_id: app_id.to_owned(), app: frame.app.clone() };
         let port = channel.port1();
         let me = Rc::downgrade(self);
@@ -691,7 +725,9 @@ impl Overlay {
                     }
                     return;
                 }
-                AppChannel::Event { seq, event } if frame.port.as_ref().is_some_and(|p| JsValue::from(p) == JsValue::from(port)) => {
+                AppChannel::Event { seq, event }
+                    if frame.port.as_ref().is_some_and(|p| JsValue::from(p) == JsValue::from(port)) =>
+                {
                     let held = frame.panel.get_attribute("data-state").as_deref() == Some("held");
                     frame.from_frame.accept_unless_held(seq, event, held)
                 }
@@ -818,7 +854,9 @@ fn hide(e: &Element, hidden: bool) {
 fn random_token() -> String {
     let bytes = js_sys::Uint8Array::new_with_length(16);
     let crypto = js_sys::Reflect::get(&js_sys::global(), &"crypto".into()).unwrap_or(JsValue::UNDEFINED);
-    if let Ok(f) = js_sys::Reflect::get(&crypto, &"getRandomValues".into()).and_then(|f| f.dyn_into::<js_sys::Function>()) {
+    if let Ok(f) =
+        js_sys::Reflect::get(&crypto, &"getRandomValues".into()).and_then(|f| f.dyn_into::<js_sys::Function>())
+    {
         let _ = f.call1(&crypto, &bytes);
     }
     model::token_from(&bytes.to_vec())

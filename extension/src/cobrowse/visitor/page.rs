@@ -19,13 +19,12 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use baton_shared::cobrowse::{
-    App, AppState, AuditEvent, Command, OperatorFrame, Scope, SessionState, VisitorFrame,
-};
+use baton_shared::cobrowse::{App, AppState, AuditEvent, Command, OperatorFrame, Scope, SessionState, VisitorFrame};
 
 use super::control;
 use super::model::{
-    self, app_ok, check_command, check_generation, check_policy, label_control_ok, Apps, Grants, InOrder, Outbox, Refusal, SessionPolicy,
+    self, app_ok, check_command, check_generation, check_policy, label_control_ok, Apps, Grants, InOrder, Outbox,
+    Refusal, SessionPolicy,
 };
 use super::overlay::{Overlay, PushPrompt, UiAct};
 use super::protocol::{FromPage, ShareView, ToPage};
@@ -72,7 +71,8 @@ thread_local! {
 
 /// The settings in force; the defaults if they could not be read at all.
 fn policy() -> SessionPolicy {
-    POLICY.with(|p| p.borrow().clone())
+    POLICY
+        .with(|p| p.borrow().clone())
         .unwrap_or_else(|| SessionPolicy::from_settings(&crate::settings::Settings::default()))
 }
 
@@ -380,7 +380,8 @@ fn apply(f: OperatorFrame) {
                     PushPrompt::AlreadyOpen => chrome::log("baton: ignored a pushed URL whose prompt is already open"),
                     PushPrompt::TooMany => {
                         send(FromPage::DeclinedPush { push_id: push_id.clone() });
-                        let refused = Some(format!("{} pages are waiting for an answer already", model::MAX_PUSH_PROMPTS));
+                        let refused =
+                            Some(format!("{} pages are waiting for an answer already", model::MAX_PUSH_PROMPTS));
                         frame(VisitorFrame::PushAnswer { push_id, accepted: false, refused });
                     }
                 }
@@ -410,17 +411,19 @@ fn run_command(cmd_id: u64, command: &Command, generation: Option<u64>, recorder
             .and_then(|()| check_command(command, &grants, |id| r.is_protected(id)))
             .and_then(|()| check_generation(command, generation, GENERATION.with(Cell::get)))
             .and_then(|()| {
-            let node = match command {
-                Command::Click { id } | Command::TypeText { id, .. } | Command::ScrollTo { id, .. } => r.node(*id),
-                Command::Navigate { .. } => None,
-            };
-            // A click on a label operates its control: that must not be protected either.
-            if let (Command::Click { .. }, Some(Some(control))) = (command, node.as_ref().and_then(control::labelled_control)) {
-                label_control_ok(r.id_of(&control), |id| r.is_protected(id))?;
-            }
-            let may_scroll = grants.allows(Scope::Scroll) && policy().allows(Scope::Scroll);
-            control::run(command, node, may_scroll, may_still_navigate)
-        }),
+                let node = match command {
+                    Command::Click { id } | Command::TypeText { id, .. } | Command::ScrollTo { id, .. } => r.node(*id),
+                    Command::Navigate { .. } => None,
+                };
+                // A click on a label operates its control: that must not be protected either.
+                if let (Command::Click { .. }, Some(Some(control))) =
+                    (command, node.as_ref().and_then(control::labelled_control))
+                {
+                    label_control_ok(r.id_of(&control), |id| r.is_protected(id))?;
+                }
+                let may_scroll = grants.allows(Scope::Scroll) && policy().allows(Scope::Scroll);
+                control::run(command, node, may_scroll, may_still_navigate)
+            }),
         _ => Err(Refusal::NotActive),
     };
     let ok = result.is_ok();
@@ -477,7 +480,8 @@ fn app_transition(overlay: &Rc<Overlay>, app_id: &str, f: fn(&mut Apps, &str) ->
 /// An event from an app's frame, already in order: on to the console.
 fn on_app_event(app_id: String, event: serde_json::Value) {
     let Some(Some(seq)) = with(|d| {
-        (d.apps.state(&app_id) == Some(AppState::Pushed)).then(|| d.app_out.entry(app_id.clone()).or_default().add(&event))
+        (d.apps.state(&app_id) == Some(AppState::Pushed))
+            .then(|| d.app_out.entry(app_id.clone()).or_default().add(&event))
     }) else {
         return;
     };

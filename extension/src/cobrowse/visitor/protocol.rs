@@ -104,7 +104,10 @@ pub enum FromPage {
 pub fn page_may_audit(event: &AuditEvent) -> bool {
     matches!(
         event,
-        AuditEvent::Granted { .. } | AuditEvent::Revoked { .. } | AuditEvent::Command { .. } | AuditEvent::AppState { .. }
+        AuditEvent::Granted { .. }
+            | AuditEvent::Revoked { .. }
+            | AuditEvent::Command { .. }
+            | AuditEvent::AppState { .. }
     )
 }
 

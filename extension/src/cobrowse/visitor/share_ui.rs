@@ -15,13 +15,13 @@ use web_sys::Document;
 use baton_shared::cobrowse::SessionState;
 
 use super::model::state_name;
-use crate::web::web_url;
 use super::protocol::{ShareView, SHARES_KEY};
 use crate::capture::api::{call, js};
 use crate::capture::browser_types::BrowserTab;
 use crate::chrome;
 use crate::panel::client::Client;
 use crate::view::Action;
+use crate::web::web_url;
 
 pub fn mount(doc: &Document, client: Client) {
     let tab: Rc<Cell<Option<i64>>> = Rc::new(Cell::new(None));
@@ -44,7 +44,9 @@ pub fn mount(doc: &Document, client: Client) {
         .and_then(|c| js_sys::Reflect::get(&c, &"storage".into()))
         .and_then(|s| js_sys::Reflect::get(&s, &"onChanged".into()))
     {
-        if let Ok(add) = js_sys::Reflect::get(&event, &"addListener".into()).and_then(|f| f.dyn_into::<js_sys::Function>()) {
+        if let Ok(add) =
+            js_sys::Reflect::get(&event, &"addListener".into()).and_then(|f| f.dyn_into::<js_sys::Function>())
+        {
             let _ = add.call1(&event, on_changed.as_ref());
         }
     }
@@ -79,7 +81,11 @@ async fn target_tab() -> Option<i64> {
     tabs.iter()
         .filter(|t| t.active)
         .find(web)
-        .or_else(|| tabs.iter().filter(web).max_by(|a, b| a.last_accessed.unwrap_or(0.0).total_cmp(&b.last_accessed.unwrap_or(0.0))))
+        .or_else(|| {
+            tabs.iter()
+                .filter(web)
+                .max_by(|a, b| a.last_accessed.unwrap_or(0.0).total_cmp(&b.last_accessed.unwrap_or(0.0)))
+        })
         .and_then(|t| t.id)
 }
 
@@ -101,9 +107,14 @@ async fn refresh(doc: &Document, tab: Option<i64>) {
             let line = match s.state {
                 SessionState::Waiting => "Read this code to the operator (valid 10 minutes):".to_owned(),
                 SessionState::AwaitingConsent => {
-                    format!("{} asks to view this tab: answer in the page.", s.operator.as_deref().unwrap_or("An operator"))
+                    format!(
+                        "{} asks to view this tab: answer in the page.",
+                        s.operator.as_deref().unwrap_or("An operator")
+                    )
                 }
-                SessionState::Active => format!("{} is viewing this tab.", s.operator.as_deref().unwrap_or("An operator")),
+                SessionState::Active => {
+                    format!("{} is viewing this tab.", s.operator.as_deref().unwrap_or("An operator"))
+                }
                 SessionState::Ended => "Sharing has ended.".to_owned(),
             };
             let code = (s.state == SessionState::Waiting).then_some(s.code.as_str());

@@ -21,8 +21,8 @@ use super::protocol::{page_may_audit, FromPage, ShareView, ToPage, SHARES_KEY};
 use crate::capture::api::{self, call, js};
 use crate::chrome;
 use crate::content::messages::ContentMessage;
-use crate::worker::host;
 use crate::web::web_url;
+use crate::worker::host;
 
 struct Share {
     view: ShareView,

@@ -166,7 +166,8 @@ impl Assembly {
                 Some(if kid == 0 {
                     Ok(opened.node)
                 } else {
-                    let select = matches!(&opened.node, Node::Element { n, .. } if n == "select").then_some(opened.class);
+                    let select =
+                        matches!(&opened.node, Node::Element { n, .. } if n == "select").then_some(opened.class);
                     Err(Open { node: opened.node, within: opened.within, select, next_kid: kid, out: Vec::new() })
                 })
             }
@@ -286,7 +287,8 @@ fn read_fields(
     let mut out: Vec<(NodeId, FieldRead)> = Vec::with_capacity(inputs.len() + textareas.len());
     for (ids, textarea) in [(inputs, false), (textareas, true)] {
         match natives.field_values(table, &ids, textarea) {
-            Some(values) => out.extend(ids.into_iter().zip(values).map(|(id, v)| (id, FieldRead { value: Some(v), disguised: None }))),
+            Some(values) => out
+                .extend(ids.into_iter().zip(values).map(|(id, v)| (id, FieldRead { value: Some(v), disguised: None }))),
             None => out.extend(ids.into_iter().map(|id| (id, FieldRead::default()))),
         }
     }
