@@ -393,9 +393,10 @@ async fn a_label_click_never_operates_a_protected_control() {
 }
 
 /// An event the console sends a pushed app right after the push, before
-/// the app's frame is ready, still reaches it.
+/// the app's frame is ready, still reaches it; so does one sent after the
+/// app's frame loaded again (the page moved Baton's UI).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_event_sent_before_the_app_is_ready_reaches_it() {
+async fn events_reach_an_app_before_it_is_ready_and_after_it_loads_again() {
     let mut a = active_session(PAGE).await;
     let form = json!({"app": "form", "title": "Address", "fields": [{"name": "city", "label": "City", "value": ""}]});
     operator_send(&mut a.op, &a.session, json!({"k": "push_app", "app_id": "addr", "app": form})).await;
@@ -413,6 +414,32 @@ async fn an_event_sent_before_the_app_is_ready_reaches_it() {
         .await
         .or_report("the console's event applied", &parts);
     assert_eq!(city, json!("Lyon"));
+
+    // The page takes Baton's UI out; put back, its frames load again, and
+    // the app's new document gets a channel of its own.
+    a.page
+        .evaluate("document.querySelector('[data-baton-ui=visitor]').remove(); true")
+        .await
+        .or_report("remove", &parts);
+    let again = cdp
+        .wait_for_target("the app's frame loaded again", WAIT, |t| {
+            t.kind == "iframe" && t.url.contains("/app.html#") && t.target_id != frame.target_id
+        })
+        .await
+        .or_report("the app's frame again", &parts);
+    let app = cdp.attach(&again.target_id).await.or_report("attach to the app's frame", &parts);
+    app.wait_until("the app drawn", "document.querySelector('input[name=city]') !== null", WAIT, |v| v == true)
+        .await
+        .or_report("the app again", &parts);
+    let set = json!({"type": "set", "name": "city", "value": "Paris"});
+    operator_send(&mut a.op, &a.session, json!({"k": "app_event", "app_id": "addr", "seq": 2, "event": set})).await;
+    let city = app
+        .wait_until("the field set", "document.querySelector('input[name=city]')?.value ?? null", WAIT, |v| {
+            v == "Paris"
+        })
+        .await
+        .or_report("the console's event applied in the app loaded again", &parts);
+    assert_eq!(city, json!("Paris"));
 }
 
 /// In the content script's world: the moment the page sends a command's

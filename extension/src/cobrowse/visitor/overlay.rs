@@ -673,10 +673,18 @@ impl Overlay {
     fn offer_channel(self: &Rc<Self>, app_id: &str) {
         let mut apps = self.apps.borrow_mut();
         let Some(frame) = apps.get_mut(app_id) else { return };
-        if frame.port.is_some() || frame.tries >= APP_INIT_TRIES {
+        if frame.tries >= APP_INIT_TRIES {
             return;
         }
         frame.tries += 1;
+        if let Some(old) = frame.port.take() {
+            // A document says hello once: this is the app loaded again (a
+            // frame moved in the page reloads, so does one the app reloads
+            // itself). The old channel is dead; the new one counts afresh.
+            old.close();
+            frame.to_frame = Sequencer::default();
+            frame.from_frame = InOrder::default();
+        }
         let (Ok(channel), Some(target)) = (web_sys::MessageChannel::new(), frame.iframe.content_window()) else {
             return;
         };
