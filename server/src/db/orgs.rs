@@ -428,6 +428,11 @@ mod tests {
         }
     }
 
+    fn session_ids(conn: &Connection) -> Vec<String> {
+        let mut stmt = conn.prepare("SELECT id FROM cobrowse_session ORDER BY id").unwrap();
+        stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+    }
+
     fn session(
         conn: &Connection,
         id: &str,
@@ -555,13 +560,7 @@ mod tests {
 
             let deleted = enforce_retention(c, None, now).unwrap();
             assert_eq!(deleted, Deleted { sessions: 2, audit_entries: 2, frames: 2 });
-            let left: Vec<String> = c
-                .prepare("SELECT id FROM cobrowse_session ORDER BY id")
-                .unwrap()
-                .query_map([], |r| r.get(0))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
+            let left = session_ids(c);
             assert_eq!(left, ["live", "outsider", "recent"]);
 
             // Outside every organisation, the server's own period applies,
@@ -576,13 +575,7 @@ mod tests {
                 .query_row("SELECT bytes FROM account_recording WHERE account_id = 'loner'", [], |r| r.get(0))
                 .unwrap();
             assert_eq!(left, 40, "the account's recorded bytes went with the session");
-            let left: Vec<String> = c
-                .prepare("SELECT id FROM cobrowse_session ORDER BY id")
-                .unwrap()
-                .query_map([], |r| r.get(0))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
+            let left = session_ids(c);
             assert_eq!(left, ["live", "loner-live", "loner-recent", "recent"]);
         })
         .await;
