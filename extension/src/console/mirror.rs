@@ -204,9 +204,15 @@ impl<D: Dom> Mirror<D> {
         }
     }
 
-    pub fn add_assets(&mut self, assets: Vec<Asset>) {
+    /// A frame from the visitor starts: what it may add to the mirror
+    /// (asset data, resolved URLs) is counted afresh.
+    fn begin_frame(&self) {
         self.budget.set(MAX_MIRROR_ASSET_BYTES);
         self.base.renew();
+    }
+
+    pub fn add_assets(&mut self, assets: Vec<Asset>) {
+        self.begin_frame();
         let mut touched = Vec::new();
         for asset in assets {
             touched.push(asset.hash.clone());
@@ -226,8 +232,8 @@ impl<D: Dom> Mirror<D> {
         self.nodes.clear();
         self.pending_frames.clear();
         self.root = None;
-        self.budget.set(MAX_MIRROR_ASSET_BYTES);
         self.base = Base::new(snap.url.clone());
+        self.begin_frame();
         let mut tree = with_ids(&snap.root);
         if asset_ref::node_refers(&tree) {
             asset_ref::resolve_node(tree.to_mut(), &self.asset_data());
@@ -564,8 +570,7 @@ impl<D: Dom> Mirror<D> {
 
     /// Applies one batch: removes, adds, attrs, texts, styles.
     pub fn apply(&mut self, m: &Mutations) -> Result<(), ApplyError> {
-        self.budget.set(MAX_MIRROR_ASSET_BYTES);
-        self.base.renew();
+        self.begin_frame();
         let resolved;
         let m = if asset_ref::mutations_refer(m) {
             let mut copy = m.clone();

@@ -282,7 +282,7 @@ pub fn start(policy: MaskPolicy, sink: Sink) -> Result<Rc<Shared>, CaptureError>
         .and_then(|dom| Some((dom.clone(), get(&dom, "openOrClosedShadowRoot")?.dyn_into::<Function>().ok()?)));
     let shared = Rc::new(Shared {
         st: RefCell::new(State {
-            private_all: mask::private_selector(mask::join_selectors(&policy.private_selectors).as_deref()),
+            private_all: policy.private_all(),
             private_sel: mask::join_selectors(&policy.private_selectors),
             safe_sel: mask::join_selectors(
                 &std::iter::once(mask::site_safe_selector()).chain(policy.safe_selectors).collect::<Vec<_>>(),

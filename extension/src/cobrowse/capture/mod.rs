@@ -75,11 +75,16 @@ pub struct MaskPolicy {
 
 #[cfg(target_arch = "wasm32")]
 impl MaskPolicy {
+    /// `[data-baton-private]` and the policy's private selectors, in one list.
+    fn private_all(&self) -> String {
+        mask::private_selector(mask::join_selectors(&self.private_selectors).as_deref())
+    }
+
     /// This page's address and title as the operator may see them (see
     /// `live::page_label`): what a snapshot or a navigation tells.
     pub fn page_label(&self) -> (String, String) {
         let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return Default::default() };
-        live::page_label(&doc, &mask::private_selector(mask::join_selectors(&self.private_selectors).as_deref()))
+        live::page_label(&doc, &self.private_all())
     }
 }
 
