@@ -695,6 +695,13 @@ pub mod asset_ref;
 pub const IMPLICIT: NodeId = 0;
 
 impl Node {
+    /// An element with attributes `a` and nothing else: no children, shadow
+    /// tree, sheets or frame; `m`: the size of the placeholder it stands as,
+    /// if it is one.
+    pub fn element(i: NodeId, n: impl Into<String>, a: Vec<(String, String)>, m: Option<(u32, u32)>) -> Node {
+        Node::Element { i, n: n.into(), a, c: vec![], s: None, y: vec![], css: None, f: None, m }
+    }
+
     /// The node's id ([`IMPLICIT`] if omitted and not resolved yet).
     pub fn id(&self) -> NodeId {
         match self {

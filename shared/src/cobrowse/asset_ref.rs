@@ -90,17 +90,8 @@ mod tests {
         let url = format!("data:image/png;base64,{}", "A".repeat(300));
         let known = url.clone();
         let data = move |h: &str| (h == "abc").then(|| known.clone());
-        let img = |src: &str| Node::Element {
-            i: 2,
-            n: "img".into(),
-            a: vec![("src".into(), src.into()), ("alt".into(), "x".into())],
-            c: vec![],
-            s: None,
-            y: vec![],
-            css: None,
-            f: None,
-            m: None,
-        };
+        let img =
+            |src: &str| Node::element(2, "img", vec![("src".into(), src.into()), ("alt".into(), "x".into())], None);
         let mut tree = Node::Element {
             i: 1,
             n: "p".into(),

@@ -986,17 +986,7 @@ impl Hole {
         let mut kids = kids;
         kids.reverse();
         Frame {
-            node: Node::Element {
-                i: 0,
-                n: String::new(),
-                a: vec![],
-                c: vec![],
-                s: None,
-                y: vec![],
-                css: None,
-                f: None,
-                m: None,
-            },
+            node: Node::element(0, "", vec![], None),
             stage: 0,
             kids,
             out: Vec::new(),
@@ -1476,17 +1466,7 @@ impl State {
             let m = h.el().map(|el| el.get_bounding_client_rect()).map(|r| (size(r.width()), size(r.height())));
             let a = raw.into_iter().filter_map(|(n, v)| mask::attr_out(&n, v, None, true).map(|v| (n, v))).collect();
             return Opened {
-                node: Node::Element {
-                    i: id,
-                    n: tag,
-                    a,
-                    c: vec![],
-                    s: None,
-                    y: vec![],
-                    css: None,
-                    f: None,
-                    m: Some(m.unwrap_or((0, 0))),
-                },
+                node: Node::element(id, tag, a, Some(m.unwrap_or((0, 0)))),
                 descend: false,
                 within,
                 shadow: None,

@@ -302,17 +302,7 @@ mod tests {
             vec![],
             vec![el(2, "body", vec![], vec![el(3, "p", vec![], vec![text(12, "SECRET")]), shadow_host, frame])],
         );
-        let placeholder = |i: u32| Node::Element {
-            i,
-            n: "div".into(),
-            a: vec![],
-            c: vec![],
-            s: None,
-            y: vec![],
-            css: None,
-            f: None,
-            m: Some((1, 2)),
-        };
+        let placeholder = |i: u32| Node::element(i, "div", vec![], Some((1, 2)));
         assert!(super::replace_node(&mut tree, 3, Some(placeholder(20))));
         assert!(super::replace_node(&mut tree, 6, Some(placeholder(21))));
         assert!(super::replace_node(&mut tree, 10, None));
