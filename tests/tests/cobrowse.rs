@@ -1106,6 +1106,14 @@ async fn a_page_a_module_navigates_to_gets_no_channel() {
     console.wait("configured", |v| v["app_state"] == "configure").await;
     console.run("push", "document.querySelector('#app-push').click()").await;
     wait_content(&page, "the module in the page", VISITOR_UI_JS, &parts, |v| v["apps"][0]["state"] == "pushed").await;
+    // The module did go elsewhere, and the page there runs.
+    let next = format!("{module}/next.html");
+    w.visitor
+        .browser()
+        .cdp()
+        .wait_for_target("the page the module went to", WAIT, |t| t.kind == "iframe" && t.url == next)
+        .await
+        .or_report("the module's frame navigated", &parts);
     // Long enough for many offers, had there been any.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let v = console.wait("the console", |v| v["app_state"] == "pushed").await;
