@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::process;
 use crate::report::Report;
 use crate::tasks::build::build;
+use crate::tasks::test::ensure_chromium;
 use crate::ui;
 use crate::wasm_toolchain::cargo;
 use crate::workspace::Workspace;
@@ -17,6 +18,7 @@ const BENCHES: &[&str] = &["continuation", "rrweb", "cobrowse_latency"];
 
 pub fn bench(ws: &Workspace, apt: &mut Apt) -> Result<()> {
     let mut report = Report::default();
+    ensure_chromium(apt, &mut report)?;
     build(ws, apt, true, &mut report)?;
     for name in BENCHES {
         report.time(&format!("bench {name}"), || {

@@ -31,13 +31,18 @@ pub fn test(ws: &Workspace, apt: &mut Apt) -> Result<()> {
     }
 }
 
-fn run_steps(ws: &Workspace, apt: &mut Apt, report: &mut Report) -> Result<()> {
+/// Installs the browser the end-to-end tests and benchmarks drive, unless it is there.
+pub fn ensure_chromium(apt: &mut Apt, report: &mut Report) -> Result<()> {
     if Path::new(CHROMIUM).is_file() {
         report.skipped("install chromium", "already installed");
+        Ok(())
     } else {
-        report.time("install chromium", || apt.install(&["chromium"], "the end-to-end tests"))?;
+        report.time("install chromium", || apt.install(&["chromium"], "the end-to-end tests and benchmarks"))
     }
+}
 
+fn run_steps(ws: &Workspace, apt: &mut Apt, report: &mut Report) -> Result<()> {
+    ensure_chromium(apt, report)?;
     build(ws, apt, false, report)?;
 
     // The extension crate targets wasm32; its pure-Rust tests, if any, run on the host below.
