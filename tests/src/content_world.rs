@@ -10,6 +10,12 @@ use serde_json::{json, Value};
 
 use crate::cdp::Session;
 
+/// What Baton put into a page, counted from the page: its elements, and the
+/// outline's sheet the document adopts while shared (pages in these tests
+/// adopt none of their own). Zero before sharing and after it ends.
+pub const BATON_IN_PAGE_JS: &str =
+    "document.querySelectorAll('[data-baton-ui]').length + document.adoptedStyleSheets.length";
+
 /// How long Chromium gets to replay the page's execution contexts after
 /// `Runtime.enable`.
 const CONTEXTS_REPLAYED: Duration = Duration::from_millis(400);

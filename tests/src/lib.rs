@@ -24,7 +24,7 @@ pub mod store;
 
 pub use browser::{Browser, BrowserOptions};
 pub use cdp::{Cdp, CdpError, Event, Session, TargetInfo};
-pub use content_world::{click_visitor_ui, in_content_world, wait_in_content_world, VISITOR_UI_JS};
+pub use content_world::{click_visitor_ui, in_content_world, wait_in_content_world, BATON_IN_PAGE_JS, VISITOR_UI_JS};
 pub use device::{Device, DeviceOptions, Diagnose, OrReport};
 pub use error::HarnessError;
 pub use native_client::NativeHost;

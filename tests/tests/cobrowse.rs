@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use baton_e2e::pages::Reply;
 use baton_e2e::{
     click_visitor_ui, in_content_world, pages, store, wait_in_content_world, CountingProxy, Device, Diagnose, OrReport,
-    ServerProcess, Session, VISITOR_UI_JS,
+    ServerProcess, Session, BATON_IN_PAGE_JS, VISITOR_UI_JS,
 };
 use baton_shared::cobrowse::{audit_hash_input, AuditEvent, Role, AUDIT_GENESIS};
 use baton_shared::ids::EXTENSION_ID;
@@ -572,11 +572,9 @@ async fn visitor_and_operator_browsers_share_mask_control_push_stop_and_replay()
     // Stop in the visitor's bar: the console shows the end; nothing injected is left.
     assert_eq!(in_content_world(&page, &click_visitor_ui("stop")).await, Ok(json!(true)));
     let v = console.wait("the session ended", |v| v["state"] == "ended").await;
-    page.wait_until("no Baton UI left", "document.querySelectorAll('[data-baton-ui]').length", WAIT, |v| {
-        v == &json!(0)
-    })
-    .await
-    .or_report("injected UI removed", &parts);
+    page.wait_until("no Baton UI left", BATON_IN_PAGE_JS, WAIT, |v| v == &json!(0))
+        .await
+        .or_report("injected UI removed", &parts);
     let ended_error = v["console_error"].clone();
 
     // What crossed the relay: never the password or the typed text (the
@@ -1146,7 +1144,6 @@ async fn a_killed_host_ends_its_side_at_once_and_the_session_for_the_other_side(
     let w = World::start(" K").await;
     let parts = w.parts();
     let url = serve(PAGE.to_owned()).await;
-    let no_baton_ui = "document.querySelectorAll('[data-baton-ui]').length";
 
     // The operator's host dies, and cannot start again for now (its
     // manifest is moved away): the console says so; the visitor's bar says
@@ -1167,14 +1164,14 @@ async fn a_killed_host_ends_its_side_at_once_and_the_session_for_the_other_side(
     std::fs::rename(&hidden, &manifests).expect("put the operator's host manifest back");
     // The worker's next attempt comes after its backoff (at most 8 s).
     let backoff = Duration::from_millis(u64::from(baton_shared::limits::BACKOFF_MAX_MS));
-    page.wait_until("the visitor's page without Baton's UI", no_baton_ui, WAIT + backoff, |v| v == &json!(0))
+    page.wait_until("the visitor's page without Baton's UI", BATON_IN_PAGE_JS, WAIT + backoff, |v| v == &json!(0))
         .await
         .or_report("the visitor's side ended", &parts);
 
     // The visitor's host dies: the page is clean at once; the console hears the end.
     let (page, console, _session, _) = share_and_join(&w, &parts, &url, PAGE_TEXT, false).await;
     w.visitor.kill_host().or_report("kill the visitor's host", &parts);
-    page.wait_until("the page without Baton's UI", no_baton_ui, WAIT, |v| v == &json!(0))
+    page.wait_until("the page without Baton's UI", BATON_IN_PAGE_JS, WAIT, |v| v == &json!(0))
         .await
         .or_report("the visitor's side ended", &parts);
     let v = console.wait("the console ended", |v| v["state"] == "ended").await;

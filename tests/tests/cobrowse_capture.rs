@@ -1023,3 +1023,136 @@ async fn a_private_page_sends_no_title_and_only_its_origin() {
         );
     }
 }
+
+/// The page-world script the outline test reads each element's outline with.
+const OUTLINE_STYLES_JS: &str = r#"(() => {
+  const o = document.getElementById('open-host').shadowRoot;
+  const f = document.getElementById('fr').contentDocument;
+  const style = el => el ? getComputedStyle(el).outlineStyle : 'missing';
+  return {
+    priv: style(document.getElementById('priv')), plain: style(document.getElementById('plain')),
+    open_input: style(o.getElementById('oi')), open_text: style(o.getElementById('op')),
+    closed_field: style(window.closedRoot.getElementById('ct')),
+    frame_input: style(f.getElementById('fi')), frame_text: style(f.getElementById('fp')),
+    design_mode: style(document.getElementById('rich').contentDocument.documentElement),
+    later: style(document.getElementById('later-host')?.shadowRoot.getElementById('li')),
+    last_child: o.querySelector('b:last-child')?.id ?? null,
+    adopted: [document, o, window.closedRoot, f].map(r => r.adoptedStyleSheets.length),
+  };
+})()"#;
+
+/// [`OUTLINE_STYLES_JS`] once `done` accepts it.
+async fn outlines_until(page: &Page, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    page.session.wait_until(what, OUTLINE_STYLES_JS, FRAME_TIMEOUT, done).await.expect(what)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_visitor_sees_an_outline_on_what_is_hidden_in_shadow_trees_and_frames() {
+    let _one = ONE_BROWSER.lock().await;
+    let html = r#"<!doctype html><html><body>
+<div id=priv data-baton-private>private words</div><p id=plain>plain words</p>
+<div id=open-host></div><div id=closed-host></div>
+<iframe id=fr src="/frame"></iframe><iframe id=rich src="/rich"></iframe>
+<script>
+  const o = document.getElementById('open-host').attachShadow({ mode: 'open' });
+  o.innerHTML = '<input id=oi><p id=op>shadow words</p><b id=last>last</b>';
+  window.closedRoot = document.getElementById('closed-host').attachShadow({ mode: 'closed' });
+  window.closedRoot.innerHTML = '<textarea id=ct></textarea>';
+</script></body></html>"#;
+    let frame = "<!doctype html><html><body><input id=fi><p id=fp>frame words</p></body></html>";
+    let rich = "<!doctype html><html><body><p>draft</p><script>document.designMode = 'on'</script></body></html>";
+    let (_browser, _dir, page) =
+        open_pages(vec![("/t", html.into()), ("/frame", frame.into()), ("/rich", rich.into())]).await;
+    frame_loaded(&page, "fr").await;
+    frame_loaded(&page, "rich").await;
+    let before = page.page_eval(OUTLINE_STYLES_JS).await;
+    assert_eq!(before["adopted"], json!([0, 0, 0, 0]), "nothing adopted before: {before}");
+
+    let mut frames = start_capture(&page, "", "").await;
+    page.eval("wasm_bindgen.debug_capture_outlines(true)").await.expect("outlines on");
+    // A shadow root that comes after the outlines did.
+    page.page_eval(
+        "{ const h = document.createElement('div'); h.id = 'later-host'; \
+         h.attachShadow({ mode: 'open' }).innerHTML = '<input id=li>'; document.body.appendChild(h); true }",
+    )
+    .await;
+    let on = outlines_until(&page, "the outlines", |v| v["later"] == "dashed").await;
+    for hidden in ["priv", "open_input", "closed_field", "frame_input", "design_mode", "later"] {
+        assert_eq!(on[hidden], "dashed", "{hidden} is outlined: {on}");
+    }
+    for shown in ["plain", "open_text", "frame_text"] {
+        assert_eq!(on[shown], "none", "{shown} is not outlined: {on}");
+    }
+    // A sheet, not an element: the shadow tree's `:last-child` is unchanged.
+    assert_eq!(on["last_child"], "last", "{on}");
+
+    // The page sets a root's sheets anew: its own sheet is captured, and the
+    // outline comes back (with the style poll), never captured.
+    page.page_eval(
+        "{ const s = new CSSStyleSheet(); s.replaceSync('p { color: rgb(1, 2, 3) }'); \
+         document.getElementById('open-host').shadowRoot.adoptedStyleSheets = [s]; true }",
+    )
+    .await;
+    page.frames_until(&mut frames, "the page's own sheet", |f| {
+        serde_json::to_string(f).unwrap_or_default().contains("rgb(1, 2, 3)")
+    })
+    .await;
+    let back = outlines_until(&page, "the outline back", |v| v["open_input"] == "dashed").await;
+    assert_eq!(back["adopted"][1], 2, "the page's sheet and the outline: {back}");
+    settle(&page, &mut frames, "OUTLINE-MARKER").await;
+    let text = serde_json::to_string(&frames).expect("frames text");
+    assert!(!text.contains("dashed"), "the outline is never captured: {}", truncate(&frames));
+
+    // Stopping takes every outline away and leaves the page's own sheet.
+    page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
+    let off = page.page_eval(OUTLINE_STYLES_JS).await;
+    for el in ["priv", "open_input", "closed_field", "frame_input", "design_mode", "later"] {
+        assert_eq!(off[el], "none", "{el} after stop: {off}");
+    }
+    assert_eq!(off["adopted"], json!([0, 1, 0, 0]), "only the page's sheet is left: {off}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shadow_root_attached_when_an_element_is_defined_is_captured() {
+    let _one = ONE_BROWSER.lock().await;
+    // Defined after the snapshot, as a component library loaded on demand
+    // does: the constructor attaches a closed shadow root to an element
+    // already captured, which no mutation reports.
+    let html = "<!doctype html><html><body><x-card id=card><span>LIGHT-TEXT</span></x-card>\
+                <x-plain id=plain>PLAIN-CUSTOM</x-plain></body></html>";
+    let (_browser, _dir, page) = open_pages(vec![("/t", html.into())]).await;
+    let mut frames = start_capture(&page, "", "").await;
+    page.eval("wasm_bindgen.debug_capture_outlines(true)").await.expect("outlines on");
+    let first = serde_json::to_string(&frames).expect("frames text");
+    assert!(first.contains("LIGHT-TEXT") && !first.contains("SHADOW-AFTER-UPGRADE"), "{}", truncate(&frames));
+    page.page_eval(
+        "customElements.define('x-plain', class extends HTMLElement {}); \
+         customElements.define('x-card', class extends HTMLElement { constructor() { super(); \
+           window.cardRoot = this.attachShadow({ mode: 'closed' }); \
+           window.cardRoot.innerHTML = '<p>SHADOW-AFTER-UPGRADE</p><input id=si><slot></slot>'; } }); true",
+    )
+    .await;
+    page.frames_until(&mut frames, "the shadow tree in a keyframe", |f| {
+        f.iter().any(|x| x["frame"]["k"] == "snapshot" && x.to_string().contains("SHADOW-AFTER-UPGRADE"))
+    })
+    .await;
+    // The new shadow tree is watched like any other: outlined, and its
+    // field's typing masked.
+    page.session
+        .wait_until(
+            "the outline in the new shadow tree",
+            "getComputedStyle(window.cardRoot.getElementById('si')).outlineStyle",
+            FRAME_TIMEOUT,
+            |v| v == "dashed",
+        )
+        .await
+        .expect("outlined");
+    page.page_eval("window.cardRoot.getElementById('si').focus(); true").await;
+    page.session.call("Input.insertText", json!({ "text": "TYPED-IN-UPGRADED" })).await.expect("type");
+    page.frames_until(&mut frames, "the masked input", |f| has_kind(f, "input")).await;
+    page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
+    let text = serde_json::to_string(&frames).expect("frames text");
+    assert_not_sent(&frames, &text, &["TYPED-IN-UPGRADED"], " (upgraded shadow tree)");
+    let snapshots = frames.iter().filter(|f| f["frame"]["k"] == "snapshot").count();
+    assert_eq!(snapshots, 2, "one keyframe for the upgrade, none for the element without a shadow root");
+}

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use baton_e2e::{
     click_visitor_ui, in_content_world, pages, wait_in_content_world, Device, DeviceOptions, NativeHost, OrReport,
-    Popup, ServerProcess, Session, VISITOR_UI_JS,
+    Popup, ServerProcess, Session, BATON_IN_PAGE_JS, VISITOR_UI_JS,
 };
 use serde_json::{json, Value};
 
@@ -262,7 +262,7 @@ async fn visitor_shares_consents_controls_gets_apps_and_stops() {
     .await
     .or_report("operator sees the end", &parts);
     let left = page
-        .wait_until("no Baton UI left", "document.querySelectorAll('[data-baton-ui]').length", WAIT, |v| v == &json!(0))
+        .wait_until("no Baton UI left", BATON_IN_PAGE_JS, WAIT, |v| v == &json!(0))
         .await
         .or_report("injected UI removed", &parts);
     assert_eq!(left, json!(0));

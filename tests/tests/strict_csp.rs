@@ -17,7 +17,7 @@ use std::time::Duration;
 use baton_e2e::store::{field, local_records, page_record};
 use baton_e2e::{
     click_visitor_ui, in_content_world, pages, wait_in_content_world, Device, DeviceOptions, Diagnose, OrReport,
-    ServerProcess, Session,
+    ServerProcess, Session, BATON_IN_PAGE_JS,
 };
 use serde_json::{json, Value};
 
@@ -205,9 +205,6 @@ async fn when_the_javascript_build_fails_too_sharing_is_refused_with_a_reason() 
     assert_eq!(answer["state"], "error", "sharing is refused: {answer}");
     assert!(answer["text"].as_str().is_some_and(|t| t.contains("security policy")), "the popup says why: {answer}");
     // Nothing of Baton's was put into the page.
-    let injected = page
-        .evaluate("document.querySelectorAll('[data-baton-ui]').length")
-        .await
-        .or_report("count injected elements", &parts);
+    let injected = page.evaluate(BATON_IN_PAGE_JS).await.or_report("count injected elements", &parts);
     assert_eq!(injected, Value::from(0));
 }

@@ -28,6 +28,7 @@ use super::bulk;
 mod assembly;
 use super::batch::Batch;
 use super::mask::{self, FieldClass, PRIVATE_ATTR, UI_ATTR};
+use super::outline::Outlines;
 use super::{local_name, replace_node, CaptureError, MaskPolicy, Sink};
 use crate::content::dom::{editable_by_mode_or_style, in_design_mode, shows_shapes, styled_editable};
 use assembly::Assembly;
@@ -63,6 +64,8 @@ const STYLE_POLL_MS: i32 = 1_000;
 const CLOCK_EVERY: u32 = 32;
 /// Ancestors looked at before giving up (and answering "protected").
 const MAX_ANCESTORS: usize = 4_096;
+/// Custom elements watched for a shadow root attached when they are defined.
+const MAX_UPGRADE_WATCH: usize = 2_000;
 /// `@import`s followed into before a sheet counts as unknown.
 const MAX_IMPORT_DEPTH: u32 = 4;
 /// `CSSRule.IMPORT_RULE`.
@@ -209,6 +212,9 @@ struct State {
     sheet_cache: SheetCache,
     /// The recorder should take a keyframe once the current work is done.
     keyframe_due: bool,
+    /// Custom elements captured with no shadow root: one defined later
+    /// may attach one, which no mutation reports (looked at by the poll).
+    maybe_upgraded: Vec<Element>,
     assets: AssetStore,
     sheets: IdTable<SheetWatch>,
     generation: u32,
@@ -238,7 +244,7 @@ struct State {
     pending_selection: bool,
     last_selection: Option<Vec<SelectionRange>>,
     last_input: Option<InputChange>,
-    outline: Option<Element>,
+    outlines: Outlines,
     open_shadow: Option<(JsValue, Function)>,
     document: Document,
     window: Window,
@@ -302,6 +308,7 @@ pub fn start(policy: MaskPolicy, sink: Sink) -> Result<Rc<Shared>, CaptureError>
             edit_styles: false,
             sheet_cache: SheetCache::default(),
             keyframe_due: false,
+            maybe_upgraded: Vec::new(),
             assets: AssetStore::default(),
             sheets: IdTable::default(),
             generation: 0,
@@ -326,7 +333,7 @@ pub fn start(policy: MaskPolicy, sink: Sink) -> Result<Rc<Shared>, CaptureError>
             pending_selection: false,
             last_selection: None,
             last_input: None,
-            outline: None,
+            outlines: Outlines::default(),
             open_shadow,
             document,
             window,
@@ -368,6 +375,7 @@ pub fn keyframe(shared: &Rc<Shared>) {
         st.edit_styles = false;
         st.sheet_cache = SheetCache::default();
         st.keyframe_due = false;
+        st.maybe_upgraded.clear();
         st.assets.reset();
         st.scroll_candidates.clear();
         st.unmoved = true;
@@ -403,22 +411,13 @@ pub fn is_protected(shared: &Rc<Shared>, id: NodeId) -> bool {
 
 pub fn set_outlines(shared: &Rc<Shared>, on: bool) {
     let Ok(mut st) = shared.st.try_borrow_mut() else { return };
-    if let Some(old) = st.outline.take() {
-        old.remove();
-    }
     if !on || st.stopped {
+        st.outlines.hide();
         return;
     }
-    let Ok(style) = st.document.create_element("style") else { return };
-    let _ = style.set_attribute(UI_ATTR, "outline");
-    style.set_text_content(Some(&mask::outline_css(st.private_sel.as_deref(), st.safe_sel.as_deref())));
-    let parent: Option<Element> =
-        st.document.query_selector("head").ok().flatten().or_else(|| st.document.document_element());
-    if let Some(parent) = parent {
-        if parent.append_child(&style).is_ok() {
-            st.outline = Some(style);
-        }
-    }
+    let css = mask::outline_css(st.private_sel.as_deref(), st.safe_sel.as_deref());
+    let st = &mut *st;
+    st.outlines.show(css, st.listened_roots.iter().map(AsRef::as_ref));
 }
 
 pub fn stop(shared: &Rc<Shared>) {
@@ -443,9 +442,7 @@ pub fn stop(shared: &Rc<Shared>) {
     if let Some((handle, _)) = &st.poll {
         st.window.clear_interval_with_handle(*handle);
     }
-    if let Some(old) = st.outline.take() {
-        old.remove();
-    }
+    st.outlines.hide();
     st.held.clear();
     st.nodes.clear();
     st.bulk = None;
@@ -602,13 +599,18 @@ fn install(shared: &Rc<Shared>) -> Result<(), JsValue> {
     let w = weak;
     let poll = Closure::<dyn FnMut()>::new(move || {
         with_state(&w, |st, _| {
+            st.outlines.keep();
             if st.snapshotting {
                 return Vec::new();
             }
             let mut batch = Batch::default();
             st.poll_sheets(&mut batch, None);
+            st.check_upgrades();
             st.frames_of(batch)
-        })
+        });
+        if let Some(shared) = w.upgrade() {
+            keyframe_if_due(&shared);
+        }
     });
     let handle = st
         .window
@@ -1077,11 +1079,15 @@ fn owner_sheet(el: &Element) -> Option<CssStyleSheet> {
     Some(sheet.unchecked_into::<CssStyleSheet>())
 }
 
-fn adopted(target: &JsValue) -> Vec<CssStyleSheet> {
-    get(target, "adoptedStyleSheets")
-        .and_then(|v| v.dyn_into::<Array>().ok())
-        .map(|a| a.iter().filter(JsValue::is_object).map(JsCast::unchecked_into::<CssStyleSheet>).collect())
-        .unwrap_or_default()
+/// `el`'s shadow root, open or closed (`chrome.dom.openOrClosedShadowRoot`
+/// where the browser has it).
+fn shadow_root_of(open_shadow: &Option<(JsValue, Function)>, el: &Element) -> Option<ShadowRoot> {
+    if let Some((dom, f)) = open_shadow {
+        if let Ok(v) = f.call1(dom, el) {
+            return node_of_type(&v, FRAGMENT);
+        }
+    }
+    el.shadow_root()
 }
 
 fn shadow_host(fragment: &DomNode) -> Option<Element> {
@@ -1177,13 +1183,42 @@ impl State {
         }
     }
 
-    fn shadow_of(&self, el: &Element) -> Option<ShadowRoot> {
-        if let Some((dom, f)) = &self.open_shadow {
-            if let Ok(v) = f.call1(dom, el) {
-                return node_of_type(&v, FRAGMENT);
+    /// Custom elements defined since they were captured: one that attached
+    /// a shadow root then is captured again, with a keyframe (a shadow root
+    /// attached to a captured element is not a DOM mutation). Elements
+    /// still undefined are kept for the next look.
+    fn check_upgrades(&mut self) {
+        let mut attached = false;
+        let ids = &self.ids;
+        let open_shadow = &self.open_shadow;
+        self.maybe_upgraded.retain(|el| {
+            if attached {
+                return false; // the keyframe captures it all again
             }
-        }
-        el.shadow_root()
+            if !el.matches(":defined").unwrap_or(true) {
+                return true;
+            }
+            attached = ids.get_id(el.as_ref()).is_some() && shadow_root_of(open_shadow, el).is_some();
+            false
+        });
+        self.keyframe_due |= attached;
+    }
+
+    /// A document's or shadow root's adopted sheets, the outline's left out.
+    fn adopted(&self, target: &JsValue) -> Vec<CssStyleSheet> {
+        get(target, "adoptedStyleSheets")
+            .and_then(|v| v.dyn_into::<Array>().ok())
+            .map(|a| {
+                a.iter()
+                    .filter(|s| s.is_object() && !self.outlines.owns(s))
+                    .map(JsCast::unchecked_into::<CssStyleSheet>)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn shadow_of(&self, el: &Element) -> Option<ShadowRoot> {
+        shadow_root_of(&self.open_shadow, el)
     }
 
     fn viewport(&self) -> (u32, u32) {
@@ -1214,6 +1249,7 @@ impl State {
             let _ = target.add_event_listener_with_callback_and_add_event_listener_options(name, f, &options);
         }
         self.listened_roots.push(target.clone());
+        self.outlines.add(root);
     }
 
     /// Stops listening for input, scroll and loads in a document or shadow
@@ -1225,6 +1261,7 @@ impl State {
         for (name, f) in &self.root_fns {
             let _ = target.remove_event_listener_with_callback_and_bool(name, f, true);
         }
+        self.outlines.remove(root);
     }
 
     /// Visits one node. `floor` is the first id of the current pass: a node
@@ -1512,6 +1549,11 @@ impl State {
             _ if may_host => h.el().and_then(|el| self.shadow_of(el)),
             _ => None,
         };
+        if shadow.is_none() && tag.contains('-') && self.maybe_upgraded.len() < MAX_UPGRADE_WATCH {
+            if let Some(el) = h.el() {
+                self.maybe_upgraded.push(el.clone());
+            }
+        }
         // A shadow tree's styles may make its host editable (`:host`).
         let shadow_styled = shadow.as_ref().is_some_and(|sr| self.styles_may_edit(sr.as_ref()));
         let editable = raw.iter().any(|(k, v)| k.eq_ignore_ascii_case("contenteditable") && mask::is_editable(v))
@@ -1668,7 +1710,7 @@ impl State {
     /// editable: a sheet names `-webkit-user-modify`, or cannot be read
     /// (fail-closed). Only then is each element's computed style asked.
     fn styles_may_edit(&mut self, root: &JsValue) -> bool {
-        let mut sheets = adopted(root);
+        let mut sheets = self.adopted(root);
         if let Some(list) = get(root, "styleSheets") {
             let n = get(&list, "length").and_then(|n| n.as_f64()).unwrap_or(0.0) as u32;
             sheets.extend(
@@ -1787,7 +1829,7 @@ impl State {
     }
 
     fn adopted_hashes(&mut self, owner: NodeId, target: &JsValue) -> Vec<String> {
-        let sheets = adopted(target);
+        let sheets = self.adopted(target);
         if sheets.is_empty() {
             // Watched anyway: sheets may be adopted later.
             self.sheets
@@ -2276,7 +2318,7 @@ impl State {
             let forced = force.is_some_and(|f| f.contains(id));
             let sheets: Vec<CssStyleSheet> = match &w.what {
                 Watched::Owner(el) => owner_sheet(el).into_iter().collect(),
-                Watched::Adopted(target) => adopted(target),
+                Watched::Adopted(target) => self.adopted(target),
             };
             let counts: Vec<u32> = sheets.iter().map(|s| s.css_rules().map(|r| r.length()).unwrap_or(0)).collect();
             if forced || counts != w.counts {

@@ -284,8 +284,13 @@ pub fn outline_css(private_selectors: Option<&str>, safe_selectors: Option<&str>
     };
     // One rule per source, so that a policy's invalid selector drops only
     // its own rule, never the built-in outlines.
-    let mut css =
-        rule(&format!("[{PRIVATE_ATTR}], input, textarea, select, [contenteditable]:not([contenteditable=false])"));
+    // `:read-write` also finds a document in design mode (its root: the
+    // whole page is input); regions editable by `-webkit-user-modify` alone
+    // match nothing a selector can name.
+    let mut css = rule(&format!(
+        "[{PRIVATE_ATTR}], input, textarea, select, [contenteditable]:not([contenteditable=false]), \
+         :read-write:not(:read-write *)"
+    ));
     if let Some(safe) = safe_selectors {
         // Fields shown to the operator lose the outline; secret kinds keep it.
         css.push_str(&format!(

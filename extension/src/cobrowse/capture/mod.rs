@@ -43,7 +43,9 @@
 //!
 //! ## Baton's own UI
 //! Any element with [`mask::UI_ATTR`] (`data-baton-ui`) is skipped with
-//! everything inside it, in the snapshot and in mutations.
+//! everything inside it, in the snapshot and in mutations. The visitor's
+//! outline is a constructed sheet each watched root adopts (`outline.rs`);
+//! it is left out of the adopted sheets captured.
 
 pub mod assets;
 pub mod batch;
@@ -55,6 +57,8 @@ mod bulk;
 mod debug;
 #[cfg(target_arch = "wasm32")]
 mod live;
+#[cfg(target_arch = "wasm32")]
+mod outline;
 
 use std::rc::Rc;
 
