@@ -1038,6 +1038,7 @@ const OUTLINE_STYLES_JS: &str = r#"(() => {
     later: style(document.getElementById('later-host')?.shadowRoot.getElementById('li')),
     last_child: o.querySelector('b:last-child')?.id ?? null,
     adopted: [document, o, window.closedRoot, f].map(r => r.adoptedStyleSheets.length),
+    one_sheet_per_document: document.adoptedStyleSheets.some(s => window.closedRoot.adoptedStyleSheets.includes(s)),
   };
 })()"#;
 
@@ -1085,6 +1086,7 @@ async fn the_visitor_sees_an_outline_on_what_is_hidden_in_shadow_trees_and_frame
     }
     // A sheet, not an element: the shadow tree's `:last-child` is unchanged.
     assert_eq!(on["last_child"], "last", "{on}");
+    assert_eq!(on["one_sheet_per_document"], true, "shadow roots share their document's sheet: {on}");
 
     // The page sets a root's sheets anew: its own sheet is captured, and the
     // outline comes back (with the style poll), never captured.

@@ -235,6 +235,8 @@ struct State {
     /// Functions of the per-root listeners (input, change, scroll, load).
     root_fns: Vec<(&'static str, Function)>,
     listened_roots: Vec<EventTarget>,
+    /// The same roots, to ask "is this one listened to?" in one call.
+    listened: js_sys::WeakSet,
     poll: Option<(i32, Closure<dyn FnMut()>)>,
     tick: Option<Closure<dyn FnMut()>>,
     tick_pending: bool,
@@ -324,6 +326,7 @@ pub fn start(policy: MaskPolicy, sink: Sink) -> Result<Rc<Shared>, CaptureError>
             listeners: Vec::new(),
             root_fns: Vec::new(),
             listened_roots: Vec::new(),
+            listened: js_sys::WeakSet::new(),
             poll: None,
             tick: None,
             tick_pending: false,
@@ -1239,7 +1242,7 @@ impl State {
             let _ = o.observe_with_options(root, &init);
         }
         let target: &EventTarget = root.unchecked_ref();
-        if self.listened_roots.iter().any(|t| t == target) {
+        if self.listened.has(target.unchecked_ref()) {
             return;
         }
         let options = AddEventListenerOptions::new();
@@ -1249,6 +1252,7 @@ impl State {
             let _ = target.add_event_listener_with_callback_and_add_event_listener_options(name, f, &options);
         }
         self.listened_roots.push(target.clone());
+        self.listened.add(target.unchecked_ref());
         self.outlines.add(root);
     }
 
@@ -1256,6 +1260,9 @@ impl State {
     /// root (its mutations still arrive, and are ignored without ids).
     fn unwatch_root(&mut self, root: &DomNode) {
         let target: &EventTarget = root.unchecked_ref();
+        if !self.listened.delete(target.unchecked_ref()) {
+            return;
+        }
         let Some(at) = self.listened_roots.iter().position(|t| t == target) else { return };
         let target = self.listened_roots.swap_remove(at);
         for (name, f) in &self.root_fns {

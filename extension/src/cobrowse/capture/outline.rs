@@ -2,11 +2,12 @@
 //!
 //! Styles do not cross into shadow trees or frames, so every root the
 //! recorder watches (the document, each same-origin frame's document, each
-//! open or closed shadow root) adopts one constructed sheet of
-//! [`mask::outline_css`](super::mask::outline_css). An adopted sheet is not
-//! a node: it shifts no `:last-child` or `:nth-child` match of the page's.
-//! The recorder leaves these sheets out of what it captures, and adopts one
-//! again where the page replaced a root's list (checked with the style poll).
+//! open or closed shadow root) adopts a constructed sheet of
+//! [`mask::outline_css`](super::mask::outline_css), one sheet per document
+//! shared by its shadow roots. An adopted sheet is not a node: it shifts no
+//! `:last-child` or `:nth-child` match of the page's. The recorder leaves
+//! these sheets out of what it captures, and adopts one again where the
+//! page replaced a root's list (checked with the style poll).
 
 use js_sys::{Array, Function, Reflect};
 use wasm_bindgen::prelude::*;
@@ -20,8 +21,11 @@ const DOCUMENT: f64 = 9.0;
 pub struct Outlines {
     /// The outline's CSS while outlines are on.
     css: Option<String>,
-    /// Each outlined root and the sheet it adopted.
+    /// Each document's sheet: a root adopts only sheets its own document
+    /// made, and a same-origin frame's document is another.
     sheets: Vec<(JsValue, CssStyleSheet)>,
+    /// Each outlined root, and the index of its document's sheet.
+    roots: Vec<(JsValue, usize)>,
 }
 
 impl Outlines {
@@ -37,45 +41,63 @@ impl Outlines {
     /// Takes every outline sheet out of its root; later roots get none.
     pub fn hide(&mut self) {
         self.css = None;
-        for (root, sheet) in std::mem::take(&mut self.sheets) {
-            let kept: Array =
-                adopted_list(&root).into_iter().filter(|s| s != sheet.unchecked_ref::<JsValue>()).collect();
+        for (root, at) in std::mem::take(&mut self.roots) {
+            let ours: &JsValue = self.sheets[at].1.unchecked_ref();
+            let kept: Array = adopted_list(&root).into_iter().filter(|s| s != ours).collect();
             let _ = Reflect::set(&root, &"adoptedStyleSheets".into(), &kept);
         }
+        self.sheets.clear();
     }
 
-    /// Outlines `root` (a document or shadow root), while outlines are on.
+    /// Outlines `root` (a document or shadow root, each given once), while
+    /// outlines are on.
     pub fn add(&mut self, root: &JsValue) {
-        let Some(css) = &self.css else { return };
-        if self.sheets.iter().any(|(r, _)| r == root) {
+        if self.css.is_none() {
             return;
         }
-        let Some(sheet) = sheet_in_realm_of(root) else { return };
-        if sheet.replace_sync(css).is_err() {
-            return;
-        }
-        if adopt(root, &sheet) {
-            self.sheets.push((root.clone(), sheet));
+        let Some(at) = self.sheet_for(root) else { return };
+        if adopt(root, &self.sheets[at].1) {
+            self.roots.push((root.clone(), at));
         }
     }
 
     /// Forgets `root` (a frame's document that went away).
     pub fn remove(&mut self, root: &JsValue) {
-        self.sheets.retain(|(r, _)| r != root);
+        self.roots.retain(|(r, _)| r != root);
     }
 
     /// Adopts the outline again where the page set a root's list anew.
     pub fn keep(&self) {
-        for (root, sheet) in &self.sheets {
-            if !adopted_list(root).iter().any(|s| s == sheet.unchecked_ref::<JsValue>()) {
-                adopt(root, sheet);
+        for (root, at) in &self.roots {
+            let ours = &self.sheets[*at].1;
+            if !adopted_list(root).iter().any(|s| s == ours.unchecked_ref::<JsValue>()) {
+                adopt(root, ours);
             }
         }
     }
 
     /// Whether `sheet` is one of the outline's (never captured).
     pub fn owns(&self, sheet: &JsValue) -> bool {
-        !self.sheets.is_empty() && self.sheets.iter().any(|(_, s)| s.unchecked_ref::<JsValue>() == sheet)
+        self.sheets.iter().any(|(_, s)| s.unchecked_ref::<JsValue>() == sheet)
+    }
+
+    /// The index of `root`'s document's sheet, made on first use.
+    fn sheet_for(&mut self, root: &JsValue) -> Option<usize> {
+        let get =
+            |v: &JsValue, key: &str| Reflect::get(v, &key.into()).ok().filter(|v| v.is_object() || v.is_function());
+        let is_document = Reflect::get(root, &"nodeType".into()).ok().and_then(|t| t.as_f64()) == Some(DOCUMENT);
+        let document = if is_document { root.clone() } else { get(root, "ownerDocument")? };
+        if let Some(at) = self.sheets.iter().position(|(d, _)| *d == document) {
+            return Some(at);
+        }
+        // The document's own window's constructor: a sheet made by another
+        // window's cannot be adopted there.
+        let constructor = get(&get(&document, "defaultView")?, "CSSStyleSheet").filter(JsValue::is_function)?;
+        let sheet: CssStyleSheet =
+            Reflect::construct(constructor.unchecked_ref::<Function>(), &Array::new()).ok()?.unchecked_into();
+        sheet.replace_sync(self.css.as_deref()?).ok()?;
+        self.sheets.push((document, sheet));
+        Some(self.sheets.len() - 1)
     }
 }
 
@@ -92,15 +114,4 @@ fn adopt(root: &JsValue, sheet: &CssStyleSheet) -> bool {
     let list: Array = adopted_list(root).into_iter().collect();
     list.push(sheet);
     Reflect::set(root, &"adoptedStyleSheets".into(), &list).unwrap_or(false)
-}
-
-/// A constructed sheet from `root`'s own window: a root adopts only sheets
-/// made by its document's `CSSStyleSheet`, and a same-origin frame has its own.
-fn sheet_in_realm_of(root: &JsValue) -> Option<CssStyleSheet> {
-    let get = |v: &JsValue, key: &str| Reflect::get(v, &key.into()).ok().filter(|v| v.is_object() || v.is_function());
-    let is_document = Reflect::get(root, &"nodeType".into()).ok().and_then(|t| t.as_f64()) == Some(DOCUMENT);
-    let document = if is_document { root.clone() } else { get(root, "ownerDocument")? };
-    let constructor = get(&get(&document, "defaultView")?, "CSSStyleSheet").filter(JsValue::is_function)?;
-    let constructor: &Function = constructor.unchecked_ref();
-    Reflect::construct(constructor, &Array::new()).ok().map(JsValue::unchecked_into)
 }
