@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const WAIT: Duration = Duration::from_secs(15);
-const POLICY: &str = "script-src 'self'; object-src 'none'";
+const POLICY: &str = "script-src 'self'; object-src 'none'; style-src 'self'";
 
 const PAGE_TEXT: &str = "Balance: 1,234.56";
 const TYPED: &str = "Ada Lovelace";
@@ -31,7 +31,7 @@ const PAGE: &str = "<!doctype html><html><head><meta charset=utf-8><title>Bank</
 <body><h1>Your accounts</h1><p>Balance: 1,234.56</p>\
 <form><label>Name <input id=name name=name type=text></label></form></body></html>";
 
-/// Serves `PAGE` with a policy that allows no script but its own origin's.
+/// Serves `PAGE` with a policy that allows no script and no style but its own origin's.
 async fn serve_strict_page() -> String {
     let origin = pages::serve_page(PAGE, &[("Content-Security-Policy", POLICY)]).await.expect("start the page server");
     format!("{origin}/accounts")
@@ -147,6 +147,13 @@ async fn a_page_whose_policy_forbids_webassembly_runs_the_javascript_build() {
         .await
         .or_report("the operator sees the page", &parts);
     assert!(v["mirror_text"].as_str().is_some_and(|t| t.contains("Your accounts")), "{v}");
+    // The visitor's outline and bar are styled under the page's policy too.
+    let styled = "(() => { const bar = chrome.dom.openOrClosedShadowRoot(document.querySelector('[data-baton-ui=visitor]')).querySelector('[data-baton-part=bar]'); \
+        return { outline: getComputedStyle(document.getElementById('name')).outlineStyle, bar: getComputedStyle(bar).position }; })()";
+    let s = wait_in_content_world(&page, "the outline on the field", styled, WAIT, |v| v["outline"] == "dashed")
+        .await
+        .or_report("the outline", &parts);
+    assert_eq!(s["bar"], "fixed", "the bar has its own styles: {s}");
 }
 
 /// A copy of the built extension whose JavaScript build fails to load.
