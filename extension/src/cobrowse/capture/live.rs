@@ -28,7 +28,7 @@ use super::bulk;
 mod assembly;
 use super::batch::Batch;
 use super::mask::{self, FieldClass, PRIVATE_ATTR, UI_ATTR};
-use super::outline::Outlines;
+use super::outline::{self, Outlines};
 use super::{local_name, replace_node, CaptureError, MaskPolicy, Sink};
 use crate::content::dom::{editable_by_mode_or_style, in_design_mode, shows_shapes, styled_editable};
 use assembly::Assembly;
@@ -1209,15 +1209,11 @@ impl State {
 
     /// A document's or shadow root's adopted sheets, the outline's left out.
     fn adopted(&self, target: &JsValue) -> Vec<CssStyleSheet> {
-        get(target, "adoptedStyleSheets")
-            .and_then(|v| v.dyn_into::<Array>().ok())
-            .map(|a| {
-                a.iter()
-                    .filter(|s| s.is_object() && !self.outlines.owns(s))
-                    .map(JsCast::unchecked_into::<CssStyleSheet>)
-                    .collect()
-            })
-            .unwrap_or_default()
+        outline::adopted_list(target)
+            .into_iter()
+            .filter(|s| s.is_object() && !self.outlines.owns(s))
+            .map(JsCast::unchecked_into::<CssStyleSheet>)
+            .collect()
     }
 
     fn shadow_of(&self, el: &Element) -> Option<ShadowRoot> {

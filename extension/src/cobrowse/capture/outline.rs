@@ -101,7 +101,8 @@ impl Outlines {
     }
 }
 
-fn adopted_list(root: &JsValue) -> Vec<JsValue> {
+/// `root.adoptedStyleSheets`, as a list (empty where there is none).
+pub fn adopted_list(root: &JsValue) -> Vec<JsValue> {
     Reflect::get(root, &"adoptedStyleSheets".into())
         .ok()
         .and_then(|v| v.dyn_into::<Array>().ok())
