@@ -498,44 +498,35 @@ async fn closing_the_console_ends_the_session_after_a_grace_period() {
     assert!(ended["event"]["reason"].as_str().unwrap_or_default().contains("operator"), "{ended}");
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
-/// From the visitor's `cobrowse_send` to the mutation applied in the
-/// console's mirror (`#last-seq[data-applied-ms]`), one mutation at a time,
-/// through both hosts and the server's relay. Prints p50/p99; the bound
-/// here is loose (debug builds, shared CI machines); the target of the
-/// release benchmark is p99 < 50 ms.
+/// Mutations sent one at a time, each after the last one showed, through both
+/// hosts and the server's relay, each land in the console's mirror with its
+/// frame number. (The latency is the `cobrowse_latency` benchmark's.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mutation_to_render_latency() {
-    let mut j = join("E2E Operator Latency").await;
+async fn mutations_sent_one_at_a_time_each_land_in_the_mirror() {
+    let mut j = join("E2E Operator Mutations").await;
     j.send(json!({"k": "snapshot", "url": "https://shop.example/", "title": "Shop",
         "root": el(1, "html", json!([]), json!([el(2, "body", json!([]), json!([el(3, "p", json!([]), json!([text(4, "start")]))]))])),
         "viewport": [800, 600], "scroll": []}))
     .await;
     j.wait("snapshot", UI_TIMEOUT, |v| v["mirror_text"].as_str().unwrap_or("").contains("start")).await;
-    const READ: &str = "[Number(document.querySelector('#last-seq').textContent), Number(document.querySelector('#last-seq').dataset.appliedMs), document.querySelector('#mirror').contentDocument.body.innerText]";
-    let mut latencies = Vec::new();
+    const READ: &str = "[Number(document.querySelector('#last-seq').textContent), document.querySelector('#mirror').contentDocument.body.innerText.trim()]";
+    let mut seq = j.console.evaluate(READ).await.unwrap_or(Value::Null)[0].as_i64().unwrap_or(0);
     for i in 0..60 {
-        let before = j.console.evaluate(READ).await.unwrap_or(Value::Null)[0].as_i64().unwrap_or(0);
-        let t0 = now_ms();
-        j.send(json!({"k": "mutations", "texts": [[4, format!("text {i}")]]})).await;
+        let want = format!("text {i}");
+        j.send(json!({"k": "mutations", "texts": [[4, want]]})).await;
         let deadline = Instant::now() + UI_TIMEOUT;
         loop {
             let v = j.console.evaluate(READ).await.unwrap_or(Value::Null);
-            if v[0].as_i64().unwrap_or(0) > before && v[2].as_str().unwrap_or("").contains(&format!("text {i}")) {
-                latencies.push(v[1].as_i64().unwrap_or(0) - t0);
+            if v[1] == want.as_str() {
+                let now = v[0].as_i64().unwrap_or(0);
+                assert!(now > seq, "mutation {i} showed without a newer frame number: {v}, was {seq}");
+                seq = now;
                 break;
             }
             assert!(Instant::now() < deadline, "mutation {i} never showed: {v}");
-            tokio::time::sleep(Duration::from_millis(2)).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
-    latencies.sort_unstable();
-    let p = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q).round() as usize];
-    eprintln!("visitor mutation → console render: p50 {} ms, p99 {} ms, max {} ms", p(0.5), p(0.99), p(1.0));
-    assert!(p(0.99) < 250, "p99 {} ms: {latencies:?}", p(0.99));
 }
 
 const FRAME_TEXT: &str = "Text inside the frame 6203";

@@ -6,7 +6,7 @@
 //! `none` once the page has looked for a session to take up again), `#mirror` (the sandboxed
 //! frame), `#mirror-status[data-state]` (waiting, live, resyncing),
 //! `#last-seq` (text: last frame number; `data-requests`: keyframe requests
-//! sent; `data-applied-ms`: when the last frame was applied),
+//! sent),
 //! `#visitor-pointer[data-x][data-y]`, `#grants[data-scopes]`,
 //! `#app-state[data-state]`, `#join-error[data-code]`, `#command-result[data-ok]`.
 
@@ -367,7 +367,6 @@ impl Console {
                 }
             }
             self.render_seq(&st);
-            ui::set_attr(&self.doc, "last-seq", "data-applied-ms", &ui::now_ms().to_string());
         }
         if request {
             self.send(OperatorFrame::KeyframeRequest);

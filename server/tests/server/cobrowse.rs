@@ -928,24 +928,17 @@ async fn malformed_and_oversized_messages_get_errors_and_the_socket_stays_open()
     );
 }
 
+/// Latency is the `cobrowse_latency` benchmark's; this checks a long run of
+/// frames, each sent after the last one landed, is forwarded whole and in order.
 #[tokio::test]
-async fn forwarding_a_frame_takes_well_under_ten_milliseconds() {
+async fn a_thousand_frames_are_forwarded_one_by_one_in_order() {
     let server = Server::start().await;
     let mut p = active_pair(&server).await;
     let ct = "A".repeat(200);
-    let mut took = Vec::with_capacity(1000);
     for seq in 1..=1000 {
-        let start = Instant::now();
         send(&mut p.v, &frame(seq, &ct)).await;
-        let got = next(&mut p.o).await;
-        took.push(start.elapsed());
-        assert!(matches!(got, RelayMessage::Frame { seq: s, .. } if s == seq));
+        assert_eq!(next(&mut p.o).await, RelayMessage::Frame { seq, from: Some(Role::Visitor), ct: ct.clone() });
     }
-    took.sort();
-    let (p50, p99) = (took[499], took[989]);
-    eprintln!("relay forwarding on loopback: p50 {p50:?}, p99 {p99:?}");
-    // A regression guard, not a benchmark: debug build, shared CPU.
-    assert!(p99 < Duration::from_millis(10), "p99 {p99:?}");
 }
 
 /// Reads past other messages to the next `Peer`; returns whether present.
