@@ -263,13 +263,9 @@ async fn capture_masks_secrets_and_streams_changes() {
     page.type_into("#pw", PASSWORD).await;
     page.type_into("#card", CARD).await;
 
-    let started = Instant::now();
     page.eval("wasm_bindgen.debug_capture_start('', '')").await.expect("start the recorder");
     let mut frames = Vec::new();
     page.frames_until(&mut frames, "the snapshot", |f| has_kind(f, "snapshot")).await;
-    let to_snapshot = started.elapsed();
-    eprintln!("snapshot after {to_snapshot:?}; frames {:?}", kinds(&frames));
-    assert!(to_snapshot < Duration::from_secs(1), "snapshot took {to_snapshot:?}");
     let order = kinds(&frames);
     let assets_at = order.iter().position(|k| k == "assets").expect("an assets frame");
     let snapshot_at = order.iter().position(|k| k == "snapshot").expect("a snapshot frame");

