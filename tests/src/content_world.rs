@@ -7,8 +7,9 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use tokio::sync::broadcast::error::TryRecvError;
 
-use crate::cdp::Session;
+use crate::cdp::{Event, Session};
 
 /// What Baton put into a page, counted from the page: its elements, and the
 /// outline's sheet the document adopts while shared (pages in these tests
@@ -16,8 +17,8 @@ use crate::cdp::Session;
 pub const BATON_IN_PAGE_JS: &str =
     "document.querySelectorAll('[data-baton-ui]').length + document.adoptedStyleSheets.length";
 
-/// How long Chromium gets to replay the page's execution contexts after
-/// `Runtime.enable`.
+/// How long a world that was not among the contexts replayed by
+/// `Runtime.enable` gets to appear (a content script still being injected).
 const CONTEXTS_REPLAYED: Duration = Duration::from_millis(400);
 const POLL: Duration = Duration::from_millis(150);
 
@@ -26,22 +27,37 @@ const POLL: Duration = Duration::from_millis(150);
 /// there was no value (no world yet, an exception, a CDP failure).
 pub async fn in_content_world(page: &Session, expression: &str) -> Result<Value, String> {
     let mut events = page.cdp().events();
-    // Re-enabling makes Chromium announce every live context again.
+    // Re-enabling makes Chromium announce every live context again, before
+    // it answers the command; the reader queues events in the order they
+    // came, so the replayed ones are all queued once `enable` returns.
     let _ = page.call("Runtime.disable", json!({})).await;
     page.call("Runtime.enable", json!({})).await.map_err(|e| e.to_string())?;
-    let mut context = None;
-    let deadline = tokio::time::Instant::now() + CONTEXTS_REPLAYED;
-    while let Ok(Ok(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
+    let baton_world = |event: &Event| {
         let c = &event.params["context"];
         // The page's own frame: capture reaching into a same-origin iframe
         // gives that frame a Baton world too.
-        if event.method == "Runtime.executionContextCreated"
+        let ours = event.method == "Runtime.executionContextCreated"
             && event.session_id.as_deref() == Some(page.id())
             && c["auxData"]["type"] == "isolated"
             && c["name"] == "Baton"
-            && c["auxData"]["frameId"] == page.target_id()
-        {
-            context = c["id"].as_i64().max(context);
+            && c["auxData"]["frameId"] == page.target_id();
+        ours.then(|| c["id"].as_i64()).flatten()
+    };
+    let mut context = None;
+    loop {
+        match events.try_recv() {
+            Ok(event) => context = baton_world(&event).max(context),
+            Err(TryRecvError::Lagged(_)) => continue,
+            Err(_) => break,
+        }
+    }
+    if context.is_none() {
+        let deadline = tokio::time::Instant::now() + CONTEXTS_REPLAYED;
+        while let Ok(Ok(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
+            if let Some(id) = baton_world(&event) {
+                context = Some(id);
+                break;
+            }
         }
     }
     let Some(context) = context else { return Err("no content-script world yet".into()) };
