@@ -350,8 +350,12 @@ async fn share_and_join_with<'a>(
     let consented = consented.and_then(|v| v.as_f64().ok_or(format!("no click: {v}"))).or_report("allow", parts);
     let v =
         console.wait("the page's text in the mirror", |v| v["state"] == "active" && text_of(v).contains(text)).await;
-    let seen = console.session.evaluate("window.__firstSeen").await.or_report("when the text showed", parts);
-    let first_render = Duration::from_secs_f64((seen.as_f64().unwrap_or(f64::MAX) - consented).max(0.0) / 1e3);
+    let seen = console.session.evaluate("window.__firstSeen").await;
+    let seen = seen
+        .map_err(|e| e.to_string())
+        .and_then(|v| v.as_f64().ok_or(format!("not noted: {v}")))
+        .or_report("when the text showed", parts);
+    let first_render = Duration::from_secs_f64((seen - consented).max(0.0) / 1e3);
     assert_eq!(v["mirror_status"], "live", "{}", v["mirror_status"]);
 
     let session = {
