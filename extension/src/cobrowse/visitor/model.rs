@@ -685,6 +685,20 @@ pub fn token_from(bytes: &[u8]) -> String {
 
 // ---- the session as the page shows it -----------------------------------------
 
+/// The state the share takes when the host reports `told`. The visitor is
+/// asked only once the operator has been admitted (named and checked against
+/// the allowlist): the relay's "awaiting consent" comes separately and may
+/// come first, and alone it must not put up a prompt that could be answered.
+/// The visitor's own consent moves the share to active before the relay
+/// says so, so it never goes back from active.
+pub fn reported_state(current: SessionState, told: SessionState, operator_admitted: bool) -> SessionState {
+    match told {
+        SessionState::AwaitingConsent if !operator_admitted => current,
+        SessionState::Waiting | SessionState::AwaitingConsent if current == SessionState::Active => current,
+        told => told,
+    }
+}
+
 /// The words of the "being viewed" bar. `away`: the operator's side
 /// dropped off the relay, and when known, the time (as shown) the session
 /// ends unless they come back.
@@ -727,6 +741,21 @@ pub fn app_state_name(state: AppState) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn consent_is_asked_only_once_the_operator_is_admitted() {
+        use SessionState::*;
+        // The relay's word arrives before the operator is admitted: nothing to answer yet.
+        assert_eq!(reported_state(Waiting, AwaitingConsent, false), Waiting);
+        assert_eq!(reported_state(Waiting, AwaitingConsent, true), AwaitingConsent);
+        assert_eq!(reported_state(AwaitingConsent, AwaitingConsent, true), AwaitingConsent);
+        // Consent given here first: the relay catching up does not undo it.
+        assert_eq!(reported_state(Active, AwaitingConsent, true), Active);
+        assert_eq!(reported_state(Active, Waiting, true), Active);
+        assert_eq!(reported_state(AwaitingConsent, Active, true), Active);
+        assert_eq!(reported_state(Active, Ended, true), Ended);
+        assert_eq!(reported_state(Waiting, Ended, false), Ended);
+    }
 
     fn policy(scopes: &[Scope]) -> SessionPolicy {
         let s = crate::settings::Settings { control_scopes: scopes.to_vec(), ..Default::default() };

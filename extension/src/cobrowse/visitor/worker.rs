@@ -16,7 +16,7 @@ use wasm_bindgen::prelude::*;
 use baton_shared::cobrowse::{AuditEvent, Frame, OperatorFrame, Role, SessionState};
 use baton_shared::native::{CobrowseEvent, HostMessage, RequestBody};
 
-use super::model::{open_url, PendingPushes, SessionPolicy};
+use super::model::{open_url, reported_state, PendingPushes, SessionPolicy};
 use super::protocol::{page_may_audit, FromPage, ShareView, ToPage, SHARES_KEY};
 use crate::capture::api::{self, call, js};
 use crate::chrome;
@@ -180,12 +180,9 @@ fn on_host_event(message: &HostMessage) {
             end(tab_id, None);
         }
         CobrowseEvent::State { state } => {
-            // The host's word on the state; the visitor's own consent moves
-            // it to active first, so never go back from active to waiting.
+            // `operator` is set only once the operator is admitted (above).
             let view = with_share(tab_id, |s| {
-                if s.view.state != SessionState::Active || *state == SessionState::Active {
-                    s.view.state = *state;
-                }
+                s.view.state = reported_state(s.view.state, *state, s.view.operator.is_some());
                 s.view.clone()
             });
             if let Some(share) = view {
