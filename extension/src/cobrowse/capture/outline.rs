@@ -70,7 +70,8 @@ impl Outlines {
     pub fn keep(&self) {
         for (root, at) in &self.roots {
             let ours = &self.sheets[*at].1;
-            if !adopted_list(root).iter().any(|s| s == ours.unchecked_ref::<JsValue>()) {
+            // One `includes` per root: this runs every second over every watched root.
+            if !adopted_array(root).is_some_and(|list| list.includes(ours, 0)) {
                 adopt(root, ours);
             }
         }
@@ -101,18 +102,20 @@ impl Outlines {
     }
 }
 
-/// `root.adoptedStyleSheets`, as a list (empty where there is none).
-pub fn adopted_list(root: &JsValue) -> Vec<JsValue> {
-    Reflect::get(root, &"adoptedStyleSheets".into())
-        .ok()
-        .and_then(|v| v.dyn_into::<Array>().ok())
-        .map(|a| a.iter().collect())
-        .unwrap_or_default()
+/// `root.adoptedStyleSheets` (the page's array, read once), if it has one.
+fn adopted_array(root: &JsValue) -> Option<Array> {
+    Reflect::get(root, &"adoptedStyleSheets".into()).ok().and_then(|v| v.dyn_into::<Array>().ok())
 }
 
-/// Appends `sheet` to `root`'s adopted sheets.
+/// `root.adoptedStyleSheets`, as a list (empty where there is none).
+pub fn adopted_list(root: &JsValue) -> Vec<JsValue> {
+    adopted_array(root).map(|a| a.iter().collect()).unwrap_or_default()
+}
+
+/// Appends `sheet` to `root`'s adopted sheets (a new array: the page's
+/// own is left as it was).
 fn adopt(root: &JsValue, sheet: &CssStyleSheet) -> bool {
-    let list: Array = adopted_list(root).into_iter().collect();
+    let list = adopted_array(root).map(|a| a.slice(0, a.length())).unwrap_or_default();
     list.push(sheet);
     Reflect::set(root, &"adoptedStyleSheets".into(), &list).unwrap_or(false)
 }
