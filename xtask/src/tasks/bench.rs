@@ -19,6 +19,7 @@ const BENCHES: &[(&str, &str)] = &[
     ("baton-e2e", "continuation"),
     ("baton-e2e", "rrweb"),
     ("baton-e2e", "cobrowse_latency"),
+    ("baton-e2e", "page_load"),
     ("baton-extension", "panel_search"),
 ];
 
