@@ -17,6 +17,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use baton_e2e::bench::{self, median};
 use baton_e2e::{artifacts, pages, Browser, BrowserOptions};
 use serde_json::{json, Value};
 
@@ -115,19 +116,10 @@ fn metric(metrics: &Value, name: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs.get(xs.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let n: usize = std::env::var("BATON_BENCH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(7).max(1);
-    // `BATON_BENCH_EXTENSION=<dir>`: another unpacked build (before/after).
-    let baton = match std::env::var_os("BATON_BENCH_EXTENSION") {
-        Some(dir) => PathBuf::from(dir),
-        None => artifacts::extension_dir().expect("cargo xtask build first"),
-    };
+    let n = bench::runs(7);
+    let baton = bench::extension_under_test();
     let scratch = tempfile::tempdir().expect("temp dir");
     let empty = empty_extension(scratch.path(), &baton);
     let url = format!("{}/article", pages::serve_page(PAGE, &[]).await.expect("page server"));

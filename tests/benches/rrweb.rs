@@ -35,6 +35,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use baton_e2e::bench::{self, median};
 use baton_e2e::cdp::Cdp;
 use baton_e2e::{artifacts, pages, Browser, BrowserOptions, Reply, Session};
 use serde_json::{json, Value};
@@ -174,11 +175,6 @@ struct Run {
     frames: usize,
     /// Every frame's JSON, for `BATON_BENCH_DUMP`.
     dump: Vec<String>,
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// Median snapshot time, worst longest task, the first run's bytes (the
@@ -606,16 +602,11 @@ fn run_json(r: &Run) -> Value {
 async fn main() {
     ensure_rrweb();
     let seconds: u64 = std::env::var("BATON_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
-    let runs: usize = std::env::var("BATON_BENCH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(3).max(1);
+    let runs = bench::runs(3);
     let base = serve().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let browser = Browser::launch(BrowserOptions {
-        // `BATON_BENCH_EXTENSION=<dir>`: another unpacked build (e.g. an
-        // older one, for a before/after comparison).
-        extension_dir: Some(match std::env::var_os("BATON_BENCH_EXTENSION") {
-            Some(dir) => PathBuf::from(dir),
-            None => artifacts::extension_dir().expect("cargo xtask build first"),
-        }),
+        extension_dir: Some(bench::extension_under_test()),
         env: vec![],
         user_data_dir: dir.path().to_path_buf(),
     })

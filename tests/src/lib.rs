@@ -6,6 +6,7 @@
 //! drop, so tests can run in parallel without sharing state.
 
 pub mod artifacts;
+pub mod bench;
 pub mod browser;
 pub mod cdp;
 pub mod console;
