@@ -398,6 +398,14 @@ async fn a_label_click_never_operates_a_protected_control() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_reach_an_app_before_it_is_ready_and_after_it_loads_again() {
     let mut a = active_session(PAGE).await;
+    app_gets_events_before_ready_and_after_loading_again(&mut a).await;
+}
+
+/// Pushes a form app with an event sent before it can be ready, checks it
+/// arrives; then has the page take Baton's UI out, so that (put back) its
+/// frames load again, and checks that the app's new document gets a
+/// channel of its own.
+async fn app_gets_events_before_ready_and_after_loading_again(a: &mut Active) {
     let form = json!({"app": "form", "title": "Address", "fields": [{"name": "city", "label": "City", "value": ""}]});
     operator_send(&mut a.op, &a.session, json!({"k": "push_app", "app_id": "addr", "app": form})).await;
     let set = json!({"type": "set", "name": "city", "value": "Lyon"});
@@ -415,8 +423,6 @@ async fn events_reach_an_app_before_it_is_ready_and_after_it_loads_again() {
         .or_report("the console's event applied", &parts);
     assert_eq!(city, json!("Lyon"));
 
-    // The page takes Baton's UI out; put back, its frames load again, and
-    // the app's new document gets a channel of its own.
     a.page
         .evaluate("document.querySelector('[data-baton-ui=visitor]').remove(); true")
         .await
@@ -440,6 +446,29 @@ async fn events_reach_an_app_before_it_is_ready_and_after_it_loads_again() {
         .await
         .or_report("the console's event applied in the app loaded again", &parts);
     assert_eq!(city, json!("Paris"));
+}
+
+/// A page whose own capturing listener, registered before Baton's, swallows
+/// every `message` on its window (and counts them).
+fn swallowing_page() -> String {
+    PAGE.replace(
+        "<title>Shop</title>",
+        "<title>Shop</title><script>window.swallowed = 0; addEventListener('message', (e) => \
+         { window.swallowed += 1; e.stopImmediatePropagation(); }, true);</script>",
+    )
+}
+
+/// The app's `hello` goes through the page's window, where this page swallows
+/// it: the app gets its channel all the same (offered after its frame
+/// loads), and a new one when its frame loads again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_swallows_messages_does_not_cut_an_app_off() {
+    let mut a = active_session(&swallowing_page()).await;
+    app_gets_events_before_ready_and_after_loading_again(&mut a).await;
+    let parts: [&dyn baton_e2e::Diagnose; 2] = [&a.device, &a.server];
+    // Both documents' hellos (and nothing else reached Baton's listener).
+    let swallowed = a.page.evaluate("window.swallowed").await.or_report("the page's count", &parts);
+    assert!(swallowed.as_u64().is_some_and(|n| n >= 2), "the page swallowed no hellos: {swallowed}");
 }
 
 /// In the content script's world: the moment the page sends a command's

@@ -41,29 +41,64 @@ pub fn start() {
         return;
     }
     let (token, hello) = (token.to_owned(), hello.to_owned());
+    let mut offers = 0u32;
+    let said = hello.clone();
     let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
         if FRAME.with(|f| f.borrow().port.is_some()) {
             return;
         }
         let Ok(raw) = chrome::from_js::<serde_json::Value>(&e.data()) else { return };
-        let Some(AppChannel::Init { token: t, app, .. }) = AppChannel::parse(&raw) else { return };
         let port = e.ports().get(0);
-        if t != token || port.is_undefined() {
+        if port.is_undefined() {
             return;
         }
         let port: MessagePort = port.unchecked_into();
-        let on_port = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(|e: web_sys::MessageEvent| on_port(e.data()));
-        port.set_onmessage(Some(on_port.as_ref().unchecked_ref()));
-        on_port.forget();
-        FRAME.with(|f| f.borrow_mut().port = Some(port.clone()));
-        render(&app);
-        post(&AppChannel::Ready);
+        match AppChannel::parse(&raw) {
+            Some(AppChannel::Init { token: t, app, .. }) if t == token => connect(port, &app),
+            // Anyone can send an offer (the page too): it gets `hello`, which
+            // opens nothing by itself, and only the token's `init` is taken.
+            Some(AppChannel::Offer) if offers < MAX_OFFERS => {
+                offers += 1;
+                let token = token.clone();
+                let this_port = port.clone();
+                let on_offered = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+                    if FRAME.with(|f| f.borrow().port.is_some()) {
+                        return;
+                    }
+                    let Ok(raw) = chrome::from_js::<serde_json::Value>(&e.data()) else { return };
+                    if let Some(AppChannel::Init { token: t, app, .. }) = AppChannel::parse(&raw) {
+                        if t == token {
+                            connect(this_port.clone(), &app);
+                        }
+                    }
+                });
+                port.set_onmessage(Some(on_offered.as_ref().unchecked_ref()));
+                on_offered.forget();
+                if let Some(value) = chrome::to_js(&AppChannel::Hello { hello: said.clone() }) {
+                    let _ = port.post_message(&value);
+                }
+            }
+            _ => {}
+        }
     });
     let _ = win.add_event_listener_with_callback("message", on_message.as_ref().unchecked_ref());
     on_message.forget();
     if let (Ok(Some(parent)), Some(value)) = (win.parent(), chrome::to_js(&AppChannel::Hello { hello })) {
         let _ = parent.post_message(&value, "*");
     }
+}
+
+/// Offers answered at most, per document.
+const MAX_OFFERS: u32 = 32;
+
+/// Takes `port` as the channel (the `init` came with it or on it).
+fn connect(port: MessagePort, app: &App) {
+    let on_port = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(|e: web_sys::MessageEvent| on_port(e.data()));
+    port.set_onmessage(Some(on_port.as_ref().unchecked_ref()));
+    on_port.forget();
+    FRAME.with(|f| f.borrow_mut().port = Some(port));
+    render(app);
+    post(&AppChannel::Ready);
 }
 
 fn post(message: &AppChannel) {

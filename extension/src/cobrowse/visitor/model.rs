@@ -630,13 +630,22 @@ impl InOrder {
 /// `postMessage` to its parent, which the page hears too); the answer goes
 /// to that frame through `postMessage` with `token`, which the page never
 /// sees, and hands over a `MessagePort`; everything else uses that port.
+/// Since the page can swallow the `hello`, the content script also offers
+/// the frame bare ports after it loads (`Offer`): the frame says `hello` on
+/// one, and only then does the `init` follow, on the same port. A document
+/// that does not know `hello` (one the frame was navigated to) gets nothing
+/// but the bare port.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "baton_app", rename_all = "snake_case")]
 pub enum AppChannel {
-    /// Frame → content script, to the parent window: asks for the channel.
+    /// Frame → content script, to the parent window (or on an offered
+    /// port): asks for the channel.
     Hello { hello: String },
     /// Content script → frame, in answer to a `hello`.
     Init { token: String, app_id: String, app: App },
+    /// Content script → frame, to the frame's window with a bare port:
+    /// answer `hello` on it to get the `init` there.
+    Offer,
     /// Either way: an ordered event.
     Event { seq: u64, event: Value },
     /// Content script → frame: the app's state changed.
@@ -1097,6 +1106,8 @@ mod tests {
         let hello = json!({"baton_app": "hello", "hello": "h"});
         assert_eq!(AppChannel::parse(&hello), Some(AppChannel::Hello { hello: "h".into() }));
         assert_eq!(AppChannel::parse(&json!({"baton_app": "hello"})), None, "a hello carries its secret");
+        assert_eq!(serde_json::to_value(AppChannel::Offer).unwrap(), json!({"baton_app": "offer"}));
+        assert_eq!(AppChannel::parse(&json!({"baton_app": "offer"})), Some(AppChannel::Offer));
         let big = json!({"baton_app": "event", "seq": 1, "event": "x".repeat(MAX_APP_EVENT_BYTES)});
         assert_eq!(AppChannel::parse(&big), None);
         assert_eq!(token_from(&[0, 255, 16]), "00ff10");

@@ -30,6 +30,10 @@ pub const HOST_MARK: &str = "visitor";
 const SVG_NS: &str = "http://www.w3.org/2000/svg";
 /// How many times an app frame is offered its channel (once per `hello`).
 const APP_INIT_TRIES: u32 = 100;
+/// After a frame loads, channels are offered at these delays (ms) until one
+/// is taken: the frame's `hello` goes through the page's window, where a
+/// page's own listener can swallow it.
+const APP_OFFER_DELAYS_MS: [i32; 9] = [0, 50, 100, 200, 400, 800, 1_600, 3_200, 6_400];
 
 const CSS: &str = r#"
 :host { all: initial !important; display: block !important; position: fixed !important; inset: 0 !important;
@@ -121,15 +125,20 @@ struct AppFrame {
     app: App,
     /// The channel, once the frame answered `ready`.
     port: Option<web_sys::MessagePort>,
-    /// Ports offered and not answered yet.
-    offered: Vec<web_sys::MessagePort>,
+    /// Ports offered and not answered yet, and whether the `init` went out
+    /// on them (at once after a `hello`; for a bare offer, once the frame
+    /// said `hello` on it).
+    offered: Vec<(web_sys::MessagePort, bool)>,
     /// Console events that came before the channel, in order (the page
     /// already counted them delivered).
     before_ready: Vec<serde_json::Value>,
     tries: u32,
+    /// Channels taken so far (a document loaded again takes a new one).
+    connects: u32,
     to_frame: Sequencer,
     from_frame: InOrder,
     _on_message: Vec<Closure<dyn FnMut(web_sys::MessageEvent)>>,
+    _on_load: Closure<dyn FnMut()>,
 }
 
 /// A listener the overlay added: target, event, handler, capture.
@@ -628,6 +637,15 @@ impl Overlay {
         let _ = iframe.set_attribute("referrerpolicy", "no-referrer");
         let _ = iframe.set_attribute("allow", "");
         let (token, hello) = (random_token(), random_token());
+        // `load` is not composed: the page cannot see it, nor stop it.
+        let me = Rc::downgrade(self);
+        let (id, frame_token) = (app_id.to_owned(), token.clone());
+        let on_load = Closure::<dyn FnMut()>::new(move || {
+            if let Some(me) = me.upgrade() {
+                me.offer_until_taken(&id, &frame_token, 0);
+            }
+        });
+        let _ = iframe.add_event_listener_with_callback("load", on_load.as_ref().unchecked_ref());
         iframe.set_src(&format!("{src}#{token}.{hello}"));
         let _ = panel.append_child(&iframe);
         let _ = self.apps_box.append_child(&panel);
@@ -643,9 +661,11 @@ impl Overlay {
                 offered: Vec::new(),
                 before_ready: Vec::new(),
                 tries: 0,
+                connects: 0,
                 to_frame: Sequencer::default(),
                 from_frame: InOrder::default(),
                 _on_message: Vec::new(),
+                _on_load: on_load,
             },
         );
     }
@@ -669,7 +689,80 @@ impl Overlay {
         }
     }
 
-    /// Offers the frame a fresh channel; the first one it answers `ready` on is kept.
+    /// After the frame with `token` loaded: offers it a channel at each of
+    /// [`APP_OFFER_DELAYS_MS`] from `step` on, until it takes one. A document
+    /// that has its channel ignores offers, so only a document loaded again
+    /// (whose `hello` the page swallowed) takes one.
+    fn offer_until_taken(self: &Rc<Self>, app_id: &str, token: &str, step: usize) {
+        let connects = {
+            let apps = self.apps.borrow();
+            match apps.get(app_id) {
+                Some(frame) if frame.token == token => frame.connects,
+                _ => return,
+            }
+        };
+        self.offer_bare(app_id);
+        let Some(&delay) = APP_OFFER_DELAYS_MS.get(step + 1) else { return };
+        let me = Rc::downgrade(self);
+        let (id, token) = (app_id.to_owned(), token.to_owned());
+        let next = Closure::once_into_js(move || {
+            let Some(me) = me.upgrade() else { return };
+            let taken = me.apps.borrow().get(&id).is_none_or(|f| f.token != token || f.connects != connects);
+            if !taken {
+                me.offer_until_taken(&id, &token, step + 1);
+            }
+        });
+        if let Some(w) = web_sys::window() {
+            let wait = delay - APP_OFFER_DELAYS_MS[step];
+            if let Ok(t) = w.set_timeout_with_callback_and_timeout_and_arguments_0(next.unchecked_ref(), wait) {
+                self.timers.borrow_mut().push(t);
+            }
+        }
+    }
+
+    /// Offers the frame a bare port ([`AppChannel::Offer`]): the `init` goes
+    /// out on it once the frame says `hello` there.
+    fn offer_bare(self: &Rc<Self>, app_id: &str) {
+        let mut apps = self.apps.borrow_mut();
+        let Some(frame) = apps.get_mut(app_id) else { return };
+        if frame.tries >= APP_INIT_TRIES {
+            return;
+        }
+        frame.tries += 1;
+        let (Ok(channel), Some(target)) = (web_sys::MessageChannel::new(), frame.iframe.content_window()) else {
+            return;
+        };
+        let port = self.listen_to_port(frame, app_id, channel.port1());
+        let transfer = js_sys::Array::of1(&channel.port2());
+        if let Some(message) = crate::chrome::to_js(&AppChannel::Offer) {
+            let _ = target.post_message_with_transfer(&message, "*", &transfer);
+        }
+        frame.offered.push((port, false));
+    }
+
+    /// Hands the frame's messages on `port` to [`Self::on_app_message`].
+    fn listen_to_port(
+        self: &Rc<Self>,
+        frame: &mut AppFrame,
+        app_id: &str,
+        port: web_sys::MessagePort,
+    ) -> web_sys::MessagePort {
+        let me = Rc::downgrade(self);
+        let id = app_id.to_owned();
+        let this_port = port.clone();
+        let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+            if let Some(me) = me.upgrade() {
+                me.on_app_message(&id, &this_port, e.data());
+            }
+        });
+        port.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        frame._on_message.push(on_message);
+        port
+    }
+
+    /// Offers the frame a fresh channel after its `hello` (so the document
+    /// there is new, and a channel it had is dead); the first one it answers
+    /// `ready` on is kept.
     fn offer_channel(self: &Rc<Self>, app_id: &str) {
         let mut apps = self.apps.borrow_mut();
         let Some(frame) = apps.get_mut(app_id) else { return };
@@ -689,24 +782,14 @@ impl Overlay {
             return;
         };
         let init = AppChannel::Init { token: frame.token.clone(), app_id: app_id.to_owned(), app: frame.app.clone() };
-        let port = channel.port1();
-        let me = Rc::downgrade(self);
-        let id = app_id.to_owned();
-        let this_port = port.clone();
-        let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
-            if let Some(me) = me.upgrade() {
-                me.on_app_message(&id, &this_port, e.data());
-            }
-        });
-        port.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        frame._on_message.push(on_message);
+        let port = self.listen_to_port(frame, app_id, channel.port1());
         let transfer = js_sys::Array::of1(&channel.port2());
         if let Some(message) = crate::chrome::to_js(&init) {
             // The frame's origin is opaque: no exact target exists. The
             // frame that said `hello` is the one there now.
             let _ = target.post_message_with_transfer(&message, "*", &transfer);
         }
-        frame.offered.push(port);
+        frame.offered.push((port, true));
     }
 
     fn on_app_message(&self, app_id: &str, port: &web_sys::MessagePort, data: JsValue) {
@@ -716,8 +799,30 @@ impl Overlay {
             let mut apps = self.apps.borrow_mut();
             let Some(frame) = apps.get_mut(app_id) else { return };
             match message {
-                AppChannel::Ready if frame.port.is_none() => {
-                    for other in frame.offered.drain(..) {
+                AppChannel::Hello { hello } if hello == frame.hello => {
+                    let same = |p: &web_sys::MessagePort| JsValue::from(p) == JsValue::from(port);
+                    if let Some((p, sent)) = frame.offered.iter_mut().find(|(p, sent)| !*sent && same(p)) {
+                        *sent = true;
+                        let init = AppChannel::Init {
+                            token: frame.token.clone(),
+                            app_id: app_id.to_owned(),
+                            app: frame.app.clone(),
+                        };
+                        post(p, &init);
+                    }
+                    return;
+                }
+                AppChannel::Ready
+                    if frame.offered.iter().any(|(p, sent)| *sent && JsValue::from(p) == JsValue::from(port)) =>
+                {
+                    if let Some(old) = frame.port.take() {
+                        // A document loaded again whose `hello` never came.
+                        old.close();
+                        frame.to_frame = Sequencer::default();
+                        frame.from_frame = InOrder::default();
+                    }
+                    frame.connects += 1;
+                    for (other, _) in frame.offered.drain(..) {
                         if JsValue::from(&other) != JsValue::from(port) {
                             other.close();
                         }
