@@ -981,25 +981,29 @@ async fn when_the_recording_stops_at_its_cap_both_sides_are_told() {
     console.wait("the session goes on", |v| text_of(v).contains("AFTER-THE-CAP")).await;
 }
 
-/// A third-party app module: it speaks Baton's app channel (a `hello` with
-/// the second secret from its own URL fragment, an `init` with the first
-/// and a port, `ready`, then numbered events both ways), greets with the
-/// origin it runs in and echoes what the console sends.
+/// A third-party app module: it speaks Baton's app channel (offered a port,
+/// it says the second secret from its own URL fragment there as its
+/// `hello`, takes the `init` with the first that follows on that port, says
+/// `ready`, then numbered events both ways), greets with the origin it runs
+/// in and echoes what the console sends.
 const MODULE_APP: &str = r#"<!doctype html><html><body><p>Module app</p><script>
 const [token, hello] = location.hash.slice(1).split('.');
 let port = null, seq = 0;
 addEventListener('message', (e) => {
-  const m = e.data;
-  if (port || !m || m.baton_app !== 'init' || m.token !== token || !e.ports[0]) return;
-  port = e.ports[0];
-  port.onmessage = (ev) => {
-    const x = ev.data;
-    if (x && x.baton_app === 'event') port.postMessage({ baton_app: 'event', seq: ++seq, event: { type: 'echo', got: x.event } });
+  const offered = e.ports[0];
+  if (port || !e.data || e.data.baton_app !== 'offer' || !offered) return;
+  offered.onmessage = (ev) => {
+    const m = ev.data;
+    if (port === null && m && m.baton_app === 'init' && m.token === token) {
+      port = offered;
+      port.postMessage({ baton_app: 'ready' });
+      port.postMessage({ baton_app: 'event', seq: ++seq, event: { type: 'hello', app: m.app_id, origin: String(self.origin) } });
+    } else if (port === offered && m && m.baton_app === 'event') {
+      port.postMessage({ baton_app: 'event', seq: ++seq, event: { type: 'echo', got: m.event } });
+    }
   };
-  port.postMessage({ baton_app: 'ready' });
-  port.postMessage({ baton_app: 'event', seq: ++seq, event: { type: 'hello', app: m.app_id, origin: String(self.origin) } });
+  offered.postMessage({ baton_app: 'hello', hello });
 });
-parent.postMessage({ baton_app: 'hello', hello }, '*');
 </script></body></html>"#;
 
 /// The console's script that prepares a module app from `url`.

@@ -448,27 +448,39 @@ async fn app_gets_events_before_ready_and_after_loading_again(a: &mut Active) {
     assert_eq!(city, json!("Paris"));
 }
 
-/// A page whose own capturing listener, registered before Baton's, swallows
-/// every `message` on its window (and counts them).
-fn swallowing_page() -> String {
-    PAGE.replace(
-        "<title>Shop</title>",
-        "<title>Shop</title><script>window.swallowed = 0; addEventListener('message', (e) => \
-         { window.swallowed += 1; e.stopImmediatePropagation(); }, true);</script>",
-    )
+/// A document that says the `hello` secret from its fragment to its parent
+/// and hands on whatever `init` it gets.
+const THIEF: &str = r#"<script>addEventListener('message', (e) => { if (e.data && e.data.baton_app === 'init')
+  parent.postMessage({ stolen: e.data.token, app: JSON.stringify(e.data.app) }, '*'); });
+parent.postMessage({ baton_app: 'hello', hello: location.hash.slice(1).split('.')[1] }, '*');</script>"#;
+
+/// A page with its own capturing `message` listener, registered before
+/// Baton's: it keeps every message, swallows it, and should it ever hear an
+/// app's `hello`, sends that frame to [`THIEF`] with the secret.
+fn eavesdropping_page() -> String {
+    // As a JS string inside the page's own script element.
+    let thief = serde_json::to_string(THIEF).unwrap_or_default().replace('<', "\\u003c");
+    let script = format!(
+        "<script>window.heard = []; addEventListener('message', (e) => {{
+  window.heard.push(JSON.stringify(e.data)); e.stopImmediatePropagation();
+  if (e.data && e.data.baton_app === 'hello' && e.source)
+    e.source.location.href = 'data:text/html,' + encodeURIComponent({thief}) + '#x.' + e.data.hello;
+}}, true);</script>"
+    );
+    PAGE.replace("<title>Shop</title>", &format!("<title>Shop</title>{script}"))
 }
 
-/// The app's `hello` goes through the page's window, where this page swallows
-/// it: the app gets its channel all the same (offered after its frame
-/// loads), and a new one when its frame loads again.
+/// An app frame speaks only with Baton: the page around it hears nothing
+/// (no secret, no window to navigate the frame with), and the app gets its
+/// channel all the same, and a new one when its frame loads again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_page_that_swallows_messages_does_not_cut_an_app_off() {
-    let mut a = active_session(&swallowing_page()).await;
+async fn the_page_hears_nothing_of_an_app_and_cannot_take_its_channel() {
+    let mut a = active_session(&eavesdropping_page()).await;
     app_gets_events_before_ready_and_after_loading_again(&mut a).await;
     let parts: [&dyn baton_e2e::Diagnose; 2] = [&a.device, &a.server];
-    // Both documents' hellos (and nothing else reached Baton's listener).
-    let swallowed = a.page.evaluate("window.swallowed").await.or_report("the page's count", &parts);
-    assert!(swallowed.as_u64().is_some_and(|n| n >= 2), "the page swallowed no hellos: {swallowed}");
+    let heard = a.page.evaluate("JSON.stringify(window.heard)").await.or_report("what the page heard", &parts);
+    let heard = heard.as_str().unwrap_or_default().to_owned();
+    assert!(!heard.contains("baton_app") && !heard.contains("stolen"), "the page heard the app: {heard}");
 }
 
 /// In the content script's world: the moment the page sends a command's

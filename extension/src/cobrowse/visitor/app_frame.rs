@@ -1,10 +1,10 @@
 //! `app.html`: the built-in apps an operator pushes (a document or image
 //! viewer, a prefilled form), loaded in a sandboxed frame without
 //! `allow-same-origin`, so it has an opaque origin: no cookies, no storage,
-//! no extension APIs. It asks for its channel with the `hello` secret from
-//! its own URL fragment (`#token.hello`, which the page around it cannot
-//! read), accepts one `init` carrying the token, and then talks only over
-//! the `MessagePort` that came with it: ordered events both ways.
+//! no extension APIs. Offered a port, it says the `hello` secret from its own
+//! URL fragment (`#token.hello`, which the page around it cannot read) on
+//! it, accepts one `init` carrying the token there, and then talks only over
+//! that `MessagePort`: ordered events both ways.
 //!
 //! Events to the console: `{"type":"submitted","values":{name: value}}` when
 //! the visitor sends the form. Events from the console:
@@ -42,56 +42,47 @@ pub fn start() {
     }
     let (token, hello) = (token.to_owned(), hello.to_owned());
     let mut offers = 0u32;
-    let said = hello.clone();
+    // Only Baton reaches this frame (it sits in a closed shadow root, out of
+    // the page's `window.frames`), and the frame never posts to its parent:
+    // the page hears nothing of it, neither the secret nor the frame's window.
     let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
-        if FRAME.with(|f| f.borrow().port.is_some()) {
+        if FRAME.with(|f| f.borrow().port.is_some()) || offers >= MAX_OFFERS {
             return;
         }
         let Ok(raw) = chrome::from_js::<serde_json::Value>(&e.data()) else { return };
         let port = e.ports().get(0);
-        if port.is_undefined() {
+        if port.is_undefined() || AppChannel::parse(&raw) != Some(AppChannel::Offer) {
             return;
         }
+        offers += 1;
         let port: MessagePort = port.unchecked_into();
-        match AppChannel::parse(&raw) {
-            Some(AppChannel::Init { token: t, app, .. }) if t == token => connect(port, &app),
-            // Anyone can send an offer (the page too): it gets `hello`, which
-            // opens nothing by itself, and only the token's `init` is taken.
-            Some(AppChannel::Offer) if offers < MAX_OFFERS => {
-                offers += 1;
-                let token = token.clone();
-                let this_port = port.clone();
-                let on_offered = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
-                    if FRAME.with(|f| f.borrow().port.is_some()) {
-                        return;
-                    }
-                    let Ok(raw) = chrome::from_js::<serde_json::Value>(&e.data()) else { return };
-                    if let Some(AppChannel::Init { token: t, app, .. }) = AppChannel::parse(&raw) {
-                        if t == token {
-                            connect(this_port.clone(), &app);
-                        }
-                    }
-                });
-                port.set_onmessage(Some(on_offered.as_ref().unchecked_ref()));
-                on_offered.forget();
-                if let Some(value) = chrome::to_js(&AppChannel::Hello { hello: said.clone() }) {
-                    let _ = port.post_message(&value);
+        let token = token.clone();
+        let this_port = port.clone();
+        let on_offered = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+            if FRAME.with(|f| f.borrow().port.is_some()) {
+                return;
+            }
+            let Ok(raw) = chrome::from_js::<serde_json::Value>(&e.data()) else { return };
+            if let Some(AppChannel::Init { token: t, app, .. }) = AppChannel::parse(&raw) {
+                if t == token {
+                    connect(this_port.clone(), &app);
                 }
             }
-            _ => {}
+        });
+        port.set_onmessage(Some(on_offered.as_ref().unchecked_ref()));
+        on_offered.forget();
+        if let Some(value) = chrome::to_js(&AppChannel::Hello { hello: hello.clone() }) {
+            let _ = port.post_message(&value);
         }
     });
     let _ = win.add_event_listener_with_callback("message", on_message.as_ref().unchecked_ref());
     on_message.forget();
-    if let (Ok(Some(parent)), Some(value)) = (win.parent(), chrome::to_js(&AppChannel::Hello { hello })) {
-        let _ = parent.post_message(&value, "*");
-    }
 }
 
 /// Offers answered at most, per document.
 const MAX_OFFERS: u32 = 32;
 
-/// Takes `port` as the channel (the `init` came with it or on it).
+/// Takes `port` as the channel (the `init` came on it).
 fn connect(port: MessagePort, app: &App) {
     let on_port = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(|e: web_sys::MessageEvent| on_port(e.data()));
     port.set_onmessage(Some(on_port.as_ref().unchecked_ref()));

@@ -626,22 +626,19 @@ impl InOrder {
 
 /// What passes between the content script and an app's frame. The frame's
 /// URL fragment holds two secrets, `token.hello`, which the page around it
-/// cannot read. The frame asks for its channel with `hello` (through
-/// `postMessage` to its parent, which the page hears too); the answer goes
-/// to that frame through `postMessage` with `token`, which the page never
-/// sees, and hands over a `MessagePort`; everything else uses that port.
-/// Since the page can swallow the `hello`, the content script also offers
-/// the frame bare ports after it loads (`Offer`): the frame says `hello` on
-/// one, and only then does the `init` follow, on the same port. A document
-/// that does not know `hello` (one the frame was navigated to) gets nothing
-/// but the bare port.
+/// cannot read. Once the frame loads, the content script offers it bare
+/// ports (`Offer`, to the frame's window, which the page cannot reach: the
+/// frame sits in a closed shadow root); the frame says `hello` on one, the
+/// `init` with `token` follows on that port, and everything else uses it.
+/// Nothing passes through the page's window: a frame that told the page its
+/// `hello` would let the page navigate the frame (through the message's
+/// `source`) to a document of its own that says it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "baton_app", rename_all = "snake_case")]
 pub enum AppChannel {
-    /// Frame → content script, to the parent window (or on an offered
-    /// port): asks for the channel.
+    /// Frame → content script, on an offered port: asks for the channel.
     Hello { hello: String },
-    /// Content script → frame, in answer to a `hello`.
+    /// Content script → frame, on the port, in answer to its `hello`.
     Init { token: String, app_id: String, app: App },
     /// Content script → frame, to the frame's window with a bare port:
     /// answer `hello` on it to get the `init` there.

@@ -28,12 +28,11 @@ use super::protocol::ShareView;
 /// The host element's `data-baton-ui` value (the recorder's own elements carry other values).
 pub const HOST_MARK: &str = "visitor";
 const SVG_NS: &str = "http://www.w3.org/2000/svg";
-/// How many times an app frame is offered its channel (once per `hello`).
+/// How many of an app frame's loads are offered a channel.
 const APP_INIT_TRIES: u32 = 100;
-/// After a frame loads, channels are offered at these delays (ms) until one
-/// is taken: the frame's `hello` goes through the page's window, where a
-/// page's own listener can swallow it.
-const APP_OFFER_DELAYS_MS: [i32; 9] = [0, 50, 100, 200, 400, 800, 1_600, 3_200, 6_400];
+/// After a frame loads, ports are offered at these delays (ms) until it
+/// takes one: its script may still be starting.
+const APP_OFFER_DELAYS_MS: [i32; 11] = [0, 50, 100, 200, 400, 800, 1_600, 3_200, 6_400, 12_800, 25_600];
 
 const CSS: &str = r#"
 :host { all: initial !important; display: block !important; position: fixed !important; inset: 0 !important;
@@ -126,12 +125,12 @@ struct AppFrame {
     /// The channel, once the frame answered `ready`.
     port: Option<web_sys::MessagePort>,
     /// Ports offered and not answered yet, and whether the `init` went out
-    /// on them (at once after a `hello`; for a bare offer, once the frame
-    /// said `hello` on it).
+    /// on them (once the frame said `hello` there).
     offered: Vec<(web_sys::MessagePort, bool)>,
     /// Console events that came before the channel, in order (the page
     /// already counted them delivered).
     before_ready: Vec<serde_json::Value>,
+    /// Loads that were offered a channel.
     tries: u32,
     /// Channels taken so far (a document loaded again takes a new one).
     connects: u32,
@@ -313,12 +312,6 @@ impl Overlay {
         });
         let host = overlay.host.clone();
         overlay.listen(&doc.clone().into(), "fullscreenchange", true, move |_| raise(&host));
-        let me = Rc::downgrade(&overlay);
-        overlay.listen(&win.clone().into(), "message", true, move |e| {
-            if let (Some(me), Some(e)) = (me.upgrade(), e.dyn_ref::<web_sys::MessageEvent>()) {
-                me.on_window_message(e);
-            }
-        });
         overlay.listen(&win.clone().into(), "scroll", true, on_scroll.clone());
         overlay.listen(&win.into(), "resize", false, on_scroll);
         Some(overlay)
@@ -670,34 +663,24 @@ impl Overlay {
         );
     }
 
-    /// A frame's `hello` (see [`AppChannel::Hello`]): offers a fresh channel
-    /// to the app whose frame sent it, if it carries that frame's secret.
-    /// Only the document loaded with the secret knows it, so a page the app
-    /// navigates its frame to gets nothing.
-    fn on_window_message(self: &Rc<Self>, e: &web_sys::MessageEvent) {
-        let Some(source) = e.source() else { return };
-        let Ok(raw) = crate::chrome::from_js::<serde_json::Value>(&e.data()) else { return };
-        let Some(AppChannel::Hello { hello }) = AppChannel::parse(&raw) else { return };
-        let app_id = self.apps.borrow().iter().find_map(|(id, frame)| {
-            let from_it = frame.iframe.content_window().is_some_and(|w| JsValue::from(&w) == JsValue::from(&source));
-            (from_it && frame.hello == hello).then(|| id.clone())
-        });
-        if let Some(app_id) = app_id {
-            // Nobody else needs to hear it.
-            e.stop_immediate_propagation();
-            self.offer_channel(&app_id);
-        }
-    }
-
-    /// After the frame with `token` loaded: offers it a channel at each of
+    /// After the frame with `token` loaded: offers it a port at each of
     /// [`APP_OFFER_DELAYS_MS`] from `step` on, until it takes one. A document
-    /// that has its channel ignores offers, so only a document loaded again
-    /// (whose `hello` the page swallowed) takes one.
+    /// that has its channel ignores offers, so only a new one (the frame
+    /// loaded again) takes one.
     fn offer_until_taken(self: &Rc<Self>, app_id: &str, token: &str, step: usize) {
         let connects = {
-            let apps = self.apps.borrow();
-            match apps.get(app_id) {
-                Some(frame) if frame.token == token => frame.connects,
+            let mut apps = self.apps.borrow_mut();
+            match apps.get_mut(app_id) {
+                Some(frame) if frame.token == token => {
+                    if step == 0 {
+                        // A frame that keeps loading gets offers only so often.
+                        if frame.tries >= APP_INIT_TRIES {
+                            return;
+                        }
+                        frame.tries += 1;
+                    }
+                    frame.connects
+                }
                 _ => return,
             }
         };
@@ -721,14 +704,13 @@ impl Overlay {
     }
 
     /// Offers the frame a bare port ([`AppChannel::Offer`]): the `init` goes
-    /// out on it once the frame says `hello` there.
+    /// out on it once the frame says `hello` there. Only Baton reaches the
+    /// frame, and the frame never posts to the page, so the page learns
+    /// neither secret nor the frame's window (with which it could navigate
+    /// the frame to a document of its own that says the `hello` it heard).
     fn offer_bare(self: &Rc<Self>, app_id: &str) {
         let mut apps = self.apps.borrow_mut();
         let Some(frame) = apps.get_mut(app_id) else { return };
-        if frame.tries >= APP_INIT_TRIES {
-            return;
-        }
-        frame.tries += 1;
         let (Ok(channel), Some(target)) = (web_sys::MessageChannel::new(), frame.iframe.content_window()) else {
             return;
         };
@@ -760,38 +742,6 @@ impl Overlay {
         port
     }
 
-    /// Offers the frame a fresh channel after its `hello` (so the document
-    /// there is new, and a channel it had is dead); the first one it answers
-    /// `ready` on is kept.
-    fn offer_channel(self: &Rc<Self>, app_id: &str) {
-        let mut apps = self.apps.borrow_mut();
-        let Some(frame) = apps.get_mut(app_id) else { return };
-        if frame.tries >= APP_INIT_TRIES {
-            return;
-        }
-        frame.tries += 1;
-        if let Some(old) = frame.port.take() {
-            // A document says hello once: this is the app loaded again (a
-            // frame moved in the page reloads, so does one the app reloads
-            // itself). The old channel is dead; the new one counts afresh.
-            old.close();
-            frame.to_frame = Sequencer::default();
-            frame.from_frame = InOrder::default();
-        }
-        let (Ok(channel), Some(target)) = (web_sys::MessageChannel::new(), frame.iframe.content_window()) else {
-            return;
-        };
-        let init = AppChannel::Init { token: frame.token.clone(), app_id: app_id.to_owned(), app: frame.app.clone() };
-        let port = self.listen_to_port(frame, app_id, channel.port1());
-        let transfer = js_sys::Array::of1(&channel.port2());
-        if let Some(message) = crate::chrome::to_js(&init) {
-            // The frame's origin is opaque: no exact target exists. The
-            // frame that said `hello` is the one there now.
-            let _ = target.post_message_with_transfer(&message, "*", &transfer);
-        }
-        frame.offered.push((port, true));
-    }
-
     fn on_app_message(&self, app_id: &str, port: &web_sys::MessagePort, data: JsValue) {
         let Ok(raw) = crate::chrome::from_js::<serde_json::Value>(&data) else { return };
         let Some(message) = AppChannel::parse(&raw) else { return };
@@ -801,26 +751,27 @@ impl Overlay {
             match message {
                 AppChannel::Hello { hello } if hello == frame.hello => {
                     let same = |p: &web_sys::MessagePort| JsValue::from(p) == JsValue::from(port);
-                    if let Some((p, sent)) = frame.offered.iter_mut().find(|(p, sent)| !*sent && same(p)) {
-                        *sent = true;
-                        let init = AppChannel::Init {
-                            token: frame.token.clone(),
-                            app_id: app_id.to_owned(),
-                            app: frame.app.clone(),
-                        };
-                        post(p, &init);
-                    }
-                    return;
-                }
-                AppChannel::Ready
-                    if frame.offered.iter().any(|(p, sent)| *sent && JsValue::from(p) == JsValue::from(port)) =>
-                {
+                    let Some(k) = frame.offered.iter().position(|(p, sent)| !*sent && same(p)) else { return };
                     if let Some(old) = frame.port.take() {
-                        // A document loaded again whose `hello` never came.
+                        // A document with its channel says no hello: this is
+                        // the frame loaded again, and the old channel is dead.
                         old.close();
                         frame.to_frame = Sequencer::default();
                         frame.from_frame = InOrder::default();
                     }
+                    frame.offered[k].1 = true;
+                    let init = AppChannel::Init {
+                        token: frame.token.clone(),
+                        app_id: app_id.to_owned(),
+                        app: frame.app.clone(),
+                    };
+                    post(port, &init);
+                    return;
+                }
+                AppChannel::Ready
+                    if frame.port.is_none()
+                        && frame.offered.iter().any(|(p, sent)| *sent && JsValue::from(p) == JsValue::from(port)) =>
+                {
                     frame.connects += 1;
                     for (other, _) in frame.offered.drain(..) {
                         if JsValue::from(&other) != JsValue::from(port) {
