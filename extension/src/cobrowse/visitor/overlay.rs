@@ -124,9 +124,8 @@ struct AppFrame {
     app: App,
     /// The channel, once the frame answered `ready`.
     port: Option<web_sys::MessagePort>,
-    /// Ports offered and not answered yet, and whether the `init` went out
-    /// on them (once the frame said `hello` there).
-    offered: Vec<(web_sys::MessagePort, bool)>,
+    /// Ports offered since the frame last loaded and not taken yet.
+    offered: Vec<Offer>,
     /// Console events that came before the channel, in order (the page
     /// already counted them delivered).
     before_ready: Vec<serde_json::Value>,
@@ -136,8 +135,23 @@ struct AppFrame {
     connects: u32,
     to_frame: Sequencer,
     from_frame: InOrder,
-    _on_message: Vec<Closure<dyn FnMut(web_sys::MessageEvent)>>,
+    /// The channel's listener.
+    _on_port: Option<Closure<dyn FnMut(web_sys::MessageEvent)>>,
     _on_load: Closure<dyn FnMut()>,
+}
+
+/// A port offered to an app's frame.
+struct Offer {
+    port: web_sys::MessagePort,
+    /// Whether the `init` went out on it (once the frame said `hello` there).
+    sent: bool,
+    _on_message: Closure<dyn FnMut(web_sys::MessageEvent)>,
+}
+
+impl Offer {
+    fn is(&self, port: &web_sys::MessagePort) -> bool {
+        JsValue::from(&self.port) == JsValue::from(port)
+    }
 }
 
 /// A listener the overlay added: target, event, handler, capture.
@@ -657,7 +671,7 @@ impl Overlay {
                 connects: 0,
                 to_frame: Sequencer::default(),
                 from_frame: InOrder::default(),
-                _on_message: Vec::new(),
+                _on_port: None,
                 _on_load: on_load,
             },
         );
@@ -673,6 +687,13 @@ impl Overlay {
             match apps.get_mut(app_id) {
                 Some(frame) if frame.token == token => {
                     if step == 0 {
+                        // What was offered to the document before is of no use now.
+                        frame.offered.retain(|o| {
+                            if !o.sent {
+                                o.port.close();
+                            }
+                            o.sent
+                        });
                         // A frame that keeps loading gets offers only so often.
                         if frame.tries >= APP_INIT_TRIES {
                             return;
@@ -714,21 +735,7 @@ impl Overlay {
         let (Ok(channel), Some(target)) = (web_sys::MessageChannel::new(), frame.iframe.content_window()) else {
             return;
         };
-        let port = self.listen_to_port(frame, app_id, channel.port1());
-        let transfer = js_sys::Array::of1(&channel.port2());
-        if let Some(message) = crate::chrome::to_js(&AppChannel::Offer) {
-            let _ = target.post_message_with_transfer(&message, "*", &transfer);
-        }
-        frame.offered.push((port, false));
-    }
-
-    /// Hands the frame's messages on `port` to [`Self::on_app_message`].
-    fn listen_to_port(
-        self: &Rc<Self>,
-        frame: &mut AppFrame,
-        app_id: &str,
-        port: web_sys::MessagePort,
-    ) -> web_sys::MessagePort {
+        let port = channel.port1();
         let me = Rc::downgrade(self);
         let id = app_id.to_owned();
         let this_port = port.clone();
@@ -738,8 +745,11 @@ impl Overlay {
             }
         });
         port.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        frame._on_message.push(on_message);
-        port
+        let transfer = js_sys::Array::of1(&channel.port2());
+        if let Some(message) = crate::chrome::to_js(&AppChannel::Offer) {
+            let _ = target.post_message_with_transfer(&message, "*", &transfer);
+        }
+        frame.offered.push(Offer { port, sent: false, _on_message: on_message });
     }
 
     fn on_app_message(&self, app_id: &str, port: &web_sys::MessagePort, data: JsValue) {
@@ -750,16 +760,16 @@ impl Overlay {
             let Some(frame) = apps.get_mut(app_id) else { return };
             match message {
                 AppChannel::Hello { hello } if hello == frame.hello => {
-                    let same = |p: &web_sys::MessagePort| JsValue::from(p) == JsValue::from(port);
-                    let Some(k) = frame.offered.iter().position(|(p, sent)| !*sent && same(p)) else { return };
+                    let Some(k) = frame.offered.iter().position(|o| !o.sent && o.is(port)) else { return };
                     if let Some(old) = frame.port.take() {
                         // A document with its channel says no hello: this is
                         // the frame loaded again, and the old channel is dead.
                         old.close();
+                        frame._on_port = None;
                         frame.to_frame = Sequencer::default();
                         frame.from_frame = InOrder::default();
                     }
-                    frame.offered[k].1 = true;
+                    frame.offered[k].sent = true;
                     let init = AppChannel::Init {
                         token: frame.token.clone(),
                         app_id: app_id.to_owned(),
@@ -768,14 +778,13 @@ impl Overlay {
                     post(port, &init);
                     return;
                 }
-                AppChannel::Ready
-                    if frame.port.is_none()
-                        && frame.offered.iter().any(|(p, sent)| *sent && JsValue::from(p) == JsValue::from(port)) =>
-                {
+                AppChannel::Ready if frame.port.is_none() && frame.offered.iter().any(|o| o.sent && o.is(port)) => {
                     frame.connects += 1;
-                    for (other, _) in frame.offered.drain(..) {
-                        if JsValue::from(&other) != JsValue::from(port) {
-                            other.close();
+                    for offer in frame.offered.drain(..) {
+                        if offer.is(port) {
+                            frame._on_port = Some(offer._on_message);
+                        } else {
+                            offer.port.close();
                         }
                     }
                     frame.port = Some(port.clone());
