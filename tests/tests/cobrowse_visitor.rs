@@ -478,7 +478,15 @@ async fn the_page_hears_nothing_of_an_app_and_cannot_take_its_channel() {
     let mut a = active_session(&eavesdropping_page()).await;
     app_gets_events_before_ready_and_after_loading_again(&mut a).await;
     let parts: [&dyn baton_e2e::Diagnose; 2] = [&a.device, &a.server];
-    let heard = a.page.evaluate("JSON.stringify(window.heard)").await.or_report("what the page heard", &parts);
+    // The eavesdropper is there and hears what reaches the window.
+    a.page.evaluate("postMessage('probe', '*'); true").await.or_report("post to the page", &parts);
+    let heard = a
+        .page
+        .wait_until("the page hears its own message", "JSON.stringify(window.heard ?? null)", WAIT, |v| {
+            v.as_str().is_some_and(|h| h.contains("probe"))
+        })
+        .await
+        .or_report("what the page heard", &parts);
     let heard = heard.as_str().unwrap_or_default().to_owned();
     assert!(!heard.contains("baton_app") && !heard.contains("stolen"), "the page heard the app: {heard}");
 }

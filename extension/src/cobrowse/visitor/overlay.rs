@@ -131,8 +131,10 @@ struct AppFrame {
     before_ready: Vec<serde_json::Value>,
     /// Loads that were offered a channel.
     tries: u32,
-    /// Channels taken so far (a document loaded again takes a new one).
-    connects: u32,
+    /// Moves on at each load and each channel taken: an offer loop runs
+    /// only within the round it began in, so one load's loop stops when the
+    /// frame loads again or takes a port.
+    round: u32,
     to_frame: Sequencer,
     from_frame: InOrder,
     /// The channel's listener.
@@ -668,7 +670,7 @@ impl Overlay {
                 offered: Vec::new(),
                 before_ready: Vec::new(),
                 tries: 0,
-                connects: 0,
+                round: 0,
                 to_frame: Sequencer::default(),
                 from_frame: InOrder::default(),
                 _on_port: None,
@@ -678,11 +680,11 @@ impl Overlay {
     }
 
     /// After the frame with `token` loaded: offers it a port at each of
-    /// [`APP_OFFER_DELAYS_MS`] from `step` on, until it takes one. A document
-    /// that has its channel ignores offers, so only a new one (the frame
-    /// loaded again) takes one.
+    /// [`APP_OFFER_DELAYS_MS`] from `step` on, until it takes one or loads
+    /// again (see `AppFrame::round`). A document that has its channel ignores
+    /// offers, so only a new one (the frame loaded again) takes one.
     fn offer_until_taken(self: &Rc<Self>, app_id: &str, token: &str, step: usize) {
-        let connects = {
+        let round = {
             let mut apps = self.apps.borrow_mut();
             match apps.get_mut(app_id) {
                 Some(frame) if frame.token == token => {
@@ -699,8 +701,9 @@ impl Overlay {
                             return;
                         }
                         frame.tries += 1;
+                        frame.round += 1;
                     }
-                    frame.connects
+                    frame.round
                 }
                 _ => return,
             }
@@ -711,8 +714,8 @@ impl Overlay {
         let (id, token) = (app_id.to_owned(), token.to_owned());
         let next = Closure::once_into_js(move || {
             let Some(me) = me.upgrade() else { return };
-            let taken = me.apps.borrow().get(&id).is_none_or(|f| f.token != token || f.connects != connects);
-            if !taken {
+            let current = me.apps.borrow().get(&id).is_some_and(|f| f.token == token && f.round == round);
+            if current {
                 me.offer_until_taken(&id, &token, step + 1);
             }
         });
@@ -779,7 +782,7 @@ impl Overlay {
                     return;
                 }
                 AppChannel::Ready if frame.port.is_none() && frame.offered.iter().any(|o| o.sent && o.is(port)) => {
-                    frame.connects += 1;
+                    frame.round += 1;
                     for offer in frame.offered.drain(..) {
                         if offer.is(port) {
                             frame._on_port = Some(offer._on_message);
