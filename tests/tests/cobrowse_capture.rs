@@ -1160,3 +1160,54 @@ async fn a_shadow_root_attached_when_an_element_is_defined_is_captured() {
     let snapshots = frames.iter().filter(|f| f["frame"]["k"] == "snapshot").count();
     assert_eq!(snapshots, 2, "one keyframe for the upgrade");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shadow_root_attached_later_to_a_plain_or_defined_element_is_captured() {
+    let _one = ONE_BROWSER.lock().await;
+    // A script may give a captured `div` (or a custom element defined long
+    // ago) a shadow root at any time; no mutation reports it. The host here
+    // comes after 1,500 other `div`s, so finding it takes more than one poll.
+    let fillers = "<div>f</div>".repeat(1_500);
+    let html = format!(
+        "<!doctype html><html><body>{fillers}<div id=plain-host><span>PLAIN-LIGHT</span></div>\
+         <x-defined id=defined>DEFINED-LIGHT</x-defined>\
+         <script>customElements.define('x-defined', class extends HTMLElement {{}});</script></body></html>"
+    );
+    let (_browser, _dir, page) = open_pages(vec![("/t", html)]).await;
+    let mut frames = start_capture(&page, "", "").await;
+    let first = serde_json::to_string(&frames).expect("frames text");
+    assert!(first.contains("PLAIN-LIGHT") && !first.contains("PLAIN-SHADOW"), "{}", truncate(&frames));
+    fn snapshots(f: &[Value]) -> Vec<&Value> {
+        f.iter().filter(|x| x["frame"]["k"] == "snapshot").collect()
+    }
+
+    page.page_eval(
+        "window.plainRoot = document.getElementById('plain-host').attachShadow({ mode: 'closed' }); \
+         window.plainRoot.innerHTML = '<p>PLAIN-SHADOW-TEXT</p><input id=pi><slot></slot>'; true",
+    )
+    .await;
+    page.frames_until(&mut frames, "the plain element's shadow tree in a keyframe", |f| {
+        snapshots(f).iter().any(|x| x.to_string().contains("PLAIN-SHADOW-TEXT"))
+    })
+    .await;
+    // Watched like any other shadow tree: typing in it is masked.
+    page.page_eval("window.plainRoot.getElementById('pi').focus(); true").await;
+    page.session.call("Input.insertText", json!({ "text": "TYPED-IN-LATE-ROOT" })).await.expect("type");
+    page.frames_until(&mut frames, "the masked input", |f| has_kind(f, "input")).await;
+
+    page.page_eval(
+        "document.getElementById('defined').attachShadow({ mode: 'open' }).innerHTML = '<b>DEFINED-SHADOW-TEXT</b>'; true",
+    )
+    .await;
+    page.frames_until(&mut frames, "the defined element's shadow tree in a keyframe", |f| {
+        snapshots(f).iter().any(|x| x.to_string().contains("DEFINED-SHADOW-TEXT"))
+    })
+    .await;
+    // Found once: the keyframe that captured a root does not look for it again.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    settle(&page, &mut frames, "AFTER-LATE-ROOTS").await;
+    page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
+    let text = serde_json::to_string(&frames).expect("frames text");
+    assert_not_sent(&frames, &text, &["TYPED-IN-LATE-ROOT"], " (late shadow root)");
+    assert_eq!(snapshots(&frames).len(), 3, "one keyframe per attached root");
+}

@@ -66,6 +66,10 @@ const CLOCK_EVERY: u32 = 32;
 const MAX_ANCESTORS: usize = 4_096;
 /// Custom elements watched for a shadow root attached when they are defined.
 const MAX_UPGRADE_WATCH: usize = 2_000;
+/// Captured elements without a shadow root that one poll asks again (about
+/// 2 µs each): a root attached later is found within a second on most pages,
+/// within a few seconds on pages with thousands of such elements.
+const HOST_RECHECK_PER_POLL: usize = 500;
 /// `@import`s followed into before a sheet counts as unknown.
 const MAX_IMPORT_DEPTH: u32 = 4;
 /// `CSSRule.IMPORT_RULE`.
@@ -215,6 +219,13 @@ struct State {
     /// Custom elements captured with no shadow root: one defined later
     /// may attach one, which no mutation reports (looked at by the poll).
     maybe_upgraded: Vec<Element>,
+    /// Captured elements that may host a shadow root and had none, asked
+    /// again a slice per poll from `host_cursor` on (attaching a root is
+    /// not a DOM mutation); ids of nodes gone since are dropped on the way.
+    bare_hosts: Vec<NodeId>,
+    host_cursor: usize,
+    /// `bare_hosts.len()` after its last sweep of gone ids.
+    bare_hosts_swept: usize,
     assets: AssetStore,
     sheets: IdTable<SheetWatch>,
     generation: u32,
@@ -311,6 +322,9 @@ pub fn start(policy: MaskPolicy, sink: Sink) -> Result<Rc<Shared>, CaptureError>
             sheet_cache: SheetCache::default(),
             keyframe_due: false,
             maybe_upgraded: Vec::new(),
+            bare_hosts: Vec::new(),
+            host_cursor: 0,
+            bare_hosts_swept: 0,
             assets: AssetStore::default(),
             sheets: IdTable::default(),
             generation: 0,
@@ -379,6 +393,9 @@ pub fn keyframe(shared: &Rc<Shared>) {
         st.sheet_cache = SheetCache::default();
         st.keyframe_due = false;
         st.maybe_upgraded.clear();
+        st.bare_hosts.clear();
+        st.host_cursor = 0;
+        st.bare_hosts_swept = 0;
         st.assets.reset();
         st.scroll_candidates.clear();
         st.unmoved = true;
@@ -609,6 +626,7 @@ fn install(shared: &Rc<Shared>) -> Result<(), JsValue> {
             let mut batch = Batch::default();
             st.poll_sheets(&mut batch, None);
             st.check_upgrades();
+            st.recheck_bare_hosts();
             st.frames_of(batch)
         });
         if let Some(shared) = w.upgrade() {
@@ -1093,6 +1111,15 @@ fn shadow_root_of(open_shadow: &Option<(JsValue, Function)>, el: &Element) -> Op
     el.shadow_root()
 }
 
+/// Whether `id` names a node of the current snapshot still in the page
+/// ([`State::node_at`] without taking the node).
+fn is_captured(bulk: &Option<(bulk::List, Vec<bool>)>, nodes: &IdTable<DomNode>, id: NodeId) -> bool {
+    match bulk {
+        Some((_, live)) if (id as usize) < live.len() => live[id as usize],
+        _ => nodes.contains_key(&id),
+    }
+}
+
 fn shadow_host(fragment: &DomNode) -> Option<Element> {
     get(fragment.as_ref(), "host").and_then(|h| node_of_type(&h, ELEMENT))
 }
@@ -1205,6 +1232,39 @@ impl State {
             false
         });
         self.keyframe_due |= attached;
+    }
+
+    /// The next [`HOST_RECHECK_PER_POLL`] of [`State::bare_hosts`]: one
+    /// that has a shadow root now is captured again, with a keyframe (as
+    /// for an upgrade). A script may attach a root to a plain element
+    /// (`div`, `span`, …) or a defined custom element at any time, and
+    /// nothing in Baton's world tells when.
+    fn recheck_bare_hosts(&mut self) {
+        if self.keyframe_due {
+            return;
+        }
+        // Gone ids are dropped as the cursor passes them; a page that keeps
+        // adding and removing elements outruns it, so the whole list is
+        // swept once it has doubled.
+        if self.bare_hosts.len() > self.bare_hosts_swept.saturating_mul(2).max(HOST_RECHECK_PER_POLL) {
+            let (bulk, nodes) = (&self.bulk, &self.nodes);
+            self.bare_hosts.retain(|&id| is_captured(bulk, nodes, id));
+            self.bare_hosts_swept = self.bare_hosts.len();
+        }
+        let start = self.host_cursor.min(self.bare_hosts.len());
+        let end = (start + HOST_RECHECK_PER_POLL).min(self.bare_hosts.len());
+        let mut kept = Vec::with_capacity(end - start);
+        for id in self.bare_hosts[start..end].iter().copied() {
+            let Some(node) = self.node_at(id) else { continue };
+            if self.shadow_of(node.unchecked_ref()).is_some() {
+                self.keyframe_due = true;
+                return;
+            }
+            kept.push(id);
+        }
+        let next = start + kept.len();
+        self.bare_hosts.splice(start..end, kept);
+        self.host_cursor = if next >= self.bare_hosts.len() { 0 } else { next };
     }
 
     /// A document's or shadow root's adopted sheets, the outline's left out.
@@ -1552,9 +1612,12 @@ impl State {
             _ if may_host => h.el().and_then(|el| self.shadow_of(el)),
             _ => None,
         };
-        if shadow.is_none() && tag.contains('-') && self.maybe_upgraded.len() < MAX_UPGRADE_WATCH {
-            if let Some(el) = h.el() {
-                self.maybe_upgraded.push(el.clone());
+        if shadow.is_none() && may_host {
+            self.bare_hosts.push(id);
+            if tag.contains('-') && self.maybe_upgraded.len() < MAX_UPGRADE_WATCH {
+                if let Some(el) = h.el() {
+                    self.maybe_upgraded.push(el.clone());
+                }
             }
         }
         // A shadow tree's styles may make its host editable (`:host`).
