@@ -1164,23 +1164,22 @@ async fn a_shadow_root_attached_when_an_element_is_defined_is_captured() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shadow_root_attached_later_to_a_plain_or_defined_element_is_captured() {
     let _one = ONE_BROWSER.lock().await;
+    fn snapshots(f: &[Value]) -> Vec<&Value> {
+        f.iter().filter(|x| x["frame"]["k"] == "snapshot").collect()
+    }
     // A script may give a captured `div` (or a custom element defined long
-    // ago) a shadow root at any time; no mutation reports it. The host here
-    // comes after 1,500 other `div`s, so finding it takes more than one poll.
-    let fillers = "<div>f</div>".repeat(1_500);
+    // ago) a shadow root at any time; no mutation reports it. The first
+    // `div` comes after 1,500 others, so finding it takes more than one poll.
+    let fillers = "<div class=filler>f</div>".repeat(1_500);
     let html = format!(
-        "<!doctype html><html><body>{fillers}<div id=plain-host><span>PLAIN-LIGHT</span></div>\
-         <x-defined id=defined>DEFINED-LIGHT</x-defined>\
+        "<!doctype html><html><body><x-defined id=defined>DEFINED-LIGHT</x-defined>\
+         {fillers}<div id=plain-host><span>PLAIN-LIGHT</span></div><div id=second-host>SECOND-LIGHT</div>\
          <script>customElements.define('x-defined', class extends HTMLElement {{}});</script></body></html>"
     );
     let (_browser, _dir, page) = open_pages(vec![("/t", html)]).await;
     let mut frames = start_capture(&page, "", "").await;
     let first = serde_json::to_string(&frames).expect("frames text");
     assert!(first.contains("PLAIN-LIGHT") && !first.contains("PLAIN-SHADOW"), "{}", truncate(&frames));
-    fn snapshots(f: &[Value]) -> Vec<&Value> {
-        f.iter().filter(|x| x["frame"]["k"] == "snapshot").collect()
-    }
-
     page.page_eval(
         "window.plainRoot = document.getElementById('plain-host').attachShadow({ mode: 'closed' }); \
          window.plainRoot.innerHTML = '<p>PLAIN-SHADOW-TEXT</p><input id=pi><slot></slot>'; true",
@@ -1190,11 +1189,34 @@ async fn a_shadow_root_attached_later_to_a_plain_or_defined_element_is_captured(
         snapshots(f).iter().any(|x| x.to_string().contains("PLAIN-SHADOW-TEXT"))
     })
     .await;
-    // Watched like any other shadow tree: typing in it is masked.
+    // The late root is watched like any other shadow tree: typing in it is masked.
     page.page_eval("window.plainRoot.getElementById('pi').focus(); true").await;
     page.session.call("Input.insertText", json!({ "text": "TYPED-IN-LATE-ROOT" })).await.expect("type");
     page.frames_until(&mut frames, "the masked input", |f| has_kind(f, "input")).await;
+    // Found once: the keyframe that captured a root does not look for it again.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    settle(&page, &mut frames, "AFTER-LATE-ROOT").await;
+    page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
+    let text = serde_json::to_string(&frames).expect("frames text");
+    assert_not_sent(&frames, &text, &["TYPED-IN-LATE-ROOT"], " (late shadow root)");
+    assert_eq!(snapshots(&frames).len(), 2, "one keyframe for the attached root");
 
+    // Two roots soon after one another, on a small page now: the second
+    // waits out the gap after the first one's keyframe, so a page giving
+    // roots out all the time is not captured anew each second. (It is
+    // attached past the poll after that keyframe, which looks once at every
+    // custom element captured without a root, for upgrades.)
+    page.page_eval("document.querySelectorAll('.filler').forEach(f => f.remove()); true").await;
+    let mut frames = start_capture(&page, "", "").await;
+    page.page_eval(
+        "document.getElementById('second-host').attachShadow({ mode: 'open' }).innerHTML = 'SECOND-ROOT'; true",
+    )
+    .await;
+    page.frames_until(&mut frames, "the second plain root in a keyframe", |f| {
+        snapshots(f).iter().any(|x| x.to_string().contains("SECOND-ROOT"))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
     page.page_eval(
         "document.getElementById('defined').attachShadow({ mode: 'open' }).innerHTML = '<b>DEFINED-SHADOW-TEXT</b>'; true",
     )
@@ -1203,11 +1225,9 @@ async fn a_shadow_root_attached_later_to_a_plain_or_defined_element_is_captured(
         snapshots(f).iter().any(|x| x.to_string().contains("DEFINED-SHADOW-TEXT"))
     })
     .await;
-    // Found once: the keyframe that captured a root does not look for it again.
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
-    settle(&page, &mut frames, "AFTER-LATE-ROOTS").await;
     page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
-    let text = serde_json::to_string(&frames).expect("frames text");
-    assert_not_sent(&frames, &text, &["TYPED-IN-LATE-ROOT"], " (late shadow root)");
-    assert_eq!(snapshots(&frames).len(), 3, "one keyframe per attached root");
+    let taken = snapshots(&frames);
+    assert_eq!(taken.len(), 3, "one keyframe per attached root");
+    let at = |i: usize| taken[i]["at"].as_f64().unwrap_or(0.0);
+    assert!(at(2) - at(1) >= 4_900.0, "the second keyframe came {:.0} ms after the first", at(2) - at(1));
 }

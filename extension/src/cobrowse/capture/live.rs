@@ -67,9 +67,14 @@ const MAX_ANCESTORS: usize = 4_096;
 /// Custom elements watched for a shadow root attached when they are defined.
 const MAX_UPGRADE_WATCH: usize = 2_000;
 /// Captured elements without a shadow root that one poll asks again (about
-/// 2 µs each): a root attached later is found within a second on most pages,
-/// within a few seconds on pages with thousands of such elements.
+/// 3 µs each, so 1.5 ms a second while shared): a root attached later is
+/// found within a second on pages with fewer such elements, within a few
+/// seconds on pages with thousands.
 const HOST_RECHECK_PER_POLL: usize = 500;
+/// After a keyframe for a root found that way, the next look waits this
+/// long: a page that keeps giving new elements roots later (a feed that
+/// hydrates its items) is captured anew at most this often.
+const HOST_KEYFRAME_GAP_MS: f64 = 5_000.0;
 /// `@import`s followed into before a sheet counts as unknown.
 const MAX_IMPORT_DEPTH: u32 = 4;
 /// `CSSRule.IMPORT_RULE`.
@@ -226,6 +231,8 @@ struct State {
     host_cursor: usize,
     /// `bare_hosts.len()` after its last sweep of gone ids.
     bare_hosts_swept: usize,
+    /// When the last root found by the recheck took a keyframe.
+    host_keyframe_ms: f64,
     assets: AssetStore,
     sheets: IdTable<SheetWatch>,
     generation: u32,
@@ -325,6 +332,7 @@ pub fn start(policy: MaskPolicy, sink: Sink) -> Result<Rc<Shared>, CaptureError>
             bare_hosts: Vec::new(),
             host_cursor: 0,
             bare_hosts_swept: 0,
+            host_keyframe_ms: f64::NEG_INFINITY,
             assets: AssetStore::default(),
             sheets: IdTable::default(),
             generation: 0,
@@ -1240,7 +1248,7 @@ impl State {
     /// (`div`, `span`, …) or a defined custom element at any time, and
     /// nothing in Baton's world tells when.
     fn recheck_bare_hosts(&mut self) {
-        if self.keyframe_due {
+        if self.keyframe_due || now() - self.host_keyframe_ms < HOST_KEYFRAME_GAP_MS {
             return;
         }
         // Gone ids are dropped as the cursor passes them; a page that keeps
@@ -1258,6 +1266,7 @@ impl State {
             let Some(node) = self.node_at(id) else { continue };
             if self.shadow_of(node.unchecked_ref()).is_some() {
                 self.keyframe_due = true;
+                self.host_keyframe_ms = now();
                 return;
             }
             kept.push(id);
