@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use baton_e2e::cdp::Cdp;
 use baton_e2e::{artifacts, pages, Browser, BrowserOptions, Reply, Session};
+use baton_shared::cobrowse::{resolve_ids, Node, VisitorFrame, WINDOW};
 use serde_json::{json, Value};
 
 const LOAD_TIMEOUT: Duration = Duration::from_secs(15);
@@ -456,6 +457,55 @@ async fn the_bulk_read_captures_what_the_per_node_walk_does() {
     let note_value = notes.first().and_then(|n| n["a"].as_array()).and_then(|a| a.iter().find(|p| p[0] == "value"));
     let typed = "NOTE-INITIAL".len() + "-TYPED".len();
     assert_eq!(note_value, Some(&json!(["value", "*".repeat(typed)])), "the textarea's masked value: {notes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_snapshot_has_the_scroll_of_the_window_and_of_scrolled_elements() {
+    let _one = ONE_BROWSER.lock().await;
+    let scroller = |id: &str| {
+        format!("<div id={id} style='height:100px;width:100px;overflow:scroll'><div style='height:900px;width:900px'>S</div></div>")
+    };
+    let html = format!(
+        "<!doctype html><html id=html-root><body style='height:3000px'>{}<section id=host></section><span>inline</span>\
+         <div data-baton-private>{}</div>\
+         <script>\
+           window.scrollTo(0, 250);\
+           const s = document.getElementById('scroller'); s.scrollTop = 120; s.scrollLeft = 30;\
+           const r = document.getElementById('host').attachShadow({{ mode: 'closed' }});\
+           r.innerHTML = \"{}\"; r.getElementById('inner').scrollTop = 77;\
+           document.getElementById('private-scroller').scrollTop = 55;\
+         </script></body></html>",
+        scroller("scroller"),
+        scroller("private-scroller"),
+        scroller("inner"),
+    );
+    let (_browser, _dir, page) = open_pages(vec![("/t", html)]).await;
+    for bulk in [true, false] {
+        choose_walk(&page, bulk).await;
+        let frames = start_capture(&page, "", "").await;
+        page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
+        let frame = frames.iter().find(|f| f["frame"]["k"] == "snapshot").expect("snapshot")["frame"].clone();
+        let Ok(VisitorFrame::Snapshot(mut snapshot)) = serde_json::from_value::<VisitorFrame>(frame.clone()) else {
+            panic!("a snapshot frame: {frame}");
+        };
+        assert!(resolve_ids(&mut snapshot.root), "the root's id: {frame}");
+        fn id_of(node: &Node, attr: &str) -> Option<u32> {
+            let Node::Element { i, a, c, s, f, .. } = node else { return None };
+            if a.iter().any(|(k, v)| k == "id" && v == attr) {
+                return Some(*i);
+            }
+            c.iter().chain(s.iter().flatten()).chain(f.as_deref()).find_map(|n| id_of(n, attr))
+        }
+        let id = |attr: &str| id_of(&snapshot.root, attr).unwrap_or_else(|| panic!("#{attr} in {frame}"));
+        let mut scroll = snapshot.scroll.clone();
+        scroll.sort_unstable();
+        // The document element reports the viewport's scroll as its own. The
+        // private block's scroller is a placeholder's content: not sent.
+        let mut want = vec![(WINDOW, 0, 250), (id("html-root"), 0, 250)];
+        want.extend([(id("scroller"), 30, 120), (id("inner"), 0, 77)]);
+        want.sort_unstable();
+        assert_eq!(scroll, want, "bulk read {bulk}: {frame}");
+    }
 }
 
 /// Serves `routes` (path → HTML): the server's base URL.

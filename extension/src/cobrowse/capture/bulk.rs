@@ -268,33 +268,25 @@ impl Natives {
         self.pick(table, positions)?.for_each_with(&self.weak_delete, ids)
     }
 
-    /// Non-zero scroll offsets of the elements under `root` that match
-    /// `selector`, by id: `(id, left, top)`.
-    pub fn scroll_offsets(
-        &self,
-        root: &Element,
-        selector: &str,
-        ids: &IdMap,
-    ) -> Result<Vec<(NodeId, i32, i32)>, JsValue> {
-        let els = list(&root.query_selector_all(selector)?);
-        els.push(root);
+    /// Non-zero scroll offsets of the elements of `table` at `positions`
+    /// (their ids), in two reads: `(id, left, top)`.
+    pub fn scroll_offsets(&self, table: &List, positions: &[u32]) -> Result<Vec<(NodeId, i32, i32)>, JsValue> {
+        if positions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let els = self.pick(table, positions)?;
         let tops = els.map_with(&self.scroll_top, &JsValue::UNDEFINED)?;
         let tops = js_sys::Int32Array::new(&tops).to_vec();
         let lefts = els.map_with(&self.scroll_left, &JsValue::UNDEFINED)?;
         let lefts = js_sys::Int32Array::new(&lefts).to_vec();
-        let nonzero: Vec<u32> = (0..tops.len())
-            .filter(|&i| tops[i] != 0 || lefts.get(i).is_some_and(|&l| l != 0))
-            .map(|i| i as u32)
-            .collect();
-        if nonzero.is_empty() {
-            return Ok(Vec::new());
+        if tops.len() != positions.len() || lefts.len() != positions.len() {
+            return Err(JsValue::from_str("scroll offsets: a read came back short"));
         }
-        let ids = self.ids_of(&self.pick(&els, &nonzero)?, ids)?;
-        Ok(nonzero
+        Ok(positions
             .iter()
-            .zip(ids)
-            .filter(|(_, id)| *id != 0)
-            .map(|(&i, id)| (id, lefts[i as usize], tops[i as usize]))
+            .zip(tops.into_iter().zip(lefts))
+            .filter(|(_, (top, left))| *top != 0 || *left != 0)
+            .map(|(&id, (top, left))| (id, left, top))
             .collect())
     }
 }

@@ -808,12 +808,20 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
             if wx != 0 || wy != 0 {
                 scroll.push((WINDOW, wx, wy));
             }
-            if st.bulk.is_some() {
-                if let (Some(natives), Some(html)) = (&st.natives, st.document.document_element()) {
-                    scroll.extend(natives.scroll_offsets(&html, &scroll_read_selector(), &st.ids).unwrap_or_default());
+            // The bulk read's elements in two reads; the others (and all of
+            // them if that fails) one by one.
+            let mut one_by_one = std::mem::take(&mut st.scroll_candidates);
+            if let (Some(natives), Some((table, live))) = (&st.natives, &st.bulk) {
+                let (read, rest): (Vec<NodeId>, Vec<NodeId>) =
+                    one_by_one.into_iter().partition(|&id| (id as usize) < live.len());
+                let read: Vec<NodeId> = read.into_iter().filter(|&id| live[id as usize]).collect();
+                one_by_one = rest;
+                match natives.scroll_offsets(table, &read) {
+                    Ok(offsets) => scroll.extend(offsets),
+                    Err(_) => one_by_one.extend(read),
                 }
             }
-            for id in std::mem::take(&mut st.scroll_candidates) {
+            for id in one_by_one {
                 if let Some(el) = st.node_at(id).map(|n| n.unchecked_into::<Element>()) {
                     let (x, y) = (el.scroll_left(), el.scroll_top());
                     if x != 0 || y != 0 {
@@ -1051,11 +1059,6 @@ fn apply_patches(root: &mut Node, patches: &mut IdTable<Patch>) {
             stack.extend(c.iter_mut());
         }
     }
-}
-
-/// `:not(…)` of the tags whose scroll offsets are not read.
-fn scroll_read_selector() -> String {
-    format!(":not({})", NO_SCROLL_READ.join(","))
 }
 
 /// An element as captured, before its children.
@@ -1687,10 +1690,9 @@ impl State {
             }
         }
 
-        if matches!(h, Handle::Live(_)) && !NO_SCROLL_READ.contains(&tag.as_str()) && self.snapshotting {
+        if !NO_SCROLL_READ.contains(&tag.as_str()) && self.snapshotting {
             // Read once the walk is done: a read forces layout when the
             // page changed since the last one, so at most once then.
-            // (A bulk read reads them all at once instead.)
             self.scroll_candidates.push(id);
         }
 
