@@ -204,6 +204,21 @@ fn has_kind(frames: &[Value], k: &str) -> bool {
     frames.iter().any(|f| f["frame"]["k"] == k)
 }
 
+/// The snapshot frames (the first and every keyframe), in order.
+fn snapshots(frames: &[Value]) -> Vec<&Value> {
+    frames.iter().filter(|f| f["frame"]["k"] == "snapshot").collect()
+}
+
+/// Runs `script` in the page, then collects frames until a keyframe shows
+/// `text`: a shadow root attached to a captured element is no mutation.
+async fn keyframe_after(page: &Page, frames: &mut Vec<Value>, script: &str, text: &str) {
+    page.page_eval(script).await;
+    page.frames_until(frames, &format!("a keyframe showing {text}"), |f| {
+        snapshots(f).iter().any(|x| x.to_string().contains(text))
+    })
+    .await;
+}
+
 /// Every element node with attribute `name` = `value`, anywhere in `v`.
 fn find_elements<'a>(v: &'a Value, name: &str, value: &str, out: &mut Vec<&'a Value>) {
     match v {
@@ -484,7 +499,7 @@ async fn the_snapshot_has_the_scroll_of_the_window_and_of_scrolled_elements() {
         choose_walk(&page, bulk).await;
         let frames = start_capture(&page, "", "").await;
         page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
-        let frame = frames.iter().find(|f| f["frame"]["k"] == "snapshot").expect("snapshot")["frame"].clone();
+        let frame = snapshots(&frames).first().expect("snapshot")["frame"].clone();
         let Ok(VisitorFrame::Snapshot(mut snapshot)) = serde_json::from_value::<VisitorFrame>(frame.clone()) else {
             panic!("a snapshot frame: {frame}");
         };
@@ -1178,17 +1193,15 @@ async fn a_shadow_root_attached_when_an_element_is_defined_is_captured() {
     page.page_eval("customElements.define('x-plain', class extends HTMLElement {}); true").await;
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     settle(&page, &mut frames, "AFTER-PLAIN-DEFINED").await;
-    let snapshots = frames.iter().filter(|f| f["frame"]["k"] == "snapshot").count();
-    assert_eq!(snapshots, 1, "no keyframe for an element defined without a shadow root");
-    page.page_eval(
+    assert_eq!(snapshots(&frames).len(), 1, "no keyframe for an element defined without a shadow root");
+    keyframe_after(
+        &page,
+        &mut frames,
         "customElements.define('x-card', class extends HTMLElement { constructor() { super(); \
            window.cardRoot = this.attachShadow({ mode: 'closed' }); \
            window.cardRoot.innerHTML = '<p>SHADOW-AFTER-UPGRADE</p><input id=si><slot></slot>'; } }); true",
+        "SHADOW-AFTER-UPGRADE",
     )
-    .await;
-    page.frames_until(&mut frames, "the shadow tree in a keyframe", |f| {
-        f.iter().any(|x| x["frame"]["k"] == "snapshot" && x.to_string().contains("SHADOW-AFTER-UPGRADE"))
-    })
     .await;
     // The new shadow tree is watched like any other: outlined, and its
     // field's typing masked.
@@ -1207,16 +1220,12 @@ async fn a_shadow_root_attached_when_an_element_is_defined_is_captured() {
     page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
     let text = serde_json::to_string(&frames).expect("frames text");
     assert_not_sent(&frames, &text, &["TYPED-IN-UPGRADED"], " (upgraded shadow tree)");
-    let snapshots = frames.iter().filter(|f| f["frame"]["k"] == "snapshot").count();
-    assert_eq!(snapshots, 2, "one keyframe for the upgrade");
+    assert_eq!(snapshots(&frames).len(), 2, "one keyframe for the upgrade");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shadow_root_attached_later_to_a_plain_or_defined_element_is_captured() {
     let _one = ONE_BROWSER.lock().await;
-    fn snapshots(f: &[Value]) -> Vec<&Value> {
-        f.iter().filter(|x| x["frame"]["k"] == "snapshot").collect()
-    }
     // A script may give a captured `div` (or a custom element defined long
     // ago) a shadow root at any time; no mutation reports it. The first
     // `div` comes after 1,500 others, so finding it takes more than one poll.
@@ -1230,14 +1239,13 @@ async fn a_shadow_root_attached_later_to_a_plain_or_defined_element_is_captured(
     let mut frames = start_capture(&page, "", "").await;
     let first = serde_json::to_string(&frames).expect("frames text");
     assert!(first.contains("PLAIN-LIGHT") && !first.contains("PLAIN-SHADOW"), "{}", truncate(&frames));
-    page.page_eval(
+    keyframe_after(
+        &page,
+        &mut frames,
         "window.plainRoot = document.getElementById('plain-host').attachShadow({ mode: 'closed' }); \
          window.plainRoot.innerHTML = '<p>PLAIN-SHADOW-TEXT</p><input id=pi><slot></slot>'; true",
+        "PLAIN-SHADOW-TEXT",
     )
-    .await;
-    page.frames_until(&mut frames, "the plain element's shadow tree in a keyframe", |f| {
-        snapshots(f).iter().any(|x| x.to_string().contains("PLAIN-SHADOW-TEXT"))
-    })
     .await;
     // The late root is watched like any other shadow tree: typing in it is masked.
     page.page_eval("window.plainRoot.getElementById('pi').focus(); true").await;
@@ -1258,23 +1266,13 @@ async fn a_shadow_root_attached_later_to_a_plain_or_defined_element_is_captured(
     // custom element captured without a root, for upgrades.)
     page.page_eval("document.querySelectorAll('.filler').forEach(f => f.remove()); true").await;
     let mut frames = start_capture(&page, "", "").await;
-    page.page_eval(
-        "document.getElementById('second-host').attachShadow({ mode: 'open' }).innerHTML = 'SECOND-ROOT'; true",
-    )
-    .await;
-    page.frames_until(&mut frames, "the second plain root in a keyframe", |f| {
-        snapshots(f).iter().any(|x| x.to_string().contains("SECOND-ROOT"))
-    })
-    .await;
+    let second =
+        "document.getElementById('second-host').attachShadow({ mode: 'open' }).innerHTML = 'SECOND-ROOT'; true";
+    keyframe_after(&page, &mut frames, second, "SECOND-ROOT").await;
     tokio::time::sleep(Duration::from_millis(1_200)).await;
-    page.page_eval(
-        "document.getElementById('defined').attachShadow({ mode: 'open' }).innerHTML = '<b>DEFINED-SHADOW-TEXT</b>'; true",
-    )
-    .await;
-    page.frames_until(&mut frames, "the defined element's shadow tree in a keyframe", |f| {
-        snapshots(f).iter().any(|x| x.to_string().contains("DEFINED-SHADOW-TEXT"))
-    })
-    .await;
+    let defined =
+        "document.getElementById('defined').attachShadow({ mode: 'open' }).innerHTML = '<b>DEFINED-SHADOW-TEXT</b>'; true";
+    keyframe_after(&page, &mut frames, defined, "DEFINED-SHADOW-TEXT").await;
     page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
     let taken = snapshots(&frames);
     assert_eq!(taken.len(), 3, "one keyframe per attached root");
