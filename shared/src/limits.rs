@@ -114,6 +114,13 @@ pub const COBROWSE_GUESSES_PER_CODE: u32 = 5;
 /// metadata, never page content.
 pub const MAX_AUDIT_EVENT: usize = 2 * 1024;
 
+/// Levels of nodes one co-browsing frame nests. JSON readers refuse text
+/// nested deeper than 128 levels (serde_json, so the hosts and the
+/// extension), and a node level takes two (the node and its list of
+/// children); what lies deeper in a page travels as additions after the
+/// frame (`cobrowse::split_deep`).
+pub const MAX_NODE_NESTING: usize = 40;
+
 /// Largest relay message (one encrypted frame) the server forwards.
 pub const MAX_RELAY_MESSAGE: usize = 16 * 1024 * 1024;
 

@@ -1261,3 +1261,46 @@ async fn a_hostile_page_shared_by_a_real_visitor_runs_nothing_in_the_console() {
     assert!(heard.iter().any(|h| h.contains("/script")), "the visitor's tab ran its own page (sanity): {heard:#?}");
     assert!(from_console.is_empty(), "the console reached the beacon: {from_console:#?}");
 }
+
+/// A page whose script nests `depth` elements (deeper than the HTML parser
+/// would), the innermost with `text`; `window.nestMore(depth, text)` adds
+/// another such chain later.
+fn deep_page(depth: usize, text: &str) -> String {
+    format!(
+        r#"<!doctype html><html><head><title>Deep</title></head><body>
+<p>A deeply nested page</p><div id="deep"></div>
+<script>
+  window.nestMore = (depth, text) => {{
+    let el = document.createElement('section');
+    const top = el;
+    for (let i = 0; i < depth; i++) {{ const d = document.createElement('div'); el.appendChild(d); el = d; }}
+    el.textContent = text;
+    document.getElementById('deep').appendChild(top);
+    return true;
+  }};
+  nestMore({depth}, {text:?});
+</script></body></html>"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_nested_deeper_than_a_frame_may_be_shows_whole_in_the_console() {
+    let w = World::start(" N").await;
+    let parts = w.parts();
+    let url = serve(deep_page(1_000, "Bottom of the deep page 4471")).await;
+    let (page, console, _session, _) = share_and_join(&w, &parts, &url, "Bottom of the deep page 4471", false).await;
+    // A chain added later is as deep again.
+    page.evaluate("nestMore(600, 'Added deep later 5512')").await.or_report("nest more", &parts);
+    let v = console.wait("the later chain", |v| text_of(v).contains("Added deep later 5512")).await;
+    assert!(v["console_error"].is_null(), "{}", v["console_error"]);
+    assert_eq!(v["mirror_status"], "live", "{}", v["mirror_status"]);
+    let depth = console
+        .session
+        .evaluate(
+            "(() => { let d = 0, el = document.querySelector('#mirror').contentDocument.getElementById('deep'); \
+             while (el && el.firstElementChild) { el = el.firstElementChild; d++; } return d; })()",
+        )
+        .await
+        .or_report("the mirror's depth", &parts);
+    assert_eq!(depth, json!(1_001), "the whole first chain is mirrored, element for element");
+}

@@ -1279,3 +1279,40 @@ async fn a_shadow_root_attached_later_to_a_plain_or_defined_element_is_captured(
     let at = |i: usize| taken[i]["at"].as_f64().unwrap_or(0.0);
     assert!(at(2) - at(1) >= 4_900.0, "the second keyframe came {:.0} ms after the first", at(2) - at(1));
 }
+
+/// JSON nesting of `v`: objects and arrays.
+fn nesting(v: &Value) -> usize {
+    match v {
+        Value::Array(a) => 1 + a.iter().map(nesting).max().unwrap_or(0),
+        Value::Object(o) => 1 + o.values().map(nesting).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_nested_deeper_than_a_frame_may_be_comes_in_pieces_from_both_walks() {
+    let _one = ONE_BROWSER.lock().await;
+    let html = r#"<!doctype html><html><body><p>Deep page</p><div id=top></div><script>
+      let el = document.getElementById('top');
+      for (let i = 0; i < 1500; i++) { const d = document.createElement('div'); el.appendChild(d); el = d; }
+      el.textContent = 'BOTTOM-OF-THE-PAGE';
+    </script></body></html>"#;
+    let (_browser, _dir, page) = open_pages(vec![("/", html.to_owned())]).await;
+    for bulk in [true, false] {
+        choose_walk(&page, bulk).await;
+        let mut frames = start_capture(&page, "", "").await;
+        settle(&page, &mut frames, &format!("SETTLED-{bulk}")).await;
+        page.eval("wasm_bindgen.debug_capture_stop()").await.expect("stop");
+        let at = frames.iter().position(|f| f["frame"]["k"] == "snapshot").expect("a snapshot");
+        // The cut-off part follows the snapshot at once, as additions.
+        let next = &frames[at + 1]["frame"];
+        assert_eq!(next["k"], "mutations", "bulk read {bulk}: {}", truncate(&frames[at + 1..]));
+        assert!(serde_json::to_string(next).unwrap_or_default().contains("BOTTOM-OF-THE-PAGE"), "bulk read {bulk}");
+        let adds = next["adds"].as_array().map_or(0, Vec::len);
+        assert!(adds >= 1_400 / baton_shared::limits::MAX_NODE_NESTING, "bulk read {bulk}: {adds} additions");
+        for f in &frames {
+            // Well under what JSON readers take (128), envelope included.
+            assert!(nesting(f) <= 2 * baton_shared::limits::MAX_NODE_NESTING + 12, "bulk read {bulk}: {}", nesting(f));
+        }
+    }
+}

@@ -18,9 +18,11 @@ use web_sys::{
     MutationObserver, MutationObserverInit, MutationRecord, Node as DomNode, ShadowRoot, Window,
 };
 
-use baton_shared::cobrowse::{asset_ref, elide_ids};
-use baton_shared::cobrowse::{AddedNode, InputChange, Node, NodeId, SelectionRange, Snapshot, VisitorFrame, WINDOW};
-use baton_shared::limits::{CAPTURE_SLICE_MS, POINTER_COALESCE_MS};
+use baton_shared::cobrowse::{asset_ref, elide_ids, split_deep};
+use baton_shared::cobrowse::{
+    AddedNode, InputChange, Mutations, Node, NodeId, SelectionRange, Snapshot, VisitorFrame, WINDOW,
+};
+use baton_shared::limits::{CAPTURE_SLICE_MS, MAX_NODE_NESTING, POINTER_COALESCE_MS};
 
 use super::assets::{self, AssetStore, CSS};
 use super::bulk;
@@ -494,20 +496,50 @@ pub fn stats(shared: &Rc<Shared>) -> (f64, Vec<f64>, bool) {
 
 // ---- emitting ---------------------------------------------------------------
 
-/// Hands frames to the sink, with the ids that follow from document order
-/// left out (see `baton_shared::cobrowse::Node`).
+/// Hands frames to the sink: trees nested deeper than a frame may carry cut
+/// into additions (a snapshot's follow it as a frame of their own), and the
+/// ids that follow from document order left out (see
+/// `baton_shared::cobrowse::Node`).
 fn emit(shared: &Rc<Shared>, frames: Vec<VisitorFrame>) {
     if frames.is_empty() {
         return;
     }
     let Ok(sink) = shared.st.try_borrow().map(|st| st.sink.clone()) else { return };
-    for mut f in frames {
-        match &mut f {
-            VisitorFrame::Snapshot(snap) => elide_ids(&mut snap.root),
-            VisitorFrame::Mutations(m) => m.adds.iter_mut().for_each(|a| elide_ids(&mut a.node)),
-            _ => {}
+    for f in frames {
+        for mut f in split_deep_trees(f) {
+            match &mut f {
+                VisitorFrame::Snapshot(snap) => elide_ids(&mut snap.root),
+                VisitorFrame::Mutations(m) => m.adds.iter_mut().for_each(|a| elide_ids(&mut a.node)),
+                _ => {}
+            }
+            sink(f);
         }
-        sink(f);
+    }
+}
+
+/// The frame, with its trees cut to [`MAX_NODE_NESTING`]: a snapshot's
+/// deeper parts follow it as additions; an addition's come right after it.
+fn split_deep_trees(frame: VisitorFrame) -> Vec<VisitorFrame> {
+    match frame {
+        VisitorFrame::Snapshot(mut snap) => {
+            let adds = split_deep(&mut snap.root, MAX_NODE_NESTING);
+            let mut out = vec![VisitorFrame::Snapshot(snap)];
+            if !adds.is_empty() {
+                out.push(VisitorFrame::Mutations(Mutations { adds, ..Default::default() }));
+            }
+            out
+        }
+        VisitorFrame::Mutations(mut m) => {
+            let mut adds = Vec::with_capacity(m.adds.len());
+            for mut add in m.adds {
+                let deeper = split_deep(&mut add.node, MAX_NODE_NESTING);
+                adds.push(add);
+                adds.extend(deeper);
+            }
+            m.adds = adds;
+            vec![VisitorFrame::Mutations(m)]
+        }
+        other => vec![other],
     }
 }
 
