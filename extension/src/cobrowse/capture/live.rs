@@ -497,16 +497,16 @@ pub fn stats(shared: &Rc<Shared>) -> (f64, Vec<f64>, bool) {
 // ---- emitting ---------------------------------------------------------------
 
 /// Hands frames to the sink: trees nested deeper than a frame may carry cut
-/// into additions (a snapshot's follow it as a frame of their own), and the
-/// ids that follow from document order left out (see
-/// `baton_shared::cobrowse::Node`).
+/// into additions, and the ids that follow from document order left out
+/// (see `baton_shared::cobrowse::Node`).
 fn emit(shared: &Rc<Shared>, frames: Vec<VisitorFrame>) {
     if frames.is_empty() {
         return;
     }
     let Ok(sink) = shared.st.try_borrow().map(|st| st.sink.clone()) else { return };
-    for f in frames {
-        for mut f in split_deep_trees(f) {
+    for mut f in frames {
+        let deeper = cut_deep(&mut f);
+        for mut f in std::iter::once(f).chain(deeper) {
             match &mut f {
                 VisitorFrame::Snapshot(snap) => elide_ids(&mut snap.root),
                 VisitorFrame::Mutations(m) => m.adds.iter_mut().for_each(|a| elide_ids(&mut a.node)),
@@ -517,29 +517,26 @@ fn emit(shared: &Rc<Shared>, frames: Vec<VisitorFrame>) {
     }
 }
 
-/// The frame, with its trees cut to [`MAX_NODE_NESTING`]: a snapshot's
-/// deeper parts follow it as additions; an addition's come right after it.
-fn split_deep_trees(frame: VisitorFrame) -> Vec<VisitorFrame> {
+/// Cuts the frame's trees to [`MAX_NODE_NESTING`] levels: an addition's
+/// deeper parts come right after it, in the same frame; a snapshot's are
+/// the frame returned, to send right after it.
+fn cut_deep(frame: &mut VisitorFrame) -> Option<VisitorFrame> {
     match frame {
-        VisitorFrame::Snapshot(mut snap) => {
+        VisitorFrame::Snapshot(snap) => {
             let adds = split_deep(&mut snap.root, MAX_NODE_NESTING);
-            let mut out = vec![VisitorFrame::Snapshot(snap)];
-            if !adds.is_empty() {
-                out.push(VisitorFrame::Mutations(Mutations { adds, ..Default::default() }));
-            }
-            out
+            (!adds.is_empty()).then(|| VisitorFrame::Mutations(Mutations { adds, ..Default::default() }))
         }
-        VisitorFrame::Mutations(mut m) => {
+        VisitorFrame::Mutations(m) => {
             let mut adds = Vec::with_capacity(m.adds.len());
-            for mut add in m.adds {
+            for mut add in m.adds.drain(..) {
                 let deeper = split_deep(&mut add.node, MAX_NODE_NESTING);
                 adds.push(add);
                 adds.extend(deeper);
             }
             m.adds = adds;
-            vec![VisitorFrame::Mutations(m)]
+            None
         }
-        other => vec![other],
+        _ => None,
     }
 }
 
