@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use baton_shared::limits::{MAX_HTTP_BODY, MAX_HTTP_REPLY, MAX_STATUS_BODY};
+use baton_shared::limits::{MAX_FRAME_FROM_BROWSER, MAX_HTTP_BODY, MAX_HTTP_REPLY, MAX_STATUS_BODY};
 use serde_json::{json, Value};
 use support::test_server::{start_on_thread, Reply};
 use support::{Server, ORIGIN};
@@ -171,7 +171,7 @@ fn malformed_frames_get_typed_errors_and_the_host_carries_on() {
     assert_eq!(host.reply(&json!(77))["code"], "unknown_type");
 
     // An oversized frame is skipped whole; the stream stays in sync.
-    host.send(&vec![b' '; 9 * 1024 * 1024]);
+    host.send(&vec![b' '; MAX_FRAME_FROM_BROWSER + 1]);
     assert_eq!(host.next_error()["code"], "frame_too_large");
     assert_eq!(host.request(json!({"type": "ping", "id": 2}))["type"], "pong");
     let (status, stderr) = host.close_and_wait();

@@ -3,9 +3,10 @@
 /// Largest frame the host may write to the browser (Chrome's documented limit).
 pub const MAX_FRAME_TO_BROWSER: usize = 1024 * 1024;
 
-/// Largest frame the host accepts from the browser. Chrome allows up to 64 MiB;
-/// nothing Baton sends upward is near this, so larger frames are hostile or a bug.
-pub const MAX_FRAME_FROM_BROWSER: usize = 8 * 1024 * 1024;
+/// Largest frame the host accepts from the browser: a co-browsing snapshot
+/// of a big page (a long log, a huge table) is one frame, and the extension
+/// cannot pass a message larger than 64 MiB between its own contexts anyway.
+pub const MAX_FRAME_FROM_BROWSER: usize = 64 * 1024 * 1024;
 
 /// Raw bytes carried by one `chunk` frame. Base64 grows them by 4/3, which
 /// keeps a chunk frame (payload plus envelope) well under [`MAX_FRAME_TO_BROWSER`].

@@ -94,10 +94,18 @@ struct Inner {
     closed: AtomicBool,
 }
 
+/// The largest CDP message read.
+const CDP_MESSAGE_LIMIT: usize = 256 * 1024 * 1024;
+
 impl Cdp {
     /// Connects to `ws://…/devtools/browser/…`.
     pub async fn connect(ws_url: &str) -> Result<Cdp, CdpError> {
-        let (ws, _) = tokio_tungstenite::connect_async(ws_url)
+        // What a page holds comes back whole (a mirror of a page with a long
+        // log is tens of megabytes), past the library's 16 MiB frame default.
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .max_frame_size(Some(CDP_MESSAGE_LIMIT))
+            .max_message_size(Some(CDP_MESSAGE_LIMIT));
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(ws_url, Some(config), false)
             .await
             .map_err(|e| CdpError::Connect { url: ws_url.to_owned(), message: e.to_string() })?;
         let (sink, stream) = ws.split();

@@ -1303,4 +1303,47 @@ async fn a_page_nested_deeper_than_a_frame_may_be_shows_whole_in_the_console() {
         .await
         .or_report("the mirror's depth", &parts);
     assert_eq!(depth, json!(1_001), "the whole first chain is mirrored, element for element");
+    // Taken out whole, it goes from the mirror; the other stays.
+    page.evaluate("document.getElementById('deep').firstElementChild.remove(); true")
+        .await
+        .or_report("remove the first chain", &parts);
+    let v = console.wait("the first chain gone", |v| !text_of(v).contains("Bottom of the deep page 4471")).await;
+    assert!(text_of(&v).contains("Added deep later 5512"), "{}", text_of(&v));
+    assert!(v["console_error"].is_null(), "{}", v["console_error"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_whose_snapshot_is_over_eight_megabytes_shows_in_the_console() {
+    let w = World::start(" B").await;
+    let parts = w.parts();
+    // A long log shown in the page, as a support case often has.
+    let page = r#"<!doctype html><html><head><title>Log</title></head><body><pre id="log"></pre><script>
+      const lines = [];
+      for (let i = 0; i < 160000; i++) lines.push(`2026-11-22 10:00:${String(i % 60).padStart(2, '0')} worker-${i % 7} handled request ${i} in ${i % 97} ms`);
+      lines.push('End of the long log 7310');
+      document.getElementById('log').textContent = lines.join('\n');
+    </script></body></html>"#;
+    let url = serve(page.to_owned()).await;
+    let (page, console, code) = share(&w, &parts, &url, None).await;
+    baton_e2e::console::join(&console.session, &code).await.or_report("join", &parts);
+    console.wait("awaiting the visitor's consent", |v| v["state"] == "awaiting-consent").await;
+    wait_content(&page, "the consent prompt", VISITOR_UI_JS, &parts, |v| v["consent"] == true).await;
+    assert_eq!(in_content_world(&page, &click_visitor_ui("allow")).await, Ok(json!(true)), "allow");
+    // Only what is needed is read back: the console's whole state would be
+    // the log twice over.
+    let look = "(() => { const t = document.querySelector('#mirror')?.contentDocument?.body?.innerText ?? ''; \
+                return [t.length, t.includes('End of the long log 7310'), \
+                document.querySelector('#console-error')?.hidden ?? true]; })()";
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let seen = loop {
+        let v = console.session.evaluate(look).await.unwrap_or(Value::Null);
+        if v[1] == true {
+            break v;
+        }
+        assert!(std::time::Instant::now() < deadline, "the log never showed in the console: {v}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    // The snapshot is larger still (JSON), over what the host once took in one frame (8 MiB).
+    assert!(seen[0].as_u64().unwrap_or(0) > 9_000_000, "the whole log: {seen}");
+    assert_eq!(seen[2], true, "no error in the console");
 }
