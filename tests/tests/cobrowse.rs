@@ -320,14 +320,8 @@ async fn share_and_join_with<'a>(
         record.then(|| "recordingAllowed: true".to_owned()).into_iter().chain(settings.iter().cloned()).collect();
     let settings = (!fields.is_empty()).then(|| format!("{{ {} }}", fields.join(", ")));
     let (page, console, code) = share(w, parts, url, settings.as_deref()).await;
-    baton_e2e::console::join(&console.session, &code).await.or_report("join", parts);
-    console
-        .wait("awaiting the visitor's consent", |v| v["state"] == "awaiting-consent" || v["join_error"].is_array())
-        .await;
-
-    // The visitor is asked by the operator's name, allows (with recording).
-    let ui = wait_content(&page, "the consent prompt", VISITOR_UI_JS, parts, |v| v["consent"] == true).await;
-    assert!(ui["text"].as_str().is_some_and(|t| t.contains(OPERATOR)), "the prompt names the operator: {ui}");
+    join_until_asked(&page, &console, &code, parts).await;
+    // The visitor allows (with recording).
     if record {
         assert_eq!(in_content_world(&page, &click_visitor_ui("record")).await, Ok(json!(true)), "tick recording");
     }
@@ -366,6 +360,17 @@ async fn share_and_join_with<'a>(
         .or_report("the session's id", parts)
     };
     (page, console, session, first_render)
+}
+
+/// The operator joins with `code`; the visitor is asked, by the operator's
+/// name, and has not answered yet.
+async fn join_until_asked(page: &Session, console: &Console<'_>, code: &str, parts: &[&dyn Diagnose]) {
+    baton_e2e::console::join(&console.session, code).await.or_report("join", parts);
+    console
+        .wait("awaiting the visitor's consent", |v| v["state"] == "awaiting-consent" || v["join_error"].is_array())
+        .await;
+    let ui = wait_content(page, "the consent prompt", VISITOR_UI_JS, parts, |v| v["consent"] == true).await;
+    assert!(ui["text"].as_str().is_some_and(|t| t.contains(OPERATOR)), "the prompt names the operator: {ui}");
 }
 
 struct AuditRow {
@@ -1325,9 +1330,7 @@ async fn a_page_whose_snapshot_is_over_eight_megabytes_shows_in_the_console() {
     </script></body></html>"#;
     let url = serve(page.to_owned()).await;
     let (page, console, code) = share(&w, &parts, &url, None).await;
-    baton_e2e::console::join(&console.session, &code).await.or_report("join", &parts);
-    console.wait("awaiting the visitor's consent", |v| v["state"] == "awaiting-consent").await;
-    wait_content(&page, "the consent prompt", VISITOR_UI_JS, &parts, |v| v["consent"] == true).await;
+    join_until_asked(&page, &console, &code, &parts).await;
     assert_eq!(in_content_world(&page, &click_visitor_ui("allow")).await, Ok(json!(true)), "allow");
     // Only what is needed is read back: the console's whole state would be
     // the log twice over.

@@ -527,13 +527,14 @@ fn cut_deep(frame: &mut VisitorFrame) -> Option<VisitorFrame> {
             (!adds.is_empty()).then(|| VisitorFrame::Mutations(Mutations { adds, ..Default::default() }))
         }
         VisitorFrame::Mutations(m) => {
-            let mut adds = Vec::with_capacity(m.adds.len());
-            for mut add in m.adds.drain(..) {
-                let deeper = split_deep(&mut add.node, MAX_NODE_NESTING);
-                adds.push(add);
-                adds.extend(deeper);
+            let mut next = 0;
+            while next < m.adds.len() {
+                // The pieces come back cut already: step over them.
+                let deeper = split_deep(&mut m.adds[next].node, MAX_NODE_NESTING);
+                let pieces = deeper.len();
+                m.adds.splice(next + 1..next + 1, deeper);
+                next += 1 + pieces;
             }
-            m.adds = adds;
             None
         }
         _ => None,
