@@ -423,6 +423,13 @@ pub enum VisitorFrame {
         seq: u64,
         event: serde_json::Value,
     },
+    /// In place of a frame the visitor's side could not send, too large
+    /// for the way even when cut into pieces (one node or asset over what
+    /// the relay or the browser's messaging takes): the mirror misses that
+    /// part of the page. `bytes`: how large it was (sealed, or as JSON).
+    TooLarge {
+        bytes: u64,
+    },
 }
 
 /// Operator → visitor.
@@ -691,6 +698,9 @@ mod node_wire;
 
 pub mod asset_ref;
 
+mod pieces;
+pub use pieces::into_pieces;
+
 /// An omitted id (see [`Node`]): never a node's real id.
 pub const IMPLICIT: NodeId = 0;
 
@@ -743,49 +753,6 @@ pub fn elide_ids(top: &mut Node) {
     }
     let mut prev = top.id();
     top.each_child(&mut |c| walk(c, &mut prev));
-}
-
-/// Cuts `top` so that nothing in it lies more than `max` levels below it:
-/// the children (and shadow children) of each element `max` levels down are
-/// taken out and returned as additions to that element, in document order,
-/// each cut the same way; a frame's document stays with its `<iframe>`, its
-/// own children cut one level further down. Applying `top` and then the
-/// additions in order rebuilds the whole tree. Ids must be explicit (before
-/// [`elide_ids`]). Iterative, so a page nested any deeper than the stack
-/// allows still comes apart.
-pub fn split_deep(top: &mut Node, max: usize) -> Vec<AddedNode> {
-    let mut adds = Vec::new();
-    cut_below(top, max, &mut adds);
-    let mut next = 0;
-    while next < adds.len() {
-        let mut more = Vec::new();
-        cut_below(&mut adds[next].node, max, &mut more);
-        adds.extend(more);
-        next += 1;
-    }
-    adds
-}
-
-/// One pass of [`split_deep`]: cuts `top` alone, appending what it takes out.
-fn cut_below(top: &mut Node, max: usize, out: &mut Vec<AddedNode>) {
-    let mut stack: Vec<(&mut Node, usize)> = vec![(top, 0)];
-    while let Some((node, depth)) = stack.pop() {
-        let Node::Element { i, c, s, f, .. } = node else { continue };
-        if depth >= max {
-            let parent = *i;
-            out.extend(c.drain(..).map(|node| AddedNode { parent, before: None, shadow: false, node }));
-            // The root stays (`Some`, now empty) for the additions to go into.
-            if let Some(s) = s {
-                out.extend(s.drain(..).map(|node| AddedNode { parent, before: None, shadow: true, node }));
-            }
-        }
-        // Last pushed, first cut: document order.
-        if let Some(d) = f {
-            stack.push((d, depth + 1));
-        }
-        stack.extend(s.iter_mut().flatten().rev().map(|k| (k, depth + 1)));
-        stack.extend(c.iter_mut().rev().map(|k| (k, depth + 1)));
-    }
 }
 
 /// Fills in omitted ids (reader side). `false` when the top node has no id
@@ -951,112 +918,6 @@ mod tests {
         // A top node without an id cannot be resolved.
         let mut bad: Node = serde_json::from_str(r#"{"t":"x","v":"z"}"#).unwrap();
         assert!(!resolve_ids(&mut bad));
-    }
-
-    /// A page nested `depth` elements deep, with text at the bottom, a
-    /// shadow root and a frame's document on the way down, and a sibling
-    /// after each level's element.
-    fn deep_page(depth: u32) -> Node {
-        let mut next_id = 0;
-        let mut id = || {
-            next_id += 1;
-            next_id
-        };
-        let mut levels: Vec<Node> = (0..depth).map(|_| Node::element(id(), "div", vec![], None)).collect();
-        let mut bottom = Node::Text { i: id(), v: "bottom".into() };
-        while let Some(mut up) = levels.pop() {
-            let level = levels.len();
-            if let Node::Element { c, s, f, .. } = &mut up {
-                if level % 97 == 3 {
-                    *s = Some(vec![bottom, Node::Comment { i: id() }]);
-                } else if level % 89 == 5 {
-                    *f = Some(Box::new(bottom));
-                } else {
-                    c.push(bottom);
-                }
-                c.push(Node::Text { i: id(), v: format!("after {level}") });
-            }
-            bottom = up;
-        }
-        bottom
-    }
-
-    fn nesting(n: &Node) -> usize {
-        match n {
-            Node::Element { c, s, f, .. } => {
-                1 + c.iter().chain(s.iter().flatten()).chain(f.as_deref()).map(nesting).max().unwrap_or(0)
-            }
-            _ => 1,
-        }
-    }
-
-    fn find(n: &mut Node, id: NodeId) -> Option<&mut Node> {
-        if n.id() == id {
-            return Some(n);
-        }
-        let Node::Element { c, s, f, .. } = n else { return None };
-        c.iter_mut().chain(s.iter_mut().flatten()).chain(f.as_deref_mut()).find_map(|k| find(k, id))
-    }
-
-    #[test]
-    fn a_deep_page_comes_apart_into_frames_any_reader_takes_and_back() {
-        let page = deep_page(1_000);
-        let mut top = page.clone();
-        let adds = split_deep(&mut top, crate::limits::MAX_NODE_NESTING);
-        assert!(adds.len() > 20, "{} additions", adds.len());
-        // On the wire (ids elided) every piece is a frame serde_json reads.
-        let mut snapshot = Snapshot {
-            url: "https://a/".into(),
-            title: String::new(),
-            doctype: None,
-            root: top,
-            viewport: (1, 1),
-            scroll: vec![],
-            generation: 0,
-        };
-        elide_ids(&mut snapshot.root);
-        let mut m = Mutations { adds, ..Default::default() };
-        m.adds.iter_mut().for_each(|a| elide_ids(&mut a.node));
-        let frames = [VisitorFrame::Snapshot(snapshot), VisitorFrame::Mutations(m)];
-        let mut back: Vec<VisitorFrame> = frames
-            .iter()
-            .map(|f| serde_json::to_string(&Frame::Visitor { frame: f.clone() }).unwrap())
-            .map(|text| match serde_json::from_str::<Frame>(&text) {
-                Ok(Frame::Visitor { frame }) => frame,
-                other => panic!("{other:?}"),
-            })
-            .collect();
-        let (VisitorFrame::Mutations(m), VisitorFrame::Snapshot(snap)) = (back.remove(1), back.remove(0)) else {
-            panic!("frames changed kind")
-        };
-        let mut root = snap.root;
-        assert!(resolve_ids(&mut root));
-        assert!(nesting(&root) <= crate::limits::MAX_NODE_NESTING + 2);
-        // Applied in order, the additions give back the page.
-        for mut add in m.adds {
-            assert!(resolve_ids(&mut add.node));
-            assert!(nesting(&add.node) <= crate::limits::MAX_NODE_NESTING + 2);
-            let Some(Node::Element { c, s, .. }) = find(&mut root, add.parent) else {
-                panic!("parent {} not there yet", add.parent)
-            };
-            match (add.shadow, s) {
-                (true, Some(s)) => s.push(add.node),
-                (true, None) => panic!("no shadow root on {}", add.parent),
-                (false, _) => c.push(add.node),
-            }
-        }
-        assert_eq!(root, page);
-        // Without cutting, serde_json refuses it.
-        let text = serde_json::to_string(&page).unwrap();
-        assert!(serde_json::from_str::<Node>(&text).is_err());
-    }
-
-    #[test]
-    fn a_shallow_page_is_not_cut() {
-        let page = deep_page(crate::limits::MAX_NODE_NESTING as u32);
-        let mut top = page.clone();
-        assert!(split_deep(&mut top, crate::limits::MAX_NODE_NESTING).is_empty());
-        assert_eq!(top, page);
     }
 
     #[test]

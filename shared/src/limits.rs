@@ -119,8 +119,17 @@ pub const MAX_AUDIT_EVENT: usize = 2 * 1024;
 /// nested deeper than 128 levels (serde_json, so the hosts and the
 /// extension), and a node level takes two (the node and its list of
 /// children); what lies deeper in a page travels as additions after the
-/// frame (`cobrowse::split_deep`).
+/// frame (`cobrowse::into_pieces`).
 pub const MAX_NODE_NESTING: usize = 40;
+
+/// About the bytes of JSON one co-browsing frame from the page carries:
+/// what is more (a snapshot of a long log, a page full of inline images)
+/// travels as more frames (`cobrowse::into_pieces`). Deflated and sealed,
+/// even text that does not compress stays far under [`MAX_RELAY_MESSAGE`],
+/// and a frame this size holds the relay for milliseconds, not seconds, so
+/// pointer and input frames keep going between the pieces. Only one node
+/// or asset heavier than this alone makes a larger frame.
+pub const FRAME_BUDGET: usize = 4 * 1024 * 1024;
 
 /// Largest relay message (one encrypted frame) the server forwards.
 pub const MAX_RELAY_MESSAGE: usize = 16 * 1024 * 1024;

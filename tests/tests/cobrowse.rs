@@ -1350,3 +1350,92 @@ async fn a_page_whose_snapshot_is_over_eight_megabytes_shows_in_the_console() {
     assert!(seen[0].as_u64().unwrap_or(0) > 9_000_000, "the whole log: {seen}");
     assert_eq!(seen[2], true, "no error in the console");
 }
+
+/// Page script that makes `bytes` of random base64 (so nothing deflates it
+/// much), for the pages below.
+const RANDOM_BASE64: &str = "function randomBase64(bytes) {
+      const raw = new Uint8Array(bytes);
+      for (let o = 0; o < raw.length; o += 65536) crypto.getRandomValues(raw.subarray(o, Math.min(o + 65536, raw.length)));
+      let s = ''; for (let k = 0; k < raw.length; k += 8192) s += String.fromCharCode(...raw.subarray(k, k + 8192));
+      return btoa(s);
+    }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_full_of_inline_images_shows_them_all_in_the_console() {
+    let w = World::start(" B").await;
+    let parts = w.parts();
+    // A report with its charts inline, as exported notebooks are: 30 images
+    // of 720 KB each, over what the relay takes in one frame once sealed.
+    let page = format!(
+        r#"<!doctype html><html><head><title>Report</title></head><body><h1>Charts 4411</h1><div id="charts"></div><script>
+      {RANDOM_BASE64}
+      const charts = document.getElementById('charts');
+      for (let i = 0; i < 30; i++) {{
+        const img = document.createElement('img'); img.width = 10; img.height = 10;
+        img.src = 'data:image/png;base64,' + randomBase64(540000);
+        charts.append(img);
+      }}
+    </script></body></html>"#
+    );
+    let url = serve(page).await;
+    let (page, console, code) = share(&w, &parts, &url, None).await;
+    join_until_asked(&page, &console, &code, &parts).await;
+    assert_eq!(in_content_world(&page, &click_visitor_ui("allow")).await, Ok(json!(true)), "allow");
+    let look = "(() => { const d = document.querySelector('#mirror')?.contentDocument; \
+                const imgs = [...(d?.querySelectorAll('img') ?? [])]; \
+                return [d?.body?.innerText ?? '', imgs.length, \
+                imgs.filter(i => (i.getAttribute('src') ?? '').length > 700000).length, \
+                document.querySelector('#console-error')?.hidden ?? true]; })()";
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let v = console.session.evaluate(look).await.unwrap_or(Value::Null);
+        if v[2] == 30 {
+            assert_eq!(v[3], true, "no error in the console: {v}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the images never all showed in the console: {v}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_part_of_a_page_too_large_to_send_is_named_in_the_console_and_the_rest_goes_on() {
+    let w = World::start(" B").await;
+    let parts = w.parts();
+    // One text node of 20 MB that does not compress: once sealed, over what
+    // the relay takes, and no cut can make it smaller. (Hidden: Chromium
+    // takes minutes to lay out a line that long.)
+    let page = format!(
+        r#"<!doctype html><html><head><title>Dump</title></head><body><h1>Dump 6203</h1><pre id="dump" hidden></pre><script>
+      {RANDOM_BASE64}
+      document.getElementById('dump').textContent = randomBase64(15000000);
+    </script></body></html>"#
+    );
+    let url = serve(page).await;
+    let (page, console, code) = share(&w, &parts, &url, None).await;
+    join_until_asked(&page, &console, &code, &parts).await;
+    assert_eq!(in_content_world(&page, &click_visitor_ui("allow")).await, Ok(json!(true)), "allow");
+    let look = "(() => { const e = document.querySelector('#console-error'), d = document.querySelector('#mirror')?.contentDocument; \
+                return [d?.body?.innerText ?? '', e && !e.hidden ? e.textContent : '', \
+                d?.getElementById('dump')?.textContent?.length ?? -1]; })()";
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let v = console.session.evaluate(look).await.unwrap_or(Value::Null);
+        let text = v[0].as_str().unwrap_or("");
+        let error = v[1].as_str().unwrap_or("");
+        if text.contains("Dump 6203") && !error.is_empty() {
+            assert!(error.contains("too large to send"), "{error}");
+            assert_eq!(v[2], 0, "the dump's element is there, and its text cannot have come through");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the console never named what is missing: {v}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // What the page does next still shows: the console did not fall into
+    // asking for keyframes as large as the first.
+    page.evaluate("document.body.append(Object.assign(document.createElement('p'), { textContent: 'After the dump 8812' })); true")
+        .await
+        .or_report("change the page", &parts);
+    let v = console.wait("the later change", |v| text_of(v).contains("After the dump 8812")).await;
+    assert!(text_of(&v).contains("Dump 6203"), "{}", text_of(&v));
+}

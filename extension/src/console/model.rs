@@ -598,9 +598,23 @@ pub fn session_to_resume(
     }
 }
 
+fn size_text(bytes: u64) -> String {
+    if bytes >= 1 << 20 {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
 pub fn recording_stopped_text(max_bytes: u64) -> String {
-    let size = if max_bytes >= 1 << 20 { format!("{} MiB", max_bytes >> 20) } else { format!("{max_bytes} bytes") };
+    let size = size_text(max_bytes);
     format!("Recording stopped: this session reached the recording limit ({size}). The live session goes on.")
+}
+
+/// The visitor's side could not send part of the page (`VisitorFrame::TooLarge`).
+pub fn too_large_text(bytes: u64) -> String {
+    let size = size_text(bytes);
+    format!("Part of the visitor's page is too large to send ({size}) and is missing from this view.")
 }
 
 #[cfg(test)]
@@ -667,6 +681,7 @@ mod tests {
     fn recording_stopped_names_the_limit() {
         assert!(super::recording_stopped_text(256 << 20).contains("(256 MiB)"));
         assert!(super::recording_stopped_text(20).contains("(20 bytes)"));
+        assert!(super::too_large_text(70 << 20).contains("too large to send (70 MiB)"));
     }
 
     use super::*;

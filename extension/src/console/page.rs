@@ -475,6 +475,7 @@ impl Console {
                     show_app_event(doc, &app_id, seq, &event);
                 }
             }
+            VisitorFrame::TooLarge { bytes } => self.error(&model::too_large_text(bytes)),
         }
         Ok(())
     }

@@ -284,11 +284,25 @@ async fn encoder(session: Arc<Session>, mut jobs: mpsc::UnboundedReceiver<Encode
         };
         let (id, role) = (session.id.clone(), session.role);
         let sealed = if frames::is_heavy(&frame) {
+            let key = key.clone();
             tokio::task::spawn_blocking(move || frames::encode(&key, &id, role, seq, &frame))
                 .await
                 .unwrap_or_else(|e| Err(frames::FrameError::Encode(e.to_string())))
         } else {
             frames::encode(&key, &id, role, seq, &frame)
+        };
+        // A frame of the page the relay would refuse goes as a notice in
+        // its place, under its number: the operator hears of it, and sees
+        // no gap to ask a keyframe for (which would be as large again).
+        let sealed = match sealed {
+            Err(frames::FrameError::TooLarge { size }) if role == Role::Visitor => {
+                session.emit(CobrowseEvent::Error {
+                    message: format!("frame {seq} was not sent: {size} bytes once sealed; the operator was told"),
+                });
+                let notice = Frame::Visitor { frame: VisitorFrame::TooLarge { bytes: size as u64 } };
+                frames::encode(&key, &session.id, role, seq, &notice)
+            }
+            other => other,
         };
         let message = sealed.and_then(|ct| {
             serde_json::to_string(&RelayMessage::Frame { seq, from: None, ct })

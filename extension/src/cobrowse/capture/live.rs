@@ -18,11 +18,9 @@ use web_sys::{
     MutationObserver, MutationObserverInit, MutationRecord, Node as DomNode, ShadowRoot, Window,
 };
 
-use baton_shared::cobrowse::{asset_ref, elide_ids, split_deep};
-use baton_shared::cobrowse::{
-    AddedNode, InputChange, Mutations, Node, NodeId, SelectionRange, Snapshot, VisitorFrame, WINDOW,
-};
-use baton_shared::limits::{CAPTURE_SLICE_MS, MAX_NODE_NESTING, POINTER_COALESCE_MS};
+use baton_shared::cobrowse::{asset_ref, elide_ids, into_pieces};
+use baton_shared::cobrowse::{AddedNode, InputChange, Node, NodeId, SelectionRange, Snapshot, VisitorFrame, WINDOW};
+use baton_shared::limits::{CAPTURE_SLICE_MS, POINTER_COALESCE_MS};
 
 use super::assets::{self, AssetStore, CSS};
 use super::bulk;
@@ -496,48 +494,21 @@ pub fn stats(shared: &Rc<Shared>) -> (f64, Vec<f64>, bool) {
 
 // ---- emitting ---------------------------------------------------------------
 
-/// Hands frames to the sink: trees nested deeper than a frame may carry cut
-/// into additions, and the ids that follow from document order left out
-/// (see `baton_shared::cobrowse::Node`).
+/// Hands frames to the sink: cut into pieces every reader takes (trees
+/// nested too deep or frames too heavy: `into_pieces`), and the ids that
+/// follow from document order left out (see `baton_shared::cobrowse::Node`).
 fn emit(shared: &Rc<Shared>, frames: Vec<VisitorFrame>) {
     if frames.is_empty() {
         return;
     }
     let Ok(sink) = shared.st.try_borrow().map(|st| st.sink.clone()) else { return };
-    for mut f in frames {
-        let deeper = cut_deep(&mut f);
-        for mut f in std::iter::once(f).chain(deeper) {
-            match &mut f {
-                VisitorFrame::Snapshot(snap) => elide_ids(&mut snap.root),
-                VisitorFrame::Mutations(m) => m.adds.iter_mut().for_each(|a| elide_ids(&mut a.node)),
-                _ => {}
-            }
-            sink(f);
+    for mut f in frames.into_iter().flat_map(into_pieces) {
+        match &mut f {
+            VisitorFrame::Snapshot(snap) => elide_ids(&mut snap.root),
+            VisitorFrame::Mutations(m) => m.adds.iter_mut().for_each(|a| elide_ids(&mut a.node)),
+            _ => {}
         }
-    }
-}
-
-/// Cuts the frame's trees to [`MAX_NODE_NESTING`] levels: an addition's
-/// deeper parts come right after it, in the same frame; a snapshot's are
-/// the frame returned, to send right after it.
-fn cut_deep(frame: &mut VisitorFrame) -> Option<VisitorFrame> {
-    match frame {
-        VisitorFrame::Snapshot(snap) => {
-            let adds = split_deep(&mut snap.root, MAX_NODE_NESTING);
-            (!adds.is_empty()).then(|| VisitorFrame::Mutations(Mutations { adds, ..Default::default() }))
-        }
-        VisitorFrame::Mutations(m) => {
-            let mut next = 0;
-            while next < m.adds.len() {
-                // The pieces come back cut already: step over them.
-                let deeper = split_deep(&mut m.adds[next].node, MAX_NODE_NESTING);
-                let pieces = deeper.len();
-                m.adds.splice(next + 1..next + 1, deeper);
-                next += 1 + pieces;
-            }
-            None
-        }
-        _ => None,
+        sink(f);
     }
 }
 
