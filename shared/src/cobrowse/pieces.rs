@@ -19,8 +19,15 @@ fn into_pieces_within(frame: VisitorFrame, max_depth: usize, budget: usize) -> V
     match frame {
         VisitorFrame::Snapshot(mut snap) => {
             let adds = cut(&mut snap.root, max_depth, budget);
+            if adds.is_empty() {
+                return vec![VisitorFrame::Snapshot(snap)];
+            }
+            // Scrolled where the page is whole again: the window, or an
+            // element that comes with the additions, could not scroll yet.
+            let scroll = std::mem::take(&mut snap.scroll);
             let mut out = vec![VisitorFrame::Snapshot(snap)];
             out.extend(batches(adds, budget, added_weight).map(additions));
+            out.extend(scroll.into_iter().map(|(id, x, y)| VisitorFrame::Scroll { id, x, y }));
             out
         }
         VisitorFrame::Mutations(m) => split_mutations(m, max_depth, budget),
@@ -253,9 +260,22 @@ mod tests {
             doctype: None,
             root,
             viewport: (1, 1),
-            scroll: vec![],
+            scroll: vec![(crate::cobrowse::WINDOW, 0, 900), (7, 0, 30)],
             generation: 0,
         })
+    }
+
+    /// The scroll a snapshot cut into pieces leaves to the frames after
+    /// them (taken off `frames`), in order.
+    fn scroll_after(frames: &mut Vec<VisitorFrame>) -> Vec<(NodeId, i32, i32)> {
+        let Some(VisitorFrame::Snapshot(snap)) = frames.first() else { panic!("no snapshot first") };
+        assert!(snap.scroll.is_empty(), "a cut snapshot scrolls after its pieces");
+        let mut scroll = Vec::new();
+        while let Some(VisitorFrame::Scroll { id, x, y }) = frames.last() {
+            scroll.insert(0, (*id, *x, *y));
+            frames.pop();
+        }
+        scroll
     }
 
     /// Each frame as the console gets it: ids elided, through serde_json
@@ -308,7 +328,8 @@ mod tests {
     #[test]
     fn a_deep_page_comes_apart_into_frames_any_reader_takes_and_back() {
         let page = deep_page(1_000);
-        let frames = over_the_wire(into_pieces(snapshot(page.clone())));
+        let mut frames = over_the_wire(into_pieces(snapshot(page.clone())));
+        assert_eq!(scroll_after(&mut frames), [(crate::cobrowse::WINDOW, 0, 900), (7, 0, 30)]);
         assert_eq!(frames.len(), 2, "a snapshot and its additions");
         let VisitorFrame::Snapshot(snap) = &frames[0] else { panic!("the snapshot first") };
         assert!(nesting(&snap.root) <= MAX_NODE_NESTING + 2);
@@ -381,7 +402,8 @@ mod tests {
         let budget = 64 * 1024;
         let page = heavy_page(400, 1_000);
         let whole = serde_json::to_string(&page).unwrap().len();
-        let frames = over_the_wire(into_pieces_within(snapshot(page.clone()), MAX_NODE_NESTING, budget));
+        let mut frames = over_the_wire(into_pieces_within(snapshot(page.clone()), MAX_NODE_NESTING, budget));
+        assert_eq!(scroll_after(&mut frames).len(), 2);
         let sizes: Vec<usize> = frames.iter().map(|f| serde_json::to_string(f).unwrap().len()).collect();
         // The heavy text alone takes a frame of its own; the rest needs at least a frame a budget.
         assert!(frames.len() > 2 + (whole - 400_000) / budget, "{} frames for {whole} bytes: {sizes:?}", frames.len());
