@@ -20,7 +20,6 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use baton_shared::cobrowse::{App, AppState, AuditEvent, Command, OperatorFrame, Scope, SessionState, VisitorFrame};
-use baton_shared::limits::MAX_FRAME_FROM_BROWSER;
 
 use super::control;
 use super::model::{
@@ -206,7 +205,7 @@ fn send(m: FromPage) {
     thread_local! {
         static IGNORE: Closure<dyn FnMut(JsValue)> = Closure::new(|_: JsValue| {});
     }
-    let Some(message) = page_message(m) else { return };
+    let Some(message) = m.into_message_text().ok().and_then(|text| js_sys::JSON::parse(&text).ok()) else { return };
     let result = (|| -> Result<JsValue, JsValue> {
         let runtime = runtime()?;
         let f: js_sys::Function = js_sys::Reflect::get(&runtime, &"sendMessage".into())?.dyn_into()?;
@@ -217,20 +216,6 @@ fn send(m: FromPage) {
             let _ = promise.catch(ignore);
         });
     }
-}
-
-/// The message as the worker will get it. One the browser would not pass
-/// (over what the host takes, less the room its envelopes need) goes as a
-/// `TooLarge` frame in its place, so the operator hears of it.
-fn page_message(m: FromPage) -> Option<JsValue> {
-    const ENVELOPES: usize = 4 * 1024;
-    let mut text = serde_json::to_string(&ContentMessage::CobrowseFromPage { m }).ok()?;
-    if text.len() > MAX_FRAME_FROM_BROWSER - ENVELOPES {
-        chrome::log(&format!("baton: co-browsing: a frame of {} bytes is too large to send", text.len()));
-        let frame = VisitorFrame::TooLarge { bytes: text.len() as u64 };
-        text = serde_json::to_string(&ContentMessage::CobrowseFromPage { m: FromPage::Frame { frame } }).ok()?;
-    }
-    js_sys::JSON::parse(&text).ok()
 }
 
 fn frame(mut frame: VisitorFrame) {

@@ -5,6 +5,9 @@
 use serde::{Deserialize, Serialize};
 
 use baton_shared::cobrowse::{AuditEvent, OperatorFrame, Scope, SessionState, VisitorFrame};
+use baton_shared::limits::MAX_FRAME_FROM_BROWSER;
+
+use crate::content::messages::ContentMessage;
 
 /// `chrome.storage.session` key under which the worker keeps the shared
 /// tabs (`{"<tab id>": ShareView}`); the popup reads and watches it.
@@ -99,6 +102,22 @@ pub enum FromPage {
     Stop,
 }
 
+impl FromPage {
+    /// The message as the JSON the content script sends the worker. One the
+    /// browser would not pass on (over what the host takes, less room for
+    /// the envelopes it travels in) goes as a `TooLarge` frame in its
+    /// place, so the operator hears of it.
+    pub fn into_message_text(self) -> serde_json::Result<String> {
+        const ENVELOPES: usize = 4 * 1024;
+        let text = serde_json::to_string(&ContentMessage::CobrowseFromPage { m: self })?;
+        if text.len() <= MAX_FRAME_FROM_BROWSER - ENVELOPES {
+            return Ok(text);
+        }
+        let frame = VisitorFrame::TooLarge { bytes: text.len() as u64 };
+        serde_json::to_string(&ContentMessage::CobrowseFromPage { m: FromPage::Frame { frame } })
+    }
+}
+
 /// The audit events a visitor's page may ask the worker to append. Start
 /// and end are the server's, consent the host's, pushes the operator's.
 pub fn page_may_audit(event: &AuditEvent) -> bool {
@@ -115,6 +134,29 @@ pub fn page_may_audit(event: &AuditEvent) -> bool {
 mod tests {
     use super::*;
     use baton_shared::cobrowse::{CommandKind, Node, Snapshot};
+
+    #[test]
+    fn a_frame_the_browser_would_not_pass_goes_as_a_notice() {
+        let frame = |text: String| FromPage::Frame {
+            frame: VisitorFrame::Mutations(baton_shared::cobrowse::Mutations {
+                texts: vec![(3, text)],
+                ..Default::default()
+            }),
+        };
+        let small = frame("x".repeat(1000));
+        let text = small.clone().into_message_text().unwrap();
+        assert_eq!(
+            serde_json::from_str::<ContentMessage>(&text).unwrap(),
+            ContentMessage::CobrowseFromPage { m: small }
+        );
+        let text = frame("x".repeat(MAX_FRAME_FROM_BROWSER)).into_message_text().unwrap();
+        let Ok(ContentMessage::CobrowseFromPage { m: FromPage::Frame { frame: VisitorFrame::TooLarge { bytes } } }) =
+            serde_json::from_str::<ContentMessage>(&text)
+        else {
+            panic!("not a notice: {}", &text[..100.min(text.len())])
+        };
+        assert!(bytes > MAX_FRAME_FROM_BROWSER as u64, "{bytes}");
+    }
 
     #[test]
     fn round_trips() {
