@@ -2,17 +2,18 @@
 //! Content-Security-Policy forbids compiling WebAssembly (no
 //! `'wasm-unsafe-eval'`), which binds content scripts too.
 //!
-//! From the extension's Wasm built without reference types and multi-value
-//! (wasm2js cannot translate them, and wasm-bindgen then keeps JS objects
-//! in its JS heap instead of an externref table):
+//! From the content script's Wasm (the crate without its `pages` feature)
+//! built without reference types and multi-value (wasm2js cannot translate
+//! them, and wasm-bindgen then keeps JS objects in its JS heap instead of an
+//! externref table):
 //! 1. drop the `target_features` section, which still names reference types
 //!    (from the prebuilt, non-LTO compiler builtins) and would turn
 //!    wasm-bindgen's externref pass on;
 //! 2. wasm-bindgen `--target no-modules` with its own global,
 //!    `baton_content_js`, so it cannot clash with the Wasm glue's
 //!    `wasm_bindgen` in the same content-script world;
-//! 3. keep only the exports a content script calls, so the optimizer drops
-//!    the worker's and the pages' code;
+//! 3. keep only the exports a content script calls (a check: the build
+//!    without `pages` has no others);
 //! 4. `wasm-opt` (lower saturating float-to-int, which wasm2js lacks; -O2),
 //!    then `wasm2js -O2`;
 //! 5. make the output a classic script defining `baton_content_asm`, whose
@@ -101,7 +102,9 @@ pub fn generate(ws: &Workspace, binaryen: &Binaryen, bindgen_cli: &Path, wasm: &
     let bound = bindgen_dir.join(format!("{EXTENSION_ARTIFACT}_bg.wasm"));
     let bound_bytes = fs::read(&bound).map_err(|e| Error::io(format!("reading {}", bound.display()), e))?;
     let (content_only, dropped) = wasm_sections::retain_exports(&bound_bytes, is_content_export).map_err(malformed)?;
-    ui::note(format!("left out the other contexts' entry points: {}", dropped.join(", ")));
+    if !dropped.is_empty() {
+        ui::note(format!("left out the other contexts' entry points: {}", dropped.join(", ")));
+    }
     let content_wasm = work.join("content.wasm");
     write(&content_wasm, &content_only)?;
     // 4.

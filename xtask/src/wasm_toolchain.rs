@@ -5,10 +5,13 @@
 //! std for wasm32 from `rust-web-src` (`-Z build-std`).
 //! The route is decided each run by trying; nothing is cached between runs.
 //!
-//! Each route builds the crate twice, at the same time (the final LTO step
-//! of each is single-threaded): as usual, and without reference types and
-//! multi-value for the content script's JavaScript build (`content_js.rs`),
-//! in a target dir of its own so neither build invalidates the other.
+//! Each route builds the crate three times, at the same time (the final LTO
+//! step of each is single-threaded), each in a target dir of its own so no
+//! build invalidates another: for the worker and the extension's pages; for
+//! the content script alone (without the `pages` feature, so the module
+//! every page compiles holds only the content script's code); and that
+//! again without reference types and multi-value, for the content script's
+//! JavaScript build (`content_js.rs`).
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -47,10 +50,12 @@ enum Route {
     Debian { linker: PathBuf },
 }
 
-/// The two builds of the extension crate.
+/// The three builds of the extension crate.
 pub struct ExtensionWasm {
-    /// What the browser runs.
+    /// What the worker and the extension's pages run.
     pub wasm: PathBuf,
+    /// What the content script runs.
+    pub content: PathBuf,
     /// The input of the content script's JavaScript build.
     pub for_js: PathBuf,
 }
@@ -58,6 +63,7 @@ pub struct ExtensionWasm {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Flavor {
     Wasm,
+    Content,
     ForJs,
 }
 
@@ -71,12 +77,12 @@ enum BuildFailure {
     Other(Error),
 }
 
-/// Builds the extension crate (both flavors) and returns the paths of the `.wasm` files.
+/// Builds the extension crate (every flavor) and returns the paths of the `.wasm` files.
 pub fn build_extension(ws: &Workspace, apt: &mut Apt) -> Result<ExtensionWasm> {
     let forced = forced_route()?;
     if forced != Some(Forced::B) {
         match prepare_rustup() {
-            Ok(()) => match build_both(ws, &Route::Rustup) {
+            Ok(()) => match build_all(ws, &Route::Rustup) {
                 Ok(wasm) => return Ok(wasm),
                 Err(BuildFailure::Other(e)) => return Err(e),
                 Err(BuildFailure::Toolchain) if forced == Some(Forced::A) => {
@@ -95,7 +101,7 @@ pub fn build_extension(ws: &Workspace, apt: &mut Apt) -> Result<ExtensionWasm> {
         ui::step("BATON_WASM_ROUTE=b: using Debian's rustc-web for wasm32 (route B)");
     }
     let linker = prepare_debian(apt)?;
-    build_both(ws, &Route::Debian { linker }).map_err(|failure| match failure {
+    build_all(ws, &Route::Debian { linker }).map_err(|failure| match failure {
         BuildFailure::Other(e) => e,
         BuildFailure::Toolchain => Error::Setup(
             "Debian's rustc-web could not build std for wasm32 either; check that rustc-web and \
@@ -158,21 +164,26 @@ fn llvm_major(rustc_verbose: &str) -> Option<&str> {
 }
 
 /// Both flavors at once; the first failure (the usual build's first) wins.
-fn build_both(ws: &Workspace, route: &Route) -> Result<ExtensionWasm, BuildFailure> {
+fn build_all(ws: &Workspace, route: &Route) -> Result<ExtensionWasm, BuildFailure> {
     std::thread::scope(|scope| {
+        let content = scope.spawn(|| build(ws, route, Flavor::Content));
         let for_js = scope.spawn(|| build(ws, route, Flavor::ForJs));
         let wasm = build(ws, route, Flavor::Wasm);
-        let for_js = for_js.join().unwrap_or_else(|_| {
-            Err(BuildFailure::Other(Error::Setup("the thread building the extension for JavaScript panicked".into())))
-        });
-        Ok(ExtensionWasm { wasm: wasm?, for_js: for_js? })
+        let joined = |handle: std::thread::ScopedJoinHandle<'_, Result<PathBuf, BuildFailure>>| {
+            handle.join().unwrap_or_else(|_| {
+                Err(BuildFailure::Other(Error::Setup("a thread building the extension panicked".into())))
+            })
+        };
+        let (content, for_js) = (joined(content), joined(for_js));
+        Ok(ExtensionWasm { wasm: wasm?, content: content?, for_js: for_js? })
     })
 }
 
 fn build(ws: &Workspace, route: &Route, flavor: Flavor) -> Result<PathBuf, BuildFailure> {
     let what = match flavor {
         Flavor::Wasm => "the extension",
-        Flavor::ForJs => "the extension for the content script's JS build (quietly)",
+        Flavor::Content => "the content script's module (quietly)",
+        Flavor::ForJs => "the content script for its JS build (quietly)",
     };
     let (mut cmd, base_dir) = match route {
         Route::Rustup => {
@@ -200,7 +211,12 @@ fn build(ws: &Workspace, route: &Route, flavor: Flavor) -> Result<PathBuf, Build
     };
     let target_dir = match flavor {
         Flavor::Wasm => base_dir,
+        Flavor::Content => {
+            cmd.arg("--no-default-features");
+            base_dir.join("wasm-content")
+        }
         Flavor::ForJs => {
+            cmd.arg("--no-default-features");
             add_rustflag(&mut cmd, NO_POST_MVP_VALUES);
             base_dir.join("wasm-for-js")
         }
@@ -213,12 +229,12 @@ fn build(ws: &Workspace, route: &Route, flavor: Flavor) -> Result<PathBuf, Build
 
     let (status, stderr) = match flavor {
         Flavor::Wasm => process::run_teeing_stderr(&mut cmd),
-        // Two cargos writing to one terminal is unreadable; this one speaks on failure.
-        Flavor::ForJs => process::run_collecting_stderr(&mut cmd),
+        // Cargos writing to one terminal at once are unreadable; these speak on failure.
+        Flavor::Content | Flavor::ForJs => process::run_collecting_stderr(&mut cmd),
     }
     .map_err(BuildFailure::Other)?;
     if !status.success() {
-        if flavor == Flavor::ForJs {
+        if flavor != Flavor::Wasm {
             eprint!("{stderr}");
         }
         return Err(if missing_std(&stderr) {

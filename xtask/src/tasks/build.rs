@@ -35,7 +35,7 @@ pub fn build(ws: &Workspace, apt: &mut Apt, release: bool, report: &mut Report) 
         process::run(&mut cmd)
     })?;
 
-    let built = report.time("build extension (wasm32, twice)", || wasm_toolchain::build_extension(ws, apt))?;
+    let built = report.time("build extension (wasm32, three times)", || wasm_toolchain::build_extension(ws, apt))?;
     let wasm = built.wasm;
 
     let cli = match bindgen::required_version(ws)? {
@@ -70,7 +70,7 @@ pub fn build(ws: &Workspace, apt: &mut Apt, release: bool, report: &mut Report) 
         }
         if let Some(cli) = &cli {
             bindgen::generate(cli, &wasm, &out.join("wasm"))?;
-            bindgen::generate_classic(cli, &wasm, &out.join("wasm").join("content"))?;
+            bindgen::generate_classic(cli, &built.content, &out.join("wasm").join("content"))?;
             ui::note("generated wasm/baton_extension.js, wasm/content/baton_extension.js and their .wasm");
         }
         if let Some(generated) = &content_js {
