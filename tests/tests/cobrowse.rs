@@ -1445,3 +1445,53 @@ async fn a_part_of_a_page_too_large_to_send_is_named_in_the_console_and_the_rest
     let v = console.wait("the later change", |v| text_of(v).contains("After the dump 8812")).await;
     assert!(text_of(&v).contains("Dump 6203"), "{}", text_of(&v));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frameset_page_shows_its_frames_side_by_side_in_the_console() {
+    let w = World::start(" F").await;
+    let parts = w.parts();
+    // An intranet application of the old kind: a frameset, one frame nested.
+    let origin = baton_e2e::pages::serve(|r: &baton_e2e::pages::Request| match r.path() {
+        "/page" => Reply::html(
+            r#"<html><head><title>Intranet</title></head><frameset cols="30%,*"><frame src="/menu"><frameset rows="80,*"><frame src="/top"><frame src="/main"></frameset></frameset></html>"#,
+        ),
+        "/menu" => Reply::html("<html><body><p>Menu frame 6101</p></body></html>"),
+        "/top" => Reply::html("<html><body><p>Top frame 6102</p></body></html>"),
+        "/main" => Reply::html("<html><body><p>Main frame 6103</p></body></html>"),
+        _ => Reply::not_found(),
+    })
+    .await
+    .expect("start the page server");
+    let (page, console, code) = share(&w, &parts, &format!("{origin}/page"), None).await;
+    join_until_asked(&page, &console, &code, &parts).await;
+    assert_eq!(in_content_world(&page, &click_visitor_ui("allow")).await, Ok(json!(true)), "allow");
+    // Each frame's text, with the box the frame has in the mirror.
+    let look = "(() => { const d = document.querySelector('#mirror')?.contentDocument; \
+                return [...(d?.querySelectorAll('[data-baton-frameset] iframe') ?? [])].map((f) => { \
+                  const r = f.getBoundingClientRect(); \
+                  return [f.contentDocument?.body?.innerText ?? '', Math.round(r.left), Math.round(r.top), Math.round(r.width), Math.round(r.height)]; }); })()";
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let frames = loop {
+        let v = console.session.evaluate(look).await.unwrap_or(Value::Null);
+        let texts: Vec<&str> =
+            v.as_array().map(|a| a.iter().filter_map(|f| f[0].as_str()).collect()).unwrap_or_default();
+        if texts.len() == 3 && texts.iter().all(|t| !t.is_empty()) {
+            break v;
+        }
+        assert!(std::time::Instant::now() < deadline, "the frames never showed in the console: {v}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let [menu, top, main] = [&frames[0], &frames[1], &frames[2]];
+    assert_eq!(
+        (menu[0].as_str(), top[0].as_str(), main[0].as_str()),
+        (Some("Menu frame 6101"), Some("Top frame 6102"), Some("Main frame 6103"))
+    );
+    let n = |v: &Value| v.as_i64().unwrap_or(-1);
+    // The menu on the left; the top frame 80 px high above the main one, both to its right.
+    assert!(n(&menu[3]) > 50 && n(&menu[4]) > 200, "the menu has room: {frames}");
+    assert!(n(&top[1]) >= n(&menu[1]) + n(&menu[3]) && n(&main[1]) == n(&top[1]), "side by side: {frames}");
+    assert_eq!(n(&top[4]), 80, "the top row's height: {frames}");
+    assert!(n(&main[2]) >= n(&top[2]) + 80 && n(&main[4]) > 100, "the main frame below: {frames}");
+    let state = console.state().await;
+    assert!(state["console_error"].is_null(), "{}", state["console_error"]);
+}

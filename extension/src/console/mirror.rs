@@ -304,8 +304,10 @@ impl<D: Dom> Mirror<D> {
                 let lower = n.to_ascii_lowercase();
                 let plan = if hidden || parent_is_style {
                     ElementPlan::Inert
-                } else if ns == Ns::Html && lower == "iframe" && f.is_some() && m.is_none() {
+                } else if ns == Ns::Html && matches!(lower.as_str(), "iframe" | "frame") && f.is_some() && m.is_none() {
                     sanitize::plan_frame(a, &self.base)
+                } else if ns == Ns::Html && lower == "frameset" && m.is_none() {
+                    sanitize::plan_frameset(a, parent_tag.eq_ignore_ascii_case("html"))
                 } else {
                     sanitize::plan_element(ns, n, a, &self.base)
                 };
@@ -350,6 +352,9 @@ impl<D: Dom> Mirror<D> {
                         self.dom.set_attr(&el, "sandbox", FRAME_SANDBOX);
                         for (k, v) in &attrs {
                             self.dom.set_attr(&el, k, v);
+                        }
+                        if lower == "frame" {
+                            self.dom.set_attr(&el, "style", sanitize::FRAME_IN_FRAMESET_STYLE);
                         }
                         self.dom.set_attr(&el, "referrerpolicy", "no-referrer");
                         self.dom.set_attr(&el, "tabindex", "-1");
@@ -731,6 +736,11 @@ impl<D: Dom> Mirror<D> {
         };
         let lname = name.to_ascii_lowercase();
         if *placeholder && !matches!(lname.as_str(), "class" | "id") {
+            return Ok(());
+        }
+        // A frameset's grid, and each frame's place in it, stay as built:
+        // nothing the page changes on them may undo that layout.
+        if *ns == Ns::Html && matches!(tag.as_str(), "frameset" | "frame") {
             return Ok(());
         }
         if *frame {
@@ -1323,6 +1333,52 @@ mod tests {
         assert!(m.dom.find_by_id(10).is_some());
         assert_eq!(m.node_count(), 17);
         assert!(m.is_actionable(10));
+    }
+
+    #[test]
+    fn a_frameset_page_is_laid_out_as_a_grid_of_sandboxed_frames() {
+        let frame = |i: u32, text: &str, extra: serde_json::Value| {
+            json!({"t":"e","i":i,"n":"frame","a":[["src","left.html"],["style","width:1px"],["onload","x()"]],
+                "f":{"t":"e","i":i + 1,"n":"html","c":[{"t":"e","i":i + 2,"n":"body","c":[{"t":"x","i":i + 3,"v":text}, extra]}]}})
+        };
+        let nested = json!({"t":"e","i":30,"n":"frameset","a":[["rows","100,*"]],"c":[
+            frame(40, "Top right", json!({"t":"c","i":44})),
+            {"t":"e","i":50,"n":"frame","a":[["src","https://other.example/"]]}
+        ]});
+        let mut m = Mirror::new(FakeDom::default());
+        m.snapshot(&snap(json!({"t":"e","i":1,"n":"html","c":[
+            {"t":"e","i":2,"n":"head"},
+            {"t":"e","i":3,"n":"frameset","a":[["cols","25%, 2*,*"],["onload","x()"],["style","display:none"]],"c":[
+                frame(10, "Left side", json!({"t":"c","i":14})),
+                nested
+            ]}
+        ]})))
+        .unwrap();
+        let html = m.dom.html();
+        let top = "<div style=\"display:grid;width:100vw;height:100vh;grid-template-rows:1fr;grid-template-columns:25% 2fr 1fr\" data-baton-frameset=\"\">";
+        assert!(html.contains(top), "{html}");
+        let cell = "<iframe sandbox=\"allow-same-origin\" style=\"display:block;width:100%;height:100%;border:0\" referrerpolicy=\"no-referrer\" tabindex=\"-1\" data-baton-frame=\"\"><#document><html><body>Left side";
+        assert!(html.contains(cell), "{html}");
+        assert!(html.contains("<div style=\"display:grid;min-width:0;min-height:0;grid-template-rows:100px 1fr;grid-template-columns:1fr\" data-baton-frameset=\"\">"), "{html}");
+        assert!(html.contains("<body>Top right"), "{html}");
+        assert!(html.contains("data-baton-placeholder=\"frame\""), "a cross-origin frame stays a placeholder: {html}");
+        for bad in ["onload", "left.html", "width:1px", "display:none", "other.example"] {
+            assert!(!html.contains(bad), "{bad} in {html}");
+        }
+        // The page cannot undo the layout later.
+        m.apply(&Mutations {
+            attrs: vec![
+                AttrChange { id: 3, name: "style".into(), value: Some("display:none".into()) },
+                AttrChange { id: 3, name: "cols".into(), value: Some("1,1".into()) },
+                AttrChange { id: 10, name: "style".into(), value: Some("width:1px".into()) },
+            ],
+            texts: vec![(13, "Left side again".into())],
+            ..Default::default()
+        })
+        .unwrap();
+        let html = m.dom.html();
+        assert!(html.contains(top) && html.contains("Left side again"), "{html}");
+        assert!(!html.contains("display:none") && !html.contains("width:1px"), "{html}");
     }
 
     #[test]

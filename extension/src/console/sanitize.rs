@@ -99,6 +99,47 @@ pub fn frame_attr(name: &str, value: &str, base: &Base) -> Option<(String, Strin
     sanitize_attr(Ns::Html, "iframe", &lname, value, base)
 }
 
+/// Style of a mirror frame standing for a `<frame>`: it fills its cell of
+/// the frameset's grid.
+pub const FRAME_IN_FRAMESET_STYLE: &str = "display:block;width:100%;height:100%;border:0";
+
+/// Rows or columns a frameset lays out; more are left to the last one.
+const MAX_FRAMESET_TRACKS: usize = 64;
+
+/// The plan for a `<frameset>`: a `div` laid out as a grid of the
+/// frameset's rows and columns, whose frames the mirror shows as it shows
+/// iframes. `top`: the page's own frameset, which fills the window (a
+/// nested one fills its cell).
+pub fn plan_frameset(attrs: &[(String, String)], top: bool) -> ElementPlan {
+    let tracks = |name| attr(attrs, name).map_or_else(|| "1fr".to_owned(), |v| frameset_tracks(&v));
+    let size = if top { "width:100vw;height:100vh" } else { "min-width:0;min-height:0" };
+    let style =
+        format!("display:grid;{size};grid-template-rows:{};grid-template-columns:{}", tracks("rows"), tracks("cols"));
+    ElementPlan::Keep {
+        tag: "div".into(),
+        attrs: vec![("style".into(), style), ("data-baton-frameset".into(), String::new())],
+    }
+}
+
+/// A frameset's `rows` or `cols` (`200, *, 2*, 25%`) as grid tracks
+/// (`200px 1fr 2fr 25%`); a track that is none of those is `1fr`.
+fn frameset_tracks(value: &str) -> String {
+    let track = |t: &str| {
+        let t = t.trim();
+        let (number, unit) = match (t.strip_suffix('*'), t.strip_suffix('%')) {
+            (Some(n), _) => (n.trim(), "fr"),
+            (_, Some(n)) => (n.trim(), "%"),
+            _ => (t, "px"),
+        };
+        let n = if number.is_empty() && unit == "fr" { Some(1.0) } else { number.parse::<f64>().ok() };
+        match n.filter(|n| n.is_finite() && (0.0..=1e6).contains(n)) {
+            Some(n) => format!("{n}{unit}"),
+            None => "1fr".to_owned(),
+        }
+    };
+    value.split(',').take(MAX_FRAMESET_TRACKS).map(track).collect::<Vec<_>>().join(" ")
+}
+
 const INERT: &[&str] = &[
     "script",
     "noscript",
@@ -360,6 +401,16 @@ mod tests {
             ElementPlan::Keep { attrs, .. } => attrs,
             other => panic!("{tag}: {other:?}"),
         }
+    }
+
+    #[test]
+    fn frameset_tracks_become_grid_tracks_and_nothing_else() {
+        assert_eq!(frameset_tracks("200, *,2*, 25%"), "200px 1fr 2fr 25%");
+        assert_eq!(frameset_tracks(" 0* ,12.5%"), "0fr 12.5%");
+        for bad in ["expression(alert(1))", "-5", "1e9", "inf", "NaN", "calc(1px)", "1px;x:y", "%", "*5"] {
+            assert_eq!(frameset_tracks(bad), "1fr", "{bad}");
+        }
+        assert_eq!(frameset_tracks(&"1,".repeat(1000)).split(' ').count(), MAX_FRAMESET_TRACKS);
     }
 
     #[test]
