@@ -37,6 +37,14 @@ use serde_json::{json, Value};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const WAIT: Duration = Duration::from_secs(10);
+/// A page's load, and steps that wait on a host sealing tens of megabytes:
+/// the tests of very large pages run beside others on two cores.
+const HEAVY_WAIT: Duration = Duration::from_secs(60);
+
+/// Held by the tests of very large or very deep pages, one at a time: each
+/// keeps two browsers and both hosts busy for seconds, and together they
+/// starve one another on two cores.
+static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const OPERATOR: &str = "Sam Support";
 const VISITOR: &str = "Visitor Laptop";
 
@@ -255,7 +263,7 @@ async fn share<'a>(
     settings: Option<&str>,
 ) -> (Session, Console<'a>, String) {
     let page = w.visitor.browser().cdp().open_page(url).await.or_report("open the page", parts);
-    page.wait_for("document.readyState === 'complete'", WAIT).await.or_report("page loaded", parts);
+    page.wait_for("document.readyState === 'complete'", HEAVY_WAIT).await.or_report("page loaded", parts);
     wait_content(&page, "the content script", "typeof chrome.runtime?.id === 'string'", parts, |v| v == &json!(true))
         .await;
 
@@ -1290,6 +1298,7 @@ fn deep_page(depth: usize, text: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_nested_deeper_than_a_frame_may_be_shows_whole_in_the_console() {
+    let _heavy = HEAVY.lock().await;
     let w = World::start(" N").await;
     let parts = w.parts();
     let url = serve(deep_page(1_000, "Bottom of the deep page 4471")).await;
@@ -1319,6 +1328,7 @@ async fn a_page_nested_deeper_than_a_frame_may_be_shows_whole_in_the_console() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_whose_snapshot_is_over_eight_megabytes_shows_in_the_console() {
+    let _heavy = HEAVY.lock().await;
     let w = World::start(" B").await;
     let parts = w.parts();
     // A long log shown in the page, as a support case often has.
@@ -1368,6 +1378,7 @@ const RANDOM_BASE64: &str = "function randomBase64(bytes) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_full_of_inline_images_shows_them_all_in_the_console() {
+    let _heavy = HEAVY.lock().await;
     let w = World::start(" B").await;
     let parts = w.parts();
     // A report with its charts inline, as exported notebooks are: 30 images
@@ -1406,6 +1417,7 @@ async fn a_page_full_of_inline_images_shows_them_all_in_the_console() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_part_of_a_page_too_large_to_send_is_named_in_the_console_and_the_rest_goes_on() {
+    let _heavy = HEAVY.lock().await;
     let w = World::start(" B").await;
     let parts = w.parts();
     // One text node of 20 MB that does not compress: once sealed, over what
@@ -1442,7 +1454,11 @@ async fn a_part_of_a_page_too_large_to_send_is_named_in_the_console_and_the_rest
     page.evaluate("document.body.append(Object.assign(document.createElement('p'), { textContent: 'After the dump 8812' })); true")
         .await
         .or_report("change the page", &parts);
-    let v = console.wait("the later change", |v| text_of(v).contains("After the dump 8812")).await;
+    let v = console
+        .session
+        .wait_until("the later change", CONSOLE_JS, HEAVY_WAIT, |v| text_of(v).contains("After the dump 8812"))
+        .await
+        .or_report("console: the later change", &parts);
     assert!(text_of(&v).contains("Dump 6203"), "{}", text_of(&v));
 }
 
