@@ -205,7 +205,7 @@ fn send(m: FromPage) {
     thread_local! {
         static IGNORE: Closure<dyn FnMut(JsValue)> = Closure::new(|_: JsValue| {});
     }
-    let Some(message) = m.into_message_text().ok().and_then(|text| js_sys::JSON::parse(&text).ok()) else { return };
+    let Some(message) = page_message(m) else { return };
     let result = (|| -> Result<JsValue, JsValue> {
         let runtime = runtime()?;
         let f: js_sys::Function = js_sys::Reflect::get(&runtime, &"sendMessage".into())?.dyn_into()?;
@@ -216,6 +216,12 @@ fn send(m: FromPage) {
             let _ = promise.catch(ignore);
         });
     }
+}
+
+/// The message as `send` hands it to the browser; the throwaway snapshot
+/// goes through it too, so the first real frame runs compiled code.
+fn page_message(m: FromPage) -> Option<JsValue> {
+    m.into_message_text().ok().and_then(|text| js_sys::JSON::parse(&text).ok())
 }
 
 fn frame(mut frame: VisitorFrame) {
@@ -287,7 +293,7 @@ fn prepare_capture() {
     crate::cobrowse::capture::prepare(
         mask_policy(),
         Rc::new(|frame: VisitorFrame| {
-            let _ = chrome::to_js(&ContentMessage::CobrowseFromPage { m: FromPage::Frame { frame } });
+            let _ = page_message(FromPage::Frame { frame });
         }),
     );
 }
