@@ -379,6 +379,13 @@ pub enum VisitorFrame {
     Selection {
         ranges: Vec<SelectionRange>,
     },
+    /// What the page shows in the browser's top layer, above everything
+    /// else, bottom first: modal dialogs and open popovers. No attribute
+    /// tells it (`showPopover()` changes none), so it travels on its own,
+    /// after a snapshot and whenever it changes; the whole list each time.
+    TopLayer {
+        shown: Vec<(NodeId, OnTop)>,
+    },
     Viewport {
         w: u32,
         h: u32,
@@ -495,6 +502,16 @@ pub enum OperatorFrame {
         seq: u64,
         event: serde_json::Value,
     },
+}
+
+/// How an element is in the top layer ([`VisitorFrame::TopLayer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnTop {
+    /// A `<dialog>` opened with `showModal()`.
+    Modal,
+    /// An element with `popover`, shown.
+    Popover,
 }
 
 /// Remote-control scopes, granted and revoked one by one by the visitor.

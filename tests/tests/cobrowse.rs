@@ -1511,3 +1511,94 @@ async fn a_frameset_page_shows_its_frames_side_by_side_in_the_console() {
     let state = console.state().await;
     assert!(state["console_error"].is_null(), "{}", state["console_error"]);
 }
+
+/// What the mirror shows of the page's top layer: each element's state
+/// and box, the mirror's viewport height and scroll.
+const TOP_LAYER_JS: &str = r#"(() => { const d = document.querySelector('#mirror')?.contentDocument; if (!d?.body) return null;
+  const look = (el) => { if (!el) return null; const r = el.getBoundingClientRect();
+    return { open: el.matches(':popover-open'), modal: el.matches(':modal'), shown: r.width > 0 && r.height > 0,
+      x: Math.round(r.left), y: Math.round(r.top), w: Math.round(r.width), h: Math.round(r.height),
+      on_top: el.getRootNode().elementFromPoint(r.left + r.width / 2, r.top + r.height / 2) === el }; };
+  return { menu: look(d.querySelector('#menu')), dialog: look(d.querySelector('#dlg')),
+    tip: look(d.querySelector('x-tip')?.shadowRoot?.querySelector('#tip')),
+    vh: d.defaultView.innerHeight, sy: Math.round(d.defaultView.scrollY) }; })()"#;
+
+/// A popover menu, a modal dialog and a popover in a closed shadow root:
+/// the page shows them in the browser's top layer, above everything and
+/// where they sit in the viewport, which no attribute tells. The operator
+/// sees each where the visitor does, and sees them go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_pages_open_popovers_and_modal_dialog_show_on_top_in_the_console() {
+    let w = World::start(" L").await;
+    let parts = w.parts();
+    let page = r#"<!doctype html><html><head><meta charset=utf-8><title>Top layer</title><style>
+  body { margin: 0; height: 6000px; }
+  .cover { position: relative; z-index: 10; height: 6000px; background: #eee; }
+  [popover], dialog { padding: 0; border: 0; }
+  #menu { margin: 0; inset: auto; left: 20px; top: 30px; width: 200px; height: 120px; }
+  #dlg { width: 300px; height: 150px; }
+</style></head><body>
+<div class="cover"><p>Top layer page 6201</p></div>
+<div id="menu" popover>Menu 6202</div>
+<dialog id="dlg">Dialog 6203</dialog>
+<x-tip></x-tip>
+<script>
+  const root = document.querySelector('x-tip').attachShadow({ mode: 'closed' });
+  root.innerHTML = '<div id="tip" popover="manual" style="margin:0;inset:auto;right:10px;bottom:10px;width:100px;height:40px">Tip 6204</div>';
+  window.tip = root.firstElementChild;
+  window.scrollTo(0, 3000);
+  document.querySelector('#menu').showPopover();
+</script></body></html>"#;
+    let origin = baton_e2e::pages::serve(move |r: &baton_e2e::pages::Request| match r.path() {
+        "/page" => Reply::html(page),
+        _ => Reply::not_found(),
+    })
+    .await
+    .expect("start the page server");
+    let (page, console, _, _) =
+        share_and_join(&w, &parts, &format!("{origin}/page"), "Top layer page 6201", false).await;
+    let wait = |what: &'static str, done: fn(&Value) -> bool| {
+        let console = &console;
+        let parts = &parts;
+        async move { console.session.wait_until(what, TOP_LAYER_JS, WAIT, done).await.or_report(what, parts) }
+    };
+
+    // Open before sharing: the menu, on top, where the page put it.
+    let v = wait("the open menu in the mirror", |v| v["menu"]["open"] == true && v["sy"] == 3000).await;
+    let menu = &v["menu"];
+    assert_eq!((&menu["x"], &menu["y"], &menu["w"], &menu["h"]), (&json!(20), &json!(30), &json!(200), &json!(120)));
+    assert_eq!(menu["on_top"], true, "the menu above the page's cover: {v}");
+    assert_eq!(v["dialog"]["shown"], false, "the closed dialog: {v}");
+
+    // Shown while shared: a popover of a closed shadow tree, above the menu.
+    page.evaluate("window.tip.showPopover(); true").await.or_report("open the tip", &parts);
+    let v = wait("the tip in the mirror", |v| v["tip"]["open"] == true).await;
+    assert_eq!((v["tip"]["on_top"].clone(), v["menu"]["open"].clone()), (json!(true), json!(true)), "{v}");
+
+    // A modal dialog: in the middle of the viewport, above the tip; the
+    // page's menu (an `auto` popover) closes, as it does for the visitor.
+    page.evaluate("document.querySelector('#dlg').showModal(); true").await.or_report("open the dialog", &parts);
+    let v =
+        wait("the modal dialog in the mirror", |v| v["dialog"]["modal"] == true && v["menu"]["open"] == false).await;
+    let (dialog, vh) = (&v["dialog"], v["vh"].as_i64().unwrap_or(0));
+    let top = dialog["y"].as_i64().unwrap_or(-1);
+    assert!(vh > 300 && (top - (vh - 150) / 2).abs() <= 2, "the dialog in the middle of the viewport: {v}");
+    assert_eq!((dialog["on_top"].clone(), v["tip"]["open"].clone()), (json!(true), json!(true)), "{v}");
+    let visitor = page
+        .evaluate("[document.querySelector('#menu').matches(':popover-open'), window.tip.matches(':popover-open')]");
+    assert_eq!(visitor.await.or_report("the visitor's popovers", &parts), json!([false, true]));
+
+    // Closed on the visitor's page: gone from the mirror.
+    page.evaluate("document.querySelector('#dlg').close(); window.tip.hidePopover(); true")
+        .await
+        .or_report("close them", &parts);
+    let v = wait("nothing on top in the mirror", |v| {
+        v["menu"]["open"] == false && v["dialog"]["modal"] == false && v["tip"]["open"] == false
+    })
+    .await;
+    for part in ["menu", "dialog", "tip"] {
+        assert_eq!(v[part]["shown"], false, "{part} hidden: {v}");
+    }
+    let state = console.state().await;
+    assert!(state["console_error"].is_null(), "{}", state["console_error"]);
+}

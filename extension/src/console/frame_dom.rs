@@ -9,9 +9,9 @@
 //! nothing here asks `instanceof`.
 
 use wasm_bindgen::JsCast;
-use web_sys::{Document, Element, HtmlIFrameElement, Node};
+use web_sys::{Document, Element, HtmlDialogElement, HtmlElement, HtmlIFrameElement, Node};
 
-use baton_shared::cobrowse::NodeId;
+use baton_shared::cobrowse::{NodeId, OnTop};
 
 use super::mirror::Dom;
 use super::sanitize::{Ns, FRAME_SANDBOX};
@@ -327,5 +327,53 @@ impl Dom for FrameDom {
 
     fn register(&mut self, node: &Node, id: NodeId) {
         self.ids.set(node.unchecked_ref(), &wasm_bindgen::JsValue::from_f64(id as f64));
+    }
+
+    /// Through the same calls the page made, so the browser stacks, lays
+    /// out and styles the element as on the visitor's side (`:modal`,
+    /// `:popover-open`, `::backdrop`). Nothing in the mirror may take it
+    /// down: its popovers are manual ones (the sanitiser), and a dialog is
+    /// closed by no user action (`closedby`). Failures (an element the
+    /// browser will not show) leave the element where it is.
+    fn show_on_top(&mut self, node: &Node, how: OnTop) {
+        let Some(el) = as_element(node) else { return };
+        match how {
+            OnTop::Modal if el.local_name() == "dialog" => {
+                let dialog = el.unchecked_ref::<HtmlDialogElement>();
+                // Open as a plain dialog already (its `open` attribute came
+                // first): `showModal` refuses that one.
+                if dialog.open() && !el.matches(":modal").unwrap_or(false) {
+                    let _ = el.remove_attribute("open");
+                }
+                let _ = el.set_attribute("closedby", "none");
+                let _ = dialog.show_modal();
+            }
+            OnTop::Modal => {}
+            OnTop::Popover => {
+                if el.get_attribute("popover").as_deref() != Some("manual") {
+                    let _ = el.set_attribute("popover", "manual");
+                }
+                let _ = el.unchecked_ref::<HtmlElement>().show_popover();
+            }
+        }
+    }
+
+    fn hide_from_top(&mut self, node: &Node, how: OnTop) {
+        let Some(el) = as_element(node) else { return };
+        match how {
+            OnTop::Modal if el.matches(":modal").unwrap_or(false) => {
+                // The page's change that took its `open` attribute away may
+                // have come first: without it `close` does nothing, and the
+                // dialog would stay modal, out of sight, the mirror inert.
+                if !el.has_attribute("open") {
+                    let _ = el.set_attribute("open", "");
+                }
+                el.unchecked_ref::<HtmlDialogElement>().close();
+            }
+            OnTop::Modal => {}
+            OnTop::Popover => {
+                let _ = el.unchecked_ref::<HtmlElement>().hide_popover();
+            }
+        }
     }
 }

@@ -22,8 +22,8 @@ use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 
 use baton_shared::cobrowse::{
-    asset_ref, has_implicit_ids, resolve_ids, Asset, InputChange, Mutations, Node, NodeId, SelectionRange, Snapshot,
-    IMPLICIT, WINDOW,
+    asset_ref, has_implicit_ids, resolve_ids, Asset, InputChange, Mutations, Node, NodeId, OnTop, SelectionRange,
+    Snapshot, IMPLICIT, WINDOW,
 };
 use baton_shared::limits::{MAX_MIRROR_ASSET_BYTES, MAX_MIRROR_SHEETS};
 
@@ -63,6 +63,11 @@ pub trait Dom {
     fn scroll(&mut self, node: Option<&Self::N>, x: i32, y: i32);
     /// Remembers which id an element has, for hit tests.
     fn register(&mut self, node: &Self::N, id: NodeId);
+    /// Puts an element in the top layer, above those put there before (a
+    /// `dialog` as a modal one, any element as a popover).
+    fn show_on_top(&mut self, node: &Self::N, how: OnTop);
+    /// Takes an element out of the top layer.
+    fn hide_from_top(&mut self, node: &Self::N, how: OnTop);
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +134,8 @@ pub struct Mirror<D: Dom> {
     /// Bytes of asset data the frame being applied may still put into the
     /// mirror ([`MAX_MIRROR_ASSET_BYTES`]).
     budget: Cell<usize>,
+    /// What the mirror shows in its top layer, bottom first.
+    on_top: Vec<(NodeId, OnTop)>,
 }
 
 impl<D: Dom> Mirror<D> {
@@ -142,6 +149,7 @@ impl<D: Dom> Mirror<D> {
             removed: HashSet::new(),
             pending_frames: Vec::new(),
             budget: Cell::new(MAX_MIRROR_ASSET_BYTES),
+            on_top: Vec::new(),
         }
     }
 
@@ -229,6 +237,8 @@ impl<D: Dom> Mirror<D> {
     /// Replaces the whole mirror with a snapshot. A malformed one (see
     /// [`ApplyError`]) leaves no snapshot: nothing of it is known or shown.
     pub fn snapshot(&mut self, snap: &Snapshot) -> Result<(), ApplyError> {
+        // The old nodes leave the document, and the top layer with it.
+        self.on_top.clear();
         self.nodes.clear();
         self.pending_frames.clear();
         self.root = None;
@@ -822,6 +832,38 @@ impl<D: Dom> Mirror<D> {
         self.dom.select(&shown);
     }
 
+    /// Shows what the visitor's page has in its top layer (bottom first):
+    /// what is shown already stays up to where the lists part, the rest is
+    /// taken down and put up in the page's order. Ids the mirror does not
+    /// show (unknown, inert, placeholders, frames; a modal that is not a
+    /// `dialog`) are left out: nothing to ask a keyframe for.
+    pub fn top_layer(&mut self, shown: &[(NodeId, OnTop)]) {
+        let shown: Vec<(NodeId, OnTop)> =
+            shown.iter().copied().filter(|&(id, how)| self.can_be_on_top(id, how)).collect();
+        let kept = self.on_top.iter().zip(&shown).take_while(|(a, b)| a == b).count();
+        for (id, how) in self.on_top.split_off(kept).into_iter().rev() {
+            if let Some(node) = self.node(id).cloned() {
+                self.dom.hide_from_top(&node, how);
+            }
+        }
+        for &(id, how) in &shown[kept..] {
+            if let Some(node) = self.node(id).cloned() {
+                self.dom.show_on_top(&node, how);
+                self.on_top.push((id, how));
+            }
+        }
+    }
+
+    fn can_be_on_top(&self, id: NodeId, how: OnTop) -> bool {
+        let Some(Entry {
+            node: Some(_), inert: false, kind: Kind::Element { ns, tag, placeholder, frame, .. }, ..
+        }) = self.nodes.get(&id)
+        else {
+            return false;
+        };
+        !placeholder && !frame && (how == OnTop::Popover || *ns == Ns::Html && tag == "dialog")
+    }
+
     /// Scrolls the window (`WINDOW`) or an element (a frame's window by the
     /// id of its document element); unknown ids are ignored
     /// (scrolling is not worth a keyframe).
@@ -876,6 +918,9 @@ pub mod fake {
         pub created: usize,
         /// What [`Dom::select`] was last given.
         pub selection: Vec<(usize, u32, usize, u32)>,
+        /// The top layer, bottom first, and how many times it was changed.
+        pub on_top: Vec<(usize, OnTop)>,
+        pub top_layer_calls: usize,
     }
 
     impl FakeDom {
@@ -949,6 +994,8 @@ pub mod fake {
             self.nodes[*child].parent = Some(parent);
         }
         fn detach(&mut self, node: &usize) {
+            // Out of the document, out of the top layer (as in a browser).
+            self.on_top.retain(|(n, _)| n != node);
             if let Some(p) = self.nodes[*node].parent.take() {
                 // From the end: taking off last children is cheap, as in a browser.
                 let children = &mut self.nodes[p].children;
@@ -963,6 +1010,7 @@ pub mod fake {
             Some(root)
         }
         fn set_root(&mut self, root: &usize) {
+            self.on_top.clear();
             self.root = Some(*root);
         }
         /// The frame's document is a `#document` child of the frame
@@ -1000,6 +1048,15 @@ pub mod fake {
         }
         fn register(&mut self, node: &usize, id: NodeId) {
             self.nodes[*node].id = Some(id);
+        }
+        fn show_on_top(&mut self, node: &usize, how: OnTop) {
+            self.on_top.retain(|(n, _)| n != node);
+            self.on_top.push((*node, how));
+            self.top_layer_calls += 1;
+        }
+        fn hide_from_top(&mut self, node: &usize, _how: OnTop) {
+            self.on_top.retain(|(n, _)| n != node);
+            self.top_layer_calls += 1;
         }
     }
 }
@@ -1333,6 +1390,52 @@ mod tests {
         assert!(m.dom.find_by_id(10).is_some());
         assert_eq!(m.node_count(), 17);
         assert!(m.is_actionable(10));
+    }
+
+    #[test]
+    fn the_top_layer_follows_the_pages_order_and_leaves_out_what_cannot_be_on_top() {
+        let mut m = Mirror::new(FakeDom::default());
+        m.snapshot(&snap(json!({"t":"e","i":1,"n":"html","c":[{"t":"e","i":2,"n":"body","c":[
+            {"t":"e","i":3,"n":"div","a":[["popover","auto"]]},
+            {"t":"e","i":4,"n":"dialog"},
+            {"t":"e","i":5,"n":"div","a":[["popover",""]],"m":[10,10]},
+            {"t":"e","i":6,"n":"div","a":[["popover",""]]},
+            {"t":"e","i":7,"n":"script","c":[{"t":"e","i":8,"n":"div","a":[["popover",""]]}]},
+            {"t":"e","i":9,"n":"iframe","a":[["popover",""]]}
+        ]}]})))
+        .unwrap();
+        let on_top = |m: &Mirror<FakeDom>| -> Vec<(NodeId, OnTop)> {
+            m.dom.on_top.iter().map(|&(n, how)| (m.dom.nodes[n].id.unwrap_or(0), how)).collect()
+        };
+        // A masked popover is shown (as its placeholder box); a div is no
+        // modal; inert, unknown and placeholder elements are left out.
+        let (pop, modal) = (OnTop::Popover, OnTop::Modal);
+        m.top_layer(&[(3, pop), (4, modal), (5, pop), (6, modal), (8, pop), (9, pop), (99, pop)]);
+        assert_eq!(on_top(&m), [(3, pop), (4, modal), (5, pop)]);
+        let calls = m.dom.top_layer_calls;
+        // The same list again changes nothing.
+        m.top_layer(&[(3, pop), (4, modal), (5, pop)]);
+        assert_eq!(m.dom.top_layer_calls, calls);
+        // One closed under the top: what was above it is put back above.
+        m.top_layer(&[(3, pop), (5, pop), (6, pop)]);
+        assert_eq!(on_top(&m), [(3, pop), (5, pop), (6, pop)]);
+        assert_eq!(m.dom.top_layer_calls, calls + 2 + 2, "4 and 5 taken down, 5 and 6 put up");
+        // A node the page removed: the rest stays.
+        m.apply(&Mutations { removes: vec![5], ..Default::default() }).unwrap();
+        m.top_layer(&[(3, pop), (6, pop)]);
+        assert_eq!(on_top(&m), [(3, pop), (6, pop)]);
+        // The same element shown the other way: taken down and put up.
+        m.top_layer(&[(3, pop), (6, pop), (4, pop)]);
+        m.top_layer(&[(3, pop), (6, pop), (4, modal)]);
+        assert_eq!(on_top(&m), [(3, pop), (6, pop), (4, modal)]);
+        // A keyframe starts from an empty top layer.
+        m.snapshot(&snap(json!({"t":"e","i":1,"n":"html","c":[{"t":"e","i":2,"n":"body","c":[
+            {"t":"e","i":3,"n":"div","a":[["popover",""]]}]}]})))
+            .unwrap();
+        m.top_layer(&[(3, pop)]);
+        assert_eq!(on_top(&m), [(3, pop)]);
+        m.top_layer(&[]);
+        assert!(on_top(&m).is_empty());
     }
 
     #[test]

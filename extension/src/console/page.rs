@@ -428,6 +428,13 @@ impl Console {
                 }
                 st.mirror.select(&ranges);
             }
+            VisitorFrame::TopLayer { shown } => {
+                if !st.mirror.has_snapshot() {
+                    return Err(ApplyError::NoSnapshot);
+                }
+                st.mirror.top_layer(&shown);
+                self.place_highlight(st);
+            }
             VisitorFrame::Viewport { w, h } => {
                 st.viewport = (w, h);
                 self.layout_with(st);

@@ -327,6 +327,11 @@ pub fn sanitize_attr(ns: Ns, lower_tag: &str, name: &str, value: &str, base: &Ba
             return sheet.then(|| (out_name.clone(), "stylesheet".to_owned()));
         }
         "cite" | "longdesc" | "itemtype" | "itemid" => return safe_url(base, value, UrlUse::Link).and_then(kept),
+        // The mirror shows what the page shows in its top layer, and
+        // nothing done in the mirror may take it down: no light dismiss of
+        // a popover, no closing of a dialog by Escape or a click outside.
+        "popover" if ns == Ns::Html => return kept("manual".to_owned()),
+        "closedby" if ns == Ns::Html => return kept("none".to_owned()),
         _ => {}
     }
     // Any other attribute that could reach a URL through CSS (`fill="url(#g)"`).
@@ -508,6 +513,19 @@ mod tests {
         let kept =
             keep(Ns::Html, "img", &[("src", "a.png"), ("attributionsrc", "https://t.example"), ("browsingtopics", "")]);
         assert_eq!(kept, a(&[("src", "https://shop.example/p/a.png")]));
+    }
+
+    #[test]
+    fn nothing_in_the_mirror_takes_down_what_the_page_shows_on_top() {
+        assert_eq!(
+            keep(Ns::Html, "div", &[("popover", "auto"), ("id", "menu")]),
+            a(&[("popover", "manual"), ("id", "menu")])
+        );
+        assert_eq!(keep(Ns::Html, "div", &[("POPOVER", "hint")]), a(&[("popover", "manual")]));
+        assert_eq!(
+            keep(Ns::Html, "dialog", &[("closedby", "any"), ("open", "")]),
+            a(&[("closedby", "none"), ("open", "")])
+        );
     }
 
     #[test]

@@ -46,6 +46,7 @@ pub fn is_page_record(frame: &VisitorFrame) -> bool {
             | VisitorFrame::Input(_)
             | VisitorFrame::Scroll { .. }
             | VisitorFrame::Selection { .. }
+            | VisitorFrame::TopLayer { .. }
     )
 }
 

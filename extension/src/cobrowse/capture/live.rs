@@ -19,7 +19,9 @@ use web_sys::{
 };
 
 use baton_shared::cobrowse::{asset_ref, elide_ids, into_pieces};
-use baton_shared::cobrowse::{AddedNode, InputChange, Node, NodeId, SelectionRange, Snapshot, VisitorFrame, WINDOW};
+use baton_shared::cobrowse::{
+    AddedNode, InputChange, Node, NodeId, OnTop, SelectionRange, Snapshot, VisitorFrame, WINDOW,
+};
 use baton_shared::limits::{CAPTURE_SLICE_MS, POINTER_COALESCE_MS};
 
 use super::assets::{self, AssetStore, CSS};
@@ -264,6 +266,10 @@ struct State {
     pending_selection: bool,
     last_selection: Option<Vec<SelectionRange>>,
     last_input: Option<InputChange>,
+    /// The top layer as last sent, bottom first.
+    on_top: Vec<(NodeId, OnTop)>,
+    /// Elements that fired `toggle` since the top layer was last looked at.
+    toggled: Vec<Element>,
     outlines: Outlines,
     open_shadow: Option<(JsValue, Function)>,
     document: Document,
@@ -358,6 +364,8 @@ pub fn start(policy: MaskPolicy, sink: Sink) -> Result<Rc<Shared>, CaptureError>
             pending_selection: false,
             last_selection: None,
             last_input: None,
+            on_top: Vec::new(),
+            toggled: Vec::new(),
             outlines: Outlines::default(),
             open_shadow,
             document,
@@ -410,6 +418,8 @@ pub fn keyframe(shared: &Rc<Shared>) {
         st.stale.clear();
         st.last_selection = None;
         st.last_input = None;
+        st.on_top.clear();
+        st.toggled.clear();
         st.snapshotting = true;
         st.started_ms = now();
         st.slice_ms.clear();
@@ -572,13 +582,26 @@ fn install(shared: &Rc<Shared>) -> Result<(), JsValue> {
     });
     let w = weak.clone();
     let load = Closure::<dyn FnMut(Event)>::new(move |ev: Event| with_state(&w, |st, _| st.on_load(&ev)));
+    // Popovers and dialogs shown or hidden: `toggle` neither bubbles nor
+    // leaves a shadow tree, so it is heard on every root.
+    let w = weak.clone();
+    let toggle = Closure::<dyn FnMut(Event)>::new(move |ev: Event| {
+        with_state(&w, |st, shared| {
+            if let Some(el) = ev.target().and_then(|t| t.dyn_into::<Element>().ok()) {
+                st.toggled.push(el);
+                st.schedule_tick(shared);
+            }
+            Vec::new()
+        })
+    });
     st.root_fns = vec![
         ("input", input.as_ref().unchecked_ref::<Function>().clone()),
         ("change", input.as_ref().unchecked_ref::<Function>().clone()),
         ("scroll", scroll.as_ref().unchecked_ref::<Function>().clone()),
         ("load", load.as_ref().unchecked_ref::<Function>().clone()),
+        ("toggle", toggle.as_ref().unchecked_ref::<Function>().clone()),
     ];
-    st.closures.extend([input, scroll, load]);
+    st.closures.extend([input, scroll, load, toggle]);
 
     // Window-wide: pointer, resize, selection.
     let w = weak.clone();
@@ -885,7 +908,9 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
             held.extend(o.take_records().iter().map(|r| r.unchecked_into::<MutationRecord>()));
         }
         st.sheet_cache = SheetCache::default();
-        st.process(held)
+        let mut changes = st.process(held);
+        changes.extend(st.top_layer_now());
+        changes
     };
     emit(&shared, changes);
     keyframe_if_due(&shared);
@@ -2566,7 +2591,60 @@ impl State {
                 frames.push(VisitorFrame::Selection { ranges });
             }
         }
+        // While a snapshot is taken the toggled elements may have no ids
+        // yet: its end looks at the whole top layer.
+        if !self.snapshotting && !self.toggled.is_empty() {
+            frames.extend(self.top_layer_changes());
+        }
         frames
+    }
+
+    /// The top layer after a snapshot, in document order (the order it was
+    /// built in is not to be read); a frame when anything is on it.
+    fn top_layer_now(&mut self) -> Option<VisitorFrame> {
+        self.toggled.clear();
+        let mut shown = Vec::new();
+        for root in &self.listened_roots {
+            // Documents and shadow roots alike have `querySelectorAll`.
+            let root: &web_sys::DocumentFragment = root.unchecked_ref();
+            let Ok(list) = root.query_selector_all(":popover-open, dialog:modal") else { continue };
+            for i in 0..list.length() {
+                let Some(el) = list.item(i).filter(|n| n.node_type() == ELEMENT) else { continue };
+                if let (Some(id), Some(how)) = (self.id_of(&el), on_top_of(el.unchecked_ref())) {
+                    shown.push((id, how));
+                }
+            }
+        }
+        self.on_top = shown.clone();
+        (!shown.is_empty()).then_some(VisitorFrame::TopLayer { shown })
+    }
+
+    /// The top layer after `toggle` events: what was on it and still is,
+    /// then each toggled element now shown, last shown on top; a frame when
+    /// it changed.
+    fn top_layer_changes(&mut self) -> Option<VisitorFrame> {
+        let mut shown: Vec<(NodeId, OnTop)> = self
+            .on_top
+            .iter()
+            .copied()
+            .filter(|&(id, how)| {
+                self.node_at(id).is_some_and(|n| n.node_type() == ELEMENT && on_top_of(n.unchecked_ref()) == Some(how))
+            })
+            .collect();
+        for el in std::mem::take(&mut self.toggled) {
+            let Some(id) = self.id_of(&el) else { continue };
+            let how = on_top_of(&el);
+            if how.is_some() && shown.last().is_some_and(|&(last, _)| last == id) {
+                continue;
+            }
+            shown.retain(|&(i, _)| i != id);
+            shown.extend(how.map(|how| (id, how)));
+        }
+        if shown == self.on_top {
+            return None;
+        }
+        self.on_top = shown.clone();
+        Some(VisitorFrame::TopLayer { shown })
     }
 
     /// The selection's ranges; none when any end is uncaptured or protected.
@@ -2591,6 +2669,17 @@ impl State {
             });
         }
         out
+    }
+}
+
+/// How an element is in the page's top layer now, if it is.
+fn on_top_of(el: &Element) -> Option<OnTop> {
+    if el.local_name() == "dialog" && el.matches(":modal").unwrap_or(false) {
+        Some(OnTop::Modal)
+    } else if el.matches(":popover-open").unwrap_or(false) {
+        Some(OnTop::Popover)
+    } else {
+        None
     }
 }
 
