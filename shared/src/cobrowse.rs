@@ -375,6 +375,10 @@ pub enum VisitorFrame {
     Pointer {
         x: i32,
         y: i32,
+        /// The innermost captured element under the pointer, whose `:hover`
+        /// the console shows (with its ancestors').
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        on: Option<NodeId>,
     },
     Selection {
         ranges: Vec<SelectionRange>,

@@ -1602,3 +1602,63 @@ async fn the_pages_open_popovers_and_modal_dialog_show_on_top_in_the_console() {
     let state = console.state().await;
     assert!(state["console_error"].is_null(), "{}", state["console_error"]);
 }
+
+/// Moves the visitor's mouse to the middle of what `js` (an element, in
+/// the page) is, through the browser's input: a real `:hover`.
+async fn hover_over(page: &Session, js: &str, parts: &[&dyn Diagnose]) {
+    let rect = format!("(() => {{ const r = ({js}).getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; }})()");
+    let at = page.evaluate(&rect).await.or_report("where the element is", parts);
+    let event = json!({"type": "mouseMoved", "x": at[0], "y": at[1]});
+    page.call("Input.dispatchMouseEvent", event).await.or_report("move the mouse", parts);
+}
+
+/// A menu that opens on `:hover` and a button in a shadow tree styled on
+/// `:hover`: the operator sees them as the visitor's pointer makes them,
+/// not as the operator's own pointer would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn what_the_visitors_pointer_hovers_shows_hovered_in_the_console() {
+    let w = World::start(" H").await;
+    let parts = w.parts();
+    let page = r#"<!doctype html><html><head><meta charset=utf-8><title>Hover</title><style>
+  body { margin: 0; }
+  nav ul { margin: 0; padding: 0; }
+  nav li { display: inline-block; position: relative; width: 160px; height: 40px; }
+  nav li ul { display: none; position: absolute; top: 40px; left: 0; }
+  nav li:hover > ul { display: block; }
+  x-card { display: block; margin-top: 200px; }
+</style></head><body>
+<nav><ul><li id="products">Products 6301<ul id="sub"><li>Laptops 6302</li></ul></li><li id="help">Help 6303</li></ul></nav>
+<x-card></x-card>
+<script>
+  const root = document.querySelector('x-card').attachShadow({ mode: 'open' });
+  root.innerHTML = '<style>button { width: 120px; height: 40px; outline: none; } button:hover { outline: 3px solid red; }</style><button>Buy 6304</button>';
+</script></body></html>"#;
+    let origin = baton_e2e::pages::serve(move |r: &baton_e2e::pages::Request| match r.path() {
+        "/page" => Reply::html(page),
+        _ => Reply::not_found(),
+    })
+    .await
+    .expect("start the page server");
+    let (page, console, _, _) = share_and_join(&w, &parts, &format!("{origin}/page"), "Products 6301", false).await;
+    let look = "(() => { const d = document.querySelector('#mirror')?.contentDocument; if (!d?.body) return null;
+      const w = d.defaultView; const button = d.querySelector('x-card')?.shadowRoot?.querySelector('button');
+      return { menu: w.getComputedStyle(d.querySelector('#sub')).display,
+               button: button ? w.getComputedStyle(button).outlineStyle : null }; })()";
+    let wait = |what: &'static str, done: fn(&Value) -> bool| {
+        let console = &console;
+        let parts = &parts;
+        async move { console.session.wait_until(what, look, WAIT, done).await.or_report(what, parts) }
+    };
+    let v = wait("the mirror", |v| v["menu"].is_string() && v["button"].is_string()).await;
+    assert_eq!(v, json!({"menu": "none", "button": "none"}), "nothing hovered yet");
+
+    hover_over(&page, "document.querySelector('#products')", &parts).await;
+    wait("the menu open in the mirror", |v| v["menu"] == "block").await;
+    hover_over(&page, "document.querySelector('#help')", &parts).await;
+    wait("the menu closed in the mirror", |v| v["menu"] == "none").await;
+    hover_over(&page, "document.querySelector('x-card').shadowRoot.querySelector('button')", &parts).await;
+    let v = wait("the button hovered in the mirror", |v| v["button"] == "solid").await;
+    assert_eq!(v["menu"], "none");
+    let state = console.state().await;
+    assert!(state["console_error"].is_null(), "{}", state["console_error"]);
+}

@@ -8,11 +8,20 @@
 //! The pass is a small tokenizer that copies the text through unchanged
 //! except for the pieces it replaces, so comments, strings and escapes
 //! cannot hide a `url(` from it.
+//!
+//! `:hover` in selectors becomes [`HOVER_SELECTOR`]: the mirror shows what
+//! the visitor's pointer is over (the operator's own never reaches it), by
+//! that attribute on the element and its ancestors.
 
 use super::url::{safe_url, Base, UrlUse};
 
 /// What a refused URL becomes: loads nothing, navigates nowhere.
 pub const BLOCKED_URL: &str = "url(\"about:invalid\")";
+
+/// The attribute the mirror puts on what the visitor's pointer is over.
+pub const HOVER_ATTR: &str = "data-baton-hover";
+/// What `:hover` becomes in the mirror's CSS (the same specificity).
+const HOVER_SELECTOR: &str = "[data-baton-hover]";
 
 /// The sanitised form of `css`, with URLs resolved against `base`.
 pub fn sanitize_css(base: &Base, css: &str) -> String {
@@ -26,6 +35,10 @@ pub fn sanitize_css(base: &Base, css: &str) -> String {
     // string does not scan the stack.
     let mut fn_stack: Vec<bool> = Vec::new();
     let mut image_sets = 0usize;
+    // In an at-rule's prelude (`@media (hover: hover)` is no selector).
+    let mut prelude = false;
+    // Up to where the text ahead was found to be a selector (or not).
+    let mut ahead: (usize, bool) = (0, false);
     while i < chars.len() {
         let c = chars[i];
         // Comments.
@@ -54,6 +67,7 @@ pub fn sanitize_css(base: &Base, css: &str) -> String {
                 i = skip_statement(&chars, end);
                 continue;
             }
+            prelude = true;
             out.push('@');
             out.extend(&chars[i + 1..end]);
             i = end;
@@ -89,6 +103,22 @@ pub fn sanitize_css(base: &Base, css: &str) -> String {
             }
             i = end;
             continue;
+        }
+        if c == ':' && !prelude && chars.get(i + 1) != Some(&':') && (i == 0 || chars[i - 1] != ':') {
+            let (name, end) = read_ident(&chars, i + 1);
+            if name == "hover" && chars.get(end) != Some(&'(') {
+                if i >= ahead.0 {
+                    ahead = selector_ahead(&chars, end);
+                }
+                if ahead.1 {
+                    out.push_str(HOVER_SELECTOR);
+                    i = end;
+                    continue;
+                }
+            }
+        }
+        if c == '{' || c == ';' {
+            prelude = false;
         }
         if c == '(' {
             fn_stack.push(false);
@@ -130,6 +160,31 @@ fn push_url(out: &mut String, base: &Base, raw: &str) {
         }
         None => out.push_str(BLOCKED_URL),
     }
+}
+
+/// Whether the text from `i` on is (the rest of) a selector: a `{` comes
+/// before any `;` or `}` (CSS nesting reads a declaration the same way),
+/// and where that was decided, so that the next `:hover` before it does
+/// not look again (linear however many there are).
+fn selector_ahead(chars: &[char], mut i: usize) -> (usize, bool) {
+    while i < chars.len() {
+        match chars[i] {
+            '"' | '\'' => {
+                i = read_string(chars, i).1;
+                continue;
+            }
+            '/' if chars.get(i + 1) == Some(&'*') => {
+                i = find_seq(chars, i + 2, &['*', '/']).map(|e| e + 2).unwrap_or(chars.len());
+                continue;
+            }
+            '\\' => i += 1,
+            '{' => return (i, true),
+            ';' | '}' => return (i, false),
+            _ => {}
+        }
+        i += 1;
+    }
+    (i, false)
 }
 
 fn find_seq(chars: &[char], from: usize, seq: &[char]) -> Option<usize> {
@@ -358,6 +413,35 @@ mod tests {
     fn ordinary_css_passes_through() {
         let css = "@media (max-width: 600px) { .a > b::before { content: \"→\"; color: rgb(1 2 3 / 50%); } }\n:root{--x:calc(1px + 2em)}";
         assert_eq!(sanitize_css(&base(), css), css);
+    }
+
+    #[test]
+    fn hover_in_selectors_reads_the_mirrors_attribute() {
+        let out = |css: &str| sanitize_css(&base(), css);
+        assert_eq!(out("a:hover{color:red}"), "a[data-baton-hover]{color:red}");
+        assert_eq!(
+            out("nav li:HOVER > ul, :is(.x:hover) b, :host(:hover) {display:block}"),
+            "nav li[data-baton-hover] > ul, :is(.x[data-baton-hover]) b, :host([data-baton-hover]) {display:block}"
+        );
+        assert_eq!(out(".a{color:red;&:hover{color:blue}}"), ".a{color:red;&[data-baton-hover]{color:blue}}");
+        assert_eq!(
+            out("@media (hover:hover) { a:hover /* x; */ {b:c} }"),
+            "@media (hover:hover) { a[data-baton-hover] /**/ {b:c} }"
+        );
+        assert_eq!(out("a:h\\6f ver{b:c}"), "a[data-baton-hover]{b:c}");
+        // Not selectors, or not `:hover`: left as they are.
+        for same in [
+            "a{--state:hover;content:\":hover{\"}",
+            "a::hover{b:c}",
+            "a:hovered{b:c}",
+            "@supports selector(:hover) {}",
+            "a{b:c}:hover",
+        ] {
+            assert_eq!(out(same), same);
+        }
+        // Many of them cost one look ahead between them.
+        let many = "a:hover,".repeat(50_000) + "b{c:d}";
+        assert_eq!(out(&many), "a[data-baton-hover],".repeat(50_000) + "b{c:d}");
     }
 
     #[test]

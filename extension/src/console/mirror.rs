@@ -27,7 +27,7 @@ use baton_shared::cobrowse::{
 };
 use baton_shared::limits::{MAX_MIRROR_ASSET_BYTES, MAX_MIRROR_SHEETS};
 
-use super::css::sanitize_css;
+use super::css::{sanitize_css, HOVER_ATTR};
 use super::sanitize::{self, ElementPlan, Ns, FRAME_ATTRS, FRAME_SANDBOX, PLACEHOLDER_STYLE};
 use super::url::Base;
 
@@ -136,6 +136,8 @@ pub struct Mirror<D: Dom> {
     budget: Cell<usize>,
     /// What the mirror shows in its top layer, bottom first.
     on_top: Vec<(NodeId, OnTop)>,
+    /// The elements marked hovered ([`HOVER_ATTR`]), innermost first.
+    hovered: Vec<NodeId>,
 }
 
 impl<D: Dom> Mirror<D> {
@@ -150,6 +152,7 @@ impl<D: Dom> Mirror<D> {
             pending_frames: Vec::new(),
             budget: Cell::new(MAX_MIRROR_ASSET_BYTES),
             on_top: Vec::new(),
+            hovered: Vec::new(),
         }
     }
 
@@ -239,6 +242,7 @@ impl<D: Dom> Mirror<D> {
     pub fn snapshot(&mut self, snap: &Snapshot) -> Result<(), ApplyError> {
         // The old nodes leave the document, and the top layer with it.
         self.on_top.clear();
+        self.hovered.clear();
         self.nodes.clear();
         self.pending_frames.clear();
         self.root = None;
@@ -854,6 +858,39 @@ impl<D: Dom> Mirror<D> {
         }
     }
 
+    /// Marks the element the visitor's pointer is over and its ancestors
+    /// (through shadow hosts and frames) as hovered, for the mirror's CSS
+    /// (`:hover` reads [`HOVER_ATTR`] there), and unmarks the rest. `None`:
+    /// nothing is hovered. Unknown ids mark nothing.
+    pub fn hover(&mut self, on: Option<NodeId>) {
+        let mut chain = Vec::new();
+        let mut cur = on;
+        // Parent links do not loop (`build` refuses repeated ids).
+        while let Some(id) = cur {
+            let Some(e) = self.nodes.get(&id) else { break };
+            if e.node.is_some() && matches!(e.kind, Kind::Element { .. }) {
+                chain.push(id);
+            }
+            cur = e.parent;
+        }
+        if chain == self.hovered {
+            return;
+        }
+        let now: HashSet<NodeId> = chain.iter().copied().collect();
+        let before: HashSet<NodeId> = self.hovered.iter().copied().collect();
+        for id in std::mem::take(&mut self.hovered).into_iter().filter(|id| !now.contains(id)) {
+            if let Some(node) = self.node(id).cloned() {
+                self.dom.remove_attr(&node, HOVER_ATTR);
+            }
+        }
+        for &id in chain.iter().filter(|id| !before.contains(id)) {
+            if let Some(node) = self.node(id).cloned() {
+                self.dom.set_attr(&node, HOVER_ATTR, "");
+            }
+        }
+        self.hovered = chain;
+    }
+
     fn can_be_on_top(&self, id: NodeId, how: OnTop) -> bool {
         let Some(Entry {
             node: Some(_), inert: false, kind: Kind::Element { ns, tag, placeholder, frame, .. }, ..
@@ -1390,6 +1427,50 @@ mod tests {
         assert!(m.dom.find_by_id(10).is_some());
         assert_eq!(m.node_count(), 17);
         assert!(m.is_actionable(10));
+    }
+
+    #[test]
+    fn what_the_visitors_pointer_is_over_is_marked_hovered_with_its_ancestors() {
+        let mut m = Mirror::new(FakeDom::default());
+        m.snapshot(&snap(json!({"t":"e","i":1,"n":"html","c":[{"t":"e","i":2,"n":"body","c":[
+            {"t":"e","i":3,"n":"nav","a":[["data-baton-hover",""]],"c":[
+                {"t":"e","i":4,"n":"li","c":[{"t":"x","i":5,"v":"Products"}]}]},
+            {"t":"e","i":6,"n":"x-card","s":[{"t":"e","i":7,"n":"button"}]},
+            {"t":"e","i":8,"n":"iframe","a":[],"f":{"t":"e","i":9,"n":"html","c":[{"t":"e","i":10,"n":"body"}]}}
+        ]}]})))
+        .unwrap();
+        let hovered = |m: &Mirror<FakeDom>| -> Vec<NodeId> {
+            let mut ids: Vec<NodeId> = m
+                .dom
+                .nodes
+                .iter()
+                .filter(|n| n.attrs.iter().any(|(k, _)| k == HOVER_ATTR))
+                .filter_map(|n| n.id)
+                .collect();
+            ids.sort();
+            ids
+        };
+        assert!(hovered(&m).is_empty(), "the page cannot mark anything hovered");
+        // A text node marks its element and up.
+        m.hover(Some(5));
+        assert_eq!(hovered(&m), [1, 2, 3, 4]);
+        // Inside a shadow tree, and inside a frame's document: up through
+        // the host and the frame.
+        m.hover(Some(7));
+        assert_eq!(hovered(&m), [1, 2, 6, 7]);
+        m.hover(Some(10));
+        assert_eq!(hovered(&m), [1, 2, 8, 9, 10]);
+        m.hover(Some(404));
+        assert!(hovered(&m).is_empty());
+        m.hover(Some(4));
+        m.hover(None);
+        assert!(hovered(&m).is_empty());
+        // A keyframe's nodes start unmarked; the old marks are not undone
+        // on nodes no longer shown.
+        m.hover(Some(4));
+        m.snapshot(&snap(json!({"t":"e","i":1,"n":"html","c":[{"t":"e","i":2,"n":"body"}]}))).unwrap();
+        m.hover(Some(2));
+        assert_eq!(m.dom.html().matches(HOVER_ATTR).count(), 2, "{}", m.dom.html());
     }
 
     #[test]

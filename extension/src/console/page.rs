@@ -414,7 +414,11 @@ impl Console {
                 self.clear_ink();
                 self.place_highlight(st);
             }
-            VisitorFrame::Pointer { x, y } => {
+            VisitorFrame::Pointer { x, y, on } => {
+                // Ids from a snapshot the console is replacing name other nodes.
+                if !st.seq.awaiting_keyframe() {
+                    st.mirror.hover(on);
+                }
                 if let Some(p) = ui::by_id(doc, "visitor-pointer") {
                     let _ = p.set_attribute("style", &format!("transform:translate({x}px,{y}px)"));
                     let _ = p.set_attribute("data-x", &x.to_string());

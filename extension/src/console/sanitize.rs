@@ -201,6 +201,8 @@ const DROPPED_ATTRS: &[&str] = &[
     "attributionsrc",
     "browsingtopics",
     "sharedstoragewritable",
+    // The mirror's own: what the visitor's pointer is over.
+    "data-baton-hover",
 ];
 
 fn is_event_handler(name: &str) -> bool {

@@ -149,7 +149,11 @@ mod tests {
         s.on_frame(1, &snapshot(), 0);
         assert_eq!(s.on_frame(3, &muts(), 10), Decision::DiscardAndRequest);
         assert_eq!(s.on_frame(4, &muts(), 20), Decision::Discard);
-        assert_eq!(s.on_frame(5, &VisitorFrame::Pointer { x: 1, y: 1 }, 20), Decision::Apply, "not a page record");
+        assert_eq!(
+            s.on_frame(5, &VisitorFrame::Pointer { x: 1, y: 1, on: None }, 20),
+            Decision::Apply,
+            "not a page record"
+        );
         assert!(!s.tick(1000));
         assert!(s.tick(3100), "re-requested when overdue");
         assert_eq!(s.on_frame(6, &snapshot(), 3200), Decision::Apply);

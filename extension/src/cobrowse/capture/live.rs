@@ -262,6 +262,8 @@ struct State {
     tick_pending: bool,
     pending_scroll: Vec<(NodeId, i32, i32)>,
     pending_pointer: Option<(i32, i32)>,
+    /// What the pointer is over, as of its last move.
+    pending_hover: Option<Element>,
     pending_viewport: Option<(u32, u32)>,
     pending_selection: bool,
     last_selection: Option<Vec<SelectionRange>>,
@@ -360,6 +362,7 @@ pub fn start(policy: MaskPolicy, sink: Sink) -> Result<Rc<Shared>, CaptureError>
             tick_pending: false,
             pending_scroll: Vec::new(),
             pending_pointer: None,
+            pending_hover: None,
             pending_viewport: None,
             pending_selection: false,
             last_selection: None,
@@ -587,7 +590,7 @@ fn install(shared: &Rc<Shared>) -> Result<(), JsValue> {
     let w = weak.clone();
     let toggle = Closure::<dyn FnMut(Event)>::new(move |ev: Event| {
         with_state(&w, |st, shared| {
-            if let Some(el) = ev.target().and_then(|t| t.dyn_into::<Element>().ok()) {
+            if let Some(el) = ev.target().and_then(|t| node_of_type::<Element>(&t, ELEMENT)) {
                 st.toggled.push(el);
                 st.schedule_tick(shared);
             }
@@ -609,6 +612,8 @@ fn install(shared: &Rc<Shared>) -> Result<(), JsValue> {
         with_state(&w, |st, shared| {
             if let Some(m) = ev.dyn_ref::<MouseEvent>() {
                 st.pending_pointer = Some((m.client_x(), m.client_y()));
+                // The innermost target, inside open shadow trees too.
+                st.pending_hover = node_of_type(&ev.composed_path().get(0), ELEMENT);
                 st.schedule_tick(shared);
             }
             Vec::new()
@@ -2582,7 +2587,8 @@ impl State {
             frames.push(VisitorFrame::Scroll { id, x, y });
         }
         if let Some((x, y)) = self.pending_pointer.take() {
-            frames.push(VisitorFrame::Pointer { x, y });
+            let on = self.pending_hover.take().and_then(|el| self.nearest_captured(el.into()));
+            frames.push(VisitorFrame::Pointer { x, y, on });
         }
         if std::mem::take(&mut self.pending_selection) {
             let ranges = self.selection();
@@ -2597,6 +2603,22 @@ impl State {
             frames.extend(self.top_layer_changes());
         }
         frames
+    }
+
+    /// `node`'s id, or its nearest captured ancestor's (through shadow
+    /// hosts): what the pointer is over may be inside a private block.
+    fn nearest_captured(&self, node: DomNode) -> Option<NodeId> {
+        let mut cur = Some(node);
+        while let Some(node) = cur {
+            if let Some(id) = self.id_of(&node) {
+                return Some(id);
+            }
+            cur = match node.parent_node() {
+                Some(p) if p.node_type() == FRAGMENT => shadow_host(&p).map(Into::into),
+                p => p,
+            };
+        }
+        None
     }
 
     /// The top layer after a snapshot, in document order (the order it was
