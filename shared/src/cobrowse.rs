@@ -390,6 +390,13 @@ pub enum VisitorFrame {
     TopLayer {
         shown: Vec<(NodeId, OnTop)>,
     },
+    /// What a `<canvas>` shows, as an image: a `data:` URL (PNG or WebP)
+    /// or an asset reference to one. Drawing changes no attribute, so it
+    /// travels on its own, after a snapshot and when it changes.
+    Canvas {
+        id: NodeId,
+        src: String,
+    },
     Viewport {
         w: u32,
         h: u32,

@@ -195,6 +195,18 @@ pub const MAX_MIRROR_ASSET_BYTES: usize = 32 * 1024 * 1024;
 /// adopted sheets, shows in the mirror; beyond it the earliest are left out.
 pub const MAX_MIRROR_SHEETS: usize = 1_000;
 
+/// Largest `<canvas>` (in pixels) whose picture the visitor's page sends;
+/// a larger one shows blank in the console.
+pub const MAX_CANVAS_PIXELS: u64 = 16 * 1024 * 1024;
+/// A canvas picture at least this long as a PNG `data:` URL goes as WebP
+/// instead (photos and gradients; charts stay sharp PNGs).
+pub const CANVAS_PNG_MAX: usize = 1024 * 1024;
+/// Main-thread time the visitor's page spends encoding canvas pictures
+/// right after a snapshot, and in each style poll after that (a second
+/// apart): past it, the other canvases wait for the next poll.
+pub const CANVAS_SNAPSHOT_MS: f64 = 40.0;
+pub const CANVAS_POLL_MS: f64 = 8.0;
+
 /// The capture engine yields to the page after this much work in one task.
 pub const CAPTURE_SLICE_MS: f64 = 8.0;
 

@@ -1662,3 +1662,63 @@ async fn what_the_visitors_pointer_hovers_shows_hovered_in_the_console() {
     let state = console.state().await;
     assert!(state["console_error"].is_null(), "{}", state["console_error"]);
 }
+
+/// A chart drawn on a `<canvas>`, drawn again later; a canvas in a private
+/// block; a canvas the browser will not let be read (an image from another
+/// site drawn on it). Drawing changes no attribute: the operator sees the
+/// chart's picture and its redrawing, and nothing of the other two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_chart_drawn_on_a_canvas_and_drawn_again_shows_in_the_console() {
+    let w = World::start(" C").await;
+    let parts = w.parts();
+    let other = baton_e2e::pages::serve(|r: &baton_e2e::pages::Request| match r.path() {
+        "/photo.svg" => Reply::ok(
+            "image/svg+xml",
+            br#"<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40"><rect width="40" height="40" fill="blue"/></svg>"#
+                .to_vec(),
+        ),
+        _ => Reply::not_found(),
+    })
+    .await
+    .expect("start the other site");
+    let page = format!(
+        r#"<!doctype html><html><head><meta charset=utf-8><title>Chart</title></head><body>
+<p>Sales chart 6501</p>
+<canvas id="chart" width="200" height="100"></canvas>
+<div data-baton-private><canvas id="signature" width="100" height="50"></canvas></div>
+<canvas id="tainted" width="40" height="40"></canvas>
+<script>
+  const fill = (id, color) => {{ const c = document.getElementById(id).getContext('2d'); c.fillStyle = color; c.fillRect(0, 0, 400, 400); }};
+  fill('chart', 'rgb(128, 0, 128)');
+  fill('signature', 'rgb(255, 0, 0)');
+  const img = new Image(); img.onload = () => document.getElementById('tainted').getContext('2d').drawImage(img, 0, 0);
+  img.src = '{other}/photo.svg';
+  window.redraw = () => fill('chart', 'rgb(0, 160, 0)');
+</script></body></html>"#
+    );
+    let origin = baton_e2e::pages::serve(move |r: &baton_e2e::pages::Request| match r.path() {
+        "/page" => Reply::html(page.clone()),
+        _ => Reply::not_found(),
+    })
+    .await
+    .expect("start the page server");
+    let (page, console, _, _) = share_and_join(&w, &parts, &format!("{origin}/page"), "Sales chart 6501", false).await;
+    let look = "(() => { const d = document.querySelector('#mirror')?.contentDocument; if (!d?.body) return null;
+      const pixel = (sel) => { const c = d.querySelector(sel); return c ? [...c.getContext('2d').getImageData(c.width / 2, c.height / 2, 1, 1).data] : null; };
+      return { chart: pixel('#chart'), tainted: pixel('#tainted'), signature: d.querySelectorAll('#signature').length }; })()";
+    let wait = |what: &'static str, done: fn(&Value) -> bool| {
+        let console = &console;
+        let parts = &parts;
+        async move { console.session.wait_until(what, look, WAIT, done).await.or_report(what, parts) }
+    };
+    let v = wait("the chart in the mirror", |v| v["chart"] == json!([128, 0, 128, 255])).await;
+    assert_eq!(v["signature"], 0, "the private canvas is not in the mirror: {v}");
+    page.evaluate("window.redraw(); true").await.or_report("draw the chart again", &parts);
+    wait("the chart drawn again in the mirror", |v| v["chart"] == json!([0, 160, 0, 255])).await;
+    let tainted = page.evaluate("(() => { try { document.getElementById('tainted').toDataURL(); return false; } catch (e) { return e.name; } })()");
+    assert_eq!(tainted.await.or_report("the tainted canvas", &parts), json!("SecurityError"));
+    let v = console.session.evaluate(look).await.or_report("the mirror", &parts);
+    assert_eq!(v["tainted"], json!([0, 0, 0, 0]), "nothing of the unreadable canvas: {v}");
+    let state = console.state().await;
+    assert!(state["console_error"].is_null(), "{}", state["console_error"]);
+}

@@ -9,7 +9,10 @@
 //! nothing here asks `instanceof`.
 
 use wasm_bindgen::JsCast;
-use web_sys::{Document, Element, HtmlDialogElement, HtmlElement, HtmlIFrameElement, Node};
+use web_sys::{
+    CanvasRenderingContext2d, Document, Element, HtmlCanvasElement, HtmlDialogElement, HtmlElement, HtmlIFrameElement,
+    HtmlImageElement, Node,
+};
 
 use baton_shared::cobrowse::{NodeId, OnTop};
 
@@ -356,6 +359,26 @@ impl Dom for FrameDom {
                 let _ = el.unchecked_ref::<HtmlElement>().show_popover();
             }
         }
+    }
+
+    /// Decoded in the console (a `data:` URL: nothing is fetched), then
+    /// drawn by the console's script: the mirror runs none.
+    fn paint_canvas(&mut self, canvas: &Node, image: &str) {
+        let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
+        let Ok(img) = doc.create_element("img") else { return };
+        let img: HtmlImageElement = img.unchecked_into();
+        img.set_src(image);
+        let canvas: HtmlCanvasElement = canvas.clone().unchecked_into();
+        wasm_bindgen_futures::spawn_local(async move {
+            if wasm_bindgen_futures::JsFuture::from(img.decode()).await.is_err() {
+                return;
+            }
+            let Ok(Some(ctx)) = canvas.get_context("2d") else { return };
+            let ctx: CanvasRenderingContext2d = ctx.unchecked_into();
+            let (w, h) = (f64::from(canvas.width()), f64::from(canvas.height()));
+            ctx.clear_rect(0.0, 0.0, w, h);
+            let _ = ctx.draw_image_with_html_image_element_and_dw_and_dh(&img, 0.0, 0.0, w, h);
+        });
     }
 
     fn hide_from_top(&mut self, node: &Node, how: OnTop) {

@@ -25,7 +25,7 @@ use baton_shared::cobrowse::{
     asset_ref, has_implicit_ids, resolve_ids, Asset, InputChange, Mutations, Node, NodeId, OnTop, SelectionRange,
     Snapshot, IMPLICIT, WINDOW,
 };
-use baton_shared::limits::{MAX_MIRROR_ASSET_BYTES, MAX_MIRROR_SHEETS};
+use baton_shared::limits::{MAX_MIRROR_ASSET_BYTES, MAX_MIRROR_SHEETS, MAX_MIRROR_URL};
 
 use super::css::{sanitize_css, HOVER_ATTR};
 use super::sanitize::{self, ElementPlan, Ns, FRAME_ATTRS, FRAME_SANDBOX, PLACEHOLDER_STYLE};
@@ -68,6 +68,9 @@ pub trait Dom {
     fn show_on_top(&mut self, node: &Self::N, how: OnTop);
     /// Takes an element out of the top layer.
     fn hide_from_top(&mut self, node: &Self::N, how: OnTop);
+    /// Paints a `<canvas>` with an image (a PNG or WebP `data:` URL),
+    /// stretched over the canvas's own size, over what it showed.
+    fn paint_canvas(&mut self, canvas: &Self::N, image: &str);
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -858,6 +861,27 @@ impl<D: Dom> Mirror<D> {
         }
     }
 
+    /// Shows what a `<canvas>` of the visitor's page shows. Anything but a
+    /// PNG or WebP `data:` URL within [`MAX_MIRROR_URL`], or an id the
+    /// mirror does not show as a canvas, is ignored (no keyframe for it).
+    pub fn canvas(&mut self, id: NodeId, src: &str) {
+        let Some(Entry {
+            node: Some(node),
+            inert: false,
+            kind: Kind::Element { ns: Ns::Html, tag, masked: None, placeholder: false, .. },
+            ..
+        }) = self.nodes.get(&id)
+        else {
+            return;
+        };
+        let head = src.get(..src.find(',').unwrap_or(0)).unwrap_or("").to_ascii_lowercase();
+        let image = matches!(head.as_str(), "data:image/png;base64" | "data:image/webp;base64");
+        if tag == "canvas" && image && src.len() <= MAX_MIRROR_URL {
+            let node = node.clone();
+            self.dom.paint_canvas(&node, src);
+        }
+    }
+
     /// Marks the element the visitor's pointer is over and its ancestors
     /// (through shadow hosts and frames) as hovered, for the mirror's CSS
     /// (`:hover` reads [`HOVER_ATTR`] there), and unmarks the rest. `None`:
@@ -958,6 +982,8 @@ pub mod fake {
         /// The top layer, bottom first, and how many times it was changed.
         pub on_top: Vec<(usize, OnTop)>,
         pub top_layer_calls: usize,
+        /// What [`Dom::paint_canvas`] was given, in order.
+        pub painted: Vec<(usize, String)>,
     }
 
     impl FakeDom {
@@ -1094,6 +1120,9 @@ pub mod fake {
         fn hide_from_top(&mut self, node: &usize, _how: OnTop) {
             self.on_top.retain(|(n, _)| n != node);
             self.top_layer_calls += 1;
+        }
+        fn paint_canvas(&mut self, canvas: &usize, image: &str) {
+            self.painted.push((*canvas, image.to_owned()));
         }
     }
 }
@@ -1427,6 +1456,39 @@ mod tests {
         assert!(m.dom.find_by_id(10).is_some());
         assert_eq!(m.node_count(), 17);
         assert!(m.is_actionable(10));
+    }
+
+    #[test]
+    fn a_canvas_is_painted_only_with_an_inline_png_or_webp() {
+        let mut m = Mirror::new(FakeDom::default());
+        m.snapshot(&snap(json!({"t":"e","i":1,"n":"html","c":[{"t":"e","i":2,"n":"body","c":[
+            {"t":"e","i":3,"n":"canvas","a":[["width","10"]]},
+            {"t":"e","i":4,"n":"canvas","m":[10,10]},
+            {"t":"e","i":5,"n":"div"},
+            {"t":"e","i":6,"n":"script","c":[{"t":"e","i":7,"n":"canvas"}]}
+        ]}]})))
+        .unwrap();
+        let png = "data:image/png;base64,iVBORw0KGgo=";
+        for (id, src) in [
+            (3, png),
+            (3, "DATA:image/WEBP;base64,UklGRg=="),
+            (3, "data:image/svg+xml;base64,PHN2Zz4="),
+            (3, "data:text/html;base64,PHNjcmlwdD4="),
+            (3, "https://shop.example/chart.png"),
+            (3, "data:image/png,raw"),
+            (4, png),
+            (5, png),
+            (7, png),
+            (99, png),
+        ] {
+            m.canvas(id, src);
+        }
+        let painted: Vec<(Option<NodeId>, &str)> =
+            m.dom.painted.iter().map(|(n, src)| (m.dom.nodes[*n].id, src.as_str())).collect();
+        assert_eq!(painted, [(Some(3), png), (Some(3), "DATA:image/WEBP;base64,UklGRg==")]);
+        let long = format!("data:image/png;base64,{}", "A".repeat(MAX_MIRROR_URL));
+        m.canvas(3, &long);
+        assert_eq!(m.dom.painted.len(), 2, "longer than the mirror takes");
     }
 
     #[test]

@@ -432,6 +432,12 @@ impl Console {
                 }
                 st.mirror.select(&ranges);
             }
+            VisitorFrame::Canvas { id, src } => {
+                if !st.mirror.has_snapshot() {
+                    return Err(ApplyError::NoSnapshot);
+                }
+                st.mirror.canvas(id, &src);
+            }
             VisitorFrame::TopLayer { shown } => {
                 if !st.mirror.has_snapshot() {
                     return Err(ApplyError::NoSnapshot);

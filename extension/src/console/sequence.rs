@@ -47,6 +47,7 @@ pub fn is_page_record(frame: &VisitorFrame) -> bool {
             | VisitorFrame::Scroll { .. }
             | VisitorFrame::Selection { .. }
             | VisitorFrame::TopLayer { .. }
+            | VisitorFrame::Canvas { .. }
     )
 }
 

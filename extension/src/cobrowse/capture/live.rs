@@ -22,7 +22,10 @@ use baton_shared::cobrowse::{asset_ref, elide_ids, into_pieces};
 use baton_shared::cobrowse::{
     AddedNode, InputChange, Node, NodeId, OnTop, SelectionRange, Snapshot, VisitorFrame, WINDOW,
 };
-use baton_shared::limits::{CAPTURE_SLICE_MS, POINTER_COALESCE_MS};
+use baton_shared::limits::{
+    CANVAS_PNG_MAX, CANVAS_POLL_MS, CANVAS_SNAPSHOT_MS, CAPTURE_SLICE_MS, MAX_CANVAS_PIXELS, MAX_MIRROR_URL,
+    POINTER_COALESCE_MS,
+};
 
 use super::assets::{self, AssetStore, CSS};
 use super::bulk;
@@ -60,8 +63,12 @@ const IDLE_SLICE_MS: f64 = 20.0;
 /// not yet optimised): it runs in the walk's last task when that fits the
 /// budget, else in a task of its own.
 const END_MS_PER_NODE: f64 = 0.002;
-/// How often stylesheets are checked for CSSOM changes.
+/// How often stylesheets are checked for CSSOM changes (and canvases for
+/// new pictures).
 const STYLE_POLL_MS: i32 = 1_000;
+/// A canvas is looked at again no sooner than this many times what its
+/// picture took to encode (and the next poll).
+const CANVAS_SPACING: f64 = 100.0;
 /// Nodes handled between two looks at the clock.
 const CLOCK_EVERY: u32 = 32;
 /// Ancestors looked at before giving up (and answering "protected").
@@ -272,6 +279,13 @@ struct State {
     on_top: Vec<(NodeId, OnTop)>,
     /// Elements that fired `toggle` since the top layer was last looked at.
     toggled: Vec<Element>,
+    /// A hash of each canvas's picture as last sent, and when it may be
+    /// looked at again (one slow to encode is looked at less often).
+    canvases: IdTable<(u64, f64)>,
+    /// Canvases the browser will not let be read (drawn from another site).
+    unreadable: IdSet,
+    /// Where the next look at the canvases starts (they take turns).
+    canvas_cursor: usize,
     outlines: Outlines,
     open_shadow: Option<(JsValue, Function)>,
     document: Document,
@@ -369,6 +383,9 @@ pub fn start(policy: MaskPolicy, sink: Sink) -> Result<Rc<Shared>, CaptureError>
             last_input: None,
             on_top: Vec::new(),
             toggled: Vec::new(),
+            canvases: IdTable::default(),
+            unreadable: IdSet::default(),
+            canvas_cursor: 0,
             outlines: Outlines::default(),
             open_shadow,
             document,
@@ -423,6 +440,9 @@ pub fn keyframe(shared: &Rc<Shared>) {
         st.last_input = None;
         st.on_top.clear();
         st.toggled.clear();
+        st.canvases.clear();
+        st.unreadable.clear();
+        st.canvas_cursor = 0;
         st.snapshotting = true;
         st.started_ms = now();
         st.slice_ms.clear();
@@ -664,7 +684,9 @@ fn install(shared: &Rc<Shared>) -> Result<(), JsValue> {
             st.poll_sheets(&mut batch, None);
             st.check_upgrades();
             st.recheck_bare_hosts();
-            st.frames_of(batch)
+            let mut frames = st.frames_of(batch);
+            frames.extend(st.canvas_changes(CANVAS_POLL_MS));
+            frames
         });
         if let Some(shared) = w.upgrade() {
             keyframe_if_due(&shared);
@@ -915,6 +937,7 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
         st.sheet_cache = SheetCache::default();
         let mut changes = st.process(held);
         changes.extend(st.top_layer_now());
+        changes.extend(st.canvas_changes(CANVAS_SNAPSHOT_MS));
         changes
     };
     emit(&shared, changes);
@@ -2621,6 +2644,64 @@ impl State {
         None
     }
 
+    /// The pictures of captured canvases that changed since they were last
+    /// sent, encoded until `budget_ms` is spent (canvases take turns, so
+    /// each is looked at within a few polls). Never one in a private block,
+    /// a protected subtree or an editable region (whose images are not sent).
+    fn canvas_changes(&mut self, budget_ms: f64) -> Vec<VisitorFrame> {
+        let began = now();
+        let mut found: Vec<(NodeId, DomNode)> = Vec::new();
+        for root in &self.listened_roots {
+            // Documents and shadow roots alike have `querySelectorAll`.
+            let root: &web_sys::DocumentFragment = root.unchecked_ref();
+            let Ok(list) = root.query_selector_all("canvas") else { continue };
+            for i in 0..list.length() {
+                let Some(n) = list.item(i) else { continue };
+                if let Some(id) = self.id_of(&n).filter(|id| !self.unreadable.contains(id)) {
+                    found.push((id, n));
+                }
+            }
+        }
+        let mut frames = Vec::new();
+        let first = self.canvas_cursor;
+        for k in 0..found.len() {
+            if k > 0 && now() - began >= budget_ms {
+                break;
+            }
+            self.canvas_cursor = first + k + 1;
+            let (id, node) = &found[(first + k) % found.len()];
+            if self.canvases.get(id).is_some_and(|&(_, next)| next > began)
+                || self.placeholders.contains(id)
+                || self.protected_node(node)
+                || !matches!(self.private_block(node), Ok(None))
+                || State::in_editable(node)
+            {
+                continue;
+            }
+            let encoding = now();
+            let src = match canvas_picture(node.unchecked_ref()) {
+                Ok(Some(src)) => src,
+                Ok(None) => continue,
+                Err(()) => {
+                    self.unreadable.insert(*id);
+                    continue;
+                }
+            };
+            let hash = {
+                use std::hash::{DefaultHasher, Hash};
+                let mut h = DefaultHasher::new();
+                src.hash(&mut h);
+                h.finish()
+            };
+            // At most about 1% of the page's main thread per canvas.
+            let next = now() + (now() - encoding) * CANVAS_SPACING;
+            if self.canvases.insert(*id, (hash, next)).map(|(h, _)| h) != Some(hash) {
+                frames.push(VisitorFrame::Canvas { id: *id, src });
+            }
+        }
+        frames
+    }
+
     /// The top layer after a snapshot, in document order (the order it was
     /// built in is not to be read); a frame when anything is on it.
     fn top_layer_now(&mut self) -> Option<VisitorFrame> {
@@ -2692,6 +2773,25 @@ impl State {
         }
         out
     }
+}
+
+/// A canvas's picture as a `data:` URL: a PNG, or a WebP when the PNG is
+/// long (photos, gradients). `Ok(None)`: nothing to send (empty, too
+/// large); `Err`: the browser will not let it be read (drawn from another
+/// site), now or later.
+fn canvas_picture(canvas: &web_sys::HtmlCanvasElement) -> Result<Option<String>, ()> {
+    let pixels = u64::from(canvas.width()) * u64::from(canvas.height());
+    if pixels == 0 || pixels > MAX_CANVAS_PIXELS {
+        return Ok(None);
+    }
+    let png = canvas.to_data_url_with_type("image/png").map_err(|_| ())?;
+    let src = if png.len() < CANVAS_PNG_MAX {
+        png
+    } else {
+        let quality = JsValue::from_f64(0.85);
+        canvas.to_data_url_with_type_and_encoder_options("image/webp", &quality).map_err(|_| ())?
+    };
+    Ok((src.len() <= MAX_MIRROR_URL).then_some(src))
 }
 
 /// How an element is in the page's top layer now, if it is.
