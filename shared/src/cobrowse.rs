@@ -390,6 +390,13 @@ pub enum VisitorFrame {
     TopLayer {
         shown: Vec<(NodeId, OnTop)>,
     },
+    /// The element that has the visitor's focus (the innermost captured
+    /// one), whose `:focus` and `:focus-within` the console shows; `None`:
+    /// none. Sent after a snapshot when there is one, and when it moves.
+    Focus {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        on: Option<NodeId>,
+    },
     /// What a `<canvas>` shows, as an image: a `data:` URL (PNG or WebP)
     /// or an asset reference to one. Drawing changes no attribute, so it
     /// travels on its own, after a snapshot and when it changes.

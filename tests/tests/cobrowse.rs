@@ -1722,3 +1722,49 @@ async fn a_chart_drawn_on_a_canvas_and_drawn_again_shows_in_the_console() {
     let state = console.state().await;
     assert!(state["console_error"].is_null(), "{}", state["console_error"]);
 }
+
+/// A field styled on `:focus` and a menu that opens on `:focus-within`:
+/// the operator sees them as the visitor's focus makes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn where_the_visitors_focus_is_shows_focused_in_the_console() {
+    let w = World::start(" F2").await;
+    let parts = w.parts();
+    let page = r#"<!doctype html><html><head><meta charset=utf-8><title>Focus</title><style>
+  input { outline: none; }
+  input:focus-visible { outline: 3px solid blue; }
+  .menu ul { display: none; }
+  .menu:focus-within ul { display: block; }
+</style></head><body>
+<p>Focus page 6601</p>
+<input id="name" name="name">
+<div class="menu"><button id="open">Account 6602</button><ul id="items"><li>Sign out 6603</li></ul></div>
+</body></html>"#;
+    let origin = baton_e2e::pages::serve(move |r: &baton_e2e::pages::Request| match r.path() {
+        "/page" => Reply::html(page),
+        _ => Reply::not_found(),
+    })
+    .await
+    .expect("start the page server");
+    let (page, console, _, _) = share_and_join(&w, &parts, &format!("{origin}/page"), "Focus page 6601", false).await;
+    let look = "(() => { const d = document.querySelector('#mirror')?.contentDocument; if (!d?.body) return null;
+      const w = d.defaultView;
+      return { field: w.getComputedStyle(d.querySelector('#name')).outlineStyle,
+               menu: w.getComputedStyle(d.querySelector('#items')).display }; })()";
+    let wait = |what: &'static str, done: fn(&Value) -> bool| {
+        let console = &console;
+        let parts = &parts;
+        async move { console.session.wait_until(what, look, WAIT, done).await.or_report(what, parts) }
+    };
+    let v = wait("the mirror", |v| v["field"].is_string()).await;
+    assert_eq!(v, json!({"field": "none", "menu": "none"}), "nothing focused yet");
+    page.evaluate("document.querySelector('#name').focus(); true").await.or_report("focus the field", &parts);
+    let v = wait("the field focused in the mirror", |v| v["field"] == "solid").await;
+    assert_eq!(v["menu"], "none");
+    page.evaluate("document.querySelector('#open').focus(); true").await.or_report("focus the menu", &parts);
+    let v = wait("the menu open in the mirror", |v| v["menu"] == "block").await;
+    assert_eq!(v["field"], "none");
+    page.evaluate("document.activeElement.blur(); true").await.or_report("blur", &parts);
+    wait("nothing focused in the mirror", |v| v["menu"] == "none" && v["field"] == "none").await;
+    let state = console.state().await;
+    assert!(state["console_error"].is_null(), "{}", state["console_error"]);
+}

@@ -9,19 +9,32 @@
 //! except for the pieces it replaces, so comments, strings and escapes
 //! cannot hide a `url(` from it.
 //!
-//! `:hover` in selectors becomes [`HOVER_SELECTOR`]: the mirror shows what
-//! the visitor's pointer is over (the operator's own never reaches it), by
-//! that attribute on the element and its ancestors.
+//! `:hover`, `:focus`, `:focus-visible` and `:focus-within` in selectors
+//! become attribute selectors ([`STATE_ATTRS`]): the mirror shows what the
+//! visitor's pointer is over and where the visitor's focus is (the
+//! operator's own never reach it), by those attributes.
 
 use super::url::{safe_url, Base, UrlUse};
 
 /// What a refused URL becomes: loads nothing, navigates nowhere.
 pub const BLOCKED_URL: &str = "url(\"about:invalid\")";
 
-/// The attribute the mirror puts on what the visitor's pointer is over.
+/// The attribute the mirror puts on what the visitor's pointer is over,
+/// and on its ancestors.
 pub const HOVER_ATTR: &str = "data-baton-hover";
-/// What `:hover` becomes in the mirror's CSS (the same specificity).
-const HOVER_SELECTOR: &str = "[data-baton-hover]";
+/// On the element that has the visitor's focus.
+pub const FOCUS_ATTR: &str = "data-baton-focus";
+/// On that element and its ancestors.
+pub const FOCUS_WITHIN_ATTR: &str = "data-baton-focus-within";
+/// What each pseudo-class becomes in the mirror's CSS (an attribute
+/// selector has the same specificity). `:focus-visible` reads as `:focus`:
+/// the mirror cannot tell how the visitor focused.
+pub const STATE_ATTRS: [(&str, &str); 4] = [
+    ("hover", "[data-baton-hover]"),
+    ("focus", "[data-baton-focus]"),
+    ("focus-visible", "[data-baton-focus]"),
+    ("focus-within", "[data-baton-focus-within]"),
+];
 
 /// The sanitised form of `css`, with URLs resolved against `base`.
 pub fn sanitize_css(base: &Base, css: &str) -> String {
@@ -106,12 +119,13 @@ pub fn sanitize_css(base: &Base, css: &str) -> String {
         }
         if c == ':' && !prelude && chars.get(i + 1) != Some(&':') && (i == 0 || chars[i - 1] != ':') {
             let (name, end) = read_ident(&chars, i + 1);
-            if name == "hover" && chars.get(end) != Some(&'(') {
+            let state = STATE_ATTRS.iter().find(|(n, _)| *n == name).map(|(_, attr)| attr);
+            if let (Some(attr), false) = (state, chars.get(end) == Some(&'(')) {
                 if i >= ahead.0 {
                     ahead = selector_ahead(&chars, end);
                 }
                 if ahead.1 {
-                    out.push_str(HOVER_SELECTOR);
+                    out.push_str(attr);
                     i = end;
                     continue;
                 }
@@ -416,7 +430,7 @@ mod tests {
     }
 
     #[test]
-    fn hover_in_selectors_reads_the_mirrors_attribute() {
+    fn hover_and_focus_in_selectors_read_the_mirrors_attributes() {
         let out = |css: &str| sanitize_css(&base(), css);
         assert_eq!(out("a:hover{color:red}"), "a[data-baton-hover]{color:red}");
         assert_eq!(
@@ -439,6 +453,10 @@ mod tests {
         ] {
             assert_eq!(out(same), same);
         }
+        assert_eq!(
+            out("input:focus, .menu:focus-within ul, a:focus-visible, a:focused {b:c}"),
+            "input[data-baton-focus], .menu[data-baton-focus-within] ul, a[data-baton-focus], a:focused {b:c}"
+        );
         // Many of them cost one look ahead between them.
         let many = "a:hover,".repeat(50_000) + "b{c:d}";
         assert_eq!(out(&many), "a[data-baton-hover],".repeat(50_000) + "b{c:d}");

@@ -27,7 +27,7 @@ use baton_shared::cobrowse::{
 };
 use baton_shared::limits::{MAX_MIRROR_ASSET_BYTES, MAX_MIRROR_SHEETS, MAX_MIRROR_URL};
 
-use super::css::{sanitize_css, HOVER_ATTR};
+use super::css::{sanitize_css, FOCUS_ATTR, FOCUS_WITHIN_ATTR, HOVER_ATTR};
 use super::sanitize::{self, ElementPlan, Ns, FRAME_ATTRS, FRAME_SANDBOX, PLACEHOLDER_STYLE};
 use super::url::Base;
 
@@ -141,6 +141,10 @@ pub struct Mirror<D: Dom> {
     on_top: Vec<(NodeId, OnTop)>,
     /// The elements marked hovered ([`HOVER_ATTR`]), innermost first.
     hovered: Vec<NodeId>,
+    /// The element marked focused, and the elements marked as holding the
+    /// focus, innermost first.
+    focused: Vec<NodeId>,
+    focus_within: Vec<NodeId>,
 }
 
 impl<D: Dom> Mirror<D> {
@@ -156,6 +160,8 @@ impl<D: Dom> Mirror<D> {
             budget: Cell::new(MAX_MIRROR_ASSET_BYTES),
             on_top: Vec::new(),
             hovered: Vec::new(),
+            focused: Vec::new(),
+            focus_within: Vec::new(),
         }
     }
 
@@ -246,6 +252,8 @@ impl<D: Dom> Mirror<D> {
         // The old nodes leave the document, and the top layer with it.
         self.on_top.clear();
         self.hovered.clear();
+        self.focused.clear();
+        self.focus_within.clear();
         self.nodes.clear();
         self.pending_frames.clear();
         self.root = None;
@@ -887,6 +895,24 @@ impl<D: Dom> Mirror<D> {
     /// (`:hover` reads [`HOVER_ATTR`] there), and unmarks the rest. `None`:
     /// nothing is hovered. Unknown ids mark nothing.
     pub fn hover(&mut self, on: Option<NodeId>) {
+        let chain = self.element_chain(on);
+        let before = std::mem::take(&mut self.hovered);
+        self.hovered = self.remark(HOVER_ATTR, before, chain);
+    }
+
+    /// Marks the element that has the visitor's focus ([`FOCUS_ATTR`]),
+    /// and it and its ancestors ([`FOCUS_WITHIN_ATTR`]), as [`Self::hover`].
+    pub fn focus(&mut self, on: Option<NodeId>) {
+        let chain = self.element_chain(on);
+        let own = chain.first().copied().filter(|&id| Some(id) == on).into_iter().collect();
+        let before = std::mem::take(&mut self.focused);
+        self.focused = self.remark(FOCUS_ATTR, before, own);
+        let before = std::mem::take(&mut self.focus_within);
+        self.focus_within = self.remark(FOCUS_WITHIN_ATTR, before, chain);
+    }
+
+    /// `on` if it is a shown element, and its shown ancestors, innermost first.
+    fn element_chain(&self, on: Option<NodeId>) -> Vec<NodeId> {
         let mut chain = Vec::new();
         let mut cur = on;
         // Parent links do not loop (`build` refuses repeated ids).
@@ -897,22 +923,28 @@ impl<D: Dom> Mirror<D> {
             }
             cur = e.parent;
         }
-        if chain == self.hovered {
-            return;
+        chain
+    }
+
+    /// Moves `attr` from the elements of `before` to those of `now`,
+    /// touching only those that change; returns `now`.
+    fn remark(&mut self, attr: &str, before: Vec<NodeId>, now: Vec<NodeId>) -> Vec<NodeId> {
+        if before == now {
+            return now;
         }
-        let now: HashSet<NodeId> = chain.iter().copied().collect();
-        let before: HashSet<NodeId> = self.hovered.iter().copied().collect();
-        for id in std::mem::take(&mut self.hovered).into_iter().filter(|id| !now.contains(id)) {
+        let kept: HashSet<NodeId> = now.iter().copied().collect();
+        let had: HashSet<NodeId> = before.iter().copied().collect();
+        for id in before.into_iter().filter(|id| !kept.contains(id)) {
             if let Some(node) = self.node(id).cloned() {
-                self.dom.remove_attr(&node, HOVER_ATTR);
+                self.dom.remove_attr(&node, attr);
             }
         }
-        for &id in chain.iter().filter(|id| !before.contains(id)) {
+        for &id in now.iter().filter(|id| !had.contains(id)) {
             if let Some(node) = self.node(id).cloned() {
-                self.dom.set_attr(&node, HOVER_ATTR, "");
+                self.dom.set_attr(&node, attr, "");
             }
         }
-        self.hovered = chain;
+        now
     }
 
     fn can_be_on_top(&self, id: NodeId, how: OnTop) -> bool {
@@ -1524,6 +1556,19 @@ mod tests {
         assert_eq!(hovered(&m), [1, 2, 8, 9, 10]);
         m.hover(Some(404));
         assert!(hovered(&m).is_empty());
+        // The focus: its element, and it and its ancestors.
+        let marked = |m: &Mirror<FakeDom>, attr: &str| -> Vec<NodeId> {
+            let mut ids: Vec<NodeId> =
+                m.dom.nodes.iter().filter(|n| n.attrs.iter().any(|(k, _)| k == attr)).filter_map(|n| n.id).collect();
+            ids.sort();
+            ids
+        };
+        m.focus(Some(7));
+        assert_eq!((marked(&m, FOCUS_ATTR), marked(&m, FOCUS_WITHIN_ATTR)), (vec![7], vec![1, 2, 6, 7]));
+        m.focus(Some(4));
+        assert_eq!((marked(&m, FOCUS_ATTR), marked(&m, FOCUS_WITHIN_ATTR)), (vec![4], vec![1, 2, 3, 4]));
+        m.focus(None);
+        assert!(marked(&m, FOCUS_ATTR).is_empty() && marked(&m, FOCUS_WITHIN_ATTR).is_empty());
         m.hover(Some(4));
         m.hover(None);
         assert!(hovered(&m).is_empty());

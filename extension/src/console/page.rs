@@ -432,6 +432,12 @@ impl Console {
                 }
                 st.mirror.select(&ranges);
             }
+            VisitorFrame::Focus { on } => {
+                if !st.mirror.has_snapshot() {
+                    return Err(ApplyError::NoSnapshot);
+                }
+                st.mirror.focus(on);
+            }
             VisitorFrame::Canvas { id, src } => {
                 if !st.mirror.has_snapshot() {
                     return Err(ApplyError::NoSnapshot);

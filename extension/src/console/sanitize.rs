@@ -201,8 +201,10 @@ const DROPPED_ATTRS: &[&str] = &[
     "attributionsrc",
     "browsingtopics",
     "sharedstoragewritable",
-    // The mirror's own: what the visitor's pointer is over.
+    // The mirror's own: where the visitor's pointer and focus are.
     "data-baton-hover",
+    "data-baton-focus",
+    "data-baton-focus-within",
 ];
 
 fn is_event_handler(name: &str) -> bool {

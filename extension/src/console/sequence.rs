@@ -48,6 +48,7 @@ pub fn is_page_record(frame: &VisitorFrame) -> bool {
             | VisitorFrame::Selection { .. }
             | VisitorFrame::TopLayer { .. }
             | VisitorFrame::Canvas { .. }
+            | VisitorFrame::Focus { .. }
     )
 }
 

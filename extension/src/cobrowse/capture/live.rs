@@ -286,6 +286,10 @@ struct State {
     unreadable: IdSet,
     /// Where the next look at the canvases starts (they take turns).
     canvas_cursor: usize,
+    /// The focus moved since it was last looked at.
+    pending_focus: bool,
+    /// Where the focus was as last sent.
+    last_focus: Option<NodeId>,
     outlines: Outlines,
     open_shadow: Option<(JsValue, Function)>,
     document: Document,
@@ -386,6 +390,8 @@ pub fn start(policy: MaskPolicy, sink: Sink) -> Result<Rc<Shared>, CaptureError>
             canvases: IdTable::default(),
             unreadable: IdSet::default(),
             canvas_cursor: 0,
+            pending_focus: false,
+            last_focus: None,
             outlines: Outlines::default(),
             open_shadow,
             document,
@@ -443,6 +449,8 @@ pub fn keyframe(shared: &Rc<Shared>) {
         st.canvases.clear();
         st.unreadable.clear();
         st.canvas_cursor = 0;
+        st.pending_focus = false;
+        st.last_focus = None;
         st.snapshotting = true;
         st.started_ms = now();
         st.slice_ms.clear();
@@ -617,14 +625,25 @@ fn install(shared: &Rc<Shared>) -> Result<(), JsValue> {
             Vec::new()
         })
     });
+    // `focusin`/`focusout` leave shadow trees but not frames' documents.
+    let w = weak.clone();
+    let focus = Closure::<dyn FnMut(Event)>::new(move |_ev: Event| {
+        with_state(&w, |st, shared| {
+            st.pending_focus = true;
+            st.schedule_tick(shared);
+            Vec::new()
+        })
+    });
     st.root_fns = vec![
         ("input", input.as_ref().unchecked_ref::<Function>().clone()),
         ("change", input.as_ref().unchecked_ref::<Function>().clone()),
         ("scroll", scroll.as_ref().unchecked_ref::<Function>().clone()),
         ("load", load.as_ref().unchecked_ref::<Function>().clone()),
         ("toggle", toggle.as_ref().unchecked_ref::<Function>().clone()),
+        ("focusin", focus.as_ref().unchecked_ref::<Function>().clone()),
+        ("focusout", focus.as_ref().unchecked_ref::<Function>().clone()),
     ];
-    st.closures.extend([input, scroll, load, toggle]);
+    st.closures.extend([input, scroll, load, toggle, focus]);
 
     // Window-wide: pointer, resize, selection.
     let w = weak.clone();
@@ -937,6 +956,7 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
         st.sheet_cache = SheetCache::default();
         let mut changes = st.process(held);
         changes.extend(st.top_layer_now());
+        changes.extend(st.focus_changes());
         changes.extend(st.canvas_changes(CANVAS_SNAPSHOT_MS));
         changes
     };
@@ -2625,7 +2645,42 @@ impl State {
         if !self.snapshotting && !self.toggled.is_empty() {
             frames.extend(self.top_layer_changes());
         }
+        if !self.snapshotting && std::mem::take(&mut self.pending_focus) {
+            frames.extend(self.focus_changes());
+        }
         frames
+    }
+
+    /// Where the focus is, when it moved since last sent: the innermost
+    /// focused element, through shadow roots (open or closed) and
+    /// same-origin frames, or its nearest captured ancestor.
+    fn focus_changes(&mut self) -> Option<VisitorFrame> {
+        self.pending_focus = false;
+        let mut el = self.document.active_element();
+        while let Some(outer) = el.clone() {
+            let inner = match self.shadow_of(&outer) {
+                Some(root) => root.active_element(),
+                None if matches!(outer.local_name().as_str(), "iframe" | "frame") => outer
+                    .unchecked_ref::<HtmlIFrameElement>()
+                    .content_document()
+                    .and_then(|d| d.active_element())
+                    .filter(|e| !matches!(e.local_name().as_str(), "body" | "html")),
+                None => None,
+            };
+            match inner {
+                Some(inner) if inner != outer => el = Some(inner),
+                _ => break,
+            }
+        }
+        // The body (or no element) has the focus when nothing does.
+        let on = el
+            .filter(|e| !matches!(e.local_name().as_str(), "body" | "html"))
+            .and_then(|e| self.nearest_captured(e.into()));
+        if on == self.last_focus {
+            return None;
+        }
+        self.last_focus = on;
+        Some(VisitorFrame::Focus { on })
     }
 
     /// `node`'s id, or its nearest captured ancestor's (through shadow
