@@ -195,6 +195,34 @@ impl Console<'_> {
     async fn run(&self, what: &str, js: &str) -> Value {
         self.session.evaluate(js).await.or_report(what, self.parts)
     }
+
+    /// Waits until `done` holds for what `js` reads in the console.
+    async fn wait_js(&self, what: &str, js: &str, done: impl Fn(&Value) -> bool) -> Value {
+        self.session.wait_until(what, js, WAIT, done).await.or_report(&format!("console: {what}"), self.parts)
+    }
+
+    async fn assert_no_error(&self) {
+        let state = self.state().await;
+        assert!(state["console_error"].is_null(), "{}", state["console_error"]);
+    }
+}
+
+/// Serves `html` as the one page of a site and shares it as
+/// [`share_and_join`] does, once its `text` shows in the console.
+async fn share_one_page<'a>(
+    w: &'a World,
+    parts: &'a [&'a dyn Diagnose],
+    html: String,
+    text: &str,
+) -> (Session, Console<'a>) {
+    let origin = baton_e2e::pages::serve(move |r: &baton_e2e::pages::Request| match r.path() {
+        "/page" => Reply::html(html.clone()),
+        _ => Reply::not_found(),
+    })
+    .await
+    .or_report("start the page server", parts);
+    let (page, console, _, _) = share_and_join(w, parts, &format!("{origin}/page"), text, false).await;
+    (page, console)
 }
 
 fn text_of(v: &Value) -> &str {
@@ -1549,22 +1577,12 @@ async fn the_pages_open_popovers_and_modal_dialog_show_on_top_in_the_console() {
   window.scrollTo(0, 3000);
   document.querySelector('#menu').showPopover();
 </script></body></html>"#;
-    let origin = baton_e2e::pages::serve(move |r: &baton_e2e::pages::Request| match r.path() {
-        "/page" => Reply::html(page),
-        _ => Reply::not_found(),
-    })
-    .await
-    .expect("start the page server");
-    let (page, console, _, _) =
-        share_and_join(&w, &parts, &format!("{origin}/page"), "Top layer page 6201", false).await;
-    let wait = |what: &'static str, done: fn(&Value) -> bool| {
-        let console = &console;
-        let parts = &parts;
-        async move { console.session.wait_until(what, TOP_LAYER_JS, WAIT, done).await.or_report(what, parts) }
-    };
+    let (page, console) = share_one_page(&w, &parts, page.into(), "Top layer page 6201").await;
 
     // Open before sharing: the menu, on top, where the page put it.
-    let v = wait("the open menu in the mirror", |v| v["menu"]["open"] == true && v["sy"] == 3000).await;
+    let v = console
+        .wait_js("the open menu in the mirror", TOP_LAYER_JS, |v| v["menu"]["open"] == true && v["sy"] == 3000)
+        .await;
     let menu = &v["menu"];
     assert_eq!((&menu["x"], &menu["y"], &menu["w"], &menu["h"]), (&json!(20), &json!(30), &json!(200), &json!(120)));
     assert_eq!(menu["on_top"], true, "the menu above the page's cover: {v}");
@@ -1572,14 +1590,17 @@ async fn the_pages_open_popovers_and_modal_dialog_show_on_top_in_the_console() {
 
     // Shown while shared: a popover of a closed shadow tree, above the menu.
     page.evaluate("window.tip.showPopover(); true").await.or_report("open the tip", &parts);
-    let v = wait("the tip in the mirror", |v| v["tip"]["open"] == true).await;
+    let v = console.wait_js("the tip in the mirror", TOP_LAYER_JS, |v| v["tip"]["open"] == true).await;
     assert_eq!((v["tip"]["on_top"].clone(), v["menu"]["open"].clone()), (json!(true), json!(true)), "{v}");
 
     // A modal dialog: in the middle of the viewport, above the tip; the
     // page's menu (an `auto` popover) closes, as it does for the visitor.
     page.evaluate("document.querySelector('#dlg').showModal(); true").await.or_report("open the dialog", &parts);
-    let v =
-        wait("the modal dialog in the mirror", |v| v["dialog"]["modal"] == true && v["menu"]["open"] == false).await;
+    let v = console
+        .wait_js("the modal dialog in the mirror", TOP_LAYER_JS, |v| {
+            v["dialog"]["modal"] == true && v["menu"]["open"] == false
+        })
+        .await;
     let (dialog, vh) = (&v["dialog"], v["vh"].as_i64().unwrap_or(0));
     let top = dialog["y"].as_i64().unwrap_or(-1);
     assert!(vh > 300 && (top - (vh - 150) / 2).abs() <= 2, "the dialog in the middle of the viewport: {v}");
@@ -1592,15 +1613,15 @@ async fn the_pages_open_popovers_and_modal_dialog_show_on_top_in_the_console() {
     page.evaluate("document.querySelector('#dlg').close(); window.tip.hidePopover(); true")
         .await
         .or_report("close them", &parts);
-    let v = wait("nothing on top in the mirror", |v| {
-        v["menu"]["open"] == false && v["dialog"]["modal"] == false && v["tip"]["open"] == false
-    })
-    .await;
+    let v = console
+        .wait_js("nothing on top in the mirror", TOP_LAYER_JS, |v| {
+            v["menu"]["open"] == false && v["dialog"]["modal"] == false && v["tip"]["open"] == false
+        })
+        .await;
     for part in ["menu", "dialog", "tip"] {
         assert_eq!(v[part]["shown"], false, "{part} hidden: {v}");
     }
-    let state = console.state().await;
-    assert!(state["console_error"].is_null(), "{}", state["console_error"]);
+    console.assert_no_error().await;
 }
 
 /// Moves the visitor's mouse to the middle of what `js` (an element, in
@@ -1633,34 +1654,22 @@ async fn what_the_visitors_pointer_hovers_shows_hovered_in_the_console() {
   const root = document.querySelector('x-card').attachShadow({ mode: 'open' });
   root.innerHTML = '<style>button { width: 120px; height: 40px; outline: none; } button:hover { outline: 3px solid red; }</style><button>Buy 6304</button>';
 </script></body></html>"#;
-    let origin = baton_e2e::pages::serve(move |r: &baton_e2e::pages::Request| match r.path() {
-        "/page" => Reply::html(page),
-        _ => Reply::not_found(),
-    })
-    .await
-    .expect("start the page server");
-    let (page, console, _, _) = share_and_join(&w, &parts, &format!("{origin}/page"), "Products 6301", false).await;
+    let (page, console) = share_one_page(&w, &parts, page.into(), "Products 6301").await;
     let look = "(() => { const d = document.querySelector('#mirror')?.contentDocument; if (!d?.body) return null;
       const w = d.defaultView; const button = d.querySelector('x-card')?.shadowRoot?.querySelector('button');
       return { menu: w.getComputedStyle(d.querySelector('#sub')).display,
                button: button ? w.getComputedStyle(button).outlineStyle : null }; })()";
-    let wait = |what: &'static str, done: fn(&Value) -> bool| {
-        let console = &console;
-        let parts = &parts;
-        async move { console.session.wait_until(what, look, WAIT, done).await.or_report(what, parts) }
-    };
-    let v = wait("the mirror", |v| v["menu"].is_string() && v["button"].is_string()).await;
+    let v = console.wait_js("the mirror", look, |v| v["menu"].is_string() && v["button"].is_string()).await;
     assert_eq!(v, json!({"menu": "none", "button": "none"}), "nothing hovered yet");
 
     hover_over(&page, "document.querySelector('#products')", &parts).await;
-    wait("the menu open in the mirror", |v| v["menu"] == "block").await;
+    console.wait_js("the menu open in the mirror", look, |v| v["menu"] == "block").await;
     hover_over(&page, "document.querySelector('#help')", &parts).await;
-    wait("the menu closed in the mirror", |v| v["menu"] == "none").await;
+    console.wait_js("the menu closed in the mirror", look, |v| v["menu"] == "none").await;
     hover_over(&page, "document.querySelector('x-card').shadowRoot.querySelector('button')", &parts).await;
-    let v = wait("the button hovered in the mirror", |v| v["button"] == "solid").await;
+    let v = console.wait_js("the button hovered in the mirror", look, |v| v["button"] == "solid").await;
     assert_eq!(v["menu"], "none");
-    let state = console.state().await;
-    assert!(state["console_error"].is_null(), "{}", state["console_error"]);
+    console.assert_no_error().await;
 }
 
 /// A chart drawn on a `<canvas>`, drawn again later; a canvas in a private
@@ -1696,31 +1705,19 @@ async fn a_chart_drawn_on_a_canvas_and_drawn_again_shows_in_the_console() {
   window.redraw = () => fill('chart', 'rgb(0, 160, 0)');
 </script></body></html>"#
     );
-    let origin = baton_e2e::pages::serve(move |r: &baton_e2e::pages::Request| match r.path() {
-        "/page" => Reply::html(page.clone()),
-        _ => Reply::not_found(),
-    })
-    .await
-    .expect("start the page server");
-    let (page, console, _, _) = share_and_join(&w, &parts, &format!("{origin}/page"), "Sales chart 6501", false).await;
+    let (page, console) = share_one_page(&w, &parts, page, "Sales chart 6501").await;
     let look = "(() => { const d = document.querySelector('#mirror')?.contentDocument; if (!d?.body) return null;
       const pixel = (sel) => { const c = d.querySelector(sel); return c ? [...c.getContext('2d').getImageData(c.width / 2, c.height / 2, 1, 1).data] : null; };
       return { chart: pixel('#chart'), tainted: pixel('#tainted'), signature: d.querySelectorAll('#signature').length }; })()";
-    let wait = |what: &'static str, done: fn(&Value) -> bool| {
-        let console = &console;
-        let parts = &parts;
-        async move { console.session.wait_until(what, look, WAIT, done).await.or_report(what, parts) }
-    };
-    let v = wait("the chart in the mirror", |v| v["chart"] == json!([128, 0, 128, 255])).await;
+    let v = console.wait_js("the chart in the mirror", look, |v| v["chart"] == json!([128, 0, 128, 255])).await;
     assert_eq!(v["signature"], 0, "the private canvas is not in the mirror: {v}");
     page.evaluate("window.redraw(); true").await.or_report("draw the chart again", &parts);
-    wait("the chart drawn again in the mirror", |v| v["chart"] == json!([0, 160, 0, 255])).await;
+    console.wait_js("the chart drawn again in the mirror", look, |v| v["chart"] == json!([0, 160, 0, 255])).await;
     let tainted = page.evaluate("(() => { try { document.getElementById('tainted').toDataURL(); return false; } catch (e) { return e.name; } })()");
     assert_eq!(tainted.await.or_report("the tainted canvas", &parts), json!("SecurityError"));
     let v = console.session.evaluate(look).await.or_report("the mirror", &parts);
     assert_eq!(v["tainted"], json!([0, 0, 0, 0]), "nothing of the unreadable canvas: {v}");
-    let state = console.state().await;
-    assert!(state["console_error"].is_null(), "{}", state["console_error"]);
+    console.assert_no_error().await;
 }
 
 /// A field styled on `:focus` and a menu that opens on `:focus-within`:
@@ -1739,32 +1736,20 @@ async fn where_the_visitors_focus_is_shows_focused_in_the_console() {
 <input id="name" name="name">
 <div class="menu"><button id="open">Account 6602</button><ul id="items"><li>Sign out 6603</li></ul></div>
 </body></html>"#;
-    let origin = baton_e2e::pages::serve(move |r: &baton_e2e::pages::Request| match r.path() {
-        "/page" => Reply::html(page),
-        _ => Reply::not_found(),
-    })
-    .await
-    .expect("start the page server");
-    let (page, console, _, _) = share_and_join(&w, &parts, &format!("{origin}/page"), "Focus page 6601", false).await;
+    let (page, console) = share_one_page(&w, &parts, page.into(), "Focus page 6601").await;
     let look = "(() => { const d = document.querySelector('#mirror')?.contentDocument; if (!d?.body) return null;
       const w = d.defaultView;
       return { field: w.getComputedStyle(d.querySelector('#name')).outlineStyle,
                menu: w.getComputedStyle(d.querySelector('#items')).display }; })()";
-    let wait = |what: &'static str, done: fn(&Value) -> bool| {
-        let console = &console;
-        let parts = &parts;
-        async move { console.session.wait_until(what, look, WAIT, done).await.or_report(what, parts) }
-    };
-    let v = wait("the mirror", |v| v["field"].is_string()).await;
+    let v = console.wait_js("the mirror", look, |v| v["field"].is_string()).await;
     assert_eq!(v, json!({"field": "none", "menu": "none"}), "nothing focused yet");
     page.evaluate("document.querySelector('#name').focus(); true").await.or_report("focus the field", &parts);
-    let v = wait("the field focused in the mirror", |v| v["field"] == "solid").await;
+    let v = console.wait_js("the field focused in the mirror", look, |v| v["field"] == "solid").await;
     assert_eq!(v["menu"], "none");
     page.evaluate("document.querySelector('#open').focus(); true").await.or_report("focus the menu", &parts);
-    let v = wait("the menu open in the mirror", |v| v["menu"] == "block").await;
+    let v = console.wait_js("the menu open in the mirror", look, |v| v["menu"] == "block").await;
     assert_eq!(v["field"], "none");
     page.evaluate("document.activeElement.blur(); true").await.or_report("blur", &parts);
-    wait("nothing focused in the mirror", |v| v["menu"] == "none" && v["field"] == "none").await;
-    let state = console.state().await;
-    assert!(state["console_error"].is_null(), "{}", state["console_error"]);
+    console.wait_js("nothing focused in the mirror", look, |v| v["menu"] == "none" && v["field"] == "none").await;
+    console.assert_no_error().await;
 }
