@@ -1753,3 +1753,31 @@ async fn where_the_visitors_focus_is_shows_focused_in_the_console() {
     console.wait_js("nothing focused in the mirror", look, |v| v["menu"] == "none" && v["field"] == "none").await;
     console.assert_no_error().await;
 }
+
+/// A page of web components that hides them until they are defined, as
+/// component libraries advise (`:not(:defined)`): the mirror defines no
+/// element (it runs no script), and must not hide them for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn web_components_hidden_until_defined_show_in_the_console() {
+    let w = World::start(" D").await;
+    let parts = w.parts();
+    let page = r#"<!doctype html><html><head><meta charset=utf-8><title>Components</title><style>
+  :not(:defined) { visibility: hidden; }
+  x-badge:defined { display: inline-block; padding: 0 20px; }
+</style></head><body>
+<p>Components page 6701</p>
+<x-badge>New 6702</x-badge>
+<script>
+  customElements.define('x-badge', class extends HTMLElement {
+    constructor() { super(); this.attachShadow({ mode: 'open' }).innerHTML = '<b><slot></slot></b>'; }
+  });
+</script></body></html>"#;
+    let (_page, console) = share_one_page(&w, &parts, page.into(), "Components page 6701").await;
+    let look =
+        "(() => { const d = document.querySelector('#mirror')?.contentDocument; const b = d?.querySelector('x-badge');
+      if (!b) return null; const s = d.defaultView.getComputedStyle(b);
+      return { visibility: s.visibility, display: s.display, padding: s.paddingLeft }; })()";
+    let v = console.wait_js("the component in the mirror", look, |v| v.is_object()).await;
+    assert_eq!(v, json!({"visibility": "visible", "display": "inline-block", "padding": "20px"}));
+    console.assert_no_error().await;
+}

@@ -9,10 +9,12 @@
 //! except for the pieces it replaces, so comments, strings and escapes
 //! cannot hide a `url(` from it.
 //!
-//! `:hover`, `:focus`, `:focus-visible` and `:focus-within` in selectors
-//! become attribute selectors ([`STATE_ATTRS`]): the mirror shows what the
-//! visitor's pointer is over and where the visitor's focus is (the
-//! operator's own never reach it), by those attributes.
+//! Pseudo-classes that would read the mirror's own state, not the visitor's,
+//! are rewritten ([`REWRITTEN`]): `:hover`, `:focus`, `:focus-visible` and
+//! `:focus-within` become attribute selectors (the mirror shows what the
+//! visitor's pointer is over and where the visitor's focus is: the
+//! operator's own never reach it), and `:defined` matches every element
+//! (the mirror defines no custom element: it runs no script).
 
 use super::url::{safe_url, Base, UrlUse};
 
@@ -26,14 +28,15 @@ pub const HOVER_ATTR: &str = "data-baton-hover";
 pub const FOCUS_ATTR: &str = "data-baton-focus";
 /// On that element and its ancestors.
 pub const FOCUS_WITHIN_ATTR: &str = "data-baton-focus-within";
-/// What each pseudo-class becomes in the mirror's CSS (an attribute
-/// selector has the same specificity). `:focus-visible` reads as `:focus`:
-/// the mirror cannot tell how the visitor focused.
-pub const STATE_ATTRS: [(&str, &str); 4] = [
+/// What each pseudo-class becomes in the mirror's CSS, with the same
+/// specificity. `:focus-visible` reads as `:focus`: the mirror cannot tell
+/// how the visitor focused.
+const REWRITTEN: [(&str, &str); 5] = [
     ("hover", "[data-baton-hover]"),
     ("focus", "[data-baton-focus]"),
     ("focus-visible", "[data-baton-focus]"),
     ("focus-within", "[data-baton-focus-within]"),
+    ("defined", ":is(*, :nth-child(n))"),
 ];
 
 /// The sanitised form of `css`, with URLs resolved against `base`.
@@ -119,8 +122,8 @@ pub fn sanitize_css(base: &Base, css: &str) -> String {
         }
         if c == ':' && !prelude && chars.get(i + 1) != Some(&':') && (i == 0 || chars[i - 1] != ':') {
             let (name, end) = read_ident(&chars, i + 1);
-            let state = STATE_ATTRS.iter().find(|(n, _)| *n == name).map(|(_, attr)| attr);
-            if let (Some(attr), false) = (state, chars.get(end) == Some(&'(')) {
+            let rewritten = REWRITTEN.iter().find(|(n, _)| *n == name).map(|(_, attr)| attr);
+            if let (Some(attr), false) = (rewritten, chars.get(end) == Some(&'(')) {
                 if i >= ahead.0 {
                     ahead = selector_ahead(&chars, end);
                 }
@@ -430,7 +433,7 @@ mod tests {
     }
 
     #[test]
-    fn hover_and_focus_in_selectors_read_the_mirrors_attributes() {
+    fn hover_focus_and_defined_in_selectors_are_read_for_the_visitor() {
         let out = |css: &str| sanitize_css(&base(), css);
         assert_eq!(out("a:hover{color:red}"), "a[data-baton-hover]{color:red}");
         assert_eq!(
@@ -456,6 +459,10 @@ mod tests {
         assert_eq!(
             out("input:focus, .menu:focus-within ul, a:focus-visible, a:focused {b:c}"),
             "input[data-baton-focus], .menu[data-baton-focus-within] ul, a[data-baton-focus], a:focused {b:c}"
+        );
+        assert_eq!(
+            out(":not(:defined){visibility:hidden} x-a:DEFINED{b:c}"),
+            ":not(:is(*, :nth-child(n))){visibility:hidden} x-a:is(*, :nth-child(n)){b:c}"
         );
         // Many of them cost one look ahead between them.
         let many = "a:hover,".repeat(50_000) + "b{c:d}";
