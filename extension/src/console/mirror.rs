@@ -29,7 +29,7 @@ use baton_shared::limits::{MAX_MIRROR_ASSET_BYTES, MAX_MIRROR_SHEETS, MAX_MIRROR
 
 use super::css::{sanitize_css, FOCUS_ATTR, FOCUS_WITHIN_ATTR, HOVER_ATTR};
 use super::sanitize::{self, ElementPlan, Ns, FRAME_ATTRS, FRAME_SANDBOX, PLACEHOLDER_STYLE};
-use super::url::Base;
+use super::url::{data_url_type, Base};
 
 /// What the mirror needs from a document.
 pub trait Dom {
@@ -882,8 +882,7 @@ impl<D: Dom> Mirror<D> {
         else {
             return;
         };
-        let head = src.get(..src.find(',').unwrap_or(0)).unwrap_or("").to_ascii_lowercase();
-        let image = matches!(head.as_str(), "data:image/png;base64" | "data:image/webp;base64");
+        let image = matches!(data_url_type(src), Some((mime, true)) if mime == "image/png" || mime == "image/webp");
         if tag == "canvas" && image && src.len() <= MAX_MIRROR_URL {
             let node = node.clone();
             self.dom.paint_canvas(&node, src);

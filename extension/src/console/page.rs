@@ -26,7 +26,7 @@ use crate::panel::client::{self, Client, PageEvent};
 use super::frame_dom::FrameDom;
 use super::mirror::{ApplyError, Mirror};
 use super::model::{self, AppAction, Apps, Coalescer, Phase};
-use super::sequence::Sequencer;
+use super::sequence::{is_page_record, Sequencer};
 use super::timeline::Timeline;
 use super::ui;
 
@@ -376,6 +376,10 @@ impl Console {
     /// Applies one visitor frame to the mirror and the panels.
     fn apply(&self, st: &mut State, frame: VisitorFrame) -> Result<(), ApplyError> {
         let doc = &self.doc;
+        // Their ids name nodes of a snapshot.
+        if is_page_record(&frame) && !st.mirror.has_snapshot() {
+            return Err(ApplyError::NoSnapshot);
+        }
         match frame {
             VisitorFrame::Snapshot(snap) => {
                 // A keyframe of the same page keeps the visitor's outline
@@ -404,9 +408,6 @@ impl Console {
             }
             VisitorFrame::Input(change) => st.mirror.input(&change)?,
             VisitorFrame::Scroll { id, x, y } => {
-                if !st.mirror.has_snapshot() {
-                    return Err(ApplyError::NoSnapshot);
-                }
                 st.mirror.scroll(id, x, y);
                 // Drawings belong to what was on screen: the visitor's page
                 // drops them on any scroll (the window's or an element's);
@@ -426,28 +427,10 @@ impl Console {
                     let _ = p.remove_attribute("hidden");
                 }
             }
-            VisitorFrame::Selection { ranges } => {
-                if !st.mirror.has_snapshot() {
-                    return Err(ApplyError::NoSnapshot);
-                }
-                st.mirror.select(&ranges);
-            }
-            VisitorFrame::Focus { on } => {
-                if !st.mirror.has_snapshot() {
-                    return Err(ApplyError::NoSnapshot);
-                }
-                st.mirror.focus(on);
-            }
-            VisitorFrame::Canvas { id, src } => {
-                if !st.mirror.has_snapshot() {
-                    return Err(ApplyError::NoSnapshot);
-                }
-                st.mirror.canvas(id, &src);
-            }
+            VisitorFrame::Selection { ranges } => st.mirror.select(&ranges),
+            VisitorFrame::Focus { on } => st.mirror.focus(on),
+            VisitorFrame::Canvas { id, src } => st.mirror.canvas(id, &src),
             VisitorFrame::TopLayer { shown } => {
-                if !st.mirror.has_snapshot() {
-                    return Err(ApplyError::NoSnapshot);
-                }
                 st.mirror.top_layer(&shown);
                 self.place_highlight(st);
             }

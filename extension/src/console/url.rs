@@ -187,16 +187,24 @@ fn remove_dot_segments(path: &str) -> String {
     }
 }
 
+/// A `data:` URL's MIME type (lowercase) and whether its data is base64;
+/// `None` for any other URL.
+pub fn data_url_type(url: &str) -> Option<(String, bool)> {
+    let rest = url.get(..5).filter(|s| s.eq_ignore_ascii_case("data:")).map(|_| &url[5..])?;
+    let mut meta = rest.split(',').next().unwrap_or("").split(';');
+    let mime = meta.next().unwrap_or("").trim().to_ascii_lowercase();
+    let base64 = meta.any(|p| p.trim().eq_ignore_ascii_case("base64"));
+    Some((mime, base64))
+}
+
 /// Whether a `data:` URL's MIME type is an image type.
 fn data_is_image(url: &str) -> bool {
-    let rest = &url[5..];
-    let mime = rest.split([';', ',']).next().unwrap_or("").trim().to_ascii_lowercase();
+    let Some((mime, _)) = data_url_type(url) else { return false };
     mime.starts_with("image/") && mime.len() > 6 && !mime.contains(char::is_whitespace)
 }
 
 fn data_is_font(url: &str) -> bool {
-    let rest = &url[5..];
-    let mime = rest.split([';', ',']).next().unwrap_or("").trim().to_ascii_lowercase();
+    let Some((mime, _)) = data_url_type(url) else { return false };
     mime.starts_with("font/") || mime.starts_with("application/font-") || mime == "application/x-font-woff"
 }
 

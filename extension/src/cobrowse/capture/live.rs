@@ -470,12 +470,7 @@ pub fn id_of(shared: &Rc<Shared>, node: &DomNode) -> Option<NodeId> {
 pub fn is_protected(shared: &Rc<Shared>, id: NodeId) -> bool {
     let Ok(st) = shared.st.try_borrow() else { return true };
     let Some(node) = st.node_at(id) else { return true };
-    // What was true at capture, and what is true now: the page may have
-    // made the node private or changed the field since.
-    st.protected_node(&node)
-        || !matches!(st.private_block(&node), Ok(None))
-        || st.live_field_protected(&node)
-        || State::in_editable(&node)
+    st.protected_now(&node)
 }
 
 pub fn set_outlines(shared: &Rc<Shared>, on: bool) {
@@ -577,6 +572,20 @@ fn with_state(weak: &Weak<Shared>, f: impl FnOnce(&mut State, &Rc<Shared>) -> Ve
 
 // ---- installing observers and listeners -------------------------------------
 
+/// A listener that notes an event in the state for the next tick (pointer,
+/// scroll, focus, …), and has the tick come when `note` says so.
+fn noting(weak: &Weak<Shared>, note: impl Fn(&mut State, &Event) -> bool + 'static) -> Closure<dyn FnMut(Event)> {
+    let w = weak.clone();
+    Closure::new(move |ev: Event| {
+        with_state(&w, |st, shared| {
+            if note(st, &ev) {
+                st.schedule_tick(shared);
+            }
+            Vec::new()
+        })
+    })
+}
+
 fn install(shared: &Rc<Shared>) -> Result<(), JsValue> {
     let weak = Rc::downgrade(shared);
     let mut st = shared.st.borrow_mut();
@@ -603,36 +612,22 @@ fn install(shared: &Rc<Shared>) -> Result<(), JsValue> {
     // Per-root listeners: documents (main and iframes) and shadow roots.
     let w = weak.clone();
     let input = Closure::<dyn FnMut(Event)>::new(move |ev: Event| with_state(&w, |st, _| st.on_input(&ev)));
-    let w = weak.clone();
-    let scroll = Closure::<dyn FnMut(Event)>::new(move |ev: Event| {
-        with_state(&w, |st, shared| {
-            st.on_scroll(&ev);
-            st.schedule_tick(shared);
-            Vec::new()
-        })
+    let scroll = noting(&weak, |st, ev| {
+        st.on_scroll(ev);
+        true
     });
     let w = weak.clone();
     let load = Closure::<dyn FnMut(Event)>::new(move |ev: Event| with_state(&w, |st, _| st.on_load(&ev)));
     // Popovers and dialogs shown or hidden: `toggle` neither bubbles nor
     // leaves a shadow tree, so it is heard on every root.
-    let w = weak.clone();
-    let toggle = Closure::<dyn FnMut(Event)>::new(move |ev: Event| {
-        with_state(&w, |st, shared| {
-            if let Some(el) = ev.target().and_then(|t| node_of_type::<Element>(&t, ELEMENT)) {
-                st.toggled.push(el);
-                st.schedule_tick(shared);
-            }
-            Vec::new()
-        })
+    let toggle = noting(&weak, |st, ev| {
+        let el = ev.target().and_then(|t| node_of_type::<Element>(&t, ELEMENT));
+        el.map(|el| st.toggled.push(el)).is_some()
     });
     // `focusin`/`focusout` leave shadow trees but not frames' documents.
-    let w = weak.clone();
-    let focus = Closure::<dyn FnMut(Event)>::new(move |_ev: Event| {
-        with_state(&w, |st, shared| {
-            st.pending_focus = true;
-            st.schedule_tick(shared);
-            Vec::new()
-        })
+    let focus = noting(&weak, |st, _| {
+        st.pending_focus = true;
+        true
     });
     st.root_fns = vec![
         ("input", input.as_ref().unchecked_ref::<Function>().clone()),
@@ -646,33 +641,20 @@ fn install(shared: &Rc<Shared>) -> Result<(), JsValue> {
     st.closures.extend([input, scroll, load, toggle, focus]);
 
     // Window-wide: pointer, resize, selection.
-    let w = weak.clone();
-    let pointer = Closure::<dyn FnMut(Event)>::new(move |ev: Event| {
-        with_state(&w, |st, shared| {
-            if let Some(m) = ev.dyn_ref::<MouseEvent>() {
-                st.pending_pointer = Some((m.client_x(), m.client_y()));
-                // The innermost target, inside open shadow trees too.
-                st.pending_hover = node_of_type(&ev.composed_path().get(0), ELEMENT);
-                st.schedule_tick(shared);
-            }
-            Vec::new()
-        })
+    let pointer = noting(&weak, |st, ev| {
+        let Some(m) = ev.dyn_ref::<MouseEvent>() else { return false };
+        st.pending_pointer = Some((m.client_x(), m.client_y()));
+        // The innermost target, inside open shadow trees too.
+        st.pending_hover = node_of_type(&ev.composed_path().get(0), ELEMENT);
+        true
     });
-    let w = weak.clone();
-    let resize = Closure::<dyn FnMut(Event)>::new(move |_ev: Event| {
-        with_state(&w, |st, shared| {
-            st.pending_viewport = Some(st.viewport());
-            st.schedule_tick(shared);
-            Vec::new()
-        })
+    let resize = noting(&weak, |st, _| {
+        st.pending_viewport = Some(st.viewport());
+        true
     });
-    let w = weak.clone();
-    let selection = Closure::<dyn FnMut(Event)>::new(move |_ev: Event| {
-        with_state(&w, |st, shared| {
-            st.pending_selection = true;
-            st.schedule_tick(shared);
-            Vec::new()
-        })
+    let selection = noting(&weak, |st, _| {
+        st.pending_selection = true;
+        true
     });
     let options = AddEventListenerOptions::new();
     options.set_capture(true);
@@ -1207,6 +1189,14 @@ fn is_captured(bulk: &Option<(bulk::List, Vec<bool>)>, nodes: &IdTable<DomNode>,
 
 fn shadow_host(fragment: &DomNode) -> Option<Element> {
     get(fragment.as_ref(), "host").and_then(|h| node_of_type(&h, ELEMENT))
+}
+
+/// A node's parent, or for the top of a shadow tree its host.
+fn parent_or_host(node: &DomNode) -> Option<DomNode> {
+    match node.parent_node() {
+        Some(p) if p.node_type() == FRAGMENT => shadow_host(&p).map(Into::into),
+        p => p,
+    }
 }
 
 /// `value` as a DOM node of type `kind`, if it is one. Nodes of same-origin
@@ -2082,12 +2072,19 @@ impl State {
                     return true;
                 }
             }
-            cur = match n.parent_node() {
-                Some(p) if p.node_type() == FRAGMENT => shadow_host(&p).map(Into::into),
-                other => other,
-            };
+            cur = parent_or_host(&n);
         }
         true
+    }
+
+    /// Whether a captured node is protected: by what was true at capture,
+    /// and by what is true now (the page may have made it private, changed
+    /// the field or made the region editable since).
+    fn protected_now(&self, node: &DomNode) -> bool {
+        self.protected_node(node)
+            || !matches!(self.private_block(node), Ok(None))
+            || self.live_field_protected(node)
+            || State::in_editable(node)
     }
 
     /// Whether a live node is in an editable region now: inside a
@@ -2691,32 +2688,20 @@ impl State {
             if let Some(id) = self.id_of(&node) {
                 return Some(id);
             }
-            cur = match node.parent_node() {
-                Some(p) if p.node_type() == FRAGMENT => shadow_host(&p).map(Into::into),
-                p => p,
-            };
+            cur = parent_or_host(&node);
         }
         None
     }
 
     /// The pictures of captured canvases that changed since they were last
     /// sent, encoded until `budget_ms` is spent (canvases take turns, so
-    /// each is looked at within a few polls). Never one in a private block,
-    /// a protected subtree or an editable region (whose images are not sent).
+    /// each is looked at within a few polls). Never a protected one (as a
+    /// command on it would be refused): in a private block, a protected
+    /// subtree or an editable region, whose images are not sent either.
     fn canvas_changes(&mut self, budget_ms: f64) -> Vec<VisitorFrame> {
         let began = now();
-        let mut found: Vec<(NodeId, DomNode)> = Vec::new();
-        for root in &self.listened_roots {
-            // Documents and shadow roots alike have `querySelectorAll`.
-            let root: &web_sys::DocumentFragment = root.unchecked_ref();
-            let Ok(list) = root.query_selector_all("canvas") else { continue };
-            for i in 0..list.length() {
-                let Some(n) = list.item(i) else { continue };
-                if let Some(id) = self.id_of(&n).filter(|id| !self.unreadable.contains(id)) {
-                    found.push((id, n));
-                }
-            }
-        }
+        let mut found = self.captured_matching("canvas");
+        found.retain(|(id, _)| !self.unreadable.contains(id));
         let mut frames = Vec::new();
         let first = self.canvas_cursor;
         for k in 0..found.len() {
@@ -2727,9 +2712,7 @@ impl State {
             let (id, node) = &found[(first + k) % found.len()];
             if self.canvases.get(id).is_some_and(|&(_, next)| next > began)
                 || self.placeholders.contains(id)
-                || self.protected_node(node)
-                || !matches!(self.private_block(node), Ok(None))
-                || State::in_editable(node)
+                || self.protected_now(node)
             {
                 continue;
             }
@@ -2749,7 +2732,8 @@ impl State {
                 h.finish()
             };
             // At most about 1% of the page's main thread per canvas.
-            let next = now() + (now() - encoding) * CANVAS_SPACING;
+            let encoded = now();
+            let next = encoded + (encoded - encoding) * CANVAS_SPACING;
             if self.canvases.insert(*id, (hash, next)).map(|(h, _)| h) != Some(hash) {
                 frames.push(VisitorFrame::Canvas { id: *id, src });
             }
@@ -2757,22 +2741,33 @@ impl State {
         frames
     }
 
+    /// The captured elements matching `selector` in every watched document
+    /// and shadow root, in their order.
+    fn captured_matching(&self, selector: &str) -> Vec<(NodeId, DomNode)> {
+        let mut found = Vec::new();
+        for root in &self.listened_roots {
+            // Documents and shadow roots alike have `querySelectorAll`.
+            let root: &web_sys::DocumentFragment = root.unchecked_ref();
+            let Ok(list) = root.query_selector_all(selector) else { continue };
+            for i in 0..list.length() {
+                let Some(n) = list.item(i) else { continue };
+                if let Some(id) = self.id_of(&n) {
+                    found.push((id, n));
+                }
+            }
+        }
+        found
+    }
+
     /// The top layer after a snapshot, in document order (the order it was
     /// built in is not to be read); a frame when anything is on it.
     fn top_layer_now(&mut self) -> Option<VisitorFrame> {
         self.toggled.clear();
-        let mut shown = Vec::new();
-        for root in &self.listened_roots {
-            // Documents and shadow roots alike have `querySelectorAll`.
-            let root: &web_sys::DocumentFragment = root.unchecked_ref();
-            let Ok(list) = root.query_selector_all(":popover-open, dialog:modal") else { continue };
-            for i in 0..list.length() {
-                let Some(el) = list.item(i).filter(|n| n.node_type() == ELEMENT) else { continue };
-                if let (Some(id), Some(how)) = (self.id_of(&el), on_top_of(el.unchecked_ref())) {
-                    shown.push((id, how));
-                }
-            }
-        }
+        let shown: Vec<(NodeId, OnTop)> = self
+            .captured_matching(":popover-open, dialog:modal")
+            .into_iter()
+            .filter_map(|(id, el)| Some((id, on_top_of(el.unchecked_ref())?)))
+            .collect();
         self.on_top = shown.clone();
         (!shown.is_empty()).then_some(VisitorFrame::TopLayer { shown })
     }
