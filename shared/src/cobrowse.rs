@@ -358,8 +358,9 @@ pub enum Frame {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "k", rename_all = "snake_case")]
 pub enum VisitorFrame {
-    /// A full keyframe. Node ids restart with each snapshot.
-    Snapshot(Snapshot),
+    /// A full keyframe. Node ids restart with each snapshot. Boxed: every
+    /// other frame is a fraction of its size.
+    Snapshot(Box<Snapshot>),
     /// Repeated assets (stylesheet text, data URLs), sent once per session
     /// and referenced by hash.
     Assets {
@@ -661,6 +662,17 @@ pub enum AppState {
 
 // ---- the page, as captured --------------------------------------------------
 
+/// The media features that say what the person prefers (not what the
+/// screen is), each with the values it can take, the default first. They
+/// are the ones that differ between the visitor's browser and the
+/// operator's showing the same page: a dark theme, fewer animations.
+pub const MEDIA_PREFERENCES: [(&str, &[&str]); 4] = [
+    ("prefers-color-scheme", &["light", "dark"]),
+    ("prefers-reduced-motion", &["no-preference", "reduce"]),
+    ("prefers-contrast", &["no-preference", "more", "less", "custom"]),
+    ("prefers-reduced-transparency", &["no-preference", "reduce"]),
+];
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub url: String,
@@ -672,6 +684,12 @@ pub struct Snapshot {
     pub viewport: (u32, u32),
     /// Window scroll and scrolled elements, as `(node, x, y)`.
     pub scroll: Vec<(NodeId, i32, i32)>,
+    /// The visitor's settings the page may style on, as `(feature, value)`
+    /// from [`MEDIA_PREFERENCES`] (`("prefers-color-scheme", "dark")`). The
+    /// console answers the page's media queries with them: the operator's
+    /// own settings would show another page. A change takes a keyframe.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prefers: Vec<(String, String)>,
     /// Which snapshot of the page this is, stamped by the visitor's page as
     /// it sends it: node ids are given anew with each, so a command names
     /// the snapshot its ids come from ([`OperatorFrame::Command`]). 0: not

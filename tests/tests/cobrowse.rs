@@ -1781,3 +1781,88 @@ async fn web_components_hidden_until_defined_show_in_the_console() {
     assert_eq!(v, json!({"visibility": "visible", "display": "inline-block", "padding": "20px"}));
     console.assert_no_error().await;
 }
+
+/// Stylesheets as the visitor's browser reads them: a linked sheet's
+/// relative URLs are relative to it, not to the page; imported sheets hold
+/// rules, under their imports' conditions (media, layer); a sheet linked
+/// later brings its imports too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn linked_and_imported_stylesheets_show_as_the_visitor_sees_them() {
+    let w = World::start(" S1").await;
+    let parts = w.parts();
+    let css = |text: &str| Reply::ok("text/css", text.as_bytes().to_vec());
+    let origin = baton_e2e::pages::serve(move |r: &baton_e2e::pages::Request| match r.path() {
+        "/shop/item/page.html" => Reply::html(
+            r#"<!doctype html><html><head><meta charset=utf-8><title>Sheets</title>
+<style>@import url(/css/a.css) screen; @import url(/css/print.css) print; @import url(/css/layered.css) layer(base);
+  #l { color: rgb(0, 128, 0); }</style>
+<link rel=stylesheet href=/static/css/site.css>
+</head><body><p>Sheets page 6801</p><p id=a>a</p><p id=n>n</p><p id=p>p</p><p id=l>l</p><p id=s>s</p><p id=late>late</p>
+<script>window.later = () => { const l = document.createElement('link'); l.rel = 'stylesheet'; l.href = '/css/later.css'; document.head.append(l); };</script>
+</body></html>"#,
+        ),
+        "/css/a.css" => css("@import url(nested.css); #a { color: rgb(1, 2, 3); }"),
+        "/css/nested.css" => css("#n { color: rgb(7, 8, 9); background-image: url(img/n.png); }"),
+        "/css/print.css" => css("#p { color: rgb(255, 0, 0); }"),
+        "/css/layered.css" => css("html body #l { color: rgb(0, 0, 255); }"),
+        "/static/css/site.css" => css("#s { background-image: url(../img/dot.png); }"),
+        "/css/later.css" => css("@import url(later-inner.css);"),
+        "/css/later-inner.css" => css("#late { color: rgb(4, 5, 6); }"),
+        _ => Reply::not_found(),
+    })
+    .await
+    .or_report("start the page server", &parts);
+    let url = format!("{origin}/shop/item/page.html");
+    let (page, console, _, _) = share_and_join(&w, &parts, &url, "Sheets page 6801", false).await;
+    let look = "(() => { const d = document.querySelector('#mirror')?.contentDocument; if (!d?.body) return null;
+      const s = (sel) => d.defaultView.getComputedStyle(d.querySelector(sel));
+      return { a: s('#a').color, n: s('#n').color, n_bg: s('#n').backgroundImage, p: s('#p').color, l: s('#l').color,
+        s_bg: s('#s').backgroundImage, late: s('#late').color }; })()";
+    let v = console.wait_js("the imported rules in the mirror", look, |v| v["a"] == "rgb(1, 2, 3)").await;
+    assert_eq!(v["n"], "rgb(7, 8, 9)", "an import inside an import: {v}");
+    assert_eq!(v["n_bg"], format!("url(\"{origin}/css/img/n.png\")"), "relative to the imported sheet: {v}");
+    assert_ne!(v["p"], "rgb(255, 0, 0)", "a print-only import stays print-only: {v}");
+    assert_eq!(v["l"], "rgb(0, 128, 0)", "an import into a layer stays below unlayered rules: {v}");
+    assert_eq!(v["s_bg"], format!("url(\"{origin}/static/img/dot.png\")"), "relative to the linked sheet: {v}");
+    page.evaluate("window.later(); true").await.or_report("link a sheet later", &parts);
+    console.wait_js("a later sheet's import in the mirror", look, |v| v["late"] == "rgb(4, 5, 6)").await;
+    console.assert_no_error().await;
+}
+
+/// The page styled for the visitor's settings, not the operator's: a
+/// dark theme by media query, by `light-dark()` and by `<picture>`, and
+/// the mirror following when the visitor switches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_page_shows_in_the_visitors_color_scheme_not_the_operators() {
+    let w = World::start(" S2").await;
+    let parts = w.parts();
+    let page = r#"<!doctype html><html><head><meta charset=utf-8><title>Theme</title>
+<meta name="color-scheme" content="light dark">
+<style>#m { color: rgb(0, 0, 1); } @media screen and (prefers-color-scheme: dark) { #m { color: rgb(0, 0, 2); } }
+  #ld { color: light-dark(rgb(0, 1, 0), rgb(0, 2, 0)); }</style>
+</head><body><p>Theme page 6901</p><p id=m>m</p><p id=ld>ld</p>
+<picture><source media="(prefers-color-scheme: dark)" srcset="/dark.png"><img id=pic src="/light.png" alt=""></picture>
+</body></html>"#;
+    let (visitor, console) = share_one_page(&w, &parts, page.into(), "Theme page 6901").await;
+    let scheme = |on: &Session, value: &'static str| {
+        let features = json!({"features": [{"name": "prefers-color-scheme", "value": value}]});
+        let on = on.clone();
+        async move { on.call("Emulation.setEmulatedMedia", features).await }
+    };
+    scheme(&console.session, "dark").await.or_report("the operator's dark theme", &parts);
+    let look = "(() => { const d = document.querySelector('#mirror')?.contentDocument; if (!d?.body) return null;
+      const s = (sel) => d.defaultView.getComputedStyle(d.querySelector(sel));
+      return { m: s('#m').color, ld: s('#ld').color, pic: (d.querySelector('#pic').currentSrc || '').split('/').pop() }; })()";
+    let light = json!({"m": "rgb(0, 0, 1)", "ld": "rgb(0, 1, 0)", "pic": "light.png"});
+    let v = console
+        .wait_js("the visitor's light page", look, |v| v.is_object() && !v["pic"].as_str().unwrap_or("").is_empty())
+        .await;
+    assert_eq!(v, light, "the operator's dark theme does not reach the mirror");
+    scheme(&visitor, "dark").await.or_report("the visitor's dark theme", &parts);
+    let dark = json!({"m": "rgb(0, 0, 2)", "ld": "rgb(0, 2, 0)", "pic": "dark.png"});
+    console.wait_js("the visitor's dark page", look, |v| *v == dark).await;
+    scheme(&console.session, "light").await.or_report("the operator's light theme", &parts);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(console.session.evaluate(look).await.or_report("the mirror", &parts), dark);
+    console.assert_no_error().await;
+}

@@ -15,6 +15,16 @@
 //! visitor's pointer is over and where the visitor's focus is: the
 //! operator's own never reach it), and `:defined` matches every element
 //! (the mirror defines no custom element: it runs no script).
+//!
+//! The visitor's media preferences ([`Prefers`]) answer the page's media
+//! queries on them, which the mirror's browser would answer with the
+//! operator's settings: `(prefers-color-scheme: dark)` in an `@media`
+//! prelude or a `media` attribute becomes a condition that always or never
+//! holds, and a `color-scheme` that lets the browser pick (`light dark`)
+//! names the visitor's scheme (which `light-dark()` and form controls
+//! follow).
+
+use baton_shared::cobrowse::MEDIA_PREFERENCES;
 
 use super::url::{safe_url, Base, UrlUse};
 
@@ -39,6 +49,99 @@ const REWRITTEN: [(&str, &str); 5] = [
     ("defined", ":is(*, :nth-child(n))"),
 ];
 
+/// The visitor's media preferences, as `(feature, value)`, only the
+/// features and values [`MEDIA_PREFERENCES`] names. Empty (a visitor that
+/// did not say): the mirror's browser answers with its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Prefers(Vec<(&'static str, &'static str)>);
+
+/// Media conditions that always hold, and that never do.
+const ALWAYS: &str = "(min-width: 0px)";
+const NEVER: &str = "(not (min-width: 0px))";
+
+impl Prefers {
+    /// What the visitor's side sent, keeping what names a known value.
+    pub fn of(sent: &[(String, String)]) -> Prefers {
+        let known = |(feature, value): &(String, String)| {
+            let (f, values) = MEDIA_PREFERENCES.iter().find(|(f, _)| f.eq_ignore_ascii_case(feature))?;
+            Some((*f, *values.iter().find(|v| v.eq_ignore_ascii_case(value))?))
+        };
+        Prefers(sent.iter().filter_map(known).collect())
+    }
+
+    fn value(&self, feature: &str) -> Option<&'static str> {
+        self.0.iter().find(|(f, _)| *f == feature).map(|(_, v)| *v)
+    }
+
+    /// A `color-scheme` value (`light dark`, `dark light only`) with the
+    /// scheme the visitor's browser picks from it written in; one that
+    /// names a single scheme or none is the visitor's as it is.
+    pub fn color_scheme(&self, value: &str) -> Option<String> {
+        let scheme = self.value("prefers-color-scheme")?;
+        let words: Vec<String> = value.split_ascii_whitespace().map(str::to_ascii_lowercase).collect();
+        if !(words.iter().any(|w| w == "light") && words.iter().any(|w| w == "dark")) {
+            return None;
+        }
+        let only = if words.iter().any(|w| w == "only") { " only" } else { "" };
+        Some(format!("{scheme}{only}"))
+    }
+
+    /// A media feature in parentheses at `i` (`(prefers-contrast: more)`,
+    /// `(prefers-reduced-motion)`) that names one of these preferences:
+    /// the condition that answers it as the visitor's browser does, and
+    /// the index after its `)`.
+    fn answer_at(&self, chars: &[char], i: usize) -> Option<(&'static str, usize)> {
+        let (name, end) = read_ident(chars, skip_spaces(chars, i + 1));
+        let value = self.value(&name)?;
+        let mut j = skip_spaces(chars, end);
+        let holds = match chars.get(j)? {
+            // Boolean: any value but the one meaning none.
+            ')' => value != "no-preference",
+            // A value the feature cannot take is left to the browser (a
+            // query it cannot read, whatever the person prefers).
+            ':' => {
+                let (asked, end) = read_ident(chars, skip_spaces(chars, j + 1));
+                j = skip_spaces(chars, end);
+                let known = MEDIA_PREFERENCES.iter().any(|(f, values)| *f == name && values.contains(&asked.as_str()));
+                if !known {
+                    return None;
+                }
+                asked == value
+            }
+            _ => return None,
+        };
+        (chars.get(j) == Some(&')')).then_some((if holds { ALWAYS } else { NEVER }, j + 1))
+    }
+}
+
+/// A media query list from a `media` attribute (`<link>`, `<style>`,
+/// `<source>`), answered for the visitor's preferences as in an `@media`
+/// prelude.
+pub fn sanitize_media(base: &Base, media: &str) -> String {
+    let chars: Vec<char> = media.chars().collect();
+    let mut out = String::with_capacity(media.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '(' {
+            if let Some((answer, end)) = base.prefers().answer_at(&chars, i) {
+                out.push_str(answer);
+                i = end;
+                continue;
+            }
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
+}
+
+fn skip_spaces(chars: &[char], mut i: usize) -> usize {
+    while chars.get(i).is_some_and(|c| c.is_whitespace()) {
+        i += 1;
+    }
+    i
+}
+
 /// The sanitised form of `css`, with URLs resolved against `base`.
 pub fn sanitize_css(base: &Base, css: &str) -> String {
     // CSS Syntax §3.3: CR, FF and CRLF are newlines, NUL is U+FFFD.
@@ -51,8 +154,10 @@ pub fn sanitize_css(base: &Base, css: &str) -> String {
     // string does not scan the stack.
     let mut fn_stack: Vec<bool> = Vec::new();
     let mut image_sets = 0usize;
-    // In an at-rule's prelude (`@media (hover: hover)` is no selector).
+    // In an at-rule's prelude (`@media (hover: hover)` is no selector),
+    // and whether that is `@media`'s.
     let mut prelude = false;
+    let mut media_prelude = false;
     // Up to where the text ahead was found to be a selector (or not).
     let mut ahead: (usize, bool) = (0, false);
     while i < chars.len() {
@@ -84,6 +189,7 @@ pub fn sanitize_css(base: &Base, css: &str) -> String {
                 continue;
             }
             prelude = true;
+            media_prelude = name == "media";
             out.push('@');
             out.extend(&chars[i + 1..end]);
             i = end;
@@ -109,6 +215,12 @@ pub fn sanitize_css(base: &Base, css: &str) -> String {
                 out.extend(&chars[i..=end]);
                 i = end + 1;
                 continue;
+            }
+            if name == "color-scheme" && !prelude {
+                if let Some(end) = color_scheme_declaration(&chars, end, base.prefers(), &mut out) {
+                    i = end;
+                    continue;
+                }
             }
             if name == "-moz-binding" || name == "behavior" || name == "-ms-behavior" {
                 out.push_str("-baton-blocked");
@@ -136,6 +248,14 @@ pub fn sanitize_css(base: &Base, css: &str) -> String {
         }
         if c == '{' || c == ';' {
             prelude = false;
+            media_prelude = false;
+        }
+        if c == '(' && media_prelude {
+            if let Some((answer, end)) = base.prefers().answer_at(&chars, i) {
+                out.push_str(answer);
+                i = end;
+                continue;
+            }
         }
         if c == '(' {
             fn_stack.push(false);
@@ -157,6 +277,25 @@ pub fn sanitize_css(base: &Base, css: &str) -> String {
         i += 1;
     }
     out
+}
+
+/// A `color-scheme` declaration whose name ends at `name_end`: pushes it
+/// with the visitor's scheme written in ([`Prefers::color_scheme`]) and
+/// returns where its value ends; `None` when it is not a declaration (a
+/// selector: `color-scheme:hover {`) or keeps its value.
+fn color_scheme_declaration(chars: &[char], name_end: usize, prefers: &Prefers, out: &mut String) -> Option<usize> {
+    let colon = skip_spaces(chars, name_end);
+    if chars.get(colon) != Some(&':') || selector_ahead(chars, colon).1 {
+        return None;
+    }
+    let start = colon + 1;
+    let end = (start..chars.len()).find(|&k| matches!(chars[k], ';' | '}' | '!')).unwrap_or(chars.len());
+    let value: String = chars[start..end].iter().collect();
+    let scheme = prefers.color_scheme(&value)?;
+    out.push_str("color-scheme: ");
+    out.push_str(&scheme);
+    out.push(' ');
+    Some(end)
 }
 
 fn push_url(out: &mut String, base: &Base, raw: &str) {
@@ -380,6 +519,78 @@ mod tests {
 
     fn base() -> Base {
         Base::new(BASE_URL)
+    }
+
+    fn dark_visitor() -> Base {
+        let sent = [
+            ("prefers-color-scheme", "dark"),
+            ("prefers-reduced-motion", "reduce"),
+            ("prefers-contrast", "no-preference"),
+            ("prefers-reduced-transparency", "sepia"),
+            ("hover", "none"),
+        ];
+        Base::new(BASE_URL).with_prefers(Prefers::of(&sent.map(|(f, v)| (f.to_owned(), v.to_owned()))))
+    }
+
+    #[test]
+    fn media_queries_on_preferences_are_answered_for_the_visitor() {
+        let b = dark_visitor();
+        assert_eq!(
+            sanitize_css(
+                &b,
+                "@media (prefers-color-scheme: dark){a{b:c}}@media screen and (prefers-color-scheme:light){d{e:f}}"
+            ),
+            format!("@media {ALWAYS}{{a{{b:c}}}}@media screen and {NEVER}{{d{{e:f}}}}")
+        );
+        // Boolean form, case, spaces, escapes, nesting inside rules and other conditions.
+        assert_eq!(
+            sanitize_css(&b, "@MEDIA ( Prefers-Reduced-Motion ) , (prefers-contrast) { x { @media not all and (prefers-\\63 olor-scheme : DARK) { y{z:0} } } }"),
+            format!("@MEDIA {ALWAYS} , {NEVER} {{ x {{ @media not all and {ALWAYS} {{ y{{z:0}} }} }} }}")
+        );
+        // Values and features the visitor did not send, or that are not
+        // preferences, are left to the mirror's browser; so is every other
+        // at-rule (`@supports (prefers-color-scheme: dark)` asks about a property).
+        for kept in [
+            "@media (prefers-reduced-transparency: reduce){a{b:c}}",
+            "@media (hover: none){a{b:c}}",
+            "@media (prefers-color-scheme: blue){a{b:c}}",
+            "@supports (prefers-color-scheme: dark){a{b:c}}",
+            "a{b:c}(prefers-color-scheme: dark)",
+            "@media (prefers-color-scheme: dark",
+        ] {
+            assert_eq!(sanitize_css(&b, kept), kept);
+        }
+        // A visitor that sent none: the mirror's browser answers.
+        let css = "@media (prefers-color-scheme: dark){a{b:c}}";
+        assert_eq!(sanitize_css(&base(), css), css);
+        assert_eq!(
+            sanitize_media(&b, "screen and (prefers-color-scheme: light), print"),
+            format!("screen and {NEVER}, print")
+        );
+        assert_eq!(sanitize_media(&base(), "(prefers-color-scheme: light)"), "(prefers-color-scheme: light)");
+    }
+
+    #[test]
+    fn a_color_scheme_the_browser_picks_from_is_the_visitors() {
+        let b = dark_visitor();
+        assert_eq!(sanitize_css(&b, ":root{color-scheme:light dark}"), ":root{color-scheme: dark }");
+        assert_eq!(
+            sanitize_css(&b, "color-scheme: dark light only !important; x: y"),
+            "color-scheme: dark only !important; x: y"
+        );
+        // One scheme, or none to pick from: as the page says.
+        for kept in [":root{color-scheme:light}", ":root{color-scheme: only light}", ":root{color-scheme:normal}"] {
+            assert_eq!(sanitize_css(&b, kept), kept);
+        }
+        // Not a declaration: a selector, a custom property, a prelude.
+        for kept in [
+            "color-scheme:hover{color-scheme: light}",
+            "a{--color-scheme: light dark}",
+            "@container color-scheme (light dark) {}",
+        ] {
+            assert_eq!(sanitize_css(&b, kept), kept.replace(":hover", "[data-baton-hover]"));
+        }
+        assert_eq!(sanitize_css(&base(), "a{color-scheme:light dark}"), "a{color-scheme:light dark}");
     }
 
     #[test]

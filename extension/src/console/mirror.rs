@@ -27,7 +27,7 @@ use baton_shared::cobrowse::{
 };
 use baton_shared::limits::{MAX_MIRROR_ASSET_BYTES, MAX_MIRROR_SHEETS, MAX_MIRROR_URL};
 
-use super::css::{sanitize_css, FOCUS_ATTR, FOCUS_WITHIN_ATTR, HOVER_ATTR};
+use super::css::{sanitize_css, Prefers, FOCUS_ATTR, FOCUS_WITHIN_ATTR, HOVER_ATTR};
 use super::sanitize::{self, ElementPlan, Ns, FRAME_ATTRS, FRAME_SANDBOX, PLACEHOLDER_STYLE};
 use super::url::{data_url_type, Base};
 
@@ -257,7 +257,7 @@ impl<D: Dom> Mirror<D> {
         self.nodes.clear();
         self.pending_frames.clear();
         self.root = None;
-        self.base = Base::new(snap.url.clone());
+        self.base = Base::new(snap.url.clone()).with_prefers(Prefers::of(&snap.prefers));
         self.begin_frame();
         let mut tree = with_ids(&snap.root);
         if asset_ref::node_refers(&tree) {
@@ -1190,6 +1190,7 @@ mod tests {
             root: node(root),
             viewport: (800, 600),
             scroll: vec![(0, 0, 40)],
+            prefers: vec![],
             generation: 0,
         }
     }

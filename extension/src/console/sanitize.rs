@@ -21,7 +21,7 @@
 //! - Forms cannot submit: no `action`/`method`, and the frame's sandbox has
 //!   no `allow-forms`.
 
-use super::css::sanitize_css;
+use super::css::{sanitize_css, sanitize_media};
 use super::url::{safe_srcset, safe_url, Base, UrlUse};
 
 /// Namespace of a mirror element.
@@ -218,6 +218,9 @@ pub fn plan_element(ns: Ns, tag: &str, attrs: &[(String, String)], base: &Base) 
     if tag.is_empty() || !tag.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.')) {
         return ElementPlan::Inert;
     }
+    if ns == Ns::Html && lower == "meta" {
+        return color_scheme_meta(attrs, base);
+    }
     // `createElementNS` reads `p:name` as prefix + local name: `x:script` is
     // an SVG script. The checks below judge the whole name, so no prefixes.
     if INERT.contains(&lower.as_str()) || lower.contains(':') {
@@ -240,6 +243,27 @@ pub fn plan_element(ns: Ns, tag: &str, attrs: &[(String, String)], base: &Base) 
     }
     let tag = if ns == Ns::Html { lower.clone() } else { tag.to_owned() };
     ElementPlan::Keep { attrs: sanitize_attrs(ns, &lower, attrs, base), tag }
+}
+
+/// A `<meta>` is kept only as the page's `color-scheme` (which form
+/// controls, scrollbars and `light-dark()` follow), with the scheme the
+/// visitor's browser picks written in and nothing but scheme words.
+fn color_scheme_meta(attrs: &[(String, String)], base: &Base) -> ElementPlan {
+    if !attr(attrs, "name").is_some_and(|n| n.trim().eq_ignore_ascii_case("color-scheme")) {
+        return ElementPlan::Inert;
+    }
+    let content = color_scheme_words(base, &attr(attrs, "content").unwrap_or_default());
+    ElementPlan::Keep {
+        tag: "meta".to_owned(),
+        attrs: vec![("name".to_owned(), "color-scheme".to_owned()), ("content".to_owned(), content)],
+    }
+}
+
+fn color_scheme_words(base: &Base, content: &str) -> String {
+    base.prefers().color_scheme(content).unwrap_or_else(|| {
+        let words = content.split_ascii_whitespace().map(str::to_ascii_lowercase);
+        words.filter(|w| matches!(w.as_str(), "light" | "dark" | "only" | "normal")).collect::<Vec<_>>().join(" ")
+    })
 }
 
 pub fn attr(attrs: &[(String, String)], name: &str) -> Option<String> {
@@ -289,8 +313,17 @@ pub fn sanitize_attr(ns: Ns, lower_tag: &str, name: &str, value: &str, base: &Ba
     // SVG keeps attribute case (viewBox); HTML is case-insensitive.
     let out_name = if ns == Ns::Html || lname == "href" { lname.clone() } else { name.to_owned() };
     let kept = |v: String| Some((out_name.clone(), v));
+    // A kept `<meta>` says the page's color scheme, and only that.
+    if ns == Ns::Html && lower_tag == "meta" {
+        return match lname.as_str() {
+            "content" => kept(color_scheme_words(base, value)),
+            "name" => kept("color-scheme".to_owned()),
+            _ => None,
+        };
+    }
     match lname.as_str() {
         "style" => return kept(sanitize_css(base, value)),
+        "media" => return kept(sanitize_media(base, value)),
         "srcset" | "imagesrcset" => return safe_srcset(base, value).and_then(kept),
         "poster" | "background" => return safe_url(base, value, UrlUse::Image).and_then(kept),
         "src" => {
@@ -394,6 +427,7 @@ pub const PLACEHOLDER_STYLE: &str = "display:inline-flex;align-items:center;just
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::console::css::Prefers;
 
     const BASE_URL: &str = "https://shop.example/p/index.html";
 
@@ -529,6 +563,39 @@ mod tests {
         assert_eq!(
             keep(Ns::Html, "dialog", &[("closedby", "any"), ("open", "")]),
             a(&[("closedby", "none"), ("open", "")])
+        );
+    }
+
+    #[test]
+    fn the_page_shows_in_the_color_scheme_and_media_the_visitor_has() {
+        let sent = [("prefers-color-scheme".to_owned(), "dark".to_owned())];
+        let dark = base().with_prefers(Prefers::of(&sent));
+        let meta = |attrs: &[(&str, &str)], b: &Base| plan_element(Ns::Html, "meta", &a(attrs), b);
+        let kept = |content: &str| ElementPlan::Keep {
+            tag: "meta".into(),
+            attrs: a(&[("name", "color-scheme"), ("content", content)]),
+        };
+        assert_eq!(meta(&[("name", "Color-Scheme"), ("content", "light dark")], &dark), kept("dark"));
+        assert_eq!(meta(&[("name", "color-scheme"), ("content", "light dark")], &base()), kept("light dark"));
+        assert_eq!(
+            meta(&[("name", "color-scheme"), ("content", "light url(x) only"), ("http-equiv", "refresh")], &base()),
+            kept("light only")
+        );
+        assert_eq!(meta(&[("http-equiv", "refresh"), ("content", "0;url=javascript:x")], &dark), ElementPlan::Inert);
+        assert_eq!(meta(&[("name", "viewport"), ("content", "width=device-width")], &dark), ElementPlan::Inert);
+        // A kept meta's later changes say a scheme and nothing else.
+        let change = |name: &str, value: &str| sanitize_attr(Ns::Html, "meta", name, value, &dark);
+        assert_eq!(change("content", "dark light"), Some(("content".into(), "dark".into())));
+        assert_eq!(change("content", "0;url=https://x.example"), Some(("content".into(), String::new())));
+        assert_eq!(change("http-equiv", "refresh"), None);
+        assert_eq!(change("charset", "x"), None);
+        assert_eq!(
+            keep(Ns::Html, "source", &[("media", "(prefers-color-scheme: light)")]),
+            a(&[("media", "(prefers-color-scheme: light)")])
+        );
+        assert_eq!(
+            sanitize_attr(Ns::Html, "source", "media", "(prefers-color-scheme: light)", &dark),
+            Some(("media".into(), "(not (min-width: 0px))".into()))
         );
     }
 

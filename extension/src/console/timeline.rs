@@ -75,15 +75,16 @@ mod tests {
     }
 
     fn snap() -> VisitorFrame {
-        VisitorFrame::Snapshot(Snapshot {
+        VisitorFrame::Snapshot(Box::new(Snapshot {
             url: "https://a".into(),
             title: String::new(),
             doctype: None,
             root: Node::Comment { i: 1 },
             viewport: (1, 1),
             scroll: vec![],
+            prefers: vec![],
             generation: 0,
-        })
+        }))
     }
 
     #[test]

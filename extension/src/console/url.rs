@@ -16,8 +16,12 @@ use std::cell::Cell;
 
 use baton_shared::limits::{MAX_MIRROR_RESOLVED_BYTES, MAX_MIRROR_URL};
 
-/// The visitor's page URL, which the mirror's relative URLs resolve
-/// against, and what resolving may still cost in the frame being applied.
+use super::css::Prefers;
+
+/// The visitor's page as the mirror reads it: its URL, which the mirror's
+/// relative URLs resolve against, the visitor's media preferences, which
+/// its media queries are answered with ([`Prefers`]), and what resolving
+/// may still cost in the frame being applied.
 /// Each relative reference draws the base's length (at most what resolving
 /// it adds, and the work it takes) from [`MAX_MIRROR_RESOLVED_BYTES`], so a
 /// page cannot multiply a long address by the number of its references;
@@ -25,12 +29,22 @@ use baton_shared::limits::{MAX_MIRROR_RESOLVED_BYTES, MAX_MIRROR_URL};
 #[derive(Debug)]
 pub struct Base {
     url: String,
+    prefers: Prefers,
     budget: Cell<usize>,
 }
 
 impl Base {
     pub fn new(url: impl Into<String>) -> Base {
-        Base { url: url.into(), budget: Cell::new(MAX_MIRROR_RESOLVED_BYTES) }
+        Base { url: url.into(), prefers: Prefers::default(), budget: Cell::new(MAX_MIRROR_RESOLVED_BYTES) }
+    }
+
+    /// This page as seen by a visitor with these preferences.
+    pub fn with_prefers(self, prefers: Prefers) -> Base {
+        Base { prefers, ..self }
+    }
+
+    pub fn prefers(&self) -> &Prefers {
+        &self.prefers
     }
 
     /// No page: only absolute URLs resolve.

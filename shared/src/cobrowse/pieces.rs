@@ -254,15 +254,16 @@ mod tests {
     }
 
     fn snapshot(root: Node) -> VisitorFrame {
-        VisitorFrame::Snapshot(Snapshot {
+        VisitorFrame::Snapshot(Box::new(Snapshot {
             url: "https://a/".into(),
             title: String::new(),
             doctype: None,
             root,
             viewport: (1, 1),
             scroll: vec![(crate::cobrowse::WINDOW, 0, 900), (7, 0, 30)],
+            prefers: vec![],
             generation: 0,
-        })
+        }))
     }
 
     /// The scroll a snapshot cut into pieces leaves to the frames after

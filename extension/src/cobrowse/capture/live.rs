@@ -20,7 +20,7 @@ use web_sys::{
 
 use baton_shared::cobrowse::{asset_ref, elide_ids, into_pieces};
 use baton_shared::cobrowse::{
-    AddedNode, InputChange, Node, NodeId, OnTop, SelectionRange, Snapshot, VisitorFrame, WINDOW,
+    AddedNode, InputChange, Node, NodeId, OnTop, SelectionRange, Snapshot, VisitorFrame, MEDIA_PREFERENCES, WINDOW,
 };
 use baton_shared::limits::{
     CANVAS_PNG_MAX, CANVAS_POLL_MS, CANVAS_SNAPSHOT_MS, CAPTURE_SLICE_MS, MAX_CANVAS_PIXELS, MAX_MIRROR_URL,
@@ -34,6 +34,7 @@ mod assembly;
 use super::batch::Batch;
 use super::mask::{self, FieldClass, PRIVATE_ATTR, UI_ATTR};
 use super::outline::{self, Outlines};
+use super::sheet_text::{sheet_text, MAX_IMPORT_DEPTH};
 use super::{local_name, replace_node, CaptureError, MaskPolicy, Sink};
 use crate::content::dom::{editable_by_mode_or_style, in_design_mode, shows_shapes, styled_editable};
 use assembly::Assembly;
@@ -84,8 +85,6 @@ const HOST_RECHECK_PER_POLL: usize = 500;
 /// long: a page that keeps giving new elements roots later (a feed that
 /// hydrates its items) is captured anew at most this often.
 const HOST_KEYFRAME_GAP_MS: f64 = 5_000.0;
-/// `@import`s followed into before a sheet counts as unknown.
-const MAX_IMPORT_DEPTH: u32 = 4;
 /// `CSSRule.IMPORT_RULE`.
 const IMPORT_RULE: u16 = 3;
 /// The elements `contenteditable` makes editing hosts.
@@ -272,6 +271,9 @@ struct State {
     /// What the pointer is over, as of its last move.
     pending_hover: Option<Element>,
     pending_viewport: Option<(u32, u32)>,
+    /// The visitor's media preferences the last snapshot carried; the poll
+    /// takes a keyframe when they change (the console restyles with them).
+    prefers: Vec<(String, String)>,
     pending_selection: bool,
     last_selection: Option<Vec<SelectionRange>>,
     last_input: Option<InputChange>,
@@ -382,6 +384,7 @@ pub fn start(policy: MaskPolicy, sink: Sink) -> Result<Rc<Shared>, CaptureError>
             pending_pointer: None,
             pending_hover: None,
             pending_viewport: None,
+            prefers: Vec::new(),
             pending_selection: false,
             last_selection: None,
             last_input: None,
@@ -451,6 +454,7 @@ pub fn keyframe(shared: &Rc<Shared>) {
         st.canvas_cursor = 0;
         st.pending_focus = false;
         st.last_focus = None;
+        st.prefers = st.prefers_now();
         st.snapshotting = true;
         st.started_ms = now();
         st.slice_ms.clear();
@@ -681,6 +685,9 @@ fn install(shared: &Rc<Shared>) -> Result<(), JsValue> {
             if st.snapshotting {
                 return Vec::new();
             }
+            if st.prefers_now() != st.prefers {
+                st.keyframe_due = true;
+            }
             let mut batch = Batch::default();
             st.poll_sheets(&mut batch, None);
             st.check_upgrades();
@@ -889,6 +896,7 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
                 root,
                 viewport: st.viewport(),
                 scroll,
+                prefers: st.prefers.clone(),
                 // Stamped by the page as it sends it.
                 generation: 0,
             };
@@ -896,7 +904,7 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
             if !assets.is_empty() {
                 frames.push(VisitorFrame::Assets { assets });
             }
-            frames.push(VisitorFrame::Snapshot(snapshot));
+            frames.push(VisitorFrame::Snapshot(Box::new(snapshot)));
         }
         (frames, slice_start)
     };
@@ -1141,21 +1149,6 @@ fn children(parent: &DomNode) -> Vec<DomNode> {
     out
 }
 
-fn sheet_text(sheet: &CssStyleSheet) -> Option<(String, u32)> {
-    let rules = sheet.css_rules().ok()?;
-    let n = rules.length();
-    let mut text = String::new();
-    for i in 0..n {
-        if let Some(r) = rules.item(i) {
-            if !text.is_empty() {
-                text.push('\n');
-            }
-            text.push_str(&r.css_text());
-        }
-    }
-    Some((text, n))
-}
-
 fn owner_sheet(el: &Element) -> Option<CssStyleSheet> {
     let sheet = match el.local_name().as_str() {
         "style" => el.unchecked_ref::<HtmlStyleElement>().sheet(),
@@ -1359,6 +1352,19 @@ impl State {
     fn viewport(&self) -> (u32, u32) {
         let dim = |v: Result<JsValue, JsValue>| v.ok().and_then(|v| v.as_f64()).unwrap_or(0.0).max(0.0) as u32;
         (dim(self.window.inner_width()), dim(self.window.inner_height()))
+    }
+
+    /// What the visitor prefers, for each of [`MEDIA_PREFERENCES`]: the
+    /// value its query matches (none, for a browser without the feature).
+    fn prefers_now(&self) -> Vec<(String, String)> {
+        let matches = |q: &str| self.window.match_media(q).ok().flatten().is_some_and(|m| m.matches());
+        MEDIA_PREFERENCES
+            .iter()
+            .filter_map(|(feature, values)| {
+                let value = values.iter().find(|v| matches(&format!("({feature}: {v})")))?;
+                Some((feature.to_string(), value.to_string()))
+            })
+            .collect()
     }
 
     /// Observe a document or shadow root and listen for input, scroll and loads in it.
@@ -1871,7 +1877,8 @@ impl State {
         if mask::names_user_modify(&text) {
             return true;
         }
-        // An imported sheet's rules are not in the importing sheet's text.
+        // An import the text could not take in is still an `@import` rule
+        // (`sheet_text`): follow it, and count one that cannot be read.
         if !text.contains("@import") {
             return false;
         }

@@ -39,7 +39,9 @@
 //! again and sent as `Mutations.styles` if its text changed. A rule edited
 //! in place without changing the count is picked up with the next change
 //! to its owner or the next keyframe. Cross-origin sheets cannot be read
-//! (`SecurityError`); their `<link href>` is kept instead.
+//! (`SecurityError`); their `<link href>` is kept instead. A sheet's text
+//! takes in the sheets it imports and has its URLs made absolute
+//! ([`sheet_text`]): the console reads it without the page.
 //!
 //! ## Baton's own UI
 //! Any element with [`mask::UI_ATTR`] (`data-baton-ui`) is skipped with
@@ -50,6 +52,7 @@
 pub mod assets;
 pub mod batch;
 pub mod mask;
+pub mod sheet_text;
 
 #[cfg(target_arch = "wasm32")]
 mod bulk;
@@ -342,15 +345,16 @@ mod tests {
         }
         let nodes = 1000 * 9;
         let table = el(3, "table", vec![("class".into(), "grid".into())], vec![el(4, "tbody", vec![], rows)]);
-        let snap = VisitorFrame::Snapshot(Snapshot {
+        let snap = VisitorFrame::Snapshot(Box::new(Snapshot {
             url: "https://example.test/".into(),
             title: "T".into(),
             doctype: Some("html".into()),
             root: el(1, "html", vec![], vec![el(2, "body", vec![], vec![table])]),
             viewport: (1280, 720),
             scroll: vec![],
+            prefers: vec![],
             generation: 0,
-        });
+        }));
         let bytes = serde_json::to_string(&snap).unwrap().len();
         let per_node = bytes as f64 / nodes as f64;
         // {"i":1234,"n":"td","c":[…]} and {"i":1235,"v":"r1c1"}: ~25 bytes per node, where

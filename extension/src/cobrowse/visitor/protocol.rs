@@ -189,12 +189,13 @@ mod tests {
             root: Node::Comment { i: 1 },
             viewport: (1, 2),
             scroll: vec![],
+            prefers: vec![],
             generation: 7,
         };
         let from = [
             FromPage::Hello,
             FromPage::Consent { approve: true, record: false },
-            FromPage::Frame { frame: VisitorFrame::Snapshot(snapshot) },
+            FromPage::Frame { frame: VisitorFrame::Snapshot(Box::new(snapshot)) },
             FromPage::Audit { event: AuditEvent::Command { command: CommandKind::Click, ok: false } },
             FromPage::Scopes { scopes: vec![Scope::Type] },
             FromPage::OpenPushed { push_id: "p".into(), url: "https://a/".into() },
