@@ -681,6 +681,10 @@ pub struct Snapshot {
     pub doctype: Option<String>,
     /// The document element.
     pub root: Node,
+    /// The document's base URL when it is not `url` (a `<base href>`):
+    /// what its relative URLs resolve against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
     pub viewport: (u32, u32),
     /// Window scroll and scrolled elements, as `(node, x, y)`.
     pub scroll: Vec<(NodeId, i32, i32)>,

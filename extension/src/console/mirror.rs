@@ -124,7 +124,9 @@ struct Entry<N> {
 
 pub struct Mirror<D: Dom> {
     pub dom: D,
+    /// What the page's URLs resolve against, and its media preferences.
     base: Base,
+    url: String,
     nodes: HashMap<NodeId, Entry<D::N>>,
     assets: HashMap<String, Asset>,
     root: Option<NodeId>,
@@ -152,6 +154,7 @@ impl<D: Dom> Mirror<D> {
         Mirror {
             dom,
             base: Base::new(""),
+            url: String::new(),
             nodes: HashMap::new(),
             assets: HashMap::new(),
             root: None,
@@ -169,8 +172,10 @@ impl<D: Dom> Mirror<D> {
         self.root.is_some()
     }
 
-    pub fn base(&self) -> &str {
-        self.base.as_str()
+    /// The visitor's page address (its URLs may resolve against another,
+    /// its `<base href>`).
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     pub fn node_count(&self) -> usize {
@@ -257,7 +262,9 @@ impl<D: Dom> Mirror<D> {
         self.nodes.clear();
         self.pending_frames.clear();
         self.root = None;
-        self.base = Base::new(snap.url.clone()).with_prefers(Prefers::of(&snap.prefers));
+        let base = snap.base.as_ref().unwrap_or(&snap.url);
+        self.base = Base::new(base.clone()).with_prefers(Prefers::of(&snap.prefers));
+        self.url = snap.url.clone();
         self.begin_frame();
         let mut tree = with_ids(&snap.root);
         if asset_ref::node_refers(&tree) {
@@ -1191,6 +1198,7 @@ mod tests {
             viewport: (800, 600),
             scroll: vec![(0, 0, 40)],
             prefers: vec![],
+            base: None,
             generation: 0,
         }
     }
@@ -1214,6 +1222,26 @@ mod tests {
                 {"t":"e","i":23,"n":"input","a":[["type","text"]]}
             ]}
         ]}))
+    }
+
+    #[test]
+    fn the_pages_urls_resolve_against_its_base_url_when_it_has_one() {
+        let mut m = Mirror::new(FakeDom::default());
+        let mut s = snap(json!({"t":"e","i":1,"n":"html","c":[{"t":"e","i":2,"n":"body","c":[
+            {"t":"e","i":3,"n":"img","a":[["src","assets/logo.png"]]},
+            {"t":"e","i":4,"n":"style","c":[{"t":"x","i":5,"v":"p{background:url(bg.png)}"}]}
+        ]}]}));
+        s.url = "https://shop.example/app/orders/42".into();
+        s.base = Some("https://shop.example/".into());
+        m.snapshot(&s).unwrap();
+        let html = m.dom.html();
+        assert!(html.contains("<img src=\"https://shop.example/assets/logo.png\">"), "{html}");
+        assert!(html.contains("url(\"https://shop.example/bg.png\")"), "{html}");
+        assert_eq!(m.url(), "https://shop.example/app/orders/42");
+        // A base no relative URL can resolve against leaves them out.
+        s.base = Some("javascript:alert(1)//".into());
+        m.snapshot(&s).unwrap();
+        assert!(m.dom.html().contains("<img>"), "{}", m.dom.html());
     }
 
     fn mirror() -> Mirror<FakeDom> {

@@ -384,7 +384,7 @@ impl Console {
             VisitorFrame::Snapshot(snap) => {
                 // A keyframe of the same page keeps the visitor's outline
                 // (ids are stable within a page); another page has none.
-                let same_page = st.mirror.has_snapshot() && st.mirror.base() == snap.url;
+                let same_page = st.mirror.has_snapshot() && st.mirror.url() == snap.url;
                 st.mirror.snapshot(&snap)?;
                 st.generation = snap.generation;
                 ui::set_text(doc, "page-title", &snap.title);

@@ -133,6 +133,7 @@ mod tests {
             viewport: (1, 1),
             scroll: vec![],
             prefers: vec![],
+            base: None,
             generation: 0,
         }))
     }

@@ -1,5 +1,7 @@
-//! URLs in the mirror: resolved against the visitor's page URL here (the
-//! mirror has no `<base>`), then allowed or refused by what they are used for.
+//! URLs in the mirror: resolved here against the visitor's page's base URL
+//! (its address, or its `<base href>` as the visitor's browser read it; the
+//! mirror itself has no `<base>`), then allowed or refused by what they are
+//! used for.
 //!
 //! Allowed, by use:
 //! - [`UrlUse::Image`] (`img src`, `srcset`, `poster`, `background`, SVG

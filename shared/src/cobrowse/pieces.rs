@@ -262,6 +262,7 @@ mod tests {
             viewport: (1, 1),
             scroll: vec![(crate::cobrowse::WINDOW, 0, 900), (7, 0, 30)],
             prefers: vec![],
+            base: None,
             generation: 0,
         }))
     }

@@ -889,9 +889,13 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
                 }
             }
             let (url, title) = page_label(&st.document, &st.private_all);
+            // Not when the address was cut to its origin (a private page).
+            let full_url = st.document.url().ok().is_some_and(|u| u == url);
+            let base = st.document.base_uri().ok().flatten().filter(|b| full_url && *b != url);
             let snapshot = Snapshot {
                 url,
                 title,
+                base,
                 doctype: st.document.doctype().map(|d| d.name()),
                 root,
                 viewport: st.viewport(),

@@ -353,6 +353,7 @@ mod tests {
             viewport: (1280, 720),
             scroll: vec![],
             prefers: vec![],
+            base: None,
             generation: 0,
         }));
         let bytes = serde_json::to_string(&snap).unwrap().len();

@@ -190,6 +190,7 @@ mod tests {
             viewport: (1, 2),
             scroll: vec![],
             prefers: vec![],
+            base: None,
             generation: 7,
         };
         let from = [
