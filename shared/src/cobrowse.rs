@@ -409,6 +409,16 @@ pub enum VisitorFrame {
         w: u32,
         h: u32,
     },
+    /// The page's address, title or base URL changed in the same document
+    /// (`history.pushState`, a script setting `document.title`, a `<base>`
+    /// added), as a snapshot would carry them: what the console names the
+    /// page, and what URLs the page adds from now on resolve against.
+    Address {
+        url: String,
+        title: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base: Option<String>,
+    },
     /// The page navigated; a snapshot follows.
     Navigated {
         url: String,

@@ -1877,3 +1877,29 @@ async fn the_page_shows_in_the_visitors_color_scheme_not_the_operators() {
     assert_eq!(console.session.evaluate(look).await.or_report("the mirror", &parts), dark);
     console.assert_no_error().await;
 }
+
+/// A single-page app moving with `history.pushState` and setting its
+/// title: the console names the page as the visitor's tab does, and what
+/// the app adds after moving resolves against its new address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_app_that_moves_without_loading_shows_its_new_address_in_the_console() {
+    let w = World::start(" A1").await;
+    let parts = w.parts();
+    let page = r#"<!doctype html><html><head><meta charset=utf-8><title>Inbox</title></head><body>
+<p>App page 7001</p><main id=view></main>
+<script>window.go = () => {
+  history.pushState({}, '', '/app/settings/profile');
+  document.title = 'Settings';
+  document.getElementById('view').innerHTML = '<img id=avatar src="avatar.png" alt=""><p>Settings view 7002</p>';
+};</script></body></html>"#;
+    let (visitor, console) = share_one_page(&w, &parts, page.into(), "App page 7001").await;
+    let origin = visitor.evaluate("location.origin").await.or_report("the page's origin", &parts);
+    let origin = origin.as_str().unwrap_or_default().to_owned();
+    visitor.evaluate("window.go(); true").await.or_report("move the app", &parts);
+    let look = "(() => ({ url: document.querySelector('#page-url')?.textContent, title: document.querySelector('#page-title')?.textContent,
+      avatar: document.querySelector('#mirror')?.contentDocument?.querySelector('#avatar')?.getAttribute('src') ?? null }))()";
+    let want = json!({"url": format!("{origin}/app/settings/profile"), "title": "Settings",
+        "avatar": format!("{origin}/app/settings/avatar.png")});
+    console.wait_js("the app's new address in the console", look, |v| *v == want).await;
+    console.assert_no_error().await;
+}

@@ -178,6 +178,15 @@ impl<D: Dom> Mirror<D> {
         &self.url
     }
 
+    /// The page's address or base URL changed in the same document: what
+    /// it shows stays as it was resolved, what it adds resolves anew (as
+    /// in the visitor's browser).
+    pub fn moved(&mut self, url: &str, base: Option<&str>) {
+        let prefers = self.base.prefers().clone();
+        self.base = Base::new(base.unwrap_or(url)).with_prefers(prefers);
+        self.url = url.to_owned();
+    }
+
     pub fn node_count(&self) -> usize {
         self.nodes.len()
     }
@@ -262,9 +271,9 @@ impl<D: Dom> Mirror<D> {
         self.nodes.clear();
         self.pending_frames.clear();
         self.root = None;
-        let base = snap.base.as_ref().unwrap_or(&snap.url);
-        self.base = Base::new(base.clone()).with_prefers(Prefers::of(&snap.prefers));
-        self.url = snap.url.clone();
+        // The preferences, then the address and base with them.
+        self.base = Base::none().with_prefers(Prefers::of(&snap.prefers));
+        self.moved(&snap.url, snap.base.as_deref());
         self.begin_frame();
         let mut tree = with_ids(&snap.root);
         if asset_ref::node_refers(&tree) {
@@ -1238,6 +1247,20 @@ mod tests {
         assert!(html.contains("<img src=\"https://shop.example/assets/logo.png\">"), "{html}");
         assert!(html.contains("url(\"https://shop.example/bg.png\")"), "{html}");
         assert_eq!(m.url(), "https://shop.example/app/orders/42");
+        // Moved in the same document: what is shown stays, what is added
+        // resolves against the new place.
+        m.moved("https://shop.example/app/settings/profile", None);
+        let add = |id: NodeId| AddedNode {
+            parent: 2,
+            before: None,
+            shadow: false,
+            node: node(json!({"t":"e","i":id,"n":"img","a":[["src","avatar.png"]]})),
+        };
+        m.apply(&Mutations { adds: vec![add(6)], ..Default::default() }).unwrap();
+        let html = m.dom.html();
+        assert!(html.contains("<img src=\"https://shop.example/assets/logo.png\">"), "{html}");
+        assert!(html.contains("<img src=\"https://shop.example/app/settings/avatar.png\">"), "{html}");
+        assert_eq!(m.url(), "https://shop.example/app/settings/profile");
         // A base no relative URL can resolve against leaves them out.
         s.base = Some("javascript:alert(1)//".into());
         m.snapshot(&s).unwrap();

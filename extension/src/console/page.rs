@@ -439,6 +439,11 @@ impl Console {
                 self.layout_with(st);
                 self.place_highlight(st);
             }
+            VisitorFrame::Address { url, title, base } => {
+                st.mirror.moved(&url, base.as_deref());
+                ui::set_text(doc, "page-title", &title);
+                ui::set_text(doc, "page-url", &url);
+            }
             VisitorFrame::Navigated { url, title } => {
                 ui::set_text(doc, "page-title", &title);
                 ui::set_text(doc, "page-url", &url);

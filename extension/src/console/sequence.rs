@@ -49,6 +49,7 @@ pub fn is_page_record(frame: &VisitorFrame) -> bool {
             | VisitorFrame::TopLayer { .. }
             | VisitorFrame::Canvas { .. }
             | VisitorFrame::Focus { .. }
+            | VisitorFrame::Address { .. }
     )
 }
 

@@ -292,6 +292,8 @@ struct State {
     pending_focus: bool,
     /// Where the focus was as last sent.
     last_focus: Option<NodeId>,
+    /// The page's address, title and base URL as last sent.
+    address: Address,
     outlines: Outlines,
     open_shadow: Option<(JsValue, Function)>,
     document: Document,
@@ -395,6 +397,7 @@ pub fn start(policy: MaskPolicy, sink: Sink) -> Result<Rc<Shared>, CaptureError>
             canvas_cursor: 0,
             pending_focus: false,
             last_focus: None,
+            address: Address::default(),
             outlines: Outlines::default(),
             open_shadow,
             document,
@@ -603,7 +606,10 @@ fn install(shared: &Rc<Shared>) -> Result<(), JsValue> {
                 st.held.extend(records);
                 return Vec::new();
             }
-            st.process(records)
+            // What the records add resolves against where the page is now.
+            let mut frames: Vec<VisitorFrame> = st.base_moved().into_iter().collect();
+            frames.extend(st.process(records));
+            frames
         });
         if let Some(shared) = w.upgrade() {
             keyframe_if_due(&shared);
@@ -693,6 +699,7 @@ fn install(shared: &Rc<Shared>) -> Result<(), JsValue> {
             st.check_upgrades();
             st.recheck_bare_hosts();
             let mut frames = st.frames_of(batch);
+            frames.extend(st.address_change());
             frames.extend(st.canvas_changes(CANVAS_POLL_MS));
             frames
         });
@@ -888,10 +895,8 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
                     }
                 }
             }
-            let (url, title) = page_label(&st.document, &st.private_all);
-            // Not when the address was cut to its origin (a private page).
-            let full_url = st.document.url().ok().is_some_and(|u| u == url);
-            let base = st.document.base_uri().ok().flatten().filter(|b| full_url && *b != url);
+            st.address = st.address_now();
+            let Address { url, title, base } = st.address.clone();
             let snapshot = Snapshot {
                 url,
                 title,
@@ -963,6 +968,14 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
 /// `document.title` reads is in a private block; only the origin when the
 /// document element is private itself. Fail-closed: a selector the browser
 /// refuses hides both.
+/// What names the page: see [`VisitorFrame::Address`].
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Address {
+    url: String,
+    title: String,
+    base: Option<String>,
+}
+
 pub(super) fn page_label(doc: &Document, private_all: &str) -> (String, String) {
     let private = |el: &Element| !matches!(el.closest(private_all), Ok(None));
     let url = doc.url().unwrap_or_default();
@@ -1356,6 +1369,38 @@ impl State {
     fn viewport(&self) -> (u32, u32) {
         let dim = |v: Result<JsValue, JsValue>| v.ok().and_then(|v| v.as_f64()).unwrap_or(0.0).max(0.0) as u32;
         (dim(self.window.inner_width()), dim(self.window.inner_height()))
+    }
+
+    /// The page's address and title as a snapshot tells them
+    /// ([`page_label`]), and its base URL where a `<base href>` moves it
+    /// (not when the address is cut to its origin: a private page).
+    fn address_now(&self) -> Address {
+        let (url, title) = page_label(&self.document, &self.private_all);
+        let full_url = self.document.url().ok().is_some_and(|u| u == url);
+        let base = self.document.base_uri().ok().flatten().filter(|b| full_url && *b != url);
+        Address { url, title, base }
+    }
+
+    /// The address frame when the base URL moved (`pushState` to another
+    /// folder): one call, cheap enough for every batch of changes. The
+    /// title and an address under a `<base>` can wait for the poll.
+    fn base_moved(&mut self) -> Option<VisitorFrame> {
+        let base = self.document.base_uri().ok().flatten();
+        if base.as_ref() == Some(self.address.base.as_ref().unwrap_or(&self.address.url)) {
+            return None;
+        }
+        self.address_change()
+    }
+
+    /// The address frame when the page's address, title or base moved
+    /// since the last one sent.
+    fn address_change(&mut self) -> Option<VisitorFrame> {
+        let now = self.address_now();
+        if now == self.address {
+            return None;
+        }
+        self.address = now.clone();
+        Some(VisitorFrame::Address { url: now.url, title: now.title, base: now.base })
     }
 
     /// What the visitor prefers, for each of [`MEDIA_PREFERENCES`]: the
