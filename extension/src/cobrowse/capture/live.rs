@@ -963,11 +963,6 @@ async fn run_snapshot(shared: Rc<Shared>, generation: u32) {
     keyframe_if_due(&shared);
 }
 
-/// The page's address and title as a snapshot tells them (`private_all`:
-/// the private blocks' selector). No title when the element
-/// `document.title` reads is in a private block; only the origin when the
-/// document element is private itself. Fail-closed: a selector the browser
-/// refuses hides both.
 /// What names the page: see [`VisitorFrame::Address`].
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Address {
@@ -976,6 +971,11 @@ struct Address {
     base: Option<String>,
 }
 
+/// The page's address and title as a snapshot tells them (`private_all`:
+/// the private blocks' selector). No title when the element
+/// `document.title` reads is in a private block; only the origin when the
+/// document element is private itself. Fail-closed: a selector the browser
+/// refuses hides both.
 pub(super) fn page_label(doc: &Document, private_all: &str) -> (String, String) {
     let private = |el: &Element| !matches!(el.closest(private_all), Ok(None));
     let url = doc.url().unwrap_or_default();
