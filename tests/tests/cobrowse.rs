@@ -382,7 +382,7 @@ async fn share_and_join_with<'a>(
         console.wait("the page's text in the mirror", |v| v["state"] == "active" && text_of(v).contains(text)).await;
     // The watch notes it on its own next look, which may come after this
     // harness's.
-    let seen = console.wait_js("the watch to note the text", "window.__firstSeen", Value::is_f64).await;
+    let seen = console.wait_js("the watch to note the text", "window.__firstSeen", Value::is_number).await;
     let seen = seen.as_f64().unwrap_or_default();
     let first_render = Duration::from_secs_f64((seen - consented).max(0.0) / 1e3);
     assert_eq!(v["mirror_status"], "live", "{}", v["mirror_status"]);
