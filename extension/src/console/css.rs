@@ -62,11 +62,7 @@ const NEVER: &str = "(not (min-width: 0px))";
 impl Prefers {
     /// What the visitor's side sent, keeping what names a known value.
     pub fn of(sent: &[(String, String)]) -> Prefers {
-        let known = |(feature, value): &(String, String)| {
-            let (f, values) = MEDIA_PREFERENCES.iter().find(|(f, _)| f.eq_ignore_ascii_case(feature))?;
-            Some((*f, *values.iter().find(|v| v.eq_ignore_ascii_case(value))?))
-        };
-        Prefers(sent.iter().filter_map(known).collect())
+        Prefers(sent.iter().filter_map(|(feature, value)| known(feature, value)).collect())
     }
 
     fn value(&self, feature: &str) -> Option<&'static str> {
@@ -102,16 +98,20 @@ impl Prefers {
             ':' => {
                 let (asked, end) = read_ident(chars, skip_spaces(chars, j + 1));
                 j = skip_spaces(chars, end);
-                let known = MEDIA_PREFERENCES.iter().any(|(f, values)| *f == name && values.contains(&asked.as_str()));
-                if !known {
-                    return None;
-                }
+                known(&name, &asked)?;
                 asked == value
             }
             _ => return None,
         };
         (chars.get(j) == Some(&')')).then_some((if holds { ALWAYS } else { NEVER }, j + 1))
     }
+}
+
+/// `feature` and `value` as [`MEDIA_PREFERENCES`] spells them, if it names
+/// both (case aside).
+fn known(feature: &str, value: &str) -> Option<(&'static str, &'static str)> {
+    let (f, values) = MEDIA_PREFERENCES.iter().find(|(f, _)| f.eq_ignore_ascii_case(feature))?;
+    Some((*f, *values.iter().find(|v| v.eq_ignore_ascii_case(value))?))
 }
 
 /// A media query list from a `media` attribute (`<link>`, `<style>`,

@@ -126,6 +126,8 @@ pub struct Mirror<D: Dom> {
     pub dom: D,
     /// What the page's URLs resolve against, and its media preferences.
     base: Base,
+    /// The page's address (which the header shows; a `<base href>` may
+    /// point the URLs elsewhere).
     url: String,
     nodes: HashMap<NodeId, Entry<D::N>>,
     assets: HashMap<String, Asset>,

@@ -387,8 +387,7 @@ impl Console {
                 let same_page = st.mirror.has_snapshot() && st.mirror.url() == snap.url;
                 st.mirror.snapshot(&snap)?;
                 st.generation = snap.generation;
-                ui::set_text(doc, "page-title", &snap.title);
-                ui::set_text(doc, "page-url", &snap.url);
+                show_address(doc, &snap.url, &snap.title);
                 st.selected = None;
                 self.show_selected(st);
                 self.clear_ink();
@@ -441,12 +440,10 @@ impl Console {
             }
             VisitorFrame::Address { url, title, base } => {
                 st.mirror.moved(&url, base.as_deref());
-                ui::set_text(doc, "page-title", &title);
-                ui::set_text(doc, "page-url", &url);
+                show_address(doc, &url, &title);
             }
             VisitorFrame::Navigated { url, title } => {
-                ui::set_text(doc, "page-title", &title);
-                ui::set_text(doc, "page-url", &url);
+                show_address(doc, &url, &title);
                 // The visitor's new page starts without Baton's marks.
                 self.clear_marks(st);
             }
@@ -1270,6 +1267,12 @@ fn clock(ms: i64) -> String {
 /// App events listed in the console; older ones leave the list (a chatty
 /// module must not grow the page, or each insertion's scan, without end).
 const SHOWN_APP_EVENTS: u32 = 200;
+
+/// The header's name of the visitor's page.
+fn show_address(doc: &Document, url: &str, title: &str) {
+    ui::set_text(doc, "page-title", title);
+    ui::set_text(doc, "page-url", url);
+}
 
 fn show_app_event(doc: &Document, app_id: &str, seq: u64, event: &serde_json::Value) {
     let Some(list) = ui::by_id(doc, "app-events") else { return };

@@ -32,6 +32,7 @@ use super::bulk;
 
 mod assembly;
 use super::batch::Batch;
+use super::get;
 use super::mask::{self, FieldClass, PRIVATE_ATTR, UI_ATTR};
 use super::outline::{self, Outlines};
 use super::sheet_text::{sheet_text, MAX_IMPORT_DEPTH};
@@ -318,10 +319,6 @@ fn now() -> f64 {
         static PERF: Option<web_sys::Performance> = web_sys::window().and_then(|w| w.performance());
     }
     PERF.with(|p| p.as_ref().map(|p| p.now()).unwrap_or(0.0))
-}
-
-fn get(target: &JsValue, key: &str) -> Option<JsValue> {
-    Reflect::get(target, &JsValue::from_str(key)).ok().filter(|v| !v.is_undefined() && !v.is_null())
 }
 
 // ---- public entry points ----------------------------------------------------

@@ -69,6 +69,15 @@ use baton_shared::cobrowse::{Node, NodeId, VisitorFrame};
 
 pub use mask::{PRIVATE_ATTR, SAFE_ATTR, UI_ATTR};
 
+/// `target[key]`, unless it is missing, `undefined` or `null`: how the
+/// recorder reads what web-sys has no binding for (`CSSImportRule`'s
+/// parts, `isInputPending`).
+#[cfg(target_arch = "wasm32")]
+fn get(target: &wasm_bindgen::JsValue, key: &str) -> Option<wasm_bindgen::JsValue> {
+    let value = js_sys::Reflect::get(target, &wasm_bindgen::JsValue::from_str(key)).ok()?;
+    (!value.is_undefined() && !value.is_null()).then_some(value)
+}
+
 /// Site or policy masking rules on top of the built-in ones.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MaskPolicy {

@@ -101,10 +101,10 @@ pub use read::sheet_text;
 
 #[cfg(target_arch = "wasm32")]
 mod read {
-    use js_sys::Reflect;
     use wasm_bindgen::{JsCast, JsValue};
     use web_sys::{CssStyleSheet, MediaList, Url};
 
+    use super::super::get;
     use super::{absolute_urls, in_import_conditions, MAX_IMPORT_DEPTH};
 
     /// A sheet's text (imports inlined, URLs absolute) and its own rule
@@ -145,8 +145,7 @@ mod read {
         if depth >= MAX_IMPORT_DEPTH {
             return None;
         }
-        let get =
-            |key: &str| Reflect::get(rule, &JsValue::from_str(key)).ok().filter(|v| !v.is_null() && !v.is_undefined());
+        let get = |key: &str| get(rule, key);
         let sheet: CssStyleSheet = get("styleSheet")?.unchecked_into();
         let (text, _) = text_at(&sheet, depth + 1)?;
         let media = get("media").map(|m| m.unchecked_into::<MediaList>().media_text()).unwrap_or_default();
